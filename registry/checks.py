@@ -1,0 +1,101 @@
+"""Field-by-field validation that collects every violation before anything is written."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from typing import Any
+
+from registry.errors import FieldViolation, InvalidArgument
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
+
+
+class Checker:
+    """Validates one message; `field` paths are prefixed (e.g. "households[17].")."""
+
+    def __init__(self, prefix: str = "") -> None:
+        self.prefix = prefix
+        self.violations: list[FieldViolation] = []
+
+    def fail(self, field: str, description: str) -> None:
+        self.violations.append(FieldViolation(self.prefix + field, description))
+
+    def raise_if_any(self) -> None:
+        if self.violations:
+            raise InvalidArgument(self.violations)
+
+    def text(self, field: str, value: str, max_len: int, *, required: bool = True) -> str:
+        value = value.strip()
+        if required and not value:
+            self.fail(field, "is required")
+        elif len(value) > max_len:
+            self.fail(field, f"must be at most {max_len} characters")
+        elif any(ord(ch) < 32 for ch in value):
+            self.fail(field, "must not contain control characters")
+        return value
+
+    def matches(self, field: str, value: str, pattern: re.Pattern[str], what: str) -> str:
+        if not pattern.fullmatch(value):
+            self.fail(field, f"must be {what}")
+        return value
+
+    def integer(self, field: str, value: int, lo: int, hi: int | None = None) -> int:
+        if value < lo or (hi is not None and value > hi):
+            bound = f"between {lo} and {hi}" if hi is not None else f"at least {lo}"
+            self.fail(field, f"must be {bound}, got {value}")
+        return value
+
+    def number(self, field: str, value: float, lo: float, hi: float) -> float:
+        if not (math.isfinite(value) and lo <= value <= hi):
+            self.fail(field, f"must be between {lo} and {hi}, got {value}")
+        return value
+
+    def enum(self, field: str, value: int, enum: Any, *, required: bool = True) -> int:
+        if value not in enum.values():
+            self.fail(field, f"unknown value {value}")
+        elif required and value == 0:
+            self.fail(field, f"is required (one of {', '.join(enum.keys()[1:])})")
+        return value
+
+    def enums(self, field: str, values: Any, enum: Any) -> list[int]:
+        out: list[int] = []
+        for i, value in enumerate(values):
+            if value == 0 or value not in enum.values():
+                self.fail(f"{field}[{i}]", f"unknown value {value}")
+            elif value not in out:
+                out.append(int(value))
+        return out
+
+    def tags(self, field: str, values: Any, *, max_items: int = 50) -> list[str]:
+        out: list[str] = []
+        if len(values) > max_items:
+            self.fail(field, f"at most {max_items} items")
+            return out
+        for i, value in enumerate(values):
+            if not SLUG.fullmatch(value) or len(value) > 60:
+                self.fail(f"{field}[{i}]", "must be a lower-case tag such as 'ecommerce'")
+            elif value not in out:
+                out.append(str(value))
+        return out
+
+    def date(self, field: str, value: str) -> str:
+        try:
+            dt.date.fromisoformat(value)
+        except ValueError:
+            self.fail(field, f"must be a date YYYY-MM-DD, got {value!r}")
+        else:
+            if len(value) != 10:
+                self.fail(field, f"must be a date YYYY-MM-DD, got {value!r}")
+        return value
+
+    def location(self, field: str, message: Any) -> dict[str, float]:
+        if not message.HasField(field):
+            self.fail(field, "is required")
+            return {"latitude": 0.0, "longitude": 0.0}
+        point = getattr(message, field)
+        return {
+            "latitude": self.number(f"{field}.latitude", point.latitude, -90, 90),
+            "longitude": self.number(f"{field}.longitude", point.longitude, -180, 180),
+        }

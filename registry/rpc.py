@@ -1,0 +1,109 @@
+"""The server interceptor: one log line per RPC and the mapping of errors to gRPC status.
+
+FupinError subclasses become their status code with google.rpc details (field violations);
+anything else becomes INTERNAL with a log entry and no traceback sent to the caller.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import grpc
+import structlog
+from grpc_status import rpc_status
+
+from registry.errors import FupinError
+
+log = structlog.get_logger("fupin.rpc")
+Behavior = Callable[[Any, grpc.ServicerContext], Any]
+
+
+def request_id_of(context: grpc.ServicerContext) -> str:
+    for key, value in context.invocation_metadata():
+        if key == "x-request-id" and isinstance(value, str) and len(value) <= 100:
+            return value
+    return uuid.uuid4().hex
+
+
+class RpcInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
+    """Wraps every handler: binds method and request id, logs, maps errors."""
+
+    def intercept_service(
+        self, continuation: Callable[[Any], Any], handler_call_details: Any
+    ) -> Any:
+        handler = continuation(handler_call_details)
+        if handler is None:
+            return None
+        method = handler_call_details.method
+        if handler.unary_unary:
+            return handler._replace(unary_unary=_unary(handler.unary_unary, method))
+        if handler.stream_unary:
+            return handler._replace(stream_unary=_unary(handler.stream_unary, method))
+        if handler.unary_stream:
+            return handler._replace(unary_stream=_streaming(handler.unary_stream, method))
+        return handler._replace(stream_stream=_streaming(handler.stream_stream, method))
+
+
+def _unary(behavior: Behavior, method: str) -> Behavior:
+    def wrapped(request: Any, context: grpc.ServicerContext) -> Any:
+        with _Call(method, context) as call:
+            return call.run(lambda: behavior(request, context))
+
+    return wrapped
+
+
+def _streaming(behavior: Behavior, method: str) -> Behavior:
+    def wrapped(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        with _Call(method, context) as call:
+            # Errors surface while iterating, so every next() runs under the mapping.
+            responses = call.run(lambda: iter(behavior(request, context)))
+            while (item := call.run(lambda: next(responses, _END))) is not _END:
+                yield item
+
+    return wrapped
+
+
+_END = object()
+
+
+class _Call:
+    """One RPC in flight: its log line and its error mapping."""
+
+    def __init__(self, method: str, context: grpc.ServicerContext) -> None:
+        self.method = method
+        self.context = context
+        self.code = grpc.StatusCode.OK
+        self.request_id = request_id_of(context)
+        self.start = 0.0
+
+    def __enter__(self) -> _Call:
+        self.start = time.perf_counter()
+        structlog.contextvars.bind_contextvars(rpc=self.method, request_id=self.request_id)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is GeneratorExit:  # the client went away mid-stream
+            self.code = grpc.StatusCode.CANCELLED
+        log.info(
+            "rpc",
+            code=self.code.name,
+            duration_ms=round((time.perf_counter() - self.start) * 1000, 3),
+            peer=self.context.peer(),
+        )
+        structlog.contextvars.unbind_contextvars("rpc", "request_id")
+
+    def run(self, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except FupinError as exc:
+            self.code = exc.code
+            self.context.abort_with_status(rpc_status.to_status(exc.to_status()))
+        except Exception:
+            self.code = grpc.StatusCode.INTERNAL
+            log.exception("rpc_internal_error")
+            self.context.abort(
+                grpc.StatusCode.INTERNAL, f"internal error (request id {self.request_id})"
+            )

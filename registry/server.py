@@ -1,0 +1,93 @@
+"""The fupin gRPC server: registry (and matcher) services, health, reflection, shutdown.
+
+`create_server` builds and binds a server (port 0 picks a free port, as tests do) and is
+separate from `serve`, which runs one until SIGTERM or SIGINT.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from concurrent import futures
+from dataclasses import dataclass
+from types import FrameType
+
+import grpc
+import structlog
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from registry import db, service
+from registry.rpc import RpcInterceptor
+from registry.scoring import ScoringConfig
+from registry.settings import Settings
+from registry.store import RegistryStore
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Running:
+    server: grpc.Server
+    port: int
+    store: RegistryStore
+    health: health.HealthServicer
+
+
+def create_server(settings: Settings, *, address: str | None = None) -> Running:
+    """Migrate the database, build the server with every service, bind it (not started)."""
+    engine = db.make_engine(settings.database_url)
+    db.migrate(engine)
+    store = RegistryStore(engine, ScoringConfig.load(settings.scoring_file))
+    limit = settings.max_message_mb * 1024 * 1024
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="rpc"),
+        interceptors=[RpcInterceptor()],
+        options=[
+            ("grpc.max_receive_message_length", limit),
+            ("grpc.max_send_message_length", limit),
+        ],
+    )
+    names = [service.add_to_server(store, server)]
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    for name in ["", *names]:
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    reflection.enable_server_reflection(
+        [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
+    )
+    port = server.add_insecure_port(address or settings.address)
+    if port == 0:
+        raise OSError(f"cannot bind {address or settings.address}")
+    return Running(server, port, store, health_servicer)
+
+
+def serve(settings: Settings, *, ready: threading.Event | None = None) -> int:
+    """Run until SIGTERM/SIGINT; in-flight calls get settings.grace_s to finish. Returns 0."""
+    running = create_server(settings)
+    running.server.start()
+    host = settings.address.rsplit(":", 1)[0]
+    log.info("server_started", address=f"{host}:{running.port}", database=_safe_url(settings))
+    stopped = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("server_stopping", signal=signal.Signals(signum).name, grace_s=settings.grace_s)
+        running.health.enter_graceful_shutdown()
+        running.server.stop(settings.grace_s).wait()
+        stopped.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    if ready is not None:
+        ready.set()
+    running.server.wait_for_termination()
+    stopped.wait(settings.grace_s + 5)
+    running.store.engine.dispose()
+    log.info("server_stopped")
+    return 0
+
+
+def _safe_url(settings: Settings) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(settings.database_url).render_as_string(hide_password=True)

@@ -1,0 +1,209 @@
+"""The registry store: every read and write of registry resources, one transaction per call.
+
+Generic over the resource specs in registry/kinds.py. Inputs are validated column values
+(registry/convert.py builds them); outputs are Records. Errors are raised in the vocabulary of
+registry/errors.py; the database's own constraints are the last line of defence.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import structlog
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlmodel import Session, col
+
+from registry import hooks, models
+from registry.errors import Aborted, AlreadyExists, FailedPrecondition, NotFound, Unavailable
+from registry.kinds import Kind, Record
+from registry.query import Page, next_token
+from registry.scoring import ScoringConfig
+
+log = structlog.get_logger(__name__)
+Values = dict[str, Any]
+# Called inside the update transaction with the current record; returns the new values.
+Merge = Callable[[Record], Values]
+
+
+def new_id(prefix: str) -> str:
+    """Time-ordered opaque id: prefix, 48-bit milliseconds, 64 random bits."""
+    return f"{prefix}-{time.time_ns() // 1_000_000:012x}{secrets.token_hex(8)}"
+
+
+class RegistryStore:
+    """Owns the engine and the transactions; the servicer calls one method per RPC."""
+
+    def __init__(self, engine: Engine, scoring: ScoringConfig) -> None:
+        self.engine = engine
+        self.scoring = scoring
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session in one transaction; database outages surface as Unavailable."""
+        try:
+            with Session(self.engine, expire_on_commit=False) as session, session.begin():
+                yield session
+        except OperationalError as exc:
+            log.warning("database_unavailable", error=str(exc.orig))
+            raise Unavailable("the database is unavailable; retry later") from exc
+
+    def create(
+        self, kind: Kind, values: Values, *, request_id: str = "", fingerprint: str = ""
+    ) -> Record:
+        try:
+            with self.transaction() as session:
+                if request_id:
+                    earlier = replayed(session, request_id, fingerprint)
+                    if earlier is not None:
+                        return self._load(session, kind, earlier[0])
+                row = self._insert(session, kind, values)
+                if request_id:
+                    remember(session, request_id, kind.name, fingerprint, [row.id])
+                session.flush()
+                return self._load(session, kind, row.id)
+        except IntegrityError as exc:
+            if request_id:  # a concurrent call with the same request_id won the race
+                with self.transaction() as session:
+                    earlier = replayed(session, request_id, fingerprint)
+                    if earlier is not None:
+                        return self._load(session, kind, earlier[0])
+            raise _conflict(kind, exc) from exc
+
+    def get(self, kind: Kind, resource_id: str) -> Record:
+        with self.transaction() as session:
+            return self._load(session, kind, resource_id)
+
+    def list(self, kind: Kind, *, page: Page, where: Values) -> tuple[list[Record], str]:
+        """One page of records ordered by id, and the token of the next page ('' at the end)."""
+        with self.transaction() as session:
+            stmt = select(kind.table).order_by(col(kind.table.id))
+            for column, value in where.items():
+                stmt = stmt.where(getattr(kind.table, column) == value)
+            if page.after:
+                stmt = stmt.where(col(kind.table.id) > page.after)
+            rows = list(session.scalars(stmt.limit(page.size + 1)))
+            more = len(rows) > page.size
+            rows = rows[: page.size]
+            related = hooks.load_related(session, kind, [r.id for r in rows])
+            records = [Record(r, tuple(related.get(r.id, ()))) for r in rows]
+            return records, next_token(page, rows[-1].id) if more else ""
+
+    def update(self, kind: Kind, resource_id: str, *, etag: str, merge: Merge) -> Record:
+        try:
+            with self.transaction() as session:
+                row = _locked(session, kind, resource_id)
+                _check_etag(row, etag)
+                values = merge(self._load(session, kind, resource_id))
+                _check_references(session, kind, values)
+                hooks.before_update(session, kind, row, values, self.scoring)
+                for column, value in values.items():
+                    if not column.startswith("_"):
+                        setattr(row, column, value)
+                row.version += 1
+                row.update_time = models.utcnow()
+                session.add(row)
+                session.flush()
+                return self._load(session, kind, resource_id)
+        except IntegrityError as exc:
+            raise _conflict(kind, exc) from exc
+
+    def delete(self, kind: Kind, resource_id: str, *, etag: str) -> None:
+        try:
+            with self.transaction() as session:
+                row = _locked(session, kind, resource_id)
+                _check_etag(row, etag)
+                hooks.before_delete(session, kind, row)
+                session.delete(row)
+                session.flush()
+        except IntegrityError as exc:
+            raise FailedPrecondition(
+                f"{kind.name} {resource_id} is still referenced by other resources"
+            ) from exc
+
+    def _insert(self, session: Session, kind: Kind, values: Values) -> models.Resource:
+        _check_references(session, kind, values)
+        _check_unique(session, kind, values)
+        stamp = models.utcnow()
+        columns = {k: v for k, v in values.items() if not k.startswith("_")}
+        row = kind.table(id=new_id(kind.id_prefix), create_time=stamp, update_time=stamp, **columns)
+        hooks.before_insert(session, kind, row, values, self.scoring)
+        session.add(row)
+        session.flush()
+        hooks.after_insert(session, kind, row, values)
+        return row
+
+    def _load(self, session: Session, kind: Kind, resource_id: str) -> Record:
+        row = session.get(kind.table, resource_id)
+        if row is None:
+            raise NotFound(f"{kind.name} {resource_id!r} not found", field="id")
+        related = hooks.load_related(session, kind, [resource_id]).get(resource_id, [])
+        return Record(row, tuple(related))
+
+
+def _locked(session: Session, kind: Kind, resource_id: str) -> models.Resource:
+    """The row, locked for the rest of the transaction (SELECT ... FOR UPDATE on PostgreSQL)."""
+    row = session.get(kind.table, resource_id, with_for_update=True)
+    if row is None:
+        raise NotFound(f"{kind.name} {resource_id!r} not found", field="id")
+    return row
+
+
+def _check_etag(row: models.Resource, etag: str) -> None:
+    if etag and etag != f'"{row.version}"':
+        raise Aborted(f'etag {etag} is stale (now "{row.version}"); re-read and retry')
+
+
+def _check_references(session: Session, kind: Kind, values: Values) -> None:
+    for column, table in kind.references.items():
+        ref = values.get(column)
+        if ref and session.get(table, ref) is None:
+            raise NotFound(f"{table.__name__.lower()} {ref!r} not found", field=column)
+    hooks.check_related_references(session, kind, values)
+
+
+def _check_unique(session: Session, kind: Kind, values: Values) -> None:
+    for column in kind.unique:
+        stmt = select(col(kind.table.id)).where(getattr(kind.table, column) == values[column])
+        if session.scalar(stmt.limit(1)) is not None:
+            raise AlreadyExists(f"a {kind.name} with this {column} exists", field=column)
+
+
+def replayed(session: Session, request_id: str, fingerprint: str) -> list[str] | None:
+    """Ids produced by an earlier call with this request_id, or None if it is new."""
+    key = session.get(models.IdempotencyKey, request_id)
+    if key is None:
+        return None
+    if key.fingerprint != fingerprint:
+        raise AlreadyExists(
+            "request_id was already used for a different request", field="request_id"
+        )
+    return list(key.resource_ids)
+
+
+def remember(
+    session: Session, request_id: str, method: str, fingerprint: str, ids: list[str]
+) -> None:
+    session.add(
+        models.IdempotencyKey(
+            request_id=request_id,
+            method=method,
+            fingerprint=fingerprint,
+            resource_ids=ids,
+            create_time=models.utcnow(),
+        )
+    )
+
+
+def _conflict(kind: Kind, exc: IntegrityError) -> Exception:
+    """An integrity error that slipped past the checks (a concurrent write)."""
+    text = str(exc.orig).lower()
+    for column in kind.unique:
+        if column in text:
+            return AlreadyExists(f"a {kind.name} with this {column} exists", field=column)
+    log.warning("integrity_conflict", kind=kind.name, error=text[:300])
+    return FailedPrecondition(f"the {kind.name} conflicts with stored data: {text[:200]}")

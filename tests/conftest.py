@@ -1,0 +1,90 @@
+"""Shared fixtures: a real server on a loopback port, on SQLite and on PostgreSQL.
+
+PostgreSQL comes from FUPIN_TEST_POSTGRES_URL (default: the local server, trust auth). Each
+test run creates its own database and drops it at the end. Set FUPIN_TEST_POSTGRES=skip to run
+the SQLite half only (CI never does).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from sqlalchemy import create_engine, text
+
+from fupin.registry.v1 import registry_service_pb2_grpc as api_grpc
+from registry import logs
+from registry.server import Running, create_server
+from registry.settings import Settings
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "FUPIN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+BACKENDS = ["sqlite", "postgres"]
+if os.environ.get("FUPIN_TEST_POSTGRES") == "skip":
+    BACKENDS = ["sqlite"]
+
+logs.configure("console", os.environ.get("FUPIN_TEST_LOG_LEVEL", "warning"))
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test run (per xdist worker)."""
+    name = f"fupin_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    if request.param == "postgres":
+        return str(request.getfixturevalue("postgres_url"))
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'fupin.db'}"
+
+
+@pytest.fixture(scope="session")
+def running(database_url: str) -> Iterator[Running]:
+    """A real fupin server on 127.0.0.1 with a free port, one per backend."""
+    settings = Settings(database_url=database_url, address="127.0.0.1:0", grace_s=1)
+    running = create_server(settings)
+    running.server.start()
+    yield running
+    running.server.stop(0).wait()
+    running.store.engine.dispose()
+
+
+@pytest.fixture
+def server(running: Running) -> Running:
+    """The running server with every table emptied before the test."""
+    from sqlmodel import SQLModel
+
+    with running.store.engine.begin() as conn:
+        for table in reversed(SQLModel.metadata.sorted_tables):
+            conn.execute(table.delete())
+    return running
+
+
+@pytest.fixture
+def channel(server: Running) -> Iterator[grpc.Channel]:
+    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        yield channel
+
+
+@pytest.fixture
+def registry(channel: grpc.Channel) -> api_grpc.RegistryServiceStub:
+    return api_grpc.RegistryServiceStub(channel)
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent
