@@ -74,7 +74,7 @@ INDICATOR_FIELDS = ("housing_safety", "food_security", "children_schooling", "he
 
 
 def household_values(m: pb.Household, c: Checker) -> Values:
-    members = c.integer("members", m.members, 1, 50)
+    members = c.integer("members", m.members, 1, 100)
     values: Values = {
         "village_id": c.text("village_id", m.village_id, 40),
         "card_number": c.matches(

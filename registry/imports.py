@@ -43,7 +43,7 @@ def import_rows(
         _check_batch_unique(session, kind, rows)
         ids = _insert_batch(session, kind, rows, store)
         if request_id:
-            remember(session, request_id, f"import_{kind.plural}", fingerprint, [])
+            remember(session, request_id, f"import_{kind.plural}", fingerprint, ids)
         try:
             session.flush()
         except IntegrityError as exc:

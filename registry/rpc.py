@@ -15,7 +15,7 @@ import grpc
 import structlog
 from grpc_status import rpc_status
 
-from registry.errors import FupinError
+from registry.errors import FupinError, InvalidArgument
 
 log = structlog.get_logger("fupin.rpc")
 Behavior = Callable[[Any, grpc.ServicerContext], Any]
@@ -38,19 +38,52 @@ class RpcInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
         if handler is None:
             return None
         method = handler_call_details.method
+        handler = handler._replace(request_deserializer=_lenient(handler.request_deserializer))
         if handler.unary_unary:
             return handler._replace(unary_unary=_unary(handler.unary_unary, method))
         if handler.stream_unary:
-            return handler._replace(stream_unary=_unary(handler.stream_unary, method))
+            return handler._replace(
+                stream_unary=_unary(_checked_stream(handler.stream_unary), method)
+            )
         if handler.unary_stream:
             return handler._replace(unary_stream=_streaming(handler.unary_stream, method))
-        return handler._replace(stream_stream=_streaming(handler.stream_stream, method))
+        return handler._replace(
+            stream_stream=_streaming(_checked_stream(handler.stream_stream), method)
+        )
+
+
+class _Undecodable:
+    """Stands in for a request whose bytes are not a valid message."""
+
+
+def _lenient(deserialize: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    """grpc answers INTERNAL when a request fails to parse; we answer INVALID_ARGUMENT."""
+    if deserialize is None:
+        return None
+
+    def parse(data: bytes) -> Any:
+        try:
+            return deserialize(data)
+        except Exception:
+            return _Undecodable()
+
+    return parse
+
+
+def _check_decoded(request: Any) -> Any:
+    if isinstance(request, _Undecodable):
+        raise InvalidArgument.one("request", "is not a valid protobuf message for this method")
+    return request
+
+
+def _checked_stream(behavior: Behavior) -> Behavior:
+    return lambda requests, context: behavior(map(_check_decoded, requests), context)
 
 
 def _unary(behavior: Behavior, method: str) -> Behavior:
     def wrapped(request: Any, context: grpc.ServicerContext) -> Any:
         with _Call(method, context) as call:
-            return call.run(lambda: behavior(request, context))
+            return call.run(lambda: behavior(_check_decoded(request), context))
 
     return wrapped
 
@@ -59,7 +92,7 @@ def _streaming(behavior: Behavior, method: str) -> Behavior:
     def wrapped(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
         with _Call(method, context) as call:
             # Errors surface while iterating, so every next() runs under the mapping.
-            responses = call.run(lambda: iter(behavior(request, context)))
+            responses = call.run(lambda: iter(behavior(_check_decoded(request), context)))
             while (item := call.run(lambda: next(responses, _END))) is not _END:
                 yield item
 

@@ -1,0 +1,51 @@
+# fupin: the two commands are `make demo` (main job, embedded SQLite) and `make test`.
+# Both set up .venv from constraints.txt first (pinned versions), so a fresh clone needs nothing else.
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo serve test lint typecheck unit proto lock bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip==26.3"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/fupin demo
+
+serve: setup
+	$(BIN)/fupin serve
+
+test: setup lint typecheck unit
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy registry matcher clients
+
+unit: setup
+	$(BIN)/pytest -n 2 --dist loadgroup
+
+proto: setup
+	$(BIN)/python scripts/gen_proto.py
+
+# Re-resolve and pin every dependency (run after changing pyproject.toml's dependencies).
+lock:
+	rm -rf /tmp/fupin-lock && $(PYTHON) -m venv /tmp/fupin-lock
+	/tmp/fupin-lock/bin/pip install --quiet -e ".[dev]"
+	(echo "# Pinned versions for every install (pip install -c constraints.txt). Regenerate: make lock"; \
+	 /tmp/fupin-lock/bin/pip freeze --exclude-editable | grep -v '^fupin') > constraints.txt
+
+bench: setup
+	$(BIN)/python bench/registry.py
+
+clean:
+	rm -rf $(VENV) var build *.egg-info .mypy_cache .ruff_cache .pytest_cache

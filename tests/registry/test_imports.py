@@ -1,0 +1,106 @@
+"""Bulk imports are all or nothing, over the client-streaming RPCs."""
+
+from __future__ import annotations
+
+import grpc
+
+from fupin.registry.v1 import registry_service_pb2 as api
+from fupin.registry.v1 import resources_pb2 as pb
+from tests import factories
+from tests.rpcerrors import fields_of, rpc_fails
+
+
+def chunks(rows, size=3, request_id=""):
+    for start in range(0, len(rows), size):
+        yield api.ImportHouseholdsRequest(
+            households=rows[start : start + size], request_id=request_id if start == 0 else ""
+        )
+
+
+def count(stub) -> int:
+    return len(stub.ListHouseholds(api.ListHouseholdsRequest(page_size=1000)).households)
+
+
+def test_import_stores_every_row(registry):
+    """Ten rows in four chunks are all stored, scored and ids returned in order."""
+    village = factories.create_village(registry)
+    rows = [factories.household(village.id) for _ in range(10)]
+    response = registry.ImportHouseholds(chunks(rows))
+    assert response.imported == 10 and len(response.ids) == 10
+    stored = registry.GetHousehold(api.GetHouseholdRequest(id=response.ids[7]))
+    assert stored.card_number == rows[7].card_number and stored.status == pb.IMPOVERISHED
+    assert count(registry) == 10
+
+
+def test_one_bad_row_rejects_the_batch(registry):
+    """A bad row in the middle names its index and field; nothing is stored."""
+    village = factories.create_village(registry)
+    rows = [factories.household(village.id) for _ in range(10)]
+    rows[6].members = 0
+    rows[8].indicators.health = 101
+    error = rpc_fails(
+        lambda: registry.ImportHouseholds(chunks(rows)), grpc.StatusCode.INVALID_ARGUMENT
+    )
+    assert fields_of(error) == [
+        "households[6].members",
+        "households[6].labour_force",
+        "households[8].indicators.health",
+    ]
+    assert count(registry) == 0
+
+
+def test_unknown_village_names_the_row(registry):
+    """A row in an unknown village is NOT_FOUND naming households[ROW].village_id."""
+    village = factories.create_village(registry)
+    rows = [factories.household(village.id) for _ in range(5)]
+    rows[3].village_id = "vil-missing"
+    error = rpc_fails(lambda: registry.ImportHouseholds(chunks(rows)), grpc.StatusCode.NOT_FOUND)
+    assert fields_of(error) == ["households[3].village_id"]
+    assert count(registry) == 0
+
+
+def test_duplicate_card_in_batch_or_store(registry):
+    """A card number repeated within the import, or already filed, rejects the batch."""
+    village = factories.create_village(registry)
+    filed = factories.create_household(registry, village.id)
+    rows = [factories.household(village.id) for _ in range(4)]
+    rows[2].card_number = rows[0].card_number
+    error = rpc_fails(
+        lambda: registry.ImportHouseholds(chunks(rows)), grpc.StatusCode.ALREADY_EXISTS
+    )
+    assert fields_of(error) == ["households[2].card_number"]
+    rows[2].card_number, rows[3].card_number = "UNIQUE-1", filed.card_number
+    error = rpc_fails(
+        lambda: registry.ImportHouseholds(chunks(rows)), grpc.StatusCode.ALREADY_EXISTS
+    )
+    assert fields_of(error) == ["households[3].card_number"]
+    assert count(registry) == 1
+
+
+def test_retried_import_is_not_applied_twice(registry):
+    """The same request_id returns the first result and stores nothing new."""
+    village = factories.create_village(registry)
+    rows = [factories.household(village.id) for _ in range(4)]
+    first = registry.ImportHouseholds(chunks(rows, request_id="import-7"))
+    again = registry.ImportHouseholds(chunks(rows, request_id="import-7"))
+    assert again.imported == first.imported == 4
+    assert count(registry) == 4
+
+
+def test_import_listings_and_cadres(registry):
+    """Listings and cadres import through their own streams."""
+    village = factories.create_village(registry)
+    hh = factories.create_household(registry, village.id)
+    producer = registry.CreateProducer(
+        api.CreateProducerRequest(producer=factories.producer_for(hh.id))
+    )
+    listings = [factories.listing(producer.id) for _ in range(3)]
+    assert (
+        registry.ImportListings(iter([api.ImportListingsRequest(listings=listings)])).imported == 3
+    )
+    cadres = [factories.cadre(current_village_id=village.id) for _ in range(3)]
+    assert registry.ImportCadres(iter([api.ImportCadresRequest(cadres=cadres)])).imported == 3
+    cadres[1].current_village_id = "vil-x"
+    error = rpc_fails(lambda: registry.ImportCadres(iter([api.ImportCadresRequest(cadres=cadres)])),
+                      grpc.StatusCode.NOT_FOUND)  # fmt: skip
+    assert fields_of(error) == ["cadres[1].current_village_id"]
