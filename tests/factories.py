@@ -142,6 +142,4 @@ def create_village(stub: Any, **kw: Any) -> pb.Village:
 
 
 def create_household(stub: Any, village_id: str, **kw: Any) -> pb.Household:
-    return stub.CreateHousehold(
-        api.CreateHouseholdRequest(household=household(village_id, **kw))
-    )
+    return stub.CreateHousehold(api.CreateHouseholdRequest(household=household(village_id, **kw)))

@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-import gen_proto  # noqa: E402
+import gen_proto
 
 
 def test_generated_code_is_in_sync(tmp_path, repo_root):

@@ -40,12 +40,26 @@ def make(stub: Any, kind: str) -> tuple[str, Any]:
 
 
 KINDS = ["village", "household", "producer", "listing", "buyer", "order", "cadre", "aid_program"]
-PLURAL = {"Village": "Villages", "Household": "Households", "Producer": "Producers",
-          "Listing": "Listings", "Buyer": "Buyers", "Order": "Orders", "Cadre": "Cadres",
-          "AidProgram": "AidPrograms"}  # fmt: skip
-RENAMED = {"village": "display_name", "household": "head_name", "producer": "display_name",
-           "listing": "grade", "buyer": "display_name", "order": "product", "cadre": "display_name",
-           "aid_program": "display_name"}  # fmt: skip
+PLURAL = {
+    "Village": "Villages",
+    "Household": "Households",
+    "Producer": "Producers",
+    "Listing": "Listings",
+    "Buyer": "Buyers",
+    "Order": "Orders",
+    "Cadre": "Cadres",
+    "AidProgram": "AidPrograms",
+}
+RENAMED = {
+    "village": "display_name",
+    "household": "head_name",
+    "producer": "display_name",
+    "listing": "grade",
+    "buyer": "display_name",
+    "order": "product",
+    "cadre": "display_name",
+    "aid_program": "display_name",
+}
 
 
 def call(stub: Any, verb: str, title: str, **kw: Any) -> Any:
@@ -78,9 +92,16 @@ def test_crud_round_trip(registry, kind):
         update_mask=field_mask_pb2.FieldMask(paths=[field]),
     )
     assert getattr(updated, field) in ("b", "renamed") and updated.etag != created.etag
-    stale = rpc_fails(lambda: call(registry, "Update", title, **{kind: patch},
-                                   update_mask=field_mask_pb2.FieldMask(paths=[field])),
-                      grpc.StatusCode.ABORTED)  # fmt: skip
+    stale = rpc_fails(
+        lambda: call(
+            registry,
+            "Update",
+            title,
+            **{kind: patch},
+            update_mask=field_mask_pb2.FieldMask(paths=[field]),
+        ),
+        grpc.StatusCode.ABORTED,
+    )
     assert "stale" in stale.details()
     rpc_fails(
         lambda: call(registry, "Delete", title, id=created.id, etag=created.etag),
@@ -95,8 +116,10 @@ def test_create_without_fields_names_them(registry, kind):
     """An empty resource is refused with a violation for each required field; nothing stored."""
     title, message = make(registry, kind)
     before = call(registry, "List", title, page_size=1000)
-    error = rpc_fails(lambda: call(registry, "Create", title, **{kind: type(message)()}),
-                      grpc.StatusCode.INVALID_ARGUMENT)  # fmt: skip
+    error = rpc_fails(
+        lambda: call(registry, "Create", title, **{kind: type(message)()}),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
     fields = fields_of(error)
     assert fields and all(f.startswith(f"{kind}.") for f in fields)
     assert call(registry, "List", title, page_size=1000) == before
@@ -118,8 +141,10 @@ def test_duplicate_card_number_already_exists(registry):
     """Two households cannot share a card number (建档立卡 number)."""
     village = factories.create_village(registry)
     first = factories.create_household(registry, village.id)
-    error = rpc_fails(lambda: factories.create_household(registry, village.id, card_number=first.card_number),
-                      grpc.StatusCode.ALREADY_EXISTS)  # fmt: skip
+    error = rpc_fails(
+        lambda: factories.create_household(registry, village.id, card_number=first.card_number),
+        grpc.StatusCode.ALREADY_EXISTS,
+    )
     assert fields_of(error) == ["card_number"]
 
 
@@ -135,8 +160,10 @@ def test_delete_referenced_village_fails_precondition(registry):
     """A village with households cannot be deleted; it stays."""
     village = factories.create_village(registry)
     factories.create_household(registry, village.id)
-    rpc_fails(lambda: registry.DeleteVillage(api.DeleteVillageRequest(id=village.id)),
-              grpc.StatusCode.FAILED_PRECONDITION)  # fmt: skip
+    rpc_fails(
+        lambda: registry.DeleteVillage(api.DeleteVillageRequest(id=village.id)),
+        grpc.StatusCode.FAILED_PRECONDITION,
+    )
     assert registry.GetVillage(api.GetVillageRequest(id=village.id)) == village
 
 
@@ -146,9 +173,13 @@ def test_update_mask_refuses_output_only_and_unknown(registry):
     household = factories.create_household(registry, village.id)
     for path in ("score", "nonexistent"):
         error = rpc_fails(
-            lambda p=path: registry.UpdateHousehold(api.UpdateHouseholdRequest(
-                household=household, update_mask=field_mask_pb2.FieldMask(paths=[p]))),
-            grpc.StatusCode.INVALID_ARGUMENT)  # fmt: skip
+            lambda p=path: registry.UpdateHousehold(
+                api.UpdateHouseholdRequest(
+                    household=household, update_mask=field_mask_pb2.FieldMask(paths=[p])
+                )
+            ),
+            grpc.StatusCode.INVALID_ARGUMENT,
+        )
         assert fields_of(error) == ["update_mask"]
 
 
@@ -157,13 +188,21 @@ def test_update_keeps_unmasked_fields(registry):
     village = factories.create_village(registry)
     hh = factories.create_household(registry, village.id)
     patch = pb.Household(id=hh.id, members=6, head_name="ignored")
-    updated = registry.UpdateHousehold(api.UpdateHouseholdRequest(
-        household=patch, update_mask=field_mask_pb2.FieldMask(paths=["members"])))  # fmt: skip
+    updated = registry.UpdateHousehold(
+        api.UpdateHouseholdRequest(
+            household=patch, update_mask=field_mask_pb2.FieldMask(paths=["members"])
+        )
+    )
     assert (updated.members, updated.head_name) == (6, hh.head_name)
     bad = pb.Household(id=hh.id, labour_force=99)
-    error = rpc_fails(lambda: registry.UpdateHousehold(api.UpdateHouseholdRequest(
-        household=bad, update_mask=field_mask_pb2.FieldMask(paths=["labour_force"]))),
-        grpc.StatusCode.INVALID_ARGUMENT)  # fmt: skip
+    error = rpc_fails(
+        lambda: registry.UpdateHousehold(
+            api.UpdateHouseholdRequest(
+                household=bad, update_mask=field_mask_pb2.FieldMask(paths=["labour_force"])
+            )
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
     assert fields_of(error) == ["household.labour_force"]
     assert registry.GetHousehold(api.GetHouseholdRequest(id=hh.id)) == updated
 
@@ -187,8 +226,10 @@ def test_page_token_bound_to_filter(registry):
     for _ in range(3):
         factories.create_village(registry)
     token = registry.ListVillages(api.ListVillagesRequest(page_size=1)).next_page_token
-    for request in (api.ListVillagesRequest(page_token=token, filter='county_code = "350624"'),
-                    api.ListVillagesRequest(page_token="not-a-token")):  # fmt: skip
+    for request in (
+        api.ListVillagesRequest(page_token=token, filter='county_code = "350624"'),
+        api.ListVillagesRequest(page_token="not-a-token"),
+    ):
         error = rpc_fails(
             lambda r=request: registry.ListVillages(r), grpc.StatusCode.INVALID_ARGUMENT
         )
@@ -205,6 +246,8 @@ def test_filters_select_and_refuse(registry):
     assert [h.village_id for h in got.households] == [other.id]
     both = registry.ListHouseholds(api.ListHouseholdsRequest(filter="status = IMPOVERISHED"))
     assert len(both.households) == 2
-    error = rpc_fails(lambda: registry.ListHouseholds(api.ListHouseholdsRequest(filter="income = 3")),
-                      grpc.StatusCode.INVALID_ARGUMENT)  # fmt: skip
+    error = rpc_fails(
+        lambda: registry.ListHouseholds(api.ListHouseholdsRequest(filter="income = 3")),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
     assert fields_of(error) == ["filter"]

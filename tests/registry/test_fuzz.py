@@ -42,7 +42,7 @@ SCALARS: dict[int, st.SearchStrategy[Any]] = {
 
 def messages(descriptor: d.Descriptor, depth: int = 0) -> st.SearchStrategy[Message]:
     """Any message of this type: every field random, present or not."""
-    cls = api.DESCRIPTOR.pool.FindMessageTypeByName(descriptor.full_name)._concrete_class  # noqa: SLF001
+    cls = api.DESCRIPTOR.pool.FindMessageTypeByName(descriptor.full_name)._concrete_class
     fields = {}
     for field in descriptor.fields:
         if field.type == d.FieldDescriptor.TYPE_MESSAGE:

@@ -15,16 +15,22 @@ from tests import factories
 
 def uniform(s: int) -> pb.HouseholdIndicators:
     return factories.indicators(
-        housing_safety=s, food_security=s, children_schooling=s, health=s, disability=s,
+        housing_safety=s,
+        food_security=s,
+        children_schooling=s,
+        health=s,
+        disability=s,
         income_per_capita_fen=800_000 * s // 100,
-    )  # fmt: skip
+    )
 
 
 def reassess(stub, household, s: int, reason: str = "annual review") -> pb.Household:
     patch = pb.Household(
-        id=household.id, indicators=uniform(s), labour_force=household.members * s // 100,
+        id=household.id,
+        indicators=uniform(s),
+        labour_force=household.members * s // 100,
         assessment_reason=reason,
-    )  # fmt: skip
+    )
     mask = field_mask_pb2.FieldMask(paths=["indicators", "labour_force"])
     return stub.UpdateHousehold(api.UpdateHouseholdRequest(household=patch, update_mask=mask))
 
@@ -47,8 +53,11 @@ def test_status_follows_thresholds(registry):
         )
         got[s] = (hh.score, hh.status)
     assert got == {
-        59: (59, pb.IMPOVERISHED), 60: (60, pb.AT_RISK), 79: (79, pb.AT_RISK), 80: (80, pb.LIFTED_OUT),
-    }  # fmt: skip
+        59: (59, pb.IMPOVERISHED),
+        60: (60, pb.AT_RISK),
+        79: (79, pb.AT_RISK),
+        80: (80, pb.LIFTED_OUT),
+    }
 
 
 def test_history_and_return_to_poverty(registry):

@@ -101,6 +101,8 @@ def test_import_listings_and_cadres(registry):
     cadres = [factories.cadre(current_village_id=village.id) for _ in range(3)]
     assert registry.ImportCadres(iter([api.ImportCadresRequest(cadres=cadres)])).imported == 3
     cadres[1].current_village_id = "vil-x"
-    error = rpc_fails(lambda: registry.ImportCadres(iter([api.ImportCadresRequest(cadres=cadres)])),
-                      grpc.StatusCode.NOT_FOUND)  # fmt: skip
+    error = rpc_fails(
+        lambda: registry.ImportCadres(iter([api.ImportCadresRequest(cadres=cadres)])),
+        grpc.StatusCode.NOT_FOUND,
+    )
     assert fields_of(error) == ["cadres[1].current_village_id"]
