@@ -10,6 +10,7 @@ from typing import Any
 from registry.errors import FieldViolation, InvalidArgument
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class Checker:
@@ -32,7 +33,7 @@ class Checker:
             self.fail(field, "is required")
         elif len(value) > max_len:
             self.fail(field, f"must be at most {max_len} characters")
-        elif any(ord(ch) < 32 for ch in value):
+        elif CONTROL.search(value):
             self.fail(field, "must not contain control characters")
         return value
 
@@ -53,7 +54,7 @@ class Checker:
         return value
 
     def enum(self, field: str, value: int, enum: Any, *, required: bool = True) -> int:
-        if value not in enum.values():
+        if value not in enum.DESCRIPTOR.values_by_number:
             self.fail(field, f"unknown value {value}")
         elif required and value == 0:
             self.fail(field, f"is required (one of {', '.join(enum.keys()[1:])})")
@@ -61,8 +62,9 @@ class Checker:
 
     def enums(self, field: str, values: Any, enum: Any) -> list[int]:
         out: list[int] = []
+        known = enum.DESCRIPTOR.values_by_number
         for i, value in enumerate(values):
-            if value == 0 or value not in enum.values():
+            if value == 0 or value not in known:
                 self.fail(f"{field}[{i}]", f"unknown value {value}")
             elif value not in out:
                 out.append(int(value))

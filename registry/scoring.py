@@ -55,6 +55,10 @@ class ScoringConfig:
         if self.income_full_score_fen <= 0:
             raise ValueError("income.full_score_fen must be positive")
 
+    @property
+    def total_weight(self) -> int:
+        return sum(self.weights.values())
+
     @classmethod
     def load(cls, path: Path | None = None) -> ScoringConfig:
         """Read a scoring TOML file (the bundled default when path is None)."""
@@ -86,20 +90,19 @@ class Indicators:
 
 def score(ind: Indicators, config: ScoringConfig) -> int:
     """Weighted mean of the indicator sub-scores, 0..100."""
+    w = config.weights
     income = min(100.0, 100.0 * ind.income_per_capita_fen / config.income_full_score_fen)
     labour = 100.0 * ind.labour_force / ind.members if ind.members > 0 else 0.0
-    sub = {
-        "income": income,
-        "housing_safety": ind.housing_safety,
-        "food_security": ind.food_security,
-        "children_schooling": ind.children_schooling,
-        "health": ind.health,
-        "disability": ind.disability,
-        "labour": labour,
-    }
-    total = sum(config.weights.values())
-    weighted = sum(w * sub[k] for k, w in config.weights.items())
-    return max(0, min(100, round(weighted / total)))
+    weighted = (
+        w.get("income", 0) * income
+        + w.get("housing_safety", 0) * ind.housing_safety
+        + w.get("food_security", 0) * ind.food_security
+        + w.get("children_schooling", 0) * ind.children_schooling
+        + w.get("health", 0) * ind.health
+        + w.get("disability", 0) * ind.disability
+        + w.get("labour", 0) * labour
+    )
+    return max(0, min(100, round(weighted / config.total_weight)))
 
 
 def status_for(new_score: int, *, ever_lifted_out: bool, config: ScoringConfig) -> Status:
