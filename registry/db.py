@@ -12,6 +12,7 @@ from sqlalchemy import Engine, create_engine, event
 
 log = structlog.get_logger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
+WRITE_FLAG = "fupin_write"  # set in Connection.info before begin() to take the write lock
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -22,6 +23,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
@@ -32,12 +34,21 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy emit BEGIN itself (below) instead of pysqlite's implicit, late BEGIN.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    """Writers take SQLite's write lock at BEGIN, so a transaction never decides on a snapshot
+    that another writer changes before it writes (SQLite would fail it with BUSY_SNAPSHOT)."""
+    immediate = connection.info.pop(WRITE_FLAG, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def alembic_config(engine: Engine) -> Config:

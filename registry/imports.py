@@ -38,7 +38,7 @@ def import_rows(
     """Store every row or none; returns the new ids in input order."""
     _check_unique_within(kind, rows)
     try:
-        with store.transaction() as session:
+        with store.transaction(write=True) as session:
             if request_id:
                 earlier = replayed(session, request_id, fingerprint)
                 if earlier is not None:

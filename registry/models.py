@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, Index
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, Index, LargeBinary
 from sqlmodel import Field, SQLModel
 
 
@@ -215,3 +215,59 @@ class IdempotencyKey(SQLModel, table=True):
     fingerprint: str = Field(max_length=64)  # hash of the request, to spot a reused key
     resource_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     create_time: datetime
+
+
+class MatchRun(SQLModel, table=True):
+    """A matcher run: its parameters, outcome and (opaque, serialized) result."""
+
+    __tablename__ = "match_run"
+
+    id: str = Field(primary_key=True, max_length=40)
+    kind: int = Field(index=True)
+    state: int = Field(index=True)
+    status: int = 0
+    parameters: bytes = Field(sa_type=LargeBinary)  # serialized SolveParameters
+    objective: int = Field(default=0, sa_type=BigInteger)
+    best_bound: float = 0.0
+    gap: float = 0.0
+    load_s: float = 0.0
+    build_s: float = 0.0
+    solve_s: float = 0.0
+    total_s: float = 0.0
+    error: str = ""
+    result: bytes = Field(default=b"", sa_type=LargeBinary)  # serialized result message
+    owner: str = Field(default="", max_length=60)  # the matcher process solving it
+    create_time: datetime
+    update_time: datetime
+    version: int = 1
+
+
+class RunAllocation(SQLModel, table=True):
+    """Kilograms a produce run moves from a listing to an order (what a commit applies)."""
+
+    __tablename__ = "run_allocation"
+    __table_args__ = (CheckConstraint("kg > 0", name="allocation_kg_positive"),)
+
+    run_id: str = Field(
+        foreign_key="match_run.id", primary_key=True, max_length=40, ondelete="CASCADE"
+    )
+    listing_id: str = Field(primary_key=True, max_length=40)
+    order_id: str = Field(primary_key=True, max_length=40)
+    kg: int = Field(sa_type=BigInteger)
+
+
+class LedgerEntry(SQLModel, table=True):
+    """Append-only record of every commitment and fund transfer, hash-chained."""
+
+    __tablename__ = "ledger_entry"
+
+    seq: int | None = Field(default=None, primary_key=True)
+    time: datetime
+    kind: str = Field(max_length=40, index=True)  # "produce_commit", ...
+    run_id: str = Field(default="", max_length=40, index=True)
+    subject_id: str = Field(default="", max_length=40, index=True)  # listing, household...
+    counterpart_id: str = Field(default="", max_length=40)  # order, programme...
+    quantity: int = Field(default=0, sa_type=BigInteger)  # kg
+    amount_fen: int = Field(default=0, sa_type=BigInteger)
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64, unique=True)

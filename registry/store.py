@@ -18,7 +18,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col
 
-from registry import hooks, models
+from registry import db, hooks, models
 from registry.errors import Aborted, AlreadyExists, FailedPrecondition, NotFound, Unavailable
 from registry.kinds import Kind, Record
 from registry.query import Page, next_token
@@ -43,11 +43,15 @@ class RegistryStore:
         self.scoring = scoring
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """A session in one transaction; database outages surface as Unavailable."""
+    def transaction(self, *, write: bool = False) -> Iterator[Session]:
+        """A session in one transaction; database outages surface as Unavailable.
+
+        `write` takes SQLite's write lock at the start (PostgreSQL needs no such thing)."""
         try:
-            with Session(self.engine, expire_on_commit=False) as session, session.begin():
-                yield session
+            with self.engine.connect() as connection:
+                connection.info[db.WRITE_FLAG] = write
+                with Session(bind=connection, expire_on_commit=False) as session, session.begin():
+                    yield session
         except OperationalError as exc:
             log.warning("database_unavailable", error=str(exc.orig))
             raise Unavailable("the database is unavailable; retry later") from exc
@@ -56,7 +60,7 @@ class RegistryStore:
         self, kind: Kind, values: Values, *, request_id: str = "", fingerprint: str = ""
     ) -> Record:
         try:
-            with self.transaction() as session:
+            with self.transaction(write=True) as session:
                 if request_id:
                     earlier = replayed(session, request_id, fingerprint)
                     if earlier is not None:
@@ -95,7 +99,7 @@ class RegistryStore:
 
     def update(self, kind: Kind, resource_id: str, *, etag: str, merge: Merge) -> Record:
         try:
-            with self.transaction() as session:
+            with self.transaction(write=True) as session:
                 row = _locked(session, kind, resource_id)
                 _check_etag(row, etag)
                 values = merge(self._load(session, kind, resource_id))
@@ -114,7 +118,7 @@ class RegistryStore:
 
     def delete(self, kind: Kind, resource_id: str, *, etag: str) -> None:
         try:
-            with self.transaction() as session:
+            with self.transaction(write=True) as session:
                 row = _locked(session, kind, resource_id)
                 _check_etag(row, etag)
                 hooks.before_delete(session, kind, row)
