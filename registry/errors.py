@@ -80,6 +80,13 @@ class Aborted(FupinError):
 
     code = grpc.StatusCode.ABORTED
 
+    def __init__(self, message: str, violations: Iterable[FieldViolation] = ()) -> None:
+        super().__init__(message)
+        self.violations = list(violations)
+
+    def details(self) -> list[any_pb2.Any]:
+        return [bad_request(self.violations)] if self.violations else []
+
 
 class FailedPrecondition(FupinError):
     code = grpc.StatusCode.FAILED_PRECONDITION

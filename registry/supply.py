@@ -1,0 +1,155 @@
+"""Open supply and demand as plain records: what a produce run or quick sourcing reads.
+
+A listing's poverty shares come from its producer: a household producer is its household's
+status (one share of 1000); a cooperative, its members' statuses by share; an enterprise, none.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlmodel import Session, col
+
+from registry import models
+from registry.store import RegistryStore
+
+
+@dataclass(frozen=True)
+class OpenListing:
+    id: str
+    producer_id: str
+    product: str
+    grade: str
+    available_kg: int  # quantity less what committed runs reserved
+    floor_price_fen: int
+    latitude: float
+    longitude: float
+    available_from: str
+    available_until: str
+    shelf_life_days: int
+    shares: tuple[tuple[int, int], ...]  # (HouseholdStatus value, permille); () = not poor
+
+
+@dataclass(frozen=True)
+class OpenOrder:
+    id: str
+    buyer_id: str
+    product: str
+    accepted_grades: tuple[str, ...]
+    min_quantity_kg: int
+    open_kg: int  # max quantity less what is filled
+    price_fen: int
+    latitude: float
+    longitude: float
+    deliver_by: str
+    max_distance_km: float
+
+
+def open_listings(
+    store: RegistryStore, *, product: str = "", region_code: str = "", today: str = ""
+) -> list[OpenListing]:
+    """Listings with kilograms left, still available on `today`, in the region (by village)."""
+    lst, pro, vil = models.Listing, models.Producer, models.Village
+    stmt = (
+        select(lst, col(pro.latitude), col(pro.longitude))
+        .join(pro, col(pro.id) == col(lst.producer_id))
+        .where(col(lst.reserved_kg) < col(lst.quantity_kg))
+        .order_by(col(lst.id))
+    )
+    if product:
+        stmt = stmt.where(col(lst.product) == product)
+    if today:
+        stmt = stmt.where(col(lst.available_until) >= today)
+    if region_code:
+        stmt = stmt.join(vil, col(vil.id) == col(pro.village_id)).where(
+            col(vil.admin_code).startswith(region_code)
+        )
+    with store.transaction() as session:
+        rows = session.execute(stmt).all()
+        shares = _shares(session, {r[0].producer_id for r in rows})
+    return [
+        OpenListing(
+            id=row.id,
+            producer_id=row.producer_id,
+            product=row.product,
+            grade=row.grade,
+            available_kg=row.quantity_kg - row.reserved_kg,
+            floor_price_fen=row.floor_price_fen,
+            latitude=lat,
+            longitude=lng,
+            available_from=row.available_from,
+            available_until=row.available_until,
+            shelf_life_days=row.shelf_life_days,
+            shares=shares.get(row.producer_id, ()),
+        )
+        for row, lat, lng in rows
+    ]
+
+
+def _shares(session: Session, producer_ids: set[str]) -> dict[str, tuple[tuple[int, int], ...]]:
+    """Poverty shares of producers: household producers and cooperative members."""
+    out: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    ids = sorted(producer_ids)
+    pro, hh, mem = models.Producer, models.Household, models.ProducerMember
+    for start in range(0, len(ids), 5000):
+        chunk = ids[start : start + 5000]
+        direct = (
+            select(col(pro.id), col(hh.status))
+            .join(hh, col(hh.id) == col(pro.household_id))
+            .where(col(pro.id).in_(chunk))
+        )
+        for producer_id, status in session.execute(direct):
+            out[producer_id].append((status, 1000))
+        members = (
+            select(col(mem.producer_id), col(hh.status), col(mem.share_permille))
+            .join(hh, col(hh.id) == col(mem.household_id))
+            .where(col(mem.producer_id).in_(chunk))
+        )
+        for producer_id, status, share in session.execute(members):
+            out[producer_id].append((status, share))
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def open_orders(store: RegistryStore, *, product: str = "", today: str = "") -> list[OpenOrder]:
+    """Orders with kilograms still to fill, not yet past their deliver-by date."""
+    order, buyer = models.Order, models.Buyer
+    stmt = (
+        select(order, col(buyer.latitude), col(buyer.longitude))
+        .join(buyer, col(buyer.id) == col(order.buyer_id))
+        .where(col(order.filled_kg) < col(order.max_quantity_kg))
+        .order_by(col(order.id))
+    )
+    if product:
+        stmt = stmt.where(col(order.product) == product)
+    if today:
+        stmt = stmt.where(col(order.deliver_by) >= today)
+    with store.transaction() as session:
+        rows = session.execute(stmt).all()
+    return [
+        OpenOrder(
+            id=o.id,
+            buyer_id=o.buyer_id,
+            product=o.product,
+            accepted_grades=tuple(o.accepted_grades),
+            min_quantity_kg=max(0, o.min_quantity_kg - o.filled_kg),
+            open_kg=o.max_quantity_kg - o.filled_kg,
+            price_fen=o.price_fen,
+            latitude=lat,
+            longitude=lng,
+            deliver_by=o.deliver_by,
+            max_distance_km=o.max_distance_km,
+        )
+        for o, lat, lng in rows
+    ]
+
+
+def supply_generation(store: RegistryStore) -> tuple[int, str]:
+    """A cheap fingerprint of the listings table: changes whenever a listing does."""
+    lst = models.Listing
+    with store.transaction() as session:
+        count, latest, versions = session.execute(
+            select(func.count(), func.max(lst.update_time), func.sum(lst.version))
+        ).one()
+    return int(count), f"{latest}/{versions}"

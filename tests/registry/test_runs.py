@@ -1,0 +1,136 @@
+"""Run records and the produce commit, on the real databases."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import text
+
+from fupin.registry.v1 import registry_service_pb2 as api
+from registry import ledger, runs
+from registry.errors import Aborted, FailedPrecondition
+from tests import factories
+
+
+@pytest.fixture
+def market(registry):
+    """Two listings of 1,000 kg and two orders of 1,500 kg."""
+    village = factories.create_village(registry)
+    hh = factories.create_household(registry, village.id)
+    producer = registry.CreateProducer(
+        api.CreateProducerRequest(producer=factories.producer_for(hh.id))
+    )
+    buyer = registry.CreateBuyer(api.CreateBuyerRequest(buyer=factories.buyer()))
+    listings = [
+        registry.CreateListing(
+            api.CreateListingRequest(listing=factories.listing(producer.id, quantity_kg=1000))
+        ).id
+        for _ in range(2)
+    ]
+    orders = [
+        registry.CreateOrder(
+            api.CreateOrderRequest(order=factories.order(buyer.id, max_quantity_kg=1500))
+        ).id
+        for _ in range(2)
+    ]
+    return listings, orders
+
+
+def proposed(store, allocations, run_id=None):
+    """A PROPOSED produce run holding these (listing, order, kg) allocations."""
+    run_id = run_id or f"run-{len(allocations)}-{id(allocations)}"
+    runs.create_run(store, run_id=run_id, kind=runs.PRODUCE_KIND, parameters=b"", owner="t")
+    allocs = [runs.Allocation(*a) for a in allocations]
+    runs.update_run(store, run_id, state=runs.RunState.PROPOSED, allocations=allocs)
+    return run_id
+
+
+def reserved(store, table, column):
+    with store.engine.connect() as conn:
+        return dict(conn.execute(text(f"SELECT id, {column} FROM {table}")).all())
+
+
+def test_commit_reserves_and_fills(server, market):
+    """A commit adds each allocation to reserved_kg and filled_kg and writes the ledger."""
+    (l1, l2), (o1, o2) = market
+    run_id = proposed(server.store, [(l1, o1, 600), (l1, o2, 400), (l2, o2, 250)])
+    run = runs.commit_produce(server.store, run_id)
+    assert run.state == runs.RunState.COMMITTED
+    assert reserved(server.store, "listing", "reserved_kg") == {l1: 1000, l2: 250}
+    assert reserved(server.store, "purchase_order", "filled_kg") == {o1: 600, o2: 650}
+    with server.store.transaction() as session:
+        assert ledger.first_broken(session) is None
+        count = session.execute(text("SELECT count(*) FROM ledger_entry")).scalar_one()
+    assert count == 3
+
+
+def test_commit_that_no_longer_fits_is_aborted(server, market):
+    """When another commit took the kilograms, the second is ABORTED naming the listing."""
+    (l1, _), (o1, o2) = market
+    first = proposed(server.store, [(l1, o1, 700)], "run-a")
+    second = proposed(server.store, [(l1, o2, 700)], "run-b")
+    runs.commit_produce(server.store, first)
+    with pytest.raises(Aborted) as caught:
+        runs.commit_produce(server.store, second)
+    assert [v.field for v in caught.value.violations] == [f"listings[{l1}]"]
+    assert reserved(server.store, "listing", "reserved_kg")[l1] == 700
+    assert runs.get_run(server.store, second).state == runs.RunState.PROPOSED
+
+
+def test_commit_is_idempotent_by_request_id(server, market):
+    """A retried commit returns the committed run; a second commit without it is refused."""
+    (l1, _), (o1, _) = market
+    run_id = proposed(server.store, [(l1, o1, 100)])
+    runs.commit_produce(server.store, run_id, request_id="c-1")
+    again = runs.commit_produce(server.store, run_id, request_id="c-1")
+    assert again.state == runs.RunState.COMMITTED
+    assert reserved(server.store, "listing", "reserved_kg")[l1] == 100
+    with pytest.raises(FailedPrecondition):
+        runs.commit_produce(server.store, run_id)
+
+
+def test_parallel_commits_never_oversell(server, market):
+    """20 commits of 100 kg each race for one 1,000 kg listing: exactly 10 succeed."""
+    (l1, _), (o1, o2) = market
+    ids = [proposed(server.store, [(l1, (o1, o2)[i % 2], 100)], f"race-{i}") for i in range(20)]
+    outcomes: list[str] = []
+    barrier = threading.Barrier(20)
+
+    def commit(run_id: str) -> None:
+        barrier.wait()
+        try:
+            runs.commit_produce(server.store, run_id)
+            outcomes.append("ok")
+        except Aborted:
+            outcomes.append("aborted")
+
+    threads = [threading.Thread(target=commit, args=(i,)) for i in ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(outcomes) == ["aborted"] * 10 + ["ok"] * 10
+    assert reserved(server.store, "listing", "reserved_kg")[l1] == 1000
+
+
+def test_ledger_detects_an_altered_entry(server, market):
+    """Changing a committed quantity directly in the database breaks the chain at that entry."""
+    (l1, l2), (o1, _) = market
+    runs.commit_produce(server.store, proposed(server.store, [(l1, o1, 10), (l2, o1, 20)]))
+    with server.store.engine.begin() as conn:
+        seqs = [r[0] for r in conn.execute(text("SELECT seq FROM ledger_entry ORDER BY seq"))]
+        conn.execute(text("UPDATE ledger_entry SET quantity = 999 WHERE seq = :s"), {"s": seqs[1]})
+    with server.store.transaction() as session:
+        assert ledger.first_broken(session) == seqs[1]
+
+
+def test_discard_only_proposed(server, market):
+    """A proposed run can be discarded once; then it is neither committable nor discardable."""
+    (l1, _), (o1, _) = market
+    run_id = proposed(server.store, [(l1, o1, 10)])
+    assert runs.discard_run(server.store, run_id).state == runs.RunState.DISCARDED
+    with pytest.raises(FailedPrecondition):
+        runs.discard_run(server.store, run_id)
+    with pytest.raises(FailedPrecondition):
+        runs.commit_produce(server.store, run_id)
