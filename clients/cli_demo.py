@@ -1,63 +1,130 @@
 """`fupin demo`: the main job on the embedded default (SQLite file, one process).
 
 Starts a server in this process on a free loopback port, loads the bundled Zhao'an → Jieyang
-scenario through the gRPC API (idempotently: request ids are fixed, so a rerun stores nothing
-new), and prints what the registry now holds and the early-warning list.
+scenario through the registry API, runs produce matching through the matcher API with a
+progress display, commits it, prints a summary, and draws the flows and the income of poor
+households against a first-come-first-served baseline.
 """
 
 from __future__ import annotations
 
-import collections
 import sys
+import threading
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import grpc
 
-from clients import scenario
+from clients import demo_charts, scenario
+from fupin.matcher.v1 import matcher_service_pb2 as mpb
+from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
 from fupin.registry.v1 import registry_service_pb2 as api
 from fupin.registry.v1 import registry_service_pb2_grpc as api_grpc
 from fupin.registry.v1 import resources_pb2 as pb
 from registry.server import create_server
 from registry.settings import Settings
 
+TODAY = "2020-05-20"  # the glut: Zhao'an's plums are ripe and unsold
 
-def run(settings: Settings) -> int:
+
+@dataclass
+class Loaded:
+    """What the demo stored, with the coordinates the charts need."""
+
+    listing_at: dict[str, tuple[float, float]]
+    order_at: dict[str, tuple[float, float]]
+    buyer_of_order: dict[str, str]
+
+
+def run(settings: Settings, out_dir: Path) -> int:
     running = create_server(settings, address="127.0.0.1:0")
     running.server.start()
     try:
         with grpc.insecure_channel(f"127.0.0.1:{running.port}") as channel:
-            stub = api_grpc.RegistryServiceStub(channel)
+            registry = api_grpc.RegistryServiceStub(channel)
+            matcher = mpb_grpc.MatcherServiceStub(channel)
             _say(f"fupin demo: Zhao'an green plums → Jieyang ({settings.database_url})")
-            households = load(stub, scenario.build())
-            report(stub, households)
+            loaded = load(registry, scenario.build())
+            run = match(matcher)
+            committed = matcher.CommitMatchRun(
+                mpb.CommitMatchRunRequest(id=run.id, request_id=f"commit-{run.id}"), timeout=60
+            )
+            _say(
+                f"\ncommitted run {committed.id}: listings reserved, orders filled, ledger written"
+            )
+            summary(run, loaded)
+            out_dir.mkdir(parents=True, exist_ok=True)
+            for path in demo_charts.draw(run, loaded, out_dir):
+                _say(f"wrote {path}")
     finally:
         running.server.stop(1).wait()
         running.store.engine.dispose()
     return 0
 
 
-def load(stub: Any, data: scenario.Scenario) -> list[str]:
-    """Create villages and buyers, import households; returns the household ids."""
+def load(registry: Any, data: scenario.Scenario) -> Loaded:
+    """Create everything through the API; fixed request ids make a rerun store nothing new."""
     village_ids = [
-        stub.CreateVillage(
-            api.CreateVillageRequest(village=v, request_id=f"demo-village-{i}"), timeout=10
-        ).id
+        registry.CreateVillage(api.CreateVillageRequest(village=v, request_id=f"demo-v{i}")).id
         for i, v in enumerate(data.villages)
     ]
-    _say(f"  villages   {len(village_ids):>6}")
-    for i, b in enumerate(data.buyers):
-        stub.CreateBuyer(api.CreateBuyerRequest(buyer=b, request_id=f"demo-buyer-{i}"), timeout=10)
-    _say(f"  buyers     {len(data.buyers):>6}")
-    rows = []
-    for h in data.households:
-        row = pb.Household()
-        row.CopyFrom(h)
-        row.village_id = village_ids[int(h.village_id)]
-        rows.append(row)
-    response = stub.ImportHouseholds(_chunks(rows, "demo-households"), timeout=60)
-    _say(f"  households {response.imported:>6} (imported in one all-or-nothing stream)")
-    return list(response.ids)
+    households = [_with(h, village_id=village_ids[int(h.village_id)]) for h in data.households]
+    household_ids = list(registry.ImportHouseholds(_chunks(households, "demo-households")).ids)
+    buyer_ids = [
+        registry.CreateBuyer(api.CreateBuyerRequest(buyer=b, request_id=f"demo-b{i}")).id
+        for i, b in enumerate(data.buyers)
+    ]
+    producer_ids = [
+        registry.CreateProducer(
+            api.CreateProducerRequest(producer=_producer(p, household_ids), request_id=f"demo-p{i}")
+        ).id
+        for i, p in enumerate(data.producers)
+    ]
+    listings = [_with(x, producer_id=producer_ids[int(x.producer_id)]) for x in data.listings]
+    listing_ids = list(
+        registry.ImportListings(
+            iter([api.ImportListingsRequest(listings=listings, request_id="demo-listings")])
+        ).ids
+    )
+    orders = {}
+    for i, o in enumerate(data.orders):
+        order = _with(o, buyer_id=buyer_ids[int(o.buyer_id)])
+        orders[
+            registry.CreateOrder(api.CreateOrderRequest(order=order, request_id=f"demo-o{i}")).id
+        ] = int(o.buyer_id)
+    _say(
+        f"  {len(village_ids)} villages, {len(household_ids)} households, "
+        f"{len(producer_ids)} producers, {len(listing_ids)} listings, "
+        f"{len(buyer_ids)} buyers, {len(orders)} orders"
+    )
+    return Loaded(
+        listing_at={
+            lid: _latlng(data.producers[int(x.producer_id)].location)
+            for lid, x in zip(listing_ids, data.listings, strict=True)
+        },
+        order_at={oid: _latlng(data.buyers[b].location) for oid, b in orders.items()},
+        buyer_of_order={oid: data.buyers[b].display_name for oid, b in orders.items()},
+    )
+
+
+def _with(message: Any, **fields: str) -> Any:
+    copy = type(message)()
+    copy.CopyFrom(message)
+    for name, value in fields.items():
+        setattr(copy, name, value)
+    return copy
+
+
+def _producer(p: pb.Producer, household_ids: list[str]) -> Any:
+    out = _with(p)
+    if p.household_id:
+        out.household_id = household_ids[int(p.household_id)]
+    for member in out.members:
+        member.household_id = household_ids[int(member.household_id)]
+    return out
 
 
 def _chunks(rows: list[pb.Household], request_id: str) -> Iterator[api.ImportHouseholdsRequest]:
@@ -67,29 +134,78 @@ def _chunks(rows: list[pb.Household], request_id: str) -> Iterator[api.ImportHou
         )
 
 
-def report(stub: Any, household_ids: list[str]) -> None:
-    statuses: collections.Counter[str] = collections.Counter()
-    token = ""
-    while True:
-        page = stub.ListHouseholds(
-            api.ListHouseholdsRequest(page_size=1000, page_token=token), timeout=10
-        )
-        statuses.update(pb.HouseholdStatus.Name(h.status) for h in page.households)
-        if not (token := page.next_page_token):
-            break
-    _say("\nHouseholds by status (score < 60 impoverished, 60-80 at risk, ≥ 80 lifted out):")
-    for name, count in sorted(statuses.items()):
-        _say(f"  {name:<22} {count:>5}")
-    watch = stub.ListWatchlist(api.ListWatchlistRequest(page_size=10), timeout=10).entries
-    _say("\nEarly warning (返贫预警), first 10:")
-    _say(f"  {'card':<18} {'status':<14} {'score':>5}  reasons")
-    for entry in watch:
-        h = entry.household
-        reasons = ", ".join(api.WatchReason.Name(r) for r in entry.reasons)
-        _say(
-            f"  {h.card_number:<18} {pb.HouseholdStatus.Name(h.status):<14} {h.score:>5}  {reasons}"
-        )
+def _latlng(point: pb.LatLng) -> tuple[float, float]:
+    return point.latitude, point.longitude
+
+
+def match(matcher: Any) -> mpb.MatchRun:
+    """Run the match in the background and show its progress until it ends."""
+    run_id = f"demo-{time.time_ns() // 1_000_000:x}"
+    request = mpb.MatchProduceRequest(
+        selection=mpb.RegistrySelection(product="green_plum", today=TODAY),
+        parameters=mpb.SolveParameters(time_limit_s=30, reproducible=True),
+        run_id=run_id,
+    )
+    outcome: dict[str, Any] = {}
+    worker = threading.Thread(
+        target=lambda: outcome.update(run=matcher.MatchProduce(request, timeout=120))
+    )
+    worker.start()
+    _say("\nmatching green plums to buyers (OR-Tools)…")
+    time.sleep(0.2)
+    try:
+        for event in matcher.WatchMatchRun(mpb.WatchMatchRunRequest(id=run_id), timeout=120):
+            _say(_progress_line(event))
+    except grpc.RpcError as exc:
+        if exc.code() != grpc.StatusCode.NOT_FOUND:  # the run may not be created yet
+            raise
+    worker.join()
+    return outcome["run"]  # type: ignore[no-any-return]
+
+
+def _progress_line(event: mpb.MatchRunEvent) -> str:
+    state = mpb.RunState.Name(event.state)
+    if not event.elapsed_s:
+        return f"  {state}"
+    return (
+        f"  {state:<9} objective {event.objective / 100:>12,.2f} yuan   "
+        f"bound {event.best_bound / 100:>12,.2f}   {event.elapsed_s:6.2f} s"
+    )
+
+
+def summary(run: mpb.MatchRun, loaded: Loaded) -> None:
+    r = run.produce
+    k, b = r.kpis, r.baseline_kpis
+    _say(
+        f"\nstatus {mpb.SolveStatus.Name(run.status)}, objective {run.objective / 100:,.2f} yuan, "
+        f"gap {run.gap:.4%}, {r.arcs} lanes, solved in {run.timings.solve_s:.3f} s"
+    )
+    _say(f"\n{'':<34}{'fupin':>14}{'first come':>14}")
+    rows = [
+        ("plums sold (t)", k.kg_sold / 1000, b.kg_sold / 1000),
+        ("  by poor households (t)", k.poor_kg_sold / 1000, b.poor_kg_sold / 1000),
+        ("income of poor households (yuan)", k.poor_income_fen / 100, b.poor_income_fen / 100),
+        ("unsold (t)", k.unsold_kg / 1000, b.unsold_kg / 1000),
+        ("value of trade (yuan)", run.objective / 100, r.baseline_objective / 100),
+    ]
+    for label, ours, theirs in rows:
+        _say(f"{label:<34}{ours:>14,.1f}{theirs:>14,.1f}")
+    per_buyer: dict[str, int] = {}
+    for a in r.allocations:
+        name = loaded.buyer_of_order[a.order_id]
+        per_buyer[name] = per_buyer.get(name, 0) + a.kg
+    _say("\ntonnes by buyer:")
+    for name, kg in sorted(per_buyer.items(), key=lambda item: -item[1]):
+        _say(f"  {name:<52}{kg / 1000:>8,.1f}")
+    reasons: dict[str, int] = {}
+    for u in r.unsold:
+        key = mpb.UnsoldReason.Name(u.reason)
+        reasons[key] = reasons.get(key, 0) + u.unsold_kg
+    _say("\nunsold tonnes by reason:")
+    for name, kg in sorted(reasons.items()):
+        _say(f"  {name:<52}{kg / 1000:>8,.1f}")
 
 
 def _say(line: str) -> None:
     sys.stdout.write(line + "\n")
+    sys.stdout.flush()

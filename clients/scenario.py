@@ -37,11 +37,27 @@ BUYERS = [
 ]
 
 
+# (buyer index, grades, min t, max t, price fen/kg, deliver by, max km) for the 2020 season
+ORDERS = [
+    (0, ("A", "B", "C"), 0, 120, 230, "2020-06-10", 0),
+    (0, ("B", "C"), 20, 60, 210, "2020-06-05", 0),
+    (1, ("A", "B", "C"), 0, 90, 225, "2020-06-12", 0),
+    (2, ("A", "B"), 0, 70, 240, "2020-06-08", 0),
+    (3, ("B", "C"), 0, 60, 215, "2020-06-15", 0),
+    (4, ("A",), 0, 15, 350, "2020-05-30", 400),
+    (5, ("A", "B"), 0, 8, 300, "2020-06-05", 0),
+]
+
+
 @dataclass
 class Scenario:
     villages: list[pb.Village] = field(default_factory=list)
     households: list[pb.Household] = field(default_factory=list)  # village_id = village index
     buyers: list[pb.Buyer] = field(default_factory=list)
+    # Producers refer to households by index: household_id / members' household_id hold it.
+    producers: list[pb.Producer] = field(default_factory=list)
+    listings: list[pb.Listing] = field(default_factory=list)  # producer_id = producer index
+    orders: list[pb.Order] = field(default_factory=list)  # buyer_id = buyer index
 
 
 def build(seed: int = 2020, households_per_village: int = 14) -> Scenario:
@@ -74,7 +90,81 @@ def build(seed: int = 2020, households_per_village: int = 14) -> Scenario:
                 location=pb.LatLng(latitude=lat, longitude=lng),
             )
         )
+    _growers(rng, scenario)
+    for buyer, grades, low, high, price, deliver_by, km in ORDERS:
+        scenario.orders.append(
+            pb.Order(
+                buyer_id=str(buyer),
+                product="green_plum",
+                accepted_grades=list(grades),
+                min_quantity_kg=low * 1000,
+                max_quantity_kg=high * 1000,
+                price_fen=price,
+                deliver_by=deliver_by,
+                max_distance_km=km,
+            )
+        )
     return scenario
+
+
+def _growers(rng: random.Random, scenario: Scenario) -> None:
+    """Household growers selling alone, and one cooperative per town of the others."""
+    members: dict[int, list[int]] = {}
+    for index, household in enumerate(scenario.households):
+        village = int(household.village_id)
+        if rng.random() < 0.65:
+            location = scenario.villages[village].location
+            scenario.producers.append(
+                pb.Producer(
+                    kind=pb.PRODUCER_HOUSEHOLD,
+                    display_name=f"Grower {household.card_number}",
+                    household_id=str(index),
+                    location=location,
+                )
+            )
+            _listing(rng, scenario, rng.randint(5, 40) * 100)
+        else:
+            members.setdefault(village // 3, []).append(index)
+    for town, indices in sorted(members.items()):
+        shares = _shares(len(indices))
+        village = int(scenario.households[indices[0]].village_id)
+        scenario.producers.append(
+            pb.Producer(
+                kind=pb.PRODUCER_COOPERATIVE,
+                display_name=f"{TOWNS[min(town, len(TOWNS) - 1)][0]} green plum cooperative",
+                members=[
+                    pb.CooperativeMember(household_id=str(i), share_permille=share)
+                    for i, share in zip(indices, shares, strict=True)
+                ],
+                location=scenario.villages[village].location,
+            )
+        )
+        _listing(rng, scenario, len(indices) * rng.randint(12, 25) * 100)
+
+
+def _listing(rng: random.Random, scenario: Scenario, kg: int) -> None:
+    grade = rng.choices(["A", "B", "C"], weights=[3, 5, 2])[0]
+    floor = {"A": 170, "B": 150, "C": 120}[grade] + rng.randint(-20, 30)
+    start = rng.randint(1, 20)
+    scenario.listings.append(
+        pb.Listing(
+            producer_id=str(len(scenario.producers) - 1),
+            product="green_plum",
+            grade=grade,
+            quantity_kg=kg,
+            floor_price_fen=floor,
+            available_from=f"2020-05-{start:02d}",
+            available_until=f"2020-05-{min(start + 14, 31):02d}",
+            shelf_life_days=rng.randint(6, 10),
+        )
+    )
+
+
+def _shares(n: int) -> list[int]:
+    """n shares in permille summing to 1000."""
+    base = [1000 // n] * n
+    base[0] += 1000 - sum(base)
+    return base
 
 
 def _household(rng: random.Random, village: int, n: int) -> pb.Household:

@@ -20,7 +20,7 @@ from sqlmodel import Session, col
 from registry import hooks, models
 from registry.errors import AlreadyExists, FailedPrecondition, NotFound
 from registry.kinds import HOUSEHOLD, Kind
-from registry.store import RegistryStore, new_id, remember, replayed
+from registry.store import RegistryStore, new_ids, remember, replayed
 
 log = structlog.get_logger(__name__)
 Values = dict[str, Any]
@@ -110,9 +110,9 @@ def _insert_batch(
     stamp = models.utcnow()
     columns = [k for k in rows[0] if not k.startswith("_")] if rows else []
     records: list[Values] = []
-    for row in rows:
+    for row, row_id in zip(rows, new_ids(kind.id_prefix, len(rows)), strict=True):
         record = {k: row[k] for k in columns}
-        record.update(id=new_id(kind.id_prefix), create_time=stamp, update_time=stamp, version=1)
+        record.update(id=row_id, create_time=stamp, update_time=stamp, version=1)
         records.append(record)
     if kind is HOUSEHOLD:
         _score_households(session, records, rows, store)

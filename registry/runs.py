@@ -43,7 +43,6 @@ class RunState(enum.IntEnum):
 
 
 PRODUCE_KIND = 1  # fupin.matcher.v1.RunKind.PRODUCE
-ACTIVE = (RunState.QUEUED, RunState.RUNNING)
 
 
 @dataclass(frozen=True)
@@ -133,17 +132,6 @@ def list_runs(
     more = len(rows) > page.size
     rows = rows[: page.size]
     return rows, next_token(page, rows[-1].id) if more else ""
-
-
-def fail_abandoned(store: RegistryStore, *, owner: str, reason: str) -> int:
-    """Mark this owner's queued or running runs FAILED (after a restart: their solves are gone)."""
-    with store.transaction(write=True) as session:
-        stmt = (
-            update(models.MatchRun)
-            .where(col(models.MatchRun.owner) == owner, col(models.MatchRun.state).in_(ACTIVE))
-            .values(state=RunState.FAILED, error=reason, update_time=models.utcnow())
-        )
-        return int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
 
 
 def discard_run(store: RegistryStore, run_id: str, *, etag: str = "") -> models.MatchRun:

@@ -17,6 +17,8 @@ import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from matcher import service as matcher_service
+from matcher.source import InProcessSource
 from registry import db, service
 from registry.rpc import RpcInterceptor
 from registry.scoring import ScoringConfig
@@ -49,6 +51,10 @@ def create_server(settings: Settings, *, address: str | None = None) -> Running:
         ],
     )
     names = [service.add_to_server(store, server)]
+    matcher_name, _ = matcher_service.add_to_server(
+        InProcessSource(store), server, max_parallel=settings.max_parallel_solves
+    )
+    names.append(matcher_name)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ["", *names]:

@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     max_workers: int = 16  # server threads for RPCs
     grace_s: float = 10.0  # how long in-flight calls may finish on SIGTERM
     max_message_mb: int = 64
+    max_parallel_solves: int = 2  # solver processes at once (one per core is a good start)
 
     @classmethod
     def settings_customise_sources(

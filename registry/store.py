@@ -35,6 +35,12 @@ def new_id(prefix: str) -> str:
     return f"{prefix}-{time.time_ns() // 1_000_000:012x}{secrets.token_hex(8)}"
 
 
+def new_ids(prefix: str, count: int) -> list[str]:
+    """Ids for a batch that sort in input order: one time and random stem, then the index."""
+    stem = f"{prefix}-{time.time_ns() // 1_000_000:012x}{secrets.token_hex(5)}"
+    return [f"{stem}{i:06x}" for i in range(count)]
+
+
 class RegistryStore:
     """Owns the engine and the transactions; the servicer calls one method per RPC."""
 

@@ -22,11 +22,12 @@ def count(stub) -> int:
 
 
 def test_import_stores_every_row(registry):
-    """Ten rows in four chunks are all stored, scored and ids returned in order."""
+    """Ten rows in four chunks are all stored, scored, and their ids sort in input order."""
     village = factories.create_village(registry)
     rows = [factories.household(village.id) for _ in range(10)]
     response = registry.ImportHouseholds(chunks(rows))
     assert response.imported == 10 and len(response.ids) == 10
+    assert list(response.ids) == sorted(response.ids)
     stored = registry.GetHousehold(api.GetHouseholdRequest(id=response.ids[7]))
     assert stored.card_number == rows[7].card_number and stored.status == pb.IMPOVERISHED
     assert count(registry) == 10

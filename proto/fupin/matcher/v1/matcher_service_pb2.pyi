@@ -799,10 +799,13 @@ class ProduceResult(_message.Message):
     KPIS_FIELD_NUMBER: _builtins.int
     ARCS_FIELD_NUMBER: _builtins.int
     EXACT_FIELD_NUMBER: _builtins.int
+    BASELINE_KPIS_FIELD_NUMBER: _builtins.int
+    BASELINE_OBJECTIVE_FIELD_NUMBER: _builtins.int
     arcs: _builtins.int
     """candidate lanes after the compatibility filters"""
     exact: _builtins.bool
     """solved by the exact path (CP-SAT) rather than min-cost flow"""
+    baseline_objective: _builtins.int
     @_builtins.property
     def allocations(self) -> _containers.RepeatedCompositeFieldContainer[Global___ProduceAllocation]: ...
     @_builtins.property
@@ -811,6 +814,12 @@ class ProduceResult(_message.Message):
     def orders(self) -> _containers.RepeatedCompositeFieldContainer[Global___OrderOutcome]: ...
     @_builtins.property
     def kpis(self) -> Global___ProduceKpis: ...
+    @_builtins.property
+    def baseline_kpis(self) -> Global___ProduceKpis:
+        """The first-come-first-served baseline on the same data (listings in order fill the best
+        paying compatible order), for comparison: what matching without fupin would have done.
+        """
+
     def __init__(
         self,
         *,
@@ -820,10 +829,12 @@ class ProduceResult(_message.Message):
         kpis: Global___ProduceKpis | None = ...,
         arcs: _builtins.int = ...,
         exact: _builtins.bool = ...,
+        baseline_kpis: Global___ProduceKpis | None = ...,
+        baseline_objective: _builtins.int = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["kpis", b"kpis"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["baseline_kpis", b"baseline_kpis", "kpis", b"kpis"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["allocations", b"allocations", "arcs", b"arcs", "exact", b"exact", "kpis", b"kpis", "orders", b"orders", "unsold", b"unsold"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allocations", b"allocations", "arcs", b"arcs", "baseline_kpis", b"baseline_kpis", "baseline_objective", b"baseline_objective", "exact", b"exact", "kpis", b"kpis", "orders", b"orders", "unsold", b"unsold"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,0 +1,165 @@
+"""Registry benchmark: bulk-import throughput and Get latency over gRPC, per database.
+
+    python bench/registry.py [--rows 100000] [--gets 2000] [--db sqlite,postgres]
+
+For each database: a fresh one (a temporary SQLite file; a new PostgreSQL database on
+--postgres-url, dropped afterwards), a real server in a separate process (so client and server
+do not share a GIL; it logs at info level to /dev/null, as a production server would log), 200
+villages, a households CSV of --rows rows (bench/data.py) read with clients/csvio.py, then
+
+- import_rows_per_s: rows / seconds of one ImportHouseholds stream through RegistryClient
+  (chunks of 2,000; the clock stops when the server has stored every row);
+- get_p50_ms, get_p99_ms: --gets sequential GetHousehold calls of random imported households.
+
+Prints one JSON line per database on stdout; progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from multiprocessing.synchronize import Event
+from pathlib import Path
+from typing import Any
+
+if __package__ in {None, ""}:  # run as a script: make the repository importable
+    sys.path[:0] = [str(Path(__file__).resolve().parents[1])]
+
+from bench import data
+from clients import csvio
+from clients.client import HOUSEHOLDS, RegistryClient
+
+POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+VILLAGES = 200
+WARMUP_GETS = 100
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--gets", type=int, default=2000)
+    parser.add_argument("--db", default="sqlite,postgres", help="comma-separated backends")
+    parser.add_argument("--postgres-url", default=POSTGRES_ADMIN_URL, help="admin database")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    for backend in args.db.split(","):
+        with database(backend, args.postgres_url) as url, server_process(url) as port:
+            result = measure(f"127.0.0.1:{port}", args.rows, args.gets, args.seed)
+        print(json.dumps({"bench": "registry", "db": backend, **result}), flush=True)
+    return 0
+
+
+@contextmanager
+def database(backend: str, admin_url: str) -> Iterator[str]:
+    """The URL of a fresh, empty database of the backend; removed afterwards."""
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="fupin-bench-") as folder:
+            yield f"sqlite:///{folder}/fupin.db"
+        return
+    if backend != "postgres":
+        raise SystemExit(f"unknown --db {backend!r}: use sqlite and/or postgres")
+    from sqlalchemy import create_engine, text
+
+    name = f"fupin_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"{admin_url.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextmanager
+def server_process(database_url: str) -> Iterator[int]:
+    """A fupin server in a child process on a free loopback port; yields the port."""
+    context = multiprocessing.get_context("spawn")
+    ports: Any = context.Queue()
+    stop = context.Event()
+    child = context.Process(target=_serve, args=(database_url, ports, stop), daemon=True)
+    child.start()
+    try:
+        yield ports.get(timeout=120)
+    finally:
+        stop.set()
+        child.join(30)
+        if child.is_alive():
+            child.kill()
+
+
+def _serve(database_url: str, ports: Any, stop: Event) -> None:
+    from registry import logs
+    from registry.server import create_server
+    from registry.settings import Settings
+
+    sys.stderr = open(os.devnull, "w")  # noqa: SIM115  # for the life of the process
+    logs.configure("json", "info")
+    running = create_server(Settings(database_url=database_url, address="127.0.0.1:0"))
+    running.server.start()
+    ports.put(running.port)
+    stop.wait()
+    running.server.stop(1).wait()
+    running.store.engine.dispose()
+
+
+def measure(target: str, rows: int, gets: int, seed: int) -> dict[str, Any]:
+    with RegistryClient(target, import_timeout_s=3600) as client:
+        village_ids = data.create_villages(client, VILLAGES, seed)
+        table = _households(village_ids, rows, seed)
+        _say(f"importing {rows:,} households into {target}")
+        started = time.perf_counter()
+        response = client.import_rows(HOUSEHOLDS, table.rows)
+        import_s = time.perf_counter() - started
+        if response.imported != rows:
+            raise SystemExit(f"imported {response.imported} of {rows} rows")
+        latencies = _get_latencies_ms(client, list(response.ids), gets, seed)
+    percentiles = statistics.quantiles(latencies, n=100, method="inclusive")
+    return {
+        "rows": rows,
+        "import_rows_per_s": round(rows / import_s),
+        "get_p50_ms": round(percentiles[49], 3),
+        "get_p99_ms": round(percentiles[98], 3),
+    }
+
+
+def _households(village_ids: list[str], rows: int, seed: int) -> csvio.Table:
+    with tempfile.TemporaryDirectory(prefix="fupin-bench-") as folder:
+        path = Path(folder) / "households.csv"
+        data.write_households_csv(path, village_ids, rows, seed=seed)
+        started = time.perf_counter()
+        table = csvio.read_file("households", path)
+    _say(f"read {rows:,} CSV rows in {time.perf_counter() - started:.1f} s")
+    return table
+
+
+def _get_latencies_ms(client: RegistryClient, ids: list[str], gets: int, seed: int) -> list[float]:
+    rng = random.Random(seed)
+    for household_id in rng.sample(ids, min(WARMUP_GETS, len(ids))):
+        client.get(HOUSEHOLDS, household_id)
+    latencies = []
+    for _ in range(gets):
+        household_id = rng.choice(ids)
+        started = time.perf_counter()
+        client.get(HOUSEHOLDS, household_id)
+        latencies.append((time.perf_counter() - started) * 1000)
+    return latencies
+
+
+def _say(text: str) -> None:
+    sys.stderr.write(f"bench: {text}\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

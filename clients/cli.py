@@ -1,0 +1,242 @@
+"""The `fupin` command line: run the server, import CSV files, read and delete resources.
+
+    fupin serve [--address HOST:PORT] [--database-url URL] [--config FILE]
+    fupin demo [--database-url URL] [--out DIR]
+    fupin import households|listings|cadres FILE.csv [--chunk-size N] [--request-id ID]
+    fupin list KIND [--filter EXPR] [--limit N]
+    fupin get KIND ID
+    fupin delete KIND ID [--etag E]
+    fupin watchlist [--filter EXPR] [--limit N]
+
+KIND is one of villages, households, producers, listings, buyers, orders, cadres, aid-programs.
+Client commands take --target (default $FUPIN_TARGET or 127.0.0.1:50051), --timeout SECONDS and
+--output table|json. Exit status: 0 done, 1 the server (or a CSV check) refused, 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pydantic
+
+from clients import csvio
+from clients.cli_output import emit, emit_json, emit_one, say, show
+from clients.client import KINDS, RegistryClient
+from clients.errors import CsvFormatError, FupinClientError
+from clients.progress import Progress
+from registry.settings import Settings
+
+DEFAULT_TARGET = "127.0.0.1:50051"
+IMPORTABLE = [name for name, kind in KINDS.items() if kind.importable]
+
+
+class UsageError(Exception):
+    """A command line that cannot work (missing file, bad settings): exit status 2."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2)
+        return exc.code if isinstance(exc.code, int) else 2
+    try:
+        return int(args.run(args))
+    except UsageError as exc:
+        say(f"fupin: {exc}")
+        return 2
+    except FupinClientError as exc:
+        report(exc)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fupin", description="fupin registry server and client (精准扶贫)."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    client = _client_options()
+    serve = commands.add_parser("serve", help="run the gRPC server until SIGTERM")
+    serve.add_argument("--address", help="HOST:PORT to listen on (default 127.0.0.1:50051)")
+    serve.add_argument("--database-url", help="sqlite:///FILE or postgresql://… URL")
+    serve.add_argument("--config", type=Path, help="TOML settings file (FUPIN_CONFIG_FILE)")
+    serve.set_defaults(run=run_serve)
+    demo = commands.add_parser("demo", help="load the bundled Zhao'an scenario and report")
+    demo.add_argument("--database-url", help="default: the SQLite file var/fupin.db")
+    demo.add_argument("--out", type=Path, default=Path("var/demo"), help="where charts go")
+    demo.set_defaults(run=run_demo)
+    imp = commands.add_parser("import", parents=[client], help="import a CSV, all or nothing")
+    imp.add_argument("kind", choices=IMPORTABLE)
+    imp.add_argument("file", type=Path, help="CSV file (layout: docs/csv.md)")
+    imp.add_argument("--chunk-size", type=_positive, default=2000, help="rows per message")
+    imp.add_argument("--request-id", help="idempotency key (default: a new uuid4)")
+    imp.set_defaults(run=run_import)
+    for name, run, help_text in (
+        ("list", run_list, "list resources of a kind"),
+        ("watchlist", run_watchlist, "list households at risk of returning to poverty"),
+    ):
+        sub = commands.add_parser(name, parents=[client], help=help_text)
+        if name == "list":
+            sub.add_argument("kind", choices=list(KINDS))
+        sub.add_argument("--filter", default="", help="e.g. 'county_code = \"350624\"'")
+        sub.add_argument("--limit", type=_positive, help="print at most N")
+        sub.set_defaults(run=run)
+    get = commands.add_parser("get", parents=[client], help="show one resource")
+    get.add_argument("kind", choices=list(KINDS))
+    get.add_argument("id")
+    get.set_defaults(run=run_get)
+    delete = commands.add_parser("delete", parents=[client], help="delete one resource")
+    delete.add_argument("kind", choices=list(KINDS))
+    delete.add_argument("id")
+    delete.add_argument("--etag", default="", help="fail (ABORTED) if it changed since read")
+    delete.set_defaults(run=run_delete)
+    return parser
+
+
+def _client_options() -> argparse.ArgumentParser:
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument(
+        "--target",
+        default=os.environ.get("FUPIN_TARGET", DEFAULT_TARGET),
+        help="server HOST:PORT (default $FUPIN_TARGET or %(default)s)",
+    )
+    options.add_argument("--timeout", type=float, default=10.0, help="seconds per call")
+    options.add_argument("--output", choices=["table", "json"], default="table")
+    return options
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _connect(args: argparse.Namespace) -> RegistryClient:
+    return RegistryClient(args.target, timeout_s=args.timeout)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from registry import logs, server
+
+    if args.config is not None:
+        if not args.config.is_file():
+            raise UsageError(f"no such config file: {args.config}")
+        os.environ["FUPIN_CONFIG_FILE"] = str(args.config)
+    settings = _settings(address=args.address, database_url=args.database_url)
+    logs.configure(settings.log_format, settings.log_level)
+    return server.serve(settings)
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from clients import cli_demo
+    from registry import logs
+
+    settings = _settings(database_url=args.database_url)
+    logs.configure(settings.log_format, os.environ.get("FUPIN_LOG_LEVEL", "warning"))
+    return cli_demo.run(settings, args.out)
+
+
+def _settings(**overrides: str | None) -> Settings:
+    """Settings from the environment and FUPIN_CONFIG_FILE; flags given on the line win."""
+    given: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**given)
+    except pydantic.ValidationError as exc:
+        raise UsageError(f"bad settings: {exc}") from exc
+
+
+def run_import(args: argparse.Namespace) -> int:
+    kind = KINDS[args.kind]
+    table = _read_csv(args.kind, args.file)
+    progress = Progress(len(table.rows), label=kind.cli_name)
+
+    def on_progress(sent: int) -> None:
+        last = sent == len(table.rows)
+        progress.update(sent, "- sent; the server checks and stores" if last else "")
+
+    with _connect(args) as client, progress.heartbeat():
+        try:
+            response = client.import_rows(
+                kind,
+                table.rows,
+                chunk_size=args.chunk_size,
+                request_id=args.request_id,
+                on_progress=on_progress,
+            )
+        except FupinClientError as exc:
+            progress.close("- failed, nothing stored")
+            report(exc, locate=table.where)
+            return 1
+    progress.close("- stored")
+    seconds = progress.elapsed_s
+    rate = response.imported / seconds if seconds > 0 else 0.0
+    summary = {"kind": kind.cli_name, "imported": response.imported, "seconds": round(seconds, 3)}
+    if args.output == "json":
+        emit_json({**summary, "rows_per_s": round(rate)})
+    else:
+        count = f"{response.imported:,} {kind.cli_name}"
+        show(f"imported {count} in {seconds:.1f} s ({rate:,.0f} rows/s)")
+    return 0
+
+
+def _read_csv(kind: str, path: Path) -> csvio.Table:
+    started = time.perf_counter()
+    try:
+        table = csvio.read_file(kind, path)
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise CsvFormatError(f"{path} is not UTF-8 text", [("file", str(exc))]) from exc
+    say(f"read {len(table.rows):,} {kind} from {path} in {time.perf_counter() - started:.1f} s")
+    return table
+
+
+def run_list(args: argparse.Namespace) -> int:
+    kind = KINDS[args.kind]
+    with _connect(args) as client:
+        emit(kind.cli_name, client.list(kind, filter=args.filter, limit=args.limit), args.output)
+    return 0
+
+
+def run_watchlist(args: argparse.Namespace) -> int:
+    with _connect(args) as client:
+        emit("watchlist", client.watchlist(filter=args.filter, limit=args.limit), args.output)
+    return 0
+
+
+def run_get(args: argparse.Namespace) -> int:
+    with _connect(args) as client:
+        emit_one(client.get(KINDS[args.kind], args.id), args.output)
+    return 0
+
+
+def run_delete(args: argparse.Namespace) -> int:
+    kind = KINDS[args.kind]
+    with _connect(args) as client:
+        client.delete(kind, args.id, etag=args.etag)
+    say(f"deleted {kind.name} {args.id}")
+    return 0
+
+
+def report(error: FupinClientError, locate: Callable[[str], str] | None = None) -> None:
+    """The error and each field violation on stderr, with the CSV line when known."""
+    if isinstance(error, CsvFormatError):
+        say(f"fupin: {error.message}; nothing was sent")
+    else:
+        say(f"fupin: {error.code.name}: {error.message}")
+    for field, description in error.field_violations:
+        where = locate(field) if locate and not isinstance(error, CsvFormatError) else ""
+        say(f"  {field}: {description}" + (f" ({where})" if where else ""))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,201 @@
+"""The CLI's output layer: aligned text tables or JSON lines on stdout, messages on stderr.
+
+Tables show the most useful columns of each kind; `--output json` prints every field of each
+resource as one JSON object per line (proto field names), for jq and scripts.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import unicodedata
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+from google.protobuf import json_format
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
+
+# (heading, field path) per table; paths may go into sub-messages ("household.status").
+COLUMNS: Mapping[str, tuple[tuple[str, str], ...]] = MappingProxyType(
+    {
+        "villages": (
+            ("ID", "id"),
+            ("NAME", "display_name"),
+            ("ADMIN CODE", "admin_code"),
+            ("STATUS", "poverty_status"),
+            ("NEEDS", "needs"),
+        ),
+        "households": (
+            ("ID", "id"),
+            ("CARD", "card_number"),
+            ("HEAD", "head_name"),
+            ("VILLAGE", "village_id"),
+            ("MEMBERS", "members"),
+            ("SCORE", "score"),
+            ("STATUS", "status"),
+            ("CAUSES", "causes"),
+        ),
+        "producers": (
+            ("ID", "id"),
+            ("KIND", "kind"),
+            ("NAME", "display_name"),
+            ("HOUSEHOLD", "household_id"),
+            ("VILLAGE", "village_id"),
+            ("MEMBERS", "members"),
+        ),
+        "listings": (
+            ("ID", "id"),
+            ("PRODUCER", "producer_id"),
+            ("PRODUCT", "product"),
+            ("GRADE", "grade"),
+            ("KG", "quantity_kg"),
+            ("RESERVED KG", "reserved_kg"),
+            ("FLOOR FEN/KG", "floor_price_fen"),
+            ("FROM", "available_from"),
+            ("UNTIL", "available_until"),
+        ),
+        "buyers": (
+            ("ID", "id"),
+            ("KIND", "kind"),
+            ("NAME", "display_name"),
+            ("COUNTY", "county_code"),
+        ),
+        "orders": (
+            ("ID", "id"),
+            ("BUYER", "buyer_id"),
+            ("PRODUCT", "product"),
+            ("GRADES", "accepted_grades"),
+            ("MIN KG", "min_quantity_kg"),
+            ("MAX KG", "max_quantity_kg"),
+            ("FILLED KG", "filled_kg"),
+            ("FEN/KG", "price_fen"),
+            ("DELIVER BY", "deliver_by"),
+        ),
+        "cadres": (
+            ("ID", "id"),
+            ("NAME", "display_name"),
+            ("RANK", "rank"),
+            ("HOME UNIT", "home_unit"),
+            ("SKILLS", "skills"),
+            ("VILLAGE", "current_village_id"),
+            ("AVAILABLE", "available"),
+        ),
+        "aid-programs": (
+            ("ID", "id"),
+            ("NAME", "display_name"),
+            ("KIND", "kind"),
+            ("BUDGET FEN", "budget_fen"),
+            ("SPENT FEN", "spent_fen"),
+            ("AMOUNT FEN", "amount_fen"),
+            ("REGION", "region_code"),
+        ),
+        "watchlist": (
+            ("HOUSEHOLD", "household.id"),
+            ("CARD", "household.card_number"),
+            ("HEAD", "household.head_name"),
+            ("STATUS", "household.status"),
+            ("SCORE", "household.score"),
+            ("CHANGE", "score_change"),
+            ("REASONS", "reasons"),
+        ),
+    }
+)
+
+
+def emit(what: str, items: Iterable[Message], fmt: str) -> int:
+    """Print items as a table (or JSON lines); returns how many were printed."""
+    if fmt == "json":
+        count = 0
+        for item in items:  # streamed: each page prints as it arrives
+            emit_json(item)
+            count += 1
+        return count
+    columns = COLUMNS[what]
+    rows = [[cell(item, path) for _, path in columns] for item in items]
+    if rows:
+        print_table([heading for heading, _ in columns], rows)
+    else:
+        say(f"no {what}")
+    return len(rows)
+
+
+def emit_one(message: Message, fmt: str) -> None:
+    """One resource: JSON, or every field as `field  value` lines."""
+    if fmt == "json":
+        emit_json(message)
+        return
+    flat = flatten(json_format.MessageToDict(message, preserving_proto_field_name=True))
+    print_table(None, [[key, value] for key, value in flat.items()])
+
+
+def emit_json(value: Message | Mapping[str, Any]) -> None:
+    if isinstance(value, Message):
+        value = json_format.MessageToDict(value, preserving_proto_field_name=True)
+    print(json.dumps(value, ensure_ascii=False))
+
+
+def print_table(headings: list[str] | None, rows: list[list[str]]) -> None:
+    """Left-aligned columns two spaces apart; CJK characters count double, as terminals draw."""
+    lines = [headings, *rows] if headings else rows
+    widths = [max(width(line[i]) for line in lines) for i in range(len(lines[0]))]
+    for line in lines:
+        padded = [text + " " * (w - width(text)) for text, w in zip(line, widths, strict=True)]
+        print("  ".join(padded).rstrip())
+
+
+def show(text: str) -> None:
+    """A line of data (a result) on stdout."""
+    print(text)
+
+
+def say(text: str) -> None:
+    """A message for people, on stderr (stdout carries data)."""
+    print(text, file=sys.stderr)
+
+
+def width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def cell(message: Any, path: str) -> str:
+    """A field as table text: enum names, `;`-joined lists, a count for repeated messages."""
+    *parents, leaf = path.split(".")
+    for name in parents:
+        message = getattr(message, name)
+    field = message.DESCRIPTOR.fields_by_name[leaf]
+    value = getattr(message, leaf)
+    if not field.is_repeated:
+        return scalar(field, value)
+    if field.type == FieldDescriptor.TYPE_MESSAGE:
+        return str(len(value)) if value else ""
+    return ";".join(scalar(field, item) for item in value)
+
+
+def scalar(field: FieldDescriptor, value: Any) -> str:
+    if field.type == FieldDescriptor.TYPE_ENUM and field.enum_type is not None:
+        known = field.enum_type.values_by_number.get(value)
+        return known.name if known else str(value)
+    if field.type == FieldDescriptor.TYPE_BOOL:
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def flatten(value: Any, prefix: str = "") -> dict[str, str]:
+    """{"indicators": {"health": 50}} → {"indicators.health": "50"}; scalar lists `;`-joined."""
+    if isinstance(value, dict):
+        out: dict[str, str] = {}
+        for key, item in value.items():
+            out.update(flatten(item, f"{prefix}.{key}" if prefix else key))
+        return out
+    if isinstance(value, list) and any(isinstance(item, dict | list) for item in value):
+        out = {}
+        for i, item in enumerate(value):
+            out.update(flatten(item, f"{prefix}[{i}]"))
+        return out
+    if isinstance(value, list):
+        return {prefix: ";".join(str(item) for item in value)}
+    return {prefix: str(value)}

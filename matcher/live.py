@@ -1,0 +1,78 @@
+"""Progress of the runs this process is solving, for WatchMatchRun streams.
+
+Each live run keeps its events; watchers block on a condition until a new event or the end.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from matcher.runner import Progress
+
+
+@dataclass
+class LiveRun:
+    state: int
+    events: list[Progress] = field(default_factory=list)
+    ended: bool = False
+    changed: threading.Condition = field(default_factory=threading.Condition)
+
+
+class LiveRuns:
+    """Registry of in-flight runs (this process only; finished runs are read from storage)."""
+
+    def __init__(self) -> None:
+        self._runs: dict[str, LiveRun] = {}
+        self._lock = threading.Lock()
+
+    def open(self, run_id: str, state: int) -> None:
+        with self._lock:
+            self._runs[run_id] = LiveRun(state)
+
+    def get(self, run_id: str) -> LiveRun | None:
+        with self._lock:
+            return self._runs.get(run_id)
+
+    def publish(self, run_id: str, progress: Progress) -> None:
+        run = self.get(run_id)
+        if run is not None:
+            with run.changed:
+                run.events.append(progress)
+                run.changed.notify_all()
+
+    def set_state(self, run_id: str, state: int, *, ended: bool = False) -> None:
+        run = self.get(run_id)
+        if run is not None:
+            with run.changed:
+                run.state = state
+                run.ended = run.ended or ended
+                run.changed.notify_all()
+        if ended:
+            with self._lock:
+                self._runs.pop(run_id, None)
+
+    def follow(
+        self, run_id: str, *, poll_s: float = 0.5, active: threading.Event | None = None
+    ) -> Iterator[tuple[int, Progress | None]]:
+        """Yield (state, progress) for each new event, and (state, None) when only the state
+        changed, until the run ends or `active` is cleared (the watcher left)."""
+        run = self.get(run_id)
+        if run is None:
+            return
+        seen, last_state = 0, 0
+        while active is None or active.is_set():
+            with run.changed:
+                if seen == len(run.events) and not run.ended:
+                    run.changed.wait(poll_s)
+                fresh = run.events[seen:]
+                seen = len(run.events)
+                state, ended = run.state, run.ended
+            for progress in fresh:
+                yield state, progress
+            if not fresh and state != last_state:
+                yield state, None
+            last_state = state
+            if ended:
+                return

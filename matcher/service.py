@@ -1,0 +1,311 @@
+"""MatcherService servicer: produce runs over the executor, persisted through RegistrySource.
+
+MatchProduce blocks until its run ends (the solve itself runs in a worker process), so the
+call's deadline bounds the solve; WatchMatchRun streams progress meanwhile.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import grpc
+import structlog
+
+from fupin.matcher.v1 import matcher_service_pb2 as mpb
+from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
+from matcher import convert, produce
+from matcher.jobs import solve_with_baseline
+from matcher.live import LiveRuns
+from matcher.quick import QuickSourcer
+from matcher.runner import Executor, Outcome, Progress
+from matcher.source import Allocation, RegistrySource, RunRecord, RunState
+from registry import query
+from registry.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
+from registry.service import checked_request_id, fingerprint
+
+log = structlog.get_logger(__name__)
+RUN_ID = re.compile(r"[A-Za-z0-9_\-]{4,40}")
+RUN_FILTERS = {"kind": ("kind", mpb.RunKind), "state": ("state", mpb.RunState)}
+ENDED = (
+    RunState.PROPOSED,
+    RunState.COMMITTED,
+    RunState.DISCARDED,
+    RunState.FAILED,
+    RunState.CANCELLED,
+)
+MAX_LISTINGS = 200_000
+MAX_ORDERS = 20_000
+
+
+def instance_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def fail_abandoned(source: RegistrySource) -> int:
+    """Mark FAILED the active runs of matcher processes on this host that no longer exist."""
+    failed = 0
+    for state in (RunState.QUEUED, RunState.RUNNING):
+        token = ""
+        while True:
+            page = query.parse_page(1000, token, "")
+            records, token = source.list_runs(page=page, where={"state": state})
+            for run in records:
+                if _owner_gone(run.owner):
+                    reason = f"the matcher solving it ({run.owner}) stopped"
+                    source.update_run(run.id, state=RunState.FAILED, error=reason)
+                    failed += 1
+            if not token:
+                break
+    if failed:
+        log.warning("runs_abandoned", count=failed)
+    return failed
+
+
+def _owner_gone(owner: str) -> bool:
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False  # another machine's process: its own restart will tell
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+class MatcherServicer(mpb_grpc.MatcherServiceServicer):
+    def __init__(self, source: RegistrySource, executor: Executor, owner: str) -> None:
+        self.source = source
+        self.executor = executor
+        self.owner = owner
+        self.live = LiveRuns()
+        self.quick = QuickSourcer(source)
+
+    def MatchProduce(self, request: mpb.MatchProduceRequest, context: Any) -> mpb.MatchRun:
+        params = convert.solve_params(request.parameters, context.time_remaining())
+        run_id = _run_id(request.run_id)
+        request_id = checked_request_id(request.request_id)
+        started = time.perf_counter()
+        problem = self._produce_problem(request)
+        load_s = time.perf_counter() - started
+        run, created = self.source.create_run(
+            run_id=run_id,
+            kind=mpb.PRODUCE,
+            parameters=request.parameters.SerializeToString(deterministic=True),
+            owner=self.owner,
+            request_id=request_id,
+            fingerprint=fingerprint(request),
+        )
+        if not created:  # a retry: wait for the first call's run instead of solving again
+            return convert.run_proto(self._await(run.id, context))
+        log.info(
+            "run_started",
+            run_id=run_id,
+            kind="produce",
+            listings=len(problem.listings),
+            orders=len(problem.orders),
+            time_limit_s=round(params.time_limit_s, 3),
+        )
+        self.live.open(run_id, RunState.QUEUED)
+        handle = self.executor.submit(
+            run_id,
+            solve_with_baseline,
+            problem,
+            params,
+            on_progress=lambda p: self.live.publish(run_id, p),
+            on_start=lambda: self._mark_running(run_id),
+            on_done=lambda outcome: self._finish(run_id, outcome, load_s),
+        )
+        context.add_callback(lambda: handle.done or self.executor.cancel(run_id))
+        handle.wait()
+        return convert.run_proto(self.source.get_run(run_id))
+
+    def _produce_problem(self, request: mpb.MatchProduceRequest) -> produce.ProduceProblem:
+        goal = convert.objective(request.parameters.objective)
+        which = request.WhichOneof("source")
+        if which == "inline":
+            _check_size(len(request.inline.listings), len(request.inline.orders))
+            return convert.inline_problem(request.inline, goal)
+        if which != "selection":
+            raise InvalidArgument.one("source", "set either inline or selection")
+        sel = request.selection
+        if not sel.product:
+            raise InvalidArgument.one("selection.product", "is required")
+        convert.date("selection.today", sel.today)
+        listings = self.source.open_listings(
+            product=sel.product, region_code=sel.region_code, today=sel.today
+        )
+        orders = self.source.open_orders(product=sel.product, today=sel.today)
+        _check_size(len(listings), len(orders))
+        return convert.registry_problem(sel, listings, orders, goal)
+
+    def _mark_running(self, run_id: str) -> None:
+        self.source.update_run(run_id, state=RunState.RUNNING)
+        self.live.set_state(run_id, RunState.RUNNING)
+
+    def _finish(self, run_id: str, outcome: Outcome, load_s: float) -> None:
+        """Store how the run ended (on the executor's supervisor thread)."""
+        fields: dict[str, Any] = {"total_s": outcome.wall_s + load_s, "load_s": load_s}
+        allocations: list[Allocation] = []
+        if outcome.cancelled:
+            fields["state"] = RunState.CANCELLED
+        elif outcome.error:
+            fields.update(state=RunState.FAILED, error=outcome.error)
+        else:
+            result, baseline = outcome.result
+            fields.update(_result_fields(result, baseline))
+            allocations = [Allocation(a.listing_id, a.order_id, a.kg) for a in result.allocations]
+        try:
+            self.source.update_run(run_id, allocations=allocations, **fields)
+        finally:
+            self.live.set_state(run_id, fields["state"], ended=True)
+        log.info(
+            "run_finished",
+            run_id=run_id,
+            state=RunState(fields["state"]).name,
+            status=fields.get("status"),
+            objective=fields.get("objective"),
+            gap=fields.get("gap"),
+            total_s=round(fields["total_s"], 3),
+        )
+
+    def _await(self, run_id: str, context: Any) -> RunRecord:
+        for _ in self._follow(run_id, context):
+            pass
+        return self.source.get_run(run_id)
+
+    def GetMatchRun(self, request: mpb.GetMatchRunRequest, context: Any) -> mpb.MatchRun:
+        return convert.run_proto(self.source.get_run(_required(request.id)))
+
+    def ListMatchRuns(self, request: Any, context: Any) -> mpb.ListMatchRunsResponse:
+        where = query.parse_filter(request.filter, RUN_FILTERS)
+        page = query.parse_page(request.page_size, request.page_token, request.filter)
+        records, token = self.source.list_runs(page=page, where=where)
+        response = mpb.ListMatchRunsResponse(next_page_token=token)
+        response.runs.extend(convert.run_proto(r, with_result=False) for r in records)
+        return response
+
+    def WatchMatchRun(self, request: Any, context: Any) -> Iterator[mpb.MatchRunEvent]:
+        run_id = _required(request.id)
+        self.source.get_run(run_id)  # NOT_FOUND before streaming anything
+        for state, progress in self._follow(run_id, context):
+            event = mpb.MatchRunEvent(state=state)  # type: ignore[arg-type]
+            if progress is not None:
+                event.objective, event.best_bound = progress.objective, progress.best_bound
+                event.elapsed_s = progress.elapsed_s
+            yield event
+        final = self.source.get_run(run_id)
+        yield mpb.MatchRunEvent(
+            state=final.state,  # type: ignore[arg-type]
+            objective=final.objective,
+            best_bound=final.best_bound,
+            elapsed_s=final.total_s,
+            run=convert.run_proto(final),
+        )
+
+    def _follow(self, run_id: str, context: Any) -> Iterator[tuple[int, Progress | None]]:
+        """Events of a run live in this process; otherwise poll storage until it ends."""
+        active = threading.Event()
+        active.set()
+        context.add_callback(active.clear)
+        if self.live.get(run_id) is not None:
+            yield from self.live.follow(run_id, active=active)
+            return
+        state = 0
+        while active.is_set():
+            run = self.source.get_run(run_id)
+            if run.state != state:
+                state = run.state
+                yield state, None
+            if run.state in ENDED:
+                return
+            time.sleep(0.2)
+
+    def CancelMatchRun(self, request: Any, context: Any) -> mpb.MatchRun:
+        run_id = _required(request.id)
+        run = self.source.get_run(run_id)
+        if run.state in ENDED:
+            raise FailedPrecondition(f"run {run_id} is already {RunState(run.state).name}")
+        handle = self.executor.get(run_id)
+        if handle is not None and self.executor.cancel(run_id):
+            handle.wait(30)
+        elif run.owner != self.owner:
+            raise FailedPrecondition(f"run {run_id} is being solved by {run.owner}")
+        return convert.run_proto(self.source.get_run(run_id))
+
+    def CommitMatchRun(self, request: Any, context: Any) -> mpb.MatchRun:
+        run = self.source.commit_produce(
+            _required(request.id),
+            request_id=checked_request_id(request.request_id),
+            etag=request.etag,
+        )
+        log.info("run_committed", run_id=run.id)
+        return convert.run_proto(run)
+
+    def DiscardMatchRun(self, request: Any, context: Any) -> mpb.MatchRun:
+        return convert.run_proto(self.source.discard_run(_required(request.id), etag=request.etag))
+
+    def QuickSource(self, request: Any, context: Any) -> mpb.QuickSourceResponse:
+        return self.quick.answer(request)
+
+
+def _result_fields(
+    result: produce.ProduceResult, baseline: produce.ProduceResult
+) -> dict[str, Any]:
+    status = convert.STATUS.get(result.status, mpb.NO_SOLUTION)
+    proto = convert.produce_result(result)
+    proto.baseline_kpis.CopyFrom(convert.produce_kpis(baseline.kpis))
+    proto.baseline_objective = int(baseline.objective)
+    return {
+        "state": RunState.PROPOSED,
+        "status": status,
+        "objective": int(result.objective),
+        "best_bound": float(
+            result.best_bound if result.best_bound is not None else result.objective
+        ),
+        "gap": float(result.gap or 0.0),
+        "build_s": result.timings.build_s,
+        "solve_s": result.timings.solve_s,
+        "result": proto.SerializeToString(),
+    }
+
+
+def _check_size(listings: int, orders: int) -> None:
+    if listings > MAX_LISTINGS:
+        raise ResourceExhausted(f"at most {MAX_LISTINGS} listings per run, got {listings}")
+    if orders > MAX_ORDERS:
+        raise ResourceExhausted(f"at most {MAX_ORDERS} orders per run, got {orders}")
+
+
+def _run_id(value: str) -> str:
+    if not value:
+        return f"run-{time.time_ns() // 1_000_000:012x}{secrets.token_hex(8)}"
+    if not RUN_ID.fullmatch(value):
+        raise InvalidArgument.one("run_id", "must be 4-40 letters, digits, '-' or '_'")
+    return value
+
+
+def _required(run_id: str) -> str:
+    if not run_id:
+        raise InvalidArgument.one("id", "is required")
+    if len(run_id) > 40:
+        raise NotFound(f"run {run_id[:40]!r}... not found", field="id")
+    return run_id
+
+
+def add_to_server(
+    source: RegistrySource, server: grpc.Server, *, max_parallel: int = 2
+) -> tuple[str, MatcherServicer]:
+    owner = instance_id()
+    fail_abandoned(source)
+    servicer = MatcherServicer(source, Executor(max_parallel), owner)
+    mpb_grpc.add_MatcherServiceServicer_to_server(servicer, server)
+    return str(mpb.DESCRIPTOR.services_by_name["MatcherService"].full_name), servicer

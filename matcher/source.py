@@ -1,0 +1,132 @@
+"""How the matcher reaches the registry: a small interface with an in-process implementation.
+
+The matcher service reads open supply and demand and keeps its runs through `RegistrySource`.
+`InProcessSource` calls the registry's store directly (one process: `fupin serve`); a gRPC
+implementation serves the split deployment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from registry import models, runs, supply
+from registry.query import Page
+from registry.store import RegistryStore
+
+OpenListing = supply.OpenListing
+OpenOrder = supply.OpenOrder
+Allocation = runs.Allocation
+RunState = runs.RunState
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A stored run, as the matcher sees it."""
+
+    id: str
+    kind: int
+    state: int
+    status: int
+    parameters: bytes
+    objective: int
+    best_bound: float
+    gap: float
+    load_s: float
+    build_s: float
+    solve_s: float
+    total_s: float
+    error: str
+    result: bytes
+    owner: str
+    create_time: Any
+    update_time: Any
+    version: int
+
+
+class RegistrySource(Protocol):
+    def open_listings(self, *, product: str, region_code: str, today: str) -> list[OpenListing]: ...
+
+    def open_orders(self, *, product: str, today: str) -> list[OpenOrder]: ...
+
+    def create_run(
+        self,
+        *,
+        run_id: str,
+        kind: int,
+        parameters: bytes,
+        owner: str,
+        request_id: str,
+        fingerprint: str,
+    ) -> tuple[RunRecord, bool]: ...
+
+    def update_run(
+        self, run_id: str, *, allocations: Sequence[Allocation] = (), **fields: Any
+    ) -> RunRecord: ...
+
+    def get_run(self, run_id: str) -> RunRecord: ...
+
+    def list_runs(self, *, page: Page, where: dict[str, Any]) -> tuple[list[RunRecord], str]: ...
+
+    def commit_produce(self, run_id: str, *, request_id: str, etag: str) -> RunRecord: ...
+
+    def discard_run(self, run_id: str, *, etag: str) -> RunRecord: ...
+
+
+def record(row: models.MatchRun) -> RunRecord:
+    return RunRecord(**{name: getattr(row, name) for name in RunRecord.__dataclass_fields__})
+
+
+class InProcessSource:
+    """RegistrySource over the registry store of this same process."""
+
+    def __init__(self, store: RegistryStore) -> None:
+        self.store = store
+
+    def open_listings(self, *, product: str, region_code: str, today: str) -> list[OpenListing]:
+        return supply.open_listings(
+            self.store, product=product, region_code=region_code, today=today
+        )
+
+    def open_orders(self, *, product: str, today: str) -> list[OpenOrder]:
+        return supply.open_orders(self.store, product=product, today=today)
+
+    def create_run(
+        self,
+        *,
+        run_id: str,
+        kind: int,
+        parameters: bytes,
+        owner: str,
+        request_id: str,
+        fingerprint: str,
+    ) -> tuple[RunRecord, bool]:
+        row, created = runs.create_run(
+            self.store,
+            run_id=run_id,
+            kind=kind,
+            parameters=parameters,
+            owner=owner,
+            request_id=request_id,
+            fingerprint=fingerprint,
+        )
+        return record(row), created
+
+    def update_run(
+        self, run_id: str, *, allocations: Sequence[Allocation] = (), **fields: Any
+    ) -> RunRecord:
+        return record(runs.update_run(self.store, run_id, allocations=allocations, **fields))
+
+    def get_run(self, run_id: str) -> RunRecord:
+        return record(runs.get_run(self.store, run_id))
+
+    def list_runs(self, *, page: Page, where: dict[str, Any]) -> tuple[list[RunRecord], str]:
+        rows, token = runs.list_runs(self.store, page=page, where=where)
+        return [record(r) for r in rows], token
+
+    def commit_produce(self, run_id: str, *, request_id: str, etag: str) -> RunRecord:
+        return record(runs.commit_produce(self.store, run_id, request_id=request_id, etag=etag))
+
+    def discard_run(self, run_id: str, *, etag: str) -> RunRecord:
+        return record(runs.discard_run(self.store, run_id, etag=etag))

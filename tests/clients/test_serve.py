@@ -1,0 +1,58 @@
+"""`fupin serve` as a real process: health, reflection, and exit 0 on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def fupin_command() -> list[str]:
+    script = Path(sys.executable).with_name("fupin")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "clients.cli"]
+
+
+def listed_services(channel: grpc.Channel) -> list[str]:
+    stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+    request = reflection_pb2.ServerReflectionRequest(list_services="")
+    (response,) = stub.ServerReflectionInfo(iter([request]), timeout=10)
+    return [s.name for s in response.list_services_response.service]
+
+
+@pytest.mark.slow
+def test_serve_until_sigterm(tmp_path):
+    """The server gets healthy, lists the registry by reflection, and exits 0 on SIGTERM."""
+    address = f"127.0.0.1:{free_port()}"
+    database = f"sqlite:///{tmp_path / 'fupin.db'}"
+    env = {**os.environ, "FUPIN_LOG_FORMAT": "json", "FUPIN_GRACE_S": "1"}
+    command = [*fupin_command(), "serve", "--address", address, "--database-url", database]
+    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        with grpc.insecure_channel(address) as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            check = health.Check(
+                health_pb2.HealthCheckRequest(service=""), timeout=30, wait_for_ready=True
+            )
+            assert check.status == health_pb2.HealthCheckResponse.SERVING
+            assert "fupin.registry.v1.RegistryService" in listed_services(channel)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        _, log = process.communicate(timeout=10)
+    assert '"event": "server_stopped"' in log
