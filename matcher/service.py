@@ -27,7 +27,7 @@ from matcher.quick import QuickSourcer
 from matcher.runner import Executor, Outcome, Progress
 from matcher.source import Allocation, RegistrySource, RunRecord, RunState
 from registry import query
-from registry.errors import FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted
+from registry.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
 from registry.service import checked_request_id, fingerprint
 
 log = structlog.get_logger(__name__)
@@ -296,8 +296,8 @@ def _run_id(value: str) -> str:
 def _required(run_id: str) -> str:
     if not run_id:
         raise InvalidArgument.one("id", "is required")
-    if len(run_id) > 40:
-        raise NotFound(f"run {run_id[:40]!r}... not found", field="id")
+    if not RUN_ID.fullmatch(run_id):
+        raise InvalidArgument.one("id", "is not a valid run id (4-40 letters, digits, - or _)")
     return run_id
 
 

@@ -22,6 +22,8 @@ _TERM = re.compile(
     re.VERBOSE,
 )
 _AND = re.compile(r"\s+AND\s+")
+_TOKEN_KEY = re.compile(r"[A-Za-z0-9_\-]{1,40}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,8 @@ def parse_filter(
         return {}
     if len(text) > 1000:
         raise InvalidArgument.one("filter", "must be at most 1000 characters")
+    if _CONTROL.search(text):
+        raise InvalidArgument.one("filter", "must not contain control characters")
     out: dict[str, Any] = {}
     for term in _AND.split(text.strip()):
         match = _TERM.fullmatch(term)
@@ -87,6 +91,8 @@ def parse_page(page_size: int, page_token: str, filter_text: str) -> Page:
     try:
         data = json.loads(base64.urlsafe_b64decode(page_token.encode() + b"=="))
         after, token_hash = str(data["a"]), str(data["f"])
+        if not _TOKEN_KEY.fullmatch(after):
+            raise ValueError(after)
     except (ValueError, KeyError, TypeError):
         raise InvalidArgument.one("page_token", "is not a token this server issued") from None
     if token_hash != fhash:

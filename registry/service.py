@@ -24,6 +24,7 @@ from registry.kinds import CADRE, HOUSEHOLD, KINDS, LISTING, Kind, Record
 from registry.store import RegistryStore
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9_\-.:]{1,100}")
+RESOURCE_ID = re.compile(r"[A-Za-z0-9_\-]{1,40}")
 MAX_IMPORT_ROWS = 2_000_000
 MAX_REPORTED_VIOLATIONS = 100
 WATCH_FILTERS = {"village_id": ("village_id", str), "county_code": ("county_code", str)}
@@ -158,8 +159,8 @@ class RegistryServicer(api_grpc.RegistryServiceServicer):
 def _required_id(resource_id: str) -> str:
     if not resource_id:
         raise InvalidArgument.one("id", "is required")
-    if len(resource_id) > 40:
-        raise InvalidArgument.one("id", "is not a valid id")
+    if not RESOURCE_ID.fullmatch(resource_id):
+        raise InvalidArgument.one("id", "is not a valid id (up to 40 letters, digits, - or _)")
     return resource_id
 
 

@@ -15,11 +15,18 @@ from typing import Any
 
 import structlog
 from sqlalchemy import Engine, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlmodel import Session, col
 
 from registry import db, hooks, models
-from registry.errors import Aborted, AlreadyExists, FailedPrecondition, NotFound, Unavailable
+from registry.errors import (
+    Aborted,
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    Unavailable,
+)
 from registry.kinds import Kind, Record
 from registry.query import Page, next_token
 from registry.scoring import ScoringConfig
@@ -61,6 +68,9 @@ class RegistryStore:
         except OperationalError as exc:
             log.warning("database_unavailable", error=str(exc.orig))
             raise Unavailable("the database is unavailable; retry later") from exc
+        except DataError as exc:  # validation should have caught it: log, but blame the input
+            log.warning("database_refused_value", error=str(exc.orig)[:300])
+            raise InvalidArgument.one("request", "holds a value the database cannot store") from exc
 
     def create(
         self, kind: Kind, values: Values, *, request_id: str = "", fingerprint: str = ""

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 
 from fupin.registry.v1 import registry_service_pb2_grpc as api_grpc
@@ -29,6 +30,10 @@ if os.environ.get("FUPIN_TEST_POSTGRES") == "skip":
     BACKENDS = ["sqlite"]
 
 logs.configure("console", os.environ.get("FUPIN_TEST_LOG_LEVEL", "warning"))
+# CI explores a fixed sequence of examples (no flaky reds); developers explore fresh ones.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")

@@ -14,11 +14,15 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
+from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.registry.v1 import registry_service_pb2 as api
 from tests import factories
 
-SERVICE = api.DESCRIPTOR.services_by_name["RegistryService"]
-UNARY = [m for m in SERVICE.methods if not m.client_streaming]
+SERVICES = [
+    api.DESCRIPTOR.services_by_name["RegistryService"],
+    mpb.DESCRIPTOR.services_by_name["MatcherService"],
+]
+UNARY = [m for service in SERVICES for m in service.methods if not m.client_streaming]
 BAD_CODES = {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN}
 FUZZ = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -42,7 +46,7 @@ SCALARS: dict[int, st.SearchStrategy[Any]] = {
 
 def messages(descriptor: d.Descriptor, depth: int = 0) -> st.SearchStrategy[Message]:
     """Any message of this type: every field random, present or not."""
-    cls = api.DESCRIPTOR.pool.FindMessageTypeByName(descriptor.full_name)._concrete_class
+    cls = descriptor._concrete_class
     fields = {}
     for field in descriptor.fields:
         if field.type == d.FieldDescriptor.TYPE_MESSAGE:
@@ -82,7 +86,7 @@ def test_random_requests_never_internal(seeded, channel, data):
     method = data.draw(st.sampled_from(UNARY))
     request = data.draw(messages(method.input_type))
     call = channel.unary_unary(
-        f"/{SERVICE.full_name}/{method.name}",
+        f"/{method.containing_service.full_name}/{method.name}",
         request_serializer=lambda m: m.SerializeToString(),
         response_deserializer=lambda b: b,
     )
@@ -98,7 +102,7 @@ def test_random_requests_never_internal(seeded, channel, data):
 @given(method=st.sampled_from(UNARY), payload=st.binary(max_size=200))
 def test_malformed_bytes_are_invalid_argument(seeded, channel, method, payload):
     """Bytes that are not a message are INVALID_ARGUMENT (or parse as one), never INTERNAL."""
-    call = channel.unary_unary(f"/{SERVICE.full_name}/{method.name}")
+    call = channel.unary_unary(f"/{method.containing_service.full_name}/{method.name}")
     before = snapshot(seeded.store.engine)
     try:
         call(payload, timeout=10)
