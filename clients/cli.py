@@ -70,7 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", type=Path, help="TOML settings file (FUPIN_CONFIG_FILE)")
     serve.set_defaults(run=run_serve)
     demo = commands.add_parser("demo", help="load the bundled Zhao'an scenario and report")
-    demo.add_argument("--database-url", help="default: the SQLite file var/fupin.db")
+    demo.add_argument(
+        "--database-url", help="default: a fresh SQLite file OUT/demo.db, made anew each run"
+    )
     demo.add_argument("--out", type=Path, default=Path("var/demo"), help="where charts go")
     demo.set_defaults(run=run_demo)
     imp = commands.add_parser("import", parents=[client], help="import a CSV, all or nothing")
@@ -140,7 +142,13 @@ def run_demo(args: argparse.Namespace) -> int:
     from clients import cli_demo
     from registry import logs
 
-    settings = _settings(database_url=args.database_url)
+    url = args.database_url
+    if url is None:  # the demo's own SQLite file, new each time so every run tells the same story
+        database = args.out / "demo.db"
+        for stale in args.out.glob("demo.db*"):
+            stale.unlink()
+        url = f"sqlite:///{database}"
+    settings = _settings(database_url=url)
     logs.configure(settings.log_format, os.environ.get("FUPIN_LOG_LEVEL", "warning"))
     return cli_demo.run(settings, args.out)
 
