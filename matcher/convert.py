@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,7 +17,7 @@ from registry.errors import FieldViolation, InvalidArgument
 
 MAX_TIME_LIMIT_S = 600.0
 DEFAULT_TIME_LIMIT_S = 30.0
-DEADLINE_MARGIN_S = 0.5  # leave this much of the caller's deadline to send the answer
+DEADLINE_MARGIN_S = 0.3  # at least this much of the caller's deadline is kept to answer
 # HouseholdStatus (registry) -> PovertyClass (model)
 CLASS_OF_STATUS = {
     1: produce.PovertyClass.IMPOVERISHED,
@@ -46,16 +47,26 @@ def solve_params(p: mpb.SolveParameters, time_remaining_s: float | None) -> Solv
         violations.append(FieldViolation("parameters.relative_gap", "must be between 0 and 1"))
     if p.objective not in mpb.Objective.values():
         violations.append(FieldViolation("parameters.objective", "unknown objective"))
+    if not 0 <= p.max_orders_per_listing <= 10_000:
+        violations.append(
+            FieldViolation("parameters.max_orders_per_listing", "must be between 0 and 10000")
+        )
     if violations:
         raise InvalidArgument(violations)
     limit = p.time_limit_s or DEFAULT_TIME_LIMIT_S
+    deadline = None
     if time_remaining_s is not None:
-        limit = min(limit, max(0.05, time_remaining_s - DEADLINE_MARGIN_S))
+        # Keep back time to send the answer: storing the result and the reply itself.
+        margin = max(DEADLINE_MARGIN_S, 0.1 * time_remaining_s)
+        deadline = time.time() + time_remaining_s - margin
+        if not p.reproducible:  # reproducible solves spend their limit as deterministic time
+            limit = min(limit, max(0.05, time_remaining_s - margin))
     return SolveParams(
         time_limit_s=limit,
         seed=p.seed,
         reproducible=p.reproducible,
         relative_gap=p.relative_gap,
+        deadline_unix=deadline,
     )
 
 

@@ -3,12 +3,37 @@ import (the forkserver preloads this module; no grpc or SQL here)."""
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
+
 from matcher import produce
+from matcher.produce_candidates import DEFAULT_K, nearest_orders, needs_candidates
 from matcher.solving import SolveParams
 
 
+@dataclass(frozen=True)
+class ProduceJob:
+    problem: produce.ProduceProblem
+    # Orders screened per listing: 0 = all of them while the problem is small enough to
+    # screen densely, else the DEFAULT_K nearest.
+    orders_per_listing: int = 0
+
+
+def sparsified(job: ProduceJob) -> produce.ProduceProblem:
+    """The job's problem, restricted to each listing's nearest orders when asked or needed."""
+    problem = job.problem
+    k = job.orders_per_listing
+    if problem.candidates is not None or not (
+        k or needs_candidates(problem.listings, problem.orders)
+    ):
+        return problem
+    candidates = nearest_orders(problem.listings, problem.orders, k or DEFAULT_K)
+    return dataclasses.replace(problem, candidates=candidates)
+
+
 def solve_with_baseline(
-    problem: produce.ProduceProblem, params: SolveParams
+    job: ProduceJob, params: SolveParams
 ) -> tuple[produce.ProduceResult, produce.ProduceResult]:
     """The optimised allocation and the first-come-first-served baseline on the same data."""
+    problem = sparsified(job)
     return produce.solve(problem, params), produce.greedy(problem)

@@ -58,7 +58,14 @@ class Budget:
         return self.wall_left()
 
     def wall_left(self) -> float:
-        return self.params.time_limit_s - (time.perf_counter() - self.started)
+        """Wall-clock seconds left: the limit itself, except that a reproducible solve spends
+        its limit as deterministic time and is capped on the wall only by a deadline (or, with
+        none, by a generous backstop against runaways)."""
+        limit = self.params.time_limit_s
+        if self.params.reproducible:
+            cap = self.params.wall_limit_s
+            limit = cap if cap is not None else max(10 * limit, limit + 10)
+        return limit - (time.perf_counter() - self.started)
 
 
 @dataclass(frozen=True)
@@ -75,9 +82,8 @@ def configure(
 
     Reproducible runs stop on deterministic time (a count of work, identical on every run)
     so identical input gives identical output even when the limit cuts the search. The
-    wall-clock limit still holds too, because it comes from the caller's deadline: a run
-    whose deterministic budget outlasts its wall-clock one (a loaded machine) stops on wall
-    time and may then differ between runs.
+    caller's deadline still holds as a wall-clock cap: a run whose deterministic budget
+    outlasts it (a loaded machine) stops on wall time and may then differ between runs.
     """
     p = solver.parameters
     p.random_seed = params.seed

@@ -108,6 +108,10 @@ class Executor:
         threading.Thread(target=job.run, name=f"solve-{run_id}", daemon=True).start()
         return handle
 
+    def warm_up(self) -> None:
+        """Start the forkserver now (it imports OR-Tools once), not on the first request."""
+        threading.Thread(target=self._ctx.Process(target=_nothing).start, daemon=True).start()
+
     def get(self, run_id: str) -> RunHandle | None:
         with self._lock:
             return self._handles.get(run_id)
@@ -215,7 +219,7 @@ def _child_main(
         sender.send(("progress", Progress(objective, bound, elapsed)))
 
     try:
-        result = solve(problem, dataclasses.replace(params, progress=progress))
+        result = solve(problem, dataclasses.replace(params.started_now(), progress=progress))
     except ValueError as exc:  # the problem itself is wrong: tell the caller why
         sender.send(("error", f"invalid problem: {exc}"))
     except Exception as exc:
@@ -224,3 +228,7 @@ def _child_main(
         sender.send(("result", result))
     finally:
         sender.close()
+
+
+def _nothing() -> None:
+    """A child that only proves the forkserver is up."""

@@ -21,7 +21,7 @@ import structlog
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
 from matcher import convert, produce
-from matcher.jobs import solve_with_baseline
+from matcher.jobs import ProduceJob, solve_with_baseline
 from matcher.live import LiveRuns
 from matcher.quick import QuickSourcer
 from matcher.runner import Executor, Outcome, Progress
@@ -115,10 +115,11 @@ class MatcherServicer(mpb_grpc.MatcherServiceServicer):
             time_limit_s=round(params.time_limit_s, 3),
         )
         self.live.open(run_id, RunState.QUEUED)
+        job = ProduceJob(problem, request.parameters.max_orders_per_listing)
         handle = self.executor.submit(
             run_id,
             solve_with_baseline,
-            problem,
+            job,
             params,
             on_progress=lambda p: self.live.publish(run_id, p),
             on_start=lambda: self._mark_running(run_id),
@@ -306,6 +307,8 @@ def add_to_server(
 ) -> tuple[str, MatcherServicer]:
     owner = instance_id()
     fail_abandoned(source)
-    servicer = MatcherServicer(source, Executor(max_parallel), owner)
+    executor = Executor(max_parallel)
+    executor.warm_up()
+    servicer = MatcherServicer(source, executor, owner)
     mpb_grpc.add_MatcherServiceServicer_to_server(servicer, server)
     return str(mpb.DESCRIPTOR.services_by_name["MatcherService"].full_name), servicer

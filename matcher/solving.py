@@ -11,7 +11,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 class SolveStatus(enum.Enum):
@@ -32,6 +32,8 @@ class Objective(enum.Enum):
     POVERTY_FIRST = "POVERTY_FIRST"
 
 
+MIN_TIME_LIMIT_S = 0.05  # even a late solve gets this long, to return at least its hint
+
 # Called with (objective, best_bound, elapsed_s) whenever a solver finds a better solution.
 ProgressCallback = Callable[[float, float, float], None]
 
@@ -50,6 +52,12 @@ class SolveParams:
     reproducible: bool = False
     relative_gap: float = 0.0  # stop early once (bound - objective) / |bound| <= this
     progress: ProgressCallback | None = field(default=None, compare=False)
+    # Wall-clock time (time.time()) by which the answer is due, e.g. a caller's deadline; the
+    # solve's limit shrinks to fit when it starts later than planned (a queue, a cold start).
+    deadline_unix: float | None = None
+    # Set by started_now() on reproducible solves: the deadline as a wall-clock cap, apart from
+    # time_limit_s, which they spend as deterministic time (so results repeat).
+    wall_limit_s: float | None = None
 
     def __post_init__(self) -> None:
         if not (self.time_limit_s > 0 and math.isfinite(self.time_limit_s)):
@@ -62,6 +70,16 @@ class SolveParams:
     @property
     def effective_workers(self) -> int:
         return 1 if self.reproducible else self.workers
+
+    def started_now(self) -> SolveParams:
+        """These params with the time limit cut to what is left before the deadline (for a
+        reproducible solve, the wall-clock cap: its limit is deterministic time)."""
+        if self.deadline_unix is None:
+            return self
+        left = max(MIN_TIME_LIMIT_S, self.deadline_unix - time.time())
+        if self.reproducible:
+            return replace(self, wall_limit_s=left, deadline_unix=None)
+        return replace(self, time_limit_s=min(self.time_limit_s, left), deadline_unix=None)
 
 
 @dataclass

@@ -190,6 +190,7 @@ class SolveParameters(_message.Message):
     REPRODUCIBLE_FIELD_NUMBER: _builtins.int
     RELATIVE_GAP_FIELD_NUMBER: _builtins.int
     OBJECTIVE_FIELD_NUMBER: _builtins.int
+    MAX_ORDERS_PER_LISTING_FIELD_NUMBER: _builtins.int
     time_limit_s: _builtins.float
     """default 30, maximum 600"""
     seed: _builtins.int
@@ -198,6 +199,10 @@ class SolveParameters(_message.Message):
     relative_gap: _builtins.float
     """stop once within this gap of the bound (0 = prove optimality)"""
     objective: Global___Objective.ValueType
+    max_orders_per_listing: _builtins.int
+    """Produce: orders screened per listing. 0 (default) screens every order while
+    listings x orders <= 5 million, and each listing's 30 nearest orders beyond that.
+    """
     def __init__(
         self,
         *,
@@ -206,10 +211,11 @@ class SolveParameters(_message.Message):
         reproducible: _builtins.bool = ...,
         relative_gap: _builtins.float = ...,
         objective: Global___Objective.ValueType = ...,
+        max_orders_per_listing: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["objective", b"objective", "relative_gap", b"relative_gap", "reproducible", b"reproducible", "seed", b"seed", "time_limit_s", b"time_limit_s"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_orders_per_listing", b"max_orders_per_listing", "objective", b"objective", "relative_gap", b"relative_gap", "reproducible", b"reproducible", "seed", b"seed", "time_limit_s", b"time_limit_s"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
