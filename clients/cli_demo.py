@@ -143,7 +143,7 @@ def match(matcher: Any) -> mpb.MatchRun:
     run_id = f"demo-{time.time_ns() // 1_000_000:x}"
     request = mpb.MatchProduceRequest(
         selection=mpb.RegistrySelection(product="green_plum", today=TODAY),
-        parameters=mpb.SolveParameters(time_limit_s=30, reproducible=True),
+        parameters=mpb.SolveParameters(time_limit_s=30, reproducible=True, compare_baseline=True),
         run_id=run_id,
     )
     outcome: dict[str, Any] = {}

@@ -17,6 +17,7 @@ class ProduceJob:
     # Orders screened per listing: 0 = all of them while the problem is small enough to
     # screen densely, else the DEFAULT_K nearest.
     orders_per_listing: int = 0
+    baseline: bool = False  # also run the first-come-first-served baseline
 
 
 def sparsified(job: ProduceJob) -> produce.ProduceProblem:
@@ -31,9 +32,10 @@ def sparsified(job: ProduceJob) -> produce.ProduceProblem:
     return dataclasses.replace(problem, candidates=candidates)
 
 
-def solve_with_baseline(
+def solve_produce(
     job: ProduceJob, params: SolveParams
-) -> tuple[produce.ProduceResult, produce.ProduceResult]:
-    """The optimised allocation and the first-come-first-served baseline on the same data."""
+) -> tuple[produce.ProduceResult, produce.ProduceResult | None]:
+    """The optimised allocation and, if asked, the first-come-first-served baseline."""
     problem = sparsified(job)
-    return produce.solve(problem, params), produce.greedy(problem)
+    result = produce.solve(problem, params)
+    return result, produce.greedy(problem) if job.baseline else None

@@ -21,7 +21,7 @@ import structlog
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
 from matcher import convert, produce
-from matcher.jobs import ProduceJob, solve_with_baseline
+from matcher.jobs import ProduceJob, solve_produce
 from matcher.live import LiveRuns
 from matcher.quick import QuickSourcer
 from matcher.runner import Executor, Outcome, Progress
@@ -115,10 +115,14 @@ class MatcherServicer(mpb_grpc.MatcherServiceServicer):
             time_limit_s=round(params.time_limit_s, 3),
         )
         self.live.open(run_id, RunState.QUEUED)
-        job = ProduceJob(problem, request.parameters.max_orders_per_listing)
+        job = ProduceJob(
+            problem,
+            orders_per_listing=request.parameters.max_orders_per_listing,
+            baseline=request.parameters.compare_baseline,
+        )
         handle = self.executor.submit(
             run_id,
-            solve_with_baseline,
+            solve_produce,
             job,
             params,
             on_progress=lambda p: self.live.publish(run_id, p),
@@ -259,12 +263,13 @@ class MatcherServicer(mpb_grpc.MatcherServiceServicer):
 
 
 def _result_fields(
-    result: produce.ProduceResult, baseline: produce.ProduceResult
+    result: produce.ProduceResult, baseline: produce.ProduceResult | None
 ) -> dict[str, Any]:
     status = convert.STATUS.get(result.status, mpb.NO_SOLUTION)
     proto = convert.produce_result(result)
-    proto.baseline_kpis.CopyFrom(convert.produce_kpis(baseline.kpis))
-    proto.baseline_objective = int(baseline.objective)
+    if baseline is not None:
+        proto.baseline_kpis.CopyFrom(convert.produce_kpis(baseline.kpis))
+        proto.baseline_objective = int(baseline.objective)
     return {
         "state": RunState.PROPOSED,
         "status": status,

@@ -191,6 +191,7 @@ class SolveParameters(_message.Message):
     RELATIVE_GAP_FIELD_NUMBER: _builtins.int
     OBJECTIVE_FIELD_NUMBER: _builtins.int
     MAX_ORDERS_PER_LISTING_FIELD_NUMBER: _builtins.int
+    COMPARE_BASELINE_FIELD_NUMBER: _builtins.int
     time_limit_s: _builtins.float
     """default 30, maximum 600"""
     seed: _builtins.int
@@ -203,6 +204,10 @@ class SolveParameters(_message.Message):
     """Produce: orders screened per listing. 0 (default) screens every order while
     listings x orders <= 5 million, and each listing's 30 nearest orders beyond that.
     """
+    compare_baseline: _builtins.bool
+    """Produce: also compute the first-come-first-served baseline on the same data, reported in
+    ProduceResult.baseline_kpis / baseline_objective (costs about one more arc screening).
+    """
     def __init__(
         self,
         *,
@@ -212,10 +217,11 @@ class SolveParameters(_message.Message):
         relative_gap: _builtins.float = ...,
         objective: Global___Objective.ValueType = ...,
         max_orders_per_listing: _builtins.int = ...,
+        compare_baseline: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_orders_per_listing", b"max_orders_per_listing", "objective", b"objective", "relative_gap", b"relative_gap", "reproducible", b"reproducible", "seed", b"seed", "time_limit_s", b"time_limit_s"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["compare_baseline", b"compare_baseline", "max_orders_per_listing", b"max_orders_per_listing", "objective", b"objective", "relative_gap", b"relative_gap", "reproducible", b"reproducible", "seed", b"seed", "time_limit_s", b"time_limit_s"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -822,8 +828,9 @@ class ProduceResult(_message.Message):
     def kpis(self) -> Global___ProduceKpis: ...
     @_builtins.property
     def baseline_kpis(self) -> Global___ProduceKpis:
-        """The first-come-first-served baseline on the same data (listings in order fill the best
-        paying compatible order), for comparison: what matching without fupin would have done.
+        """With parameters.compare_baseline: the first-come-first-served baseline on the same data
+        (listings in order fill the best paying compatible order), what matching without fupin
+        would have done.
         """
 
     def __init__(

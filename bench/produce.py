@@ -1,0 +1,223 @@
+"""Produce matching benchmark: MatchProduce over gRPC against bare OR-Tools min-cost flow.
+
+    python bench/produce.py [--sizes small,dense,sparse] [--quick-calls 2000]
+
+Sizes (listings × orders): small 1,000 × 50; dense 10,000 × 200 (every pair compatible: 2
+million arcs); sparse 100,000 × 1,000 (each listing screened against its 30 nearest orders).
+For each size one JSON line on stdout with
+
+- end_to_end_s: one MatchProduce call (inline problem) to a server in another process,
+  from the request leaving to the response arriving; build_s / solve_s as the run reports;
+- bare_mcf_s: OR-Tools SimpleMinCostFlow alone (add arcs, supplies, solve) on the same arcs,
+  timed in this process in the same run; ratio_to_bare = end_to_end_s / bare_mcf_s;
+- objective and greedy_objective (fen), poor_kg_share and greedy_poor_kg_share (share of the
+  kilograms sold that impoverished and at-risk producers sold), for fupin and for the
+  first-come-first-served baseline (matcher.produce.greedy, run here on the same problem);
+- peak_rss_mb: the largest resident memory of this benchmark's child processes (the server,
+  its forkserver and solver process) during the call.
+
+Then a line for quick sourcing: QuickSource p50 / p99 over --quick-calls checkout orders with
+100,000 open listings in the registry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+if __package__ in {None, ""}:  # run as a script: make the repository importable
+    sys.path[:0] = [str(Path(__file__).resolve().parents[1])]
+
+import grpc
+import numpy as np
+from ortools.graph.python import min_cost_flow
+
+from bench.memory import TreeMemory, free_port
+from bench.registry import database
+from fupin.matcher.v1 import matcher_service_pb2 as mpb
+from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
+from matcher import convert, jobs, produce
+from matcher.produce_arcs import build_arcs
+from matcher.solving import Objective
+
+SIZES = {"small": (1_000, 50), "dense": (10_000, 200), "sparse": (100_000, 1_000)}
+CHANNEL_OPTIONS = [
+    ("grpc.max_send_message_length", 256 << 20),
+    ("grpc.max_receive_message_length", 256 << 20),
+]
+CLASSES = [mpb.IMPOVERISHED, mpb.AT_RISK, mpb.RETURNED, mpb.LIFTED_OUT, mpb.NOT_POOR]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="small,dense,sparse")
+    parser.add_argument("--quick-calls", type=int, default=2000)
+    parser.add_argument("--quick-listings", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    with database("sqlite", "") as url, fupin_serve(url) as target:
+        measure(target, 50, 5, args.seed)  # warm up: the forkserver starts on first use
+        for size in args.sizes.split(","):
+            n, m = SIZES[size]
+            print(
+                json.dumps({"bench": "produce", "size": size, **measure(target, n, m, args.seed)}),
+                flush=True,
+            )
+        if args.quick_calls:
+            from bench.quick import measure_quick
+
+            line = measure_quick(target, args.quick_listings, args.quick_calls, args.seed)
+            print(json.dumps({"bench": "produce_quick", **line}), flush=True)
+    return 0
+
+
+@contextmanager
+def fupin_serve(database_url: str) -> Iterator[str]:
+    """`fupin serve` as a child process (its solver processes need a non-daemon parent)."""
+    address = f"127.0.0.1:{free_port()}"
+    env = {**os.environ, "FUPIN_LOG_LEVEL": "warning", "FUPIN_LOG_FORMAT": "json"}
+    command = [
+        str(Path(sys.executable).with_name("fupin")),
+        "serve",
+        "--address",
+        address,
+        "--database-url",
+        database_url,
+    ]
+    server = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
+    try:
+        with grpc.insecure_channel(address) as channel:
+            grpc.channel_ready_future(channel).result(timeout=120)
+        yield address
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(60)
+
+
+def problem(n: int, m: int, seed: int) -> mpb.ProduceProblem:
+    """Plum growers around Zhao'an and buyers across Guangdong and Fujian; every pair fits."""
+    rng = np.random.default_rng(seed)
+    lat, lng = rng.normal(23.9, 0.15, n), rng.normal(117.1, 0.15, n)
+    listings = [
+        mpb.InlineListing(
+            id=f"L{i}",
+            product="green_plum",
+            grade="A",
+            quantity_kg=int(q),
+            floor_price_fen=int(f),
+            location={"latitude": float(a), "longitude": float(b)},
+            available_from="2020-05-01",
+            available_until="2020-06-30",
+            shelf_life_days=30,
+            shares=[mpb.PovertyShare(poverty_class=CLASSES[int(c)], share_permille=1000)],
+        )
+        for i, (q, f, a, b, c) in enumerate(
+            zip(
+                rng.integers(200, 5000, n),
+                rng.integers(80, 180, n),
+                lat,
+                lng,
+                rng.choice(5, n, p=[0.3, 0.15, 0.05, 0.2, 0.3]),
+                strict=True,
+            )
+        )
+    ]
+    orders = [
+        mpb.InlineOrder(
+            id=f"O{j}",
+            product="green_plum",
+            accepted_grades=["A", "B"],
+            max_quantity_kg=int(q),
+            price_fen=int(p),
+            location={"latitude": float(a), "longitude": float(b)},
+            deliver_by="2020-07-31",
+        )
+        for j, (q, p, a, b) in enumerate(
+            zip(
+                rng.integers(5_000, 40_000, m) * n // (10 * m),
+                rng.integers(250, 400, m),
+                rng.uniform(22.5, 24.8, m),
+                rng.uniform(113.5, 118.5, m),
+                strict=True,
+            )
+        )
+    ]
+    return mpb.ProduceProblem(listings=listings, orders=orders, today="2020-05-15")
+
+
+def measure(target: str, n: int, m: int, seed: int) -> dict[str, Any]:
+    request = mpb.MatchProduceRequest(
+        inline=problem(n, m, seed), parameters=mpb.SolveParameters(time_limit_s=300)
+    )
+    with grpc.insecure_channel(target, options=CHANNEL_OPTIONS) as channel, TreeMemory() as memory:
+        stub = mpb_grpc.MatcherServiceStub(channel)
+        started = time.perf_counter()
+        run = stub.MatchProduce(request, timeout=900)
+        end_to_end = time.perf_counter() - started
+    if run.state != mpb.PROPOSED:
+        raise SystemExit(f"run {run.id} ended {mpb.RunState.Name(run.state)}: {run.error}")
+    model = jobs.sparsified(
+        jobs.ProduceJob(convert.inline_problem(request.inline, Objective.WELFARE))
+    )
+    arcs, bare = bare_mcf(model)
+    greedy = produce.greedy(model)
+    result = run.produce
+    return {
+        "listings": n,
+        "orders": m,
+        "arcs": int(result.arcs),
+        "end_to_end_s": round(end_to_end, 3),
+        "build_s": round(run.timings.build_s, 3),
+        "solve_s": round(run.timings.solve_s, 3),
+        "bare_mcf_s": round(bare, 3),
+        "ratio_to_bare": round(end_to_end / bare, 3),
+        "objective": run.objective,
+        "greedy_objective": greedy.objective,
+        "poor_kg_share": round(result.kpis.poor_kg_sold / max(result.kpis.kg_sold, 1), 4),
+        "greedy_poor_kg_share": round(
+            greedy.kpis.priority_kg_sold / max(greedy.kpis.kg_sold, 1), 4
+        ),
+        "status": mpb.SolveStatus.Name(run.status),
+        "peak_rss_mb": round(memory.peak_mb, 1),
+        "bare_arcs": arcs,
+    }
+
+
+def bare_mcf(model: produce.ProduceProblem) -> tuple[int, float]:
+    """The same arcs, solved by SimpleMinCostFlow alone; (arcs, seconds)."""
+    arcs, _, tables = build_arcs(model)
+    n, m = len(model.listings), len(model.orders)
+    source, sink = 0, n + m + 1
+    supply = np.array([x.quantity_kg for x in model.listings], np.int64)
+    demand = np.array([o.max_quantity_kg for o in model.orders], np.int64)
+    tails = np.concatenate([np.zeros(n), 1 + arcs.listing, 1 + n + np.arange(m), [source]])
+    heads = np.concatenate([1 + np.arange(n), 1 + n + arcs.order, np.full(m, sink), [sink]])
+    caps = np.concatenate([supply, arcs.capacity, demand, [supply.sum()]]).astype(np.int64)
+    value = arcs.margin + tables.listings.bonus[arcs.listing]
+    costs = np.concatenate([np.zeros(n), -value, np.zeros(m + 1)]).astype(np.int64)
+    started = time.perf_counter()
+    mcf = min_cost_flow.SimpleMinCostFlow()
+    mcf.add_arcs_with_capacity_and_unit_cost(
+        tails.astype(np.int32), heads.astype(np.int32), caps, costs
+    )
+    supplies = np.zeros(n + m + 2, np.int64)
+    supplies[source], supplies[sink] = supply.sum(), -supply.sum()
+    mcf.set_nodes_supplies(np.arange(n + m + 2, dtype=np.int32), supplies)
+    if mcf.solve() != mcf.OPTIMAL:
+        raise SystemExit("bare min-cost flow did not solve")
+    return int(arcs.size), time.perf_counter() - started
+
+
+if __name__ == "__main__":
+    random.seed(0)
+    sys.exit(main())
