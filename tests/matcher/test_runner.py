@@ -77,3 +77,19 @@ def test_third_solve_waits_for_a_slot_and_can_be_cancelled_there():
     assert queued.wait(30).cancelled
     assert not queued.started
     assert first.wait(60).result is not None
+
+
+def test_solver_process_is_reused_until_cancelled():
+    """Consecutive solves share a warm solver process; a cancelled one is replaced."""
+    executor = Executor(max_parallel=1)
+    first = executor.submit("w1", solvers.echo, None, SolveParams()).wait(30).result["pid"]
+    second = executor.submit("w2", solvers.echo, None, SolveParams()).wait(30).result["pid"]
+    assert first == second
+    started = threading.Event()
+    busy = executor.submit("w3", solvers.busy, 60.0, SolveParams(), on_start=started.set)
+    assert started.wait(30)
+    executor.cancel("w3")
+    assert busy.wait(30).cancelled
+    third = executor.submit("w4", solvers.echo, None, SolveParams()).wait(30).result["pid"]
+    assert third != first
+    executor.close()
