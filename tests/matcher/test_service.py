@@ -178,3 +178,31 @@ def test_quick_source_ranks_by_value(matcher, registry, plums):
     response = matcher.QuickSource(request, timeout=10)
     assert [(c.listing_id, c.suggested_kg) for c in response.candidates] == [(listing.id, 300)]
     assert response.candidates[0].poverty_class == mpb.IMPOVERISHED
+
+
+def test_twenty_parallel_commits_never_oversell(matcher, registry, plums):
+    """20 proposed runs over the same listing, committed at once: one wins, 19 are ABORTED."""
+    listing, _ = plums
+    runs = [matcher.MatchProduce(selection_request(), timeout=60) for _ in range(20)]
+    codes: list[grpc.StatusCode] = []
+    barrier = threading.Barrier(20)
+
+    def commit(run_id: str) -> None:
+        barrier.wait()
+        try:
+            matcher.CommitMatchRun(mpb.CommitMatchRunRequest(id=run_id), timeout=60)
+            codes.append(grpc.StatusCode.OK)
+        except grpc.RpcError as error:
+            codes.append(error.code())
+
+    threads = [threading.Thread(target=commit, args=(run.id,)) for run in runs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(codes, key=str) == sorted(
+        [grpc.StatusCode.OK] + [grpc.StatusCode.ABORTED] * 19, key=str
+    )
+    stored = registry.GetListing(api.GetListingRequest(id=listing.id))
+    assert stored.reserved_kg == 1500
+    assert stored.reserved_kg <= stored.quantity_kg
