@@ -1,9 +1,10 @@
 """Quick sourcing for an e-commerce checkout: the best open listings for one order, fast.
 
-Open listings are held in memory as numpy arrays per product and refreshed in the background
-when the registry's listings change, so a request costs one vectorised pass over the product's
-listings (no database round trip): distance, transport, the same hard constraints as the
-produce model, then the top candidates by value per kg.
+Open listings are held in memory as numpy arrays per product and reloaded in the background
+when the registry's listings change (a cheap fingerprint is checked every second), so a
+request costs one vectorised pass over the product's listings and no database round trip:
+distance, transport, the same hard constraints as the produce model, then the top candidates
+by value per kg.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from matcher.source import OpenListing, RegistrySource
 from registry.errors import FieldViolation, InvalidArgument
 
 log = structlog.get_logger(__name__)
-REFRESH_S = 1.0  # how stale the in-memory supply may be; commits re-check availability anyway
+REFRESH_S = 1.0  # how often to look for changed listings; commits re-check availability anyway
 MAX_RESULTS = 100
 IntArray = npt.NDArray[np.int64]
 
@@ -92,33 +93,41 @@ class QuickSourcer:
         self.registry = source
         self.refresh_s = refresh_s
         self._supply: dict[str, ProductSupply] | None = None
-        self._loaded_at = 0.0
+        self._generation: object = None
+        self._checked_at = 0.0
         self._lock = threading.Lock()
 
     def supply(self) -> dict[str, ProductSupply]:
-        """The current copy; a stale one is refreshed in the background, a missing one now."""
+        """The current copy: loaded now if missing; checked for changes in the background at
+        most every refresh_s, and reloaded there only when the listings changed."""
         if self._supply is None:
             with self._lock:
                 if self._supply is None:
-                    self._reload()
-        elif time.monotonic() - self._loaded_at > self.refresh_s and self._lock.acquire(False):
-            threading.Thread(target=self._reload_and_release, daemon=True).start()
+                    self._reload(self.registry.supply_generation())
+        elif time.monotonic() - self._checked_at > self.refresh_s and self._lock.acquire(False):
+            self._checked_at = time.monotonic()
+            threading.Thread(target=self._refresh_and_release, daemon=True).start()
         assert self._supply is not None
         return self._supply
 
-    def _reload_and_release(self) -> None:
+    def _refresh_and_release(self) -> None:
         try:
-            self._reload()
+            generation = self.registry.supply_generation()
+            if generation != self._generation:
+                self._reload(generation)
+        except Exception:  # a failed refresh keeps the old copy; the next check retries
+            log.warning("quick_supply_refresh_failed", exc_info=True)
         finally:
             self._lock.release()
 
-    def _reload(self) -> None:
+    def _reload(self, generation: object) -> None:
         started = time.perf_counter()
         listings = self.registry.open_listings(product="", region_code="", today="")
         self._supply = build_supply(listings)
-        self._loaded_at = time.monotonic()
+        self._generation = generation
+        self._checked_at = time.monotonic()
         seconds = round(time.perf_counter() - started, 3)
-        log.debug("quick_supply_loaded", listings=len(listings), seconds=seconds)
+        log.info("quick_supply_loaded", listings=len(listings), seconds=seconds)
 
     def answer(self, request: mpb.QuickSourceRequest) -> mpb.QuickSourceResponse:
         order = _checked(request)

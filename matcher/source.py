@@ -50,6 +50,8 @@ class RegistrySource(Protocol):
 
     def open_orders(self, *, product: str, today: str) -> list[OpenOrder]: ...
 
+    def supply_generation(self) -> tuple[int, str]: ...
+
     def create_run(
         self,
         *,
@@ -91,6 +93,9 @@ class InProcessSource:
 
     def open_orders(self, *, product: str, today: str) -> list[OpenOrder]:
         return supply.open_orders(self.store, product=product, today=today)
+
+    def supply_generation(self) -> tuple[int, str]:
+        return supply.supply_generation(self.store)
 
     def create_run(
         self,

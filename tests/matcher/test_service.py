@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import grpc
 import pytest
@@ -171,13 +172,23 @@ def test_unknown_run_not_found(matcher):
         rpc_fails(call, grpc.StatusCode.NOT_FOUND)
 
 
+def quick_until(matcher, request, wanted):
+    """QuickSource until `wanted(ids)` holds: the in-memory supply refreshes every second."""
+    for _ in range(50):
+        candidates = list(matcher.QuickSource(request, timeout=10).candidates)
+        if wanted([c.listing_id for c in candidates]):
+            break
+        time.sleep(0.1)
+    return candidates
+
+
 def test_quick_source_ranks_by_value(matcher, registry, plums):
     """Quick sourcing finds the open listing for a checkout order, with a suggested quantity."""
     listing, _ = plums
     request = mpb.QuickSourceRequest(order=inline_order("", 300), today="2020-05-10")
-    response = matcher.QuickSource(request, timeout=10)
-    assert [(c.listing_id, c.suggested_kg) for c in response.candidates] == [(listing.id, 300)]
-    assert response.candidates[0].poverty_class == mpb.IMPOVERISHED
+    candidates = quick_until(matcher, request, lambda ids: ids == [listing.id])
+    assert [(c.listing_id, c.suggested_kg) for c in candidates] == [(listing.id, 300)]
+    assert candidates[0].poverty_class == mpb.IMPOVERISHED
 
 
 def test_twenty_parallel_commits_never_oversell(matcher, registry, plums):
@@ -206,3 +217,17 @@ def test_twenty_parallel_commits_never_oversell(matcher, registry, plums):
     stored = registry.GetListing(api.GetListingRequest(id=listing.id))
     assert stored.reserved_kg == 1500
     assert stored.reserved_kg <= stored.quantity_kg
+
+
+def test_quick_source_sees_new_listings(matcher, registry, plums):
+    """A listing created after a QuickSource shows up within a few refreshes, ranked first."""
+    listing, _ = plums
+    request = mpb.QuickSourceRequest(order=inline_order("", 300), today="2020-05-10")
+    quick_until(matcher, request, lambda ids: ids == [listing.id])
+    cheaper = registry.CreateListing(
+        api.CreateListingRequest(
+            listing=factories.listing(listing.producer_id, floor_price_fen=100)
+        )
+    )
+    found = quick_until(matcher, request, lambda ids: cheaper.id in ids)
+    assert [c.listing_id for c in found] == [cheaper.id, listing.id]  # lower floor, more value
