@@ -20,6 +20,15 @@ from google.protobuf.message import Message
 # (heading, field path) per table; paths may go into sub-messages ("household.status").
 COLUMNS: Mapping[str, tuple[tuple[str, str], ...]] = MappingProxyType(
     {
+        "runs": (
+            ("ID", "id"),
+            ("KIND", "kind"),
+            ("STATE", "state"),
+            ("STATUS", "status"),
+            ("OBJECTIVE", "objective"),
+            ("GAP", "gap"),
+            ("CREATED", "create_time"),
+        ),
         "villages": (
             ("ID", "id"),
             ("NAME", "display_name"),
