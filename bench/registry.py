@@ -107,7 +107,7 @@ def _serve(database_url: str, ports: Any, stop: Event) -> None:
     sys.stderr = open(os.devnull, "w")  # noqa: SIM115  # for the life of the process
     logs.configure("json", "info")
     running = create_server(Settings(database_url=database_url, address="127.0.0.1:0"))
-    running.server.start()
+    running.start()
     ports.put(running.port)
     stop.wait()
     running.server.stop(1).wait()

@@ -14,7 +14,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from fupin.registry.v1 import resources_pb2 as pb
 from registry import models
-from registry.checks import SLUG, Checker
+from registry.checks import CONTROL, SLUG, Checker
 
 ADMIN_CODE = re.compile(r"\d{12}")
 COUNTY_CODE = re.compile(r"\d{6}")
@@ -71,10 +71,65 @@ def village_proto(row: models.Village) -> pb.Village:
 
 
 INDICATOR_FIELDS = ("housing_safety", "food_security", "children_schooling", "health", "disability")
+KNOWN_CAUSES = frozenset(pb.PovertyCause.values()) - {0}
+MAX_MEMBERS = 100
+MAX_INCOME_FEN = 10**12
 
 
 def household_values(m: pb.Household, c: Checker) -> Values:
-    members = c.integer("members", m.members, 1, 100)
+    values = _valid_household(m)
+    return values if values is not None else _checked_household(m, c)
+
+
+def _valid_household(m: pb.Household) -> Values | None:
+    """The values of a household that passes every check of _checked_household, else None.
+
+    Imports validate 100,000s of rows, nearly all valid; plain comparisons are several times
+    cheaper than checks that can word a violation. So this must accept exactly what
+    _checked_household accepts, and only rows it refuses pay for the wording."""
+    ind = m.indicators
+    village_id, head_name = m.village_id.strip(), m.head_name.strip()
+    reason = m.assessment_reason.strip()
+    members, labour_force = m.members, m.labour_force
+    causes = list(m.causes)  # iterated twice below, and a list iterates faster
+    valid = (
+        0 < len(village_id) <= 40
+        and 0 < len(head_name) <= 100
+        and len(reason) <= 200
+        and not CONTROL.search(village_id + head_name + reason)
+        and CARD_NUMBER.fullmatch(m.card_number)
+        and 1 <= members <= MAX_MEMBERS
+        and 0 <= labour_force <= members
+        and KNOWN_CAUSES.issuperset(causes)
+        and m.HasField("indicators")
+        and 0 <= ind.housing_safety <= 100
+        and 0 <= ind.food_security <= 100
+        and 0 <= ind.children_schooling <= 100
+        and 0 <= ind.health <= 100
+        and 0 <= ind.disability <= 100
+        and 0 <= ind.income_per_capita_fen <= MAX_INCOME_FEN
+    )
+    if not valid:
+        return None
+    return {
+        "village_id": village_id,
+        "card_number": m.card_number,
+        "head_name": head_name,
+        "members": members,
+        "labour_force": labour_force,
+        "causes": list(dict.fromkeys(causes)),  # first occurrences, in order
+        "_reason": reason,
+        "housing_safety": ind.housing_safety,
+        "food_security": ind.food_security,
+        "children_schooling": ind.children_schooling,
+        "health": ind.health,
+        "disability": ind.disability,
+        "income_per_capita_fen": ind.income_per_capita_fen,
+    }
+
+
+def _checked_household(m: pb.Household, c: Checker) -> Values:
+    members = c.integer("members", m.members, 1, MAX_MEMBERS)
     values: Values = {
         "village_id": c.text("village_id", m.village_id, 40),
         "card_number": c.matches(
@@ -92,7 +147,7 @@ def household_values(m: pb.Household, c: Checker) -> Values:
     for name in INDICATOR_FIELDS:
         values[name] = c.integer(f"indicators.{name}", getattr(ind, name), 0, 100)
     values["income_per_capita_fen"] = c.integer(
-        "indicators.income_per_capita_fen", ind.income_per_capita_fen, 0, 10**12
+        "indicators.income_per_capita_fen", ind.income_per_capita_fen, 0, MAX_INCOME_FEN
     )
     return values
 

@@ -4,10 +4,11 @@ cooperative's member households. Called by the store inside its transaction."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, bindparam, delete, select
 from sqlmodel import Session, col
 
 from registry import models
@@ -133,6 +134,48 @@ def check_related_references(session: Session, kind: Kind, values: Values) -> No
                 raise NotFound(
                     f"household {household_id!r} not found", field=f"members[{i}].household_id"
                 )
+
+
+def _with_related(owner: Any, related: Any, key: Any, *order: Any) -> Select[Any]:
+    """An owner row joined to its related rows (or to one NULL row when it has none)."""
+    return (
+        select(owner, related)
+        .outerjoin(related, key == owner.id)
+        .where(owner.id == bindparam("id"))
+        .order_by(*order)
+    )
+
+
+# Built once: building and cache-keying a join costs more than a Get's query on SQLite.
+_LOAD_WITH_RELATED: Mapping[str, Select[Any]] = MappingProxyType(
+    {
+        HOUSEHOLD.name: _with_related(
+            models.Household,
+            models.StatusChange,
+            col(models.StatusChange.household_id),
+            col(models.StatusChange.time),
+            col(models.StatusChange.id),
+        ),
+        PRODUCER.name: _with_related(
+            models.Producer,
+            models.ProducerMember,
+            col(models.ProducerMember.producer_id),
+            col(models.ProducerMember.household_id),
+        ),
+    }
+)
+
+
+def load_one(session: Session, kind: Kind, resource_id: str) -> tuple[Any, list[Any]] | None:
+    """A row and the rows that belong to it, read in one statement; None if there is no row."""
+    stmt = _LOAD_WITH_RELATED.get(kind.name)
+    if stmt is None:
+        row = session.get(kind.table, resource_id)
+        return None if row is None else (row, [])
+    rows = session.execute(stmt, {"id": resource_id}).all()
+    if not rows:
+        return None
+    return rows[0][0], [related for _, related in rows if related is not None]
 
 
 def load_related(session: Session, kind: Kind, ids: Sequence[str]) -> dict[str, list[Any]]:

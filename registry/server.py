@@ -6,6 +6,7 @@ separate from `serve`, which runs one until SIGTERM or SIGINT.
 
 from __future__ import annotations
 
+import gc
 import signal
 import threading
 from concurrent import futures
@@ -34,6 +35,14 @@ class Running:
     port: int
     store: RegistryStore
     health: health.HealthServicer
+
+    def start(self) -> None:
+        """Start serving, with the objects built so far (modules, engine, services: ~170,000)
+        frozen out of the garbage collector's sight. They live as long as the process, and
+        every full collection scanned them all: ~100 ms, added to whichever RPC was running."""
+        gc.collect()
+        gc.freeze()
+        self.server.start()
 
 
 def create_server(settings: Settings, *, address: str | None = None) -> Running:
@@ -71,7 +80,7 @@ def create_server(settings: Settings, *, address: str | None = None) -> Running:
 def serve(settings: Settings, *, ready: threading.Event | None = None) -> int:
     """Run until SIGTERM/SIGINT; in-flight calls get settings.grace_s to finish. Returns 0."""
     running = create_server(settings)
-    running.server.start()
+    running.start()
     host = settings.address.rsplit(":", 1)[0]
     log.info("server_started", address=f"{host}:{running.port}", database=_safe_url(settings))
     stopped = threading.Event()

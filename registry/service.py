@@ -113,24 +113,7 @@ class RegistryServicer(api_grpc.RegistryServiceServicer):
 
     def import_stream(self, kind: Kind, chunks: Iterator[Any]) -> api.ImportResponse:
         """Validate every row of every chunk; store all of them or none."""
-        rows: list[dict[str, Any]] = []
-        violations: list[FieldViolation] = []
-        digest = hashlib.sha256()
-        request_id = ""
-        for n, chunk in enumerate(chunks):
-            request_id = request_id or (checked_request_id(chunk.request_id) if n == 0 else "")
-            digest.update(chunk.SerializeToString(deterministic=True))
-            for message in getattr(chunk, kind.plural):
-                if len(rows) >= MAX_IMPORT_ROWS:
-                    raise ResourceExhausted(f"an import holds at most {MAX_IMPORT_ROWS} rows")
-                values, checker = kind.to_values(message, f"{kind.plural}[{len(rows)}].")
-                violations.extend(checker.violations[: MAX_REPORTED_VIOLATIONS - len(violations)])
-                rows.append(values)
-        if violations:
-            raise InvalidArgument(violations)
-        ids = imports.import_rows(
-            self.store, kind, rows, request_id=request_id, fingerprint=digest.hexdigest()
-        )
+        ids = imports.import_rows(self.store, kind, ImportStream(kind, chunks))
         return api.ImportResponse(imported=len(ids), ids=ids)
 
     def ImportHouseholds(self, request_iterator: Any, context: Any) -> api.ImportResponse:
@@ -154,6 +137,43 @@ class RegistryServicer(api_grpc.RegistryServiceServicer):
             )
             response.entries.add(household=household, reasons=reasons, score_change=change)
         return response
+
+
+class ImportStream:
+    """An import's chunks as rows of column values, validated as they arrive (what
+    imports.import_rows takes, so that it can store rows while the rest arrive)."""
+
+    def __init__(self, kind: Kind, chunks: Iterator[Any]) -> None:
+        self.kind = kind
+        self.chunks = chunks
+        self.request_id = ""
+        self._digest = hashlib.sha256()
+
+    @property
+    def fingerprint(self) -> str:
+        return self._digest.hexdigest()
+
+    def __iter__(self) -> Iterator[list[dict[str, Any]]]:
+        """Each chunk's rows while every row so far is valid; after an invalid row the rest
+        are only validated, and at the end every violation found is raised."""
+        violations: list[FieldViolation] = []
+        count = 0
+        for n, chunk in enumerate(self.chunks):
+            if n == 0:
+                self.request_id = checked_request_id(chunk.request_id)
+            self._digest.update(chunk.SerializeToString(deterministic=True))
+            rows = []
+            for message in getattr(chunk, self.kind.plural):
+                if count >= MAX_IMPORT_ROWS:
+                    raise ResourceExhausted(f"an import holds at most {MAX_IMPORT_ROWS} rows")
+                values, checker = self.kind.to_values(message, f"{self.kind.plural}[{count}].")
+                violations.extend(checker.violations[: MAX_REPORTED_VIOLATIONS - len(violations)])
+                rows.append(values)
+                count += 1
+            if not violations:
+                yield rows
+        if violations:
+            raise InvalidArgument(violations)
 
 
 def _required_id(resource_id: str) -> str:

@@ -42,10 +42,17 @@ def new_id(prefix: str) -> str:
     return f"{prefix}-{time.time_ns() // 1_000_000:012x}{secrets.token_hex(8)}"
 
 
-def new_ids(prefix: str, count: int) -> list[str]:
-    """Ids for a batch that sort in input order: one time and random stem, then the index."""
-    stem = f"{prefix}-{time.time_ns() // 1_000_000:012x}{secrets.token_hex(5)}"
-    return [f"{stem}{i:06x}" for i in range(count)]
+def id_stem(prefix: str) -> str:
+    """The start shared by a batch's ids: prefix, 48-bit milliseconds, 40 random bits."""
+    return f"{prefix}-{time.time_ns() // 1_000_000:012x}{secrets.token_hex(5)}"
+
+
+def new_ids(prefix: str, count: int, *, stem: str = "", start: int = 0) -> list[str]:
+    """Ids for a batch that sort in input order: one time and random stem, then the index.
+
+    A batch stored in parts passes each part the same stem and the index it starts at."""
+    stem = stem or id_stem(prefix)
+    return [f"{stem}{i:06x}" for i in range(start, start + count)]
 
 
 class RegistryStore:
@@ -60,17 +67,22 @@ class RegistryStore:
         """A session in one transaction; database outages surface as Unavailable.
 
         `write` takes SQLite's write lock at the start (PostgreSQL needs no such thing)."""
-        try:
-            with self.engine.connect() as connection:
-                connection.info[db.WRITE_FLAG] = write
-                with Session(bind=connection, expire_on_commit=False) as session, session.begin():
-                    yield session
-        except OperationalError as exc:
-            log.warning("database_unavailable", error=str(exc.orig))
-            raise Unavailable("the database is unavailable; retry later") from exc
-        except DataError as exc:  # validation should have caught it: log, but blame the input
-            log.warning("database_refused_value", error=str(exc.orig)[:300])
-            raise InvalidArgument.one("request", "holds a value the database cannot store") from exc
+        with _database_errors(), self.engine.connect() as connection:
+            connection.info[db.WRITE_FLAG] = write
+            with Session(bind=connection, expire_on_commit=False) as session, session.begin():
+                yield session
+
+    @contextmanager
+    def statement(self) -> Iterator[Session]:
+        """A session for a read made of ONE statement, which sees one snapshot by itself.
+
+        PostgreSQL runs it in autocommit: BEGIN and COMMIT would be two more round trips.
+        SQLite keeps its BEGIN, which costs no round trip."""
+        with _database_errors(), self.engine.connect() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execution_options(isolation_level="AUTOCOMMIT")
+            with Session(bind=connection, expire_on_commit=False) as session, session.begin():
+                yield session
 
     def create(
         self, kind: Kind, values: Values, *, request_id: str = "", fingerprint: str = ""
@@ -95,7 +107,7 @@ class RegistryStore:
             raise _conflict(kind, exc) from exc
 
     def get(self, kind: Kind, resource_id: str) -> Record:
-        with self.transaction() as session:
+        with self.statement() as session:
             return self._load(session, kind, resource_id)
 
     def list(self, kind: Kind, *, page: Page, where: Values) -> tuple[list[Record], str]:
@@ -158,11 +170,25 @@ class RegistryStore:
         return row
 
     def _load(self, session: Session, kind: Kind, resource_id: str) -> Record:
-        row = session.get(kind.table, resource_id)
-        if row is None:
+        """The record in one statement (RegistryStore.statement relies on it)."""
+        loaded = hooks.load_one(session, kind, resource_id)
+        if loaded is None:
             raise NotFound(f"{kind.name} {resource_id!r} not found", field="id")
-        related = hooks.load_related(session, kind, [resource_id]).get(resource_id, [])
+        row, related = loaded
         return Record(row, tuple(related))
+
+
+@contextmanager
+def _database_errors() -> Iterator[None]:
+    """Database outages become Unavailable; values the database refuses, InvalidArgument."""
+    try:
+        yield
+    except OperationalError as exc:
+        log.warning("database_unavailable", error=str(exc.orig))
+        raise Unavailable("the database is unavailable; retry later") from exc
+    except DataError as exc:  # validation should have caught it: log, but blame the input
+        log.warning("database_refused_value", error=str(exc.orig)[:300])
+        raise InvalidArgument.one("request", "holds a value the database cannot store") from exc
 
 
 def _locked(session: Session, kind: Kind, resource_id: str) -> models.Resource:
@@ -196,8 +222,11 @@ def _check_unique(session: Session, kind: Kind, values: Values) -> None:
 def replayed(session: Session, request_id: str, fingerprint: str) -> list[str] | None:
     """Ids produced by an earlier call with this request_id, or None if it is new."""
     key = session.get(models.IdempotencyKey, request_id)
-    if key is None:
-        return None
+    return None if key is None else replay(key, fingerprint)
+
+
+def replay(key: models.IdempotencyKey, fingerprint: str) -> list[str]:
+    """The ids the call that left this key produced, if it was the same request."""
     if key.fingerprint != fingerprint:
         raise AlreadyExists(
             "request_id was already used for a different request", field="request_id"
