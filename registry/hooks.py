@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Select, bindparam, delete, select
 from sqlmodel import Session, col
 
-from registry import models
+from registry import db, models
 from registry.errors import NotFound
 from registry.kinds import HOUSEHOLD, PRODUCER, Kind
 from registry.scoring import Indicators, ScoringConfig, Status, score, status_for
@@ -185,12 +185,20 @@ def load_related(session: Session, kind: Kind, ids: Sequence[str]) -> dict[str, 
         return out
     if kind is HOUSEHOLD:
         table: Any = models.StatusChange
-        stmt = select(table).where(table.household_id.in_(ids)).order_by(table.time, table.id)
+        stmt = (
+            select(table)
+            .where(db.one_of(session, table.household_id, list(ids)))
+            .order_by(table.time, table.id)
+        )
         for change in session.scalars(stmt):
             out[change.household_id].append(change)
     else:
         table = models.ProducerMember
-        stmt = select(table).where(table.producer_id.in_(ids)).order_by(table.household_id)
+        stmt = (
+            select(table)
+            .where(db.one_of(session, table.producer_id, list(ids)))
+            .order_by(table.household_id)
+        )
         for member in session.scalars(stmt):
             out[member.producer_id].append(member)
     return out

@@ -26,7 +26,7 @@ from sqlalchemy import JSON, insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col
 
-from registry import hooks, models
+from registry import db, hooks, models
 from registry.errors import AlreadyExists, FailedPrecondition, NotFound
 from registry.kinds import HOUSEHOLD, Kind
 from registry.scoring import ScoringConfig
@@ -303,7 +303,7 @@ def _existing(session: Session, column: Any, values: Iterable[str]) -> set[str]:
     found: set[str] = set()
     for start in range(0, len(wanted), QUERY_CHUNK):
         chunk = wanted[start : start + QUERY_CHUNK]
-        found.update(session.scalars(select(column).where(column.in_(chunk))))
+        found.update(session.scalars(select(column).where(db.one_of(session, column, chunk))))
     return found
 
 
@@ -313,7 +313,7 @@ def _counties(session: Session, village_ids: Iterable[str]) -> dict[str, str]:
     for start in range(0, len(wanted), QUERY_CHUNK):
         chunk = wanted[start : start + QUERY_CHUNK]
         stmt = select(col(models.Village.id), col(models.Village.county_code)).where(
-            col(models.Village.id).in_(chunk)
+            db.one_of(session, col(models.Village.id), chunk)
         )
         counties.update({village_id: county for village_id, county in session.execute(stmt)})
     return counties
