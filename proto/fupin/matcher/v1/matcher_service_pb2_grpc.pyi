@@ -84,6 +84,18 @@ class MatcherServiceStub:
     bonus), enough to cover the order's quantity. Reads only; nothing is reserved.
     Errors: INVALID_ARGUMENT.
     """
+    AllocateAid: _grpc.UnaryUnaryMultiCallable[_matcher_service_pb2.AllocateAidRequest, _matcher_service_pb2.MatchRun]
+    """Starts an aid allocation run: households x budgeted programmes -> grants (fen), most in
+    need first (see docs/aid.md for need and value). The problem is inline (a what-if; such a
+    run cannot be committed) or a selection of registry households and programmes, where each
+    programme's budget is what it has left (budget - spent). Same run behaviour as
+    MatchProduce: time limit, deadline, progress through WatchMatchRun, retry by request_id.
+    CommitMatchRun on a PROPOSED aid run writes one ledger entry per grant and adds the grants
+    to the programmes' spent_fen in one transaction, never past a budget (ABORTED naming each
+    programme as `programmes[ID]` when a budget no longer fits). Errors: INVALID_ARGUMENT
+    (naming the field); NOT_FOUND for an unknown programme in the selection;
+    RESOURCE_EXHAUSTED over the size limit; ALREADY_EXISTS when run_id or request_id is taken.
+    """
 
 @_typing.type_check_only
 class MatcherServiceAsyncStub(MatcherServiceStub):
@@ -140,6 +152,18 @@ class MatcherServiceAsyncStub(MatcherServiceStub):
     from current registry data, ranked by value per kg (price - transport - floor + poverty
     bonus), enough to cover the order's quantity. Reads only; nothing is reserved.
     Errors: INVALID_ARGUMENT.
+    """
+    AllocateAid: _aio.UnaryUnaryMultiCallable[_matcher_service_pb2.AllocateAidRequest, _matcher_service_pb2.MatchRun]  # type: ignore[assignment]
+    """Starts an aid allocation run: households x budgeted programmes -> grants (fen), most in
+    need first (see docs/aid.md for need and value). The problem is inline (a what-if; such a
+    run cannot be committed) or a selection of registry households and programmes, where each
+    programme's budget is what it has left (budget - spent). Same run behaviour as
+    MatchProduce: time limit, deadline, progress through WatchMatchRun, retry by request_id.
+    CommitMatchRun on a PROPOSED aid run writes one ledger entry per grant and adds the grants
+    to the programmes' spent_fen in one transaction, never past a budget (ABORTED naming each
+    programme as `programmes[ID]` when a budget no longer fits). Errors: INVALID_ARGUMENT
+    (naming the field); NOT_FOUND for an unknown programme in the selection;
+    RESOURCE_EXHAUSTED over the size limit; ALREADY_EXISTS when run_id or request_id is taken.
     """
 
 class MatcherServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -242,6 +266,24 @@ class MatcherServiceServicer(metaclass=_abc_1.ABCMeta):
         from current registry data, ranked by value per kg (price - transport - floor + poverty
         bonus), enough to cover the order's quantity. Reads only; nothing is reserved.
         Errors: INVALID_ARGUMENT.
+        """
+
+    @_abc_1.abstractmethod
+    def AllocateAid(
+        self,
+        request: _matcher_service_pb2.AllocateAidRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_matcher_service_pb2.MatchRun, _abc.Awaitable[_matcher_service_pb2.MatchRun]]:
+        """Starts an aid allocation run: households x budgeted programmes -> grants (fen), most in
+        need first (see docs/aid.md for need and value). The problem is inline (a what-if; such a
+        run cannot be committed) or a selection of registry households and programmes, where each
+        programme's budget is what it has left (budget - spent). Same run behaviour as
+        MatchProduce: time limit, deadline, progress through WatchMatchRun, retry by request_id.
+        CommitMatchRun on a PROPOSED aid run writes one ledger entry per grant and adds the grants
+        to the programmes' spent_fen in one transaction, never past a budget (ABORTED naming each
+        programme as `programmes[ID]` when a budget no longer fits). Errors: INVALID_ARGUMENT
+        (naming the field); NOT_FOUND for an unknown programme in the selection;
+        RESOURCE_EXHAUSTED over the size limit; ALREADY_EXISTS when run_id or request_id is taken.
         """
 
 def add_MatcherServiceServicer_to_server(servicer: MatcherServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
