@@ -66,7 +66,7 @@ def programme_spending(store: RegistryStore, programme_ids: Sequence[str]) -> li
     )
     with store.transaction() as session:
         rows = {p.id: p for p in session.scalars(stmt)}
-        granted = dict(session.execute(counts).tuples().all())
+        granted = {k: v for k, v in session.execute(counts)}
     for i, ident in enumerate(programme_ids):
         if ident not in rows:
             raise NotFound(f"aid programme {ident!r} not found", field=f"programme_ids[{i}]")
@@ -174,15 +174,12 @@ def verify(store: RegistryStore) -> ledger.ChainCheck:
         if check.first_broken_seq:
             return check
         entry, prog = models.LedgerEntry, models.AidProgram
-        granted = dict(
-            session.execute(
-                select(col(entry.counterpart_id), func.sum(col(entry.amount_fen)))
-                .where(col(entry.kind) == GRANT_ENTRY)
-                .group_by(col(entry.counterpart_id))
-            )
-            .tuples()
-            .all()
+        sums = (
+            select(col(entry.counterpart_id), func.sum(col(entry.amount_fen)))
+            .where(col(entry.kind) == GRANT_ENTRY)
+            .group_by(col(entry.counterpart_id))
         )
+        granted = {k: v for k, v in session.execute(sums)}
         for ident, spent in session.execute(
             select(col(prog.id), col(prog.spent_fen)).order_by(col(prog.id))
         ):
