@@ -14,7 +14,8 @@ from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
 from fupin.registry.v1 import registry_service_pb2 as api
 from fupin.registry.v1 import resources_pb2 as pb
 from matcher.aid import AidObjective, AidProgramme
-from tests.aidfixtures import inline_request, poor_households, programme, selection_request
+from matcher.aid_request import inline_request
+from tests.aidfixtures import poor_households, programme, selection_request
 from tests.matcher.test_aid_reference import (
     aid_problems,
     brute_force,
