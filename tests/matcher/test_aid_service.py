@@ -3,6 +3,8 @@ satisfied/violated pairs, explanations, registry runs, commit and bad input."""
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import replace
 
 import grpc
@@ -14,6 +16,7 @@ from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
 from fupin.registry.v1 import registry_service_pb2 as api
 from fupin.registry.v1 import resources_pb2 as pb
 from matcher.aid import AidObjective, AidProgramme
+from matcher.aid_demo import demo_problem
 from matcher.aid_request import inline_request
 from tests.aidfixtures import poor_households, programme, selection_request
 from tests.matcher.test_aid_reference import (
@@ -238,3 +241,27 @@ def test_unknown_programme_is_not_found(matcher):
         grpc.StatusCode.NOT_FOUND,
     )
     assert fields_of(error) == ["selection.programme_ids[0]"]
+
+
+def test_cancel_a_running_aid_run(matcher):
+    """A long aid solve watched while RUNNING is cancelled: the run ends CANCELLED."""
+    request = inline_request(demo_problem(3000, 8, seed=3), run_id="aid-cancel-1")
+    request.parameters.time_limit_s = 120
+    answer: dict[str, object] = {}
+    caller = threading.Thread(
+        target=lambda: answer.update(run=matcher.AllocateAid(request, timeout=180))
+    )
+    caller.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            state = matcher.GetMatchRun(mpb.GetMatchRunRequest(id="aid-cancel-1")).state
+        except grpc.RpcError:
+            state = None
+        if state == mpb.RUNNING:
+            break
+        time.sleep(0.1)
+    cancelled = matcher.CancelMatchRun(mpb.CancelMatchRunRequest(id="aid-cancel-1"))
+    caller.join(60)
+    assert cancelled.state == mpb.CANCELLED
+    assert answer["run"].state == mpb.CANCELLED
