@@ -167,7 +167,8 @@ def registry_problem(inputs: AidInputs, rules: mpb.AidRules) -> aid.AidProblem:
         )
         for i, x in enumerate(inputs.programmes)
     ]
-    return _problem(check, households, programmes, rules, "selection.programme_ids[{}]")
+    path = "selection.programme_ids[{}]"
+    return _problem(check, households, programmes, rules, path, held=frozenset(inputs.held))
 
 
 def _registry_household(check: _Collect, h: AidHouseholdRecord) -> aid.AidHousehold | None:
@@ -185,6 +186,7 @@ def _problem(
     programmes: Sequence[aid.AidProgramme | None],
     rules: mpb.AidRules,
     programme_path: str,
+    held: frozenset[tuple[str, str]] = frozenset(),
 ) -> aid.AidProblem:
     need = _need(check, rules)
     quotas = [
@@ -212,6 +214,7 @@ def _problem(
             need=need or aid.NeedConfig(),
             objective=OBJECTIVES.get(rules.objective, aid.AidObjective.NEED),
             quotas=tuple(q for q in quotas if q is not None),
+            held=held,
         ),
     )
     if problem is None:

@@ -52,6 +52,7 @@ class AidProgrammeRecord:
 class AidInputs:
     households: list[AidHouseholdRecord]
     programmes: list[AidProgrammeRecord]
+    held: list[tuple[str, str]]  # (household, programme) granted before, per the ledger
 
 
 @dataclass(frozen=True)
@@ -82,13 +83,33 @@ def aid_inputs(
             if ident not in found:
                 raise NotFound(f"aid programme {ident!r} not found", field=f"{field}[{i}]")
         rows = session.execute(households).all()
+        held = _held(session, list(programme_ids))
     return AidInputs(
         households=[
             AidHouseholdRecord(hid, code, status, score, tuple(causes))
             for hid, code, status, score, causes in rows
         ],
         programmes=[_programme(found[ident]) for ident in programme_ids],
+        held=held,
     )
+
+
+def _held(
+    session: Session, programme_ids: list[str], household_ids: Sequence[str] = ()
+) -> list[tuple[str, str]]:
+    """(household, programme) pairs the ledger already records a grant for, among these
+    programmes (and these households, if given)."""
+    entry = models.LedgerEntry
+    stmt = select(col(entry.subject_id), col(entry.counterpart_id)).where(
+        col(entry.kind) == GRANT_ENTRY, col(entry.counterpart_id).in_(programme_ids)
+    )
+    if not household_ids:
+        return [(h, p) for h, p in session.execute(stmt)]
+    out: list[tuple[str, str]] = []
+    for start in range(0, len(household_ids), QUERY_CHUNK):
+        chunk = household_ids[start : start + QUERY_CHUNK]
+        out += [(h, p) for h, p in session.execute(stmt.where(col(entry.subject_id).in_(chunk)))]
+    return out
 
 
 def _programme(row: models.AidProgram) -> AidProgrammeRecord:
@@ -154,7 +175,14 @@ def _spend(session: Session, grants: Sequence[models.RunGrant]) -> None:
     short = _locked_shortfalls(
         session, models.AidProgram, "budget_fen", "spent_fen", want, "programmes", "fen"
     )
-    short += _missing_households(session, sorted({g.household_id for g in grants}))
+    households = sorted({g.household_id for g in grants})
+    short += _missing_households(session, households)
+    # Under the programme locks: no concurrent commit can grant these programmes meanwhile.
+    granted = {(g.household_id, g.programme_id) for g in grants}
+    short += [
+        FieldViolation(f"households[{h}]", f"already holds a grant of programme {p}")
+        for h, p in sorted(set(_held(session, sorted(want), households)) & granted)
+    ]
     if short:
         names = ", ".join(v.field for v in short[:10])
         raise Aborted(f"the registry changed; the grants no longer fit: {names}", short)

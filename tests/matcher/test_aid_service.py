@@ -157,8 +157,9 @@ def test_commit_spends_and_writes_the_ledger(registry, matcher, channel):
 
 
 def test_commit_aborts_when_the_budget_no_longer_fits(registry, matcher):
-    """Two runs over one budget: the second commit is ABORTED naming the programme."""
-    poor_households(registry, 2)
+    """Two runs over one budget and the same households: the second commit is ABORTED naming
+    the programme (no budget left) and each household (already granted)."""
+    households = poor_households(registry, 2)
     medical = programme(registry, budget_fen=400_000, amount_fen=200_000)
     first = allocate(matcher, selection_request([medical.id]))
     second = allocate(matcher, selection_request([medical.id]))
@@ -167,10 +168,32 @@ def test_commit_aborts_when_the_budget_no_longer_fits(registry, matcher):
         lambda: matcher.CommitMatchRun(mpb.CommitMatchRunRequest(id=second.id)),
         grpc.StatusCode.ABORTED,
     )
-    assert fields_of(error) == [f"programmes[{medical.id}]"]
+    assert fields_of(error) == [
+        f"programmes[{medical.id}]",
+        *sorted(f"households[{h.id}]" for h in households),
+    ]
     assert matcher.GetMatchRun(mpb.GetMatchRunRequest(id=second.id)).state == mpb.PROPOSED
     stored = registry.GetAidProgram(api.GetAidProgramRequest(id=medical.id))
     assert stored.spent_fen == 400_000
+
+
+def test_one_grant_per_programme_across_runs(registry, matcher):
+    """Budget to spare: a household granted in a committed run is not eligible in the next
+    run, and a concurrent run granting it again is ABORTED at commit naming the household."""
+    households = poor_households(registry, 2)
+    medical = programme(registry, budget_fen=2_000_000, amount_fen=200_000)
+    first = allocate(matcher, selection_request([medical.id]))
+    rival = allocate(matcher, selection_request([medical.id]))
+    assert len(first.aid.grants) == len(rival.aid.grants) == 2
+    matcher.CommitMatchRun(mpb.CommitMatchRunRequest(id=first.id))
+    error = rpc_fails(
+        lambda: matcher.CommitMatchRun(mpb.CommitMatchRunRequest(id=rival.id)),
+        grpc.StatusCode.ABORTED,
+    )
+    assert fields_of(error) == sorted(f"households[{h.id}]" for h in households)
+    after = allocate(matcher, selection_request([medical.id]))
+    assert not after.aid.grants
+    assert not after.aid.left_out  # nobody left eligible
 
 
 def test_inline_run_cannot_be_committed(matcher):

@@ -51,11 +51,19 @@ def seqs(server):
 
 
 def test_twenty_concurrent_commits_never_overspend(server, registry, matcher, ledger):
-    """20 runs over one budget for 3 grants, committed at once: 3 grants in total; the rest
-    ABORTED naming the programme; spent never above the budget; the chain intact."""
-    poor_households(registry, 1)
+    """20 runs (one per village, a household each) over one budget for 3 grants, committed at
+    once: 3 grants in total, the rest ABORTED naming the programme; spent never above the
+    budget; the chain intact."""
+    villages = [poor_households(registry, 1)[0].village_id for _ in range(20)]
+    codes = [registry.GetVillage(api.GetVillageRequest(id=v)).admin_code for v in villages]
     medical = programme(registry, budget_fen=3 * GRANT, amount_fen=GRANT)
-    runs = [matcher.AllocateAid(selection_request([medical.id]), timeout=60).id for _ in range(20)]
+    runs = []
+    for code in codes:
+        request = selection_request([medical.id])
+        request.selection.region_code = code
+        run = matcher.AllocateAid(request, timeout=60)
+        assert len(run.aid.grants) == 1
+        runs.append(run.id)
     barrier = threading.Barrier(20)
     outcomes: list[str] = []
 
