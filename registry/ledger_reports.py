@@ -174,20 +174,24 @@ def verify(store: RegistryStore) -> ledger.ChainCheck:
         if check.first_broken_seq:
             return check
         entry, prog = models.LedgerEntry, models.AidProgram
-        sums = (
-            select(col(entry.counterpart_id), func.sum(col(entry.amount_fen)))
-            .where(col(entry.kind) == GRANT_ENTRY)
-            .group_by(col(entry.counterpart_id))
+        granted = (
+            select(func.coalesce(func.sum(col(entry.amount_fen)), 0))
+            .where(col(entry.kind) == GRANT_ENTRY, col(entry.counterpart_id) == col(prog.id))
+            .scalar_subquery()
         )
-        granted = {k: v for k, v in session.execute(sums)}
-        for ident, spent in session.execute(
-            select(col(prog.id), col(prog.spent_fen)).order_by(col(prog.id))
-        ):
-            if int(granted.get(ident, 0)) != spent:
-                got = int(granted.get(ident, 0))
-                reason = (
-                    f"programme {ident} has spent {spent} fen but its ledger grants add up to "
-                    f"{got} fen: entries after the last one were removed or a budget was changed"
-                )
-                return ledger.ChainCheck(check.entries, 0, reason)
+        # One statement, so spent_fen and the ledger are read in one snapshot even under READ
+        # COMMITTED (a commit adds to both at once).
+        first = session.execute(
+            select(col(prog.id), col(prog.spent_fen), granted)
+            .where(col(prog.spent_fen) != granted)
+            .order_by(col(prog.id))
+            .limit(1)
+        ).first()
+        if first is not None:
+            ident, spent, got = first
+            reason = (
+                f"programme {ident} has spent {spent} fen but its ledger grants add up to "
+                f"{got} fen: the newest entries were removed, or spent_fen was changed"
+            )
+            return ledger.ChainCheck(check.entries, 0, reason)
     return check
