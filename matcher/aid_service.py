@@ -17,6 +17,7 @@ from matcher import aid, aid_convert, convert
 from matcher.live import LiveRuns
 from matcher.runner import Executor, Outcome
 from matcher.source import GrantRecord, RegistrySource, RunRecord, RunState
+from registry.convert import REGION_CODE
 from registry.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
 from registry.service import RESOURCE_ID, checked_request_id, fingerprint
 
@@ -104,8 +105,8 @@ class AidRuns:
         for i, ident in enumerate(sel.programme_ids):
             if not RESOURCE_ID.fullmatch(ident):
                 raise InvalidArgument.one(f"selection.programme_ids[{i}]", "is not a valid id")
-        if not sel.region_code.isdigit() and sel.region_code:
-            raise InvalidArgument.one("selection.region_code", "must be digits")
+        if not REGION_CODE.fullmatch(sel.region_code):
+            raise InvalidArgument.one("selection.region_code", "must be up to 12 digits")
         inputs = self.source.aid_inputs(
             region_code=sel.region_code,
             programme_ids=list(sel.programme_ids),

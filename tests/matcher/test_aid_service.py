@@ -258,6 +258,18 @@ def test_bad_input_names_the_field(matcher, change, field):
     assert not matcher.ListMatchRuns(mpb.ListMatchRunsRequest()).runs
 
 
+def test_bad_selection_names_the_field(matcher):
+    """A region code that is not digits, and a selection without programmes."""
+    request = selection_request(["p-1"])
+    request.selection.region_code = "35a"
+    error = rpc_fails(lambda: matcher.AllocateAid(request), grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields_of(error) == ["selection.region_code"]
+    error = rpc_fails(
+        lambda: matcher.AllocateAid(selection_request([])), grpc.StatusCode.INVALID_ARGUMENT
+    )
+    assert fields_of(error) == ["selection.programme_ids"]
+
+
 def test_unknown_programme_is_not_found(matcher):
     error = rpc_fails(
         lambda: matcher.AllocateAid(selection_request(["nope"]), timeout=30),
