@@ -8,20 +8,9 @@ import io
 import pytest
 from sqlalchemy import text
 
-from clients.cli import main
 from fupin.registry.v1 import registry_service_pb2 as api
 from registry import ledger_guard
 from tests.aidfixtures import poor_households, programme
-
-
-@pytest.fixture
-def fupin(server, capsys):
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = main([*argv, "--target", f"127.0.0.1:{server.port}"])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 @pytest.fixture
