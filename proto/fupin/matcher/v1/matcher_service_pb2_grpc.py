@@ -150,12 +150,15 @@ class MatcherServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CommitMatchRun(self, request, context):
-        """Commits a PROPOSED produce run: reserves listing quantities and fills orders in one
-        transaction and records the commitments in the ledger. Idempotent by request_id (a retry
-        returns the committed run). Concurrent commits never oversell a listing.
-        Errors: NOT_FOUND; FAILED_PRECONDITION when the run is not PROPOSED or not a produce run;
-        ABORTED when the registry changed so that the allocation no longer fits (the message and
-        the field violations name each listing or order, as `listings[ID]` / `orders[ID]`).
+        """Commits a PROPOSED run in one transaction, recording it in the ledger. A produce run
+        reserves listing quantities and fills orders; concurrent commits never oversell a listing.
+        An aid run writes one ledger entry per grant and adds the grants to the programmes'
+        spent_fen; concurrent commits never overspend a budget nor grant a household the same
+        programme twice. Idempotent by request_id (a retry returns the committed run).
+        Errors: NOT_FOUND; FAILED_PRECONDITION when the run is not PROPOSED, or is an inline aid
+        run; ABORTED when the registry changed so that the allocation no longer fits (the message
+        and the field violations name each `listings[ID]` / `orders[ID]`, or each
+        `programmes[ID]` / `households[ID]`).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

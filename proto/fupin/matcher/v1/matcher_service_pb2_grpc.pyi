@@ -69,12 +69,15 @@ class MatcherServiceStub:
     Errors: NOT_FOUND; FAILED_PRECONDITION when the run is already over.
     """
     CommitMatchRun: _grpc.UnaryUnaryMultiCallable[_matcher_service_pb2.CommitMatchRunRequest, _matcher_service_pb2.MatchRun]
-    """Commits a PROPOSED produce run: reserves listing quantities and fills orders in one
-    transaction and records the commitments in the ledger. Idempotent by request_id (a retry
-    returns the committed run). Concurrent commits never oversell a listing.
-    Errors: NOT_FOUND; FAILED_PRECONDITION when the run is not PROPOSED or not a produce run;
-    ABORTED when the registry changed so that the allocation no longer fits (the message and
-    the field violations name each listing or order, as `listings[ID]` / `orders[ID]`).
+    """Commits a PROPOSED run in one transaction, recording it in the ledger. A produce run
+    reserves listing quantities and fills orders; concurrent commits never oversell a listing.
+    An aid run writes one ledger entry per grant and adds the grants to the programmes'
+    spent_fen; concurrent commits never overspend a budget nor grant a household the same
+    programme twice. Idempotent by request_id (a retry returns the committed run).
+    Errors: NOT_FOUND; FAILED_PRECONDITION when the run is not PROPOSED, or is an inline aid
+    run; ABORTED when the registry changed so that the allocation no longer fits (the message
+    and the field violations name each `listings[ID]` / `orders[ID]`, or each
+    `programmes[ID]` / `households[ID]`).
     """
     DiscardMatchRun: _grpc.UnaryUnaryMultiCallable[_matcher_service_pb2.DiscardMatchRunRequest, _matcher_service_pb2.MatchRun]
     """Discards a PROPOSED run. Errors: NOT_FOUND; FAILED_PRECONDITION unless PROPOSED."""
@@ -138,12 +141,15 @@ class MatcherServiceAsyncStub(MatcherServiceStub):
     Errors: NOT_FOUND; FAILED_PRECONDITION when the run is already over.
     """
     CommitMatchRun: _aio.UnaryUnaryMultiCallable[_matcher_service_pb2.CommitMatchRunRequest, _matcher_service_pb2.MatchRun]  # type: ignore[assignment]
-    """Commits a PROPOSED produce run: reserves listing quantities and fills orders in one
-    transaction and records the commitments in the ledger. Idempotent by request_id (a retry
-    returns the committed run). Concurrent commits never oversell a listing.
-    Errors: NOT_FOUND; FAILED_PRECONDITION when the run is not PROPOSED or not a produce run;
-    ABORTED when the registry changed so that the allocation no longer fits (the message and
-    the field violations name each listing or order, as `listings[ID]` / `orders[ID]`).
+    """Commits a PROPOSED run in one transaction, recording it in the ledger. A produce run
+    reserves listing quantities and fills orders; concurrent commits never oversell a listing.
+    An aid run writes one ledger entry per grant and adds the grants to the programmes'
+    spent_fen; concurrent commits never overspend a budget nor grant a household the same
+    programme twice. Idempotent by request_id (a retry returns the committed run).
+    Errors: NOT_FOUND; FAILED_PRECONDITION when the run is not PROPOSED, or is an inline aid
+    run; ABORTED when the registry changed so that the allocation no longer fits (the message
+    and the field violations name each `listings[ID]` / `orders[ID]`, or each
+    `programmes[ID]` / `households[ID]`).
     """
     DiscardMatchRun: _aio.UnaryUnaryMultiCallable[_matcher_service_pb2.DiscardMatchRunRequest, _matcher_service_pb2.MatchRun]  # type: ignore[assignment]
     """Discards a PROPOSED run. Errors: NOT_FOUND; FAILED_PRECONDITION unless PROPOSED."""
@@ -240,12 +246,15 @@ class MatcherServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _matcher_service_pb2.CommitMatchRunRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_matcher_service_pb2.MatchRun, _abc.Awaitable[_matcher_service_pb2.MatchRun]]:
-        """Commits a PROPOSED produce run: reserves listing quantities and fills orders in one
-        transaction and records the commitments in the ledger. Idempotent by request_id (a retry
-        returns the committed run). Concurrent commits never oversell a listing.
-        Errors: NOT_FOUND; FAILED_PRECONDITION when the run is not PROPOSED or not a produce run;
-        ABORTED when the registry changed so that the allocation no longer fits (the message and
-        the field violations name each listing or order, as `listings[ID]` / `orders[ID]`).
+        """Commits a PROPOSED run in one transaction, recording it in the ledger. A produce run
+        reserves listing quantities and fills orders; concurrent commits never oversell a listing.
+        An aid run writes one ledger entry per grant and adds the grants to the programmes'
+        spent_fen; concurrent commits never overspend a budget nor grant a household the same
+        programme twice. Idempotent by request_id (a retry returns the committed run).
+        Errors: NOT_FOUND; FAILED_PRECONDITION when the run is not PROPOSED, or is an inline aid
+        run; ABORTED when the registry changed so that the allocation no longer fits (the message
+        and the field violations name each `listings[ID]` / `orders[ID]`, or each
+        `programmes[ID]` / `households[ID]`).
         """
 
     @_abc_1.abstractmethod
