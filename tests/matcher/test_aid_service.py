@@ -15,7 +15,8 @@ from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
 from fupin.registry.v1 import registry_service_pb2 as api
 from fupin.registry.v1 import resources_pb2 as pb
-from matcher.aid import AidObjective, AidProgramme
+from matcher import aid_convert
+from matcher.aid import AidObjective, AidProgramme, solve
 from matcher.aid_demo import demo_problem
 from matcher.aid_request import inline_request
 from tests.aidfixtures import poor_households, programme, selection_request
@@ -300,3 +301,14 @@ def test_cancel_a_running_aid_run(matcher):
     caller.join(60)
     assert cancelled.state == mpb.CANCELLED
     assert answer["run"].state == mpb.CANCELLED
+
+
+def test_left_out_beyond_the_limit_are_counted():
+    """A result lists at most max_left_out left-out pairs and counts the rest."""
+    problem = two_household_problem(
+        programmes=(AidProgramme("medical", 0, 100, causes=frozenset({"illness"})),)
+    )
+    result = solve(problem)
+    assert len(result.left_out) == 2
+    message = aid_convert.aid_result(result, inline=True, max_left_out=1)
+    assert (len(message.left_out), message.left_out_omitted) == (1, 1)
