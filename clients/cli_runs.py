@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -73,7 +73,7 @@ def run_match_produce(args: argparse.Namespace) -> int:
         request_id=run_id,
     )
     with matcher(args) as stub:
-        run = _solve_with_progress(stub, request, timeout=args.time_limit + args.timeout + 30)
+        run = solve_with_progress(stub, request, timeout=args.time_limit + args.timeout + 30)
         if args.commit and run.state == mpb.PROPOSED:
             run = stub.CommitMatchRun(
                 mpb.CommitMatchRunRequest(id=run.id, request_id=f"commit-{run.id}"),
@@ -83,12 +83,20 @@ def run_match_produce(args: argparse.Namespace) -> int:
     return 0 if run.state in (mpb.PROPOSED, mpb.COMMITTED) else 1
 
 
-def _solve_with_progress(stub: Any, request: mpb.MatchProduceRequest, timeout: float) -> Any:
+def solve_with_progress(
+    stub: Any,
+    request: Any,
+    timeout: float,
+    method: str = "MatchProduce",
+    describe: Callable[[mpb.MatchRunEvent], str] | None = None,
+) -> Any:
+    """Call `method` (a run-creating RPC) and show its WatchMatchRun events meanwhile."""
     answer: dict[str, Any] = {}
+    describe = describe or _progress
 
     def call() -> None:
         try:
-            answer["run"] = stub.MatchProduce(request, timeout=timeout)
+            answer["run"] = getattr(stub, method)(request, timeout=timeout)
         except grpc.RpcError as error:
             answer["error"] = error
 
@@ -98,7 +106,7 @@ def _solve_with_progress(stub: Any, request: mpb.MatchProduceRequest, timeout: f
     while caller.is_alive():
         try:
             for event in stub.WatchMatchRun(mpb.WatchMatchRunRequest(id=request.run_id)):
-                say(_progress(event))
+                say(describe(event))
                 shown += 1
             break
         except grpc.RpcError:  # not created yet (the registry data is still loading)

@@ -252,8 +252,13 @@ class AidProblem:
     need: NeedConfig = field(default_factory=NeedConfig)
     objective: AidObjective = AidObjective.NEED
     quotas: tuple[Quota, ...] = ()
+    # (household id, programme id) pairs granted before (committed runs): one grant per
+    # programme per household holds across runs, so these pairs are not eligible again.
+    # Pairs naming ids not in the problem are ignored.
+    held: frozenset[tuple[str, str]] = frozenset()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "held", frozenset(self.held))
         for name in ("households", "programmes", "quotas"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         object.__setattr__(self, "exclusive_groups", tuple(map(frozenset, self.exclusive_groups)))

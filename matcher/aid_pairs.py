@@ -113,7 +113,21 @@ def eligible(problem: AidProblem) -> BoolArray:
         if programme.region_prefix:
             column &= np.strings.startswith(villages, programme.region_prefix)
         matrix[:, j] = column
+    _drop_held(problem, matrix)
     return matrix
+
+
+def _drop_held(problem: AidProblem, matrix: BoolArray) -> None:
+    """Hard: one grant per programme per household across runs — a pair granted before is
+    not eligible again."""
+    if not problem.held:
+        return
+    rows = {h.id: i for i, h in enumerate(problem.households)}
+    columns = {p.id: j for j, p in enumerate(problem.programmes)}
+    for household_id, programme_id in problem.held:
+        i, j = rows.get(household_id), columns.get(programme_id)
+        if i is not None and j is not None:
+            matrix[i, j] = False
 
 
 def eligible_pairs(problem: AidProblem) -> Pairs:

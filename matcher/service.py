@@ -21,6 +21,7 @@ import structlog
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
 from matcher import convert, produce
+from matcher.aid_service import AidRuns
 from matcher.jobs import ProduceJob, solve_produce
 from matcher.live import LiveRuns
 from matcher.quick import QuickSourcer
@@ -88,6 +89,7 @@ class MatcherServicer(mpb_grpc.MatcherServiceServicer):
         self.owner = owner
         self.live = LiveRuns()
         self.quick = QuickSourcer(source)
+        self.aid = AidRuns(source, executor, self.live, owner, self._mark_running)
 
     def MatchProduce(self, request: mpb.MatchProduceRequest, context: Any) -> mpb.MatchRun:
         params = convert.solve_params(request.parameters, context.time_remaining())
@@ -246,12 +248,15 @@ class MatcherServicer(mpb_grpc.MatcherServiceServicer):
             raise FailedPrecondition(f"run {run_id} is being solved by {run.owner}")
         return convert.run_proto(self.source.get_run(run_id))
 
+    def AllocateAid(self, request: mpb.AllocateAidRequest, context: Any) -> mpb.MatchRun:
+        return self.aid.allocate(request, context, _run_id(request.run_id), self._await)
+
     def CommitMatchRun(self, request: Any, context: Any) -> mpb.MatchRun:
-        run = self.source.commit_produce(
-            _required(request.id),
-            request_id=checked_request_id(request.request_id),
-            etag=request.etag,
-        )
+        run_id, request_id = _required(request.id), checked_request_id(request.request_id)
+        stored = self.source.get_run(run_id)
+        if stored.kind == mpb.AID:
+            return self.aid.commit(stored, request_id, request.etag)
+        run = self.source.commit_produce(run_id, request_id=request_id, etag=request.etag)
         log.info("run_committed", run_id=run.id)
         return convert.run_proto(run)
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from registry import models, runs, supply
+from registry import aid_runs, models, runs, supply
 from registry.query import Page
 from registry.store import RegistryStore
 
@@ -19,6 +19,9 @@ OpenListing = supply.OpenListing
 OpenOrder = supply.OpenOrder
 Allocation = runs.Allocation
 RunState = runs.RunState
+AidInputs = aid_runs.AidInputs
+AidHouseholdRecord = aid_runs.AidHouseholdRecord
+GrantRecord = aid_runs.GrantRecord
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,14 @@ class RegistrySource(Protocol):
     def commit_produce(self, run_id: str, *, request_id: str, etag: str) -> RunRecord: ...
 
     def discard_run(self, run_id: str, *, etag: str) -> RunRecord: ...
+
+    def aid_inputs(
+        self, *, region_code: str, programme_ids: Sequence[str], field: str
+    ) -> AidInputs: ...
+
+    def store_grants(self, run_id: str, grants: Sequence[GrantRecord]) -> None: ...
+
+    def commit_aid(self, run_id: str, *, request_id: str, etag: str) -> RunRecord: ...
 
 
 def record(row: models.MatchRun) -> RunRecord:
@@ -135,3 +146,16 @@ class InProcessSource:
 
     def discard_run(self, run_id: str, *, etag: str) -> RunRecord:
         return record(runs.discard_run(self.store, run_id, etag=etag))
+
+    def aid_inputs(
+        self, *, region_code: str, programme_ids: Sequence[str], field: str
+    ) -> AidInputs:
+        return aid_runs.aid_inputs(
+            self.store, region_code=region_code, programme_ids=programme_ids, field=field
+        )
+
+    def store_grants(self, run_id: str, grants: Sequence[GrantRecord]) -> None:
+        aid_runs.store_grants(self.store, run_id, grants)
+
+    def commit_aid(self, run_id: str, *, request_id: str, etag: str) -> RunRecord:
+        return record(aid_runs.commit_aid(self.store, run_id, request_id=request_id, etag=etag))

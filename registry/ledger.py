@@ -77,15 +77,41 @@ def _iso(value: datetime) -> str:
     return value.isoformat(timespec="microseconds")
 
 
-def first_broken(session: Session) -> int | None:
-    """The seq of the first entry whose hash or link does not check out; None if intact."""
-    prev = GENESIS
+@dataclass(frozen=True)
+class ChainCheck:
+    """What walking the chain found: entries read and the first break (0 and "" if none)."""
+
+    entries: int
+    first_broken_seq: int = 0
+    reason: str = ""
+
+    @property
+    def intact(self) -> bool:
+        return not self.reason
+
+
+def check_chain(session: Session) -> ChainCheck:
+    """Walk the chain from the genesis; stop at the first entry that does not check out.
+
+    An altered entry fails its own hash; a removed one leaves the next entry linked to a hash
+    that is not its predecessor's."""
+    prev, count = GENESIS, 0
     stmt = select(models.LedgerEntry).order_by(col(models.LedgerEntry.seq))
     for row in session.scalars(stmt.execution_options(yield_per=5000)):
+        count += 1
         entry = Entry(
             row.kind, row.run_id, row.subject_id, row.counterpart_id, row.quantity, row.amount_fen
         )
-        if row.prev_hash != prev or row.hash != entry_hash(prev, _iso(row.time), entry):
-            return row.seq
+        seq = int(row.seq or 0)
+        if row.prev_hash != prev:
+            reason = "its link does not match the entry before it: an entry before it was removed"
+            return ChainCheck(count, seq, reason)
+        if row.hash != entry_hash(prev, _iso(row.time), entry):
+            return ChainCheck(count, seq, "its content does not match its hash: it was altered")
         prev = row.hash
-    return None
+    return ChainCheck(count)
+
+
+def first_broken(session: Session) -> int | None:
+    """The seq of the first entry whose hash or link does not check out; None if intact."""
+    return check_chain(session).first_broken_seq or None

@@ -256,6 +256,20 @@ class RunAllocation(SQLModel, table=True):
     kg: int = Field(sa_type=BigInteger)
 
 
+class RunGrant(SQLModel, table=True):
+    """Fen an aid run grants a household from a programme (what a commit applies)."""
+
+    __tablename__ = "run_grant"
+    __table_args__ = (CheckConstraint("amount_fen > 0", name="grant_amount_positive"),)
+
+    run_id: str = Field(
+        foreign_key="match_run.id", primary_key=True, max_length=40, ondelete="CASCADE"
+    )
+    household_id: str = Field(primary_key=True, max_length=40)
+    programme_id: str = Field(primary_key=True, max_length=40)
+    amount_fen: int = Field(sa_type=BigInteger)
+
+
 class LedgerEntry(SQLModel, table=True):
     """Append-only record of every commitment and fund transfer, hash-chained."""
 
@@ -266,7 +280,7 @@ class LedgerEntry(SQLModel, table=True):
     kind: str = Field(max_length=40, index=True)  # "produce_commit", ...
     run_id: str = Field(default="", max_length=40, index=True)
     subject_id: str = Field(default="", max_length=40, index=True)  # listing, household...
-    counterpart_id: str = Field(default="", max_length=40)  # order, programme...
+    counterpart_id: str = Field(default="", max_length=40, index=True)  # order, programme...
     quantity: int = Field(default=0, sa_type=BigInteger)  # kg
     amount_fen: int = Field(default=0, sa_type=BigInteger)
     prev_hash: str = Field(max_length=64)

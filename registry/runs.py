@@ -43,6 +43,7 @@ class RunState(enum.IntEnum):
 
 
 PRODUCE_KIND = 1  # fupin.matcher.v1.RunKind.PRODUCE
+KIND_NAMES = {PRODUCE_KIND: "produce", 2: "aid"}
 
 
 @dataclass(frozen=True)
@@ -150,14 +151,9 @@ def commit_produce(
 ) -> models.MatchRun:
     """Apply a proposed produce run to the registry, all of it or nothing."""
     with store.transaction(write=True) as session:
-        if request_id:
-            earlier = replayed(session, request_id, f"commit:{run_id}")
-            if earlier is not None:
-                return _get(session, earlier[0])
-        run = _get(session, run_id, lock=True)
-        if run.kind != PRODUCE_KIND:
-            raise FailedPrecondition(f"run {run_id} is not a produce run")
-        _check_proposed(run, etag)
+        run, replay = to_commit(session, run_id, PRODUCE_KIND, request_id=request_id, etag=etag)
+        if replay:
+            return run
         allocations = list(
             session.scalars(
                 select(models.RunAllocation).where(col(models.RunAllocation.run_id) == run_id)
@@ -165,13 +161,32 @@ def commit_produce(
         )
         _reserve(session, allocations)
         ledger.append(session, _ledger_entries(run_id, allocations))
-        run.state = RunState.COMMITTED
-        run.version += 1
-        run.update_time = models.utcnow()
-        session.add(run)
-        if request_id:
-            remember(session, request_id, "commit_match_run", f"commit:{run_id}", [run_id])
-        return run
+        return mark_committed(session, run, request_id)
+
+
+def to_commit(
+    session: Session, run_id: str, kind: int, *, request_id: str, etag: str
+) -> tuple[models.MatchRun, bool]:
+    """The run a commit applies, locked and checked; (run, True) for a replayed request_id."""
+    if request_id:
+        earlier = replayed(session, request_id, f"commit:{run_id}")
+        if earlier is not None:
+            return _get(session, earlier[0]), True
+    run = _get(session, run_id, lock=True)
+    if run.kind != kind:
+        raise FailedPrecondition(f"run {run_id} is not a {KIND_NAMES.get(kind, kind)} run")
+    _check_proposed(run, etag)
+    return run, False
+
+
+def mark_committed(session: Session, run: models.MatchRun, request_id: str) -> models.MatchRun:
+    run.state = RunState.COMMITTED
+    run.version += 1
+    run.update_time = models.utcnow()
+    session.add(run)
+    if request_id:
+        remember(session, request_id, "commit_match_run", f"commit:{run.id}", [run.id])
+    return run
 
 
 def _reserve(session: Session, allocations: Sequence[models.RunAllocation]) -> None:
@@ -191,7 +206,13 @@ def _reserve(session: Session, allocations: Sequence[models.RunAllocation]) -> N
 
 
 def _locked_shortfalls(
-    session: Session, table: Any, cap: str, used: str, want: dict[str, int], label: str
+    session: Session,
+    table: Any,
+    cap: str,
+    used: str,
+    want: dict[str, int],
+    label: str,
+    unit: str = "kg",
 ) -> list[FieldViolation]:
     """Lock the rows (in id order, so concurrent commits cannot deadlock) and check capacity."""
     found: dict[str, tuple[int, int]] = {}
@@ -210,7 +231,8 @@ def _locked_shortfalls(
             out.append(FieldViolation(f"{label}[{rid}]", "no longer exists"))
         elif found[rid][1] + want[rid] > found[rid][0]:
             free = found[rid][0] - found[rid][1]
-            out.append(FieldViolation(f"{label}[{rid}]", f"needs {want[rid]} kg, {free} kg free"))
+            need = f"needs {want[rid]} {unit}, {free} {unit} free"
+            out.append(FieldViolation(f"{label}[{rid}]", need))
     return out
 
 

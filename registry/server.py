@@ -20,7 +20,7 @@ from grpc_reflection.v1alpha import reflection
 
 from matcher import service as matcher_service
 from matcher.source import InProcessSource
-from registry import db, service
+from registry import db, ledger_service, service
 from registry.rpc import RpcInterceptor
 from registry.scoring import ScoringConfig
 from registry.settings import Settings
@@ -60,6 +60,7 @@ def create_server(settings: Settings, *, address: str | None = None) -> Running:
         ],
     )
     names = [service.add_to_server(store, server)]
+    names.append(ledger_service.add_to_server(store, server, salt=settings.transparency_salt))
     matcher_name, _ = matcher_service.add_to_server(
         InProcessSource(store), server, max_parallel=settings.max_parallel_solves
     )

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     grace_s: float = 10.0  # how long in-flight calls may finish on SIGTERM
     max_message_mb: int = 64
     max_parallel_solves: int = 2  # solver processes at once (one per core is a good start)
+    # Key of the household pseudonyms in the transparency export (keep it secret and fixed,
+    # so tokens stay the same between exports); empty: a random key per server start.
+    transparency_salt: str = ""
 
     @classmethod
     def settings_customise_sources(

@@ -18,7 +18,7 @@ from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 
 from fupin.registry.v1 import registry_service_pb2_grpc as api_grpc
-from registry import logs
+from registry import ledger_guard, logs
 from registry.server import Running, create_server
 from registry.settings import Settings
 
@@ -73,7 +73,7 @@ def server(running: Running) -> Running:
     """The running server with every table emptied before the test."""
     from sqlmodel import SQLModel
 
-    with running.store.engine.begin() as conn:
+    with running.store.engine.begin() as conn, ledger_guard.suspended(conn):
         for table in reversed(SQLModel.metadata.sorted_tables):
             conn.execute(table.delete())
     return running

@@ -6,19 +6,8 @@ import json
 
 import pytest
 
-from clients.cli import main
 from clients.client import BUYERS, HOUSEHOLDS, LISTINGS, ORDERS, PRODUCERS, VILLAGES, RegistryClient
 from tests import factories
-
-
-@pytest.fixture
-def fupin(server, capsys):
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = main([*argv, "--target", f"127.0.0.1:{server.port}"])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 @pytest.fixture

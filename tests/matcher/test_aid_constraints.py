@@ -124,6 +124,22 @@ def test_household_cap_violated():
     assert [o.reason for o in result.left_out] == [LeftOutReason.CAP_REACHED]
 
 
+def test_one_grant_across_runs_satisfied():
+    """A programme granted before to another household does not bar this one."""
+    problem = two_household_problem(held=frozenset({("someone-else", "medical")}))
+    assert accepts(problem, {(POOR, "medical"): 100, (BETTER, "medical"): 100})
+
+
+def test_one_grant_across_runs_violated():
+    """A household that holds the programme from an earlier run gets no second grant, even
+    with budget to spare, and is not listed as left out (it is not eligible)."""
+    problem = two_household_problem(held=frozenset({(POOR, "medical")}))
+    assert not accepts(problem, {(POOR, "medical"): 100})
+    result = solve(problem, PARAMS)
+    assert [(g.household_id, g.programme_id) for g in result.grants] == [(BETTER, "medical")]
+    assert result.left_out == ()
+
+
 def _one_household(programme: AidProgramme, **changes: Any) -> AidProblem:
     return AidProblem(households=(household(POOR, **changes),), programmes=(programme,))
 

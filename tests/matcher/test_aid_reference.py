@@ -91,6 +91,8 @@ def violations(problem: AidProblem, grants: Grants) -> list[str]:
     for (h, p), amount in grants.items():
         if not serves(programmes[p], households[h]):
             broken.append(f"{h} is not eligible for {p}")
+        if (h, p) in problem.held:
+            broken.append(f"{h} already holds {p}")
         if amount not in amounts_of(programmes[p]):
             broken.append(f"{amount} is not an amount of {p}")
         paid[p] += amount

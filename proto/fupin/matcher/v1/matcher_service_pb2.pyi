@@ -181,6 +181,59 @@ OUTBID: UnsoldReason.ValueType  # 4
 """orders it could serve were filled by higher-value supply"""
 Global___UnsoldReason: _TypeAlias = UnsoldReason  # noqa: Y015
 
+class _AidObjective:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AidObjectiveEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AidObjective.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    AID_OBJECTIVE_UNSPECIFIED: _AidObjective.ValueType  # 0
+    """AID_NEED"""
+    AID_NEED: _AidObjective.ValueType  # 1
+    """maximise need-weighted value"""
+    AID_REACH_FIRST: _AidObjective.ValueType  # 2
+    """first the number of households helped, then need"""
+
+class AidObjective(_AidObjective, metaclass=_AidObjectiveEnumTypeWrapper):
+    """--- aid problem ---------------------------------------------------------------------------"""
+
+AID_OBJECTIVE_UNSPECIFIED: AidObjective.ValueType  # 0
+"""AID_NEED"""
+AID_NEED: AidObjective.ValueType  # 1
+"""maximise need-weighted value"""
+AID_REACH_FIRST: AidObjective.ValueType  # 2
+"""first the number of households helped, then need"""
+Global___AidObjective: _TypeAlias = AidObjective  # noqa: Y015
+
+class _LeftOutReason:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _LeftOutReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_LeftOutReason.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    LEFT_OUT_REASON_UNSPECIFIED: _LeftOutReason.ValueType  # 0
+    EXCLUDED_BY_RULE: _LeftOutReason.ValueType  # 1
+    """holds another programme of an exclusive group"""
+    CAP_REACHED: _LeftOutReason.ValueType  # 2
+    """the smallest grant would pass the household cap"""
+    BUDGET_EXHAUSTED_BY_HIGHER_NEED: _LeftOutReason.ValueType  # 3
+    """the budget went to households in greater need"""
+    NOT_SELECTED: _LeftOutReason.ValueType  # 4
+    """room was left: the solve stopped early, or no need"""
+
+class LeftOutReason(_LeftOutReason, metaclass=_LeftOutReasonEnumTypeWrapper): ...
+
+LEFT_OUT_REASON_UNSPECIFIED: LeftOutReason.ValueType  # 0
+EXCLUDED_BY_RULE: LeftOutReason.ValueType  # 1
+"""holds another programme of an exclusive group"""
+CAP_REACHED: LeftOutReason.ValueType  # 2
+"""the smallest grant would pass the household cap"""
+BUDGET_EXHAUSTED_BY_HIGHER_NEED: LeftOutReason.ValueType  # 3
+"""the budget went to households in greater need"""
+NOT_SELECTED: LeftOutReason.ValueType  # 4
+"""room was left: the solve stopped early, or no need"""
+Global___LeftOutReason: _TypeAlias = LeftOutReason  # noqa: Y015
+
 @_typing.final
 class SolveParameters(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
@@ -273,6 +326,7 @@ class MatchRun(_message.Message):
     PARAMETERS_FIELD_NUMBER: _builtins.int
     ERROR_FIELD_NUMBER: _builtins.int
     PRODUCE_FIELD_NUMBER: _builtins.int
+    AID_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
@@ -297,6 +351,10 @@ class MatchRun(_message.Message):
         """set on produce runs once PROPOSED"""
 
     @_builtins.property
+    def aid(self) -> Global___AidResult:
+        """set on aid runs once PROPOSED"""
+
+    @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def update_time(self) -> _timestamp_pb2.Timestamp: ...
@@ -314,13 +372,14 @@ class MatchRun(_message.Message):
         parameters: Global___SolveParameters | None = ...,
         error: _builtins.str = ...,
         produce: Global___ProduceResult | None = ...,
+        aid: Global___AidResult | None = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
         etag: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "parameters", b"parameters", "produce", b"produce", "timings", b"timings", "update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["aid", b"aid", "create_time", b"create_time", "parameters", b"parameters", "produce", b"produce", "timings", b"timings", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["best_bound", b"best_bound", "create_time", b"create_time", "error", b"error", "etag", b"etag", "gap", b"gap", "id", b"id", "kind", b"kind", "objective", b"objective", "parameters", b"parameters", "produce", b"produce", "state", b"state", "status", b"status", "timings", b"timings", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aid", b"aid", "best_bound", b"best_bound", "create_time", b"create_time", "error", b"error", "etag", b"etag", "gap", b"gap", "id", b"id", "kind", b"kind", "objective", b"objective", "parameters", b"parameters", "produce", b"produce", "state", b"state", "status", b"status", "timings", b"timings", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1136,3 +1195,441 @@ class QuickSourceResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___QuickSourceResponse: _TypeAlias = QuickSourceResponse  # noqa: Y015
+
+@_typing.final
+class AidHousehold(_message.Message):
+    """A household as the aid model sees it (inline problems)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    VILLAGE_CODE_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    CAUSES_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """required, unique within the problem"""
+    village_code: _builtins.str
+    """12 digits: county (6) + township (3) + village (3)"""
+    status: _resources_pb2.HouseholdStatus.ValueType
+    """required"""
+    score: _builtins.int
+    """0..100, lower is poorer"""
+    @_builtins.property
+    def causes(self) -> _containers.RepeatedScalarFieldContainer[_resources_pb2.PovertyCause.ValueType]: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        village_code: _builtins.str = ...,
+        status: _resources_pb2.HouseholdStatus.ValueType = ...,
+        score: _builtins.int = ...,
+        causes: _abc.Iterable[_resources_pb2.PovertyCause.ValueType] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["causes", b"causes", "id", b"id", "score", b"score", "status", b"status", "village_code", b"village_code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AidHousehold: _TypeAlias = AidHousehold  # noqa: Y015
+
+@_typing.final
+class AidProgramme(_message.Message):
+    """A budgeted programme (inline problems). A fixed grant of amount_fen, or with min_amount_fen
+    set, any amount min_amount_fen, min_amount_fen + step_fen, ..., amount_fen.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    BUDGET_FEN_FIELD_NUMBER: _builtins.int
+    AMOUNT_FEN_FIELD_NUMBER: _builtins.int
+    MIN_AMOUNT_FEN_FIELD_NUMBER: _builtins.int
+    STEP_FEN_FIELD_NUMBER: _builtins.int
+    CAUSES_FIELD_NUMBER: _builtins.int
+    ELIGIBLE_STATUSES_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    """required, unique within the problem"""
+    budget_fen: _builtins.int
+    """>= 0"""
+    amount_fen: _builtins.int
+    """> 0; the maximum of a range"""
+    min_amount_fen: _builtins.int
+    step_fen: _builtins.int
+    """required with min_amount_fen; divides amount - min_amount"""
+    region_code: _builtins.str
+    """administrative code prefix of eligible villages; empty = anywhere"""
+    @_builtins.property
+    def causes(self) -> _containers.RepeatedScalarFieldContainer[_resources_pb2.PovertyCause.ValueType]:
+        """empty: addresses every cause"""
+
+    @_builtins.property
+    def eligible_statuses(self) -> _containers.RepeatedScalarFieldContainer[_resources_pb2.HouseholdStatus.ValueType]:
+        """Empty: IMPOVERISHED, AT_RISK and RETURNED_TO_POVERTY."""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        budget_fen: _builtins.int = ...,
+        amount_fen: _builtins.int = ...,
+        min_amount_fen: _builtins.int = ...,
+        step_fen: _builtins.int = ...,
+        causes: _abc.Iterable[_resources_pb2.PovertyCause.ValueType] | None = ...,
+        eligible_statuses: _abc.Iterable[_resources_pb2.HouseholdStatus.ValueType] | None = ...,
+        region_code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_fen", b"amount_fen", "budget_fen", b"budget_fen", "causes", b"causes", "eligible_statuses", b"eligible_statuses", "id", b"id", "min_amount_fen", b"min_amount_fen", "region_code", b"region_code", "step_fen", b"step_fen"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AidProgramme: _TypeAlias = AidProgramme  # noqa: Y015
+
+@_typing.final
+class AidInlineProblem(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOUSEHOLDS_FIELD_NUMBER: _builtins.int
+    PROGRAMMES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def households(self) -> _containers.RepeatedCompositeFieldContainer[Global___AidHousehold]: ...
+    @_builtins.property
+    def programmes(self) -> _containers.RepeatedCompositeFieldContainer[Global___AidProgramme]: ...
+    def __init__(
+        self,
+        *,
+        households: _abc.Iterable[Global___AidHousehold] | None = ...,
+        programmes: _abc.Iterable[Global___AidProgramme] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["households", b"households", "programmes", b"programmes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AidInlineProblem: _TypeAlias = AidInlineProblem  # noqa: Y015
+
+@_typing.final
+class AidSelection(_message.Message):
+    """Registry households and programmes to allocate."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    PROGRAMME_IDS_FIELD_NUMBER: _builtins.int
+    region_code: _builtins.str
+    """Administrative code prefix of the households' villages; empty = every household."""
+    @_builtins.property
+    def programme_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """required, each must exist"""
+
+    def __init__(
+        self,
+        *,
+        region_code: _builtins.str = ...,
+        programme_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["programme_ids", b"programme_ids", "region_code", b"region_code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AidSelection: _TypeAlias = AidSelection  # noqa: Y015
+
+@_typing.final
+class ExclusiveGroup(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROGRAMME_IDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def programme_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """at most one of these per household; two or more"""
+
+    def __init__(
+        self,
+        *,
+        programme_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["programme_ids", b"programme_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExclusiveGroup: _TypeAlias = ExclusiveGroup  # noqa: Y015
+
+@_typing.final
+class AidQuota(_message.Message):
+    """At least min_share_permille of a programme's budget goes to households of a region (or all
+    that region's eligible households can take).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROGRAMME_ID_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    MIN_SHARE_PERMILLE_FIELD_NUMBER: _builtins.int
+    programme_id: _builtins.str
+    region_code: _builtins.str
+    min_share_permille: _builtins.int
+    """0..1000"""
+    def __init__(
+        self,
+        *,
+        programme_id: _builtins.str = ...,
+        region_code: _builtins.str = ...,
+        min_share_permille: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["min_share_permille", b"min_share_permille", "programme_id", b"programme_id", "region_code", b"region_code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AidQuota: _TypeAlias = AidQuota  # noqa: Y015
+
+@_typing.final
+class NeedWeights(_message.Message):
+    """need = base_weight x (100 - score) + per_cause_weight x causes matched."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BASE_WEIGHT_FIELD_NUMBER: _builtins.int
+    PER_CAUSE_WEIGHT_FIELD_NUMBER: _builtins.int
+    base_weight: _builtins.int
+    """0..1000"""
+    per_cause_weight: _builtins.int
+    """0..1000; not both 0"""
+    def __init__(
+        self,
+        *,
+        base_weight: _builtins.int = ...,
+        per_cause_weight: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["base_weight", b"base_weight", "per_cause_weight", b"per_cause_weight"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NeedWeights: _TypeAlias = NeedWeights  # noqa: Y015
+
+@_typing.final
+class AidRules(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EXCLUSIVE_GROUPS_FIELD_NUMBER: _builtins.int
+    HOUSEHOLD_CAP_FEN_FIELD_NUMBER: _builtins.int
+    NEED_FIELD_NUMBER: _builtins.int
+    OBJECTIVE_FIELD_NUMBER: _builtins.int
+    QUOTAS_FIELD_NUMBER: _builtins.int
+    household_cap_fen: _builtins.int
+    """total granted to one household; 0 = no cap"""
+    objective: Global___AidObjective.ValueType
+    @_builtins.property
+    def exclusive_groups(self) -> _containers.RepeatedCompositeFieldContainer[Global___ExclusiveGroup]: ...
+    @_builtins.property
+    def need(self) -> Global___NeedWeights:
+        """unset: base 1, per cause 10"""
+
+    @_builtins.property
+    def quotas(self) -> _containers.RepeatedCompositeFieldContainer[Global___AidQuota]: ...
+    def __init__(
+        self,
+        *,
+        exclusive_groups: _abc.Iterable[Global___ExclusiveGroup] | None = ...,
+        household_cap_fen: _builtins.int = ...,
+        need: Global___NeedWeights | None = ...,
+        objective: Global___AidObjective.ValueType = ...,
+        quotas: _abc.Iterable[Global___AidQuota] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["need", b"need"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["exclusive_groups", b"exclusive_groups", "household_cap_fen", b"household_cap_fen", "need", b"need", "objective", b"objective", "quotas", b"quotas"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AidRules: _TypeAlias = AidRules  # noqa: Y015
+
+@_typing.final
+class AllocateAidRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INLINE_FIELD_NUMBER: _builtins.int
+    SELECTION_FIELD_NUMBER: _builtins.int
+    RULES_FIELD_NUMBER: _builtins.int
+    PARAMETERS_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    run_id: _builtins.str
+    """as in MatchProduceRequest"""
+    @_builtins.property
+    def inline(self) -> Global___AidInlineProblem: ...
+    @_builtins.property
+    def selection(self) -> Global___AidSelection: ...
+    @_builtins.property
+    def rules(self) -> Global___AidRules: ...
+    @_builtins.property
+    def parameters(self) -> Global___SolveParameters:
+        """objective and max_orders_per_listing do not apply"""
+
+    def __init__(
+        self,
+        *,
+        inline: Global___AidInlineProblem | None = ...,
+        selection: Global___AidSelection | None = ...,
+        rules: Global___AidRules | None = ...,
+        parameters: Global___SolveParameters | None = ...,
+        request_id: _builtins.str = ...,
+        run_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["inline", b"inline", "parameters", b"parameters", "rules", b"rules", "selection", b"selection", "source", b"source"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["inline", b"inline", "parameters", b"parameters", "request_id", b"request_id", "rules", b"rules", "run_id", b"run_id", "selection", b"selection", "source", b"source"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_source: _TypeAlias = _typing.Literal["inline", "selection"]  # noqa: Y015
+    _WhichOneofArgType_source: _TypeAlias = _typing.Literal["source", b"source"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_source) -> _WhichOneofReturnType_source | None: ...
+
+Global___AllocateAidRequest: _TypeAlias = AllocateAidRequest  # noqa: Y015
+
+@_typing.final
+class AidGrant(_message.Message):
+    """--- aid result ----------------------------------------------------------------------------"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOUSEHOLD_ID_FIELD_NUMBER: _builtins.int
+    PROGRAMME_ID_FIELD_NUMBER: _builtins.int
+    AMOUNT_FEN_FIELD_NUMBER: _builtins.int
+    NEED_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    CAUSES_MATCHED_FIELD_NUMBER: _builtins.int
+    household_id: _builtins.str
+    programme_id: _builtins.str
+    amount_fen: _builtins.int
+    need: _builtins.int
+    """base_weight x (100 - score) + per_cause_weight x causes matched"""
+    value: _builtins.int
+    """need x the grant's value per unit of need (docs/aid.md)"""
+    @_builtins.property
+    def causes_matched(self) -> _containers.RepeatedScalarFieldContainer[_resources_pb2.PovertyCause.ValueType]: ...
+    def __init__(
+        self,
+        *,
+        household_id: _builtins.str = ...,
+        programme_id: _builtins.str = ...,
+        amount_fen: _builtins.int = ...,
+        need: _builtins.int = ...,
+        value: _builtins.int = ...,
+        causes_matched: _abc.Iterable[_resources_pb2.PovertyCause.ValueType] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_fen", b"amount_fen", "causes_matched", b"causes_matched", "household_id", b"household_id", "need", b"need", "programme_id", b"programme_id", "value", b"value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AidGrant: _TypeAlias = AidGrant  # noqa: Y015
+
+@_typing.final
+class AidLeftOut(_message.Message):
+    """An eligible household-programme pair without a grant, and why."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOUSEHOLD_ID_FIELD_NUMBER: _builtins.int
+    PROGRAMME_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    household_id: _builtins.str
+    programme_id: _builtins.str
+    reason: Global___LeftOutReason.ValueType
+    def __init__(
+        self,
+        *,
+        household_id: _builtins.str = ...,
+        programme_id: _builtins.str = ...,
+        reason: Global___LeftOutReason.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["household_id", b"household_id", "programme_id", b"programme_id", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AidLeftOut: _TypeAlias = AidLeftOut  # noqa: Y015
+
+@_typing.final
+class ProgrammeUsage(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROGRAMME_ID_FIELD_NUMBER: _builtins.int
+    SPENT_FEN_FIELD_NUMBER: _builtins.int
+    REMAINING_FEN_FIELD_NUMBER: _builtins.int
+    GRANTS_FIELD_NUMBER: _builtins.int
+    programme_id: _builtins.str
+    spent_fen: _builtins.int
+    """by this run's grants"""
+    remaining_fen: _builtins.int
+    """of the budget the run was given"""
+    grants: _builtins.int
+    def __init__(
+        self,
+        *,
+        programme_id: _builtins.str = ...,
+        spent_fen: _builtins.int = ...,
+        remaining_fen: _builtins.int = ...,
+        grants: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["grants", b"grants", "programme_id", b"programme_id", "remaining_fen", b"remaining_fen", "spent_fen", b"spent_fen"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ProgrammeUsage: _TypeAlias = ProgrammeUsage  # noqa: Y015
+
+@_typing.final
+class AidResult(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GRANTS_FIELD_NUMBER: _builtins.int
+    LEFT_OUT_FIELD_NUMBER: _builtins.int
+    PROGRAMMES_FIELD_NUMBER: _builtins.int
+    HOUSEHOLDS_HELPED_FIELD_NUMBER: _builtins.int
+    INLINE_FIELD_NUMBER: _builtins.int
+    LEFT_OUT_OMITTED_FIELD_NUMBER: _builtins.int
+    households_helped: _builtins.int
+    inline: _builtins.bool
+    """an inline (what-if) run: nothing to commit"""
+    left_out_omitted: _builtins.int
+    """Left-out pairs beyond the first 100,000 are not listed, only counted here."""
+    @_builtins.property
+    def grants(self) -> _containers.RepeatedCompositeFieldContainer[Global___AidGrant]: ...
+    @_builtins.property
+    def left_out(self) -> _containers.RepeatedCompositeFieldContainer[Global___AidLeftOut]: ...
+    @_builtins.property
+    def programmes(self) -> _containers.RepeatedCompositeFieldContainer[Global___ProgrammeUsage]: ...
+    def __init__(
+        self,
+        *,
+        grants: _abc.Iterable[Global___AidGrant] | None = ...,
+        left_out: _abc.Iterable[Global___AidLeftOut] | None = ...,
+        programmes: _abc.Iterable[Global___ProgrammeUsage] | None = ...,
+        households_helped: _builtins.int = ...,
+        inline: _builtins.bool = ...,
+        left_out_omitted: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["grants", b"grants", "households_helped", b"households_helped", "inline", b"inline", "left_out", b"left_out", "left_out_omitted", b"left_out_omitted", "programmes", b"programmes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AidResult: _TypeAlias = AidResult  # noqa: Y015

@@ -83,6 +83,11 @@ class MatcherServiceStub:
                 request_serializer=fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.QuickSourceRequest.SerializeToString,
                 response_deserializer=fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.QuickSourceResponse.FromString,
                 _registered_method=True)
+        self.AllocateAid = channel.unary_unary(
+                '/fupin.matcher.v1.MatcherService/AllocateAid',
+                request_serializer=fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.AllocateAidRequest.SerializeToString,
+                response_deserializer=fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.MatchRun.FromString,
+                _registered_method=True)
 
 
 class MatcherServiceServicer:
@@ -145,12 +150,15 @@ class MatcherServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CommitMatchRun(self, request, context):
-        """Commits a PROPOSED produce run: reserves listing quantities and fills orders in one
-        transaction and records the commitments in the ledger. Idempotent by request_id (a retry
-        returns the committed run). Concurrent commits never oversell a listing.
-        Errors: NOT_FOUND; FAILED_PRECONDITION when the run is not PROPOSED or not a produce run;
-        ABORTED when the registry changed so that the allocation no longer fits (the message and
-        the field violations name each listing or order, as `listings[ID]` / `orders[ID]`).
+        """Commits a PROPOSED run in one transaction, recording it in the ledger. A produce run
+        reserves listing quantities and fills orders; concurrent commits never oversell a listing.
+        An aid run writes one ledger entry per grant and adds the grants to the programmes'
+        spent_fen; concurrent commits never overspend a budget nor grant a household the same
+        programme twice. Idempotent by request_id (a retry returns the committed run).
+        Errors: NOT_FOUND; FAILED_PRECONDITION when the run is not PROPOSED, or is an inline aid
+        run; ABORTED when the registry changed so that the allocation no longer fits (the message
+        and the field violations name each `listings[ID]` / `orders[ID]`, or each
+        `programmes[ID]` / `households[ID]`).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -168,6 +176,22 @@ class MatcherServiceServicer:
         from current registry data, ranked by value per kg (price - transport - floor + poverty
         bonus), enough to cover the order's quantity. Reads only; nothing is reserved.
         Errors: INVALID_ARGUMENT.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AllocateAid(self, request, context):
+        """Starts an aid allocation run: households x budgeted programmes -> grants (fen), most in
+        need first (see docs/aid.md for need and value). The problem is inline (a what-if; such a
+        run cannot be committed) or a selection of registry households and programmes, where each
+        programme's budget is what it has left (budget - spent). Same run behaviour as
+        MatchProduce: time limit, deadline, progress through WatchMatchRun, retry by request_id.
+        CommitMatchRun on a PROPOSED aid run writes one ledger entry per grant and adds the grants
+        to the programmes' spent_fen in one transaction, never past a budget (ABORTED naming each
+        programme as `programmes[ID]` when a budget no longer fits). Errors: INVALID_ARGUMENT
+        (naming the field); NOT_FOUND for an unknown programme in the selection;
+        RESOURCE_EXHAUSTED over the size limit; ALREADY_EXISTS when run_id or request_id is taken.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -215,6 +239,11 @@ def add_MatcherServiceServicer_to_server(servicer, server):
                     servicer.QuickSource,
                     request_deserializer=fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.QuickSourceRequest.FromString,
                     response_serializer=fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.QuickSourceResponse.SerializeToString,
+            ),
+            'AllocateAid': grpc.unary_unary_rpc_method_handler(
+                    servicer.AllocateAid,
+                    request_deserializer=fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.AllocateAidRequest.FromString,
+                    response_serializer=fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.MatchRun.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -442,6 +471,33 @@ class MatcherService:
             '/fupin.matcher.v1.MatcherService/QuickSource',
             fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.QuickSourceRequest.SerializeToString,
             fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.QuickSourceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AllocateAid(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fupin.matcher.v1.MatcherService/AllocateAid',
+            fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.AllocateAidRequest.SerializeToString,
+            fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.MatchRun.FromString,
             options,
             channel_credentials,
             insecure,

@@ -69,12 +69,15 @@ class MatcherServiceStub:
     Errors: NOT_FOUND; FAILED_PRECONDITION when the run is already over.
     """
     CommitMatchRun: _grpc.UnaryUnaryMultiCallable[_matcher_service_pb2.CommitMatchRunRequest, _matcher_service_pb2.MatchRun]
-    """Commits a PROPOSED produce run: reserves listing quantities and fills orders in one
-    transaction and records the commitments in the ledger. Idempotent by request_id (a retry
-    returns the committed run). Concurrent commits never oversell a listing.
-    Errors: NOT_FOUND; FAILED_PRECONDITION when the run is not PROPOSED or not a produce run;
-    ABORTED when the registry changed so that the allocation no longer fits (the message and
-    the field violations name each listing or order, as `listings[ID]` / `orders[ID]`).
+    """Commits a PROPOSED run in one transaction, recording it in the ledger. A produce run
+    reserves listing quantities and fills orders; concurrent commits never oversell a listing.
+    An aid run writes one ledger entry per grant and adds the grants to the programmes'
+    spent_fen; concurrent commits never overspend a budget nor grant a household the same
+    programme twice. Idempotent by request_id (a retry returns the committed run).
+    Errors: NOT_FOUND; FAILED_PRECONDITION when the run is not PROPOSED, or is an inline aid
+    run; ABORTED when the registry changed so that the allocation no longer fits (the message
+    and the field violations name each `listings[ID]` / `orders[ID]`, or each
+    `programmes[ID]` / `households[ID]`).
     """
     DiscardMatchRun: _grpc.UnaryUnaryMultiCallable[_matcher_service_pb2.DiscardMatchRunRequest, _matcher_service_pb2.MatchRun]
     """Discards a PROPOSED run. Errors: NOT_FOUND; FAILED_PRECONDITION unless PROPOSED."""
@@ -83,6 +86,18 @@ class MatcherServiceStub:
     from current registry data, ranked by value per kg (price - transport - floor + poverty
     bonus), enough to cover the order's quantity. Reads only; nothing is reserved.
     Errors: INVALID_ARGUMENT.
+    """
+    AllocateAid: _grpc.UnaryUnaryMultiCallable[_matcher_service_pb2.AllocateAidRequest, _matcher_service_pb2.MatchRun]
+    """Starts an aid allocation run: households x budgeted programmes -> grants (fen), most in
+    need first (see docs/aid.md for need and value). The problem is inline (a what-if; such a
+    run cannot be committed) or a selection of registry households and programmes, where each
+    programme's budget is what it has left (budget - spent). Same run behaviour as
+    MatchProduce: time limit, deadline, progress through WatchMatchRun, retry by request_id.
+    CommitMatchRun on a PROPOSED aid run writes one ledger entry per grant and adds the grants
+    to the programmes' spent_fen in one transaction, never past a budget (ABORTED naming each
+    programme as `programmes[ID]` when a budget no longer fits). Errors: INVALID_ARGUMENT
+    (naming the field); NOT_FOUND for an unknown programme in the selection;
+    RESOURCE_EXHAUSTED over the size limit; ALREADY_EXISTS when run_id or request_id is taken.
     """
 
 @_typing.type_check_only
@@ -126,12 +141,15 @@ class MatcherServiceAsyncStub(MatcherServiceStub):
     Errors: NOT_FOUND; FAILED_PRECONDITION when the run is already over.
     """
     CommitMatchRun: _aio.UnaryUnaryMultiCallable[_matcher_service_pb2.CommitMatchRunRequest, _matcher_service_pb2.MatchRun]  # type: ignore[assignment]
-    """Commits a PROPOSED produce run: reserves listing quantities and fills orders in one
-    transaction and records the commitments in the ledger. Idempotent by request_id (a retry
-    returns the committed run). Concurrent commits never oversell a listing.
-    Errors: NOT_FOUND; FAILED_PRECONDITION when the run is not PROPOSED or not a produce run;
-    ABORTED when the registry changed so that the allocation no longer fits (the message and
-    the field violations name each listing or order, as `listings[ID]` / `orders[ID]`).
+    """Commits a PROPOSED run in one transaction, recording it in the ledger. A produce run
+    reserves listing quantities and fills orders; concurrent commits never oversell a listing.
+    An aid run writes one ledger entry per grant and adds the grants to the programmes'
+    spent_fen; concurrent commits never overspend a budget nor grant a household the same
+    programme twice. Idempotent by request_id (a retry returns the committed run).
+    Errors: NOT_FOUND; FAILED_PRECONDITION when the run is not PROPOSED, or is an inline aid
+    run; ABORTED when the registry changed so that the allocation no longer fits (the message
+    and the field violations name each `listings[ID]` / `orders[ID]`, or each
+    `programmes[ID]` / `households[ID]`).
     """
     DiscardMatchRun: _aio.UnaryUnaryMultiCallable[_matcher_service_pb2.DiscardMatchRunRequest, _matcher_service_pb2.MatchRun]  # type: ignore[assignment]
     """Discards a PROPOSED run. Errors: NOT_FOUND; FAILED_PRECONDITION unless PROPOSED."""
@@ -140,6 +158,18 @@ class MatcherServiceAsyncStub(MatcherServiceStub):
     from current registry data, ranked by value per kg (price - transport - floor + poverty
     bonus), enough to cover the order's quantity. Reads only; nothing is reserved.
     Errors: INVALID_ARGUMENT.
+    """
+    AllocateAid: _aio.UnaryUnaryMultiCallable[_matcher_service_pb2.AllocateAidRequest, _matcher_service_pb2.MatchRun]  # type: ignore[assignment]
+    """Starts an aid allocation run: households x budgeted programmes -> grants (fen), most in
+    need first (see docs/aid.md for need and value). The problem is inline (a what-if; such a
+    run cannot be committed) or a selection of registry households and programmes, where each
+    programme's budget is what it has left (budget - spent). Same run behaviour as
+    MatchProduce: time limit, deadline, progress through WatchMatchRun, retry by request_id.
+    CommitMatchRun on a PROPOSED aid run writes one ledger entry per grant and adds the grants
+    to the programmes' spent_fen in one transaction, never past a budget (ABORTED naming each
+    programme as `programmes[ID]` when a budget no longer fits). Errors: INVALID_ARGUMENT
+    (naming the field); NOT_FOUND for an unknown programme in the selection;
+    RESOURCE_EXHAUSTED over the size limit; ALREADY_EXISTS when run_id or request_id is taken.
     """
 
 class MatcherServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -216,12 +246,15 @@ class MatcherServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _matcher_service_pb2.CommitMatchRunRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_matcher_service_pb2.MatchRun, _abc.Awaitable[_matcher_service_pb2.MatchRun]]:
-        """Commits a PROPOSED produce run: reserves listing quantities and fills orders in one
-        transaction and records the commitments in the ledger. Idempotent by request_id (a retry
-        returns the committed run). Concurrent commits never oversell a listing.
-        Errors: NOT_FOUND; FAILED_PRECONDITION when the run is not PROPOSED or not a produce run;
-        ABORTED when the registry changed so that the allocation no longer fits (the message and
-        the field violations name each listing or order, as `listings[ID]` / `orders[ID]`).
+        """Commits a PROPOSED run in one transaction, recording it in the ledger. A produce run
+        reserves listing quantities and fills orders; concurrent commits never oversell a listing.
+        An aid run writes one ledger entry per grant and adds the grants to the programmes'
+        spent_fen; concurrent commits never overspend a budget nor grant a household the same
+        programme twice. Idempotent by request_id (a retry returns the committed run).
+        Errors: NOT_FOUND; FAILED_PRECONDITION when the run is not PROPOSED, or is an inline aid
+        run; ABORTED when the registry changed so that the allocation no longer fits (the message
+        and the field violations name each `listings[ID]` / `orders[ID]`, or each
+        `programmes[ID]` / `households[ID]`).
         """
 
     @_abc_1.abstractmethod
@@ -242,6 +275,24 @@ class MatcherServiceServicer(metaclass=_abc_1.ABCMeta):
         from current registry data, ranked by value per kg (price - transport - floor + poverty
         bonus), enough to cover the order's quantity. Reads only; nothing is reserved.
         Errors: INVALID_ARGUMENT.
+        """
+
+    @_abc_1.abstractmethod
+    def AllocateAid(
+        self,
+        request: _matcher_service_pb2.AllocateAidRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_matcher_service_pb2.MatchRun, _abc.Awaitable[_matcher_service_pb2.MatchRun]]:
+        """Starts an aid allocation run: households x budgeted programmes -> grants (fen), most in
+        need first (see docs/aid.md for need and value). The problem is inline (a what-if; such a
+        run cannot be committed) or a selection of registry households and programmes, where each
+        programme's budget is what it has left (budget - spent). Same run behaviour as
+        MatchProduce: time limit, deadline, progress through WatchMatchRun, retry by request_id.
+        CommitMatchRun on a PROPOSED aid run writes one ledger entry per grant and adds the grants
+        to the programmes' spent_fen in one transaction, never past a budget (ABORTED naming each
+        programme as `programmes[ID]` when a budget no longer fits). Errors: INVALID_ARGUMENT
+        (naming the field); NOT_FOUND for an unknown programme in the selection;
+        RESOURCE_EXHAUSTED over the size limit; ALREADY_EXISTS when run_id or request_id is taken.
         """
 
 def add_MatcherServiceServicer_to_server(servicer: MatcherServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

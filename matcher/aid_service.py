@@ -1,0 +1,180 @@
+"""Aid runs of the matcher service: AllocateAid and the commit of a proposed aid run.
+
+The servicer (matcher/service.py) delegates here; runs share its executor, live progress and
+run records, so Get/List/Watch/Cancel/Discard work on aid runs unchanged.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+
+from fupin.matcher.v1 import matcher_service_pb2 as mpb
+from matcher import aid, aid_convert, convert
+from matcher.live import LiveRuns
+from matcher.runner import Executor, Outcome
+from matcher.source import GrantRecord, RegistrySource, RunRecord, RunState
+from registry.convert import REGION_CODE
+from registry.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
+from registry.service import RESOURCE_ID, checked_request_id, fingerprint
+
+log = structlog.get_logger(__name__)
+MAX_HOUSEHOLDS = 200_000
+MAX_PROGRAMMES = 200
+# Left-out pairs listed in a result at most (a big run has millions of eligible pairs); the
+# rest are counted in AidResult.left_out_omitted.
+MAX_LEFT_OUT = 100_000
+
+
+class AidRuns:
+    """What the matcher servicer does for aid runs."""
+
+    def __init__(
+        self,
+        source: RegistrySource,
+        executor: Executor,
+        live: LiveRuns,
+        owner: str,
+        mark_running: Callable[[str], None],
+    ) -> None:
+        self.source = source
+        self.executor = executor
+        self.live = live
+        self.owner = owner
+        self.mark_running = mark_running
+
+    def allocate(
+        self,
+        request: mpb.AllocateAidRequest,
+        context: Any,
+        run_id: str,
+        await_run: Callable[[str, Any], RunRecord],
+    ) -> mpb.MatchRun:
+        params = convert.solve_params(request.parameters, context.time_remaining())
+        request_id = checked_request_id(request.request_id)
+        started = time.perf_counter()
+        problem = self._problem(request)
+        load_s = time.perf_counter() - started
+        run, created = self.source.create_run(
+            run_id=run_id,
+            kind=mpb.AID,
+            parameters=request.parameters.SerializeToString(deterministic=True),
+            owner=self.owner,
+            request_id=request_id,
+            fingerprint=fingerprint(request),
+        )
+        if not created:  # a retry: wait for the first call's run instead of solving again
+            return convert.run_proto(await_run(run.id, context))
+        log.info(
+            "run_started",
+            run_id=run_id,
+            kind="aid",
+            households=len(problem.households),
+            programmes=len(problem.programmes),
+            time_limit_s=round(params.time_limit_s, 3),
+        )
+        self.live.open(run_id, RunState.QUEUED)
+        inline = request.WhichOneof("source") == "inline"
+        handle = self.executor.submit(
+            run_id,
+            aid.solve,
+            problem,
+            params,
+            on_progress=lambda p: self.live.publish(run_id, p),
+            on_start=lambda: self.mark_running(run_id),
+            on_done=lambda outcome: self._finish(run_id, outcome, load_s, inline),
+        )
+        context.add_callback(lambda: handle.done or self.executor.cancel(run_id))
+        handle.wait()
+        return convert.run_proto(self.source.get_run(run_id))
+
+    def _problem(self, request: mpb.AllocateAidRequest) -> aid.AidProblem:
+        which = request.WhichOneof("source")
+        if which == "inline":
+            _check_size(len(request.inline.households), len(request.inline.programmes))
+            return aid_convert.inline_problem(request)
+        if which != "selection":
+            raise InvalidArgument.one("source", "set either inline or selection")
+        sel = request.selection
+        if not sel.programme_ids:
+            raise InvalidArgument.one("selection.programme_ids", "at least one is required")
+        _check_size(0, len(sel.programme_ids))
+        for i, ident in enumerate(sel.programme_ids):
+            if not RESOURCE_ID.fullmatch(ident):
+                raise InvalidArgument.one(f"selection.programme_ids[{i}]", "is not a valid id")
+        if not REGION_CODE.fullmatch(sel.region_code):
+            raise InvalidArgument.one("selection.region_code", "must be up to 12 digits")
+        inputs = self.source.aid_inputs(
+            region_code=sel.region_code,
+            programme_ids=list(sel.programme_ids),
+            field="selection.programme_ids",
+        )
+        _check_size(len(inputs.households), len(inputs.programmes))
+        return aid_convert.registry_problem(inputs, request.rules)
+
+    def _finish(self, run_id: str, outcome: Outcome, load_s: float, inline: bool) -> None:
+        """Store how the run ended (on the executor's supervisor thread): the grants of a
+        registry run first, so that once PROPOSED the run is complete."""
+        fields: dict[str, Any] = {"total_s": outcome.wall_s + load_s, "load_s": load_s}
+        if outcome.cancelled:
+            fields["state"] = RunState.CANCELLED
+        elif outcome.error:
+            fields.update(state=RunState.FAILED, error=outcome.error)
+        else:
+            result: aid.AidResult = outcome.result
+            fields.update(_result_fields(result, inline))
+        try:
+            if fields["state"] == RunState.PROPOSED and not inline:
+                grants = [
+                    GrantRecord(g.household_id, g.programme_id, g.amount_fen)
+                    for g in outcome.result.grants
+                ]
+                self.source.store_grants(run_id, grants)
+            self.source.update_run(run_id, **fields)
+        finally:
+            self.live.set_state(run_id, fields["state"], ended=True)
+        log.info(
+            "run_finished",
+            run_id=run_id,
+            kind="aid",
+            state=RunState(fields["state"]).name,
+            status=fields.get("status"),
+            objective=fields.get("objective"),
+            gap=fields.get("gap"),
+            total_s=round(fields["total_s"], 3),
+        )
+
+    def commit(self, run: RunRecord, request_id: str, etag: str) -> mpb.MatchRun:
+        if run.result and run.state == RunState.PROPOSED:
+            result = mpb.AidResult.FromString(run.result)
+            if result.inline:
+                raise FailedPrecondition(
+                    f"run {run.id} solved an inline problem (a what-if): nothing to commit"
+                )
+        committed = self.source.commit_aid(run.id, request_id=request_id, etag=etag)
+        log.info("run_committed", run_id=run.id, kind="aid")
+        return convert.run_proto(committed)
+
+
+def _result_fields(result: aid.AidResult, inline: bool) -> dict[str, Any]:
+    proto = aid_convert.aid_result(result, inline=inline, max_left_out=MAX_LEFT_OUT)
+    return {
+        "state": RunState.PROPOSED,
+        "status": convert.STATUS.get(result.status, mpb.NO_SOLUTION),
+        "objective": int(result.objective),
+        "best_bound": float(result.best_bound),
+        "gap": float(result.gap),
+        "build_s": result.timings.build_s,
+        "solve_s": result.timings.solve_s,
+        "result": proto.SerializeToString(),
+    }
+
+
+def _check_size(households: int, programmes: int) -> None:
+    if households > MAX_HOUSEHOLDS:
+        raise ResourceExhausted(f"at most {MAX_HOUSEHOLDS} households per run, got {households}")
+    if programmes > MAX_PROGRAMMES:
+        raise ResourceExhausted(f"at most {MAX_PROGRAMMES} programmes per run, got {programmes}")

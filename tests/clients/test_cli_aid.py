@@ -1,0 +1,69 @@
+"""`fupin aid …` in-process against a real server."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from sqlalchemy import text
+
+from fupin.registry.v1 import registry_service_pb2 as api
+from registry import ledger_guard
+from tests.aidfixtures import poor_households, programme
+
+
+@pytest.fixture
+def medical(registry):
+    """Three ill households and medical aid for two of them (2,000 yuan each)."""
+    poor_households(registry, 3)
+    return programme(registry, budget_fen=400_000, amount_fen=200_000)
+
+
+def test_allocate_commit_ledger_verify_chart(fupin, medical, server, tmp_path):
+    """allocate --commit shows progress and grants; ledger lists them; verify passes, then
+    fails once an entry is altered; the chart is written."""
+    code, out, err = fupin(
+        "aid", "allocate", "--programme", medical.id, "--commit", "--chart", str(tmp_path / "r.png")
+    )
+    assert code == 0, err
+    assert "COMMITTED, OPTIMAL" in out
+    assert "2 grants, 4,000.00 yuan to 2 households" in out
+    assert "1 eligible household-programme pairs, BUDGET_EXHAUSTED_BY_HIGHER_NEED" in out
+    assert "PROPOSED" in err
+    assert (tmp_path / "r.png").stat().st_size > 0
+    code, out, _ = fupin("aid", "ledger", "--programme", medical.id)
+    assert code == 0
+    assert out.count("AID_GRANT") == 2
+    code, out, _ = fupin("aid", "spending")
+    assert "4,000.00" in out
+    assert fupin("aid", "chart", "--out", str(tmp_path / "c.png"))[0] == 0
+    assert (tmp_path / "c.png").stat().st_size > 0
+    code, out, _ = fupin("aid", "verify")
+    assert (code, out.strip()) == (0, "ledger intact: 2 entries checked")
+    with server.store.engine.begin() as conn, ledger_guard.suspended(conn):
+        conn.execute(text("UPDATE ledger_entry SET amount_fen = 5 WHERE amount_fen > 0"))
+    code, out, _ = fupin("aid", "verify")
+    assert code == 1
+    assert "BROKEN at entry" in out
+
+
+def test_export_has_no_household_ids(fupin, medical, registry):
+    """The export's CSV names programmes and tokens, never household ids."""
+    fupin("aid", "allocate", "--programme", medical.id, "--commit")
+    code, out, _ = fupin("aid", "export")
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert len(rows) == 2
+    assert all(r["programme_id"] == medical.id for r in rows)
+    households = registry.ListHouseholds(api.ListHouseholdsRequest()).households
+    assert len(households) == 3
+    for h in households:
+        assert h.id not in out
+        assert h.card_number not in out
+
+
+def test_unknown_programme_exits_1(fupin, medical):
+    code, _, err = fupin("aid", "allocate", "--programme", "nope")
+    assert code == 1
+    assert "selection.programme_ids[0]" in err
