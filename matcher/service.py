@@ -25,6 +25,7 @@ from matcher.jobs import ProduceJob, solve_produce
 from matcher.live import LiveRuns
 from matcher.quick import QuickSourcer
 from matcher.runner import Executor, Outcome, Progress
+from matcher.service_cadres import CadreRuns
 from matcher.source import Allocation, RegistrySource, RunRecord, RunState
 from registry import query
 from registry.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
@@ -81,7 +82,7 @@ def _owner_gone(owner: str) -> bool:
     return False
 
 
-class MatcherServicer(mpb_grpc.MatcherServiceServicer):
+class MatcherServicer(CadreRuns, mpb_grpc.MatcherServiceServicer):
     def __init__(self, source: RegistrySource, executor: Executor, owner: str) -> None:
         self.source = source
         self.executor = executor
@@ -247,8 +248,11 @@ class MatcherServicer(mpb_grpc.MatcherServiceServicer):
         return convert.run_proto(self.source.get_run(run_id))
 
     def CommitMatchRun(self, request: Any, context: Any) -> mpb.MatchRun:
-        run = self.source.commit_produce(
-            _required(request.id),
+        run_id = _required(request.id)
+        cadres = self.source.get_run(run_id).kind in (mpb.CADRE_STATIONING, mpb.CADRE_CONTRACTING)
+        commit = self.source.commit_cadres if cadres else self.source.commit_produce
+        run = commit(
+            run_id,
             request_id=checked_request_id(request.request_id),
             etag=request.etag,
         )

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from registry import models, runs, supply
+from registry import cadre_runs, models, runs, supply
 from registry.query import Page
 from registry.store import RegistryStore
 
@@ -19,6 +19,9 @@ OpenListing = supply.OpenListing
 OpenOrder = supply.OpenOrder
 Allocation = runs.Allocation
 RunState = runs.RunState
+StationingData = cadre_runs.StationingData
+ContractingData = cadre_runs.ContractingData
+CadreItem = cadre_runs.CadreItem
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,17 @@ class RegistrySource(Protocol):
     def commit_produce(self, run_id: str, *, request_id: str, etag: str) -> RunRecord: ...
 
     def discard_run(self, run_id: str, *, etag: str) -> RunRecord: ...
+
+    # Cadre runs (registry/cadre_runs.py): coarse calls on plain dataclasses.
+    def stationing_data(self, *, region_code: str) -> StationingData: ...
+
+    def contracting_data(self, *, region_code: str) -> ContractingData: ...
+
+    def finish_cadre_run(
+        self, run_id: str, *, items: Sequence[CadreItem], **fields: Any
+    ) -> RunRecord: ...
+
+    def commit_cadres(self, run_id: str, *, request_id: str, etag: str) -> RunRecord: ...
 
 
 def record(row: models.MatchRun) -> RunRecord:
@@ -135,3 +149,19 @@ class InProcessSource:
 
     def discard_run(self, run_id: str, *, etag: str) -> RunRecord:
         return record(runs.discard_run(self.store, run_id, etag=etag))
+
+    def stationing_data(self, *, region_code: str) -> StationingData:
+        return cadre_runs.stationing_data(self.store, region_code=region_code)
+
+    def contracting_data(self, *, region_code: str) -> ContractingData:
+        return cadre_runs.contracting_data(self.store, region_code=region_code)
+
+    def finish_cadre_run(
+        self, run_id: str, *, items: Sequence[CadreItem], **fields: Any
+    ) -> RunRecord:
+        return record(cadre_runs.finish_run(self.store, run_id, items=items, **fields))
+
+    def commit_cadres(self, run_id: str, *, request_id: str, etag: str) -> RunRecord:
+        return record(
+            cadre_runs.commit_cadres(self.store, run_id, request_id=request_id, etag=etag)
+        )

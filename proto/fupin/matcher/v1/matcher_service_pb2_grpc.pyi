@@ -53,6 +53,18 @@ class MatcherServiceStub:
     over the server's size limit; ALREADY_EXISTS when run_id or request_id is taken by another
     request.
     """
+    AssignCadres: _grpc.UnaryUnaryMultiCallable[_matcher_service_pb2.AssignCadresRequest, _matcher_service_pb2.MatchRun]
+    """Starts a cadre stationing run (驻村): available cadres to poor villages, by team size,
+    first-secretary rank, skills against needs, distance, continuity and unit limits; or, in
+    STABLE mode, the least-cost stable assignment. Inline or a registry selection; only a
+    selection run can be committed. Same run behaviour and errors as MatchProduce.
+    """
+    ContractHouseholds: _grpc.UnaryUnaryMultiCallable[_matcher_service_pb2.ContractHouseholdsRequest, _matcher_service_pb2.MatchRun]
+    """Starts a contracting run (结对帮扶): each poor household to one cadre within the quota of
+    the cadre's rank, the cadre stationed in its village first, then the nearest. Inline
+    (optionally with the office's own per-pair cost and effort) or a registry selection.
+    Same run behaviour and errors as MatchProduce.
+    """
     GetMatchRun: _grpc.UnaryUnaryMultiCallable[_matcher_service_pb2.GetMatchRunRequest, _matcher_service_pb2.MatchRun]
     """Gets a run with its result. Errors: NOT_FOUND."""
     ListMatchRuns: _grpc.UnaryUnaryMultiCallable[_matcher_service_pb2.ListMatchRunsRequest, _matcher_service_pb2.ListMatchRunsResponse]
@@ -75,6 +87,9 @@ class MatcherServiceStub:
     Errors: NOT_FOUND; FAILED_PRECONDITION when the run is not PROPOSED or not a produce run;
     ABORTED when the registry changed so that the allocation no longer fits (the message and
     the field violations name each listing or order, as `listings[ID]` / `orders[ID]`).
+    A cadre run (selection only) updates postings or household contracts instead; ABORTED
+    names, as `cadres[ID]`, each cadre whose row changed since the run read it, so two runs
+    can never post one cadre twice.
     """
     DiscardMatchRun: _grpc.UnaryUnaryMultiCallable[_matcher_service_pb2.DiscardMatchRunRequest, _matcher_service_pb2.MatchRun]
     """Discards a PROPOSED run. Errors: NOT_FOUND; FAILED_PRECONDITION unless PROPOSED."""
@@ -110,6 +125,18 @@ class MatcherServiceAsyncStub(MatcherServiceStub):
     over the server's size limit; ALREADY_EXISTS when run_id or request_id is taken by another
     request.
     """
+    AssignCadres: _aio.UnaryUnaryMultiCallable[_matcher_service_pb2.AssignCadresRequest, _matcher_service_pb2.MatchRun]  # type: ignore[assignment]
+    """Starts a cadre stationing run (驻村): available cadres to poor villages, by team size,
+    first-secretary rank, skills against needs, distance, continuity and unit limits; or, in
+    STABLE mode, the least-cost stable assignment. Inline or a registry selection; only a
+    selection run can be committed. Same run behaviour and errors as MatchProduce.
+    """
+    ContractHouseholds: _aio.UnaryUnaryMultiCallable[_matcher_service_pb2.ContractHouseholdsRequest, _matcher_service_pb2.MatchRun]  # type: ignore[assignment]
+    """Starts a contracting run (结对帮扶): each poor household to one cadre within the quota of
+    the cadre's rank, the cadre stationed in its village first, then the nearest. Inline
+    (optionally with the office's own per-pair cost and effort) or a registry selection.
+    Same run behaviour and errors as MatchProduce.
+    """
     GetMatchRun: _aio.UnaryUnaryMultiCallable[_matcher_service_pb2.GetMatchRunRequest, _matcher_service_pb2.MatchRun]  # type: ignore[assignment]
     """Gets a run with its result. Errors: NOT_FOUND."""
     ListMatchRuns: _aio.UnaryUnaryMultiCallable[_matcher_service_pb2.ListMatchRunsRequest, _matcher_service_pb2.ListMatchRunsResponse]  # type: ignore[assignment]
@@ -132,6 +159,9 @@ class MatcherServiceAsyncStub(MatcherServiceStub):
     Errors: NOT_FOUND; FAILED_PRECONDITION when the run is not PROPOSED or not a produce run;
     ABORTED when the registry changed so that the allocation no longer fits (the message and
     the field violations name each listing or order, as `listings[ID]` / `orders[ID]`).
+    A cadre run (selection only) updates postings or household contracts instead; ABORTED
+    names, as `cadres[ID]`, each cadre whose row changed since the run read it, so two runs
+    can never post one cadre twice.
     """
     DiscardMatchRun: _aio.UnaryUnaryMultiCallable[_matcher_service_pb2.DiscardMatchRunRequest, _matcher_service_pb2.MatchRun]  # type: ignore[assignment]
     """Discards a PROPOSED run. Errors: NOT_FOUND; FAILED_PRECONDITION unless PROPOSED."""
@@ -169,6 +199,30 @@ class MatcherServiceServicer(metaclass=_abc_1.ABCMeta):
         run. Errors: INVALID_ARGUMENT (naming the field); RESOURCE_EXHAUSTED when the problem is
         over the server's size limit; ALREADY_EXISTS when run_id or request_id is taken by another
         request.
+        """
+
+    @_abc_1.abstractmethod
+    def AssignCadres(
+        self,
+        request: _matcher_service_pb2.AssignCadresRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_matcher_service_pb2.MatchRun, _abc.Awaitable[_matcher_service_pb2.MatchRun]]:
+        """Starts a cadre stationing run (驻村): available cadres to poor villages, by team size,
+        first-secretary rank, skills against needs, distance, continuity and unit limits; or, in
+        STABLE mode, the least-cost stable assignment. Inline or a registry selection; only a
+        selection run can be committed. Same run behaviour and errors as MatchProduce.
+        """
+
+    @_abc_1.abstractmethod
+    def ContractHouseholds(
+        self,
+        request: _matcher_service_pb2.ContractHouseholdsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_matcher_service_pb2.MatchRun, _abc.Awaitable[_matcher_service_pb2.MatchRun]]:
+        """Starts a contracting run (结对帮扶): each poor household to one cadre within the quota of
+        the cadre's rank, the cadre stationed in its village first, then the nearest. Inline
+        (optionally with the office's own per-pair cost and effort) or a registry selection.
+        Same run behaviour and errors as MatchProduce.
         """
 
     @_abc_1.abstractmethod
@@ -222,6 +276,9 @@ class MatcherServiceServicer(metaclass=_abc_1.ABCMeta):
         Errors: NOT_FOUND; FAILED_PRECONDITION when the run is not PROPOSED or not a produce run;
         ABORTED when the registry changed so that the allocation no longer fits (the message and
         the field violations name each listing or order, as `listings[ID]` / `orders[ID]`).
+        A cadre run (selection only) updates postings or household contracts instead; ABORTED
+        names, as `cadres[ID]`, each cadre whose row changed since the run read it, so two runs
+        can never post one cadre twice.
         """
 
     @_abc_1.abstractmethod
