@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -83,12 +83,20 @@ def run_match_produce(args: argparse.Namespace) -> int:
     return 0 if run.state in (mpb.PROPOSED, mpb.COMMITTED) else 1
 
 
-def _solve_with_progress(stub: Any, request: mpb.MatchProduceRequest, timeout: float) -> Any:
+def _solve_with_progress(
+    stub: Any,
+    request: Any,
+    timeout: float,
+    rpc: str = "MatchProduce",
+    line: Callable[[mpb.MatchRunEvent], str] | None = None,
+) -> Any:
+    """Call the run-starting `rpc` and show WatchMatchRun's events (as `line` words them)."""
+    line = line or _progress
     answer: dict[str, Any] = {}
 
     def call() -> None:
         try:
-            answer["run"] = stub.MatchProduce(request, timeout=timeout)
+            answer["run"] = getattr(stub, rpc)(request, timeout=timeout)
         except grpc.RpcError as error:
             answer["error"] = error
 
@@ -98,7 +106,7 @@ def _solve_with_progress(stub: Any, request: mpb.MatchProduceRequest, timeout: f
     while caller.is_alive():
         try:
             for event in stub.WatchMatchRun(mpb.WatchMatchRunRequest(id=request.run_id)):
-                say(_progress(event))
+                say(line(event))
                 shown += 1
             break
         except grpc.RpcError:  # not created yet (the registry data is still loading)
