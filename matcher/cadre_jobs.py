@@ -58,7 +58,9 @@ def solve_stationing(job: StationingJob, params: SolveParams) -> StationingOutco
 
 
 def preferences(job: StationingJob, arcs: Arcs | None = None) -> stability.StableProblem:
-    """The given lists, restricted to pairs within reach (arcs); cost = the arc's cost."""
+    """The given lists, restricted to pairs within reach (arcs); cost = the arc's cost. A
+    pinned cadre lists only its posting and heads that village's list, so it stays there in
+    every stable assignment (as in ``stability.problem_from_stationing``)."""
     problem = job.problem
     arcs = arcs if arcs is not None else build_arcs(problem).unique()
     cadres, villages = problem.cadres, problem.villages
@@ -68,12 +70,15 @@ def preferences(job: StationingJob, arcs: Arcs | None = None) -> stability.Stabl
             arcs.cadre.tolist(), arcs.village.tolist(), arcs.cost.tolist(), strict=True
         )
     }
-    cadre_prefs = {c.id: [v for v in (job.cadre_prefs or {}).get(c.id, ()) if (c.id, v) in cost]
-                   for c in cadres}  # fmt: skip
-    village_prefs = {
-        v.id: [c for c in (job.village_prefs or {}).get(v.id, ()) if (c, v.id) in cost]
-        for v in villages
-    }
+    given_c, given_v = job.cadre_prefs or {}, job.village_prefs or {}
+    pinned = {c.id: c.current_village_id for c in cadres if c.pinned and c.current_village_id}
+    cadre_prefs = {c.id: [v for v in given_c.get(c.id, ()) if (c.id, v) in cost] for c in cadres}
+    cadre_prefs.update({c: [home] for c, home in pinned.items()})
+    village_prefs = {}
+    for v in villages:
+        heads = sorted(c for c, home in pinned.items() if home == v.id)
+        rest = [c for c in given_v.get(v.id, ()) if (c, v.id) in cost and c not in pinned]
+        village_prefs[v.id] = heads + rest
     capacity = {v.id: v.team_max for v in villages}
     return stability.StableProblem(cadre_prefs, village_prefs, capacity, cost)
 

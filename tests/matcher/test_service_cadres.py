@@ -311,3 +311,21 @@ def test_bad_contracting_input_names_the_fields(matcher):
         "rules.k_nearest",
     }
     assert not matcher.ListMatchRuns(mpb.ListMatchRunsRequest()).runs
+
+
+def test_stable_mode_keeps_pinned_cadres(matcher):
+    """Under STABLE mode a pinned cadre stays put even when it does not list its posting and
+    the posting's village prefers another cadre who wants it."""
+    problem = StationingProblem(
+        (cadre("pinned", 0, current_village_id="home", pinned=True), cadre("free", 0.2)),
+        (village("home", 3), village("next", 0.1)),
+    )
+    lists = StableProblem(
+        {"pinned": ["next"], "free": ["home", "next"]},
+        {"next": ["pinned", "free"], "home": ["free", "pinned"]},
+        {"home": 1, "next": 1},
+    )
+    request = assign_request(problem, mode=cpb.STABLE, preferences=preferences(lists))
+    run = matcher.AssignCadres(request, timeout=60)
+    posted = {p.cadre_id: p.village_id for p in run.stationing.postings}
+    assert posted == {"pinned": "home", "free": "next"}
