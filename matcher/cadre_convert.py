@@ -55,39 +55,48 @@ HOUSEHOLD_STATUS: Mapping[int, contracting.HouseholdStatus] = MappingProxyType(
 # --- stationing ------------------------------------------------------------------------------
 
 
+def _bounded(c: Checker, field: str, value: int, lo: int, hi: int) -> int:
+    """The value checked, then clamped into range: the checker keeps the violation, and the
+    model objects built before it is raised never see an impossible value."""
+    return min(max(c.integer(field, value, lo, hi), lo), hi)
+
+
 def stationing_rules(r: cpb.StationingRules, c: Checker) -> dict[str, Any]:
     """Problem-wide settings, and the village defaults under "team_min" etc."""
-    team_min = c.integer("rules.team_min", r.team_min, 0, 50)
-    team_max = c.integer("rules.team_max", r.team_max, 0, 50)
+    team_min = _bounded(c, "rules.team_min", r.team_min, 0, 50)
+    team_max = _bounded(c, "rules.team_max", r.team_max, 0, 50)
     if not (r.team_min or r.team_max):
         team_min = team_max = 3
     elif team_max < team_min:
         c.fail("rules.team_max", "must be at least rules.team_min")
     c.enum("rules.coverage", r.coverage, cpb.CoverageMode, required=False)
+    big = 10**12
     return {
         "team_min": team_min,
         "team_max": max(team_max, team_min),
-        "min_secretary_rank": c.integer(
-            "rules.min_secretary_rank", r.min_secretary_rank or 1, 1, 5
+        "min_secretary_rank": _bounded(
+            c, "rules.min_secretary_rank", r.min_secretary_rank or 1, 1, 5
         ),
-        "continuity_threshold": c.integer(
-            "rules.continuity_threshold_m", r.continuity_threshold_m, 0, 10**9
+        "continuity_threshold": _bounded(
+            c, "rules.continuity_threshold_m", r.continuity_threshold_m, 0, 10**9
         ),
-        "max_per_unit": c.integer("rules.max_per_unit", r.max_per_unit, 0, 50) or None,
+        "max_per_unit": _bounded(c, "rules.max_per_unit", r.max_per_unit, 0, 50) or None,
         "coverage": COVERAGE.get(r.coverage, stationing.Coverage.OFF),
-        "shortage_penalty": c.integer(
-            "rules.shortage_penalty_m", r.shortage_penalty_m or DEFAULT_PENALTY_M, 0, 10**12
+        "shortage_penalty": _bounded(
+            c, "rules.shortage_penalty_m", r.shortage_penalty_m or DEFAULT_PENALTY_M, 0, big
         ),
-        "secretary_penalty": c.integer(
-            "rules.secretary_penalty_m", r.secretary_penalty_m or DEFAULT_PENALTY_M, 0, 10**12
+        "secretary_penalty": _bounded(
+            c, "rules.secretary_penalty_m", r.secretary_penalty_m or DEFAULT_PENALTY_M, 0, big
         ),
-        "coverage_weight": c.integer(
-            "rules.coverage_weight_m", r.coverage_weight_m or DEFAULT_COVERAGE_WEIGHT_M, 0, 10**9
+        "coverage_weight": _bounded(
+            c, "rules.coverage_weight_m", r.coverage_weight_m or DEFAULT_COVERAGE_WEIGHT_M, 0, 10**9
         ),
     }
 
 
-def _problem(c: Checker, cadres: list[Any], villages: list[Any], rules: dict[str, Any]) -> Any:
+def _problem(
+    c: Checker, cadres: list[Any], villages: list[Any], rules: dict[str, Any], field: str
+) -> Any:
     c.raise_if_any()
     names = [*("continuity_threshold", "max_per_unit", "coverage", "coverage_weight")]
     names += ("shortage_penalty", "secretary_penalty")
@@ -96,7 +105,7 @@ def _problem(c: Checker, cadres: list[Any], villages: list[Any], rules: dict[str
             tuple(cadres), tuple(villages), **{k: rules[k] for k in names}
         )
     except ValueError as exc:  # pinned postings that cannot fit, duplicate ids
-        raise InvalidArgument.one("inline", str(exc)) from None
+        raise InvalidArgument.one(field, str(exc)) from None
 
 
 def inline_stationing(p: cpb.StationingProblem, r: cpb.StationingRules) -> Any:
@@ -108,7 +117,7 @@ def inline_stationing(p: cpb.StationingProblem, r: cpb.StationingRules) -> Any:
     cadres = [_inline_cadre(i, x, village_ids, c) for i, x in enumerate(p.cadres)]
     _unique(c, "inline.cadres", [x.id for x in p.cadres])
     _unique(c, "inline.villages", [v.id for v in p.villages])
-    return _problem(c, cadres, villages, rules)
+    return _problem(c, cadres, villages, rules, "inline")
 
 
 def _unique(c: Checker, field: str, ids: Sequence[str]) -> None:
@@ -125,22 +134,21 @@ def _inline_village(
     path = f"inline.villages[{i}]."
     c.matches(path + "id", v.id, ID, "1-40 letters, digits or _ . : -")
     lat, lng = _where(c, path, v)
-    team_min = c.integer(path + "team_min", v.team_min, 0, 50)
-    team_max = c.integer(path + "team_max", v.team_max, 0, 50)
+    team_min = _bounded(c, path + "team_min", v.team_min, 0, 50)
+    team_max = _bounded(c, path + "team_max", v.team_max, 0, 50)
     if not (v.team_min or v.team_max):
         team_min, team_max = rules["team_min"], rules["team_max"]
     elif team_max < team_min:
         c.fail(path + "team_max", "must be at least team_min")
-    rank = c.integer(path + "min_secretary_rank", v.min_secretary_rank, 0, 5)
-    team_max = max(team_max, 0)
+    rank = _bounded(c, path + "min_secretary_rank", v.min_secretary_rank, 0, 5)
     return stationing.Village(
         id=v.id,
         lat=lat,
         lng=lng,
-        team_min=min(max(team_min, 0), team_max),  # clamped: the checker has the violation
+        team_min=min(team_min, team_max),  # the checker has the violation
         team_max=team_max,
         needs=frozenset(c.tags(path + "needs", v.needs)),
-        min_secretary_rank=min(max(rank, 0), 5) or rules["min_secretary_rank"],
+        min_secretary_rank=rank or rules["min_secretary_rank"],
     )
 
 
@@ -149,7 +157,7 @@ def _inline_cadre(
 ) -> stationing.Cadre:
     path = f"inline.cadres[{i}]."
     c.matches(path + "id", x.id, ID, "1-40 letters, digits or _ . : -")
-    rank = c.integer(path + "rank", x.rank, 1, 5)
+    rank = _bounded(c, path + "rank", x.rank, 1, 5)
     lat, lng = _where(c, path, x)
     distance = c.number(path + "max_distance_km", x.max_distance_km, 1e-9, 40_000)
     current = x.current_village_id or None
@@ -160,7 +168,7 @@ def _inline_cadre(
         c.fail(path + "pinned", "needs a current_village_id of the problem")
     return stationing.Cadre(
         id=x.id,
-        rank=min(max(rank, 1), 5),  # clamped: the checker has the violation
+        rank=rank,
         skills=frozenset(c.tags(path + "skills", x.skills)),
         home_unit=c.text(path + "home_unit", x.home_unit, 100, required=False),
         lat=lat,
@@ -175,11 +183,11 @@ def registry_stationing(data: StationingData, r: cpb.StationingRules) -> tuple[A
     """The problem over registry rows, and each cadre's version (for the commit)."""
     c = Checker()
     rules = stationing_rules(r, c)
-    table = dict(r.cause_skills) or stationing.CAUSE_SKILLS
-    for cause, skill in r.cause_skills.items():
-        if cause.upper() not in CAUSE_NAMES:
-            c.fail(f"rules.cause_skills[{cause}]", "is not a PovertyCause name")
-        c.tags(f"rules.cause_skills[{cause}]", [skill])
+    table = {x.cause.upper(): x.skill for x in r.cause_skills} or stationing.CAUSE_SKILLS
+    for i, x in enumerate(r.cause_skills):
+        if x.cause.upper() not in CAUSE_NAMES:
+            c.fail(f"rules.cause_skills[{i}].cause", "is not a PovertyCause name")
+        c.tags(f"rules.cause_skills[{i}].skill", [x.skill])
     villages = [
         stationing.Village(
             id=v.id,
@@ -193,7 +201,7 @@ def registry_stationing(data: StationingData, r: cpb.StationingRules) -> tuple[A
                     [CAUSE_NAMES_BY_VALUE[k] for k in causes if k in CAUSE_NAMES_BY_VALUE]
                     for causes in v.household_causes
                 ],
-                {k.upper(): s for k, s in table.items()},
+                table,
             ),
             min_secretary_rank=rules["min_secretary_rank"],
         )
@@ -216,7 +224,7 @@ def registry_stationing(data: StationingData, r: cpb.StationingRules) -> tuple[A
         if not (x.pinned and x.current_village_id not in known)  # pinned elsewhere: stays
     ]
     versions = {x.id: x.version for x in data.cadres}
-    return _problem(c, cadres, villages, rules), versions
+    return _problem(c, cadres, villages, rules, "rules.team_max"), versions
 
 
 def stationing_job(request: mpb.AssignCadresRequest, problem: Any) -> StationingJob:
@@ -316,14 +324,14 @@ def contracting_rules(r: cpb.ContractingRules, c: Checker) -> dict[str, Any]:
     if r.quotas:
         quotas = {}
         for i, q in enumerate(r.quotas):
-            rank = c.integer(f"rules.quotas[{i}].rank", q.rank, 1, 5)
+            rank = _bounded(c, f"rules.quotas[{i}].rank", q.rank, 1, 5)
             if rank in quotas:
                 c.fail(f"rules.quotas[{i}].rank", "repeats a rank")
-            quotas[rank] = c.integer(f"rules.quotas[{i}].quota", q.quota, 0, 10**6)
+            quotas[rank] = _bounded(c, f"rules.quotas[{i}].quota", q.quota, 0, 10**6)
     statuses = c.enums("rules.statuses", r.statuses, rpb.HouseholdStatus)
     return {
         "quota_by_rank": quotas,
-        "k_nearest": c.integer("rules.k_nearest", r.k_nearest or 20, 1, 1000),
+        "k_nearest": _bounded(c, "rules.k_nearest", r.k_nearest or 20, 1, 1000),
         "statuses": frozenset(HOUSEHOLD_STATUS[s] for s in statuses if s in HOUSEHOLD_STATUS)
         or contracting.POOR,
     }
@@ -352,7 +360,7 @@ def inline_contracting(p: cpb.ContractingProblem, r: cpb.ContractingRules) -> An
         cadres.append(
             contracting.ContractCadre(
                 x.id,
-                min(max(c.integer(path + "rank", x.rank, 1, 5), 1), 5),  # clamped; violation kept
+                _bounded(c, path + "rank", x.rank, 1, 5),
                 x.village_id or None,
                 *where,
             )
@@ -369,7 +377,7 @@ def inline_contracting(p: cpb.ContractingProblem, r: cpb.ContractingRules) -> An
                 h.village_id,
                 *_where(c, path, h),
                 HOUSEHOLD_STATUS.get(status, contracting.HouseholdStatus.IMPOVERISHED),
-                c.integer(path + "causes", h.causes, 0, 11),
+                _bounded(c, path + "causes", h.causes, 0, 11),
             )
         )
     _unique(c, "inline.cadres", [x.id for x in p.cadres])

@@ -229,6 +229,14 @@ def test_bad_selection_is_invalid_argument(matcher):
         grpc.StatusCode.INVALID_ARGUMENT,
     )
     assert fields_of(error) == ["selection.region_code"]
+    rules = cpb.StationingRules(cause_skills=[cpb.CauseSkill(cause="HUNGER", skill="Food!")])
+    error = rpc_fails(
+        lambda: matcher.AssignCadres(
+            mpb.AssignCadresRequest(selection=cpb.CadreSelection(), rules=rules)
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
+    assert fields_of(error) == ["rules.cause_skills[0].cause", "rules.cause_skills[0].skill[0]"]
     error = rpc_fails(
         lambda: matcher.ContractHouseholds(
             mpb.ContractHouseholdsRequest(

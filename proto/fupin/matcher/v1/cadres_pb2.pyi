@@ -291,26 +291,6 @@ Global___CadreSelection: _TypeAlias = CadreSelection  # noqa: Y015
 class StationingRules(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
-    @_typing.final
-    class CauseSkillsEntry(_message.Message):
-        DESCRIPTOR: _descriptor.Descriptor
-
-        KEY_FIELD_NUMBER: _builtins.int
-        VALUE_FIELD_NUMBER: _builtins.int
-        key: _builtins.str
-        value: _builtins.str
-        def __init__(
-            self,
-            *,
-            key: _builtins.str = ...,
-            value: _builtins.str = ...,
-        ) -> None: ...
-        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
-        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-        def WhichOneof(self, oneof_group: _Never) -> None: ...
-
     TEAM_MIN_FIELD_NUMBER: _builtins.int
     TEAM_MAX_FIELD_NUMBER: _builtins.int
     MIN_SECRETARY_RANK_FIELD_NUMBER: _builtins.int
@@ -340,9 +320,9 @@ class StationingRules(_message.Message):
     """
     secretary_penalty_m: _builtins.int
     @_builtins.property
-    def cause_skills(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
-        """Registry selection: cause of poverty (PovertyCause name) -> skill tag; empty = the
-        default table (ILLNESS -> health, LACK_OF_TECHNOLOGY -> agronomy, ...).
+    def cause_skills(self) -> _containers.RepeatedCompositeFieldContainer[Global___CauseSkill]:
+        """Registry selection: cause of poverty -> skill tag; empty = the default table
+        (ILLNESS -> health, LACK_OF_TECHNOLOGY -> agronomy, ...).
         """
 
     def __init__(
@@ -355,7 +335,7 @@ class StationingRules(_message.Message):
         max_per_unit: _builtins.int = ...,
         coverage: Global___CoverageMode.ValueType = ...,
         coverage_weight_m: _builtins.int = ...,
-        cause_skills: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        cause_skills: _abc.Iterable[Global___CauseSkill] | None = ...,
         shortage_penalty_m: _builtins.int = ...,
         secretary_penalty_m: _builtins.int = ...,
     ) -> None: ...
@@ -366,6 +346,30 @@ class StationingRules(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___StationingRules: _TypeAlias = StationingRules  # noqa: Y015
+
+@_typing.final
+class CauseSkill(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CAUSE_FIELD_NUMBER: _builtins.int
+    SKILL_FIELD_NUMBER: _builtins.int
+    cause: _builtins.str
+    """a fupin.registry.v1.PovertyCause name, e.g. "ILLNESS" """
+    skill: _builtins.str
+    """a skill tag, e.g. "health" """
+    def __init__(
+        self,
+        *,
+        cause: _builtins.str = ...,
+        skill: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cause", b"cause", "skill", b"skill"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CauseSkill: _TypeAlias = CauseSkill  # noqa: Y015
 
 @_typing.final
 class Preferences(_message.Message):
