@@ -10,6 +10,7 @@
     fupin match produce --product P --today YYYY-MM-DD [--region CODE] [--commit]
     fupin runs list|get|commit|discard|cancel [RUN_ID]
     fupin aid allocate|ledger|verify|spending|chart|export (see clients/cli_aid.py)
+    fupin cadres assign|contract [--region CODE] [--commit]
 
 KIND is one of villages, households, producers, listings, buyers, orders, cadres, aid-programs.
 Client commands take --target (default $FUPIN_TARGET or 127.0.0.1:50051), --timeout SECONDS and
@@ -28,7 +29,7 @@ from typing import Any
 
 import pydantic
 
-from clients import cli_aid, cli_runs, csvio
+from clients import cli_aid, cli_cadres, cli_runs, csvio
 from clients.cli_output import emit, emit_json, emit_one, say, show
 from clients.client import KINDS, RegistryClient
 from clients.errors import CsvFormatError, FupinClientError
@@ -105,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     delete.set_defaults(run=run_delete)
     cli_runs.add_commands(commands, client)
     cli_aid.add_commands(commands, client)
+    cli_cadres.add_commands(commands, client)
     return parser
 
 

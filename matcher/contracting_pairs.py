@@ -13,12 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from matcher import geo
 from matcher.contracting_domain import ContractingProblem
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
 
-EARTH_RADIUS_M = 6_371_008.8  # mean radius (IUGG)
 _PAIRS_PER_BLOCK = 2_000_000
 
 
@@ -108,14 +108,14 @@ def _block_cost(problem: ContractingProblem, sites: Sites, block: IntArray) -> F
     """Costs of ``block`` households × all cadres, as a float matrix."""
     if problem.cost is not None:
         return problem.cost[block].astype(np.float64)
-    lat1 = sites.household_lat[block, None]
-    a = np.sin((sites.cadre_lat[None, :] - lat1) * 0.5) ** 2
-    a += (
-        np.cos(lat1)
-        * np.cos(sites.cadre_lat)[None, :]
-        * np.sin((sites.cadre_lng[None, :] - sites.household_lng[block, None]) * 0.5) ** 2
+    metres = geo.haversine_m(
+        sites.household_lat[block, None],
+        sites.household_lng[block, None],
+        sites.cadre_lat[None, :],
+        sites.cadre_lng[None, :],
     )
-    metres: FloatArray = np.rint(2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(a, 1.0)))) + 1
+    np.rint(metres, out=metres)
+    metres += 1
     same = sites.household_village[block, None] == sites.cadre_village[None, :]
     metres[same] = 0
     return metres
@@ -155,12 +155,10 @@ def _cost(problem: ContractingProblem, sites: Sites, h: IntArray, c: IntArray) -
 
 
 def distance_m(sites: Sites, h: IntArray, c: IntArray) -> FloatArray:
-    """Great-circle (haversine) distance of each pair, in metres."""
-    lat1, lat2 = sites.household_lat[h], sites.cadre_lat[c]
-    dlng = sites.cadre_lng[c] - sites.household_lng[h]
-    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin(dlng / 2) ** 2
-    distance: FloatArray = 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
-    return distance
+    """Great-circle distance of each pair, in metres."""
+    return geo.haversine_m(
+        sites.household_lat[h], sites.household_lng[h], sites.cadre_lat[c], sites.cadre_lng[c]
+    )
 
 
 def greedy(pairs: Pairs, start: IntArray | None = None) -> IntArray:

@@ -298,6 +298,10 @@ def run_proto(run: RunRecord, *, with_result: bool = True) -> mpb.MatchRun:
     out.parameters.ParseFromString(run.parameters)
     if with_result and run.result and run.kind == mpb.PRODUCE:
         out.produce.ParseFromString(run.result)
-    if with_result and run.result and run.kind == mpb.AID:
+    elif with_result and run.result and run.kind == mpb.AID:
         out.aid.ParseFromString(run.result)
+    elif with_result and run.result and run.kind == mpb.CADRE_STATIONING:
+        out.stationing.ParseFromString(run.result)
+    elif with_result and run.result and run.kind == mpb.CADRE_CONTRACTING:
+        out.contracting.ParseFromString(run.result)
     return out

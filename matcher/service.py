@@ -26,6 +26,7 @@ from matcher.jobs import ProduceJob, solve_produce
 from matcher.live import LiveRuns
 from matcher.quick import QuickSourcer
 from matcher.runner import Executor, Outcome, Progress
+from matcher.service_cadres import CadreRuns
 from matcher.source import Allocation, RegistrySource, RunRecord, RunState
 from registry import query
 from registry.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
@@ -82,7 +83,7 @@ def _owner_gone(owner: str) -> bool:
     return False
 
 
-class MatcherServicer(mpb_grpc.MatcherServiceServicer):
+class MatcherServicer(CadreRuns, mpb_grpc.MatcherServiceServicer):
     def __init__(self, source: RegistrySource, executor: Executor, owner: str) -> None:
         self.source = source
         self.executor = executor
@@ -256,7 +257,9 @@ class MatcherServicer(mpb_grpc.MatcherServiceServicer):
         stored = self.source.get_run(run_id)
         if stored.kind == mpb.AID:
             return self.aid.commit(stored, request_id, request.etag)
-        run = self.source.commit_produce(run_id, request_id=request_id, etag=request.etag)
+        cadres = stored.kind in (mpb.CADRE_STATIONING, mpb.CADRE_CONTRACTING)
+        commit = self.source.commit_cadres if cadres else self.source.commit_produce
+        run = commit(run_id, request_id=request_id, etag=request.etag)
         log.info("run_committed", run_id=run.id)
         return convert.run_proto(run)
 

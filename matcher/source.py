@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from registry import aid_runs, models, runs, supply
+from registry import aid_runs, cadre_runs, models, runs, supply
 from registry.query import Page
 from registry.store import RegistryStore
 
@@ -22,6 +22,9 @@ RunState = runs.RunState
 AidInputs = aid_runs.AidInputs
 AidHouseholdRecord = aid_runs.AidHouseholdRecord
 GrantRecord = aid_runs.GrantRecord
+StationingData = cadre_runs.StationingData
+ContractingData = cadre_runs.ContractingData
+CadreItem = cadre_runs.CadreItem
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,16 @@ class RegistrySource(Protocol):
     def store_grants(self, run_id: str, grants: Sequence[GrantRecord]) -> None: ...
 
     def commit_aid(self, run_id: str, *, request_id: str, etag: str) -> RunRecord: ...
+    # Cadre runs (registry/cadre_runs.py): coarse calls on plain dataclasses.
+    def stationing_data(self, *, region_code: str) -> StationingData: ...
+
+    def contracting_data(self, *, region_code: str) -> ContractingData: ...
+
+    def finish_cadre_run(
+        self, run_id: str, *, items: Sequence[CadreItem], **fields: Any
+    ) -> RunRecord: ...
+
+    def commit_cadres(self, run_id: str, *, request_id: str, etag: str) -> RunRecord: ...
 
 
 def record(row: models.MatchRun) -> RunRecord:
@@ -159,3 +172,19 @@ class InProcessSource:
 
     def commit_aid(self, run_id: str, *, request_id: str, etag: str) -> RunRecord:
         return record(aid_runs.commit_aid(self.store, run_id, request_id=request_id, etag=etag))
+
+    def stationing_data(self, *, region_code: str) -> StationingData:
+        return cadre_runs.stationing_data(self.store, region_code=region_code)
+
+    def contracting_data(self, *, region_code: str) -> ContractingData:
+        return cadre_runs.contracting_data(self.store, region_code=region_code)
+
+    def finish_cadre_run(
+        self, run_id: str, *, items: Sequence[CadreItem], **fields: Any
+    ) -> RunRecord:
+        return record(cadre_runs.finish_run(self.store, run_id, items=items, **fields))
+
+    def commit_cadres(self, run_id: str, *, request_id: str, etag: str) -> RunRecord:
+        return record(
+            cadre_runs.commit_cadres(self.store, run_id, request_id=request_id, etag=etag)
+        )

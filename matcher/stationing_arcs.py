@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
+from matcher import geo
 from matcher.stationing_domain import StationingProblem
 
 IntArray = NDArray[np.int64]
@@ -21,7 +22,6 @@ BoolArray = NDArray[np.bool_]
 FloatArray = NDArray[np.float64]
 _T = TypeVar("_T", bound=NDArray[Any])
 
-EARTH_RADIUS_M = 6_371_008.8  # mean radius (IUGG)
 _PAIRS_PER_CHUNK = 4_000_000  # all-pairs distances are computed this many at a time
 
 
@@ -177,25 +177,12 @@ def _candidate_pairs(problem: StationingProblem, sites: Sites) -> tuple[IntArray
 
 
 def _distance_m(sites: Sites, cadre: IntArray, village: IntArray) -> FloatArray:
-    """Great-circle (haversine) distance of each arc, in metres.
-
-    In place on two arc-sized buffers: at 7.5 million arcs every temporary costs 60 MB.
-    """
-    h = sites.village_lat[village]
-    h -= sites.lat[cadre]
-    h *= 0.5
-    np.sin(h, out=h)
-    h *= h
-    g = sites.village_lng[village]
-    g -= sites.lng[cadre]
-    g *= 0.5
-    np.sin(g, out=g)
-    g *= g
-    g *= sites.cos_lat[cadre]
-    g *= sites.village_cos_lat[village]
-    h += g
-    np.minimum(h, 1.0, out=h)
-    np.sqrt(h, out=h)
-    np.arcsin(h, out=h)
-    h *= 2.0 * EARTH_RADIUS_M
-    return h
+    """Great-circle distance of each arc, in metres."""
+    return geo.haversine_m(
+        sites.lat[cadre],
+        sites.lng[cadre],
+        sites.village_lat[village],
+        sites.village_lng[village],
+        sites.cos_lat[cadre],
+        sites.village_cos_lat[village],
+    )

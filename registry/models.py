@@ -285,3 +285,31 @@ class LedgerEntry(SQLModel, table=True):
     amount_fen: int = Field(default=0, sa_type=BigInteger)
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64, unique=True)
+
+
+class RunCadreItem(SQLModel, table=True):
+    """What a cadre run would change for one cadre, and the cadre's version it was read at:
+    a posting (``village_id``; "" = released) or a contract (``household_id``)."""
+
+    __tablename__ = "run_cadre_item"
+
+    run_id: str = Field(
+        foreign_key="match_run.id", primary_key=True, max_length=40, ondelete="CASCADE"
+    )
+    cadre_id: str = Field(primary_key=True, max_length=40)
+    household_id: str = Field(default="", primary_key=True, max_length=40)
+    village_id: str = Field(default="", max_length=40)
+    cadre_version: int
+
+
+class HouseholdContract(SQLModel, table=True):
+    """The cadre a poor household is contracted to (结对帮扶), set by a committed run."""
+
+    __tablename__ = "household_contract"
+
+    household_id: str = Field(
+        foreign_key="household.id", primary_key=True, max_length=40, ondelete="CASCADE"
+    )
+    cadre_id: str = Field(foreign_key="cadre.id", index=True, max_length=40, ondelete="CASCADE")
+    run_id: str = Field(max_length=40, index=True)
+    time: datetime

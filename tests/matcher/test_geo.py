@@ -11,6 +11,7 @@ from matcher.geo import (
     EARTH_RADIUS_KM,
     great_circle_km,
     great_circle_km_from_chord,
+    haversine_m,
     unit_vectors,
 )
 
@@ -61,3 +62,17 @@ def test_chord_form_matches_haversine_near_and_far():
         lat2, lng2 = np.clip(lat + offset, -90, 90), lng + offset
         expected = great_circle_km(lat, lng, lat2, lng2)
         np.testing.assert_allclose(chord_km(lat, lng, lat2, lng2), expected, rtol=1e-9, atol=1e-12)
+
+
+def test_radians_form_agrees_with_the_degrees_form():
+    """haversine_m (radians, precomputed cosines, broadcasting) = great_circle_km × 1000."""
+    rng = np.random.default_rng(5)
+    lat1, lat2 = rng.uniform(-80, 80, 50), rng.uniform(-80, 80, 40)
+    lng1, lng2 = rng.uniform(-180, 180, 50), rng.uniform(-180, 180, 40)
+    expected = great_circle_km(lat1[:, None], lng1[:, None], lat2[None, :], lng2[None, :])
+    r = np.radians
+    broadcast = haversine_m(r(lat1)[:, None], r(lng1)[:, None], r(lat2)[None, :], r(lng2)[None, :])
+    np.testing.assert_allclose(broadcast, expected * 1000, rtol=1e-9, atol=1e-6)
+    cos1, cos2 = np.cos(r(lat1[:40])), np.cos(r(lat2))
+    paired = haversine_m(r(lat1[:40]), r(lng1[:40]), r(lat2), r(lng2), cos1, cos2)
+    np.testing.assert_allclose(paired, np.diag(expected[:40]) * 1000, rtol=1e-9, atol=1e-6)

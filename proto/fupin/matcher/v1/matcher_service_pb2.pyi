@@ -4,6 +4,7 @@ isort:skip_file
 """
 
 from collections import abc as _abc
+from fupin.matcher.v1 import cadres_pb2 as _cadres_pb2
 from fupin.registry.v1 import resources_pb2 as _resources_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -327,6 +328,8 @@ class MatchRun(_message.Message):
     ERROR_FIELD_NUMBER: _builtins.int
     PRODUCE_FIELD_NUMBER: _builtins.int
     AID_FIELD_NUMBER: _builtins.int
+    STATIONING_FIELD_NUMBER: _builtins.int
+    CONTRACTING_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
@@ -355,6 +358,14 @@ class MatchRun(_message.Message):
         """set on aid runs once PROPOSED"""
 
     @_builtins.property
+    def stationing(self) -> _cadres_pb2.StationingResult:
+        """set on CADRE_STATIONING runs once PROPOSED"""
+
+    @_builtins.property
+    def contracting(self) -> _cadres_pb2.ContractingResult:
+        """set on CADRE_CONTRACTING runs once PROPOSED"""
+
+    @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def update_time(self) -> _timestamp_pb2.Timestamp: ...
@@ -373,13 +384,15 @@ class MatchRun(_message.Message):
         error: _builtins.str = ...,
         produce: Global___ProduceResult | None = ...,
         aid: Global___AidResult | None = ...,
+        stationing: _cadres_pb2.StationingResult | None = ...,
+        contracting: _cadres_pb2.ContractingResult | None = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
         etag: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["aid", b"aid", "create_time", b"create_time", "parameters", b"parameters", "produce", b"produce", "timings", b"timings", "update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["aid", b"aid", "contracting", b"contracting", "create_time", b"create_time", "parameters", b"parameters", "produce", b"produce", "stationing", b"stationing", "timings", b"timings", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["aid", b"aid", "best_bound", b"best_bound", "create_time", b"create_time", "error", b"error", "etag", b"etag", "gap", b"gap", "id", b"id", "kind", b"kind", "objective", b"objective", "parameters", b"parameters", "produce", b"produce", "state", b"state", "status", b"status", "timings", b"timings", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aid", b"aid", "best_bound", b"best_bound", "contracting", b"contracting", "create_time", b"create_time", "error", b"error", "etag", b"etag", "gap", b"gap", "id", b"id", "kind", b"kind", "objective", b"objective", "parameters", b"parameters", "produce", b"produce", "state", b"state", "stationing", b"stationing", "status", b"status", "timings", b"timings", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -723,6 +736,94 @@ class MatchProduceRequest(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType_source) -> _WhichOneofReturnType_source | None: ...
 
 Global___MatchProduceRequest: _TypeAlias = MatchProduceRequest  # noqa: Y015
+
+@_typing.final
+class AssignCadresRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INLINE_FIELD_NUMBER: _builtins.int
+    SELECTION_FIELD_NUMBER: _builtins.int
+    RULES_FIELD_NUMBER: _builtins.int
+    MODE_FIELD_NUMBER: _builtins.int
+    PREFERENCES_FIELD_NUMBER: _builtins.int
+    PARAMETERS_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    mode: _cadres_pb2.StationingMode.ValueType
+    request_id: _builtins.str
+    run_id: _builtins.str
+    """as in MatchProduceRequest"""
+    @_builtins.property
+    def inline(self) -> _cadres_pb2.StationingProblem: ...
+    @_builtins.property
+    def selection(self) -> _cadres_pb2.CadreSelection: ...
+    @_builtins.property
+    def rules(self) -> _cadres_pb2.StationingRules: ...
+    @_builtins.property
+    def preferences(self) -> _cadres_pb2.Preferences: ...
+    @_builtins.property
+    def parameters(self) -> Global___SolveParameters: ...
+    def __init__(
+        self,
+        *,
+        inline: _cadres_pb2.StationingProblem | None = ...,
+        selection: _cadres_pb2.CadreSelection | None = ...,
+        rules: _cadres_pb2.StationingRules | None = ...,
+        mode: _cadres_pb2.StationingMode.ValueType = ...,
+        preferences: _cadres_pb2.Preferences | None = ...,
+        parameters: Global___SolveParameters | None = ...,
+        request_id: _builtins.str = ...,
+        run_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["inline", b"inline", "parameters", b"parameters", "preferences", b"preferences", "rules", b"rules", "selection", b"selection", "source", b"source"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["inline", b"inline", "mode", b"mode", "parameters", b"parameters", "preferences", b"preferences", "request_id", b"request_id", "rules", b"rules", "run_id", b"run_id", "selection", b"selection", "source", b"source"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_source: _TypeAlias = _typing.Literal["inline", "selection"]  # noqa: Y015
+    _WhichOneofArgType_source: _TypeAlias = _typing.Literal["source", b"source"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_source) -> _WhichOneofReturnType_source | None: ...
+
+Global___AssignCadresRequest: _TypeAlias = AssignCadresRequest  # noqa: Y015
+
+@_typing.final
+class ContractHouseholdsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INLINE_FIELD_NUMBER: _builtins.int
+    SELECTION_FIELD_NUMBER: _builtins.int
+    RULES_FIELD_NUMBER: _builtins.int
+    PARAMETERS_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    run_id: _builtins.str
+    @_builtins.property
+    def inline(self) -> _cadres_pb2.ContractingProblem: ...
+    @_builtins.property
+    def selection(self) -> _cadres_pb2.ContractingSelection: ...
+    @_builtins.property
+    def rules(self) -> _cadres_pb2.ContractingRules: ...
+    @_builtins.property
+    def parameters(self) -> Global___SolveParameters: ...
+    def __init__(
+        self,
+        *,
+        inline: _cadres_pb2.ContractingProblem | None = ...,
+        selection: _cadres_pb2.ContractingSelection | None = ...,
+        rules: _cadres_pb2.ContractingRules | None = ...,
+        parameters: Global___SolveParameters | None = ...,
+        request_id: _builtins.str = ...,
+        run_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["inline", b"inline", "parameters", b"parameters", "rules", b"rules", "selection", b"selection", "source", b"source"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["inline", b"inline", "parameters", b"parameters", "request_id", b"request_id", "rules", b"rules", "run_id", b"run_id", "selection", b"selection", "source", b"source"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_source: _TypeAlias = _typing.Literal["inline", "selection"]  # noqa: Y015
+    _WhichOneofArgType_source: _TypeAlias = _typing.Literal["source", b"source"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_source) -> _WhichOneofReturnType_source | None: ...
+
+Global___ContractHouseholdsRequest: _TypeAlias = ContractHouseholdsRequest  # noqa: Y015
 
 @_typing.final
 class ProduceAllocation(_message.Message):

@@ -48,6 +48,16 @@ class MatcherServiceStub:
                 request_serializer=fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.MatchProduceRequest.SerializeToString,
                 response_deserializer=fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.MatchRun.FromString,
                 _registered_method=True)
+        self.AssignCadres = channel.unary_unary(
+                '/fupin.matcher.v1.MatcherService/AssignCadres',
+                request_serializer=fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.AssignCadresRequest.SerializeToString,
+                response_deserializer=fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.MatchRun.FromString,
+                _registered_method=True)
+        self.ContractHouseholds = channel.unary_unary(
+                '/fupin.matcher.v1.MatcherService/ContractHouseholds',
+                request_serializer=fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.ContractHouseholdsRequest.SerializeToString,
+                response_deserializer=fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.MatchRun.FromString,
+                _registered_method=True)
         self.GetMatchRun = channel.unary_unary(
                 '/fupin.matcher.v1.MatcherService/GetMatchRun',
                 request_serializer=fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.GetMatchRunRequest.SerializeToString,
@@ -117,6 +127,26 @@ class MatcherServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AssignCadres(self, request, context):
+        """Starts a cadre stationing run (驻村): available cadres to poor villages, by team size,
+        first-secretary rank, skills against needs, distance, continuity and unit limits; or, in
+        STABLE mode, the least-cost stable assignment. Inline or a registry selection; only a
+        selection run can be committed. Same run behaviour and errors as MatchProduce.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ContractHouseholds(self, request, context):
+        """Starts a contracting run (结对帮扶): each poor household to one cadre within the quota of
+        the cadre's rank, the cadre stationed in its village first, then the nearest. Inline
+        (optionally with the office's own per-pair cost and effort) or a registry selection.
+        Same run behaviour and errors as MatchProduce.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetMatchRun(self, request, context):
         """Gets a run with its result. Errors: NOT_FOUND.
         """
@@ -150,15 +180,18 @@ class MatcherServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CommitMatchRun(self, request, context):
-        """Commits a PROPOSED run in one transaction, recording it in the ledger. A produce run
-        reserves listing quantities and fills orders; concurrent commits never oversell a listing.
-        An aid run writes one ledger entry per grant and adds the grants to the programmes'
+        """Commits a PROPOSED run in one transaction, recording it in the ledger. Idempotent by
+        request_id (a retry returns the committed run).
+        - A produce run reserves listing quantities and fills orders; concurrent commits never
+        oversell a listing. ABORTED names each `listings[ID]` / `orders[ID]` that no longer fits.
+        - An aid run writes one ledger entry per grant and adds the grants to the programmes'
         spent_fen; concurrent commits never overspend a budget nor grant a household the same
-        programme twice. Idempotent by request_id (a retry returns the committed run).
-        Errors: NOT_FOUND; FAILED_PRECONDITION when the run is not PROPOSED, or is an inline aid
-        run; ABORTED when the registry changed so that the allocation no longer fits (the message
-        and the field violations name each `listings[ID]` / `orders[ID]`, or each
-        `programmes[ID]` / `households[ID]`).
+        programme twice. ABORTED names each `programmes[ID]` / `households[ID]`.
+        - A cadre run updates postings or household contracts; ABORTED names, as `cadres[ID]`,
+        each cadre whose row changed since the run read it, so two runs never post one cadre twice.
+        Errors: NOT_FOUND; FAILED_PRECONDITION when the run is not PROPOSED, or is an inline aid or
+        cadre run (nothing in the registry to commit to); ABORTED as above (message and field
+        violations).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -203,6 +236,16 @@ def add_MatcherServiceServicer_to_server(servicer, server):
             'MatchProduce': grpc.unary_unary_rpc_method_handler(
                     servicer.MatchProduce,
                     request_deserializer=fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.MatchProduceRequest.FromString,
+                    response_serializer=fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.MatchRun.SerializeToString,
+            ),
+            'AssignCadres': grpc.unary_unary_rpc_method_handler(
+                    servicer.AssignCadres,
+                    request_deserializer=fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.AssignCadresRequest.FromString,
+                    response_serializer=fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.MatchRun.SerializeToString,
+            ),
+            'ContractHouseholds': grpc.unary_unary_rpc_method_handler(
+                    servicer.ContractHouseholds,
+                    request_deserializer=fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.ContractHouseholdsRequest.FromString,
                     response_serializer=fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.MatchRun.SerializeToString,
             ),
             'GetMatchRun': grpc.unary_unary_rpc_method_handler(
@@ -281,6 +324,60 @@ class MatcherService:
             target,
             '/fupin.matcher.v1.MatcherService/MatchProduce',
             fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.MatchProduceRequest.SerializeToString,
+            fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.MatchRun.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AssignCadres(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fupin.matcher.v1.MatcherService/AssignCadres',
+            fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.AssignCadresRequest.SerializeToString,
+            fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.MatchRun.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ContractHouseholds(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fupin.matcher.v1.MatcherService/ContractHouseholds',
+            fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.ContractHouseholdsRequest.SerializeToString,
             fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.MatchRun.FromString,
             options,
             channel_credentials,

@@ -53,6 +53,18 @@ class MatcherServiceStub:
     over the server's size limit; ALREADY_EXISTS when run_id or request_id is taken by another
     request.
     """
+    AssignCadres: _grpc.UnaryUnaryMultiCallable[_matcher_service_pb2.AssignCadresRequest, _matcher_service_pb2.MatchRun]
+    """Starts a cadre stationing run (驻村): available cadres to poor villages, by team size,
+    first-secretary rank, skills against needs, distance, continuity and unit limits; or, in
+    STABLE mode, the least-cost stable assignment. Inline or a registry selection; only a
+    selection run can be committed. Same run behaviour and errors as MatchProduce.
+    """
+    ContractHouseholds: _grpc.UnaryUnaryMultiCallable[_matcher_service_pb2.ContractHouseholdsRequest, _matcher_service_pb2.MatchRun]
+    """Starts a contracting run (结对帮扶): each poor household to one cadre within the quota of
+    the cadre's rank, the cadre stationed in its village first, then the nearest. Inline
+    (optionally with the office's own per-pair cost and effort) or a registry selection.
+    Same run behaviour and errors as MatchProduce.
+    """
     GetMatchRun: _grpc.UnaryUnaryMultiCallable[_matcher_service_pb2.GetMatchRunRequest, _matcher_service_pb2.MatchRun]
     """Gets a run with its result. Errors: NOT_FOUND."""
     ListMatchRuns: _grpc.UnaryUnaryMultiCallable[_matcher_service_pb2.ListMatchRunsRequest, _matcher_service_pb2.ListMatchRunsResponse]
@@ -69,15 +81,18 @@ class MatcherServiceStub:
     Errors: NOT_FOUND; FAILED_PRECONDITION when the run is already over.
     """
     CommitMatchRun: _grpc.UnaryUnaryMultiCallable[_matcher_service_pb2.CommitMatchRunRequest, _matcher_service_pb2.MatchRun]
-    """Commits a PROPOSED run in one transaction, recording it in the ledger. A produce run
-    reserves listing quantities and fills orders; concurrent commits never oversell a listing.
-    An aid run writes one ledger entry per grant and adds the grants to the programmes'
-    spent_fen; concurrent commits never overspend a budget nor grant a household the same
-    programme twice. Idempotent by request_id (a retry returns the committed run).
-    Errors: NOT_FOUND; FAILED_PRECONDITION when the run is not PROPOSED, or is an inline aid
-    run; ABORTED when the registry changed so that the allocation no longer fits (the message
-    and the field violations name each `listings[ID]` / `orders[ID]`, or each
-    `programmes[ID]` / `households[ID]`).
+    """Commits a PROPOSED run in one transaction, recording it in the ledger. Idempotent by
+    request_id (a retry returns the committed run).
+    - A produce run reserves listing quantities and fills orders; concurrent commits never
+      oversell a listing. ABORTED names each `listings[ID]` / `orders[ID]` that no longer fits.
+    - An aid run writes one ledger entry per grant and adds the grants to the programmes'
+      spent_fen; concurrent commits never overspend a budget nor grant a household the same
+      programme twice. ABORTED names each `programmes[ID]` / `households[ID]`.
+    - A cadre run updates postings or household contracts; ABORTED names, as `cadres[ID]`,
+      each cadre whose row changed since the run read it, so two runs never post one cadre twice.
+    Errors: NOT_FOUND; FAILED_PRECONDITION when the run is not PROPOSED, or is an inline aid or
+    cadre run (nothing in the registry to commit to); ABORTED as above (message and field
+    violations).
     """
     DiscardMatchRun: _grpc.UnaryUnaryMultiCallable[_matcher_service_pb2.DiscardMatchRunRequest, _matcher_service_pb2.MatchRun]
     """Discards a PROPOSED run. Errors: NOT_FOUND; FAILED_PRECONDITION unless PROPOSED."""
@@ -125,6 +140,18 @@ class MatcherServiceAsyncStub(MatcherServiceStub):
     over the server's size limit; ALREADY_EXISTS when run_id or request_id is taken by another
     request.
     """
+    AssignCadres: _aio.UnaryUnaryMultiCallable[_matcher_service_pb2.AssignCadresRequest, _matcher_service_pb2.MatchRun]  # type: ignore[assignment]
+    """Starts a cadre stationing run (驻村): available cadres to poor villages, by team size,
+    first-secretary rank, skills against needs, distance, continuity and unit limits; or, in
+    STABLE mode, the least-cost stable assignment. Inline or a registry selection; only a
+    selection run can be committed. Same run behaviour and errors as MatchProduce.
+    """
+    ContractHouseholds: _aio.UnaryUnaryMultiCallable[_matcher_service_pb2.ContractHouseholdsRequest, _matcher_service_pb2.MatchRun]  # type: ignore[assignment]
+    """Starts a contracting run (结对帮扶): each poor household to one cadre within the quota of
+    the cadre's rank, the cadre stationed in its village first, then the nearest. Inline
+    (optionally with the office's own per-pair cost and effort) or a registry selection.
+    Same run behaviour and errors as MatchProduce.
+    """
     GetMatchRun: _aio.UnaryUnaryMultiCallable[_matcher_service_pb2.GetMatchRunRequest, _matcher_service_pb2.MatchRun]  # type: ignore[assignment]
     """Gets a run with its result. Errors: NOT_FOUND."""
     ListMatchRuns: _aio.UnaryUnaryMultiCallable[_matcher_service_pb2.ListMatchRunsRequest, _matcher_service_pb2.ListMatchRunsResponse]  # type: ignore[assignment]
@@ -141,15 +168,18 @@ class MatcherServiceAsyncStub(MatcherServiceStub):
     Errors: NOT_FOUND; FAILED_PRECONDITION when the run is already over.
     """
     CommitMatchRun: _aio.UnaryUnaryMultiCallable[_matcher_service_pb2.CommitMatchRunRequest, _matcher_service_pb2.MatchRun]  # type: ignore[assignment]
-    """Commits a PROPOSED run in one transaction, recording it in the ledger. A produce run
-    reserves listing quantities and fills orders; concurrent commits never oversell a listing.
-    An aid run writes one ledger entry per grant and adds the grants to the programmes'
-    spent_fen; concurrent commits never overspend a budget nor grant a household the same
-    programme twice. Idempotent by request_id (a retry returns the committed run).
-    Errors: NOT_FOUND; FAILED_PRECONDITION when the run is not PROPOSED, or is an inline aid
-    run; ABORTED when the registry changed so that the allocation no longer fits (the message
-    and the field violations name each `listings[ID]` / `orders[ID]`, or each
-    `programmes[ID]` / `households[ID]`).
+    """Commits a PROPOSED run in one transaction, recording it in the ledger. Idempotent by
+    request_id (a retry returns the committed run).
+    - A produce run reserves listing quantities and fills orders; concurrent commits never
+      oversell a listing. ABORTED names each `listings[ID]` / `orders[ID]` that no longer fits.
+    - An aid run writes one ledger entry per grant and adds the grants to the programmes'
+      spent_fen; concurrent commits never overspend a budget nor grant a household the same
+      programme twice. ABORTED names each `programmes[ID]` / `households[ID]`.
+    - A cadre run updates postings or household contracts; ABORTED names, as `cadres[ID]`,
+      each cadre whose row changed since the run read it, so two runs never post one cadre twice.
+    Errors: NOT_FOUND; FAILED_PRECONDITION when the run is not PROPOSED, or is an inline aid or
+    cadre run (nothing in the registry to commit to); ABORTED as above (message and field
+    violations).
     """
     DiscardMatchRun: _aio.UnaryUnaryMultiCallable[_matcher_service_pb2.DiscardMatchRunRequest, _matcher_service_pb2.MatchRun]  # type: ignore[assignment]
     """Discards a PROPOSED run. Errors: NOT_FOUND; FAILED_PRECONDITION unless PROPOSED."""
@@ -202,6 +232,30 @@ class MatcherServiceServicer(metaclass=_abc_1.ABCMeta):
         """
 
     @_abc_1.abstractmethod
+    def AssignCadres(
+        self,
+        request: _matcher_service_pb2.AssignCadresRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_matcher_service_pb2.MatchRun, _abc.Awaitable[_matcher_service_pb2.MatchRun]]:
+        """Starts a cadre stationing run (驻村): available cadres to poor villages, by team size,
+        first-secretary rank, skills against needs, distance, continuity and unit limits; or, in
+        STABLE mode, the least-cost stable assignment. Inline or a registry selection; only a
+        selection run can be committed. Same run behaviour and errors as MatchProduce.
+        """
+
+    @_abc_1.abstractmethod
+    def ContractHouseholds(
+        self,
+        request: _matcher_service_pb2.ContractHouseholdsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_matcher_service_pb2.MatchRun, _abc.Awaitable[_matcher_service_pb2.MatchRun]]:
+        """Starts a contracting run (结对帮扶): each poor household to one cadre within the quota of
+        the cadre's rank, the cadre stationed in its village first, then the nearest. Inline
+        (optionally with the office's own per-pair cost and effort) or a registry selection.
+        Same run behaviour and errors as MatchProduce.
+        """
+
+    @_abc_1.abstractmethod
     def GetMatchRun(
         self,
         request: _matcher_service_pb2.GetMatchRunRequest,
@@ -246,15 +300,18 @@ class MatcherServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _matcher_service_pb2.CommitMatchRunRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_matcher_service_pb2.MatchRun, _abc.Awaitable[_matcher_service_pb2.MatchRun]]:
-        """Commits a PROPOSED run in one transaction, recording it in the ledger. A produce run
-        reserves listing quantities and fills orders; concurrent commits never oversell a listing.
-        An aid run writes one ledger entry per grant and adds the grants to the programmes'
-        spent_fen; concurrent commits never overspend a budget nor grant a household the same
-        programme twice. Idempotent by request_id (a retry returns the committed run).
-        Errors: NOT_FOUND; FAILED_PRECONDITION when the run is not PROPOSED, or is an inline aid
-        run; ABORTED when the registry changed so that the allocation no longer fits (the message
-        and the field violations name each `listings[ID]` / `orders[ID]`, or each
-        `programmes[ID]` / `households[ID]`).
+        """Commits a PROPOSED run in one transaction, recording it in the ledger. Idempotent by
+        request_id (a retry returns the committed run).
+        - A produce run reserves listing quantities and fills orders; concurrent commits never
+          oversell a listing. ABORTED names each `listings[ID]` / `orders[ID]` that no longer fits.
+        - An aid run writes one ledger entry per grant and adds the grants to the programmes'
+          spent_fen; concurrent commits never overspend a budget nor grant a household the same
+          programme twice. ABORTED names each `programmes[ID]` / `households[ID]`.
+        - A cadre run updates postings or household contracts; ABORTED names, as `cadres[ID]`,
+          each cadre whose row changed since the run read it, so two runs never post one cadre twice.
+        Errors: NOT_FOUND; FAILED_PRECONDITION when the run is not PROPOSED, or is an inline aid or
+        cadre run (nothing in the registry to commit to); ABORTED as above (message and field
+        violations).
         """
 
     @_abc_1.abstractmethod

@@ -1,0 +1,210 @@
+"""AssignCadres and ContractHouseholds: cadre runs over the same executor and run records as
+produce runs (a mixin of ``matcher.service.MatcherServicer``).
+
+Each call checks its request, builds the model's problem (inline, or from the registry through
+``RegistrySource``), creates the run, solves it in a worker process and stores the result
+with what a commit would change (each cadre's version as read); Get/List/Watch/Cancel/Commit/
+Discard are the produce runs' RPCs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import structlog
+
+from fupin.matcher.v1 import matcher_service_pb2 as mpb
+from matcher import cadre_convert, convert
+from matcher.cadre_jobs import StationingOutcome, solve_contracting, solve_stationing
+from matcher.live import LiveRuns
+from matcher.runner import Executor, Outcome
+from matcher.source import CadreItem, RegistrySource, RunRecord, RunState
+from registry.errors import InvalidArgument, ResourceExhausted
+from registry.service import checked_request_id, fingerprint
+
+log = structlog.get_logger(__name__)
+MAX_CADRES = 300_000
+MAX_VILLAGES = 20_000
+MAX_HOUSEHOLDS = 200_000
+
+# (proto result bytes, commit items, result fields) from a solver's result
+Finish = Callable[[Any], tuple[bytes, list[CadreItem], dict[str, Any]]]
+
+
+class CadreRuns:
+    """The cadre RPCs of MatcherServicer (which provides the attributes and helpers below)."""
+
+    source: RegistrySource
+    executor: Executor
+    live: LiveRuns
+    owner: str
+
+    def _await(self, run_id: str, context: Any) -> RunRecord:
+        raise NotImplementedError  # MatcherServicer's
+
+    def _mark_running(self, run_id: str) -> None:
+        raise NotImplementedError  # MatcherServicer's
+
+    def AssignCadres(self, request: mpb.AssignCadresRequest, context: Any) -> mpb.MatchRun:
+        params = convert.solve_params(request.parameters, context.time_remaining())
+        started = time.perf_counter()
+        which = request.WhichOneof("source")
+        versions: dict[str, int] | None = None
+        if which == "inline":
+            _check_size(cadres=len(request.inline.cadres), villages=len(request.inline.villages))
+            problem = cadre_convert.inline_stationing(request.inline, request.rules)
+        elif which == "selection":
+            _check_region("selection.region_code", request.selection.region_code)
+            data = self.source.stationing_data(region_code=request.selection.region_code)
+            _check_size(cadres=len(data.cadres), villages=len(data.villages))
+            problem, versions = cadre_convert.registry_stationing(data, request.rules)
+        else:
+            raise InvalidArgument.one("source", "set either inline or selection")
+        job = cadre_convert.stationing_job(request, problem)
+
+        def finish(outcome: StationingOutcome) -> tuple[bytes, list[CadreItem], dict[str, Any]]:
+            proto = cadre_convert.stationing_proto(outcome, problem)
+            items = cadre_convert.stationing_items(outcome, versions)
+            return proto.SerializeToString(), items, _fields(outcome.result)
+
+        sizes = {"cadres": len(problem.cadres), "villages": len(problem.villages)}
+        return self._run_cadres(
+            request, context, mpb.CADRE_STATIONING, solve_stationing, job, params, finish,
+            load_s=time.perf_counter() - started, sizes=sizes,
+        )  # fmt: skip
+
+    def ContractHouseholds(
+        self, request: mpb.ContractHouseholdsRequest, context: Any
+    ) -> mpb.MatchRun:
+        params = convert.solve_params(request.parameters, context.time_remaining())
+        started = time.perf_counter()
+        which = request.WhichOneof("source")
+        versions: dict[str, int] | None = None
+        if which == "inline":
+            inline = request.inline
+            _check_size(cadres=len(inline.cadres), households=len(inline.households))
+            problem = cadre_convert.inline_contracting(inline, request.rules)
+        elif which == "selection":
+            _check_region("selection.region_code", request.selection.region_code)
+            data = self.source.contracting_data(region_code=request.selection.region_code)
+            _check_size(cadres=len(data.cadres), households=len(data.households))
+            problem, versions = cadre_convert.registry_contracting(data, request.rules)
+        else:
+            raise InvalidArgument.one("source", "set either inline or selection")
+
+        def finish(result: Any) -> tuple[bytes, list[CadreItem], dict[str, Any]]:
+            proto = cadre_convert.contracting_proto(result, problem)
+            items = cadre_convert.contracting_items(result, versions)
+            return proto.SerializeToString(), items, _fields(result)
+
+        sizes = {"cadres": len(problem.cadres), "households": len(problem.households)}
+        return self._run_cadres(
+            request, context, mpb.CADRE_CONTRACTING, solve_contracting, problem, params, finish,
+            load_s=time.perf_counter() - started, sizes=sizes,
+        )  # fmt: skip
+
+    def _run_cadres(
+        self,
+        request: Any,
+        context: Any,
+        kind: int,
+        solve: Callable[[Any, Any], Any],
+        job: Any,
+        params: Any,
+        finish: Finish,
+        *,
+        load_s: float,
+        sizes: Mapping[str, int],
+    ) -> mpb.MatchRun:
+        """Create the run (or find a retry's), solve it in a worker, store how it ended."""
+        from matcher import service  # the module that mixes this class in
+
+        run_id = service._run_id(request.run_id)
+        run, created = self.source.create_run(
+            run_id=run_id,
+            kind=kind,
+            parameters=request.parameters.SerializeToString(deterministic=True),
+            owner=self.owner,
+            request_id=checked_request_id(request.request_id),
+            fingerprint=fingerprint(request),
+        )
+        if not created:  # a retry: wait for the first call's run instead of solving again
+            return convert.run_proto(self._await(run.id, context))
+        log.info(
+            "run_started",
+            run_id=run_id,
+            kind=mpb.RunKind.Name(kind),  # type: ignore[arg-type]
+            time_limit_s=round(params.time_limit_s, 3),
+            **sizes,
+        )
+        self.live.open(run_id, RunState.QUEUED)
+        handle = self.executor.submit(
+            run_id,
+            solve,
+            job,
+            params,
+            on_progress=lambda p: self.live.publish(run_id, p),
+            on_start=lambda: self._mark_running(run_id),
+            on_done=lambda outcome: self._finish_cadres(run_id, outcome, load_s, finish),
+        )
+        context.add_callback(lambda: handle.done or self.executor.cancel(run_id))
+        handle.wait()
+        return convert.run_proto(self.source.get_run(run_id))
+
+    def _finish_cadres(self, run_id: str, outcome: Outcome, load_s: float, finish: Finish) -> None:
+        """Store how the run ended (on the executor's supervisor thread)."""
+        fields: dict[str, Any] = {"total_s": outcome.wall_s + load_s, "load_s": load_s}
+        items: list[CadreItem] = []
+        if outcome.cancelled:
+            fields["state"] = RunState.CANCELLED
+        elif outcome.error:
+            fields.update(state=RunState.FAILED, error=outcome.error)
+        else:
+            try:
+                result, items, more = finish(outcome.result)
+            except Exception as exc:  # never leave the run RUNNING
+                log.exception("run_result_failed", run_id=run_id)
+                fields.update(state=RunState.FAILED, error=f"{type(exc).__name__}: {exc}")
+            else:
+                fields.update(more, result=result)
+        try:
+            self.source.finish_cadre_run(run_id, items=items, **fields)
+        finally:
+            self.live.set_state(run_id, fields["state"], ended=True)
+        log.info(
+            "run_finished",
+            run_id=run_id,
+            state=RunState(fields["state"]).name,
+            status=fields.get("status"),
+            objective=fields.get("objective"),
+            gap=fields.get("gap"),
+            total_s=round(fields["total_s"], 3),
+        )
+
+
+def _fields(result: Any) -> dict[str, Any]:
+    """Run fields of a stationing or contracting result (both minimise a cost)."""
+    status = convert.STATUS.get(result.status, mpb.NO_SOLUTION)
+    return {
+        "state": RunState.PROPOSED,
+        "status": status,
+        "objective": int(result.objective),
+        "best_bound": float(result.bound),
+        "gap": float(result.gap or 0.0),
+        "build_s": result.timings.build_s,
+        "solve_s": result.timings.solve_s,
+    }
+
+
+def _check_region(field: str, code: str) -> None:
+    if code and not (code.isdigit() and len(code) <= 12):
+        raise InvalidArgument.one(field, "must be up to 12 digits (an administrative code prefix)")
+
+
+def _check_size(**sizes: int) -> None:
+    limits = {"cadres": MAX_CADRES, "villages": MAX_VILLAGES, "households": MAX_HOUSEHOLDS}
+    for what, n in sizes.items():
+        if n > limits[what]:
+            raise ResourceExhausted(f"at most {limits[what]} {what} per run, got {n}")

@@ -1,0 +1,382 @@
+"""Cadre runs in the registry: what a stationing or contracting run reads, and its commit.
+
+A run keeps, per cadre it would change, the cadre's version as it read it (``run_cadre_item``).
+The commit locks those cadre rows in id order (FOR UPDATE on PostgreSQL; SQLite's write lock is
+taken at BEGIN), checks every version, then writes postings (``cadre.current_village_id``) or
+contracts (``household_contract``) and their ledger entries in the same transaction, bumping
+the versions it touched. Two runs that read one cadre can therefore never both commit: the
+second finds the version moved and is ABORTED, naming the cadres as ``cadres[ID]``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import bindparam, delete, or_, select, update
+from sqlmodel import Session, col
+
+from registry import ledger, models
+from registry.errors import Aborted, FailedPrecondition, FieldViolation
+from registry.imports import QUERY_CHUNK, bulk_insert
+from registry.runs import RunState, _check_proposed, _get
+from registry.store import RegistryStore, remember, replayed
+
+STATIONING_KIND = 3  # fupin.matcher.v1.RunKind.CADRE_STATIONING
+CONTRACTING_KIND = 4  # fupin.matcher.v1.RunKind.CADRE_CONTRACTING
+CADRE_KINDS = (STATIONING_KIND, CONTRACTING_KIND)
+POOR_VILLAGE = 1  # VillagePovertyStatus.VILLAGE_POOR
+POOR_STATUSES = (1, 2, 4)  # HouseholdStatus: impoverished, at risk, returned to poverty
+INLINE = -1  # cadre_version of the one item an inline run stores: nothing to commit
+
+
+@dataclass(frozen=True)
+class CadreRow:
+    id: str
+    rank: int
+    skills: tuple[str, ...]
+    home_unit: str
+    latitude: float
+    longitude: float
+    max_distance_km: float
+    current_village_id: str | None
+    pinned: bool
+    version: int
+
+
+@dataclass(frozen=True)
+class VillageRow:
+    id: str
+    latitude: float
+    longitude: float
+    needs: tuple[str, ...]
+    household_causes: tuple[tuple[int, ...], ...]  # PovertyCause values of its poor households
+
+
+@dataclass(frozen=True)
+class StationingData:
+    villages: tuple[VillageRow, ...]
+    cadres: tuple[CadreRow, ...]
+
+
+@dataclass(frozen=True)
+class HouseholdRow:
+    id: str
+    village_id: str
+    latitude: float  # the village's
+    longitude: float
+    status: int
+    causes: int
+
+
+@dataclass(frozen=True)
+class ContractingData:
+    """Cadres located where they are stationed (else at their home unit)."""
+
+    cadres: tuple[CadreRow, ...]
+    households: tuple[HouseholdRow, ...]
+
+
+@dataclass(frozen=True)
+class CadreItem:
+    """One cadre a run would change: a posting (``village_id``, "" = released) or a contract
+    (``household_id``), with the cadre's version as the run read it."""
+
+    cadre_id: str
+    cadre_version: int
+    village_id: str = ""
+    household_id: str = ""
+
+
+def stationing_data(store: RegistryStore, *, region_code: str = "") -> StationingData:
+    """Poor villages of the region with their poor households' causes, and the available cadres
+    that are unposted or posted in the region."""
+    vil, hh = models.Village, models.Household
+    in_region = col(vil.admin_code).startswith(region_code)
+    with store.transaction() as session:
+        villages = list(
+            session.scalars(
+                select(vil)
+                .where(col(vil.poverty_status) == POOR_VILLAGE, in_region)
+                .order_by(col(vil.id))
+            )
+        )
+        causes: dict[str, list[tuple[int, ...]]] = defaultdict(list)
+        rows = session.execute(
+            select(col(hh.village_id), col(hh.causes))
+            .join(vil, col(vil.id) == col(hh.village_id))
+            .where(col(hh.status).in_(POOR_STATUSES), in_region)
+        )
+        for village_id, household_causes in rows:
+            causes[village_id].append(tuple(household_causes))
+        cadres = _cadres(session, region_code)
+    return StationingData(
+        villages=tuple(
+            VillageRow(v.id, v.latitude, v.longitude, tuple(v.needs), tuple(causes.get(v.id, ())))
+            for v in villages
+        ),
+        cadres=tuple(_cadre_row(c) for c in cadres),
+    )
+
+
+def contracting_data(store: RegistryStore, *, region_code: str = "") -> ContractingData:
+    """Poor households of the region (at their village's location) and the available cadres
+    unposted or posted in the region, located at their posting."""
+    vil, hh = models.Village, models.Household
+    with store.transaction() as session:
+        households = session.execute(
+            select(
+                col(hh.id),
+                col(hh.village_id),
+                col(vil.latitude),
+                col(vil.longitude),
+                col(hh.status),
+                col(hh.causes),
+            )
+            .join(vil, col(vil.id) == col(hh.village_id))
+            .where(col(hh.status).in_(POOR_STATUSES), col(vil.admin_code).startswith(region_code))
+            .order_by(col(hh.id))
+        ).all()
+        cadres = _cadres(session, region_code)
+        posted = {c.current_village_id for c in cadres if c.current_village_id}
+        where = {i: (lat, lng) for i, lat, lng in _places(session, posted)}
+    rows = []
+    for c in cadres:
+        row = _cadre_row(c)
+        if c.current_village_id in where:
+            lat, lng = where[c.current_village_id]
+            row = CadreRow(**{**row.__dict__, "latitude": lat, "longitude": lng})
+        rows.append(row)
+    return ContractingData(
+        cadres=tuple(rows),
+        households=tuple(
+            HouseholdRow(i, v, lat, lng, status, len(causes))
+            for i, v, lat, lng, status, causes in households
+        ),
+    )
+
+
+def _places(session: Session, village_ids: set[str]) -> list[tuple[str, float, float]]:
+    vil = models.Village
+    ids = sorted(village_ids)
+    out: list[tuple[str, float, float]] = []
+    for start in range(0, len(ids), QUERY_CHUNK):
+        stmt = select(col(vil.id), col(vil.latitude), col(vil.longitude)).where(
+            col(vil.id).in_(ids[start : start + QUERY_CHUNK])
+        )
+        out.extend((i, lat, lng) for i, lat, lng in session.execute(stmt))
+    return out
+
+
+def _cadres(session: Session, region_code: str) -> list[models.Cadre]:
+    cad, vil = models.Cadre, models.Village
+    stmt = (
+        select(cad)
+        .outerjoin(vil, col(vil.id) == col(cad.current_village_id))
+        .where(
+            col(cad.available).is_(True),
+            or_(col(cad.current_village_id).is_(None), col(vil.admin_code).startswith(region_code)),
+        )
+        .order_by(col(cad.id))
+    )
+    return list(session.scalars(stmt))
+
+
+def _cadre_row(c: models.Cadre) -> CadreRow:
+    return CadreRow(
+        id=c.id,
+        rank=c.rank,
+        skills=tuple(c.skills),
+        home_unit=c.home_unit,
+        latitude=c.latitude,
+        longitude=c.longitude,
+        max_distance_km=c.max_distance_km,
+        current_village_id=c.current_village_id,
+        pinned=c.pinned,
+        version=c.version,
+    )
+
+
+def finish_run(
+    store: RegistryStore, run_id: str, *, items: Sequence[CadreItem], **fields: Any
+) -> models.MatchRun:
+    """Store a cadre run's outcome and the changes a commit would make, in one transaction
+    (so a PROPOSED run always has its items)."""
+    with store.transaction(write=True) as session:
+        run = _get(session, run_id, lock=True)
+        for name, value in fields.items():
+            setattr(run, name, value)
+        run.version += 1
+        run.update_time = models.utcnow()
+        session.add(run)
+        bulk_insert(
+            session,
+            models.RunCadreItem,
+            [{"run_id": run_id, **item.__dict__} for item in items],
+        )
+        session.flush()
+        return run
+
+
+def commit_cadres(
+    store: RegistryStore, run_id: str, *, request_id: str = "", etag: str = ""
+) -> models.MatchRun:
+    """Apply a proposed stationing or contracting run, all of it or nothing (module doc)."""
+    with store.transaction(write=True) as session:
+        if request_id:
+            earlier = replayed(session, request_id, f"commit:{run_id}")
+            if earlier is not None:
+                return _get(session, earlier[0])
+        run = _get(session, run_id, lock=True)
+        if run.kind not in CADRE_KINDS:
+            raise FailedPrecondition(f"run {run_id} is not a cadre run")
+        _check_proposed(run, etag)
+        items = list(
+            session.scalars(
+                select(models.RunCadreItem).where(col(models.RunCadreItem.run_id) == run_id)
+            )
+        )
+        if any(i.cadre_version == INLINE for i in items):
+            raise FailedPrecondition(
+                f"run {run_id} solved an inline problem; only registry selections can be committed"
+            )
+        current = _lock_and_check(session, items)
+        if run.kind == STATIONING_KIND:
+            entries = _post(session, run_id, items, current)
+        else:
+            entries = _contract(session, run_id, items)
+        ledger.append(session, entries)
+        run.state = RunState.COMMITTED
+        run.version += 1
+        run.update_time = models.utcnow()
+        session.add(run)
+        if request_id:
+            remember(session, request_id, "commit_match_run", f"commit:{run_id}", [run_id])
+        return run
+
+
+def _lock_and_check(
+    session: Session, items: Sequence[models.RunCadreItem]
+) -> dict[str, str | None]:
+    """Lock the cadres' rows in id order (no deadlock between concurrent commits) and check
+    each is as the run read it. Returns each cadre's current posting."""
+    seen = {i.cadre_id: i.cadre_version for i in items}
+    ids = sorted(seen)
+    cad = models.Cadre
+    found: dict[str, tuple[int, str | None]] = {}
+    for start in range(0, len(ids), QUERY_CHUNK):
+        stmt = (
+            select(col(cad.id), col(cad.version), col(cad.current_village_id))
+            .where(col(cad.id).in_(ids[start : start + QUERY_CHUNK]))
+            .order_by(col(cad.id))
+            .with_for_update()
+        )
+        found.update({i: (v, posting) for i, v, posting in session.execute(stmt)})
+    violations = []
+    for cadre_id in ids:
+        if cadre_id not in found:
+            violations.append(FieldViolation(f"cadres[{cadre_id}]", "no longer exists"))
+        elif found[cadre_id][0] != seen[cadre_id]:
+            violations.append(
+                FieldViolation(
+                    f"cadres[{cadre_id}]",
+                    f"changed since the run read it (version {seen[cadre_id]}, "
+                    f"now {found[cadre_id][0]})",
+                )
+            )
+    if violations:
+        names = ", ".join(v.field for v in violations[:10])
+        raise Aborted(f"the registry changed; the run no longer applies: {names}", violations)
+    return {i: posting for i, (_, posting) in found.items()}
+
+
+def _post(
+    session: Session,
+    run_id: str,
+    items: Sequence[models.RunCadreItem],
+    current: dict[str, str | None],
+) -> list[ledger.Entry]:
+    """Move the cadres whose posting changes; a ledger entry per move (quantity 1 = posted,
+    0 = released)."""
+    moves = [i for i in items if (i.village_id or None) != current[i.cadre_id]]
+    if moves:
+        cad = models.Cadre
+        stmt = (
+            update(cad)
+            .where(col(cad.id) == bindparam("cid"))
+            .values(
+                current_village_id=bindparam("vid"),
+                version=col(cad.version) + 1,
+                update_time=bindparam("now"),
+            )
+        )
+        now = models.utcnow()
+        session.connection().execute(
+            stmt, [{"cid": m.cadre_id, "vid": m.village_id or None, "now": now} for m in moves]
+        )
+    return [
+        ledger.Entry(
+            kind="cadre_posting",
+            run_id=run_id,
+            subject_id=m.cadre_id,
+            counterpart_id=m.village_id,
+            quantity=1 if m.village_id else 0,
+        )
+        for m in sorted(moves, key=lambda m: m.cadre_id)
+    ]
+
+
+def _contract(
+    session: Session, run_id: str, items: Sequence[models.RunCadreItem]
+) -> list[ledger.Entry]:
+    """Replace the households' contracts and bump the cadres' versions (a contracting run
+    read them, so a second run over the same cadres must not also commit)."""
+    households = sorted(i.household_id for i in items)
+    hh, hc = models.Household, models.HouseholdContract
+    existing: set[str] = set()
+    for start in range(0, len(households), QUERY_CHUNK):
+        chunk = households[start : start + QUERY_CHUNK]
+        existing.update(session.scalars(select(col(hh.id)).where(col(hh.id).in_(chunk))))
+        session.execute(delete(hc).where(col(hc.household_id).in_(chunk)))
+    gone = [h for h in households if h not in existing]
+    if gone:
+        violations = [FieldViolation(f"households[{h}]", "no longer exists") for h in gone]
+        names = ", ".join(gone[:10])
+        raise Aborted(f"the registry changed: households {names} are gone", violations)
+    now = models.utcnow()
+    bulk_insert(
+        session,
+        hc,
+        [
+            {"household_id": i.household_id, "cadre_id": i.cadre_id, "run_id": run_id, "time": now}
+            for i in items
+        ],
+    )
+    cad = models.Cadre
+    stmt = (
+        update(cad)
+        .where(col(cad.id) == bindparam("cid"))
+        .values(version=col(cad.version) + 1, update_time=bindparam("now"))
+    )
+    cadre_ids = sorted({i.cadre_id for i in items})
+    if cadre_ids:
+        session.connection().execute(stmt, [{"cid": c, "now": now} for c in cadre_ids])
+    return [
+        ledger.Entry(
+            kind="household_contract",
+            run_id=run_id,
+            subject_id=i.household_id,
+            counterpart_id=i.cadre_id,
+            quantity=1,
+        )
+        for i in sorted(items, key=lambda i: i.household_id)
+    ]
+
+
+def contracts(store: RegistryStore) -> dict[str, str]:
+    """Household id → cadre id of every contract."""
+    hc = models.HouseholdContract
+    with store.transaction() as session:
+        return dict(session.execute(select(col(hc.household_id), col(hc.cadre_id))).tuples().all())
