@@ -30,6 +30,14 @@ class Settings(BaseSettings):
     grace_s: float = 10.0  # how long in-flight calls may finish on SIGTERM
     max_message_mb: int = 64
     max_parallel_solves: int = 2  # solver processes at once (one per core is a good start)
+    # Access control (docs/access.md): TLS, and the admin key made at first start.
+    tls_cert_file: Path | None = None  # PEM certificate chain; with tls_key_file turns TLS on
+    tls_key_file: Path | None = None
+    tls_client_ca_file: Path | None = None  # PEM CA: clients must present a certificate (mTLS)
+    insecure: bool = False  # allow plaintext on a non-loopback address
+    admin_key_file: Path = Path("var/admin.key")
+    rate_limit_per_s: float = 200.0  # calls per key and second, on average (0: no limit)
+    rate_limit_burst: int = 400
 
     @classmethod
     def settings_customise_sources(
