@@ -40,14 +40,13 @@ def clause(kind: Kind, principal: Principal, *, write: bool = False) -> Clause |
     if role in REGIONAL:
         return _regional(kind, scope, write=write)
     if role is Role.COOPERATIVE:
-        return _owned(
-            kind, scope, {PRODUCER: models.Producer.id, LISTING: models.Listing.producer_id}
-        )
-    return _owned(kind, scope, {BUYER: models.Buyer.id, ORDER: models.Order.buyer_id})
+        owned = {PRODUCER.name: models.Producer.id, LISTING.name: models.Listing.producer_id}
+        return _owned(kind, scope, owned)
+    return _owned(kind, scope, {BUYER.name: models.Buyer.id, ORDER.name: models.Order.buyer_id})
 
 
-def _owned(kind: Kind, owner: str, columns: dict[Kind, Any]) -> Clause | None:
-    column = columns.get(kind)
+def _owned(kind: Kind, owner: str, columns: dict[str, Any]) -> Clause | None:
+    column = columns.get(kind.name)
     return None if column is None else col(column) == owner
 
 
