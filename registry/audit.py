@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlmodel import col
 
 from registry import models
@@ -41,6 +41,11 @@ def record(
         county_codes=_joined(sorted(seen.county_codes)),
     )
     with store.transaction(write=True) as session:
+        if session.get_bind().dialect.name == "postgresql":
+            # The commit returns before its WAL reaches disk (still crash-safe as a whole):
+            # a fifth of the cost. A PostgreSQL crash within ~0.2 s of a read could lose its
+            # event, never leave half of one.
+            session.execute(text("SET LOCAL synchronous_commit = off"))
         session.add(event)
 
 
