@@ -84,7 +84,7 @@ class AccessServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListApiKeys(self, request, context):
-        """Keys, newest first (admin only); never their secrets.
+        """Keys, oldest first (admin only); never their secrets.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

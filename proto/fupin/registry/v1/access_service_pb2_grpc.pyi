@@ -47,7 +47,7 @@ class AccessServiceStub:
     platform's a buyer id, both must exist); admin keys have no scope.
     """
     ListApiKeys: _grpc.UnaryUnaryMultiCallable[_access_service_pb2.ListApiKeysRequest, _access_service_pb2.ListApiKeysResponse]
-    """Keys, newest first (admin only); never their secrets."""
+    """Keys, oldest first (admin only); never their secrets."""
     RevokeApiKey: _grpc.UnaryUnaryMultiCallable[_access_service_pb2.RevokeApiKeyRequest, _access_service_pb2.ApiKey]
     """Revoke a key (admin only): calls with it fail with UNAUTHENTICATED from now on.
     NOT_FOUND for an unknown id; revoking a revoked key returns it unchanged.
@@ -74,7 +74,7 @@ class AccessServiceAsyncStub(AccessServiceStub):
     platform's a buyer id, both must exist); admin keys have no scope.
     """
     ListApiKeys: _aio.UnaryUnaryMultiCallable[_access_service_pb2.ListApiKeysRequest, _access_service_pb2.ListApiKeysResponse]  # type: ignore[assignment]
-    """Keys, newest first (admin only); never their secrets."""
+    """Keys, oldest first (admin only); never their secrets."""
     RevokeApiKey: _aio.UnaryUnaryMultiCallable[_access_service_pb2.RevokeApiKeyRequest, _access_service_pb2.ApiKey]  # type: ignore[assignment]
     """Revoke a key (admin only): calls with it fail with UNAUTHENTICATED from now on.
     NOT_FOUND for an unknown id; revoking a revoked key returns it unchanged.
@@ -110,7 +110,7 @@ class AccessServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _access_service_pb2.ListApiKeysRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_access_service_pb2.ListApiKeysResponse, _abc.Awaitable[_access_service_pb2.ListApiKeysResponse]]:
-        """Keys, newest first (admin only); never their secrets."""
+        """Keys, oldest first (admin only); never their secrets."""
 
     @_abc_1.abstractmethod
     def RevokeApiKey(
