@@ -22,7 +22,10 @@ def serve_once(tmp_path, env) -> str:
     """Start fupin serve, wait until it answers, stop it; its stdout."""
     address = f"127.0.0.1:{free_port()}"
     command = [*fupin_command(), "serve", "--address", address]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+    out = tmp_path / "stdout.txt"
+    # A file, not a pipe: the server's solver processes may hold a pipe open after it exits.
+    with out.open("w") as stdout:
+        process = subprocess.Popen(command, env=env, stdout=stdout, stderr=subprocess.DEVNULL)
     try:
         with grpc.insecure_channel(address) as channel:
             grpc.channel_ready_future(channel).result(timeout=60)
@@ -41,8 +44,7 @@ def serve_once(tmp_path, env) -> str:
     finally:
         if process.poll() is None:
             process.kill()
-    out, _ = process.communicate(timeout=10)
-    return out
+    return out.read_text()
 
 
 @pytest.mark.slow
