@@ -111,12 +111,17 @@ class RegistryServicer(api_grpc.RegistryServiceServicer):
                 etag=patch.etag,
                 merge=merge,
                 scope=_scope(kind, write=True),
+                visible=_scope(kind),
             )
         )
 
     def delete(self, kind: Kind, request: Any) -> empty_pb2.Empty:
         self.store.delete(
-            kind, _required_id(request.id), etag=request.etag, scope=_scope(kind, write=True)
+            kind,
+            _required_id(request.id),
+            etag=request.etag,
+            scope=_scope(kind, write=True),
+            visible=_scope(kind),
         )
         return empty_pb2.Empty()
 

@@ -144,11 +144,21 @@ class RegistryStore:
             return records, next_token(page, rows[-1].id) if more else ""
 
     def update(
-        self, kind: Kind, resource_id: str, *, etag: str, merge: Merge, scope: Scope = None
+        self,
+        kind: Kind,
+        resource_id: str,
+        *,
+        etag: str,
+        merge: Merge,
+        scope: Scope = None,
+        visible: Scope = None,
     ) -> Record:
+        """scope: the rows the caller may change; visible: those it may read (NOT_FOUND
+        outside them; PERMISSION_DENIED for a row it reads but may not change)."""
         try:
             with self.transaction(write=True) as session:
-                _check_visible(session, kind, resource_id, scope)
+                _check_visible(session, kind, resource_id, visible)
+                _check_written(session, kind, resource_id, scope)
                 row = _locked(session, kind, resource_id)
                 _check_etag(row, etag)
                 values = merge(self._load(session, kind, resource_id))
@@ -166,10 +176,20 @@ class RegistryStore:
         except IntegrityError as exc:
             raise _conflict(kind, exc) from exc
 
-    def delete(self, kind: Kind, resource_id: str, *, etag: str, scope: Scope = None) -> None:
+    def delete(
+        self,
+        kind: Kind,
+        resource_id: str,
+        *,
+        etag: str,
+        scope: Scope = None,
+        visible: Scope = None,
+    ) -> None:
+        """scope and visible as in update."""
         try:
             with self.transaction(write=True) as session:
-                _check_visible(session, kind, resource_id, scope)
+                _check_visible(session, kind, resource_id, visible)
+                _check_written(session, kind, resource_id, scope)
                 row = _locked(session, kind, resource_id)
                 _check_etag(row, etag)
                 hooks.before_delete(session, kind, row)
@@ -232,7 +252,7 @@ def _check_visible(session: Session, kind: Kind, resource_id: str, scope: Scope)
 
 
 def _check_written(session: Session, kind: Kind, resource_id: str, scope: Scope) -> None:
-    """A write must leave the row inside the writer's scope (the transaction rolls back)."""
+    """A write must find and leave the row inside the writer's scope (or roll back)."""
     if scope is None:
         return
     stmt = select(col(kind.table.id)).where(col(kind.table.id) == resource_id, scope)

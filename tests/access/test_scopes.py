@@ -134,7 +134,8 @@ def test_office_b_sees_only_puning(bare, world):
 
 
 def test_aid_programmes_by_region(bare, world):
-    """An office reads its county's programmes and national ones, and changes only its own."""
+    """An office reads its county's programmes and national ones, and changes only its own:
+    a national one it reads is PERMISSION_DENIED, another county's NOT_FOUND."""
     admin = as_key(bare, world.keys["admin"])
     national = admin.CreateAidProgram(
         api.CreateAidProgramRequest(aid_program=factories.aid_program(region_code=""))
@@ -144,6 +145,10 @@ def test_aid_programmes_by_region(bare, world):
     assert seen == {world.ids["aid_program_a"], national.id}
     rpc_fails(
         lambda: office.DeleteAidProgram(api.DeleteAidProgramRequest(id=national.id)),
+        grpc.StatusCode.PERMISSION_DENIED,
+    )
+    rpc_fails(
+        lambda: office.DeleteAidProgram(api.DeleteAidProgramRequest(id=world.ids["aid_program_b"])),
         grpc.StatusCode.NOT_FOUND,
     )
     rpc_fails(
