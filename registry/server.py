@@ -72,7 +72,10 @@ def create_server(settings: Settings, *, address: str | None = None) -> Running:
     )
     names = [service.add_to_server(store, server), access_service.add_to_server(keys, server)]
     matcher_name, _ = matcher_service.add_to_server(
-        InProcessSource(store), server, max_parallel=settings.max_parallel_solves
+        InProcessSource(store),
+        server,
+        max_parallel=settings.max_parallel_solves,
+        limits=(settings.max_problem_listings, settings.max_problem_orders),
     )
     names.append(matcher_name)
     health_servicer = health.HealthServicer()

@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     admin_key_file: Path = Path("var/admin.key")
     rate_limit_per_s: float = 200.0  # calls per key and second, on average (0: no limit)
     rate_limit_burst: int = 400
+    max_problem_listings: int = 200_000  # per matching run (RESOURCE_EXHAUSTED beyond)
+    max_problem_orders: int = 20_000
 
     @classmethod
     def settings_customise_sources(

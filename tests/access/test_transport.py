@@ -10,6 +10,8 @@ import pytest
 
 from clients.auth import open_channel, tls_credentials
 from clients.cli import main
+from fupin.matcher.v1 import matcher_service_pb2 as mpb
+from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
 from fupin.registry.v1 import registry_service_pb2 as api
 from fupin.registry.v1 import registry_service_pb2_grpc as api_grpc
 from registry.access import Role
@@ -125,3 +127,30 @@ def test_page_size_limit(registry):
         grpc.StatusCode.INVALID_ARGUMENT,
     )
     assert fields_of(error) == ["page_size"] and "1000" in error.details()
+
+
+@pytest.mark.slow
+def test_problem_size_limit(tmp_path):
+    """A matching problem over the configured size is RESOURCE_EXHAUSTED naming the limit."""
+    with own_server(tmp_path, max_problem_listings=2) as (running, key):
+        channel = open_channel(f"127.0.0.1:{running.port}", api_key=key)
+        stub = mpb_grpc.MatcherServiceStub(channel)
+        listing = mpb.InlineListing(
+            product="p",
+            grade="A",
+            quantity_kg=10,
+            available_from="2020-05-01",
+            available_until="2020-05-02",
+            shelf_life_days=3,
+        )
+        listings = [mpb.InlineListing(id=f"l{i}") for i in range(3)]
+        for item in listings:
+            item.MergeFrom(listing)
+        request = mpb.MatchProduceRequest(
+            inline=mpb.ProduceProblem(listings=listings, today="2020-05-01")
+        )
+        error = rpc_fails(
+            lambda: stub.MatchProduce(request, timeout=20), grpc.StatusCode.RESOURCE_EXHAUSTED
+        )
+        assert "at most 2 listings" in error.details() and "max_problem_listings" in error.details()
+        channel.close()
