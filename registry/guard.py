@@ -54,6 +54,7 @@ class Guard:
     def __init__(self, keys: KeyStore, limiter: RateLimiter) -> None:
         self.keys = keys
         self.limiter = limiter
+        self.audit = audit.AuditWriter(keys.store)
 
     def admit(self, method: str, context: grpc.ServicerContext) -> Principal | None:
         """The caller, authenticated, authorized and within its rate; None on PUBLIC methods."""
@@ -73,7 +74,7 @@ class Guard:
         seen = redact.Seen()
         redact.process(response, principal.role, seen)
         if seen.household_ids:
-            audit.record(self.keys.store, principal, method, request_id, seen)
+            self.audit.record(principal, method, request_id, seen)
         return response
 
 
