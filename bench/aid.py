@@ -61,11 +61,10 @@ def measure(size: str, time_limit_s: float, workers: int, seed: int) -> dict[str
 
 def measure_grpc(size: str, time_limit_s: float, seed: int) -> dict[str, Any]:
     """The same instance through a server: one AllocateAid call, timed from the outside."""
-    import grpc
-
     from bench.memory import TreeMemory
     from bench.produce import CHANNEL_OPTIONS, fupin_serve
     from bench.registry import database
+    from clients import auth
     from fupin.matcher.v1 import matcher_service_pb2 as mpb
     from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
     from matcher.aid_request import inline_request
@@ -80,7 +79,7 @@ def measure_grpc(size: str, time_limit_s: float, seed: int) -> dict[str, Any]:
     with (
         database("sqlite", "") as url,
         fupin_serve(url) as target,
-        grpc.insecure_channel(target, options=CHANNEL_OPTIONS) as channel,
+        auth.open_channel(target, api_key=auth.resolve_key(), options=CHANNEL_OPTIONS) as channel,
     ):
         stub = mpb_grpc.MatcherServiceStub(channel)
         stub.AllocateAid(warm_up, timeout=120)  # the forkserver starts on first use

@@ -44,6 +44,7 @@ from ortools.graph.python import min_cost_flow
 
 from bench.memory import TreeMemory, free_port
 from bench.registry import database
+from clients import auth
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
 from matcher import convert, jobs, produce
@@ -85,7 +86,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 def fupin_serve(database_url: str) -> Iterator[str]:
     """`fupin serve` as a child process (its solver processes need a non-daemon parent)."""
     address = f"127.0.0.1:{free_port()}"
-    env = {**os.environ, "FUPIN_LOG_LEVEL": "warning", "FUPIN_LOG_FORMAT": "json"}
+    key_file = Path("var/bench/admin.key")  # the fresh database's first admin key, for the clients
+    env = {
+        **os.environ,
+        "FUPIN_LOG_LEVEL": "warning",
+        "FUPIN_LOG_FORMAT": "json",
+        "FUPIN_ADMIN_KEY_FILE": str(key_file),
+        "FUPIN_RATE_LIMIT_PER_S": "0",  # the bench is the only caller
+    }
+    os.environ["FUPIN_API_KEY_FILE"] = str(key_file)
     command = [
         str(Path(sys.executable).with_name("fupin")),
         "serve",
@@ -159,7 +168,8 @@ def measure(target: str, n: int, m: int, seed: int) -> dict[str, Any]:
     request = mpb.MatchProduceRequest(
         inline=problem(n, m, seed), parameters=mpb.SolveParameters(time_limit_s=300)
     )
-    with grpc.insecure_channel(target, options=CHANNEL_OPTIONS) as channel, TreeMemory() as memory:
+    channel = auth.open_channel(target, api_key=auth.resolve_key(), options=CHANNEL_OPTIONS)
+    with channel, TreeMemory() as memory:
         stub = mpb_grpc.MatcherServiceStub(channel)
         started = time.perf_counter()
         run = stub.MatchProduce(request, timeout=900)

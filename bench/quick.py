@@ -8,8 +8,7 @@ import sys
 import time
 from typing import Any
 
-import grpc
-
+from clients import auth
 from clients.client import LISTINGS, PRODUCERS, RegistryClient
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
@@ -50,7 +49,7 @@ def measure_quick(target: str, listings: int, calls: int, seed: int) -> dict[str
         )
         sys.stderr.write(f"bench: loading {listings:,} listings\n")
         client.import_rows(LISTINGS, rows)
-    with grpc.insecure_channel(target) as channel:
+    with auth.client_channel(target) as channel:
         stub = mpb_grpc.MatcherServiceStub(channel)
         stub.QuickSource(_request(rng), timeout=60)  # loads the in-memory supply
         latencies = []

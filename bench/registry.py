@@ -42,6 +42,7 @@ from clients.client import HOUSEHOLDS, RegistryClient
 POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 VILLAGES = 200
 WARMUP_GETS = 100
+KEY_FILE = "var/bench/admin.key"  # the fresh database's first admin key, for the clients
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -101,12 +102,20 @@ def server_process(database_url: str) -> Iterator[int]:
 
 def _serve(database_url: str, ports: Any, stop: Event) -> None:
     from registry import logs
+    from registry.keys import bootstrap_admin
     from registry.server import create_server
     from registry.settings import Settings
 
     sys.stderr = open(os.devnull, "w")  # noqa: SIM115  # for the life of the process
     logs.configure("json", "info")
-    running = create_server(Settings(database_url=database_url, address="127.0.0.1:0"))
+    settings = Settings(
+        database_url=database_url,
+        address="127.0.0.1:0",
+        admin_key_file=Path(KEY_FILE),
+        rate_limit_per_s=0,  # the bench is the only caller
+    )
+    running = create_server(settings)
+    bootstrap_admin(running.keys, settings.admin_key_file)
     running.start()
     ports.put(running.port)
     stop.wait()
@@ -115,6 +124,7 @@ def _serve(database_url: str, ports: Any, stop: Event) -> None:
 
 
 def measure(target: str, rows: int, gets: int, seed: int) -> dict[str, Any]:
+    os.environ["FUPIN_API_KEY_FILE"] = KEY_FILE  # written by the server process
     with RegistryClient(target, import_timeout_s=3600) as client:
         village_ids = data.create_villages(client, VILLAGES, seed)
         table = _households(village_ids, rows, seed)

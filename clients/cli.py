@@ -11,10 +11,13 @@
     fupin runs list|get|commit|discard|cancel [RUN_ID]
     fupin aid allocate|ledger|verify|spending|chart|export (see clients/cli_aid.py)
     fupin cadres assign|contract [--region CODE] [--commit]
+    fupin keys create|list|revoke …, fupin audit
 
 KIND is one of villages, households, producers, listings, buyers, orders, cadres, aid-programs.
 Client commands take --target (default $FUPIN_TARGET or 127.0.0.1:50051), --timeout SECONDS and
 --output table|json. Exit status: 0 done, 1 the server (or a CSV check) refused, 2 bad usage.
+They send the API key $FUPIN_API_KEY, or the file $FUPIN_API_KEY_FILE, or var/admin.key
+(written by `fupin serve` at first start); TLS from $FUPIN_TLS_CA_FILE (clients/auth.py).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from typing import Any
 
 import pydantic
 
-from clients import cli_aid, cli_cadres, cli_runs, csvio
+from clients import cli_aid, cli_cadres, cli_keys, cli_runs, csvio
 from clients.cli_output import emit, emit_json, emit_one, say, show
 from clients.client import KINDS, RegistryClient
 from clients.errors import CsvFormatError, FupinClientError
@@ -72,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--address", help="HOST:PORT to listen on (default 127.0.0.1:50051)")
     serve.add_argument("--database-url", help="sqlite:///FILE or postgresql://… URL")
     serve.add_argument("--config", type=Path, help="TOML settings file (FUPIN_CONFIG_FILE)")
+    serve.add_argument(
+        "--insecure",
+        action="store_true",
+        default=None,
+        help="allow plaintext on a non-loopback address (TLS is terminated elsewhere)",
+    )
     serve.set_defaults(run=run_serve)
     demo = commands.add_parser("demo", help="load the bundled Zhao'an scenario and report")
     demo.add_argument(
@@ -107,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_runs.add_commands(commands, client)
     cli_aid.add_commands(commands, client)
     cli_cadres.add_commands(commands, client)
+    cli_keys.add_commands(commands, client)
     return parser
 
 
@@ -140,9 +150,23 @@ def run_serve(args: argparse.Namespace) -> int:
         if not args.config.is_file():
             raise UsageError(f"no such config file: {args.config}")
         os.environ["FUPIN_CONFIG_FILE"] = str(args.config)
-    settings = _settings(address=args.address, database_url=args.database_url)
+    settings = _settings(
+        address=args.address, database_url=args.database_url, insecure=args.insecure
+    )
     logs.configure(settings.log_format, settings.log_level)
-    return server.serve(settings)
+    try:
+        return server.serve(settings, announce=_announce_admin_key(settings))
+    except server.InsecureAddress as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def _announce_admin_key(settings: Settings) -> Callable[[str], None]:
+    def announce(secret: str) -> None:
+        say(f"fupin: created the first admin key, kept in {settings.admin_key_file} (mode 600):")
+        show(secret)
+        say("fupin: it is not shown again; `fupin keys create` makes keys for other callers")
+
+    return announce
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -160,7 +184,7 @@ def run_demo(args: argparse.Namespace) -> int:
     return cli_demo.run(settings, args.out)
 
 
-def _settings(**overrides: str | None) -> Settings:
+def _settings(**overrides: str | bool | None) -> Settings:
     """Settings from the environment and FUPIN_CONFIG_FILE; flags given on the line win."""
     given: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
     try:

@@ -27,6 +27,7 @@ from typing import Any
 
 import grpc
 
+from clients import auth
 from clients.aid_charts import spending_by_cause
 from clients.cli_output import emit_json, emit_one, print_table, say, show
 from clients.cli_runs import solve_with_progress
@@ -79,7 +80,7 @@ def add_commands(commands: Any, client: argparse.ArgumentParser) -> None:
 @contextmanager
 def stubs(args: argparse.Namespace) -> Iterator[tuple[Any, Any]]:
     """(matcher, ledger) stubs; gRPC errors leave as the client's typed errors."""
-    with grpc.insecure_channel(args.target) as channel:
+    with auth.client_channel(args.target) as channel:
         try:
             yield mpb_grpc.MatcherServiceStub(channel), lpb_grpc.LedgerServiceStub(channel)
         except grpc.RpcError as error:

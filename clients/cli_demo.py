@@ -18,12 +18,13 @@ from typing import Any
 
 import grpc
 
-from clients import demo_charts, scenario
+from clients import auth, demo_charts, scenario
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
 from fupin.registry.v1 import registry_service_pb2 as api
 from fupin.registry.v1 import registry_service_pb2_grpc as api_grpc
 from fupin.registry.v1 import resources_pb2 as pb
+from registry.access import Role
 from registry.server import create_server
 from registry.settings import Settings
 
@@ -42,8 +43,10 @@ class Loaded:
 def run(settings: Settings, out_dir: Path) -> int:
     running = create_server(settings, address="127.0.0.1:0")
     running.server.start()
+    # The demo is its own admin: a key made in-process for this run, revoked at its end.
+    key = running.keys.create(Role.ADMIN, description="fupin demo")
     try:
-        with grpc.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+        with auth.open_channel(f"127.0.0.1:{running.port}", api_key=key.secret) as channel:
             registry = api_grpc.RegistryServiceStub(channel)
             matcher = mpb_grpc.MatcherServiceStub(channel)
             _say(f"fupin demo: Zhao'an green plums → Jieyang ({settings.database_url})")
@@ -60,6 +63,7 @@ def run(settings: Settings, out_dir: Path) -> int:
             for path in demo_charts.draw(run, loaded, out_dir):
                 _say(f"wrote {path}")
     finally:
+        running.keys.revoke(key.row.id)
         running.server.stop(1).wait()
         running.store.engine.dispose()
     return 0

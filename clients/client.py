@@ -32,6 +32,7 @@ import grpc
 from google.protobuf import field_mask_pb2
 from google.protobuf.message import Message
 
+from clients import auth
 from clients.errors import FupinClientError, UnavailableError, from_rpc_error
 from fupin.registry.v1 import registry_service_pb2 as api
 from fupin.registry.v1 import registry_service_pb2_grpc as api_grpc
@@ -129,13 +130,23 @@ class RegistryClient:
         import_timeout_s: float = 600.0,
         channel: grpc.Channel | None = None,
         metadata: Metadata = (),
+        api_key: str | None = None,
+        credentials: grpc.ChannelCredentials | None = None,
     ) -> None:
+        """api_key: sent on every call; by default clients/auth.py's resolve_key()
+        ($FUPIN_API_KEY, its file, var/admin.key). credentials: TLS (default $FUPIN_TLS_*)."""
         self.target = target
         self.timeout_s = timeout_s
         self.import_timeout_s = import_timeout_s
-        self.metadata = tuple(metadata)
+        self.metadata = (*metadata, *auth.key_metadata(auth.resolve_key(api_key)))
         self._owns_channel = channel is None
-        self._channel = channel or grpc.insecure_channel(target, options=channel_options())
+        if channel is None:
+            channel = auth.open_channel(
+                target,
+                credentials=credentials or auth.tls_credentials(),
+                options=channel_options(),
+            )
+        self._channel = channel
         self._stub = api_grpc.RegistryServiceStub(self._channel)
 
     def close(self) -> None:

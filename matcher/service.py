@@ -84,7 +84,14 @@ def _owner_gone(owner: str) -> bool:
 
 
 class MatcherServicer(CadreRuns, mpb_grpc.MatcherServiceServicer):
-    def __init__(self, source: RegistrySource, executor: Executor, owner: str) -> None:
+    def __init__(
+        self,
+        source: RegistrySource,
+        executor: Executor,
+        owner: str,
+        limits: tuple[int, int] = (MAX_LISTINGS, MAX_ORDERS),
+    ) -> None:
+        self.limits = limits  # most listings and orders in one problem
         self.source = source
         self.executor = executor
         self.owner = owner
@@ -140,7 +147,7 @@ class MatcherServicer(CadreRuns, mpb_grpc.MatcherServiceServicer):
         goal = convert.objective(request.parameters.objective)
         which = request.WhichOneof("source")
         if which == "inline":
-            _check_size(len(request.inline.listings), len(request.inline.orders))
+            _check_size(len(request.inline.listings), len(request.inline.orders), self.limits)
             return convert.inline_problem(request.inline, goal)
         if which != "selection":
             raise InvalidArgument.one("source", "set either inline or selection")
@@ -152,7 +159,7 @@ class MatcherServicer(CadreRuns, mpb_grpc.MatcherServiceServicer):
             product=sel.product, region_code=sel.region_code, today=sel.today
         )
         orders = self.source.open_orders(product=sel.product, today=sel.today)
-        _check_size(len(listings), len(orders))
+        _check_size(len(listings), len(orders), self.limits)
         return convert.registry_problem(sel, listings, orders, goal)
 
     def _mark_running(self, run_id: str) -> None:
@@ -292,11 +299,16 @@ def _result_fields(
     }
 
 
-def _check_size(listings: int, orders: int) -> None:
-    if listings > MAX_LISTINGS:
-        raise ResourceExhausted(f"at most {MAX_LISTINGS} listings per run, got {listings}")
-    if orders > MAX_ORDERS:
-        raise ResourceExhausted(f"at most {MAX_ORDERS} orders per run, got {orders}")
+def _check_size(listings: int, orders: int, limits: tuple[int, int]) -> None:
+    most_listings, most_orders = limits
+    if listings > most_listings:
+        raise ResourceExhausted(
+            f"at most {most_listings} listings per run (max_problem_listings), got {listings}"
+        )
+    if orders > most_orders:
+        raise ResourceExhausted(
+            f"at most {most_orders} orders per run (max_problem_orders), got {orders}"
+        )
 
 
 def _run_id(value: str) -> str:
@@ -316,12 +328,16 @@ def _required(run_id: str) -> str:
 
 
 def add_to_server(
-    source: RegistrySource, server: grpc.Server, *, max_parallel: int = 2
+    source: RegistrySource,
+    server: grpc.Server,
+    *,
+    max_parallel: int = 2,
+    limits: tuple[int, int] = (MAX_LISTINGS, MAX_ORDERS),
 ) -> tuple[str, MatcherServicer]:
     owner = instance_id()
     fail_abandoned(source)
     executor = Executor(max_parallel)
     executor.warm_up()
-    servicer = MatcherServicer(source, executor, owner)
+    servicer = MatcherServicer(source, executor, owner, limits)
     mpb_grpc.add_MatcherServiceServicer_to_server(servicer, server)
     return str(mpb.DESCRIPTOR.services_by_name["MatcherService"].full_name), servicer

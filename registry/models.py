@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, Index, LargeBinary
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, Index, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -313,3 +313,33 @@ class HouseholdContract(SQLModel, table=True):
     cadre_id: str = Field(foreign_key="cadre.id", index=True, max_length=40, ondelete="CASCADE")
     run_id: str = Field(max_length=40, index=True)
     time: datetime
+
+
+class ApiKey(SQLModel, table=True):
+    """A caller's API key: only the SHA-256 of its secret is stored (registry/keys.py)."""
+
+    __tablename__ = "api_key"
+
+    id: str = Field(primary_key=True, max_length=40)
+    hash: str = Field(max_length=64, unique=True)
+    role: str = Field(max_length=20)
+    scope: str = Field(default="", max_length=40)
+    description: str = Field(default="", max_length=200)
+    created: datetime
+    revoked: datetime | None = None
+
+
+class AuditEvent(SQLModel, table=True):
+    """One call whose response carried household records (registry/audit.py)."""
+
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    time: datetime
+    key_id: str = Field(max_length=40, index=True)
+    role: str = Field(max_length=20)
+    rpc: str = Field(max_length=120, index=True)
+    request_id: str = Field(default="", max_length=100)
+    # ",hh-1,hh-2," and ",350624,": delimited so that LIKE '%,x,%' finds one exactly.
+    household_ids: str = Field(sa_type=Text)
+    county_codes: str = Field(default="", sa_type=Text)

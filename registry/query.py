@@ -84,7 +84,9 @@ def filter_hash(text: str) -> str:
 def parse_page(page_size: int, page_token: str, filter_text: str) -> Page:
     if page_size < 0:
         raise InvalidArgument.one("page_size", "must not be negative")
-    size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+    if page_size > MAX_PAGE_SIZE:
+        raise InvalidArgument.one("page_size", f"must be at most {MAX_PAGE_SIZE} (the limit)")
+    size = page_size or DEFAULT_PAGE_SIZE
     fhash = filter_hash(filter_text)
     if not page_token:
         return Page(size, "", fhash)

@@ -15,7 +15,10 @@ import grpc
 import structlog
 from grpc_status import rpc_status
 
+from registry import access
+from registry.access import Principal
 from registry.errors import FupinError, InvalidArgument
+from registry.guard import Guard
 
 log = structlog.get_logger("fupin.rpc")
 Behavior = Callable[[Any, grpc.ServicerContext], Any]
@@ -29,7 +32,11 @@ def request_id_of(context: grpc.ServicerContext) -> str:
 
 
 class RpcInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
-    """Wraps every handler: binds method and request id, logs, maps errors."""
+    """Wraps every handler: binds method and request id, checks the caller (registry/guard.py),
+    logs, maps errors."""
+
+    def __init__(self, guard: Guard) -> None:
+        self.guard = guard
 
     def intercept_service(
         self, continuation: Callable[[Any], Any], handler_call_details: Any
@@ -39,16 +46,17 @@ class RpcInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
             return None
         method = handler_call_details.method
         handler = handler._replace(request_deserializer=_lenient(handler.request_deserializer))
+        guard = self.guard
         if handler.unary_unary:
-            return handler._replace(unary_unary=_unary(handler.unary_unary, method))
+            return handler._replace(unary_unary=_unary(handler.unary_unary, method, guard))
         if handler.stream_unary:
             return handler._replace(
-                stream_unary=_unary(_checked_stream(handler.stream_unary), method)
+                stream_unary=_unary(_checked_stream(handler.stream_unary), method, guard)
             )
         if handler.unary_stream:
-            return handler._replace(unary_stream=_streaming(handler.unary_stream, method))
+            return handler._replace(unary_stream=_streaming(handler.unary_stream, method, guard))
         return handler._replace(
-            stream_stream=_streaming(_checked_stream(handler.stream_stream), method)
+            stream_stream=_streaming(_checked_stream(handler.stream_stream), method, guard)
         )
 
 
@@ -80,21 +88,24 @@ def _checked_stream(behavior: Behavior) -> Behavior:
     return lambda requests, context: behavior(map(_check_decoded, requests), context)
 
 
-def _unary(behavior: Behavior, method: str) -> Behavior:
+def _unary(behavior: Behavior, method: str, guard: Guard) -> Behavior:
     def wrapped(request: Any, context: grpc.ServicerContext) -> Any:
-        with _Call(method, context) as call:
-            return call.run(lambda: behavior(_check_decoded(request), context))
+        with _Call(method, context, guard) as call:
+            call.admit()
+            response = call.run(lambda: behavior(_check_decoded(request), context))
+            return call.run(lambda: call.release(response))
 
     return wrapped
 
 
-def _streaming(behavior: Behavior, method: str) -> Behavior:
+def _streaming(behavior: Behavior, method: str, guard: Guard) -> Behavior:
     def wrapped(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-        with _Call(method, context) as call:
+        with _Call(method, context, guard) as call:
+            call.admit()
             # Errors surface while iterating, so every next() runs under the mapping.
             responses = call.run(lambda: iter(behavior(_check_decoded(request), context)))
             while (item := call.run(lambda: next(responses, _END))) is not _END:
-                yield item
+                yield call.run(lambda: call.release(item))
 
     return wrapped
 
@@ -105,9 +116,11 @@ _END = object()
 class _Call:
     """One RPC in flight: its log line and its error mapping."""
 
-    def __init__(self, method: str, context: grpc.ServicerContext) -> None:
+    def __init__(self, method: str, context: grpc.ServicerContext, guard: Guard) -> None:
         self.method = method
         self.context = context
+        self.guard = guard
+        self.principal: Principal | None = None
         self.code = grpc.StatusCode.OK
         self.request_id = request_id_of(context)
         self.start = 0.0
@@ -117,16 +130,28 @@ class _Call:
         structlog.contextvars.bind_contextvars(rpc=self.method, request_id=self.request_id)
         return self
 
+    def admit(self) -> None:
+        """Authenticate and authorize the caller, who the servicers then see as current()."""
+        self.principal = self.run(lambda: self.guard.admit(self.method, self.context))
+        access.bind(self.principal or access.NOBODY)
+
     def __exit__(self, *exc: object) -> None:
         if exc[0] is GeneratorExit:  # the client went away mid-stream
             self.code = grpc.StatusCode.CANCELLED
+        access.unbind()
+        who = self.principal
         log.info(
             "rpc",
             code=self.code.name,
             duration_ms=round((time.perf_counter() - self.start) * 1000, 3),
             peer=self.context.peer(),
+            key_id=who.key_id if who else None,
+            role=who.role.value if who else None,
         )
         structlog.contextvars.unbind_contextvars("rpc", "request_id")
+
+    def release(self, response: Any) -> Any:
+        return self.guard.release(self.principal, self.method, response, self.request_id)
 
     def run(self, fn: Callable[[], Any]) -> Any:
         try:

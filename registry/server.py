@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import signal
 import threading
+from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass
 from types import FrameType
@@ -20,7 +21,9 @@ from grpc_reflection.v1alpha import reflection
 
 from matcher import service as matcher_service
 from matcher.source import InProcessSource
-from registry import db, ledger_service, service
+from registry import access_service, db, ledger_service, service
+from registry.guard import Guard, RateLimiter
+from registry.keys import KeyStore, bootstrap_admin
 from registry.rpc import RpcInterceptor
 from registry.scoring import ScoringConfig
 from registry.settings import Settings
@@ -29,12 +32,17 @@ from registry.store import RegistryStore
 log = structlog.get_logger(__name__)
 
 
+class InsecureAddress(Exception):
+    """Plaintext on an address other hosts can reach, without `insecure` set."""
+
+
 @dataclass
 class Running:
     server: grpc.Server
     port: int
     store: RegistryStore
     health: health.HealthServicer
+    keys: KeyStore
 
     def start(self) -> None:
         """Start serving, with the objects built so far (modules, engine, services: ~170,000)
@@ -47,22 +55,28 @@ class Running:
 
 def create_server(settings: Settings, *, address: str | None = None) -> Running:
     """Migrate the database, build the server with every service, bind it (not started)."""
+    check_transport(settings, address or settings.address)
     engine = db.make_engine(settings.database_url)
     db.migrate(engine)
     store = RegistryStore(engine, ScoringConfig.load(settings.scoring_file))
+    keys = KeyStore(store)
+    guard = Guard(keys, RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst))
     limit = settings.max_message_mb * 1024 * 1024
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="rpc"),
-        interceptors=[RpcInterceptor()],
+        interceptors=[RpcInterceptor(guard)],
         options=[
             ("grpc.max_receive_message_length", limit),
             ("grpc.max_send_message_length", limit),
         ],
     )
-    names = [service.add_to_server(store, server)]
+    names = [service.add_to_server(store, server), access_service.add_to_server(keys, server)]
     names.append(ledger_service.add_to_server(store, server, salt=settings.transparency_salt))
     matcher_name, _ = matcher_service.add_to_server(
-        InProcessSource(store), server, max_parallel=settings.max_parallel_solves
+        InProcessSource(store),
+        server,
+        max_parallel=settings.max_parallel_solves,
+        limits=(settings.max_problem_listings, settings.max_problem_orders),
     )
     names.append(matcher_name)
     health_servicer = health.HealthServicer()
@@ -72,15 +86,60 @@ def create_server(settings: Settings, *, address: str | None = None) -> Running:
     reflection.enable_server_reflection(
         [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
     )
-    port = server.add_insecure_port(address or settings.address)
+    port = _bind(server, settings, address or settings.address)
+    return Running(server, port, store, health_servicer, keys)
+
+
+def check_transport(settings: Settings, address: str) -> None:
+    """TLS needs a certificate and its key; plaintext only on loopback unless insecure."""
+    tls = (settings.tls_cert_file, settings.tls_key_file)
+    if tls.count(None) == 1:
+        raise InsecureAddress("TLS needs both tls_cert_file and tls_key_file")
+    if tls == (None, None) and not is_loopback(address) and not settings.insecure:
+        raise InsecureAddress(
+            f"refusing plaintext on {address}: set tls_cert_file and tls_key_file, "
+            "or --insecure (FUPIN_INSECURE=1) if something else encrypts the traffic"
+        )
+
+
+def _bind(server: grpc.Server, settings: Settings, address: str) -> int:
+    """Listen with TLS when a certificate is set (mutual TLS with a client CA)."""
+    if settings.tls_cert_file is not None and settings.tls_key_file is not None:
+        ca = settings.tls_client_ca_file
+        credentials = grpc.ssl_server_credentials(
+            [(settings.tls_key_file.read_bytes(), settings.tls_cert_file.read_bytes())],
+            root_certificates=ca.read_bytes() if ca is not None else None,
+            require_client_auth=ca is not None,
+        )
+        port = server.add_secure_port(address, credentials)
+    else:
+        port = server.add_insecure_port(address)
     if port == 0:
-        raise OSError(f"cannot bind {address or settings.address}")
-    return Running(server, port, store, health_servicer)
+        raise OSError(f"cannot bind {address}")
+    return port
 
 
-def serve(settings: Settings, *, ready: threading.Event | None = None) -> int:
-    """Run until SIGTERM/SIGINT; in-flight calls get settings.grace_s to finish. Returns 0."""
+def is_loopback(address: str) -> bool:
+    if address.startswith("unix:"):
+        return True
+    host = address.rsplit(":", 1)[0].strip("[]")
+    return host == "localhost" or host == "::1" or host.startswith("127.")
+
+
+def serve(
+    settings: Settings,
+    *,
+    ready: threading.Event | None = None,
+    announce: Callable[[str], None] | None = None,
+) -> int:
+    """Run until SIGTERM/SIGINT; in-flight calls get settings.grace_s to finish. Returns 0.
+
+    On a database without an admin key, one is made and written to settings.admin_key_file,
+    and `announce` gets the secret (the CLI prints it, once)."""
     running = create_server(settings)
+    secret = bootstrap_admin(running.keys, settings.admin_key_file)
+    if secret is not None and announce is not None:
+        announce(secret)
     running.start()
     host = settings.address.rsplit(":", 1)[0]
     log.info("server_started", address=f"{host}:{running.port}", database=_safe_url(settings))

@@ -18,8 +18,8 @@ from google.protobuf.message import Message
 
 from fupin.registry.v1 import registry_service_pb2 as api
 from fupin.registry.v1 import registry_service_pb2_grpc as api_grpc
-from registry import imports, query, watchlist
-from registry.errors import FieldViolation, InvalidArgument, ResourceExhausted
+from registry import access, imports, query, scopes, watchlist
+from registry.errors import FieldViolation, InvalidArgument, PermissionDenied, ResourceExhausted
 from registry.kinds import CADRE, HOUSEHOLD, KINDS, LISTING, Kind, Record
 from registry.store import RegistryStore
 
@@ -74,16 +74,17 @@ class RegistryServicer(api_grpc.RegistryServiceServicer):
             values,
             request_id=checked_request_id(request.request_id),
             fingerprint=fingerprint(request),
+            scope=_scope(kind, write=True),
         )
         return kind.proto(record)
 
     def get(self, kind: Kind, request: Any) -> Message:
-        return kind.proto(self.store.get(kind, _required_id(request.id)))
+        return kind.proto(self.store.get(kind, _required_id(request.id), scope=_scope(kind)))
 
     def list(self, kind: Kind, request: Any, response_type: type[Message]) -> Message:
         where = query.parse_filter(request.filter, kind.filters)
         page = query.parse_page(request.page_size, request.page_token, request.filter)
-        records, token = self.store.list(kind, page=page, where=where)
+        records, token = self.store.list(kind, page=page, where=where, scope=_scope(kind))
         response: Any = response_type(next_page_token=token)
         getattr(response, kind.plural).extend(kind.proto(r) for r in records)
         return response  # type: ignore[no-any-return]
@@ -104,16 +105,30 @@ class RegistryServicer(api_grpc.RegistryServiceServicer):
             return values
 
         return kind.proto(
-            self.store.update(kind, _required_id(patch.id), etag=patch.etag, merge=merge)
+            self.store.update(
+                kind,
+                _required_id(patch.id),
+                etag=patch.etag,
+                merge=merge,
+                scope=_scope(kind, write=True),
+                visible=_scope(kind),
+            )
         )
 
     def delete(self, kind: Kind, request: Any) -> empty_pb2.Empty:
-        self.store.delete(kind, _required_id(request.id), etag=request.etag)
+        self.store.delete(
+            kind,
+            _required_id(request.id),
+            etag=request.etag,
+            scope=_scope(kind, write=True),
+            visible=_scope(kind),
+        )
         return empty_pb2.Empty()
 
     def import_stream(self, kind: Kind, chunks: Iterator[Any]) -> api.ImportResponse:
         """Validate every row of every chunk; store all of them or none."""
-        ids = imports.import_rows(self.store, kind, ImportStream(kind, chunks))
+        rows = ImportStream(kind, chunks, guard=ImportScope(self.store, kind, access.current()))
+        ids = imports.import_rows(self.store, kind, rows)
         return api.ImportResponse(imported=len(ids), ids=ids)
 
     def ImportHouseholds(self, request_iterator: Any, context: Any) -> api.ImportResponse:
@@ -128,7 +143,9 @@ class RegistryServicer(api_grpc.RegistryServiceServicer):
     def ListWatchlist(self, request: Any, context: Any) -> api.ListWatchlistResponse:
         where = query.parse_filter(request.filter, WATCH_FILTERS)
         page = query.parse_page(request.page_size, request.page_token, request.filter)
-        entries, token = watchlist.list_watchlist(self.store, page=page, where=where)
+        entries, token = watchlist.list_watchlist(
+            self.store, page=page, where=where, scope=_scope(HOUSEHOLD)
+        )
         response = api.ListWatchlistResponse(next_page_token=token)
         for record, reasons in entries:
             household: Any = HOUSEHOLD.proto(record)
@@ -143,9 +160,10 @@ class ImportStream:
     """An import's chunks as rows of column values, validated as they arrive (what
     imports.import_rows takes, so that it can store rows while the rest arrive)."""
 
-    def __init__(self, kind: Kind, chunks: Iterator[Any]) -> None:
+    def __init__(self, kind: Kind, chunks: Iterator[Any], guard: ImportScope | None = None) -> None:
         self.kind = kind
         self.chunks = chunks
+        self.guard = guard
         self.request_id = ""
         self._digest = hashlib.sha256()
 
@@ -170,10 +188,45 @@ class ImportStream:
                 violations.extend(checker.violations[: MAX_REPORTED_VIOLATIONS - len(violations)])
                 rows.append(values)
                 count += 1
+            if self.guard is not None:
+                self.guard.check(rows)
             if not violations:
                 yield rows
         if violations:
             raise InvalidArgument(violations)
+
+
+class ImportScope:
+    """Refuses (PERMISSION_DENIED) an import with a row outside the caller's scope: households
+    in villages, listings of producers the key may not write to. Cadres are not scoped."""
+
+    def __init__(self, store: RegistryStore, kind: Kind, principal: access.Principal) -> None:
+        self.store = store
+        self.kind = kind
+        self.principal = principal
+
+    def check(self, rows: list[dict[str, Any]]) -> None:
+        if self.principal.role is access.Role.ADMIN:
+            return
+        outside: Callable[..., set[str]]
+        if self.kind is HOUSEHOLD:
+            column, outside = "village_id", scopes.village_ids_outside
+        elif self.kind is LISTING:
+            column, outside = "producer_id", scopes.producer_ids_outside
+        else:
+            return
+        ids = {row[column] for row in rows if row.get(column)}
+        with self.store.statement() as session:
+            refused = outside(session, self.principal, ids)
+        if refused:
+            raise PermissionDenied(
+                f"{column} {sorted(refused)[0]!r} is outside your key's scope"
+                + (f" (and {len(refused) - 1} more)" if len(refused) > 1 else "")
+            )
+
+
+def _scope(kind: Kind, *, write: bool = False) -> Any:
+    return scopes.clause(kind, access.current(), write=write)
 
 
 def _required_id(resource_id: str) -> str:

@@ -33,6 +33,16 @@ class Settings(BaseSettings):
     # Key of the household pseudonyms in the transparency export (keep it secret and fixed,
     # so tokens stay the same between exports); empty: a random key per server start.
     transparency_salt: str = ""
+    # Access control (docs/access.md): TLS, and the admin key made at first start.
+    tls_cert_file: Path | None = None  # PEM certificate chain; with tls_key_file turns TLS on
+    tls_key_file: Path | None = None
+    tls_client_ca_file: Path | None = None  # PEM CA: clients must present a certificate (mTLS)
+    insecure: bool = False  # allow plaintext on a non-loopback address
+    admin_key_file: Path = Path("var/admin.key")
+    rate_limit_per_s: float = 200.0  # calls per key and second, on average (0: no limit)
+    rate_limit_burst: int = 400
+    max_problem_listings: int = 200_000  # per matching run (RESOURCE_EXHAUSTED beyond)
+    max_problem_orders: int = 20_000
 
     @classmethod
     def settings_customise_sources(

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import structlog
-from sqlalchemy import Engine, select
+from sqlalchemy import ColumnElement, Engine, select
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlmodel import Session, col
 
@@ -25,6 +25,7 @@ from registry.errors import (
     FailedPrecondition,
     InvalidArgument,
     NotFound,
+    PermissionDenied,
     Unavailable,
 )
 from registry.kinds import Kind, Record
@@ -33,6 +34,7 @@ from registry.scoring import ScoringConfig
 
 log = structlog.get_logger(__name__)
 Values = dict[str, Any]
+Scope = ColumnElement[bool] | None  # registry/scopes.py: rows a key may see; None = all
 # Called inside the update transaction with the current record; returns the new values.
 Merge = Callable[[Record], Values]
 
@@ -85,7 +87,13 @@ class RegistryStore:
                 yield session
 
     def create(
-        self, kind: Kind, values: Values, *, request_id: str = "", fingerprint: str = ""
+        self,
+        kind: Kind,
+        values: Values,
+        *,
+        request_id: str = "",
+        fingerprint: str = "",
+        scope: Scope = None,
     ) -> Record:
         try:
             with self.transaction(write=True) as session:
@@ -94,6 +102,7 @@ class RegistryStore:
                     if earlier is not None:
                         return self._load(session, kind, earlier[0])
                 row = self._insert(session, kind, values)
+                _check_written(session, kind, row.id, scope)
                 if request_id:
                     remember(session, request_id, kind.name, fingerprint, [row.id])
                 session.flush()
@@ -106,14 +115,23 @@ class RegistryStore:
                         return self._load(session, kind, earlier[0])
             raise _conflict(kind, exc) from exc
 
-    def get(self, kind: Kind, resource_id: str) -> Record:
+    def get(self, kind: Kind, resource_id: str, *, scope: Scope = None) -> Record:
+        """The record; NotFound when it is unknown or outside the scope (the same answer)."""
+        if scope is not None:
+            with self.statement() as session:
+                _check_visible(session, kind, resource_id, scope)
         with self.statement() as session:
             return self._load(session, kind, resource_id)
 
-    def list(self, kind: Kind, *, page: Page, where: Values) -> tuple[list[Record], str]:
-        """One page of records ordered by id, and the token of the next page ('' at the end)."""
+    def list(
+        self, kind: Kind, *, page: Page, where: Values, scope: Scope = None
+    ) -> tuple[list[Record], str]:
+        """One page of records ordered by id, and the token of the next page ('' at the end).
+        The scope is a condition of the query itself, so pages hold only rows in scope."""
         with self.transaction() as session:
             stmt = select(kind.table).order_by(col(kind.table.id))
+            if scope is not None:
+                stmt = stmt.where(scope)
             for column, value in where.items():
                 stmt = stmt.where(getattr(kind.table, column) == value)
             if page.after:
@@ -125,9 +143,22 @@ class RegistryStore:
             records = [Record(r, tuple(related.get(r.id, ()))) for r in rows]
             return records, next_token(page, rows[-1].id) if more else ""
 
-    def update(self, kind: Kind, resource_id: str, *, etag: str, merge: Merge) -> Record:
+    def update(
+        self,
+        kind: Kind,
+        resource_id: str,
+        *,
+        etag: str,
+        merge: Merge,
+        scope: Scope = None,
+        visible: Scope = None,
+    ) -> Record:
+        """scope: the rows the caller may change; visible: those it may read (NOT_FOUND
+        outside them; PERMISSION_DENIED for a row it reads but may not change)."""
         try:
             with self.transaction(write=True) as session:
+                _check_visible(session, kind, resource_id, visible)
+                _check_written(session, kind, resource_id, scope)
                 row = _locked(session, kind, resource_id)
                 _check_etag(row, etag)
                 values = merge(self._load(session, kind, resource_id))
@@ -140,13 +171,25 @@ class RegistryStore:
                 row.update_time = models.utcnow()
                 session.add(row)
                 session.flush()
+                _check_written(session, kind, resource_id, scope)
                 return self._load(session, kind, resource_id)
         except IntegrityError as exc:
             raise _conflict(kind, exc) from exc
 
-    def delete(self, kind: Kind, resource_id: str, *, etag: str) -> None:
+    def delete(
+        self,
+        kind: Kind,
+        resource_id: str,
+        *,
+        etag: str,
+        scope: Scope = None,
+        visible: Scope = None,
+    ) -> None:
+        """scope and visible as in update."""
         try:
             with self.transaction(write=True) as session:
+                _check_visible(session, kind, resource_id, visible)
+                _check_written(session, kind, resource_id, scope)
                 row = _locked(session, kind, resource_id)
                 _check_etag(row, etag)
                 hooks.before_delete(session, kind, row)
@@ -197,6 +240,24 @@ def _locked(session: Session, kind: Kind, resource_id: str) -> models.Resource:
     if row is None:
         raise NotFound(f"{kind.name} {resource_id!r} not found", field="id")
     return row
+
+
+def _check_visible(session: Session, kind: Kind, resource_id: str, scope: Scope) -> None:
+    """Outside the scope reads as unknown: the caller learns nothing about other regions."""
+    if scope is None:
+        return
+    stmt = select(col(kind.table.id)).where(col(kind.table.id) == resource_id, scope)
+    if session.scalar(stmt) is None:
+        raise NotFound(f"{kind.name} {resource_id!r} not found", field="id")
+
+
+def _check_written(session: Session, kind: Kind, resource_id: str, scope: Scope) -> None:
+    """A write must find and leave the row inside the writer's scope (or roll back)."""
+    if scope is None:
+        return
+    stmt = select(col(kind.table.id)).where(col(kind.table.id) == resource_id, scope)
+    if session.scalar(stmt) is None:
+        raise PermissionDenied(f"the {kind.name} would lie outside your key's scope")
 
 
 def _check_etag(row: models.Resource, etag: str) -> None:

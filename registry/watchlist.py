@@ -11,11 +11,11 @@ from registry import hooks, models
 from registry.kinds import HOUSEHOLD, Record
 from registry.query import Page, next_token
 from registry.scoring import Status, WatchReason, watch_reasons
-from registry.store import RegistryStore
+from registry.store import RegistryStore, Scope
 
 
 def list_watchlist(
-    store: RegistryStore, *, page: Page, where: dict[str, Any]
+    store: RegistryStore, *, page: Page, where: dict[str, Any], scope: Scope = None
 ) -> tuple[list[tuple[Record, list[WatchReason]]], str]:
     """One page of watched households (ordered by id) with their reasons."""
     cfg = store.scoring
@@ -34,6 +34,8 @@ def list_watchlist(
         and_(previous >= 0, previous - score > cfg.watch_drop),
     )
     stmt = select(hh).where(watched).order_by(col(hh.id))
+    if scope is not None:
+        stmt = stmt.where(scope)
     for column, value in where.items():
         stmt = stmt.where(getattr(hh, column) == value)
     if page.after:

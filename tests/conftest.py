@@ -17,8 +17,10 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 
+from clients.auth import open_channel
 from fupin.registry.v1 import registry_service_pb2_grpc as api_grpc
 from registry import ledger_guard, logs
+from registry.access import Role
 from registry.server import Running, create_server
 from registry.settings import Settings
 
@@ -60,7 +62,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 @pytest.fixture(scope="session")
 def running(database_url: str) -> Iterator[Running]:
     """A real fupin server on 127.0.0.1 with a free port, one per backend."""
-    settings = Settings(database_url=database_url, address="127.0.0.1:0", grace_s=1)
+    # No rate limit here (fuzz tests make thousands of calls); tests/access tests it apart.
+    settings = Settings(
+        database_url=database_url, address="127.0.0.1:0", grace_s=1, rate_limit_per_s=0
+    )
     running = create_server(settings)
     running.server.start()
     yield running
@@ -69,19 +74,27 @@ def running(database_url: str) -> Iterator[Running]:
 
 
 @pytest.fixture
-def server(running: Running) -> Running:
-    """The running server with every table emptied before the test."""
+def server(running: Running, monkeypatch: pytest.MonkeyPatch) -> Running:
+    """The running server with every table emptied before the test, and a new admin key in
+    $FUPIN_API_KEY (which RegistryClient and the CLI send by default)."""
     from sqlmodel import SQLModel
 
     with running.store.engine.begin() as conn, ledger_guard.suspended(conn):
         for table in reversed(SQLModel.metadata.sorted_tables):
             conn.execute(table.delete())
+    monkeypatch.setenv("FUPIN_API_KEY", running.keys.create(Role.ADMIN).secret)
     return running
 
 
 @pytest.fixture
-def channel(server: Running) -> Iterator[grpc.Channel]:
-    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+def admin_key(server: Running) -> str:
+    return os.environ["FUPIN_API_KEY"]
+
+
+@pytest.fixture
+def channel(server: Running, admin_key: str) -> Iterator[grpc.Channel]:
+    """A channel whose every call carries the admin key."""
+    with open_channel(f"127.0.0.1:{server.port}", api_key=admin_key) as channel:
         yield channel
 
 

@@ -7,6 +7,7 @@ from concurrent import futures
 import grpc
 import pytest
 
+from clients.auth import open_channel
 from clients.client import HOUSEHOLDS, LISTINGS, VILLAGES, RegistryClient, retried_methods
 from clients.errors import (
     AbortedError,
@@ -53,9 +54,9 @@ class Flaky(api_grpc.RegistryServiceServicer):
 
 
 @pytest.fixture
-def flaky(server):
+def flaky(server, admin_key):
     """A Flaky proxy in front of the server, and a client talking to it."""
-    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as upstream:
+    with open_channel(f"127.0.0.1:{server.port}", api_key=admin_key) as upstream:
         flaky = Flaky(api_grpc.RegistryServiceStub(upstream))  # type: ignore[abstract]
         proxy = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
         api_grpc.add_RegistryServiceServicer_to_server(flaky, proxy)

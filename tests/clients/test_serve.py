@@ -38,7 +38,12 @@ def test_serve_until_sigterm(tmp_path):
     """The server gets healthy, lists the registry by reflection, and exits 0 on SIGTERM."""
     address = f"127.0.0.1:{free_port()}"
     database = f"sqlite:///{tmp_path / 'fupin.db'}"
-    env = {**os.environ, "FUPIN_LOG_FORMAT": "json", "FUPIN_GRACE_S": "1"}
+    env = {
+        **os.environ,
+        "FUPIN_LOG_FORMAT": "json",
+        "FUPIN_GRACE_S": "1",
+        "FUPIN_ADMIN_KEY_FILE": str(tmp_path / "admin.key"),
+    }
     command = [*fupin_command(), "serve", "--address", address, "--database-url", database]
     process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
     try:
@@ -54,5 +59,5 @@ def test_serve_until_sigterm(tmp_path):
     finally:
         if process.poll() is None:
             process.kill()
-        _, log = process.communicate(timeout=10)
+        _, log = process.communicate(timeout=60)  # solver processes may outlive it a while
     assert '"event": "server_stopped"' in log

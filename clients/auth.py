@@ -1,0 +1,138 @@
+"""Client side of access control: which API key to send, and channels that send it.
+
+The key is, in order: the one given in code, $FUPIN_API_KEY, the file named by
+$FUPIN_API_KEY_FILE, or var/admin.key (what `fupin serve` writes at first start) when it exists.
+TLS: $FUPIN_TLS_CA_FILE (the server's CA), and for mutual TLS $FUPIN_TLS_CERT_FILE and
+$FUPIN_TLS_KEY_FILE (this client's certificate and key).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+DEFAULT_KEY_FILE = Path("var/admin.key")
+Call = Callable[..., Any]
+
+
+def resolve_key(explicit: str | None = None) -> str | None:
+    if explicit:
+        return explicit
+    if os.environ.get("FUPIN_API_KEY"):
+        return os.environ["FUPIN_API_KEY"]
+    named = os.environ.get("FUPIN_API_KEY_FILE")
+    path = Path(named) if named else DEFAULT_KEY_FILE
+    if path.is_file():
+        return path.read_text().strip() or None
+    return None
+
+
+def key_metadata(api_key: str | None) -> list[tuple[str, str]]:
+    return [("authorization", f"Bearer {api_key}")] if api_key else []
+
+
+def tls_credentials(
+    ca_file: Path | None = None, cert_file: Path | None = None, key_file: Path | None = None
+) -> grpc.ChannelCredentials | None:
+    """Credentials from the files given, else from $FUPIN_TLS_*; None for plaintext."""
+    env = os.environ.get
+    ca = ca_file or _path(env("FUPIN_TLS_CA_FILE"))
+    cert = cert_file or _path(env("FUPIN_TLS_CERT_FILE"))
+    key = key_file or _path(env("FUPIN_TLS_KEY_FILE"))
+    if ca is None and cert is None:
+        return None
+    return grpc.ssl_channel_credentials(
+        root_certificates=ca.read_bytes() if ca else None,
+        private_key=key.read_bytes() if key and cert else None,
+        certificate_chain=cert.read_bytes() if cert and key else None,
+    )
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value) if value else None
+
+
+def open_channel(
+    target: str,
+    *,
+    api_key: str | None = None,
+    credentials: grpc.ChannelCredentials | None = None,
+    options: list[tuple[str, Any]] | None = None,
+) -> grpc.Channel:
+    """A channel to target (TLS when credentials are given) whose calls all carry the key."""
+    if credentials is not None:
+        channel = grpc.secure_channel(target, credentials, options=options)
+    else:
+        channel = grpc.insecure_channel(target, options=options)
+    metadata = key_metadata(api_key)
+    return grpc.intercept_channel(channel, KeyInterceptor(metadata)) if metadata else channel
+
+
+def client_channel(target: str) -> grpc.Channel:
+    """The CLI's channel: the key and TLS settings found by resolve_key() and tls_credentials()."""
+    return open_channel(target, api_key=resolve_key(), credentials=tls_credentials())
+
+
+class KeyInterceptor(
+    grpc.UnaryUnaryClientInterceptor,  # type: ignore[type-arg]
+    grpc.UnaryStreamClientInterceptor,  # type: ignore[type-arg]
+    grpc.StreamUnaryClientInterceptor,  # type: ignore[type-arg]
+    grpc.StreamStreamClientInterceptor,  # type: ignore[type-arg]
+):
+    """Adds the authorization metadata to every call."""
+
+    def __init__(self, metadata: list[tuple[str, str]]) -> None:
+        self.metadata = metadata
+
+    def _details(self, details: Any) -> Any:
+        metadata = [*(details.metadata or ()), *self.metadata]
+        return _Details(
+            details.method,
+            details.timeout,
+            metadata,
+            details.credentials,
+            getattr(details, "wait_for_ready", None),
+            getattr(details, "compression", None),
+        )
+
+    def intercept_unary_unary(
+        self, continuation: Callable[..., Any], details: Any, request: Any
+    ) -> Any:
+        return continuation(self._details(details), request)
+
+    def intercept_unary_stream(
+        self, continuation: Callable[..., Any], details: Any, request: Any
+    ) -> Any:
+        return continuation(self._details(details), request)
+
+    def intercept_stream_unary(
+        self, continuation: Callable[..., Any], details: Any, requests: Any
+    ) -> Any:
+        return continuation(self._details(details), requests)
+
+    def intercept_stream_stream(
+        self, continuation: Callable[..., Any], details: Any, requests: Any
+    ) -> Any:
+        return continuation(self._details(details), requests)
+
+
+class _Details(grpc.ClientCallDetails):
+    def __init__(
+        self,
+        method: str,
+        timeout: float | None,
+        metadata: list[tuple[str, str]],
+        credentials: Any,
+        wait_for_ready: bool | None,
+        compression: Any,
+    ) -> None:
+        self.method = method
+        self.timeout = timeout
+        self.metadata = metadata  # type: ignore[assignment]
+        self.credentials = credentials
+        self.wait_for_ready = wait_for_ready
+        self.compression = compression
