@@ -21,6 +21,7 @@ from typing import Any
 import grpc
 
 from clients.cli_output import emit, emit_one, say, show
+from clients.client import channel_options
 from clients.errors import from_rpc_error
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
@@ -53,7 +54,7 @@ def add_commands(commands: Any, client: argparse.ArgumentParser) -> None:
 @contextmanager
 def matcher(args: argparse.Namespace) -> Iterator[Any]:
     """A matcher stub; gRPC errors leave as the client's typed errors (with field violations)."""
-    with grpc.insecure_channel(args.target) as channel:
+    with grpc.insecure_channel(args.target, options=channel_options()) as channel:
         try:
             yield mpb_grpc.MatcherServiceStub(channel)
         except grpc.RpcError as error:

@@ -72,6 +72,8 @@ def _owner_gone(owner: str) -> bool:
     host, _, pid = owner.rpartition(":")
     if host != socket.gethostname() or not pid.isdigit():
         return False  # another machine's process: its own restart will tell
+    if int(pid) == os.getpid():
+        return True  # a predecessor with our pid (a restarted container is pid 1 again)
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:

@@ -1,4 +1,4 @@
-"""The fupin gRPC server: registry (and matcher) services, health, reflection, shutdown.
+"""The fupin gRPC server: registry and/or matcher services, health, reflection, shutdown.
 
 `create_server` builds and binds a server (port 0 picks a free port, as tests do) and is
 separate from `serve`, which runs one until SIGTERM or SIGINT.
@@ -9,18 +9,21 @@ from __future__ import annotations
 import gc
 import signal
 import threading
+from collections.abc import Callable
 from concurrent import futures
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import FrameType
 
 import grpc
 import structlog
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from matcher import grpc_source
 from matcher import service as matcher_service
-from matcher.source import InProcessSource
-from registry import db, service
+from matcher.source import InProcessSource, RegistrySource
+from registry import db, probe, service
+from registry.probe import HealthProbe
 from registry.rpc import RpcInterceptor
 from registry.scoring import ScoringConfig
 from registry.settings import Settings
@@ -33,8 +36,10 @@ log = structlog.get_logger(__name__)
 class Running:
     server: grpc.Server
     port: int
-    store: RegistryStore
+    store: RegistryStore | None  # None in a matcher-only process
     health: health.HealthServicer
+    probe: HealthProbe
+    closers: list[Callable[[], object]] = field(default_factory=list)
 
     def start(self) -> None:
         """Start serving, with the objects built so far (modules, engine, services: ~170,000)
@@ -43,13 +48,20 @@ class Running:
         gc.collect()
         gc.freeze()
         self.server.start()
+        self.probe.start()
+
+    def close(self) -> None:
+        """Release what the server held (after server.stop): probe, pool, channels."""
+        self.probe.stop()
+        for close in self.closers:
+            close()
 
 
 def create_server(settings: Settings, *, address: str | None = None) -> Running:
-    """Migrate the database, build the server with every service, bind it (not started)."""
-    engine = db.make_engine(settings.database_url)
-    db.migrate(engine)
-    store = RegistryStore(engine, ScoringConfig.load(settings.scoring_file))
+    """Build the server with the services settings.only asks for, bind it (not started).
+
+    The registry migrates its database first; a matcher alone connects to settings.
+    registry_target and marks FAILED the runs its dead predecessors left active."""
     limit = settings.max_message_mb * 1024 * 1024
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="rpc"),
@@ -59,22 +71,42 @@ def create_server(settings: Settings, *, address: str | None = None) -> Running:
             ("grpc.max_send_message_length", limit),
         ],
     )
-    names = [service.add_to_server(store, server)]
-    matcher_name, _ = matcher_service.add_to_server(
-        InProcessSource(store), server, max_parallel=settings.max_parallel_solves
-    )
-    names.append(matcher_name)
+    names: list[str] = []
+    closers: list[Callable[[], object]] = []
+    store: RegistryStore | None = None
+    source: RegistrySource | None = None
+    check: Callable[[], bool] | None = None
+    if settings.only != "matcher":
+        engine = db.make_engine(settings.database_url)
+        db.migrate(engine)
+        store = RegistryStore(engine, ScoringConfig.load(settings.scoring_file))
+        source = InProcessSource(store)
+        names += [service.add_to_server(store, server), grpc_source.add_to_server(source, server)]
+        closers.append(engine.dispose)
+        check = probe.database_check(engine)
+    if settings.only != "registry":
+        if source is None:
+            source, remote = grpc_source.connect(
+                settings.registry_target, timeout_s=settings.registry_timeout_s
+            )
+            remote.wait_ready(settings.registry_timeout_s)
+            closers.append(remote.close)
+            check = remote.serving
+        matcher_name, _ = matcher_service.add_to_server(
+            source, server, max_parallel=settings.max_parallel_solves
+        )
+        names.append(matcher_name)
+    assert check is not None  # at least one of the two services runs
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    for name in ["", *names]:
-        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable_server_reflection(
         [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
     )
     port = server.add_insecure_port(address or settings.address)
     if port == 0:
         raise OSError(f"cannot bind {address or settings.address}")
-    return Running(server, port, store, health_servicer)
+    watcher = HealthProbe(health_servicer, names, check, settings.health_probe_s)
+    return Running(server, port, store, health_servicer, watcher, closers)
 
 
 def serve(settings: Settings, *, ready: threading.Event | None = None) -> int:
@@ -82,7 +114,13 @@ def serve(settings: Settings, *, ready: threading.Event | None = None) -> int:
     running = create_server(settings)
     running.start()
     host = settings.address.rsplit(":", 1)[0]
-    log.info("server_started", address=f"{host}:{running.port}", database=_safe_url(settings))
+    log.info(
+        "server_started",
+        address=f"{host}:{running.port}",
+        services=settings.only,
+        database=_safe_url(settings) if settings.only != "matcher" else None,
+        registry=settings.registry_target or None,
+    )
     stopped = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -97,7 +135,7 @@ def serve(settings: Settings, *, ready: threading.Event | None = None) -> int:
         ready.set()
     running.server.wait_for_termination()
     stopped.wait(settings.grace_s + 5)
-    running.store.engine.dispose()
+    running.close()
     log.info("server_stopped")
     return 0
 
