@@ -4,22 +4,39 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
 
 import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sqlalchemy import create_engine, text
 
 from bench.registry import database
-from bench.topology import Topology, fupin_command
+from bench.topology import Topology, fupin_command, wait_serving
 from tests.clients.test_serve import listed_services
 from tests.conftest import POSTGRES_ADMIN_URL
+
+SERVING, NOT_SERVING = health_pb2.HealthCheckResponse.SERVING, 2
+
+
+def wait_status(address: str, status: int, timeout_s: float) -> None:
+    if status == SERVING:
+        wait_serving(address, timeout_s)
+        return
+    with grpc.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        deadline = time.monotonic() + timeout_s
+        while stub.Check(health_pb2.HealthCheckRequest(), timeout=2).status != status:
+            assert time.monotonic() < deadline, f"{address} never became {status}"
+            time.sleep(0.05)
 
 
 @pytest.mark.slow
 @pytest.mark.postgres
 def test_demo_runs_through_registry_and_matcher_apart(tmp_path):
     """The demo loads through the registry process, matches and commits through the matcher
-    process; the database holds exactly one committed run whose allocations are reserved."""
+    process; the database holds exactly one committed run whose allocations are reserved. The
+    matcher is NOT_SERVING while the registry is down and SERVING when it is back."""
     with database("postgres", POSTGRES_ADMIN_URL) as url:
         with Topology(url, tmp_path / "logs") as topology:
             with grpc.insecure_channel(topology.matcher.address) as channel:
@@ -43,6 +60,10 @@ def test_demo_runs_through_registry_and_matcher_apart(tmp_path):
                 check=False,
             )
             assert demo.returncode == 0, demo.stderr
+            topology.registry.kill()  # the matcher's health follows the registry's
+            wait_status(topology.matcher.address, NOT_SERVING, 15)
+            topology.registry.start()
+            wait_status(topology.matcher.address, SERVING, 15)
             assert topology.matcher.stop() == 0 and topology.registry.stop() == 0
         engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
         with engine.connect() as conn:
