@@ -28,6 +28,7 @@ from matcher.runner import Executor, Outcome, Progress
 from matcher.source import Allocation, RegistrySource, RunRecord, RunState
 from registry import query
 from registry.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
+from registry.metrics import Metrics
 from registry.service import checked_request_id, fingerprint
 
 log = structlog.get_logger(__name__)
@@ -84,10 +85,17 @@ def _owner_gone(owner: str) -> bool:
 
 
 class MatcherServicer(mpb_grpc.MatcherServiceServicer):
-    def __init__(self, source: RegistrySource, executor: Executor, owner: str) -> None:
+    def __init__(
+        self,
+        source: RegistrySource,
+        executor: Executor,
+        owner: str,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.source = source
         self.executor = executor
         self.owner = owner
+        self.metrics = metrics or Metrics()
         self.live = LiveRuns()
         self.quick = QuickSourcer(source)
 
@@ -115,6 +123,9 @@ class MatcherServicer(mpb_grpc.MatcherServiceServicer):
             listings=len(problem.listings),
             orders=len(problem.orders),
             time_limit_s=round(params.time_limit_s, 3),
+        )
+        self.metrics.run_started(
+            "produce", listings=len(problem.listings), orders=len(problem.orders)
         )
         self.live.open(run_id, RunState.QUEUED)
         job = ProduceJob(
@@ -183,6 +194,8 @@ class MatcherServicer(mpb_grpc.MatcherServiceServicer):
             gap=fields.get("gap"),
             total_s=round(fields["total_s"], 3),
         )
+        state = RunState(fields["state"]).name
+        self.metrics.run_finished("produce", state, fields["total_s"], fields.get("gap"))
 
     def _await(self, run_id: str, context: Any) -> RunRecord:
         for _ in self._follow(run_id, context):
@@ -310,12 +323,16 @@ def _required(run_id: str) -> str:
 
 
 def add_to_server(
-    source: RegistrySource, server: grpc.Server, *, max_parallel: int = 2
+    source: RegistrySource,
+    server: grpc.Server,
+    *,
+    max_parallel: int = 2,
+    metrics: Metrics | None = None,
 ) -> tuple[str, MatcherServicer]:
     owner = instance_id()
     fail_abandoned(source)
     executor = Executor(max_parallel)
     executor.warm_up()
-    servicer = MatcherServicer(source, executor, owner)
+    servicer = MatcherServicer(source, executor, owner, metrics)
     mpb_grpc.add_MatcherServiceServicer_to_server(servicer, server)
     return str(mpb.DESCRIPTOR.services_by_name["MatcherService"].full_name), servicer

@@ -16,6 +16,7 @@ import structlog
 from grpc_status import rpc_status
 
 from registry.errors import FupinError, InvalidArgument
+from registry.metrics import Metrics
 
 log = structlog.get_logger("fupin.rpc")
 Behavior = Callable[[Any, grpc.ServicerContext], Any]
@@ -29,7 +30,10 @@ def request_id_of(context: grpc.ServicerContext) -> str:
 
 
 class RpcInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
-    """Wraps every handler: binds method and request id, logs, maps errors."""
+    """Wraps every handler: binds method and request id, logs, maps errors, counts (metrics)."""
+
+    def __init__(self, metrics: Metrics | None = None) -> None:
+        self.metrics = metrics
 
     def intercept_service(
         self, continuation: Callable[[Any], Any], handler_call_details: Any
@@ -39,16 +43,17 @@ class RpcInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
             return None
         method = handler_call_details.method
         handler = handler._replace(request_deserializer=_lenient(handler.request_deserializer))
+        call = (method, self.metrics)
         if handler.unary_unary:
-            return handler._replace(unary_unary=_unary(handler.unary_unary, method))
+            return handler._replace(unary_unary=_unary(handler.unary_unary, call))
         if handler.stream_unary:
             return handler._replace(
-                stream_unary=_unary(_checked_stream(handler.stream_unary), method)
+                stream_unary=_unary(_checked_stream(handler.stream_unary), call)
             )
         if handler.unary_stream:
-            return handler._replace(unary_stream=_streaming(handler.unary_stream, method))
+            return handler._replace(unary_stream=_streaming(handler.unary_stream, call))
         return handler._replace(
-            stream_stream=_streaming(_checked_stream(handler.stream_stream), method)
+            stream_stream=_streaming(_checked_stream(handler.stream_stream), call)
         )
 
 
@@ -80,17 +85,17 @@ def _checked_stream(behavior: Behavior) -> Behavior:
     return lambda requests, context: behavior(map(_check_decoded, requests), context)
 
 
-def _unary(behavior: Behavior, method: str) -> Behavior:
+def _unary(behavior: Behavior, named: tuple[str, Metrics | None]) -> Behavior:
     def wrapped(request: Any, context: grpc.ServicerContext) -> Any:
-        with _Call(method, context) as call:
+        with _Call(*named, context) as call:
             return call.run(lambda: behavior(_check_decoded(request), context))
 
     return wrapped
 
 
-def _streaming(behavior: Behavior, method: str) -> Behavior:
+def _streaming(behavior: Behavior, named: tuple[str, Metrics | None]) -> Behavior:
     def wrapped(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-        with _Call(method, context) as call:
+        with _Call(*named, context) as call:
             # Errors surface while iterating, so every next() runs under the mapping.
             responses = call.run(lambda: iter(behavior(_check_decoded(request), context)))
             while (item := call.run(lambda: next(responses, _END))) is not _END:
@@ -105,8 +110,9 @@ _END = object()
 class _Call:
     """One RPC in flight: its log line and its error mapping."""
 
-    def __init__(self, method: str, context: grpc.ServicerContext) -> None:
+    def __init__(self, method: str, metrics: Metrics | None, context: grpc.ServicerContext) -> None:
         self.method = method
+        self.metrics = metrics
         self.context = context
         self.code = grpc.StatusCode.OK
         self.request_id = request_id_of(context)
@@ -120,12 +126,15 @@ class _Call:
     def __exit__(self, *exc: object) -> None:
         if exc[0] is GeneratorExit:  # the client went away mid-stream
             self.code = grpc.StatusCode.CANCELLED
+        seconds = time.perf_counter() - self.start
         log.info(
             "rpc",
             code=self.code.name,
-            duration_ms=round((time.perf_counter() - self.start) * 1000, 3),
+            duration_ms=round(seconds * 1000, 3),
             peer=self.context.peer(),
         )
+        if self.metrics is not None:
+            self.metrics.rpc(self.method, self.code.name, seconds)
         structlog.contextvars.unbind_contextvars("rpc", "request_id")
 
     def run(self, fn: Callable[[], Any]) -> Any:

@@ -23,6 +23,7 @@ from matcher import grpc_source
 from matcher import service as matcher_service
 from matcher.source import InProcessSource, RegistrySource
 from registry import db, probe, service
+from registry.metrics import Metrics
 from registry.probe import HealthProbe
 from registry.rpc import RpcInterceptor
 from registry.scoring import ScoringConfig
@@ -39,7 +40,9 @@ class Running:
     store: RegistryStore | None  # None in a matcher-only process
     health: health.HealthServicer
     probe: HealthProbe
+    metrics: Metrics
     closers: list[Callable[[], object]] = field(default_factory=list)
+    metrics_port: int = 0  # 0: no /metrics endpoint
 
     def start(self) -> None:
         """Start serving, with the objects built so far (modules, engine, services: ~170,000)
@@ -63,9 +66,10 @@ def create_server(settings: Settings, *, address: str | None = None) -> Running:
     The registry migrates its database first; a matcher alone connects to settings.
     registry_target and marks FAILED the runs its dead predecessors left active."""
     limit = settings.max_message_mb * 1024 * 1024
+    metrics = Metrics()
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="rpc"),
-        interceptors=[RpcInterceptor()],
+        interceptors=[RpcInterceptor(metrics)],
         options=[
             ("grpc.max_receive_message_length", limit),
             ("grpc.max_send_message_length", limit),
@@ -84,6 +88,7 @@ def create_server(settings: Settings, *, address: str | None = None) -> Running:
         names += [service.add_to_server(store, server), grpc_source.add_to_server(source, server)]
         closers.append(engine.dispose)
         check = probe.database_check(engine)
+        metrics.watch_pool(engine)
     if settings.only != "registry":
         if source is None:
             source, remote = grpc_source.connect(
@@ -93,7 +98,7 @@ def create_server(settings: Settings, *, address: str | None = None) -> Running:
             closers.append(remote.close)
             check = remote.serving
         matcher_name, _ = matcher_service.add_to_server(
-            source, server, max_parallel=settings.max_parallel_solves
+            source, server, max_parallel=settings.max_parallel_solves, metrics=metrics
         )
         names.append(matcher_name)
     assert check is not None  # at least one of the two services runs
@@ -106,7 +111,12 @@ def create_server(settings: Settings, *, address: str | None = None) -> Running:
     if port == 0:
         raise OSError(f"cannot bind {address or settings.address}")
     watcher = HealthProbe(health_servicer, names, check, settings.health_probe_s)
-    return Running(server, port, store, health_servicer, watcher, closers)
+    running = Running(server, port, store, health_servicer, watcher, metrics, closers)
+    if settings.metrics_address:
+        endpoint = metrics.serve(settings.metrics_address)
+        running.metrics_port = endpoint.server_port
+        closers.append(endpoint.shutdown)
+    return running
 
 
 def serve(settings: Settings, *, ready: threading.Event | None = None) -> int:
@@ -120,6 +130,7 @@ def serve(settings: Settings, *, ready: threading.Event | None = None) -> int:
         services=settings.only,
         database=_safe_url(settings) if settings.only != "matcher" else None,
         registry=settings.registry_target or None,
+        metrics_port=running.metrics_port or None,
     )
     stopped = threading.Event()
 
