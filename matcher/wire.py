@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import operator
 import typing
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -58,7 +60,10 @@ def put(message: Message, field: Field, value: Any) -> None:
             target.extend(value)
         else:
             for item in value:
-                fill(target.add(), item)
+                if dataclasses.is_dataclass(item):  # the fast path for long lists of records
+                    target.add(**_kwargs(field.message_type, _type(item))(item))
+                else:
+                    fill(target.add(), item)
     elif field.message_type is None:
         setattr(message, field.name, int(value) if field.cpp_type in _INTS else value)
     elif field.message_type.full_name == TIMESTAMP:
@@ -78,16 +83,7 @@ _INTS = (
 
 def read(message: Message, hint: Any) -> Any:
     """The Python value of type `hint` that message holds."""
-    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        hints, by_name = _hints(hint), message.DESCRIPTOR.fields_by_name
-        return hint(**{name: value(message, by_name[name], hints[name]) for name in hints})
-    args = typing.get_args(hint)
-    if typing.get_origin(hint) is tuple and args and args[-1] is not Ellipsis:
-        fields = message.DESCRIPTOR.fields
-        if len(fields) != len(args):
-            raise TypeError(f"{message.DESCRIPTOR.full_name} does not fit {hint}")
-        return tuple(value(message, f, h) for f, h in zip(fields, args, strict=True))
-    return present(message)
+    return _reader(message.DESCRIPTOR, hint)(message)
 
 
 def present(message: Message) -> dict[str, Any]:
@@ -97,21 +93,102 @@ def present(message: Message) -> dict[str, Any]:
 
 def value(message: Message, field: Field, hint: Any) -> Any:
     """The Python value of one field, as `hint` asks."""
-    raw = getattr(message, field.name)
+    return _field_reader(field, hint)(message)
+
+
+Reader = Callable[[Any], Any]
+
+
+@cache
+def _reader(descriptor: Any, hint: Any) -> Reader:
+    """How to read a message of this type as `hint` (planned once per pair)."""
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        cls, by_name = hint, descriptor.fields_by_name
+        parts = [(name, _field_reader(by_name[name], h)) for name, h in _hints(hint).items()]
+        return lambda m: cls(**{name: part(m) for name, part in parts})
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) is tuple and args and args[-1] is not Ellipsis:
+        if len(descriptor.fields) != len(args):
+            raise TypeError(f"{descriptor.full_name} does not fit {hint}")
+        readers = [_field_reader(f, h) for f, h in zip(descriptor.fields, args, strict=True)]
+        return lambda m: tuple(r(m) for r in readers)
+    return present
+
+
+@cache
+def _field_reader(field: Field, hint: Any) -> Reader:
+    name = field.name
     if field.is_repeated:
         origin, args = typing.get_origin(hint), typing.get_args(hint)
-        item = args[0] if args else Any
-        items = [_item(field, x, item) for x in raw]
-        return tuple(items) if origin is tuple else items
-    return _item(field, raw, hint)
+        item = _item_reader(field, args[0] if args else Any)
+        make = tuple if origin is tuple else list
+        if item is None:
+            return lambda m: make(getattr(m, name))
+        each: Reader = item
+        return lambda m: make([each(x) for x in getattr(m, name)])
+    item = _item_reader(field, hint)
+    if item is None:
+        return operator.attrgetter(name)
+    return lambda m: item(getattr(m, name))
 
 
-def _item(field: Field, raw: Any, hint: Any) -> Any:
+def _item_reader(field: Field, hint: Any) -> Reader | None:
+    """None for scalars (read as they are)."""
     if field.message_type is None:
-        return raw
+        return None
     if field.message_type.full_name == TIMESTAMP:
-        return raw.ToDatetime(tzinfo=dt.UTC)
-    return read(raw, hint)
+        return lambda raw: raw.ToDatetime(tzinfo=dt.UTC)
+    return _reader(field.message_type, hint)
+
+
+@cache
+def _kwargs(descriptor: Any, cls: Any) -> Callable[[Any], dict[str, Any]]:
+    """Constructor arguments of a message from a dataclass instance (planned once)."""
+    by_name = descriptor.fields_by_name
+    plan = []
+    for name in _field_names(cls):
+        field = by_name.get(name)
+        if field is None:
+            raise TypeError(f"{descriptor.full_name} has no field {name!r}")
+        plan.append((name, _converter(field)))
+
+    def convert(item: Any) -> dict[str, Any]:
+        out = {}
+        for name, conv in plan:
+            v = getattr(item, name)
+            if v is not None:
+                out[name] = conv(v) if conv is not None else v
+        return out
+
+    return convert
+
+
+def _converter(field: Field) -> Callable[[Any], Any] | None:
+    sub = field.message_type
+    if sub is None:
+        return int if field.cpp_type in _INTS else None
+    if sub.full_name == TIMESTAMP:
+        return _timestamp
+    names = [f.name for f in sub.fields]
+
+    def one(v: Any) -> Any:
+        if isinstance(v, tuple):
+            return dict(zip(names, v, strict=True))
+        return _kwargs(sub, _type(v))(v)
+
+    if field.is_repeated:
+        return lambda vs: [one(v) for v in vs]
+    return one
+
+
+def _type(value: Any) -> Any:
+    return type(value)
+
+
+def _timestamp(value: dt.datetime) -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
 
 
 def response_values(message: Message, hint: Any) -> Any:

@@ -43,6 +43,7 @@ class RunState(enum.IntEnum):
 
 
 PRODUCE_KIND = 1  # fupin.matcher.v1.RunKind.PRODUCE
+MAX_REPORTED_SHORTFALLS = 100
 
 
 @dataclass(frozen=True)
@@ -185,7 +186,12 @@ def _reserve(session: Session, allocations: Sequence[models.RunAllocation]) -> N
     short += _locked_shortfalls(session, order, "max_quantity_kg", "filled_kg", fill, "orders")
     if short:
         names = ", ".join(v.field for v in short[:10])
-        raise Aborted(f"the registry changed; the allocation no longer fits: {names}", short)
+        more = f" and {len(short) - 10} more" if len(short) > 10 else ""
+        # The details travel in the trailers, which gRPC caps at 16 KB by default.
+        raise Aborted(
+            f"the registry changed; the allocation no longer fits: {names}{more}",
+            short[:MAX_REPORTED_SHORTFALLS],
+        )
     _add(session, listing, "reserved_kg", need)
     _add(session, order, "filled_kg", fill)
 
