@@ -43,7 +43,7 @@ class RunState(enum.IntEnum):
 
 
 PRODUCE_KIND = 1  # fupin.matcher.v1.RunKind.PRODUCE
-MAX_REPORTED_SHORTFALLS = 100
+MAX_REPORTED_SHORTFALLS = 30
 
 
 @dataclass(frozen=True)
@@ -187,7 +187,7 @@ def _reserve(session: Session, allocations: Sequence[models.RunAllocation]) -> N
     if short:
         names = ", ".join(v.field for v in short[:10])
         more = f" and {len(short) - 10} more" if len(short) > 10 else ""
-        # The details travel in the trailers, which gRPC caps at 16 KB by default.
+        # The details travel in the trailers: gRPC refuses more than 8 KB by default.
         raise Aborted(
             f"the registry changed; the allocation no longer fits: {names}{more}",
             short[:MAX_REPORTED_SHORTFALLS],

@@ -20,7 +20,6 @@ from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from matcher import grpc_source
-from matcher import service as matcher_service
 from matcher.source import InProcessSource, RegistrySource
 from registry import db, probe, service
 from registry.metrics import Metrics
@@ -90,6 +89,9 @@ def create_server(settings: Settings, *, address: str | None = None) -> Running:
         check = probe.database_check(engine)
         metrics.watch_pool(engine)
     if settings.only != "registry":
+        # Imported here: OR-Tools and the models take seconds a registry alone need not spend.
+        from matcher import service as matcher_service
+
         if source is None:
             source, remote = grpc_source.connect(
                 settings.registry_target, timeout_s=settings.registry_timeout_s

@@ -138,8 +138,8 @@ def test_discard_only_proposed(server, market):
 
 
 def test_commit_with_many_shortfalls_stays_aborted_over_grpc(server, channel):
-    """300 shortfalls: ABORTED with the first 100 as field violations (all of them overflowed
-    gRPC's 16 KB trailers, and the caller saw RESOURCE_EXHAUSTED instead)."""
+    """300 shortfalls: ABORTED with the first 30 as field violations (all of them overflowed
+    gRPC's 8 KB trailer limit, and the caller saw RESOURCE_EXHAUSTED instead)."""
     from fupin.matcher.v1 import matcher_service_pb2 as mpb
     from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
     from tests.rpcerrors import fields_of, rpc_fails
@@ -152,6 +152,6 @@ def test_commit_with_many_shortfalls_stays_aborted_over_grpc(server, channel):
         grpc.StatusCode.ABORTED,
     )
     fields = fields_of(error)
-    assert len(fields) == runs.MAX_REPORTED_SHORTFALLS == 100
+    assert len(fields) == runs.MAX_REPORTED_SHORTFALLS == 30
     assert fields[0] == f"listings[{gone[0][0]}]"
     assert "and 290 more" in error.details()
