@@ -35,17 +35,15 @@ import argparse
 import json
 import os
 import random
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,8 +56,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, create_engine, text
 
 from bench import data
+from bench.cluster import Cluster, sqlalchemy_url, throwaway_cluster
 from bench.load import _listing, _order, _producer
-from bench.topology import Topology, free_port
+from bench.topology import Topology
 from clients.client import (
     BUYERS,
     HOUSEHOLDS,
@@ -74,7 +73,6 @@ from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
 from fupin.registry.v1 import resources_pb2 as pb
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
 IMPORT_ROWS = 20_000
 COMMITTED, RUNNING, FAILED = 4, 2, 6
 
@@ -109,83 +107,6 @@ class Line:
                 "load_avg": round(os.getloadavg()[0], 2),
             }
         )
-
-
-class Cluster:
-    """A throwaway PostgreSQL 15 cluster in a temporary folder, on its own port."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.data = folder / "data"
-        self.port = free_port()
-        self.as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-
-    def _run(self, *args: str) -> None:
-        # Not captured: the postmaster pg_ctl starts would hold a captured pipe open forever.
-        command = [*self.as_postgres, *args]
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def start(self) -> None:
-        if self.as_postgres:
-            shutil.chown(self.folder, "postgres")
-        self._run(
-            str(PG_BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "-N"
-        )
-        options = (
-            f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c max_connections=200"
-        )
-        self._run(
-            str(PG_BIN / "pg_ctl"),
-            "-D",
-            str(self.data),
-            "-o",
-            options,
-            "-l",
-            str(self.folder / "log"),
-            "-w",
-            "start",
-        )
-
-    def restart(self) -> None:
-        self._run(
-            str(PG_BIN / "pg_ctl"),
-            "-D",
-            str(self.data),
-            "-m",
-            "fast",
-            "-w",
-            "-l",
-            str(self.folder / "log"),
-            "restart",
-        )
-
-    def stop(self) -> None:
-        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
-
-    def url(self, database: str = "postgres") -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
-
-
-@contextmanager
-def throwaway_cluster() -> Iterator[Cluster]:
-    folder = Path(tempfile.mkdtemp(prefix="fupin-faults-pg-"))
-    cluster = Cluster(folder)
-    try:
-        cluster.start()
-        admin = create_engine(_sqla(cluster.url()), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text('CREATE DATABASE "fupin"'))
-        admin.dispose()
-        yield cluster
-    finally:
-        try:
-            cluster.stop()
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
-
-
-def _sqla(url: str) -> str:
-    return url.replace("postgresql://", "postgresql+psycopg://", 1)
 
 
 @dataclass
@@ -272,7 +193,7 @@ def setup(topology: Topology, cluster: Cluster, seed: int) -> Context:
             ).id
             for i in range(5)
         ]
-    db = create_engine(_sqla(cluster.url("fupin")), pool_pre_ping=True)
+    db = create_engine(sqlalchemy_url(cluster.url("fupin")), pool_pre_ping=True)
     return Context(topology, cluster, db, village_ids, producer_ids, buyer_ids, rng)
 
 
@@ -288,7 +209,7 @@ def registry_kill_import(ctx: Context, runs: int) -> Line:
         outcome: dict[str, Any] = {}
         worker = threading.Thread(target=_import, args=(ctx, rows, request_id, outcome))
         worker.start()
-        time.sleep(ctx.rng.uniform(0.05, 1.2))
+        time.sleep(ctx.rng.uniform(0.05, 4.0))  # before, during or after the commit
         killed_at = time.perf_counter()
         ctx.topology.registry.kill()
         worker.join()
