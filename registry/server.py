@@ -106,6 +106,8 @@ def create_server(settings: Settings, *, address: str | None = None) -> Running:
     assert check is not None  # at least one of the two services runs
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    for name in ["", *names]:  # until the probe (started with the server) says otherwise
+        health_servicer.set(name, probe.SERVING)
     reflection.enable_server_reflection(
         [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
     )
