@@ -1,6 +1,7 @@
 """Load on the split deployment: N concurrent clients for T seconds, then an audit of the database.
 
     python bench/load.py [--clients 64] [--seconds 60] [--processes 4] [--postgres-url URL]
+                         [--mix read=45,create=15,quick=32,match=8]
 
 Starts PostgreSQL-backed `fupin serve --only registry` and `--only matcher` processes on
 loopback (bench/topology.py) over a fresh database, seeds villages, households, producers,
@@ -66,7 +67,7 @@ from fupin.registry.v1 import resources_pb2 as pb
 
 PRODUCTS = ("green_plum", "tea", "lychee")
 TODAY = "2020-05-20"
-MIX = (("read", 45), ("create", 15), ("quick", 32), ("match", 8))  # percent of iterations
+MIX = "read=45,create=15,quick=32,match=8"  # weights of the kinds of iteration
 
 
 @dataclass
@@ -98,6 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--listings", type=int, default=3000, help="seeded open listings")
     parser.add_argument("--orders", type=int, default=150, help="seeded open orders")
     parser.add_argument("--postgres-url", default=POSTGRES_ADMIN_URL, help="admin database")
+    parser.add_argument("--mix", default=MIX, help="weights of read, create, quick, match")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
     with (
@@ -186,7 +188,7 @@ def run_load(topology: Topology, seeded: Seeded, args: argparse.Namespace) -> tu
     procs = [
         context.Process(
             target=_load_process,
-            args=(addresses, seeded, n, args.seconds, args.seed * 1000 + i, results),
+            args=(addresses, seeded, n, args.seconds, args.seed * 1000 + i, args.mix, results),
         )
         for i, n in enumerate(per)
         if n
@@ -214,6 +216,7 @@ def _load_process(
     clients: int,
     seconds: float,
     seed_value: int,
+    mix: str,
     results: Any,
 ) -> None:
     registry_target, matcher_target = addresses
@@ -234,6 +237,7 @@ def _load_process(
                     seeded,
                     deadline,
                     random.Random(seed_value * 100 + i),
+                    weights_of(mix),
                     tally,
                     lock,
                 ),
@@ -254,10 +258,11 @@ def _client(
     seeded: Seeded,
     deadline: float,
     rng: random.Random,
+    mix: dict[str, float],
     tally: Tally,
     lock: threading.Lock,
 ) -> None:
-    kinds, weights = zip(*MIX, strict=True)
+    kinds, weights = list(mix), list(mix.values())
     while time.perf_counter() < deadline:
         kind = rng.choices(kinds, weights)[0]
         started = time.perf_counter()
@@ -278,6 +283,17 @@ def _client(
             continue
         with lock:
             tally.latencies[kind].append((time.perf_counter() - started) * 1000)
+
+
+def weights_of(mix: str) -> dict[str, float]:
+    """{"read": 45.0, ...} from "read=45,create=15,..."; kinds left out get no calls."""
+    out = {}
+    for part in mix.split(","):
+        kind, _, weight = part.partition("=")
+        if kind not in ("read", "create", "quick", "match"):
+            raise SystemExit(f"--mix: unknown kind {kind!r}")
+        out[kind] = float(weight)
+    return out
 
 
 def _read(registry: RegistryClient, seeded: Seeded, rng: random.Random) -> None:
@@ -402,6 +418,7 @@ def summary(
         "bench": "load",
         "clients": args.clients,
         "seconds": args.seconds,
+        "mix": args.mix,
         "rps": round(calls / wall_s, 1),
         "p50_ms": _percentile(every, 50),
         "p99_ms": _percentile(every, 99),
