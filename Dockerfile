@@ -1,5 +1,6 @@
-# fupin server image. Build: docker build -t fupin .   (no Docker engine runs on the dev machines;
-# the same topology is exercised as processes in the tests.)
+# fupin server image: one image, three roles chosen by FUPIN_ONLY (all | registry | matcher).
+# Build: docker build -t fupin .   (no Docker engine runs on the dev machines; the same
+# topology is exercised as processes by tests/test_split_deployment.py and bench/load.py.)
 FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml constraints.txt README.md ./
@@ -7,10 +8,16 @@ COPY proto ./proto
 COPY registry ./registry
 COPY matcher ./matcher
 COPY clients ./clients
-RUN pip install --no-cache-dir -c constraints.txt .
-ENV FUPIN_LOG_FORMAT=json
-EXPOSE 50051
-HEALTHCHECK --interval=10s --timeout=3s --retries=3 \
-  CMD python -c "import grpc,sys; from grpc_health.v1 import health_pb2 as h, health_pb2_grpc as g; \
-sys.exit(g.HealthStub(grpc.insecure_channel('127.0.0.1:50051')).Check(h.HealthCheckRequest(), timeout=2).status != 1)"
-ENTRYPOINT ["fupin", "serve", "--address", "0.0.0.0:50051"]
+RUN pip install --no-cache-dir -c constraints.txt . \
+ && useradd --system --uid 10001 fupin && mkdir -p /app/var && chown fupin /app/var
+USER fupin
+# Configuration is by environment (registry/settings.py; docs/operations.md lists it all).
+ENV FUPIN_ADDRESS=0.0.0.0:50051 \
+    FUPIN_LOG_FORMAT=json \
+    FUPIN_METRICS_ADDRESS=0.0.0.0:9100
+EXPOSE 50051 9100
+# gRPC health: NOT_SERVING while the database (registry) or the registry (matcher) is down.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
+  CMD ["fupin", "health", "--target", "127.0.0.1:50051", "--timeout", "2"]
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["fupin", "serve"]

@@ -120,7 +120,7 @@ def _serve(database_url: str, ports: Any, stop: Event) -> None:
     ports.put(running.port)
     stop.wait()
     running.server.stop(1).wait()
-    running.store.engine.dispose()
+    running.close()
 
 
 def measure(target: str, rows: int, gets: int, seed: int) -> dict[str, Any]:

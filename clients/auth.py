@@ -72,9 +72,11 @@ def open_channel(
     return grpc.intercept_channel(channel, KeyInterceptor(metadata)) if metadata else channel
 
 
-def client_channel(target: str) -> grpc.Channel:
+def client_channel(target: str, options: list[tuple[str, Any]] | None = None) -> grpc.Channel:
     """The CLI's channel: the key and TLS settings found by resolve_key() and tls_credentials()."""
-    return open_channel(target, api_key=resolve_key(), credentials=tls_credentials())
+    return open_channel(
+        target, api_key=resolve_key(), credentials=tls_credentials(), options=options
+    )
 
 
 class KeyInterceptor(

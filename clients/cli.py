@@ -1,7 +1,8 @@
 """The `fupin` command line: run the server, import CSV files, read and delete resources.
 
     fupin serve [--address HOST:PORT] [--database-url URL] [--config FILE]
-    fupin demo [--database-url URL] [--out DIR]
+                [--only registry|matcher] [--registry HOST:PORT] [--metrics-address HOST:PORT]
+    fupin demo [--database-url URL] [--out DIR] [--target HOST:PORT [--matcher-target HOST:PORT]]
     fupin import households|listings|cadres FILE.csv [--chunk-size N] [--request-id ID]
     fupin list KIND [--filter EXPR] [--limit N]
     fupin get KIND ID
@@ -12,6 +13,7 @@
     fupin aid allocate|ledger|verify|spending|chart|export (see clients/cli_aid.py)
     fupin cadres assign|contract [--region CODE] [--commit]
     fupin keys create|list|revoke …, fupin audit
+    fupin health [--service NAME]
 
 KIND is one of villages, households, producers, listings, buyers, orders, cadres, aid-programs.
 Client commands take --target (default $FUPIN_TARGET or 127.0.0.1:50051), --timeout SECONDS and
@@ -32,7 +34,7 @@ from typing import Any
 
 import pydantic
 
-from clients import cli_aid, cli_cadres, cli_keys, cli_runs, csvio
+from clients import cli_aid, cli_cadres, cli_health, cli_keys, cli_runs, csvio
 from clients.cli_output import emit, emit_json, emit_one, say, show
 from clients.client import KINDS, RegistryClient
 from clients.errors import CsvFormatError, FupinClientError
@@ -81,12 +83,21 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="allow plaintext on a non-loopback address (TLS is terminated elsewhere)",
     )
+    serve.add_argument(
+        "--only",
+        choices=["registry", "matcher"],
+        help="run one service (split deployment; default: both in this process)",
+    )
+    serve.add_argument("--registry", help="the registry's HOST:PORT (with --only matcher)")
+    serve.add_argument("--metrics-address", help="HOST:PORT for Prometheus /metrics (default off)")
     serve.set_defaults(run=run_serve)
     demo = commands.add_parser("demo", help="load the bundled Zhao'an scenario and report")
     demo.add_argument(
         "--database-url", help="default: a fresh SQLite file OUT/demo.db, made anew each run"
     )
     demo.add_argument("--out", type=Path, default=Path("var/demo"), help="where charts go")
+    demo.add_argument("--target", help="use the running server at HOST:PORT (no server here)")
+    demo.add_argument("--matcher-target", help="the matcher's HOST:PORT, if not --target's")
     demo.set_defaults(run=run_demo)
     imp = commands.add_parser("import", parents=[client], help="import a CSV, all or nothing")
     imp.add_argument("kind", choices=IMPORTABLE)
@@ -117,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_aid.add_commands(commands, client)
     cli_cadres.add_commands(commands, client)
     cli_keys.add_commands(commands, client)
+    cli_health.add_command(commands, client)
     return parser
 
 
@@ -151,7 +163,12 @@ def run_serve(args: argparse.Namespace) -> int:
             raise UsageError(f"no such config file: {args.config}")
         os.environ["FUPIN_CONFIG_FILE"] = str(args.config)
     settings = _settings(
-        address=args.address, database_url=args.database_url, insecure=args.insecure
+        address=args.address,
+        database_url=args.database_url,
+        insecure=args.insecure,
+        only=args.only,
+        registry_target=args.registry,
+        metrics_address=args.metrics_address,
     )
     logs.configure(settings.log_format, settings.log_level)
     try:
@@ -173,6 +190,11 @@ def run_demo(args: argparse.Namespace) -> int:
     from clients import cli_demo
     from registry import logs
 
+    if args.target or args.matcher_target:
+        if not args.target:
+            raise UsageError("--matcher-target needs --target (the registry)")
+        matcher = args.matcher_target or args.target
+        return cli_demo.run_against(args.target, matcher, args.out, where=args.target)
     url = args.database_url
     if url is None:  # the demo's own SQLite file, new each time so every run tells the same story
         database = args.out / "demo.db"

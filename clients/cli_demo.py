@@ -1,9 +1,10 @@
 """`fupin demo`: the main job on the embedded default (SQLite file, one process).
 
-Starts a server in this process on a free loopback port, loads the bundled Zhao'an → Jieyang
-scenario through the registry API, runs produce matching through the matcher API with a
-progress display, commits it, prints a summary, and draws the flows and the income of poor
-households against a first-come-first-served baseline.
+Starts a server in this process on a free loopback port (or uses running servers: `--target
+HOST:PORT` for both services, `--matcher-target` when the matcher runs apart), loads the
+bundled Zhao'an → Jieyang scenario through the registry API, runs produce matching through the
+matcher API with a progress display, commits it, prints a summary, and draws the flows and the
+income of poor households against a first-come-first-served baseline.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import grpc
 
 from clients import auth, demo_charts, scenario
+from clients.client import channel_options
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
 from fupin.registry.v1 import registry_service_pb2 as api
@@ -41,31 +43,52 @@ class Loaded:
 
 
 def run(settings: Settings, out_dir: Path) -> int:
+    """The demo on a server of its own, started in this process."""
     running = create_server(settings, address="127.0.0.1:0")
     running.server.start()
+    keys = running.keys
+    assert keys is not None  # settings.only is "all": the registry runs here
     # The demo is its own admin: a key made in-process for this run, revoked at its end.
-    key = running.keys.create(Role.ADMIN, description="fupin demo")
+    key = keys.create(Role.ADMIN, description="fupin demo")
     try:
-        with auth.open_channel(f"127.0.0.1:{running.port}", api_key=key.secret) as channel:
-            registry = api_grpc.RegistryServiceStub(channel)
-            matcher = mpb_grpc.MatcherServiceStub(channel)
-            _say(f"fupin demo: Zhao'an green plums → Jieyang ({settings.database_url})")
-            loaded = load(registry, scenario.build())
-            run = match(matcher)
-            committed = matcher.CommitMatchRun(
-                mpb.CommitMatchRunRequest(id=run.id, request_id=f"commit-{run.id}"), timeout=60
-            )
-            _say(
-                f"\ncommitted run {committed.id}: listings reserved, orders filled, ledger written"
-            )
-            summary(run, loaded)
-            out_dir.mkdir(parents=True, exist_ok=True)
-            for path in demo_charts.draw(run, loaded, out_dir):
-                _say(f"wrote {path}")
+        target = f"127.0.0.1:{running.port}"
+        where = settings.database_url
+        return run_against(target, target, out_dir, where=where, api_key=key.secret)
     finally:
-        running.keys.revoke(key.row.id)
+        keys.revoke(key.row.id)
         running.server.stop(1).wait()
-        running.store.engine.dispose()
+        running.close()
+
+
+def run_against(
+    registry_target: str,
+    matcher_target: str,
+    out_dir: Path,
+    *,
+    where: str,
+    api_key: str | None = None,
+) -> int:
+    """The demo through running servers (one, or a registry and a matcher apart), as the
+    admin whose key is api_key (default: the one clients/auth.py finds)."""
+    options = channel_options()
+    key = auth.resolve_key(api_key)
+    with (
+        auth.open_channel(registry_target, api_key=key, options=options) as registry_channel,
+        auth.open_channel(matcher_target, api_key=key, options=options) as matcher_channel,
+    ):
+        registry = api_grpc.RegistryServiceStub(registry_channel)
+        matcher = mpb_grpc.MatcherServiceStub(matcher_channel)
+        _say(f"fupin demo: Zhao'an green plums → Jieyang ({where})")
+        loaded = load(registry, scenario.build())
+        run = match(matcher)
+        committed = matcher.CommitMatchRun(
+            mpb.CommitMatchRunRequest(id=run.id, request_id=f"commit-{run.id}"), timeout=60
+        )
+        _say(f"\ncommitted run {committed.id}: listings reserved, orders filled, ledger written")
+        summary(run, loaded)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for path in demo_charts.draw(run, loaded, out_dir):
+            _say(f"wrote {path}")
     return 0
 
 

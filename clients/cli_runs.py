@@ -22,6 +22,7 @@ import grpc
 
 from clients import auth
 from clients.cli_output import emit, emit_one, say, show
+from clients.client import channel_options
 from clients.errors import from_rpc_error
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
@@ -54,7 +55,7 @@ def add_commands(commands: Any, client: argparse.ArgumentParser) -> None:
 @contextmanager
 def matcher(args: argparse.Namespace) -> Iterator[Any]:
     """A matcher stub; gRPC errors leave as the client's typed errors (with field violations)."""
-    with auth.client_channel(args.target) as channel:
+    with auth.client_channel(args.target, options=channel_options()) as channel:
         try:
             yield mpb_grpc.MatcherServiceStub(channel)
         except grpc.RpcError as error:

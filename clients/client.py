@@ -11,6 +11,8 @@ Every call has a deadline (`timeout_s`; imports `import_timeout_s`) and failures
 Retries on UNAVAILABLE: the channel's gRPC service config retries Get*, List* and ListWatchlist
 (idempotent) and Create* — safe because every create carries a request_id (a uuid4 unless the
 caller gives one), so a retry of a create the server already stored returns the first result.
+The same config (`channel_options()`) covers the matcher's reads, MatchProduce and
+CommitMatchRun (MATCHER_RETRIED), for stubs built on such a channel.
 Client-streaming imports cannot be retried by gRPC itself; `import_rows` resends the whole stream
 with the same request_id. A channel passed in by the caller keeps its own options (no retries
 unless it was built with `channel_options()`).
@@ -39,6 +41,11 @@ from fupin.registry.v1 import registry_service_pb2_grpc as api_grpc
 from fupin.registry.v1 import resources_pb2 as pb
 
 SERVICE = "fupin.registry.v1.RegistryService"
+MATCHER_SERVICE = "fupin.matcher.v1.MatcherService"
+# Matcher reads, and the calls keyed by request_id: a retried MatchProduce with the same
+# request_id waits for the first call's run; a retried CommitMatchRun returns the committed run
+# (without a request_id, FAILED_PRECONDITION: it is never applied twice).
+MATCHER_RETRIED = ("GetMatchRun", "ListMatchRuns", "QuickSource", "MatchProduce", "CommitMatchRun")
 MAX_PAGE_SIZE = 1000
 IMPORT_ATTEMPTS = 4
 IMPORT_BACKOFF_S = 0.2  # before the 2nd attempt; doubles after each
@@ -92,17 +99,35 @@ def retried_methods() -> list[str]:
     return names
 
 
-def service_config(max_attempts: int = 5) -> str:
-    """A gRPC service config retrying retried_methods() on UNAVAILABLE with backoff."""
-    policy = {
-        "maxAttempts": max_attempts,
-        "initialBackoff": "0.1s",
-        "maxBackoff": "2s",
-        "backoffMultiplier": 2,
-        "retryableStatusCodes": ["UNAVAILABLE"],
+def retry_config(
+    service: str, methods: Iterable[str], *, max_attempts: int = 5, timeout_s: float = 0
+) -> dict[str, Any]:
+    """One methodConfig entry: retry UNAVAILABLE with backoff, and a default deadline."""
+    entry: dict[str, Any] = {
+        "name": [{"service": service, "method": method} for method in methods],
+        "retryPolicy": {
+            "maxAttempts": max_attempts,
+            "initialBackoff": "0.1s",
+            "maxBackoff": "2s",
+            "backoffMultiplier": 2,
+            "retryableStatusCodes": ["UNAVAILABLE"],
+        },
     }
-    names = [{"service": SERVICE, "method": method} for method in retried_methods()]
-    return json.dumps({"methodConfig": [{"name": names, "retryPolicy": policy}]})
+    if timeout_s:
+        entry["timeout"] = f"{timeout_s:g}s"  # for callers of raw stubs that set no deadline
+    return entry
+
+
+def service_config(max_attempts: int = 5) -> str:
+    """Retries of retried_methods() and of the matcher's MATCHER_RETRIED on UNAVAILABLE."""
+    return json.dumps(
+        {
+            "methodConfig": [
+                retry_config(SERVICE, retried_methods(), max_attempts=max_attempts, timeout_s=60),
+                retry_config(MATCHER_SERVICE, MATCHER_RETRIED, max_attempts=max_attempts),
+            ]
+        }
+    )
 
 
 def channel_options() -> list[tuple[str, Any]]:

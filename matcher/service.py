@@ -30,6 +30,7 @@ from matcher.service_cadres import CadreRuns
 from matcher.source import Allocation, RegistrySource, RunRecord, RunState
 from registry import query
 from registry.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
+from registry.metrics import Metrics
 from registry.service import checked_request_id, fingerprint
 
 log = structlog.get_logger(__name__)
@@ -74,6 +75,8 @@ def _owner_gone(owner: str) -> bool:
     host, _, pid = owner.rpartition(":")
     if host != socket.gethostname() or not pid.isdigit():
         return False  # another machine's process: its own restart will tell
+    if int(pid) == os.getpid():
+        return True  # a predecessor with our pid (a restarted container is pid 1 again)
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:
@@ -90,11 +93,13 @@ class MatcherServicer(CadreRuns, mpb_grpc.MatcherServiceServicer):
         executor: Executor,
         owner: str,
         limits: tuple[int, int] = (MAX_LISTINGS, MAX_ORDERS),
+        metrics: Metrics | None = None,
     ) -> None:
         self.limits = limits  # most listings and orders in one problem
         self.source = source
         self.executor = executor
         self.owner = owner
+        self.metrics = metrics or Metrics()
         self.live = LiveRuns()
         self.quick = QuickSourcer(source)
         self.aid = AidRuns(source, executor, self.live, owner, self._mark_running)
@@ -123,6 +128,9 @@ class MatcherServicer(CadreRuns, mpb_grpc.MatcherServiceServicer):
             listings=len(problem.listings),
             orders=len(problem.orders),
             time_limit_s=round(params.time_limit_s, 3),
+        )
+        self.metrics.run_started(
+            "produce", listings=len(problem.listings), orders=len(problem.orders)
         )
         self.live.open(run_id, RunState.QUEUED)
         job = ProduceJob(
@@ -191,6 +199,8 @@ class MatcherServicer(CadreRuns, mpb_grpc.MatcherServiceServicer):
             gap=fields.get("gap"),
             total_s=round(fields["total_s"], 3),
         )
+        state = RunState(fields["state"]).name
+        self.metrics.run_finished("produce", state, fields["total_s"], fields.get("gap"))
 
     def _await(self, run_id: str, context: Any) -> RunRecord:
         for _ in self._follow(run_id, context):
@@ -333,11 +343,12 @@ def add_to_server(
     *,
     max_parallel: int = 2,
     limits: tuple[int, int] = (MAX_LISTINGS, MAX_ORDERS),
+    metrics: Metrics | None = None,
 ) -> tuple[str, MatcherServicer]:
     owner = instance_id()
     fail_abandoned(source)
     executor = Executor(max_parallel)
     executor.warm_up()
-    servicer = MatcherServicer(source, executor, owner, limits)
+    servicer = MatcherServicer(source, executor, owner, limits, metrics)
     mpb_grpc.add_MatcherServiceServicer_to_server(servicer, server)
     return str(mpb.DESCRIPTOR.services_by_name["MatcherService"].full_name), servicer

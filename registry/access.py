@@ -55,6 +55,7 @@ _R = "/fupin.registry.v1.RegistryService/"
 _M = "/fupin.matcher.v1.MatcherService/"
 _X = "/fupin.registry.v1.AccessService/"
 _L = "/fupin.registry.v1.LedgerService/"
+_S = "/fupin.registry.v1.MatcherStoreService/"
 
 # fmt: off
 POLICY: Mapping[str, frozenset[Role]] = MappingProxyType({
@@ -125,6 +126,16 @@ POLICY: Mapping[str, frozenset[Role]] = MappingProxyType({
     f"{_X}ListApiKeys": frozenset({ADMIN}),
     f"{_X}RevokeApiKey": frozenset({ADMIN}),
     f"{_X}ListAuditEvents": frozenset({ADMIN, AUDITOR}),
+    f"{_X}WhoAmI": ALL,
+    # Internal: a matcher apart from the registry reads and writes through these with its own
+    # (admin) key.
+    **{
+        f"{_S}{name}": frozenset({ADMIN})
+        for name in (
+            *("OpenListings", "OpenOrders", "SupplyGeneration", "CreateRun", "UpdateRun"),
+            *("GetRun", "ListRuns", "CommitProduce", "DiscardRun"),
+        )
+    },
     "/grpc.health.v1.Health/Check": PUBLIC,
     "/grpc.health.v1.Health/Watch": PUBLIC,
     "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": PUBLIC,

@@ -53,6 +53,12 @@ class AccessServicer(apb_grpc.AccessServiceServicer):
         rows, token = self.keys.list(page=page, where=where)
         return apb.ListApiKeysResponse(api_keys=[key_proto(r) for r in rows], next_page_token=token)
 
+    def WhoAmI(self, request: Any, context: Any) -> apb.ApiKey:
+        caller = access.current()
+        return apb.ApiKey(
+            id=caller.key_id, role=apb.Role.Value(caller.role.upper()), scope=caller.scope
+        )
+
     def RevokeApiKey(self, request: Any, context: Any) -> apb.ApiKey:
         if not RESOURCE_ID.fullmatch(request.id):
             raise InvalidArgument.one("id", "is required: the id of a key (key-…)")

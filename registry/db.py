@@ -29,6 +29,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    # A host that does not answer (a partition, not a refusal) would hold a connect for the
+    # kernel's TCP timeout, minutes; health and callers should hear UNAVAILABLE in seconds.
+    kwargs.setdefault("connect_args", {"connect_timeout": 5})
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     # No pre-ping: it was one round trip more on every checkout (a fifth of a Get). A pooled

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 
 from registry import access, audit, redact
 from registry.access import Principal
 from registry.errors import ResourceExhausted, Unauthenticated
-from registry.keys import KeyStore
 
 BEARER = "bearer "
 
@@ -50,11 +49,25 @@ class RateLimiter:
             self._buckets[key_id] = (tokens - 1.0, now)
 
 
+class Authenticator(Protocol):
+    """Who a key belongs to: KeyStore (the database), or RemoteKeys (the registry, asked by a
+    matcher that runs apart from it)."""
+
+    def authenticate(self, secret: str) -> Principal: ...
+
+
 class Guard:
-    def __init__(self, keys: KeyStore, limiter: RateLimiter) -> None:
+    def __init__(
+        self,
+        keys: Authenticator,
+        limiter: RateLimiter,
+        audit_writer: audit.AuditWriter | None = None,
+    ) -> None:
         self.keys = keys
         self.limiter = limiter
-        self.audit = audit.AuditWriter(keys.store)
+        # Where reads of household records are logged; None where there is no database (a
+        # matcher apart from the registry: its responses carry no household records).
+        self.audit = audit_writer
 
     def admit(self, method: str, context: grpc.ServicerContext) -> Principal | None:
         """The caller, authenticated, authorized and within its rate; None on PUBLIC methods."""
@@ -73,7 +86,7 @@ class Guard:
             return response
         seen = redact.Seen()
         redact.process(response, principal.role, seen)
-        if seen.household_ids:
+        if seen.household_ids and self.audit is not None:
             self.audit.record(principal, method, request_id, seen)
         return response
 

@@ -19,6 +19,7 @@ from registry import access
 from registry.access import Principal
 from registry.errors import FupinError, InvalidArgument
 from registry.guard import Guard
+from registry.metrics import Metrics
 
 log = structlog.get_logger("fupin.rpc")
 Behavior = Callable[[Any, grpc.ServicerContext], Any]
@@ -33,10 +34,11 @@ def request_id_of(context: grpc.ServicerContext) -> str:
 
 class RpcInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
     """Wraps every handler: binds method and request id, checks the caller (registry/guard.py),
-    logs, maps errors."""
+    logs, maps errors, counts (metrics)."""
 
-    def __init__(self, guard: Guard) -> None:
+    def __init__(self, guard: Guard, metrics: Metrics | None = None) -> None:
         self.guard = guard
+        self.metrics = metrics
 
     def intercept_service(
         self, continuation: Callable[[Any], Any], handler_call_details: Any
@@ -46,17 +48,17 @@ class RpcInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
             return None
         method = handler_call_details.method
         handler = handler._replace(request_deserializer=_lenient(handler.request_deserializer))
-        guard = self.guard
+        call = (method, self.metrics, self.guard)
         if handler.unary_unary:
-            return handler._replace(unary_unary=_unary(handler.unary_unary, method, guard))
+            return handler._replace(unary_unary=_unary(handler.unary_unary, call))
         if handler.stream_unary:
             return handler._replace(
-                stream_unary=_unary(_checked_stream(handler.stream_unary), method, guard)
+                stream_unary=_unary(_checked_stream(handler.stream_unary), call)
             )
         if handler.unary_stream:
-            return handler._replace(unary_stream=_streaming(handler.unary_stream, method, guard))
+            return handler._replace(unary_stream=_streaming(handler.unary_stream, call))
         return handler._replace(
-            stream_stream=_streaming(_checked_stream(handler.stream_stream), method, guard)
+            stream_stream=_streaming(_checked_stream(handler.stream_stream), call)
         )
 
 
@@ -88,9 +90,9 @@ def _checked_stream(behavior: Behavior) -> Behavior:
     return lambda requests, context: behavior(map(_check_decoded, requests), context)
 
 
-def _unary(behavior: Behavior, method: str, guard: Guard) -> Behavior:
+def _unary(behavior: Behavior, named: tuple[str, Metrics | None, Guard]) -> Behavior:
     def wrapped(request: Any, context: grpc.ServicerContext) -> Any:
-        with _Call(method, context, guard) as call:
+        with _Call(*named, context) as call:
             call.admit()
             response = call.run(lambda: behavior(_check_decoded(request), context))
             return call.run(lambda: call.release(response))
@@ -98,9 +100,9 @@ def _unary(behavior: Behavior, method: str, guard: Guard) -> Behavior:
     return wrapped
 
 
-def _streaming(behavior: Behavior, method: str, guard: Guard) -> Behavior:
+def _streaming(behavior: Behavior, named: tuple[str, Metrics | None, Guard]) -> Behavior:
     def wrapped(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-        with _Call(method, context, guard) as call:
+        with _Call(*named, context) as call:
             call.admit()
             # Errors surface while iterating, so every next() runs under the mapping.
             responses = call.run(lambda: iter(behavior(_check_decoded(request), context)))
@@ -116,8 +118,11 @@ _END = object()
 class _Call:
     """One RPC in flight: its log line and its error mapping."""
 
-    def __init__(self, method: str, context: grpc.ServicerContext, guard: Guard) -> None:
+    def __init__(
+        self, method: str, metrics: Metrics | None, guard: Guard, context: grpc.ServicerContext
+    ) -> None:
         self.method = method
+        self.metrics = metrics
         self.context = context
         self.guard = guard
         self.principal: Principal | None = None
@@ -140,14 +145,17 @@ class _Call:
             self.code = grpc.StatusCode.CANCELLED
         access.unbind()
         who = self.principal
+        seconds = time.perf_counter() - self.start
         log.info(
             "rpc",
             code=self.code.name,
-            duration_ms=round((time.perf_counter() - self.start) * 1000, 3),
+            duration_ms=round(seconds * 1000, 3),
             peer=self.context.peer(),
             key_id=who.key_id if who else None,
             role=who.role.value if who else None,
         )
+        if self.metrics is not None:
+            self.metrics.rpc(self.method, self.code.name, seconds)
         structlog.contextvars.unbind_contextvars("rpc", "request_id")
 
     def release(self, response: Any) -> Any:

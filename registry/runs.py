@@ -23,6 +23,7 @@ from registry.errors import (
     AlreadyExists,
     FailedPrecondition,
     FieldViolation,
+    InvalidArgument,
     NotFound,
 )
 from registry.imports import QUERY_CHUNK, bulk_insert
@@ -44,6 +45,7 @@ class RunState(enum.IntEnum):
 
 PRODUCE_KIND = 1  # fupin.matcher.v1.RunKind.PRODUCE
 KIND_NAMES = {PRODUCE_KIND: "produce", 2: "aid"}
+MAX_REPORTED_SHORTFALLS = 30
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,8 @@ def list_runs(
     store: RegistryStore, *, page: Page, where: dict[str, Any]
 ) -> tuple[list[models.MatchRun], str]:
     """Runs newest first (ids are time-ordered), without loading their results."""
+    if page.size < 1:  # Pages from query.parse_page never are; a raw internal call can be.
+        raise InvalidArgument.one("page.size", "must be at least 1")
     table = models.MatchRun
     stmt = select(table).order_by(col(table.id).desc())
     for column, value in where.items():
@@ -200,7 +204,12 @@ def _reserve(session: Session, allocations: Sequence[models.RunAllocation]) -> N
     short += _locked_shortfalls(session, order, "max_quantity_kg", "filled_kg", fill, "orders")
     if short:
         names = ", ".join(v.field for v in short[:10])
-        raise Aborted(f"the registry changed; the allocation no longer fits: {names}", short)
+        more = f" and {len(short) - 10} more" if len(short) > 10 else ""
+        # The details travel in the trailers: gRPC refuses more than 8 KB by default.
+        raise Aborted(
+            f"the registry changed; the allocation no longer fits: {names}{more}",
+            short[:MAX_REPORTED_SHORTFALLS],
+        )
     _add(session, listing, "reserved_kg", need)
     _add(session, order, "filled_kg", fill)
 

@@ -1,4 +1,4 @@
-"""The fupin gRPC server: registry (and matcher) services, health, reflection, shutdown.
+"""The fupin gRPC server: registry and/or matcher services, health, reflection, shutdown.
 
 `create_server` builds and binds a server (port 0 picks a free port, as tests do) and is
 separate from `serve`, which runs one until SIGTERM or SIGINT.
@@ -11,19 +11,22 @@ import signal
 import threading
 from collections.abc import Callable
 from concurrent import futures
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import FrameType
 
 import grpc
 import structlog
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from matcher import service as matcher_service
-from matcher.source import InProcessSource
-from registry import access_service, db, ledger_service, service
-from registry.guard import Guard, RateLimiter
+from matcher import grpc_source
+from matcher.remote_keys import RemoteKeys
+from matcher.source import InProcessSource, RegistrySource
+from registry import access_service, audit, db, ledger_service, probe, service
+from registry.guard import Authenticator, Guard, RateLimiter
 from registry.keys import KeyStore, bootstrap_admin
+from registry.metrics import Metrics
+from registry.probe import HealthProbe
 from registry.rpc import RpcInterceptor
 from registry.scoring import ScoringConfig
 from registry.settings import Settings
@@ -40,9 +43,13 @@ class InsecureAddress(Exception):
 class Running:
     server: grpc.Server
     port: int
-    store: RegistryStore
+    store: RegistryStore | None  # None in a matcher-only process
     health: health.HealthServicer
-    keys: KeyStore
+    keys: KeyStore | None  # None in a matcher-only process (it asks the registry)
+    probe: HealthProbe
+    metrics: Metrics
+    closers: list[Callable[[], object]] = field(default_factory=list)
+    metrics_port: int = 0  # 0: no /metrics endpoint
 
     def start(self) -> None:
         """Start serving, with the objects built so far (modules, engine, services: ~170,000)
@@ -51,43 +58,98 @@ class Running:
         gc.collect()
         gc.freeze()
         self.server.start()
+        self.probe.start()
+
+    def close(self) -> None:
+        """Release what the server held (after server.stop): probe, pool, channels."""
+        self.probe.stop()
+        for close in self.closers:
+            close()
 
 
 def create_server(settings: Settings, *, address: str | None = None) -> Running:
-    """Migrate the database, build the server with every service, bind it (not started)."""
+    """Build the server with the services settings.only asks for, bind it (not started).
+
+    The registry migrates its database first; a matcher alone connects to settings.
+    registry_target and marks FAILED the runs its dead predecessors left active. Callers are
+    checked against the API keys in the database, or, in a matcher alone, by the registry."""
     check_transport(settings, address or settings.address)
-    engine = db.make_engine(settings.database_url)
-    db.migrate(engine)
-    store = RegistryStore(engine, ScoringConfig.load(settings.scoring_file))
-    keys = KeyStore(store)
-    guard = Guard(keys, RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst))
     limit = settings.max_message_mb * 1024 * 1024
+    metrics = Metrics()
+    limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
+    closers: list[Callable[[], object]] = []
+    store: RegistryStore | None = None
+    keys: KeyStore | None = None
+    authenticator: Authenticator
+    audit_writer: audit.AuditWriter | None = None
+    if settings.only != "matcher":
+        engine = db.make_engine(settings.database_url)
+        db.migrate(engine)
+        store = RegistryStore(engine, ScoringConfig.load(settings.scoring_file))
+        authenticator = keys = KeyStore(store)
+        audit_writer = audit.AuditWriter(store)
+        closers += [engine.dispose, audit_writer.close]
+    else:
+        remote_keys = RemoteKeys(settings.registry_target, timeout_s=settings.registry_timeout_s)
+        authenticator = remote_keys
+        closers.append(remote_keys.close)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="rpc"),
-        interceptors=[RpcInterceptor(guard)],
+        interceptors=[RpcInterceptor(Guard(authenticator, limiter, audit_writer), metrics)],
         options=[
             ("grpc.max_receive_message_length", limit),
             ("grpc.max_send_message_length", limit),
         ],
     )
-    names = [service.add_to_server(store, server), access_service.add_to_server(keys, server)]
-    names.append(ledger_service.add_to_server(store, server, salt=settings.transparency_salt))
-    matcher_name, _ = matcher_service.add_to_server(
-        InProcessSource(store),
-        server,
-        max_parallel=settings.max_parallel_solves,
-        limits=(settings.max_problem_listings, settings.max_problem_orders),
-    )
-    names.append(matcher_name)
+    names: list[str] = []
+    source: RegistrySource | None = None
+    check: Callable[[], bool] | None = None
+    if store is not None and keys is not None:
+        engine = store.engine
+        source = InProcessSource(store)
+        names += [
+            service.add_to_server(store, server),
+            access_service.add_to_server(keys, server),
+            ledger_service.add_to_server(store, server, salt=settings.transparency_salt),
+            grpc_source.add_to_server(source, server),
+        ]
+        check = probe.database_check(engine)
+        metrics.watch_pool(engine)
+    if settings.only != "registry":
+        # Imported here: OR-Tools and the models take seconds a registry alone need not spend.
+        from matcher import service as matcher_service
+
+        if source is None:
+            source, remote = grpc_source.connect(
+                settings.registry_target, timeout_s=settings.registry_timeout_s
+            )
+            remote.wait_ready(settings.registry_timeout_s)
+            closers.append(remote.close)
+            check = remote.serving
+        matcher_name, _ = matcher_service.add_to_server(
+            source,
+            server,
+            max_parallel=settings.max_parallel_solves,
+            limits=(settings.max_problem_listings, settings.max_problem_orders),
+            metrics=metrics,
+        )
+        names.append(matcher_name)
+    assert check is not None  # at least one of the two services runs
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    for name in ["", *names]:
-        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    for name in ["", *names]:  # until the probe (started with the server) says otherwise
+        health_servicer.set(name, probe.SERVING)
     reflection.enable_server_reflection(
         [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
     )
     port = _bind(server, settings, address or settings.address)
-    return Running(server, port, store, health_servicer, keys)
+    watcher = HealthProbe(health_servicer, names, check, settings.health_probe_s)
+    running = Running(server, port, store, health_servicer, keys, watcher, metrics, closers)
+    if settings.metrics_address:
+        endpoint = metrics.serve(settings.metrics_address)
+        running.metrics_port = endpoint.server_port
+        closers.append(endpoint.shutdown)
+    return running
 
 
 def check_transport(settings: Settings, address: str) -> None:
@@ -137,12 +199,20 @@ def serve(
     On a database without an admin key, one is made and written to settings.admin_key_file,
     and `announce` gets the secret (the CLI prints it, once)."""
     running = create_server(settings)
-    secret = bootstrap_admin(running.keys, settings.admin_key_file)
-    if secret is not None and announce is not None:
-        announce(secret)
+    if running.keys is not None:
+        secret = bootstrap_admin(running.keys, settings.admin_key_file)
+        if secret is not None and announce is not None:
+            announce(secret)
     running.start()
     host = settings.address.rsplit(":", 1)[0]
-    log.info("server_started", address=f"{host}:{running.port}", database=_safe_url(settings))
+    log.info(
+        "server_started",
+        address=f"{host}:{running.port}",
+        services=settings.only,
+        database=_safe_url(settings) if settings.only != "matcher" else None,
+        registry=settings.registry_target or None,
+        metrics_port=running.metrics_port or None,
+    )
     stopped = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -157,7 +227,7 @@ def serve(
         ready.set()
     running.server.wait_for_termination()
     stopped.wait(settings.grace_s + 5)
-    running.store.engine.dispose()
+    running.close()
     log.info("server_stopped")
     return 0
 

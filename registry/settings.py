@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
+from pydantic import model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -43,6 +44,19 @@ class Settings(BaseSettings):
     rate_limit_burst: int = 400
     max_problem_listings: int = 200_000  # per matching run (RESOURCE_EXHAUSTED beyond)
     max_problem_orders: int = 20_000
+    # Split deployment: "registry" serves RegistryService (and the matcher's internal store
+    # service); "matcher" serves MatcherService over the registry at registry_target.
+    only: Literal["all", "registry", "matcher"] = "all"
+    registry_target: str = ""  # HOST:PORT of the registry, with only = "matcher"
+    registry_timeout_s: float = 60.0  # deadline of the matcher's calls to the registry
+    health_probe_s: float = 5.0  # how often health re-checks the database (or the registry)
+    metrics_address: str = ""  # HOST:PORT of the Prometheus endpoint; empty: off
+
+    @model_validator(mode="after")
+    def _matcher_needs_registry(self) -> Self:
+        if self.only == "matcher" and not self.registry_target:
+            raise ValueError("only = matcher needs registry_target (the registry's HOST:PORT)")
+        return self
 
     @classmethod
     def settings_customise_sources(

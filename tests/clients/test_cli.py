@@ -187,3 +187,19 @@ def test_unreachable_server_exits_1(cli):
     """With no server on the target, the error is UNAVAILABLE and the exit status 1."""
     code, _, err = cli("list", "villages", "--target", "127.0.0.1:9", "--timeout", "2")
     assert code == 1 and err.startswith("fupin: UNAVAILABLE: ")
+
+
+def test_health_exits_0_when_serving_and_1_when_unreachable(fupin, cli):
+    """`fupin health` (the container check): 0 for a SERVING server and service, 1 otherwise."""
+    code, _, err = fupin("health")
+    assert code == 0 and "SERVING" in err
+    assert fupin("health", "--service", "fupin.registry.v1.MatcherStoreService")[0] == 0
+    assert fupin("health", "--service", "no.such.Service")[0] == 1
+    code, _, err = cli("health", "--target", "127.0.0.1:9", "--timeout", "1")
+    assert code == 1 and "UNAVAILABLE" in err
+
+
+def test_serve_only_matcher_needs_the_registry(cli):
+    """--only matcher without --registry is a usage error (exit 2), before anything starts."""
+    code, _, err = cli("serve", "--only", "matcher")
+    assert code == 2 and "registry_target" in err

@@ -4,26 +4,14 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
-from pathlib import Path
 
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def fupin_command() -> list[str]:
-    script = Path(sys.executable).with_name("fupin")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "clients.cli"]
+from bench.topology import free_port, fupin_command
 
 
 def listed_services(channel: grpc.Channel) -> list[str]:

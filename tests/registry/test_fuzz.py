@@ -41,6 +41,7 @@ SCALARS: dict[int, st.SearchStrategy[Any]] = {
         ),
         st.text(max_size=60),
     ),
+    d.FieldDescriptor.TYPE_BYTES: st.binary(max_size=60),  # e.g. serialized run parameters
 }
 
 

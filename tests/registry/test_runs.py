@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import grpc
 import pytest
 from sqlalchemy import text
 
@@ -134,3 +135,23 @@ def test_discard_only_proposed(server, market):
         runs.discard_run(server.store, run_id)
     with pytest.raises(FailedPrecondition):
         runs.commit_produce(server.store, run_id)
+
+
+def test_commit_with_many_shortfalls_stays_aborted_over_grpc(server, channel):
+    """300 shortfalls: ABORTED with the first 30 as field violations (all of them overflowed
+    gRPC's 8 KB trailer limit, and the caller saw RESOURCE_EXHAUSTED instead)."""
+    from fupin.matcher.v1 import matcher_service_pb2 as mpb
+    from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
+    from tests.rpcerrors import fields_of, rpc_fails
+
+    gone = [(f"lst-gone-{i:030d}", f"ord-gone-{i:030d}", 5) for i in range(150)]
+    run_id = proposed(server.store, gone, "run-many")
+    stub = mpb_grpc.MatcherServiceStub(channel)
+    error = rpc_fails(
+        lambda: stub.CommitMatchRun(mpb.CommitMatchRunRequest(id=run_id), timeout=30),
+        grpc.StatusCode.ABORTED,
+    )
+    fields = fields_of(error)
+    assert len(fields) == runs.MAX_REPORTED_SHORTFALLS == 30
+    assert fields[0] == f"listings[{gone[0][0]}]"
+    assert "and 290 more" in error.details()

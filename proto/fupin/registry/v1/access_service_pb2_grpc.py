@@ -61,6 +61,11 @@ class AccessServiceStub:
                 request_serializer=fupin_dot_registry_dot_v1_dot_access__service__pb2.ListAuditEventsRequest.SerializeToString,
                 response_deserializer=fupin_dot_registry_dot_v1_dot_access__service__pb2.ListAuditEventsResponse.FromString,
                 _registered_method=True)
+        self.WhoAmI = channel.unary_unary(
+                '/fupin.registry.v1.AccessService/WhoAmI',
+                request_serializer=fupin_dot_registry_dot_v1_dot_access__service__pb2.WhoAmIRequest.SerializeToString,
+                response_deserializer=fupin_dot_registry_dot_v1_dot_access__service__pb2.ApiKey.FromString,
+                _registered_method=True)
 
 
 class AccessServiceServicer:
@@ -105,6 +110,15 @@ class AccessServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WhoAmI(self, request, context):
+        """The caller's own key (id, role, scope; never the secret), for every role. A matcher that
+        runs apart from the registry checks its callers' keys with it.
+        Errors: UNAUTHENTICATED without a valid key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AccessServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -127,6 +141,11 @@ def add_AccessServiceServicer_to_server(servicer, server):
                     servicer.ListAuditEvents,
                     request_deserializer=fupin_dot_registry_dot_v1_dot_access__service__pb2.ListAuditEventsRequest.FromString,
                     response_serializer=fupin_dot_registry_dot_v1_dot_access__service__pb2.ListAuditEventsResponse.SerializeToString,
+            ),
+            'WhoAmI': grpc.unary_unary_rpc_method_handler(
+                    servicer.WhoAmI,
+                    request_deserializer=fupin_dot_registry_dot_v1_dot_access__service__pb2.WhoAmIRequest.FromString,
+                    response_serializer=fupin_dot_registry_dot_v1_dot_access__service__pb2.ApiKey.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -244,6 +263,33 @@ class AccessService:
             '/fupin.registry.v1.AccessService/ListAuditEvents',
             fupin_dot_registry_dot_v1_dot_access__service__pb2.ListAuditEventsRequest.SerializeToString,
             fupin_dot_registry_dot_v1_dot_access__service__pb2.ListAuditEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WhoAmI(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fupin.registry.v1.AccessService/WhoAmI',
+            fupin_dot_registry_dot_v1_dot_access__service__pb2.WhoAmIRequest.SerializeToString,
+            fupin_dot_registry_dot_v1_dot_access__service__pb2.ApiKey.FromString,
             options,
             channel_credentials,
             insecure,

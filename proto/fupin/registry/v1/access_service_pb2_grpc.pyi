@@ -54,6 +54,11 @@ class AccessServiceStub:
     """
     ListAuditEvents: _grpc.UnaryUnaryMultiCallable[_access_service_pb2.ListAuditEventsRequest, _access_service_pb2.ListAuditEventsResponse]
     """Reads of household records, oldest first (admin; auditor within its scope)."""
+    WhoAmI: _grpc.UnaryUnaryMultiCallable[_access_service_pb2.WhoAmIRequest, _access_service_pb2.ApiKey]
+    """The caller's own key (id, role, scope; never the secret), for every role. A matcher that
+    runs apart from the registry checks its callers' keys with it.
+    Errors: UNAUTHENTICATED without a valid key.
+    """
 
 @_typing.type_check_only
 class AccessServiceAsyncStub(AccessServiceStub):
@@ -81,6 +86,11 @@ class AccessServiceAsyncStub(AccessServiceStub):
     """
     ListAuditEvents: _aio.UnaryUnaryMultiCallable[_access_service_pb2.ListAuditEventsRequest, _access_service_pb2.ListAuditEventsResponse]  # type: ignore[assignment]
     """Reads of household records, oldest first (admin; auditor within its scope)."""
+    WhoAmI: _aio.UnaryUnaryMultiCallable[_access_service_pb2.WhoAmIRequest, _access_service_pb2.ApiKey]  # type: ignore[assignment]
+    """The caller's own key (id, role, scope; never the secret), for every role. A matcher that
+    runs apart from the registry checks its callers' keys with it.
+    Errors: UNAUTHENTICATED without a valid key.
+    """
 
 class AccessServiceServicer(metaclass=_abc_1.ABCMeta):
     """Access control: API keys and the audit log of reads of household records.
@@ -129,5 +139,16 @@ class AccessServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_access_service_pb2.ListAuditEventsResponse, _abc.Awaitable[_access_service_pb2.ListAuditEventsResponse]]:
         """Reads of household records, oldest first (admin; auditor within its scope)."""
+
+    @_abc_1.abstractmethod
+    def WhoAmI(
+        self,
+        request: _access_service_pb2.WhoAmIRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_access_service_pb2.ApiKey, _abc.Awaitable[_access_service_pb2.ApiKey]]:
+        """The caller's own key (id, role, scope; never the secret), for every role. A matcher that
+        runs apart from the registry checks its callers' keys with it.
+        Errors: UNAUTHENTICATED without a valid key.
+        """
 
 def add_AccessServiceServicer_to_server(servicer: AccessServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

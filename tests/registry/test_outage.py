@@ -1,0 +1,120 @@
+"""A database outage, for real: the server's own PostgreSQL database refuses connections.
+
+`ALTER DATABASE … ALLOW_CONNECTIONS false` plus terminating its sessions makes exactly this
+test's database unreachable (every other test keeps its own), and undoing it brings it back.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from sqlalchemy import create_engine, event, make_url, text
+
+from bench.registry import database
+from clients.client import VILLAGES, RegistryClient
+from clients.errors import UnavailableError
+from registry.access import Role
+from registry.server import Running, create_server
+from registry.settings import Settings
+from tests import factories
+from tests.conftest import POSTGRES_ADMIN_URL
+
+pytestmark = pytest.mark.postgres
+
+
+class Outage:
+    """Cuts and restores one database."""
+
+    def __init__(self, url: str) -> None:
+        self.name = make_url(url).database
+        self.admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+
+    def cut(self) -> None:
+        with self.admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{self.name}" ALLOW_CONNECTIONS false'))
+            conn.execute(
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :d"),
+                {"d": self.name},
+            )
+
+    def restore(self) -> None:
+        with self.admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{self.name}" ALLOW_CONNECTIONS true'))
+
+
+@pytest.fixture
+def outage_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Running, Outage]]:
+    with database("postgres", POSTGRES_ADMIN_URL) as url:
+        settings = Settings(database_url=url, address="127.0.0.1:0", grace_s=1, health_probe_s=0.1)
+        running = create_server(settings)
+        assert running.keys is not None
+        monkeypatch.setenv("FUPIN_API_KEY", running.keys.create(Role.ADMIN).secret)
+        running.server.start()
+        running.probe.start()
+        outage = Outage(url)
+        try:
+            yield running, outage
+        finally:
+            outage.restore()
+            running.server.stop(0).wait()
+            running.close()
+            outage.admin.dispose()
+
+
+def wait_status(running: Running, status: int, service: str = "", timeout_s: float = 10) -> float:
+    """Seconds until the server's health reports status (fails after timeout_s)."""
+    started = time.perf_counter()
+    with_channel = RegistryClient(f"127.0.0.1:{running.port}")
+    stub = health_pb2_grpc.HealthStub(with_channel._channel)
+    try:
+        while time.perf_counter() - started < timeout_s:
+            reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=2)
+            if reply.status == status:
+                return time.perf_counter() - started
+            time.sleep(0.02)
+    finally:
+        with_channel.close()
+    raise AssertionError(f"health never became {status} in {timeout_s} s")
+
+
+def test_health_goes_not_serving_and_back(outage_server):
+    """NOT_SERVING while the database is unreachable, SERVING again once it returns."""
+    running, outage = outage_server
+    serving, not_serving = health_pb2.HealthCheckResponse.SERVING, 2
+    wait_status(running, serving)
+    outage.cut()
+    wait_status(running, not_serving)
+    wait_status(running, not_serving, "fupin.registry.v1.RegistryService", timeout_s=1)
+    outage.restore()
+    wait_status(running, serving)
+    wait_status(running, serving, "fupin.matcher.v1.MatcherService", timeout_s=1)
+
+
+def test_reads_are_retried_through_an_outage_and_updates_are_not(outage_server):
+    """An update during the outage fails UNAVAILABLE and changes nothing; a Get whose first
+    attempt meets the outage is retried by the channel and succeeds once the database is back."""
+    running, outage = outage_server
+    failures: list[str] = []
+
+    def on_error(context) -> None:  # the server's real failure, seen by SQLAlchemy
+        failures.append(type(context.original_exception).__name__)
+        threading.Thread(target=outage.restore).start()
+
+    with RegistryClient(f"127.0.0.1:{running.port}", timeout_s=10) as client:
+        village = client.create(VILLAGES, factories.village(display_name="Before"))
+        outage.cut()
+        renamed = factories.village(display_name="After")
+        renamed.id, renamed.etag = village.id, village.etag
+        with pytest.raises(UnavailableError):
+            client.update(VILLAGES, renamed, ["display_name"])
+        event.listen(running.store.engine, "handle_error", on_error)
+        try:
+            again = client.get(VILLAGES, village.id)
+        finally:
+            event.remove(running.store.engine, "handle_error", on_error)
+    assert failures, "the Get never met the outage"
+    assert again.display_name == "Before" and again.etag == village.etag
