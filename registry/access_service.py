@@ -38,8 +38,9 @@ def key_proto(row: ApiKey) -> apb.ApiKey:
 
 
 class AccessServicer(apb_grpc.AccessServiceServicer):
-    def __init__(self, keys: KeyStore) -> None:
+    def __init__(self, keys: KeyStore, audit_writer: audit.AuditWriter | None = None) -> None:
         self.keys = keys
+        self.audit_writer = audit_writer  # flushed before a query, so it sees every read
 
     def CreateApiKey(self, request: Any, context: Any) -> apb.CreateApiKeyResponse:
         new = self.keys.create(role_of(request.role), request.scope, request.description)
@@ -67,6 +68,8 @@ class AccessServicer(apb_grpc.AccessServiceServicer):
     def ListAuditEvents(self, request: Any, context: Any) -> apb.ListAuditEventsResponse:
         where = query.parse_filter(request.filter, audit.FILTERS)
         page = query.parse_page(request.page_size, request.page_token, request.filter)
+        if self.audit_writer is not None:
+            self.audit_writer.flush()
         rows, token = audit.list_events(self.keys.store, access.current(), page=page, where=where)
         response = apb.ListAuditEventsResponse(next_page_token=token)
         for row in rows:
@@ -82,6 +85,8 @@ class AccessServicer(apb_grpc.AccessServiceServicer):
         return response
 
 
-def add_to_server(keys: KeyStore, server: grpc.Server) -> str:
-    apb_grpc.add_AccessServiceServicer_to_server(AccessServicer(keys), server)
+def add_to_server(
+    keys: KeyStore, server: grpc.Server, audit_writer: audit.AuditWriter | None = None
+) -> str:
+    apb_grpc.add_AccessServiceServicer_to_server(AccessServicer(keys, audit_writer), server)
     return str(apb.DESCRIPTOR.services_by_name["AccessService"].full_name)

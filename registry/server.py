@@ -109,7 +109,7 @@ def create_server(settings: Settings, *, address: str | None = None) -> Running:
         source = InProcessSource(store)
         names += [
             service.add_to_server(store, server),
-            access_service.add_to_server(keys, server),
+            access_service.add_to_server(keys, server, audit_writer),
             ledger_service.add_to_server(store, server, salt=settings.transparency_salt),
             grpc_source.add_to_server(source, server),
         ]

@@ -1,0 +1,67 @@
+"""The audit writer: events queued by reads reach the database in batches, a flush waits for
+them, and reads fail closed (UNAVAILABLE) when events cannot be written."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import func, select
+
+from registry import db, models
+from registry.access import Principal, Role
+from registry.audit import AuditWriter
+from registry.errors import Unavailable
+from registry.redact import Seen
+from registry.scoring import ScoringConfig
+from registry.store import RegistryStore
+from tests.conftest import POSTGRES_ADMIN_URL
+
+WHO = Principal("key-test", Role.AUDITOR, "350624")
+
+
+def seen(i: int) -> Seen:
+    return Seen(household_ids=[f"hh-{i}"], county_codes={"350624"})
+
+
+def stored_events(store: RegistryStore) -> int:
+    with store.transaction() as session:
+        return int(session.scalar(select(func.count()).select_from(models.AuditEvent)) or 0)
+
+
+def test_events_are_written_in_batches_and_flush_waits_for_them(server):
+    writer = AuditWriter(server.store, flush_s=0.05)
+    try:
+        for i in range(250):
+            writer.record(WHO, "/fupin.registry.v1.RegistryService/GetHousehold", f"r{i}", seen(i))
+        writer.flush()
+        assert stored_events(server.store) == 250
+    finally:
+        writer.close()
+
+
+def test_close_writes_what_is_queued(server):
+    writer = AuditWriter(server.store, flush_s=5.0)  # would wait long before a second batch
+    writer.record(WHO, "/x/GetHousehold", "r0", seen(0))
+    writer.flush()
+    for i in range(1, 40):
+        writer.record(WHO, "/x/GetHousehold", f"r{i}", seen(i))
+    writer.close()
+    assert stored_events(server.store) == 40
+
+
+def test_reads_fail_closed_when_the_log_cannot_be_written():
+    """A database that does not exist: the first batch fails, and from then on (and once
+    max_pending events wait) recording raises Unavailable instead of dropping events."""
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+    engine = db.make_engine(f"{base}/fupin_missing_{uuid.uuid4().hex[:8]}")
+    writer = AuditWriter(RegistryStore(engine, ScoringConfig.load()), max_pending=3)
+    try:
+        with pytest.raises(Unavailable):
+            for i in range(50):
+                writer.record(WHO, "/x/GetHousehold", f"r{i}", seen(i))
+        with pytest.raises(Unavailable):
+            writer.flush(timeout_s=1.0)
+    finally:
+        writer.close()
+        engine.dispose()
