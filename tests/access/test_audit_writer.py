@@ -50,6 +50,11 @@ def test_close_writes_what_is_queued(server):
     assert stored_events(server.store) == 40
 
 
+def record_many(writer: AuditWriter, count: int) -> None:
+    for i in range(count):
+        writer.record(WHO, "/x/GetHousehold", f"r{i}", seen(i))
+
+
 def test_reads_fail_closed_when_the_log_cannot_be_written():
     """A database that does not exist: the first batch fails, and from then on (and once
     max_pending events wait) recording raises Unavailable instead of dropping events."""
@@ -57,9 +62,8 @@ def test_reads_fail_closed_when_the_log_cannot_be_written():
     engine = db.make_engine(f"{base}/fupin_missing_{uuid.uuid4().hex[:8]}")
     writer = AuditWriter(RegistryStore(engine, ScoringConfig.load()), max_pending=3)
     try:
-        with pytest.raises(Unavailable):
-            for i in range(50):
-                writer.record(WHO, "/x/GetHousehold", f"r{i}", seen(i))
+        with pytest.raises(Unavailable):  # at the latest once max_pending events wait
+            record_many(writer, 50)
         with pytest.raises(Unavailable):
             writer.flush(timeout_s=1.0)
     finally:
