@@ -37,6 +37,8 @@ from registry import errors
 
 SERVICE = ipb.DESCRIPTOR.services_by_name["MatcherStoreService"]
 READ_PREFIXES = ("open_", "get_", "list_", "supply_")
+# Reads whose names do not say so (they change nothing: safe to retry).
+READS = frozenset({"aid_inputs", "stationing_data", "contracting_data"})
 _ERRORS: dict[grpc.StatusCode, Callable[[str, list[errors.FieldViolation]], Exception]] = {
     grpc.StatusCode.INVALID_ARGUMENT: lambda m, v: errors.InvalidArgument(v, m),
     grpc.StatusCode.NOT_FOUND: lambda m, v: errors.NotFound(m, field=v[0].field if v else ""),
@@ -51,38 +53,13 @@ _ERRORS: dict[grpc.StatusCode, Callable[[str, list[errors.FieldViolation]], Exce
 }
 
 
-# Aid and cadre runs are not mapped onto MatcherStoreService yet: a matcher apart from the
-# registry answers them FAILED_PRECONDITION (run them on a server hosting both services).
-LOCAL_ONLY = frozenset(
-    {
-        "aid_inputs",
-        "store_grants",
-        "commit_aid",
-        "stationing_data",
-        "contracting_data",
-        "finish_cadre_run",
-        "commit_cadres",
-    }
-)
-
-
 def protocol_methods() -> list[str]:
-    """The methods of RegistrySource that have an RPC, in name order."""
+    """The methods of RegistrySource (each has an RPC), in name order."""
     return sorted(
         name
         for name, member in vars(RegistrySource).items()
-        if not name.startswith("_") and inspect.isfunction(member) and name not in LOCAL_ONLY
+        if not name.startswith("_") and inspect.isfunction(member)
     )
-
-
-def _local_only(method: str) -> Callable[..., Any]:
-    def call(*args: Any, **kwargs: Any) -> Any:
-        raise errors.FailedPrecondition(
-            f"{method} needs the registry in the matcher's process: aid and cadre runs are not "
-            "served by a matcher apart from the registry yet (run `fupin serve` without --only)"
-        )
-
-    return call
 
 
 def rpc_name(method: str) -> str:
@@ -101,7 +78,11 @@ def rpc(method: str) -> MethodDescriptor:
 
 def retried(method: str) -> bool:
     """Reads, and writes keyed by a request_id (a retry returns the first result)."""
-    return method.startswith(READ_PREFIXES) or "request_id" in _signature(method).parameters
+    return (
+        method.startswith(READ_PREFIXES)
+        or method in READS
+        or "request_id" in _signature(method).parameters
+    )
 
 
 @functools.cache
@@ -196,8 +177,6 @@ class GrpcSource:
         self._health = health_pb2_grpc.HealthStub(channel)
         for method in protocol_methods():
             setattr(self, method, self._method(method))
-        for method in LOCAL_ONLY:
-            setattr(self, method, _local_only(method))
 
     def _method(self, method: str) -> Callable[..., Any]:
         request_type, response_type = _messages(method)

@@ -7,7 +7,11 @@ proto/fupin/registry/v1/internal_service.proto without code per method:
 - lists and tuples of records become repeated message fields, datetimes Timestamps;
 - decoding follows the Python type hint (a dataclass, a fixed tuple, a list of X, a
   tuple[X, ...]); a dict (or Any) hint reads back only the fields that are set, which is how
-  `**fields` and `where` filters travel (their proto fields are `optional`).
+  `**fields` and `where` filters travel (their proto fields are `optional`);
+- an `X | None` hint reads an unset field with presence (`optional`, or a message) as None;
+- a message whose only field is repeated (a "wrapper") stands for a list, so that a list of
+  lists is a repeated wrapper (tuple[tuple[int, ...], ...] ↔ repeated PovertyCauses);
+- a method returning None has an empty response.
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import operator
+import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any
 
@@ -30,8 +35,11 @@ TIMESTAMP = timestamp_pb2.Timestamp.DESCRIPTOR.full_name
 
 def fill(message: Message, value: Any) -> Message:
     """Set message's fields from a dataclass, a dict (by name) or a tuple (in field order)."""
+    wrapped = _wrapped(message.DESCRIPTOR)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         items: Any = ((name, getattr(value, name)) for name in _field_names(type(value)))
+    elif wrapped is not None and isinstance(value, list | tuple):
+        items = [(wrapped.name, value)]
     elif isinstance(value, dict):
         items = value.items()
     elif isinstance(value, tuple):
@@ -107,6 +115,9 @@ def _reader(descriptor: Any, hint: Any) -> Reader:
         parts = [(name, _field_reader(by_name[name], h)) for name, h in _hints(hint).items()]
         return lambda m: cls(**{name: part(m) for name, part in parts})
     args = typing.get_args(hint)
+    wrapped = _wrapped(descriptor)
+    if wrapped is not None and _is_list(hint):
+        return _field_reader(wrapped, hint)
     if typing.get_origin(hint) is tuple and args and args[-1] is not Ellipsis:
         if len(descriptor.fields) != len(args):
             raise TypeError(f"{descriptor.full_name} does not fit {hint}")
@@ -118,6 +129,10 @@ def _reader(descriptor: Any, hint: Any) -> Reader:
 @cache
 def _field_reader(field: Field, hint: Any) -> Reader:
     name = field.name
+    inner = _optional(hint)
+    if inner is not None and field.has_presence:
+        read_set = _field_reader(field, inner)
+        return lambda m: read_set(m) if m.HasField(name) else None
     if field.is_repeated:
         origin, args = typing.get_origin(hint), typing.get_args(hint)
         item = _item_reader(field, args[0] if args else Any)
@@ -130,6 +145,32 @@ def _field_reader(field: Field, hint: Any) -> Reader:
     if item is None:
         return operator.attrgetter(name)
     return lambda m: item(getattr(m, name))
+
+
+def _optional(hint: Any) -> Any:
+    """X for an `X | None` hint, else None."""
+    args = typing.get_args(hint)
+    if type(None) not in args or typing.get_origin(hint) not in (typing.Union, types.UnionType):
+        return None
+    rest = [a for a in args if a is not type(None)]
+    return rest[0] if len(rest) == 1 else typing.Union[tuple(rest)]  # noqa: UP007
+
+
+def _is_list(hint: Any) -> bool:
+    """list[X], Sequence[X] or tuple[X, ...]."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is tuple:
+        return len(args) == 2 and args[1] is Ellipsis
+    return origin in (list, Sequence)
+
+
+@cache
+def _wrapped(descriptor: Any) -> Field | None:
+    """The one field of a wrapper message (its only field, repeated), else None."""
+    fields = descriptor.fields
+    if len(fields) == 1 and fields[0].is_repeated:
+        return fields[0]
+    return None
 
 
 def _item_reader(field: Field, hint: Any) -> Reader | None:
@@ -166,12 +207,17 @@ def _kwargs(descriptor: Any, cls: Any) -> Callable[[Any], dict[str, Any]]:
 def _converter(field: Field) -> Callable[[Any], Any] | None:
     sub = field.message_type
     if sub is None:
-        return int if field.cpp_type in _INTS else None
+        if field.cpp_type not in _INTS:
+            return None
+        return _ints if field.is_repeated else int
     if sub.full_name == TIMESTAMP:
         return _timestamp
     names = [f.name for f in sub.fields]
+    wrapped = _wrapped(sub)
 
     def one(v: Any) -> Any:
+        if wrapped is not None and isinstance(v, list | tuple):
+            return {wrapped.name: _ints(v) if wrapped.cpp_type in _INTS else list(v)}
         if isinstance(v, tuple):
             return dict(zip(names, v, strict=True))
         return _kwargs(sub, _type(v))(v)
@@ -179,6 +225,10 @@ def _converter(field: Field) -> Callable[[Any], Any] | None:
     if field.is_repeated:
         return lambda vs: [one(v) for v in vs]
     return one
+
+
+def _ints(values: Any) -> list[int]:
+    return [int(v) for v in values]
 
 
 def _type(value: Any) -> Any:
@@ -195,6 +245,8 @@ def response_values(message: Message, hint: Any) -> Any:
     """A method's return value from its response: a tuple over the fields, or the one field."""
     if typing.get_origin(hint) is tuple:
         return read(message, hint)
+    if not message.DESCRIPTOR.fields:  # the method returns None
+        return None
     (field,) = message.DESCRIPTOR.fields
     return value(message, field, hint)
 
@@ -203,6 +255,10 @@ def fill_response(message: Message, result: Any) -> Message:
     """The response holding a method's return value (see response_values)."""
     if isinstance(result, tuple) and not dataclasses.is_dataclass(result):
         return fill(message, result)
+    if not message.DESCRIPTOR.fields:
+        if result is not None:
+            raise TypeError(f"{message.DESCRIPTOR.full_name} has no field for {result!r}")
+        return message
     (field,) = message.DESCRIPTOR.fields
     put(message, field, result)
     return message

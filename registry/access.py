@@ -134,6 +134,8 @@ POLICY: Mapping[str, frozenset[Role]] = MappingProxyType({
         for name in (
             *("OpenListings", "OpenOrders", "SupplyGeneration", "CreateRun", "UpdateRun"),
             *("GetRun", "ListRuns", "CommitProduce", "DiscardRun"),
+            *("AidInputs", "StoreGrants", "CommitAid"),
+            *("StationingData", "ContractingData", "FinishCadreRun", "CommitCadres"),
         )
     },
     "/grpc.health.v1.Health/Check": PUBLIC,

@@ -18,15 +18,21 @@ def test_every_protocol_method_has_an_rpc():
     response shaped like its return value (a method added without them fails here)."""
     methods = grpc_source.protocol_methods()
     assert "open_listings" in methods and "commit_produce" in methods
+    assert {"aid_inputs", "store_grants", "commit_aid", "commit_cadres"} <= set(methods)
     everything = {n for n in vars(RegistrySource) if not n.startswith("_")}
-    assert everything == set(methods) | grpc_source.LOCAL_ONLY, "a method neither mapped nor local"
+    assert everything == set(methods), "a RegistrySource method without an RPC"
     for method in methods:
         descriptor = grpc_source.rpc(method)
         params = inspect.signature(getattr(RegistrySource, method)).parameters
         wanted = {name for name in params if name != "self"}
         assert {f.name for f in descriptor.input_type.fields} == wanted, method
         returns = typing.get_type_hints(getattr(RegistrySource, method))["return"]
-        arity = len(typing.get_args(returns)) if typing.get_origin(returns) is tuple else 1
+        if returns is type(None):
+            arity = 0
+        elif typing.get_origin(returns) is tuple:
+            arity = len(typing.get_args(returns))
+        else:
+            arity = 1
         assert len(descriptor.output_type.fields) == arity, method
     rpcs = {m.name for m in grpc_source.SERVICE.methods}
     assert rpcs == {grpc_source.rpc_name(m) for m in methods}, "an RPC no method maps to"
@@ -37,6 +43,10 @@ def test_reads_and_request_id_writes_are_retried():
     assert grpc_source.retried("open_listings") and grpc_source.retried("get_run")
     assert grpc_source.retried("create_run") and grpc_source.retried("commit_produce")
     assert not grpc_source.retried("update_run") and not grpc_source.retried("discard_run")
+    assert grpc_source.retried("aid_inputs") and grpc_source.retried("stationing_data")
+    assert grpc_source.retried("contracting_data") and grpc_source.retried("commit_aid")
+    assert grpc_source.retried("commit_cadres")
+    assert not grpc_source.retried("store_grants") and not grpc_source.retried("finish_cadre_run")
 
 
 @pytest.fixture

@@ -800,3 +800,707 @@ class DiscardRunResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DiscardRunResponse: _TypeAlias = DiscardRunResponse  # noqa: Y015
+
+@_typing.final
+class AidHouseholdRecord(_message.Message):
+    """--- aid runs ---------------------------------------------------------------------------
+
+    registry.aid_runs.AidHouseholdRecord
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    VILLAGE_CODE_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    CAUSES_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    village_code: _builtins.str
+    """the village's 12-digit administrative code"""
+    status: _builtins.int
+    """fupin.registry.v1.HouseholdStatus"""
+    score: _builtins.int
+    @_builtins.property
+    def causes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """fupin.registry.v1.PovertyCause"""
+
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        village_code: _builtins.str = ...,
+        status: _builtins.int = ...,
+        score: _builtins.int = ...,
+        causes: _abc.Iterable[_builtins.int] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["causes", b"causes", "id", b"id", "score", b"score", "status", b"status", "village_code", b"village_code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AidHouseholdRecord: _TypeAlias = AidHouseholdRecord  # noqa: Y015
+
+@_typing.final
+class AidProgrammeRecord(_message.Message):
+    """registry.aid_runs.AidProgrammeRecord"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    BUDGET_FEN_FIELD_NUMBER: _builtins.int
+    SPENT_FEN_FIELD_NUMBER: _builtins.int
+    AMOUNT_FEN_FIELD_NUMBER: _builtins.int
+    MIN_AMOUNT_FEN_FIELD_NUMBER: _builtins.int
+    STEP_FEN_FIELD_NUMBER: _builtins.int
+    CAUSES_FIELD_NUMBER: _builtins.int
+    ELIGIBLE_STATUSES_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    budget_fen: _builtins.int
+    spent_fen: _builtins.int
+    amount_fen: _builtins.int
+    min_amount_fen: _builtins.int
+    step_fen: _builtins.int
+    region_code: _builtins.str
+    @_builtins.property
+    def causes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]: ...
+    @_builtins.property
+    def eligible_statuses(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        budget_fen: _builtins.int = ...,
+        spent_fen: _builtins.int = ...,
+        amount_fen: _builtins.int = ...,
+        min_amount_fen: _builtins.int = ...,
+        step_fen: _builtins.int = ...,
+        causes: _abc.Iterable[_builtins.int] | None = ...,
+        eligible_statuses: _abc.Iterable[_builtins.int] | None = ...,
+        region_code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_fen", b"amount_fen", "budget_fen", b"budget_fen", "causes", b"causes", "eligible_statuses", b"eligible_statuses", "id", b"id", "min_amount_fen", b"min_amount_fen", "region_code", b"region_code", "spent_fen", b"spent_fen", "step_fen", b"step_fen"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AidProgrammeRecord: _TypeAlias = AidProgrammeRecord  # noqa: Y015
+
+@_typing.final
+class HeldGrant(_message.Message):
+    """A (household, programme) pair of registry.aid_runs.AidInputs.held."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOUSEHOLD_ID_FIELD_NUMBER: _builtins.int
+    PROGRAMME_ID_FIELD_NUMBER: _builtins.int
+    household_id: _builtins.str
+    programme_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        household_id: _builtins.str = ...,
+        programme_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["household_id", b"household_id", "programme_id", b"programme_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HeldGrant: _TypeAlias = HeldGrant  # noqa: Y015
+
+@_typing.final
+class AidInputs(_message.Message):
+    """registry.aid_runs.AidInputs"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOUSEHOLDS_FIELD_NUMBER: _builtins.int
+    PROGRAMMES_FIELD_NUMBER: _builtins.int
+    HELD_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def households(self) -> _containers.RepeatedCompositeFieldContainer[Global___AidHouseholdRecord]: ...
+    @_builtins.property
+    def programmes(self) -> _containers.RepeatedCompositeFieldContainer[Global___AidProgrammeRecord]: ...
+    @_builtins.property
+    def held(self) -> _containers.RepeatedCompositeFieldContainer[Global___HeldGrant]: ...
+    def __init__(
+        self,
+        *,
+        households: _abc.Iterable[Global___AidHouseholdRecord] | None = ...,
+        programmes: _abc.Iterable[Global___AidProgrammeRecord] | None = ...,
+        held: _abc.Iterable[Global___HeldGrant] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["held", b"held", "households", b"households", "programmes", b"programmes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AidInputs: _TypeAlias = AidInputs  # noqa: Y015
+
+@_typing.final
+class GrantRecord(_message.Message):
+    """registry.aid_runs.GrantRecord"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOUSEHOLD_ID_FIELD_NUMBER: _builtins.int
+    PROGRAMME_ID_FIELD_NUMBER: _builtins.int
+    AMOUNT_FEN_FIELD_NUMBER: _builtins.int
+    household_id: _builtins.str
+    programme_id: _builtins.str
+    amount_fen: _builtins.int
+    def __init__(
+        self,
+        *,
+        household_id: _builtins.str = ...,
+        programme_id: _builtins.str = ...,
+        amount_fen: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_fen", b"amount_fen", "household_id", b"household_id", "programme_id", b"programme_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GrantRecord: _TypeAlias = GrantRecord  # noqa: Y015
+
+@_typing.final
+class AidInputsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    PROGRAMME_IDS_FIELD_NUMBER: _builtins.int
+    FIELD_FIELD_NUMBER: _builtins.int
+    region_code: _builtins.str
+    field: _builtins.str
+    """the request field a NOT_FOUND names (with the programme's index)"""
+    @_builtins.property
+    def programme_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        region_code: _builtins.str = ...,
+        programme_ids: _abc.Iterable[_builtins.str] | None = ...,
+        field: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["field", b"field", "programme_ids", b"programme_ids", "region_code", b"region_code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AidInputsRequest: _TypeAlias = AidInputsRequest  # noqa: Y015
+
+@_typing.final
+class AidInputsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INPUTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def inputs(self) -> Global___AidInputs: ...
+    def __init__(
+        self,
+        *,
+        inputs: Global___AidInputs | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["inputs", b"inputs"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["inputs", b"inputs"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AidInputsResponse: _TypeAlias = AidInputsResponse  # noqa: Y015
+
+@_typing.final
+class StoreGrantsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    GRANTS_FIELD_NUMBER: _builtins.int
+    run_id: _builtins.str
+    @_builtins.property
+    def grants(self) -> _containers.RepeatedCompositeFieldContainer[Global___GrantRecord]: ...
+    def __init__(
+        self,
+        *,
+        run_id: _builtins.str = ...,
+        grants: _abc.Iterable[Global___GrantRecord] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["grants", b"grants", "run_id", b"run_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StoreGrantsRequest: _TypeAlias = StoreGrantsRequest  # noqa: Y015
+
+@_typing.final
+class StoreGrantsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StoreGrantsResponse: _TypeAlias = StoreGrantsResponse  # noqa: Y015
+
+@_typing.final
+class CommitAidRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    run_id: _builtins.str
+    request_id: _builtins.str
+    etag: _builtins.str
+    def __init__(
+        self,
+        *,
+        run_id: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+        etag: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "request_id", b"request_id", "run_id", b"run_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CommitAidRequest: _TypeAlias = CommitAidRequest  # noqa: Y015
+
+@_typing.final
+class CommitAidResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUN_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def run(self) -> Global___RunRecord: ...
+    def __init__(
+        self,
+        *,
+        run: Global___RunRecord | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["run", b"run"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["run", b"run"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CommitAidResponse: _TypeAlias = CommitAidResponse  # noqa: Y015
+
+@_typing.final
+class CadreRow(_message.Message):
+    """--- cadre runs -------------------------------------------------------------------------
+
+    registry.cadre_runs.CadreRow
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    RANK_FIELD_NUMBER: _builtins.int
+    SKILLS_FIELD_NUMBER: _builtins.int
+    HOME_UNIT_FIELD_NUMBER: _builtins.int
+    LATITUDE_FIELD_NUMBER: _builtins.int
+    LONGITUDE_FIELD_NUMBER: _builtins.int
+    MAX_DISTANCE_KM_FIELD_NUMBER: _builtins.int
+    CURRENT_VILLAGE_ID_FIELD_NUMBER: _builtins.int
+    PINNED_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    rank: _builtins.int
+    """fupin.registry.v1.CadreRank"""
+    home_unit: _builtins.str
+    latitude: _builtins.float
+    longitude: _builtins.float
+    max_distance_km: _builtins.float
+    current_village_id: _builtins.str
+    """unset: not posted"""
+    pinned: _builtins.bool
+    version: _builtins.int
+    @_builtins.property
+    def skills(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        rank: _builtins.int = ...,
+        skills: _abc.Iterable[_builtins.str] | None = ...,
+        home_unit: _builtins.str = ...,
+        latitude: _builtins.float = ...,
+        longitude: _builtins.float = ...,
+        max_distance_km: _builtins.float = ...,
+        current_village_id: _builtins.str | None = ...,
+        pinned: _builtins.bool = ...,
+        version: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_current_village_id", b"_current_village_id", "current_village_id", b"current_village_id"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_current_village_id", b"_current_village_id", "current_village_id", b"current_village_id", "home_unit", b"home_unit", "id", b"id", "latitude", b"latitude", "longitude", b"longitude", "max_distance_km", b"max_distance_km", "pinned", b"pinned", "rank", b"rank", "skills", b"skills", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__current_village_id: _TypeAlias = _typing.Literal["current_village_id"]  # noqa: Y015
+    _WhichOneofArgType__current_village_id: _TypeAlias = _typing.Literal["_current_village_id", b"_current_village_id"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__current_village_id) -> _WhichOneofReturnType__current_village_id | None: ...
+
+Global___CadreRow: _TypeAlias = CadreRow  # noqa: Y015
+
+@_typing.final
+class PovertyCauses(_message.Message):
+    """One poor household's causes of poverty (fupin.registry.v1.PovertyCause values): a list in
+    a list, as VillageRow.household_causes needs.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CAUSES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def causes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]: ...
+    def __init__(
+        self,
+        *,
+        causes: _abc.Iterable[_builtins.int] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["causes", b"causes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PovertyCauses: _TypeAlias = PovertyCauses  # noqa: Y015
+
+@_typing.final
+class VillageRow(_message.Message):
+    """registry.cadre_runs.VillageRow"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    LATITUDE_FIELD_NUMBER: _builtins.int
+    LONGITUDE_FIELD_NUMBER: _builtins.int
+    NEEDS_FIELD_NUMBER: _builtins.int
+    HOUSEHOLD_CAUSES_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    latitude: _builtins.float
+    longitude: _builtins.float
+    @_builtins.property
+    def needs(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def household_causes(self) -> _containers.RepeatedCompositeFieldContainer[Global___PovertyCauses]: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        latitude: _builtins.float = ...,
+        longitude: _builtins.float = ...,
+        needs: _abc.Iterable[_builtins.str] | None = ...,
+        household_causes: _abc.Iterable[Global___PovertyCauses] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["household_causes", b"household_causes", "id", b"id", "latitude", b"latitude", "longitude", b"longitude", "needs", b"needs"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VillageRow: _TypeAlias = VillageRow  # noqa: Y015
+
+@_typing.final
+class StationingData(_message.Message):
+    """registry.cadre_runs.StationingData"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VILLAGES_FIELD_NUMBER: _builtins.int
+    CADRES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def villages(self) -> _containers.RepeatedCompositeFieldContainer[Global___VillageRow]: ...
+    @_builtins.property
+    def cadres(self) -> _containers.RepeatedCompositeFieldContainer[Global___CadreRow]: ...
+    def __init__(
+        self,
+        *,
+        villages: _abc.Iterable[Global___VillageRow] | None = ...,
+        cadres: _abc.Iterable[Global___CadreRow] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cadres", b"cadres", "villages", b"villages"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StationingData: _TypeAlias = StationingData  # noqa: Y015
+
+@_typing.final
+class HouseholdRow(_message.Message):
+    """registry.cadre_runs.HouseholdRow"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    VILLAGE_ID_FIELD_NUMBER: _builtins.int
+    LATITUDE_FIELD_NUMBER: _builtins.int
+    LONGITUDE_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    CAUSES_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    village_id: _builtins.str
+    latitude: _builtins.float
+    """the village's"""
+    longitude: _builtins.float
+    status: _builtins.int
+    causes: _builtins.int
+    """how many causes of poverty"""
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        village_id: _builtins.str = ...,
+        latitude: _builtins.float = ...,
+        longitude: _builtins.float = ...,
+        status: _builtins.int = ...,
+        causes: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["causes", b"causes", "id", b"id", "latitude", b"latitude", "longitude", b"longitude", "status", b"status", "village_id", b"village_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HouseholdRow: _TypeAlias = HouseholdRow  # noqa: Y015
+
+@_typing.final
+class ContractingData(_message.Message):
+    """registry.cadre_runs.ContractingData"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CADRES_FIELD_NUMBER: _builtins.int
+    HOUSEHOLDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def cadres(self) -> _containers.RepeatedCompositeFieldContainer[Global___CadreRow]: ...
+    @_builtins.property
+    def households(self) -> _containers.RepeatedCompositeFieldContainer[Global___HouseholdRow]: ...
+    def __init__(
+        self,
+        *,
+        cadres: _abc.Iterable[Global___CadreRow] | None = ...,
+        households: _abc.Iterable[Global___HouseholdRow] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cadres", b"cadres", "households", b"households"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ContractingData: _TypeAlias = ContractingData  # noqa: Y015
+
+@_typing.final
+class CadreItem(_message.Message):
+    """registry.cadre_runs.CadreItem"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CADRE_ID_FIELD_NUMBER: _builtins.int
+    CADRE_VERSION_FIELD_NUMBER: _builtins.int
+    VILLAGE_ID_FIELD_NUMBER: _builtins.int
+    HOUSEHOLD_ID_FIELD_NUMBER: _builtins.int
+    cadre_id: _builtins.str
+    cadre_version: _builtins.int
+    village_id: _builtins.str
+    household_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        cadre_id: _builtins.str = ...,
+        cadre_version: _builtins.int = ...,
+        village_id: _builtins.str = ...,
+        household_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cadre_id", b"cadre_id", "cadre_version", b"cadre_version", "household_id", b"household_id", "village_id", b"village_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CadreItem: _TypeAlias = CadreItem  # noqa: Y015
+
+@_typing.final
+class StationingDataRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    region_code: _builtins.str
+    def __init__(
+        self,
+        *,
+        region_code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["region_code", b"region_code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StationingDataRequest: _TypeAlias = StationingDataRequest  # noqa: Y015
+
+@_typing.final
+class StationingDataResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATA_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def data(self) -> Global___StationingData: ...
+    def __init__(
+        self,
+        *,
+        data: Global___StationingData | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["data", b"data"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StationingDataResponse: _TypeAlias = StationingDataResponse  # noqa: Y015
+
+@_typing.final
+class ContractingDataRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    region_code: _builtins.str
+    def __init__(
+        self,
+        *,
+        region_code: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["region_code", b"region_code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ContractingDataRequest: _TypeAlias = ContractingDataRequest  # noqa: Y015
+
+@_typing.final
+class ContractingDataResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATA_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def data(self) -> Global___ContractingData: ...
+    def __init__(
+        self,
+        *,
+        data: Global___ContractingData | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["data", b"data"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ContractingDataResponse: _TypeAlias = ContractingDataResponse  # noqa: Y015
+
+@_typing.final
+class FinishCadreRunRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    ITEMS_FIELD_NUMBER: _builtins.int
+    FIELDS_FIELD_NUMBER: _builtins.int
+    run_id: _builtins.str
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___CadreItem]: ...
+    @_builtins.property
+    def fields(self) -> Global___RunFields: ...
+    def __init__(
+        self,
+        *,
+        run_id: _builtins.str = ...,
+        items: _abc.Iterable[Global___CadreItem] | None = ...,
+        fields: Global___RunFields | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["fields", b"fields"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["fields", b"fields", "items", b"items", "run_id", b"run_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FinishCadreRunRequest: _TypeAlias = FinishCadreRunRequest  # noqa: Y015
+
+@_typing.final
+class FinishCadreRunResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUN_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def run(self) -> Global___RunRecord: ...
+    def __init__(
+        self,
+        *,
+        run: Global___RunRecord | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["run", b"run"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["run", b"run"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FinishCadreRunResponse: _TypeAlias = FinishCadreRunResponse  # noqa: Y015
+
+@_typing.final
+class CommitCadresRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    run_id: _builtins.str
+    request_id: _builtins.str
+    etag: _builtins.str
+    def __init__(
+        self,
+        *,
+        run_id: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+        etag: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "request_id", b"request_id", "run_id", b"run_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CommitCadresRequest: _TypeAlias = CommitCadresRequest  # noqa: Y015
+
+@_typing.final
+class CommitCadresResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUN_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def run(self) -> Global___RunRecord: ...
+    def __init__(
+        self,
+        *,
+        run: Global___RunRecord | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["run", b"run"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["run", b"run"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CommitCadresResponse: _TypeAlias = CommitCadresResponse  # noqa: Y015

@@ -34,7 +34,9 @@ class MatcherStoreServiceStub:
     the RPC is the method's name in CamelCase; the request has one field per parameter, named
     alike (a `**fields` or dict parameter is a message whose `optional` fields are the keys
     passed when set); the response has one field per element of a returned tuple, in order, or
-    one field for any other return value. Records map field by field onto the dataclasses.
+    one field for any other return value (none for None). Records map field by field onto the
+    dataclasses; an `X | None` attribute is an `optional` field (unset: None), and a list inside
+    a list is a repeated message with one repeated field (PovertyCauses).
 
     Errors are the registry's own (NOT_FOUND, ALREADY_EXISTS, ABORTED, FAILED_PRECONDITION with
     their details); UNAVAILABLE when the database cannot be reached.
@@ -91,6 +93,41 @@ class MatcherStoreServiceStub:
                 request_serializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.DiscardRunRequest.SerializeToString,
                 response_deserializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.DiscardRunResponse.FromString,
                 _registered_method=True)
+        self.AidInputs = channel.unary_unary(
+                '/fupin.registry.v1.MatcherStoreService/AidInputs',
+                request_serializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.AidInputsRequest.SerializeToString,
+                response_deserializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.AidInputsResponse.FromString,
+                _registered_method=True)
+        self.StoreGrants = channel.unary_unary(
+                '/fupin.registry.v1.MatcherStoreService/StoreGrants',
+                request_serializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.StoreGrantsRequest.SerializeToString,
+                response_deserializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.StoreGrantsResponse.FromString,
+                _registered_method=True)
+        self.CommitAid = channel.unary_unary(
+                '/fupin.registry.v1.MatcherStoreService/CommitAid',
+                request_serializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.CommitAidRequest.SerializeToString,
+                response_deserializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.CommitAidResponse.FromString,
+                _registered_method=True)
+        self.StationingData = channel.unary_unary(
+                '/fupin.registry.v1.MatcherStoreService/StationingData',
+                request_serializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.StationingDataRequest.SerializeToString,
+                response_deserializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.StationingDataResponse.FromString,
+                _registered_method=True)
+        self.ContractingData = channel.unary_unary(
+                '/fupin.registry.v1.MatcherStoreService/ContractingData',
+                request_serializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.ContractingDataRequest.SerializeToString,
+                response_deserializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.ContractingDataResponse.FromString,
+                _registered_method=True)
+        self.FinishCadreRun = channel.unary_unary(
+                '/fupin.registry.v1.MatcherStoreService/FinishCadreRun',
+                request_serializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.FinishCadreRunRequest.SerializeToString,
+                response_deserializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.FinishCadreRunResponse.FromString,
+                _registered_method=True)
+        self.CommitCadres = channel.unary_unary(
+                '/fupin.registry.v1.MatcherStoreService/CommitCadres',
+                request_serializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.CommitCadresRequest.SerializeToString,
+                response_deserializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.CommitCadresResponse.FromString,
+                _registered_method=True)
 
 
 class MatcherStoreServiceServicer:
@@ -102,7 +139,9 @@ class MatcherStoreServiceServicer:
     the RPC is the method's name in CamelCase; the request has one field per parameter, named
     alike (a `**fields` or dict parameter is a message whose `optional` fields are the keys
     passed when set); the response has one field per element of a returned tuple, in order, or
-    one field for any other return value. Records map field by field onto the dataclasses.
+    one field for any other return value (none for None). Records map field by field onto the
+    dataclasses; an `X | None` attribute is an `optional` field (unset: None), and a list inside
+    a list is a repeated message with one repeated field (PovertyCauses).
 
     Errors are the registry's own (NOT_FOUND, ALREADY_EXISTS, ABORTED, FAILED_PRECONDITION with
     their details); UNAVAILABLE when the database cannot be reached.
@@ -168,6 +207,63 @@ class MatcherStoreServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AidInputs(self, request, context):
+        """Aid runs (registry/aid_runs.py).
+        The programmes asked for, every household of the region and the (household, programme)
+        grants the ledger already records among them, in one snapshot. NOT_FOUND names
+        `<field>[i]` for a missing programme.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StoreGrants(self, request, context):
+        """Keeps a run's grants for its commit (before the run becomes PROPOSED). Not idempotent:
+        never retried.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CommitAid(self, request, context):
+        """Grants a PROPOSED aid run's allocation, all or nothing; idempotent by request_id. ABORTED
+        naming `programmes[ID]` or `households[ID]` when the grants no longer fit.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StationingData(self, request, context):
+        """Cadre runs (registry/cadre_runs.py).
+        Poor villages of the region with their poor households' causes, and the available cadres.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ContractingData(self, request, context):
+        """Poor households of the region and the available cadres, located at their posting.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FinishCadreRun(self, request, context):
+        """Sets the given fields of a cadre run and stores what its commit would change, in one
+        transaction. Not idempotent: never retried.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CommitCadres(self, request, context):
+        """Applies a PROPOSED stationing or contracting run, all or nothing; idempotent by
+        request_id. ABORTED naming `cadres[ID]` when a cadre changed since the run read it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MatcherStoreServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -216,6 +312,41 @@ def add_MatcherStoreServiceServicer_to_server(servicer, server):
                     request_deserializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.DiscardRunRequest.FromString,
                     response_serializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.DiscardRunResponse.SerializeToString,
             ),
+            'AidInputs': grpc.unary_unary_rpc_method_handler(
+                    servicer.AidInputs,
+                    request_deserializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.AidInputsRequest.FromString,
+                    response_serializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.AidInputsResponse.SerializeToString,
+            ),
+            'StoreGrants': grpc.unary_unary_rpc_method_handler(
+                    servicer.StoreGrants,
+                    request_deserializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.StoreGrantsRequest.FromString,
+                    response_serializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.StoreGrantsResponse.SerializeToString,
+            ),
+            'CommitAid': grpc.unary_unary_rpc_method_handler(
+                    servicer.CommitAid,
+                    request_deserializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.CommitAidRequest.FromString,
+                    response_serializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.CommitAidResponse.SerializeToString,
+            ),
+            'StationingData': grpc.unary_unary_rpc_method_handler(
+                    servicer.StationingData,
+                    request_deserializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.StationingDataRequest.FromString,
+                    response_serializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.StationingDataResponse.SerializeToString,
+            ),
+            'ContractingData': grpc.unary_unary_rpc_method_handler(
+                    servicer.ContractingData,
+                    request_deserializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.ContractingDataRequest.FromString,
+                    response_serializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.ContractingDataResponse.SerializeToString,
+            ),
+            'FinishCadreRun': grpc.unary_unary_rpc_method_handler(
+                    servicer.FinishCadreRun,
+                    request_deserializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.FinishCadreRunRequest.FromString,
+                    response_serializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.FinishCadreRunResponse.SerializeToString,
+            ),
+            'CommitCadres': grpc.unary_unary_rpc_method_handler(
+                    servicer.CommitCadres,
+                    request_deserializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.CommitCadresRequest.FromString,
+                    response_serializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.CommitCadresResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'fupin.registry.v1.MatcherStoreService', rpc_method_handlers)
@@ -233,7 +364,9 @@ class MatcherStoreService:
     the RPC is the method's name in CamelCase; the request has one field per parameter, named
     alike (a `**fields` or dict parameter is a message whose `optional` fields are the keys
     passed when set); the response has one field per element of a returned tuple, in order, or
-    one field for any other return value. Records map field by field onto the dataclasses.
+    one field for any other return value (none for None). Records map field by field onto the
+    dataclasses; an `X | None` attribute is an `optional` field (unset: None), and a list inside
+    a list is a repeated message with one repeated field (PovertyCauses).
 
     Errors are the registry's own (NOT_FOUND, ALREADY_EXISTS, ABORTED, FAILED_PRECONDITION with
     their details); UNAVAILABLE when the database cannot be reached.
@@ -472,6 +605,195 @@ class MatcherStoreService:
             '/fupin.registry.v1.MatcherStoreService/DiscardRun',
             fupin_dot_registry_dot_v1_dot_internal__service__pb2.DiscardRunRequest.SerializeToString,
             fupin_dot_registry_dot_v1_dot_internal__service__pb2.DiscardRunResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AidInputs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fupin.registry.v1.MatcherStoreService/AidInputs',
+            fupin_dot_registry_dot_v1_dot_internal__service__pb2.AidInputsRequest.SerializeToString,
+            fupin_dot_registry_dot_v1_dot_internal__service__pb2.AidInputsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StoreGrants(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fupin.registry.v1.MatcherStoreService/StoreGrants',
+            fupin_dot_registry_dot_v1_dot_internal__service__pb2.StoreGrantsRequest.SerializeToString,
+            fupin_dot_registry_dot_v1_dot_internal__service__pb2.StoreGrantsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CommitAid(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fupin.registry.v1.MatcherStoreService/CommitAid',
+            fupin_dot_registry_dot_v1_dot_internal__service__pb2.CommitAidRequest.SerializeToString,
+            fupin_dot_registry_dot_v1_dot_internal__service__pb2.CommitAidResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StationingData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fupin.registry.v1.MatcherStoreService/StationingData',
+            fupin_dot_registry_dot_v1_dot_internal__service__pb2.StationingDataRequest.SerializeToString,
+            fupin_dot_registry_dot_v1_dot_internal__service__pb2.StationingDataResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ContractingData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fupin.registry.v1.MatcherStoreService/ContractingData',
+            fupin_dot_registry_dot_v1_dot_internal__service__pb2.ContractingDataRequest.SerializeToString,
+            fupin_dot_registry_dot_v1_dot_internal__service__pb2.ContractingDataResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FinishCadreRun(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fupin.registry.v1.MatcherStoreService/FinishCadreRun',
+            fupin_dot_registry_dot_v1_dot_internal__service__pb2.FinishCadreRunRequest.SerializeToString,
+            fupin_dot_registry_dot_v1_dot_internal__service__pb2.FinishCadreRunResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CommitCadres(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fupin.registry.v1.MatcherStoreService/CommitCadres',
+            fupin_dot_registry_dot_v1_dot_internal__service__pb2.CommitCadresRequest.SerializeToString,
+            fupin_dot_registry_dot_v1_dot_internal__service__pb2.CommitCadresResponse.FromString,
             options,
             channel_credentials,
             insecure,

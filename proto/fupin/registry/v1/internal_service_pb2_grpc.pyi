@@ -35,7 +35,9 @@ class MatcherStoreServiceStub:
     the RPC is the method's name in CamelCase; the request has one field per parameter, named
     alike (a `**fields` or dict parameter is a message whose `optional` fields are the keys
     passed when set); the response has one field per element of a returned tuple, in order, or
-    one field for any other return value. Records map field by field onto the dataclasses.
+    one field for any other return value (none for None). Records map field by field onto the
+    dataclasses; an `X | None` attribute is an `optional` field (unset: None), and a list inside
+    a list is a repeated message with one repeated field (PovertyCauses).
 
     Errors are the registry's own (NOT_FOUND, ALREADY_EXISTS, ABORTED, FAILED_PRECONDITION with
     their details); UNAVAILABLE when the database cannot be reached.
@@ -60,6 +62,34 @@ class MatcherStoreServiceStub:
     CommitProduce: _grpc.UnaryUnaryMultiCallable[_internal_service_pb2.CommitProduceRequest, _internal_service_pb2.CommitProduceResponse]
     """Applies a PROPOSED produce run, all or nothing; idempotent by request_id."""
     DiscardRun: _grpc.UnaryUnaryMultiCallable[_internal_service_pb2.DiscardRunRequest, _internal_service_pb2.DiscardRunResponse]
+    AidInputs: _grpc.UnaryUnaryMultiCallable[_internal_service_pb2.AidInputsRequest, _internal_service_pb2.AidInputsResponse]
+    """Aid runs (registry/aid_runs.py).
+    The programmes asked for, every household of the region and the (household, programme)
+    grants the ledger already records among them, in one snapshot. NOT_FOUND names
+    `<field>[i]` for a missing programme.
+    """
+    StoreGrants: _grpc.UnaryUnaryMultiCallable[_internal_service_pb2.StoreGrantsRequest, _internal_service_pb2.StoreGrantsResponse]
+    """Keeps a run's grants for its commit (before the run becomes PROPOSED). Not idempotent:
+    never retried.
+    """
+    CommitAid: _grpc.UnaryUnaryMultiCallable[_internal_service_pb2.CommitAidRequest, _internal_service_pb2.CommitAidResponse]
+    """Grants a PROPOSED aid run's allocation, all or nothing; idempotent by request_id. ABORTED
+    naming `programmes[ID]` or `households[ID]` when the grants no longer fit.
+    """
+    StationingData: _grpc.UnaryUnaryMultiCallable[_internal_service_pb2.StationingDataRequest, _internal_service_pb2.StationingDataResponse]
+    """Cadre runs (registry/cadre_runs.py).
+    Poor villages of the region with their poor households' causes, and the available cadres.
+    """
+    ContractingData: _grpc.UnaryUnaryMultiCallable[_internal_service_pb2.ContractingDataRequest, _internal_service_pb2.ContractingDataResponse]
+    """Poor households of the region and the available cadres, located at their posting."""
+    FinishCadreRun: _grpc.UnaryUnaryMultiCallable[_internal_service_pb2.FinishCadreRunRequest, _internal_service_pb2.FinishCadreRunResponse]
+    """Sets the given fields of a cadre run and stores what its commit would change, in one
+    transaction. Not idempotent: never retried.
+    """
+    CommitCadres: _grpc.UnaryUnaryMultiCallable[_internal_service_pb2.CommitCadresRequest, _internal_service_pb2.CommitCadresResponse]
+    """Applies a PROPOSED stationing or contracting run, all or nothing; idempotent by
+    request_id. ABORTED naming `cadres[ID]` when a cadre changed since the run read it.
+    """
 
 @_typing.type_check_only
 class MatcherStoreServiceAsyncStub(MatcherStoreServiceStub):
@@ -71,7 +101,9 @@ class MatcherStoreServiceAsyncStub(MatcherStoreServiceStub):
     the RPC is the method's name in CamelCase; the request has one field per parameter, named
     alike (a `**fields` or dict parameter is a message whose `optional` fields are the keys
     passed when set); the response has one field per element of a returned tuple, in order, or
-    one field for any other return value. Records map field by field onto the dataclasses.
+    one field for any other return value (none for None). Records map field by field onto the
+    dataclasses; an `X | None` attribute is an `optional` field (unset: None), and a list inside
+    a list is a repeated message with one repeated field (PovertyCauses).
 
     Errors are the registry's own (NOT_FOUND, ALREADY_EXISTS, ABORTED, FAILED_PRECONDITION with
     their details); UNAVAILABLE when the database cannot be reached.
@@ -93,6 +125,34 @@ class MatcherStoreServiceAsyncStub(MatcherStoreServiceStub):
     CommitProduce: _aio.UnaryUnaryMultiCallable[_internal_service_pb2.CommitProduceRequest, _internal_service_pb2.CommitProduceResponse]  # type: ignore[assignment]
     """Applies a PROPOSED produce run, all or nothing; idempotent by request_id."""
     DiscardRun: _aio.UnaryUnaryMultiCallable[_internal_service_pb2.DiscardRunRequest, _internal_service_pb2.DiscardRunResponse]  # type: ignore[assignment]
+    AidInputs: _aio.UnaryUnaryMultiCallable[_internal_service_pb2.AidInputsRequest, _internal_service_pb2.AidInputsResponse]  # type: ignore[assignment]
+    """Aid runs (registry/aid_runs.py).
+    The programmes asked for, every household of the region and the (household, programme)
+    grants the ledger already records among them, in one snapshot. NOT_FOUND names
+    `<field>[i]` for a missing programme.
+    """
+    StoreGrants: _aio.UnaryUnaryMultiCallable[_internal_service_pb2.StoreGrantsRequest, _internal_service_pb2.StoreGrantsResponse]  # type: ignore[assignment]
+    """Keeps a run's grants for its commit (before the run becomes PROPOSED). Not idempotent:
+    never retried.
+    """
+    CommitAid: _aio.UnaryUnaryMultiCallable[_internal_service_pb2.CommitAidRequest, _internal_service_pb2.CommitAidResponse]  # type: ignore[assignment]
+    """Grants a PROPOSED aid run's allocation, all or nothing; idempotent by request_id. ABORTED
+    naming `programmes[ID]` or `households[ID]` when the grants no longer fit.
+    """
+    StationingData: _aio.UnaryUnaryMultiCallable[_internal_service_pb2.StationingDataRequest, _internal_service_pb2.StationingDataResponse]  # type: ignore[assignment]
+    """Cadre runs (registry/cadre_runs.py).
+    Poor villages of the region with their poor households' causes, and the available cadres.
+    """
+    ContractingData: _aio.UnaryUnaryMultiCallable[_internal_service_pb2.ContractingDataRequest, _internal_service_pb2.ContractingDataResponse]  # type: ignore[assignment]
+    """Poor households of the region and the available cadres, located at their posting."""
+    FinishCadreRun: _aio.UnaryUnaryMultiCallable[_internal_service_pb2.FinishCadreRunRequest, _internal_service_pb2.FinishCadreRunResponse]  # type: ignore[assignment]
+    """Sets the given fields of a cadre run and stores what its commit would change, in one
+    transaction. Not idempotent: never retried.
+    """
+    CommitCadres: _aio.UnaryUnaryMultiCallable[_internal_service_pb2.CommitCadresRequest, _internal_service_pb2.CommitCadresResponse]  # type: ignore[assignment]
+    """Applies a PROPOSED stationing or contracting run, all or nothing; idempotent by
+    request_id. ABORTED naming `cadres[ID]` when a cadre changed since the run read it.
+    """
 
 class MatcherStoreServiceServicer(metaclass=_abc_1.ABCMeta):
     """Internal: what a matcher running as its own process reads from and writes to the registry
@@ -103,7 +163,9 @@ class MatcherStoreServiceServicer(metaclass=_abc_1.ABCMeta):
     the RPC is the method's name in CamelCase; the request has one field per parameter, named
     alike (a `**fields` or dict parameter is a message whose `optional` fields are the keys
     passed when set); the response has one field per element of a returned tuple, in order, or
-    one field for any other return value. Records map field by field onto the dataclasses.
+    one field for any other return value (none for None). Records map field by field onto the
+    dataclasses; an `X | None` attribute is an `optional` field (unset: None), and a list inside
+    a list is a repeated message with one repeated field (PovertyCauses).
 
     Errors are the registry's own (NOT_FOUND, ALREADY_EXISTS, ABORTED, FAILED_PRECONDITION with
     their details); UNAVAILABLE when the database cannot be reached.
@@ -177,5 +239,75 @@ class MatcherStoreServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _internal_service_pb2.DiscardRunRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_internal_service_pb2.DiscardRunResponse, _abc.Awaitable[_internal_service_pb2.DiscardRunResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def AidInputs(
+        self,
+        request: _internal_service_pb2.AidInputsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_internal_service_pb2.AidInputsResponse, _abc.Awaitable[_internal_service_pb2.AidInputsResponse]]:
+        """Aid runs (registry/aid_runs.py).
+        The programmes asked for, every household of the region and the (household, programme)
+        grants the ledger already records among them, in one snapshot. NOT_FOUND names
+        `<field>[i]` for a missing programme.
+        """
+
+    @_abc_1.abstractmethod
+    def StoreGrants(
+        self,
+        request: _internal_service_pb2.StoreGrantsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_internal_service_pb2.StoreGrantsResponse, _abc.Awaitable[_internal_service_pb2.StoreGrantsResponse]]:
+        """Keeps a run's grants for its commit (before the run becomes PROPOSED). Not idempotent:
+        never retried.
+        """
+
+    @_abc_1.abstractmethod
+    def CommitAid(
+        self,
+        request: _internal_service_pb2.CommitAidRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_internal_service_pb2.CommitAidResponse, _abc.Awaitable[_internal_service_pb2.CommitAidResponse]]:
+        """Grants a PROPOSED aid run's allocation, all or nothing; idempotent by request_id. ABORTED
+        naming `programmes[ID]` or `households[ID]` when the grants no longer fit.
+        """
+
+    @_abc_1.abstractmethod
+    def StationingData(
+        self,
+        request: _internal_service_pb2.StationingDataRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_internal_service_pb2.StationingDataResponse, _abc.Awaitable[_internal_service_pb2.StationingDataResponse]]:
+        """Cadre runs (registry/cadre_runs.py).
+        Poor villages of the region with their poor households' causes, and the available cadres.
+        """
+
+    @_abc_1.abstractmethod
+    def ContractingData(
+        self,
+        request: _internal_service_pb2.ContractingDataRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_internal_service_pb2.ContractingDataResponse, _abc.Awaitable[_internal_service_pb2.ContractingDataResponse]]:
+        """Poor households of the region and the available cadres, located at their posting."""
+
+    @_abc_1.abstractmethod
+    def FinishCadreRun(
+        self,
+        request: _internal_service_pb2.FinishCadreRunRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_internal_service_pb2.FinishCadreRunResponse, _abc.Awaitable[_internal_service_pb2.FinishCadreRunResponse]]:
+        """Sets the given fields of a cadre run and stores what its commit would change, in one
+        transaction. Not idempotent: never retried.
+        """
+
+    @_abc_1.abstractmethod
+    def CommitCadres(
+        self,
+        request: _internal_service_pb2.CommitCadresRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_internal_service_pb2.CommitCadresResponse, _abc.Awaitable[_internal_service_pb2.CommitCadresResponse]]:
+        """Applies a PROPOSED stationing or contracting run, all or nothing; idempotent by
+        request_id. ABORTED naming `cadres[ID]` when a cadre changed since the run read it.
+        """
 
 def add_MatcherStoreServiceServicer_to_server(servicer: MatcherStoreServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

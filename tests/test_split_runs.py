@@ -1,0 +1,155 @@
+"""Aid and cadre runs through a matcher process apart from the registry, on PostgreSQL."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+
+from bench.registry import database
+from bench.topology import Topology
+from clients.auth import open_channel
+from fupin.matcher.v1 import cadres_pb2 as cpb
+from fupin.matcher.v1 import matcher_service_pb2 as mpb
+from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
+from fupin.registry.v1 import registry_service_pb2 as api
+from fupin.registry.v1 import registry_service_pb2_grpc as api_grpc
+from fupin.registry.v1 import resources_pb2 as pb
+from tests import factories
+from tests.aidfixtures import poor_households, programme, selection_request
+from tests.conftest import POSTGRES_ADMIN_URL
+from tests.matcher.test_cadre_commits import ONE_EACH, PARAMS, A, B, cheapest_postings, create_cadre
+
+# One topology for both tests (one xdist worker); the cadre runs use their own county so that
+# the aid test's village is not in their selection.
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.xdist_group("split_runs")]
+COUNTY = factories.PUNING
+
+
+@dataclass
+class Split:
+    registry: api_grpc.RegistryServiceStub
+    matcher: mpb_grpc.MatcherServiceStub
+    engine: Engine
+
+    def rows(self, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+        with self.engine.connect() as conn:
+            return sorted(tuple(r) for r in conn.execute(text(sql), params))
+
+
+@pytest.fixture(scope="module")
+def split(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Split]:
+    """`fupin serve --only registry` and `--only matcher` on loopback over a fresh PostgreSQL
+    database, with stubs carrying the registry's admin key."""
+    workdir = tmp_path_factory.mktemp("split-runs")
+    with database("postgres", POSTGRES_ADMIN_URL) as url, Topology(url, workdir) as topology:
+        key = topology.key_file.read_text().strip()
+        engine = create_engine(url)
+        with (
+            open_channel(topology.registry.address, api_key=key) as registry,
+            open_channel(topology.matcher.address, api_key=key) as matcher,
+        ):
+            yield Split(
+                api_grpc.RegistryServiceStub(registry), mpb_grpc.MatcherServiceStub(matcher), engine
+            )
+        engine.dispose()
+        assert topology.matcher.stop() == 0 and topology.registry.stop() == 0
+
+
+def test_aid_run_commits_through_the_split_matcher(split):
+    """AllocateAid on a selection grants the budget to the neediest pair (checked over every
+    pair), CommitMatchRun writes a ledger entry per grant and the programme's spending; a
+    retried commit writes nothing twice."""
+    households = poor_households(split.registry, 3)
+    medical = programme(split.registry, budget_fen=400_000, amount_fen=200_000)
+    village = split.registry.GetVillage(api.GetVillageRequest(id=households[0].village_id))
+    request = selection_request([medical.id])
+    request.selection.region_code = village.admin_code
+    run = split.matcher.AllocateAid(request, timeout=120)
+    assert (run.kind, run.state, run.status) == (mpb.AID, mpb.PROPOSED, mpb.OPTIMAL)
+
+    def need(ids):  # medical aid for ill households: 100 - score, +10 for the cause
+        score = {h.id: h.score for h in households}
+        return sum(100 - score[i] + 10 for i in ids)
+
+    granted = {g.household_id for g in run.aid.grants}
+    assert len(granted) == 2
+    pairs = itertools.combinations([h.id for h in households], 2)
+    assert need(granted) == max(need(pair) for pair in pairs)
+
+    commit = mpb.CommitMatchRunRequest(id=run.id, request_id=f"commit-{run.id}")
+    assert split.matcher.CommitMatchRun(commit, timeout=60).state == mpb.COMMITTED
+    assert split.matcher.CommitMatchRun(commit, timeout=60).state == mpb.COMMITTED
+    entries = split.rows(
+        "SELECT subject_id, counterpart_id, amount_fen FROM ledger_entry "
+        "WHERE kind = 'aid_grant' AND run_id = :run",
+        run=run.id,
+    )
+    assert entries == sorted((h, medical.id, 200_000) for h in granted)
+    assert split.rows("SELECT spent_fen FROM aid_program WHERE id = :p", p=medical.id) == [
+        (400_000,)
+    ]
+    assert split.rows("SELECT state FROM match_run WHERE id = :run", run=run.id) == [(4,)]
+
+
+def test_cadre_runs_commit_through_the_split_matcher(split):
+    """AssignCadres on a selection posts the cheapest assignment (brute force) and
+    CommitMatchRun moves the cadres with a ledger entry each; ContractHouseholds then gives
+    each poor household the cadre stationed in its village, stored with its ledger entries."""
+    villages = [
+        factories.create_village(
+            split.registry, admin_code=f"{COUNTY}{i:03d}001", location=where, needs=[]
+        )
+        for i, where in enumerate((A, B), start=1)
+    ]
+    households = [
+        factories.create_household(split.registry, v.id, causes=[cause])
+        for v, cause in zip(villages, (pb.ILLNESS, pb.LACK_OF_TECHNOLOGY), strict=True)
+    ]
+    cadres = [
+        create_cadre(split.registry, "doctor", 23.70, 117.20, skills=["health"]),
+        create_cadre(split.registry, "farmer", 23.86, 117.38, skills=["agronomy"]),
+        create_cadre(split.registry, "clerk", 23.78, 117.30, skills=["finance"]),
+    ]
+    assign = mpb.AssignCadresRequest(
+        selection=cpb.CadreSelection(region_code=COUNTY), rules=ONE_EACH, parameters=PARAMS
+    )
+    run = split.matcher.AssignCadres(assign, timeout=120)
+    _, expected = cheapest_postings(villages, cadres)
+    assert {p.cadre_id: p.village_id for p in run.stationing.postings} == expected
+    commit = mpb.CommitMatchRunRequest(id=run.id, request_id=f"commit-{run.id}")
+    assert split.matcher.CommitMatchRun(commit, timeout=60).state == mpb.COMMITTED
+    assert split.matcher.CommitMatchRun(commit, timeout=60).state == mpb.COMMITTED
+    posted = split.rows("SELECT id, current_village_id FROM cadre WHERE id = ANY(:ids)",
+                        ids=list(expected))  # fmt: skip
+    assert posted == sorted(expected.items())
+    entries = split.rows(
+        "SELECT subject_id, counterpart_id, quantity FROM ledger_entry "
+        "WHERE kind = 'cadre_posting' AND run_id = :run",
+        run=run.id,
+    )
+    assert entries == sorted((c, v, 1) for c, v in expected.items())
+
+    contract = mpb.ContractHouseholdsRequest(
+        selection=cpb.ContractingSelection(region_code=COUNTY), parameters=PARAMS
+    )
+    run = split.matcher.ContractHouseholds(contract, timeout=120)
+    stationed = {v: c for c, v in expected.items()}
+    wanted = sorted((h.id, stationed[h.village_id]) for h in households)
+    assert sorted((k.household_id, k.cadre_id) for k in run.contracting.contracts) == wanted
+    commit = mpb.CommitMatchRunRequest(id=run.id)
+    assert split.matcher.CommitMatchRun(commit, timeout=60).state == mpb.COMMITTED
+    stored = split.rows(
+        "SELECT household_id, cadre_id FROM household_contract WHERE run_id = :run", run=run.id
+    )
+    assert stored == wanted
+    entries = split.rows(
+        "SELECT subject_id, counterpart_id FROM ledger_entry "
+        "WHERE kind = 'household_contract' AND run_id = :run",
+        run=run.id,
+    )
+    assert entries == wanted
