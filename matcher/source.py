@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from registry import aid_runs, cadre_runs, models, runs, supply
 from registry.query import Page
+from registry.run_scopes import EVERY, RunView
 from registry.store import RegistryStore
 
 OpenListing = supply.OpenListing
@@ -73,9 +74,12 @@ class RegistrySource(Protocol):
         self, run_id: str, *, allocations: Sequence[Allocation] = (), **fields: Any
     ) -> RunRecord: ...
 
-    def get_run(self, run_id: str) -> RunRecord: ...
+    # `view`: the runs the caller may see (registry/run_scopes.py); others are NOT_FOUND.
+    def get_run(self, run_id: str, view: RunView = EVERY) -> RunRecord: ...
 
-    def list_runs(self, *, page: Page, where: dict[str, Any]) -> tuple[list[RunRecord], str]: ...
+    def list_runs(
+        self, *, page: Page, where: dict[str, Any], view: RunView = EVERY
+    ) -> tuple[list[RunRecord], str]: ...
 
     def commit_produce(self, run_id: str, *, request_id: str, etag: str) -> RunRecord: ...
 
@@ -147,11 +151,13 @@ class InProcessSource:
     ) -> RunRecord:
         return record(runs.update_run(self.store, run_id, allocations=allocations, **fields))
 
-    def get_run(self, run_id: str) -> RunRecord:
-        return record(runs.get_run(self.store, run_id))
+    def get_run(self, run_id: str, view: RunView = EVERY) -> RunRecord:
+        return record(runs.get_run(self.store, run_id, view=view))
 
-    def list_runs(self, *, page: Page, where: dict[str, Any]) -> tuple[list[RunRecord], str]:
-        rows, token = runs.list_runs(self.store, page=page, where=where)
+    def list_runs(
+        self, *, page: Page, where: dict[str, Any], view: RunView = EVERY
+    ) -> tuple[list[RunRecord], str]:
+        rows, token = runs.list_runs(self.store, page=page, where=where, view=view)
         return [record(r) for r in rows], token
 
     def commit_produce(self, run_id: str, *, request_id: str, etag: str) -> RunRecord:
