@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from registry import aid_runs, cadre_runs, models, runs, supply
+from registry.access import INTERNAL, Principal
 from registry.query import Page
 from registry.run_scopes import EVERY, RunView
 from registry.store import RegistryStore
@@ -47,6 +48,7 @@ class RunRecord:
     error: str
     result: bytes
     owner: str
+    scope: str
     create_time: Any
     update_time: Any
     version: int
@@ -68,6 +70,7 @@ class RegistrySource(Protocol):
         owner: str,
         request_id: str,
         fingerprint: str,
+        scope: str = "",
     ) -> tuple[RunRecord, bool]: ...
 
     def update_run(
@@ -85,8 +88,14 @@ class RegistrySource(Protocol):
 
     def discard_run(self, run_id: str, *, etag: str) -> RunRecord: ...
 
+    # reader: the caller, whose scope narrows the programmes it may name (others: NOT_FOUND).
     def aid_inputs(
-        self, *, region_code: str, programme_ids: Sequence[str], field: str
+        self,
+        *,
+        region_code: str,
+        programme_ids: Sequence[str],
+        field: str,
+        reader: Principal = INTERNAL,
     ) -> AidInputs: ...
 
     def store_grants(self, run_id: str, grants: Sequence[GrantRecord]) -> None: ...
@@ -134,6 +143,7 @@ class InProcessSource:
         owner: str,
         request_id: str,
         fingerprint: str,
+        scope: str = "",
     ) -> tuple[RunRecord, bool]:
         row, created = runs.create_run(
             self.store,
@@ -143,6 +153,7 @@ class InProcessSource:
             owner=owner,
             request_id=request_id,
             fingerprint=fingerprint,
+            scope=scope,
         )
         return record(row), created
 
@@ -167,10 +178,19 @@ class InProcessSource:
         return record(runs.discard_run(self.store, run_id, etag=etag))
 
     def aid_inputs(
-        self, *, region_code: str, programme_ids: Sequence[str], field: str
+        self,
+        *,
+        region_code: str,
+        programme_ids: Sequence[str],
+        field: str,
+        reader: Principal = INTERNAL,
     ) -> AidInputs:
         return aid_runs.aid_inputs(
-            self.store, region_code=region_code, programme_ids=programme_ids, field=field
+            self.store,
+            region_code=region_code,
+            programme_ids=programme_ids,
+            field=field,
+            reader=reader,
         )
 
     def store_grants(self, run_id: str, grants: Sequence[GrantRecord]) -> None:

@@ -104,18 +104,21 @@ POLICY: Mapping[str, frozenset[Role]] = MappingProxyType({
     f"{_R}UpdateAidProgram": frozenset({ADMIN, OFFICE}),
     f"{_R}DeleteAidProgram": frozenset({ADMIN, OFFICE}),
     f"{_M}MatchProduce": frozenset({ADMIN, PLATFORM}),
-    f"{_M}GetMatchRun": frozenset({ADMIN, PLATFORM, AUDITOR}),
-    f"{_M}ListMatchRuns": frozenset({ADMIN, PLATFORM, AUDITOR}),
-    f"{_M}WatchMatchRun": frozenset({ADMIN, PLATFORM, AUDITOR}),
-    f"{_M}CancelMatchRun": frozenset({ADMIN}),
-    f"{_M}CommitMatchRun": frozenset({ADMIN}),
-    f"{_M}DiscardMatchRun": frozenset({ADMIN}),
+    # Which runs each role sees within these: registry/run_scopes.py (platforms: produce runs;
+    # offices: aid and cadre runs of their region; auditors: produce runs and aid and cadre
+    # runs of their region).
+    f"{_M}GetMatchRun": frozenset({ADMIN, OFFICE, PLATFORM, AUDITOR}),
+    f"{_M}ListMatchRuns": frozenset({ADMIN, OFFICE, PLATFORM, AUDITOR}),
+    f"{_M}WatchMatchRun": frozenset({ADMIN, OFFICE, PLATFORM, AUDITOR}),
+    f"{_M}CancelMatchRun": frozenset({ADMIN, OFFICE}),
+    f"{_M}CommitMatchRun": frozenset({ADMIN, OFFICE}),
+    f"{_M}DiscardMatchRun": frozenset({ADMIN, OFFICE}),
     f"{_M}QuickSource": frozenset({ADMIN, PLATFORM}),
-    # Aid and cadre runs read and change household and cadre records of a whole region: admin
-    # only until runs carry the scope of the key that started them.
-    f"{_M}AllocateAid": frozenset({ADMIN}),
-    f"{_M}AssignCadres": frozenset({ADMIN}),
-    f"{_M}ContractHouseholds": frozenset({ADMIN}),
+    # An office's aid and cadre runs read and change records of its region only, and carry
+    # that region as their scope.
+    f"{_M}AllocateAid": frozenset({ADMIN, OFFICE}),
+    f"{_M}AssignCadres": frozenset({ADMIN, OFFICE}),
+    f"{_M}ContractHouseholds": frozenset({ADMIN, OFFICE}),
     # The ledger names households and what they received: admin, until its queries are scoped.
     f"{_L}VerifyLedger": frozenset({ADMIN}),
     f"{_L}ListLedgerEntries": frozenset({ADMIN}),

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_
+from sqlalchemy import ColumnElement, and_, or_
 from sqlmodel import col
 
 from registry import models
 from registry.access import Principal, Role
+from registry.errors import PermissionDenied
 
 PRODUCE_KIND = 1  # fupin.matcher.v1.RunKind.PRODUCE
 REGIONAL_KINDS = (2, 3, 4)  # AID, CADRE_STATIONING, CADRE_CONTRACTING
@@ -52,7 +53,25 @@ def view_for(principal: Principal) -> RunView:
 def condition(view: RunView) -> ColumnElement[bool] | None:
     """The SQL condition on match_run rows of this view; None: every run."""
     run = models.MatchRun
-    parts = []
+    parts: list[ColumnElement[bool]] = []
     if view.kinds:
         parts.append(col(run.kind).in_(view.kinds))
+    if view.region:
+        scoped = col(run.scope).startswith(view.region, autoescape=True)
+        parts.append(or_(col(run.kind) == PRODUCE_KIND, scoped))
     return and_(*parts) if parts else None
+
+
+def region_of_new_run(principal: Principal, region_code: str | None, field: str) -> str:
+    """The region an aid or cadre run reads, which is also the scope it is stored with.
+
+    region_code: the selection's (None for an inline problem). An office's run covers its
+    own scope when the selection names no region, and may name only a region inside it
+    (PERMISSION_DENIED naming the field); an inline run of an office belongs to its scope.
+    An admin's run is stored with the region it read ("" for every region or inline)."""
+    own = principal.scope if principal.role is Role.OFFICE else ""
+    if not region_code:
+        return own
+    if not region_code.startswith(own):
+        raise PermissionDenied(f"{field} {region_code!r} lies outside this key's scope {own!r}")
+    return region_code

@@ -65,6 +65,7 @@ def create_run(
     owner: str,
     request_id: str = "",
     fingerprint: str = "",
+    scope: str = "",
 ) -> tuple[models.MatchRun, bool]:
     """A new QUEUED run, or (for a retried request_id) the earlier one. Returns (run, created)."""
     with store.transaction(write=True) as session:
@@ -81,6 +82,7 @@ def create_run(
             state=RunState.QUEUED,
             parameters=parameters,
             owner=owner,
+            scope=scope,
             create_time=stamp,
             update_time=stamp,
         )

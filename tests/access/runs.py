@@ -13,9 +13,11 @@ PARAMS = mpb.SolveParameters(time_limit_s=10, reproducible=True)
 RUN_RPCS = ("GetMatchRun", "WatchMatchRun", "CancelMatchRun", "CommitMatchRun", "DiscardMatchRun")
 
 
-def requests(world: World, tag: str, county: str) -> dict[str, Message]:
-    """An aid, a stationing and a contracting run over `county`'s registry records."""
+def requests(world: World, tag: str, county: str, region: str | None = None) -> dict[str, Message]:
+    """An aid (with `county`'s programme), a stationing and a contracting run over the registry
+    records of `region` (default: the county; "" names none)."""
     programme = world.ids["aid_program_a" if county == ZHAOAN else "aid_program_b"]
+    county = county if region is None else region
     return {
         "AllocateAid": mpb.AllocateAidRequest(
             selection=mpb.AidSelection(region_code=county, programme_ids=[programme]),
@@ -36,10 +38,12 @@ def requests(world: World, tag: str, county: str) -> dict[str, Message]:
     }
 
 
-def make(channel, world: World, key: str, tag: str, county: str = ZHAOAN) -> list[mpb.MatchRun]:
+def make(
+    channel, world: World, key: str, tag: str, county: str = ZHAOAN, region: str | None = None
+) -> list[mpb.MatchRun]:
     """The three runs, made with world.keys[key]; each must succeed."""
     made = []
-    for rpc, request in requests(world, tag, county).items():
+    for rpc, request in requests(world, tag, county, region).items():
         code, responses, details = call(channel, f"{M}{rpc}", request, world.keys[key])
         assert code.name == "OK", (rpc, key, code, details)
         made.append(responses[0])

@@ -171,6 +171,7 @@ class RunRecord(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
+    SCOPE_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     kind: _builtins.int
     state: _builtins.int
@@ -187,6 +188,8 @@ class RunRecord(_message.Message):
     result: _builtins.bytes
     owner: _builtins.str
     version: _builtins.int
+    scope: _builtins.str
+    """administrative code prefix an aid or cadre run was made for"""
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -212,10 +215,11 @@ class RunRecord(_message.Message):
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
         version: _builtins.int = ...,
+        scope: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["best_bound", b"best_bound", "build_s", b"build_s", "create_time", b"create_time", "error", b"error", "gap", b"gap", "id", b"id", "kind", b"kind", "load_s", b"load_s", "objective", b"objective", "owner", b"owner", "parameters", b"parameters", "result", b"result", "solve_s", b"solve_s", "state", b"state", "status", b"status", "total_s", b"total_s", "update_time", b"update_time", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["best_bound", b"best_bound", "build_s", b"build_s", "create_time", b"create_time", "error", b"error", "gap", b"gap", "id", b"id", "kind", b"kind", "load_s", b"load_s", "objective", b"objective", "owner", b"owner", "parameters", b"parameters", "result", b"result", "scope", b"scope", "solve_s", b"solve_s", "state", b"state", "status", b"status", "total_s", b"total_s", "update_time", b"update_time", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -409,12 +413,14 @@ class CreateRunRequest(_message.Message):
     OWNER_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     FINGERPRINT_FIELD_NUMBER: _builtins.int
+    SCOPE_FIELD_NUMBER: _builtins.int
     run_id: _builtins.str
     kind: _builtins.int
     parameters: _builtins.bytes
     owner: _builtins.str
     request_id: _builtins.str
     fingerprint: _builtins.str
+    scope: _builtins.str
     def __init__(
         self,
         *,
@@ -424,10 +430,11 @@ class CreateRunRequest(_message.Message):
         owner: _builtins.str = ...,
         request_id: _builtins.str = ...,
         fingerprint: _builtins.str = ...,
+        scope: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["fingerprint", b"fingerprint", "kind", b"kind", "owner", b"owner", "parameters", b"parameters", "request_id", b"request_id", "run_id", b"run_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["fingerprint", b"fingerprint", "kind", b"kind", "owner", b"owner", "parameters", b"parameters", "request_id", b"request_id", "run_id", b"run_id", "scope", b"scope"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
