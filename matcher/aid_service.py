@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
+from google.protobuf.wrappers_pb2 import StringValue
 
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from matcher import aid, aid_convert, convert
@@ -65,7 +66,9 @@ class AidRuns:
             parameters=request.parameters.SerializeToString(deterministic=True),
             owner=self.owner,
             request_id=request_id,
-            fingerprint=fingerprint(request),
+            # Bound to the scope: the same request_id and request from another region is a
+            # different request (ALREADY_EXISTS), never a replay of a run it may not see.
+            fingerprint=fingerprint(request, StringValue(value=scope)),
             scope=scope,
         )
         if not created:  # a retry: wait for the first call's run instead of solving again

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import structlog
+from google.protobuf.wrappers_pb2 import StringValue
 
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from matcher import cadre_convert, convert
@@ -130,7 +131,7 @@ class CadreRuns:
             parameters=request.parameters.SerializeToString(deterministic=True),
             owner=self.owner,
             request_id=checked_request_id(request.request_id),
-            fingerprint=fingerprint(request),
+            fingerprint=fingerprint(request, StringValue(value=scope)),  # as aid runs'
             scope=scope,
         )
         if not created:  # a retry: wait for the first call's run instead of solving again
