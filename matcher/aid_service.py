@@ -11,12 +11,14 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
+from google.protobuf.wrappers_pb2 import StringValue
 
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from matcher import aid, aid_convert, convert
 from matcher.live import LiveRuns
 from matcher.runner import Executor, Outcome
 from matcher.source import GrantRecord, RegistrySource, RunRecord, RunState
+from registry import access, run_scopes
 from registry.convert import REGION_CODE
 from registry.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
 from registry.service import RESOURCE_ID, checked_request_id, fingerprint
@@ -56,7 +58,7 @@ class AidRuns:
         params = convert.solve_params(request.parameters, context.time_remaining())
         request_id = checked_request_id(request.request_id)
         started = time.perf_counter()
-        problem = self._problem(request)
+        problem, scope = self._problem(request)
         load_s = time.perf_counter() - started
         run, created = self.source.create_run(
             run_id=run_id,
@@ -64,7 +66,10 @@ class AidRuns:
             parameters=request.parameters.SerializeToString(deterministic=True),
             owner=self.owner,
             request_id=request_id,
-            fingerprint=fingerprint(request),
+            # Bound to the scope: the same request_id and request from another region is a
+            # different request (ALREADY_EXISTS), never a replay of a run it may not see.
+            fingerprint=fingerprint(request, StringValue(value=scope)),
+            scope=scope,
         )
         if not created:  # a retry: wait for the first call's run instead of solving again
             return convert.run_proto(await_run(run.id, context))
@@ -91,11 +96,14 @@ class AidRuns:
         handle.wait()
         return convert.run_proto(self.source.get_run(run_id))
 
-    def _problem(self, request: mpb.AllocateAidRequest) -> aid.AidProblem:
+    def _problem(self, request: mpb.AllocateAidRequest) -> tuple[aid.AidProblem, str]:
+        """The problem, and the scope of its run (registry/run_scopes.py)."""
+        caller = access.current()
         which = request.WhichOneof("source")
         if which == "inline":
             _check_size(len(request.inline.households), len(request.inline.programmes))
-            return aid_convert.inline_problem(request)
+            scope = run_scopes.region_of_new_run(caller, None, "inline")
+            return aid_convert.inline_problem(request), scope
         if which != "selection":
             raise InvalidArgument.one("source", "set either inline or selection")
         sel = request.selection
@@ -107,13 +115,15 @@ class AidRuns:
                 raise InvalidArgument.one(f"selection.programme_ids[{i}]", "is not a valid id")
         if not REGION_CODE.fullmatch(sel.region_code):
             raise InvalidArgument.one("selection.region_code", "must be up to 12 digits")
+        region = run_scopes.region_of_new_run(caller, sel.region_code, "selection.region_code")
         inputs = self.source.aid_inputs(
-            region_code=sel.region_code,
+            region_code=region,
             programme_ids=list(sel.programme_ids),
             field="selection.programme_ids",
+            reader=caller,
         )
         _check_size(len(inputs.households), len(inputs.programmes))
-        return aid_convert.registry_problem(inputs, request.rules)
+        return aid_convert.registry_problem(inputs, request.rules), region
 
     def _finish(self, run_id: str, outcome: Outcome, load_s: float, inline: bool) -> None:
         """Store how the run ended (on the executor's supervisor thread): the grants of a

@@ -189,7 +189,9 @@ class GrpcSource:
         params = _parameters(method)
 
         def call(*args: Any, **kwargs: Any) -> Any:
-            bound = signature.bind(None, *args, **kwargs).arguments  # None stands for self
+            binding = signature.bind(None, *args, **kwargs)  # None stands for self
+            binding.apply_defaults()  # a default (e.g. reader=INTERNAL) travels like any value
+            bound = binding.arguments
             request = request_type()
             for param in params:
                 if param.name in bound:

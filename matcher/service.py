@@ -28,7 +28,7 @@ from matcher.quick import QuickSourcer
 from matcher.runner import Executor, Outcome, Progress
 from matcher.service_cadres import CadreRuns
 from matcher.source import Allocation, RegistrySource, RunRecord, RunState
-from registry import query
+from registry import access, query, run_scopes
 from registry.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
 from registry.metrics import Metrics
 from registry.service import checked_request_id, fingerprint
@@ -207,20 +207,26 @@ class MatcherServicer(CadreRuns, mpb_grpc.MatcherServiceServicer):
             pass
         return self.source.get_run(run_id)
 
+    def _visible(self, run_id: str) -> RunRecord:
+        """The caller's run (registry/run_scopes.py): NOT_FOUND as for an unknown id if it may
+        not see it. Every RPC naming a run starts here."""
+        view = run_scopes.view_for(access.current())
+        return self.source.get_run(_required(run_id), view=view)
+
     def GetMatchRun(self, request: mpb.GetMatchRunRequest, context: Any) -> mpb.MatchRun:
-        return convert.run_proto(self.source.get_run(_required(request.id)))
+        return convert.run_proto(self._visible(request.id))
 
     def ListMatchRuns(self, request: Any, context: Any) -> mpb.ListMatchRunsResponse:
         where = query.parse_filter(request.filter, RUN_FILTERS)
         page = query.parse_page(request.page_size, request.page_token, request.filter)
-        records, token = self.source.list_runs(page=page, where=where)
+        view = run_scopes.view_for(access.current())
+        records, token = self.source.list_runs(page=page, where=where, view=view)
         response = mpb.ListMatchRunsResponse(next_page_token=token)
         response.runs.extend(convert.run_proto(r, with_result=False) for r in records)
         return response
 
     def WatchMatchRun(self, request: Any, context: Any) -> Iterator[mpb.MatchRunEvent]:
-        run_id = _required(request.id)
-        self.source.get_run(run_id)  # NOT_FOUND before streaming anything
+        run_id = self._visible(request.id).id  # NOT_FOUND before streaming anything
         for state, progress in self._follow(run_id, context):
             event = mpb.MatchRunEvent(state=state)  # type: ignore[arg-type]
             if progress is not None:
@@ -255,8 +261,8 @@ class MatcherServicer(CadreRuns, mpb_grpc.MatcherServiceServicer):
             time.sleep(0.2)
 
     def CancelMatchRun(self, request: Any, context: Any) -> mpb.MatchRun:
-        run_id = _required(request.id)
-        run = self.source.get_run(run_id)
+        run = self._visible(request.id)
+        run_id = run.id
         if run.state in ENDED:
             raise FailedPrecondition(f"run {run_id} is already {RunState(run.state).name}")
         handle = self.executor.get(run_id)
@@ -270,8 +276,9 @@ class MatcherServicer(CadreRuns, mpb_grpc.MatcherServiceServicer):
         return self.aid.allocate(request, context, _run_id(request.run_id), self._await)
 
     def CommitMatchRun(self, request: Any, context: Any) -> mpb.MatchRun:
-        run_id, request_id = _required(request.id), checked_request_id(request.request_id)
-        stored = self.source.get_run(run_id)
+        request_id = checked_request_id(request.request_id)
+        stored = self._visible(request.id)
+        run_id = stored.id
         if stored.kind == mpb.AID:
             return self.aid.commit(stored, request_id, request.etag)
         cadres = stored.kind in (mpb.CADRE_STATIONING, mpb.CADRE_CONTRACTING)
@@ -281,7 +288,8 @@ class MatcherServicer(CadreRuns, mpb_grpc.MatcherServiceServicer):
         return convert.run_proto(run)
 
     def DiscardMatchRun(self, request: Any, context: Any) -> mpb.MatchRun:
-        return convert.run_proto(self.source.discard_run(_required(request.id), etag=request.etag))
+        run_id = self._visible(request.id).id
+        return convert.run_proto(self.source.discard_run(run_id, etag=request.etag))
 
     def QuickSource(self, request: Any, context: Any) -> mpb.QuickSourceResponse:
         return self.quick.answer(request)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import structlog
+from google.protobuf.wrappers_pb2 import StringValue
 
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from matcher import cadre_convert, convert
@@ -21,6 +22,7 @@ from matcher.cadre_jobs import StationingOutcome, solve_contracting, solve_stati
 from matcher.live import LiveRuns
 from matcher.runner import Executor, Outcome
 from matcher.source import CadreItem, RegistrySource, RunRecord, RunState
+from registry import access, run_scopes
 from registry.errors import InvalidArgument, ResourceExhausted
 from registry.service import checked_request_id, fingerprint
 
@@ -52,12 +54,12 @@ class CadreRuns:
         started = time.perf_counter()
         which = request.WhichOneof("source")
         versions: dict[str, int] | None = None
+        scope = _scope(request)
         if which == "inline":
             _check_size(cadres=len(request.inline.cadres), villages=len(request.inline.villages))
             problem = cadre_convert.inline_stationing(request.inline, request.rules)
         elif which == "selection":
-            _check_region("selection.region_code", request.selection.region_code)
-            data = self.source.stationing_data(region_code=request.selection.region_code)
+            data = self.source.stationing_data(region_code=scope)
             _check_size(cadres=len(data.cadres), villages=len(data.villages))
             problem, versions = cadre_convert.registry_stationing(data, request.rules)
         else:
@@ -72,7 +74,7 @@ class CadreRuns:
         sizes = {"cadres": len(problem.cadres), "villages": len(problem.villages)}
         return self._run_cadres(
             request, context, mpb.CADRE_STATIONING, solve_stationing, job, params, finish,
-            load_s=time.perf_counter() - started, sizes=sizes,
+            load_s=time.perf_counter() - started, sizes=sizes, scope=scope,
         )  # fmt: skip
 
     def ContractHouseholds(
@@ -82,13 +84,13 @@ class CadreRuns:
         started = time.perf_counter()
         which = request.WhichOneof("source")
         versions: dict[str, int] | None = None
+        scope = _scope(request)
         if which == "inline":
             inline = request.inline
             _check_size(cadres=len(inline.cadres), households=len(inline.households))
             problem = cadre_convert.inline_contracting(inline, request.rules)
         elif which == "selection":
-            _check_region("selection.region_code", request.selection.region_code)
-            data = self.source.contracting_data(region_code=request.selection.region_code)
+            data = self.source.contracting_data(region_code=scope)
             _check_size(cadres=len(data.cadres), households=len(data.households))
             problem, versions = cadre_convert.registry_contracting(data, request.rules)
         else:
@@ -102,7 +104,7 @@ class CadreRuns:
         sizes = {"cadres": len(problem.cadres), "households": len(problem.households)}
         return self._run_cadres(
             request, context, mpb.CADRE_CONTRACTING, solve_contracting, problem, params, finish,
-            load_s=time.perf_counter() - started, sizes=sizes,
+            load_s=time.perf_counter() - started, sizes=sizes, scope=scope,
         )  # fmt: skip
 
     def _run_cadres(
@@ -117,6 +119,7 @@ class CadreRuns:
         *,
         load_s: float,
         sizes: Mapping[str, int],
+        scope: str,
     ) -> mpb.MatchRun:
         """Create the run (or find a retry's), solve it in a worker, store how it ended."""
         from matcher import service  # the module that mixes this class in
@@ -128,7 +131,8 @@ class CadreRuns:
             parameters=request.parameters.SerializeToString(deterministic=True),
             owner=self.owner,
             request_id=checked_request_id(request.request_id),
-            fingerprint=fingerprint(request),
+            fingerprint=fingerprint(request, StringValue(value=scope)),  # as aid runs'
+            scope=scope,
         )
         if not created:  # a retry: wait for the first call's run instead of solving again
             return convert.run_proto(self._await(run.id, context))
@@ -196,6 +200,15 @@ def _fields(result: Any) -> dict[str, Any]:
         "build_s": result.timings.build_s,
         "solve_s": result.timings.solve_s,
     }
+
+
+def _scope(request: Any) -> str:
+    """The region a selection reads and the run's scope (registry/run_scopes.py)."""
+    if request.WhichOneof("source") != "selection":
+        return run_scopes.region_of_new_run(access.current(), None, "inline")
+    _check_region("selection.region_code", request.selection.region_code)
+    region = request.selection.region_code
+    return run_scopes.region_of_new_run(access.current(), region, "selection.region_code")
 
 
 def _check_region(field: str, code: str) -> None:

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from registry import aid_runs, cadre_runs, models, runs, supply
+from registry.access import INTERNAL, Principal
 from registry.query import Page
+from registry.run_scopes import EVERY, RunView
 from registry.store import RegistryStore
 
 OpenListing = supply.OpenListing
@@ -46,6 +48,7 @@ class RunRecord:
     error: str
     result: bytes
     owner: str
+    scope: str
     create_time: Any
     update_time: Any
     version: int
@@ -67,22 +70,32 @@ class RegistrySource(Protocol):
         owner: str,
         request_id: str,
         fingerprint: str,
+        scope: str = "",
     ) -> tuple[RunRecord, bool]: ...
 
     def update_run(
         self, run_id: str, *, allocations: Sequence[Allocation] = (), **fields: Any
     ) -> RunRecord: ...
 
-    def get_run(self, run_id: str) -> RunRecord: ...
+    # `view`: the runs the caller may see (registry/run_scopes.py); others are NOT_FOUND.
+    def get_run(self, run_id: str, view: RunView = EVERY) -> RunRecord: ...
 
-    def list_runs(self, *, page: Page, where: dict[str, Any]) -> tuple[list[RunRecord], str]: ...
+    def list_runs(
+        self, *, page: Page, where: dict[str, Any], view: RunView = EVERY
+    ) -> tuple[list[RunRecord], str]: ...
 
     def commit_produce(self, run_id: str, *, request_id: str, etag: str) -> RunRecord: ...
 
     def discard_run(self, run_id: str, *, etag: str) -> RunRecord: ...
 
+    # reader: the caller, whose scope narrows the programmes it may name (others: NOT_FOUND).
     def aid_inputs(
-        self, *, region_code: str, programme_ids: Sequence[str], field: str
+        self,
+        *,
+        region_code: str,
+        programme_ids: Sequence[str],
+        field: str,
+        reader: Principal = INTERNAL,
     ) -> AidInputs: ...
 
     def store_grants(self, run_id: str, grants: Sequence[GrantRecord]) -> None: ...
@@ -130,6 +143,7 @@ class InProcessSource:
         owner: str,
         request_id: str,
         fingerprint: str,
+        scope: str = "",
     ) -> tuple[RunRecord, bool]:
         row, created = runs.create_run(
             self.store,
@@ -139,6 +153,7 @@ class InProcessSource:
             owner=owner,
             request_id=request_id,
             fingerprint=fingerprint,
+            scope=scope,
         )
         return record(row), created
 
@@ -147,11 +162,13 @@ class InProcessSource:
     ) -> RunRecord:
         return record(runs.update_run(self.store, run_id, allocations=allocations, **fields))
 
-    def get_run(self, run_id: str) -> RunRecord:
-        return record(runs.get_run(self.store, run_id))
+    def get_run(self, run_id: str, view: RunView = EVERY) -> RunRecord:
+        return record(runs.get_run(self.store, run_id, view=view))
 
-    def list_runs(self, *, page: Page, where: dict[str, Any]) -> tuple[list[RunRecord], str]:
-        rows, token = runs.list_runs(self.store, page=page, where=where)
+    def list_runs(
+        self, *, page: Page, where: dict[str, Any], view: RunView = EVERY
+    ) -> tuple[list[RunRecord], str]:
+        rows, token = runs.list_runs(self.store, page=page, where=where, view=view)
         return [record(r) for r in rows], token
 
     def commit_produce(self, run_id: str, *, request_id: str, etag: str) -> RunRecord:
@@ -161,10 +178,19 @@ class InProcessSource:
         return record(runs.discard_run(self.store, run_id, etag=etag))
 
     def aid_inputs(
-        self, *, region_code: str, programme_ids: Sequence[str], field: str
+        self,
+        *,
+        region_code: str,
+        programme_ids: Sequence[str],
+        field: str,
+        reader: Principal = INTERNAL,
     ) -> AidInputs:
         return aid_runs.aid_inputs(
-            self.store, region_code=region_code, programme_ids=programme_ids, field=field
+            self.store,
+            region_code=region_code,
+            programme_ids=programme_ids,
+            field=field,
+            reader=reader,
         )
 
     def store_grants(self, run_id: str, grants: Sequence[GrantRecord]) -> None:

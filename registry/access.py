@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
 
-from registry.errors import PermissionDenied
+from registry.errors import InvalidArgument, PermissionDenied
 
 
 class Role(StrEnum):
@@ -34,6 +34,14 @@ class Principal:
     key_id: str
     role: Role
     scope: str = ""
+
+    def __post_init__(self) -> None:
+        # A role read back as text (the matcher's gRPC link to the registry) becomes the enum
+        # member, so that identity checks (`role is Role.ADMIN`) hold; an unknown one raises.
+        try:
+            object.__setattr__(self, "role", Role(self.role))
+        except ValueError:
+            raise InvalidArgument.one("reader.role", f"is not a role: {self.role!r}") from None
 
 
 INTERNAL = Principal("internal", Role.ADMIN)  # in-process work that no caller asked for
@@ -104,24 +112,28 @@ POLICY: Mapping[str, frozenset[Role]] = MappingProxyType({
     f"{_R}UpdateAidProgram": frozenset({ADMIN, OFFICE}),
     f"{_R}DeleteAidProgram": frozenset({ADMIN, OFFICE}),
     f"{_M}MatchProduce": frozenset({ADMIN, PLATFORM}),
-    f"{_M}GetMatchRun": frozenset({ADMIN, PLATFORM, AUDITOR}),
-    f"{_M}ListMatchRuns": frozenset({ADMIN, PLATFORM, AUDITOR}),
-    f"{_M}WatchMatchRun": frozenset({ADMIN, PLATFORM, AUDITOR}),
-    f"{_M}CancelMatchRun": frozenset({ADMIN}),
-    f"{_M}CommitMatchRun": frozenset({ADMIN}),
-    f"{_M}DiscardMatchRun": frozenset({ADMIN}),
+    # Which runs each role sees within these: registry/run_scopes.py (platforms: produce runs;
+    # offices: aid and cadre runs of their region; auditors: produce runs and aid and cadre
+    # runs of their region).
+    f"{_M}GetMatchRun": frozenset({ADMIN, OFFICE, PLATFORM, AUDITOR}),
+    f"{_M}ListMatchRuns": frozenset({ADMIN, OFFICE, PLATFORM, AUDITOR}),
+    f"{_M}WatchMatchRun": frozenset({ADMIN, OFFICE, PLATFORM, AUDITOR}),
+    f"{_M}CancelMatchRun": frozenset({ADMIN, OFFICE}),
+    f"{_M}CommitMatchRun": frozenset({ADMIN, OFFICE}),
+    f"{_M}DiscardMatchRun": frozenset({ADMIN, OFFICE}),
     f"{_M}QuickSource": frozenset({ADMIN, PLATFORM}),
-    # Aid and cadre runs read and change household and cadre records of a whole region: admin
-    # only until runs carry the scope of the key that started them.
-    f"{_M}AllocateAid": frozenset({ADMIN}),
-    f"{_M}AssignCadres": frozenset({ADMIN}),
-    f"{_M}ContractHouseholds": frozenset({ADMIN}),
-    # The ledger names households and what they received: admin, until its queries are scoped.
-    f"{_L}VerifyLedger": frozenset({ADMIN}),
-    f"{_L}ListLedgerEntries": frozenset({ADMIN}),
-    f"{_L}GetProgrammeSpending": frozenset({ADMIN}),
-    f"{_L}SpendingTotals": frozenset({ADMIN}),
-    f"{_L}ExportTransparency": frozenset({ADMIN}),
+    # An office's aid and cadre runs read and change records of its region only, and carry
+    # that region as their scope.
+    f"{_M}AllocateAid": frozenset({ADMIN, OFFICE}),
+    f"{_M}AssignCadres": frozenset({ADMIN, OFFICE}),
+    f"{_M}ContractHouseholds": frozenset({ADMIN, OFFICE}),
+    # What each key reads of the ledger is limited to its scope: registry/ledger_reports.py.
+    # VerifyLedger reads the whole chain: keys without a scope only (UNSCOPED below).
+    f"{_L}VerifyLedger": frozenset({ADMIN, AUDITOR}),
+    f"{_L}ListLedgerEntries": frozenset({ADMIN, OFFICE, AUDITOR}),
+    f"{_L}GetProgrammeSpending": frozenset({ADMIN, OFFICE, AUDITOR}),
+    f"{_L}SpendingTotals": frozenset({ADMIN, OFFICE, AUDITOR}),
+    f"{_L}ExportTransparency": frozenset({ADMIN, OFFICE, AUDITOR}),
     f"{_X}CreateApiKey": frozenset({ADMIN}),
     f"{_X}ListApiKeys": frozenset({ADMIN}),
     f"{_X}RevokeApiKey": frozenset({ADMIN}),
@@ -145,6 +157,10 @@ POLICY: Mapping[str, frozenset[Role]] = MappingProxyType({
 # fmt: on
 
 
+# Methods that read across every scope: of the roles POLICY names, only keys without a scope.
+UNSCOPED: frozenset[str] = frozenset({f"{_L}VerifyLedger"})
+
+
 def is_public(method: str) -> bool:
     return POLICY.get(method) is PUBLIC
 
@@ -157,9 +173,19 @@ def allowed(method: str, role: Role) -> bool:
     return roles is PUBLIC or role in roles
 
 
+def permits(method: str, principal: Principal) -> bool:
+    """May this key (role and scope) call this method?"""
+    if method in UNSCOPED and principal.scope:
+        return False
+    return allowed(method, principal.role)
+
+
 def authorize(method: str, principal: Principal) -> None:
+    name = method.rsplit("/", 1)[-1]
     if not allowed(method, principal.role):
-        raise PermissionDenied(f"role {principal.role} may not call {method.rsplit('/', 1)[-1]}")
+        raise PermissionDenied(f"role {principal.role} may not call {name}")
+    if not permits(method, principal):
+        raise PermissionDenied(f"{name} reads every scope: it needs a key without a scope")
 
 
 def current() -> Principal:

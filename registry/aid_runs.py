@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from registry import ledger, models
+from registry import ledger, models, scopes
+from registry.access import INTERNAL, Principal
 from registry.errors import Aborted, FieldViolation, NotFound
 from registry.imports import QUERY_CHUNK, bulk_insert
+from registry.kinds import AID_PROGRAM
 from registry.runs import _add, _locked_shortfalls, mark_committed, to_commit
 from registry.store import RegistryStore
 
@@ -63,10 +65,15 @@ class GrantRecord:
 
 
 def aid_inputs(
-    store: RegistryStore, *, region_code: str, programme_ids: Sequence[str], field: str
+    store: RegistryStore,
+    *,
+    region_code: str,
+    programme_ids: Sequence[str],
+    field: str,
+    reader: Principal = INTERNAL,
 ) -> AidInputs:
-    """The programmes asked for (NOT_FOUND naming `field[i]` for a missing one) and every
-    household in the region, in one snapshot."""
+    """The programmes asked for (NOT_FOUND naming `field[i]` for one missing, or that the
+    reader's scope does not show) and every household in the region, in one snapshot."""
     hh, vil, prog = models.Household, models.Village, models.AidProgram
     households = (
         select(col(hh.id), col(vil.admin_code), col(hh.status), col(hh.score), col(hh.causes))
@@ -76,9 +83,11 @@ def aid_inputs(
     if region_code:
         households = households.where(col(vil.admin_code).startswith(region_code))
     with store.transaction() as session:
-        found = {
-            p.id: p for p in session.scalars(select(prog).where(col(prog.id).in_(programme_ids)))
-        }
+        programmes = select(prog).where(col(prog.id).in_(programme_ids))
+        readable = scopes.clause(AID_PROGRAM, reader)
+        if readable is not None:
+            programmes = programmes.where(readable)
+        found = {p.id: p for p in session.scalars(programmes)}
         for i, ident in enumerate(programme_ids):
             if ident not in found:
                 raise NotFound(f"aid programme {ident!r} not found", field=f"{field}[{i}]")

@@ -1,5 +1,12 @@
 """Reading the ledger: entries by household, programme or run; spending per programme, village,
-county and cause; the verification of the chain; the rows of the transparency export."""
+county and cause; the verification of the chain; the rows of the transparency export.
+
+Every read takes the reader (registry/access.py Principal) and keeps, inside its SQL, only what
+the reader's scope covers (admins and auditors without a scope: everything): entries about the
+region's households (aid grants, contracts), villages (cadre postings) and listings (produce
+commits); programmes the reader may read, their grants counted among its households; totals
+and the export over its villages. So counts, page sizes and tokens say nothing of the rest.
+"""
 
 from __future__ import annotations
 
@@ -11,24 +18,69 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, false, func, or_, select
 from sqlmodel import col
 
-from registry import ledger, models
+from registry import ledger, models, scopes
+from registry.access import INTERNAL, Principal, Role
 from registry.aid_runs import GRANT_ENTRY
 from registry.errors import NotFound
+from registry.kinds import AID_PROGRAM
 from registry.query import Page, next_token
 from registry.store import RegistryStore
 
 NO_CAUSE = 0  # PovertyCause UNSPECIFIED: households filed without a cause
+ABOUT_HOUSEHOLDS = (GRANT_ENTRY, "household_contract")  # subject: a household
+ABOUT_VILLAGES = ("cadre_posting",)  # counterpart: a village ("" when a cadre is released)
+ABOUT_LISTINGS = ("produce_commit",)  # subject: a listing
+
+
+def region_of(reader: Principal) -> str | None:
+    """The administrative code prefix the reader's ledger reads are limited to; None: all."""
+    if reader.role is Role.ADMIN or (reader.role is Role.AUDITOR and not reader.scope):
+        return None
+    return reader.scope if reader.role in scopes.REGIONAL else "-"  # "-": no code matches
+
+
+def readable_entries(reader: Principal) -> ColumnElement[bool] | None:
+    """The ledger entries the reader may see (None: all)."""
+    prefix = region_of(reader)
+    if prefix is None:
+        return None
+    if prefix == "-":
+        return false()
+    entry, listing = models.LedgerEntry, models.Listing
+    listings = select(col(listing.id)).where(
+        col(listing.producer_id).in_(scopes.producers_in(prefix))
+    )
+    return or_(
+        and_(
+            col(entry.kind).in_(ABOUT_HOUSEHOLDS),
+            col(entry.subject_id).in_(scopes.households_in(prefix)),
+        ),
+        and_(
+            col(entry.kind).in_(ABOUT_VILLAGES),
+            col(entry.counterpart_id).in_(scopes.villages_in(prefix)),
+        ),
+        and_(col(entry.kind).in_(ABOUT_LISTINGS), col(entry.subject_id).in_(listings)),
+    )
 
 
 def list_entries(
-    store: RegistryStore, *, page: Page, household_id: str, programme_id: str, run_id: str
+    store: RegistryStore,
+    *,
+    page: Page,
+    household_id: str,
+    programme_id: str,
+    run_id: str,
+    reader: Principal = INTERNAL,
 ) -> tuple[list[models.LedgerEntry], str]:
     """Entries oldest first (keyset on seq); household and programme select aid grants."""
     entry = models.LedgerEntry
     stmt = select(entry).order_by(col(entry.seq))
+    readable = readable_entries(reader)
+    if readable is not None:
+        stmt = stmt.where(readable)
     if household_id:
         stmt = stmt.where(col(entry.kind) == GRANT_ENTRY, col(entry.subject_id) == household_id)
     if programme_id:
@@ -53,17 +105,28 @@ class Spending:
     grants: int
 
 
-def programme_spending(store: RegistryStore, programme_ids: Sequence[str]) -> list[Spending]:
-    """Budget, spent and number of ledger grants per programme, in id order (or as asked)."""
+def programme_spending(
+    store: RegistryStore, programme_ids: Sequence[str], reader: Principal = INTERNAL
+) -> list[Spending]:
+    """Budget, spent and number of ledger grants per programme, in id order (or as asked).
+
+    A scoped reader gets the programmes it may read (others are NOT_FOUND as unknown ones),
+    with the grants counted among its own households."""
     prog, entry = models.AidProgram, models.LedgerEntry
     stmt = select(prog).order_by(col(prog.id))
     if programme_ids:
         stmt = stmt.where(col(prog.id).in_(programme_ids))
+    programmes = scopes.clause(AID_PROGRAM, reader)
+    if programmes is not None:
+        stmt = stmt.where(programmes)
     counts = (
         select(col(entry.counterpart_id), func.count())
         .where(col(entry.kind) == GRANT_ENTRY)
         .group_by(col(entry.counterpart_id))
     )
+    readable = readable_entries(reader)
+    if readable is not None:
+        counts = counts.where(readable)
     with store.transaction() as session:
         rows = {p.id: p for p in session.scalars(stmt)}
         granted = {k: v for k, v in session.execute(counts)}
@@ -97,14 +160,16 @@ class Totals:
     total_fen: int
 
 
-def spending_totals(store: RegistryStore, *, region_code: str) -> Totals:
+def spending_totals(
+    store: RegistryStore, *, region_code: str, reader: Principal = INTERNAL
+) -> Totals:
     """Aid granted per village, county and cause of poverty (a grant's amount split evenly
     among its household's causes as filed now; remainders of the split go to the first)."""
     villages: dict[str, Total] = defaultdict(Total)
     counties: dict[str, Total] = defaultdict(Total)
     causes: dict[int, Total] = defaultdict(Total)
     total = 0
-    for row in _grant_rows(store, region_code):
+    for row in _grant_rows(store, region_code, reader):
         household_id, amount, code, filed = row[1], row[2], row[3], row[4]
         villages[code].add(household_id, amount)
         counties[code[:6]].add(household_id, amount)
@@ -120,9 +185,10 @@ def _split(amount: int, causes: list[int]) -> list[tuple[int, int]]:
     return [(c, share + (rest if i == 0 else 0)) for i, c in enumerate(causes)]
 
 
-def _grant_rows(store: RegistryStore, region_code: str) -> Iterator[Any]:
-    """(entry, household id, amount, village code, causes) per aid grant in the region, oldest
-    first. Grants to households deleted since have village code "" (kept outside regions)."""
+def _grant_rows(store: RegistryStore, region_code: str, reader: Principal) -> Iterator[Any]:
+    """(entry, household id, amount, village code, causes) per aid grant in the region and
+    the reader's scope, oldest first. Grants to households deleted since have village code ""
+    (kept outside regions)."""
     entry, hh, vil = models.LedgerEntry, models.Household, models.Village
     stmt = (
         select(
@@ -137,8 +203,9 @@ def _grant_rows(store: RegistryStore, region_code: str) -> Iterator[Any]:
         .where(col(entry.kind) == GRANT_ENTRY)
         .order_by(col(entry.seq))
     )
-    if region_code:
-        stmt = stmt.where(col(vil.admin_code).startswith(region_code))
+    for prefix in (region_code, region_of(reader)):
+        if prefix:
+            stmt = stmt.where(col(vil.admin_code).startswith(prefix, autoescape=True))
     with store.transaction() as session:
         for row in session.execute(stmt.execution_options(yield_per=5000)):
             yield row[0], row[1], row[2], row[3], row[4] or []
@@ -153,10 +220,12 @@ def household_token(salt: bytes, household_id: str) -> str:
     return hmac.new(salt, household_id.encode(), hashlib.sha256).hexdigest()[:20]
 
 
-def export_lines(store: RegistryStore, *, region_code: str, salt: bytes) -> Iterator[str]:
+def export_lines(
+    store: RegistryStore, *, region_code: str, salt: bytes, reader: Principal = INTERNAL
+) -> Iterator[str]:
     """CSV lines (header first) of the aid grants, household identity masked."""
     yield EXPORT_HEADER
-    for row in _grant_rows(store, region_code):
+    for row in _grant_rows(store, region_code, reader):
         e: models.LedgerEntry = row[0]
         stamp = e.time.isoformat() if isinstance(e.time, datetime) else str(e.time)
         token = household_token(salt, e.subject_id)

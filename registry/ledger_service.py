@@ -16,7 +16,7 @@ import structlog
 from fupin.registry.v1 import ledger_service_pb2 as lpb
 from fupin.registry.v1 import ledger_service_pb2_grpc as lpb_grpc
 from fupin.registry.v1 import resources_pb2 as pb
-from registry import ledger_reports, models, query
+from registry import access, ledger_reports, models, query
 from registry.aid_runs import GRANT_ENTRY
 from registry.convert import REGION_CODE, timestamp
 from registry.errors import FieldViolation, InvalidArgument
@@ -52,7 +52,9 @@ class LedgerServicer(lpb_grpc.LedgerServiceServicer):
         ids = _ids(request, ("household_id", "programme_id", "run_id"))
         filter_text = "|".join(ids[name] for name in sorted(ids))
         page = query.parse_page(request.page_size, request.page_token, filter_text)
-        rows, token = ledger_reports.list_entries(self.store, page=page, **ids)
+        rows, token = ledger_reports.list_entries(
+            self.store, page=page, reader=access.current(), **ids
+        )
         response = lpb.ListLedgerEntriesResponse(next_page_token=token)
         response.entries.extend(entry_proto(r) for r in rows)
         return response
@@ -76,13 +78,13 @@ class LedgerServicer(lpb_grpc.LedgerServiceServicer):
                     remaining_fen=s.budget_fen - s.spent_fen,
                     grants=s.grants,
                 )
-                for s in ledger_reports.programme_spending(self.store, ids)
+                for s in ledger_reports.programme_spending(self.store, ids, access.current())
             ]
         )
 
     def SpendingTotals(self, request: Any, context: Any) -> lpb.SpendingTotalsResponse:
         totals = ledger_reports.spending_totals(
-            self.store, region_code=_region(request.region_code)
+            self.store, region_code=_region(request.region_code), reader=access.current()
         )
         causes = {_cause_name(c): t for c, t in totals.causes.items()}
         return lpb.SpendingTotalsResponse(
@@ -94,7 +96,9 @@ class LedgerServicer(lpb_grpc.LedgerServiceServicer):
 
     def ExportTransparency(self, request: Any, context: Any) -> Iterator[lpb.ExportChunk]:
         region = _region(request.region_code)
-        lines = ledger_reports.export_lines(self.store, region_code=region, salt=self.salt)
+        lines = ledger_reports.export_lines(
+            self.store, region_code=region, salt=self.salt, reader=access.current()
+        )
         buffer: list[str] = []
         size = 0
         for line in lines:

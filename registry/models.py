@@ -237,6 +237,10 @@ class MatchRun(SQLModel, table=True):
     error: str = ""
     result: bytes = Field(default=b"", sa_type=LargeBinary)  # serialized result message
     owner: str = Field(default="", max_length=60)  # the matcher process solving it
+    # The administrative code prefix an aid or cadre run was made for (registry/run_scopes.py):
+    # the office's scope or its selection's region; "" for runs over every region and inline
+    # runs made by an admin, and for produce runs.
+    scope: str = Field(default="", max_length=12, index=True)
     create_time: datetime
     update_time: datetime
     version: int = 1

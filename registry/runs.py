@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlmodel import Session, col
 
-from registry import ledger, models
+from registry import ledger, models, run_scopes
 from registry.errors import (
     Aborted,
     AlreadyExists,
@@ -28,6 +28,7 @@ from registry.errors import (
 )
 from registry.imports import QUERY_CHUNK, bulk_insert
 from registry.query import Page, next_token
+from registry.run_scopes import EVERY, RunView
 from registry.store import RegistryStore, remember, replayed
 
 
@@ -64,6 +65,7 @@ def create_run(
     owner: str,
     request_id: str = "",
     fingerprint: str = "",
+    scope: str = "",
 ) -> tuple[models.MatchRun, bool]:
     """A new QUEUED run, or (for a retried request_id) the earlier one. Returns (run, created)."""
     with store.transaction(write=True) as session:
@@ -80,6 +82,7 @@ def create_run(
             state=RunState.QUEUED,
             parameters=parameters,
             owner=owner,
+            scope=scope,
             create_time=stamp,
             update_time=stamp,
         )
@@ -115,19 +118,30 @@ def update_run(
         return run
 
 
-def get_run(store: RegistryStore, run_id: str) -> models.MatchRun:
+def get_run(store: RegistryStore, run_id: str, *, view: RunView = EVERY) -> models.MatchRun:
+    """The run, if `view` shows it; NOT_FOUND otherwise, exactly as for an unknown id."""
     with store.transaction() as session:
-        return _get(session, run_id)
+        condition = run_scopes.condition(view)
+        if condition is None:
+            return _get(session, run_id)
+        table = models.MatchRun
+        run = session.scalars(select(table).where(col(table.id) == run_id, condition)).first()
+        if run is None:
+            raise _not_found(run_id)
+        return run
 
 
 def list_runs(
-    store: RegistryStore, *, page: Page, where: dict[str, Any]
+    store: RegistryStore, *, page: Page, where: dict[str, Any], view: RunView = EVERY
 ) -> tuple[list[models.MatchRun], str]:
-    """Runs newest first (ids are time-ordered), without loading their results."""
+    """Runs newest first (ids are time-ordered) that `view` shows, without their results."""
     if page.size < 1:  # Pages from query.parse_page never are; a raw internal call can be.
         raise InvalidArgument.one("page.size", "must be at least 1")
     table = models.MatchRun
     stmt = select(table).order_by(col(table.id).desc())
+    condition = run_scopes.condition(view)
+    if condition is not None:
+        stmt = stmt.where(condition)
     for column, value in where.items():
         stmt = stmt.where(getattr(table, column) == value)
     if page.after:
@@ -279,5 +293,9 @@ def _check_proposed(run: models.MatchRun, etag: str) -> None:
 def _get(session: Session, run_id: str, *, lock: bool = False) -> models.MatchRun:
     run = session.get(models.MatchRun, run_id, with_for_update=lock)
     if run is None:
-        raise NotFound(f"run {run_id!r} not found", field="id")
+        raise _not_found(run_id)
     return run
+
+
+def _not_found(run_id: str) -> NotFound:
+    return NotFound(f"run {run_id!r} not found", field="id")

@@ -50,6 +50,7 @@ class Running:
     metrics: Metrics
     closers: list[Callable[[], object]] = field(default_factory=list)
     metrics_port: int = 0  # 0: no /metrics endpoint
+    audit_writer: audit.AuditWriter | None = None  # None in a matcher-only process
 
     def start(self) -> None:
         """Start serving, with the objects built so far (modules, engine, services: ~170,000)
@@ -144,7 +145,17 @@ def create_server(settings: Settings, *, address: str | None = None) -> Running:
     )
     port = _bind(server, settings, address or settings.address)
     watcher = HealthProbe(health_servicer, names, check, settings.health_probe_s)
-    running = Running(server, port, store, health_servicer, keys, watcher, metrics, closers)
+    running = Running(
+        server,
+        port,
+        store,
+        health_servicer,
+        keys,
+        watcher,
+        metrics,
+        closers,
+        audit_writer=audit_writer,
+    )
     if settings.metrics_address:
         endpoint = metrics.serve(settings.metrics_address)
         running.metrics_port = endpoint.server_port

@@ -11,6 +11,7 @@ from fupin.registry.v1 import access_service_pb2 as apb
 from fupin.registry.v1 import registry_service_pb2 as api
 from fupin.registry.v1 import resources_pb2 as pb
 from registry.redact import MASKED
+from tests.access import runs
 from tests.access.world import (
     DISABILITY,
     HEALTH,
@@ -80,6 +81,7 @@ def test_platform_gets_no_household_data_from_any_rpc(bare, world):
     """Every RPC, called with a platform key and real ids: no response (nor error) holds a
     household's name or card number, and no Household in it holds name, income, health or
     disability. Listings and the match still come through, with poverty classes."""
+    admin_runs = runs.make(bare, world, "admin", "secret")  # they name households and causes
     requests = requests_for(world)
     ordered = sorted(methods(), key=lambda m: m.endswith(("GetMatchRun", "WatchMatchRun")))
     answered = {}
@@ -102,6 +104,16 @@ def test_platform_gets_no_household_data_from_any_rpc(bare, world):
         bare, f"{_M}QuickSource", requests[f"{_M}QuickSource"], world.keys["platform"]
     )
     assert quick.candidates and all(c.poverty_class for c in quick.candidates)
+    household_ids = [world.ids["household_a"], world.ids["household_b"]]
+    for run in admin_runs:
+        assert runs.not_found_like_unknown(bare, world, "platform", run.id) == []
+        for rpc in runs.RUN_RPCS:
+            _, responses, details = call(
+                bare, f"{_M}{rpc}", runs.named(rpc, run.id), world.keys["platform"]
+            )
+            blob = b"".join(r.SerializeToString() for r in responses) + details.encode()
+            assert not any(h.encode() in blob for h in household_ids), (rpc, run.id)
+    assert runs.listed(bare, world, "platform") == ["run-redaction"]
 
 
 def test_platform_sees_household_producers_without_identity(bare, world):

@@ -30,6 +30,7 @@ class World:
     ids: dict[str, str] = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=dict)  # name -> secret
     key_ids: dict[str, str] = field(default_factory=dict)
+    scopes: dict[str, str] = field(default_factory=dict)  # key name -> its scope
     names: list[str] = field(default_factory=list)  # household head names and card numbers
 
 
@@ -108,6 +109,7 @@ def build(registry: Any, server: Running) -> World:
     ):
         new = server.keys.create(role, scope)
         world.keys[name], world.key_ids[name] = new.secret, new.row.id
+        world.scopes[name] = scope
     return world
 
 

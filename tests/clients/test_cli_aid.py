@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 import pytest
 from sqlalchemy import text
@@ -67,3 +68,25 @@ def test_unknown_programme_exits_1(fupin, medical):
     code, _, err = fupin("aid", "allocate", "--programme", "nope")
     assert code == 1
     assert "selection.programme_ids[0]" in err
+
+
+def test_an_office_allocates_and_reads_its_county(fupin, medical, server, monkeypatch):
+    """With a Zhao'an office key: allocate --commit over its county (no --region), then its
+    spending; a Puning office key sees neither the run nor the grants."""
+    from registry.access import Role
+    from tests.factories import PUNING, ZHAOAN
+
+    zhaoan = server.keys.create(Role.OFFICE, ZHAOAN).secret
+    monkeypatch.setenv("FUPIN_API_KEY", zhaoan)
+    code, out, err = fupin("aid", "allocate", "--programme", medical.id, "--commit")
+    assert code == 0, err
+    assert "COMMITTED" in out and "2 grants" in out
+    code, out, err = fupin("runs", "list", "--output", "json")
+    assert code == 0 and [json.loads(line)["kind"] for line in out.splitlines()] == ["AID"], err
+    code, out, _ = fupin("aid", "ledger", "--programme", medical.id)
+    assert (code, out.count("AID_GRANT")) == (0, 2)
+    monkeypatch.setenv("FUPIN_API_KEY", server.keys.create(Role.OFFICE, PUNING).secret)
+    code, out, _ = fupin("aid", "ledger")
+    assert (code, out.count("AID_GRANT")) == (0, 0)
+    code, out, _ = fupin("runs", "list", "--output", "json")
+    assert (code, out) == (0, "")

@@ -35,6 +35,7 @@ def test_match_produce_and_commit(fupin, market):
     assert "PROPOSED" in err  # the progress lines
     assert client.get(LISTINGS, listing.id).reserved_kg == 1500
     code, out, _ = fupin("runs", "list", "--output", "json")
+    assert code == 0
     runs = [json.loads(line) for line in out.splitlines()]
     assert [r["state"] for r in runs] == ["COMMITTED"]
 

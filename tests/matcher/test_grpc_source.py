@@ -11,6 +11,7 @@ from clients import cli_demo, scenario
 from matcher import grpc_source
 from matcher.source import Allocation, InProcessSource, RegistrySource, RunState
 from registry import errors, query
+from registry.run_scopes import RunView
 
 
 def test_every_protocol_method_has_an_rpc():
@@ -119,3 +120,33 @@ def test_errors_come_back_as_the_registrys(sources):
         remote.discard_run("wire-2", etag="")
     with pytest.raises(errors.Aborted):
         remote.commit_produce("wire-2", request_id="", etag='"99"')
+
+
+def test_run_views_and_scopes_travel_over_the_wire(sources):
+    """A run's scope, and the caller's view in get and list, mean the same over gRPC."""
+    remote, local = sources
+    for run_id, kind, scope in (("wire-aid", 2, "350624"), ("wire-produce", 1, "")):
+        remote.create_run(
+            run_id=run_id, kind=kind, parameters=b"", owner="me", request_id="",
+            fingerprint="", scope=scope,
+        )  # fmt: skip
+    assert remote.get_run("wire-aid").scope == "350624"
+    page = query.parse_page(10, "", "")
+    views = [
+        RunView(kinds=(1,)),
+        RunView(kinds=(2, 3, 4), region="350624"),
+        RunView(kinds=(2, 3, 4), region="445281"),
+        RunView(region="3506"),
+    ]
+    for view in views:
+        over_wire = remote.list_runs(page=page, where={}, view=view)
+        assert over_wire == local.list_runs(page=page, where={}, view=view), view
+    assert [r.id for r in remote.list_runs(page=page, where={}, view=views[0])[0]] == [
+        "wire-produce"
+    ]
+    assert remote.list_runs(page=page, where={}, view=views[2]) == ([], "")
+    with pytest.raises(errors.NotFound):
+        remote.get_run("wire-aid", view=views[0])
+    with pytest.raises(errors.NotFound):
+        remote.get_run("wire-aid", view=views[2])
+    assert remote.get_run("wire-aid", view=views[3]).id == "wire-aid"

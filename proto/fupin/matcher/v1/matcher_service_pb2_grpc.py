@@ -35,6 +35,13 @@ class MatcherServiceStub:
 
     Errors common to every RPC: INVALID_ARGUMENT with google.rpc.BadRequest field violations;
     UNAVAILABLE when the registry cannot be reached.
+
+    Runs by caller (docs/access.md): platforms see produce runs; offices aid and cadre runs of
+    their region; auditors produce runs and aid and cadre runs of their region. A run the caller
+    may not see answers NOT_FOUND exactly as an unknown id, and ListMatchRuns leaves it out.
+    An office's AllocateAid, AssignCadres and ContractHouseholds read its whole region when the
+    selection names none; a region outside it is PERMISSION_DENIED (naming
+    selection.region_code).
     """
 
     def __init__(self, channel):
@@ -110,6 +117,13 @@ class MatcherServiceServicer:
 
     Errors common to every RPC: INVALID_ARGUMENT with google.rpc.BadRequest field violations;
     UNAVAILABLE when the registry cannot be reached.
+
+    Runs by caller (docs/access.md): platforms see produce runs; offices aid and cadre runs of
+    their region; auditors produce runs and aid and cadre runs of their region. A run the caller
+    may not see answers NOT_FOUND exactly as an unknown id, and ListMatchRuns leaves it out.
+    An office's AllocateAid, AssignCadres and ContractHouseholds read its whole region when the
+    selection names none; a region outside it is PERMISSION_DENIED (naming
+    selection.region_code).
     """
 
     def MatchProduce(self, request, context):
@@ -306,6 +320,13 @@ class MatcherService:
 
     Errors common to every RPC: INVALID_ARGUMENT with google.rpc.BadRequest field violations;
     UNAVAILABLE when the registry cannot be reached.
+
+    Runs by caller (docs/access.md): platforms see produce runs; offices aid and cadre runs of
+    their region; auditors produce runs and aid and cadre runs of their region. A run the caller
+    may not see answers NOT_FOUND exactly as an unknown id, and ListMatchRuns leaves it out.
+    An office's AllocateAid, AssignCadres and ContractHouseholds read its whole region when the
+    selection names none; a region outside it is PERMISSION_DENIED (naming
+    selection.region_code).
     """
 
     @staticmethod

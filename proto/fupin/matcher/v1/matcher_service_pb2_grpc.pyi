@@ -36,6 +36,13 @@ class MatcherServiceStub:
 
     Errors common to every RPC: INVALID_ARGUMENT with google.rpc.BadRequest field violations;
     UNAVAILABLE when the registry cannot be reached.
+
+    Runs by caller (docs/access.md): platforms see produce runs; offices aid and cadre runs of
+    their region; auditors produce runs and aid and cadre runs of their region. A run the caller
+    may not see answers NOT_FOUND exactly as an unknown id, and ListMatchRuns leaves it out.
+    An office's AllocateAid, AssignCadres and ContractHouseholds read its whole region when the
+    selection names none; a region outside it is PERMISSION_DENIED (naming
+    selection.region_code).
     """
 
     @_typing.overload
@@ -126,6 +133,13 @@ class MatcherServiceAsyncStub(MatcherServiceStub):
 
     Errors common to every RPC: INVALID_ARGUMENT with google.rpc.BadRequest field violations;
     UNAVAILABLE when the registry cannot be reached.
+
+    Runs by caller (docs/access.md): platforms see produce runs; offices aid and cadre runs of
+    their region; auditors produce runs and aid and cadre runs of their region. A run the caller
+    may not see answers NOT_FOUND exactly as an unknown id, and ListMatchRuns leaves it out.
+    An office's AllocateAid, AssignCadres and ContractHouseholds read its whole region when the
+    selection names none; a region outside it is PERMISSION_DENIED (naming
+    selection.region_code).
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -212,6 +226,13 @@ class MatcherServiceServicer(metaclass=_abc_1.ABCMeta):
 
     Errors common to every RPC: INVALID_ARGUMENT with google.rpc.BadRequest field violations;
     UNAVAILABLE when the registry cannot be reached.
+
+    Runs by caller (docs/access.md): platforms see produce runs; offices aid and cadre runs of
+    their region; auditors produce runs and aid and cadre runs of their region. A run the caller
+    may not see answers NOT_FOUND exactly as an unknown id, and ListMatchRuns leaves it out.
+    An office's AllocateAid, AssignCadres and ContractHouseholds read its whole region when the
+    selection names none; a region outside it is PERMISSION_DENIED (naming
+    selection.region_code).
     """
 
     @_abc_1.abstractmethod

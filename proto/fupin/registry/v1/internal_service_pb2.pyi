@@ -171,6 +171,7 @@ class RunRecord(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
+    SCOPE_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     kind: _builtins.int
     state: _builtins.int
@@ -187,6 +188,8 @@ class RunRecord(_message.Message):
     result: _builtins.bytes
     owner: _builtins.str
     version: _builtins.int
+    scope: _builtins.str
+    """administrative code prefix an aid or cadre run was made for"""
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -212,10 +215,11 @@ class RunRecord(_message.Message):
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
         version: _builtins.int = ...,
+        scope: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["best_bound", b"best_bound", "build_s", b"build_s", "create_time", b"create_time", "error", b"error", "gap", b"gap", "id", b"id", "kind", b"kind", "load_s", b"load_s", "objective", b"objective", "owner", b"owner", "parameters", b"parameters", "result", b"result", "solve_s", b"solve_s", "state", b"state", "status", b"status", "total_s", b"total_s", "update_time", b"update_time", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["best_bound", b"best_bound", "build_s", b"build_s", "create_time", b"create_time", "error", b"error", "gap", b"gap", "id", b"id", "kind", b"kind", "load_s", b"load_s", "objective", b"objective", "owner", b"owner", "parameters", b"parameters", "result", b"result", "scope", b"scope", "solve_s", b"solve_s", "state", b"state", "status", b"status", "total_s", b"total_s", "update_time", b"update_time", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -409,12 +413,14 @@ class CreateRunRequest(_message.Message):
     OWNER_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     FINGERPRINT_FIELD_NUMBER: _builtins.int
+    SCOPE_FIELD_NUMBER: _builtins.int
     run_id: _builtins.str
     kind: _builtins.int
     parameters: _builtins.bytes
     owner: _builtins.str
     request_id: _builtins.str
     fingerprint: _builtins.str
+    scope: _builtins.str
     def __init__(
         self,
         *,
@@ -424,10 +430,11 @@ class CreateRunRequest(_message.Message):
         owner: _builtins.str = ...,
         request_id: _builtins.str = ...,
         fingerprint: _builtins.str = ...,
+        scope: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["fingerprint", b"fingerprint", "kind", b"kind", "owner", b"owner", "parameters", b"parameters", "request_id", b"request_id", "run_id", b"run_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["fingerprint", b"fingerprint", "kind", b"kind", "owner", b"owner", "parameters", b"parameters", "request_id", b"request_id", "run_id", b"run_id", "scope", b"scope"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -598,19 +605,51 @@ class UpdateRunResponse(_message.Message):
 Global___UpdateRunResponse: _TypeAlias = UpdateRunResponse  # noqa: Y015
 
 @_typing.final
+class RunView(_message.Message):
+    """registry.run_scopes.RunView: the runs the caller may see; unset, every run."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KINDS_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
+    region: _builtins.str
+    """aid and cadre runs only where their scope starts with this"""
+    @_builtins.property
+    def kinds(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """fupin.matcher.v1.RunKind values; empty: every kind"""
+
+    def __init__(
+        self,
+        *,
+        kinds: _abc.Iterable[_builtins.int] | None = ...,
+        region: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kinds", b"kinds", "region", b"region"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RunView: _TypeAlias = RunView  # noqa: Y015
+
+@_typing.final
 class GetRunRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     RUN_ID_FIELD_NUMBER: _builtins.int
+    VIEW_FIELD_NUMBER: _builtins.int
     run_id: _builtins.str
+    @_builtins.property
+    def view(self) -> Global___RunView: ...
     def __init__(
         self,
         *,
         run_id: _builtins.str = ...,
+        view: Global___RunView | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["view", b"view"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["run_id", b"run_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["run_id", b"run_id", "view", b"view"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -673,19 +712,23 @@ class ListRunsRequest(_message.Message):
 
     PAGE_FIELD_NUMBER: _builtins.int
     WHERE_FIELD_NUMBER: _builtins.int
+    VIEW_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def page(self) -> Global___Page: ...
     @_builtins.property
     def where(self) -> Global___RunFilter: ...
+    @_builtins.property
+    def view(self) -> Global___RunView: ...
     def __init__(
         self,
         *,
         page: Global___Page | None = ...,
         where: Global___RunFilter | None = ...,
+        view: Global___RunView | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page", "where", b"where"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["page", b"page", "view", b"view", "where", b"where"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["page", b"page", "where", b"where"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page", b"page", "view", b"view", "where", b"where"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -977,25 +1020,59 @@ class AidInputsRequest(_message.Message):
     REGION_CODE_FIELD_NUMBER: _builtins.int
     PROGRAMME_IDS_FIELD_NUMBER: _builtins.int
     FIELD_FIELD_NUMBER: _builtins.int
+    READER_FIELD_NUMBER: _builtins.int
     region_code: _builtins.str
     field: _builtins.str
     """the request field a NOT_FOUND names (with the programme's index)"""
     @_builtins.property
     def programme_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def reader(self) -> Global___Principal:
+        """the caller: its scope narrows the programmes it may name"""
+
     def __init__(
         self,
         *,
         region_code: _builtins.str = ...,
         programme_ids: _abc.Iterable[_builtins.str] | None = ...,
         field: _builtins.str = ...,
+        reader: Global___Principal | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["reader", b"reader"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["field", b"field", "programme_ids", b"programme_ids", "region_code", b"region_code"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["field", b"field", "programme_ids", b"programme_ids", "reader", b"reader", "region_code", b"region_code"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AidInputsRequest: _TypeAlias = AidInputsRequest  # noqa: Y015
+
+@_typing.final
+class Principal(_message.Message):
+    """registry.access.Principal: who asked (the matcher's caller, not the matcher's own key)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_ID_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    SCOPE_FIELD_NUMBER: _builtins.int
+    key_id: _builtins.str
+    role: _builtins.str
+    """admin, office, cooperative, platform, auditor"""
+    scope: _builtins.str
+    def __init__(
+        self,
+        *,
+        key_id: _builtins.str = ...,
+        role: _builtins.str = ...,
+        scope: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key_id", b"key_id", "role", b"role", "scope", b"scope"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Principal: _TypeAlias = Principal  # noqa: Y015
 
 @_typing.final
 class AidInputsResponse(_message.Message):

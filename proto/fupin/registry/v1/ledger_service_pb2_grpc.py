@@ -35,6 +35,10 @@ class LedgerServiceStub:
 
     Errors common to every RPC: INVALID_ARGUMENT with google.rpc.BadRequest field violations;
     UNAVAILABLE when the database cannot be reached.
+
+    Offices and auditors with a scope read only their region's part (docs/access.md): entries
+    about its households, villages and listings; the programmes they may read, grants counted
+    among their households; totals and the export over their villages.
     """
 
     def __init__(self, channel):
@@ -80,10 +84,15 @@ class LedgerServiceServicer:
 
     Errors common to every RPC: INVALID_ARGUMENT with google.rpc.BadRequest field violations;
     UNAVAILABLE when the database cannot be reached.
+
+    Offices and auditors with a scope read only their region's part (docs/access.md): entries
+    about its households, villages and listings; the programmes they may read, grants counted
+    among their households; totals and the export over their villages.
     """
 
     def VerifyLedger(self, request, context):
-        """Walks the chain from the first entry. Errors: none beyond the common ones.
+        """Walks the chain from the first entry. Admins and auditors without a scope only
+        (PERMISSION_DENIED otherwise). Errors: none beyond the common ones.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -167,6 +176,10 @@ class LedgerService:
 
     Errors common to every RPC: INVALID_ARGUMENT with google.rpc.BadRequest field violations;
     UNAVAILABLE when the database cannot be reached.
+
+    Offices and auditors with a scope read only their region's part (docs/access.md): entries
+    about its households, villages and listings; the programmes they may read, grants counted
+    among their households; totals and the export over their villages.
     """
 
     @staticmethod

@@ -36,6 +36,10 @@ class LedgerServiceStub:
 
     Errors common to every RPC: INVALID_ARGUMENT with google.rpc.BadRequest field violations;
     UNAVAILABLE when the database cannot be reached.
+
+    Offices and auditors with a scope read only their region's part (docs/access.md): entries
+    about its households, villages and listings; the programmes they may read, grants counted
+    among their households; totals and the export over their villages.
     """
 
     @_typing.overload
@@ -43,7 +47,9 @@ class LedgerServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> LedgerServiceAsyncStub: ...
     VerifyLedger: _grpc.UnaryUnaryMultiCallable[_ledger_service_pb2.VerifyLedgerRequest, _ledger_service_pb2.VerifyLedgerResponse]
-    """Walks the chain from the first entry. Errors: none beyond the common ones."""
+    """Walks the chain from the first entry. Admins and auditors without a scope only
+    (PERMISSION_DENIED otherwise). Errors: none beyond the common ones.
+    """
     ListLedgerEntries: _grpc.UnaryUnaryMultiCallable[_ledger_service_pb2.ListLedgerEntriesRequest, _ledger_service_pb2.ListLedgerEntriesResponse]
     """Entries, oldest first, filtered by household, programme or run (all optional, combined
     with AND). Errors: INVALID_ARGUMENT (page_token, page_size, an id).
@@ -71,11 +77,17 @@ class LedgerServiceAsyncStub(LedgerServiceStub):
 
     Errors common to every RPC: INVALID_ARGUMENT with google.rpc.BadRequest field violations;
     UNAVAILABLE when the database cannot be reached.
+
+    Offices and auditors with a scope read only their region's part (docs/access.md): entries
+    about its households, villages and listings; the programmes they may read, grants counted
+    among their households; totals and the export over their villages.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     VerifyLedger: _aio.UnaryUnaryMultiCallable[_ledger_service_pb2.VerifyLedgerRequest, _ledger_service_pb2.VerifyLedgerResponse]  # type: ignore[assignment]
-    """Walks the chain from the first entry. Errors: none beyond the common ones."""
+    """Walks the chain from the first entry. Admins and auditors without a scope only
+    (PERMISSION_DENIED otherwise). Errors: none beyond the common ones.
+    """
     ListLedgerEntries: _aio.UnaryUnaryMultiCallable[_ledger_service_pb2.ListLedgerEntriesRequest, _ledger_service_pb2.ListLedgerEntriesResponse]  # type: ignore[assignment]
     """Entries, oldest first, filtered by household, programme or run (all optional, combined
     with AND). Errors: INVALID_ARGUMENT (page_token, page_size, an id).
@@ -102,6 +114,10 @@ class LedgerServiceServicer(metaclass=_abc_1.ABCMeta):
 
     Errors common to every RPC: INVALID_ARGUMENT with google.rpc.BadRequest field violations;
     UNAVAILABLE when the database cannot be reached.
+
+    Offices and auditors with a scope read only their region's part (docs/access.md): entries
+    about its households, villages and listings; the programmes they may read, grants counted
+    among their households; totals and the export over their villages.
     """
 
     @_abc_1.abstractmethod
@@ -110,7 +126,9 @@ class LedgerServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _ledger_service_pb2.VerifyLedgerRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_ledger_service_pb2.VerifyLedgerResponse, _abc.Awaitable[_ledger_service_pb2.VerifyLedgerResponse]]:
-        """Walks the chain from the first entry. Errors: none beyond the common ones."""
+        """Walks the chain from the first entry. Admins and auditors without a scope only
+        (PERMISSION_DENIED otherwise). Errors: none beyond the common ones.
+        """
 
     @_abc_1.abstractmethod
     def ListLedgerEntries(

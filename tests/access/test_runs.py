@@ -1,0 +1,121 @@
+"""Aid and cadre runs carry the region they were made for: offices make, see and commit runs of
+their county only, auditors read those of their scope, platforms see none (NOT_FOUND exactly
+as an unknown id, and nothing in list pages or tokens)."""
+
+from __future__ import annotations
+
+from fupin.matcher.v1 import cadres_pb2 as cpb
+from fupin.matcher.v1 import matcher_service_pb2 as mpb
+from fupin.registry.v1 import resources_pb2 as pb
+from registry.access import Role
+from tests.access import runs
+from tests.access.runs import PUNING, ZHAOAN, M
+from tests.access.world import call
+
+
+def ids(made):
+    return [run.id for run in made]
+
+
+def test_office_runs_are_seen_in_its_county_only(bare, world, server):
+    """Zhao'an's office makes its three runs; it and Zhao'an's auditors see them, Puning's
+    office and auditor and the platform get NOT_FOUND as for unknown ids and do not list them."""
+    world.keys["auditor_b"] = server.keys.create(Role.AUDITOR, PUNING).secret
+    mine = ids(runs.make(bare, world, "office", "mine", region=""))
+    theirs = ids(runs.make(bare, world, "admin", "theirs", county=PUNING))
+    for key in ("office", "auditor", "auditor_all", "admin"):
+        assert set(mine) <= set(runs.listed(bare, world, key)), key
+    assert sorted(runs.listed(bare, world, "office")) == sorted(mine)
+    assert sorted(runs.listed(bare, world, "office_b")) == sorted(theirs)
+    assert sorted(runs.listed(bare, world, "auditor_b")) == sorted(theirs)
+    assert runs.listed(bare, world, "platform") == []
+    for key in ("office_b", "auditor_b", "platform"):
+        for run_id in mine:
+            assert runs.not_found_like_unknown(bare, world, key, run_id) == [], key
+    for run_id in theirs:
+        assert runs.not_found_like_unknown(bare, world, "office", run_id) == []
+        assert runs.not_found_like_unknown(bare, world, "auditor", run_id) == []
+
+
+def test_office_run_without_region_covers_its_county(bare, world):
+    """An office's contracting run naming no region reads its county's households only; the
+    admin's reads both counties."""
+    household_a, household_b = world.ids["household_a"], world.ids["household_b"]
+    office = runs.make(bare, world, "office", "own", region="")[2].SerializeToString()
+    admin = runs.make(bare, world, "admin", "all", region="")[2].SerializeToString()
+    assert household_a.encode() in office and household_b.encode() not in office
+    assert household_a.encode() in admin and household_b.encode() in admin
+
+
+def test_office_cannot_run_outside_its_county(bare, world):
+    """A selection of Puning by Zhao'an's office: PERMISSION_DENIED naming
+    selection.region_code, and no run is stored; Puning's programme is NOT_FOUND to it, as an
+    unknown one."""
+    for rpc, request in runs.requests(world, "out", ZHAOAN, region=PUNING).items():
+        code, _, details = call(bare, f"{M}{rpc}", request, world.keys["office"])
+        assert (code.name, "selection.region_code" in details) == ("PERMISSION_DENIED", True)
+    other = runs.requests(world, "prog", PUNING, region=ZHAOAN)["AllocateAid"]
+    code, _, details = call(bare, f"{M}AllocateAid", other, world.keys["office"])
+    programme = world.ids["aid_program_b"]
+    assert (code.name, details) == ("NOT_FOUND", f"aid programme {programme!r} not found")
+    assert runs.listed(bare, world, "admin") == []
+
+
+def test_office_commits_its_runs_only(bare, world):
+    """Zhao'an's office commits and discards its own runs; Puning's office cannot touch them."""
+    aid, stationing, _ = runs.make(bare, world, "office", "c", region="")
+    for run in (aid, stationing):
+        request = mpb.CommitMatchRunRequest(id=run.id)
+        code, _, _ = call(bare, f"{M}CommitMatchRun", request, world.keys["office_b"])
+        assert code.name == "NOT_FOUND"
+    code, (committed,), details = call(
+        bare, f"{M}CommitMatchRun", mpb.CommitMatchRunRequest(id=aid.id), world.keys["office"]
+    )
+    assert code.name == "OK" and committed.state == mpb.COMMITTED, details
+    code, (discarded,), _ = call(
+        bare, f"{M}DiscardMatchRun", mpb.DiscardMatchRunRequest(id=stationing.id),
+        world.keys["office"],
+    )  # fmt: skip
+    assert code.name == "OK" and discarded.state == mpb.DISCARDED
+
+
+def test_office_inline_run_belongs_to_its_county(bare, world):
+    """An office's inline (what-if) run is its own: Puning's office does not see it."""
+    here = pb.LatLng(latitude=23.7, longitude=117.2)
+    inline = cpb.StationingProblem(
+        cadres=[cpb.InlineCadre(id="c1", rank=3, location=here, max_distance_km=50)],
+        villages=[cpb.InlineVillage(id="v1", location=here, team_min=1, team_max=1)],
+    )
+    request = mpb.AssignCadresRequest(inline=inline, parameters=runs.PARAMS, run_id="run-inline-a")
+    code, _, details = call(bare, f"{M}AssignCadres", request, world.keys["office"])
+    assert code.name == "OK", details
+    assert runs.listed(bare, world, "office") == ["run-inline-a"]
+    assert runs.listed(bare, world, "office_b") == []
+    assert runs.not_found_like_unknown(bare, world, "office_b", "run-inline-a") == []
+
+
+def test_office_sees_no_produce_runs(bare, world):
+    """Produce runs name orders of buyers: not an office's."""
+    request = mpb.MatchProduceRequest(
+        selection=mpb.RegistrySelection(product="green_plum", today="2020-05-05"),
+        parameters=runs.PARAMS,
+        run_id="run-produce-x",
+    )
+    code, _, _ = call(bare, f"{M}MatchProduce", request, world.keys["platform"])
+    assert code.name == "OK"
+    assert runs.listed(bare, world, "office") == []
+    assert runs.listed(bare, world, "auditor") == ["run-produce-x"]
+    assert runs.not_found_like_unknown(bare, world, "office", "run-produce-x") == []
+
+
+def test_a_request_id_never_replays_another_countys_run(bare, world):
+    """Two offices sending the same request with the same request_id: the second gets
+    ALREADY_EXISTS, not the first one's run."""
+    request = runs.requests(world, "rid", ZHAOAN, region="")["ContractHouseholds"]
+    request.run_id, request.request_id = "", "daily-contracts"
+    code, (first,), details = call(bare, f"{M}ContractHouseholds", request, world.keys["office"])
+    assert code.name == "OK", details
+    code, responses, _ = call(bare, f"{M}ContractHouseholds", request, world.keys["office_b"])
+    assert (code.name, responses) == ("ALREADY_EXISTS", [])
+    code, (again,), _ = call(bare, f"{M}ContractHouseholds", request, world.keys["office"])
+    assert (code.name, again.id) == ("OK", first.id)
