@@ -59,6 +59,7 @@ from bench import data
 from bench.cluster import Cluster, sqlalchemy_url, throwaway_cluster
 from bench.load import _listing, _order, _producer
 from bench.topology import Topology
+from clients import auth
 from clients.client import (
     BUYERS,
     HOUSEHOLDS,
@@ -264,7 +265,9 @@ def _until_done(call: Callable[[], Any], timeout_s: float = 120) -> Any:
 
 def registry_kill_commit(ctx: Context, runs: int) -> Line:
     line = Line("registry_kill_commit")
-    with grpc.insecure_channel(ctx.topology.matcher.address, options=channel_options()) as channel:
+    with auth.open_channel(
+        ctx.topology.matcher.address, api_key=auth.resolve_key(), options=channel_options()
+    ) as channel:
         matcher = mpb_grpc.MatcherServiceStub(channel)
         for r in range(runs):
             proposed = [_proposed_run(ctx, matcher, f"fc{r}x{j}") for j in range(4)]
@@ -476,8 +479,8 @@ def matcher_kill_solve(ctx: Context, runs: int) -> Line:
         line.half_written += (
             ctx.scalar("SELECT count(*) FROM run_allocation WHERE run_id = :r", r=run_id) > 0
         )
-        with grpc.insecure_channel(
-            ctx.topology.matcher.address, options=channel_options()
+        with auth.open_channel(
+            ctx.topology.matcher.address, api_key=auth.resolve_key(), options=channel_options()
         ) as channel:
             again = mpb_grpc.MatcherServiceStub(channel).MatchProduce(
                 mpb.MatchProduceRequest(
@@ -492,7 +495,8 @@ def matcher_kill_solve(ctx: Context, runs: int) -> Line:
 
 def _ignore_failure(address: str, request: mpb.MatchProduceRequest) -> None:
     # No retries: the matcher is about to die.
-    with grpc.insecure_channel(address) as channel, suppress(grpc.RpcError):
+    key = auth.resolve_key()
+    with auth.open_channel(address, api_key=key) as channel, suppress(grpc.RpcError):
         mpb_grpc.MatcherServiceStub(channel).MatchProduce(request, timeout=120)
 
 

@@ -50,6 +50,7 @@ from sqlalchemy import create_engine, text
 from bench import data
 from bench.registry import POSTGRES_ADMIN_URL, database
 from bench.topology import Topology
+from clients import auth
 from clients.client import (
     BUYERS,
     HOUSEHOLDS,
@@ -224,7 +225,9 @@ def _load_process(
     lock = threading.Lock()
     with (
         RegistryClient(registry_target, timeout_s=30) as registry,
-        grpc.insecure_channel(matcher_target, options=channel_options()) as channel,
+        auth.open_channel(
+            matcher_target, api_key=auth.resolve_key(), options=channel_options()
+        ) as channel,
     ):
         matcher = mpb_grpc.MatcherServiceStub(channel)
         deadline = time.perf_counter() + seconds

@@ -75,7 +75,8 @@ class Service:
             *self.extra,
         ]
         self._log = self.log_path.open("ab")
-        self.process = subprocess.Popen(command, env=self.env, stderr=self._log)
+        # stdout too: a registry's first start prints its admin key there, kept in the log
+        self.process = subprocess.Popen(command, env=self.env, stdout=self._log, stderr=self._log)
         if wait:
             wait_serving(self.address, 120)
 
