@@ -416,6 +416,8 @@ def postgres_restart(ctx: Context, runs: int) -> Line:
         line.count("server_unavailable", ctx.registry_calls("UNAVAILABLE") - unavailable_before)
         line.count("client_unavailable", writers.codes.count("UNAVAILABLE"))
         line.count("other_codes", sum(c != "UNAVAILABLE" for c in writers.codes))
+        for code in {c for c in writers.codes if c != "UNAVAILABLE"}:  # named, so they can be told
+            line.count(f"code_{code}", writers.codes.count(code))
         stored = ctx.counts(
             "SELECT display_name, count(*) FROM buyer WHERE display_name LIKE :p "
             "GROUP BY display_name",

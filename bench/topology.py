@@ -113,6 +113,9 @@ class Topology:
         base = {
             **inherited,
             "FUPIN_ADMIN_KEY_FILE": str(self.key_file),
+            # Every client of a topology shares the one admin key: no per-key rate limit (the
+            # benchmarks' writers alone exceed the default 200 calls/s).
+            "FUPIN_RATE_LIMIT_PER_S": "0",
             "FUPIN_API_KEY_FILE": str(self.key_file),
             "FUPIN_LOG_FORMAT": "json",
             "FUPIN_LOG_LEVEL": os.environ.get("FUPIN_LOG_LEVEL", "warning"),
