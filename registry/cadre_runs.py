@@ -379,4 +379,5 @@ def contracts(store: RegistryStore) -> dict[str, str]:
     """Household id → cadre id of every contract."""
     hc = models.HouseholdContract
     with store.transaction() as session:
-        return dict(session.execute(select(col(hc.household_id), col(hc.cadre_id))).tuples().all())
+        rows = session.execute(select(col(hc.household_id), col(hc.cadre_id)))
+        return {household_id: cadre_id for household_id, cadre_id in rows}
