@@ -136,7 +136,7 @@ class AidRuns:
         else:
             result: aid.AidResult = outcome.result
             fields.update(_result_fields(result, inline))
-        try:
+        with self.live.ending(run_id, "aid", fields):
             if fields["state"] == RunState.PROPOSED and not inline:
                 grants = [
                     GrantRecord(g.household_id, g.programme_id, g.amount_fen)
@@ -144,18 +144,6 @@ class AidRuns:
                 ]
                 self.source.store_grants(run_id, grants)
             self.source.update_run(run_id, **fields)
-        finally:
-            self.live.set_state(run_id, fields["state"], ended=True)
-        log.info(
-            "run_finished",
-            run_id=run_id,
-            kind="aid",
-            state=RunState(fields["state"]).name,
-            status=fields.get("status"),
-            objective=fields.get("objective"),
-            gap=fields.get("gap"),
-            total_s=round(fields["total_s"], 3),
-        )
 
     def commit(self, run: RunRecord, request_id: str, etag: str) -> mpb.MatchRun:
         if run.result and run.state == RunState.PROPOSED:

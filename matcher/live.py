@@ -7,9 +7,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
 
 from matcher.runner import Progress
+from matcher.source import RunState
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass
@@ -52,6 +59,25 @@ class LiveRuns:
         if ended:
             with self._lock:
                 self._runs.pop(run_id, None)
+
+    @contextmanager
+    def ending(self, run_id: str, kind: str, fields: dict[str, Any]) -> Iterator[None]:
+        """Around storing how a run ended (`fields`: its final state, status, objective...):
+        the run stops being live whatever happens, and once stored, its end is logged."""
+        try:
+            yield
+        finally:
+            self.set_state(run_id, fields["state"], ended=True)
+        log.info(
+            "run_finished",
+            run_id=run_id,
+            kind=kind,
+            state=RunState(fields["state"]).name,
+            status=fields.get("status"),
+            objective=fields.get("objective"),
+            gap=fields.get("gap"),
+            total_s=round(fields["total_s"], 3),
+        )
 
     def follow(
         self, run_id: str, *, poll_s: float = 0.5, active: threading.Event | None = None

@@ -186,19 +186,8 @@ class MatcherServicer(CadreRuns, mpb_grpc.MatcherServiceServicer):
             result, baseline = outcome.result
             fields.update(_result_fields(result, baseline))
             allocations = [Allocation(a.listing_id, a.order_id, a.kg) for a in result.allocations]
-        try:
+        with self.live.ending(run_id, "produce", fields):
             self.source.update_run(run_id, allocations=allocations, **fields)
-        finally:
-            self.live.set_state(run_id, fields["state"], ended=True)
-        log.info(
-            "run_finished",
-            run_id=run_id,
-            state=RunState(fields["state"]).name,
-            status=fields.get("status"),
-            objective=fields.get("objective"),
-            gap=fields.get("gap"),
-            total_s=round(fields["total_s"], 3),
-        )
         state = RunState(fields["state"]).name
         self.metrics.run_finished("produce", state, fields["total_s"], fields.get("gap"))
 

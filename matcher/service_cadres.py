@@ -173,19 +173,8 @@ class CadreRuns:
                 fields.update(state=RunState.FAILED, error=f"{type(exc).__name__}: {exc}")
             else:
                 fields.update(more, result=result)
-        try:
+        with self.live.ending(run_id, "cadres", fields):
             self.source.finish_cadre_run(run_id, items=items, **fields)
-        finally:
-            self.live.set_state(run_id, fields["state"], ended=True)
-        log.info(
-            "run_finished",
-            run_id=run_id,
-            state=RunState(fields["state"]).name,
-            status=fields.get("status"),
-            objective=fields.get("objective"),
-            gap=fields.get("gap"),
-            total_s=round(fields["total_s"], 3),
-        )
 
 
 def _fields(result: Any) -> dict[str, Any]:
