@@ -35,6 +35,7 @@ SECRET = re.compile(r"fupin_[A-Za-z0-9_\-]{43}")
 ADMIN_CODE_PREFIX = re.compile(r"[0-9]{2,12}")
 RESOURCE_ID = re.compile(r"[A-Za-z0-9_\-]{1,40}")
 CACHE_S = 5.0
+MAX_CACHED = 10_000  # cached keys; beyond, the cache starts afresh
 
 
 def hash_secret(secret: str) -> str:
@@ -47,13 +48,49 @@ class NewKey:
     secret: str
 
 
-class KeyStore:
+class CachedKeys:
+    """The authentication of presented secrets, each answer (a principal, or None for an
+    unknown or revoked key) cached for CACHE_S by the secret's hash. Subclasses look keys up:
+    KeyStore in the database, matcher/remote_keys.py's RemoteKeys through the registry."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, tuple[float, Principal | None]] = {}
+        self._lock = threading.Lock()
+
+    def authenticate(self, secret: str) -> Principal:
+        """The principal of a valid, unrevoked key; Unauthenticated otherwise."""
+        if not SECRET.fullmatch(secret):
+            raise Unauthenticated("the API key is malformed")
+        key_hash = hash_secret(secret)
+        now = time.monotonic()
+        with self._lock:
+            cached = self._cache.get(key_hash)
+        if cached is not None and now - cached[0] < CACHE_S:
+            principal = cached[1]
+        else:
+            principal = self._lookup(secret, key_hash)
+            with self._lock:
+                if len(self._cache) > MAX_CACHED:
+                    self._cache.clear()
+                self._cache[key_hash] = (now, principal)
+        if principal is None:
+            raise Unauthenticated("the API key is unknown or revoked")
+        return principal
+
+    def _forget(self, key_hash: str) -> None:
+        with self._lock:
+            self._cache.pop(key_hash, None)
+
+    def _lookup(self, secret: str, key_hash: str) -> Principal | None:
+        raise NotImplementedError
+
+
+class KeyStore(CachedKeys):
     """Key rows in the registry database, and the authentication of presented secrets."""
 
     def __init__(self, store: RegistryStore) -> None:
+        super().__init__()
         self.store = store
-        self._cache: dict[str, tuple[float, Principal | None]] = {}
-        self._lock = threading.Lock()
 
     def create(self, role: Role, scope: str = "", description: str = "") -> NewKey:
         self.check_scope(role, scope)
@@ -117,31 +154,10 @@ class KeyStore:
                 session.add(row)
                 log.info("api_key_revoked", key_id=key_id)
             key_hash = row.hash
-        with self._lock:
-            self._cache.pop(key_hash, None)
+        self._forget(key_hash)
         return row
 
-    def authenticate(self, secret: str) -> Principal:
-        """The principal of a valid, unrevoked key; Unauthenticated otherwise."""
-        if not SECRET.fullmatch(secret):
-            raise Unauthenticated("the API key is malformed")
-        key_hash = hash_secret(secret)
-        now = time.monotonic()
-        with self._lock:
-            cached = self._cache.get(key_hash)
-        if cached is not None and now - cached[0] < CACHE_S:
-            principal = cached[1]
-        else:
-            principal = self._lookup(key_hash)
-            with self._lock:
-                if len(self._cache) > 10_000:
-                    self._cache.clear()
-                self._cache[key_hash] = (now, principal)
-        if principal is None:
-            raise Unauthenticated("the API key is unknown or revoked")
-        return principal
-
-    def _lookup(self, key_hash: str) -> Principal | None:
+    def _lookup(self, secret: str, key_hash: str) -> Principal | None:
         with self.store.statement() as session:
             row = session.scalar(select(models.ApiKey).where(col(models.ApiKey.hash) == key_hash))
         if row is None or row.revoked is not None:
