@@ -152,7 +152,7 @@ def commit_aid(
 ) -> models.MatchRun:
     """Grant a proposed aid run's allocation, all of it or nothing; idempotent by request_id."""
     with store.transaction(write=True) as session:
-        run, replay = to_commit(session, run_id, AID_KIND, request_id=request_id, etag=etag)
+        run, replay = to_commit(session, run_id, (AID_KIND,), request_id=request_id, etag=etag)
         if replay:
             return run
         grants = list(

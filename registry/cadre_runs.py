@@ -21,8 +21,8 @@ from sqlmodel import Session, col
 from registry import ledger, models
 from registry.errors import Aborted, FailedPrecondition, FieldViolation
 from registry.imports import QUERY_CHUNK, bulk_insert
-from registry.runs import RunState, _check_proposed, _get
-from registry.store import RegistryStore, remember, replayed
+from registry.runs import mark_committed, set_fields, to_commit
+from registry.store import RegistryStore
 
 STATIONING_KIND = 3  # fupin.matcher.v1.RunKind.CADRE_STATIONING
 CONTRACTING_KIND = 4  # fupin.matcher.v1.RunKind.CADRE_CONTRACTING
@@ -205,12 +205,7 @@ def finish_run(
     """Store a cadre run's outcome and the changes a commit would make, in one transaction
     (so a PROPOSED run always has its items)."""
     with store.transaction(write=True) as session:
-        run = _get(session, run_id, lock=True)
-        for name, value in fields.items():
-            setattr(run, name, value)
-        run.version += 1
-        run.update_time = models.utcnow()
-        session.add(run)
+        run = set_fields(session, run_id, fields)
         bulk_insert(
             session,
             models.RunCadreItem,
@@ -225,14 +220,9 @@ def commit_cadres(
 ) -> models.MatchRun:
     """Apply a proposed stationing or contracting run, all of it or nothing (module doc)."""
     with store.transaction(write=True) as session:
-        if request_id:
-            earlier = replayed(session, request_id, f"commit:{run_id}")
-            if earlier is not None:
-                return _get(session, earlier[0])
-        run = _get(session, run_id, lock=True)
-        if run.kind not in CADRE_KINDS:
-            raise FailedPrecondition(f"run {run_id} is not a cadre run")
-        _check_proposed(run, etag)
+        run, replay = to_commit(session, run_id, CADRE_KINDS, request_id=request_id, etag=etag)
+        if replay:
+            return run
         items = list(
             session.scalars(
                 select(models.RunCadreItem).where(col(models.RunCadreItem.run_id) == run_id)
@@ -248,13 +238,7 @@ def commit_cadres(
         else:
             entries = _contract(session, run_id, items)
         ledger.append(session, entries)
-        run.state = RunState.COMMITTED
-        run.version += 1
-        run.update_time = models.utcnow()
-        session.add(run)
-        if request_id:
-            remember(session, request_id, "commit_match_run", f"commit:{run_id}", [run_id])
-        return run
+        return mark_committed(session, run, request_id)
 
 
 def _lock_and_check(

@@ -45,7 +45,7 @@ class RunState(enum.IntEnum):
 
 
 PRODUCE_KIND = 1  # fupin.matcher.v1.RunKind.PRODUCE
-KIND_NAMES = {PRODUCE_KIND: "produce", 2: "aid"}
+KIND_NAMES = {PRODUCE_KIND: "produce", 2: "aid", 3: "cadre", 4: "cadre"}  # for messages
 MAX_REPORTED_SHORTFALLS = 30
 
 
@@ -102,12 +102,7 @@ def update_run(
 ) -> models.MatchRun:
     """Set fields of a run (state, status, objective, result, ...) and store its allocations."""
     with store.transaction(write=True) as session:
-        run = _get(session, run_id, lock=True)
-        for name, value in fields.items():
-            setattr(run, name, value)
-        run.version += 1
-        run.update_time = models.utcnow()
-        session.add(run)
+        run = set_fields(session, run_id, fields)
         bulk_insert(
             session,
             models.RunAllocation,
@@ -169,7 +164,7 @@ def commit_produce(
 ) -> models.MatchRun:
     """Apply a proposed produce run to the registry, all of it or nothing."""
     with store.transaction(write=True) as session:
-        run, replay = to_commit(session, run_id, PRODUCE_KIND, request_id=request_id, etag=etag)
+        run, replay = to_commit(session, run_id, (PRODUCE_KIND,), request_id=request_id, etag=etag)
         if replay:
             return run
         allocations = list(
@@ -182,17 +177,30 @@ def commit_produce(
         return mark_committed(session, run, request_id)
 
 
+def set_fields(session: Session, run_id: str, fields: dict[str, Any]) -> models.MatchRun:
+    """The run, locked, with these fields set and a new version."""
+    run = _get(session, run_id, lock=True)
+    for name, value in fields.items():
+        setattr(run, name, value)
+    run.version += 1
+    run.update_time = models.utcnow()
+    session.add(run)
+    return run
+
+
 def to_commit(
-    session: Session, run_id: str, kind: int, *, request_id: str, etag: str
+    session: Session, run_id: str, kinds: tuple[int, ...], *, request_id: str, etag: str
 ) -> tuple[models.MatchRun, bool]:
-    """The run a commit applies, locked and checked; (run, True) for a replayed request_id."""
+    """The run a commit applies (one of `kinds`), locked and checked; (run, True) for a
+    replayed request_id."""
     if request_id:
         earlier = replayed(session, request_id, f"commit:{run_id}")
         if earlier is not None:
             return _get(session, earlier[0]), True
     run = _get(session, run_id, lock=True)
-    if run.kind != kind:
-        raise FailedPrecondition(f"run {run_id} is not a {KIND_NAMES.get(kind, kind)} run")
+    if run.kind not in kinds:
+        name = KIND_NAMES.get(kinds[0], kinds[0])
+        raise FailedPrecondition(f"run {run_id} is not a {name} run")
     _check_proposed(run, etag)
     return run, False
 
