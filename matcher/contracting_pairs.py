@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 
 from matcher import geo
 from matcher.contracting_domain import ContractingProblem
+from matcher.stationing_sparse import spans
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
@@ -128,11 +129,7 @@ def _own_village(sites: Sites, need: IntArray, width: int) -> IntArray:
     home = sites.household_village[need]
     first = np.searchsorted(ordered, home, side="left")
     count = np.searchsorted(ordered, home, side="right") - first
-    # Positions first[i], first[i] + 1, … for each household i, without a Python loop.
-    offsets = np.arange(int(count.sum()), dtype=np.int64) - np.repeat(
-        np.cumsum(count) - count, count
-    )
-    keys: IntArray = np.repeat(need, count) * width + order[np.repeat(first, count) + offsets]
+    keys: IntArray = np.repeat(need, count) * width + order[spans(first, count)]
     return keys
 
 

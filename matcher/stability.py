@@ -38,7 +38,7 @@ from matcher.solving import SolveParams, SolveStatus, Timings, relative_gap
 from matcher.stationing_arcs import build_arcs
 from matcher.stationing_domain import StationingProblem
 from matcher.stationing_search import solve_sparse
-from matcher.stationing_sparse import INT_MAX, FloatArray, IntArray, SparseModel
+from matcher.stationing_sparse import INT_MAX, FloatArray, IntArray, SparseModel, spans
 
 Assignment = Mapping[str, str | None]  # cadre id → village id, or None when unposted
 
@@ -223,10 +223,7 @@ def _earlier(order: IntArray, group: IntArray, *, include_self: bool) -> tuple[I
     starts = np.flatnonzero(np.concatenate([[True], group[1:] != group[:-1]]))
     run_start = np.repeat(starts, np.diff(np.append(starts, n)))
     count = np.arange(n, dtype=np.int64) - run_start + (1 if include_self else 0)
-    offsets = np.arange(int(count.sum()), dtype=np.int64) - np.repeat(
-        np.cumsum(count) - count, count
-    )
-    return np.repeat(order, count), order[np.repeat(run_start, count) + offsets]
+    return np.repeat(order, count), order[spans(run_start, count)]
 
 
 def solve(problem: StableProblem, params: SolveParams | None = None) -> StableResult:

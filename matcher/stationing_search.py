@@ -42,6 +42,7 @@ LP_SHARE = 0.4  # of the time left, at most this much for the LP relaxation
 RINS_SHARE = 0.25  # then at most this much to settle what the LP leaves fractional
 IMPROVE_SHARE = 0.6  # then at most this much for the caller's own improvement, if any
 WRAP_UP_S = 1.5  # kept back from the time limit for decoding and reporting
+MIN_CP_SAT_S = 1.0  # with less time left than this, step 5 is skipped
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class Outcome:
 
 
 Rounding = Callable[[FloatArray], IntArray | None]
+Relax = Callable[[], Relaxation | None]
 # (a solution, seconds, target objective) → one as good or better; it may stop at the target.
 Improve = Callable[[IntArray, float, int], IntArray]
 
@@ -63,25 +65,32 @@ def solve_sparse(
     params: SolveParams,
     started: float,
     improve: Improve | None = None,
+    *,
+    relax: Relax | None = None,
+    improve_share: float = IMPROVE_SHARE,
 ) -> Outcome:
     """The steps of the module doc, within ``params.time_limit_s`` since ``started``.
 
     ``start`` is a feasible assignment or None; ``rounding`` turns LP values into one;
-    ``improve``, if given, gets the best one for up to IMPROVE_SHARE of the time left.
+    ``improve``, if given, gets the best one for up to ``improve_share`` of the time left.
+    ``relax``, if given, is tried for the LP relaxation before GLOP (a faster special form).
     """
-    lp = model.lp_relaxation(_left(params, started) * LP_SHARE)
+    lp = relax() if relax is not None else None
+    lp = lp if lp is not None else model.lp_relaxation(_left(params, started) * LP_SHARE)
     if lp is not None and math.isinf(lp.value):
         return Outcome(SolveStatus.INFEASIBLE, None, INT_MAX)
     best = _heuristics(model, lp, start, rounding, params, started)
     bound = lp.bound if lp is not None else -INT_MAX
     if best is not None and improve is not None and not _close_enough(model, best, bound, params):
-        seconds = _left(params, started) * IMPROVE_SHARE
+        seconds = _left(params, started) * improve_share
         best = _better(model, best, improve(best, seconds, _target(bound, params)))
     _report(params.progress, model, best, bound, started)
     if best is not None and _close_enough(model, best, bound, params):
         value = model.value(best)
         status = SolveStatus.OPTIMAL if value <= bound else SolveStatus.FEASIBLE
         return Outcome(status, best, min(bound, value))
+    if best is not None and _left(params, started) < MIN_CP_SAT_S:
+        return Outcome(SolveStatus.FEASIBLE, best, min(bound, model.value(best)))
     if best is not None and lp is not None:
         model.fix_by_reduced_cost(lp, model.value(best))
     return _finish(model, best, bound, run_cp_sat(model, best, params, started))
@@ -155,6 +164,7 @@ def run_cp_sat(
     presolve: bool = False,
 ) -> Found:
     """CP-SAT on the model from ``hint``, for ``seconds`` or else the time left."""
+    model_proto = model.cp_model(hint)  # seconds at 400,000 variables: counted in the limit
     solver = cp_model.CpSolver()
     parameters = solver.parameters
     seconds = max(_left(params, started) if seconds is None else seconds, 0.05)
@@ -168,7 +178,7 @@ def run_cp_sat(
         parameters.max_deterministic_time = seconds
     progress = params.progress
     callback = _Progress(progress, started) if progress is not None else None
-    code = solver.solve(model.cp_model(hint), callback)
+    code = solver.solve(model_proto, callback)
     values = None
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         values = np.array(solver.response_proto.solution, dtype=np.int64)

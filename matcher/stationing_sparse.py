@@ -142,6 +142,16 @@ class Relaxation:
         return INT_MAX if math.isinf(self.value) else math.ceil(self.value - 1e-6)
 
 
+def spans(first: IntArray, count: IntArray) -> IntArray:
+    """Positions first[i], first[i] + 1, …, first[i] + count[i] - 1 for each i, concatenated,
+    without a Python loop."""
+    offsets = np.arange(int(count.sum()), dtype=np.int64) - np.repeat(
+        np.cumsum(count) - count, count
+    )
+    positions: IntArray = np.repeat(first, count) + offsets
+    return positions
+
+
 def group(keys: IntArray) -> tuple[IntArray, IntArray, IntArray]:
     """Stable order that groups equal keys, each group's start in that order, and its key."""
     order = np.argsort(keys, kind="stable")
