@@ -8,8 +8,8 @@ tests/matcher/test_grpc_source.py); adding one takes only its messages in the .p
 
 Errors come back as the registry's own exceptions (NotFound, Aborted with its field
 violations, ...), so the matcher answers its callers exactly as in one process; an unreachable
-registry is Unavailable. The channel retries UNAVAILABLE on reads and on methods keyed by a
-request_id (see `retried`).
+registry is Unavailable. The channel retries UNAVAILABLE on reads, on methods keyed by a
+request_id and on the writes that replace what an earlier attempt stored (see `retried`).
 """
 
 from __future__ import annotations
@@ -39,6 +39,10 @@ SERVICE = ipb.DESCRIPTOR.services_by_name["MatcherStoreService"]
 READ_PREFIXES = ("open_", "get_", "list_", "supply_")
 # Reads whose names do not say so (they change nothing: safe to retry).
 READS = frozenset({"aid_inputs", "stationing_data", "contracting_data"})
+# Writes a retry cannot apply twice: they store a run's outcome in place of an earlier
+# attempt's (registry/aid_runs.py, registry/cadre_runs.py). Unretried, a reply lost while a
+# run ends would leave it RUNNING.
+REPLACING = frozenset({"store_grants", "finish_cadre_run"})
 _ERRORS: dict[grpc.StatusCode, Callable[[str, list[errors.FieldViolation]], Exception]] = {
     grpc.StatusCode.INVALID_ARGUMENT: lambda m, v: errors.InvalidArgument(v, m),
     grpc.StatusCode.NOT_FOUND: lambda m, v: errors.NotFound(m, field=v[0].field if v else ""),
@@ -77,10 +81,11 @@ def rpc(method: str) -> MethodDescriptor:
 
 
 def retried(method: str) -> bool:
-    """Reads, and writes keyed by a request_id (a retry returns the first result)."""
+    """Reads, writes keyed by a request_id (a retry returns the first result) and writes
+    that replace (a retry stores the same once)."""
     return (
         method.startswith(READ_PREFIXES)
-        or method in READS
+        or method in READS | REPLACING
         or "request_id" in _signature(method).parameters
     )
 

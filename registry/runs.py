@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlmodel import Session, col
 
 from registry import ledger, models, run_scopes
@@ -44,6 +44,7 @@ class RunState(enum.IntEnum):
     CANCELLED = 7
 
 
+ACTIVE = (RunState.QUEUED, RunState.RUNNING)  # not yet ended
 PRODUCE_KIND = 1  # fupin.matcher.v1.RunKind.PRODUCE
 KIND_NAMES = {PRODUCE_KIND: "produce", 2: "aid", 3: "cadre", 4: "cadre"}  # for messages
 MAX_REPORTED_SHORTFALLS = 30
@@ -186,6 +187,18 @@ def set_fields(session: Session, run_id: str, fields: dict[str, Any]) -> models.
     run.update_time = models.utcnow()
     session.add(run)
     return run
+
+
+def locked_run(session: Session, run_id: str) -> models.MatchRun:
+    """The run, locked until the transaction ends (NOT_FOUND if there is none)."""
+    return _get(session, run_id, lock=True)
+
+
+def replace_rows(session: Session, table: Any, run_id: str, rows: list[dict[str, Any]]) -> None:
+    """Store a run's rows of `table` in place of any stored before, so that a retried store
+    (its first reply lost) leaves them once."""
+    session.execute(delete(table).where(table.run_id == run_id))
+    bulk_insert(session, table, rows)
 
 
 def to_commit(

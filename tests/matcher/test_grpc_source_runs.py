@@ -214,3 +214,53 @@ def test_cadre_runs_round_trip(sources, server, county):
     remote.finish_cadre_run("ct-2", items=fresh, state=RunState.PROPOSED)
     assert remote.commit_cadres("ct-2", request_id="", etag="").state == RunState.COMMITTED
     assert cadre_runs.contracts(server.store) == dict.fromkeys(households, free)
+
+
+def test_storing_a_runs_grants_twice_stores_them_once(sources, server, registry):
+    """A retried store_grants (its first reply lost) leaves each grant once, the run ends and
+    commits as after one store, and once the run has ended its grants are fixed."""
+    remote, local = sources
+    households = poor_households(registry, 2)
+    medical = programme(registry, budget_fen=1_000_000, amount_fen=200_000)
+    grants = [GrantRecord(h.id, medical.id, 200_000) for h in households]
+    new_run(remote, "aid-twice", AID_KIND)
+    remote.store_grants("aid-twice", grants)
+    remote.store_grants("aid-twice", grants)
+    assert stored_rows(server, models.RunGrant) == sorted(
+        tuple(sorted({"run_id": "aid-twice", **g.__dict__}.items())) for g in grants
+    )
+    proposed = remote.update_run("aid-twice", state=RunState.PROPOSED)
+    with pytest.raises(errors.FailedPrecondition):
+        remote.store_grants("aid-twice", grants[:1])
+    assert remote.commit_aid("aid-twice", request_id="", etag=etag(proposed)).state == (
+        RunState.COMMITTED
+    )
+    assert ledger_rows(server, "aid_grant") == sorted(
+        ("aid-twice", g.household_id, g.programme_id, g.amount_fen, 0) for g in grants
+    )
+    [spent] = local.aid_inputs(region_code="", programme_ids=[medical.id], field=FIELD).programmes
+    assert spent.spent_fen == 400_000
+
+
+def test_finishing_a_cadre_run_twice_finishes_it_once(sources, server, county):
+    """A retried finish_cadre_run returns the run its first attempt ended, unchanged (same
+    version), with each item once; the commit posts once, and a finish arriving after the
+    commit changes nothing."""
+    remote, local = sources
+    _, b, cadres = county
+    version = {c.id: c.version for c in remote.stationing_data(region_code="").cadres}
+    free = cadres[0].id
+    new_run(remote, "st-twice", STATIONING_KIND)
+    items = [CadreItem(free, version[free], village_id=b.id)]
+    fields = {"state": RunState.PROPOSED, "status": 1, "objective": 7, "total_s": 0.1}
+    first = remote.finish_cadre_run("st-twice", items=items, **fields)
+    assert remote.finish_cadre_run("st-twice", items=items, **fields) == first
+    assert first.state == RunState.PROPOSED and first == local.get_run("st-twice")
+    assert stored_rows(server, models.RunCadreItem) == [
+        tuple(sorted({"run_id": "st-twice", **items[0].__dict__}.items()))
+    ]
+    committed = remote.commit_cadres("st-twice", request_id="", etag=etag(first))
+    assert remote.finish_cadre_run("st-twice", items=[], **fields) == committed
+    assert local.get_run("st-twice").state == RunState.COMMITTED
+    assert len(stored_rows(server, models.RunCadreItem)) == 1
+    assert ledger_rows(server, "cadre_posting") == [("st-twice", free, b.id, 0, 1)]

@@ -218,8 +218,8 @@ class MatcherStoreServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def StoreGrants(self, request, context):
-        """Keeps a run's grants for its commit (before the run becomes PROPOSED). Not idempotent:
-        never retried.
+        """Keeps a run's grants for its commit (before the run becomes PROPOSED), in place of any
+        stored before: idempotent, retried. FAILED_PRECONDITION once the run has ended.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -250,7 +250,8 @@ class MatcherStoreServiceServicer:
 
     def FinishCadreRun(self, request, context):
         """Sets the given fields of a cadre run and stores what its commit would change, in one
-        transaction. Not idempotent: never retried.
+        transaction; a run that has already ended is returned unchanged (a run ends once):
+        idempotent, retried.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -69,8 +69,8 @@ class MatcherStoreServiceStub:
     `<field>[i]` for a missing programme.
     """
     StoreGrants: _grpc.UnaryUnaryMultiCallable[_internal_service_pb2.StoreGrantsRequest, _internal_service_pb2.StoreGrantsResponse]
-    """Keeps a run's grants for its commit (before the run becomes PROPOSED). Not idempotent:
-    never retried.
+    """Keeps a run's grants for its commit (before the run becomes PROPOSED), in place of any
+    stored before: idempotent, retried. FAILED_PRECONDITION once the run has ended.
     """
     CommitAid: _grpc.UnaryUnaryMultiCallable[_internal_service_pb2.CommitAidRequest, _internal_service_pb2.CommitAidResponse]
     """Grants a PROPOSED aid run's allocation, all or nothing; idempotent by request_id. ABORTED
@@ -84,7 +84,8 @@ class MatcherStoreServiceStub:
     """Poor households of the region and the available cadres, located at their posting."""
     FinishCadreRun: _grpc.UnaryUnaryMultiCallable[_internal_service_pb2.FinishCadreRunRequest, _internal_service_pb2.FinishCadreRunResponse]
     """Sets the given fields of a cadre run and stores what its commit would change, in one
-    transaction. Not idempotent: never retried.
+    transaction; a run that has already ended is returned unchanged (a run ends once):
+    idempotent, retried.
     """
     CommitCadres: _grpc.UnaryUnaryMultiCallable[_internal_service_pb2.CommitCadresRequest, _internal_service_pb2.CommitCadresResponse]
     """Applies a PROPOSED stationing or contracting run, all or nothing; idempotent by
@@ -132,8 +133,8 @@ class MatcherStoreServiceAsyncStub(MatcherStoreServiceStub):
     `<field>[i]` for a missing programme.
     """
     StoreGrants: _aio.UnaryUnaryMultiCallable[_internal_service_pb2.StoreGrantsRequest, _internal_service_pb2.StoreGrantsResponse]  # type: ignore[assignment]
-    """Keeps a run's grants for its commit (before the run becomes PROPOSED). Not idempotent:
-    never retried.
+    """Keeps a run's grants for its commit (before the run becomes PROPOSED), in place of any
+    stored before: idempotent, retried. FAILED_PRECONDITION once the run has ended.
     """
     CommitAid: _aio.UnaryUnaryMultiCallable[_internal_service_pb2.CommitAidRequest, _internal_service_pb2.CommitAidResponse]  # type: ignore[assignment]
     """Grants a PROPOSED aid run's allocation, all or nothing; idempotent by request_id. ABORTED
@@ -147,7 +148,8 @@ class MatcherStoreServiceAsyncStub(MatcherStoreServiceStub):
     """Poor households of the region and the available cadres, located at their posting."""
     FinishCadreRun: _aio.UnaryUnaryMultiCallable[_internal_service_pb2.FinishCadreRunRequest, _internal_service_pb2.FinishCadreRunResponse]  # type: ignore[assignment]
     """Sets the given fields of a cadre run and stores what its commit would change, in one
-    transaction. Not idempotent: never retried.
+    transaction; a run that has already ended is returned unchanged (a run ends once):
+    idempotent, retried.
     """
     CommitCadres: _aio.UnaryUnaryMultiCallable[_internal_service_pb2.CommitCadresRequest, _internal_service_pb2.CommitCadresResponse]  # type: ignore[assignment]
     """Applies a PROPOSED stationing or contracting run, all or nothing; idempotent by
@@ -258,8 +260,8 @@ class MatcherStoreServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _internal_service_pb2.StoreGrantsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_internal_service_pb2.StoreGrantsResponse, _abc.Awaitable[_internal_service_pb2.StoreGrantsResponse]]:
-        """Keeps a run's grants for its commit (before the run becomes PROPOSED). Not idempotent:
-        never retried.
+        """Keeps a run's grants for its commit (before the run becomes PROPOSED), in place of any
+        stored before: idempotent, retried. FAILED_PRECONDITION once the run has ended.
         """
 
     @_abc_1.abstractmethod
@@ -297,7 +299,8 @@ class MatcherStoreServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_internal_service_pb2.FinishCadreRunResponse, _abc.Awaitable[_internal_service_pb2.FinishCadreRunResponse]]:
         """Sets the given fields of a cadre run and stores what its commit would change, in one
-        transaction. Not idempotent: never retried.
+        transaction; a run that has already ended is returned unchanged (a run ends once):
+        idempotent, retried.
         """
 
     @_abc_1.abstractmethod
