@@ -51,6 +51,7 @@ _ERRORS: dict[grpc.StatusCode, Callable[[str, list[errors.FieldViolation]], Exce
     ),
     grpc.StatusCode.ABORTED: lambda m, v: errors.Aborted(m, v),
     grpc.StatusCode.FAILED_PRECONDITION: lambda m, v: errors.FailedPrecondition(m),
+    grpc.StatusCode.PERMISSION_DENIED: lambda m, v: errors.PermissionDenied(m, v),
     grpc.StatusCode.RESOURCE_EXHAUSTED: lambda m, v: errors.ResourceExhausted(m),
     grpc.StatusCode.UNAVAILABLE: lambda m, v: errors.Unavailable(f"registry unavailable: {m}"),
     grpc.StatusCode.DEADLINE_EXCEEDED: lambda m, v: errors.Unavailable(f"registry too slow: {m}"),

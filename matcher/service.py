@@ -270,9 +270,12 @@ class MatcherServicer(CadreRuns, mpb_grpc.MatcherServiceServicer):
         run_id = stored.id
         if stored.kind == mpb.AID:
             return self.aid.commit(stored, request_id, request.etag)
-        cadres = stored.kind in (mpb.CADRE_STATIONING, mpb.CADRE_CONTRACTING)
-        commit = self.source.commit_cadres if cadres else self.source.commit_produce
-        run = commit(run_id, request_id=request_id, etag=request.etag)
+        if stored.kind in (mpb.CADRE_STATIONING, mpb.CADRE_CONTRACTING):
+            run = self.source.commit_cadres(
+                run_id, request_id=request_id, etag=request.etag, reader=access.current()
+            )
+        else:
+            run = self.source.commit_produce(run_id, request_id=request_id, etag=request.etag)
         log.info("run_committed", run_id=run.id)
         return convert.run_proto(run)
 

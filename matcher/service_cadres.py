@@ -59,7 +59,7 @@ class CadreRuns:
             _check_size(cadres=len(request.inline.cadres), villages=len(request.inline.villages))
             problem = cadre_convert.inline_stationing(request.inline, request.rules)
         elif which == "selection":
-            data = self.source.stationing_data(region_code=scope)
+            data = self.source.stationing_data(region_code=scope, reader=access.current())
             _check_size(cadres=len(data.cadres), villages=len(data.villages))
             problem, versions = cadre_convert.registry_stationing(data, request.rules)
         else:

@@ -10,6 +10,7 @@ from fupin.registry.v1 import resources_pb2 as pb
 from matcher import grpc_source
 from matcher.source import CadreItem, GrantRecord, InProcessSource, RunState
 from registry import cadre_runs, errors, ledger, models
+from registry.access import Principal, Role
 from registry.aid_runs import AID_KIND
 from registry.cadre_runs import CONTRACTING_KIND, STATIONING_KIND
 from tests import factories
@@ -264,3 +265,25 @@ def test_finishing_a_cadre_run_twice_finishes_it_once(sources, server, county):
     assert local.get_run("st-twice").state == RunState.COMMITTED
     assert len(stored_rows(server, models.RunCadreItem)) == 1
     assert ledger_rows(server, "cadre_posting") == [("st-twice", free, b.id, 0, 1)]
+
+
+def test_cadre_reads_and_commits_carry_the_caller(sources, county):
+    """An office's stationing data over gRPC holds only the cadres it may post (those serving
+    in its villages here; the unposted one has no home region), and its commit of a run
+    posting another is PERMISSION_DENIED naming cadres[ID]; the admin's commit goes through."""
+    remote, local = sources
+    _, b, cadres = county
+    free, pinned, posted = (c.id for c in cadres)
+    office = Principal("key-office", Role.OFFICE, factories.ZHAOAN)
+    data = remote.stationing_data(region_code=factories.ZHAOAN, reader=office)
+    assert data == local.stationing_data(region_code=factories.ZHAOAN, reader=office)
+    assert {c.id for c in data.cadres} == {pinned, posted}
+    version = {c.id: c.version for c in local.stationing_data(region_code="").cadres}
+    new_run(remote, "st-office", STATIONING_KIND)
+    items = [CadreItem(free, version[free], village_id=b.id)]
+    remote.finish_cadre_run("st-office", items=items, state=RunState.PROPOSED)
+    with pytest.raises(errors.PermissionDenied) as denied:
+        remote.commit_cadres("st-office", request_id="", etag="", reader=office)
+    assert [v.field for v in denied.value.violations] == [f"cadres[{free}]"]
+    assert local.get_run("st-office").state == RunState.PROPOSED
+    assert remote.commit_cadres("st-office", request_id="", etag="").state == RunState.COMMITTED

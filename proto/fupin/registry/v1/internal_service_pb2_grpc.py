@@ -235,7 +235,8 @@ class MatcherStoreServiceServicer:
 
     def StationingData(self, request, context):
         """Cadre runs (registry/cadre_runs.py).
-        Poor villages of the region with their poor households' causes, and the available cadres.
+        Poor villages of the region with their poor households' causes, and the available cadres
+        (of those the reader may post).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -259,7 +260,8 @@ class MatcherStoreServiceServicer:
 
     def CommitCadres(self, request, context):
         """Applies a PROPOSED stationing or contracting run, all or nothing; idempotent by
-        request_id. ABORTED naming `cadres[ID]` when a cadre changed since the run read it.
+        request_id. ABORTED naming `cadres[ID]` when a cadre changed since the run read it;
+        PERMISSION_DENIED naming `cadres[ID]` for a cadre the reader may not post.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

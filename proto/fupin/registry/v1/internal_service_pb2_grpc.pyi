@@ -78,7 +78,8 @@ class MatcherStoreServiceStub:
     """
     StationingData: _grpc.UnaryUnaryMultiCallable[_internal_service_pb2.StationingDataRequest, _internal_service_pb2.StationingDataResponse]
     """Cadre runs (registry/cadre_runs.py).
-    Poor villages of the region with their poor households' causes, and the available cadres.
+    Poor villages of the region with their poor households' causes, and the available cadres
+    (of those the reader may post).
     """
     ContractingData: _grpc.UnaryUnaryMultiCallable[_internal_service_pb2.ContractingDataRequest, _internal_service_pb2.ContractingDataResponse]
     """Poor households of the region and the available cadres, located at their posting."""
@@ -89,7 +90,8 @@ class MatcherStoreServiceStub:
     """
     CommitCadres: _grpc.UnaryUnaryMultiCallable[_internal_service_pb2.CommitCadresRequest, _internal_service_pb2.CommitCadresResponse]
     """Applies a PROPOSED stationing or contracting run, all or nothing; idempotent by
-    request_id. ABORTED naming `cadres[ID]` when a cadre changed since the run read it.
+    request_id. ABORTED naming `cadres[ID]` when a cadre changed since the run read it;
+    PERMISSION_DENIED naming `cadres[ID]` for a cadre the reader may not post.
     """
 
 @_typing.type_check_only
@@ -142,7 +144,8 @@ class MatcherStoreServiceAsyncStub(MatcherStoreServiceStub):
     """
     StationingData: _aio.UnaryUnaryMultiCallable[_internal_service_pb2.StationingDataRequest, _internal_service_pb2.StationingDataResponse]  # type: ignore[assignment]
     """Cadre runs (registry/cadre_runs.py).
-    Poor villages of the region with their poor households' causes, and the available cadres.
+    Poor villages of the region with their poor households' causes, and the available cadres
+    (of those the reader may post).
     """
     ContractingData: _aio.UnaryUnaryMultiCallable[_internal_service_pb2.ContractingDataRequest, _internal_service_pb2.ContractingDataResponse]  # type: ignore[assignment]
     """Poor households of the region and the available cadres, located at their posting."""
@@ -153,7 +156,8 @@ class MatcherStoreServiceAsyncStub(MatcherStoreServiceStub):
     """
     CommitCadres: _aio.UnaryUnaryMultiCallable[_internal_service_pb2.CommitCadresRequest, _internal_service_pb2.CommitCadresResponse]  # type: ignore[assignment]
     """Applies a PROPOSED stationing or contracting run, all or nothing; idempotent by
-    request_id. ABORTED naming `cadres[ID]` when a cadre changed since the run read it.
+    request_id. ABORTED naming `cadres[ID]` when a cadre changed since the run read it;
+    PERMISSION_DENIED naming `cadres[ID]` for a cadre the reader may not post.
     """
 
 class MatcherStoreServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -281,7 +285,8 @@ class MatcherStoreServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_internal_service_pb2.StationingDataResponse, _abc.Awaitable[_internal_service_pb2.StationingDataResponse]]:
         """Cadre runs (registry/cadre_runs.py).
-        Poor villages of the region with their poor households' causes, and the available cadres.
+        Poor villages of the region with their poor households' causes, and the available cadres
+        (of those the reader may post).
         """
 
     @_abc_1.abstractmethod
@@ -310,7 +315,8 @@ class MatcherStoreServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_internal_service_pb2.CommitCadresResponse, _abc.Awaitable[_internal_service_pb2.CommitCadresResponse]]:
         """Applies a PROPOSED stationing or contracting run, all or nothing; idempotent by
-        request_id. ABORTED naming `cadres[ID]` when a cadre changed since the run read it.
+        request_id. ABORTED naming `cadres[ID]` when a cadre changed since the run read it;
+        PERMISSION_DENIED naming `cadres[ID]` for a cadre the reader may not post.
         """
 
 def add_MatcherStoreServiceServicer_to_server(servicer: MatcherStoreServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
