@@ -40,9 +40,9 @@ READ_PREFIXES = ("open_", "get_", "list_", "supply_")
 # Reads whose names do not say so (they change nothing: safe to retry).
 READS = frozenset({"aid_inputs", "stationing_data", "contracting_data"})
 # Writes a retry cannot apply twice: they store a run's outcome in place of an earlier
-# attempt's (registry/aid_runs.py, registry/cadre_runs.py). Unretried, a reply lost while a
-# run ends would leave it RUNNING.
-REPLACING = frozenset({"store_grants", "finish_cadre_run"})
+# attempt's and leave an ended run as it is (registry/runs.py settle, registry/aid_runs.py
+# store_grants). Unretried, a reply lost while a run ends would leave it RUNNING.
+REPLACING = frozenset({"update_run", "store_grants", "finish_cadre_run"})
 _ERRORS: dict[grpc.StatusCode, Callable[[str, list[errors.FieldViolation]], Exception]] = {
     grpc.StatusCode.INVALID_ARGUMENT: lambda m, v: errors.InvalidArgument(v, m),
     grpc.StatusCode.NOT_FOUND: lambda m, v: errors.NotFound(m, field=v[0].field if v else ""),

@@ -23,7 +23,7 @@ from registry.access import INTERNAL, Principal
 from registry.errors import Aborted, FailedPrecondition, FieldViolation, PermissionDenied
 from registry.imports import QUERY_CHUNK, bulk_insert
 from registry.kinds import CADRE
-from registry.runs import ACTIVE, locked_run, mark_committed, replace_rows, set_fields, to_commit
+from registry.runs import mark_committed, settle, to_commit
 from registry.store import RegistryStore
 
 STATIONING_KIND = 3  # fupin.matcher.v1.RunKind.CADRE_STATIONING
@@ -210,19 +210,10 @@ def finish_run(
     store: RegistryStore, run_id: str, *, items: Sequence[CadreItem], **fields: Any
 ) -> models.MatchRun:
     """Store a cadre run's outcome and the changes a commit would make, in one transaction
-    (so a PROPOSED run always has its items).
-
-    Safe to retry: a run ends once, so a run that has already ended (by an earlier attempt
-    whose reply was lost) is returned as it is, unchanged."""
+    (so a PROPOSED run always has its items); safe to retry (registry/runs.py settle)."""
     with store.transaction(write=True) as session:
-        run = locked_run(session, run_id)
-        if run.state not in ACTIVE:
-            return run
-        run = set_fields(session, run_id, fields)
         rows = [{"run_id": run_id, **item.__dict__} for item in items]
-        replace_rows(session, models.RunCadreItem, run_id, rows)
-        session.flush()
-        return run
+        return settle(session, run_id, fields, models.RunCadreItem, rows)
 
 
 def commit_cadres(

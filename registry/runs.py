@@ -101,17 +101,17 @@ def update_run(
     allocations: Sequence[Allocation] = (),
     **fields: Any,
 ) -> models.MatchRun:
-    """Set fields of a run (state, status, objective, result, ...) and store its allocations."""
+    """Set fields of a run (state, status, objective, result, ...) and store its allocations;
+    safe to retry (see settle)."""
     with store.transaction(write=True) as session:
-        run = set_fields(session, run_id, fields)
-        bulk_insert(
+        return settle(
             session,
+            run_id,
+            fields,
             models.RunAllocation,
             [{"run_id": run_id, "listing_id": a.listing_id, "order_id": a.order_id, "kg": a.kg}
              for a in allocations if a.kg > 0],
         )  # fmt: skip
-        session.flush()
-        return run
 
 
 def get_run(store: RegistryStore, run_id: str, *, view: RunView = EVERY) -> models.MatchRun:
@@ -186,6 +186,22 @@ def set_fields(session: Session, run_id: str, fields: dict[str, Any]) -> models.
     run.version += 1
     run.update_time = models.utcnow()
     session.add(run)
+    return run
+
+
+def settle(
+    session: Session, run_id: str, fields: dict[str, Any], table: Any, rows: list[dict[str, Any]]
+) -> models.MatchRun:
+    """Set fields of a run that has not ended and store its rows of `table` (allocations,
+    commit items) in place of any stored before. A run ends once: one that has already ended
+    (by an earlier attempt whose reply was lost) is returned unchanged. So a retry writes
+    nothing twice and never reopens a run committed meanwhile."""
+    run = locked_run(session, run_id)
+    if run.state not in ACTIVE:
+        return run
+    run = set_fields(session, run_id, fields)
+    replace_rows(session, table, run_id, rows)
+    session.flush()
     return run
 
 

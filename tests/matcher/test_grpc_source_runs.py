@@ -8,7 +8,7 @@ from sqlmodel import select
 from fupin.registry.v1 import registry_service_pb2 as api
 from fupin.registry.v1 import resources_pb2 as pb
 from matcher import grpc_source
-from matcher.source import CadreItem, GrantRecord, InProcessSource, RunState
+from matcher.source import Allocation, CadreItem, GrantRecord, InProcessSource, RunState
 from registry import cadre_runs, errors, ledger, models
 from registry.access import Principal, Role
 from registry.aid_runs import AID_KIND
@@ -241,6 +241,23 @@ def test_storing_a_runs_grants_twice_stores_them_once(sources, server, registry)
     )
     [spent] = local.aid_inputs(region_code="", programme_ids=[medical.id], field=FIELD).programmes
     assert spent.spent_fen == 400_000
+
+
+def test_ending_a_produce_run_twice_ends_it_once(sources, server):
+    """A retried update_run that ends a run returns it unchanged with each allocation once;
+    one arriving after the commit does not reopen the run."""
+    remote, local = sources
+    new_run(remote, "pr-twice", 1)
+    allocations = [Allocation("lst-1", "ord-1", 5), Allocation("lst-2", "ord-1", 3)]
+    fields = {"state": RunState.PROPOSED, "objective": 9, "total_s": 0.1}
+    first = remote.update_run("pr-twice", allocations=allocations, **fields)
+    assert remote.update_run("pr-twice", allocations=allocations, **fields) == first
+    assert len(stored_rows(server, models.RunAllocation)) == 2
+    remote.discard_run("pr-twice", etag=etag(first))
+    assert remote.update_run("pr-twice", allocations=allocations, **fields).state == (
+        RunState.DISCARDED
+    )
+    assert local.get_run("pr-twice").state == RunState.DISCARDED
 
 
 def test_finishing_a_cadre_run_twice_finishes_it_once(sources, server, county):

@@ -126,9 +126,9 @@ def test_reads_are_retried_through_an_outage_and_updates_are_not(outage_server):
 
 
 def test_a_runs_end_is_retried_through_an_outage(outage_server):
-    """StoreGrants and FinishCadreRun whose first attempt meets the outage (UNAVAILABLE) are
-    retried by the matcher's channel: once the database is back the grants are stored once
-    and the runs end PROPOSED instead of staying RUNNING."""
+    """StoreGrants, UpdateRun and FinishCadreRun whose first attempt meets the outage
+    (UNAVAILABLE) are retried by the matcher's channel: once the database is back the grants
+    and items are stored once and the runs end PROPOSED instead of staying RUNNING."""
     running, outage = outage_server
     remote, handle = grpc_source.connect(f"127.0.0.1:{running.port}", timeout_s=30)
     failures: list[str] = []
@@ -137,26 +137,29 @@ def test_a_runs_end_is_retried_through_an_outage(outage_server):
         failures.append(type(context.original_exception).__name__)
         threading.Thread(target=outage.restore).start()
 
+    grants = [GrantRecord("hh-1", "prog-1", 100), GrantRecord("hh-2", "prog-1", 200)]
+    proposed = {"state": RunState.PROPOSED, "total_s": 0.1}
+    endings = [
+        lambda: remote.store_grants("aid-out", grants),
+        lambda: remote.update_run("aid-out", **proposed),
+        lambda: remote.finish_cadre_run(
+            "st-out", items=[CadreItem("cadre-1", 1, village_id="v-1")], **proposed
+        ),
+    ]
     try:
         for run_id, kind in (("aid-out", AID_KIND), ("st-out", STATIONING_KIND)):
             remote.create_run(run_id=run_id, kind=kind, parameters=b"", owner="me",
                               request_id="", fingerprint="")  # fmt: skip
             remote.update_run(run_id, state=RunState.RUNNING)
-        grants = [GrantRecord("hh-1", "prog-1", 100), GrantRecord("hh-2", "prog-1", 200)]
         event.listen(running.store.engine, "handle_error", on_error)
         try:
-            outage.cut()
-            remote.store_grants("aid-out", grants)
-            aid_failures = len(failures)
-            outage.cut()
-            ended = remote.finish_cadre_run(
-                "st-out", items=[CadreItem("cadre-1", 1, village_id="v-1")],
-                state=RunState.PROPOSED, total_s=0.1,
-            )  # fmt: skip
+            for i, end in enumerate(endings):
+                outage.cut()
+                end()
+                assert len(failures) > i, f"call {i} never met the outage"
         finally:
             event.remove(running.store.engine, "handle_error", on_error)
-        assert aid_failures and len(failures) > aid_failures, "a call never met the outage"
-        assert ended.state == RunState.PROPOSED
+        assert [remote.get_run(r).state for r in ("aid-out", "st-out")] == [RunState.PROPOSED] * 2
         with running.store.transaction() as session:
             stored = session.scalars(select(models.RunGrant)).all()
             assert sorted((g.household_id, g.amount_fen) for g in stored) == [

@@ -176,7 +176,8 @@ class MatcherStoreServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def UpdateRun(self, request, context):
-        """Sets the given fields of a run and stores its allocations. Not idempotent: never retried.
+        """Sets the given fields of a run and stores its allocations in place of any stored before;
+        a run that has already ended is returned unchanged (a run ends once): idempotent, retried.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -56,7 +56,9 @@ class MatcherStoreServiceStub:
     CreateRun: _grpc.UnaryUnaryMultiCallable[_internal_service_pb2.CreateRunRequest, _internal_service_pb2.CreateRunResponse]
     """A new QUEUED run, or the earlier one for a retried request_id (created = false)."""
     UpdateRun: _grpc.UnaryUnaryMultiCallable[_internal_service_pb2.UpdateRunRequest, _internal_service_pb2.UpdateRunResponse]
-    """Sets the given fields of a run and stores its allocations. Not idempotent: never retried."""
+    """Sets the given fields of a run and stores its allocations in place of any stored before;
+    a run that has already ended is returned unchanged (a run ends once): idempotent, retried.
+    """
     GetRun: _grpc.UnaryUnaryMultiCallable[_internal_service_pb2.GetRunRequest, _internal_service_pb2.GetRunResponse]
     ListRuns: _grpc.UnaryUnaryMultiCallable[_internal_service_pb2.ListRunsRequest, _internal_service_pb2.ListRunsResponse]
     CommitProduce: _grpc.UnaryUnaryMultiCallable[_internal_service_pb2.CommitProduceRequest, _internal_service_pb2.CommitProduceResponse]
@@ -122,7 +124,9 @@ class MatcherStoreServiceAsyncStub(MatcherStoreServiceStub):
     CreateRun: _aio.UnaryUnaryMultiCallable[_internal_service_pb2.CreateRunRequest, _internal_service_pb2.CreateRunResponse]  # type: ignore[assignment]
     """A new QUEUED run, or the earlier one for a retried request_id (created = false)."""
     UpdateRun: _aio.UnaryUnaryMultiCallable[_internal_service_pb2.UpdateRunRequest, _internal_service_pb2.UpdateRunResponse]  # type: ignore[assignment]
-    """Sets the given fields of a run and stores its allocations. Not idempotent: never retried."""
+    """Sets the given fields of a run and stores its allocations in place of any stored before;
+    a run that has already ended is returned unchanged (a run ends once): idempotent, retried.
+    """
     GetRun: _aio.UnaryUnaryMultiCallable[_internal_service_pb2.GetRunRequest, _internal_service_pb2.GetRunResponse]  # type: ignore[assignment]
     ListRuns: _aio.UnaryUnaryMultiCallable[_internal_service_pb2.ListRunsRequest, _internal_service_pb2.ListRunsResponse]  # type: ignore[assignment]
     CommitProduce: _aio.UnaryUnaryMultiCallable[_internal_service_pb2.CommitProduceRequest, _internal_service_pb2.CommitProduceResponse]  # type: ignore[assignment]
@@ -215,7 +219,9 @@ class MatcherStoreServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _internal_service_pb2.UpdateRunRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_internal_service_pb2.UpdateRunResponse, _abc.Awaitable[_internal_service_pb2.UpdateRunResponse]]:
-        """Sets the given fields of a run and stores its allocations. Not idempotent: never retried."""
+        """Sets the given fields of a run and stores its allocations in place of any stored before;
+        a run that has already ended is returned unchanged (a run ends once): idempotent, retried.
+        """
 
     @_abc_1.abstractmethod
     def GetRun(
