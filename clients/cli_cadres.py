@@ -3,13 +3,19 @@
     fupin cadres assign [--region CODE] [--team-min N] [--team-max N] [--secretary-rank R]
                         [--coverage off|soft|hard] [--max-per-unit N] [--continuity-km K]
                         [--stable] [--time-limit S] [--picture FILE.png] [--commit]
+                        [--registry HOST:PORT]
     fupin cadres contract [--region CODE] [--quota RANK=UNITS ...] [--time-limit S] [--commit]
+                          [--registry HOST:PORT]
 
 Both show the solver's progress (WatchMatchRun) while the run is solved, then a table per
 village: `assign` lists each village's team (first secretary first: rank, skills matched,
 distance, kept/moved/new) and why a village is short; `contract` lists each village's
 households and their cadres. --picture draws the postings (cadre home → village, coloured by
 the number of the village's needs the cadre's skills match). --commit commits the run.
+
+The run goes to --target's MatcherService; the picture and the contract tables read villages,
+cadres and households from --registry (default: --target), for a matcher running apart from
+the registry (`fupin serve --only matcher`).
 """
 
 from __future__ import annotations
@@ -67,6 +73,15 @@ def add_commands(commands: Any, client: argparse.ArgumentParser) -> None:
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--time-limit", type=float, default=30.0, help="seconds")
     parser.add_argument("--commit", action="store_true", help="commit the proposed run")
+    parser.add_argument(
+        "--registry",
+        metavar="HOST:PORT",
+        help="the registry the picture and tables read from (default: --target)",
+    )
+
+
+def _registry(args: argparse.Namespace) -> RegistryClient:
+    return RegistryClient(args.registry or args.target, timeout_s=args.timeout)
 
 
 def run_assign(args: argparse.Namespace) -> int:
@@ -92,7 +107,7 @@ def run_assign(args: argparse.Namespace) -> int:
     else:
         _assign_tables(run)
     if args.picture is not None and run.stationing.postings:
-        with RegistryClient(args.target, timeout_s=args.timeout) as client:
+        with _registry(args) as client:
             path = draw_postings(run, client, args.picture)
         say(f"picture: {path}")
     return 0 if run.state in (mpb.PROPOSED, mpb.COMMITTED) else 1
@@ -111,7 +126,7 @@ def run_contract(args: argparse.Namespace) -> int:
     if args.output == "json":
         emit_one(run, args.output)
     else:
-        with RegistryClient(args.target, timeout_s=args.timeout) as client:
+        with _registry(args) as client:
             _contract_tables(run, client)
     return 0 if run.state in (mpb.PROPOSED, mpb.COMMITTED) else 1
 

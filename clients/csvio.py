@@ -12,7 +12,7 @@ listings: producer_id, product, grade, quantity_kg, floor_price_fen, available_f
     available_until, shelf_life_days
 cadres: display_name, rank (e.g. SECTION_CHIEF), skills (e.g. `agronomy;ecommerce`), home_unit,
     latitude, longitude, max_distance_km, [current_village_id], [pinned] (default false),
-    [available] (default true)
+    [available] (default true), [home_region_code] (the home unit's administrative code prefix)
 
 Columns in brackets may be left out. Rows are numbered from 0 after the header, as the server
 numbers them (`households[17].members` is the 18th data row); errors also give the line.
@@ -178,6 +178,7 @@ CADRE_COLUMNS = (
     Column("current_village_id", "current_village_id", TEXT, default=""),
     Column("pinned", "pinned", BOOLEAN, default="false"),
     Column("available", "available", BOOLEAN, default="true"),
+    Column("home_region_code", "home_region_code", TEXT, default=""),
 )
 
 

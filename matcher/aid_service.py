@@ -73,15 +73,13 @@ class AidRuns:
         )
         if not created:  # a retry: wait for the first call's run instead of solving again
             return convert.run_proto(await_run(run.id, context))
-        log.info(
-            "run_started",
-            run_id=run_id,
-            kind="aid",
+        self.live.start(
+            run_id,
+            "aid",
+            time_limit_s=params.time_limit_s,
             households=len(problem.households),
             programmes=len(problem.programmes),
-            time_limit_s=round(params.time_limit_s, 3),
         )
-        self.live.open(run_id, RunState.QUEUED)
         inline = request.WhichOneof("source") == "inline"
         handle = self.executor.submit(
             run_id,

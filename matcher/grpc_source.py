@@ -8,8 +8,8 @@ tests/matcher/test_grpc_source.py); adding one takes only its messages in the .p
 
 Errors come back as the registry's own exceptions (NotFound, Aborted with its field
 violations, ...), so the matcher answers its callers exactly as in one process; an unreachable
-registry is Unavailable. The channel retries UNAVAILABLE on reads and on methods keyed by a
-request_id (see `retried`).
+registry is Unavailable. The channel retries UNAVAILABLE on reads, on methods keyed by a
+request_id and on the writes that replace what an earlier attempt stored (see `retried`).
 """
 
 from __future__ import annotations
@@ -39,6 +39,10 @@ SERVICE = ipb.DESCRIPTOR.services_by_name["MatcherStoreService"]
 READ_PREFIXES = ("open_", "get_", "list_", "supply_")
 # Reads whose names do not say so (they change nothing: safe to retry).
 READS = frozenset({"aid_inputs", "stationing_data", "contracting_data"})
+# Writes a retry cannot apply twice: they store a run's outcome in place of an earlier
+# attempt's and leave an ended run as it is (registry/runs.py settle, registry/aid_runs.py
+# store_grants). Unretried, a reply lost while a run ends would leave it RUNNING.
+REPLACING = frozenset({"update_run", "store_grants", "finish_cadre_run"})
 _ERRORS: dict[grpc.StatusCode, Callable[[str, list[errors.FieldViolation]], Exception]] = {
     grpc.StatusCode.INVALID_ARGUMENT: lambda m, v: errors.InvalidArgument(v, m),
     grpc.StatusCode.NOT_FOUND: lambda m, v: errors.NotFound(m, field=v[0].field if v else ""),
@@ -47,6 +51,7 @@ _ERRORS: dict[grpc.StatusCode, Callable[[str, list[errors.FieldViolation]], Exce
     ),
     grpc.StatusCode.ABORTED: lambda m, v: errors.Aborted(m, v),
     grpc.StatusCode.FAILED_PRECONDITION: lambda m, v: errors.FailedPrecondition(m),
+    grpc.StatusCode.PERMISSION_DENIED: lambda m, v: errors.PermissionDenied(m, v),
     grpc.StatusCode.RESOURCE_EXHAUSTED: lambda m, v: errors.ResourceExhausted(m),
     grpc.StatusCode.UNAVAILABLE: lambda m, v: errors.Unavailable(f"registry unavailable: {m}"),
     grpc.StatusCode.DEADLINE_EXCEEDED: lambda m, v: errors.Unavailable(f"registry too slow: {m}"),
@@ -77,10 +82,11 @@ def rpc(method: str) -> MethodDescriptor:
 
 
 def retried(method: str) -> bool:
-    """Reads, and writes keyed by a request_id (a retry returns the first result)."""
+    """Reads, writes keyed by a request_id (a retry returns the first result) and writes
+    that replace (a retry stores the same once)."""
     return (
         method.startswith(READ_PREFIXES)
-        or method in READS
+        or method in READS | REPLACING
         or "request_id" in _signature(method).parameters
     )
 

@@ -1,6 +1,8 @@
 """Progress of the runs this process is solving, for WatchMatchRun streams.
 
 Each live run keeps its events; watchers block on a condition until a new event or the end.
+Every run, whatever its kind, starts (`start`) and ends (`ending`) here, which is where its
+log lines and metrics are recorded, labelled with its kind.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import structlog
 
 from matcher.runner import Progress
 from matcher.source import RunState
+from registry.metrics import Metrics
 
 log = structlog.get_logger(__name__)
 
@@ -30,9 +33,22 @@ class LiveRun:
 class LiveRuns:
     """Registry of in-flight runs (this process only; finished runs are read from storage)."""
 
-    def __init__(self) -> None:
+    def __init__(self, metrics: Metrics | None = None) -> None:
         self._runs: dict[str, LiveRun] = {}
         self._lock = threading.Lock()
+        self.metrics = metrics or Metrics()
+
+    def start(self, run_id: str, kind: str, *, time_limit_s: float, **sizes: int) -> None:
+        """A run begins (QUEUED): log it and count its sizes (listings, households, ...)."""
+        log.info(
+            "run_started",
+            run_id=run_id,
+            kind=kind,
+            time_limit_s=round(time_limit_s, 3),
+            **sizes,
+        )
+        self.metrics.run_started(kind, **sizes)
+        self.open(run_id, RunState.QUEUED)
 
     def open(self, run_id: str, state: int) -> None:
         with self._lock:
@@ -63,16 +79,19 @@ class LiveRuns:
     @contextmanager
     def ending(self, run_id: str, kind: str, fields: dict[str, Any]) -> Iterator[None]:
         """Around storing how a run ended (`fields`: its final state, status, objective...):
-        the run stops being live whatever happens, and once stored, its end is logged."""
+        the run stops being live whatever happens, and once stored, its end is logged and
+        counted."""
         try:
             yield
         finally:
             self.set_state(run_id, fields["state"], ended=True)
+        state = RunState(fields["state"]).name
+        self.metrics.run_finished(kind, state, fields["total_s"], fields.get("gap"))
         log.info(
             "run_finished",
             run_id=run_id,
             kind=kind,
-            state=RunState(fields["state"]).name,
+            state=state,
             status=fields.get("status"),
             objective=fields.get("objective"),
             gap=fields.get("gap"),

@@ -100,7 +100,7 @@ class MatcherServicer(CadreRuns, mpb_grpc.MatcherServiceServicer):
         self.executor = executor
         self.owner = owner
         self.metrics = metrics or Metrics()
-        self.live = LiveRuns()
+        self.live = LiveRuns(self.metrics)
         self.quick = QuickSourcer(source)
         self.aid = AidRuns(source, executor, self.live, owner, self._mark_running)
 
@@ -121,18 +121,13 @@ class MatcherServicer(CadreRuns, mpb_grpc.MatcherServiceServicer):
         )
         if not created:  # a retry: wait for the first call's run instead of solving again
             return convert.run_proto(self._await(run.id, context))
-        log.info(
-            "run_started",
-            run_id=run_id,
-            kind="produce",
+        self.live.start(
+            run_id,
+            "produce",
+            time_limit_s=params.time_limit_s,
             listings=len(problem.listings),
             orders=len(problem.orders),
-            time_limit_s=round(params.time_limit_s, 3),
         )
-        self.metrics.run_started(
-            "produce", listings=len(problem.listings), orders=len(problem.orders)
-        )
-        self.live.open(run_id, RunState.QUEUED)
         job = ProduceJob(
             problem,
             orders_per_listing=request.parameters.max_orders_per_listing,
@@ -188,8 +183,6 @@ class MatcherServicer(CadreRuns, mpb_grpc.MatcherServiceServicer):
             allocations = [Allocation(a.listing_id, a.order_id, a.kg) for a in result.allocations]
         with self.live.ending(run_id, "produce", fields):
             self.source.update_run(run_id, allocations=allocations, **fields)
-        state = RunState(fields["state"]).name
-        self.metrics.run_finished("produce", state, fields["total_s"], fields.get("gap"))
 
     def _await(self, run_id: str, context: Any) -> RunRecord:
         for _ in self._follow(run_id, context):
@@ -270,9 +263,12 @@ class MatcherServicer(CadreRuns, mpb_grpc.MatcherServiceServicer):
         run_id = stored.id
         if stored.kind == mpb.AID:
             return self.aid.commit(stored, request_id, request.etag)
-        cadres = stored.kind in (mpb.CADRE_STATIONING, mpb.CADRE_CONTRACTING)
-        commit = self.source.commit_cadres if cadres else self.source.commit_produce
-        run = commit(run_id, request_id=request_id, etag=request.etag)
+        if stored.kind in (mpb.CADRE_STATIONING, mpb.CADRE_CONTRACTING):
+            run = self.source.commit_cadres(
+                run_id, request_id=request_id, etag=request.etag, reader=access.current()
+            )
+        else:
+            run = self.source.commit_produce(run_id, request_id=request_id, etag=request.etag)
         log.info("run_committed", run_id=run.id)
         return convert.run_proto(run)
 

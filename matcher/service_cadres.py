@@ -59,7 +59,7 @@ class CadreRuns:
             _check_size(cadres=len(request.inline.cadres), villages=len(request.inline.villages))
             problem = cadre_convert.inline_stationing(request.inline, request.rules)
         elif which == "selection":
-            data = self.source.stationing_data(region_code=scope)
+            data = self.source.stationing_data(region_code=scope, reader=access.current())
             _check_size(cadres=len(data.cadres), villages=len(data.villages))
             problem, versions = cadre_convert.registry_stationing(data, request.rules)
         else:
@@ -136,14 +136,8 @@ class CadreRuns:
         )
         if not created:  # a retry: wait for the first call's run instead of solving again
             return convert.run_proto(self._await(run.id, context))
-        log.info(
-            "run_started",
-            run_id=run_id,
-            kind=mpb.RunKind.Name(kind),  # type: ignore[arg-type]
-            time_limit_s=round(params.time_limit_s, 3),
-            **sizes,
-        )
-        self.live.open(run_id, RunState.QUEUED)
+        label = mpb.RunKind.Name(kind).lower()  # type: ignore[arg-type]
+        self.live.start(run_id, label, time_limit_s=params.time_limit_s, **sizes)
         handle = self.executor.submit(
             run_id,
             solve,
@@ -151,14 +145,17 @@ class CadreRuns:
             params,
             on_progress=lambda p: self.live.publish(run_id, p),
             on_start=lambda: self._mark_running(run_id),
-            on_done=lambda outcome: self._finish_cadres(run_id, outcome, load_s, finish),
+            on_done=lambda outcome: self._finish_cadres(run_id, label, outcome, load_s, finish),
         )
         context.add_callback(lambda: handle.done or self.executor.cancel(run_id))
         handle.wait()
         return convert.run_proto(self.source.get_run(run_id))
 
-    def _finish_cadres(self, run_id: str, outcome: Outcome, load_s: float, finish: Finish) -> None:
-        """Store how the run ended (on the executor's supervisor thread)."""
+    def _finish_cadres(
+        self, run_id: str, kind: str, outcome: Outcome, load_s: float, finish: Finish
+    ) -> None:
+        """Store how the run ended (on the executor's supervisor thread); `kind` labels its
+        log line and metrics (cadre_stationing, cadre_contracting)."""
         fields: dict[str, Any] = {"total_s": outcome.wall_s + load_s, "load_s": load_s}
         items: list[CadreItem] = []
         if outcome.cancelled:
@@ -173,7 +170,7 @@ class CadreRuns:
                 fields.update(state=RunState.FAILED, error=f"{type(exc).__name__}: {exc}")
             else:
                 fields.update(more, result=result)
-        with self.live.ending(run_id, "cadres", fields):
+        with self.live.ending(run_id, kind, fields):
             self.source.finish_cadre_run(run_id, items=items, **fields)
 
 

@@ -102,7 +102,10 @@ class RegistrySource(Protocol):
 
     def commit_aid(self, run_id: str, *, request_id: str, etag: str) -> RunRecord: ...
     # Cadre runs (registry/cadre_runs.py): coarse calls on plain dataclasses.
-    def stationing_data(self, *, region_code: str) -> StationingData: ...
+    # reader: the caller; an office reads only the cadres it may post (registry/scopes.py).
+    def stationing_data(
+        self, *, region_code: str, reader: Principal = INTERNAL
+    ) -> StationingData: ...
 
     def contracting_data(self, *, region_code: str) -> ContractingData: ...
 
@@ -110,7 +113,10 @@ class RegistrySource(Protocol):
         self, run_id: str, *, items: Sequence[CadreItem], **fields: Any
     ) -> RunRecord: ...
 
-    def commit_cadres(self, run_id: str, *, request_id: str, etag: str) -> RunRecord: ...
+    # reader: the caller, who must be allowed to post each cadre (else PERMISSION_DENIED).
+    def commit_cadres(
+        self, run_id: str, *, request_id: str, etag: str, reader: Principal = INTERNAL
+    ) -> RunRecord: ...
 
 
 def record(row: models.MatchRun) -> RunRecord:
@@ -199,8 +205,8 @@ class InProcessSource:
     def commit_aid(self, run_id: str, *, request_id: str, etag: str) -> RunRecord:
         return record(aid_runs.commit_aid(self.store, run_id, request_id=request_id, etag=etag))
 
-    def stationing_data(self, *, region_code: str) -> StationingData:
-        return cadre_runs.stationing_data(self.store, region_code=region_code)
+    def stationing_data(self, *, region_code: str, reader: Principal = INTERNAL) -> StationingData:
+        return cadre_runs.stationing_data(self.store, region_code=region_code, reader=reader)
 
     def contracting_data(self, *, region_code: str) -> ContractingData:
         return cadre_runs.contracting_data(self.store, region_code=region_code)
@@ -210,7 +216,11 @@ class InProcessSource:
     ) -> RunRecord:
         return record(cadre_runs.finish_run(self.store, run_id, items=items, **fields))
 
-    def commit_cadres(self, run_id: str, *, request_id: str, etag: str) -> RunRecord:
+    def commit_cadres(
+        self, run_id: str, *, request_id: str, etag: str, reader: Principal = INTERNAL
+    ) -> RunRecord:
         return record(
-            cadre_runs.commit_cadres(self.store, run_id, request_id=request_id, etag=etag)
+            cadre_runs.commit_cadres(
+                self.store, run_id, request_id=request_id, etag=etag, reader=reader
+            )
         )

@@ -18,10 +18,19 @@ from sqlmodel import Session, col
 
 from registry import ledger, models, scopes
 from registry.access import INTERNAL, Principal
-from registry.errors import Aborted, FieldViolation, NotFound
-from registry.imports import QUERY_CHUNK, bulk_insert
+from registry.errors import Aborted, FailedPrecondition, FieldViolation, NotFound
+from registry.imports import QUERY_CHUNK
 from registry.kinds import AID_PROGRAM
-from registry.runs import _add, _locked_shortfalls, mark_committed, to_commit
+from registry.runs import (
+    ACTIVE,
+    RunState,
+    _add,
+    _locked_shortfalls,
+    locked_run,
+    mark_committed,
+    replace_rows,
+    to_commit,
+)
 from registry.store import RegistryStore
 
 AID_KIND = 2  # fupin.matcher.v1.RunKind.AID
@@ -136,11 +145,19 @@ def _programme(row: models.AidProgram) -> AidProgrammeRecord:
 
 
 def store_grants(store: RegistryStore, run_id: str, grants: Sequence[GrantRecord]) -> None:
-    """Keep a run's grants for its commit (stored before the run becomes PROPOSED)."""
+    """Keep a run's grants for its commit (stored before the run becomes PROPOSED).
+
+    Safe to retry: the grants replace any an earlier attempt stored. Once the run has ended
+    its grants are what it proposed: FAILED_PRECONDITION."""
     with store.transaction(write=True) as session:
-        bulk_insert(
+        run = locked_run(session, run_id)
+        if run.state not in ACTIVE:
+            state = RunState(run.state).name
+            raise FailedPrecondition(f"run {run_id} is {state}: its grants can no longer change")
+        replace_rows(
             session,
             models.RunGrant,
+            run_id,
             [{"run_id": run_id, "household_id": g.household_id,
               "programme_id": g.programme_id, "amount_fen": g.amount_fen}
              for g in grants if g.amount_fen > 0],

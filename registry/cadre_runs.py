@@ -18,10 +18,12 @@ from typing import Any
 from sqlalchemy import bindparam, delete, or_, select, update
 from sqlmodel import Session, col
 
-from registry import ledger, models
-from registry.errors import Aborted, FailedPrecondition, FieldViolation
+from registry import ledger, models, scopes
+from registry.access import INTERNAL, Principal
+from registry.errors import Aborted, FailedPrecondition, FieldViolation, PermissionDenied
 from registry.imports import QUERY_CHUNK, bulk_insert
-from registry.runs import mark_committed, set_fields, to_commit
+from registry.kinds import CADRE
+from registry.runs import mark_committed, settle, to_commit
 from registry.store import RegistryStore
 
 STATIONING_KIND = 3  # fupin.matcher.v1.RunKind.CADRE_STATIONING
@@ -90,9 +92,12 @@ class CadreItem:
     household_id: str = ""
 
 
-def stationing_data(store: RegistryStore, *, region_code: str = "") -> StationingData:
+def stationing_data(
+    store: RegistryStore, *, region_code: str = "", reader: Principal = INTERNAL
+) -> StationingData:
     """Poor villages of the region with their poor households' causes, and the available cadres
-    that are unposted or posted in the region."""
+    that are unposted or posted in the region, among those the reader may post (an office:
+    registry/scopes.py)."""
     vil, hh = models.Village, models.Household
     in_region = col(vil.admin_code).startswith(region_code)
     with store.transaction() as session:
@@ -111,7 +116,7 @@ def stationing_data(store: RegistryStore, *, region_code: str = "") -> Stationin
         )
         for village_id, household_causes in rows:
             causes[village_id].append(tuple(household_causes))
-        cadres = _cadres(session, region_code)
+        cadres = _cadres(session, region_code, scopes.clause(CADRE, reader, write=True))
     return StationingData(
         villages=tuple(
             VillageRow(v.id, v.latitude, v.longitude, tuple(v.needs), tuple(causes.get(v.id, ())))
@@ -170,7 +175,7 @@ def _places(session: Session, village_ids: set[str]) -> list[tuple[str, float, f
     return out
 
 
-def _cadres(session: Session, region_code: str) -> list[models.Cadre]:
+def _cadres(session: Session, region_code: str, postable: Any = None) -> list[models.Cadre]:
     cad, vil = models.Cadre, models.Village
     stmt = (
         select(cad)
@@ -181,6 +186,8 @@ def _cadres(session: Session, region_code: str) -> list[models.Cadre]:
         )
         .order_by(col(cad.id))
     )
+    if postable is not None:
+        stmt = stmt.where(postable)
     return list(session.scalars(stmt))
 
 
@@ -203,22 +210,23 @@ def finish_run(
     store: RegistryStore, run_id: str, *, items: Sequence[CadreItem], **fields: Any
 ) -> models.MatchRun:
     """Store a cadre run's outcome and the changes a commit would make, in one transaction
-    (so a PROPOSED run always has its items)."""
+    (so a PROPOSED run always has its items); safe to retry (registry/runs.py settle)."""
     with store.transaction(write=True) as session:
-        run = set_fields(session, run_id, fields)
-        bulk_insert(
-            session,
-            models.RunCadreItem,
-            [{"run_id": run_id, **item.__dict__} for item in items],
-        )
-        session.flush()
-        return run
+        rows = [{"run_id": run_id, **item.__dict__} for item in items]
+        return settle(session, run_id, fields, models.RunCadreItem, rows)
 
 
 def commit_cadres(
-    store: RegistryStore, run_id: str, *, request_id: str = "", etag: str = ""
+    store: RegistryStore,
+    run_id: str,
+    *,
+    request_id: str = "",
+    etag: str = "",
+    reader: Principal = INTERNAL,
 ) -> models.MatchRun:
-    """Apply a proposed stationing or contracting run, all of it or nothing (module doc)."""
+    """Apply a proposed stationing or contracting run, all of it or nothing (module doc). The
+    committer (`reader`) must be allowed to post every cadre a stationing run names:
+    PERMISSION_DENIED naming each `cadres[ID]` it may not, and nothing changes."""
     with store.transaction(write=True) as session:
         run, replay = to_commit(session, run_id, CADRE_KINDS, request_id=request_id, etag=etag)
         if replay:
@@ -234,6 +242,7 @@ def commit_cadres(
             )
         current = _lock_and_check(session, items)
         if run.kind == STATIONING_KIND:
+            _check_postable(session, reader, items)
             entries = _post(session, run_id, items, current)
         else:
             entries = _contract(session, run_id, items)
@@ -274,6 +283,19 @@ def _lock_and_check(
         names = ", ".join(v.field for v in violations[:10])
         raise Aborted(f"the registry changed; the run no longer applies: {names}", violations)
     return {i: posting for i, (_, posting) in found.items()}
+
+
+def _check_postable(
+    session: Session, reader: Principal, items: Sequence[models.RunCadreItem]
+) -> None:
+    """Refuse the commit if the reader may not post one of the run's cadres (registry/scopes.py:
+    an office posts the cadres of its region and those serving in its villages)."""
+    outside = sorted(scopes.cadre_ids_outside(session, reader, {i.cadre_id for i in items}))
+    if outside:
+        why = f"lies outside this key's scope {reader.scope!r}"
+        violations = [FieldViolation(f"cadres[{c}]", why) for c in outside]
+        names = ", ".join(v.field for v in violations[:10])
+        raise PermissionDenied(f"this key may not post {names}", violations)
 
 
 def _post(

@@ -313,11 +313,16 @@ def order_proto(row: models.Order) -> pb.Order:
 
 
 def cadre_values(m: pb.Cadre, c: Checker) -> Values:
+    if m.home_region_code:
+        c.matches(
+            "home_region_code", m.home_region_code, REGION_CODE, "an administrative code prefix"
+        )
     return {
         "display_name": c.text("display_name", m.display_name, 100),
         "rank": c.enum("rank", m.rank, pb.CadreRank),
         "skills": c.tags("skills", m.skills),
         "home_unit": c.text("home_unit", m.home_unit, 100),
+        "home_region_code": m.home_region_code,
         **c.location("location", m),
         "max_distance_km": c.number("max_distance_km", m.max_distance_km, 0.001, 20000),
         "current_village_id": c.text("current_village_id", m.current_village_id, 40, required=False)
@@ -333,6 +338,7 @@ def cadre_proto(row: models.Cadre) -> pb.Cadre:
         rank=row.rank,  # type: ignore[arg-type]
         skills=row.skills,
         home_unit=row.home_unit,
+        home_region_code=row.home_region_code,
         location=_latlng(row),
         max_distance_km=row.max_distance_km,
         current_village_id=row.current_village_id or "",

@@ -75,10 +75,8 @@ class AlreadyExists(NotFound):
     code = grpc.StatusCode.ALREADY_EXISTS
 
 
-class Aborted(FupinError):
-    """A stale etag or a snapshot that no longer holds: re-read and retry."""
-
-    code = grpc.StatusCode.ABORTED
+class WithViolations(FupinError):
+    """An error naming what it is about as field violations (google.rpc.BadRequest details)."""
 
     def __init__(self, message: str, violations: Iterable[FieldViolation] = ()) -> None:
         super().__init__(message)
@@ -88,11 +86,17 @@ class Aborted(FupinError):
         return [bad_request(self.violations)] if self.violations else []
 
 
+class Aborted(WithViolations):
+    """A stale etag or a snapshot that no longer holds: re-read and retry."""
+
+    code = grpc.StatusCode.ABORTED
+
+
 class FailedPrecondition(FupinError):
     code = grpc.StatusCode.FAILED_PRECONDITION
 
 
-class PermissionDenied(FupinError):
+class PermissionDenied(WithViolations):
     code = grpc.StatusCode.PERMISSION_DENIED
 
 

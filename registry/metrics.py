@@ -3,7 +3,8 @@
 Each server owns a `Metrics` with its own CollectorRegistry (two servers in one process, as in
 tests, do not mix their counts). The interceptor (registry/rpc.py) counts and times every RPC
 by service, method and status code; the matcher records each run's sizes, duration, end state
-and gap; the pool is read at scrape time. `serve` exposes it all at http://ADDRESS/metrics.
+and gap, by kind (matcher/live.py, where every run starts and ends); the pool is read at scrape
+time. `serve` exposes it all at http://ADDRESS/metrics.
 """
 
 from __future__ import annotations

@@ -169,6 +169,9 @@ class Cadre(Resource, table=True):
     rank: int
     skills: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     home_unit: str = Field(max_length=100, index=True)
+    # Administrative code prefix of the home unit's region: an office posts only the cadres of
+    # its scope (registry/scopes.py postable_cadres); "" = a cadre only an admin posts.
+    home_region_code: str = Field(default="", max_length=12, index=True)
     latitude: float
     longitude: float
     max_distance_km: float

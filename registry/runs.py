@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlmodel import Session, col
 
 from registry import ledger, models, run_scopes
@@ -44,6 +44,7 @@ class RunState(enum.IntEnum):
     CANCELLED = 7
 
 
+ACTIVE = (RunState.QUEUED, RunState.RUNNING)  # not yet ended
 PRODUCE_KIND = 1  # fupin.matcher.v1.RunKind.PRODUCE
 KIND_NAMES = {PRODUCE_KIND: "produce", 2: "aid", 3: "cadre", 4: "cadre"}  # for messages
 MAX_REPORTED_SHORTFALLS = 30
@@ -100,17 +101,17 @@ def update_run(
     allocations: Sequence[Allocation] = (),
     **fields: Any,
 ) -> models.MatchRun:
-    """Set fields of a run (state, status, objective, result, ...) and store its allocations."""
+    """Set fields of a run (state, status, objective, result, ...) and store its allocations;
+    safe to retry (see settle)."""
     with store.transaction(write=True) as session:
-        run = set_fields(session, run_id, fields)
-        bulk_insert(
+        return settle(
             session,
+            run_id,
+            fields,
             models.RunAllocation,
             [{"run_id": run_id, "listing_id": a.listing_id, "order_id": a.order_id, "kg": a.kg}
              for a in allocations if a.kg > 0],
         )  # fmt: skip
-        session.flush()
-        return run
 
 
 def get_run(store: RegistryStore, run_id: str, *, view: RunView = EVERY) -> models.MatchRun:
@@ -186,6 +187,34 @@ def set_fields(session: Session, run_id: str, fields: dict[str, Any]) -> models.
     run.update_time = models.utcnow()
     session.add(run)
     return run
+
+
+def settle(
+    session: Session, run_id: str, fields: dict[str, Any], table: Any, rows: list[dict[str, Any]]
+) -> models.MatchRun:
+    """Set fields of a run that has not ended and store its rows of `table` (allocations,
+    commit items) in place of any stored before. A run ends once: one that has already ended
+    (by an earlier attempt whose reply was lost) is returned unchanged. So a retry writes
+    nothing twice and never reopens a run committed meanwhile."""
+    run = locked_run(session, run_id)
+    if run.state not in ACTIVE:
+        return run
+    run = set_fields(session, run_id, fields)
+    replace_rows(session, table, run_id, rows)
+    session.flush()
+    return run
+
+
+def locked_run(session: Session, run_id: str) -> models.MatchRun:
+    """The run, locked until the transaction ends (NOT_FOUND if there is none)."""
+    return _get(session, run_id, lock=True)
+
+
+def replace_rows(session: Session, table: Any, run_id: str, rows: list[dict[str, Any]]) -> None:
+    """Store a run's rows of `table` in place of any stored before, so that a retried store
+    (its first reply lost) leaves them once."""
+    session.execute(delete(table).where(table.run_id == run_id))
+    bulk_insert(session, table, rows)
 
 
 def to_commit(

@@ -7,13 +7,14 @@ would lie outside the scope is refused with PERMISSION_DENIED and stores nothing
 
 - admin: no scope, everything;
 - office: an administrative code prefix: the villages, households, producers, listings and aid
-  programmes there;
+  programmes there; it reads every cadre, and posts (write) those whose home region lies in
+  its scope or that serve in one of its villages;
 - auditor: the same as an office, read only (everything when the scope is empty);
 - cooperative: its producer id: that producer and its listings;
 - platform: its buyer id: that buyer and its orders.
 
 Resources this list does not name are not narrowed (villages, producers and listings for a
-platform; cadres for offices and auditors); whether the role may call the RPC at all is
+platform; cadres read by offices and auditors); whether the role may call the RPC at all is
 registry/access.py's POLICY.
 """
 
@@ -26,7 +27,18 @@ from sqlmodel import col
 
 from registry import models
 from registry.access import Principal, Role
-from registry.kinds import AID_PROGRAM, BUYER, HOUSEHOLD, LISTING, ORDER, PRODUCER, VILLAGE, Kind
+from registry.imports import QUERY_CHUNK
+from registry.kinds import (
+    AID_PROGRAM,
+    BUYER,
+    CADRE,
+    HOUSEHOLD,
+    LISTING,
+    ORDER,
+    PRODUCER,
+    VILLAGE,
+    Kind,
+)
 
 Clause = ColumnElement[bool]
 REGIONAL = (Role.OFFICE, Role.AUDITOR)
@@ -88,6 +100,12 @@ def _regional(kind: Kind, prefix: str, *, write: bool) -> Clause | None:
         # An office reads the programmes that cover its region too (national ones included),
         # but changes only those limited to its region.
         return within if write else or_(within, literal(prefix).startswith(region))
+    if kind is CADRE and write:
+        # Writing a cadre, for an office, is posting it (a stationing commit).
+        return or_(
+            col(models.Cadre.home_region_code).startswith(prefix, autoescape=True),
+            col(models.Cadre.current_village_id).in_(villages_in(prefix)),
+        )
     return None
 
 
@@ -101,11 +119,21 @@ def producer_ids_outside(session: Any, principal: Principal, producer_ids: set[s
     return _outside(session, PRODUCER, models.Producer, principal, producer_ids)
 
 
+def cadre_ids_outside(session: Any, principal: Principal, cadre_ids: set[str]) -> set[str]:
+    """Of these cadre ids, those the principal may not post."""
+    return _outside(session, CADRE, models.Cadre, principal, cadre_ids)
+
+
 def _outside(session: Any, kind: Kind, table: Any, principal: Principal, ids: set[str]) -> set[str]:
     if principal.role is Role.COOPERATIVE and kind is PRODUCER:
         return {i for i in ids if i != principal.scope}
     condition = clause(kind, principal, write=True)
     if condition is None or not ids:
         return set()
-    stmt = select(col(table.id)).where(col(table.id).in_(sorted(ids)), condition)
-    return ids - set(session.scalars(stmt))
+    wanted, inside = sorted(ids), set()
+    for start in range(0, len(wanted), QUERY_CHUNK):
+        chunk = wanted[start : start + QUERY_CHUNK]
+        inside.update(
+            session.scalars(select(col(table.id)).where(col(table.id).in_(chunk), condition))
+        )
+    return ids - inside

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, create_engine, text
 from bench.registry import database
 from bench.topology import Topology
 from clients.auth import open_channel
+from clients.cli import main
 from fupin.matcher.v1 import cadres_pb2 as cpb
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
@@ -35,6 +36,7 @@ class Split:
     registry: api_grpc.RegistryServiceStub
     matcher: mpb_grpc.MatcherServiceStub
     engine: Engine
+    addresses: tuple[str, str]  # (registry, matcher) HOST:PORT
 
     def rows(self, sql: str, **params: Any) -> list[tuple[Any, ...]]:
         with self.engine.connect() as conn:
@@ -54,7 +56,10 @@ def split(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Split]:
             open_channel(topology.matcher.address, api_key=key) as matcher,
         ):
             yield Split(
-                api_grpc.RegistryServiceStub(registry), mpb_grpc.MatcherServiceStub(matcher), engine
+                api_grpc.RegistryServiceStub(registry),
+                mpb_grpc.MatcherServiceStub(matcher),
+                engine,
+                (topology.registry.address, topology.matcher.address),
             )
         engine.dispose()
         assert topology.matcher.stop() == 0 and topology.registry.stop() == 0
@@ -153,3 +158,28 @@ def test_cadre_runs_commit_through_the_split_matcher(split):
         run=run.id,
     )
     assert entries == wanted
+
+
+def test_cadre_cli_reads_the_registry_given_apart(split, tmp_path, capsys):
+    """`fupin cadres assign --target MATCHER --registry REGISTRY --picture` draws the postings
+    from the registry's cadres and villages, and `cadres contract` prints its tables from the
+    registry's households (a matcher alone serves no RegistryService)."""
+    region = "445222"  # Jiexi: neither earlier test's county
+    village = factories.create_village(
+        split.registry, admin_code=f"{region}001001", location=A, needs=[]
+    )
+    household = factories.create_household(split.registry, village.id, causes=[pb.ILLNESS])
+    cadre = create_cadre(split.registry, "vet", A.latitude, A.longitude, skills=["health"])
+    registry, matcher = split.addresses
+    where = ["--region", region, "--target", matcher, "--registry", registry]
+    picture = tmp_path / "postings.png"
+    one_each = ["--team-min", "1", "--team-max", "1"]
+    code = main(["cadres", "assign", *one_each, "--picture", str(picture), "--commit", *where])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert f"village {village.id}" in out and cadre.id in out
+    assert picture.read_bytes()[:4] == b"\x89PNG"
+    code = main(["cadres", "contract", *where])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert f"village {village.id}" in out and household.id in out

@@ -8,8 +8,9 @@ from sqlmodel import select
 from fupin.registry.v1 import registry_service_pb2 as api
 from fupin.registry.v1 import resources_pb2 as pb
 from matcher import grpc_source
-from matcher.source import CadreItem, GrantRecord, InProcessSource, RunState
+from matcher.source import Allocation, CadreItem, GrantRecord, InProcessSource, RunState
 from registry import cadre_runs, errors, ledger, models
+from registry.access import Principal, Role
 from registry.aid_runs import AID_KIND
 from registry.cadre_runs import CONTRACTING_KIND, STATIONING_KIND
 from tests import factories
@@ -214,3 +215,92 @@ def test_cadre_runs_round_trip(sources, server, county):
     remote.finish_cadre_run("ct-2", items=fresh, state=RunState.PROPOSED)
     assert remote.commit_cadres("ct-2", request_id="", etag="").state == RunState.COMMITTED
     assert cadre_runs.contracts(server.store) == dict.fromkeys(households, free)
+
+
+def test_storing_a_runs_grants_twice_stores_them_once(sources, server, registry):
+    """A retried store_grants (its first reply lost) leaves each grant once, the run ends and
+    commits as after one store, and once the run has ended its grants are fixed."""
+    remote, local = sources
+    households = poor_households(registry, 2)
+    medical = programme(registry, budget_fen=1_000_000, amount_fen=200_000)
+    grants = [GrantRecord(h.id, medical.id, 200_000) for h in households]
+    new_run(remote, "aid-twice", AID_KIND)
+    remote.store_grants("aid-twice", grants)
+    remote.store_grants("aid-twice", grants)
+    assert stored_rows(server, models.RunGrant) == sorted(
+        tuple(sorted({"run_id": "aid-twice", **g.__dict__}.items())) for g in grants
+    )
+    proposed = remote.update_run("aid-twice", state=RunState.PROPOSED)
+    with pytest.raises(errors.FailedPrecondition):
+        remote.store_grants("aid-twice", grants[:1])
+    assert remote.commit_aid("aid-twice", request_id="", etag=etag(proposed)).state == (
+        RunState.COMMITTED
+    )
+    assert ledger_rows(server, "aid_grant") == sorted(
+        ("aid-twice", g.household_id, g.programme_id, g.amount_fen, 0) for g in grants
+    )
+    [spent] = local.aid_inputs(region_code="", programme_ids=[medical.id], field=FIELD).programmes
+    assert spent.spent_fen == 400_000
+
+
+def test_ending_a_produce_run_twice_ends_it_once(sources, server):
+    """A retried update_run that ends a run returns it unchanged with each allocation once;
+    one arriving after the commit does not reopen the run."""
+    remote, local = sources
+    new_run(remote, "pr-twice", 1)
+    allocations = [Allocation("lst-1", "ord-1", 5), Allocation("lst-2", "ord-1", 3)]
+    fields = {"state": RunState.PROPOSED, "objective": 9, "total_s": 0.1}
+    first = remote.update_run("pr-twice", allocations=allocations, **fields)
+    assert remote.update_run("pr-twice", allocations=allocations, **fields) == first
+    assert len(stored_rows(server, models.RunAllocation)) == 2
+    remote.discard_run("pr-twice", etag=etag(first))
+    assert remote.update_run("pr-twice", allocations=allocations, **fields).state == (
+        RunState.DISCARDED
+    )
+    assert local.get_run("pr-twice").state == RunState.DISCARDED
+
+
+def test_finishing_a_cadre_run_twice_finishes_it_once(sources, server, county):
+    """A retried finish_cadre_run returns the run its first attempt ended, unchanged (same
+    version), with each item once; the commit posts once, and a finish arriving after the
+    commit changes nothing."""
+    remote, local = sources
+    _, b, cadres = county
+    version = {c.id: c.version for c in remote.stationing_data(region_code="").cadres}
+    free = cadres[0].id
+    new_run(remote, "st-twice", STATIONING_KIND)
+    items = [CadreItem(free, version[free], village_id=b.id)]
+    fields = {"state": RunState.PROPOSED, "status": 1, "objective": 7, "total_s": 0.1}
+    first = remote.finish_cadre_run("st-twice", items=items, **fields)
+    assert remote.finish_cadre_run("st-twice", items=items, **fields) == first
+    assert first.state == RunState.PROPOSED and first == local.get_run("st-twice")
+    assert stored_rows(server, models.RunCadreItem) == [
+        tuple(sorted({"run_id": "st-twice", **items[0].__dict__}.items()))
+    ]
+    committed = remote.commit_cadres("st-twice", request_id="", etag=etag(first))
+    assert remote.finish_cadre_run("st-twice", items=[], **fields) == committed
+    assert local.get_run("st-twice").state == RunState.COMMITTED
+    assert len(stored_rows(server, models.RunCadreItem)) == 1
+    assert ledger_rows(server, "cadre_posting") == [("st-twice", free, b.id, 0, 1)]
+
+
+def test_cadre_reads_and_commits_carry_the_caller(sources, county):
+    """An office's stationing data over gRPC holds only the cadres it may post (those serving
+    in its villages here; the unposted one has no home region), and its commit of a run
+    posting another is PERMISSION_DENIED naming cadres[ID]; the admin's commit goes through."""
+    remote, local = sources
+    _, b, cadres = county
+    free, pinned, posted = (c.id for c in cadres)
+    office = Principal("key-office", Role.OFFICE, factories.ZHAOAN)
+    data = remote.stationing_data(region_code=factories.ZHAOAN, reader=office)
+    assert data == local.stationing_data(region_code=factories.ZHAOAN, reader=office)
+    assert {c.id for c in data.cadres} == {pinned, posted}
+    version = {c.id: c.version for c in local.stationing_data(region_code="").cadres}
+    new_run(remote, "st-office", STATIONING_KIND)
+    items = [CadreItem(free, version[free], village_id=b.id)]
+    remote.finish_cadre_run("st-office", items=items, state=RunState.PROPOSED)
+    with pytest.raises(errors.PermissionDenied) as denied:
+        remote.commit_cadres("st-office", request_id="", etag="", reader=office)
+    assert [v.field for v in denied.value.violations] == [f"cadres[{free}]"]
+    assert local.get_run("st-office").state == RunState.PROPOSED
+    assert remote.commit_cadres("st-office", request_id="", etag="").state == RunState.COMMITTED

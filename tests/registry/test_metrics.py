@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import replace
 
 import grpc
 import pytest
@@ -11,15 +12,19 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bench.registry import database
 from clients import auth
+from fupin.matcher.v1 import cadres_pb2 as cpb
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
 from fupin.registry.v1 import registry_service_pb2 as api
 from fupin.registry.v1 import registry_service_pb2_grpc as api_grpc
+from fupin.registry.v1 import resources_pb2 as pb
+from matcher.aid_request import inline_request
 from registry.access import Role
 from registry.server import Running, create_server
 from registry.settings import Settings
 from tests import factories
 from tests.conftest import BACKENDS, POSTGRES_ADMIN_URL
+from tests.matcher.test_aid_reference import two_household_problem
 from tests.matcher.test_service import inline_listing, inline_order
 
 
@@ -93,6 +98,42 @@ def test_scrape_counts_rpcs_solves_and_the_pool(metered):
     assert samples[("fupin_solve_gap_ratio_count", labels(kind="produce"))] == 1
     assert samples[("fupin_db_pool_connections", labels(state="checked_out"))] >= 0
     assert samples[("fupin_db_pool_connections", labels(state="size"))] >= 1
+
+
+def test_aid_and_cadre_runs_are_counted_by_kind(metered):
+    """An inline aid run (2 households, 1 programme) and an inline stationing run (2 cadres,
+    1 village): each counted as finished with its kind, timed, its gap and sizes recorded."""
+    key = metered.keys.create(Role.ADMIN).secret
+    here = pb.LatLng(latitude=23.7, longitude=117.2)
+    stationing = cpb.StationingProblem(
+        cadres=[
+            cpb.InlineCadre(id=f"c{i}", rank=3, location=here, max_distance_km=50) for i in (1, 2)
+        ],
+        villages=[cpb.InlineVillage(id="v1", location=here, team_min=1, team_max=1)],
+    )
+    params = mpb.SolveParameters(time_limit_s=10, reproducible=True)
+    problem = two_household_problem()
+    single = replace(problem, programmes=problem.programmes[:1], quotas=(), exclusive_groups=())
+    aid_request = inline_request(single)
+    aid_request.parameters.CopyFrom(params)
+    with auth.open_channel(f"127.0.0.1:{metered.port}", api_key=key) as channel:
+        matcher = mpb_grpc.MatcherServiceStub(channel)
+        aid = matcher.AllocateAid(aid_request, timeout=60)
+        assign = mpb.AssignCadresRequest(inline=stationing, parameters=params)
+        cadres = matcher.AssignCadres(assign, timeout=60)
+    assert (aid.state, cadres.state) == (mpb.PROPOSED, mpb.PROPOSED)
+    samples = scrape(metered.metrics_port)
+    for kind, run in (("aid", aid), ("cadre_stationing", cadres)):
+        ended = labels(kind=kind, state="PROPOSED")
+        assert samples[("fupin_runs_finished_total", ended)] == 1, kind
+        assert (
+            0 < samples[("fupin_solve_duration_seconds_sum", ended)] <= run.timings.total_s + 1e-6
+        )
+        assert samples[("fupin_solve_gap_ratio_count", labels(kind=kind))] == 1, kind
+    sizes = {("aid", "households"): 2, ("aid", "programmes"): 1,
+             ("cadre_stationing", "cadres"): 2, ("cadre_stationing", "villages"): 1}  # fmt: skip
+    for (kind, side), size in sizes.items():
+        assert samples[("fupin_solve_size_sum", labels(kind=kind, side=side))] == size
 
 
 def test_metrics_endpoint_is_off_by_default():

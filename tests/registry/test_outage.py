@@ -12,12 +12,17 @@ from collections.abc import Iterator
 
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from sqlalchemy import create_engine, event, make_url, text
+from sqlalchemy import create_engine, event, make_url, select, text
 
 from bench.registry import database
 from clients.client import VILLAGES, RegistryClient
 from clients.errors import UnavailableError
+from matcher import grpc_source
+from matcher.source import CadreItem, GrantRecord, RunState
+from registry import models
 from registry.access import Role
+from registry.aid_runs import AID_KIND
+from registry.cadre_runs import STATIONING_KIND
 from registry.server import Running, create_server
 from registry.settings import Settings
 from tests import factories
@@ -118,3 +123,49 @@ def test_reads_are_retried_through_an_outage_and_updates_are_not(outage_server):
             event.remove(running.store.engine, "handle_error", on_error)
     assert failures, "the Get never met the outage"
     assert again.display_name == "Before" and again.etag == village.etag
+
+
+def test_a_runs_end_is_retried_through_an_outage(outage_server):
+    """StoreGrants, UpdateRun and FinishCadreRun whose first attempt meets the outage
+    (UNAVAILABLE) are retried by the matcher's channel: once the database is back the grants
+    and items are stored once and the runs end PROPOSED instead of staying RUNNING."""
+    running, outage = outage_server
+    remote, handle = grpc_source.connect(f"127.0.0.1:{running.port}", timeout_s=30)
+    failures: list[str] = []
+
+    def on_error(context) -> None:
+        failures.append(type(context.original_exception).__name__)
+        threading.Thread(target=outage.restore).start()
+
+    grants = [GrantRecord("hh-1", "prog-1", 100), GrantRecord("hh-2", "prog-1", 200)]
+    proposed = {"state": RunState.PROPOSED, "total_s": 0.1}
+    endings = [
+        lambda: remote.store_grants("aid-out", grants),
+        lambda: remote.update_run("aid-out", **proposed),
+        lambda: remote.finish_cadre_run(
+            "st-out", items=[CadreItem("cadre-1", 1, village_id="v-1")], **proposed
+        ),
+    ]
+    try:
+        for run_id, kind in (("aid-out", AID_KIND), ("st-out", STATIONING_KIND)):
+            remote.create_run(run_id=run_id, kind=kind, parameters=b"", owner="me",
+                              request_id="", fingerprint="")  # fmt: skip
+            remote.update_run(run_id, state=RunState.RUNNING)
+        event.listen(running.store.engine, "handle_error", on_error)
+        try:
+            for i, end in enumerate(endings):
+                outage.cut()
+                end()
+                assert len(failures) > i, f"call {i} never met the outage"
+        finally:
+            event.remove(running.store.engine, "handle_error", on_error)
+        assert [remote.get_run(r).state for r in ("aid-out", "st-out")] == [RunState.PROPOSED] * 2
+        with running.store.transaction() as session:
+            stored = session.scalars(select(models.RunGrant)).all()
+            assert sorted((g.household_id, g.amount_fen) for g in stored) == [
+                ("hh-1", 100),
+                ("hh-2", 200),
+            ]
+            assert len(session.scalars(select(models.RunCadreItem)).all()) == 1
+    finally:
+        handle.close()

@@ -176,7 +176,8 @@ class MatcherStoreServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def UpdateRun(self, request, context):
-        """Sets the given fields of a run and stores its allocations. Not idempotent: never retried.
+        """Sets the given fields of a run and stores its allocations in place of any stored before;
+        a run that has already ended is returned unchanged (a run ends once): idempotent, retried.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -218,8 +219,8 @@ class MatcherStoreServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def StoreGrants(self, request, context):
-        """Keeps a run's grants for its commit (before the run becomes PROPOSED). Not idempotent:
-        never retried.
+        """Keeps a run's grants for its commit (before the run becomes PROPOSED), in place of any
+        stored before: idempotent, retried. FAILED_PRECONDITION once the run has ended.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -235,7 +236,8 @@ class MatcherStoreServiceServicer:
 
     def StationingData(self, request, context):
         """Cadre runs (registry/cadre_runs.py).
-        Poor villages of the region with their poor households' causes, and the available cadres.
+        Poor villages of the region with their poor households' causes, and the available cadres
+        (of those the reader may post).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -250,7 +252,8 @@ class MatcherStoreServiceServicer:
 
     def FinishCadreRun(self, request, context):
         """Sets the given fields of a cadre run and stores what its commit would change, in one
-        transaction. Not idempotent: never retried.
+        transaction; a run that has already ended is returned unchanged (a run ends once):
+        idempotent, retried.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -258,7 +261,8 @@ class MatcherStoreServiceServicer:
 
     def CommitCadres(self, request, context):
         """Applies a PROPOSED stationing or contracting run, all or nothing; idempotent by
-        request_id. ABORTED naming `cadres[ID]` when a cadre changed since the run read it.
+        request_id. ABORTED naming `cadres[ID]` when a cadre changed since the run read it;
+        PERMISSION_DENIED naming `cadres[ID]` for a cadre the reader may not post.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

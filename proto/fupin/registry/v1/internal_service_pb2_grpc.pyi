@@ -56,7 +56,9 @@ class MatcherStoreServiceStub:
     CreateRun: _grpc.UnaryUnaryMultiCallable[_internal_service_pb2.CreateRunRequest, _internal_service_pb2.CreateRunResponse]
     """A new QUEUED run, or the earlier one for a retried request_id (created = false)."""
     UpdateRun: _grpc.UnaryUnaryMultiCallable[_internal_service_pb2.UpdateRunRequest, _internal_service_pb2.UpdateRunResponse]
-    """Sets the given fields of a run and stores its allocations. Not idempotent: never retried."""
+    """Sets the given fields of a run and stores its allocations in place of any stored before;
+    a run that has already ended is returned unchanged (a run ends once): idempotent, retried.
+    """
     GetRun: _grpc.UnaryUnaryMultiCallable[_internal_service_pb2.GetRunRequest, _internal_service_pb2.GetRunResponse]
     ListRuns: _grpc.UnaryUnaryMultiCallable[_internal_service_pb2.ListRunsRequest, _internal_service_pb2.ListRunsResponse]
     CommitProduce: _grpc.UnaryUnaryMultiCallable[_internal_service_pb2.CommitProduceRequest, _internal_service_pb2.CommitProduceResponse]
@@ -69,8 +71,8 @@ class MatcherStoreServiceStub:
     `<field>[i]` for a missing programme.
     """
     StoreGrants: _grpc.UnaryUnaryMultiCallable[_internal_service_pb2.StoreGrantsRequest, _internal_service_pb2.StoreGrantsResponse]
-    """Keeps a run's grants for its commit (before the run becomes PROPOSED). Not idempotent:
-    never retried.
+    """Keeps a run's grants for its commit (before the run becomes PROPOSED), in place of any
+    stored before: idempotent, retried. FAILED_PRECONDITION once the run has ended.
     """
     CommitAid: _grpc.UnaryUnaryMultiCallable[_internal_service_pb2.CommitAidRequest, _internal_service_pb2.CommitAidResponse]
     """Grants a PROPOSED aid run's allocation, all or nothing; idempotent by request_id. ABORTED
@@ -78,17 +80,20 @@ class MatcherStoreServiceStub:
     """
     StationingData: _grpc.UnaryUnaryMultiCallable[_internal_service_pb2.StationingDataRequest, _internal_service_pb2.StationingDataResponse]
     """Cadre runs (registry/cadre_runs.py).
-    Poor villages of the region with their poor households' causes, and the available cadres.
+    Poor villages of the region with their poor households' causes, and the available cadres
+    (of those the reader may post).
     """
     ContractingData: _grpc.UnaryUnaryMultiCallable[_internal_service_pb2.ContractingDataRequest, _internal_service_pb2.ContractingDataResponse]
     """Poor households of the region and the available cadres, located at their posting."""
     FinishCadreRun: _grpc.UnaryUnaryMultiCallable[_internal_service_pb2.FinishCadreRunRequest, _internal_service_pb2.FinishCadreRunResponse]
     """Sets the given fields of a cadre run and stores what its commit would change, in one
-    transaction. Not idempotent: never retried.
+    transaction; a run that has already ended is returned unchanged (a run ends once):
+    idempotent, retried.
     """
     CommitCadres: _grpc.UnaryUnaryMultiCallable[_internal_service_pb2.CommitCadresRequest, _internal_service_pb2.CommitCadresResponse]
     """Applies a PROPOSED stationing or contracting run, all or nothing; idempotent by
-    request_id. ABORTED naming `cadres[ID]` when a cadre changed since the run read it.
+    request_id. ABORTED naming `cadres[ID]` when a cadre changed since the run read it;
+    PERMISSION_DENIED naming `cadres[ID]` for a cadre the reader may not post.
     """
 
 @_typing.type_check_only
@@ -119,7 +124,9 @@ class MatcherStoreServiceAsyncStub(MatcherStoreServiceStub):
     CreateRun: _aio.UnaryUnaryMultiCallable[_internal_service_pb2.CreateRunRequest, _internal_service_pb2.CreateRunResponse]  # type: ignore[assignment]
     """A new QUEUED run, or the earlier one for a retried request_id (created = false)."""
     UpdateRun: _aio.UnaryUnaryMultiCallable[_internal_service_pb2.UpdateRunRequest, _internal_service_pb2.UpdateRunResponse]  # type: ignore[assignment]
-    """Sets the given fields of a run and stores its allocations. Not idempotent: never retried."""
+    """Sets the given fields of a run and stores its allocations in place of any stored before;
+    a run that has already ended is returned unchanged (a run ends once): idempotent, retried.
+    """
     GetRun: _aio.UnaryUnaryMultiCallable[_internal_service_pb2.GetRunRequest, _internal_service_pb2.GetRunResponse]  # type: ignore[assignment]
     ListRuns: _aio.UnaryUnaryMultiCallable[_internal_service_pb2.ListRunsRequest, _internal_service_pb2.ListRunsResponse]  # type: ignore[assignment]
     CommitProduce: _aio.UnaryUnaryMultiCallable[_internal_service_pb2.CommitProduceRequest, _internal_service_pb2.CommitProduceResponse]  # type: ignore[assignment]
@@ -132,8 +139,8 @@ class MatcherStoreServiceAsyncStub(MatcherStoreServiceStub):
     `<field>[i]` for a missing programme.
     """
     StoreGrants: _aio.UnaryUnaryMultiCallable[_internal_service_pb2.StoreGrantsRequest, _internal_service_pb2.StoreGrantsResponse]  # type: ignore[assignment]
-    """Keeps a run's grants for its commit (before the run becomes PROPOSED). Not idempotent:
-    never retried.
+    """Keeps a run's grants for its commit (before the run becomes PROPOSED), in place of any
+    stored before: idempotent, retried. FAILED_PRECONDITION once the run has ended.
     """
     CommitAid: _aio.UnaryUnaryMultiCallable[_internal_service_pb2.CommitAidRequest, _internal_service_pb2.CommitAidResponse]  # type: ignore[assignment]
     """Grants a PROPOSED aid run's allocation, all or nothing; idempotent by request_id. ABORTED
@@ -141,17 +148,20 @@ class MatcherStoreServiceAsyncStub(MatcherStoreServiceStub):
     """
     StationingData: _aio.UnaryUnaryMultiCallable[_internal_service_pb2.StationingDataRequest, _internal_service_pb2.StationingDataResponse]  # type: ignore[assignment]
     """Cadre runs (registry/cadre_runs.py).
-    Poor villages of the region with their poor households' causes, and the available cadres.
+    Poor villages of the region with their poor households' causes, and the available cadres
+    (of those the reader may post).
     """
     ContractingData: _aio.UnaryUnaryMultiCallable[_internal_service_pb2.ContractingDataRequest, _internal_service_pb2.ContractingDataResponse]  # type: ignore[assignment]
     """Poor households of the region and the available cadres, located at their posting."""
     FinishCadreRun: _aio.UnaryUnaryMultiCallable[_internal_service_pb2.FinishCadreRunRequest, _internal_service_pb2.FinishCadreRunResponse]  # type: ignore[assignment]
     """Sets the given fields of a cadre run and stores what its commit would change, in one
-    transaction. Not idempotent: never retried.
+    transaction; a run that has already ended is returned unchanged (a run ends once):
+    idempotent, retried.
     """
     CommitCadres: _aio.UnaryUnaryMultiCallable[_internal_service_pb2.CommitCadresRequest, _internal_service_pb2.CommitCadresResponse]  # type: ignore[assignment]
     """Applies a PROPOSED stationing or contracting run, all or nothing; idempotent by
-    request_id. ABORTED naming `cadres[ID]` when a cadre changed since the run read it.
+    request_id. ABORTED naming `cadres[ID]` when a cadre changed since the run read it;
+    PERMISSION_DENIED naming `cadres[ID]` for a cadre the reader may not post.
     """
 
 class MatcherStoreServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -209,7 +219,9 @@ class MatcherStoreServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _internal_service_pb2.UpdateRunRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_internal_service_pb2.UpdateRunResponse, _abc.Awaitable[_internal_service_pb2.UpdateRunResponse]]:
-        """Sets the given fields of a run and stores its allocations. Not idempotent: never retried."""
+        """Sets the given fields of a run and stores its allocations in place of any stored before;
+        a run that has already ended is returned unchanged (a run ends once): idempotent, retried.
+        """
 
     @_abc_1.abstractmethod
     def GetRun(
@@ -258,8 +270,8 @@ class MatcherStoreServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _internal_service_pb2.StoreGrantsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_internal_service_pb2.StoreGrantsResponse, _abc.Awaitable[_internal_service_pb2.StoreGrantsResponse]]:
-        """Keeps a run's grants for its commit (before the run becomes PROPOSED). Not idempotent:
-        never retried.
+        """Keeps a run's grants for its commit (before the run becomes PROPOSED), in place of any
+        stored before: idempotent, retried. FAILED_PRECONDITION once the run has ended.
         """
 
     @_abc_1.abstractmethod
@@ -279,7 +291,8 @@ class MatcherStoreServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_internal_service_pb2.StationingDataResponse, _abc.Awaitable[_internal_service_pb2.StationingDataResponse]]:
         """Cadre runs (registry/cadre_runs.py).
-        Poor villages of the region with their poor households' causes, and the available cadres.
+        Poor villages of the region with their poor households' causes, and the available cadres
+        (of those the reader may post).
         """
 
     @_abc_1.abstractmethod
@@ -297,7 +310,8 @@ class MatcherStoreServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_internal_service_pb2.FinishCadreRunResponse, _abc.Awaitable[_internal_service_pb2.FinishCadreRunResponse]]:
         """Sets the given fields of a cadre run and stores what its commit would change, in one
-        transaction. Not idempotent: never retried.
+        transaction; a run that has already ended is returned unchanged (a run ends once):
+        idempotent, retried.
         """
 
     @_abc_1.abstractmethod
@@ -307,7 +321,8 @@ class MatcherStoreServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_internal_service_pb2.CommitCadresResponse, _abc.Awaitable[_internal_service_pb2.CommitCadresResponse]]:
         """Applies a PROPOSED stationing or contracting run, all or nothing; idempotent by
-        request_id. ABORTED naming `cadres[ID]` when a cadre changed since the run read it.
+        request_id. ABORTED naming `cadres[ID]` when a cadre changed since the run read it;
+        PERMISSION_DENIED naming `cadres[ID]` for a cadre the reader may not post.
         """
 
 def add_MatcherStoreServiceServicer_to_server(servicer: MatcherStoreServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

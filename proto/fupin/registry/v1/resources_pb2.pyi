@@ -788,6 +788,7 @@ class Cadre(_message.Message):
     CURRENT_VILLAGE_ID_FIELD_NUMBER: _builtins.int
     PINNED_FIELD_NUMBER: _builtins.int
     AVAILABLE_FIELD_NUMBER: _builtins.int
+    HOME_REGION_CODE_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
@@ -805,6 +806,11 @@ class Cadre(_message.Message):
     pinned: _builtins.bool
     """the current posting must not move"""
     available: _builtins.bool
+    home_region_code: _builtins.str
+    """Administrative code prefix of the home unit's region (up to 12 digits). An office posts
+    only cadres whose home region lies inside its scope (or that serve in a village there);
+    empty = a cadre only an admin posts.
+    """
     etag: _builtins.str
     @_builtins.property
     def skills(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
@@ -829,13 +835,14 @@ class Cadre(_message.Message):
         current_village_id: _builtins.str = ...,
         pinned: _builtins.bool = ...,
         available: _builtins.bool = ...,
+        home_region_code: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
         etag: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "location", b"location", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["available", b"available", "create_time", b"create_time", "current_village_id", b"current_village_id", "display_name", b"display_name", "etag", b"etag", "home_unit", b"home_unit", "id", b"id", "location", b"location", "max_distance_km", b"max_distance_km", "pinned", b"pinned", "rank", b"rank", "skills", b"skills", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["available", b"available", "create_time", b"create_time", "current_village_id", b"current_village_id", "display_name", b"display_name", "etag", b"etag", "home_region_code", b"home_region_code", "home_unit", b"home_unit", "id", b"id", "location", b"location", "max_distance_km", b"max_distance_km", "pinned", b"pinned", "rank", b"rank", "skills", b"skills", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
