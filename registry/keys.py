@@ -10,11 +10,13 @@ through this server drops its entry at once (another server process sees it with
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
 import secrets
 import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,7 @@ SECRET = re.compile(r"fupin_[A-Za-z0-9_\-]{43}")
 ADMIN_CODE_PREFIX = re.compile(r"[0-9]{2,12}")
 RESOURCE_ID = re.compile(r"[A-Za-z0-9_\-]{1,40}")
 CACHE_S = 5.0
+REFRESH_AFTER_S = CACHE_S / 2  # a key in use is looked up again in the background from then
 MAX_CACHED = 10_000  # cached keys; beyond, the cache starts afresh
 
 
@@ -51,10 +54,21 @@ class NewKey:
 class CachedKeys:
     """The authentication of presented secrets, each answer (a principal, or None for an
     unknown or revoked key) cached for CACHE_S by the secret's hash. Subclasses look keys up:
-    KeyStore in the database, matcher/remote_keys.py's RemoteKeys through the registry."""
+    KeyStore in the database, matcher/remote_keys.py's RemoteKeys through the registry.
+
+    A key in use never makes a caller wait for its lookup: once its answer is REFRESH_AFTER_S
+    old, the next call starts one lookup in the background and goes on with the cached answer,
+    which the lookup replaces well before it expires. Only a key not seen for CACHE_S waits,
+    and then one lookup serves every call waiting for that key (without this, every CACHE_S
+    each active key stalled all its calls on a lookup of their own: under load that was the
+    split matcher's quick-sourcing p99, a registry round trip). An answer counts from when
+    its lookup began, so a revocation still takes effect within CACHE_S.
+    """
 
     def __init__(self) -> None:
         self._cache: dict[str, tuple[float, Principal | None]] = {}
+        self._lookups: dict[str, Future[Principal | None]] = {}  # in progress, by hash
+        self._forgotten = 0  # bumped by _forget: a lookup begun before does not cache
         self._lock = threading.Lock()
 
     def authenticate(self, secret: str) -> Principal:
@@ -65,21 +79,55 @@ class CachedKeys:
         now = time.monotonic()
         with self._lock:
             cached = self._cache.get(key_hash)
-        if cached is not None and now - cached[0] < CACHE_S:
+            age = now - cached[0] if cached is not None else math.inf
+            lookup = self._lookups.get(key_hash)
+            lead = lookup is None and age >= REFRESH_AFTER_S
+            if lead:
+                lookup = self._lookups[key_hash] = Future()
+        if cached is not None and age < CACHE_S:
+            if lead:
+                threading.Thread(
+                    target=self._look_up, args=(secret, key_hash, True), daemon=True
+                ).start()
             principal = cached[1]
+        elif lead:
+            principal = self._look_up(secret, key_hash, False)
         else:
-            principal = self._lookup(secret, key_hash)
-            with self._lock:
-                if len(self._cache) > MAX_CACHED:
-                    self._cache.clear()
-                self._cache[key_hash] = (now, principal)
+            assert lookup is not None
+            principal = lookup.result()  # the leading call's answer, or its error
         if principal is None:
             raise Unauthenticated("the API key is unknown or revoked")
+        return principal
+
+    def _look_up(self, secret: str, key_hash: str, background: bool) -> Principal | None:
+        """Run the lookup this call leads, cache its answer and hand it to the calls waiting
+        for it. In the background a failure is logged and the cached answer stands."""
+        started = time.monotonic()
+        with self._lock:
+            lookup, forgotten = self._lookups[key_hash], self._forgotten
+        try:
+            principal = self._lookup(secret, key_hash)
+        except Exception as error:
+            with self._lock:
+                self._lookups.pop(key_hash, None)
+            lookup.set_exception(error)
+            if not background:
+                raise
+            log.warning("api_key_refresh_failed", exc_info=True)
+            return None
+        with self._lock:
+            if len(self._cache) > MAX_CACHED:
+                self._cache.clear()
+            if forgotten == self._forgotten:
+                self._cache[key_hash] = (started, principal)
+            self._lookups.pop(key_hash, None)
+        lookup.set_result(principal)
         return principal
 
     def _forget(self, key_hash: str) -> None:
         with self._lock:
             self._cache.pop(key_hash, None)
+            self._forgotten += 1
 
     def _lookup(self, secret: str, key_hash: str) -> Principal | None:
         raise NotImplementedError
