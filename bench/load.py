@@ -19,13 +19,15 @@ and match runs over registry selections followed by a commit. Prints one JSON li
   commit maintains); lost_writes: acknowledged creates missing from the database,
   acknowledged commits not COMMITTED there, and listings or orders whose reserved / filled
   kilograms differ from their committed allocations; ledger_mismatch_kg likewise for the ledger;
-- load_avg: the machine's 1-minute load average at the end (2 cores, shared).
+- load_avg: the machine's 1-minute load average at the end (2 cores, shared);
+- quick_handler_p99_le_ms: the matcher's own QuickSource p99 (handler only), from its metrics.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import multiprocessing
 import os
 import random
@@ -34,6 +36,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -112,7 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say(f"load: {args.clients} clients for {args.seconds:g} s")
         tally, wall_s = run_load(topology, seeded, args)
         audit = audit_database(url, tally)
-    print(json.dumps(summary(args, tally, wall_s, audit)), flush=True)
+        handler = quick_handler_p99(topology.matcher.metrics_address)
+    print(json.dumps({**summary(args, tally, wall_s, audit), **handler}), flush=True)
     return 0
 
 
@@ -410,6 +414,28 @@ def audit_database(url: str, tally: Tally) -> dict[str, int]:
         "committed_runs": sum(s == 4 for s in states.values()),
         "committed_kg": int(allocated),
     }
+
+
+def quick_handler_p99(metrics_address: str) -> dict[str, Any]:
+    """The matcher's own view of QuickSource: the upper edge of the latency histogram bucket
+    holding its 99th percentile, from the handler's start to its end (the time a call waits
+    for a server thread, and the transport both ways, are not in it). The gap between this
+    and ``quick_p99_ms`` is time outside the handler: queues, the network stack, and waiting
+    for a core on either side."""
+    url = f"http://{metrics_address}/metrics"
+    buckets: list[tuple[float, float]] = []
+    with urllib.request.urlopen(url, timeout=10) as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith("fupin_rpc_duration_seconds_bucket") and "QuickSource" in line:
+                edge = line.split('le="', 1)[1].split('"', 1)[0]
+                if 'code="OK"' in line:
+                    buckets.append((float(edge), float(line.rsplit(" ", 1)[1])))
+    buckets.sort()
+    if not buckets or buckets[-1][1] == 0:
+        return {"quick_handler_p99_le_ms": None}
+    total = buckets[-1][1]
+    edge = next(le for le, count in buckets if count >= 0.99 * total)
+    return {"quick_handler_p99_le_ms": None if math.isinf(edge) else edge * 1000}
 
 
 def summary(

@@ -90,9 +90,11 @@ class RunHandle:
 
 
 class Executor:
-    """Runs solve functions in child processes, at most `max_parallel` at a time."""
+    """Runs solve functions in child processes, at most `max_parallel` at a time, each process
+    at niceness `nice` (a solve then yields the cores to the server's own threads)."""
 
-    def __init__(self, max_parallel: int = 2) -> None:
+    def __init__(self, max_parallel: int = 2, *, nice: int = 0) -> None:
+        self._nice = nice
         self._ctx = multiprocessing.get_context("forkserver")
         self._ctx.set_forkserver_preload(PRELOAD)
         _start_forkserver()
@@ -131,7 +133,7 @@ class Executor:
         with self._lock:
             if self._idle:
                 return self._idle.pop()
-        return _Worker(self._ctx)
+        return _Worker(self._ctx, self._nice)
 
     def _give_back(self, worker: _Worker, reusable: bool) -> None:
         if reusable and worker.process.is_alive():
@@ -242,9 +244,9 @@ class _Worker:
     page of its arrays); a cancelled or crashed worker is dropped and replaced on demand.
     """
 
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: Any, nice: int) -> None:
         self.conn, child_end = ctx.Pipe(duplex=True)
-        self.process = ctx.Process(target=_worker_main, args=(child_end,), daemon=True)
+        self.process = ctx.Process(target=_worker_main, args=(child_end, nice), daemon=True)
         self.process.start()
         child_end.close()
 
@@ -259,8 +261,10 @@ class _Worker:
         self.conn.close()
 
 
-def _worker_main(conn: multiprocessing.connection.Connection) -> None:
+def _worker_main(conn: multiprocessing.connection.Connection, nice: int) -> None:
     """Entry point of a solver process: solve job after job until the pipe closes."""
+    if nice:
+        os.nice(nice)
     while True:
         try:
             solve, problem, params = conn.recv()

@@ -335,12 +335,13 @@ def add_to_server(
     server: grpc.Server,
     *,
     max_parallel: int = 2,
+    solver_nice: int = 0,
     limits: tuple[int, int] = (MAX_LISTINGS, MAX_ORDERS),
     metrics: Metrics | None = None,
 ) -> tuple[str, MatcherServicer]:
     owner = instance_id()
     fail_abandoned(source)
-    executor = Executor(max_parallel)
+    executor = Executor(max_parallel, nice=solver_nice)
     executor.warm_up()
     servicer = MatcherServicer(source, executor, owner, limits, metrics)
     mpb_grpc.add_MatcherServiceServicer_to_server(servicer, server)

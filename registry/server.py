@@ -131,6 +131,7 @@ def create_server(settings: Settings, *, address: str | None = None) -> Running:
             source,
             server,
             max_parallel=settings.max_parallel_solves,
+            solver_nice=settings.solver_nice,
             limits=(settings.max_problem_listings, settings.max_problem_orders),
             metrics=metrics,
         )

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     grace_s: float = 10.0  # how long in-flight calls may finish on SIGTERM
     max_message_mb: int = 64
     max_parallel_solves: int = 2  # solver processes at once (one per core is a good start)
+    # Niceness of the solver processes (0-19): batch solves yield the cores to calls that
+    # answer at once (quick sourcing, reads) when both want them; 0 to solve at full priority.
+    solver_nice: int = Field(default=10, ge=0, le=19)
     # Key of the household pseudonyms in the transparency export (keep it secret and fixed,
     # so tokens stay the same between exports); empty: a random key per server start.
     transparency_salt: str = ""

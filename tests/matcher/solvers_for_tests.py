@@ -9,6 +9,11 @@ from typing import Any
 from matcher.solving import SolveParams
 
 
+def niceness(problem: Any, params: SolveParams) -> int:
+    """The solver process's own niceness."""
+    return os.nice(0)
+
+
 def echo(problem: Any, params: SolveParams) -> dict[str, Any]:
     """Report three improving solutions, then return the problem and the worker's pid."""
     for i in range(3):

@@ -93,3 +93,11 @@ def test_solver_process_is_reused_until_cancelled():
     third = executor.submit("w4", solvers.echo, None, SolveParams()).wait(30).result["pid"]
     assert third != first
     executor.close()
+
+
+def test_solver_processes_run_at_the_given_niceness():
+    """Solves yield the cores to the server: their process is niced, the server's is not."""
+    executor = Executor(max_parallel=1, nice=7)
+    outcome = executor.submit("nice", solvers.niceness, None, SolveParams()).wait(30)
+    assert outcome is not None
+    assert outcome.result == min(os.nice(0) + 7, 19)
