@@ -16,8 +16,10 @@ cadre, higher ranks carrying more. Pass ``quota_by_rank`` to change them.
 
 Each household considers only its ``k_nearest`` cheapest cadres that can take it, plus every
 cadre stationed in its village (``contracting_pairs``): about 400,000 pairs for 2,000 cadres ×
-20,000 households. The model is solved by ``stationing_sparse``: GLOP's LP bound and rounding,
-reduced-cost fixing, then CP-SAT from the greedy hint; bound and gap are reported.
+20,000 households. The model is solved by ``stationing_search.solve_sparse``: the LP bound
+and its rounding (the LP as a min-cost flow, ``contracting_flow``, GLOP where that does not
+apply), then window search (``contracting_lns``) for the time left, then CP-SAT on the whole
+model if time remains; bound and gap are reported.
 
 Infeasibility is reported per household. One that no candidate can take is NO_CANDIDATE.
 When the quotas cannot hold everyone, a first phase maximises the households covered (CP-SAT,
