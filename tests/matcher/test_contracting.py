@@ -15,7 +15,7 @@ from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 from scipy.sparse import coo_matrix, csr_matrix, lil_matrix
 
 from bench.cadres import contracting_problem
-from matcher import contracting_flow
+from matcher import contracting_bound, contracting_flow
 from matcher.contracting import (
     ContractCadre,
     ContractHousehold,
@@ -341,3 +341,39 @@ def pairs_milp_optimum(pairs: Pairs) -> int:
     )
     assert result.status == 0
     return round(result.fun)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_knapsack_relaxation_matches_brute_force(seed: int) -> None:
+    """L(u) for random multipliers: Σu plus, per cadre, the best subset of its pairs within
+    quota by enumeration."""
+    pairs = build_pairs(contracting_problem(3, 12, seed=seed))
+    rows = np.searchsorted(pairs.needy, pairs.household)
+    rng = np.random.default_rng(seed)
+    u = pairs.cost.max(initial=1) * rng.uniform(0, 1.5, len(pairs.needy))
+    value, taken = contracting_bound._relaxation(pairs, rows, u)
+    reduced = pairs.cost - u[rows]
+    expected = float(u.sum())
+    for cadre, quota in enumerate(pairs.sites.quota.tolist()):
+        mine = np.flatnonzero(pairs.cadre == cadre).tolist()
+        best = 0.0
+        for size in range(1, len(mine) + 1):
+            for subset in itertools.combinations(mine, size):
+                if pairs.effort[list(subset)].sum() <= quota:
+                    best = min(best, float(reduced[list(subset)].sum()))
+        expected += best
+    assert value == pytest.approx(expected, abs=1e-6)
+    load = np.bincount(pairs.cadre[taken], weights=pairs.effort[taken], minlength=3)
+    assert np.all(load <= pairs.sites.quota)
+    assert float(u.sum() + reduced[taken].sum()) == pytest.approx(value, abs=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_lagrangian_bound_lies_between_the_lp_and_the_optimum(seed: int) -> None:
+    problem = contracting_problem(40, 400, seed=seed)
+    pairs = build_pairs(problem)
+    relaxed = contracting_flow.relaxation(pairs)
+    assert relaxed is not None
+    optimum = pairs_milp_optimum(pairs)
+    bound = contracting_bound.lagrangian_bound(pairs, relaxed.x, 2 * optimum, 3.0)
+    assert relaxed.bound <= bound <= optimum
