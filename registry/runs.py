@@ -178,28 +178,21 @@ def commit_produce(
         return mark_committed(session, run, request_id)
 
 
-def set_fields(session: Session, run_id: str, fields: dict[str, Any]) -> models.MatchRun:
-    """The run, locked, with these fields set and a new version."""
-    run = _get(session, run_id, lock=True)
+def settle(
+    session: Session, run_id: str, fields: dict[str, Any], table: Any, rows: list[dict[str, Any]]
+) -> models.MatchRun:
+    """Set fields of a run that has not ended (with a new version) and store its rows of
+    `table` (allocations, commit items) in place of any stored before. A run ends once: one
+    that has already ended (by an earlier attempt whose reply was lost) is returned unchanged.
+    So a retry writes nothing twice and never reopens a run committed meanwhile."""
+    run = locked_run(session, run_id)
+    if run.state not in ACTIVE:
+        return run
     for name, value in fields.items():
         setattr(run, name, value)
     run.version += 1
     run.update_time = models.utcnow()
     session.add(run)
-    return run
-
-
-def settle(
-    session: Session, run_id: str, fields: dict[str, Any], table: Any, rows: list[dict[str, Any]]
-) -> models.MatchRun:
-    """Set fields of a run that has not ended and store its rows of `table` (allocations,
-    commit items) in place of any stored before. A run ends once: one that has already ended
-    (by an earlier attempt whose reply was lost) is returned unchanged. So a retry writes
-    nothing twice and never reopens a run committed meanwhile."""
-    run = locked_run(session, run_id)
-    if run.state not in ACTIVE:
-        return run
-    run = set_fields(session, run_id, fields)
     replace_rows(session, table, run_id, rows)
     session.flush()
     return run
