@@ -102,7 +102,7 @@ def build_model(pairs: Pairs, *, cover: bool) -> SparseModel:
 
 def add_one_cadre_per_household(model: SparseModel, pairs: Pairs, cover: bool) -> None:
     """Hard: each poor household gets exactly one cadre (in the cover phase: or u = 1)."""
-    row = np.searchsorted(pairs.needy, pairs.household)
+    row = pairs.row
     literal = np.arange(len(pairs.cadre), dtype=np.int64)
     if cover:
         n_needy = len(pairs.needy)
@@ -165,7 +165,7 @@ def solve(problem: ContractingProblem, params: SolveParams | None = None) -> Con
             params,
             started,
             _improve(pairs, params),
-            relax=lambda: lp,
+            lp=lp,
             improve_share=IMPROVE_SHARE,
         )
         stop.set()

@@ -48,20 +48,19 @@ def lagrangian_bound(
     known solution (the steps aim at it: a loose one makes longer steps, which on the benchmark
     instance reached +0.56% in 12 s where the final solution's cost reached +0.40%)."""
     deadline = time.perf_counter() + seconds
-    rows = np.searchsorted(pairs.needy, pairs.household)
-    u = _lp_multipliers(pairs, rows, flow_x)
+    u = _lp_multipliers(pairs, flow_x)
     best, step, stall = -math.inf, 1.0, 0
     while time.perf_counter() < deadline and step > MIN_STEP:
         if stop is not None and stop.is_set() and math.isfinite(best):
             break
-        value, taken = _relaxation(pairs, rows, u)
+        value, taken = _relaxation(pairs, u)
         if value > best + 1e-9:
             best, stall = value, 0
         else:
             stall += 1
             if stall >= STALL_ITERATIONS:
                 step, stall = step / 2, 0
-        gradient = 1.0 - np.bincount(rows[taken], minlength=len(pairs.needy))
+        gradient = 1.0 - np.bincount(pairs.row[taken], minlength=len(pairs.needy))
         norm = float(gradient @ gradient)
         if norm == 0 or value >= upper:  # the knapsacks form a solution: u is optimal
             break
@@ -69,19 +68,19 @@ def lagrangian_bound(
     return math.ceil(best - 1e-6 * max(1.0, abs(best))) if math.isfinite(best) else 0
 
 
-def _lp_multipliers(pairs: Pairs, rows: IntArray, x: FloatArray) -> FloatArray:
+def _lp_multipliers(pairs: Pairs, x: FloatArray) -> FloatArray:
     """Household multipliers from the flow's capacity prices (module doc, step 1)."""
-    price = _capacity_prices(pairs, rows, x)
+    price = _capacity_prices(pairs, x)
     per_pair = pairs.cost + pairs.effort * price[pairs.cadre]
     u = np.full(len(pairs.needy), np.inf)
-    np.minimum.at(u, rows, per_pair)
+    np.minimum.at(u, pairs.row, per_pair)
     return u
 
 
-def _capacity_prices(pairs: Pairs, rows: IntArray, x: FloatArray) -> FloatArray:
+def _capacity_prices(pairs: Pairs, x: FloatArray) -> FloatArray:
     """Each cadre's dual price per effort unit: minus its shortest-path distance from the sink
     in the residual network of the flow (costs per effort unit, as in contracting_flow)."""
-    n_cadres = len(pairs.sites.quota)
+    n_cadres, rows = len(pairs.sites.quota), pairs.row
     unit = pairs.cost / pairs.effort
     load = np.bincount(pairs.cadre, weights=x * pairs.effort, minlength=n_cadres)
     cadre_d = np.where(load > 1e-9, 0.0, np.inf)  # sink → cadre, for cadres with flow
@@ -100,9 +99,9 @@ def _capacity_prices(pairs: Pairs, rows: IntArray, x: FloatArray) -> FloatArray:
     return price
 
 
-def _relaxation(pairs: Pairs, rows: IntArray, u: FloatArray) -> tuple[float, IntArray]:
+def _relaxation(pairs: Pairs, u: FloatArray) -> tuple[float, IntArray]:
     """L(u) and the pairs the knapsacks take."""
-    reduced = pairs.cost - u[rows]
+    reduced = pairs.cost - u[pairs.row]
     items = _useful_items(pairs, reduced)
     value, taken = _knapsacks(pairs, items, reduced)
     return float(u.sum()) + value, taken

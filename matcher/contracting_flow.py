@@ -33,7 +33,7 @@ def relaxation(pairs: Pairs) -> Relaxation | None:
     effort differs between cadres, efforts whose lcm is too large, or a flow that fails)."""
     if len(pairs.cadre) == 0:
         return None
-    rows = np.searchsorted(pairs.needy, pairs.household)
+    rows = pairs.row
     effort = np.zeros(len(pairs.needy), np.int64)
     effort[rows] = pairs.effort
     if np.any(effort[rows] != pairs.effort) or np.any(effort <= 0):

@@ -9,6 +9,7 @@ in a few seconds.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
@@ -65,6 +66,12 @@ class Pairs:
     effort: IntArray
     needy: IntArray  # households that need a cadre and have a candidate, ascending
     hopeless: IntArray  # households that need a cadre and have none
+
+    @cached_property
+    def row(self) -> IntArray:
+        """Each pair's household as its position in ``needy`` (the model's row)."""
+        row: IntArray = np.searchsorted(self.needy, self.household)
+        return row
 
 
 def build_pairs(problem: ContractingProblem) -> Pairs:

@@ -53,7 +53,6 @@ class Outcome:
 
 
 Rounding = Callable[[FloatArray], IntArray | None]
-Relax = Callable[[], Relaxation | None]
 # (a solution, seconds, target objective) → one as good or better; it may stop at the target.
 Improve = Callable[[IntArray, float, int], IntArray]
 
@@ -66,16 +65,16 @@ def solve_sparse(
     started: float,
     improve: Improve | None = None,
     *,
-    relax: Relax | None = None,
+    lp: Relaxation | None = None,
     improve_share: float = IMPROVE_SHARE,
 ) -> Outcome:
     """The steps of the module doc, within ``params.time_limit_s`` since ``started``.
 
     ``start`` is a feasible assignment or None; ``rounding`` turns LP values into one;
     ``improve``, if given, gets the best one for up to ``improve_share`` of the time left.
-    ``relax``, if given, is tried for the LP relaxation before GLOP (a faster special form).
+    ``lp``, if given, is the LP relaxation solved already (a faster special form); GLOP
+    solves it otherwise.
     """
-    lp = relax() if relax is not None else None
     lp = lp if lp is not None else model.lp_relaxation(_left(params, started) * LP_SHARE)
     if lp is not None and math.isinf(lp.value):
         return Outcome(SolveStatus.INFEASIBLE, None, INT_MAX)

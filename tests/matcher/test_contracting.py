@@ -351,7 +351,7 @@ def test_knapsack_relaxation_matches_brute_force(seed: int) -> None:
     rows = np.searchsorted(pairs.needy, pairs.household)
     rng = np.random.default_rng(seed)
     u = pairs.cost.max(initial=1) * rng.uniform(0, 1.5, len(pairs.needy))
-    value, taken = contracting_bound._relaxation(pairs, rows, u)
+    value, taken = contracting_bound._relaxation(pairs, u)
     reduced = pairs.cost - u[rows]
     expected = float(u.sum())
     for cadre, quota in enumerate(pairs.sites.quota.tolist()):
