@@ -30,9 +30,7 @@ proven and UNKNOWN otherwise, and the contracts cover everyone else.
 
 from __future__ import annotations
 
-import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
@@ -60,9 +58,9 @@ from matcher.stationing_sparse import FloatArray, IntArray, Relaxation, SparseMo
 # to the end; on small models the windows settle in well under the time and stop, and CP-SAT
 # then proves the result with what is left.
 IMPROVE_SHARE = 1.0
-# Of the time left once a full cover is known, how long the Lagrangian bound may run beside the
-# windows (it stops earlier if the solve ends). At 2,000 × 20,000 it reached +0.56% over the LP
-# bound in 12 s; the LP bound alone cannot certify 1% there (docs/cadres.md).
+# Of the time left once a full cover is known, at most how long the Lagrangian bound may run
+# before the search (it stops when its steps converge). At 2,000 × 20,000 it converged at
+# +0.62% over the LP bound in 7 s alone; the LP bound cannot certify 1% there (docs/cadres.md).
 LAGRANGIAN_SHARE = 0.25
 
 __all__ = [
@@ -156,8 +154,7 @@ def solve(problem: ContractingProblem, params: SolveParams | None = None) -> Con
         model = build_model(pairs, cover=False)
     with timings.measure("solve"):
         lp = contracting_flow.relaxation(pairs)
-        stop = threading.Event()
-        lagrangian = _lagrangian_in_background(pairs, lp, start, params, started, stop)
+        lagrangian = _lagrangian(pairs, lp, start, params, started)
         outcome = solve_sparse(
             model,
             _values(pairs, start),
@@ -166,37 +163,36 @@ def solve(problem: ContractingProblem, params: SolveParams | None = None) -> Con
             started,
             _improve(pairs, params),
             lp=lp,
+            bound=lagrangian,
             improve_share=IMPROVE_SHARE,
         )
-        stop.set()
         values = outcome.values if outcome.values is not None else _values(pairs, start)
         chosen = np.flatnonzero(values[: len(pairs.cadre)])
-        bound = max(outcome.bound, lagrangian.result() if lagrangian is not None else 0)
+        bound = max(outcome.bound, lagrangian or 0)
         objective = int(pairs.cost[chosen].sum())
         status = SolveStatus.OPTIMAL if bound >= objective else outcome.status
         return _result(problem, pairs, chosen, status, bound, timings)
 
 
-def _lagrangian_in_background(
-    pairs: Pairs,
-    lp: Relaxation | None,
-    start: IntArray,
-    params: SolveParams,
-    started: float,
-    stop: threading.Event,
-) -> Future[int] | None:
-    """The Lagrangian bound (``contracting_bound``) on a thread of its own, for LAGRANGIAN_SHARE
-    of the time left or until ``stop``; None without a flow relaxation, for a reproducible
-    solve (its iterations would depend on the clock) or with a single worker (it takes a core
-    beside the window search)."""
-    if lp is None or params.reproducible or params.effective_workers < 2:
+def _lagrangian(
+    pairs: Pairs, lp: Relaxation | None, start: IntArray, params: SolveParams, started: float
+) -> int | None:
+    """The Lagrangian bound (``contracting_bound``), before the search so that the search can
+    stop once it is within the caller's gap of it, in at most LAGRANGIAN_SHARE of the time
+    left. None without a flow relaxation, for a reproducible solve (its iterations could
+    depend on the clock) or when the start is within the caller's gap of the LP bound."""
+    upper = int(pairs.cost[start].sum())
+    if lp is None or params.reproducible or relative_gap(upper, lp.bound) <= params.relative_gap:
         return None
     seconds = (params.time_limit_s - (time.perf_counter() - started)) * LAGRANGIAN_SHARE
-    upper = int(pairs.cost[start].sum())
-    runner = ThreadPoolExecutor(1, thread_name_prefix="lagrangian")
-    future = runner.submit(contracting_bound.lagrangian_bound, pairs, lp.x, upper, seconds, stop)
-    runner.shutdown(wait=False)
-    return future
+    report = None
+    if params.progress is not None:
+        progress = params.progress
+
+        def report(bound: int) -> None:
+            progress(upper, max(bound, lp.bound), time.perf_counter() - started)
+
+    return contracting_bound.lagrangian_bound(pairs, lp.x, upper, seconds, report)
 
 
 def _cover(pairs: Pairs, start: IntArray, params: SolveParams, started: float) -> Outcome:

@@ -23,8 +23,8 @@ it), and the dynamic programme runs over all cadres at once, one item rank at a 
 from __future__ import annotations
 
 import math
-import threading
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -32,7 +32,8 @@ from matcher.contracting_pairs import Pairs
 from matcher.stationing_sparse import FloatArray, IntArray
 
 STALL_ITERATIONS = 10  # halve the step after this many iterations without a better bound
-MIN_STEP = 1e-4
+MIN_STEP = 1e-4  # converged: the step has been halved 14 times
+REPORT_EVERY_S = 1.0
 MAX_BELLMAN_FORD = 5_000  # rounds; the residual network's shortest paths are far shorter
 
 
@@ -41,18 +42,18 @@ def lagrangian_bound(
     flow_x: FloatArray,
     upper: int,
     seconds: float,
-    stop: threading.Event | None = None,
+    report: Callable[[int], None] | None = None,
 ) -> int:
-    """The best L(u) found within ``seconds`` (or until ``stop`` is set), rounded up
-    (objectives are integers); ``flow_x`` is the flow relaxation's x, ``upper`` the cost of a
-    known solution (the steps aim at it: a loose one makes longer steps, which on the benchmark
-    instance reached +0.56% in 12 s where the final solution's cost reached +0.40%)."""
-    deadline = time.perf_counter() + seconds
+    """The best L(u) found, rounded up (objectives are integers), once the steps have
+    converged or after ``seconds``; ``report``, if given, gets the best so far about once a
+    second. ``flow_x`` is the flow relaxation's x, ``upper`` the cost of a known solution (the
+    steps aim at it: a loose one makes longer steps, which on the benchmark instance reached
+    +0.62% in 7 s and 216 iterations, where aiming at 1.2% over the LP reached +0.41%)."""
+    started = time.perf_counter()
+    deadline, reported = started + seconds, started
     u = _lp_multipliers(pairs, flow_x)
     best, step, stall = -math.inf, 1.0, 0
     while time.perf_counter() < deadline and step > MIN_STEP:
-        if stop is not None and stop.is_set() and math.isfinite(best):
-            break
         value, taken = _relaxation(pairs, u)
         if value > best + 1e-9:
             best, stall = value, 0
@@ -60,12 +61,20 @@ def lagrangian_bound(
             stall += 1
             if stall >= STALL_ITERATIONS:
                 step, stall = step / 2, 0
+        if report is not None and time.perf_counter() - reported >= REPORT_EVERY_S:
+            report(_rounded_up(best))
+            reported = time.perf_counter()
         gradient = 1.0 - np.bincount(pairs.row[taken], minlength=len(pairs.needy))
         norm = float(gradient @ gradient)
         if norm == 0 or value >= upper:  # the knapsacks form a solution: u is optimal
             break
         u = u + step * (upper - value) / norm * gradient
-    return math.ceil(best - 1e-6 * max(1.0, abs(best))) if math.isfinite(best) else 0
+    return _rounded_up(best) if math.isfinite(best) else 0
+
+
+def _rounded_up(value: float) -> int:
+    """The least integer objective ``value`` bounds, allowing for float error."""
+    return math.ceil(value - 1e-6 * max(1.0, abs(value)))
 
 
 def _lp_multipliers(pairs: Pairs, x: FloatArray) -> FloatArray:

@@ -66,6 +66,7 @@ def solve_sparse(
     improve: Improve | None = None,
     *,
     lp: Relaxation | None = None,
+    bound: int | None = None,
     improve_share: float = IMPROVE_SHARE,
 ) -> Outcome:
     """The steps of the module doc, within ``params.time_limit_s`` since ``started``.
@@ -73,13 +74,14 @@ def solve_sparse(
     ``start`` is a feasible assignment or None; ``rounding`` turns LP values into one;
     ``improve``, if given, gets the best one for up to ``improve_share`` of the time left.
     ``lp``, if given, is the LP relaxation solved already (a faster special form); GLOP
-    solves it otherwise.
+    solves it otherwise. ``bound``, if given, is a lower bound known already (a Lagrangian
+    one): the better of it and the LP's sets the search's target and is reported.
     """
     lp = lp if lp is not None else model.lp_relaxation(_left(params, started) * LP_SHARE)
     if lp is not None and math.isinf(lp.value):
         return Outcome(SolveStatus.INFEASIBLE, None, INT_MAX)
     best = _heuristics(model, lp, start, rounding, params, started)
-    bound = lp.bound if lp is not None else -INT_MAX
+    bound = max(lp.bound if lp is not None else -INT_MAX, bound if bound is not None else -INT_MAX)
     if best is not None and improve is not None and not _close_enough(model, best, bound, params):
         seconds = _left(params, started) * improve_share
         best = _better(model, best, improve(best, seconds, _target(bound, params)))

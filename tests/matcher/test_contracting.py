@@ -377,3 +377,18 @@ def test_lagrangian_bound_lies_between_the_lp_and_the_optimum(seed: int) -> None
     optimum = pairs_milp_optimum(pairs)
     bound = contracting_bound.lagrangian_bound(pairs, relaxed.x, 2 * optimum, 3.0)
     assert relaxed.bound <= bound <= optimum
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_search_stops_within_the_gap_the_lagrangian_bound_certifies(seed: int) -> None:
+    """Asked for 0.5%, the solve stops once the Lagrangian bound certifies it, where the LP
+    bound could not: the bound is below HiGHS's optimum, the solution within 0.5% of it."""
+    problem = contracting_problem(40, 400, seed=seed)
+    pairs = build_pairs(problem)
+    relaxed = contracting_flow.relaxation(pairs)
+    assert relaxed is not None
+    optimum = pairs_milp_optimum(pairs)
+    result = solve(problem, SolveParams(time_limit_s=20, workers=2, relative_gap=0.005))
+    assert relaxed.bound < result.bound <= optimum <= result.objective
+    assert result.objective <= result.bound * 1.005 and result.gap <= 0.005
+    assert result.objective > relaxed.bound * 1.005  # the LP bound alone leaves it short
