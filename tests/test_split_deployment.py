@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import time
@@ -36,9 +37,13 @@ def wait_status(address: str, status: int, timeout_s: float) -> None:
 def test_demo_runs_through_registry_and_matcher_apart(tmp_path):
     """The demo loads through the registry process, matches and commits through the matcher
     process; the database holds exactly one committed run whose allocations are reserved. The
-    matcher is NOT_SERVING while the registry is down and SERVING when it is back."""
+    matcher is NOT_SERVING while the registry is down and SERVING when it is back. The matcher
+    runs at the niceness asked for (bench/load.py gives it a larger CPU weight)."""
     with database("postgres", POSTGRES_ADMIN_URL) as url:
-        with Topology(url, tmp_path / "logs") as topology:
+        with Topology(url, tmp_path / "logs", matcher_nice=3) as topology:
+            assert topology.matcher.process is not None and topology.registry.process is not None
+            matcher_nice = os.getpriority(os.PRIO_PROCESS, topology.matcher.process.pid)
+            registry_nice = os.getpriority(os.PRIO_PROCESS, topology.registry.process.pid)
             with grpc.insecure_channel(topology.matcher.address) as channel:
                 matcher_services = listed_services(channel)
             with grpc.insecure_channel(topology.registry.address) as channel:
@@ -72,6 +77,7 @@ def test_demo_runs_through_registry_and_matcher_apart(tmp_path):
             reserved = conn.execute(text("SELECT sum(reserved_kg) FROM listing")).scalar()
             ledger = conn.execute(text("SELECT sum(quantity) FROM ledger_entry")).scalar()
         engine.dispose()
+    assert matcher_nice == min(registry_nice + 3, 19)
     assert "fupin.matcher.v1.MatcherService" in matcher_services
     assert "fupin.registry.v1.RegistryService" not in matcher_services
     assert "fupin.registry.v1.RegistryService" in registry_services
