@@ -90,7 +90,7 @@ class CadreRuns:
             _check_size(cadres=len(inline.cadres), households=len(inline.households))
             problem = cadre_convert.inline_contracting(inline, request.rules)
         elif which == "selection":
-            data = self.source.contracting_data(region_code=scope)
+            data = self.source.contracting_data(region_code=scope, reader=access.current())
             _check_size(cadres=len(data.cadres), households=len(data.households))
             problem, versions = cadre_convert.registry_contracting(data, request.rules)
         else:

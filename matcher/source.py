@@ -107,7 +107,9 @@ class RegistrySource(Protocol):
         self, *, region_code: str, reader: Principal = INTERNAL
     ) -> StationingData: ...
 
-    def contracting_data(self, *, region_code: str) -> ContractingData: ...
+    def contracting_data(
+        self, *, region_code: str, reader: Principal = INTERNAL
+    ) -> ContractingData: ...
 
     def finish_cadre_run(
         self, run_id: str, *, items: Sequence[CadreItem], **fields: Any
@@ -208,8 +210,10 @@ class InProcessSource:
     def stationing_data(self, *, region_code: str, reader: Principal = INTERNAL) -> StationingData:
         return cadre_runs.stationing_data(self.store, region_code=region_code, reader=reader)
 
-    def contracting_data(self, *, region_code: str) -> ContractingData:
-        return cadre_runs.contracting_data(self.store, region_code=region_code)
+    def contracting_data(
+        self, *, region_code: str, reader: Principal = INTERNAL
+    ) -> ContractingData:
+        return cadre_runs.contracting_data(self.store, region_code=region_code, reader=reader)
 
     def finish_cadre_run(
         self, run_id: str, *, items: Sequence[CadreItem], **fields: Any

@@ -126,9 +126,12 @@ def stationing_data(
     )
 
 
-def contracting_data(store: RegistryStore, *, region_code: str = "") -> ContractingData:
+def contracting_data(
+    store: RegistryStore, *, region_code: str = "", reader: Principal = INTERNAL
+) -> ContractingData:
     """Poor households of the region (at their village's location) and the available cadres
-    unposted or posted in the region, located at their posting."""
+    unposted or posted in the region, located at their posting, among those the reader may
+    post (an office: registry/scopes.py)."""
     vil, hh = models.Village, models.Household
     with store.transaction() as session:
         households = session.execute(
@@ -144,7 +147,7 @@ def contracting_data(store: RegistryStore, *, region_code: str = "") -> Contract
             .where(col(hh.status).in_(POOR_STATUSES), col(vil.admin_code).startswith(region_code))
             .order_by(col(hh.id))
         ).all()
-        cadres = _cadres(session, region_code)
+        cadres = _cadres(session, region_code, scopes.clause(CADRE, reader, write=True))
         posted = {c.current_village_id for c in cadres if c.current_village_id}
         where = {i: (lat, lng) for i, lat, lng in _places(session, posted)}
     rows = []
@@ -225,8 +228,8 @@ def commit_cadres(
     reader: Principal = INTERNAL,
 ) -> models.MatchRun:
     """Apply a proposed stationing or contracting run, all of it or nothing (module doc). The
-    committer (`reader`) must be allowed to post every cadre a stationing run names:
-    PERMISSION_DENIED naming each `cadres[ID]` it may not, and nothing changes."""
+    committer (`reader`) must be allowed to post every cadre the run names (to a village or a
+    household): PERMISSION_DENIED naming each `cadres[ID]` it may not, and nothing changes."""
     with store.transaction(write=True) as session:
         run, replay = to_commit(session, run_id, CADRE_KINDS, request_id=request_id, etag=etag)
         if replay:
@@ -241,8 +244,8 @@ def commit_cadres(
                 f"run {run_id} solved an inline problem; only registry selections can be committed"
             )
         current = _lock_and_check(session, items)
+        _check_postable(session, reader, items)
         if run.kind == STATIONING_KIND:
-            _check_postable(session, reader, items)
             entries = _post(session, run_id, items, current)
         else:
             entries = _contract(session, run_id, items)

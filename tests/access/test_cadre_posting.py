@@ -1,6 +1,6 @@
 """An office posts only the cadres of its region: those whose home region lies in its scope
-and those serving in its villages. Its stationing selection reads no others, and its commit of
-a run naming another is PERMISSION_DENIED and changes nothing."""
+and those serving in its villages. Its stationing and contracting selections read no others,
+and its commit of a run naming another is PERMISSION_DENIED and changes nothing."""
 
 from __future__ import annotations
 
@@ -77,3 +77,40 @@ def test_an_office_cannot_commit_posting_another_regions_cadre(
     assert code.name == "OK" and committed.state == mpb.COMMITTED, details
     again = station(bare, world, "office", ZHAOAN, "again")
     assert again.stationing.cadres == 2
+
+
+def contract(bare, world, key, county, tag):
+    """A contracting run over `county`'s registry records, made with world.keys[key]."""
+    request = runs.requests(world, tag, county)["ContractHouseholds"]
+    code, responses, details = call(bare, f"{M}ContractHouseholds", request, world.keys[key])
+    assert code.name == "OK", details
+    return responses[0]
+
+
+def contracted(run):
+    return {c.household_id: c.cadre_id for c in run.contracting.contracts}
+
+
+def test_an_offices_contracting_reads_and_commits_only_the_cadres_it_may_post(
+    bare, world, cadres, registry, server
+):
+    """Contracting reads cadres as stationing does: Zhao'an's office contracts its household to
+    its own cadre (40 km away) while the admin's run over Zhao'an reads all three cadres and
+    takes the nearer Puning one; the office's commit of that run is PERMISSION_DENIED naming
+    cadres[ID] and writes nothing; the admin's goes through."""
+    household = world.ids["household_a"]
+    mine = contract(bare, world, "office", ZHAOAN, "a")
+    assert (mine.contracting.cadres, contracted(mine)) == (1, {household: cadres["a"]})
+    admins = contract(bare, world, "admin", ZHAOAN, "admin")
+    assert (admins.contracting.cadres, contracted(admins)) == (3, {household: cadres["b"]})
+    commit = mpb.CommitMatchRunRequest(id=admins.id)
+    code, _, details = call(bare, f"{M}CommitMatchRun", commit, world.keys["office"])
+    assert code.name == "PERMISSION_DENIED" and f"cadres[{cadres['b']}]" in details, details
+    with server.store.transaction() as session:
+        assert session.scalars(select(models.HouseholdContract)).all() == []
+        assert session.scalars(select(models.LedgerEntry)).all() == []
+    code, (committed,), details = call(bare, f"{M}CommitMatchRun", commit, world.keys["admin"])
+    assert code.name == "OK" and committed.state == mpb.COMMITTED, details
+    with server.store.transaction() as session:
+        stored = session.scalars(select(models.HouseholdContract)).all()
+        assert [(c.household_id, c.cadre_id) for c in stored] == [(household, cadres["b"])]

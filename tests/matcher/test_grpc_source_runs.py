@@ -285,9 +285,10 @@ def test_finishing_a_cadre_run_twice_finishes_it_once(sources, server, county):
 
 
 def test_cadre_reads_and_commits_carry_the_caller(sources, county):
-    """An office's stationing data over gRPC holds only the cadres it may post (those serving
-    in its villages here; the unposted one has no home region), and its commit of a run
-    posting another is PERMISSION_DENIED naming cadres[ID]; the admin's commit goes through."""
+    """An office's stationing and contracting data over gRPC hold only the cadres it may post
+    (those serving in its villages here; the unposted one has no home region), and its commit
+    of a run posting another is PERMISSION_DENIED naming cadres[ID]; the admin's commit goes
+    through."""
     remote, local = sources
     _, b, cadres = county
     free, pinned, posted = (c.id for c in cadres)
@@ -295,6 +296,9 @@ def test_cadre_reads_and_commits_carry_the_caller(sources, county):
     data = remote.stationing_data(region_code=factories.ZHAOAN, reader=office)
     assert data == local.stationing_data(region_code=factories.ZHAOAN, reader=office)
     assert {c.id for c in data.cadres} == {pinned, posted}
+    contracting = remote.contracting_data(region_code=factories.ZHAOAN, reader=office)
+    assert contracting == local.contracting_data(region_code=factories.ZHAOAN, reader=office)
+    assert {c.id for c in contracting.cadres} == {pinned, posted}
     version = {c.id: c.version for c in local.stationing_data(region_code="").cadres}
     new_run(remote, "st-office", STATIONING_KIND)
     items = [CadreItem(free, version[free], village_id=b.id)]

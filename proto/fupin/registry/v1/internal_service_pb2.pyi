@@ -1462,15 +1462,21 @@ class ContractingDataRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     REGION_CODE_FIELD_NUMBER: _builtins.int
+    READER_FIELD_NUMBER: _builtins.int
     region_code: _builtins.str
+    @_builtins.property
+    def reader(self) -> Global___Principal:
+        """the caller: an office reads only the cadres it may post"""
+
     def __init__(
         self,
         *,
         region_code: _builtins.str = ...,
+        reader: Global___Principal | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["reader", b"reader"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["region_code", b"region_code"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reader", b"reader", "region_code", b"region_code"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
