@@ -30,10 +30,11 @@ def cadres(registry, world):
     return made
 
 
-def station(bare, world, key, county, tag):
-    """A stationing run over `county`'s registry records, made with world.keys[key]."""
-    request = runs.requests(world, tag, county)["AssignCadres"]
-    code, responses, details = call(bare, f"{M}AssignCadres", request, world.keys[key])
+def station(bare, world, key, county, tag, method="AssignCadres"):
+    """A stationing run (or, by `method`, a contracting one) over `county`'s registry records,
+    made with world.keys[key]."""
+    request = runs.requests(world, tag, county)[method]
+    code, responses, details = call(bare, f"{M}{method}", request, world.keys[key])
     assert code.name == "OK", details
     return responses[0]
 
@@ -80,11 +81,7 @@ def test_an_office_cannot_commit_posting_another_regions_cadre(
 
 
 def contract(bare, world, key, county, tag):
-    """A contracting run over `county`'s registry records, made with world.keys[key]."""
-    request = runs.requests(world, tag, county)["ContractHouseholds"]
-    code, responses, details = call(bare, f"{M}ContractHouseholds", request, world.keys[key])
-    assert code.name == "OK", details
-    return responses[0]
+    return station(bare, world, key, county, tag, "ContractHouseholds")
 
 
 def contracted(run):
