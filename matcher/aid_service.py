@@ -7,21 +7,20 @@ run records, so Get/List/Watch/Cancel/Discard work on aid runs unchanged.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 import structlog
-from google.protobuf.wrappers_pb2 import StringValue
 
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from matcher import aid, aid_convert, convert
+from matcher.launch import Launcher, NewRun
 from matcher.live import LiveRuns
-from matcher.runner import Executor, Outcome
+from matcher.runner import Outcome
 from matcher.source import GrantRecord, RegistrySource, RunRecord, RunState
 from registry import access, run_scopes
 from registry.convert import REGION_CODE
 from registry.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
-from registry.service import RESOURCE_ID, checked_request_id, fingerprint
+from registry.service import RESOURCE_ID, checked_request_id
 
 log = structlog.get_logger(__name__)
 MAX_HOUSEHOLDS = 200_000
@@ -34,65 +33,28 @@ MAX_LEFT_OUT = 100_000
 class AidRuns:
     """What the matcher servicer does for aid runs."""
 
-    def __init__(
-        self,
-        source: RegistrySource,
-        executor: Executor,
-        live: LiveRuns,
-        owner: str,
-        mark_running: Callable[[str], None],
-    ) -> None:
+    def __init__(self, source: RegistrySource, live: LiveRuns, launcher: Launcher) -> None:
         self.source = source
-        self.executor = executor
         self.live = live
-        self.owner = owner
-        self.mark_running = mark_running
+        self.launcher = launcher
 
-    def allocate(
-        self,
-        request: mpb.AllocateAidRequest,
-        context: Any,
-        run_id: str,
-        await_run: Callable[[str, Any], RunRecord],
-    ) -> mpb.MatchRun:
+    def allocate(self, request: mpb.AllocateAidRequest, context: Any, run_id: str) -> mpb.MatchRun:
         params = convert.solve_params(request.parameters, context.time_remaining())
         request_id = checked_request_id(request.request_id)
         started = time.perf_counter()
         problem, scope = self._problem(request)
         load_s = time.perf_counter() - started
-        run, created = self.source.create_run(
-            run_id=run_id,
-            kind=mpb.AID,
-            parameters=request.parameters.SerializeToString(deterministic=True),
-            owner=self.owner,
-            request_id=request_id,
-            # Bound to the scope: the same request_id and request from another region is a
-            # different request (ALREADY_EXISTS), never a replay of a run it may not see.
-            fingerprint=fingerprint(request, StringValue(value=scope)),
-            scope=scope,
-        )
-        if not created:  # a retry: wait for the first call's run instead of solving again
-            return convert.run_proto(await_run(run.id, context))
-        self.live.start(
-            run_id,
-            "aid",
-            time_limit_s=params.time_limit_s,
-            households=len(problem.households),
-            programmes=len(problem.programmes),
-        )
         inline = request.WhichOneof("source") == "inline"
-        handle = self.executor.submit(
-            run_id,
+        return self.launcher.launch(
+            NewRun(run_id, mpb.AID, request, request_id, scope),
+            context,
             aid.solve,
             problem,
             params,
-            on_progress=lambda p: self.live.publish(run_id, p),
-            on_start=lambda: self.mark_running(run_id),
-            on_done=lambda outcome: self._finish(run_id, outcome, load_s, inline),
+            lambda outcome: self._finish(run_id, outcome, load_s, inline),
+            households=len(problem.households),
+            programmes=len(problem.programmes),
         )
-        context.add_callback(lambda: handle.done or self.executor.cancel(run_id))
-        handle.wait()
-        return convert.run_proto(self.source.get_run(run_id))
 
     def _problem(self, request: mpb.AllocateAidRequest) -> tuple[aid.AidProblem, str]:
         """The problem, and the scope of its run (registry/run_scopes.py)."""

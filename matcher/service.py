@@ -23,6 +23,7 @@ from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
 from matcher import convert, produce
 from matcher.aid_service import AidRuns
 from matcher.jobs import ProduceJob, solve_produce
+from matcher.launch import Launcher, NewRun
 from matcher.live import LiveRuns
 from matcher.quick import QuickSourcer
 from matcher.runner import Executor, Outcome, Progress
@@ -31,7 +32,7 @@ from matcher.source import Allocation, RegistrySource, RunRecord, RunState
 from registry import access, query, run_scopes
 from registry.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
 from registry.metrics import Metrics
-from registry.service import checked_request_id, fingerprint
+from registry.service import checked_request_id
 
 log = structlog.get_logger(__name__)
 RUN_ID = re.compile(r"[A-Za-z0-9_\-]{4,40}")
@@ -102,7 +103,10 @@ class MatcherServicer(CadreRuns, mpb_grpc.MatcherServiceServicer):
         self.metrics = metrics or Metrics()
         self.live = LiveRuns(self.metrics)
         self.quick = QuickSourcer(source)
-        self.aid = AidRuns(source, executor, self.live, owner, self._mark_running)
+        self.launcher = Launcher(
+            source, executor, self.live, owner, self._mark_running, self._await
+        )
+        self.aid = AidRuns(source, self.live, self.launcher)
 
     def MatchProduce(self, request: mpb.MatchProduceRequest, context: Any) -> mpb.MatchRun:
         params = convert.solve_params(request.parameters, context.time_remaining())
@@ -111,40 +115,21 @@ class MatcherServicer(CadreRuns, mpb_grpc.MatcherServiceServicer):
         started = time.perf_counter()
         problem = self._produce_problem(request)
         load_s = time.perf_counter() - started
-        run, created = self.source.create_run(
-            run_id=run_id,
-            kind=mpb.PRODUCE,
-            parameters=request.parameters.SerializeToString(deterministic=True),
-            owner=self.owner,
-            request_id=request_id,
-            fingerprint=fingerprint(request),
-        )
-        if not created:  # a retry: wait for the first call's run instead of solving again
-            return convert.run_proto(self._await(run.id, context))
-        self.live.start(
-            run_id,
-            "produce",
-            time_limit_s=params.time_limit_s,
-            listings=len(problem.listings),
-            orders=len(problem.orders),
-        )
         job = ProduceJob(
             problem,
             orders_per_listing=request.parameters.max_orders_per_listing,
             baseline=request.parameters.compare_baseline,
         )
-        handle = self.executor.submit(
-            run_id,
+        return self.launcher.launch(
+            NewRun(run_id, mpb.PRODUCE, request, request_id),
+            context,
             solve_produce,
             job,
             params,
-            on_progress=lambda p: self.live.publish(run_id, p),
-            on_start=lambda: self._mark_running(run_id),
-            on_done=lambda outcome: self._finish(run_id, outcome, load_s),
+            lambda outcome: self._finish(run_id, outcome, load_s),
+            listings=len(problem.listings),
+            orders=len(problem.orders),
         )
-        context.add_callback(lambda: handle.done or self.executor.cancel(run_id))
-        handle.wait()
-        return convert.run_proto(self.source.get_run(run_id))
 
     def _produce_problem(self, request: mpb.MatchProduceRequest) -> produce.ProduceProblem:
         goal = convert.objective(request.parameters.objective)
@@ -255,7 +240,7 @@ class MatcherServicer(CadreRuns, mpb_grpc.MatcherServiceServicer):
         return convert.run_proto(self.source.get_run(run_id))
 
     def AllocateAid(self, request: mpb.AllocateAidRequest, context: Any) -> mpb.MatchRun:
-        return self.aid.allocate(request, context, _run_id(request.run_id), self._await)
+        return self.aid.allocate(request, context, _run_id(request.run_id))
 
     def CommitMatchRun(self, request: Any, context: Any) -> mpb.MatchRun:
         request_id = checked_request_id(request.request_id)

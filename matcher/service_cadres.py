@@ -14,17 +14,17 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import structlog
-from google.protobuf.wrappers_pb2 import StringValue
 
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from matcher import cadre_convert, convert
 from matcher.cadre_jobs import StationingOutcome, solve_contracting, solve_stationing
+from matcher.launch import Launcher, NewRun
 from matcher.live import LiveRuns
-from matcher.runner import Executor, Outcome
-from matcher.source import CadreItem, RegistrySource, RunRecord, RunState
+from matcher.runner import Outcome
+from matcher.source import CadreItem, RegistrySource, RunState
 from registry import access, run_scopes
 from registry.errors import InvalidArgument, ResourceExhausted
-from registry.service import checked_request_id, fingerprint
+from registry.service import checked_request_id
 
 log = structlog.get_logger(__name__)
 MAX_CADRES = 300_000
@@ -39,15 +39,8 @@ class CadreRuns:
     """The cadre RPCs of MatcherServicer (which provides the attributes and helpers below)."""
 
     source: RegistrySource
-    executor: Executor
     live: LiveRuns
-    owner: str
-
-    def _await(self, run_id: str, context: Any) -> RunRecord:
-        raise NotImplementedError  # MatcherServicer's
-
-    def _mark_running(self, run_id: str) -> None:
-        raise NotImplementedError  # MatcherServicer's
+    launcher: Launcher
 
     def AssignCadres(self, request: mpb.AssignCadresRequest, context: Any) -> mpb.MatchRun:
         params = convert.solve_params(request.parameters, context.time_remaining())
@@ -121,35 +114,20 @@ class CadreRuns:
         sizes: Mapping[str, int],
         scope: str,
     ) -> mpb.MatchRun:
-        """Create the run (or find a retry's), solve it in a worker, store how it ended."""
+        """Start the run (matcher/launch.py); ``finish`` turns its result into what is stored."""
         from matcher import service  # the module that mixes this class in
 
         run_id = service._run_id(request.run_id)
-        run, created = self.source.create_run(
-            run_id=run_id,
-            kind=kind,
-            parameters=request.parameters.SerializeToString(deterministic=True),
-            owner=self.owner,
-            request_id=checked_request_id(request.request_id),
-            fingerprint=fingerprint(request, StringValue(value=scope)),  # as aid runs'
-            scope=scope,
-        )
-        if not created:  # a retry: wait for the first call's run instead of solving again
-            return convert.run_proto(self._await(run.id, context))
-        label = mpb.RunKind.Name(kind).lower()  # type: ignore[arg-type]
-        self.live.start(run_id, label, time_limit_s=params.time_limit_s, **sizes)
-        handle = self.executor.submit(
-            run_id,
+        new = NewRun(run_id, kind, request, checked_request_id(request.request_id), scope)
+        return self.launcher.launch(
+            new,
+            context,
             solve,
             job,
             params,
-            on_progress=lambda p: self.live.publish(run_id, p),
-            on_start=lambda: self._mark_running(run_id),
-            on_done=lambda outcome: self._finish_cadres(run_id, label, outcome, load_s, finish),
+            lambda outcome: self._finish_cadres(run_id, new.label, outcome, load_s, finish),
+            **sizes,
         )
-        context.add_callback(lambda: handle.done or self.executor.cancel(run_id))
-        handle.wait()
-        return convert.run_proto(self.source.get_run(run_id))
 
     def _finish_cadres(
         self, run_id: str, kind: str, outcome: Outcome, load_s: float, finish: Finish
