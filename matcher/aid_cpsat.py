@@ -11,7 +11,8 @@ from ortools.sat.python import cp_model
 
 from matcher.aid_model import AidModel
 from matcher.aid_pairs import IntArray
-from matcher.solving import ProgressCallback, SolveParams
+from matcher.cp_progress import CpSatProgress
+from matcher.solving import SolveParams
 
 NO_BOUND = 2**62
 _MIN_RUN_S = 0.05  # CP-SAT needs a moment even to return the hint it was given
@@ -54,7 +55,8 @@ def run(aid: AidModel, clock: Clock, seconds: float, *, report: bool = True) -> 
     solver = cp_model.CpSolver()
     configure(solver.parameters, clock.params, seconds)
     progress = clock.params.progress if report else None
-    callback = _Progress(progress, clock.started) if progress is not None else None
+    # (in REACH_FIRST's first phase the figures reported count households, not value)
+    callback = CpSatProgress(progress, clock.started) if progress is not None else None
     code = solver.solve(aid.model, callback)
     if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return Run(int(code), None, NO_BOUND)
@@ -91,19 +93,3 @@ def configure(parameters: cp_model.SatParameters, params: SolveParams, seconds: 
 def _int_bound(bound: float) -> int:
     """CP-SAT's bound of an integer objective, as an int."""
     return math.floor(bound + 1e-6) if math.isfinite(bound) else NO_BOUND
-
-
-class _Progress(cp_model.CpSolverSolutionCallback):
-    """Forward each improving solution as (objective, bound, seconds since the call began).
-
-    During the first phase of REACH_FIRST the figures count households, not value.
-    """
-
-    def __init__(self, report: ProgressCallback, started: float) -> None:
-        super().__init__()
-        self._report = report
-        self._started = started
-
-    def on_solution_callback(self) -> None:
-        elapsed = time.perf_counter() - self._started
-        self._report(self.objective_value, self.best_objective_bound, elapsed)

@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 from ortools.sat.python import cp_model
 
+from matcher.cp_progress import CpSatProgress
 from matcher.produce_arcs import Arcs
 from matcher.produce_exact import (
     Model,
@@ -23,24 +24,11 @@ from matcher.produce_exact import (
 from matcher.produce_flow import FlowSolution
 from matcher.produce_result import Solution, arc_bonus, objective_value
 from matcher.produce_tables import Tables
-from matcher.solving import Objective, ProgressCallback, SolveParams, SolveStatus, cp_sat_status
+from matcher.solving import Objective, SolveParams, SolveStatus, cp_sat_status
 
 IntArray = npt.NDArray[np.int64]
 
 MIN_STAGE_S = 0.01  # CP-SAT needs some time to even load the hint
-
-
-class _Progress(cp_model.CpSolverSolutionCallback):
-    """Reports each improving solution as (objective, bound, seconds since the solve began)."""
-
-    def __init__(self, report: ProgressCallback, started: float) -> None:
-        super().__init__()
-        self._report = report
-        self._started = started
-
-    def on_solution_callback(self) -> None:
-        elapsed = time.perf_counter() - self._started
-        self._report(self.objective_value, self.best_objective_bound, elapsed)
 
 
 @dataclass
@@ -107,7 +95,7 @@ def run_stage(
         max(budget.left() * share, MIN_STAGE_S),
         max(budget.wall_left() * share, MIN_STAGE_S),
     )
-    callback = _Progress(params.progress, budget.started) if params.progress else None
+    callback = CpSatProgress(params.progress, budget.started) if params.progress else None
     code = solver.solve(model.cp, callback)
     budget.spent_deterministic += solver.response_proto.deterministic_time
     has_solution = code in (cp_model.OPTIMAL, cp_model.FEASIBLE)

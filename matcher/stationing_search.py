@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from ortools.sat.python import cp_model
 
+from matcher.cp_progress import CpSatProgress
 from matcher.solving import (
     ProgressCallback,
     SolveParams,
@@ -178,7 +179,7 @@ def run_cp_sat(
         # A wall-clock limit stops at a different point each run; deterministic time does not.
         parameters.max_deterministic_time = seconds
     progress = params.progress
-    callback = _Progress(progress, started) if progress is not None else None
+    callback = CpSatProgress(progress, started) if progress is not None else None
     code = solver.solve(model_proto, callback)
     values = None
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -219,16 +220,3 @@ def _report(
 ) -> None:
     if progress is not None and values is not None:
         progress(model.value(values), bound, time.perf_counter() - started)
-
-
-class _Progress(cp_model.CpSolverSolutionCallback):
-    """Forward each improving solution as (objective, bound, seconds since the call began)."""
-
-    def __init__(self, report: ProgressCallback, started: float) -> None:
-        super().__init__()
-        self._report = report
-        self._started = started
-
-    def on_solution_callback(self) -> None:
-        elapsed = time.perf_counter() - self._started
-        self._report(self.objective_value, self.best_objective_bound, elapsed)
