@@ -379,16 +379,40 @@ def test_lagrangian_bound_lies_between_the_lp_and_the_optimum(seed: int) -> None
     assert relaxed.bound <= bound <= optimum
 
 
+def test_lagrangian_bound_reports_its_best_so_far(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a report after every step: the best so far, never falling, ending at the bound."""
+    monkeypatch.setattr(contracting_bound, "REPORT_EVERY_S", 0.0)
+    pairs = build_pairs(contracting_problem(40, 400, seed=0))
+    relaxed = contracting_flow.relaxation(pairs)
+    assert relaxed is not None
+    reports: list[int] = []
+    bound = contracting_bound.lagrangian_bound(
+        pairs, relaxed.x, 2 * relaxed.bound, 3.0, reports.append
+    )
+    assert len(reports) > 10 and reports == sorted(reports)
+    assert relaxed.bound <= reports[0] and reports[-1] <= bound
+
+
 @pytest.mark.parametrize("seed", [0, 2])
 def test_search_stops_within_the_gap_the_lagrangian_bound_certifies(seed: int) -> None:
     """Asked for 0.5%, the solve stops once the Lagrangian bound certifies it, where the LP
-    bound could not: the bound is below HiGHS's optimum, the solution within 0.5% of it."""
+    bound could not: the bound is below HiGHS's optimum, the solution within 0.5% of it. The
+    progress reports carry the better bound, each a true bound."""
     problem = contracting_problem(40, 400, seed=seed)
     pairs = build_pairs(problem)
     relaxed = contracting_flow.relaxation(pairs)
     assert relaxed is not None
     optimum = pairs_milp_optimum(pairs)
-    result = solve(problem, SolveParams(time_limit_s=20, workers=2, relative_gap=0.005))
+    reports: list[tuple[float, float, float]] = []
+    params = SolveParams(
+        time_limit_s=20,
+        workers=2,
+        relative_gap=0.005,
+        progress=lambda value, bound, seconds: reports.append((value, bound, seconds)),
+    )
+    result = solve(problem, params)
     assert relaxed.bound < result.bound <= optimum <= result.objective
+    assert all(bound <= optimum <= value for value, bound, _ in reports)
+    assert relaxed.bound < max(bound for _, bound, _ in reports) <= result.bound
     assert result.objective <= result.bound * 1.005 and result.gap <= 0.005
     assert result.objective > relaxed.bound * 1.005  # the LP bound alone leaves it short
