@@ -168,10 +168,9 @@ def solve(problem: ContractingProblem, params: SolveParams | None = None) -> Con
         )
         values = outcome.values if outcome.values is not None else _values(pairs, start)
         chosen = np.flatnonzero(values[: len(pairs.cadre)])
-        bound = max(outcome.bound, lagrangian or 0)
         objective = int(pairs.cost[chosen].sum())
-        status = SolveStatus.OPTIMAL if bound >= objective else outcome.status
-        return _result(problem, pairs, chosen, status, bound, timings)
+        status = SolveStatus.OPTIMAL if outcome.bound >= objective else outcome.status
+        return _result(problem, pairs, chosen, status, outcome.bound, timings)
 
 
 def _lagrangian(

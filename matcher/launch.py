@@ -74,10 +74,11 @@ class Launcher:
         """Run ``solve(job, params)`` as run ``new`` and answer with the run once it has ended
         (``on_done`` stores how); a retry of the same request waits for the first call's run
         instead. ``sizes`` (listings=..., households=...) go to the run-started log line."""
+        run_id = new.run_id
         scope = "" if new.scope is None else new.scope
         marks = () if new.scope is None else (StringValue(value=new.scope),)
         run, created = self.source.create_run(
-            run_id=new.run_id,
+            run_id=run_id,
             kind=new.kind,
             parameters=new.request.parameters.SerializeToString(deterministic=True),
             owner=self.owner,
@@ -87,7 +88,6 @@ class Launcher:
         )
         if not created:  # a retry: wait for the first call's run instead of solving again
             return convert.run_proto(self.await_run(run.id, context))
-        run_id = new.run_id
         self.live.start(run_id, new.label, time_limit_s=params.time_limit_s, **sizes)
         handle = self.executor.submit(
             run_id,
