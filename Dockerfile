@@ -11,7 +11,7 @@ COPY clients ./clients
 RUN pip install --no-cache-dir -c constraints.txt . \
  && useradd --system --uid 10001 fupin && mkdir -p /app/var && chown fupin /app/var
 USER fupin
-# Configuration is by environment (registry/settings.py; docs/operations.md lists it all).
+# Configuration is by environment (server/settings.py; docs/operations.md lists it all).
 ENV FUPIN_ADDRESS=0.0.0.0:50051 \
     FUPIN_LOG_FORMAT=json \
     FUPIN_METRICS_ADDRESS=0.0.0.0:9100

@@ -38,10 +38,11 @@ from scipy.spatial import cKDTree
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from matcher import contracting, stationing
-from matcher.solving import SolveParams
-from matcher.stationing_arcs import build_arcs
-from matcher.stationing_flow import build_network, run_network
+from matcher.solvers.common.solving import SolveParams
+from matcher.solvers.contracting import solve as contracting
+from matcher.solvers.stationing import solve as stationing
+from matcher.solvers.stationing.arcs import build_arcs
+from matcher.solvers.stationing.flow import build_network, run_network
 
 LAT, LNG = (24.6, 29.2), (103.6, 109.6)
 SKILLS = sorted(set(stationing.CAUSE_SKILLS.values()))

@@ -39,7 +39,7 @@ from clients.cli_output import emit, emit_json, emit_one, say, show
 from clients.client import KINDS, RegistryClient
 from clients.errors import CsvFormatError, FupinClientError
 from clients.progress import Progress
-from registry.settings import Settings
+from server.settings import Settings
 
 DEFAULT_TARGET = "127.0.0.1:50051"
 IMPORTABLE = [name for name, kind in KINDS.items() if kind.importable]
@@ -156,7 +156,7 @@ def _connect(args: argparse.Namespace) -> RegistryClient:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from registry import logs, server
+    from server import logs, server
 
     if args.config is not None:
         if not args.config.is_file():
@@ -188,7 +188,7 @@ def _announce_admin_key(settings: Settings) -> Callable[[str], None]:
 
 def run_demo(args: argparse.Namespace) -> int:
     from clients import cli_demo
-    from registry import logs
+    from server import logs
 
     if args.target or args.matcher_target:
         if not args.target:

@@ -26,9 +26,9 @@ from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
 from fupin.registry.v1 import registry_service_pb2 as api
 from fupin.registry.v1 import registry_service_pb2_grpc as api_grpc
 from fupin.registry.v1 import resources_pb2 as pb
-from registry.access import Role
-from registry.server import create_server
-from registry.settings import Settings
+from registry.access.policy import Role
+from server.server import create_server
+from server.settings import Settings
 
 TODAY = "2020-05-20"  # the glut: Zhao'an's plums are ripe and unsold
 

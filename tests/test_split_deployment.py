@@ -91,7 +91,7 @@ def test_demo_runs_through_registry_and_matcher_apart(tmp_path):
 def test_container_files_configure_real_settings(repo_root):
     """Every FUPIN_* variable the Dockerfile and docker-compose.yml set is a setting, and
     compose runs the registry and the matcher apart with gRPC health checks."""
-    from registry.settings import Settings
+    from server.settings import Settings
 
     compose = (repo_root / "docker-compose.yml").read_text()
     dockerfile = (repo_root / "Dockerfile").read_text()

@@ -6,7 +6,7 @@ import os
 import time
 from typing import Any
 
-from matcher.solving import SolveParams
+from matcher.solvers.common.solving import SolveParams
 
 
 def niceness(problem: Any, params: SolveParams) -> int:

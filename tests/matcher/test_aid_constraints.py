@@ -7,7 +7,9 @@ from typing import Any
 
 from ortools.sat.python import cp_model
 
-from matcher.aid import (
+from matcher.solvers.aid.model import build_model
+from matcher.solvers.aid.pairs import eligible_pairs, quota_targets
+from matcher.solvers.aid.solve import (
     AidHousehold,
     AidProblem,
     AidProgramme,
@@ -16,9 +18,7 @@ from matcher.aid import (
     Quota,
     solve,
 )
-from matcher.aid_model import build_model
-from matcher.aid_pairs import eligible_pairs, quota_targets
-from matcher.solving import SolveParams, SolveStatus
+from matcher.solvers.common.solving import SolveParams, SolveStatus
 from tests.matcher.test_aid_reference import Grants, two_household_problem
 
 PARAMS = SolveParams(time_limit_s=5, reproducible=True)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from matcher.aid import (
+from matcher.solvers.aid.solve import (
     VALUE_SCALE,
     AidHousehold,
     AidProblem,

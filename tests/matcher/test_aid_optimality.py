@@ -8,12 +8,12 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from matcher import aid as aid_module
-from matcher import aid_polish
-from matcher.aid import AidObjective, AidProblem, solve
-from matcher.aid_market import Market, evaluate
-from matcher.aid_pairs import eligible_pairs, quota_targets
-from matcher.solving import SolveParams, SolveStatus
+from matcher.solvers.aid import polish as aid_polish
+from matcher.solvers.aid import solve as aid_module
+from matcher.solvers.aid.market import Market, evaluate
+from matcher.solvers.aid.pairs import eligible_pairs, quota_targets
+from matcher.solvers.aid.solve import AidObjective, AidProblem, solve
+from matcher.solvers.common.solving import SolveParams, SolveStatus
 from tests.matcher.test_aid_reference import (
     aid_problems,
     brute_force,

@@ -1,6 +1,6 @@
 """Independent references for the aid model: a rule checker, brute force and a HiGHS MILP.
 
-Written from the rules as documented (``matcher.aid_domain``'s module doc and the classes'
+Written from the rules as documented (``matcher.solvers.aid.problem``'s module doc and the classes'
 docstrings), not from the solver's code, so that agreement means something. The MILP uses a
 different formulation from the solver's: one binary per (household, programme, amount).
 """
@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_matrix
 
-from matcher.aid import (
+from matcher.solvers.aid.solve import (
     VALUE_SCALE,
     AidHousehold,
     AidObjective,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-from matcher.aid import AidObjective, greedy, solve
-from matcher.aid_demo import demo_problem
-from matcher.solving import SolveParams, SolveStatus
+from matcher.solvers.aid.demo import demo_problem
+from matcher.solvers.aid.solve import AidObjective, greedy, solve
+from matcher.solvers.common.solving import SolveParams, SolveStatus
 from tests.matcher.test_aid_reference import result_grants, violations
 
 SOLVED = (SolveStatus.FEASIBLE, SolveStatus.OPTIMAL)

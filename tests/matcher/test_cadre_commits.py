@@ -14,7 +14,8 @@ from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
 from fupin.registry.v1 import registry_service_pb2 as api
 from fupin.registry.v1 import resources_pb2 as pb
-from registry import ledger, models
+from registry.ledger import chain as ledger
+from registry.resources import models
 from tests import factories
 from tests.matcher.test_stationing_exact import haversine_m
 from tests.rpcerrors import fields_of, rpc_fails

@@ -15,8 +15,11 @@ from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 from scipy.sparse import coo_matrix, csr_matrix, lil_matrix
 
 from bench.cadres import contracting_problem
-from matcher import contracting_bound, contracting_flow
-from matcher.contracting import (
+from matcher.solvers.common.solving import SolveParams, SolveStatus
+from matcher.solvers.contracting import bound as contracting_bound
+from matcher.solvers.contracting import flow as contracting_flow
+from matcher.solvers.contracting.pairs import Pairs
+from matcher.solvers.contracting.solve import (
     ContractCadre,
     ContractHousehold,
     ContractingProblem,
@@ -25,8 +28,6 @@ from matcher.contracting import (
     build_pairs,
     solve,
 )
-from matcher.contracting_pairs import Pairs
-from matcher.solving import SolveParams, SolveStatus
 
 PARAMS = SolveParams(time_limit_s=20, workers=1)
 POOR, AT_RISK, OUT = (

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from matcher.geo import (
+from matcher.solvers.common.geo import (
     EARTH_RADIUS_KM,
     great_circle_km,
     great_circle_km_from_chord,

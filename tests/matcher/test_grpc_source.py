@@ -8,10 +8,11 @@ import typing
 import pytest
 
 from clients import cli_demo, scenario
-from matcher import grpc_source
-from matcher.source import Allocation, InProcessSource, RegistrySource, RunState
-from registry import errors, query
-from registry.run_scopes import RunView
+from matcher.service.source import Allocation, InProcessSource, RegistrySource, RunState
+from registry import errors
+from registry.resources import query
+from registry.runs.scopes import RunView
+from server import grpc_source
 
 
 def test_every_protocol_method_has_an_rpc():

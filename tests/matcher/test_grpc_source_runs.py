@@ -7,12 +7,15 @@ from sqlmodel import select
 
 from fupin.registry.v1 import registry_service_pb2 as api
 from fupin.registry.v1 import resources_pb2 as pb
-from matcher import grpc_source
-from matcher.source import Allocation, CadreItem, GrantRecord, InProcessSource, RunState
-from registry import cadre_runs, errors, ledger, models
-from registry.access import Principal, Role
-from registry.aid_runs import AID_KIND
-from registry.cadre_runs import CONTRACTING_KIND, STATIONING_KIND
+from matcher.service.source import Allocation, CadreItem, GrantRecord, InProcessSource, RunState
+from registry import errors
+from registry.access.policy import Principal, Role
+from registry.ledger import chain as ledger
+from registry.resources import models
+from registry.runs import cadres as cadre_runs
+from registry.runs.aid import AID_KIND
+from registry.runs.cadres import CONTRACTING_KIND, STATIONING_KIND
+from server import grpc_source
 from tests import factories
 from tests.aidfixtures import poor_households, programme
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from matcher.produce import (
+from matcher.solvers.common.solving import SolveStatus
+from matcher.solvers.produce.solve import (
     InvalidProduceProblem,
     Lane,
     Objective,
@@ -13,7 +14,6 @@ from matcher.produce import (
     UnsoldReason,
     solve,
 )
-from matcher.solving import SolveStatus
 from tests.matcher.test_produce_factories import (
     TRANSPORT_FEN,
     days,

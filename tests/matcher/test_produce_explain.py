@@ -8,7 +8,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from matcher.produce import (
+from matcher.solvers.common.solving import SolveStatus
+from matcher.solvers.produce.solve import (
     Lane,
     Objective,
     PovertyClass,
@@ -19,7 +20,6 @@ from matcher.produce import (
     greedy,
     solve,
 )
-from matcher.solving import SolveStatus
 from tests.matcher.test_produce_factories import (
     days,
     listing,

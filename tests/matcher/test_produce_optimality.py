@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from matcher.produce import (
+from matcher.solvers.produce.solve import (
     Lane,
     Listing,
     Objective,

@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from matcher.runner import Executor, Outcome, Progress
-from matcher.solving import SolveParams
+from matcher.service.runner import Executor, Outcome, Progress
+from matcher.solvers.common.solving import SolveParams
 from tests.matcher import solvers_for_tests as solvers
 
 

@@ -9,9 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matcher.solving import SolveParams, SolveStatus
-from matcher.stability import StableProblem, blocking_pairs, problem_from_stationing, solve
-from matcher.stationing import Cadre, StationingProblem, Village
+from matcher.solvers.common.solving import SolveParams, SolveStatus
+from matcher.solvers.stationing.solve import Cadre, StationingProblem, Village
+from matcher.solvers.stationing.stability import (
+    StableProblem,
+    blocking_pairs,
+    problem_from_stationing,
+    solve,
+)
 
 PARAMS = SolveParams(time_limit_s=20, workers=1)
 

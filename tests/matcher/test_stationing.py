@@ -7,8 +7,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from matcher.solving import SolveParams, SolveStatus
-from matcher.stationing import (
+from matcher.solvers.common.solving import SolveParams, SolveStatus
+from matcher.solvers.stationing.solve import (
     Cadre,
     Continuity,
     Coverage,

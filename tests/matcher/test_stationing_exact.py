@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import lil_matrix
 
-from matcher.solving import SolveParams, SolveStatus
-from matcher.stationing import Cadre, Coverage, StationingProblem, Village, solve
+from matcher.solvers.common.solving import SolveParams, SolveStatus
+from matcher.solvers.stationing.solve import Cadre, Coverage, StationingProblem, Village, solve
 
 PARAMS = SolveParams(time_limit_s=20, workers=1)
 SKILLS = ("health", "water", "finance")

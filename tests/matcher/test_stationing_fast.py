@@ -9,8 +9,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linear_sum_assignment
 
-from matcher.solving import SolveParams, SolveStatus
-from matcher.stationing import Cadre, StationingProblem, Village, solve, uses_fast_path
+from matcher.solvers.common.solving import SolveParams, SolveStatus
+from matcher.solvers.stationing.solve import (
+    Cadre,
+    StationingProblem,
+    Village,
+    solve,
+    uses_fast_path,
+)
 
 SHORTAGE, SECRETARY = 1_000_000, 300_000
 FORBIDDEN = 10**12

@@ -9,8 +9,10 @@ import pytest
 from sqlalchemy import text
 
 from fupin.registry.v1 import registry_service_pb2 as api
-from registry import ledger, ledger_guard, runs
 from registry.errors import Aborted, FailedPrecondition
+from registry.ledger import chain as ledger
+from registry.ledger import guard as ledger_guard
+from registry.runs import produce as runs
 from tests import factories
 
 
