@@ -30,7 +30,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pydantic
 
@@ -39,7 +39,9 @@ from clients.cli_output import emit, emit_json, emit_one, say, show
 from clients.client import KINDS, RegistryClient
 from clients.errors import CsvFormatError, FupinClientError
 from clients.progress import Progress
-from server.settings import Settings
+
+if TYPE_CHECKING:
+    from server.settings import Settings
 
 DEFAULT_TARGET = "127.0.0.1:50051"
 IMPORTABLE = [name for name, kind in KINDS.items() if kind.importable]
@@ -208,6 +210,8 @@ def run_demo(args: argparse.Namespace) -> int:
 
 def _settings(**overrides: str | bool | None) -> Settings:
     """Settings from the environment and FUPIN_CONFIG_FILE; flags given on the line win."""
+    from server.settings import Settings
+
     given: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
     try:
         return Settings(**given)

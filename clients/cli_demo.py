@@ -13,37 +13,31 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 
 from clients import auth, demo_charts, scenario
 from clients.client import channel_options
+from clients.demo_charts import Loaded
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
 from fupin.registry.v1 import registry_service_pb2 as api
 from fupin.registry.v1 import registry_service_pb2_grpc as api_grpc
 from fupin.registry.v1 import resources_pb2 as pb
-from registry.access.policy import Role
-from server.server import create_server
-from server.settings import Settings
+
+if TYPE_CHECKING:
+    from server.settings import Settings
 
 TODAY = "2020-05-20"  # the glut: Zhao'an's plums are ripe and unsold
 
 
-@dataclass
-class Loaded:
-    """What the demo stored, with the coordinates the charts need."""
-
-    listing_at: dict[str, tuple[float, float]]
-    order_at: dict[str, tuple[float, float]]
-    buyer_of_order: dict[str, str]
-
-
 def run(settings: Settings, out_dir: Path) -> int:
     """The demo on a server of its own, started in this process."""
+    from registry.access.policy import Role
+    from server.server import create_server
+
     running = create_server(settings, address="127.0.0.1:0")
     running.server.start()
     keys = running.keys

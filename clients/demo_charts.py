@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import matplotlib
 
@@ -12,8 +13,14 @@ import matplotlib.pyplot as plt
 
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 
-if TYPE_CHECKING:
-    from clients.cli_demo import Loaded
+
+@dataclass
+class Loaded:
+    """What the demo stored, with the coordinates the charts need."""
+
+    listing_at: dict[str, tuple[float, float]]
+    order_at: dict[str, tuple[float, float]]
+    buyer_of_order: dict[str, str]
 
 
 def draw(run: mpb.MatchRun, loaded: Loaded, out_dir: Path) -> list[Path]:

@@ -19,7 +19,7 @@ import structlog
 from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from matcher.service.source import InProcessSource, RegistrySource
+from matcher.service.source import RegistrySource
 from registry import db
 from registry.access import audit
 from registry.access import servicer as access_service
@@ -35,6 +35,7 @@ from server.metrics import Metrics
 from server.probe import HealthProbe
 from server.remote_keys import RemoteKeys
 from server.settings import Settings
+from server.sources import InProcessSource
 
 log = structlog.get_logger(__name__)
 

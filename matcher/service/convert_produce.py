@@ -1,23 +1,18 @@
-"""Translation between fupin.matcher.v1 messages and the produce model's plain objects."""
+"""Translation between fupin.matcher.v1 produce messages and the produce model's plain objects."""
 
 from __future__ import annotations
 
 import datetime as dt
-import math
-import time
 from collections.abc import Sequence
 from typing import Any
 
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
-from matcher.service.source import OpenListing, OpenOrder, RunRecord
-from matcher.solvers.common.solving import Objective, SolveParams, SolveStatus
+from matcher.service.convert import date
+from matcher.service.source import OpenListing, OpenOrder
+from matcher.solvers.common.solving import Objective
 from matcher.solvers.produce import solve as produce
-from registry.errors import FieldViolation, InvalidArgument
-from registry.resources.convert import timestamp
+from registry.errors import InvalidArgument
 
-MAX_TIME_LIMIT_S = 600.0
-DEFAULT_TIME_LIMIT_S = 30.0
-DEADLINE_MARGIN_S = 0.3  # at least this much of the caller's deadline is kept to answer
 # HouseholdStatus (registry) -> PovertyClass (model)
 CLASS_OF_STATUS = {
     1: produce.PovertyClass.IMPOVERISHED,
@@ -25,56 +20,10 @@ CLASS_OF_STATUS = {
     3: produce.PovertyClass.LIFTED_OUT,
     4: produce.PovertyClass.RETURNED,
 }
-STATUS = {
-    SolveStatus.OPTIMAL: mpb.OPTIMAL,
-    SolveStatus.FEASIBLE: mpb.FEASIBLE,
-    SolveStatus.INFEASIBLE: mpb.INFEASIBLE,
-}
 
 
 def objective(value: int) -> Objective:
     return Objective.POVERTY_FIRST if value == mpb.POVERTY_FIRST else Objective.WELFARE
-
-
-def solve_params(p: mpb.SolveParameters, time_remaining_s: float | None) -> SolveParams:
-    """Request parameters, with the time limit capped by the call's deadline."""
-    violations = []
-    if p.time_limit_s < 0 or p.time_limit_s > MAX_TIME_LIMIT_S or math.isnan(p.time_limit_s):
-        violations.append(
-            FieldViolation("parameters.time_limit_s", f"must be between 0 and {MAX_TIME_LIMIT_S}")
-        )
-    if not 0 <= p.relative_gap <= 1:
-        violations.append(FieldViolation("parameters.relative_gap", "must be between 0 and 1"))
-    if p.objective not in mpb.Objective.values():
-        violations.append(FieldViolation("parameters.objective", "unknown objective"))
-    if not 0 <= p.max_orders_per_listing <= 10_000:
-        violations.append(
-            FieldViolation("parameters.max_orders_per_listing", "must be between 0 and 10000")
-        )
-    if violations:
-        raise InvalidArgument(violations)
-    limit = p.time_limit_s or DEFAULT_TIME_LIMIT_S
-    deadline = None
-    if time_remaining_s is not None:
-        # Keep back time to send the answer: storing the result and the reply itself.
-        margin = max(DEADLINE_MARGIN_S, 0.1 * time_remaining_s)
-        deadline = time.time() + time_remaining_s - margin
-        if not p.reproducible:  # reproducible solves spend their limit as deterministic time
-            limit = min(limit, max(0.05, time_remaining_s - margin))
-    return SolveParams(
-        time_limit_s=limit,
-        seed=p.seed,
-        reproducible=p.reproducible,
-        relative_gap=p.relative_gap,
-        deadline_unix=deadline,
-    )
-
-
-def date(field: str, value: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise InvalidArgument.one(field, f"must be a date YYYY-MM-DD, got {value!r}") from None
 
 
 def _bonus(b: mpb.PovertyBonus, present: bool) -> produce.PovertyBonus:
@@ -276,32 +225,3 @@ def produce_kpis(k: produce.ProduceKpis) -> mpb.ProduceKpis:
         unsold_kg=k.unsold_kg,
         poor_income_gini=k.priority_income_gini,
     )
-
-
-def run_proto(run: RunRecord, *, with_result: bool = True) -> mpb.MatchRun:
-    out = mpb.MatchRun(
-        id=run.id,
-        kind=run.kind,  # type: ignore[arg-type]
-        state=run.state,  # type: ignore[arg-type]
-        status=run.status,  # type: ignore[arg-type]
-        objective=run.objective,
-        best_bound=run.best_bound,
-        gap=run.gap,
-        timings=mpb.Timings(
-            load_s=run.load_s, build_s=run.build_s, solve_s=run.solve_s, total_s=run.total_s
-        ),
-        error=run.error,
-        create_time=timestamp(run.create_time),
-        update_time=timestamp(run.update_time),
-        etag=f'"{run.version}"',
-    )
-    out.parameters.ParseFromString(run.parameters)
-    if with_result and run.result and run.kind == mpb.PRODUCE:
-        out.produce.ParseFromString(run.result)
-    elif with_result and run.result and run.kind == mpb.AID:
-        out.aid.ParseFromString(run.result)
-    elif with_result and run.result and run.kind == mpb.CADRE_STATIONING:
-        out.stationing.ParseFromString(run.result)
-    elif with_result and run.result and run.kind == mpb.CADRE_CONTRACTING:
-        out.contracting.ParseFromString(run.result)
-    return out

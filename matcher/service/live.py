@@ -11,15 +11,32 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
 from matcher.service.runner import Progress
 from matcher.service.source import RunState
-from server.metrics import Metrics
 
 log = structlog.get_logger(__name__)
+
+
+class RunMetrics(Protocol):
+    """Where run sizes and ends are counted (the server's Prometheus metrics, server/metrics.py)."""
+
+    def run_started(self, kind: str, **sizes: int) -> None: ...
+
+    def run_finished(self, kind: str, state: str, seconds: float, gap: float | None) -> None: ...
+
+
+class _Uncounted:
+    """No metrics: runs are still logged."""
+
+    def run_started(self, kind: str, **sizes: int) -> None:
+        pass
+
+    def run_finished(self, kind: str, state: str, seconds: float, gap: float | None) -> None:
+        pass
 
 
 @dataclass
@@ -33,10 +50,10 @@ class LiveRun:
 class LiveRuns:
     """Registry of in-flight runs (this process only; finished runs are read from storage)."""
 
-    def __init__(self, metrics: Metrics | None = None) -> None:
+    def __init__(self, metrics: RunMetrics | None = None) -> None:
         self._runs: dict[str, LiveRun] = {}
         self._lock = threading.Lock()
-        self.metrics = metrics or Metrics()
+        self.metrics: RunMetrics = metrics or _Uncounted()
 
     def start(self, run_id: str, kind: str, *, time_limit_s: float, **sizes: int) -> None:
         """A run begins (QUEUED): log it and count its sizes (listings, households, ...)."""

@@ -21,6 +21,7 @@ import structlog
 
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from matcher.service import convert_produce as convert
+from matcher.service.convert import date
 from matcher.service.source import OpenListing, RegistrySource
 from matcher.solvers.common.geo import great_circle_km
 from matcher.solvers.produce import solve as produce
@@ -203,6 +204,6 @@ def _checked(request: mpb.QuickSourceRequest) -> Any:
         violations.append(FieldViolation("max_results", f"must be between 0 and {MAX_RESULTS}"))
     if violations:
         raise InvalidArgument(violations)
-    convert.date("order.deliver_by", order.deliver_by)
-    convert.date("today", request.today)
+    date("order.deliver_by", order.deliver_by)
+    date("today", request.today)
     return order

@@ -1,14 +1,15 @@
-"""MatcherService servicer: produce runs over the executor, persisted through RegistrySource.
+"""MatcherService servicer: every kind of run over one executor, kept through RegistrySource.
 
-MatchProduce blocks until its run ends (the solve itself runs in a worker process), so the
-call's deadline bounds the solve; WatchMatchRun streams progress meanwhile.
+The RPCs that start a run (MatchProduce, AllocateAid, AssignCadres, ContractHouseholds) hand
+their kind (kinds.py) to the launcher (launch.py) and block until the run ends (the solve runs
+in a worker process), so the call's deadline bounds the solve; WatchMatchRun streams progress
+meanwhile. The RPCs that name a run work on every kind alike.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
-import re
-import secrets
 import socket
 import threading
 import time
@@ -20,25 +21,21 @@ import structlog
 
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
-from matcher.service import convert_produce as convert
-from matcher.service.aid import AidRuns
-from matcher.service.cadres import CadreRuns
-from matcher.service.jobs import ProduceJob, solve_produce
-from matcher.service.launch import Launcher, NewRun
-from matcher.service.live import LiveRuns
+from matcher.service import aid, contracting, produce, stationing
+from matcher.service.convert import run_proto
+from matcher.service.kinds import Limit, RunKind, run_id_of
+from matcher.service.launch import Launcher
+from matcher.service.live import LiveRuns, RunMetrics
 from matcher.service.quick import QuickSourcer
-from matcher.service.runner import Executor, Outcome, Progress
-from matcher.service.source import Allocation, RegistrySource, RunRecord, RunState
-from matcher.solvers.produce import solve as produce
+from matcher.service.runner import Executor, Progress
+from matcher.service.source import RegistrySource, RunRecord, RunState
 from registry.access import policy as access
-from registry.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
+from registry.errors import FailedPrecondition
 from registry.resources import query
-from registry.resources.servicer import checked_request_id
+from registry.resources.requests import checked_request_id
 from registry.runs import scopes as run_scopes
-from server.metrics import Metrics
 
 log = structlog.get_logger(__name__)
-RUN_ID = re.compile(r"[A-Za-z0-9_\-]{4,40}")
 RUN_FILTERS = {"kind": ("kind", mpb.RunKind), "state": ("state", mpb.RunState)}
 ENDED = (
     RunState.PROPOSED,
@@ -47,8 +44,7 @@ ENDED = (
     RunState.FAILED,
     RunState.CANCELLED,
 )
-MAX_LISTINGS = 200_000
-MAX_ORDERS = 20_000
+KINDS = {k.kind: k for k in (produce.KIND, aid.KIND, stationing.KIND, contracting.KIND)}
 
 
 def instance_id() -> str:
@@ -90,87 +86,36 @@ def _owner_gone(owner: str) -> bool:
     return False
 
 
-class MatcherServicer(CadreRuns, mpb_grpc.MatcherServiceServicer):
+class MatcherServicer(mpb_grpc.MatcherServiceServicer):
     def __init__(
         self,
         source: RegistrySource,
         executor: Executor,
         owner: str,
-        limits: tuple[int, int] = (MAX_LISTINGS, MAX_ORDERS),
-        metrics: Metrics | None = None,
+        kinds: dict[int, RunKind] = KINDS,
+        metrics: RunMetrics | None = None,
     ) -> None:
-        self.limits = limits  # most listings and orders in one problem
+        self.kinds = kinds
         self.source = source
         self.executor = executor
         self.owner = owner
-        self.metrics = metrics or Metrics()
-        self.live = LiveRuns(self.metrics)
+        self.live = LiveRuns(metrics)
         self.quick = QuickSourcer(source)
-        self.launcher = Launcher(
-            source, executor, self.live, owner, self._mark_running, self._await
-        )
-        self.aid = AidRuns(source, self.live, self.launcher)
+        self.launcher = Launcher(source, executor, self.live, owner, self._await)
 
     def MatchProduce(self, request: mpb.MatchProduceRequest, context: Any) -> mpb.MatchRun:
-        params = convert.solve_params(request.parameters, context.time_remaining())
-        run_id = _run_id(request.run_id)
-        request_id = checked_request_id(request.request_id)
-        started = time.perf_counter()
-        problem = self._produce_problem(request)
-        load_s = time.perf_counter() - started
-        job = ProduceJob(
-            problem,
-            orders_per_listing=request.parameters.max_orders_per_listing,
-            baseline=request.parameters.compare_baseline,
-        )
-        return self.launcher.launch(
-            NewRun(run_id, mpb.PRODUCE, request, request_id),
-            context,
-            solve_produce,
-            job,
-            params,
-            lambda outcome: self._finish(run_id, outcome, load_s),
-            listings=len(problem.listings),
-            orders=len(problem.orders),
-        )
+        return self.launcher.launch(self.kinds[mpb.PRODUCE], request, context)
 
-    def _produce_problem(self, request: mpb.MatchProduceRequest) -> produce.ProduceProblem:
-        goal = convert.objective(request.parameters.objective)
-        which = request.WhichOneof("source")
-        if which == "inline":
-            _check_size(len(request.inline.listings), len(request.inline.orders), self.limits)
-            return convert.inline_problem(request.inline, goal)
-        if which != "selection":
-            raise InvalidArgument.one("source", "set either inline or selection")
-        sel = request.selection
-        if not sel.product:
-            raise InvalidArgument.one("selection.product", "is required")
-        convert.date("selection.today", sel.today)
-        listings = self.source.open_listings(
-            product=sel.product, region_code=sel.region_code, today=sel.today
-        )
-        orders = self.source.open_orders(product=sel.product, today=sel.today)
-        _check_size(len(listings), len(orders), self.limits)
-        return convert.registry_problem(sel, listings, orders, goal)
+    def AllocateAid(self, request: mpb.AllocateAidRequest, context: Any) -> mpb.MatchRun:
+        return self.launcher.launch(self.kinds[mpb.AID], request, context)
 
-    def _mark_running(self, run_id: str) -> None:
-        self.source.update_run(run_id, state=RunState.RUNNING)
-        self.live.set_state(run_id, RunState.RUNNING)
+    def AssignCadres(self, request: mpb.AssignCadresRequest, context: Any) -> mpb.MatchRun:
+        return self.launcher.launch(self.kinds[mpb.CADRE_STATIONING], request, context)
 
-    def _finish(self, run_id: str, outcome: Outcome, load_s: float) -> None:
-        """Store how the run ended (on the executor's supervisor thread)."""
-        fields: dict[str, Any] = {"total_s": outcome.wall_s + load_s, "load_s": load_s}
-        allocations: list[Allocation] = []
-        if outcome.cancelled:
-            fields["state"] = RunState.CANCELLED
-        elif outcome.error:
-            fields.update(state=RunState.FAILED, error=outcome.error)
-        else:
-            result, baseline = outcome.result
-            fields.update(_result_fields(result, baseline))
-            allocations = [Allocation(a.listing_id, a.order_id, a.kg) for a in result.allocations]
-        with self.live.ending(run_id, "produce", fields):
-            self.source.update_run(run_id, allocations=allocations, **fields)
+    def ContractHouseholds(
+        self, request: mpb.ContractHouseholdsRequest, context: Any
+    ) -> mpb.MatchRun:
+        return self.launcher.launch(self.kinds[mpb.CADRE_CONTRACTING], request, context)
 
     def _await(self, run_id: str, context: Any) -> RunRecord:
         for _ in self._follow(run_id, context):
@@ -181,10 +126,10 @@ class MatcherServicer(CadreRuns, mpb_grpc.MatcherServiceServicer):
         """The caller's run (registry/runs/scopes.py): NOT_FOUND as for an unknown id if it may
         not see it. Every RPC naming a run starts here."""
         view = run_scopes.view_for(access.current())
-        return self.source.get_run(_required(run_id), view=view)
+        return self.source.get_run(run_id_of(run_id), view=view)
 
     def GetMatchRun(self, request: mpb.GetMatchRunRequest, context: Any) -> mpb.MatchRun:
-        return convert.run_proto(self._visible(request.id))
+        return run_proto(self._visible(request.id))
 
     def ListMatchRuns(self, request: Any, context: Any) -> mpb.ListMatchRunsResponse:
         where = query.parse_filter(request.filter, RUN_FILTERS)
@@ -192,7 +137,7 @@ class MatcherServicer(CadreRuns, mpb_grpc.MatcherServiceServicer):
         view = run_scopes.view_for(access.current())
         records, token = self.source.list_runs(page=page, where=where, view=view)
         response = mpb.ListMatchRunsResponse(next_page_token=token)
-        response.runs.extend(convert.run_proto(r, with_result=False) for r in records)
+        response.runs.extend(run_proto(r, with_result=False) for r in records)
         return response
 
     def WatchMatchRun(self, request: Any, context: Any) -> Iterator[mpb.MatchRunEvent]:
@@ -209,7 +154,7 @@ class MatcherServicer(CadreRuns, mpb_grpc.MatcherServiceServicer):
             objective=final.objective,
             best_bound=final.best_bound,
             elapsed_s=final.total_s,
-            run=convert.run_proto(final),
+            run=run_proto(final),
         )
 
     def _follow(self, run_id: str, context: Any) -> Iterator[tuple[int, Progress | None]]:
@@ -240,82 +185,22 @@ class MatcherServicer(CadreRuns, mpb_grpc.MatcherServiceServicer):
             handle.wait(30)
         elif run.owner != self.owner:
             raise FailedPrecondition(f"run {run_id} is being solved by {run.owner}")
-        return convert.run_proto(self.source.get_run(run_id))
-
-    def AllocateAid(self, request: mpb.AllocateAidRequest, context: Any) -> mpb.MatchRun:
-        return self.aid.allocate(request, context, _run_id(request.run_id))
+        return run_proto(self.source.get_run(run_id))
 
     def CommitMatchRun(self, request: Any, context: Any) -> mpb.MatchRun:
         request_id = checked_request_id(request.request_id)
         stored = self._visible(request.id)
-        run_id = stored.id
-        if stored.kind == mpb.AID:
-            return self.aid.commit(stored, request_id, request.etag)
-        if stored.kind in (mpb.CADRE_STATIONING, mpb.CADRE_CONTRACTING):
-            run = self.source.commit_cadres(
-                run_id, request_id=request_id, etag=request.etag, reader=access.current()
-            )
-        else:
-            run = self.source.commit_produce(run_id, request_id=request_id, etag=request.etag)
-        log.info("run_committed", run_id=run.id)
-        return convert.run_proto(run)
+        kind = self.kinds[stored.kind]
+        run = kind.commit(self.source, stored, request_id, request.etag, access.current())
+        log.info("run_committed", run_id=run.id, kind=kind.label)
+        return run_proto(run)
 
     def DiscardMatchRun(self, request: Any, context: Any) -> mpb.MatchRun:
         run_id = self._visible(request.id).id
-        return convert.run_proto(self.source.discard_run(run_id, etag=request.etag))
+        return run_proto(self.source.discard_run(run_id, etag=request.etag))
 
     def QuickSource(self, request: Any, context: Any) -> mpb.QuickSourceResponse:
         return self.quick.answer(request)
-
-
-def _result_fields(
-    result: produce.ProduceResult, baseline: produce.ProduceResult | None
-) -> dict[str, Any]:
-    status = convert.STATUS.get(result.status, mpb.NO_SOLUTION)
-    proto = convert.produce_result(result)
-    if baseline is not None:
-        proto.baseline_kpis.CopyFrom(convert.produce_kpis(baseline.kpis))
-        proto.baseline_objective = int(baseline.objective)
-    return {
-        "state": RunState.PROPOSED,
-        "status": status,
-        "objective": int(result.objective),
-        "best_bound": float(
-            result.best_bound if result.best_bound is not None else result.objective
-        ),
-        "gap": float(result.gap or 0.0),
-        "build_s": result.timings.build_s,
-        "solve_s": result.timings.solve_s,
-        "result": proto.SerializeToString(),
-    }
-
-
-def _check_size(listings: int, orders: int, limits: tuple[int, int]) -> None:
-    most_listings, most_orders = limits
-    if listings > most_listings:
-        raise ResourceExhausted(
-            f"at most {most_listings} listings per run (max_problem_listings), got {listings}"
-        )
-    if orders > most_orders:
-        raise ResourceExhausted(
-            f"at most {most_orders} orders per run (max_problem_orders), got {orders}"
-        )
-
-
-def _run_id(value: str) -> str:
-    if not value:
-        return f"run-{time.time_ns() // 1_000_000:012x}{secrets.token_hex(8)}"
-    if not RUN_ID.fullmatch(value):
-        raise InvalidArgument.one("run_id", "must be 4-40 letters, digits, '-' or '_'")
-    return value
-
-
-def _required(run_id: str) -> str:
-    if not run_id:
-        raise InvalidArgument.one("id", "is required")
-    if not RUN_ID.fullmatch(run_id):
-        raise InvalidArgument.one("id", "is not a valid run id (4-40 letters, digits, - or _)")
-    return run_id
 
 
 def add_to_server(
@@ -324,13 +209,22 @@ def add_to_server(
     *,
     max_parallel: int = 2,
     solver_nice: int = 0,
-    limits: tuple[int, int] = (MAX_LISTINGS, MAX_ORDERS),
-    metrics: Metrics | None = None,
+    limits: tuple[int, int] | None = None,
+    metrics: RunMetrics | None = None,
 ) -> tuple[str, MatcherServicer]:
+    """Serve MatcherService; ``limits`` (listings, orders) override the produce kind's."""
     owner = instance_id()
     fail_abandoned(source)
     executor = Executor(max_parallel, nice=solver_nice)
     executor.warm_up()
-    servicer = MatcherServicer(source, executor, owner, limits, metrics)
+    kinds = dict(KINDS)
+    if limits is not None:
+        listings, orders = limits
+        produce_limits = {
+            "listings": Limit(listings, "max_problem_listings"),
+            "orders": Limit(orders, "max_problem_orders"),
+        }
+        kinds[mpb.PRODUCE] = dataclasses.replace(produce.KIND, limits=produce_limits)
+    servicer = MatcherServicer(source, executor, owner, kinds, metrics)
     mpb_grpc.add_MatcherServiceServicer_to_server(servicer, server)
     return str(mpb.DESCRIPTOR.services_by_name["MatcherService"].full_name), servicer

@@ -20,8 +20,8 @@ from registry.access import policy as access
 from registry.errors import FieldViolation, InvalidArgument
 from registry.ledger import reports as ledger_reports
 from registry.resources import models, query
-from registry.resources.convert import REGION_CODE, timestamp
-from registry.resources.servicer import RESOURCE_ID
+from registry.resources.convert import timestamp
+from registry.resources.requests import REGION_CODE, RESOURCE_ID
 from registry.resources.store import RegistryStore
 from registry.runs.aid import GRANT_ENTRY
 

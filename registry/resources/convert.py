@@ -15,10 +15,10 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from fupin.registry.v1 import resources_pb2 as pb
 from registry.resources import models
 from registry.resources.checks import CONTROL, SLUG, Checker
+from registry.resources.requests import REGION_CODE
 
 ADMIN_CODE = re.compile(r"\d{12}")
 COUNTY_CODE = re.compile(r"\d{6}")
-REGION_CODE = re.compile(r"\d{0,12}")
 CARD_NUMBER = re.compile(r"[0-9A-Za-z\-]{4,40}")
 Values = dict[str, Any]
 

@@ -10,7 +10,6 @@ them to status codes.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -25,26 +24,12 @@ from registry.access import scopes
 from registry.errors import FieldViolation, InvalidArgument, PermissionDenied, ResourceExhausted
 from registry.resources import imports, query, watchlist
 from registry.resources.kinds import CADRE, HOUSEHOLD, KINDS, LISTING, Kind, Record
+from registry.resources.requests import RESOURCE_ID, checked_request_id, fingerprint
 from registry.resources.store import RegistryStore
 
-REQUEST_ID = re.compile(r"[A-Za-z0-9_\-.:]{1,100}")
-RESOURCE_ID = re.compile(r"[A-Za-z0-9_\-]{1,40}")
 MAX_IMPORT_ROWS = 2_000_000
 MAX_REPORTED_VIOLATIONS = 100
 WATCH_FILTERS = {"village_id": ("village_id", str), "county_code": ("county_code", str)}
-
-
-def fingerprint(*messages: Message) -> str:
-    digest = hashlib.sha256()
-    for message in messages:
-        digest.update(message.SerializeToString(deterministic=True))
-    return digest.hexdigest()
-
-
-def checked_request_id(request_id: str) -> str:
-    if request_id and not REQUEST_ID.fullmatch(request_id):
-        raise InvalidArgument.one("request_id", "must be 1-100 letters, digits or _-.:")
-    return request_id
 
 
 def checked_mask(kind: Kind, mask: field_mask_pb2.FieldMask) -> list[str]:

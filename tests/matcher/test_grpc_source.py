@@ -8,11 +8,12 @@ import typing
 import pytest
 
 from clients import cli_demo, scenario
-from matcher.service.source import Allocation, InProcessSource, RegistrySource, RunState
+from matcher.service.source import Allocation, RegistrySource, RunState
 from registry import errors
 from registry.resources import query
 from registry.runs.scopes import RunView
 from server import grpc_source
+from server.sources import InProcessSource
 
 
 def test_every_protocol_method_has_an_rpc():

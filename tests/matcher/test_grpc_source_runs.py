@@ -7,7 +7,7 @@ from sqlmodel import select
 
 from fupin.registry.v1 import registry_service_pb2 as api
 from fupin.registry.v1 import resources_pb2 as pb
-from matcher.service.source import Allocation, CadreItem, GrantRecord, InProcessSource, RunState
+from matcher.service.source import Allocation, CadreItem, GrantRecord, RunState
 from registry import errors
 from registry.access.policy import Principal, Role
 from registry.ledger import chain as ledger
@@ -16,6 +16,7 @@ from registry.runs import cadres as cadre_runs
 from registry.runs.aid import AID_KIND
 from registry.runs.cadres import CONTRACTING_KIND, STATIONING_KIND
 from server import grpc_source
+from server.sources import InProcessSource
 from tests import factories
 from tests.aidfixtures import poor_households, programme
 

@@ -1,4 +1,5 @@
-"""Translation between the cadre messages of fupin.matcher.v1 and the cadre models' objects.
+"""Translation between the stationing messages of fupin.matcher.v1 (AssignCadres) and the
+stationing model's objects.
 
 Requests are checked field by field (every violation named, as `inline.cadres[3].rank`)
 before a model object is built, so a bad request is INVALID_ARGUMENT, never a failed run.
@@ -6,26 +7,21 @@ before a model object is built, so a bad request is INVALID_ARGUMENT, never a fa
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
-import numpy as np
-
 from fupin.matcher.v1 import cadres_pb2 as cpb
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.registry.v1 import resources_pb2 as rpb
+from matcher.service.convert import INLINE_ID, bounded, location, unique_ids
 from matcher.service.jobs_cadres import Mode, StationingJob, StationingOutcome
-from matcher.service.source import CadreItem, ContractingData, StationingData
-from matcher.solvers.contracting import solve as contracting
+from matcher.service.source import CadreItem, StationingData
 from matcher.solvers.stationing import solve as stationing
 from registry.errors import InvalidArgument
 from registry.resources.checks import Checker
 from registry.runs.cadres import INLINE
 
-ID = re.compile(r"[A-Za-z0-9_.:\-]{1,40}")
-MAX_EXPLICIT_CELLS = 5_000_000  # households × cadres of a ContractingProblem with pairs
 DEFAULT_COVERAGE_WEIGHT_M = 100_000
 DEFAULT_PENALTY_M = 10**8
 COVERAGE = {
@@ -43,29 +39,12 @@ CAUSE_NAMES_BY_VALUE: Mapping[int, str] = MappingProxyType(
     {v.number: v.name for v in rpb.PovertyCause.DESCRIPTOR.values if v.number}
 )
 CAUSE_NAMES = frozenset(CAUSE_NAMES_BY_VALUE.values())
-HOUSEHOLD_STATUS: Mapping[int, contracting.HouseholdStatus] = MappingProxyType(
-    {
-        rpb.IMPOVERISHED: contracting.HouseholdStatus.IMPOVERISHED,
-        rpb.AT_RISK: contracting.HouseholdStatus.AT_RISK,
-        rpb.LIFTED_OUT: contracting.HouseholdStatus.LIFTED_OUT,
-        rpb.RETURNED_TO_POVERTY: contracting.HouseholdStatus.RETURNED_TO_POVERTY,
-    }
-)
-
-
-# --- stationing ------------------------------------------------------------------------------
-
-
-def _bounded(c: Checker, field: str, value: int, lo: int, hi: int) -> int:
-    """The value checked, then clamped into range: the checker keeps the violation, and the
-    model objects built before it is raised never see an impossible value."""
-    return min(max(c.integer(field, value, lo, hi), lo), hi)
 
 
 def stationing_rules(r: cpb.StationingRules, c: Checker) -> dict[str, Any]:
     """Problem-wide settings, and the village defaults under "team_min" etc."""
-    team_min = _bounded(c, "rules.team_min", r.team_min, 0, 50)
-    team_max = _bounded(c, "rules.team_max", r.team_max, 0, 50)
+    team_min = bounded(c, "rules.team_min", r.team_min, 0, 50)
+    team_max = bounded(c, "rules.team_max", r.team_max, 0, 50)
     if not (r.team_min or r.team_max):
         team_min = team_max = 3
     elif team_max < team_min:
@@ -75,21 +54,21 @@ def stationing_rules(r: cpb.StationingRules, c: Checker) -> dict[str, Any]:
     return {
         "team_min": team_min,
         "team_max": max(team_max, team_min),
-        "min_secretary_rank": _bounded(
+        "min_secretary_rank": bounded(
             c, "rules.min_secretary_rank", r.min_secretary_rank or 1, 1, 5
         ),
-        "continuity_threshold": _bounded(
+        "continuity_threshold": bounded(
             c, "rules.continuity_threshold_m", r.continuity_threshold_m, 0, 10**9
         ),
-        "max_per_unit": _bounded(c, "rules.max_per_unit", r.max_per_unit, 0, 50) or None,
+        "max_per_unit": bounded(c, "rules.max_per_unit", r.max_per_unit, 0, 50) or None,
         "coverage": COVERAGE.get(r.coverage, stationing.Coverage.OFF),
-        "shortage_penalty": _bounded(
+        "shortage_penalty": bounded(
             c, "rules.shortage_penalty_m", r.shortage_penalty_m or DEFAULT_PENALTY_M, 0, big
         ),
-        "secretary_penalty": _bounded(
+        "secretary_penalty": bounded(
             c, "rules.secretary_penalty_m", r.secretary_penalty_m or DEFAULT_PENALTY_M, 0, big
         ),
-        "coverage_weight": _bounded(
+        "coverage_weight": bounded(
             c, "rules.coverage_weight_m", r.coverage_weight_m or DEFAULT_COVERAGE_WEIGHT_M, 0, 10**9
         ),
     }
@@ -116,32 +95,26 @@ def inline_stationing(p: cpb.StationingProblem, r: cpb.StationingRules) -> Any:
     village_ids = {v.id for v in p.villages}
     villages = [_inline_village(i, v, rules, c) for i, v in enumerate(p.villages)]
     cadres = [_inline_cadre(i, x, village_ids, c) for i, x in enumerate(p.cadres)]
-    _unique(c, "inline.cadres", [x.id for x in p.cadres])
-    _unique(c, "inline.villages", [v.id for v in p.villages])
+    unique_ids(c, "inline.cadres", [x.id for x in p.cadres])
+    unique_ids(c, "inline.villages", [v.id for v in p.villages])
     return _problem(c, cadres, villages, rules, "inline")
 
 
-def _unique(c: Checker, field: str, ids: Sequence[str]) -> None:
-    seen: set[str] = set()
-    for i, value in enumerate(ids):
-        if value in seen:
-            c.fail(f"{field}[{i}].id", f"repeats id {value!r}")
-        seen.add(value)
 
 
 def _inline_village(
     i: int, v: cpb.InlineVillage, rules: dict[str, Any], c: Checker
 ) -> stationing.Village:
     path = f"inline.villages[{i}]."
-    c.matches(path + "id", v.id, ID, "1-40 letters, digits or _ . : -")
-    lat, lng = _where(c, path, v)
-    team_min = _bounded(c, path + "team_min", v.team_min, 0, 50)
-    team_max = _bounded(c, path + "team_max", v.team_max, 0, 50)
+    c.matches(path + "id", v.id, INLINE_ID, "1-40 letters, digits or _ . : -")
+    lat, lng = location(c, path, v)
+    team_min = bounded(c, path + "team_min", v.team_min, 0, 50)
+    team_max = bounded(c, path + "team_max", v.team_max, 0, 50)
     if not (v.team_min or v.team_max):
         team_min, team_max = rules["team_min"], rules["team_max"]
     elif team_max < team_min:
         c.fail(path + "team_max", "must be at least team_min")
-    rank = _bounded(c, path + "min_secretary_rank", v.min_secretary_rank, 0, 5)
+    rank = bounded(c, path + "min_secretary_rank", v.min_secretary_rank, 0, 5)
     return stationing.Village(
         id=v.id,
         lat=lat,
@@ -157,9 +130,9 @@ def _inline_cadre(
     i: int, x: cpb.InlineCadre, village_ids: set[str], c: Checker
 ) -> stationing.Cadre:
     path = f"inline.cadres[{i}]."
-    c.matches(path + "id", x.id, ID, "1-40 letters, digits or _ . : -")
-    rank = _bounded(c, path + "rank", x.rank, 1, 5)
-    lat, lng = _where(c, path, x)
+    c.matches(path + "id", x.id, INLINE_ID, "1-40 letters, digits or _ . : -")
+    rank = bounded(c, path + "rank", x.rank, 1, 5)
+    lat, lng = location(c, path, x)
     distance = c.number(path + "max_distance_km", x.max_distance_km, 1e-9, 40_000)
     current = x.current_village_id or None
     if current is not None and current not in village_ids:
@@ -318,170 +291,3 @@ def stationing_items(
 
 
 # --- contracting -----------------------------------------------------------------------------
-
-
-def contracting_rules(r: cpb.ContractingRules, c: Checker) -> dict[str, Any]:
-    quotas = dict(contracting.DEFAULT_QUOTA_BY_RANK)
-    if r.quotas:
-        quotas = {}
-        for i, q in enumerate(r.quotas):
-            rank = _bounded(c, f"rules.quotas[{i}].rank", q.rank, 1, 5)
-            if rank in quotas:
-                c.fail(f"rules.quotas[{i}].rank", "repeats a rank")
-            quotas[rank] = _bounded(c, f"rules.quotas[{i}].quota", q.quota, 0, 10**6)
-    statuses = c.enums("rules.statuses", r.statuses, rpb.HouseholdStatus)
-    return {
-        "quota_by_rank": quotas,
-        "k_nearest": _bounded(c, "rules.k_nearest", r.k_nearest or 20, 1, 1000),
-        "statuses": frozenset(HOUSEHOLD_STATUS[s] for s in statuses if s in HOUSEHOLD_STATUS)
-        or contracting.POOR,
-    }
-
-
-def _contracting(c: Checker, cadres: list[Any], households: list[Any], **kw: Any) -> Any:
-    for x in cadres:
-        if x.rank not in kw["quota_by_rank"]:
-            c.fail("rules.quotas", f"no quota for rank {x.rank} (cadre {x.id})")
-            break
-    c.raise_if_any()
-    try:
-        return contracting.ContractingProblem(tuple(cadres), tuple(households), **kw)
-    except ValueError as exc:
-        raise InvalidArgument.one("inline", str(exc)) from None
-
-
-def inline_contracting(p: cpb.ContractingProblem, r: cpb.ContractingRules) -> Any:
-    c = Checker()
-    rules = contracting_rules(r, c)
-    cadres = []
-    for i, x in enumerate(p.cadres):
-        path = f"inline.cadres[{i}]."
-        c.matches(path + "id", x.id, ID, "1-40 letters, digits or _ . : -")
-        where = _where(c, path, x)
-        cadres.append(
-            contracting.ContractCadre(
-                x.id,
-                _bounded(c, path + "rank", x.rank, 1, 5),
-                x.village_id or None,
-                *where,
-            )
-        )
-    households = []
-    for i, h in enumerate(p.households):
-        path = f"inline.households[{i}]."
-        c.matches(path + "id", h.id, ID, "1-40 letters, digits or _ . : -")
-        c.text(path + "village_id", h.village_id, 40)
-        status = c.enum(path + "status", h.status, rpb.HouseholdStatus)
-        households.append(
-            contracting.ContractHousehold(
-                h.id,
-                h.village_id,
-                *_where(c, path, h),
-                HOUSEHOLD_STATUS.get(status, contracting.HouseholdStatus.IMPOVERISHED),
-                _bounded(c, path + "causes", h.causes, 0, 11),
-            )
-        )
-    _unique(c, "inline.cadres", [x.id for x in p.cadres])
-    _unique(c, "inline.households", [h.id for h in p.households])
-    if p.pairs:
-        rules.update(_explicit(c, p, rules["quota_by_rank"]))
-    return _contracting(c, cadres, households, **rules)
-
-
-def _where(c: Checker, path: str, message: Any) -> tuple[float, float]:
-    if not message.HasField("location"):
-        c.fail(path + "location", "is required")
-        return 0.0, 0.0
-    lat = c.number(path + "location.latitude", message.location.latitude, -90, 90)
-    lng = c.number(path + "location.longitude", message.location.longitude, -180, 180)
-    return (lat if -90 <= lat <= 90 else 0.0), (lng if -180 <= lng <= 180 else 0.0)
-
-
-def _explicit(c: Checker, p: cpb.ContractingProblem, quotas: Mapping[int, int]) -> dict[str, Any]:
-    """Cost and effort matrices from the listed pairs; unlisted pairs get an effort no quota
-    holds, so they are never candidates."""
-    n_h, n_c = len(p.households), len(p.cadres)
-    if n_h * n_c > MAX_EXPLICIT_CELLS:
-        c.fail("inline.pairs", f"households × cadres must be at most {MAX_EXPLICIT_CELLS:,}")
-        return {}
-    households = {h.id: i for i, h in enumerate(p.households)}
-    cadres = {x.id: j for j, x in enumerate(p.cadres)}
-    cost = np.zeros((n_h, n_c), dtype=np.int64)
-    effort = np.full((n_h, n_c), max(quotas.values(), default=0) + 1, dtype=np.int64)
-    for k, pair in enumerate(p.pairs):
-        path = f"inline.pairs[{k}]."
-        i, j = households.get(pair.household_id), cadres.get(pair.cadre_id)
-        if i is None:
-            c.fail(
-                path + "household_id", f"names no household of the problem: {pair.household_id!r}"
-            )
-        if j is None:
-            c.fail(path + "cadre_id", f"names no cadre of the problem: {pair.cadre_id!r}")
-        c.integer(path + "cost", pair.cost, 0, 10**12)
-        c.integer(path + "effort", pair.effort, 0, 10**6)
-        if i is not None and j is not None:
-            cost[i, j], effort[i, j] = max(pair.cost, 0), max(pair.effort, 0)
-    return {"cost": cost, "effort": effort, "k_nearest": max(n_c, 1)}
-
-
-def registry_contracting(
-    data: ContractingData, r: cpb.ContractingRules
-) -> tuple[Any, dict[str, int]]:
-    c = Checker()
-    rules = contracting_rules(r, c)
-    cadres = [
-        contracting.ContractCadre(x.id, x.rank, x.current_village_id, x.latitude, x.longitude)
-        for x in data.cadres
-    ]
-    households = [
-        contracting.ContractHousehold(
-            h.id, h.village_id, h.latitude, h.longitude, HOUSEHOLD_STATUS[h.status], h.causes
-        )
-        for h in data.households
-    ]
-    return _contracting(c, cadres, households, **rules), {x.id: x.version for x in data.cadres}
-
-
-def contracting_proto(result: contracting.ContractingResult, problem: Any) -> cpb.ContractingResult:
-    rank = {x.id: x.rank for x in problem.cadres}
-    out = cpb.ContractingResult(cadres=len(problem.cadres), households=len(problem.households))
-    out.contracts.extend(
-        cpb.HouseholdContract(
-            household_id=k.household_id,
-            cadre_id=k.cadre_id,
-            cost=k.cost,
-            effort=k.effort,
-            same_village=k.same_village,
-            distance_km=k.distance_km,
-        )
-        for k in result.contracts
-    )
-    out.uncovered.extend(
-        cpb.UncoveredHousehold(
-            household_id=u.household_id,
-            reason=cpb.UncoveredHouseholdReason.Value(f"HOUSEHOLD_{u.reason.value}"),
-        )
-        for u in result.uncovered
-    )
-    out.loads.extend(
-        cpb.CadreLoad(
-            cadre_id=load.cadre_id,
-            rank=rank[load.cadre_id],
-            quota=load.quota,
-            effort=load.effort,
-            households=load.households,
-        )
-        for load in result.loads
-    )
-    return out
-
-
-def contracting_items(
-    result: contracting.ContractingResult, versions: Mapping[str, int] | None
-) -> list[CadreItem]:
-    if versions is None:
-        return [CadreItem("", INLINE)]
-    return [
-        CadreItem(k.cadre_id, versions[k.cadre_id], household_id=k.household_id)
-        for k in result.contracts
-    ]
