@@ -101,8 +101,6 @@ def inline_contracting(p: cpb.ContractingProblem, r: cpb.ContractingRules) -> An
     return _contracting(c, cadres, households, **rules)
 
 
-
-
 def _explicit(c: Checker, p: cpb.ContractingProblem, quotas: Mapping[int, int]) -> dict[str, Any]:
     """Cost and effort matrices from the listed pairs; unlisted pairs get an effort no quota
     holds, so they are never candidates."""

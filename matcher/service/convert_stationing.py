@@ -100,8 +100,6 @@ def inline_stationing(p: cpb.StationingProblem, r: cpb.StationingRules) -> Any:
     return _problem(c, cadres, villages, rules, "inline")
 
 
-
-
 def _inline_village(
     i: int, v: cpb.InlineVillage, rules: dict[str, Any], c: Checker
 ) -> stationing.Village:
