@@ -21,7 +21,7 @@ from registry.access.policy import INTERNAL, Principal
 from registry.errors import Aborted, FailedPrecondition, FieldViolation, NotFound
 from registry.ledger import chain as ledger
 from registry.resources import models
-from registry.resources.imports import QUERY_CHUNK
+from registry.resources.bulk import QUERY_CHUNK
 from registry.resources.kinds import AID_PROGRAM
 from registry.resources.store import RegistryStore
 from registry.runs.produce import (

@@ -23,7 +23,7 @@ from registry.access.policy import INTERNAL, Principal
 from registry.errors import Aborted, FailedPrecondition, FieldViolation, PermissionDenied
 from registry.ledger import chain as ledger
 from registry.resources import models
-from registry.resources.imports import QUERY_CHUNK, bulk_insert
+from registry.resources.bulk import QUERY_CHUNK, bulk_insert
 from registry.resources.kinds import CADRE
 from registry.resources.store import RegistryStore
 from registry.runs.produce import mark_committed, settle, to_commit

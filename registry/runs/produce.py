@@ -27,7 +27,7 @@ from registry.errors import (
 )
 from registry.ledger import chain as ledger
 from registry.resources import models
-from registry.resources.imports import QUERY_CHUNK, bulk_insert
+from registry.resources.bulk import QUERY_CHUNK, bulk_insert
 from registry.resources.query import Page, next_token
 from registry.resources.store import RegistryStore, remember, replayed
 from registry.runs import scopes as run_scopes
