@@ -40,7 +40,7 @@ READ_PREFIXES = ("open_", "get_", "list_", "supply_")
 # Reads whose names do not say so (they change nothing: safe to retry).
 READS = frozenset({"aid_inputs", "stationing_data", "contracting_data"})
 # Writes a retry cannot apply twice: they store a run's outcome in place of an earlier
-# attempt's and leave an ended run as it is (registry/runs/produce.py settle, registry/runs/aid.py
+# attempt's and leave an ended run as it is (registry/runs/records.py settle, registry/runs/aid.py
 # store_grants). Unretried, a reply lost while a run ends would leave it RUNNING.
 REPLACING = frozenset({"update_run", "store_grants", "finish_cadre_run"})
 _ERRORS: dict[grpc.StatusCode, Callable[[str, list[errors.FieldViolation]], Exception]] = {

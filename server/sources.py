@@ -23,8 +23,9 @@ from registry.resources.query import Page
 from registry.resources.store import RegistryStore
 from registry.runs import aid as aid_runs
 from registry.runs import cadres as cadre_runs
-from registry.runs import produce as runs
+from registry.runs import records as runs
 from registry.runs import supply
+from registry.runs.produce import commit_produce
 from registry.runs.scopes import EVERY, RunView
 
 
@@ -87,7 +88,7 @@ class InProcessSource:
         return [record(r) for r in rows], token
 
     def commit_produce(self, run_id: str, *, request_id: str, etag: str) -> RunRecord:
-        return record(runs.commit_produce(self.store, run_id, request_id=request_id, etag=etag))
+        return record(commit_produce(self.store, run_id, request_id=request_id, etag=etag))
 
     def discard_run(self, run_id: str, *, etag: str) -> RunRecord:
         return record(runs.discard_run(self.store, run_id, etag=etag))

@@ -16,7 +16,7 @@ from registry.access.policy import INTERNAL, Principal
 from registry.resources.query import Page
 from registry.runs import aid as aid_runs
 from registry.runs import cadres as cadre_runs
-from registry.runs import produce as runs
+from registry.runs import records as runs
 from registry.runs import supply
 from registry.runs.scopes import EVERY, RunView
 

@@ -27,7 +27,7 @@ from sqlmodel import col
 
 from registry.access.policy import Principal, Role
 from registry.resources import models
-from registry.resources.imports import QUERY_CHUNK
+from registry.resources.bulk import QUERY_CHUNK
 from registry.resources.kinds import (
     AID_PROGRAM,
     BUYER,

@@ -1,7 +1,7 @@
 """LedgerService servicer: verification, entries, spending and the transparency export.
 
-Read-only by design: the ledger is written by commits alone (registry/runs/produce.py,
-registry/runs/aid.py) and no RPC here or anywhere updates or deletes an entry.
+Read-only by design: the ledger is written by commits alone (registry/runs/commit.py) and
+no RPC here or anywhere updates or deletes an entry.
 """
 
 from __future__ import annotations

@@ -21,19 +21,11 @@ from registry.access.policy import INTERNAL, Principal
 from registry.errors import Aborted, FailedPrecondition, FieldViolation, NotFound
 from registry.ledger import chain as ledger
 from registry.resources import models
-from registry.resources.imports import QUERY_CHUNK
+from registry.resources.bulk import QUERY_CHUNK
 from registry.resources.kinds import AID_PROGRAM
 from registry.resources.store import RegistryStore
-from registry.runs.produce import (
-    ACTIVE,
-    RunState,
-    _add,
-    _locked_shortfalls,
-    locked_run,
-    mark_committed,
-    replace_rows,
-    to_commit,
-)
+from registry.runs.commit import add_amounts, commit, locked_shortfalls
+from registry.runs.records import ACTIVE, RunState, locked_run, replace_rows, run_rows
 
 AID_KIND = 2  # fupin.matcher.v1.RunKind.AID
 GRANT_ENTRY = "aid_grant"  # ledger entry kind: subject = household, counterpart = programme
@@ -170,28 +162,22 @@ def commit_aid(
     store: RegistryStore, run_id: str, *, request_id: str = "", etag: str = ""
 ) -> models.MatchRun:
     """Grant a proposed aid run's allocation, all of it or nothing; idempotent by request_id."""
-    with store.transaction(write=True) as session:
-        run, replay = to_commit(session, run_id, (AID_KIND,), request_id=request_id, etag=etag)
-        if replay:
-            return run
-        grants = list(
-            session.scalars(select(models.RunGrant).where(col(models.RunGrant.run_id) == run_id))
+    return commit(store, run_id, (AID_KIND,), _apply, request_id=request_id, etag=etag)
+
+
+def _apply(session: Session, run: models.MatchRun) -> list[ledger.Entry]:
+    grants: list[models.RunGrant] = run_rows(session, models.RunGrant, run.id)
+    _spend(session, grants)
+    return [
+        ledger.Entry(
+            kind=GRANT_ENTRY,
+            run_id=run.id,
+            subject_id=g.household_id,
+            counterpart_id=g.programme_id,
+            amount_fen=g.amount_fen,
         )
-        _spend(session, grants)
-        ledger.append(
-            session,
-            [
-                ledger.Entry(
-                    kind=GRANT_ENTRY,
-                    run_id=run_id,
-                    subject_id=g.household_id,
-                    counterpart_id=g.programme_id,
-                    amount_fen=g.amount_fen,
-                )
-                for g in grants
-            ],
-        )
-        return mark_committed(session, run, request_id)
+        for g in grants
+    ]
 
 
 def _spend(session: Session, grants: Sequence[models.RunGrant]) -> None:
@@ -200,7 +186,7 @@ def _spend(session: Session, grants: Sequence[models.RunGrant]) -> None:
     want: dict[str, int] = defaultdict(int)
     for g in grants:
         want[g.programme_id] += g.amount_fen
-    short = _locked_shortfalls(
+    short = locked_shortfalls(
         session, models.AidProgram, "budget_fen", "spent_fen", want, "programmes", "fen"
     )
     households = sorted({g.household_id for g in grants})
@@ -214,7 +200,7 @@ def _spend(session: Session, grants: Sequence[models.RunGrant]) -> None:
     if short:
         names = ", ".join(v.field for v in short[:10])
         raise Aborted(f"the registry changed; the grants no longer fit: {names}", short)
-    _add(session, models.AidProgram, "spent_fen", want)
+    add_amounts(session, models.AidProgram, "spent_fen", want)
 
 
 def _missing_households(session: Session, ids: list[str]) -> list[FieldViolation]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from sqlalchemy import bindparam, delete, or_, select, update
@@ -23,10 +24,11 @@ from registry.access.policy import INTERNAL, Principal
 from registry.errors import Aborted, FailedPrecondition, FieldViolation, PermissionDenied
 from registry.ledger import chain as ledger
 from registry.resources import models
-from registry.resources.imports import QUERY_CHUNK, bulk_insert
+from registry.resources.bulk import QUERY_CHUNK, bulk_insert
 from registry.resources.kinds import CADRE
 from registry.resources.store import RegistryStore
-from registry.runs.produce import mark_committed, settle, to_commit
+from registry.runs.commit import commit, lock_rows
+from registry.runs.records import run_rows, settle
 
 STATIONING_KIND = 3  # fupin.matcher.v1.RunKind.CADRE_STATIONING
 CONTRACTING_KIND = 4  # fupin.matcher.v1.RunKind.CADRE_CONTRACTING
@@ -215,7 +217,7 @@ def finish_run(
     store: RegistryStore, run_id: str, *, items: Sequence[CadreItem], **fields: Any
 ) -> models.MatchRun:
     """Store a cadre run's outcome and the changes a commit would make, in one transaction
-    (so a PROPOSED run always has its items); safe to retry (registry/runs/produce.py settle)."""
+    (so a PROPOSED run always has its items); safe to retry (registry/runs/records.py settle)."""
     with store.transaction(write=True) as session:
         rows = [{"run_id": run_id, **item.__dict__} for item in items]
         return settle(session, run_id, fields, models.RunCadreItem, rows)
@@ -232,27 +234,21 @@ def commit_cadres(
     """Apply a proposed stationing or contracting run, all of it or nothing (module doc). The
     committer (`reader`) must be allowed to post every cadre the run names (to a village or a
     household): PERMISSION_DENIED naming each `cadres[ID]` it may not, and nothing changes."""
-    with store.transaction(write=True) as session:
-        run, replay = to_commit(session, run_id, CADRE_KINDS, request_id=request_id, etag=etag)
-        if replay:
-            return run
-        items = list(
-            session.scalars(
-                select(models.RunCadreItem).where(col(models.RunCadreItem.run_id) == run_id)
-            )
+    apply = partial(_apply, reader)
+    return commit(store, run_id, CADRE_KINDS, apply, request_id=request_id, etag=etag)
+
+
+def _apply(reader: Principal, session: Session, run: models.MatchRun) -> list[ledger.Entry]:
+    items: list[models.RunCadreItem] = run_rows(session, models.RunCadreItem, run.id)
+    if any(i.cadre_version == INLINE for i in items):
+        raise FailedPrecondition(
+            f"run {run.id} solved an inline problem; only registry selections can be committed"
         )
-        if any(i.cadre_version == INLINE for i in items):
-            raise FailedPrecondition(
-                f"run {run_id} solved an inline problem; only registry selections can be committed"
-            )
-        current = _lock_and_check(session, items)
-        _check_postable(session, reader, items)
-        if run.kind == STATIONING_KIND:
-            entries = _post(session, run_id, items, current)
-        else:
-            entries = _contract(session, run_id, items)
-        ledger.append(session, entries)
-        return mark_committed(session, run, request_id)
+    current = _lock_and_check(session, items)
+    _check_postable(session, reader, items)
+    if run.kind == STATIONING_KIND:
+        return _post(session, run.id, items, current)
+    return _contract(session, run.id, items)
 
 
 def _lock_and_check(
@@ -262,16 +258,7 @@ def _lock_and_check(
     each is as the run read it. Returns each cadre's current posting."""
     seen = {i.cadre_id: i.cadre_version for i in items}
     ids = sorted(seen)
-    cad = models.Cadre
-    found: dict[str, tuple[int, str | None]] = {}
-    for start in range(0, len(ids), QUERY_CHUNK):
-        stmt = (
-            select(col(cad.id), col(cad.version), col(cad.current_village_id))
-            .where(col(cad.id).in_(ids[start : start + QUERY_CHUNK]))
-            .order_by(col(cad.id))
-            .with_for_update()
-        )
-        found.update({i: (v, posting) for i, v, posting in session.execute(stmt)})
+    found = lock_rows(session, models.Cadre, ("version", "current_village_id"), ids)
     violations = []
     for cadre_id in ids:
         if cadre_id not in found:
