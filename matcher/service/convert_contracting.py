@@ -20,7 +20,7 @@ from matcher.service.source import CadreItem, ContractingData
 from matcher.solvers.contracting import solve as contracting
 from registry.errors import InvalidArgument
 from registry.resources.checks import Checker
-from registry.runs.cadres import INLINE
+from registry.runs.data import INLINE
 
 MAX_EXPLICIT_CELLS = 5_000_000  # households × cadres of a ContractingProblem with pairs
 HOUSEHOLD_STATUS: Mapping[int, contracting.HouseholdStatus] = MappingProxyType(

@@ -20,7 +20,7 @@ from matcher.service.source import CadreItem, StationingData
 from matcher.solvers.stationing import solve as stationing
 from registry.errors import InvalidArgument
 from registry.resources.checks import Checker
-from registry.runs.cadres import INLINE
+from registry.runs.data import INLINE
 
 DEFAULT_COVERAGE_WEIGHT_M = 100_000
 DEFAULT_PENALTY_M = 10**8

@@ -14,22 +14,34 @@ from typing import Any, Protocol
 
 from registry.access.policy import INTERNAL, Principal
 from registry.resources.query import Page
-from registry.runs import aid as aid_runs
-from registry.runs import cadres as cadre_runs
-from registry.runs import records as runs
-from registry.runs import supply
+from registry.runs.data import (
+    AidHouseholdRecord,
+    AidInputs,
+    Allocation,
+    CadreItem,
+    ContractingData,
+    GrantRecord,
+    OpenListing,
+    OpenOrder,
+    RunState,
+    StationingData,
+)
 from registry.runs.scopes import EVERY, RunView
 
-OpenListing = supply.OpenListing
-OpenOrder = supply.OpenOrder
-Allocation = runs.Allocation
-RunState = runs.RunState
-AidInputs = aid_runs.AidInputs
-AidHouseholdRecord = aid_runs.AidHouseholdRecord
-GrantRecord = aid_runs.GrantRecord
-StationingData = cadre_runs.StationingData
-ContractingData = cadre_runs.ContractingData
-CadreItem = cadre_runs.CadreItem
+__all__ = [
+    "AidHouseholdRecord",
+    "AidInputs",
+    "Allocation",
+    "CadreItem",
+    "ContractingData",
+    "GrantRecord",
+    "OpenListing",
+    "OpenOrder",
+    "RegistrySource",
+    "RunRecord",
+    "RunState",
+    "StationingData",
+]
 
 
 @dataclass(frozen=True)

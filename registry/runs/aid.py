@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlmodel import Session, col
@@ -25,46 +24,18 @@ from registry.resources.bulk import QUERY_CHUNK
 from registry.resources.kinds import AID_PROGRAM
 from registry.resources.store import RegistryStore
 from registry.runs.commit import add_amounts, commit, locked_shortfalls
-from registry.runs.records import ACTIVE, RunState, locked_run, replace_rows, run_rows
+from registry.runs.data import (
+    ACTIVE,
+    AidHouseholdRecord,
+    AidInputs,
+    AidProgrammeRecord,
+    GrantRecord,
+    RunState,
+)
+from registry.runs.records import locked_run, replace_rows, run_rows
 
 AID_KIND = 2  # fupin.matcher.v1.RunKind.AID
 GRANT_ENTRY = "aid_grant"  # ledger entry kind: subject = household, counterpart = programme
-
-
-@dataclass(frozen=True)
-class AidHouseholdRecord:
-    id: str
-    village_code: str  # the village's 12-digit administrative code
-    status: int  # fupin.registry.v1.HouseholdStatus
-    score: int
-    causes: tuple[int, ...]  # fupin.registry.v1.PovertyCause values
-
-
-@dataclass(frozen=True)
-class AidProgrammeRecord:
-    id: str
-    budget_fen: int
-    spent_fen: int
-    amount_fen: int  # fixed amount, or the maximum of a range
-    min_amount_fen: int  # 0: a fixed amount
-    step_fen: int
-    causes: tuple[int, ...]
-    eligible_statuses: tuple[int, ...]
-    region_code: str
-
-
-@dataclass(frozen=True)
-class AidInputs:
-    households: list[AidHouseholdRecord]
-    programmes: list[AidProgrammeRecord]
-    held: list[tuple[str, str]]  # (household, programme) granted before, per the ledger
-
-
-@dataclass(frozen=True)
-class GrantRecord:
-    household_id: str
-    programme_id: str
-    amount_fen: int
 
 
 def aid_inputs(

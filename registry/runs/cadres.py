@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -28,6 +27,15 @@ from registry.resources.bulk import QUERY_CHUNK, bulk_insert
 from registry.resources.kinds import CADRE
 from registry.resources.store import RegistryStore
 from registry.runs.commit import commit, lock_rows
+from registry.runs.data import (
+    INLINE,
+    CadreItem,
+    CadreRow,
+    ContractingData,
+    HouseholdRow,
+    StationingData,
+    VillageRow,
+)
 from registry.runs.records import run_rows, settle
 
 STATIONING_KIND = 3  # fupin.matcher.v1.RunKind.CADRE_STATIONING
@@ -35,65 +43,6 @@ CONTRACTING_KIND = 4  # fupin.matcher.v1.RunKind.CADRE_CONTRACTING
 CADRE_KINDS = (STATIONING_KIND, CONTRACTING_KIND)
 POOR_VILLAGE = 1  # VillagePovertyStatus.VILLAGE_POOR
 POOR_STATUSES = (1, 2, 4)  # HouseholdStatus: impoverished, at risk, returned to poverty
-INLINE = -1  # cadre_version of the one item an inline run stores: nothing to commit
-
-
-@dataclass(frozen=True)
-class CadreRow:
-    id: str
-    rank: int
-    skills: tuple[str, ...]
-    home_unit: str
-    latitude: float
-    longitude: float
-    max_distance_km: float
-    current_village_id: str | None
-    pinned: bool
-    version: int
-
-
-@dataclass(frozen=True)
-class VillageRow:
-    id: str
-    latitude: float
-    longitude: float
-    needs: tuple[str, ...]
-    household_causes: tuple[tuple[int, ...], ...]  # PovertyCause values of its poor households
-
-
-@dataclass(frozen=True)
-class StationingData:
-    villages: tuple[VillageRow, ...]
-    cadres: tuple[CadreRow, ...]
-
-
-@dataclass(frozen=True)
-class HouseholdRow:
-    id: str
-    village_id: str
-    latitude: float  # the village's
-    longitude: float
-    status: int
-    causes: int
-
-
-@dataclass(frozen=True)
-class ContractingData:
-    """Cadres located where they are stationed (else at their home unit)."""
-
-    cadres: tuple[CadreRow, ...]
-    households: tuple[HouseholdRow, ...]
-
-
-@dataclass(frozen=True)
-class CadreItem:
-    """One cadre a run would change: a posting (``village_id``, "" = released) or a contract
-    (``household_id``), with the cadre's version as the run read it."""
-
-    cadre_id: str
-    cadre_version: int
-    village_id: str = ""
-    household_id: str = ""
 
 
 def stationing_data(

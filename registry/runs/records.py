@@ -7,12 +7,10 @@ bumps its version, which is its etag.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, and_, delete, or_, select
 from sqlmodel import Session, col
 
 from registry.errors import Aborted, AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
@@ -21,30 +19,10 @@ from registry.resources.bulk import bulk_insert
 from registry.resources.query import Page, next_token
 from registry.resources.store import RegistryStore, remember, replayed
 from registry.runs import scopes as run_scopes
+from registry.runs.data import ACTIVE, Allocation, RunState
 from registry.runs.scopes import EVERY, RunView
 
-
-class RunState(enum.IntEnum):
-    """Mirrors fupin.matcher.v1.RunState."""
-
-    QUEUED = 1
-    RUNNING = 2
-    PROPOSED = 3
-    COMMITTED = 4
-    DISCARDED = 5
-    FAILED = 6
-    CANCELLED = 7
-
-
-ACTIVE = (RunState.QUEUED, RunState.RUNNING)  # not yet ended
 KIND_NAMES = {1: "produce", 2: "aid", 3: "cadre", 4: "cadre"}  # by RunKind, for messages
-
-
-@dataclass(frozen=True)
-class Allocation:
-    listing_id: str
-    order_id: str
-    kg: int
 
 
 def create_run(
@@ -107,7 +85,7 @@ def update_run(
 def get_run(store: RegistryStore, run_id: str, *, view: RunView = EVERY) -> models.MatchRun:
     """The run, if `view` shows it; NOT_FOUND otherwise, exactly as for an unknown id."""
     with store.transaction() as session:
-        condition = run_scopes.condition(view)
+        condition = view_condition(view)
         if condition is None:
             return _get(session, run_id)
         table = models.MatchRun
@@ -125,7 +103,7 @@ def list_runs(
         raise InvalidArgument.one("page.size", "must be at least 1")
     table = models.MatchRun
     stmt = select(table).order_by(col(table.id).desc())
-    condition = run_scopes.condition(view)
+    condition = view_condition(view)
     if condition is not None:
         stmt = stmt.where(condition)
     for column, value in where.items():
@@ -230,3 +208,15 @@ def _get(session: Session, run_id: str, *, lock: bool = False) -> models.MatchRu
 
 def _not_found(run_id: str) -> NotFound:
     return NotFound(f"run {run_id!r} not found", field="id")
+
+
+def view_condition(view: RunView) -> ColumnElement[bool] | None:
+    """The SQL condition on match_run rows of this view; None: every run."""
+    run = models.MatchRun
+    parts: list[ColumnElement[bool]] = []
+    if view.kinds:
+        parts.append(col(run.kind).in_(view.kinds))
+    if view.region:
+        scoped = col(run.scope).startswith(view.region, autoescape=True)
+        parts.append(or_(col(run.kind) == run_scopes.PRODUCE_KIND, scoped))
+    return and_(*parts) if parts else None

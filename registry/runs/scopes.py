@@ -10,19 +10,16 @@ listings and orders. So:
   with an empty scope).
 
 A run outside the view fails exactly as an unknown id (NOT_FOUND); lists carry the view in
-their WHERE clause, so page sizes and tokens say nothing about the runs left out.
+their WHERE clause (records.view_condition), so page sizes and tokens say nothing about the runs
+left out. No database here: the matcher's service side decides views with these functions.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, or_
-from sqlmodel import col
-
 from registry.access.policy import Principal, Role
 from registry.errors import PermissionDenied
-from registry.resources import models
 
 PRODUCE_KIND = 1  # fupin.matcher.v1.RunKind.PRODUCE
 REGIONAL_KINDS = (2, 3, 4)  # AID, CADRE_STATIONING, CADRE_CONTRACTING
@@ -48,18 +45,6 @@ def view_for(principal: Principal) -> RunView:
     if role is Role.AUDITOR:
         return RunView(region=principal.scope)
     return RunView(kinds=(PRODUCE_KIND,))
-
-
-def condition(view: RunView) -> ColumnElement[bool] | None:
-    """The SQL condition on match_run rows of this view; None: every run."""
-    run = models.MatchRun
-    parts: list[ColumnElement[bool]] = []
-    if view.kinds:
-        parts.append(col(run.kind).in_(view.kinds))
-    if view.region:
-        scoped = col(run.scope).startswith(view.region, autoescape=True)
-        parts.append(or_(col(run.kind) == PRODUCE_KIND, scoped))
-    return and_(*parts) if parts else None
 
 
 def region_of_new_run(principal: Principal, region_code: str | None, field: str) -> str:

@@ -7,44 +7,13 @@ status (one share of 1000); a cooperative, its members' statuses by share; an en
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from registry.resources import models
 from registry.resources.store import RegistryStore
-
-
-@dataclass(frozen=True)
-class OpenListing:
-    id: str
-    producer_id: str
-    product: str
-    grade: str
-    available_kg: int  # quantity less what committed runs reserved
-    floor_price_fen: int
-    latitude: float
-    longitude: float
-    available_from: str
-    available_until: str
-    shelf_life_days: int
-    shares: tuple[tuple[int, int], ...]  # (HouseholdStatus value, permille); () = not poor
-
-
-@dataclass(frozen=True)
-class OpenOrder:
-    id: str
-    buyer_id: str
-    product: str
-    accepted_grades: tuple[str, ...]
-    min_quantity_kg: int
-    open_kg: int  # max quantity less what is filled
-    price_fen: int
-    latitude: float
-    longitude: float
-    deliver_by: str
-    max_distance_km: float
+from registry.runs.data import OpenListing, OpenOrder
 
 
 def open_listings(

@@ -12,7 +12,7 @@ from fupin.registry.v1 import registry_service_pb2 as api
 from registry.errors import Aborted, FailedPrecondition
 from registry.ledger import chain as ledger
 from registry.ledger import guard as ledger_guard
-from registry.runs import produce, records
+from registry.runs import data, produce, records
 from tests import factories
 
 
@@ -44,8 +44,8 @@ def proposed(store, allocations, run_id=None):
     """A PROPOSED produce run holding these (listing, order, kg) allocations."""
     run_id = run_id or f"run-{len(allocations)}-{id(allocations)}"
     records.create_run(store, run_id=run_id, kind=produce.PRODUCE_KIND, parameters=b"", owner="t")
-    allocs = [records.Allocation(*a) for a in allocations]
-    records.update_run(store, run_id, state=records.RunState.PROPOSED, allocations=allocs)
+    allocs = [data.Allocation(*a) for a in allocations]
+    records.update_run(store, run_id, state=data.RunState.PROPOSED, allocations=allocs)
     return run_id
 
 
@@ -59,7 +59,7 @@ def test_commit_reserves_and_fills(server, market):
     (l1, l2), (o1, o2) = market
     run_id = proposed(server.store, [(l1, o1, 600), (l1, o2, 400), (l2, o2, 250)])
     run = produce.commit_produce(server.store, run_id)
-    assert run.state == records.RunState.COMMITTED
+    assert run.state == data.RunState.COMMITTED
     assert reserved(server.store, "listing", "reserved_kg") == {l1: 1000, l2: 250}
     assert reserved(server.store, "purchase_order", "filled_kg") == {o1: 600, o2: 650}
     with server.store.transaction() as session:
@@ -78,7 +78,7 @@ def test_commit_that_no_longer_fits_is_aborted(server, market):
         produce.commit_produce(server.store, second)
     assert [v.field for v in caught.value.violations] == [f"listings[{l1}]"]
     assert reserved(server.store, "listing", "reserved_kg")[l1] == 700
-    assert records.get_run(server.store, second).state == records.RunState.PROPOSED
+    assert records.get_run(server.store, second).state == data.RunState.PROPOSED
 
 
 def test_commit_is_idempotent_by_request_id(server, market):
@@ -87,7 +87,7 @@ def test_commit_is_idempotent_by_request_id(server, market):
     run_id = proposed(server.store, [(l1, o1, 100)])
     produce.commit_produce(server.store, run_id, request_id="c-1")
     again = produce.commit_produce(server.store, run_id, request_id="c-1")
-    assert again.state == records.RunState.COMMITTED
+    assert again.state == data.RunState.COMMITTED
     assert reserved(server.store, "listing", "reserved_kg")[l1] == 100
     with pytest.raises(FailedPrecondition):
         produce.commit_produce(server.store, run_id)
@@ -132,7 +132,7 @@ def test_discard_only_proposed(server, market):
     """A proposed run can be discarded once; then it is neither committable nor discardable."""
     (l1, _), (o1, _) = market
     run_id = proposed(server.store, [(l1, o1, 10)])
-    assert records.discard_run(server.store, run_id).state == records.RunState.DISCARDED
+    assert records.discard_run(server.store, run_id).state == data.RunState.DISCARDED
     with pytest.raises(FailedPrecondition):
         records.discard_run(server.store, run_id)
     with pytest.raises(FailedPrecondition):
