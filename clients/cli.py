@@ -112,7 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, parents=[client], help=help_text)
         if name == "list":
             sub.add_argument("kind", choices=list(KINDS))
-        sub.add_argument("--filter", default="", help="e.g. 'county_code = \"350624\"'")
+        sub.add_argument(
+            "--filter",
+            default="",
+            help="AIP-160, e.g. 'score < 60 AND causes:ILLNESS AND NOT status = LIFTED_OUT'",
+        )
         sub.add_argument("--limit", type=_positive, help="print at most N")
         sub.set_defaults(run=run)
     get = commands.add_parser("get", parents=[client], help="show one resource")

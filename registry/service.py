@@ -18,7 +18,7 @@ from google.protobuf.message import Message
 
 from fupin.registry.v1 import registry_service_pb2 as api
 from fupin.registry.v1 import registry_service_pb2_grpc as api_grpc
-from registry import access, imports, query, scopes, watchlist
+from registry import access, filters, imports, models, query, scopes, watchlist
 from registry.errors import FieldViolation, InvalidArgument, PermissionDenied, ResourceExhausted
 from registry.kinds import CADRE, HOUSEHOLD, KINDS, LISTING, Kind, Record
 from registry.store import RegistryStore
@@ -27,7 +27,6 @@ REQUEST_ID = re.compile(r"[A-Za-z0-9_\-.:]{1,100}")
 RESOURCE_ID = re.compile(r"[A-Za-z0-9_\-]{1,40}")
 MAX_IMPORT_ROWS = 2_000_000
 MAX_REPORTED_VIOLATIONS = 100
-WATCH_FILTERS = {"village_id": ("village_id", str), "county_code": ("county_code", str)}
 
 
 def fingerprint(*messages: Message) -> str:
@@ -82,7 +81,7 @@ class RegistryServicer(api_grpc.RegistryServiceServicer):
         return kind.proto(self.store.get(kind, _required_id(request.id), scope=_scope(kind)))
 
     def list(self, kind: Kind, request: Any, response_type: type[Message]) -> Message:
-        where = query.parse_filter(request.filter, kind.filters)
+        where = filters.condition(request.filter, kind.table, kind.filters)
         page = query.parse_page(request.page_size, request.page_token, request.filter)
         records, token = self.store.list(kind, page=page, where=where, scope=_scope(kind))
         response: Any = response_type(next_page_token=token)
@@ -141,7 +140,7 @@ class RegistryServicer(api_grpc.RegistryServiceServicer):
         return self.import_stream(CADRE, request_iterator)
 
     def ListWatchlist(self, request: Any, context: Any) -> api.ListWatchlistResponse:
-        where = query.parse_filter(request.filter, WATCH_FILTERS)
+        where = filters.condition(request.filter, models.Household, HOUSEHOLD.filters)
         page = query.parse_page(request.page_size, request.page_token, request.filter)
         entries, token = watchlist.list_watchlist(
             self.store, page=page, where=where, scope=_scope(HOUSEHOLD)
