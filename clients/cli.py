@@ -34,7 +34,7 @@ from typing import Any
 
 import pydantic
 
-from clients import cli_aid, cli_cadres, cli_health, cli_keys, cli_runs, csvio
+from clients import cli_aid, cli_cadres, cli_health, cli_keys, cli_runs, csvio, i18n
 from clients.cli_output import emit, emit_json, emit_one, say, show
 from clients.client import KINDS, RegistryClient
 from clients.errors import CsvFormatError, FupinClientError
@@ -53,8 +53,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        i18n.use(args.lang)
     except SystemExit as exc:  # --help (0) or a usage error (2)
         return exc.code if isinstance(exc.code, int) else 2
+    except ValueError as exc:  # an unknown --lang or FUPIN_LANG
+        say(f"fupin: {exc}")
+        return 2
     try:
         return int(args.run(args))
     except UsageError as exc:
@@ -70,6 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fupin", description="fupin registry server and client (精准扶贫)."
+    )
+    parser.add_argument(
+        "--lang", help="en or zh-CN (default: $FUPIN_LANG, else the locale, else en)"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     client = _client_options()
