@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import pydantic
 
-from clients import cli_aid, cli_cadres, cli_health, cli_keys, cli_runs, csvio
+from clients import cli_aid, cli_cadres, cli_health, cli_keys, cli_runs, csvio, i18n
 from clients.cli_output import emit, emit_json, emit_one, say, show
 from clients.client import KINDS, RegistryClient
 from clients.errors import CsvFormatError, FupinClientError
@@ -55,8 +55,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        i18n.use(args.lang)
     except SystemExit as exc:  # --help (0) or a usage error (2)
         return exc.code if isinstance(exc.code, int) else 2
+    except ValueError as exc:  # an unknown --lang or FUPIN_LANG
+        say(f"fupin: {exc}")
+        return 2
     try:
         return int(args.run(args))
     except UsageError as exc:
@@ -72,6 +76,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fupin", description="fupin registry server and client (精准扶贫)."
+    )
+    parser.add_argument(
+        "--lang", help="en or zh-CN (default: $FUPIN_LANG, else the locale, else en)"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     client = _client_options()
@@ -114,7 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, parents=[client], help=help_text)
         if name == "list":
             sub.add_argument("kind", choices=list(KINDS))
-        sub.add_argument("--filter", default="", help="e.g. 'county_code = \"350624\"'")
+        sub.add_argument(
+            "--filter",
+            default="",
+            help="AIP-160, e.g. 'score < 60 AND causes:ILLNESS AND NOT status = LIFTED_OUT'",
+        )
         sub.add_argument("--limit", type=_positive, help="print at most N")
         sub.set_defaults(run=run)
     get = commands.add_parser("get", parents=[client], help="show one resource")

@@ -17,6 +17,7 @@ from google.protobuf.message import Message
 from fupin.registry.v1 import resources_pb2 as pb
 from registry.resources import convert, models
 from registry.resources.checks import Checker
+from registry.resources.filters import FilterField, declare
 
 # A filter field's type: str, int, bool, or a proto enum (names or numbers accepted).
 FilterType = type | EnumTypeWrapper
@@ -40,7 +41,7 @@ class Kind:
     message: type[Message]
     values: Callable[[Any, Checker], dict[str, Any]]
     proto: Callable[[Record], Message]
-    filters: Mapping[str, tuple[str, FilterType]]  # filter field -> (column, type)
+    filters: Mapping[str, FilterField]  # filter field -> (column, type, repeated)
     references: Mapping[str, type[models.Resource]] = field(default_factory=dict)
     unique: tuple[str, ...] = ()
     output_only: frozenset[str] = OUTPUT_ONLY
@@ -54,8 +55,8 @@ def _simple(fn: Callable[[Any], Message]) -> Callable[[Record], Message]:
     return lambda record: fn(record.row)
 
 
-def _frozen(**kwargs: tuple[str, FilterType]) -> Mapping[str, tuple[str, FilterType]]:
-    return MappingProxyType(kwargs)
+def _frozen(**kwargs: tuple[str, FilterType] | FilterField) -> Mapping[str, FilterField]:
+    return MappingProxyType({name: declare(spec) for name, spec in kwargs.items()})
 
 
 VILLAGE = Kind(
@@ -85,6 +86,14 @@ HOUSEHOLD = Kind(
         village_id=("village_id", str),
         county_code=("county_code", str),
         status=("status", pb.HouseholdStatus),
+        score=("score", int),
+        causes=FilterField("causes", pb.PovertyCause, repeated=True),
+        members=("members", int),
+        labour_force=("labour_force", int),
+        **{
+            f"indicators.{name}": (name, int)
+            for name in (*convert.INDICATOR_FIELDS, "income_per_capita_fen")
+        },
     ),
     references=MappingProxyType({"village_id": models.Village}),
     unique=("card_number",),

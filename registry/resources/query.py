@@ -1,4 +1,4 @@
-"""List queries: AIP-160 filters (conjunctions of `field = value`) and opaque page tokens."""
+"""List queries: opaque page tokens bound to the filter, and the filters of equalities."""
 
 from __future__ import annotations
 
@@ -13,17 +13,12 @@ from typing import Any
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 
 from registry.errors import InvalidArgument
+from registry.resources import filters
+from registry.resources.filters import FilterField
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
-_TERM = re.compile(
-    r"""\s*(?P<field>[a-z_][a-z0-9_]*)\s*=\s*
-        (?P<value>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[A-Za-z0-9_.\-]+)\s*""",
-    re.VERBOSE,
-)
-_AND = re.compile(r"\s+AND\s+")
 _TOKEN_KEY = re.compile(r"[A-Za-z0-9_\-]{1,40}")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -34,47 +29,11 @@ class Page:
 
 
 def parse_filter(
-    text: str, fields: Mapping[str, tuple[str, type | EnumTypeWrapper]]
+    text: str, fields: Mapping[str, FilterField | tuple[str, type | EnumTypeWrapper]]
 ) -> dict[str, Any]:
-    """Column -> value for a filter like `county_code = "350624" AND status = IMPOVERISHED`."""
-    if not text.strip():
-        return {}
-    if len(text) > 1000:
-        raise InvalidArgument.one("filter", "must be at most 1000 characters")
-    if _CONTROL.search(text):
-        raise InvalidArgument.one("filter", "must not contain control characters")
-    out: dict[str, Any] = {}
-    for term in _AND.split(text.strip()):
-        match = _TERM.fullmatch(term)
-        if not match:
-            raise InvalidArgument.one("filter", f"cannot parse {term!r}; use field = value")
-        name, raw = match["field"], match["value"]
-        if name not in fields:
-            allowed = ", ".join(sorted(fields)) or "none"
-            raise InvalidArgument.one("filter", f"unknown field {name!r} (filterable: {allowed})")
-        column, kind = fields[name]
-        out[column] = _coerce(name, raw, kind)
-    return out
-
-
-def _coerce(name: str, raw: str, kind: type | EnumTypeWrapper) -> Any:
-    text = raw[1:-1] if raw[:1] in "\"'" else raw
-    if isinstance(kind, EnumTypeWrapper):
-        if text.isdigit() and int(text) in kind.values():
-            return int(text)
-        if text in kind.DESCRIPTOR.values_by_name:
-            return kind.Value(text)
-        raise InvalidArgument.one("filter", f"{name}: unknown value {text!r}")
-    if kind is bool:
-        if text not in ("true", "false"):
-            raise InvalidArgument.one("filter", f"{name}: expected true or false")
-        return text == "true"
-    if kind is int:
-        try:
-            return int(text)
-        except ValueError:
-            raise InvalidArgument.one("filter", f"{name}: expected an integer") from None
-    return text
+    """Column -> value for a filter like `county_code = "350624" AND status = IMPOVERISHED`,
+    for the Lists that take equalities only (registry/resources/filters.py parses every filter)."""
+    return filters.equalities(text, fields)
 
 
 def filter_hash(text: str) -> str:

@@ -126,7 +126,7 @@ class RegistryStore:
             return self._load(session, kind, resource_id)
 
     def list(
-        self, kind: Kind, *, page: Page, where: Values, scope: Scope = None
+        self, kind: Kind, *, page: Page, where: Scope, scope: Scope = None
     ) -> tuple[list[Record], str]:
         """One page of records ordered by id, and the token of the next page ('' at the end).
         The scope is a condition of the query itself, so pages hold only rows in scope."""
@@ -134,8 +134,8 @@ class RegistryStore:
             stmt = select(kind.table).order_by(col(kind.table.id))
             if scope is not None:
                 stmt = stmt.where(scope)
-            for column, value in where.items():
-                stmt = stmt.where(getattr(kind.table, column) == value)
+            if where is not None:  # the filter's condition (registry/filters.py)
+                stmt = stmt.where(where)
             if page.after:
                 stmt = stmt.where(col(kind.table.id) > page.after)
             rows = list(session.scalars(stmt.limit(page.size + 1)))

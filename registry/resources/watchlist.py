@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import and_, or_, select
 from sqlmodel import col
 
@@ -15,7 +13,7 @@ from registry.resources.store import RegistryStore, Scope
 
 
 def list_watchlist(
-    store: RegistryStore, *, page: Page, where: dict[str, Any], scope: Scope = None
+    store: RegistryStore, *, page: Page, where: Scope, scope: Scope = None
 ) -> tuple[list[tuple[Record, list[WatchReason]]], str]:
     """One page of watched households (ordered by id) with their reasons."""
     cfg = store.scoring
@@ -36,8 +34,8 @@ def list_watchlist(
     stmt = select(hh).where(watched).order_by(col(hh.id))
     if scope is not None:
         stmt = stmt.where(scope)
-    for column, value in where.items():
-        stmt = stmt.where(getattr(hh, column) == value)
+    if where is not None:
+        stmt = stmt.where(where)
     if page.after:
         stmt = stmt.where(col(hh.id) > page.after)
     with store.transaction() as session:

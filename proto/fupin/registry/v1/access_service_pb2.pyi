@@ -169,7 +169,7 @@ class ListApiKeysRequest(_message.Message):
     """default 50, maximum 1000"""
     page_token: _builtins.str
     filter: _builtins.str
-    """role = OFFICE, revoked = false"""
+    """AIP-160 `=` terms joined by AND: role = OFFICE AND revoked = false"""
     def __init__(
         self,
         *,
@@ -280,7 +280,7 @@ class ListAuditEventsRequest(_message.Message):
     """default 50, maximum 1000"""
     page_token: _builtins.str
     filter: _builtins.str
-    """key_id = "key-…", rpc = "…", household_id = "hh-…" """
+    """AIP-160 `=` terms joined by AND: key_id, rpc, household_id"""
     def __init__(
         self,
         *,
