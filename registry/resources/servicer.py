@@ -22,7 +22,7 @@ from fupin.registry.v1 import registry_service_pb2_grpc as api_grpc
 from registry.access import policy as access
 from registry.access import scopes
 from registry.errors import FieldViolation, InvalidArgument, PermissionDenied, ResourceExhausted
-from registry.resources import filters, imports, models, query, watchlist
+from registry.resources import filter_sql, imports, models, query, watchlist
 from registry.resources.kinds import CADRE, HOUSEHOLD, KINDS, LISTING, Kind, Record
 from registry.resources.requests import RESOURCE_ID, checked_request_id, fingerprint
 from registry.resources.store import RegistryStore
@@ -70,7 +70,7 @@ class RegistryServicer(api_grpc.RegistryServiceServicer):
         return kind.proto(self.store.get(kind, _required_id(request.id), scope=_scope(kind)))
 
     def list(self, kind: Kind, request: Any, response_type: type[Message]) -> Message:
-        where = filters.condition(request.filter, kind.table, kind.filters)
+        where = filter_sql.condition(request.filter, kind.table, kind.filters)
         page = query.parse_page(request.page_size, request.page_token, request.filter)
         records, token = self.store.list(kind, page=page, where=where, scope=_scope(kind))
         response: Any = response_type(next_page_token=token)
@@ -129,7 +129,7 @@ class RegistryServicer(api_grpc.RegistryServiceServicer):
         return self.import_stream(CADRE, request_iterator)
 
     def ListWatchlist(self, request: Any, context: Any) -> api.ListWatchlistResponse:
-        where = filters.condition(request.filter, models.Household, HOUSEHOLD.filters)
+        where = filter_sql.condition(request.filter, models.Household, HOUSEHOLD.filters)
         page = query.parse_page(request.page_size, request.page_token, request.filter)
         entries, token = watchlist.list_watchlist(
             self.store, page=page, where=where, scope=_scope(HOUSEHOLD)

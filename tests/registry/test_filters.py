@@ -18,7 +18,7 @@ from sqlmodel import col
 from fupin.registry.v1 import registry_service_pb2 as api
 from fupin.registry.v1 import resources_pb2 as pb
 from registry.errors import InvalidArgument
-from registry.resources import filters, models
+from registry.resources import filter_sql, filters, models
 from registry.resources.kinds import HOUSEHOLD
 from registry.resources.models import utcnow
 from tests import factories
@@ -47,7 +47,7 @@ from tests.rpcerrors import fields_of, rpc_fails
 )
 def test_errors_name_the_column(text: str, column: int, words: str) -> None:
     with pytest.raises(InvalidArgument) as caught:
-        filters.condition(text, models.Household, HOUSEHOLD.filters)
+        filter_sql.condition(text, models.Household, HOUSEHOLD.filters)
     [violation] = caught.value.violations
     assert violation.field == "filter"
     assert words in violation.description
@@ -261,7 +261,7 @@ def test_sql_selects_what_python_selects(running, filter_village, records, expre
             conn.execute(hh.__table__.insert(), [r.model_dump() for r in rows])  # type: ignore[attr-defined]
     for node in expressions:
         text = render(node)
-        condition = filters.condition(text, hh, HOUSEHOLD.filters)
+        condition = filter_sql.condition(text, hh, HOUSEHOLD.filters)
         stmt = select(col(hh.id)).where(col(hh.village_id) == filter_village, condition)
         with running.store.engine.connect() as conn:
             got = set(conn.scalars(stmt))
