@@ -29,7 +29,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 typecheck: setup
-	$(BIN)/mypy registry matcher clients
+	$(BIN)/mypy registry matcher clients web
 
 unit: setup
 	$(BIN)/pytest -n 2 --dist loadgroup

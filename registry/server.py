@@ -22,15 +22,16 @@ from grpc_reflection.v1alpha import reflection
 from matcher import grpc_source
 from matcher.remote_keys import RemoteKeys
 from matcher.source import InProcessSource, RegistrySource
-from registry import access_service, audit, db, ledger_service, probe, service
+from registry import audit, db, ledger_service, probe, service, users_service
 from registry.guard import Authenticator, Guard, RateLimiter
-from registry.keys import KeyStore, bootstrap_admin
+from registry.keys import bootstrap_admin
 from registry.metrics import Metrics
 from registry.probe import HealthProbe
 from registry.rpc import RpcInterceptor
 from registry.scoring import ScoringConfig
 from registry.settings import Settings
 from registry.store import RegistryStore
+from registry.users import Credentials
 
 log = structlog.get_logger(__name__)
 
@@ -45,7 +46,7 @@ class Running:
     port: int
     store: RegistryStore | None  # None in a matcher-only process
     health: health.HealthServicer
-    keys: KeyStore | None  # None in a matcher-only process (it asks the registry)
+    keys: Credentials | None  # None in a matcher-only process (it asks the registry)
     probe: HealthProbe
     metrics: Metrics
     closers: list[Callable[[], object]] = field(default_factory=list)
@@ -80,14 +81,14 @@ def create_server(settings: Settings, *, address: str | None = None) -> Running:
     limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
     closers: list[Callable[[], object]] = []
     store: RegistryStore | None = None
-    keys: KeyStore | None = None
+    keys: Credentials | None = None
     authenticator: Authenticator
     audit_writer: audit.AuditWriter | None = None
     if settings.only != "matcher":
         engine = db.make_engine(settings.database_url)
         db.migrate(engine)
         store = RegistryStore(engine, ScoringConfig.load(settings.scoring_file))
-        authenticator = keys = KeyStore(store)
+        authenticator = keys = Credentials(store)  # API keys and users' sessions
         audit_writer = audit.AuditWriter(store)
         closers += [engine.dispose, audit_writer.close]
     else:
@@ -110,7 +111,7 @@ def create_server(settings: Settings, *, address: str | None = None) -> Running:
         source = InProcessSource(store)
         names += [
             service.add_to_server(store, server),
-            access_service.add_to_server(keys, server, audit_writer),
+            users_service.add_to_server(keys, server, audit_writer),
             ledger_service.add_to_server(store, server, salt=settings.transparency_salt),
             grpc_source.add_to_server(source, server),
         ]
