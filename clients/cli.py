@@ -14,6 +14,7 @@
     fupin cadres assign|contract [--region CODE] [--commit]
     fupin keys create|list|revoke …, fupin audit
     fupin users create|list|disable|reset-password … (clients/cli_users.py)
+    fupin web [--address HOST:PORT] [--target HOST:PORT]   the web console (web/)
     fupin health [--service NAME]
 
 KIND is one of villages, households, producers, listings, buyers, orders, cadres, aid-programs.
@@ -35,7 +36,7 @@ from typing import Any
 
 import pydantic
 
-from clients import cli_aid, cli_cadres, cli_health, cli_keys, cli_runs, cli_users, csvio
+from clients import cli_aid, cli_cadres, cli_health, cli_keys, cli_runs, cli_users, cli_web, csvio
 from clients.cli_output import emit, emit_json, emit_one, say, show
 from clients.client import KINDS, RegistryClient
 from clients.errors import CsvFormatError, FupinClientError
@@ -130,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_cadres.add_commands(commands, client)
     cli_keys.add_commands(commands, client)
     cli_users.add_commands(commands, client)
+    cli_web.add_command(commands)
     cli_health.add_command(commands, client)
     return parser
 

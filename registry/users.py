@@ -266,7 +266,11 @@ class UserStore:
             return ""
         with self.store.statement() as session:
             producer = session.get(models.Producer, scope)
-            village = session.get(models.Village, producer.village_id) if producer else None
+            village = (
+                session.get(models.Village, producer.village_id)
+                if producer is not None and producer.village_id
+                else None
+            )
         return village.admin_code[:12] if village is not None else ""
 
     def _may_manage(self, manager: Principal, role: Role, region: str) -> None:
