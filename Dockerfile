@@ -8,6 +8,7 @@ COPY proto ./proto
 COPY registry ./registry
 COPY matcher ./matcher
 COPY clients ./clients
+COPY web ./web
 RUN pip install --no-cache-dir -c constraints.txt . \
  && useradd --system --uid 10001 fupin && mkdir -p /app/var && chown fupin /app/var
 USER fupin
