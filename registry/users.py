@@ -167,8 +167,7 @@ class UserStore:
                 row.disabled = _now()
                 session.add(row)
             hashes = self._end_sessions(session, user_id)
-        for token_hash in hashes:
-            self.credentials.forget(token_hash)
+        self._forget(hashes)
         log.info("user_disabled", user_id=user_id)
         return row
 
@@ -181,8 +180,7 @@ class UserStore:
             row.locked_until = None
             session.add(row)
             hashes = self._end_sessions(session, user_id)
-        for token_hash in hashes:
-            self.credentials.forget(token_hash)
+        self._forget(hashes)
         log.info("user_password_reset", user_id=user_id)
         return row
 
@@ -290,6 +288,10 @@ class UserStore:
         if row is None or outside:
             raise NotFound(f"user {user_id!r} not found", field="id")
         return row
+
+    def _forget(self, hashes: list[str]) -> None:
+        for token_hash in hashes:
+            self.credentials.forget(token_hash)
 
     def _end_sessions(self, session: Session, user_id: str) -> list[str]:
         rows = session.scalars(
