@@ -9,6 +9,7 @@ COPY registry ./registry
 COPY matcher ./matcher
 COPY clients ./clients
 COPY server ./server
+COPY web ./web
 RUN pip install --no-cache-dir -c constraints.txt . \
  && useradd --system --uid 10001 fupin && mkdir -p /app/var && chown fupin /app/var
 USER fupin

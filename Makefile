@@ -30,7 +30,7 @@ lint: setup
 	$(BIN)/lint-imports --no-cache
 
 typecheck: setup
-	$(BIN)/mypy registry matcher server clients
+	$(BIN)/mypy registry matcher server clients web
 
 unit: setup
 	$(BIN)/pytest -n 2 --dist loadgroup

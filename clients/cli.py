@@ -13,6 +13,8 @@
     fupin aid allocate|ledger|verify|spending|chart|export (see clients/cli_aid.py)
     fupin cadres assign|contract [--region CODE] [--commit]
     fupin keys create|list|revoke …, fupin audit
+    fupin users create|list|disable|reset-password … (clients/cli_users.py)
+    fupin web [--address HOST:PORT] [--target HOST:PORT]   the web console (web/)
     fupin health [--service NAME]
 
 KIND is one of villages, households, producers, listings, buyers, orders, cadres, aid-programs.
@@ -34,10 +36,20 @@ from typing import TYPE_CHECKING, Any
 
 import pydantic
 
-from clients import cli_aid, cli_cadres, cli_health, cli_keys, cli_runs, csvio, i18n
+from clients import (
+    cli_aid,
+    cli_cadres,
+    cli_health,
+    cli_keys,
+    cli_runs,
+    cli_users,
+    cli_web,
+    csvio,
+    i18n,
+)
 from clients.cli_output import emit, emit_json, emit_one, say, show
 from clients.client import KINDS, RegistryClient
-from clients.errors import CsvFormatError, FupinClientError
+from clients.errors import CsvFormatError, FupinClientError, UsageError
 from clients.progress import Progress
 
 if TYPE_CHECKING:
@@ -45,10 +57,6 @@ if TYPE_CHECKING:
 
 DEFAULT_TARGET = "127.0.0.1:50051"
 IMPORTABLE = [name for name, kind in KINDS.items() if kind.importable]
-
-
-class UsageError(Exception):
-    """A command line that cannot work (missing file, bad settings): exit status 2."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -141,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     cli_aid.add_commands(commands, client)
     cli_cadres.add_commands(commands, client)
     cli_keys.add_commands(commands, client)
+    cli_users.add_commands(commands, client)
+    cli_web.add_command(commands)
     cli_health.add_command(commands, client)
     return parser
 

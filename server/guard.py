@@ -20,10 +20,9 @@ import grpc
 from registry.access import audit
 from registry.access import policy as access
 from registry.access import redaction as redact
+from registry.access.keys import bearer_key
 from registry.access.policy import Principal
-from registry.errors import ResourceExhausted, Unauthenticated
-
-BEARER = "bearer "
+from registry.errors import ResourceExhausted
 
 
 class RateLimiter:
@@ -91,16 +90,3 @@ class Guard:
         if seen.household_ids and self.audit is not None:
             self.audit.record(principal, method, request_id, seen)
         return response
-
-
-def bearer_key(metadata: Any) -> str:
-    """The key of the one `authorization: Bearer …` entry; Unauthenticated otherwise."""
-    values = [value for key, value in metadata or () if key == "authorization"]
-    if not values:
-        raise Unauthenticated("no API key: send metadata 'authorization: Bearer <key>'")
-    if len(values) > 1 or not isinstance(values[0], str):
-        raise Unauthenticated("send exactly one 'authorization: Bearer <key>' entry")
-    value = values[0]
-    if value[: len(BEARER)].lower() != BEARER:
-        raise Unauthenticated("the authorization metadata must read 'Bearer <key>'")
-    return value[len(BEARER) :].strip()

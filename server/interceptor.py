@@ -7,7 +7,6 @@ anything else becomes INTERNAL with a log entry and no traceback sent to the cal
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -16,6 +15,7 @@ import structlog
 from grpc_status import rpc_status
 
 from registry.access import policy as access
+from registry.access.audit import request_id_of
 from registry.access.policy import Principal
 from registry.errors import FupinError, InvalidArgument
 from server.guard import Guard
@@ -23,13 +23,6 @@ from server.metrics import Metrics
 
 log = structlog.get_logger("fupin.rpc")
 Behavior = Callable[[Any, grpc.ServicerContext], Any]
-
-
-def request_id_of(context: grpc.ServicerContext) -> str:
-    for key, value in context.invocation_metadata():
-        if key == "x-request-id" and isinstance(value, str) and len(value) <= 100:
-            return value
-    return uuid.uuid4().hex
 
 
 class RpcInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]

@@ -19,11 +19,12 @@ import structlog
 from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from clients.auth import is_loopback
 from matcher.service.source import RegistrySource
 from registry import db
-from registry.access import audit
-from registry.access import servicer as access_service
-from registry.access.keys import KeyStore, bootstrap_admin
+from registry.access import audit, users_servicer
+from registry.access.keys import bootstrap_admin
+from registry.access.users import Credentials
 from registry.ledger import servicer as ledger_service
 from registry.resources import servicer as service
 from registry.resources.scoring import ScoringConfig
@@ -50,7 +51,7 @@ class Running:
     port: int
     store: RegistryStore | None  # None in a matcher-only process
     health: health.HealthServicer
-    keys: KeyStore | None  # None in a matcher-only process (it asks the registry)
+    keys: Credentials | None  # None in a matcher-only process (it asks the registry)
     probe: HealthProbe
     metrics: Metrics
     closers: list[Callable[[], object]] = field(default_factory=list)
@@ -85,14 +86,14 @@ def create_server(settings: Settings, *, address: str | None = None) -> Running:
     limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
     closers: list[Callable[[], object]] = []
     store: RegistryStore | None = None
-    keys: KeyStore | None = None
+    keys: Credentials | None = None
     authenticator: Authenticator
     audit_writer: audit.AuditWriter | None = None
     if settings.only != "matcher":
         engine = db.make_engine(settings.database_url)
         db.migrate(engine)
         store = RegistryStore(engine, ScoringConfig.load(settings.scoring_file))
-        authenticator = keys = KeyStore(store)
+        authenticator = keys = Credentials(store)  # API keys and users' sessions
         audit_writer = audit.AuditWriter(store)
         closers += [engine.dispose, audit_writer.close]
     else:
@@ -115,7 +116,7 @@ def create_server(settings: Settings, *, address: str | None = None) -> Running:
         source = InProcessSource(store)
         names += [
             service.add_to_server(store, server),
-            access_service.add_to_server(keys, server, audit_writer),
+            users_servicer.add_to_server(keys, server, audit_writer),
             ledger_service.add_to_server(store, server, salt=settings.transparency_salt),
             grpc_source.add_to_server(source, server),
         ]
@@ -196,13 +197,6 @@ def _bind(server: grpc.Server, settings: Settings, address: str) -> int:
     if port == 0:
         raise OSError(f"cannot bind {address}")
     return port
-
-
-def is_loopback(address: str) -> bool:
-    if address.startswith("unix:"):
-        return True
-    host = address.rsplit(":", 1)[0].strip("[]")
-    return host == "localhost" or host == "::1" or host.startswith("127.")
 
 
 def serve(

@@ -238,3 +238,19 @@ def write_secret(path: Path, secret: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as out:
         out.write(secret + "\n")
+
+
+BEARER = "bearer "
+
+
+def bearer_key(metadata: Any) -> str:
+    """The key of the one `authorization: Bearer …` entry; Unauthenticated otherwise."""
+    values = [value for key, value in metadata or () if key == "authorization"]
+    if not values:
+        raise Unauthenticated("no API key: send metadata 'authorization: Bearer <key>'")
+    if len(values) > 1 or not isinstance(values[0], str):
+        raise Unauthenticated("send exactly one 'authorization: Bearer <key>' entry")
+    value = values[0]
+    if value[: len(BEARER)].lower() != BEARER:
+        raise Unauthenticated("the authorization metadata must read 'Bearer <key>'")
+    return value[len(BEARER) :].strip()

@@ -140,6 +140,14 @@ POLICY: Mapping[str, frozenset[Role]] = MappingProxyType({
     f"{_X}RevokeApiKey": frozenset({ADMIN}),
     f"{_X}ListAuditEvents": frozenset({ADMIN, AUDITOR}),
     f"{_X}WhoAmI": ALL,
+    # People: an office manages the users of its region (registry/access/users.py); anyone signs in
+    # (no key: a password) and ends its own session.
+    f"{_X}CreateUser": frozenset({ADMIN, OFFICE}),
+    f"{_X}ListUsers": frozenset({ADMIN, OFFICE}),
+    f"{_X}DisableUser": frozenset({ADMIN, OFFICE}),
+    f"{_X}ResetPassword": frozenset({ADMIN, OFFICE}),
+    f"{_X}SignIn": PUBLIC,
+    f"{_X}SignOut": ALL,
     # Internal: a matcher apart from the registry reads and writes through these with its own
     # (admin) key.
     **{

@@ -1,10 +1,11 @@
-"""AccessService servicer: API keys (create, list, revoke) and the audit log query."""
+"""AccessService servicer: API keys (create, list, revoke) and the audit log query.
+
+registry/access/users_servicer.py adds the RPCs of people (users, sign-in) and registers the
+whole."""
 
 from __future__ import annotations
 
 from typing import Any
-
-import grpc
 
 from fupin.registry.v1 import access_service_pb2 as apb
 from fupin.registry.v1 import access_service_pb2_grpc as apb_grpc
@@ -79,16 +80,10 @@ class AccessServicer(apb_grpc.AccessServiceServicer):
                 id=row.id or 0,
                 time=timestamp(row.time),
                 key_id=row.key_id,
-                role=apb.Role.Value(row.role.upper()),
+                role=apb.Role.Value(row.role.upper()) if row.role else apb.ROLE_UNSPECIFIED,
                 rpc=row.rpc,
                 request_id=row.request_id,
                 household_ids=audit.split(row.household_ids),
+                outcome=row.outcome,
             )
         return response
-
-
-def add_to_server(
-    keys: KeyStore, server: grpc.Server, audit_writer: audit.AuditWriter | None = None
-) -> str:
-    apb_grpc.add_AccessServiceServicer_to_server(AccessServicer(keys, audit_writer), server)
-    return str(apb.DESCRIPTOR.services_by_name["AccessService"].full_name)

@@ -351,3 +351,39 @@ class AuditEvent(SQLModel, table=True):
     # ",hh-1,hh-2," and ",350624,": delimited so that LIKE '%,x,%' finds one exactly.
     household_ids: str = Field(sa_type=Text)
     county_codes: str = Field(default="", sa_type=Text)
+    # sign-ins (registry/access/users.py); "" for reads
+    outcome: str = Field(default="", max_length=20)
+
+
+class UserAccount(SQLModel, table=True):
+    """A person who signs in (the web console): a role and a scope like an API key's, and an
+    Argon2id hash of the password (registry/access/users.py)."""
+
+    __tablename__ = "user_account"
+
+    id: str = Field(primary_key=True, max_length=40)
+    username: str = Field(max_length=40, unique=True)
+    password_hash: str = Field(max_length=200)
+    role: str = Field(max_length=20)
+    scope: str = Field(default="", max_length=40)
+    # Where an office manages it: an office's or auditor's scope, a cooperative's village code.
+    region: str = Field(default="", max_length=12, index=True)
+    display_name: str = Field(default="", max_length=100)
+    language: str = Field(default="", max_length=10)
+    failed_sign_ins: int = 0
+    locked_until: datetime | None = None
+    created: datetime
+    disabled: datetime | None = None
+
+
+class UserSession(SQLModel, table=True):
+    """A signed-in session: only the SHA-256 of its token is stored."""
+
+    __tablename__ = "user_session"
+
+    id: str = Field(primary_key=True, max_length=40)
+    hash: str = Field(max_length=64, unique=True)
+    user_id: str = Field(foreign_key="user_account.id", max_length=40, index=True)
+    created: datetime
+    expires: datetime
+    revoked: datetime | None = None
