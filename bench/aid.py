@@ -31,8 +31,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from matcher.solvers.aid import greedy, solve
 from matcher.solvers.aid.demo import demo_problem
-from matcher.solvers.aid.solve import greedy, solve
 from matcher.solvers.common.solving import SolveParams
 
 SIZES = ("5000x10", "50000x20")

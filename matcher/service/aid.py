@@ -19,7 +19,7 @@ from matcher.service.launch import Launcher, NewRun
 from matcher.service.live import LiveRuns
 from matcher.service.runner import Outcome
 from matcher.service.source import GrantRecord, RegistrySource, RunRecord, RunState
-from matcher.solvers.aid import solve as aid
+from matcher.solvers import aid
 from registry.access import policy as access
 from registry.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
 from registry.resources.convert import REGION_CODE

@@ -18,8 +18,7 @@ from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.registry.v1 import resources_pb2 as rpb
 from matcher.service.jobs_cadres import Mode, StationingJob, StationingOutcome
 from matcher.service.source import CadreItem, ContractingData, StationingData
-from matcher.solvers.contracting import solve as contracting
-from matcher.solvers.stationing import solve as stationing
+from matcher.solvers import contracting, stationing
 from registry.errors import InvalidArgument
 from registry.resources.checks import Checker
 from registry.runs.cadres import INLINE

@@ -10,8 +10,8 @@ from typing import Any
 
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from matcher.service.source import OpenListing, OpenOrder, RunRecord
+from matcher.solvers import produce
 from matcher.solvers.common.solving import Objective, SolveParams, SolveStatus
-from matcher.solvers.produce import solve as produce
 from registry.errors import FieldViolation, InvalidArgument
 from registry.resources.convert import timestamp
 

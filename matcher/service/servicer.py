@@ -29,7 +29,7 @@ from matcher.service.live import LiveRuns
 from matcher.service.quick import QuickSourcer
 from matcher.service.runner import Executor, Outcome, Progress
 from matcher.service.source import Allocation, RegistrySource, RunRecord, RunState
-from matcher.solvers.produce import solve as produce
+from matcher.solvers import produce
 from registry.access import policy as access
 from registry.errors import FailedPrecondition, InvalidArgument, ResourceExhausted
 from registry.resources import query

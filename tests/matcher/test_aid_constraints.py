@@ -7,9 +7,7 @@ from typing import Any
 
 from ortools.sat.python import cp_model
 
-from matcher.solvers.aid.model import build_model
-from matcher.solvers.aid.pairs import eligible_pairs, quota_targets
-from matcher.solvers.aid.solve import (
+from matcher.solvers.aid import (
     AidHousehold,
     AidProblem,
     AidProgramme,
@@ -18,6 +16,8 @@ from matcher.solvers.aid.solve import (
     Quota,
     solve,
 )
+from matcher.solvers.aid.model import build_model
+from matcher.solvers.aid.pairs import eligible_pairs, quota_targets
 from matcher.solvers.common.solving import SolveParams, SolveStatus
 from tests.matcher.test_aid_reference import Grants, two_household_problem
 

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import replace
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from matcher.solvers.aid import AidObjective, AidProblem, solve
 from matcher.solvers.aid import polish as aid_polish
-from matcher.solvers.aid import solve as aid_module
 from matcher.solvers.aid.market import Market, evaluate
 from matcher.solvers.aid.pairs import eligible_pairs, quota_targets
-from matcher.solvers.aid.solve import AidObjective, AidProblem, solve
 from matcher.solvers.common.solving import SolveParams, SolveStatus
 from tests.matcher.test_aid_reference import (
     aid_problems,
@@ -30,6 +30,9 @@ EXAMPLES = settings(
     derandomize=True,  # the same instances on every run and machine
     suppress_health_check=[HealthCheck.too_slow],
 )
+
+# The module, not the package's ``solve`` function that shadows it as an attribute.
+aid_module = importlib.import_module("matcher.solvers.aid.solve")
 
 
 def check_against(problem: AidProblem, expected: tuple[int, int] | None) -> None:

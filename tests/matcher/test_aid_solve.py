@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
+from matcher.solvers.aid import AidObjective, greedy, solve
 from matcher.solvers.aid.demo import demo_problem
-from matcher.solvers.aid.solve import AidObjective, greedy, solve
 from matcher.solvers.common.solving import SolveParams, SolveStatus
 from tests.matcher.test_aid_reference import result_grants, violations
 

@@ -16,18 +16,17 @@ from scipy.sparse import coo_matrix, csr_matrix, lil_matrix
 
 from bench.cadres import contracting_problem
 from matcher.solvers.common.solving import SolveParams, SolveStatus
-from matcher.solvers.contracting import bound as contracting_bound
-from matcher.solvers.contracting import flow as contracting_flow
-from matcher.solvers.contracting.pairs import Pairs
-from matcher.solvers.contracting.solve import (
+from matcher.solvers.contracting import (
     ContractCadre,
     ContractHousehold,
     ContractingProblem,
     HouseholdStatus,
     UncoveredReason,
-    build_pairs,
     solve,
 )
+from matcher.solvers.contracting import bound as contracting_bound
+from matcher.solvers.contracting import flow as contracting_flow
+from matcher.solvers.contracting.pairs import Pairs, build_pairs
 
 PARAMS = SolveParams(time_limit_s=20, workers=1)
 POOR, AT_RISK, OUT = (

@@ -8,13 +8,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from matcher.solvers.common.solving import SolveStatus
-from matcher.solvers.produce.solve import (
+from matcher.solvers.common.solving import Objective, SolveParams, SolveStatus
+from matcher.solvers.produce import (
     Lane,
-    Objective,
     PovertyClass,
     ProduceProblem,
-    SolveParams,
     TransportConfig,
     UnsoldReason,
     greedy,

@@ -16,15 +16,14 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from matcher.solvers.produce.solve import (
+from matcher.solvers.common.solving import Objective, SolveParams
+from matcher.solvers.produce import (
     Lane,
     Listing,
-    Objective,
     Order,
     PovertyClass,
     ProduceProblem,
     ProduceResult,
-    SolveParams,
     TransportConfig,
     household,
     solve,

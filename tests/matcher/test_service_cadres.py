@@ -16,7 +16,7 @@ from fupin.matcher.v1 import cadres_pb2 as cpb
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
 from fupin.registry.v1 import resources_pb2 as pb
-from matcher.solvers.stationing.solve import Cadre, StationingProblem, Village
+from matcher.solvers.stationing import Cadre, StationingProblem, Village
 from matcher.solvers.stationing.stability import StableProblem
 from tests.matcher import test_contracting, test_stability, test_stationing_exact
 from tests.matcher import test_stationing_fast as fast

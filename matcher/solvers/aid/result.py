@@ -54,7 +54,7 @@ class ProgrammeUsage:
 
 @dataclass(frozen=True)
 class AidResult:
-    """Outcome of a solve; ``objective`` and ``best_bound`` in value units (``aid_domain``).
+    """Outcome of a solve; ``objective`` and ``best_bound`` in value units (``problem``).
 
     Under REACH_FIRST they are the need phase's, with the household count fixed at
     ``households_helped``.

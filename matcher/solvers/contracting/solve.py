@@ -43,19 +43,7 @@ from matcher.solvers.contracting import search as contracting_search
 from matcher.solvers.contracting.greedy import greedy, repair
 from matcher.solvers.contracting.model import build_model
 from matcher.solvers.contracting.pairs import Pairs, build_pairs
-from matcher.solvers.contracting.problem import (
-    DEFAULT_QUOTA_BY_RANK,
-    POOR,
-    CadreLoad,
-    Contract,
-    ContractCadre,
-    ContractHousehold,
-    ContractingProblem,
-    ContractingResult,
-    HouseholdStatus,
-    Uncovered,
-    UncoveredReason,
-)
+from matcher.solvers.contracting.problem import ContractingProblem, ContractingResult
 from matcher.solvers.contracting.result import build_result, left_out
 
 # Of the time left after the LP and its rounding, the window search's share: all of it. At
@@ -68,22 +56,7 @@ IMPROVE_SHARE = 1.0
 # +0.62% over the LP bound in 7 s alone; the LP bound cannot certify 1% there (docs/cadres.md).
 LAGRANGIAN_SHARE = 0.25
 
-__all__ = [
-    "DEFAULT_QUOTA_BY_RANK",
-    "POOR",
-    "CadreLoad",
-    "Contract",
-    "ContractCadre",
-    "ContractHousehold",
-    "ContractingProblem",
-    "ContractingResult",
-    "HouseholdStatus",
-    "Uncovered",
-    "UncoveredReason",
-    "build_model",
-    "build_pairs",
-    "solve",
-]
+__all__ = ["solve"]
 
 
 def solve(problem: ContractingProblem, params: SolveParams | None = None) -> ContractingResult:
