@@ -52,7 +52,7 @@ def measure(size: str, time_limit_s: float, workers: int, seed: int) -> dict[str
         "programmes": programmes,
         "end_to_end_s": round(elapsed, 3),
         "objective": result.objective,
-        "bound": result.best_bound,
+        "bound": result.bound,
         "gap": round(result.gap, 6),
         "greedy_objective": baseline.objective,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

@@ -127,7 +127,7 @@ def _result_fields(result: aid.AidResult, inline: bool) -> dict[str, Any]:
         "state": RunState.PROPOSED,
         "status": convert.STATUS.get(result.status, mpb.NO_SOLUTION),
         "objective": int(result.objective),
-        "best_bound": float(result.best_bound),
+        "best_bound": float(result.bound),
         "gap": float(result.gap),
         "build_s": result.timings.build_s,
         "solve_s": result.timings.solve_s,

@@ -280,9 +280,7 @@ def _result_fields(
         "state": RunState.PROPOSED,
         "status": status,
         "objective": int(result.objective),
-        "best_bound": float(
-            result.best_bound if result.best_bound is not None else result.objective
-        ),
+        "best_bound": float(result.bound if result.bound is not None else result.objective),
         "gap": float(result.gap or 0.0),
         "build_s": result.timings.build_s,
         "solve_s": result.timings.solve_s,

@@ -49,7 +49,7 @@ def check_against(problem: AidProblem, expected: tuple[int, int] | None) -> None
     assert result.objective == value == expected[1]
     if problem.objective is AidObjective.REACH_FIRST:
         assert reach == result.households_helped == expected[0]
-    assert result.best_bound >= value
+    assert result.bound >= value
     assert result.gap == 0.0
 
 
@@ -100,4 +100,4 @@ def test_polish_in_small_chunks_keeps_every_rule(problem):
     assert violations(problem, grants) == []
     if expected is not None and result.grants:
         assert result.status in (SolveStatus.FEASIBLE, SolveStatus.OPTIMAL)
-        assert result.objective <= expected[1] <= result.best_bound
+        assert result.objective <= expected[1] <= result.bound

@@ -124,7 +124,7 @@ def test_greedy_serves_first_come_solve_serves_the_poor():
     assert shipped(best) == {("late", "O1"): 100}
     assert fcfs.kpis.priority_kg_sold == 0 < best.kpis.priority_kg_sold
     assert fcfs.objective < best.objective
-    assert (fcfs.status, fcfs.method, fcfs.best_bound) == (SolveStatus.FEASIBLE, "greedy", None)
+    assert (fcfs.status, fcfs.method, fcfs.bound) == (SolveStatus.FEASIBLE, "greedy", None)
 
 
 def test_greedy_takes_the_best_paying_order_and_respects_minimums():
@@ -200,7 +200,7 @@ def test_tiny_time_limit_returns_best_solution_found():
     assert result.method == "cp_sat"
     assert result.status in (SolveStatus.FEASIBLE, SolveStatus.OPTIMAL)
     assert result.allocations and result.objective > 0
-    assert result.best_bound is not None and result.best_bound >= result.objective
+    assert result.bound is not None and result.bound >= result.objective
     assert result.gap is not None and result.gap >= 0
 
 
@@ -210,9 +210,9 @@ def test_reproducible_mode_repeats_exactly():
     p = replace(big_exact(60, 8), objective=Objective.POVERTY_FIRST)
     first, second = solve(p, params), solve(p, params)
     assert first.allocations == second.allocations
-    assert (first.objective, first.best_bound, first.status) == (
+    assert (first.objective, first.bound, first.status) == (
         second.objective,
-        second.best_bound,
+        second.bound,
         second.status,
     )
 
