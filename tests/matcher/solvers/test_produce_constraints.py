@@ -6,7 +6,7 @@ import pytest
 
 from matcher.solvers.common.solving import Objective, SolveParams, SolveStatus
 from matcher.solvers.produce import InvalidProduceProblem, Lane, PovertyClass, UnsoldReason, solve
-from tests.matcher.test_produce_factories import (
+from tests.matcher.solvers.test_produce_factories import (
     TRANSPORT_FEN,
     days,
     listing,

@@ -18,7 +18,7 @@ from matcher.solvers.produce import (
     greedy,
     solve,
 )
-from tests.matcher.test_produce_factories import (
+from tests.matcher.solvers.test_produce_factories import (
     days,
     listing,
     order,

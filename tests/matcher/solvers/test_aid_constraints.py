@@ -19,7 +19,7 @@ from matcher.solvers.aid import (
 from matcher.solvers.aid.model import build_model
 from matcher.solvers.aid.pairs import eligible_pairs, quota_targets
 from matcher.solvers.common.solving import SolveParams, SolveStatus
-from tests.matcher.test_aid_reference import Grants, two_household_problem
+from tests.matcher.solvers.test_aid_reference import Grants, two_household_problem
 
 PARAMS = SolveParams(time_limit_s=5, reproducible=True)
 POOR, BETTER = "h-poor", "h-better"

@@ -14,7 +14,7 @@ from matcher.solvers.aid import polish as aid_polish
 from matcher.solvers.aid.market import Market, evaluate
 from matcher.solvers.aid.pairs import eligible_pairs, quota_targets
 from matcher.solvers.common.solving import SolveParams, SolveStatus
-from tests.matcher.test_aid_reference import (
+from tests.matcher.solvers.test_aid_reference import (
     aid_problems,
     brute_force,
     milp_optimum,

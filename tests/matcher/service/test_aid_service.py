@@ -20,7 +20,7 @@ from matcher.service.aid_request import inline_request
 from matcher.solvers.aid import AidObjective, AidProgramme, solve
 from matcher.solvers.aid.demo import demo_problem
 from tests.aidfixtures import poor_households, programme, selection_request
-from tests.matcher.test_aid_reference import (
+from tests.matcher.solvers.test_aid_reference import (
     aid_problems,
     brute_force,
     milp_optimum,

@@ -7,7 +7,7 @@ import time
 from matcher.solvers.aid import AidObjective, greedy, solve
 from matcher.solvers.aid.demo import demo_problem
 from matcher.solvers.common.solving import SolveParams, SolveStatus
-from tests.matcher.test_aid_reference import result_grants, violations
+from tests.matcher.solvers.test_aid_reference import result_grants, violations
 
 SOLVED = (SolveStatus.FEASIBLE, SolveStatus.OPTIMAL)
 
