@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from matcher.solvers.produce.solve import (
+from matcher.solvers.produce import (
     Lane,
     Listing,
     Order,

@@ -1,4 +1,5 @@
-"""Optimality against an independent MILP (scipy / HiGHS) and brute force.
+"""The reference for produce optimality tests: an independent MILP (scipy / HiGHS) over the
+raw problem, a feasibility check, and hypothesis instances.
 
 The reference reads the raw problem (its own haversine, rules and rounding as the design
 states them), never the module's arc arrays, and is solved with ``mip_rel_gap = 0``.
@@ -9,25 +10,23 @@ from __future__ import annotations
 import datetime
 import itertools
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from matcher.solvers.produce.solve import (
+from matcher.solvers.common.solving import Objective, SolveParams
+from matcher.solvers.produce import (
     Lane,
     Listing,
-    Objective,
     Order,
     PovertyClass,
     ProduceProblem,
     ProduceResult,
-    SolveParams,
     TransportConfig,
     household,
-    solve,
 )
 
 TODAY = datetime.date(2020, 5, 10)
@@ -301,175 +300,3 @@ def instances(draw, exact: bool, objective: Objective | None = None):
 
 FAST = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 EXACT = settings(max_examples=90, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-@FAST
-@given(instances(exact=False, objective=Objective.WELFARE))
-def test_welfare_fast_path_matches_milp(p):
-    """Min-cost flow reaches the MILP's welfare optimum, and its shadow prices are exact."""
-    result = solve(p, PARAMS)
-    assert result.method == "min_cost_flow"
-    assert_optimal(p, result)
-    base = ref_solve(p, Objective.WELFARE)[1]
-    for j, outcome in enumerate(result.orders):
-        more = replace(p.orders[j], max_quantity_kg=p.orders[j].max_quantity_kg + 1)
-        bigger = replace(p, orders=(*p.orders[:j], more, *p.orders[j + 1 :]))
-        assert ref_solve(bigger, Objective.WELFARE)[1] - base == outcome.shadow_price_fen
-
-
-@FAST
-@given(instances(exact=False, objective=Objective.POVERTY_FIRST))
-def test_poverty_first_fast_path_matches_milp(p):
-    """The two-flow lexicographic optimum equals the two-stage MILP's; shadow prices exact."""
-    result = solve(p, PARAMS)
-    assert_optimal(p, result)
-    poor, value = ref_solve(p, Objective.POVERTY_FIRST)
-    for j, outcome in enumerate(result.orders):
-        more = replace(p.orders[j], max_quantity_kg=p.orders[j].max_quantity_kg + 1)
-        bigger = replace(p, orders=(*p.orders[:j], more, *p.orders[j + 1 :]))
-        poor2, value2 = ref_solve(bigger, Objective.POVERTY_FIRST)
-        assert poor2 - poor == round(outcome.shadow_priority_kg * 10_000)
-        if poor2 == poor:
-            assert value2 - value == outcome.shadow_price_fen
-
-
-def with_floor(p: ProduceProblem, i: int, floor: int) -> ProduceProblem:
-    changed = replace(p.listings[i], floor_price_fen=floor)
-    return replace(p, listings=(*p.listings[:i], changed, *p.listings[i + 1 :]))
-
-
-WELFARE = Objective.WELFARE
-
-
-@FAST
-@given(instances(exact=False, objective=Objective.WELFARE))
-def test_would_sell_at_floor_is_the_selling_threshold(p):
-    """At the reported floor selling ties the optimum; one fen higher it is strictly worse."""
-    result = solve(p, PARAMS)
-    for unsold in result.unsold:
-        i = next(k for k, x in enumerate(p.listings) if x.id == unsold.listing_id)
-        if unsold.unsold_kg < p.listings[i].quantity_kg:
-            continue  # partly sold: no threshold reported
-        floor = unsold.would_sell_at_floor_fen
-        if floor is not None:
-            tie = with_floor(p, i, floor)
-            assert ref_solve(tie, WELFARE, sell=i) == ref_solve(tie, WELFARE)
-        above = with_floor(p, i, 0 if floor is None else floor + 1)
-        forced = ref_solve(above, Objective.WELFARE, sell=i)
-        assert forced is None or forced[1] < ref_solve(above, Objective.WELFARE)[1]
-
-
-@EXACT
-@given(instances(exact=True, objective=Objective.WELFARE))
-def test_welfare_exact_path_matches_milp(p):
-    """CP-SAT with minimum quantities, lots and fixed costs reaches the MILP optimum."""
-    result = solve(p, PARAMS)
-    assert result.status.value == "OPTIMAL"
-    assert_optimal(p, result)
-
-
-@EXACT
-@given(instances(exact=True, objective=Objective.POVERTY_FIRST))
-def test_poverty_first_exact_path_matches_milp(p):
-    """Two CP-SAT stages reach the two-stage MILP's lexicographic optimum."""
-    result = solve(p, PARAMS)
-    assert result.status.value == "OPTIMAL"
-    assert_optimal(p, result)
-
-
-# --- brute force --------------------------------------------------------------------------
-
-
-def brute_force(p: ProduceProblem) -> tuple[int, int]:
-    """Best (priority, value) or (0, value) over every integer allocation of a tiny instance."""
-    arcs = ref_arcs(p)
-    best = None
-    ranges = [
-        range(min(p.listings[e.i].quantity_kg, p.orders[e.j].max_quantity_kg) + 1) for e in arcs
-    ]
-    for x in itertools.product(*ranges):
-        if any(0 < k < e.lot for k, e in zip(x, arcs, strict=True)):
-            continue
-        if any(
-            sum(k for k, e in zip(x, arcs, strict=True) if e.i == i) > grower.quantity_kg
-            for i, grower in enumerate(p.listings)
-        ):
-            continue
-        fills = [
-            sum(k for k, e in zip(x, arcs, strict=True) if e.j == j) for j in range(len(p.orders))
-        ]
-        if any(
-            f not in {0, *range(o.min_quantity_kg, o.max_quantity_kg + 1)}
-            for f, o in zip(fills, p.orders, strict=True)
-        ):
-            continue
-        bonus = p.objective is Objective.WELFARE
-        value = sum(
-            k * (e.margin + (e.bonus if bonus else 0)) - e.fixed * math.ceil(k / e.truck)
-            for k, e in zip(x, arcs, strict=True)
-        )
-        poor = sum(k * e.poor for k, e in zip(x, arcs, strict=True)) if not bonus else 0
-        best = max(best or (poor, value), (poor, value))
-    return best
-
-
-def tiny(objective: Objective) -> ProduceProblem:
-    """Two plum growers (one impoverished) and two buyers, one with a 4 kg minimum."""
-    grower = Listing(
-        "poor",
-        "plum",
-        "A",
-        4,
-        100,
-        23.7,
-        117.2,
-        TODAY,
-        TODAY,
-        3,
-        household(PovertyClass.IMPOVERISHED),
-    )
-    farm = replace(
-        grower,
-        id="farm",
-        quantity_kg=3,
-        floor_price_fen=60,
-        shares=household(PovertyClass.NOT_POOR),
-    )
-    plant = Order(
-        "plant", "plum", frozenset("A"), 4, 5, 200, 23.3, 116.2, TODAY + datetime.timedelta(2)
-    )
-    shop = replace(plant, id="shop", min_quantity_kg=0, max_quantity_kg=2, price_fen=260)
-    lanes = {("farm", "shop"): Lane(20, 1, min_lot_kg=2, fixed_cost_fen=150, truck_capacity_kg=2)}
-    return ProduceProblem(
-        listings=(grower, farm),
-        orders=(plant, shop),
-        today=TODAY,
-        transport=TransportConfig(lanes=lanes),
-        objective=objective,
-    )
-
-
-def test_brute_force_welfare_tiny():
-    """Brute force over all 5·4·3·3 allocations agrees with solve under WELFARE."""
-    p = tiny(Objective.WELFARE)
-    assert solve(p, PARAMS).objective == brute_force(p)[1]
-
-
-def test_brute_force_poverty_first_tiny():
-    """Brute force agrees with solve on (priority kg, value) under POVERTY_FIRST."""
-    p = tiny(Objective.POVERTY_FIRST)
-    result = solve(p, PARAMS)
-    assert check_feasible(p, result) == brute_force(p)
-
-
-def test_brute_force_fast_path_tiny():
-    """Without side constraints the min-cost flow matches brute force too."""
-    p = tiny(Objective.WELFARE)
-    plain = replace(
-        p,
-        orders=tuple(replace(o, min_quantity_kg=0) for o in p.orders),
-        transport=TransportConfig(),
-    )
-    result = solve(plain, PARAMS)
-    assert result.method == "min_cost_flow"
-    assert result.objective == brute_force(plain)[1]

@@ -16,11 +16,11 @@ from fupin.matcher.v1 import cadres_pb2 as cpb
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
 from fupin.registry.v1 import resources_pb2 as pb
-from matcher.solvers.stationing.solve import Cadre, StationingProblem, Village
+from matcher.solvers.stationing import Cadre, StationingProblem, Village
 from matcher.solvers.stationing.stability import StableProblem
-from tests.matcher import test_contracting, test_stability, test_stationing_exact
-from tests.matcher import test_stationing_fast as fast
-from tests.matcher.cadre_requests import assign_request, contract_request
+from tests.matcher.service.cadre_requests import assign_request, contract_request
+from tests.matcher.solvers import test_contracting, test_stability, test_stationing_exact
+from tests.matcher.solvers import test_stationing_fast as fast
 from tests.rpcerrors import fields_of, rpc_fails
 
 SERVER_EXAMPLES = settings(

@@ -8,9 +8,9 @@ import numpy as np
 
 from matcher.service.jobs import ProduceJob, sparsified
 from matcher.solvers.common.geo import great_circle_km
+from matcher.solvers.produce import ProduceProblem
 from matcher.solvers.produce.candidates import nearest_orders
-from matcher.solvers.produce.solve import ProduceProblem
-from tests.matcher.test_produce_factories import TODAY, listing, order
+from tests.matcher.solvers.test_produce_factories import TODAY, listing, order
 
 
 def scattered(seed: int, n_listings: int, n_orders: int):

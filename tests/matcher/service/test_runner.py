@@ -9,7 +9,7 @@ import pytest
 
 from matcher.service.runner import Executor, Outcome, Progress
 from matcher.solvers.common.solving import SolveParams
-from tests.matcher import solvers_for_tests as solvers
+from tests.matcher.service import solvers_for_tests as solvers
 
 
 @pytest.fixture(scope="module")

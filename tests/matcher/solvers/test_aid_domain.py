@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from matcher.solvers.aid.solve import (
+from matcher.solvers.aid import (
     VALUE_SCALE,
     AidHousehold,
     AidProblem,

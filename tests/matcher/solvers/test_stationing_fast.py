@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from scipy.optimize import linear_sum_assignment
 
 from matcher.solvers.common.solving import SolveParams, SolveStatus
-from matcher.solvers.stationing.solve import (
+from matcher.solvers.stationing import (
     Cadre,
     StationingProblem,
     Village,

@@ -17,7 +17,7 @@ from fupin.registry.v1 import resources_pb2 as pb
 from registry.ledger import chain as ledger
 from registry.resources import models
 from tests import factories
-from tests.matcher.test_stationing_exact import haversine_m
+from tests.matcher.solvers.test_stationing_exact import haversine_m
 from tests.rpcerrors import fields_of, rpc_fails
 
 ONE_EACH = cpb.StationingRules(team_min=1, team_max=1)

@@ -4,17 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from matcher.solvers.common.solving import SolveStatus
-from matcher.solvers.produce.solve import (
-    InvalidProduceProblem,
-    Lane,
-    Objective,
-    PovertyClass,
-    SolveParams,
-    UnsoldReason,
-    solve,
-)
-from tests.matcher.test_produce_factories import (
+from matcher.solvers.common.solving import Objective, SolveParams, SolveStatus
+from matcher.solvers.produce import InvalidProduceProblem, Lane, PovertyClass, UnsoldReason, solve
+from tests.matcher.solvers.test_produce_factories import (
     TRANSPORT_FEN,
     days,
     listing,

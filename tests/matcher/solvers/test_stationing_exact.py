@@ -14,7 +14,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import lil_matrix
 
 from matcher.solvers.common.solving import SolveParams, SolveStatus
-from matcher.solvers.stationing.solve import Cadre, Coverage, StationingProblem, Village, solve
+from matcher.solvers.stationing import Cadre, Coverage, StationingProblem, Village, solve
 
 PARAMS = SolveParams(time_limit_s=20, workers=1)
 SKILLS = ("health", "water", "finance")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from matcher.solvers.common.solving import SolveParams, SolveStatus
-from matcher.solvers.stationing.solve import (
+from matcher.solvers.stationing import (
     Cadre,
     Continuity,
     Coverage,

@@ -8,19 +8,17 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from matcher.solvers.common.solving import SolveStatus
-from matcher.solvers.produce.solve import (
+from matcher.solvers.common.solving import Objective, SolveParams, SolveStatus
+from matcher.solvers.produce import (
     Lane,
-    Objective,
     PovertyClass,
     ProduceProblem,
-    SolveParams,
     TransportConfig,
     UnsoldReason,
     greedy,
     solve,
 )
-from tests.matcher.test_produce_factories import (
+from tests.matcher.solvers.test_produce_factories import (
     days,
     listing,
     order,
@@ -126,7 +124,7 @@ def test_greedy_serves_first_come_solve_serves_the_poor():
     assert shipped(best) == {("late", "O1"): 100}
     assert fcfs.kpis.priority_kg_sold == 0 < best.kpis.priority_kg_sold
     assert fcfs.objective < best.objective
-    assert (fcfs.status, fcfs.method, fcfs.best_bound) == (SolveStatus.FEASIBLE, "greedy", None)
+    assert (fcfs.status, fcfs.method, fcfs.bound) == (SolveStatus.FEASIBLE, "greedy", None)
 
 
 def test_greedy_takes_the_best_paying_order_and_respects_minimums():
@@ -202,7 +200,7 @@ def test_tiny_time_limit_returns_best_solution_found():
     assert result.method == "cp_sat"
     assert result.status in (SolveStatus.FEASIBLE, SolveStatus.OPTIMAL)
     assert result.allocations and result.objective > 0
-    assert result.best_bound is not None and result.best_bound >= result.objective
+    assert result.bound is not None and result.bound >= result.objective
     assert result.gap is not None and result.gap >= 0
 
 
@@ -212,9 +210,9 @@ def test_reproducible_mode_repeats_exactly():
     p = replace(big_exact(60, 8), objective=Objective.POVERTY_FIRST)
     first, second = solve(p, params), solve(p, params)
     assert first.allocations == second.allocations
-    assert (first.objective, first.best_bound, first.status) == (
+    assert (first.objective, first.bound, first.status) == (
         second.objective,
-        second.best_bound,
+        second.bound,
         second.status,
     )
 

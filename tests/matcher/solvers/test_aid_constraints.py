@@ -7,9 +7,7 @@ from typing import Any
 
 from ortools.sat.python import cp_model
 
-from matcher.solvers.aid.model import build_model
-from matcher.solvers.aid.pairs import eligible_pairs, quota_targets
-from matcher.solvers.aid.solve import (
+from matcher.solvers.aid import (
     AidHousehold,
     AidProblem,
     AidProgramme,
@@ -18,8 +16,10 @@ from matcher.solvers.aid.solve import (
     Quota,
     solve,
 )
+from matcher.solvers.aid.model import build_model
+from matcher.solvers.aid.pairs import eligible_pairs, quota_targets
 from matcher.solvers.common.solving import SolveParams, SolveStatus
-from tests.matcher.test_aid_reference import Grants, two_household_problem
+from tests.matcher.solvers.test_aid_reference import Grants, two_household_problem
 
 PARAMS = SolveParams(time_limit_s=5, reproducible=True)
 POOR, BETTER = "h-poor", "h-better"

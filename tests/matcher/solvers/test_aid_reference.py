@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_matrix
 
-from matcher.solvers.aid.solve import (
+from matcher.solvers.aid import (
     VALUE_SCALE,
     AidHousehold,
     AidObjective,

@@ -7,8 +7,8 @@ from typing import Any
 from fupin.matcher.v1 import cadres_pb2 as cpb
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.registry.v1 import resources_pb2 as pb
-from matcher.solvers.contracting.solve import ContractingProblem, HouseholdStatus
-from matcher.solvers.stationing.solve import Coverage, StationingProblem
+from matcher.solvers.contracting import ContractingProblem, HouseholdStatus
+from matcher.solvers.stationing import Coverage, StationingProblem
 
 COVERAGE = {
     Coverage.OFF: cpb.COVERAGE_OFF,

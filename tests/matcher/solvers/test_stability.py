@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from matcher.solvers.common.solving import SolveParams, SolveStatus
-from matcher.solvers.stationing.solve import Cadre, StationingProblem, Village
+from matcher.solvers.stationing import Cadre, StationingProblem, Village
 from matcher.solvers.stationing.stability import (
     StableProblem,
     blocking_pairs,

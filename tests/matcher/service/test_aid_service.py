@@ -17,10 +17,10 @@ from fupin.registry.v1 import registry_service_pb2 as api
 from fupin.registry.v1 import resources_pb2 as pb
 from matcher.service import convert_aid as aid_convert
 from matcher.service.aid_request import inline_request
+from matcher.solvers.aid import AidObjective, AidProgramme, solve
 from matcher.solvers.aid.demo import demo_problem
-from matcher.solvers.aid.solve import AidObjective, AidProgramme, solve
 from tests.aidfixtures import poor_households, programme, selection_request
-from tests.matcher.test_aid_reference import (
+from tests.matcher.solvers.test_aid_reference import (
     aid_problems,
     brute_force,
     milp_optimum,
