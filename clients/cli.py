@@ -34,7 +34,7 @@ from typing import Any
 
 import pydantic
 
-from clients import cli_aid, cli_cadres, cli_health, cli_keys, cli_runs, csvio
+from clients import cli_aid, cli_backup, cli_cadres, cli_health, cli_keys, cli_runs, csvio
 from clients.cli_output import emit, emit_json, emit_one, say, show
 from clients.client import KINDS, RegistryClient
 from clients.errors import CsvFormatError, FupinClientError
@@ -129,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_cadres.add_commands(commands, client)
     cli_keys.add_commands(commands, client)
     cli_health.add_command(commands, client)
+    cli_backup.add_commands(commands)
     return parser
 
 
