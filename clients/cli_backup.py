@@ -19,6 +19,7 @@ import shutil
 import sqlite3
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,18 +51,18 @@ def add_commands(commands: Any) -> None:
 
 
 def run_backup(args: argparse.Namespace) -> int:
-    try:
-        return backup(args)
-    except BackupError as exc:
-        say(f"fupin backup: {exc}")
-        return 2
+    return _reported("backup", backup, args)
 
 
 def run_restore(args: argparse.Namespace) -> int:
+    return _reported("restore", restore, args)
+
+
+def _reported(command: str, run: Callable[[argparse.Namespace], int], args: Any) -> int:
     try:
-        return restore(args)
+        return run(args)
     except BackupError as exc:
-        say(f"fupin restore: {exc}")
+        say(f"fupin {command}: {exc}")
         return 2
 
 

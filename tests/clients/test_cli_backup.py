@@ -75,17 +75,21 @@ def test_the_demo_survives_backup_and_restore_on_postgres(
     assert restored["counts_differ"] == []
 
 
-@pytest.mark.postgres
-@pytest.mark.xdist_group("backup")
-def test_restore_refuses_a_database_with_tables(
-    fupin: Run, new_database: Callable[[], str], tmp_path: Path
-) -> None:
-    """Restoring over a live database would mix two histories: exit 2, nothing written."""
+@pytest.fixture
+def empty_dump(fupin: Run, new_database: Callable[[], str], tmp_path: Path) -> tuple[str, Path]:
+    """A PostgreSQL database with the schema and no data, and its dump: (url, dump)."""
     source = new_database()
     migrate_empty(source)
     dump = tmp_path / "fupin.dump"
     assert fupin("backup", str(dump), "--database-url", source)[0] == 0
+    return source, dump
 
+
+@pytest.mark.postgres
+@pytest.mark.xdist_group("backup")
+def test_restore_refuses_a_database_with_tables(fupin: Run, empty_dump: tuple[str, Path]) -> None:
+    """Restoring over a live database would mix two histories: exit 2, nothing written."""
+    source, dump = empty_dump
     code, _ = fupin("restore", str(dump), "--database-url", source)
     assert code == 2
 
@@ -93,14 +97,11 @@ def test_restore_refuses_a_database_with_tables(
 @pytest.mark.postgres
 @pytest.mark.xdist_group("backup")
 def test_restore_reports_a_count_that_differs(
-    fupin: Run, new_database: Callable[[], str], tmp_path: Path
+    fupin: Run, new_database: Callable[[], str], empty_dump: tuple[str, Path]
 ) -> None:
     """A restored table whose count is not the one recorded at backup time fails the check."""
-    source = new_database()
-    migrate_empty(source)
-    dump = tmp_path / "fupin.dump"
-    assert fupin("backup", str(dump), "--database-url", source)[0] == 0
-    recorded = tmp_path / "fupin.dump.json"
+    _, dump = empty_dump
+    recorded = dump.with_name(dump.name + ".json")
     facts = json.loads(recorded.read_text())
     facts["rows"]["village"] = 3  # the copy lost three villages
     recorded.write_text(json.dumps(facts))
