@@ -205,7 +205,9 @@ def demo() -> bool:
 
 def scale(compose: Compose, replicas: int) -> list[str]:
     """N matchers, all SERVING, then nginx restarted (it resolves `matcher` when it starts)."""
-    compose.run("up", "-d", "--no-recreate", "--scale", f"matcher={replicas}", "matcher")
+    compose.run(
+        "up", "-d", "--no-deps", "--no-recreate", "--scale", f"matcher={replicas}", "matcher"
+    )
     containers = compose.containers("matcher")
     for container in containers:
         wait_serving(replica_address(compose, container), timeout_s=120)
