@@ -38,6 +38,7 @@ import pydantic
 
 from clients import (
     cli_aid,
+    cli_backup,
     cli_cadres,
     cli_health,
     cli_keys,
@@ -152,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_users.add_commands(commands, client)
     cli_web.add_command(commands)
     cli_health.add_command(commands, client)
+    cli_backup.add_commands(commands)
     return parser
 
 
