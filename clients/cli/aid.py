@@ -29,8 +29,8 @@ import grpc
 
 from clients import auth
 from clients.aid_charts import spending_by_cause
-from clients.cli_output import emit_json, emit_one, print_table, say, show
-from clients.cli_runs import solve_with_progress
+from clients.cli.output import emit_json, emit_one, print_table, say, show
+from clients.cli.runs import solve_with_progress
 from clients.errors import from_rpc_error
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc

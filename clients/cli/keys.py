@@ -20,7 +20,7 @@ import grpc
 from google.protobuf import json_format
 
 from clients import auth
-from clients.cli_output import emit_json, print_table, say, show
+from clients.cli.output import emit_json, print_table, say, show
 from clients.errors import from_rpc_error
 from fupin.registry.v1 import access_service_pb2 as apb
 from fupin.registry.v1 import access_service_pb2_grpc as apb_grpc

@@ -10,10 +10,10 @@
     fupin watchlist [--filter EXPR] [--limit N]
     fupin match produce --product P --today YYYY-MM-DD [--region CODE] [--commit]
     fupin runs list|get|commit|discard|cancel [RUN_ID]
-    fupin aid allocate|ledger|verify|spending|chart|export (see clients/cli_aid.py)
+    fupin aid allocate|ledger|verify|spending|chart|export (see clients/cli/aid.py)
     fupin cadres assign|contract [--region CODE] [--commit]
     fupin keys create|list|revoke …, fupin audit
-    fupin users create|list|disable|reset-password … (clients/cli_users.py)
+    fupin users create|list|disable|reset-password … (clients/cli/users.py)
     fupin web [--address HOST:PORT] [--target HOST:PORT]   the web console (web/)
     fupin health [--service NAME]
 
@@ -36,18 +36,15 @@ from typing import TYPE_CHECKING, Any
 
 import pydantic
 
-from clients import (
-    cli_aid,
-    cli_cadres,
-    cli_health,
-    cli_keys,
-    cli_runs,
-    cli_users,
-    cli_web,
-    csvio,
-    i18n,
-)
-from clients.cli_output import emit, emit_json, emit_one, say, show
+from clients import csvio, i18n
+from clients.cli import aid as cli_aid
+from clients.cli import cadres as cli_cadres
+from clients.cli import health as cli_health
+from clients.cli import keys as cli_keys
+from clients.cli import runs as cli_runs
+from clients.cli import users as cli_users
+from clients.cli import web as cli_web
+from clients.cli.output import emit, emit_json, emit_one, say, show
 from clients.client import KINDS, RegistryClient
 from clients.errors import CsvFormatError, FupinClientError, UsageError
 from clients.progress import Progress
@@ -210,7 +207,7 @@ def _announce_admin_key(settings: Settings) -> Callable[[str], None]:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from clients import cli_demo
+    from clients.cli import demo as cli_demo
     from server import logs
 
     if args.target or args.matcher_target:
