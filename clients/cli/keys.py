@@ -42,6 +42,7 @@ def add_commands(commands: Any, client: argparse.ArgumentParser) -> None:
     create.set_defaults(run=run_create)
     listing = verbs.add_parser("list", parents=[client], help="keys, never their secrets")
     listing.add_argument("--filter", default="", help="e.g. 'role = OFFICE AND revoked = false'")
+    listing.add_argument("-q", "--quiet", action="store_true", help="the ids alone, one a line")
     listing.set_defaults(run=run_list)
     revoke = verbs.add_parser("revoke", parents=[client], help="the key stops working at once")
     revoke.add_argument("id")
@@ -76,6 +77,10 @@ def run_create(args: argparse.Namespace) -> int:
 
 def run_list(args: argparse.Namespace) -> int:
     rows = _all(args, "ListApiKeys", apb.ListApiKeysRequest, "api_keys")
+    if args.quiet:
+        for row in rows:
+            show(row.id)
+        return 0
     _emit(rows, args.output, ["ID", "ROLE", "SCOPE", "CREATED", "REVOKED", "DESCRIPTION"], _key)
     return 0
 
