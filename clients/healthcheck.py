@@ -13,7 +13,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from clients.cli_health import run_health
+from clients.cli.health import run_health
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from clients.cli_output import emit_json, say
+from clients.cli.output import emit_json, say
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
