@@ -163,8 +163,11 @@ def cut(text: str, limit: int) -> str:
 
 
 def cut_bytes(text: str, limit: int = MAX_MESSAGE_BYTES) -> str:
-    """text, shortened to at most limit bytes of UTF-8 (never splitting a character)."""
+    """text in at most limit bytes of UTF-8: its start and its last 80 bytes (where a message
+    says how many more there were), never splitting a character."""
     data = text.encode()
     if len(data) <= limit:
         return text
-    return data[: limit - 3].decode(errors="ignore") + "…"
+    head = data[: limit - 84].decode(errors="ignore")
+    tail = data[-80:].decode(errors="ignore")
+    return f"{head}…{tail}"
