@@ -9,6 +9,7 @@ $FUPIN_TLS_KEY_FILE (this client's certificate and key).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -155,4 +156,7 @@ def is_loopback(address: str) -> bool:
     if address.startswith("unix:"):
         return True
     host = address.rsplit(":", 1)[0].strip("[]")
-    return host == "localhost" or host == "::1" or host.startswith("127.")
+    try:  # IP literals only: a name (even "127.0.0.1.evil.example") resolves to anything
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
