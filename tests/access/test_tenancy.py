@@ -48,3 +48,22 @@ def test_same_run_request_id_from_two_keys_is_two_runs(bare, world):
             )
         )
     assert runs[0].id != runs[1].id
+
+
+def test_platform_matches_only_its_own_orders(bare, world):
+    """A platform's registry-selection MatchProduce allocates only to its own buyer's orders
+    (it allocated to, and showed, another buyer's order with its price)."""
+    stub = mpb_grpc.MatcherServiceStub(bare)
+    request = mpb.MatchProduceRequest(
+        selection=mpb.RegistrySelection(product="green_plum", today="2020-05-05"),
+        parameters=mpb.SolveParameters(time_limit_s=10),
+    )
+    keyed = [("authorization", f"Bearer {world.keys['platform']}")]
+    run = stub.MatchProduce(request, metadata=keyed, timeout=60)
+    orders = {a.order_id for a in run.produce.allocations}
+    orders |= {o.order_id for o in run.produce.orders}
+    assert orders == {world.ids["order_1"]}
+    assert world.ids["order_2"].encode() not in run.SerializeToString()
+    admin = [("authorization", f"Bearer {world.keys['admin']}")]
+    both = stub.MatchProduce(request, metadata=admin, timeout=60)
+    assert world.ids["order_2"] in {a.order_id for a in both.produce.allocations}
