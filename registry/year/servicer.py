@@ -1,0 +1,199 @@
+"""YearService servicer: identification and exit cases, and the village's public notice.
+
+Thin: each RPC checks its request's fields (INVALID_ARGUMENT naming the field, nothing
+stored), then calls one function of registry/year/cases.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import grpc
+
+from fupin.registry.v1 import year_service_pb2 as ypb
+from fupin.registry.v1 import year_service_pb2_grpc as ypb_grpc
+from registry.access import policy as access
+from registry.errors import FieldViolation, InvalidArgument
+from registry.resources import query
+from registry.resources.requests import RESOURCE_ID
+from registry.resources.store import RegistryStore
+from registry.year import cases, notice, steps
+from registry.year.convert import case_proto
+from registry.year.rules import YearRules
+from registry.year.workflow import CaseKind
+
+CSV_TYPE, HTML_TYPE = "text/csv; charset=utf-8", "text/html; charset=utf-8"
+
+
+class YearServicer(ypb_grpc.YearServiceServicer):
+    def __init__(self, store: RegistryStore, rules: YearRules) -> None:
+        self.store = store
+        self.rules = rules
+
+    def ProposeCase(self, request: Any, context: Any) -> ypb.Case:
+        bad = _ids(request, "household_id")
+        if request.kind not in (ypb.IDENTIFICATION, ypb.EXIT):
+            bad.append(FieldViolation("kind", "must be IDENTIFICATION or EXIT"))
+        if request.kind == ypb.EXIT and not request.reason.strip():
+            bad.append(FieldViolation("reason", "is required for an exit"))
+        bad += _lengths(request, reason=200, note=500)
+        _raise(bad)
+        return case_proto(
+            cases.propose(
+                self.store,
+                self.rules,
+                household_id=request.household_id,
+                kind=CaseKind(request.kind),
+                reason=request.reason.strip(),
+                note=request.note.strip(),
+                principal=access.current(),
+            )
+        )
+
+    def ReviewCase(self, request: Any, context: Any) -> ypb.Case:
+        bad = _ids(request, "case_id") + _lengths(request, note=300)
+        if request.votes_for < 0 or request.votes_against < 0:
+            bad.append(FieldViolation("votes_for", "votes must not be negative"))
+        _raise(bad)
+        apply = steps.review(
+            approved=request.approved,
+            votes_for=request.votes_for,
+            votes_against=request.votes_against,
+            note=request.note.strip(),
+        )
+        return self._move(request.case_id, "review", apply)
+
+    def StartNotice(self, request: Any, context: Any) -> ypb.Case:
+        bad = _ids(request, "case_id") + _lengths(request, notice_place=200)
+        start = _date(request.notice_start, "notice_start", bad)
+        end = _date(request.notice_end, "notice_end", bad)
+        if not request.notice_place.strip():
+            bad.append(FieldViolation("notice_place", "is required (where the notice is posted)"))
+        if start and end and (end - start).days + 1 < self.rules.notice_days:
+            bad.append(
+                FieldViolation(
+                    "notice_end", f"a notice lasts at least {self.rules.notice_days} days"
+                )
+            )
+        _raise(bad)
+        apply = steps.notice(
+            start=request.notice_start, end=request.notice_end, place=request.notice_place.strip()
+        )
+        return self._move(request.case_id, "notice", apply)
+
+    def RecordObjection(self, request: Any, context: Any) -> ypb.Case:
+        bad = _ids(request, "case_id") + _lengths(request, objector=100, text=500)
+        bad += _required(request, "objector", "text")
+        _raise(bad)
+        apply = steps.objection(objector=request.objector.strip(), text=request.text.strip())
+        return self._move(request.case_id, "object", apply)
+
+    def ResolveObjection(self, request: Any, context: Any) -> ypb.Case:
+        bad = _ids(request, "case_id") + _lengths(request, resolution=400)
+        bad += _required(request, "resolution")
+        if request.objection_id <= 0:
+            bad.append(FieldViolation("objection_id", "is required (a positive number)"))
+        _raise(bad)
+        apply = steps.resolution(
+            objection_id=request.objection_id,
+            upheld=request.upheld,
+            text=request.resolution.strip(),
+        )
+        return self._move(request.case_id, "resolve", apply)
+
+    def ApproveCase(self, request: Any, context: Any) -> ypb.Case:
+        _raise(_ids(request, "case_id") + _lengths(request, note=500))
+        apply = steps.approval(rules=self.rules, today=cases.today(), note=request.note.strip())
+        return self._move(request.case_id, "approve", apply)
+
+    def FileCase(self, request: Any, context: Any) -> ypb.Case:
+        _raise(_ids(request, "case_id") + _lengths(request, note=500))
+        return self._move(request.case_id, "file", steps.filing(note=request.note.strip()))
+
+    def GetCase(self, request: Any, context: Any) -> ypb.Case:
+        _raise(_ids(request, "case_id"))
+        return case_proto(cases.get(self.store, request.case_id, access.current()))
+
+    def ListCases(self, request: Any, context: Any) -> ypb.ListCasesResponse:
+        bad = [
+            FieldViolation(name, "is not a valid id (1-40 letters, digits, - or _)")
+            for name in ("village_id", "household_id")
+            if getattr(request, name) and not RESOURCE_ID.fullmatch(getattr(request, name))
+        ]
+        if request.state not in ypb.CaseState.values():
+            bad.append(FieldViolation("state", "is not a case state"))
+        if request.kind not in ypb.CaseKind.values():
+            bad.append(FieldViolation("kind", "is not a case kind"))
+        _raise(bad)
+        key = f"{request.village_id}|{request.household_id}|{request.state}|{request.kind}"
+        page = query.parse_page(request.page_size, request.page_token, key)
+        views, token = cases.list_cases(
+            self.store,
+            page=page,
+            principal=access.current(),
+            village_id=request.village_id,
+            household_id=request.household_id,
+            state=request.state,
+            kind=request.kind,
+        )
+        return ypb.ListCasesResponse(cases=[case_proto(v) for v in views], next_page_token=token)
+
+    def ExportNotice(self, request: Any, context: Any) -> ypb.ExportNoticeResponse:
+        bad = _ids(request, "village_id")
+        if request.format not in ypb.NoticeFormat.values():
+            bad.append(FieldViolation("format", "is not a notice format"))
+        _raise(bad)
+        built = notice.build(self.store, request.village_id, access.current())
+        html = request.format == ypb.NOTICE_HTML
+        return ypb.ExportNoticeResponse(
+            content=notice.to_html(built) if html else notice.to_csv(built),
+            content_type=HTML_TYPE if html else CSV_TYPE,
+            households=len(built.rows),
+        )
+
+    def _move(self, case_id: str, step: str, apply: cases.Apply) -> ypb.Case:
+        view = cases.move(
+            self.store, case_id=case_id, step=step, principal=access.current(), apply=apply
+        )
+        return case_proto(view)
+
+
+def _ids(request: Any, *names: str) -> list[FieldViolation]:
+    return [
+        FieldViolation(name, "is required: a valid id (1-40 letters, digits, - or _)")
+        for name in names
+        if not RESOURCE_ID.fullmatch(getattr(request, name))
+    ]
+
+
+def _lengths(request: Any, **limits: int) -> list[FieldViolation]:
+    return [
+        FieldViolation(name, f"must be at most {limit} characters")
+        for name, limit in limits.items()
+        if len(getattr(request, name)) > limit
+    ]
+
+
+def _required(request: Any, *names: str) -> list[FieldViolation]:
+    return [FieldViolation(n, "is required") for n in names if not getattr(request, n).strip()]
+
+
+def _date(text: str, name: str, bad: list[FieldViolation]) -> dt.date | None:
+    try:
+        if len(text) == 10:
+            return dt.date.fromisoformat(text)
+    except ValueError:
+        pass
+    bad.append(FieldViolation(name, "must be a date YYYY-MM-DD"))
+    return None
+
+
+def _raise(bad: list[FieldViolation]) -> None:
+    if bad:
+        raise InvalidArgument(bad)
+
+
+def add_to_server(store: RegistryStore, server: grpc.Server, rules: YearRules) -> str:
+    ypb_grpc.add_YearServiceServicer_to_server(YearServicer(store, rules), server)
+    return str(ypb.DESCRIPTOR.services_by_name["YearService"].full_name)
