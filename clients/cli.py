@@ -39,6 +39,7 @@ import pydantic
 from clients import (
     cli_aid,
     cli_cadres,
+    cli_cases,
     cli_health,
     cli_keys,
     cli_runs,
@@ -148,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_runs.add_commands(commands, client)
     cli_aid.add_commands(commands, client)
     cli_cadres.add_commands(commands, client)
+    cli_cases.add_commands(commands, client)
     cli_keys.add_commands(commands, client)
     cli_users.add_commands(commands, client)
     cli_web.add_command(commands)
