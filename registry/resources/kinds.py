@@ -97,7 +97,8 @@ HOUSEHOLD = Kind(
     ),
     references=MappingProxyType({"village_id": models.Village}),
     unique=("card_number",),
-    output_only=OUTPUT_ONLY | {"score", "status", "previous_score", "history", "county_code"},
+    output_only=OUTPUT_ONLY
+    | {"score", "status", "previous_score", "history", "county_code", "set_scores"},
 )
 PRODUCER = Kind(
     name="producer",

@@ -1,7 +1,7 @@
 """The public notice (公示) of a village: CSV and a printable HTML page.
 
 The Guizhou big-data paper complains that villages "only open the total score": the notice
-lists each household's indicator sub-scores beside its score, so a neighbour can see why a
+lists each household's indicator-set sub-scores beside its score, so a neighbour can see why a
 household is (or is no longer) on the list. Names and card numbers are masked: the notice is
 posted in public.
 """
@@ -19,38 +19,20 @@ from sqlmodel import col
 from registry.access.policy import Principal
 from registry.errors import NotFound
 from registry.resources import models
-from registry.resources.scoring import ScoringConfig
 from registry.resources.store import RegistryStore
 from registry.year.cases import in_region
 from registry.year.models import HouseholdCase
 from registry.year.workflow import CaseKind, CaseState
 
-SUB_SCORES = (
-    ("income", "收入 income"),
-    ("housing_safety", "住房安全 housing"),
-    ("food_security", "吃穿不愁 food"),
-    ("children_schooling", "义务教育 schooling"),
-    ("health", "基本医疗 health"),
-    ("disability", "残疾 disability"),
-    ("labour", "劳动力 labour"),
-)
 KIND_WORDS = {CaseKind.IDENTIFICATION: "识别 identification", CaseKind.EXIT: "退出 exit"}
-HEADINGS = (
-    "卡号 card",
-    "户主 head",
-    "人口 members",
-    "类别 kind",
-    "得分 score",
-    *(label for _, label in SUB_SCORES),
-    "公示开始 from",
-    "公示结束 to",
-    "地点 place",
-)
+FIRST = ("卡号 card", "户主 head", "人口 members", "类别 kind", "得分 score")
+LAST = ("公示开始 from", "公示结束 to", "地点 place")
 
 
 @dataclass(frozen=True)
 class Notice:
     village: str
+    headings: list[str]  # FIRST, one per indicator set (its label), LAST
     rows: list[list[str]]
 
 
@@ -64,20 +46,6 @@ def mask_card(card: str) -> str:
 def mask_name(name: str) -> str:
     """The family name (the first character) and one * per other character."""
     return name[:1] + "*" * (len(name) - 1)
-
-
-def sub_scores(household: models.Household, config: ScoringConfig) -> dict[str, int]:
-    income = min(100.0, 100.0 * household.income_per_capita_fen / config.income_full_score_fen)
-    labour = 100.0 * household.labour_force / household.members if household.members else 0.0
-    return {
-        "income": round(income),
-        "housing_safety": household.housing_safety,
-        "food_security": household.food_security,
-        "children_schooling": household.children_schooling,
-        "health": household.health,
-        "disability": household.disability,
-        "labour": round(labour),
-    }
 
 
 def build(store: RegistryStore, village_id: str, principal: Principal) -> Notice:
@@ -95,9 +63,10 @@ def build(store: RegistryStore, village_id: str, principal: Principal) -> Notice
             )
             .order_by(col(models.Household.card_number))
         )
+        sets = store.scoring.sets
         rows = []
         for case, household in session.execute(stmt):
-            scores = sub_scores(household, store.scoring)
+            scores = household.set_scores or {}
             rows.append(
                 [
                     mask_card(household.card_number),
@@ -105,26 +74,27 @@ def build(store: RegistryStore, village_id: str, principal: Principal) -> Notice
                     str(household.members),
                     KIND_WORDS[CaseKind(case.kind)],
                     str(household.score),
-                    *(str(scores[name]) for name, _ in SUB_SCORES),
+                    *(str(scores.get(s.name, "")) for s in sets),
                     case.notice_start,
                     case.notice_end,
                     case.notice_place,
                 ]
             )
-        return Notice(village.display_name, rows)
+        headings = [*FIRST, *(s.label for s in sets), *LAST]
+        return Notice(village.display_name, headings, rows)
 
 
 def to_csv(notice: Notice) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(HEADINGS)
+    writer.writerow(notice.headings)
     writer.writerows(notice.rows)
     return ("\ufeff" + out.getvalue()).encode()  # a BOM: spreadsheet programs read UTF-8
 
 
 def to_html(notice: Notice) -> bytes:
     title = html.escape(f"{notice.village} 扶贫对象识别与退出公示 Public notice")
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in HEADINGS)
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in notice.headings)
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>\n"
         for row in notice.rows

@@ -289,7 +289,11 @@ def test_the_public_notice_lists_sub_scores_with_masked_cards_and_names(offices,
     card = household.card_number
     assert cells["卡号 card"] == card[:4] + "*" * (len(card) - 6) + card[-2:]
     assert cells["户主 head"] == household.head_name[0] + "*" * (len(household.head_name) - 1)
-    assert cells["住房安全 housing"] == "40" and cells["收入 income"] == "44"
+    # the bundled sets: income 350,000 of 800,000 fen scores 43.75; 三保障 (15×40 + 10×70 +
+    # 15×50) / 40 = 51.25; capacity (10×50 + 5×100) / 15 = 66.7
+    assert cells["收入 income"] == "44"
+    assert cells["三保障 housing, schooling, medical care"] == "51"
+    assert cells["两不愁 food and clothing"] == "60" and cells["劳动能力 capacity"] == "67"
     assert cells["得分 score"] == str(household.score)
     page = o.auditor.ExportNotice(
         ypb.ExportNoticeRequest(village_id=o.village_id, format=ypb.NOTICE_HTML)

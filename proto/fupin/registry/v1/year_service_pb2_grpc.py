@@ -204,8 +204,8 @@ class YearServiceServicer:
 
     def ExportNotice(self, request, context):
         """The public notice of a village: the households whose cases are on notice, with their
-        indicator sub-scores, masked card numbers and masked names, as CSV or a printable HTML
-        page.
+        indicator-set sub-scores (the scoring file's sets, by their labels), masked card numbers
+        and masked names, as CSV or a printable HTML page.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

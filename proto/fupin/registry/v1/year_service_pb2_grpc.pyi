@@ -89,8 +89,8 @@ class YearServiceStub:
     """
     ExportNotice: _grpc.UnaryUnaryMultiCallable[_year_service_pb2.ExportNoticeRequest, _year_service_pb2.ExportNoticeResponse]
     """The public notice of a village: the households whose cases are on notice, with their
-    indicator sub-scores, masked card numbers and masked names, as CSV or a printable HTML
-    page.
+    indicator-set sub-scores (the scoring file's sets, by their labels), masked card numbers
+    and masked names, as CSV or a printable HTML page.
     """
 
 @_typing.type_check_only
@@ -154,8 +154,8 @@ class YearServiceAsyncStub(YearServiceStub):
     """
     ExportNotice: _aio.UnaryUnaryMultiCallable[_year_service_pb2.ExportNoticeRequest, _year_service_pb2.ExportNoticeResponse]  # type: ignore[assignment]
     """The public notice of a village: the households whose cases are on notice, with their
-    indicator sub-scores, masked card numbers and masked names, as CSV or a printable HTML
-    page.
+    indicator-set sub-scores (the scoring file's sets, by their labels), masked card numbers
+    and masked names, as CSV or a printable HTML page.
     """
 
 class YearServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -276,8 +276,8 @@ class YearServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_year_service_pb2.ExportNoticeResponse, _abc.Awaitable[_year_service_pb2.ExportNoticeResponse]]:
         """The public notice of a village: the households whose cases are on notice, with their
-        indicator sub-scores, masked card numbers and masked names, as CSV or a printable HTML
-        page.
+        indicator-set sub-scores (the scoring file's sets, by their labels), masked card numbers
+        and masked names, as CSV or a printable HTML page.
         """
 
 def add_YearServiceServicer_to_server(servicer: YearServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
