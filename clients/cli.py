@@ -42,6 +42,7 @@ from clients import (
     cli_cases,
     cli_health,
     cli_keys,
+    cli_resurvey,
     cli_runs,
     cli_users,
     cli_web,
@@ -150,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_aid.add_commands(commands, client)
     cli_cadres.add_commands(commands, client)
     cli_cases.add_commands(commands, client)
+    cli_resurvey.add_command(commands, client)
     cli_keys.add_commands(commands, client)
     cli_users.add_commands(commands, client)
     cli_web.add_command(commands)

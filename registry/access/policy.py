@@ -161,6 +161,7 @@ POLICY: Mapping[str, frozenset[Role]] = MappingProxyType({
     f"{_Y}GetCase": frozenset({ADMIN, OFFICE, AUDITOR}),
     f"{_Y}ListCases": frozenset({ADMIN, OFFICE, AUDITOR}),
     f"{_Y}ExportNotice": frozenset({ADMIN, OFFICE, AUDITOR}),
+    f"{_Y}ResurveyHouseholds": frozenset({ADMIN, OFFICE}),
     # Internal: a matcher apart from the registry reads and writes through these with its own
     # (admin) key.
     **{

@@ -72,3 +72,27 @@ class CaseObjection(SQLModel, table=True):
     text: str = Field(max_length=500)
     state: int
     resolution: str = Field(default="", max_length=500)
+
+
+class Resurvey(SQLModel, table=True):
+    """One committed annual re-survey of a region, with its counts."""
+
+    id: str = Field(primary_key=True, max_length=40)
+    year: int = Field(index=True)
+    region_code: str = Field(max_length=12)
+    time: datetime
+    key_id: str = Field(max_length=40)
+    households: int
+    updated: int
+    unchanged: int
+    added: int
+    missing: int
+
+
+class ResurveyMissing(SQLModel, table=True):
+    """A household of the region the re-survey did not list: flagged, not deleted."""
+
+    __tablename__ = "resurvey_missing"
+
+    resurvey_id: str = Field(foreign_key="resurvey.id", primary_key=True, max_length=40)
+    household_id: str = Field(foreign_key="household.id", primary_key=True, max_length=40)

@@ -14,16 +14,19 @@ import grpc
 from fupin.registry.v1 import year_service_pb2 as ypb
 from fupin.registry.v1 import year_service_pb2_grpc as ypb_grpc
 from registry.access import policy as access
-from registry.errors import FieldViolation, InvalidArgument
+from registry.errors import FieldViolation, InvalidArgument, PermissionDenied, ResourceExhausted
 from registry.resources import query
-from registry.resources.requests import RESOURCE_ID
+from registry.resources.kinds import HOUSEHOLD
+from registry.resources.requests import REGION_CODE, RESOURCE_ID
 from registry.resources.store import RegistryStore
-from registry.year import cases, notice, steps
+from registry.year import cases, notice, resurvey_store, steps
 from registry.year.convert import case_proto
 from registry.year.rules import YearRules
 from registry.year.workflow import CaseKind
 
 CSV_TYPE, HTML_TYPE = "text/csv; charset=utf-8", "text/html; charset=utf-8"
+MAX_SURVEY_ROWS = 1_000_000
+SHOWN_MISSING = 20
 
 
 class YearServicer(ypb_grpc.YearServiceServicer):
@@ -152,11 +155,75 @@ class YearServicer(ypb_grpc.YearServiceServicer):
             households=len(built.rows),
         )
 
+    def ResurveyHouseholds(self, request_iterator: Any, context: Any) -> ypb.ResurveyResponse:
+        first, rows = _survey_rows(request_iterator)
+        principal = access.current()
+        if principal.role is not access.Role.ADMIN and not first.region_code.startswith(
+            principal.scope
+        ):
+            raise PermissionDenied(f"region {first.region_code} is outside your key's scope")
+        outcome = resurvey_store.run(
+            self.store,
+            rows=rows,
+            year=first.year,
+            region=first.region_code,
+            dry_run=first.dry_run,
+            principal=principal,
+        )
+        found = outcome.diff
+        return ypb.ResurveyResponse(
+            year=first.year,
+            dry_run=first.dry_run,
+            households=outcome.households,
+            updated=len(found.updated),
+            unchanged=found.unchanged,
+            added=len(found.added),
+            missing=len(found.missing),
+            status_changes=outcome.status_changes,
+            first_changes=[
+                ypb.FieldChange(
+                    card_number=c.card_number,
+                    household_id=c.household_id,
+                    field=c.field,
+                    old_value=c.old,
+                    new_value=c.new,
+                )
+                for c in found.first_changes
+            ],
+            missing_card_numbers=[m.card_number for m in found.missing[:SHOWN_MISSING]],
+            resurvey_id=outcome.resurvey_id,
+        )
+
     def _move(self, case_id: str, step: str, apply: cases.Apply) -> ypb.Case:
         view = cases.move(
             self.store, case_id=case_id, step=step, principal=access.current(), apply=apply
         )
         return case_proto(view)
+
+
+def _survey_rows(chunks: Any) -> tuple[ypb.ResurveyRequest, list[dict[str, Any]]]:
+    """The first chunk (year, region, dry run) and every row's checked values; all the
+    violations at the end (at most 100), naming households[ROW].FIELD."""
+    first: ypb.ResurveyRequest | None = None
+    rows: list[dict[str, Any]] = []
+    bad: list[FieldViolation] = []
+    for chunk in chunks:
+        if first is None:
+            first = chunk
+        for message in chunk.households:
+            if len(rows) >= MAX_SURVEY_ROWS:
+                raise ResourceExhausted(f"a re-survey holds at most {MAX_SURVEY_ROWS} rows")
+            values, checker = HOUSEHOLD.to_values(message, f"households[{len(rows)}].")
+            bad.extend(checker.violations[: 100 - len(bad)])
+            rows.append(values)
+    if first is None:
+        first = ypb.ResurveyRequest()
+    if not 2000 <= first.year <= 2100:
+        bad.insert(0, FieldViolation("year", "is required: 2000-2100"))
+    if not first.region_code or not REGION_CODE.fullmatch(first.region_code):
+        bad.insert(0, FieldViolation("region_code", "is required: an administrative code prefix"))
+    _raise(bad)
+    return first, rows
 
 
 def _ids(request: Any, *names: str) -> list[FieldViolation]:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+from clients import csvio
+from fupin.registry.v1 import registry_service_pb2 as api
+from fupin.registry.v1 import resources_pb2 as pb
 from registry.access.policy import Role
 from tests import factories
 
@@ -53,3 +56,26 @@ def test_a_case_from_proposal_to_filing_and_its_notice(
     assert steps == ["propose", "review", "notice", "approve", "file"]
     code, out, _ = as_("county", "case", "list", "--state", "filed")
     assert code == 0 and case_id in out
+
+
+def test_resurvey_dry_run_then_commit(fupin, registry, tmp_path):
+    """The dry run prints the counts and the first change and stores nothing; the commit
+    stores them."""
+    village = factories.create_village(registry)
+    kept = factories.create_household(registry, village.id)
+    gone = factories.create_household(registry, village.id)
+    survey = tmp_path / "2027.csv"
+    changed = pb.Household()
+    changed.CopyFrom(kept)
+    changed.indicators.health = 90
+    with survey.open("w", newline="") as out:
+        csvio.write("households", [changed], out)
+    argv = ("resurvey", str(survey), "--year", "2027", "--region", village.admin_code)
+    code, out, err = fupin(*argv, "--dry-run")
+    assert code == 0, err
+    assert "1 households, 1 updated, 0 unchanged, 0 new, 1 not surveyed" in out
+    assert "health" in out and "dry run" in err and gone.card_number in out
+    assert registry.GetHousehold(api.GetHouseholdRequest(id=kept.id)).indicators.health == 50
+    code, out, err = fupin(*argv)
+    assert code == 0 and "stored" in err
+    assert registry.GetHousehold(api.GetHouseholdRequest(id=kept.id)).indicators.health == 90

@@ -596,3 +596,125 @@ class ExportNoticeResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ExportNoticeResponse: _TypeAlias = ExportNoticeResponse  # noqa: Y015
+
+@_typing.final
+class ResurveyRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOUSEHOLDS_FIELD_NUMBER: _builtins.int
+    YEAR_FIELD_NUMBER: _builtins.int
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    DRY_RUN_FIELD_NUMBER: _builtins.int
+    year: _builtins.int
+    """first chunk: 2000-2100"""
+    region_code: _builtins.str
+    """first chunk: the administrative code prefix surveyed (digits)"""
+    dry_run: _builtins.bool
+    """first chunk"""
+    @_builtins.property
+    def households(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.Household]: ...
+    def __init__(
+        self,
+        *,
+        households: _abc.Iterable[_resources_pb2.Household] | None = ...,
+        year: _builtins.int = ...,
+        region_code: _builtins.str = ...,
+        dry_run: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dry_run", b"dry_run", "households", b"households", "region_code", b"region_code", "year", b"year"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResurveyRequest: _TypeAlias = ResurveyRequest  # noqa: Y015
+
+@_typing.final
+class FieldChange(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CARD_NUMBER_FIELD_NUMBER: _builtins.int
+    HOUSEHOLD_ID_FIELD_NUMBER: _builtins.int
+    FIELD_FIELD_NUMBER: _builtins.int
+    OLD_VALUE_FIELD_NUMBER: _builtins.int
+    NEW_VALUE_FIELD_NUMBER: _builtins.int
+    card_number: _builtins.str
+    household_id: _builtins.str
+    field: _builtins.str
+    old_value: _builtins.str
+    new_value: _builtins.str
+    def __init__(
+        self,
+        *,
+        card_number: _builtins.str = ...,
+        household_id: _builtins.str = ...,
+        field: _builtins.str = ...,
+        old_value: _builtins.str = ...,
+        new_value: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["card_number", b"card_number", "field", b"field", "household_id", b"household_id", "new_value", b"new_value", "old_value", b"old_value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FieldChange: _TypeAlias = FieldChange  # noqa: Y015
+
+@_typing.final
+class ResurveyResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    YEAR_FIELD_NUMBER: _builtins.int
+    DRY_RUN_FIELD_NUMBER: _builtins.int
+    HOUSEHOLDS_FIELD_NUMBER: _builtins.int
+    UPDATED_FIELD_NUMBER: _builtins.int
+    UNCHANGED_FIELD_NUMBER: _builtins.int
+    ADDED_FIELD_NUMBER: _builtins.int
+    MISSING_FIELD_NUMBER: _builtins.int
+    STATUS_CHANGES_FIELD_NUMBER: _builtins.int
+    FIRST_CHANGES_FIELD_NUMBER: _builtins.int
+    MISSING_CARD_NUMBERS_FIELD_NUMBER: _builtins.int
+    RESURVEY_ID_FIELD_NUMBER: _builtins.int
+    year: _builtins.int
+    dry_run: _builtins.bool
+    households: _builtins.int
+    """rows surveyed"""
+    updated: _builtins.int
+    unchanged: _builtins.int
+    added: _builtins.int
+    missing: _builtins.int
+    """stored in the region, not surveyed: flagged"""
+    status_changes: _builtins.int
+    """updated households whose status changed"""
+    resurvey_id: _builtins.str
+    """"" for a dry run"""
+    @_builtins.property
+    def first_changes(self) -> _containers.RepeatedCompositeFieldContainer[Global___FieldChange]:
+        """the first 20 changes, in survey order"""
+
+    @_builtins.property
+    def missing_card_numbers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """the first 20 of them"""
+
+    def __init__(
+        self,
+        *,
+        year: _builtins.int = ...,
+        dry_run: _builtins.bool = ...,
+        households: _builtins.int = ...,
+        updated: _builtins.int = ...,
+        unchanged: _builtins.int = ...,
+        added: _builtins.int = ...,
+        missing: _builtins.int = ...,
+        status_changes: _builtins.int = ...,
+        first_changes: _abc.Iterable[Global___FieldChange] | None = ...,
+        missing_card_numbers: _abc.Iterable[_builtins.str] | None = ...,
+        resurvey_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["added", b"added", "dry_run", b"dry_run", "first_changes", b"first_changes", "households", b"households", "missing", b"missing", "missing_card_numbers", b"missing_card_numbers", "resurvey_id", b"resurvey_id", "status_changes", b"status_changes", "unchanged", b"unchanged", "updated", b"updated", "year", b"year"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResurveyResponse: _TypeAlias = ResurveyResponse  # noqa: Y015

@@ -105,6 +105,11 @@ class YearServiceStub:
                 request_serializer=fupin_dot_registry_dot_v1_dot_year__service__pb2.ExportNoticeRequest.SerializeToString,
                 response_deserializer=fupin_dot_registry_dot_v1_dot_year__service__pb2.ExportNoticeResponse.FromString,
                 _registered_method=True)
+        self.ResurveyHouseholds = channel.stream_unary(
+                '/fupin.registry.v1.YearService/ResurveyHouseholds',
+                request_serializer=fupin_dot_registry_dot_v1_dot_year__service__pb2.ResurveyRequest.SerializeToString,
+                response_deserializer=fupin_dot_registry_dot_v1_dot_year__service__pb2.ResurveyResponse.FromString,
+                _registered_method=True)
 
 
 class YearServiceServicer:
@@ -211,6 +216,20 @@ class YearServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ResurveyHouseholds(self, request_iterator, context):
+        """The annual re-survey (动态调整) of a region, a client stream: year, region_code and dry_run
+        are read from the first chunk. Households are matched by card number: changed ones are
+        updated and re-scored (a history entry each), new ones stored with a PROPOSED
+        identification case (they enter the workflow), stored households of the region the survey
+        does not list are flagged for the year, never deleted. All or nothing: a bad row rejects
+        the whole survey, naming `households[ROW].FIELD` (a card number twice, a village outside
+        the region, a card of a household outside it). dry_run computes the same answer and
+        writes nothing. Errors: PERMISSION_DENIED for a region outside the key's scope.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_YearServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -263,6 +282,11 @@ def add_YearServiceServicer_to_server(servicer, server):
                     servicer.ExportNotice,
                     request_deserializer=fupin_dot_registry_dot_v1_dot_year__service__pb2.ExportNoticeRequest.FromString,
                     response_serializer=fupin_dot_registry_dot_v1_dot_year__service__pb2.ExportNoticeResponse.SerializeToString,
+            ),
+            'ResurveyHouseholds': grpc.stream_unary_rpc_method_handler(
+                    servicer.ResurveyHouseholds,
+                    request_deserializer=fupin_dot_registry_dot_v1_dot_year__service__pb2.ResurveyRequest.FromString,
+                    response_serializer=fupin_dot_registry_dot_v1_dot_year__service__pb2.ResurveyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -556,6 +580,33 @@ class YearService:
             '/fupin.registry.v1.YearService/ExportNotice',
             fupin_dot_registry_dot_v1_dot_year__service__pb2.ExportNoticeRequest.SerializeToString,
             fupin_dot_registry_dot_v1_dot_year__service__pb2.ExportNoticeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResurveyHouseholds(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/fupin.registry.v1.YearService/ResurveyHouseholds',
+            fupin_dot_registry_dot_v1_dot_year__service__pb2.ResurveyRequest.SerializeToString,
+            fupin_dot_registry_dot_v1_dot_year__service__pb2.ResurveyResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -92,6 +92,16 @@ class YearServiceStub:
     indicator-set sub-scores (the scoring file's sets, by their labels), masked card numbers
     and masked names, as CSV or a printable HTML page.
     """
+    ResurveyHouseholds: _grpc.StreamUnaryMultiCallable[_year_service_pb2.ResurveyRequest, _year_service_pb2.ResurveyResponse]
+    """The annual re-survey (动态调整) of a region, a client stream: year, region_code and dry_run
+    are read from the first chunk. Households are matched by card number: changed ones are
+    updated and re-scored (a history entry each), new ones stored with a PROPOSED
+    identification case (they enter the workflow), stored households of the region the survey
+    does not list are flagged for the year, never deleted. All or nothing: a bad row rejects
+    the whole survey, naming `households[ROW].FIELD` (a card number twice, a village outside
+    the region, a card of a household outside it). dry_run computes the same answer and
+    writes nothing. Errors: PERMISSION_DENIED for a region outside the key's scope.
+    """
 
 @_typing.type_check_only
 class YearServiceAsyncStub(YearServiceStub):
@@ -156,6 +166,16 @@ class YearServiceAsyncStub(YearServiceStub):
     """The public notice of a village: the households whose cases are on notice, with their
     indicator-set sub-scores (the scoring file's sets, by their labels), masked card numbers
     and masked names, as CSV or a printable HTML page.
+    """
+    ResurveyHouseholds: _aio.StreamUnaryMultiCallable[_year_service_pb2.ResurveyRequest, _year_service_pb2.ResurveyResponse]  # type: ignore[assignment]
+    """The annual re-survey (动态调整) of a region, a client stream: year, region_code and dry_run
+    are read from the first chunk. Households are matched by card number: changed ones are
+    updated and re-scored (a history entry each), new ones stored with a PROPOSED
+    identification case (they enter the workflow), stored households of the region the survey
+    does not list are flagged for the year, never deleted. All or nothing: a bad row rejects
+    the whole survey, naming `households[ROW].FIELD` (a card number twice, a village outside
+    the region, a card of a household outside it). dry_run computes the same answer and
+    writes nothing. Errors: PERMISSION_DENIED for a region outside the key's scope.
     """
 
 class YearServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -278,6 +298,22 @@ class YearServiceServicer(metaclass=_abc_1.ABCMeta):
         """The public notice of a village: the households whose cases are on notice, with their
         indicator-set sub-scores (the scoring file's sets, by their labels), masked card numbers
         and masked names, as CSV or a printable HTML page.
+        """
+
+    @_abc_1.abstractmethod
+    def ResurveyHouseholds(
+        self,
+        request_iterator: _MaybeAsyncIterator[_year_service_pb2.ResurveyRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_year_service_pb2.ResurveyResponse, _abc.Awaitable[_year_service_pb2.ResurveyResponse]]:
+        """The annual re-survey (动态调整) of a region, a client stream: year, region_code and dry_run
+        are read from the first chunk. Households are matched by card number: changed ones are
+        updated and re-scored (a history entry each), new ones stored with a PROPOSED
+        identification case (they enter the workflow), stored households of the region the survey
+        does not list are flagged for the year, never deleted. All or nothing: a bad row rejects
+        the whole survey, naming `households[ROW].FIELD` (a card number twice, a village outside
+        the region, a card of a household outside it). dry_run computes the same answer and
+        writes nothing. Errors: PERMISSION_DENIED for a region outside the key's scope.
         """
 
 def add_YearServiceServicer_to_server(servicer: YearServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
