@@ -301,3 +301,13 @@ def test_the_public_notice_lists_sub_scores_with_masked_cards_and_names(offices,
     text = page.content.decode()
     assert page.content_type.startswith("text/html") and cells["卡号 card"] in text
     assert card not in text and household.head_name not in text
+
+
+def test_a_household_with_a_case_is_not_deleted(offices, registry):
+    """The case keeps the household: FAILED_PRECONDITION (still referenced), nothing removed."""
+    propose(offices)
+    rpc_fails(
+        lambda: registry.DeleteHousehold(api.DeleteHouseholdRequest(id=offices.household_id)),
+        FAILED,
+    )
+    assert registry.GetHousehold(api.GetHouseholdRequest(id=offices.household_id)).id
