@@ -43,6 +43,7 @@ from clients import (
     cli_health,
     cli_keys,
     cli_resurvey,
+    cli_risk,
     cli_runs,
     cli_users,
     cli_web,
@@ -152,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_cadres.add_commands(commands, client)
     cli_cases.add_commands(commands, client)
     cli_resurvey.add_command(commands, client)
+    cli_risk.add_commands(commands, client)
     cli_keys.add_commands(commands, client)
     cli_users.add_commands(commands, client)
     cli_web.add_command(commands)

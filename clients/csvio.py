@@ -140,6 +140,7 @@ NUMBER = Codec(_number, repr)
 BOOLEAN = Codec(_boolean, lambda value: "true" if value else "false")
 TAGS = Codec(_split, ";".join)
 
+
 def _pairs(text: str) -> dict[str, int]:
     """`broadband=30;road_access=90` (an extra indicator's name and its 0-100 value each)."""
     pairs = {}

@@ -162,6 +162,9 @@ POLICY: Mapping[str, frozenset[Role]] = MappingProxyType({
     f"{_Y}ListCases": frozenset({ADMIN, OFFICE, AUDITOR}),
     f"{_Y}ExportNotice": frozenset({ADMIN, OFFICE, AUDITOR}),
     f"{_Y}ResurveyHouseholds": frozenset({ADMIN, OFFICE}),
+    f"{_Y}RecordShock": frozenset({ADMIN, OFFICE}),
+    f"{_Y}ListRisks": frozenset({ADMIN, OFFICE, AUDITOR}),
+    f"{_Y}WatchAlerts": frozenset({ADMIN, OFFICE, AUDITOR}),
     # Internal: a matcher apart from the registry reads and writes through these with its own
     # (admin) key.
     **{

@@ -96,3 +96,32 @@ class ResurveyMissing(SQLModel, table=True):
 
     resurvey_id: str = Field(foreign_key="resurvey.id", primary_key=True, max_length=40)
     household_id: str = Field(foreign_key="household.id", primary_key=True, max_length=40)
+
+
+class Shock(SQLModel, table=True):
+    """A dated shock on exactly one household, village or county."""
+
+    __table_args__ = (
+        CheckConstraint("kind >= 1 AND kind <= 5", name="shock_kind_known"),
+        CheckConstraint("severity >= 1 AND severity <= 3", name="shock_severity_range"),
+        CheckConstraint(
+            "CAST(household_id IS NOT NULL AS INTEGER) + CAST(village_id IS NOT NULL AS INTEGER)"
+            " + CAST(county_code <> '' AS INTEGER) = 1",
+            name="shock_one_target",
+        ),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    kind: int
+    household_id: str | None = Field(
+        default=None, foreign_key="household.id", index=True, max_length=40
+    )
+    village_id: str | None = Field(
+        default=None, foreign_key="village.id", index=True, max_length=40
+    )
+    county_code: str = Field(default="", max_length=6, index=True)
+    date: str = Field(max_length=10)
+    severity: int
+    note: str = Field(default="", max_length=500)
+    key_id: str = Field(max_length=40)
+    create_time: datetime

@@ -64,3 +64,32 @@ class YearRules:
                     f"indicators.{name} {value} is below {self.exit_guarantee_min} ({term})"
                 )
         return unmet
+
+
+@dataclass(frozen=True)
+class RiskRules:
+    """The risk rule's weights and spans (the scoring file's [risk] section)."""
+
+    margin_weight: int = 40  # closeness of the score to the poverty line
+    trend_weight: int = 20  # the score's fall since the previous assessment
+    causes_weight: int = 10  # how many causes of poverty
+    shocks_weight: int = 30  # recent shocks on the household, its village or its county
+    margin_span: int = 20  # points above the line at which the margin term reaches 0
+    drop_span: int = 20  # a fall of this many points makes the trend term 1
+    causes_full: int = 3  # this many causes make the causes term 1
+    shock_window_days: int = 365  # a shock fades linearly to nothing over this many days
+    alert_at: int = 60  # WatchAlerts' default level
+
+    def __post_init__(self) -> None:
+        weights = (self.margin_weight, self.trend_weight, self.causes_weight, self.shocks_weight)
+        if min(weights) < 0 or sum(weights) <= 0:
+            raise ValueError("risk weights must be non-negative and not all zero")
+        spans = (self.margin_span, self.drop_span, self.causes_full, self.shock_window_days)
+        if min(spans) <= 0 or not 0 <= self.alert_at <= 100:
+            raise ValueError("risk spans must be positive and alert_at within 0..100")
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> RiskRules:
+        with (path or DEFAULT_SCORING_FILE).open("rb") as f:
+            raw: dict[str, Any] = tomllib.load(f).get("risk", {})
+        return cls(**{k: int(v) for k, v in raw.items()})

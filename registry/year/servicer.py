@@ -7,6 +7,9 @@ stored), then calls one function of registry/year/cases.py.
 from __future__ import annotations
 
 import datetime as dt
+import queue
+import re
+from collections.abc import Iterator
 from typing import Any
 
 import grpc
@@ -15,13 +18,15 @@ from fupin.registry.v1 import year_service_pb2 as ypb
 from fupin.registry.v1 import year_service_pb2_grpc as ypb_grpc
 from registry.access import policy as access
 from registry.errors import FieldViolation, InvalidArgument, PermissionDenied, ResourceExhausted
-from registry.resources import query
+from registry.resources import models, query
+from registry.resources.convert import timestamp
 from registry.resources.kinds import HOUSEHOLD
 from registry.resources.requests import REGION_CODE, RESOURCE_ID
 from registry.resources.store import RegistryStore
-from registry.year import cases, notice, resurvey_store, steps
+from registry.year import cases, notice, resurvey_store, shocks, steps
 from registry.year.convert import case_proto
-from registry.year.rules import YearRules
+from registry.year.models import Shock
+from registry.year.rules import RiskRules, YearRules
 from registry.year.workflow import CaseKind
 
 CSV_TYPE, HTML_TYPE = "text/csv; charset=utf-8", "text/html; charset=utf-8"
@@ -30,9 +35,11 @@ SHOWN_MISSING = 20
 
 
 class YearServicer(ypb_grpc.YearServiceServicer):
-    def __init__(self, store: RegistryStore, rules: YearRules) -> None:
+    def __init__(self, store: RegistryStore, rules: YearRules, risk_rules: RiskRules) -> None:
         self.store = store
         self.rules = rules
+        self.risk_rules = risk_rules
+        self.alerts = shocks.AlertHub()
 
     def ProposeCase(self, request: Any, context: Any) -> ypb.Case:
         bad = _ids(request, "household_id")
@@ -194,11 +201,100 @@ class YearServicer(ypb_grpc.YearServiceServicer):
             resurvey_id=outcome.resurvey_id,
         )
 
+    def RecordShock(self, request: Any, context: Any) -> ypb.Shock:
+        m = request.shock
+        targets = [bool(m.household_id), bool(m.village_id), bool(m.county_code)]
+        bad = []
+        if sum(targets) != 1:
+            bad.append(
+                FieldViolation(
+                    "shock", "needs exactly one of household_id, village_id, county_code"
+                )
+            )
+        for name in ("household_id", "village_id"):
+            if getattr(m, name) and not RESOURCE_ID.fullmatch(getattr(m, name)):
+                bad.append(FieldViolation(f"shock.{name}", "is not a valid id"))
+        if m.county_code and not re.fullmatch(r"\d{6}", m.county_code):
+            bad.append(FieldViolation("shock.county_code", "must be 6 digits"))
+        if m.kind not in range(1, 6):
+            bad.append(FieldViolation("shock.kind", "is required: a shock kind"))
+        if not 1 <= m.severity <= 3:
+            bad.append(FieldViolation("shock.severity", "must be 1 (mild) to 3 (severe)"))
+        when = _date(m.date, "shock.date", bad)
+        if len(m.note) > 500:
+            bad.append(FieldViolation("shock.note", "must be at most 500 characters"))
+        _raise(bad)
+        assert when is not None
+        row = Shock(
+            id="", kind=m.kind, household_id=m.household_id or None,
+            village_id=m.village_id or None, county_code=m.county_code, date=m.date,
+            severity=m.severity, note=m.note.strip(), key_id="", create_time=models.utcnow(),
+        )  # fmt: skip
+        stored, raised = shocks.record(
+            self.store, row, access.current(), self.risk_rules, cases.today()
+        )
+        self.alerts.publish(raised)
+        alerts = sum(r.ranked.risk.risk >= self.risk_rules.alert_at for r in raised)
+        return ypb.Shock(
+            id=stored.id, kind=stored.kind,  # type: ignore[arg-type]
+            household_id=stored.household_id or "",
+            village_id=stored.village_id or "", county_code=stored.county_code,
+            date=stored.date, severity=stored.severity, note=stored.note, alerts=alerts,
+        )  # fmt: skip
+
+    def ListRisks(self, request: Any, context: Any) -> ypb.ListRisksResponse:
+        principal = access.current()
+        region = request.region_code or principal.scope
+        bad = []
+        if not REGION_CODE.fullmatch(region):
+            bad.append(FieldViolation("region_code", "must be an administrative code prefix"))
+        if not 0 <= request.limit <= 1000:
+            bad.append(FieldViolation("limit", "must be 0 (50) to 1000"))
+        _raise(bad)
+        if principal.role is not access.Role.ADMIN and not region.startswith(principal.scope):
+            raise PermissionDenied(f"region {region} is outside your key's scope")
+        rows = shocks.ranked(self.store, region, self.risk_rules, cases.today())
+        kept = [r for r in rows if r.risk.risk >= request.min_risk][: request.limit or 50]
+        return ypb.ListRisksResponse(entries=[_risk_entry(r) for r in kept])
+
+    def WatchAlerts(self, request: Any, context: Any) -> Iterator[ypb.Alert]:
+        if not 0 <= request.min_risk <= 100:
+            raise InvalidArgument.one("min_risk", "must be 0 (the configured level) to 100")
+        principal = access.current()
+        level = request.min_risk or self.risk_rules.alert_at
+        token, inbox = self.alerts.subscribe(principal.scope, level)
+        context.send_initial_metadata(())  # a client waiting for headers knows it is subscribed
+        try:
+            while context.is_active():
+                try:
+                    raised = inbox.get(timeout=0.5)
+                except queue.Empty:
+                    continue
+                yield ypb.Alert(
+                    time=timestamp(models.utcnow()),
+                    shock_id=raised.shock_id,
+                    entry=_risk_entry(raised.ranked),
+                    previous_risk=raised.previous,
+                )
+        finally:
+            self.alerts.unsubscribe(token)
+
     def _move(self, case_id: str, step: str, apply: cases.Apply) -> ypb.Case:
         view = cases.move(
             self.store, case_id=case_id, step=step, principal=access.current(), apply=apply
         )
         return case_proto(view)
+
+
+def _risk_entry(r: shocks.Ranked) -> ypb.RiskEntry:
+    return ypb.RiskEntry(
+        household_id=r.facts.id,
+        village_id=r.facts.village_id,
+        status=r.facts.status,  # type: ignore[arg-type]
+        score=r.facts.score,
+        risk=r.risk.risk,
+        reasons=list(r.risk.reasons),
+    )
 
 
 def _survey_rows(chunks: Any) -> tuple[ypb.ResurveyRequest, list[dict[str, Any]]]:
@@ -261,6 +357,9 @@ def _raise(bad: list[FieldViolation]) -> None:
         raise InvalidArgument(bad)
 
 
-def add_to_server(store: RegistryStore, server: grpc.Server, rules: YearRules) -> str:
-    ypb_grpc.add_YearServiceServicer_to_server(YearServicer(store, rules), server)
+def add_to_server(
+    store: RegistryStore, server: grpc.Server, rules: YearRules, risk_rules: RiskRules
+) -> str:
+    servicer = YearServicer(store, rules, risk_rules)
+    ypb_grpc.add_YearServiceServicer_to_server(servicer, server)
     return str(ypb.DESCRIPTOR.services_by_name["YearService"].full_name)

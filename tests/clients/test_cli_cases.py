@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 
 from clients import csvio
 from fupin.registry.v1 import registry_service_pb2 as api
@@ -79,3 +80,21 @@ def test_resurvey_dry_run_then_commit(fupin, registry, tmp_path):
     code, out, err = fupin(*argv)
     assert code == 0 and "stored" in err
     assert registry.GetHousehold(api.GetHouseholdRequest(id=kept.id)).indicators.health == 90
+
+
+def test_a_shock_from_the_cli_ranks_its_village_first(fupin, registry):
+    """`fupin shock --village` then `fupin risks`: the flooded village's household first,
+    with the flood as its reason."""
+    flooded = factories.create_village(registry)
+    dry = factories.create_village(registry)
+    hit = factories.create_household(registry, flooded.id)
+    factories.create_household(registry, dry.id)
+    code, out, err = fupin(
+        "shock", "--village", flooded.id, "--kind", "disaster", "--severity", "3",
+        "--date", date.today().isoformat(), "--note", "山洪",
+    )  # fmt: skip
+    assert code == 0 and "1 households raised to the alert level" in out, err
+    code, out, err = fupin("risks", "--limit", "2")
+    assert code == 0, err
+    first = out.splitlines()[1]
+    assert first.startswith("77") and hit.id in first and "disaster" in first

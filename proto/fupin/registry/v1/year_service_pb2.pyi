@@ -139,6 +139,39 @@ NOTICE_CSV: NoticeFormat.ValueType  # 1
 NOTICE_HTML: NoticeFormat.ValueType  # 2
 Global___NoticeFormat: _TypeAlias = NoticeFormat  # noqa: Y015
 
+class _ShockKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ShockKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ShockKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SHOCK_KIND_UNSPECIFIED: _ShockKind.ValueType  # 0
+    DISASTER: _ShockKind.ValueType  # 1
+    """自然灾害: flood, drought, hail"""
+    ILLNESS_SHOCK: _ShockKind.ValueType  # 2
+    """重病"""
+    PRICE_COLLAPSE: _ShockKind.ValueType  # 3
+    """农产品价格暴跌 (the 2020 plum glut)"""
+    EPIDEMIC: _ShockKind.ValueType  # 4
+    """疫情"""
+    JOB_LOSS: _ShockKind.ValueType  # 5
+    """失业"""
+
+class ShockKind(_ShockKind, metaclass=_ShockKindEnumTypeWrapper): ...
+
+SHOCK_KIND_UNSPECIFIED: ShockKind.ValueType  # 0
+DISASTER: ShockKind.ValueType  # 1
+"""自然灾害: flood, drought, hail"""
+ILLNESS_SHOCK: ShockKind.ValueType  # 2
+"""重病"""
+PRICE_COLLAPSE: ShockKind.ValueType  # 3
+"""农产品价格暴跌 (the 2020 plum glut)"""
+EPIDEMIC: ShockKind.ValueType  # 4
+"""疫情"""
+JOB_LOSS: ShockKind.ValueType  # 5
+"""失业"""
+Global___ShockKind: _TypeAlias = ShockKind  # noqa: Y015
+
 @_typing.final
 class CaseStep(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
@@ -718,3 +751,204 @@ class ResurveyResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ResurveyResponse: _TypeAlias = ResurveyResponse  # noqa: Y015
+
+@_typing.final
+class Shock(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    HOUSEHOLD_ID_FIELD_NUMBER: _builtins.int
+    VILLAGE_ID_FIELD_NUMBER: _builtins.int
+    COUNTY_CODE_FIELD_NUMBER: _builtins.int
+    DATE_FIELD_NUMBER: _builtins.int
+    SEVERITY_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    ALERTS_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    kind: Global___ShockKind.ValueType
+    household_id: _builtins.str
+    """exactly one of household_id, village_id, county_code"""
+    village_id: _builtins.str
+    county_code: _builtins.str
+    date: _builtins.str
+    """YYYY-MM-DD"""
+    severity: _builtins.int
+    """1 (mild) - 3 (severe)"""
+    note: _builtins.str
+    alerts: _builtins.int
+    """output only: households it raised to the alert level"""
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        kind: Global___ShockKind.ValueType = ...,
+        household_id: _builtins.str = ...,
+        village_id: _builtins.str = ...,
+        county_code: _builtins.str = ...,
+        date: _builtins.str = ...,
+        severity: _builtins.int = ...,
+        note: _builtins.str = ...,
+        alerts: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alerts", b"alerts", "county_code", b"county_code", "date", b"date", "household_id", b"household_id", "id", b"id", "kind", b"kind", "note", b"note", "severity", b"severity", "village_id", b"village_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Shock: _TypeAlias = Shock  # noqa: Y015
+
+@_typing.final
+class RecordShockRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SHOCK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def shock(self) -> Global___Shock: ...
+    def __init__(
+        self,
+        *,
+        shock: Global___Shock | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["shock", b"shock"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["shock", b"shock"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordShockRequest: _TypeAlias = RecordShockRequest  # noqa: Y015
+
+@_typing.final
+class RiskEntry(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOUSEHOLD_ID_FIELD_NUMBER: _builtins.int
+    VILLAGE_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    RISK_FIELD_NUMBER: _builtins.int
+    REASONS_FIELD_NUMBER: _builtins.int
+    household_id: _builtins.str
+    village_id: _builtins.str
+    status: _resources_pb2.HouseholdStatus.ValueType
+    score: _builtins.int
+    risk: _builtins.int
+    """0-100"""
+    @_builtins.property
+    def reasons(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """each part of the risk, in words"""
+
+    def __init__(
+        self,
+        *,
+        household_id: _builtins.str = ...,
+        village_id: _builtins.str = ...,
+        status: _resources_pb2.HouseholdStatus.ValueType = ...,
+        score: _builtins.int = ...,
+        risk: _builtins.int = ...,
+        reasons: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["household_id", b"household_id", "reasons", b"reasons", "risk", b"risk", "score", b"score", "status", b"status", "village_id", b"village_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RiskEntry: _TypeAlias = RiskEntry  # noqa: Y015
+
+@_typing.final
+class ListRisksRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    MIN_RISK_FIELD_NUMBER: _builtins.int
+    region_code: _builtins.str
+    """administrative code prefix (digits); the key's scope narrows it"""
+    limit: _builtins.int
+    """default 50, at most 1000"""
+    min_risk: _builtins.int
+    def __init__(
+        self,
+        *,
+        region_code: _builtins.str = ...,
+        limit: _builtins.int = ...,
+        min_risk: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["limit", b"limit", "min_risk", b"min_risk", "region_code", b"region_code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRisksRequest: _TypeAlias = ListRisksRequest  # noqa: Y015
+
+@_typing.final
+class ListRisksResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ENTRIES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def entries(self) -> _containers.RepeatedCompositeFieldContainer[Global___RiskEntry]: ...
+    def __init__(
+        self,
+        *,
+        entries: _abc.Iterable[Global___RiskEntry] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entries", b"entries"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRisksResponse: _TypeAlias = ListRisksResponse  # noqa: Y015
+
+@_typing.final
+class WatchAlertsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MIN_RISK_FIELD_NUMBER: _builtins.int
+    min_risk: _builtins.int
+    def __init__(
+        self,
+        *,
+        min_risk: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["min_risk", b"min_risk"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatchAlertsRequest: _TypeAlias = WatchAlertsRequest  # noqa: Y015
+
+@_typing.final
+class Alert(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TIME_FIELD_NUMBER: _builtins.int
+    SHOCK_ID_FIELD_NUMBER: _builtins.int
+    ENTRY_FIELD_NUMBER: _builtins.int
+    PREVIOUS_RISK_FIELD_NUMBER: _builtins.int
+    shock_id: _builtins.str
+    previous_risk: _builtins.int
+    @_builtins.property
+    def time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def entry(self) -> Global___RiskEntry: ...
+    def __init__(
+        self,
+        *,
+        time: _timestamp_pb2.Timestamp | None = ...,
+        shock_id: _builtins.str = ...,
+        entry: Global___RiskEntry | None = ...,
+        previous_risk: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["entry", b"entry", "time", b"time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entry", b"entry", "previous_risk", b"previous_risk", "shock_id", b"shock_id", "time", b"time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Alert: _TypeAlias = Alert  # noqa: Y015

@@ -110,6 +110,21 @@ class YearServiceStub:
                 request_serializer=fupin_dot_registry_dot_v1_dot_year__service__pb2.ResurveyRequest.SerializeToString,
                 response_deserializer=fupin_dot_registry_dot_v1_dot_year__service__pb2.ResurveyResponse.FromString,
                 _registered_method=True)
+        self.RecordShock = channel.unary_unary(
+                '/fupin.registry.v1.YearService/RecordShock',
+                request_serializer=fupin_dot_registry_dot_v1_dot_year__service__pb2.RecordShockRequest.SerializeToString,
+                response_deserializer=fupin_dot_registry_dot_v1_dot_year__service__pb2.Shock.FromString,
+                _registered_method=True)
+        self.ListRisks = channel.unary_unary(
+                '/fupin.registry.v1.YearService/ListRisks',
+                request_serializer=fupin_dot_registry_dot_v1_dot_year__service__pb2.ListRisksRequest.SerializeToString,
+                response_deserializer=fupin_dot_registry_dot_v1_dot_year__service__pb2.ListRisksResponse.FromString,
+                _registered_method=True)
+        self.WatchAlerts = channel.unary_stream(
+                '/fupin.registry.v1.YearService/WatchAlerts',
+                request_serializer=fupin_dot_registry_dot_v1_dot_year__service__pb2.WatchAlertsRequest.SerializeToString,
+                response_deserializer=fupin_dot_registry_dot_v1_dot_year__service__pb2.Alert.FromString,
+                _registered_method=True)
 
 
 class YearServiceServicer:
@@ -230,6 +245,33 @@ class YearServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordShock(self, request, context):
+        """Records a shock (灾害, 疾病, 价格暴跌, 疫情, 失业) on one household, one village or one
+        county (exactly one of them), dated. Households whose risk it lifts to the configured
+        alert level or above are sent to WatchAlerts. Errors: NOT_FOUND (the target).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRisks(self, request, context):
+        """The households of a region ranked by risk, highest first, each with its explanation. A
+        household's risk (0-100) combines its score margin above the poverty line, its score
+        trend, its causes and the shocks on it, with the rule's weights from the scoring file's
+        [risk] section (registry/year/risk.py).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchAlerts(self, request, context):
+        """New alerts, as they happen, for households in the key's region whose risk reaches
+        min_risk (default: the configured alert level); runs until the client cancels.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_YearServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -287,6 +329,21 @@ def add_YearServiceServicer_to_server(servicer, server):
                     servicer.ResurveyHouseholds,
                     request_deserializer=fupin_dot_registry_dot_v1_dot_year__service__pb2.ResurveyRequest.FromString,
                     response_serializer=fupin_dot_registry_dot_v1_dot_year__service__pb2.ResurveyResponse.SerializeToString,
+            ),
+            'RecordShock': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordShock,
+                    request_deserializer=fupin_dot_registry_dot_v1_dot_year__service__pb2.RecordShockRequest.FromString,
+                    response_serializer=fupin_dot_registry_dot_v1_dot_year__service__pb2.Shock.SerializeToString,
+            ),
+            'ListRisks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRisks,
+                    request_deserializer=fupin_dot_registry_dot_v1_dot_year__service__pb2.ListRisksRequest.FromString,
+                    response_serializer=fupin_dot_registry_dot_v1_dot_year__service__pb2.ListRisksResponse.SerializeToString,
+            ),
+            'WatchAlerts': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchAlerts,
+                    request_deserializer=fupin_dot_registry_dot_v1_dot_year__service__pb2.WatchAlertsRequest.FromString,
+                    response_serializer=fupin_dot_registry_dot_v1_dot_year__service__pb2.Alert.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -607,6 +664,87 @@ class YearService:
             '/fupin.registry.v1.YearService/ResurveyHouseholds',
             fupin_dot_registry_dot_v1_dot_year__service__pb2.ResurveyRequest.SerializeToString,
             fupin_dot_registry_dot_v1_dot_year__service__pb2.ResurveyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordShock(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fupin.registry.v1.YearService/RecordShock',
+            fupin_dot_registry_dot_v1_dot_year__service__pb2.RecordShockRequest.SerializeToString,
+            fupin_dot_registry_dot_v1_dot_year__service__pb2.Shock.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRisks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fupin.registry.v1.YearService/ListRisks',
+            fupin_dot_registry_dot_v1_dot_year__service__pb2.ListRisksRequest.SerializeToString,
+            fupin_dot_registry_dot_v1_dot_year__service__pb2.ListRisksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchAlerts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/fupin.registry.v1.YearService/WatchAlerts',
+            fupin_dot_registry_dot_v1_dot_year__service__pb2.WatchAlertsRequest.SerializeToString,
+            fupin_dot_registry_dot_v1_dot_year__service__pb2.Alert.FromString,
             options,
             channel_credentials,
             insecure,

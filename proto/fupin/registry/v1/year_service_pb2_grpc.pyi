@@ -102,6 +102,21 @@ class YearServiceStub:
     the region, a card of a household outside it). dry_run computes the same answer and
     writes nothing. Errors: PERMISSION_DENIED for a region outside the key's scope.
     """
+    RecordShock: _grpc.UnaryUnaryMultiCallable[_year_service_pb2.RecordShockRequest, _year_service_pb2.Shock]
+    """Records a shock (灾害, 疾病, 价格暴跌, 疫情, 失业) on one household, one village or one
+    county (exactly one of them), dated. Households whose risk it lifts to the configured
+    alert level or above are sent to WatchAlerts. Errors: NOT_FOUND (the target).
+    """
+    ListRisks: _grpc.UnaryUnaryMultiCallable[_year_service_pb2.ListRisksRequest, _year_service_pb2.ListRisksResponse]
+    """The households of a region ranked by risk, highest first, each with its explanation. A
+    household's risk (0-100) combines its score margin above the poverty line, its score
+    trend, its causes and the shocks on it, with the rule's weights from the scoring file's
+    [risk] section (registry/year/risk.py).
+    """
+    WatchAlerts: _grpc.UnaryStreamMultiCallable[_year_service_pb2.WatchAlertsRequest, _year_service_pb2.Alert]
+    """New alerts, as they happen, for households in the key's region whose risk reaches
+    min_risk (default: the configured alert level); runs until the client cancels.
+    """
 
 @_typing.type_check_only
 class YearServiceAsyncStub(YearServiceStub):
@@ -176,6 +191,21 @@ class YearServiceAsyncStub(YearServiceStub):
     the whole survey, naming `households[ROW].FIELD` (a card number twice, a village outside
     the region, a card of a household outside it). dry_run computes the same answer and
     writes nothing. Errors: PERMISSION_DENIED for a region outside the key's scope.
+    """
+    RecordShock: _aio.UnaryUnaryMultiCallable[_year_service_pb2.RecordShockRequest, _year_service_pb2.Shock]  # type: ignore[assignment]
+    """Records a shock (灾害, 疾病, 价格暴跌, 疫情, 失业) on one household, one village or one
+    county (exactly one of them), dated. Households whose risk it lifts to the configured
+    alert level or above are sent to WatchAlerts. Errors: NOT_FOUND (the target).
+    """
+    ListRisks: _aio.UnaryUnaryMultiCallable[_year_service_pb2.ListRisksRequest, _year_service_pb2.ListRisksResponse]  # type: ignore[assignment]
+    """The households of a region ranked by risk, highest first, each with its explanation. A
+    household's risk (0-100) combines its score margin above the poverty line, its score
+    trend, its causes and the shocks on it, with the rule's weights from the scoring file's
+    [risk] section (registry/year/risk.py).
+    """
+    WatchAlerts: _aio.UnaryStreamMultiCallable[_year_service_pb2.WatchAlertsRequest, _year_service_pb2.Alert]  # type: ignore[assignment]
+    """New alerts, as they happen, for households in the key's region whose risk reaches
+    min_risk (default: the configured alert level); runs until the client cancels.
     """
 
 class YearServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -314,6 +344,39 @@ class YearServiceServicer(metaclass=_abc_1.ABCMeta):
         the whole survey, naming `households[ROW].FIELD` (a card number twice, a village outside
         the region, a card of a household outside it). dry_run computes the same answer and
         writes nothing. Errors: PERMISSION_DENIED for a region outside the key's scope.
+        """
+
+    @_abc_1.abstractmethod
+    def RecordShock(
+        self,
+        request: _year_service_pb2.RecordShockRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_year_service_pb2.Shock, _abc.Awaitable[_year_service_pb2.Shock]]:
+        """Records a shock (灾害, 疾病, 价格暴跌, 疫情, 失业) on one household, one village or one
+        county (exactly one of them), dated. Households whose risk it lifts to the configured
+        alert level or above are sent to WatchAlerts. Errors: NOT_FOUND (the target).
+        """
+
+    @_abc_1.abstractmethod
+    def ListRisks(
+        self,
+        request: _year_service_pb2.ListRisksRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_year_service_pb2.ListRisksResponse, _abc.Awaitable[_year_service_pb2.ListRisksResponse]]:
+        """The households of a region ranked by risk, highest first, each with its explanation. A
+        household's risk (0-100) combines its score margin above the poverty line, its score
+        trend, its causes and the shocks on it, with the rule's weights from the scoring file's
+        [risk] section (registry/year/risk.py).
+        """
+
+    @_abc_1.abstractmethod
+    def WatchAlerts(
+        self,
+        request: _year_service_pb2.WatchAlertsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_year_service_pb2.Alert], _abc.AsyncIterator[_year_service_pb2.Alert]]:
+        """New alerts, as they happen, for households in the key's region whose risk reaches
+        min_risk (default: the configured alert level); runs until the client cancels.
         """
 
 def add_YearServiceServicer_to_server(servicer: YearServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
