@@ -41,9 +41,12 @@ from clients import csvio, i18n
 from clients.cli import aid as cli_aid
 from clients.cli import backup as cli_backup
 from clients.cli import cadres as cli_cadres
+from clients.cli import cases as cli_cases
 from clients.cli import health as cli_health
 from clients.cli import keys as cli_keys
 from clients.cli import resources as cli_resources
+from clients.cli import resurvey as cli_resurvey
+from clients.cli import risk as cli_risk
 from clients.cli import runs as cli_runs
 from clients.cli import users as cli_users
 from clients.cli import web as cli_web
@@ -155,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     cli_runs.add_commands(commands, client)
     cli_aid.add_commands(commands, client)
     cli_cadres.add_commands(commands, client)
+    cli_cases.add_commands(commands, client)
+    cli_resurvey.add_command(commands, client)
+    cli_risk.add_commands(commands, client)
     cli_keys.add_commands(commands, client)
     cli_users.add_commands(commands, client)
     cli_web.add_command(commands)
