@@ -11,6 +11,7 @@
     fupin match produce --product P --today YYYY-MM-DD [--region CODE] [--commit]
     fupin runs list|get|commit|discard|cancel [RUN_ID]
     fupin aid allocate|ledger|verify|spending|chart|export (see clients/cli_aid.py)
+    fupin shipments list|get|dispatch|receive|cancel (see clients/season/cli.py)
     fupin cadres assign|contract [--region CODE] [--commit]
     fupin keys create|list|revoke …, fupin audit
     fupin users create|list|disable|reset-password … (clients/cli_users.py)
@@ -19,7 +20,7 @@
 
 KIND is one of villages, households, producers, listings, buyers, orders, cadres, aid-programs.
 Client commands take --target (default $FUPIN_TARGET or 127.0.0.1:50051), --timeout SECONDS and
---output table|json. Exit status: 0 done, 1 the server (or a CSV check) refused, 2 bad usage.
+--output table|json|csv. Exit status: 0 done, 1 the server (or a CSV check) refused, 2 bad usage.
 They send the API key $FUPIN_API_KEY, or the file $FUPIN_API_KEY_FILE, or var/admin.key
 (written by `fupin serve` at first start); TLS from $FUPIN_TLS_CA_FILE (clients/auth.py).
 """
@@ -51,6 +52,7 @@ from clients.cli_output import emit, emit_json, emit_one, say, show
 from clients.client import KINDS, RegistryClient
 from clients.errors import CsvFormatError, FupinClientError, UsageError
 from clients.progress import Progress
+from clients.season import cli as season_cli
 
 if TYPE_CHECKING:
     from server.settings import Settings
@@ -147,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     delete.set_defaults(run=run_delete)
     cli_runs.add_commands(commands, client)
     cli_aid.add_commands(commands, client)
+    season_cli.add_commands(commands, client)
     cli_cadres.add_commands(commands, client)
     cli_keys.add_commands(commands, client)
     cli_users.add_commands(commands, client)
@@ -163,7 +166,7 @@ def _client_options() -> argparse.ArgumentParser:
         help="server HOST:PORT (default $FUPIN_TARGET or %(default)s)",
     )
     options.add_argument("--timeout", type=float, default=10.0, help="seconds per call")
-    options.add_argument("--output", choices=["table", "json"], default="table")
+    options.add_argument("--output", choices=["table", "json", "csv"], default="table")
     return options
 
 

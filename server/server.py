@@ -29,6 +29,7 @@ from registry.ledger import servicer as ledger_service
 from registry.resources import servicer as service
 from registry.resources.scoring import ScoringConfig
 from registry.resources.store import RegistryStore
+from registry.season import servicer as season_service
 from server import grpc_source, probe
 from server.guard import Authenticator, Guard, RateLimiter
 from server.interceptor import RpcInterceptor
@@ -118,6 +119,7 @@ def create_server(settings: Settings, *, address: str | None = None) -> Running:
             service.add_to_server(store, server),
             users_servicer.add_to_server(keys, server, audit_writer),
             ledger_service.add_to_server(store, server, salt=settings.transparency_salt),
+            season_service.add_to_server(store, server),
             grpc_source.add_to_server(source, server),
         ]
         check = probe.database_check(engine)

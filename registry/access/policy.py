@@ -65,6 +65,7 @@ _M = "/fupin.matcher.v1.MatcherService/"
 _X = "/fupin.registry.v1.AccessService/"
 _L = "/fupin.registry.v1.LedgerService/"
 _S = "/fupin.registry.v1.MatcherStoreService/"
+_E = "/fupin.registry.v1.SeasonService/"
 
 # fmt: off
 POLICY: Mapping[str, frozenset[Role]] = MappingProxyType({
@@ -135,6 +136,14 @@ POLICY: Mapping[str, frozenset[Role]] = MappingProxyType({
     f"{_L}GetProgrammeSpending": frozenset({ADMIN, OFFICE, AUDITOR}),
     f"{_L}SpendingTotals": frozenset({ADMIN, OFFICE, AUDITOR}),
     f"{_L}ExportTransparency": frozenset({ADMIN, OFFICE, AUDITOR}),
+    # Shipments (registry/season/shipments.py readable): a platform its buyer's, a cooperative
+    # its producer's, an office or auditor its region's; the buyer's platform records dispatch
+    # and receipt; a platform or an office may cancel before dispatch.
+    f"{_E}GetShipment": ALL,
+    f"{_E}ListShipments": ALL,
+    f"{_E}DispatchShipment": frozenset({ADMIN, PLATFORM}),
+    f"{_E}ReceiveShipment": frozenset({ADMIN, PLATFORM}),
+    f"{_E}CancelShipment": frozenset({ADMIN, OFFICE, PLATFORM}),
     f"{_X}CreateApiKey": frozenset({ADMIN}),
     f"{_X}ListApiKeys": frozenset({ADMIN}),
     f"{_X}RevokeApiKey": frozenset({ADMIN}),

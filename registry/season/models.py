@@ -1,0 +1,65 @@
+"""SQLModel tables of the season after the match: shipments (registered on SQLModel.metadata
+like registry/resources/models.py; rows never cross the wire: registry/season/convert.py).
+
+Invariants the database enforces itself: positive kilograms, what was received and rejected
+never above what was shipped, nothing received before the receipt, one shipment per
+allocation (run, listing, order), known states and reasons, non-negative prices.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+# fupin.registry.v1.ShipmentState / RejectReason
+COMMITTED, DISPATCHED, RECEIVED, CANCELLED = 1, 2, 3, 4
+REJECT_GRADE, REJECT_QUALITY, REJECT_LATE = 1, 2, 3
+
+
+class Shipment(SQLModel, table=True):
+    """A committed allocation's kilograms on their way from a listing to an order."""
+
+    __tablename__ = "shipment"
+    __table_args__ = (
+        UniqueConstraint("run_id", "listing_id", "order_id", name="shipment_one_per_allocation"),
+        CheckConstraint("kg > 0", name="shipment_kg_positive"),
+        CheckConstraint("state IN (1, 2, 3, 4)", name="shipment_state_known"),
+        CheckConstraint(
+            "received_kg >= 0 AND rejected_kg >= 0 AND received_kg + rejected_kg <= kg",
+            name="shipment_received_within_kg",
+        ),
+        CheckConstraint(
+            "state = 3 OR (received_kg = 0 AND rejected_kg = 0)",
+            name="shipment_received_only_when_received",
+        ),
+        CheckConstraint(
+            "reject_reason IN (0, 1, 2, 3) AND (rejected_kg = 0 OR reject_reason > 0)",
+            name="shipment_rejection_has_reason",
+        ),
+        CheckConstraint(
+            "price_fen >= 0 AND paid_price_fen >= 0", name="shipment_price_non_negative"
+        ),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    run_id: str = Field(foreign_key="match_run.id", index=True, max_length=40)
+    listing_id: str = Field(foreign_key="listing.id", index=True, max_length=40)
+    order_id: str = Field(foreign_key="purchase_order.id", index=True, max_length=40)
+    producer_id: str = Field(index=True, max_length=40)  # the listing's, for scopes
+    buyer_id: str = Field(index=True, max_length=40)  # the order's, for scopes
+    kg: int = Field(sa_type=BigInteger)
+    state: int = Field(default=COMMITTED, index=True)
+    price_fen: int = Field(default=0, sa_type=BigInteger)
+    received_kg: int = Field(default=0, sa_type=BigInteger)
+    rejected_kg: int = Field(default=0, sa_type=BigInteger)
+    reject_reason: int = 0
+    paid_price_fen: int = Field(default=0, sa_type=BigInteger)
+    cancel_reason: str = Field(default="", max_length=200)
+    create_time: datetime
+    update_time: datetime
+    dispatch_time: datetime | None = None
+    receive_time: datetime | None = None
+    cancel_time: datetime | None = None
+    version: int = 1

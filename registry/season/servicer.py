@@ -1,0 +1,117 @@
+"""SeasonService servicer: shipments after the match (proto/fupin/registry/v1/season_service.proto).
+
+Thin: each RPC checks its request's fields, calls one store function of registry/season/ with
+the caller (registry/access/policy.py current) and converts the row back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+
+from fupin.registry.v1 import season_service_pb2 as spb
+from fupin.registry.v1 import season_service_pb2_grpc as spb_grpc
+from registry.access import policy as access
+from registry.errors import FieldViolation, InvalidArgument
+from registry.resources import query
+from registry.resources.convert import timestamp
+from registry.resources.requests import RESOURCE_ID, checked_request_id, fingerprint
+from registry.resources.store import RegistryStore
+from registry.season import shipments
+from registry.season.models import Shipment
+
+
+class SeasonServicer(spb_grpc.SeasonServiceServicer):
+    def __init__(self, store: RegistryStore) -> None:
+        self.store = store
+
+    def GetShipment(self, request: Any, context: Any) -> spb.Shipment:
+        _ids(request, ("id",), required=("id",))
+        return shipment_proto(shipments.get_shipment(self.store, request.id, access.current()))
+
+    def ListShipments(self, request: Any, context: Any) -> spb.ListShipmentsResponse:
+        ids = _ids(request, ("run_id", "listing_id", "order_id"))
+        if request.state not in shipments.STATE_NAMES and request.state != 0:
+            raise InvalidArgument.one("state", "is not a ShipmentState")
+        filter_text = "|".join([*(ids[k] for k in sorted(ids)), str(request.state)])
+        page = query.parse_page(request.page_size, request.page_token, filter_text)
+        rows, token = shipments.list_shipments(
+            self.store, page=page, state=request.state, reader=access.current(), **ids
+        )
+        return spb.ListShipmentsResponse(
+            shipments=[shipment_proto(r) for r in rows], next_page_token=token
+        )
+
+    def DispatchShipment(self, request: Any, context: Any) -> spb.Shipment:
+        _ids(request, ("id",), required=("id",))
+        row = shipments.dispatch(self.store, request.id, **_step(request))
+        return shipment_proto(row)
+
+    def ReceiveShipment(self, request: Any, context: Any) -> spb.Shipment:
+        _ids(request, ("id",), required=("id",))
+        receipt = shipments.Receipt(
+            received_kg=request.received_kg,
+            rejected_kg=request.rejected_kg,
+            reject_reason=request.reject_reason,
+            paid_price_fen=(request.paid_price_fen if request.HasField("paid_price_fen") else None),
+        )
+        row = shipments.receive(self.store, request.id, receipt, **_step(request))
+        return shipment_proto(row)
+
+    def CancelShipment(self, request: Any, context: Any) -> spb.Shipment:
+        _ids(request, ("id",), required=("id",))
+        row = shipments.cancel(self.store, request.id, request.reason, **_step(request))
+        return shipment_proto(row)
+
+
+def _step(request: Any) -> dict[str, Any]:
+    """The caller, the request id and the request's fingerprint, for a step's replay."""
+    return {
+        "reader": access.current(),
+        "request_id": checked_request_id(request.request_id),
+        "fingerprint": fingerprint(request),
+    }
+
+
+def shipment_proto(row: Shipment) -> spb.Shipment:
+    out = spb.Shipment(
+        id=row.id,
+        run_id=row.run_id,
+        listing_id=row.listing_id,
+        order_id=row.order_id,
+        producer_id=row.producer_id,
+        buyer_id=row.buyer_id,
+        kg=row.kg,
+        state=row.state,  # type: ignore[arg-type]
+        price_fen=row.price_fen,
+        received_kg=row.received_kg,
+        rejected_kg=row.rejected_kg,
+        reject_reason=row.reject_reason,  # type: ignore[arg-type]
+        paid_price_fen=row.paid_price_fen,
+        cancel_reason=row.cancel_reason,
+        create_time=timestamp(row.create_time),
+    )
+    for name in ("dispatch_time", "receive_time", "cancel_time"):
+        value = getattr(row, name)
+        if value is not None:
+            getattr(out, name).CopyFrom(timestamp(value))
+    return out
+
+
+def _ids(request: Any, names: tuple[str, ...], *, required: tuple[str, ...] = ()) -> dict[str, str]:
+    bad = []
+    for name in names:
+        value = getattr(request, name)
+        if not value and name in required:
+            bad.append(FieldViolation(name, "is required"))
+        elif value and not RESOURCE_ID.fullmatch(value):
+            bad.append(FieldViolation(name, "is not a valid id (1-40 letters, digits, - or _)"))
+    if bad:
+        raise InvalidArgument(bad)
+    return {name: getattr(request, name) for name in names}
+
+
+def add_to_server(store: RegistryStore, server: grpc.Server) -> str:
+    spb_grpc.add_SeasonServiceServicer_to_server(SeasonServicer(store), server)
+    return str(spb.DESCRIPTOR.services_by_name["SeasonService"].full_name)

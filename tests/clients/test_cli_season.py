@@ -1,0 +1,53 @@
+"""`fupin shipments …` through the CLI against a real server."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from tests.season.conftest import season  # noqa: F401  (the fixture)
+
+
+def test_dispatch_receive_cancel_and_list_as_csv(fupin, season):  # noqa: F811
+    """Each step prints the shipment; a refused one exits 1 naming the field; list as CSV."""
+    code, out, err = fupin("shipments", "list", "--run", season.run_id, "--output", "json")
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert sorted(int(r["kg"]) for r in rows) == [100, 200, 300, 400]
+    first, second = sorted(rows, key=lambda r: int(r["kg"]))[:2]
+    assert fupin("shipments", "dispatch", first["id"])[0] == 0
+    code, out, err = fupin(
+        "shipments", "receive", first["id"], "--received-kg", "95", "--rejected-kg", "5"
+    )
+    assert code == 1
+    assert "reject_reason" in err
+    code, out, err = fupin(
+        "shipments",
+        "receive",
+        first["id"],
+        "--received-kg",
+        "95",
+        "--rejected-kg",
+        "5",
+        "--reject-reason",
+        "grade",
+        "--paid-price-fen",
+        "250",
+        "--output",
+        "json",
+    )
+    assert code == 0, err
+    assert json.loads(out)["state"] == "SHIPMENT_RECEIVED"
+    code, out, err = fupin("shipments", "cancel", second["id"], "--reason", "plant full")
+    assert code == 0, err
+    assert "SHIPMENT_CANCELLED" in out
+    code, out, err = fupin("shipments", "list", "--run", season.run_id, "--output", "csv")
+    assert code == 0, err
+    table = {r["id"]: r for r in csv.DictReader(io.StringIO(out))}
+    assert table[first["id"]]["state"] == "SHIPMENT_RECEIVED"
+    assert (table[first["id"]]["received_kg"], table[first["id"]]["rejected_kg"]) == ("95", "5")
+    assert table[second["id"]]["state"] == "SHIPMENT_CANCELLED"
+    code, out, err = fupin("shipments", "list", "--state", "committed")
+    assert code == 0, err
+    assert out.count("SHIPMENT_COMMITTED") == 2
