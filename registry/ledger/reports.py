@@ -80,14 +80,15 @@ def list_entries(
     run_id: str,
     reader: Principal = INTERNAL,
 ) -> tuple[list[models.LedgerEntry], str]:
-    """Entries oldest first (keyset on seq); household and programme select aid grants."""
+    """Entries oldest first (keyset on seq); a household selects its money trail
+    (about_household), a programme its aid grants."""
     entry = models.LedgerEntry
     stmt = select(entry).order_by(col(entry.seq))
     readable = readable_entries(reader)
     if readable is not None:
         stmt = stmt.where(readable)
     if household_id:
-        stmt = stmt.where(col(entry.kind) == GRANT_ENTRY, col(entry.subject_id) == household_id)
+        stmt = stmt.where(about_household(household_id))
     if programme_id:
         stmt = stmt.where(col(entry.kind) == GRANT_ENTRY, col(entry.counterpart_id) == programme_id)
     if run_id:
@@ -99,6 +100,21 @@ def list_entries(
     more = len(rows) > page.size
     rows = rows[: page.size]
     return rows, next_token(page, str(rows[-1].seq)) if more else ""
+
+
+def about_household(household_id: str) -> ColumnElement[bool]:
+    """A household's trail: what names it (aid grants, its cadre contract) and what moved the
+    listings of the producer it is (a household grower's commits, shipments, receipts)."""
+    entry, listing, producer = models.LedgerEntry, models.Listing, models.Producer
+    own_listings = select(col(listing.id)).where(
+        col(listing.producer_id).in_(
+            select(col(producer.id)).where(col(producer.household_id) == household_id)
+        )
+    )
+    return or_(
+        and_(col(entry.kind).in_(ABOUT_HOUSEHOLDS), col(entry.subject_id) == household_id),
+        and_(col(entry.kind).in_(ABOUT_LISTINGS), col(entry.subject_id).in_(own_listings)),
+    )
 
 
 @dataclass(frozen=True)

@@ -51,3 +51,18 @@ def test_dispatch_receive_cancel_and_list_as_csv(fupin, season):  # noqa: F811
     code, out, err = fupin("shipments", "list", "--state", "committed")
     assert code == 0, err
     assert out.count("SHIPMENT_COMMITTED") == 2
+
+
+def test_a_household_ledger_shows_its_sales(fupin, season):  # noqa: F811
+    """`aid ledger --household` lists the grower's commits and receipt, and the money it got."""
+    code, out, _ = fupin("shipments", "list", "--run", season.run_id, "--output", "json")
+    first = min((json.loads(line) for line in out.splitlines()), key=lambda r: int(r["kg"]))
+    fupin("shipments", "dispatch", first["id"])
+    fupin("shipments", "receive", first["id"], "--received-kg", "100", "--paid-price-fen", "310")
+    code, out, err = fupin("aid", "ledger", "--household", season.household_id)
+    assert code == 0, err
+    assert out.count("PRODUCE_COMMIT") == 4
+    assert "SHIPMENT_DISPATCH" in out and "SHIPMENT_RECEIPT" in out
+    assert out.strip().splitlines()[-1] == "received 310.00 yuan: aid 0.00, produce sales 310.00"
+    code, out, err = fupin("aid", "ledger", "--household", "hh-nobody")
+    assert (code, out) == (0, "")

@@ -19,6 +19,7 @@ class Season:
     order_ids: list[str]
     producer_id: str
     buyer_id: str
+    household_id: str  # the producer is this household's grower
 
 
 def commit_run(store, allocations, run_id: str) -> str:
@@ -66,4 +67,4 @@ def season(registry, server) -> Season:
     ]
     allocations = [(listing, o, 100 * (i + 1)) for i, o in enumerate(orders)]
     run_id = commit_run(server.store, allocations, "run-season")
-    return Season(run_id, listing, orders, producer.id, buyer.id)
+    return Season(run_id, listing, orders, producer.id, buyer.id, hh.id)
