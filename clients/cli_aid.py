@@ -215,11 +215,17 @@ def run_ledger(args: argparse.Namespace) -> int:
 
 
 def _money_trail(entries: list[lpb.LedgerEntry]) -> str:
-    """What the household received in money: aid granted and produce sales paid for."""
+    """What the household received in money: aid granted, its produce paid for, dividends."""
     aid = sum(e.amount_fen for e in entries if e.kind == lpb.AID_GRANT)
-    sales = sum(e.amount_fen for e in entries if e.kind == lpb.SHIPMENT_RECEIPT)
-    return _("received {total} yuan: aid {aid}, produce sales {sales}").format(
-        total=f"{(aid + sales) / 100:,.2f}", aid=f"{aid / 100:,.2f}", sales=f"{sales / 100:,.2f}"
+    sales = sum(e.amount_fen for e in entries if e.kind == lpb.PAYMENT)
+    dividends = sum(e.amount_fen for e in entries if e.kind == lpb.DIVIDEND)
+    return _(
+        "received {total} yuan: aid {aid}, produce sales {sales}, dividends {dividends}"
+    ).format(
+        total=f"{(aid + sales + dividends) / 100:,.2f}",
+        aid=f"{aid / 100:,.2f}",
+        sales=f"{sales / 100:,.2f}",
+        dividends=f"{dividends / 100:,.2f}",
     )
 
 

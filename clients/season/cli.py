@@ -6,6 +6,9 @@
     fupin shipments receive ID --received-kg N [--rejected-kg N --reject-reason grade|quality|late]
                                [--paid-price-fen N] [--request-id ID]
     fupin shipments cancel ID --reason TEXT [--request-id ID]
+    fupin shipments pay ID --amount-fen N --paid-on YYYY-MM-DD [--reference TEXT] [--request-id ID]
+    fupin dividends pay PRODUCER_ID --amount-fen N [--reference TEXT] [--request-id ID]
+    fupin account PRODUCER_ID          shipped, received, owed, paid, paid out to members
 
 --output table (default), json (one object per line) or csv (a header line, then one line per
 shipment). A step without --request-id sends a fresh one, so a retry by the client after a lost
@@ -23,8 +26,9 @@ from typing import Any
 import grpc
 
 from clients import auth
-from clients.cli_output import emit, emit_one
+from clients.cli_output import emit, emit_one, print_table, show
 from clients.errors import from_rpc_error
+from clients.i18n import _
 from fupin.registry.v1 import season_service_pb2 as spb
 from fupin.registry.v1 import season_service_pb2_grpc as spb_grpc
 
@@ -68,6 +72,24 @@ def add_commands(commands: Any, client: argparse.ArgumentParser) -> None:
     cancel.add_argument("--reason", required=True)
     cancel.add_argument("--request-id", default="")
     cancel.set_defaults(run=run_cancel)
+    pay = verbs.add_parser("pay", parents=[client], help="the buyer paid for a shipment")
+    pay.add_argument("id")
+    pay.add_argument("--amount-fen", type=int, required=True)
+    pay.add_argument("--paid-on", required=True, help="YYYY-MM-DD")
+    pay.add_argument("--reference", default="")
+    pay.add_argument("--request-id", default="")
+    pay.set_defaults(run=run_pay)
+    dividends = commands.add_parser("dividends", help="a cooperative pays its members")
+    dverbs = dividends.add_subparsers(dest="dividends_verb", required=True, metavar="VERB")
+    payout = dverbs.add_parser("pay", parents=[client], help="by the members' shares")
+    payout.add_argument("producer_id")
+    payout.add_argument("--amount-fen", type=int, required=True)
+    payout.add_argument("--reference", default="")
+    payout.add_argument("--request-id", default="")
+    payout.set_defaults(run=run_dividends)
+    account = commands.add_parser("account", parents=[client], help="a producer's account")
+    account.add_argument("producer_id")
+    account.set_defaults(run=run_account)
 
 
 @contextmanager
@@ -143,6 +165,70 @@ def run_cancel(args: argparse.Namespace) -> int:
     with season_stub(args) as stub:
         shipment = stub.CancelShipment(request, timeout=args.timeout)
     return _one(shipment, args.output)
+
+
+def run_pay(args: argparse.Namespace) -> int:
+    request = spb.RecordPaymentRequest(
+        shipment_id=args.id,
+        amount_fen=args.amount_fen,
+        paid_on=args.paid_on,
+        reference=args.reference,
+        request_id=_request_id(args),
+    )
+    with season_stub(args) as stub:
+        shipment = stub.RecordPayment(request, timeout=args.timeout)
+    return _one(shipment, args.output)
+
+
+def run_dividends(args: argparse.Namespace) -> int:
+    request = spb.PayDividendsRequest(
+        producer_id=args.producer_id,
+        amount_fen=args.amount_fen,
+        reference=args.reference,
+        request_id=_request_id(args),
+    )
+    with season_stub(args) as stub:
+        paid = stub.PayDividends(request, timeout=args.timeout)
+    if args.output != "table":
+        emit_one(paid, "json")
+        return 0
+    rows = [
+        [d.household_id, f"{d.share_permille}‰", f"{d.amount_fen / 100:,.2f}"]
+        for d in paid.dividends
+    ]
+    print_table([_("HOUSEHOLD"), _("SHARE"), _("YUAN")], rows)
+    total = sum(d.amount_fen for d in paid.dividends)
+    show(
+        _("paid {total} yuan to {n} member households (batch {batch})").format(
+            total=f"{total / 100:,.2f}", n=len(paid.dividends), batch=paid.batch_id
+        )
+    )
+    return 0
+
+
+def run_account(args: argparse.Namespace) -> int:
+    request = spb.GetProducerAccountRequest(producer_id=args.producer_id)
+    with season_stub(args) as stub:
+        account = stub.GetProducerAccount(request, timeout=args.timeout)
+    if args.output != "table":
+        emit_one(account, "json")
+        return 0
+    kg = [
+        (_("shipped kg"), account.shipped_kg),
+        (_("received kg"), account.received_kg),
+        (_("rejected kg"), account.rejected_kg),
+    ]
+    money = [
+        (_("owed (yuan)"), account.owed_fen),
+        (_("paid (yuan)"), account.paid_fen),
+        (_("outstanding (yuan)"), account.outstanding_fen),
+        (_("paid out to members (yuan)"), account.dividends_fen),
+        (_("not yet paid out (yuan)"), account.undistributed_fen),
+    ]
+    rows = [[name, f"{value:,}"] for name, value in kg]
+    rows += [[name, f"{value / 100:,.2f}"] for name, value in money]
+    print_table(None, rows)
+    return 0
 
 
 def _request_id(args: argparse.Namespace) -> str:

@@ -144,6 +144,11 @@ POLICY: Mapping[str, frozenset[Role]] = MappingProxyType({
     f"{_E}DispatchShipment": frozenset({ADMIN, PLATFORM}),
     f"{_E}ReceiveShipment": frozenset({ADMIN, PLATFORM}),
     f"{_E}CancelShipment": frozenset({ADMIN, OFFICE, PLATFORM}),
+    # The buyer's platform pays; a cooperative (or its office) pays out its members; a
+    # producer's account: registry/access/scopes.py as for its producer.
+    f"{_E}RecordPayment": frozenset({ADMIN, PLATFORM}),
+    f"{_E}PayDividends": frozenset({ADMIN, OFFICE, COOP}),
+    f"{_E}GetProducerAccount": frozenset({ADMIN, OFFICE, COOP, AUDITOR}),
     f"{_X}CreateApiKey": frozenset({ADMIN}),
     f"{_X}ListApiKeys": frozenset({ADMIN}),
     f"{_X}RevokeApiKey": frozenset({ADMIN}),

@@ -31,10 +31,11 @@ from registry.resources.kinds import AID_PROGRAM
 from registry.resources.query import Page, next_token
 from registry.resources.store import RegistryStore
 from registry.runs.aid import GRANT_ENTRY
+from registry.season.payments import DIVIDEND_ENTRY
 from registry.season.shipments import ENTRY_KINDS as SHIPMENT_ENTRIES
 
 NO_CAUSE = 0  # PovertyCause UNSPECIFIED: households filed without a cause
-ABOUT_HOUSEHOLDS = (GRANT_ENTRY, "household_contract")  # subject: a household
+ABOUT_HOUSEHOLDS = (GRANT_ENTRY, "household_contract", DIVIDEND_ENTRY)  # subject: a household
 ABOUT_VILLAGES = ("cadre_posting",)  # counterpart: a village ("" when a cadre is released)
 # subject: a listing (shipments: registry/season/shipments.py)
 ABOUT_LISTINGS = ("produce_commit", *SHIPMENT_ENTRIES)

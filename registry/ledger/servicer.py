@@ -25,6 +25,7 @@ from registry.resources.requests import REGION_CODE, RESOURCE_ID
 from registry.resources.store import RegistryStore
 from registry.runs.aid import GRANT_ENTRY
 from registry.season import shipments
+from registry.season.payments import DIVIDEND_ENTRY
 
 log = structlog.get_logger(__name__)
 KINDS = {
@@ -36,6 +37,8 @@ KINDS = {
     shipments.CANCEL_ENTRY: lpb.SHIPMENT_CANCEL,
     "cadre_posting": lpb.CADRE_POSTING,
     "household_contract": lpb.HOUSEHOLD_CONTRACT,
+    shipments.PAYMENT_ENTRY: lpb.PAYMENT,
+    DIVIDEND_ENTRY: lpb.DIVIDEND,
 }
 EXPORT_CHUNK_BYTES = 256 * 1024
 

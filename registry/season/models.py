@@ -1,9 +1,11 @@
-"""SQLModel tables of the season after the match: shipments (registered on SQLModel.metadata
-like registry/resources/models.py; rows never cross the wire: registry/season/convert.py).
+"""SQLModel tables of the season after the match: shipments, payments, dividends (registered
+on SQLModel.metadata like registry/resources/models.py; rows never cross the wire: the
+servicer, registry/season/servicer.py, converts).
 
 Invariants the database enforces itself: positive kilograms, what was received and rejected
 never above what was shipped, nothing received before the receipt, one shipment per
-allocation (run, listing, order), known states and reasons, non-negative prices.
+allocation (run, listing, order), known states and reasons, non-negative prices, payments
+never above a receipt's value, positive payments and dividends.
 """
 
 from __future__ import annotations
@@ -41,6 +43,10 @@ class Shipment(SQLModel, table=True):
         CheckConstraint(
             "price_fen >= 0 AND paid_price_fen >= 0", name="shipment_price_non_negative"
         ),
+        CheckConstraint(
+            "paid_fen >= 0 AND paid_fen <= received_kg * paid_price_fen",
+            name="shipment_paid_within_owed",
+        ),
     )
 
     id: str = Field(primary_key=True, max_length=40)
@@ -56,6 +62,7 @@ class Shipment(SQLModel, table=True):
     rejected_kg: int = Field(default=0, sa_type=BigInteger)
     reject_reason: int = 0
     paid_price_fen: int = Field(default=0, sa_type=BigInteger)
+    paid_fen: int = Field(default=0, sa_type=BigInteger)  # payments recorded so far
     cancel_reason: str = Field(default="", max_length=200)
     create_time: datetime
     update_time: datetime
@@ -63,3 +70,33 @@ class Shipment(SQLModel, table=True):
     receive_time: datetime | None = None
     cancel_time: datetime | None = None
     version: int = 1
+
+
+class Payment(SQLModel, table=True):
+    """Money a buyer paid for a received shipment (its receipt's value bounds the total)."""
+
+    __tablename__ = "payment"
+    __table_args__ = (CheckConstraint("amount_fen > 0", name="payment_amount_positive"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    shipment_id: str = Field(foreign_key="shipment.id", index=True, max_length=40)
+    producer_id: str = Field(index=True, max_length=40)  # the shipment's, for accounts
+    amount_fen: int = Field(sa_type=BigInteger)
+    paid_on: str = Field(max_length=10)  # YYYY-MM-DD
+    reference: str = Field(default="", max_length=100)
+    create_time: datetime
+
+
+class Dividend(SQLModel, table=True):
+    """A cooperative's payout to one member household (its share of one payout batch)."""
+
+    __tablename__ = "dividend"
+    __table_args__ = (CheckConstraint("amount_fen > 0", name="dividend_amount_positive"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    batch_id: str = Field(index=True, max_length=40)  # one PayDividends call
+    producer_id: str = Field(foreign_key="producer.id", index=True, max_length=40)
+    household_id: str = Field(foreign_key="household.id", index=True, max_length=40)
+    amount_fen: int = Field(sa_type=BigInteger)
+    reference: str = Field(default="", max_length=100)
+    create_time: datetime

@@ -1,4 +1,5 @@
-"""SeasonService servicer: shipments after the match (proto/fupin/registry/v1/season_service.proto).
+"""SeasonService servicer: shipments, payments and dividends after the match
+(proto/fupin/registry/v1/season_service.proto).
 
 Thin: each RPC checks its request's fields, calls one store function of registry/season/ with
 the caller (registry/access/policy.py current) and converts the row back.
@@ -18,7 +19,7 @@ from registry.resources import query
 from registry.resources.convert import timestamp
 from registry.resources.requests import RESOURCE_ID, checked_request_id, fingerprint
 from registry.resources.store import RegistryStore
-from registry.season import shipments
+from registry.season import payments, shipments
 from registry.season.models import Shipment
 
 
@@ -64,6 +65,55 @@ class SeasonServicer(spb_grpc.SeasonServiceServicer):
         row = shipments.cancel(self.store, request.id, request.reason, **_step(request))
         return shipment_proto(row)
 
+    def RecordPayment(self, request: Any, context: Any) -> spb.Shipment:
+        _ids(request, ("shipment_id",), required=("shipment_id",))
+        row = payments.record_payment(
+            self.store,
+            request.shipment_id,
+            amount_fen=request.amount_fen,
+            paid_on=request.paid_on,
+            reference=request.reference,
+            **_step(request),
+        )
+        return shipment_proto(row)
+
+    def PayDividends(self, request: Any, context: Any) -> spb.PayDividendsResponse:
+        _ids(request, ("producer_id",), required=("producer_id",))
+        batch, payouts = payments.pay_dividends(
+            self.store,
+            request.producer_id,
+            amount_fen=request.amount_fen,
+            reference=request.reference,
+            **_step(request),
+        )
+        return spb.PayDividendsResponse(
+            batch_id=batch,
+            dividends=[
+                spb.Dividend(
+                    id=p.dividend_id,
+                    household_id=p.household_id,
+                    share_permille=p.share_permille,
+                    amount_fen=p.amount_fen,
+                )
+                for p in payouts
+            ],
+        )
+
+    def GetProducerAccount(self, request: Any, context: Any) -> spb.ProducerAccount:
+        _ids(request, ("producer_id",), required=("producer_id",))
+        a = payments.producer_account(self.store, request.producer_id, access.current())
+        return spb.ProducerAccount(
+            producer_id=a.producer_id,
+            shipped_kg=a.shipped_kg,
+            received_kg=a.received_kg,
+            rejected_kg=a.rejected_kg,
+            owed_fen=a.owed_fen,
+            paid_fen=a.paid_fen,
+            outstanding_fen=a.owed_fen - a.paid_fen,
+            dividends_fen=a.dividends_fen,
+            undistributed_fen=a.paid_fen - a.dividends_fen,
+        )
+
 
 def _step(request: Any) -> dict[str, Any]:
     """The caller, the request id and the request's fingerprint, for a step's replay."""
@@ -90,6 +140,8 @@ def shipment_proto(row: Shipment) -> spb.Shipment:
         reject_reason=row.reject_reason,  # type: ignore[arg-type]
         paid_price_fen=row.paid_price_fen,
         cancel_reason=row.cancel_reason,
+        owed_fen=row.received_kg * row.paid_price_fen,
+        paid_fen=row.paid_fen,
         create_time=timestamp(row.create_time),
     )
     for name in ("dispatch_time", "receive_time", "cancel_time"):

@@ -46,7 +46,8 @@ DISPATCH_ENTRY = "shipment_dispatch"
 RECEIPT_ENTRY = "shipment_receipt"
 REJECTION_ENTRY = "shipment_rejection"
 CANCEL_ENTRY = "shipment_cancel"
-ENTRY_KINDS = (DISPATCH_ENTRY, RECEIPT_ENTRY, REJECTION_ENTRY, CANCEL_ENTRY)
+PAYMENT_ENTRY = "payment"  # registry/season/payments.py
+ENTRY_KINDS = (DISPATCH_ENTRY, RECEIPT_ENTRY, REJECTION_ENTRY, CANCEL_ENTRY, PAYMENT_ENTRY)
 
 # A step's change to a locked shipment in state it accepts: returns its ledger entries.
 Change = Callable[[Session, Shipment], list[ledger.Entry]]
@@ -159,11 +160,11 @@ def dispatch(
     """COMMITTED -> DISPATCHED."""
 
     def change(session: Session, row: Shipment) -> list[ledger.Entry]:
-        _expect(row, COMMITTED, "dispatched")
+        expect(row, COMMITTED, "dispatched")
         row.state, row.dispatch_time = DISPATCHED, models.utcnow()
-        return [_entry(DISPATCH_ENTRY, row, row.kg)]
+        return [entry(DISPATCH_ENTRY, row, row.kg)]
 
-    return _step(store, shipment_id, "DispatchShipment", change, reader, request_id, fingerprint)
+    return step(store, shipment_id, "DispatchShipment", change, reader, request_id, fingerprint)
 
 
 def receive(
@@ -179,7 +180,7 @@ def receive(
     _check_receipt(receipt)
 
     def change(session: Session, row: Shipment) -> list[ledger.Entry]:
-        _expect(row, DISPATCHED, "received")
+        expect(row, DISPATCHED, "received")
         if receipt.received_kg + receipt.rejected_kg > row.kg:
             field = "rejected_kg" if receipt.received_kg <= row.kg else "received_kg"
             raise InvalidArgument.one(
@@ -189,12 +190,12 @@ def receive(
         row.received_kg, row.rejected_kg = receipt.received_kg, receipt.rejected_kg
         row.reject_reason, row.paid_price_fen = receipt.reject_reason, price
         row.state, row.receive_time = RECEIVED, models.utcnow()
-        entries = [_entry(RECEIPT_ENTRY, row, row.received_kg, row.received_kg * price)]
+        entries = [entry(RECEIPT_ENTRY, row, row.received_kg, row.received_kg * price)]
         if row.rejected_kg:
-            entries.append(_entry(REJECTION_ENTRY, row, row.rejected_kg))
+            entries.append(entry(REJECTION_ENTRY, row, row.rejected_kg))
         return entries
 
-    return _step(store, shipment_id, "ReceiveShipment", change, reader, request_id, fingerprint)
+    return step(store, shipment_id, "ReceiveShipment", change, reader, request_id, fingerprint)
 
 
 def cancel(
@@ -211,18 +212,18 @@ def cancel(
         raise InvalidArgument.one("reason", "must say why, in 1-200 characters")
 
     def change(session: Session, row: Shipment) -> list[ledger.Entry]:
-        _expect(row, COMMITTED, "cancelled")
+        expect(row, COMMITTED, "cancelled")
         lock_rows(session, models.Listing, ("reserved_kg",), [row.listing_id])
         lock_rows(session, models.Order, ("filled_kg",), [row.order_id])
         add_amounts(session, models.Listing, "reserved_kg", {row.listing_id: -row.kg})
         add_amounts(session, models.Order, "filled_kg", {row.order_id: -row.kg})
         row.state, row.cancel_time, row.cancel_reason = CANCELLED, models.utcnow(), reason
-        return [_entry(CANCEL_ENTRY, row, row.kg)]
+        return [entry(CANCEL_ENTRY, row, row.kg)]
 
-    return _step(store, shipment_id, "CancelShipment", change, reader, request_id, fingerprint)
+    return step(store, shipment_id, "CancelShipment", change, reader, request_id, fingerprint)
 
 
-def _step(
+def step(
     store: RegistryStore,
     shipment_id: str,
     method: str,
@@ -272,7 +273,7 @@ def _found(row: Shipment | None, shipment_id: str) -> Shipment:
     return row
 
 
-def _expect(row: Shipment, state: int, verb: str) -> None:
+def expect(row: Shipment, state: int, verb: str) -> None:
     if row.state != state:
         raise FailedPrecondition(
             f"shipment {row.id} is {STATE_NAMES[row.state]}: only a {STATE_NAMES[state]} "
@@ -300,7 +301,7 @@ def _check_receipt(receipt: Receipt) -> None:
         raise InvalidArgument([FieldViolation(f, d) for f, d in bad])
 
 
-def _entry(kind: str, row: Shipment, kg: int, amount_fen: int = 0) -> ledger.Entry:
+def entry(kind: str, row: Shipment, kg: int, amount_fen: int = 0) -> ledger.Entry:
     return ledger.Entry(
         kind=kind,
         run_id=row.run_id,

@@ -7,6 +7,7 @@ import io
 import json
 
 from tests.season.conftest import season  # noqa: F401  (the fixture)
+from tests.season.test_payments import coop, stub  # noqa: F401  (the fixtures)
 
 
 def test_dispatch_receive_cancel_and_list_as_csv(fupin, season):  # noqa: F811
@@ -59,10 +60,41 @@ def test_a_household_ledger_shows_its_sales(fupin, season):  # noqa: F811
     first = min((json.loads(line) for line in out.splitlines()), key=lambda r: int(r["kg"]))
     fupin("shipments", "dispatch", first["id"])
     fupin("shipments", "receive", first["id"], "--received-kg", "100", "--paid-price-fen", "310")
+    code, out, err = fupin(
+        "shipments", "pay", first["id"], "--amount-fen", "31001", "--paid-on", "2020-06-20"
+    )
+    assert code == 1
+    assert "amount_fen" in err
+    code, out, err = fupin(
+        "shipments", "pay", first["id"], "--amount-fen", "31000", "--paid-on", "2020-06-20"
+    )
+    assert code == 0, err
     code, out, err = fupin("aid", "ledger", "--household", season.household_id)
     assert code == 0, err
     assert out.count("PRODUCE_COMMIT") == 4
-    assert "SHIPMENT_DISPATCH" in out and "SHIPMENT_RECEIPT" in out
-    assert out.strip().splitlines()[-1] == "received 310.00 yuan: aid 0.00, produce sales 310.00"
+    assert "SHIPMENT_DISPATCH" in out and "SHIPMENT_RECEIPT" in out and "PAYMENT" in out
+    last = out.strip().splitlines()[-1]
+    assert last == "received 310.00 yuan: aid 0.00, produce sales 310.00, dividends 0.00"
     code, out, err = fupin("aid", "ledger", "--household", "hh-nobody")
     assert (code, out) == (0, "")
+
+
+def test_dividends_and_the_account(fupin, coop):  # noqa: F811
+    """The buyer pays 100 yuan; the cooperative pays 60 out 5:3:2; the account shows both."""
+    code, _, err = fupin(
+        "shipments", "pay", coop.shipment_id, "--amount-fen", "10000", "--paid-on", "2020-06-20"
+    )
+    assert code == 0, err
+    code, out, err = fupin("dividends", "pay", coop.producer_id, "--amount-fen", "6000")
+    assert code == 0, err
+    assert "paid 60.00 yuan to 3 member households" in out
+    assert [line.split()[-1] for line in out.splitlines()[1:4]] == ["30.00", "18.00", "12.00"]
+    code, out, err = fupin("account", coop.producer_id, "--output", "json")
+    assert code == 0, err
+    account = json.loads(out)
+    assert (account["paid_fen"], account["dividends_fen"]) == ("10000", "6000")
+    code, out, err = fupin("account", coop.producer_id)
+    assert "not yet paid out (yuan)     40.00" in out
+    code, out, err = fupin("dividends", "pay", coop.producer_id, "--amount-fen", "4001")
+    assert code == 1
+    assert "amount_fen" in err

@@ -1,4 +1,4 @@
-"""shipments of committed produce runs (issue 15)
+"""shipments of committed produce runs, their payments, cooperatives' dividends (issue 15)
 
 Revision ID: 0009
 Revises: 0008
@@ -36,6 +36,7 @@ def upgrade() -> None:
         sa.Column("rejected_kg", sa.BigInteger(), nullable=False),
         sa.Column("reject_reason", sa.Integer(), nullable=False),
         sa.Column("paid_price_fen", sa.BigInteger(), nullable=False),
+        sa.Column("paid_fen", sa.BigInteger(), nullable=False),
         sa.Column("cancel_reason", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column("create_time", TIME, nullable=False),
         sa.Column("update_time", TIME, nullable=False),
@@ -65,11 +66,50 @@ def upgrade() -> None:
         sa.CheckConstraint(
             "price_fen >= 0 AND paid_price_fen >= 0", name="shipment_price_non_negative"
         ),
+        sa.CheckConstraint(
+            "paid_fen >= 0 AND paid_fen <= received_kg * paid_price_fen",
+            name="shipment_paid_within_owed",
+        ),
     )
     with op.batch_alter_table("shipment") as batch:
         for column in ("run_id", "listing_id", "order_id", "producer_id", "buyer_id", "state"):
             batch.create_index(f"ix_shipment_{column}", [column])
+    op.create_table(
+        "payment",
+        sa.Column("id", ID, nullable=False),
+        sa.Column("shipment_id", ID, nullable=False),
+        sa.Column("producer_id", ID, nullable=False),
+        sa.Column("amount_fen", sa.BigInteger(), nullable=False),
+        sa.Column("paid_on", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+        sa.Column("reference", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("create_time", TIME, nullable=False),
+        sa.ForeignKeyConstraint(["shipment_id"], ["shipment.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.CheckConstraint("amount_fen > 0", name="payment_amount_positive"),
+    )
+    with op.batch_alter_table("payment") as batch:
+        for column in ("shipment_id", "producer_id"):
+            batch.create_index(f"ix_payment_{column}", [column])
+    op.create_table(
+        "dividend",
+        sa.Column("id", ID, nullable=False),
+        sa.Column("batch_id", ID, nullable=False),
+        sa.Column("producer_id", ID, nullable=False),
+        sa.Column("household_id", ID, nullable=False),
+        sa.Column("amount_fen", sa.BigInteger(), nullable=False),
+        sa.Column("reference", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("create_time", TIME, nullable=False),
+        sa.ForeignKeyConstraint(["producer_id"], ["producer.id"]),
+        sa.ForeignKeyConstraint(["household_id"], ["household.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.CheckConstraint("amount_fen > 0", name="dividend_amount_positive"),
+    )
+    with op.batch_alter_table("dividend") as batch:
+        for column in ("batch_id", "producer_id", "household_id"):
+            batch.create_index(f"ix_dividend_{column}", [column])
 
 
 def downgrade() -> None:
+    op.drop_table("dividend")
+    op.drop_table("payment")
     op.drop_table("shipment")

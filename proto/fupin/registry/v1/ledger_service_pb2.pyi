@@ -45,6 +45,10 @@ class _LedgerEntryKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Ledge
     """a cadre (subject) posted to a village (counterpart; "" released)"""
     HOUSEHOLD_CONTRACT: _LedgerEntryKind.ValueType  # 8
     """a household (subject) contracted to a cadre (counterpart)"""
+    PAYMENT: _LedgerEntryKind.ValueType  # 9
+    """fen a buyer paid for a shipment: subject listing, counterpart order"""
+    DIVIDEND: _LedgerEntryKind.ValueType  # 10
+    """fen a cooperative (counterpart) paid a member household (subject)"""
 
 class LedgerEntryKind(_LedgerEntryKind, metaclass=_LedgerEntryKindEnumTypeWrapper): ...
 
@@ -67,6 +71,10 @@ CADRE_POSTING: LedgerEntryKind.ValueType  # 7
 """a cadre (subject) posted to a village (counterpart; "" released)"""
 HOUSEHOLD_CONTRACT: LedgerEntryKind.ValueType  # 8
 """a household (subject) contracted to a cadre (counterpart)"""
+PAYMENT: LedgerEntryKind.ValueType  # 9
+"""fen a buyer paid for a shipment: subject listing, counterpart order"""
+DIVIDEND: LedgerEntryKind.ValueType  # 10
+"""fen a cooperative (counterpart) paid a member household (subject)"""
 Global___LedgerEntryKind: _TypeAlias = LedgerEntryKind  # noqa: Y015
 
 @_typing.final

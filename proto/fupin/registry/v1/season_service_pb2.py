@@ -25,31 +25,43 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&fupin/registry/v1/season_service.proto\x12\x11\x66upin.registry.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9b\x04\n\x08Shipment\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x12\n\nlisting_id\x18\x03 \x01(\t\x12\x10\n\x08order_id\x18\x04 \x01(\t\x12\x13\n\x0bproducer_id\x18\x05 \x01(\t\x12\x10\n\x08\x62uyer_id\x18\x06 \x01(\t\x12\n\n\x02kg\x18\x07 \x01(\x03\x12/\n\x05state\x18\x08 \x01(\x0e\x32 .fupin.registry.v1.ShipmentState\x12\x11\n\tprice_fen\x18\t \x01(\x03\x12\x13\n\x0breceived_kg\x18\n \x01(\x03\x12\x13\n\x0brejected_kg\x18\x0b \x01(\x03\x12\x36\n\rreject_reason\x18\x0c \x01(\x0e\x32\x1f.fupin.registry.v1.RejectReason\x12\x16\n\x0epaid_price_fen\x18\r \x01(\x03\x12\x15\n\rcancel_reason\x18\x0e \x01(\t\x12/\n\x0b\x63reate_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rdispatch_time\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0creceive_time\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x63\x61ncel_time\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\" \n\x12GetShipmentRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\xa4\x01\n\x14ListShipmentsRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x12\n\nlisting_id\x18\x02 \x01(\t\x12\x10\n\x08order_id\x18\x03 \x01(\t\x12/\n\x05state\x18\x04 \x01(\x0e\x32 .fupin.registry.v1.ShipmentState\x12\x11\n\tpage_size\x18\x05 \x01(\x05\x12\x12\n\npage_token\x18\x06 \x01(\t\"`\n\x15ListShipmentsResponse\x12.\n\tshipments\x18\x01 \x03(\x0b\x32\x1b.fupin.registry.v1.Shipment\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"9\n\x17\x44ispatchShipmentRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"\xca\x01\n\x16ReceiveShipmentRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0breceived_kg\x18\x02 \x01(\x03\x12\x13\n\x0brejected_kg\x18\x03 \x01(\x03\x12\x36\n\rreject_reason\x18\x04 \x01(\x0e\x32\x1f.fupin.registry.v1.RejectReason\x12\x1b\n\x0epaid_price_fen\x18\x05 \x01(\x03H\x00\x88\x01\x01\x12\x12\n\nrequest_id\x18\x06 \x01(\tB\x11\n\x0f_paid_price_fen\"G\n\x15\x43\x61ncelShipmentRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t*\x8f\x01\n\rShipmentState\x12\x1e\n\x1aSHIPMENT_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12SHIPMENT_COMMITTED\x10\x01\x12\x17\n\x13SHIPMENT_DISPATCHED\x10\x02\x12\x15\n\x11SHIPMENT_RECEIVED\x10\x03\x12\x16\n\x12SHIPMENT_CANCELLED\x10\x04*d\n\x0cRejectReason\x12\x1d\n\x19REJECT_REASON_UNSPECIFIED\x10\x00\x12\x10\n\x0cREJECT_GRADE\x10\x01\x12\x12\n\x0eREJECT_QUALITY\x10\x02\x12\x0f\n\x0bREJECT_LATE\x10\x03\x32\xd7\x03\n\rSeasonService\x12Q\n\x0bGetShipment\x12%.fupin.registry.v1.GetShipmentRequest\x1a\x1b.fupin.registry.v1.Shipment\x12\x62\n\rListShipments\x12\'.fupin.registry.v1.ListShipmentsRequest\x1a(.fupin.registry.v1.ListShipmentsResponse\x12[\n\x10\x44ispatchShipment\x12*.fupin.registry.v1.DispatchShipmentRequest\x1a\x1b.fupin.registry.v1.Shipment\x12Y\n\x0fReceiveShipment\x12).fupin.registry.v1.ReceiveShipmentRequest\x1a\x1b.fupin.registry.v1.Shipment\x12W\n\x0e\x43\x61ncelShipment\x12(.fupin.registry.v1.CancelShipmentRequest\x1a\x1b.fupin.registry.v1.Shipmentb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&fupin/registry/v1/season_service.proto\x12\x11\x66upin.registry.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbf\x04\n\x08Shipment\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x12\n\nlisting_id\x18\x03 \x01(\t\x12\x10\n\x08order_id\x18\x04 \x01(\t\x12\x13\n\x0bproducer_id\x18\x05 \x01(\t\x12\x10\n\x08\x62uyer_id\x18\x06 \x01(\t\x12\n\n\x02kg\x18\x07 \x01(\x03\x12/\n\x05state\x18\x08 \x01(\x0e\x32 .fupin.registry.v1.ShipmentState\x12\x11\n\tprice_fen\x18\t \x01(\x03\x12\x13\n\x0breceived_kg\x18\n \x01(\x03\x12\x13\n\x0brejected_kg\x18\x0b \x01(\x03\x12\x36\n\rreject_reason\x18\x0c \x01(\x0e\x32\x1f.fupin.registry.v1.RejectReason\x12\x16\n\x0epaid_price_fen\x18\r \x01(\x03\x12\x15\n\rcancel_reason\x18\x0e \x01(\t\x12\x10\n\x08owed_fen\x18\x13 \x01(\x03\x12\x10\n\x08paid_fen\x18\x14 \x01(\x03\x12/\n\x0b\x63reate_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rdispatch_time\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0creceive_time\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x63\x61ncel_time\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\" \n\x12GetShipmentRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\xa4\x01\n\x14ListShipmentsRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x12\n\nlisting_id\x18\x02 \x01(\t\x12\x10\n\x08order_id\x18\x03 \x01(\t\x12/\n\x05state\x18\x04 \x01(\x0e\x32 .fupin.registry.v1.ShipmentState\x12\x11\n\tpage_size\x18\x05 \x01(\x05\x12\x12\n\npage_token\x18\x06 \x01(\t\"`\n\x15ListShipmentsResponse\x12.\n\tshipments\x18\x01 \x03(\x0b\x32\x1b.fupin.registry.v1.Shipment\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"9\n\x17\x44ispatchShipmentRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"\xca\x01\n\x16ReceiveShipmentRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0breceived_kg\x18\x02 \x01(\x03\x12\x13\n\x0brejected_kg\x18\x03 \x01(\x03\x12\x36\n\rreject_reason\x18\x04 \x01(\x0e\x32\x1f.fupin.registry.v1.RejectReason\x12\x1b\n\x0epaid_price_fen\x18\x05 \x01(\x03H\x00\x88\x01\x01\x12\x12\n\nrequest_id\x18\x06 \x01(\tB\x11\n\x0f_paid_price_fen\"G\n\x15\x43\x61ncelShipmentRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"w\n\x14RecordPaymentRequest\x12\x13\n\x0bshipment_id\x18\x01 \x01(\t\x12\x12\n\namount_fen\x18\x02 \x01(\x03\x12\x0f\n\x07paid_on\x18\x03 \x01(\t\x12\x11\n\treference\x18\x04 \x01(\t\x12\x12\n\nrequest_id\x18\x05 \x01(\t\"e\n\x13PayDividendsRequest\x12\x13\n\x0bproducer_id\x18\x01 \x01(\t\x12\x12\n\namount_fen\x18\x02 \x01(\x03\x12\x11\n\treference\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\"X\n\x08\x44ividend\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0chousehold_id\x18\x02 \x01(\t\x12\x16\n\x0eshare_permille\x18\x03 \x01(\x05\x12\x12\n\namount_fen\x18\x04 \x01(\x03\"X\n\x14PayDividendsResponse\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12.\n\tdividends\x18\x02 \x03(\x0b\x32\x1b.fupin.registry.v1.Dividend\"0\n\x19GetProducerAccountRequest\x12\x13\n\x0bproducer_id\x18\x01 \x01(\t\"\xd3\x01\n\x0fProducerAccount\x12\x13\n\x0bproducer_id\x18\x01 \x01(\t\x12\x12\n\nshipped_kg\x18\x02 \x01(\x03\x12\x13\n\x0breceived_kg\x18\x03 \x01(\x03\x12\x13\n\x0brejected_kg\x18\x04 \x01(\x03\x12\x10\n\x08owed_fen\x18\x05 \x01(\x03\x12\x10\n\x08paid_fen\x18\x06 \x01(\x03\x12\x17\n\x0foutstanding_fen\x18\x07 \x01(\x03\x12\x15\n\rdividends_fen\x18\x08 \x01(\x03\x12\x19\n\x11undistributed_fen\x18\t \x01(\x03*\x8f\x01\n\rShipmentState\x12\x1e\n\x1aSHIPMENT_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12SHIPMENT_COMMITTED\x10\x01\x12\x17\n\x13SHIPMENT_DISPATCHED\x10\x02\x12\x15\n\x11SHIPMENT_RECEIVED\x10\x03\x12\x16\n\x12SHIPMENT_CANCELLED\x10\x04*d\n\x0cRejectReason\x12\x1d\n\x19REJECT_REASON_UNSPECIFIED\x10\x00\x12\x10\n\x0cREJECT_GRADE\x10\x01\x12\x12\n\x0eREJECT_QUALITY\x10\x02\x12\x0f\n\x0bREJECT_LATE\x10\x03\x32\xf7\x05\n\rSeasonService\x12Q\n\x0bGetShipment\x12%.fupin.registry.v1.GetShipmentRequest\x1a\x1b.fupin.registry.v1.Shipment\x12\x62\n\rListShipments\x12\'.fupin.registry.v1.ListShipmentsRequest\x1a(.fupin.registry.v1.ListShipmentsResponse\x12[\n\x10\x44ispatchShipment\x12*.fupin.registry.v1.DispatchShipmentRequest\x1a\x1b.fupin.registry.v1.Shipment\x12Y\n\x0fReceiveShipment\x12).fupin.registry.v1.ReceiveShipmentRequest\x1a\x1b.fupin.registry.v1.Shipment\x12W\n\x0e\x43\x61ncelShipment\x12(.fupin.registry.v1.CancelShipmentRequest\x1a\x1b.fupin.registry.v1.Shipment\x12U\n\rRecordPayment\x12\'.fupin.registry.v1.RecordPaymentRequest\x1a\x1b.fupin.registry.v1.Shipment\x12_\n\x0cPayDividends\x12&.fupin.registry.v1.PayDividendsRequest\x1a\'.fupin.registry.v1.PayDividendsResponse\x12\x66\n\x12GetProducerAccount\x12,.fupin.registry.v1.GetProducerAccountRequest\x1a\".fupin.registry.v1.ProducerAccountb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'fupin.registry.v1.season_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SHIPMENTSTATE']._serialized_start=1273
-  _globals['_SHIPMENTSTATE']._serialized_end=1416
-  _globals['_REJECTREASON']._serialized_start=1418
-  _globals['_REJECTREASON']._serialized_end=1518
+  _globals['_SHIPMENTSTATE']._serialized_start=1977
+  _globals['_SHIPMENTSTATE']._serialized_end=2120
+  _globals['_REJECTREASON']._serialized_start=2122
+  _globals['_REJECTREASON']._serialized_end=2222
   _globals['_SHIPMENT']._serialized_start=95
-  _globals['_SHIPMENT']._serialized_end=634
-  _globals['_GETSHIPMENTREQUEST']._serialized_start=636
-  _globals['_GETSHIPMENTREQUEST']._serialized_end=668
-  _globals['_LISTSHIPMENTSREQUEST']._serialized_start=671
-  _globals['_LISTSHIPMENTSREQUEST']._serialized_end=835
-  _globals['_LISTSHIPMENTSRESPONSE']._serialized_start=837
-  _globals['_LISTSHIPMENTSRESPONSE']._serialized_end=933
-  _globals['_DISPATCHSHIPMENTREQUEST']._serialized_start=935
-  _globals['_DISPATCHSHIPMENTREQUEST']._serialized_end=992
-  _globals['_RECEIVESHIPMENTREQUEST']._serialized_start=995
-  _globals['_RECEIVESHIPMENTREQUEST']._serialized_end=1197
-  _globals['_CANCELSHIPMENTREQUEST']._serialized_start=1199
-  _globals['_CANCELSHIPMENTREQUEST']._serialized_end=1270
-  _globals['_SEASONSERVICE']._serialized_start=1521
-  _globals['_SEASONSERVICE']._serialized_end=1992
+  _globals['_SHIPMENT']._serialized_end=670
+  _globals['_GETSHIPMENTREQUEST']._serialized_start=672
+  _globals['_GETSHIPMENTREQUEST']._serialized_end=704
+  _globals['_LISTSHIPMENTSREQUEST']._serialized_start=707
+  _globals['_LISTSHIPMENTSREQUEST']._serialized_end=871
+  _globals['_LISTSHIPMENTSRESPONSE']._serialized_start=873
+  _globals['_LISTSHIPMENTSRESPONSE']._serialized_end=969
+  _globals['_DISPATCHSHIPMENTREQUEST']._serialized_start=971
+  _globals['_DISPATCHSHIPMENTREQUEST']._serialized_end=1028
+  _globals['_RECEIVESHIPMENTREQUEST']._serialized_start=1031
+  _globals['_RECEIVESHIPMENTREQUEST']._serialized_end=1233
+  _globals['_CANCELSHIPMENTREQUEST']._serialized_start=1235
+  _globals['_CANCELSHIPMENTREQUEST']._serialized_end=1306
+  _globals['_RECORDPAYMENTREQUEST']._serialized_start=1308
+  _globals['_RECORDPAYMENTREQUEST']._serialized_end=1427
+  _globals['_PAYDIVIDENDSREQUEST']._serialized_start=1429
+  _globals['_PAYDIVIDENDSREQUEST']._serialized_end=1530
+  _globals['_DIVIDEND']._serialized_start=1532
+  _globals['_DIVIDEND']._serialized_end=1620
+  _globals['_PAYDIVIDENDSRESPONSE']._serialized_start=1622
+  _globals['_PAYDIVIDENDSRESPONSE']._serialized_end=1710
+  _globals['_GETPRODUCERACCOUNTREQUEST']._serialized_start=1712
+  _globals['_GETPRODUCERACCOUNTREQUEST']._serialized_end=1760
+  _globals['_PRODUCERACCOUNT']._serialized_start=1763
+  _globals['_PRODUCERACCOUNT']._serialized_end=1974
+  _globals['_SEASONSERVICE']._serialized_start=2225
+  _globals['_SEASONSERVICE']._serialized_end=2984
 # @@protoc_insertion_point(module_scope)

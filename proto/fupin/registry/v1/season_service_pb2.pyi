@@ -88,6 +88,8 @@ class Shipment(_message.Message):
     REJECT_REASON_FIELD_NUMBER: _builtins.int
     PAID_PRICE_FEN_FIELD_NUMBER: _builtins.int
     CANCEL_REASON_FIELD_NUMBER: _builtins.int
+    OWED_FEN_FIELD_NUMBER: _builtins.int
+    PAID_FEN_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     DISPATCH_TIME_FIELD_NUMBER: _builtins.int
     RECEIVE_TIME_FIELD_NUMBER: _builtins.int
@@ -113,6 +115,10 @@ class Shipment(_message.Message):
     paid_price_fen: _builtins.int
     """the price per kg actually paid for the received kilograms"""
     cancel_reason: _builtins.str
+    owed_fen: _builtins.int
+    """output only: received_kg x paid_price_fen"""
+    paid_fen: _builtins.int
+    """output only: payments recorded"""
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -138,6 +144,8 @@ class Shipment(_message.Message):
         reject_reason: Global___RejectReason.ValueType = ...,
         paid_price_fen: _builtins.int = ...,
         cancel_reason: _builtins.str = ...,
+        owed_fen: _builtins.int = ...,
+        paid_fen: _builtins.int = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         dispatch_time: _timestamp_pb2.Timestamp | None = ...,
         receive_time: _timestamp_pb2.Timestamp | None = ...,
@@ -145,7 +153,7 @@ class Shipment(_message.Message):
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["cancel_time", b"cancel_time", "create_time", b"create_time", "dispatch_time", b"dispatch_time", "receive_time", b"receive_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["buyer_id", b"buyer_id", "cancel_reason", b"cancel_reason", "cancel_time", b"cancel_time", "create_time", b"create_time", "dispatch_time", b"dispatch_time", "id", b"id", "kg", b"kg", "listing_id", b"listing_id", "order_id", b"order_id", "paid_price_fen", b"paid_price_fen", "price_fen", b"price_fen", "producer_id", b"producer_id", "receive_time", b"receive_time", "received_kg", b"received_kg", "reject_reason", b"reject_reason", "rejected_kg", b"rejected_kg", "run_id", b"run_id", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["buyer_id", b"buyer_id", "cancel_reason", b"cancel_reason", "cancel_time", b"cancel_time", "create_time", b"create_time", "dispatch_time", b"dispatch_time", "id", b"id", "kg", b"kg", "listing_id", b"listing_id", "order_id", b"order_id", "owed_fen", b"owed_fen", "paid_fen", b"paid_fen", "paid_price_fen", b"paid_price_fen", "price_fen", b"price_fen", "producer_id", b"producer_id", "receive_time", b"receive_time", "received_kg", b"received_kg", "reject_reason", b"reject_reason", "rejected_kg", b"rejected_kg", "run_id", b"run_id", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -314,3 +322,186 @@ class CancelShipmentRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CancelShipmentRequest: _TypeAlias = CancelShipmentRequest  # noqa: Y015
+
+@_typing.final
+class RecordPaymentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SHIPMENT_ID_FIELD_NUMBER: _builtins.int
+    AMOUNT_FEN_FIELD_NUMBER: _builtins.int
+    PAID_ON_FIELD_NUMBER: _builtins.int
+    REFERENCE_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    shipment_id: _builtins.str
+    amount_fen: _builtins.int
+    """> 0, at most owed_fen - paid_fen"""
+    paid_on: _builtins.str
+    """YYYY-MM-DD"""
+    reference: _builtins.str
+    """the bank transfer's reference, at most 100 characters"""
+    request_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        shipment_id: _builtins.str = ...,
+        amount_fen: _builtins.int = ...,
+        paid_on: _builtins.str = ...,
+        reference: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_fen", b"amount_fen", "paid_on", b"paid_on", "reference", b"reference", "request_id", b"request_id", "shipment_id", b"shipment_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordPaymentRequest: _TypeAlias = RecordPaymentRequest  # noqa: Y015
+
+@_typing.final
+class PayDividendsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRODUCER_ID_FIELD_NUMBER: _builtins.int
+    AMOUNT_FEN_FIELD_NUMBER: _builtins.int
+    REFERENCE_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    producer_id: _builtins.str
+    """a cooperative"""
+    amount_fen: _builtins.int
+    """> 0"""
+    reference: _builtins.str
+    request_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        producer_id: _builtins.str = ...,
+        amount_fen: _builtins.int = ...,
+        reference: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_fen", b"amount_fen", "producer_id", b"producer_id", "reference", b"reference", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PayDividendsRequest: _TypeAlias = PayDividendsRequest  # noqa: Y015
+
+@_typing.final
+class Dividend(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    HOUSEHOLD_ID_FIELD_NUMBER: _builtins.int
+    SHARE_PERMILLE_FIELD_NUMBER: _builtins.int
+    AMOUNT_FEN_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    household_id: _builtins.str
+    share_permille: _builtins.int
+    amount_fen: _builtins.int
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        household_id: _builtins.str = ...,
+        share_permille: _builtins.int = ...,
+        amount_fen: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_fen", b"amount_fen", "household_id", b"household_id", "id", b"id", "share_permille", b"share_permille"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Dividend: _TypeAlias = Dividend  # noqa: Y015
+
+@_typing.final
+class PayDividendsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BATCH_ID_FIELD_NUMBER: _builtins.int
+    DIVIDENDS_FIELD_NUMBER: _builtins.int
+    batch_id: _builtins.str
+    @_builtins.property
+    def dividends(self) -> _containers.RepeatedCompositeFieldContainer[Global___Dividend]: ...
+    def __init__(
+        self,
+        *,
+        batch_id: _builtins.str = ...,
+        dividends: _abc.Iterable[Global___Dividend] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "dividends", b"dividends"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PayDividendsResponse: _TypeAlias = PayDividendsResponse  # noqa: Y015
+
+@_typing.final
+class GetProducerAccountRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRODUCER_ID_FIELD_NUMBER: _builtins.int
+    producer_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        producer_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["producer_id", b"producer_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetProducerAccountRequest: _TypeAlias = GetProducerAccountRequest  # noqa: Y015
+
+@_typing.final
+class ProducerAccount(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRODUCER_ID_FIELD_NUMBER: _builtins.int
+    SHIPPED_KG_FIELD_NUMBER: _builtins.int
+    RECEIVED_KG_FIELD_NUMBER: _builtins.int
+    REJECTED_KG_FIELD_NUMBER: _builtins.int
+    OWED_FEN_FIELD_NUMBER: _builtins.int
+    PAID_FEN_FIELD_NUMBER: _builtins.int
+    OUTSTANDING_FEN_FIELD_NUMBER: _builtins.int
+    DIVIDENDS_FEN_FIELD_NUMBER: _builtins.int
+    UNDISTRIBUTED_FEN_FIELD_NUMBER: _builtins.int
+    producer_id: _builtins.str
+    shipped_kg: _builtins.int
+    """in shipments not cancelled"""
+    received_kg: _builtins.int
+    rejected_kg: _builtins.int
+    owed_fen: _builtins.int
+    """receipts' value"""
+    paid_fen: _builtins.int
+    """payments received"""
+    outstanding_fen: _builtins.int
+    """owed_fen - paid_fen"""
+    dividends_fen: _builtins.int
+    """paid out to members"""
+    undistributed_fen: _builtins.int
+    """paid_fen - dividends_fen"""
+    def __init__(
+        self,
+        *,
+        producer_id: _builtins.str = ...,
+        shipped_kg: _builtins.int = ...,
+        received_kg: _builtins.int = ...,
+        rejected_kg: _builtins.int = ...,
+        owed_fen: _builtins.int = ...,
+        paid_fen: _builtins.int = ...,
+        outstanding_fen: _builtins.int = ...,
+        dividends_fen: _builtins.int = ...,
+        undistributed_fen: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dividends_fen", b"dividends_fen", "outstanding_fen", b"outstanding_fen", "owed_fen", b"owed_fen", "paid_fen", b"paid_fen", "producer_id", b"producer_id", "received_kg", b"received_kg", "rejected_kg", b"rejected_kg", "shipped_kg", b"shipped_kg", "undistributed_fen", b"undistributed_fen"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ProducerAccount: _TypeAlias = ProducerAccount  # noqa: Y015

@@ -81,6 +81,21 @@ class SeasonServiceStub:
                 request_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.CancelShipmentRequest.SerializeToString,
                 response_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.Shipment.FromString,
                 _registered_method=True)
+        self.RecordPayment = channel.unary_unary(
+                '/fupin.registry.v1.SeasonService/RecordPayment',
+                request_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.RecordPaymentRequest.SerializeToString,
+                response_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.Shipment.FromString,
+                _registered_method=True)
+        self.PayDividends = channel.unary_unary(
+                '/fupin.registry.v1.SeasonService/PayDividends',
+                request_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.PayDividendsRequest.SerializeToString,
+                response_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.PayDividendsResponse.FromString,
+                _registered_method=True)
+        self.GetProducerAccount = channel.unary_unary(
+                '/fupin.registry.v1.SeasonService/GetProducerAccount',
+                request_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.GetProducerAccountRequest.SerializeToString,
+                response_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.ProducerAccount.FromString,
+                _registered_method=True)
 
 
 class SeasonServiceServicer:
@@ -147,6 +162,34 @@ class SeasonServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordPayment(self, request, context):
+        """The buyer paid for a received shipment: the payment is kept (amount, date, reference),
+        added to the shipment's paid_fen and written to the ledger (PAYMENT). Errors:
+        INVALID_ARGUMENT (amount_fen above what is still owed, naming it; paid_on; reference),
+        FAILED_PRECONDITION unless SHIPMENT_RECEIVED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PayDividends(self, request, context):
+        """A cooperative pays amount_fen out to its member households by their shares (share_permille,
+        split so the parts add up to the amount exactly): one dividend per member, each a ledger
+        entry (DIVIDEND) naming the household. Errors: INVALID_ARGUMENT naming amount_fen when it
+        is above what the cooperative has been paid and not yet paid out; FAILED_PRECONDITION when
+        the producer is not a cooperative with members; nothing is stored when refused.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetProducerAccount(self, request, context):
+        """What a producer has shipped, been paid and paid out. Errors: NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SeasonServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -174,6 +217,21 @@ def add_SeasonServiceServicer_to_server(servicer, server):
                     servicer.CancelShipment,
                     request_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.CancelShipmentRequest.FromString,
                     response_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.Shipment.SerializeToString,
+            ),
+            'RecordPayment': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordPayment,
+                    request_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.RecordPaymentRequest.FromString,
+                    response_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.Shipment.SerializeToString,
+            ),
+            'PayDividends': grpc.unary_unary_rpc_method_handler(
+                    servicer.PayDividends,
+                    request_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.PayDividendsRequest.FromString,
+                    response_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.PayDividendsResponse.SerializeToString,
+            ),
+            'GetProducerAccount': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetProducerAccount,
+                    request_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.GetProducerAccountRequest.FromString,
+                    response_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.ProducerAccount.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -333,6 +391,87 @@ class SeasonService:
             '/fupin.registry.v1.SeasonService/CancelShipment',
             fupin_dot_registry_dot_v1_dot_season__service__pb2.CancelShipmentRequest.SerializeToString,
             fupin_dot_registry_dot_v1_dot_season__service__pb2.Shipment.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordPayment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fupin.registry.v1.SeasonService/RecordPayment',
+            fupin_dot_registry_dot_v1_dot_season__service__pb2.RecordPaymentRequest.SerializeToString,
+            fupin_dot_registry_dot_v1_dot_season__service__pb2.Shipment.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PayDividends(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fupin.registry.v1.SeasonService/PayDividends',
+            fupin_dot_registry_dot_v1_dot_season__service__pb2.PayDividendsRequest.SerializeToString,
+            fupin_dot_registry_dot_v1_dot_season__service__pb2.PayDividendsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetProducerAccount(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fupin.registry.v1.SeasonService/GetProducerAccount',
+            fupin_dot_registry_dot_v1_dot_season__service__pb2.GetProducerAccountRequest.SerializeToString,
+            fupin_dot_registry_dot_v1_dot_season__service__pb2.ProducerAccount.FromString,
             options,
             channel_credentials,
             insecure,

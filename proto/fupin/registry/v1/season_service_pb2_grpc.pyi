@@ -72,6 +72,21 @@ class SeasonServiceStub:
     """Cancel before dispatch, with a reason: the kilograms return to the listing and the order.
     Errors: INVALID_ARGUMENT (reason), FAILED_PRECONDITION unless SHIPMENT_COMMITTED.
     """
+    RecordPayment: _grpc.UnaryUnaryMultiCallable[_season_service_pb2.RecordPaymentRequest, _season_service_pb2.Shipment]
+    """The buyer paid for a received shipment: the payment is kept (amount, date, reference),
+    added to the shipment's paid_fen and written to the ledger (PAYMENT). Errors:
+    INVALID_ARGUMENT (amount_fen above what is still owed, naming it; paid_on; reference),
+    FAILED_PRECONDITION unless SHIPMENT_RECEIVED.
+    """
+    PayDividends: _grpc.UnaryUnaryMultiCallable[_season_service_pb2.PayDividendsRequest, _season_service_pb2.PayDividendsResponse]
+    """A cooperative pays amount_fen out to its member households by their shares (share_permille,
+    split so the parts add up to the amount exactly): one dividend per member, each a ledger
+    entry (DIVIDEND) naming the household. Errors: INVALID_ARGUMENT naming amount_fen when it
+    is above what the cooperative has been paid and not yet paid out; FAILED_PRECONDITION when
+    the producer is not a cooperative with members; nothing is stored when refused.
+    """
+    GetProducerAccount: _grpc.UnaryUnaryMultiCallable[_season_service_pb2.GetProducerAccountRequest, _season_service_pb2.ProducerAccount]
+    """What a producer has shipped, been paid and paid out. Errors: NOT_FOUND."""
 
 @_typing.type_check_only
 class SeasonServiceAsyncStub(SeasonServiceStub):
@@ -117,6 +132,21 @@ class SeasonServiceAsyncStub(SeasonServiceStub):
     """Cancel before dispatch, with a reason: the kilograms return to the listing and the order.
     Errors: INVALID_ARGUMENT (reason), FAILED_PRECONDITION unless SHIPMENT_COMMITTED.
     """
+    RecordPayment: _aio.UnaryUnaryMultiCallable[_season_service_pb2.RecordPaymentRequest, _season_service_pb2.Shipment]  # type: ignore[assignment]
+    """The buyer paid for a received shipment: the payment is kept (amount, date, reference),
+    added to the shipment's paid_fen and written to the ledger (PAYMENT). Errors:
+    INVALID_ARGUMENT (amount_fen above what is still owed, naming it; paid_on; reference),
+    FAILED_PRECONDITION unless SHIPMENT_RECEIVED.
+    """
+    PayDividends: _aio.UnaryUnaryMultiCallable[_season_service_pb2.PayDividendsRequest, _season_service_pb2.PayDividendsResponse]  # type: ignore[assignment]
+    """A cooperative pays amount_fen out to its member households by their shares (share_permille,
+    split so the parts add up to the amount exactly): one dividend per member, each a ledger
+    entry (DIVIDEND) naming the household. Errors: INVALID_ARGUMENT naming amount_fen when it
+    is above what the cooperative has been paid and not yet paid out; FAILED_PRECONDITION when
+    the producer is not a cooperative with members; nothing is stored when refused.
+    """
+    GetProducerAccount: _aio.UnaryUnaryMultiCallable[_season_service_pb2.GetProducerAccountRequest, _season_service_pb2.ProducerAccount]  # type: ignore[assignment]
+    """What a producer has shipped, been paid and paid out. Errors: NOT_FOUND."""
 
 class SeasonServiceServicer(metaclass=_abc_1.ABCMeta):
     """After the match: what happens to a committed produce run's kilograms.
@@ -189,5 +219,38 @@ class SeasonServiceServicer(metaclass=_abc_1.ABCMeta):
         """Cancel before dispatch, with a reason: the kilograms return to the listing and the order.
         Errors: INVALID_ARGUMENT (reason), FAILED_PRECONDITION unless SHIPMENT_COMMITTED.
         """
+
+    @_abc_1.abstractmethod
+    def RecordPayment(
+        self,
+        request: _season_service_pb2.RecordPaymentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_season_service_pb2.Shipment, _abc.Awaitable[_season_service_pb2.Shipment]]:
+        """The buyer paid for a received shipment: the payment is kept (amount, date, reference),
+        added to the shipment's paid_fen and written to the ledger (PAYMENT). Errors:
+        INVALID_ARGUMENT (amount_fen above what is still owed, naming it; paid_on; reference),
+        FAILED_PRECONDITION unless SHIPMENT_RECEIVED.
+        """
+
+    @_abc_1.abstractmethod
+    def PayDividends(
+        self,
+        request: _season_service_pb2.PayDividendsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_season_service_pb2.PayDividendsResponse, _abc.Awaitable[_season_service_pb2.PayDividendsResponse]]:
+        """A cooperative pays amount_fen out to its member households by their shares (share_permille,
+        split so the parts add up to the amount exactly): one dividend per member, each a ledger
+        entry (DIVIDEND) naming the household. Errors: INVALID_ARGUMENT naming amount_fen when it
+        is above what the cooperative has been paid and not yet paid out; FAILED_PRECONDITION when
+        the producer is not a cooperative with members; nothing is stored when refused.
+        """
+
+    @_abc_1.abstractmethod
+    def GetProducerAccount(
+        self,
+        request: _season_service_pb2.GetProducerAccountRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_season_service_pb2.ProducerAccount, _abc.Awaitable[_season_service_pb2.ProducerAccount]]:
+        """What a producer has shipped, been paid and paid out. Errors: NOT_FOUND."""
 
 def add_SeasonServiceServicer_to_server(servicer: SeasonServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
