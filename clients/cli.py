@@ -11,7 +11,9 @@
     fupin match produce --product P --today YYYY-MM-DD [--region CODE] [--commit]
     fupin runs list|get|commit|discard|cancel [RUN_ID]
     fupin aid allocate|ledger|verify|spending|chart|export (see clients/cli_aid.py)
-    fupin shipments list|get|dispatch|receive|cancel (see clients/season/cli.py)
+    fupin shipments list|get|dispatch|receive|cancel|pay (clients/season/cli.py)
+    fupin dividends pay PRODUCER_ID, fupin account PRODUCER_ID (clients/season/cli.py)
+    fupin grants disburse|sign|clawback|delivery (clients/season/grants.py)
     fupin cadres assign|contract [--region CODE] [--commit]
     fupin keys create|list|revoke …, fupin audit
     fupin users create|list|disable|reset-password … (clients/cli_users.py)
@@ -53,6 +55,7 @@ from clients.client import KINDS, RegistryClient
 from clients.errors import CsvFormatError, FupinClientError, UsageError
 from clients.progress import Progress
 from clients.season import cli as season_cli
+from clients.season import grants as season_grants
 
 if TYPE_CHECKING:
     from server.settings import Settings
@@ -150,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_runs.add_commands(commands, client)
     cli_aid.add_commands(commands, client)
     season_cli.add_commands(commands, client)
+    season_grants.add_commands(commands, client)
     cli_cadres.add_commands(commands, client)
     cli_keys.add_commands(commands, client)
     cli_users.add_commands(commands, client)

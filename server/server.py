@@ -119,7 +119,7 @@ def create_server(settings: Settings, *, address: str | None = None) -> Running:
             service.add_to_server(store, server),
             users_servicer.add_to_server(keys, server, audit_writer),
             ledger_service.add_to_server(store, server, salt=settings.transparency_salt),
-            season_service.add_to_server(store, server),
+            season_service.add_to_server(store, server, overdue_days=settings.aid_overdue_days),
             grpc_source.add_to_server(source, server),
         ]
         check = probe.database_check(engine)

@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     # Key of the household pseudonyms in the transparency export (keep it secret and fixed,
     # so tokens stay the same between exports); empty: a random key per server start.
     transparency_salt: str = ""
+    # Committed aid grants not disbursed after this many days are flagged (GetAidDelivery).
+    aid_overdue_days: int = Field(default=30, ge=1, le=3650)
     # Access control (docs/access.md): TLS, and the admin key made at first start.
     tls_cert_file: Path | None = None  # PEM certificate chain; with tls_key_file turns TLS on
     tls_key_file: Path | None = None

@@ -149,6 +149,12 @@ POLICY: Mapping[str, frozenset[Role]] = MappingProxyType({
     f"{_E}RecordPayment": frozenset({ADMIN, PLATFORM}),
     f"{_E}PayDividends": frozenset({ADMIN, OFFICE, COOP}),
     f"{_E}GetProducerAccount": frozenset({ADMIN, OFFICE, COOP, AUDITOR}),
+    # Aid after the commit: the office of the household's region disburses, records the
+    # signature and claws back; auditors read the delivery report of their region.
+    f"{_E}DisburseGrant": frozenset({ADMIN, OFFICE}),
+    f"{_E}SignForGrant": frozenset({ADMIN, OFFICE}),
+    f"{_E}ClawBackGrant": frozenset({ADMIN, OFFICE}),
+    f"{_E}GetAidDelivery": frozenset({ADMIN, OFFICE, AUDITOR}),
     f"{_X}CreateApiKey": frozenset({ADMIN}),
     f"{_X}ListApiKeys": frozenset({ADMIN}),
     f"{_X}RevokeApiKey": frozenset({ADMIN}),

@@ -31,14 +31,14 @@ from registry.resources.kinds import AID_PROGRAM
 from registry.resources.query import Page, next_token
 from registry.resources.store import RegistryStore
 from registry.runs.aid import GRANT_ENTRY
-from registry.season.payments import DIVIDEND_ENTRY
-from registry.season.shipments import ENTRY_KINDS as SHIPMENT_ENTRIES
+from registry.season import entries as season_entries
 
 NO_CAUSE = 0  # PovertyCause UNSPECIFIED: households filed without a cause
-ABOUT_HOUSEHOLDS = (GRANT_ENTRY, "household_contract", DIVIDEND_ENTRY)  # subject: a household
+# subject: a household (the season's: registry/season/entries.py)
+ABOUT_HOUSEHOLDS = (GRANT_ENTRY, "household_contract", *season_entries.ABOUT_HOUSEHOLDS)
 ABOUT_VILLAGES = ("cadre_posting",)  # counterpart: a village ("" when a cadre is released)
 # subject: a listing (shipments: registry/season/shipments.py)
-ABOUT_LISTINGS = ("produce_commit", *SHIPMENT_ENTRIES)
+ABOUT_LISTINGS = ("produce_commit", *season_entries.ABOUT_LISTINGS)
 
 
 def region_of(reader: Principal) -> str | None:

@@ -24,7 +24,7 @@ from registry.resources.convert import timestamp
 from registry.resources.requests import REGION_CODE, RESOURCE_ID
 from registry.resources.store import RegistryStore
 from registry.runs.aid import GRANT_ENTRY
-from registry.season import shipments
+from registry.season import disbursements, shipments
 from registry.season.payments import DIVIDEND_ENTRY
 
 log = structlog.get_logger(__name__)
@@ -39,6 +39,9 @@ KINDS = {
     "household_contract": lpb.HOUSEHOLD_CONTRACT,
     shipments.PAYMENT_ENTRY: lpb.PAYMENT,
     DIVIDEND_ENTRY: lpb.DIVIDEND,
+    disbursements.DISBURSE_ENTRY: lpb.AID_DISBURSEMENT,
+    disbursements.RECEIPT_ENTRY: lpb.AID_RECEIPT,
+    disbursements.CLAWBACK_ENTRY: lpb.AID_CLAWBACK,
 }
 EXPORT_CHUNK_BYTES = 256 * 1024
 

@@ -15,6 +15,8 @@ from datetime import datetime
 from sqlalchemy import BigInteger, CheckConstraint, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+# fupin.registry.v1.DisbursementState / DisbursementChannel / SignedBy
+DISBURSED, AID_RECEIVED, CLAWED_BACK = 1, 2, 3
 # fupin.registry.v1.ShipmentState / RejectReason
 COMMITTED, DISPATCHED, RECEIVED, CANCELLED = 1, 2, 3, 4
 REJECT_GRADE, REJECT_QUALITY, REJECT_LATE = 1, 2, 3
@@ -100,3 +102,32 @@ class Dividend(SQLModel, table=True):
     amount_fen: int = Field(sa_type=BigInteger)
     reference: str = Field(default="", max_length=100)
     create_time: datetime
+
+
+class GrantDisbursement(SQLModel, table=True):
+    """What became of one committed aid grant (run, household, programme): disbursed through a
+    channel, then signed for (签收) by the household or its village, or clawed back."""
+
+    __tablename__ = "grant_disbursement"
+    __table_args__ = (
+        CheckConstraint("state IN (1, 2, 3)", name="disbursement_state_known"),
+        CheckConstraint("channel IN (1, 2, 3)", name="disbursement_channel_known"),
+        CheckConstraint(
+            "(state = 1 AND signed_by = 0) OR (state = 2 AND signed_by IN (1, 2)) OR state = 3",
+            name="disbursement_signed_when_received",
+        ),
+        CheckConstraint("amount_fen > 0", name="disbursement_amount_positive"),
+    )
+
+    run_id: str = Field(foreign_key="match_run.id", primary_key=True, max_length=40)
+    household_id: str = Field(foreign_key="household.id", primary_key=True, max_length=40)
+    programme_id: str = Field(foreign_key="aid_program.id", primary_key=True, max_length=40)
+    amount_fen: int = Field(sa_type=BigInteger)
+    state: int = Field(index=True)
+    channel: int
+    reference: str = Field(default="", max_length=100)
+    signed_by: int = 0
+    clawback_reason: str = Field(default="", max_length=200)
+    disburse_time: datetime
+    receive_time: datetime | None = None
+    clawback_time: datetime | None = None

@@ -29,11 +29,11 @@ from registry.ledger import chain as ledger
 from registry.resources import models
 from registry.resources.kinds import PRODUCER
 from registry.resources.store import RegistryStore, new_ids, remember, replayed
-from registry.season import shipments
+from registry.season import entries, shipments
 from registry.season.models import CANCELLED, RECEIVED, Dividend, Payment, Shipment
 
 COOPERATIVE = 2  # fupin.registry.v1.ProducerKind.PRODUCER_COOPERATIVE
-DIVIDEND_ENTRY = "dividend"
+DIVIDEND_ENTRY = entries.DIVIDEND
 MAX_REFERENCE = 100
 
 

@@ -1,4 +1,4 @@
-"""SeasonService servicer: shipments, payments and dividends after the match
+"""SeasonService servicer: shipments, payments, dividends and aid delivery after the match
 (proto/fupin/registry/v1/season_service.proto).
 
 Thin: each RPC checks its request's fields, calls one store function of registry/season/ with
@@ -17,15 +17,21 @@ from registry.access import policy as access
 from registry.errors import FieldViolation, InvalidArgument
 from registry.resources import query
 from registry.resources.convert import timestamp
-from registry.resources.requests import RESOURCE_ID, checked_request_id, fingerprint
+from registry.resources.requests import (
+    REGION_CODE,
+    RESOURCE_ID,
+    checked_request_id,
+    fingerprint,
+)
 from registry.resources.store import RegistryStore
-from registry.season import payments, shipments
-from registry.season.models import Shipment
+from registry.season import disbursements, payments, shipments
+from registry.season.models import GrantDisbursement, Shipment
 
 
 class SeasonServicer(spb_grpc.SeasonServiceServicer):
-    def __init__(self, store: RegistryStore) -> None:
+    def __init__(self, store: RegistryStore, *, overdue_days: int = 30) -> None:
         self.store = store
+        self.overdue_days = overdue_days
 
     def GetShipment(self, request: Any, context: Any) -> spb.Shipment:
         _ids(request, ("id",), required=("id",))
@@ -114,6 +120,104 @@ class SeasonServicer(spb_grpc.SeasonServiceServicer):
             undistributed_fen=a.paid_fen - a.dividends_fen,
         )
 
+    def DisburseGrant(self, request: Any, context: Any) -> spb.Disbursement:
+        row = disbursements.disburse(
+            self.store,
+            _grant(request),
+            channel=request.channel,
+            reference=request.reference,
+            **_step(request),
+        )
+        return disbursement_proto(row)
+
+    def SignForGrant(self, request: Any, context: Any) -> spb.Disbursement:
+        key = _grant(request)
+        row = disbursements.sign_for(self.store, key, signed_by=request.signed_by, **_step(request))
+        return disbursement_proto(row)
+
+    def ClawBackGrant(self, request: Any, context: Any) -> spb.Disbursement:
+        key = _grant(request)
+        row = disbursements.claw_back(self.store, key, reason=request.reason, **_step(request))
+        return disbursement_proto(row)
+
+    def GetAidDelivery(self, request: Any, context: Any) -> spb.AidDelivery:
+        if not REGION_CODE.fullmatch(request.region_code):
+            raise InvalidArgument.one("region_code", "must be an administrative code prefix")
+        if request.overdue_days < 0:
+            raise InvalidArgument.one("overdue_days", "must not be negative")
+        days = request.overdue_days or self.overdue_days
+        report = disbursements.delivery(
+            self.store, region_code=request.region_code, overdue_days=days, reader=access.current()
+        )
+        return spb.AidDelivery(
+            programmes=_totals(report.programmes),
+            villages=_totals(report.villages),
+            counties=_totals(report.counties),
+            overdue=[
+                spb.OverdueGrant(
+                    grant=_key_proto(o.key),
+                    amount_fen=o.amount_fen,
+                    commit_time=timestamp(o.commit_time),
+                    days=o.days,
+                )
+                for o in report.overdue
+            ],
+            overdue_days=days,
+        )
+
+
+def _grant(request: Any) -> disbursements.GrantKey:
+    names = ("run_id", "household_id", "programme_id")
+    bad = [
+        FieldViolation(f"grant.{name}", "is not a valid id (1-40 letters, digits, - or _)")
+        for name in names
+        if not RESOURCE_ID.fullmatch(getattr(request.grant, name))
+    ]
+    if bad:
+        raise InvalidArgument(bad)
+    return disbursements.GrantKey(*(getattr(request.grant, name) for name in names))
+
+
+def _key_proto(key: disbursements.GrantKey) -> spb.GrantKey:
+    return spb.GrantKey(
+        run_id=key.run_id, household_id=key.household_id, programme_id=key.programme_id
+    )
+
+
+def disbursement_proto(row: GrantDisbursement) -> spb.Disbursement:
+    out = spb.Disbursement(
+        grant=_key_proto(disbursements.GrantKey(row.run_id, row.household_id, row.programme_id)),
+        amount_fen=row.amount_fen,
+        state=row.state,  # type: ignore[arg-type]
+        channel=row.channel,  # type: ignore[arg-type]
+        reference=row.reference,
+        signed_by=row.signed_by,  # type: ignore[arg-type]
+        clawback_reason=row.clawback_reason,
+    )
+    _times(out, row, ("disburse_time", "receive_time", "clawback_time"))
+    return out
+
+
+def _times(out: Any, row: Any, names: tuple[str, ...]) -> None:
+    for name in names:
+        value = getattr(row, name)
+        if value is not None:
+            getattr(out, name).CopyFrom(timestamp(value))
+
+
+def _totals(groups: dict[str, disbursements.Total]) -> list[spb.DeliveryTotal]:
+    return [
+        spb.DeliveryTotal(
+            key=key,
+            grants=t.grants,
+            committed_fen=t.committed_fen,
+            disbursed_fen=t.disbursed_fen,
+            received_fen=t.received_fen,
+            clawed_back_fen=t.clawed_back_fen,
+        )
+        for key, t in sorted(groups.items())
+    ]
+
 
 def _step(request: Any) -> dict[str, Any]:
     """The caller, the request id and the request's fingerprint, for a step's replay."""
@@ -144,10 +248,7 @@ def shipment_proto(row: Shipment) -> spb.Shipment:
         paid_fen=row.paid_fen,
         create_time=timestamp(row.create_time),
     )
-    for name in ("dispatch_time", "receive_time", "cancel_time"):
-        value = getattr(row, name)
-        if value is not None:
-            getattr(out, name).CopyFrom(timestamp(value))
+    _times(out, row, ("dispatch_time", "receive_time", "cancel_time"))
     return out
 
 
@@ -164,6 +265,7 @@ def _ids(request: Any, names: tuple[str, ...], *, required: tuple[str, ...] = ()
     return {name: getattr(request, name) for name in names}
 
 
-def add_to_server(store: RegistryStore, server: grpc.Server) -> str:
-    spb_grpc.add_SeasonServiceServicer_to_server(SeasonServicer(store), server)
+def add_to_server(store: RegistryStore, server: grpc.Server, *, overdue_days: int = 30) -> str:
+    servicer = SeasonServicer(store, overdue_days=overdue_days)
+    spb_grpc.add_SeasonServiceServicer_to_server(servicer, server)
     return str(spb.DESCRIPTOR.services_by_name["SeasonService"].full_name)

@@ -34,6 +34,7 @@ from registry.resources.bulk import QUERY_CHUNK
 from registry.resources.query import Page, next_token
 from registry.resources.store import RegistryStore, new_ids, remember, replayed
 from registry.runs.commit import add_amounts, lock_rows
+from registry.season import entries
 from registry.season.models import CANCELLED, COMMITTED, DISPATCHED, RECEIVED, Shipment
 
 STATE_NAMES = {
@@ -42,12 +43,12 @@ STATE_NAMES = {
     RECEIVED: "SHIPMENT_RECEIVED",
     CANCELLED: "SHIPMENT_CANCELLED",
 }
-DISPATCH_ENTRY = "shipment_dispatch"
-RECEIPT_ENTRY = "shipment_receipt"
-REJECTION_ENTRY = "shipment_rejection"
-CANCEL_ENTRY = "shipment_cancel"
-PAYMENT_ENTRY = "payment"  # registry/season/payments.py
-ENTRY_KINDS = (DISPATCH_ENTRY, RECEIPT_ENTRY, REJECTION_ENTRY, CANCEL_ENTRY, PAYMENT_ENTRY)
+DISPATCH_ENTRY, RECEIPT_ENTRY, REJECTION_ENTRY = (
+    entries.DISPATCH,
+    entries.RECEIPT,
+    entries.REJECTION,
+)
+CANCEL_ENTRY, PAYMENT_ENTRY = entries.CANCEL, entries.PAYMENT
 
 # A step's change to a locked shipment in state it accepts: returns its ledger entries.
 Change = Callable[[Session, Shipment], list[ledger.Entry]]

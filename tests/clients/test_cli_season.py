@@ -7,6 +7,7 @@ import io
 import json
 
 from tests.season.conftest import season  # noqa: F401  (the fixture)
+from tests.season.test_disbursements import grants  # noqa: F401  (the fixture)
 from tests.season.test_payments import coop, stub  # noqa: F401  (the fixtures)
 
 
@@ -98,3 +99,22 @@ def test_dividends_and_the_account(fupin, coop):  # noqa: F811
     code, out, err = fupin("dividends", "pay", coop.producer_id, "--amount-fen", "4001")
     assert code == 1
     assert "amount_fen" in err
+
+
+def test_grants_disbursed_signed_and_reported(fupin, grants):  # noqa: F811
+    """disburse, sign and delivery through the CLI; a second disbursement exits 1."""
+    g = grants[0]
+    key = (g.run_id, g.household_id, g.programme_id)
+    code, out, err = fupin("grants", "disburse", *key, "--channel", "bank-card", "--output", "json")
+    assert code == 0, err
+    assert json.loads(out)["state"] == "GRANT_DISBURSED"
+    code, _, err = fupin("grants", "disburse", *key, "--channel", "cash")
+    assert code == 1
+    assert "GRANT_DISBURSED" in err
+    assert fupin("grants", "sign", *key, "--by", "village")[0] == 0
+    code, out, err = fupin("grants", "delivery")
+    assert code == 0, err
+    assert "4,000.00" in out and "2,000.00" in out
+    code, out, err = fupin("grants", "delivery", "--output", "json")
+    (programme,) = json.loads(out)["programmes"]
+    assert (programme["committed_fen"], programme["received_fen"]) == ("400000", "200000")

@@ -1,4 +1,4 @@
-"""shipments of committed produce runs, their payments, cooperatives' dividends (issue 15)
+"""shipments of committed produce runs, payments, dividends, aid disbursements (issue 15)
 
 Revision ID: 0009
 Revises: 0008
@@ -108,8 +108,38 @@ def upgrade() -> None:
         for column in ("batch_id", "producer_id", "household_id"):
             batch.create_index(f"ix_dividend_{column}", [column])
 
+    op.create_table(
+        "grant_disbursement",
+        sa.Column("run_id", ID, nullable=False),
+        sa.Column("household_id", ID, nullable=False),
+        sa.Column("programme_id", ID, nullable=False),
+        sa.Column("amount_fen", sa.BigInteger(), nullable=False),
+        sa.Column("state", sa.Integer(), nullable=False),
+        sa.Column("channel", sa.Integer(), nullable=False),
+        sa.Column("reference", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("signed_by", sa.Integer(), nullable=False),
+        sa.Column("clawback_reason", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("disburse_time", TIME, nullable=False),
+        sa.Column("receive_time", TIME, nullable=True),
+        sa.Column("clawback_time", TIME, nullable=True),
+        sa.ForeignKeyConstraint(["run_id"], ["match_run.id"]),
+        sa.ForeignKeyConstraint(["household_id"], ["household.id"]),
+        sa.ForeignKeyConstraint(["programme_id"], ["aid_program.id"]),
+        sa.PrimaryKeyConstraint("run_id", "household_id", "programme_id"),
+        sa.CheckConstraint("state IN (1, 2, 3)", name="disbursement_state_known"),
+        sa.CheckConstraint("channel IN (1, 2, 3)", name="disbursement_channel_known"),
+        sa.CheckConstraint(
+            "(state = 1 AND signed_by = 0) OR (state = 2 AND signed_by IN (1, 2)) OR state = 3",
+            name="disbursement_signed_when_received",
+        ),
+        sa.CheckConstraint("amount_fen > 0", name="disbursement_amount_positive"),
+    )
+    with op.batch_alter_table("grant_disbursement") as batch:
+        batch.create_index("ix_grant_disbursement_state", ["state"])
+
 
 def downgrade() -> None:
+    op.drop_table("grant_disbursement")
     op.drop_table("dividend")
     op.drop_table("payment")
     op.drop_table("shipment")

@@ -49,6 +49,11 @@ class _LedgerEntryKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Ledge
     """fen a buyer paid for a shipment: subject listing, counterpart order"""
     DIVIDEND: _LedgerEntryKind.ValueType  # 10
     """fen a cooperative (counterpart) paid a member household (subject)"""
+    AID_DISBURSEMENT: _LedgerEntryKind.ValueType  # 11
+    """Aid after the commit (SeasonService): subject the household, counterpart the programme."""
+    AID_RECEIPT: _LedgerEntryKind.ValueType  # 12
+    """signed for (签收)"""
+    AID_CLAWBACK: _LedgerEntryKind.ValueType  # 13
 
 class LedgerEntryKind(_LedgerEntryKind, metaclass=_LedgerEntryKindEnumTypeWrapper): ...
 
@@ -75,6 +80,11 @@ PAYMENT: LedgerEntryKind.ValueType  # 9
 """fen a buyer paid for a shipment: subject listing, counterpart order"""
 DIVIDEND: LedgerEntryKind.ValueType  # 10
 """fen a cooperative (counterpart) paid a member household (subject)"""
+AID_DISBURSEMENT: LedgerEntryKind.ValueType  # 11
+"""Aid after the commit (SeasonService): subject the household, counterpart the programme."""
+AID_RECEIPT: LedgerEntryKind.ValueType  # 12
+"""signed for (签收)"""
+AID_CLAWBACK: LedgerEntryKind.ValueType  # 13
 Global___LedgerEntryKind: _TypeAlias = LedgerEntryKind  # noqa: Y015
 
 @_typing.final

@@ -20,6 +20,67 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _DisbursementState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DisbursementStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DisbursementState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DISBURSEMENT_STATE_UNSPECIFIED: _DisbursementState.ValueType  # 0
+    GRANT_DISBURSED: _DisbursementState.ValueType  # 1
+    GRANT_RECEIVED: _DisbursementState.ValueType  # 2
+    """signed for"""
+    GRANT_CLAWED_BACK: _DisbursementState.ValueType  # 3
+
+class DisbursementState(_DisbursementState, metaclass=_DisbursementStateEnumTypeWrapper): ...
+
+DISBURSEMENT_STATE_UNSPECIFIED: DisbursementState.ValueType  # 0
+GRANT_DISBURSED: DisbursementState.ValueType  # 1
+GRANT_RECEIVED: DisbursementState.ValueType  # 2
+"""signed for"""
+GRANT_CLAWED_BACK: DisbursementState.ValueType  # 3
+Global___DisbursementState: _TypeAlias = DisbursementState  # noqa: Y015
+
+class _DisbursementChannel:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DisbursementChannelEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DisbursementChannel.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DISBURSEMENT_CHANNEL_UNSPECIFIED: _DisbursementChannel.ValueType  # 0
+    BANK_CARD: _DisbursementChannel.ValueType  # 1
+    """一卡通: the household's subsidy card"""
+    CASH: _DisbursementChannel.ValueType  # 2
+    IN_KIND: _DisbursementChannel.ValueType  # 3
+
+class DisbursementChannel(_DisbursementChannel, metaclass=_DisbursementChannelEnumTypeWrapper): ...
+
+DISBURSEMENT_CHANNEL_UNSPECIFIED: DisbursementChannel.ValueType  # 0
+BANK_CARD: DisbursementChannel.ValueType  # 1
+"""一卡通: the household's subsidy card"""
+CASH: DisbursementChannel.ValueType  # 2
+IN_KIND: DisbursementChannel.ValueType  # 3
+Global___DisbursementChannel: _TypeAlias = DisbursementChannel  # noqa: Y015
+
+class _SignedBy:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _SignedByEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_SignedBy.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SIGNED_BY_UNSPECIFIED: _SignedBy.ValueType  # 0
+    SIGNED_BY_HOUSEHOLD: _SignedBy.ValueType  # 1
+    SIGNED_BY_VILLAGE: _SignedBy.ValueType  # 2
+    """the village committee, for the household"""
+
+class SignedBy(_SignedBy, metaclass=_SignedByEnumTypeWrapper): ...
+
+SIGNED_BY_UNSPECIFIED: SignedBy.ValueType  # 0
+SIGNED_BY_HOUSEHOLD: SignedBy.ValueType  # 1
+SIGNED_BY_VILLAGE: SignedBy.ValueType  # 2
+"""the village committee, for the household"""
+Global___SignedBy: _TypeAlias = SignedBy  # noqa: Y015
+
 class _ShipmentState:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -69,6 +130,290 @@ REJECT_QUALITY: RejectReason.ValueType  # 2
 REJECT_LATE: RejectReason.ValueType  # 3
 """arrived after the order's deliver-by date"""
 Global___RejectReason: _TypeAlias = RejectReason  # noqa: Y015
+
+@_typing.final
+class GrantKey(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    HOUSEHOLD_ID_FIELD_NUMBER: _builtins.int
+    PROGRAMME_ID_FIELD_NUMBER: _builtins.int
+    run_id: _builtins.str
+    household_id: _builtins.str
+    programme_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        run_id: _builtins.str = ...,
+        household_id: _builtins.str = ...,
+        programme_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["household_id", b"household_id", "programme_id", b"programme_id", "run_id", b"run_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GrantKey: _TypeAlias = GrantKey  # noqa: Y015
+
+@_typing.final
+class Disbursement(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GRANT_FIELD_NUMBER: _builtins.int
+    AMOUNT_FEN_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    REFERENCE_FIELD_NUMBER: _builtins.int
+    SIGNED_BY_FIELD_NUMBER: _builtins.int
+    CLAWBACK_REASON_FIELD_NUMBER: _builtins.int
+    DISBURSE_TIME_FIELD_NUMBER: _builtins.int
+    RECEIVE_TIME_FIELD_NUMBER: _builtins.int
+    CLAWBACK_TIME_FIELD_NUMBER: _builtins.int
+    amount_fen: _builtins.int
+    state: Global___DisbursementState.ValueType
+    channel: Global___DisbursementChannel.ValueType
+    reference: _builtins.str
+    signed_by: Global___SignedBy.ValueType
+    clawback_reason: _builtins.str
+    @_builtins.property
+    def grant(self) -> Global___GrantKey: ...
+    @_builtins.property
+    def disburse_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def receive_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def clawback_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        grant: Global___GrantKey | None = ...,
+        amount_fen: _builtins.int = ...,
+        state: Global___DisbursementState.ValueType = ...,
+        channel: Global___DisbursementChannel.ValueType = ...,
+        reference: _builtins.str = ...,
+        signed_by: Global___SignedBy.ValueType = ...,
+        clawback_reason: _builtins.str = ...,
+        disburse_time: _timestamp_pb2.Timestamp | None = ...,
+        receive_time: _timestamp_pb2.Timestamp | None = ...,
+        clawback_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["clawback_time", b"clawback_time", "disburse_time", b"disburse_time", "grant", b"grant", "receive_time", b"receive_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_fen", b"amount_fen", "channel", b"channel", "clawback_reason", b"clawback_reason", "clawback_time", b"clawback_time", "disburse_time", b"disburse_time", "grant", b"grant", "receive_time", b"receive_time", "reference", b"reference", "signed_by", b"signed_by", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Disbursement: _TypeAlias = Disbursement  # noqa: Y015
+
+@_typing.final
+class DisburseGrantRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GRANT_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    REFERENCE_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    channel: Global___DisbursementChannel.ValueType
+    reference: _builtins.str
+    """at most 100 characters"""
+    request_id: _builtins.str
+    @_builtins.property
+    def grant(self) -> Global___GrantKey: ...
+    def __init__(
+        self,
+        *,
+        grant: Global___GrantKey | None = ...,
+        channel: Global___DisbursementChannel.ValueType = ...,
+        reference: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["grant", b"grant"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "grant", b"grant", "reference", b"reference", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DisburseGrantRequest: _TypeAlias = DisburseGrantRequest  # noqa: Y015
+
+@_typing.final
+class SignForGrantRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GRANT_FIELD_NUMBER: _builtins.int
+    SIGNED_BY_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    signed_by: Global___SignedBy.ValueType
+    request_id: _builtins.str
+    @_builtins.property
+    def grant(self) -> Global___GrantKey: ...
+    def __init__(
+        self,
+        *,
+        grant: Global___GrantKey | None = ...,
+        signed_by: Global___SignedBy.ValueType = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["grant", b"grant"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["grant", b"grant", "request_id", b"request_id", "signed_by", b"signed_by"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SignForGrantRequest: _TypeAlias = SignForGrantRequest  # noqa: Y015
+
+@_typing.final
+class ClawBackGrantRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GRANT_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    reason: _builtins.str
+    """1-200 characters"""
+    request_id: _builtins.str
+    @_builtins.property
+    def grant(self) -> Global___GrantKey: ...
+    def __init__(
+        self,
+        *,
+        grant: Global___GrantKey | None = ...,
+        reason: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["grant", b"grant"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["grant", b"grant", "reason", b"reason", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClawBackGrantRequest: _TypeAlias = ClawBackGrantRequest  # noqa: Y015
+
+@_typing.final
+class GetAidDeliveryRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    OVERDUE_DAYS_FIELD_NUMBER: _builtins.int
+    region_code: _builtins.str
+    """administrative code prefix of the villages; empty: the caller's"""
+    overdue_days: _builtins.int
+    """0: the server's setting"""
+    def __init__(
+        self,
+        *,
+        region_code: _builtins.str = ...,
+        overdue_days: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["overdue_days", b"overdue_days", "region_code", b"region_code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetAidDeliveryRequest: _TypeAlias = GetAidDeliveryRequest  # noqa: Y015
+
+@_typing.final
+class DeliveryTotal(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    GRANTS_FIELD_NUMBER: _builtins.int
+    COMMITTED_FEN_FIELD_NUMBER: _builtins.int
+    DISBURSED_FEN_FIELD_NUMBER: _builtins.int
+    RECEIVED_FEN_FIELD_NUMBER: _builtins.int
+    CLAWED_BACK_FEN_FIELD_NUMBER: _builtins.int
+    key: _builtins.str
+    """programme id, village admin code or county code"""
+    grants: _builtins.int
+    committed_fen: _builtins.int
+    disbursed_fen: _builtins.int
+    """disbursed, received or clawed back since"""
+    received_fen: _builtins.int
+    clawed_back_fen: _builtins.int
+    def __init__(
+        self,
+        *,
+        key: _builtins.str = ...,
+        grants: _builtins.int = ...,
+        committed_fen: _builtins.int = ...,
+        disbursed_fen: _builtins.int = ...,
+        received_fen: _builtins.int = ...,
+        clawed_back_fen: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["clawed_back_fen", b"clawed_back_fen", "committed_fen", b"committed_fen", "disbursed_fen", b"disbursed_fen", "grants", b"grants", "key", b"key", "received_fen", b"received_fen"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeliveryTotal: _TypeAlias = DeliveryTotal  # noqa: Y015
+
+@_typing.final
+class OverdueGrant(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GRANT_FIELD_NUMBER: _builtins.int
+    AMOUNT_FEN_FIELD_NUMBER: _builtins.int
+    COMMIT_TIME_FIELD_NUMBER: _builtins.int
+    DAYS_FIELD_NUMBER: _builtins.int
+    amount_fen: _builtins.int
+    days: _builtins.int
+    """since the commit"""
+    @_builtins.property
+    def grant(self) -> Global___GrantKey: ...
+    @_builtins.property
+    def commit_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        grant: Global___GrantKey | None = ...,
+        amount_fen: _builtins.int = ...,
+        commit_time: _timestamp_pb2.Timestamp | None = ...,
+        days: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["commit_time", b"commit_time", "grant", b"grant"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_fen", b"amount_fen", "commit_time", b"commit_time", "days", b"days", "grant", b"grant"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OverdueGrant: _TypeAlias = OverdueGrant  # noqa: Y015
+
+@_typing.final
+class AidDelivery(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROGRAMMES_FIELD_NUMBER: _builtins.int
+    VILLAGES_FIELD_NUMBER: _builtins.int
+    COUNTIES_FIELD_NUMBER: _builtins.int
+    OVERDUE_FIELD_NUMBER: _builtins.int
+    OVERDUE_DAYS_FIELD_NUMBER: _builtins.int
+    overdue_days: _builtins.int
+    @_builtins.property
+    def programmes(self) -> _containers.RepeatedCompositeFieldContainer[Global___DeliveryTotal]: ...
+    @_builtins.property
+    def villages(self) -> _containers.RepeatedCompositeFieldContainer[Global___DeliveryTotal]: ...
+    @_builtins.property
+    def counties(self) -> _containers.RepeatedCompositeFieldContainer[Global___DeliveryTotal]: ...
+    @_builtins.property
+    def overdue(self) -> _containers.RepeatedCompositeFieldContainer[Global___OverdueGrant]: ...
+    def __init__(
+        self,
+        *,
+        programmes: _abc.Iterable[Global___DeliveryTotal] | None = ...,
+        villages: _abc.Iterable[Global___DeliveryTotal] | None = ...,
+        counties: _abc.Iterable[Global___DeliveryTotal] | None = ...,
+        overdue: _abc.Iterable[Global___OverdueGrant] | None = ...,
+        overdue_days: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["counties", b"counties", "overdue", b"overdue", "overdue_days", b"overdue_days", "programmes", b"programmes", "villages", b"villages"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AidDelivery: _TypeAlias = AidDelivery  # noqa: Y015
 
 @_typing.final
 class Shipment(_message.Message):

@@ -96,6 +96,26 @@ class SeasonServiceStub:
                 request_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.GetProducerAccountRequest.SerializeToString,
                 response_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.ProducerAccount.FromString,
                 _registered_method=True)
+        self.DisburseGrant = channel.unary_unary(
+                '/fupin.registry.v1.SeasonService/DisburseGrant',
+                request_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.DisburseGrantRequest.SerializeToString,
+                response_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.Disbursement.FromString,
+                _registered_method=True)
+        self.SignForGrant = channel.unary_unary(
+                '/fupin.registry.v1.SeasonService/SignForGrant',
+                request_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.SignForGrantRequest.SerializeToString,
+                response_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.Disbursement.FromString,
+                _registered_method=True)
+        self.ClawBackGrant = channel.unary_unary(
+                '/fupin.registry.v1.SeasonService/ClawBackGrant',
+                request_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.ClawBackGrantRequest.SerializeToString,
+                response_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.Disbursement.FromString,
+                _registered_method=True)
+        self.GetAidDelivery = channel.unary_unary(
+                '/fupin.registry.v1.SeasonService/GetAidDelivery',
+                request_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.GetAidDeliveryRequest.SerializeToString,
+                response_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.AidDelivery.FromString,
+                _registered_method=True)
 
 
 class SeasonServiceServicer:
@@ -190,6 +210,44 @@ class SeasonServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DisburseGrant(self, request, context):
+        """A committed aid grant (run, household, programme) is disbursed through a channel, with a
+        reference (the transfer's, the receipt's). Ledger: AID_DISBURSEMENT. Errors: NOT_FOUND (no
+        such grant in a committed run, or outside the office's region), INVALID_ARGUMENT (channel,
+        reference), FAILED_PRECONDITION naming the state when it was disbursed already.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SignForGrant(self, request, context):
+        """The household, or its village for it, signed for the grant (签收). Ledger: AID_RECEIPT.
+        Errors: INVALID_ARGUMENT (signed_by), FAILED_PRECONDITION unless GRANT_DISBURSED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ClawBackGrant(self, request, context):
+        """The grant was returned or clawed back, with a reason. Ledger: AID_CLAWBACK. The
+        programme's spent_fen is not changed (the ledger's grants still account for it).
+        Errors: INVALID_ARGUMENT (reason), FAILED_PRECONDITION when not yet disbursed or already
+        clawed back.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAidDelivery(self, request, context):
+        """Committed, disbursed, received and clawed-back aid per programme, village and county of
+        the caller's region, and the grants committed more than overdue_days ago (0: the server's
+        FUPIN_AID_OVERDUE_DAYS) that were never disbursed. Errors: INVALID_ARGUMENT (region_code,
+        overdue_days).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SeasonServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -232,6 +290,26 @@ def add_SeasonServiceServicer_to_server(servicer, server):
                     servicer.GetProducerAccount,
                     request_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.GetProducerAccountRequest.FromString,
                     response_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.ProducerAccount.SerializeToString,
+            ),
+            'DisburseGrant': grpc.unary_unary_rpc_method_handler(
+                    servicer.DisburseGrant,
+                    request_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.DisburseGrantRequest.FromString,
+                    response_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.Disbursement.SerializeToString,
+            ),
+            'SignForGrant': grpc.unary_unary_rpc_method_handler(
+                    servicer.SignForGrant,
+                    request_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.SignForGrantRequest.FromString,
+                    response_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.Disbursement.SerializeToString,
+            ),
+            'ClawBackGrant': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClawBackGrant,
+                    request_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.ClawBackGrantRequest.FromString,
+                    response_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.Disbursement.SerializeToString,
+            ),
+            'GetAidDelivery': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAidDelivery,
+                    request_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.GetAidDeliveryRequest.FromString,
+                    response_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.AidDelivery.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -472,6 +550,114 @@ class SeasonService:
             '/fupin.registry.v1.SeasonService/GetProducerAccount',
             fupin_dot_registry_dot_v1_dot_season__service__pb2.GetProducerAccountRequest.SerializeToString,
             fupin_dot_registry_dot_v1_dot_season__service__pb2.ProducerAccount.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DisburseGrant(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fupin.registry.v1.SeasonService/DisburseGrant',
+            fupin_dot_registry_dot_v1_dot_season__service__pb2.DisburseGrantRequest.SerializeToString,
+            fupin_dot_registry_dot_v1_dot_season__service__pb2.Disbursement.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SignForGrant(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fupin.registry.v1.SeasonService/SignForGrant',
+            fupin_dot_registry_dot_v1_dot_season__service__pb2.SignForGrantRequest.SerializeToString,
+            fupin_dot_registry_dot_v1_dot_season__service__pb2.Disbursement.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClawBackGrant(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fupin.registry.v1.SeasonService/ClawBackGrant',
+            fupin_dot_registry_dot_v1_dot_season__service__pb2.ClawBackGrantRequest.SerializeToString,
+            fupin_dot_registry_dot_v1_dot_season__service__pb2.Disbursement.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAidDelivery(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fupin.registry.v1.SeasonService/GetAidDelivery',
+            fupin_dot_registry_dot_v1_dot_season__service__pb2.GetAidDeliveryRequest.SerializeToString,
+            fupin_dot_registry_dot_v1_dot_season__service__pb2.AidDelivery.FromString,
             options,
             channel_credentials,
             insecure,

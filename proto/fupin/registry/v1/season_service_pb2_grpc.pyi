@@ -87,6 +87,28 @@ class SeasonServiceStub:
     """
     GetProducerAccount: _grpc.UnaryUnaryMultiCallable[_season_service_pb2.GetProducerAccountRequest, _season_service_pb2.ProducerAccount]
     """What a producer has shipped, been paid and paid out. Errors: NOT_FOUND."""
+    DisburseGrant: _grpc.UnaryUnaryMultiCallable[_season_service_pb2.DisburseGrantRequest, _season_service_pb2.Disbursement]
+    """A committed aid grant (run, household, programme) is disbursed through a channel, with a
+    reference (the transfer's, the receipt's). Ledger: AID_DISBURSEMENT. Errors: NOT_FOUND (no
+    such grant in a committed run, or outside the office's region), INVALID_ARGUMENT (channel,
+    reference), FAILED_PRECONDITION naming the state when it was disbursed already.
+    """
+    SignForGrant: _grpc.UnaryUnaryMultiCallable[_season_service_pb2.SignForGrantRequest, _season_service_pb2.Disbursement]
+    """The household, or its village for it, signed for the grant (签收). Ledger: AID_RECEIPT.
+    Errors: INVALID_ARGUMENT (signed_by), FAILED_PRECONDITION unless GRANT_DISBURSED.
+    """
+    ClawBackGrant: _grpc.UnaryUnaryMultiCallable[_season_service_pb2.ClawBackGrantRequest, _season_service_pb2.Disbursement]
+    """The grant was returned or clawed back, with a reason. Ledger: AID_CLAWBACK. The
+    programme's spent_fen is not changed (the ledger's grants still account for it).
+    Errors: INVALID_ARGUMENT (reason), FAILED_PRECONDITION when not yet disbursed or already
+    clawed back.
+    """
+    GetAidDelivery: _grpc.UnaryUnaryMultiCallable[_season_service_pb2.GetAidDeliveryRequest, _season_service_pb2.AidDelivery]
+    """Committed, disbursed, received and clawed-back aid per programme, village and county of
+    the caller's region, and the grants committed more than overdue_days ago (0: the server's
+    FUPIN_AID_OVERDUE_DAYS) that were never disbursed. Errors: INVALID_ARGUMENT (region_code,
+    overdue_days).
+    """
 
 @_typing.type_check_only
 class SeasonServiceAsyncStub(SeasonServiceStub):
@@ -147,6 +169,28 @@ class SeasonServiceAsyncStub(SeasonServiceStub):
     """
     GetProducerAccount: _aio.UnaryUnaryMultiCallable[_season_service_pb2.GetProducerAccountRequest, _season_service_pb2.ProducerAccount]  # type: ignore[assignment]
     """What a producer has shipped, been paid and paid out. Errors: NOT_FOUND."""
+    DisburseGrant: _aio.UnaryUnaryMultiCallable[_season_service_pb2.DisburseGrantRequest, _season_service_pb2.Disbursement]  # type: ignore[assignment]
+    """A committed aid grant (run, household, programme) is disbursed through a channel, with a
+    reference (the transfer's, the receipt's). Ledger: AID_DISBURSEMENT. Errors: NOT_FOUND (no
+    such grant in a committed run, or outside the office's region), INVALID_ARGUMENT (channel,
+    reference), FAILED_PRECONDITION naming the state when it was disbursed already.
+    """
+    SignForGrant: _aio.UnaryUnaryMultiCallable[_season_service_pb2.SignForGrantRequest, _season_service_pb2.Disbursement]  # type: ignore[assignment]
+    """The household, or its village for it, signed for the grant (签收). Ledger: AID_RECEIPT.
+    Errors: INVALID_ARGUMENT (signed_by), FAILED_PRECONDITION unless GRANT_DISBURSED.
+    """
+    ClawBackGrant: _aio.UnaryUnaryMultiCallable[_season_service_pb2.ClawBackGrantRequest, _season_service_pb2.Disbursement]  # type: ignore[assignment]
+    """The grant was returned or clawed back, with a reason. Ledger: AID_CLAWBACK. The
+    programme's spent_fen is not changed (the ledger's grants still account for it).
+    Errors: INVALID_ARGUMENT (reason), FAILED_PRECONDITION when not yet disbursed or already
+    clawed back.
+    """
+    GetAidDelivery: _aio.UnaryUnaryMultiCallable[_season_service_pb2.GetAidDeliveryRequest, _season_service_pb2.AidDelivery]  # type: ignore[assignment]
+    """Committed, disbursed, received and clawed-back aid per programme, village and county of
+    the caller's region, and the grants committed more than overdue_days ago (0: the server's
+    FUPIN_AID_OVERDUE_DAYS) that were never disbursed. Errors: INVALID_ARGUMENT (region_code,
+    overdue_days).
+    """
 
 class SeasonServiceServicer(metaclass=_abc_1.ABCMeta):
     """After the match: what happens to a committed produce run's kilograms.
@@ -252,5 +296,51 @@ class SeasonServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_season_service_pb2.ProducerAccount, _abc.Awaitable[_season_service_pb2.ProducerAccount]]:
         """What a producer has shipped, been paid and paid out. Errors: NOT_FOUND."""
+
+    @_abc_1.abstractmethod
+    def DisburseGrant(
+        self,
+        request: _season_service_pb2.DisburseGrantRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_season_service_pb2.Disbursement, _abc.Awaitable[_season_service_pb2.Disbursement]]:
+        """A committed aid grant (run, household, programme) is disbursed through a channel, with a
+        reference (the transfer's, the receipt's). Ledger: AID_DISBURSEMENT. Errors: NOT_FOUND (no
+        such grant in a committed run, or outside the office's region), INVALID_ARGUMENT (channel,
+        reference), FAILED_PRECONDITION naming the state when it was disbursed already.
+        """
+
+    @_abc_1.abstractmethod
+    def SignForGrant(
+        self,
+        request: _season_service_pb2.SignForGrantRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_season_service_pb2.Disbursement, _abc.Awaitable[_season_service_pb2.Disbursement]]:
+        """The household, or its village for it, signed for the grant (签收). Ledger: AID_RECEIPT.
+        Errors: INVALID_ARGUMENT (signed_by), FAILED_PRECONDITION unless GRANT_DISBURSED.
+        """
+
+    @_abc_1.abstractmethod
+    def ClawBackGrant(
+        self,
+        request: _season_service_pb2.ClawBackGrantRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_season_service_pb2.Disbursement, _abc.Awaitable[_season_service_pb2.Disbursement]]:
+        """The grant was returned or clawed back, with a reason. Ledger: AID_CLAWBACK. The
+        programme's spent_fen is not changed (the ledger's grants still account for it).
+        Errors: INVALID_ARGUMENT (reason), FAILED_PRECONDITION when not yet disbursed or already
+        clawed back.
+        """
+
+    @_abc_1.abstractmethod
+    def GetAidDelivery(
+        self,
+        request: _season_service_pb2.GetAidDeliveryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_season_service_pb2.AidDelivery, _abc.Awaitable[_season_service_pb2.AidDelivery]]:
+        """Committed, disbursed, received and clawed-back aid per programme, village and county of
+        the caller's region, and the grants committed more than overdue_days ago (0: the server's
+        FUPIN_AID_OVERDUE_DAYS) that were never disbursed. Errors: INVALID_ARGUMENT (region_code,
+        overdue_days).
+        """
 
 def add_SeasonServiceServicer_to_server(servicer: SeasonServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
