@@ -140,3 +140,21 @@ def test_ten_parallel_disbursements_pay_once(stub, grants, channel):
     trail = ledger.ListLedgerEntries(lpb.ListLedgerEntriesRequest(household_id=first.household_id))
     assert [e.kind for e in trail.entries].count(lpb.AID_DISBURSEMENT) == 1
     assert again.state == spb.GRANT_DISBURSED
+
+
+def test_an_office_disburses_in_its_region_only(server, grants):
+    """Another county's office cannot find the grant; its own county's office disburses it."""
+    from clients.auth import open_channel
+    from registry.access.policy import Role
+    from tests.factories import ZHAOAN
+
+    for scope, ok in (("110101", False), (ZHAOAN, True)):
+        secret = server.keys.create(Role.OFFICE, scope).secret
+        with open_channel(f"127.0.0.1:{server.port}", api_key=secret) as channel:
+            office = spb_grpc.SeasonServiceStub(channel)
+            report = office.GetAidDelivery(spb.GetAidDeliveryRequest())
+            assert len(report.programmes) == (1 if ok else 0)
+            if ok:
+                assert disburse(office, grants[0]).state == spb.GRANT_DISBURSED
+            else:
+                rpc_fails(lambda o=office: disburse(o, grants[0]), grpc.StatusCode.NOT_FOUND)

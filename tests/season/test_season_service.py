@@ -166,3 +166,19 @@ def test_list_pages_and_filters_by_state(season_stub, season):
     season_stub.CancelShipment(spb.CancelShipmentRequest(id=ids[0], reason="x"))
     cancelled = season_stub.ListShipments(spb.ListShipmentsRequest(state=spb.SHIPMENT_CANCELLED))
     assert [s.id for s in cancelled.shipments] == [ids[0]]
+
+
+def test_an_office_sees_and_cancels_its_region_only(server, season_stub, season):
+    """The county's office lists and cancels the shipments of its producers; another county's
+    office sees none and its cancel is NOT_FOUND, as for an unknown id."""
+    from tests.factories import ZHAOAN
+
+    one = shipments_of(season_stub, season)[season.order_ids[3]]
+    mine, c1 = stub_for(server, Role.OFFICE, ZHAOAN)
+    other, c2 = stub_for(server, Role.OFFICE, "110101")
+    with c1, c2:
+        assert shipments_of(other, season) == {}
+        cancel = spb.CancelShipmentRequest(id=one.id, reason="road closed")
+        rpc_fails(lambda: other.CancelShipment(cancel), grpc.StatusCode.NOT_FOUND)
+        assert len(shipments_of(mine, season)) == 4
+        assert mine.CancelShipment(cancel).state == spb.SHIPMENT_CANCELLED
