@@ -27,7 +27,7 @@ RUN /opt/fupin/bin/pip install --quiet --no-cache-dir --no-deps -c constraints.t
 ENV PATH=/opt/fupin/bin:$PATH MPLCONFIGDIR=/opt/fupin/matplotlib
 RUN python3.11 -c "import matplotlib.font_manager" && chown -R fupin /opt/fupin/matplotlib
 USER fupin
-# Configuration is by environment (FUPIN_*; docs/operations.md lists it all). Plaintext on
+# Configuration is by environment (FUPIN_*, server/settings.py; docs/operations.md). Plaintext on
 # 0.0.0.0 needs FUPIN_INSECURE=true (TLS terminated elsewhere) or FUPIN_TLS_* files.
 ENV FUPIN_ADDRESS=0.0.0.0:50051 \
     FUPIN_LOG_FORMAT=json \

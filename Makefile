@@ -27,9 +27,10 @@ test: setup lint typecheck k8s-check unit
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 typecheck: setup
-	$(BIN)/mypy registry matcher clients
+	$(BIN)/mypy registry matcher server clients web
 
 # The Kubernetes manifests render (kustomize) and match the Kubernetes 1.30 schemas, strictly.
 K8S_VERSION ?= 1.30.0

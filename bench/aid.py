@@ -3,7 +3,7 @@
     .venv/bin/python bench/aid.py [--size 5000x10] [--time-limit 30] [--workers 2] [--seed 2024]
                                   [--grpc]
 
-Sizes: 5,000 households × 10 programmes and 50,000 × 20 (``matcher.aid_demo``: six poor
+Sizes: 5,000 households × 10 programmes and 50,000 × 20 (``matcher.solvers.aid.demo``: six poor
 counties, about half the households impoverished with scores skewed low, 1–3 causes each, ten
 kinds of programme province-wide and then county editions, budgets 30–50% of the demand of the
 eligible households, a cap, two exclusive groups and two regional quotas).
@@ -31,9 +31,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from matcher.aid import greedy, solve
-from matcher.aid_demo import demo_problem
-from matcher.solving import SolveParams
+from matcher.solvers.aid import greedy, solve
+from matcher.solvers.aid.demo import demo_problem
+from matcher.solvers.common.solving import SolveParams
 
 SIZES = ("5000x10", "50000x20")
 
@@ -52,7 +52,7 @@ def measure(size: str, time_limit_s: float, workers: int, seed: int) -> dict[str
         "programmes": programmes,
         "end_to_end_s": round(elapsed, 3),
         "objective": result.objective,
-        "bound": result.best_bound,
+        "bound": result.bound,
         "gap": round(result.gap, 6),
         "greedy_objective": baseline.objective,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
@@ -67,7 +67,7 @@ def measure_grpc(size: str, time_limit_s: float, seed: int) -> dict[str, Any]:
     from clients import auth
     from fupin.matcher.v1 import matcher_service_pb2 as mpb
     from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
-    from matcher.aid_request import inline_request
+    from matcher.service.aid_request import inline_request
 
     households, programmes = (int(n) for n in size.split("x"))
     problem = demo_problem(households, programmes, seed=seed)

@@ -35,20 +35,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import multiprocessing
-import os
 import random
-import statistics
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 import uuid
-from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,51 +50,18 @@ if __package__ in {None, ""}:  # run as a script: make the repository importable
     sys.path[:0] = [str(Path(__file__).resolve().parents[1])]
 
 import grpc
-from sqlalchemy import create_engine, text
 
-from bench import data
+from bench import market
+from bench.common import matcher_channel, say
+from bench.load_figures import Tally, audit_database, quick_handler_p99, summary
 from bench.registry import POSTGRES_ADMIN_URL, database
 from bench.topology import Topology, allowed_nice
-from clients import auth
-from clients.client import (
-    BUYERS,
-    HOUSEHOLDS,
-    LISTINGS,
-    ORDERS,
-    PRODUCERS,
-    VILLAGES,
-    RegistryClient,
-    channel_options,
-)
+from clients.client import LISTINGS, ORDERS, VILLAGES, RegistryClient
 from clients.errors import AbortedError, FupinClientError, from_rpc_error
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
-from fupin.registry.v1 import resources_pb2 as pb
 
-PRODUCTS = ("green_plum", "tea", "lychee")
-TODAY = "2020-05-20"
 MIX = "read=45,create=15,quick=32,match=8"  # weights of the kinds of iteration
-
-
-@dataclass
-class Seeded:
-    village_ids: list[str]
-    producer_ids: list[str]
-    buyer_ids: list[str]
-    listing_ids: list[str]
-    order_ids: list[str]
-
-
-@dataclass
-class Tally:
-    """What one load process saw: latencies by kind, failures, acknowledged writes."""
-
-    latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
-    errors: list[str] = field(default_factory=list)
-    conflicts: int = 0
-    created_listings: list[str] = field(default_factory=list)
-    created_orders: list[str] = field(default_factory=list)
-    committed: list[str] = field(default_factory=list)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -124,8 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             url, Path(workdir), matcher_nice=allowed_nice(args.matcher_nice), FUPIN_MAX_WORKERS="64"
         ) as topology,
     ):
-        seeded = seed(topology.registry.address, args.listings, args.orders, args.seed)
-        _say(f"load: {args.clients} clients for {args.seconds:g} s")
+        seeded = market.seed(topology.registry.address, args.listings, args.orders, args.seed)
+        say(f"load: {args.clients} clients for {args.seconds:g} s")
         tally, wall_s = run_load(topology, seeded, args)
         audit = audit_database(url, tally)
         handler = quick_handler_p99(topology.matcher.metrics_address)
@@ -135,68 +96,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def seed(target: str, listings: int, orders: int, seed_value: int) -> Seeded:
-    rng = random.Random(seed_value)
-    with RegistryClient(target, import_timeout_s=600) as client:
-        village_ids = data.create_villages(client, 20, seed_value)
-        households = list(client.import_rows(HOUSEHOLDS, data.households(village_ids, 400)).ids)
-        producer_ids = [
-            client.create(PRODUCERS, _producer(rng, household_id)).id
-            for household_id in households[:120]
-        ]
-        buyer_ids = [client.create(BUYERS, _buyer(rng, i)).id for i in range(20)]
-        rows = (_listing(rng, rng.choice(producer_ids)) for _ in range(listings))
-        listing_ids = list(client.import_rows(LISTINGS, rows).ids)
-        order_ids = [
-            client.create(ORDERS, _order(rng, rng.choice(buyer_ids))).id for _ in range(orders)
-        ]
-    return Seeded(village_ids, producer_ids, buyer_ids, listing_ids, order_ids)
-
-
-def _producer(rng: random.Random, household_id: str) -> pb.Producer:
-    return pb.Producer(
-        kind=pb.PRODUCER_HOUSEHOLD,
-        display_name="Grower",
-        household_id=household_id,
-        location=pb.LatLng(latitude=rng.gauss(23.9, 0.2), longitude=rng.gauss(117.1, 0.2)),
-    )
-
-
-def _buyer(rng: random.Random, i: int) -> pb.Buyer:
-    return pb.Buyer(
-        kind=pb.PROCESSING_PLANT,
-        display_name=f"Plant {i}",
-        county_code="445281",
-        location=pb.LatLng(latitude=rng.uniform(22.8, 23.6), longitude=rng.uniform(115.8, 117)),
-    )
-
-
-def _listing(rng: random.Random, producer_id: str) -> pb.Listing:
-    return pb.Listing(
-        producer_id=producer_id,
-        product=rng.choice(PRODUCTS),
-        grade=rng.choice("AB"),
-        quantity_kg=rng.randint(200, 3000),
-        floor_price_fen=rng.randint(80, 180),
-        available_from="2020-05-01",
-        available_until="2020-06-30",
-        shelf_life_days=rng.randint(5, 30),
-    )
-
-
-def _order(rng: random.Random, buyer_id: str) -> pb.Order:
-    return pb.Order(
-        buyer_id=buyer_id,
-        product=rng.choice(PRODUCTS),
-        accepted_grades=["A", "B"],
-        min_quantity_kg=0,
-        max_quantity_kg=rng.randint(2000, 40000),
-        price_fen=rng.randint(220, 400),
-        deliver_by="2020-06-20",
-    )
-
-
-def run_load(topology: Topology, seeded: Seeded, args: argparse.Namespace) -> tuple[Tally, float]:
+def run_load(
+    topology: Topology, seeded: market.Seeded, args: argparse.Namespace
+) -> tuple[Tally, float]:
     context = multiprocessing.get_context("spawn")
     results: Any = context.Queue()
     per = [
@@ -232,7 +134,7 @@ def run_load(topology: Topology, seeded: Seeded, args: argparse.Namespace) -> tu
 
 def _load_process(
     addresses: tuple[str, str],
-    seeded: Seeded,
+    seeded: market.Seeded,
     clients: int,
     seconds: float,
     seed_value: int,
@@ -244,9 +146,7 @@ def _load_process(
     lock = threading.Lock()
     with (
         RegistryClient(registry_target, timeout_s=30) as registry,
-        auth.open_channel(
-            matcher_target, api_key=auth.resolve_key(), options=channel_options()
-        ) as channel,
+        matcher_channel(matcher_target) as channel,
     ):
         matcher = mpb_grpc.MatcherServiceStub(channel)
         deadline = time.perf_counter() + seconds
@@ -277,7 +177,7 @@ def _load_process(
 def _client(
     registry: RegistryClient,
     matcher: Any,
-    seeded: Seeded,
+    seeded: market.Seeded,
     deadline: float,
     rng: random.Random,
     mix: dict[str, float],
@@ -318,7 +218,7 @@ def weights_of(mix: str) -> dict[str, float]:
     return out
 
 
-def _read(registry: RegistryClient, seeded: Seeded, rng: random.Random) -> None:
+def _read(registry: RegistryClient, seeded: market.Seeded, rng: random.Random) -> None:
     choice = rng.random()
     if choice < 0.5:
         registry.get(LISTINGS, rng.choice(seeded.listing_ids))
@@ -327,38 +227,42 @@ def _read(registry: RegistryClient, seeded: Seeded, rng: random.Random) -> None:
     elif choice < 0.85:
         registry.get(ORDERS, rng.choice(seeded.order_ids))
     else:
-        list(registry.list(LISTINGS, filter=f'product = "{rng.choice(PRODUCTS)}"', limit=20))
+        list(registry.list(LISTINGS, filter=f'product = "{rng.choice(market.PRODUCTS)}"', limit=20))
 
 
 def _create(
-    registry: RegistryClient, seeded: Seeded, rng: random.Random, tally: Tally, lock: threading.Lock
+    registry: RegistryClient,
+    seeded: market.Seeded,
+    rng: random.Random,
+    tally: Tally,
+    lock: threading.Lock,
 ) -> None:
     if rng.random() < 0.5:
-        created = registry.create(LISTINGS, _listing(rng, rng.choice(seeded.producer_ids)))
+        created = registry.create(LISTINGS, market.listing(rng, rng.choice(seeded.producer_ids)))
         with lock:
             tally.created_listings.append(created.id)
     else:
-        created = registry.create(ORDERS, _order(rng, rng.choice(seeded.buyer_ids)))
+        created = registry.create(ORDERS, market.order(rng, rng.choice(seeded.buyer_ids)))
         with lock:
             tally.created_orders.append(created.id)
 
 
 def _quick_request(rng: random.Random) -> mpb.QuickSourceRequest:
     order = mpb.InlineOrder(
-        product=rng.choice(PRODUCTS),
+        product=rng.choice(market.PRODUCTS),
         accepted_grades=["A", "B"],
         max_quantity_kg=rng.randint(500, 20000),
         price_fen=rng.randint(200, 400),
         location={"latitude": rng.uniform(22.8, 23.6), "longitude": rng.uniform(115.8, 117)},
         deliver_by="2020-06-20",
     )
-    return mpb.QuickSourceRequest(order=order, today=TODAY, max_results=10)
+    return mpb.QuickSourceRequest(order=order, today=market.TODAY, max_results=10)
 
 
 def _match_and_commit(matcher: Any, rng: random.Random, tally: Tally, lock: threading.Lock) -> None:
     """A produce run over a product's open registry data, then its commit."""
     request = mpb.MatchProduceRequest(
-        selection=mpb.RegistrySelection(product=rng.choice(PRODUCTS), today=TODAY),
+        selection=mpb.RegistrySelection(product=rng.choice(market.PRODUCTS), today=market.TODAY),
         parameters=mpb.SolveParameters(time_limit_s=5),
         request_id=str(uuid.uuid4()),
     )
@@ -385,114 +289,6 @@ def _match_and_commit(matcher: Any, rng: random.Random, tally: Tally, lock: thre
         tally.latencies["commit"].append((time.perf_counter() - started) * 1000)
         if committed.state == mpb.COMMITTED:
             tally.committed.append(committed.id)
-
-
-def audit_database(url: str, tally: Tally) -> dict[str, int]:
-    """Oversold kilograms and lost writes, recomputed from the rows themselves."""
-    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    with engine.connect() as conn:
-        committed_alloc = """
-            SELECT a.{key} AS id, sum(a.kg) AS kg FROM run_allocation a
-            JOIN match_run r ON r.id = a.run_id WHERE r.state = 4 GROUP BY a.{key}"""
-        listings = conn.execute(
-            text(
-                f"""SELECT l.id, l.quantity_kg, l.reserved_kg, coalesce(c.kg, 0)
-                FROM listing l LEFT JOIN ({committed_alloc.format(key="listing_id")}) c
-                ON c.id = l.id"""
-            )
-        ).all()
-        orders = conn.execute(
-            text(
-                f"""SELECT o.id, o.max_quantity_kg, o.filled_kg, coalesce(c.kg, 0)
-                FROM purchase_order o LEFT JOIN ({committed_alloc.format(key="order_id")}) c
-                ON c.id = o.id"""
-            )
-        ).all()
-        states = dict(conn.execute(text("SELECT id, state FROM match_run")).all())
-        ledger = conn.execute(text("SELECT coalesce(sum(quantity), 0) FROM ledger_entry")).scalar()
-    engine.dispose()
-    listing_ids = {row[0] for row in listings}
-    order_ids = {row[0] for row in orders}
-    oversold = sum(max(0, alloc - cap) for _, cap, _, alloc in [*listings, *orders])
-    drift = sum(used != alloc for _, _, used, alloc in [*listings, *orders])
-    lost = (
-        sum(i not in listing_ids for i in tally.created_listings)
-        + sum(i not in order_ids for i in tally.created_orders)
-        + sum(states.get(i) != 4 for i in tally.committed)
-        + drift
-    )
-    allocated = sum(alloc for _, _, _, alloc in listings)
-    return {
-        "oversold_kg": int(oversold),
-        "lost_writes": int(lost),
-        "ledger_mismatch_kg": int(abs(int(ledger or 0) - allocated)),
-        "committed_runs": sum(s == 4 for s in states.values()),
-        "committed_kg": int(allocated),
-    }
-
-
-def quick_handler_p99(metrics_address: str) -> dict[str, Any]:
-    """The matcher's own view of QuickSource: the upper edge of the latency histogram bucket
-    holding its 99th percentile, from the handler's start to its end (the time a call waits
-    for a server thread, and the transport both ways, are not in it). The gap between this
-    and ``quick_p99_ms`` is time outside the handler: queues, the network stack, and waiting
-    for a core on either side."""
-    url = f"http://{metrics_address}/metrics"
-    buckets: list[tuple[float, float]] = []
-    with urllib.request.urlopen(url, timeout=10) as response:
-        for line in response.read().decode().splitlines():
-            if line.startswith("fupin_rpc_duration_seconds_bucket") and "QuickSource" in line:
-                edge = line.split('le="', 1)[1].split('"', 1)[0]
-                if 'code="OK"' in line:
-                    buckets.append((float(edge), float(line.rsplit(" ", 1)[1])))
-    buckets.sort()
-    if not buckets or buckets[-1][1] == 0:
-        return {"quick_handler_p99_le_ms": None}
-    total = buckets[-1][1]
-    edge = next(le for le, count in buckets if count >= 0.99 * total)
-    return {"quick_handler_p99_le_ms": None if math.isinf(edge) else edge * 1000}
-
-
-def summary(
-    args: argparse.Namespace, tally: Tally, wall_s: float, audit: dict[str, int]
-) -> dict[str, Any]:
-    every = [x for values in tally.latencies.values() for x in values]
-    calls = len(every) + len(tally.errors)
-    out: dict[str, Any] = {
-        "bench": "load",
-        "clients": args.clients,
-        "seconds": args.seconds,
-        "mix": args.mix,
-        "rps": round(calls / wall_s, 1),
-        "p50_ms": _percentile(every, 50),
-        "p99_ms": _percentile(every, 99),
-        "errors": len(tally.errors),
-        "oversold_kg": audit["oversold_kg"],
-        "lost_writes": audit["lost_writes"],
-        "conflicts": tally.conflicts,
-        "ledger_mismatch_kg": audit["ledger_mismatch_kg"],
-        "committed_runs": audit["committed_runs"],
-        "committed_kg": audit["committed_kg"],
-    }
-    for kind in ("read", "create", "quick", "match", "commit"):
-        values = tally.latencies.get(kind, [])
-        out[f"{kind}_calls"] = len(values)
-        out[f"{kind}_p50_ms"] = _percentile(values, 50)
-        out[f"{kind}_p99_ms"] = _percentile(values, 99)
-    out["load_avg"] = round(os.getloadavg()[0], 2)
-    if tally.errors:
-        out["first_errors"] = tally.errors[:5]
-    return out
-
-
-def _percentile(values: list[float], p: int) -> float:
-    if len(values) < 2:
-        return round(values[0], 3) if values else 0.0
-    return round(statistics.quantiles(values, n=100, method="inclusive")[p - 1], 3)
-
-
-def _say(text_: str) -> None:
-    sys.stderr.write(text_ + "\n")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ For each size one JSON line on stdout with
   timed in this process in the same run; ratio_to_bare = end_to_end_s / bare_mcf_s;
 - objective and greedy_objective (fen), poor_kg_share and greedy_poor_kg_share (share of the
   kilograms sold that impoverished and at-risk producers sold), for fupin and for the
-  first-come-first-served baseline (matcher.produce.greedy, run here on the same problem);
+  first-come-first-served baseline (matcher.solvers.produce.solve.greedy, run here on the same
+  problem);
 - peak_rss_mb: the largest resident memory of this benchmark's child processes (the server,
   its forkserver and solver process) during the call.
 
@@ -47,9 +48,11 @@ from bench.registry import database
 from clients import auth
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
-from matcher import convert, jobs, produce
-from matcher.produce_arcs import build_arcs
-from matcher.solving import Objective
+from matcher.service import convert_produce as convert
+from matcher.service import jobs
+from matcher.solvers import produce
+from matcher.solvers.common.solving import Objective
+from matcher.solvers.produce.arcs import build_arcs
 
 SIZES = {"small": (1_000, 50), "dense": (10_000, 200), "sparse": (100_000, 1_000)}
 CHANNEL_OPTIONS = [

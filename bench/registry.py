@@ -101,10 +101,10 @@ def server_process(database_url: str) -> Iterator[int]:
 
 
 def _serve(database_url: str, ports: Any, stop: Event) -> None:
-    from registry import logs
-    from registry.keys import bootstrap_admin
-    from registry.server import create_server
-    from registry.settings import Settings
+    from registry.access.keys import bootstrap_admin
+    from server import logs
+    from server.server import create_server
+    from server.settings import Settings
 
     sys.stderr = open(os.devnull, "w")  # noqa: SIM115  # for the life of the process
     logs.configure("json", "info")

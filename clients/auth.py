@@ -138,3 +138,12 @@ class _Details(grpc.ClientCallDetails):
         self.credentials = credentials
         self.wait_for_ready = wait_for_ready
         self.compression = compression
+
+
+def is_loopback(address: str) -> bool:
+    """Whether a HOST:PORT (or unix:) address is reachable from this machine only, where the
+    server and the console may serve plaintext."""
+    if address.startswith("unix:"):
+        return True
+    host = address.rsplit(":", 1)[0].strip("[]")
+    return host == "localhost" or host == "::1" or host.startswith("127.")

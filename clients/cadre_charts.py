@@ -11,7 +11,8 @@ import matplotlib
 matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt
 
-from clients.demo_charts import _save
+from clients.demo_charts import save_figure
+from clients.i18n import _, ngettext
 from fupin.matcher.v1 import cadres_pb2 as cpb
 
 # Colour by how many of the village's needs the cadre's skills match: 0, 1, 2, 3 or more.
@@ -35,7 +36,9 @@ def postings(
         if matched not in seen:
             seen.add(matched)
             more = "+" if matched == len(MATCH_COLOURS) - 1 else ""
-            label = f"{matched}{more} need{'' if matched == 1 else 's'} matched"
+            label = ngettext("{n} need matched", "{n} needs matched", matched).format(
+                n=f"{matched}{more}"
+            )
         ax.plot(
             [home.longitude, place.longitude],
             [home.latitude, place.latitude],
@@ -50,7 +53,7 @@ def postings(
         [h.latitude for h in homes.values()],
         s=12,
         color="tab:orange",
-        label="cadre home units",
+        label=_("cadre home units"),
         zorder=3,
     )
     ax.scatter(
@@ -59,12 +62,12 @@ def postings(
         s=50,
         marker="^",
         color="tab:red",
-        label="poor villages",
+        label=_("poor villages"),
         zorder=4,
     )
-    ax.set_xlabel("longitude (°E)")
-    ax.set_ylabel("latitude (°N)")
-    ax.set_title("Cadres stationed in poor villages (thick: first secretary)")
+    ax.set_xlabel(_("longitude (°E)"))
+    ax.set_ylabel(_("latitude (°N)"))
+    ax.set_title(_("Cadres stationed in poor villages (thick: first secretary)"))
     ax.legend(loc="best", fontsize=8)
     ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -13,6 +13,8 @@
     fupin aid allocate|ledger|verify|spending|chart|export (see clients/cli_aid.py)
     fupin cadres assign|contract [--region CODE] [--commit]
     fupin keys create|list|revoke …, fupin audit
+    fupin users create|list|disable|reset-password … (clients/cli_users.py)
+    fupin web [--address HOST:PORT] [--target HOST:PORT]   the web console (web/)
     fupin health [--service NAME]
 
 KIND is one of villages, households, producers, listings, buyers, orders, cadres, aid-programs.
@@ -30,31 +32,44 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pydantic
 
-from clients import cli_aid, cli_backup, cli_cadres, cli_health, cli_keys, cli_runs, csvio
+from clients import (
+    cli_aid,
+    cli_backup,
+    cli_cadres,
+    cli_health,
+    cli_keys,
+    cli_runs,
+    cli_users,
+    cli_web,
+    csvio,
+    i18n,
+)
 from clients.cli_output import emit, emit_json, emit_one, say, show
 from clients.client import KINDS, RegistryClient
-from clients.errors import CsvFormatError, FupinClientError
+from clients.errors import CsvFormatError, FupinClientError, UsageError
 from clients.progress import Progress
-from registry.settings import Settings
+
+if TYPE_CHECKING:
+    from server.settings import Settings
 
 DEFAULT_TARGET = "127.0.0.1:50051"
 IMPORTABLE = [name for name, kind in KINDS.items() if kind.importable]
-
-
-class UsageError(Exception):
-    """A command line that cannot work (missing file, bad settings): exit status 2."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        i18n.use(args.lang)
     except SystemExit as exc:  # --help (0) or a usage error (2)
         return exc.code if isinstance(exc.code, int) else 2
+    except ValueError as exc:  # an unknown --lang or FUPIN_LANG
+        say(f"fupin: {exc}")
+        return 2
     try:
         return int(args.run(args))
     except UsageError as exc:
@@ -70,6 +85,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fupin", description="fupin registry server and client (精准扶贫)."
+    )
+    parser.add_argument(
+        "--lang", help="en or zh-CN (default: $FUPIN_LANG, else the locale, else en)"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     client = _client_options()
@@ -112,7 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, parents=[client], help=help_text)
         if name == "list":
             sub.add_argument("kind", choices=list(KINDS))
-        sub.add_argument("--filter", default="", help="e.g. 'county_code = \"350624\"'")
+        sub.add_argument(
+            "--filter",
+            default="",
+            help="AIP-160, e.g. 'score < 60 AND causes:ILLNESS AND NOT status = LIFTED_OUT'",
+        )
         sub.add_argument("--limit", type=_positive, help="print at most N")
         sub.set_defaults(run=run)
     get = commands.add_parser("get", parents=[client], help="show one resource")
@@ -128,6 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     cli_aid.add_commands(commands, client)
     cli_cadres.add_commands(commands, client)
     cli_keys.add_commands(commands, client)
+    cli_users.add_commands(commands, client)
+    cli_web.add_command(commands)
     cli_health.add_command(commands, client)
     cli_backup.add_commands(commands)
     return parser
@@ -157,7 +181,7 @@ def _connect(args: argparse.Namespace) -> RegistryClient:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from registry import logs, server
+    from server import logs, server
 
     if args.config is not None:
         if not args.config.is_file():
@@ -189,7 +213,7 @@ def _announce_admin_key(settings: Settings) -> Callable[[str], None]:
 
 def run_demo(args: argparse.Namespace) -> int:
     from clients import cli_demo
-    from registry import logs
+    from server import logs
 
     if args.target or args.matcher_target:
         if not args.target:
@@ -209,6 +233,8 @@ def run_demo(args: argparse.Namespace) -> int:
 
 def _settings(**overrides: str | bool | None) -> Settings:
     """Settings from the environment and FUPIN_CONFIG_FILE; flags given on the line win."""
+    from server.settings import Settings
+
     given: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
     try:
         return Settings(**given)

@@ -21,15 +21,12 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from clients.cli_output import emit_json, say
 
-if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
-# sqlalchemy, sqlmodel and the registry's modules are imported where used: every `fupin`
-# command builds the parser, and they would add 1.5 s to each.
+# server.backup (sqlalchemy, the registry) is imported where used: every `fupin` command
+# builds the parser, and it would add 1.5 s to each.
 
 
 class BackupError(Exception):
@@ -66,7 +63,8 @@ def _reported(command: str, run: Callable[[argparse.Namespace], int], args: Any)
 
 
 def backup(args: argparse.Namespace) -> int:
-    from registry.settings import Settings
+    from server.backup import inspect_database
+    from server.settings import Settings
 
     url = args.database_url or Settings().database_url
     started = time.perf_counter()
@@ -84,21 +82,16 @@ def backup(args: argparse.Namespace) -> int:
 
 
 def restore(args: argparse.Namespace) -> int:
-    from sqlalchemy import inspect
     from sqlalchemy.engine import make_url
 
-    from registry.db import make_engine
+    from server.backup import has_tables, inspect_database
 
     url = args.database_url
     expected = json.loads(args.file.with_name(args.file.name + ".json").read_text())
     started = time.perf_counter()
-    engine = make_engine(url)
-    try:
-        if inspect(engine).get_table_names():
-            database = make_url(url).database
-            raise BackupError(f"{database} already has tables: restore needs an empty database")
-    finally:
-        engine.dispose()
+    if has_tables(url):
+        database = make_url(url).database
+        raise BackupError(f"{database} already has tables: restore needs an empty database")
     if is_sqlite(url):
         with sqlite3.connect(args.file) as copy, sqlite3.connect(sqlite_path(url)) as target:
             copy.backup(target)
@@ -124,37 +117,6 @@ def restore(args: argparse.Namespace) -> int:
         {"restore": str(args.file), **facts, "counts_differ": differ, "ok": ok, "seconds": seconds}
     )
     return 0 if ok else 1
-
-
-def inspect_database(url: str) -> dict[str, Any]:
-    """Row count of every table, and what walking the ledger's hash chain found."""
-    from sqlmodel import Session
-
-    from registry import ledger
-    from registry.db import make_engine
-
-    engine = make_engine(url)
-    try:
-        with Session(engine) as session:
-            chain = ledger.check_chain(session)
-        return {
-            "rows": count_rows(engine),
-            "ledger_entries": chain.entries,
-            "ledger_intact": chain.intact,
-            "ledger_broken_at": chain.first_broken_seq,
-        }
-    finally:
-        engine.dispose()
-
-
-def count_rows(engine: Engine) -> dict[str, int]:
-    from sqlalchemy import inspect, text
-
-    with engine.connect() as connection:
-        return {
-            name: int(connection.execute(text(f'SELECT count(*) FROM "{name}"')).scalar_one())
-            for name in sorted(inspect(connection).get_table_names())
-        }
 
 
 def is_sqlite(url: str) -> bool:

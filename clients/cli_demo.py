@@ -13,37 +13,33 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 
 from clients import auth, demo_charts, scenario
+from clients.cli_output import pad
 from clients.client import channel_options
+from clients.demo_charts import Loaded
+from clients.i18n import _, enum_name
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
 from fupin.registry.v1 import registry_service_pb2 as api
 from fupin.registry.v1 import registry_service_pb2_grpc as api_grpc
 from fupin.registry.v1 import resources_pb2 as pb
-from registry.access import Role
-from registry.server import create_server
-from registry.settings import Settings
+
+if TYPE_CHECKING:
+    from server.settings import Settings
 
 TODAY = "2020-05-20"  # the glut: Zhao'an's plums are ripe and unsold
 
 
-@dataclass
-class Loaded:
-    """What the demo stored, with the coordinates the charts need."""
-
-    listing_at: dict[str, tuple[float, float]]
-    order_at: dict[str, tuple[float, float]]
-    buyer_of_order: dict[str, str]
-
-
 def run(settings: Settings, out_dir: Path) -> int:
     """The demo on a server of its own, started in this process."""
+    from registry.access.policy import Role
+    from server.server import create_server
+
     running = create_server(settings, address="127.0.0.1:0")
     running.server.start()
     keys = running.keys
@@ -78,17 +74,22 @@ def run_against(
     ):
         registry = api_grpc.RegistryServiceStub(registry_channel)
         matcher = mpb_grpc.MatcherServiceStub(matcher_channel)
-        _say(f"fupin demo: Zhao'an green plums → Jieyang ({where})")
+        _say(_("fupin demo: Zhao'an green plums → Jieyang ({where})").format(where=where))
         loaded = load(registry, scenario.build())
         run = match(matcher)
         committed = matcher.CommitMatchRun(
             mpb.CommitMatchRunRequest(id=run.id, request_id=f"commit-{run.id}"), timeout=60
         )
-        _say(f"\ncommitted run {committed.id}: listings reserved, orders filled, ledger written")
+        _say(
+            "\n"
+            + _("committed run {id}: listings reserved, orders filled, ledger written").format(
+                id=committed.id
+            )
+        )
         summary(run, loaded)
         out_dir.mkdir(parents=True, exist_ok=True)
         for path in demo_charts.draw(run, loaded, out_dir):
-            _say(f"wrote {path}")
+            _say(_("wrote {path}").format(path=path))
     return 0
 
 
@@ -122,10 +123,20 @@ def load(registry: Any, data: scenario.Scenario) -> Loaded:
         orders[
             registry.CreateOrder(api.CreateOrderRequest(order=order, request_id=f"demo-o{i}")).id
         ] = int(o.buyer_id)
+    counts = _(
+        "{villages} villages, {households} households, {producers} producers, "
+        "{listings} listings, {buyers} buyers, {orders} orders"
+    )
     _say(
-        f"  {len(village_ids)} villages, {len(household_ids)} households, "
-        f"{len(producer_ids)} producers, {len(listing_ids)} listings, "
-        f"{len(buyer_ids)} buyers, {len(orders)} orders"
+        "  "
+        + counts.format(
+            villages=len(village_ids),
+            households=len(household_ids),
+            producers=len(producer_ids),
+            listings=len(listing_ids),
+            buyers=len(buyer_ids),
+            orders=len(orders),
+        )
     )
     return Loaded(
         listing_at={
@@ -178,7 +189,7 @@ def match(matcher: Any) -> mpb.MatchRun:
         target=lambda: outcome.update(run=matcher.MatchProduce(request, timeout=120))
     )
     worker.start()
-    _say("\nmatching green plums to buyers (OR-Tools)…")
+    _say("\n" + _("matching green plums to buyers (OR-Tools)…"))
     time.sleep(0.2)
     try:
         for event in matcher.WatchMatchRun(mpb.WatchMatchRunRequest(id=run_id), timeout=120):
@@ -191,46 +202,58 @@ def match(matcher: Any) -> mpb.MatchRun:
 
 
 def _progress_line(event: mpb.MatchRunEvent) -> str:
-    state = mpb.RunState.Name(event.state)
+    state = enum_name(mpb.RunState.DESCRIPTOR, event.state)
     if not event.elapsed_s:
         return f"  {state}"
-    return (
-        f"  {state:<9} objective {event.objective / 100:>12,.2f} yuan   "
-        f"bound {event.best_bound / 100:>12,.2f}   {event.elapsed_s:6.2f} s"
+    return "  " + _("{state} objective {objective} yuan   bound {bound}   {seconds} s").format(
+        state=pad(state, 9),
+        objective=f"{event.objective / 100:>12,.2f}",
+        bound=f"{event.best_bound / 100:>12,.2f}",
+        seconds=f"{event.elapsed_s:6.2f}",
     )
 
 
 def summary(run: mpb.MatchRun, loaded: Loaded) -> None:
     r = run.produce
     k, b = r.kpis, r.baseline_kpis
-    _say(
-        f"\nstatus {mpb.SolveStatus.Name(run.status)}, objective {run.objective / 100:,.2f} yuan, "
-        f"gap {run.gap:.4%}, {r.arcs} lanes, solved in {run.timings.solve_s:.3f} s"
+    line = _(
+        "status {status}, objective {objective} yuan, gap {gap}, {lanes} lanes, "
+        "solved in {seconds} s"
     )
-    _say(f"\n{'':<34}{'fupin':>14}{'first come':>14}")
+    _say(
+        "\n"
+        + line.format(
+            status=enum_name(mpb.SolveStatus.DESCRIPTOR, run.status),
+            objective=f"{run.objective / 100:,.2f}",
+            gap=f"{run.gap:.4%}",
+            lanes=r.arcs,
+            seconds=f"{run.timings.solve_s:.3f}",
+        )
+    )
+    _say("\n" + pad("", 34) + pad("fupin", 14, right=True) + pad(_("first come"), 14, right=True))
     rows = [
-        ("plums sold (t)", k.kg_sold / 1000, b.kg_sold / 1000),
-        ("  by poor households (t)", k.poor_kg_sold / 1000, b.poor_kg_sold / 1000),
-        ("income of poor households (yuan)", k.poor_income_fen / 100, b.poor_income_fen / 100),
-        ("unsold (t)", k.unsold_kg / 1000, b.unsold_kg / 1000),
-        ("value of trade (yuan)", run.objective / 100, r.baseline_objective / 100),
+        (_("plums sold (t)"), k.kg_sold / 1000, b.kg_sold / 1000),
+        ("  " + _("by poor households (t)"), k.poor_kg_sold / 1000, b.poor_kg_sold / 1000),
+        (_("income of poor households (yuan)"), k.poor_income_fen / 100, b.poor_income_fen / 100),
+        (_("unsold (t)"), k.unsold_kg / 1000, b.unsold_kg / 1000),
+        (_("value of trade (yuan)"), run.objective / 100, r.baseline_objective / 100),
     ]
     for label, ours, theirs in rows:
-        _say(f"{label:<34}{ours:>14,.1f}{theirs:>14,.1f}")
+        _say(f"{pad(label, 34)}{ours:>14,.1f}{theirs:>14,.1f}")
     per_buyer: dict[str, int] = {}
     for a in r.allocations:
         name = loaded.buyer_of_order[a.order_id]
         per_buyer[name] = per_buyer.get(name, 0) + a.kg
-    _say("\ntonnes by buyer:")
+    _say("\n" + _("tonnes by buyer:"))
     for name, kg in sorted(per_buyer.items(), key=lambda item: -item[1]):
-        _say(f"  {name:<52}{kg / 1000:>8,.1f}")
+        _say(f"  {pad(name, 52)}{kg / 1000:>8,.1f}")
     reasons: dict[str, int] = {}
     for u in r.unsold:
-        key = mpb.UnsoldReason.Name(u.reason)
+        key = enum_name(mpb.UnsoldReason.DESCRIPTOR, u.reason)
         reasons[key] = reasons.get(key, 0) + u.unsold_kg
-    _say("\nunsold tonnes by reason:")
+    _say("\n" + _("unsold tonnes by reason:"))
     for name, kg in sorted(reasons.items()):
-        _say(f"  {name:<52}{kg / 1000:>8,.1f}")
+        _say(f"  {pad(name, 52)}{kg / 1000:>8,.1f}")
 
 
 def _say(line: str) -> None:

@@ -75,12 +75,12 @@ def run_create(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    rows = _all(args, "ListApiKeys", apb.ListApiKeysRequest, "api_keys")
-    _emit(rows, args.output, ["ID", "ROLE", "SCOPE", "CREATED", "REVOKED", "DESCRIPTION"], _key)
+    rows = list_all(args, "ListApiKeys", apb.ListApiKeysRequest, "api_keys")
+    emit_rows(rows, args.output, ["ID", "ROLE", "SCOPE", "CREATED", "REVOKED", "DESCRIPTION"], _key)
     return 0
 
 
-def _all(args: argparse.Namespace, method: str, request_type: Any, field: str) -> list[Any]:
+def list_all(args: argparse.Namespace, method: str, request_type: Any, field: str) -> list[Any]:
     """Every item of a paged list RPC of AccessService."""
     rows: list[Any] = []
     token = ""
@@ -114,8 +114,8 @@ def run_revoke(args: argparse.Namespace) -> int:
 
 
 def run_audit(args: argparse.Namespace) -> int:
-    rows = _all(args, "ListAuditEvents", apb.ListAuditEventsRequest, "events")
-    _emit(rows, args.output, ["TIME", "KEY", "ROLE", "RPC", "HOUSEHOLDS"], _event)
+    rows = list_all(args, "ListAuditEvents", apb.ListAuditEventsRequest, "events")
+    emit_rows(rows, args.output, ["TIME", "KEY", "ROLE", "RPC", "HOUSEHOLDS"], _event)
     return 0
 
 
@@ -131,7 +131,7 @@ def _event(event: apb.AuditEvent) -> list[str]:
     ]
 
 
-def _emit(rows: list[Any], output: str, headings: list[str], cells: Any) -> None:
+def emit_rows(rows: list[Any], output: str, headings: list[str], cells: Any) -> None:
     if output == "json":
         for row in rows:
             emit_json(json_format.MessageToDict(row, preserving_proto_field_name=True))

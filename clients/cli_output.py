@@ -17,6 +17,8 @@ from google.protobuf import json_format
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
+from clients.i18n import _, enum_name
+
 # (heading, field path) per table; paths may go into sub-messages ("household.status").
 COLUMNS: Mapping[str, tuple[tuple[str, str], ...]] = MappingProxyType(
     {
@@ -122,11 +124,11 @@ def emit(what: str, items: Iterable[Message], fmt: str) -> int:
             count += 1
         return count
     columns = COLUMNS[what]
-    rows = [[cell(item, path) for _, path in columns] for item in items]
+    rows = [[cell(item, path) for _heading, path in columns] for item in items]
     if rows:
-        print_table([heading for heading, _ in columns], rows)
+        print_table([_(heading) for heading, _path in columns], rows)
     else:
-        say(f"no {what}")
+        say(_("no {what}").format(what=_(what)))
     return len(rows)
 
 
@@ -164,6 +166,12 @@ def say(text: str) -> None:
     print(text, file=sys.stderr)
 
 
+def pad(text: str, columns: int, *, right: bool = False) -> str:
+    """Text padded to `columns` terminal columns (CJK characters count double)."""
+    fill = " " * max(columns - width(text), 0)
+    return fill + text if right else text + fill
+
+
 def width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
@@ -184,10 +192,9 @@ def cell(message: Any, path: str) -> str:
 
 def scalar(field: FieldDescriptor, value: Any) -> str:
     if field.type == FieldDescriptor.TYPE_ENUM and field.enum_type is not None:
-        known = field.enum_type.values_by_number.get(value)
-        return known.name if known else str(value)
+        return enum_name(field.enum_type, value)
     if field.type == FieldDescriptor.TYPE_BOOL:
-        return "yes" if value else "no"
+        return _("yes") if value else _("no")
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)

@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt
 
+from clients.chart_fonts import use_cjk_font
+from clients.i18n import _, language
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 
-if TYPE_CHECKING:
-    from clients.cli_demo import Loaded
+
+@dataclass
+class Loaded:
+    """What the demo stored, with the coordinates the charts need."""
+
+    listing_at: dict[str, tuple[float, float]]
+    order_at: dict[str, tuple[float, float]]
+    buyer_of_order: dict[str, str]
+
+
+use_cjk_font()
 
 
 def draw(run: mpb.MatchRun, loaded: Loaded, out_dir: Path) -> list[Path]:
@@ -46,7 +58,7 @@ def flows(run: mpb.MatchRun, loaded: Loaded, path: Path) -> Path:
         [g[0] for g in growers],
         s=10,
         color="tab:olive",
-        label="growers in Zhao'an county",
+        label=_("growers in Zhao'an county"),
         zorder=3,
     )
     buyers: dict[tuple[float, float], str] = {}
@@ -55,14 +67,14 @@ def flows(run: mpb.MatchRun, loaded: Loaded, path: Path) -> Path:
     for (lat, lng), name in buyers.items():
         ax.scatter([lng], [lat], s=60, marker="s", color="tab:red", zorder=4)
         ax.annotate(
-            name.split(" (")[0], (lng, lat), fontsize=7, xytext=(4, -10), textcoords="offset points"
+            short_name(name), (lng, lat), fontsize=7, xytext=(4, -10), textcoords="offset points"
         )
-    ax.set_xlabel("longitude (°E)")
-    ax.set_ylabel("latitude (°N)")
-    ax.set_title("Green plum flows committed by fupin (line width ∝ tonnes)")
+    ax.set_xlabel(_("longitude (°E)"))
+    ax.set_ylabel(_("latitude (°N)"))
+    ax.set_title(_("Green plum flows committed by fupin (line width ∝ tonnes)"))
     ax.legend(loc="upper left", fontsize=8)
     ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def income(run: mpb.MatchRun, path: Path) -> Path:
@@ -72,26 +84,41 @@ def income(run: mpb.MatchRun, path: Path) -> Path:
     pairs: list[tuple[Any, str, float, float]] = [
         (
             axes[0],
-            "plums sold by poor households (t)",
+            _("plums sold by poor households (t)"),
             b.poor_kg_sold / 1000,
             k.poor_kg_sold / 1000,
         ),
-        (axes[1], "their income (thousand yuan)", b.poor_income_fen / 1e5, k.poor_income_fen / 1e5),
+        (
+            axes[1],
+            _("their income (thousand yuan)"),
+            b.poor_income_fen / 1e5,
+            k.poor_income_fen / 1e5,
+        ),
     ]
     for ax, title, baseline, ours in pairs:
         bars = ax.bar(
-            ["first come,\nfirst served", "fupin"],
+            [_("first come,\nfirst served"), "fupin"],
             [baseline, ours],
             color=["tab:gray", "tab:green"],
         )
         ax.bar_label(bars, fmt="%.1f")
         ax.set_title(title, fontsize=9)
         ax.set_ylim(0, max(baseline, ours, 1) * 1.2)
-    fig.suptitle("Zhao'an green plums, 2020 season: impoverished and at-risk growers")
-    return _save(fig, path)
+    fig.suptitle(_("Zhao'an green plums, 2020 season: impoverished and at-risk growers"))
+    return save_figure(fig, path)
 
 
-def _save(fig: Any, path: Path) -> Path:
+def short_name(name: str) -> str:
+    """ "Puning Liusha plum plant (普宁流沙)": the English part, or in Chinese the part in
+    parentheses when it is Chinese."""
+    english, _sep, rest = name.partition(" (")
+    inner = rest.rstrip(")")
+    if language() == "zh_CN" and inner and all(ord(ch) > 0x2E80 for ch in inner):
+        return inner
+    return english
+
+
+def save_figure(fig: Any, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -16,6 +16,10 @@ from grpc_status import rpc_status
 FieldViolations = list[tuple[str, str]]  # (field path, description)
 
 
+class UsageError(Exception):
+    """A command line that cannot work (missing file, bad settings): the CLI exits 2."""
+
+
 class FupinClientError(Exception):
     """A failed registry call: its status code, message and field violations."""
 

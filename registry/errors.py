@@ -1,6 +1,6 @@
 """The one error vocabulary of fupin, and its mapping to gRPC status codes with details.
 
-Code raises these; the server interceptor (registry/rpc.py) turns them into a status with
+Code raises these; the server interceptor (server/interceptor.py) turns them into a status with
 google.rpc details. Anything else becomes INTERNAL with a log entry and no traceback sent.
 """
 

@@ -1,4 +1,5 @@
-"""Rewrite the policy table in docs/access.md from registry/access.py (registry/access_doc.py)."""
+"""Rewrite the policy table in docs/access.md from registry/access/policy.py
+(registry/access/doc.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "proto")]
 
-from registry import access_doc  # noqa: E402
+from registry.access import doc as access_doc  # noqa: E402
 
 if __name__ == "__main__":
     doc = ROOT / "docs" / "access.md"

@@ -19,10 +19,11 @@ from sqlalchemy import create_engine, text
 
 from clients.auth import open_channel
 from fupin.registry.v1 import registry_service_pb2_grpc as api_grpc
-from registry import ledger_guard, logs
-from registry.access import Role
-from registry.server import Running, create_server
-from registry.settings import Settings
+from registry.access.policy import Role
+from registry.ledger import guard as ledger_guard
+from server import logs
+from server.server import Running, create_server
+from server.settings import Settings
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "FUPIN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

@@ -27,10 +27,10 @@ def test_generated_code_is_in_sync(tmp_path, repo_root):
 
 
 def test_status_enums_mirror_the_proto():
-    """registry.scoring's enums carry the proto's numbers."""
+    """registry.resources.scoring's enums carry the proto's numbers."""
     from fupin.registry.v1 import registry_service_pb2 as api
     from fupin.registry.v1 import resources_pb2 as pb
-    from registry.scoring import Status, WatchReason
+    from registry.resources.scoring import Status, WatchReason
 
     for status in Status:
         assert (

@@ -8,13 +8,14 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from registry import db, models
-from registry.access import Principal, Role
-from registry.audit import AuditWriter
+from registry import db
+from registry.access.audit import AuditWriter
+from registry.access.policy import Principal, Role
+from registry.access.redaction import Seen
 from registry.errors import Unavailable
-from registry.redact import Seen
-from registry.scoring import ScoringConfig
-from registry.store import RegistryStore
+from registry.resources import models
+from registry.resources.scoring import ScoringConfig
+from registry.resources.store import RegistryStore
 from tests.conftest import POSTGRES_ADMIN_URL
 
 WHO = Principal("key-test", Role.AUDITOR, "350624")

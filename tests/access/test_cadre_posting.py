@@ -10,7 +10,7 @@ from sqlmodel import select
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.registry.v1 import registry_service_pb2 as api
 from fupin.registry.v1 import resources_pb2 as pb
-from registry import models
+from registry.resources import models
 from tests import factories
 from tests.access import runs
 from tests.access.runs import PUNING, ZHAOAN, M

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from registry.access import POLICY
+from registry.access.policy import POLICY
 from tests.access import world as world_module
 from tests.access.world import method_descriptor, methods
 from tests.registry.test_fuzz import BAD_CODES, FUZZ, messages

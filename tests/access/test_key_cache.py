@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from registry import keys
-from registry.access import Principal, Role
+from registry.access import keys
+from registry.access.policy import Principal, Role
 from registry.errors import Unauthenticated, Unavailable
 
 SECRET = "fupin_" + "a" * 43

@@ -10,8 +10,8 @@ from sqlalchemy import text
 from clients.cli import main
 from clients.client import BUYERS, RegistryClient
 from fupin.registry.v1 import access_service_pb2 as apb
-from registry.access import Role
-from registry.keys import KeyStore, bootstrap_admin, hash_secret
+from registry.access.keys import KeyStore, bootstrap_admin, hash_secret
+from registry.access.policy import Role
 from tests import factories
 from tests.access.world import call
 

@@ -1,11 +1,11 @@
-"""Every RPC x every role: allowed or denied exactly as registry/access.py's POLICY says."""
+"""Every RPC x every role: allowed or denied exactly as registry/access/policy.py's POLICY says."""
 
 from __future__ import annotations
 
 import grpc
 import pytest
 
-from registry.access import Principal, Role, permits
+from registry.access.policy import Principal, Role, permits
 from tests.access.world import call, methods
 
 ROLE_KEYS = {

@@ -10,7 +10,7 @@ from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.registry.v1 import access_service_pb2 as apb
 from fupin.registry.v1 import registry_service_pb2 as api
 from fupin.registry.v1 import resources_pb2 as pb
-from registry.redact import MASKED
+from registry.access.redaction import MASKED
 from tests.access import runs
 from tests.access.world import (
     DISABILITY,
@@ -197,8 +197,8 @@ def test_household_reads_are_audited(bare, world):
 def test_masking_reaches_households_anywhere():
     """Should a household ever reach a platform (an RPC added later), all but its status is
     cleared, and an auditor's copy is masked; the ids are collected for the audit either way."""
-    from registry.access import Role
-    from registry.redact import Seen, process
+    from registry.access.policy import Role
+    from registry.access.redaction import Seen, process
 
     def response():
         household = pb.Household(

@@ -7,7 +7,7 @@ from __future__ import annotations
 from fupin.matcher.v1 import cadres_pb2 as cpb
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.registry.v1 import resources_pb2 as pb
-from registry.access import Role
+from registry.access.policy import Role
 from tests.access import runs
 from tests.access.runs import PUNING, ZHAOAN, M
 from tests.access.world import call

@@ -14,9 +14,9 @@ from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
 from fupin.registry.v1 import registry_service_pb2 as api
 from fupin.registry.v1 import registry_service_pb2_grpc as api_grpc
-from registry.access import Role
-from registry.server import InsecureAddress, Running, create_server
-from registry.settings import Settings
+from registry.access.policy import Role
+from server.server import InsecureAddress, Running, create_server
+from server.settings import Settings
 from tests import factories
 from tests.access import certs
 from tests.rpcerrors import fields_of, rpc_fails

@@ -17,8 +17,8 @@ from google.protobuf.message import Message
 
 from fupin.registry.v1 import registry_service_pb2 as api
 from fupin.registry.v1 import resources_pb2 as pb
-from registry.access import POLICY, Role
-from registry.server import Running
+from registry.access.policy import POLICY, Role
+from server.server import Running
 from tests import factories
 
 ZHAOAN, PUNING = factories.ZHAOAN, factories.PUNING

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from fupin.registry.v1 import registry_service_pb2 as api
-from registry import ledger_guard
+from registry.ledger import guard as ledger_guard
 from tests.aidfixtures import poor_households, programme
 
 
@@ -73,7 +73,7 @@ def test_unknown_programme_exits_1(fupin, medical):
 def test_an_office_allocates_and_reads_its_county(fupin, medical, server, monkeypatch):
     """With a Zhao'an office key: allocate --commit over its county (no --region), then its
     spending; a Puning office key sees neither the run nor the grants."""
-    from registry.access import Role
+    from registry.access.policy import Role
     from tests.factories import PUNING, ZHAOAN
 
     zhaoan = server.keys.create(Role.OFFICE, ZHAOAN).secret

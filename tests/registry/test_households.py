@@ -6,7 +6,7 @@ from google.protobuf import field_mask_pb2
 
 from fupin.registry.v1 import registry_service_pb2 as api
 from fupin.registry.v1 import resources_pb2 as pb
-from registry.scoring import Indicators, ScoringConfig, score
+from registry.resources.scoring import Indicators, ScoringConfig, score
 from tests import factories
 
 # Indicator sets whose scores, by the default weights, are easy to check by hand:

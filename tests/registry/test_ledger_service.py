@@ -17,7 +17,7 @@ from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
 from fupin.registry.v1 import ledger_service_pb2 as lpb
 from fupin.registry.v1 import ledger_service_pb2_grpc as lpb_grpc
 from fupin.registry.v1 import registry_service_pb2 as api
-from registry import ledger_guard
+from registry.ledger import guard as ledger_guard
 from tests import factories
 from tests.aidfixtures import poor_households, programme, selection_request
 from tests.rpcerrors import fields_of, rpc_fails

@@ -18,14 +18,14 @@ from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
 from fupin.registry.v1 import registry_service_pb2 as api
 from fupin.registry.v1 import registry_service_pb2_grpc as api_grpc
 from fupin.registry.v1 import resources_pb2 as pb
-from matcher.aid_request import inline_request
-from registry.access import Role
-from registry.server import Running, create_server
-from registry.settings import Settings
+from matcher.service.aid_request import inline_request
+from registry.access.policy import Role
+from server.server import Running, create_server
+from server.settings import Settings
 from tests import factories
 from tests.conftest import BACKENDS, POSTGRES_ADMIN_URL
-from tests.matcher.test_aid_reference import two_household_problem
-from tests.matcher.test_service import inline_listing, inline_order
+from tests.matcher.service.test_service import inline_listing, inline_order
+from tests.matcher.solvers.test_aid_reference import two_household_problem
 
 
 @pytest.fixture(params=BACKENDS)

@@ -17,14 +17,14 @@ from sqlalchemy import create_engine, event, make_url, select, text
 from bench.registry import database
 from clients.client import VILLAGES, RegistryClient
 from clients.errors import UnavailableError
-from matcher import grpc_source
-from matcher.source import CadreItem, GrantRecord, RunState
-from registry import models
-from registry.access import Role
-from registry.aid_runs import AID_KIND
-from registry.cadre_runs import STATIONING_KIND
-from registry.server import Running, create_server
-from registry.settings import Settings
+from matcher.service.source import CadreItem, GrantRecord, RunState
+from registry.access.policy import Role
+from registry.resources import models
+from registry.runs.aid import AID_KIND
+from registry.runs.cadres import STATIONING_KIND
+from server import grpc_source
+from server.server import Running, create_server
+from server.settings import Settings
 from tests import factories
 from tests.conftest import POSTGRES_ADMIN_URL
 

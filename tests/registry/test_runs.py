@@ -9,8 +9,10 @@ import pytest
 from sqlalchemy import text
 
 from fupin.registry.v1 import registry_service_pb2 as api
-from registry import ledger, ledger_guard, runs
 from registry.errors import Aborted, FailedPrecondition
+from registry.ledger import chain as ledger
+from registry.ledger import guard as ledger_guard
+from registry.runs import data, produce, records
 from tests import factories
 
 
@@ -41,9 +43,9 @@ def market(registry):
 def proposed(store, allocations, run_id=None):
     """A PROPOSED produce run holding these (listing, order, kg) allocations."""
     run_id = run_id or f"run-{len(allocations)}-{id(allocations)}"
-    runs.create_run(store, run_id=run_id, kind=runs.PRODUCE_KIND, parameters=b"", owner="t")
-    allocs = [runs.Allocation(*a) for a in allocations]
-    runs.update_run(store, run_id, state=runs.RunState.PROPOSED, allocations=allocs)
+    records.create_run(store, run_id=run_id, kind=produce.PRODUCE_KIND, parameters=b"", owner="t")
+    allocs = [data.Allocation(*a) for a in allocations]
+    records.update_run(store, run_id, state=data.RunState.PROPOSED, allocations=allocs)
     return run_id
 
 
@@ -56,8 +58,8 @@ def test_commit_reserves_and_fills(server, market):
     """A commit adds each allocation to reserved_kg and filled_kg and writes the ledger."""
     (l1, l2), (o1, o2) = market
     run_id = proposed(server.store, [(l1, o1, 600), (l1, o2, 400), (l2, o2, 250)])
-    run = runs.commit_produce(server.store, run_id)
-    assert run.state == runs.RunState.COMMITTED
+    run = produce.commit_produce(server.store, run_id)
+    assert run.state == data.RunState.COMMITTED
     assert reserved(server.store, "listing", "reserved_kg") == {l1: 1000, l2: 250}
     assert reserved(server.store, "purchase_order", "filled_kg") == {o1: 600, o2: 650}
     with server.store.transaction() as session:
@@ -71,24 +73,24 @@ def test_commit_that_no_longer_fits_is_aborted(server, market):
     (l1, _), (o1, o2) = market
     first = proposed(server.store, [(l1, o1, 700)], "run-a")
     second = proposed(server.store, [(l1, o2, 700)], "run-b")
-    runs.commit_produce(server.store, first)
+    produce.commit_produce(server.store, first)
     with pytest.raises(Aborted) as caught:
-        runs.commit_produce(server.store, second)
+        produce.commit_produce(server.store, second)
     assert [v.field for v in caught.value.violations] == [f"listings[{l1}]"]
     assert reserved(server.store, "listing", "reserved_kg")[l1] == 700
-    assert runs.get_run(server.store, second).state == runs.RunState.PROPOSED
+    assert records.get_run(server.store, second).state == data.RunState.PROPOSED
 
 
 def test_commit_is_idempotent_by_request_id(server, market):
     """A retried commit returns the committed run; a second commit without it is refused."""
     (l1, _), (o1, _) = market
     run_id = proposed(server.store, [(l1, o1, 100)])
-    runs.commit_produce(server.store, run_id, request_id="c-1")
-    again = runs.commit_produce(server.store, run_id, request_id="c-1")
-    assert again.state == runs.RunState.COMMITTED
+    produce.commit_produce(server.store, run_id, request_id="c-1")
+    again = produce.commit_produce(server.store, run_id, request_id="c-1")
+    assert again.state == data.RunState.COMMITTED
     assert reserved(server.store, "listing", "reserved_kg")[l1] == 100
     with pytest.raises(FailedPrecondition):
-        runs.commit_produce(server.store, run_id)
+        produce.commit_produce(server.store, run_id)
 
 
 def test_parallel_commits_never_oversell(server, market):
@@ -101,7 +103,7 @@ def test_parallel_commits_never_oversell(server, market):
     def commit(run_id: str) -> None:
         barrier.wait()
         try:
-            runs.commit_produce(server.store, run_id)
+            produce.commit_produce(server.store, run_id)
             outcomes.append("ok")
         except Aborted:
             outcomes.append("aborted")
@@ -118,7 +120,7 @@ def test_parallel_commits_never_oversell(server, market):
 def test_ledger_detects_an_altered_entry(server, market):
     """Changing a committed quantity directly in the database breaks the chain at that entry."""
     (l1, l2), (o1, _) = market
-    runs.commit_produce(server.store, proposed(server.store, [(l1, o1, 10), (l2, o1, 20)]))
+    produce.commit_produce(server.store, proposed(server.store, [(l1, o1, 10), (l2, o1, 20)]))
     with server.store.engine.begin() as conn, ledger_guard.suspended(conn):  # as an owner would
         seqs = [r[0] for r in conn.execute(text("SELECT seq FROM ledger_entry ORDER BY seq"))]
         conn.execute(text("UPDATE ledger_entry SET quantity = 999 WHERE seq = :s"), {"s": seqs[1]})
@@ -130,11 +132,11 @@ def test_discard_only_proposed(server, market):
     """A proposed run can be discarded once; then it is neither committable nor discardable."""
     (l1, _), (o1, _) = market
     run_id = proposed(server.store, [(l1, o1, 10)])
-    assert runs.discard_run(server.store, run_id).state == runs.RunState.DISCARDED
+    assert records.discard_run(server.store, run_id).state == data.RunState.DISCARDED
     with pytest.raises(FailedPrecondition):
-        runs.discard_run(server.store, run_id)
+        records.discard_run(server.store, run_id)
     with pytest.raises(FailedPrecondition):
-        runs.commit_produce(server.store, run_id)
+        produce.commit_produce(server.store, run_id)
 
 
 def test_commit_with_many_shortfalls_stays_aborted_over_grpc(server, channel):
@@ -152,6 +154,6 @@ def test_commit_with_many_shortfalls_stays_aborted_over_grpc(server, channel):
         grpc.StatusCode.ABORTED,
     )
     fields = fields_of(error)
-    assert len(fields) == runs.MAX_REPORTED_SHORTFALLS == 30
+    assert len(fields) == produce.MAX_REPORTED_SHORTFALLS == 30
     assert fields[0] == f"listings[{gone[0][0]}]"
     assert "and 290 more" in error.details()

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-from registry import ledger_guard
+from registry.ledger import guard as ledger_guard
 
 revision = "0003"
 down_revision = "0002"

@@ -1045,6 +1045,9 @@ class ListMatchRunsRequest(_message.Message):
     """default 50, maximum 1000"""
     page_token: _builtins.str
     filter: _builtins.str
+    """Filter (AIP-160) on kind (RunKind), state (RunState): `field = value` terms joined by AND
+    only, e.g. `kind = AID AND state = PROPOSED`; a fault names its column.
+    """
     def __init__(
         self,
         *,

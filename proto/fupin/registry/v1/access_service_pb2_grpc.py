@@ -29,7 +29,7 @@ class AccessServiceStub:
     """Access control: API keys and the audit log of reads of household records.
 
     Every call to fupin carries `authorization: Bearer <key>` in its metadata. A key has a role
-    and a scope; which roles may call which RPC is declared in registry/access.py and listed in
+    and a scope; which roles may call which RPC is declared in registry/access/policy.py and listed in
     docs/access.md. Errors of every RPC: UNAUTHENTICATED (no key, a key the server does not
     know, or a revoked one), PERMISSION_DENIED (the key's role may not call it),
     RESOURCE_EXHAUSTED (the key's rate limit), INVALID_ARGUMENT (bad fields, named).
@@ -66,13 +66,43 @@ class AccessServiceStub:
                 request_serializer=fupin_dot_registry_dot_v1_dot_access__service__pb2.WhoAmIRequest.SerializeToString,
                 response_deserializer=fupin_dot_registry_dot_v1_dot_access__service__pb2.ApiKey.FromString,
                 _registered_method=True)
+        self.CreateUser = channel.unary_unary(
+                '/fupin.registry.v1.AccessService/CreateUser',
+                request_serializer=fupin_dot_registry_dot_v1_dot_access__service__pb2.CreateUserRequest.SerializeToString,
+                response_deserializer=fupin_dot_registry_dot_v1_dot_access__service__pb2.User.FromString,
+                _registered_method=True)
+        self.ListUsers = channel.unary_unary(
+                '/fupin.registry.v1.AccessService/ListUsers',
+                request_serializer=fupin_dot_registry_dot_v1_dot_access__service__pb2.ListUsersRequest.SerializeToString,
+                response_deserializer=fupin_dot_registry_dot_v1_dot_access__service__pb2.ListUsersResponse.FromString,
+                _registered_method=True)
+        self.DisableUser = channel.unary_unary(
+                '/fupin.registry.v1.AccessService/DisableUser',
+                request_serializer=fupin_dot_registry_dot_v1_dot_access__service__pb2.DisableUserRequest.SerializeToString,
+                response_deserializer=fupin_dot_registry_dot_v1_dot_access__service__pb2.User.FromString,
+                _registered_method=True)
+        self.ResetPassword = channel.unary_unary(
+                '/fupin.registry.v1.AccessService/ResetPassword',
+                request_serializer=fupin_dot_registry_dot_v1_dot_access__service__pb2.ResetPasswordRequest.SerializeToString,
+                response_deserializer=fupin_dot_registry_dot_v1_dot_access__service__pb2.User.FromString,
+                _registered_method=True)
+        self.SignIn = channel.unary_unary(
+                '/fupin.registry.v1.AccessService/SignIn',
+                request_serializer=fupin_dot_registry_dot_v1_dot_access__service__pb2.SignInRequest.SerializeToString,
+                response_deserializer=fupin_dot_registry_dot_v1_dot_access__service__pb2.SignInResponse.FromString,
+                _registered_method=True)
+        self.SignOut = channel.unary_unary(
+                '/fupin.registry.v1.AccessService/SignOut',
+                request_serializer=fupin_dot_registry_dot_v1_dot_access__service__pb2.SignOutRequest.SerializeToString,
+                response_deserializer=fupin_dot_registry_dot_v1_dot_access__service__pb2.SignOutResponse.FromString,
+                _registered_method=True)
 
 
 class AccessServiceServicer:
     """Access control: API keys and the audit log of reads of household records.
 
     Every call to fupin carries `authorization: Bearer <key>` in its metadata. A key has a role
-    and a scope; which roles may call which RPC is declared in registry/access.py and listed in
+    and a scope; which roles may call which RPC is declared in registry/access/policy.py and listed in
     docs/access.md. Errors of every RPC: UNAUTHENTICATED (no key, a key the server does not
     know, or a revoked one), PERMISSION_DENIED (the key's role may not call it),
     RESOURCE_EXHAUSTED (the key's rate limit), INVALID_ARGUMENT (bad fields, named).
@@ -119,6 +149,60 @@ class AccessServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateUser(self, request, context):
+        """People (the web console's users) have accounts with a role and a scope, as keys do; a
+        session token from SignIn is sent like a key (`authorization: Bearer <token>`).
+
+        Create a user (admin; an office for the users of its region: office and auditor users
+        whose scope lies in its own, cooperative users of its producers). The password is stored
+        as an Argon2id hash only. INVALID_ARGUMENT for a bad username, a password under 10
+        characters or a scope that does not suit the role; ALREADY_EXISTS for a username taken;
+        PERMISSION_DENIED for a user outside the caller's region.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListUsers(self, request, context):
+        """Users, oldest first (admin: all; an office: those of its region); never their hashes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DisableUser(self, request, context):
+        """Disable a user (as CreateUser): its sessions end at once and it cannot sign in.
+        NOT_FOUND for an unknown id or one outside the caller's region.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResetPassword(self, request, context):
+        """Set a user's password (as CreateUser); this also lifts a lock-out. NOT_FOUND as above.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SignIn(self, request, context):
+        """Username and password -> a session token for 8 hours with the user's role and
+        scope. No key needed. Every sign-in and every failure is written to the audit log. After
+        5 failures in a row the account is locked for 15 minutes. Errors: UNAUTHENTICATED (wrong
+        username or password, a disabled user: one message for all, so names cannot be probed);
+        PERMISSION_DENIED while locked out (the message says until when).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SignOut(self, request, context):
+        """End the session whose token the call carries (a key: nothing to end). Audited.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AccessServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -147,6 +231,36 @@ def add_AccessServiceServicer_to_server(servicer, server):
                     request_deserializer=fupin_dot_registry_dot_v1_dot_access__service__pb2.WhoAmIRequest.FromString,
                     response_serializer=fupin_dot_registry_dot_v1_dot_access__service__pb2.ApiKey.SerializeToString,
             ),
+            'CreateUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateUser,
+                    request_deserializer=fupin_dot_registry_dot_v1_dot_access__service__pb2.CreateUserRequest.FromString,
+                    response_serializer=fupin_dot_registry_dot_v1_dot_access__service__pb2.User.SerializeToString,
+            ),
+            'ListUsers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListUsers,
+                    request_deserializer=fupin_dot_registry_dot_v1_dot_access__service__pb2.ListUsersRequest.FromString,
+                    response_serializer=fupin_dot_registry_dot_v1_dot_access__service__pb2.ListUsersResponse.SerializeToString,
+            ),
+            'DisableUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.DisableUser,
+                    request_deserializer=fupin_dot_registry_dot_v1_dot_access__service__pb2.DisableUserRequest.FromString,
+                    response_serializer=fupin_dot_registry_dot_v1_dot_access__service__pb2.User.SerializeToString,
+            ),
+            'ResetPassword': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResetPassword,
+                    request_deserializer=fupin_dot_registry_dot_v1_dot_access__service__pb2.ResetPasswordRequest.FromString,
+                    response_serializer=fupin_dot_registry_dot_v1_dot_access__service__pb2.User.SerializeToString,
+            ),
+            'SignIn': grpc.unary_unary_rpc_method_handler(
+                    servicer.SignIn,
+                    request_deserializer=fupin_dot_registry_dot_v1_dot_access__service__pb2.SignInRequest.FromString,
+                    response_serializer=fupin_dot_registry_dot_v1_dot_access__service__pb2.SignInResponse.SerializeToString,
+            ),
+            'SignOut': grpc.unary_unary_rpc_method_handler(
+                    servicer.SignOut,
+                    request_deserializer=fupin_dot_registry_dot_v1_dot_access__service__pb2.SignOutRequest.FromString,
+                    response_serializer=fupin_dot_registry_dot_v1_dot_access__service__pb2.SignOutResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'fupin.registry.v1.AccessService', rpc_method_handlers)
@@ -159,7 +273,7 @@ class AccessService:
     """Access control: API keys and the audit log of reads of household records.
 
     Every call to fupin carries `authorization: Bearer <key>` in its metadata. A key has a role
-    and a scope; which roles may call which RPC is declared in registry/access.py and listed in
+    and a scope; which roles may call which RPC is declared in registry/access/policy.py and listed in
     docs/access.md. Errors of every RPC: UNAUTHENTICATED (no key, a key the server does not
     know, or a revoked one), PERMISSION_DENIED (the key's role may not call it),
     RESOURCE_EXHAUSTED (the key's rate limit), INVALID_ARGUMENT (bad fields, named).
@@ -290,6 +404,168 @@ class AccessService:
             '/fupin.registry.v1.AccessService/WhoAmI',
             fupin_dot_registry_dot_v1_dot_access__service__pb2.WhoAmIRequest.SerializeToString,
             fupin_dot_registry_dot_v1_dot_access__service__pb2.ApiKey.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fupin.registry.v1.AccessService/CreateUser',
+            fupin_dot_registry_dot_v1_dot_access__service__pb2.CreateUserRequest.SerializeToString,
+            fupin_dot_registry_dot_v1_dot_access__service__pb2.User.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListUsers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fupin.registry.v1.AccessService/ListUsers',
+            fupin_dot_registry_dot_v1_dot_access__service__pb2.ListUsersRequest.SerializeToString,
+            fupin_dot_registry_dot_v1_dot_access__service__pb2.ListUsersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DisableUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fupin.registry.v1.AccessService/DisableUser',
+            fupin_dot_registry_dot_v1_dot_access__service__pb2.DisableUserRequest.SerializeToString,
+            fupin_dot_registry_dot_v1_dot_access__service__pb2.User.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResetPassword(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fupin.registry.v1.AccessService/ResetPassword',
+            fupin_dot_registry_dot_v1_dot_access__service__pb2.ResetPasswordRequest.SerializeToString,
+            fupin_dot_registry_dot_v1_dot_access__service__pb2.User.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SignIn(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fupin.registry.v1.AccessService/SignIn',
+            fupin_dot_registry_dot_v1_dot_access__service__pb2.SignInRequest.SerializeToString,
+            fupin_dot_registry_dot_v1_dot_access__service__pb2.SignInResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SignOut(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fupin.registry.v1.AccessService/SignOut',
+            fupin_dot_registry_dot_v1_dot_access__service__pb2.SignOutRequest.SerializeToString,
+            fupin_dot_registry_dot_v1_dot_access__service__pb2.SignOutResponse.FromString,
             options,
             channel_credentials,
             insecure,

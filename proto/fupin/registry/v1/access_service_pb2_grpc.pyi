@@ -30,7 +30,7 @@ class AccessServiceStub:
     """Access control: API keys and the audit log of reads of household records.
 
     Every call to fupin carries `authorization: Bearer <key>` in its metadata. A key has a role
-    and a scope; which roles may call which RPC is declared in registry/access.py and listed in
+    and a scope; which roles may call which RPC is declared in registry/access/policy.py and listed in
     docs/access.md. Errors of every RPC: UNAUTHENTICATED (no key, a key the server does not
     know, or a revoked one), PERMISSION_DENIED (the key's role may not call it),
     RESOURCE_EXHAUSTED (the key's rate limit), INVALID_ARGUMENT (bad fields, named).
@@ -59,13 +59,40 @@ class AccessServiceStub:
     runs apart from the registry checks its callers' keys with it.
     Errors: UNAUTHENTICATED without a valid key.
     """
+    CreateUser: _grpc.UnaryUnaryMultiCallable[_access_service_pb2.CreateUserRequest, _access_service_pb2.User]
+    """People (the web console's users) have accounts with a role and a scope, as keys do; a
+    session token from SignIn is sent like a key (`authorization: Bearer <token>`).
+
+    Create a user (admin; an office for the users of its region: office and auditor users
+    whose scope lies in its own, cooperative users of its producers). The password is stored
+    as an Argon2id hash only. INVALID_ARGUMENT for a bad username, a password under 10
+    characters or a scope that does not suit the role; ALREADY_EXISTS for a username taken;
+    PERMISSION_DENIED for a user outside the caller's region.
+    """
+    ListUsers: _grpc.UnaryUnaryMultiCallable[_access_service_pb2.ListUsersRequest, _access_service_pb2.ListUsersResponse]
+    """Users, oldest first (admin: all; an office: those of its region); never their hashes."""
+    DisableUser: _grpc.UnaryUnaryMultiCallable[_access_service_pb2.DisableUserRequest, _access_service_pb2.User]
+    """Disable a user (as CreateUser): its sessions end at once and it cannot sign in.
+    NOT_FOUND for an unknown id or one outside the caller's region.
+    """
+    ResetPassword: _grpc.UnaryUnaryMultiCallable[_access_service_pb2.ResetPasswordRequest, _access_service_pb2.User]
+    """Set a user's password (as CreateUser); this also lifts a lock-out. NOT_FOUND as above."""
+    SignIn: _grpc.UnaryUnaryMultiCallable[_access_service_pb2.SignInRequest, _access_service_pb2.SignInResponse]
+    """Username and password -> a session token for 8 hours with the user's role and
+    scope. No key needed. Every sign-in and every failure is written to the audit log. After
+    5 failures in a row the account is locked for 15 minutes. Errors: UNAUTHENTICATED (wrong
+    username or password, a disabled user: one message for all, so names cannot be probed);
+    PERMISSION_DENIED while locked out (the message says until when).
+    """
+    SignOut: _grpc.UnaryUnaryMultiCallable[_access_service_pb2.SignOutRequest, _access_service_pb2.SignOutResponse]
+    """End the session whose token the call carries (a key: nothing to end). Audited."""
 
 @_typing.type_check_only
 class AccessServiceAsyncStub(AccessServiceStub):
     """Access control: API keys and the audit log of reads of household records.
 
     Every call to fupin carries `authorization: Bearer <key>` in its metadata. A key has a role
-    and a scope; which roles may call which RPC is declared in registry/access.py and listed in
+    and a scope; which roles may call which RPC is declared in registry/access/policy.py and listed in
     docs/access.md. Errors of every RPC: UNAUTHENTICATED (no key, a key the server does not
     know, or a revoked one), PERMISSION_DENIED (the key's role may not call it),
     RESOURCE_EXHAUSTED (the key's rate limit), INVALID_ARGUMENT (bad fields, named).
@@ -91,12 +118,39 @@ class AccessServiceAsyncStub(AccessServiceStub):
     runs apart from the registry checks its callers' keys with it.
     Errors: UNAUTHENTICATED without a valid key.
     """
+    CreateUser: _aio.UnaryUnaryMultiCallable[_access_service_pb2.CreateUserRequest, _access_service_pb2.User]  # type: ignore[assignment]
+    """People (the web console's users) have accounts with a role and a scope, as keys do; a
+    session token from SignIn is sent like a key (`authorization: Bearer <token>`).
+
+    Create a user (admin; an office for the users of its region: office and auditor users
+    whose scope lies in its own, cooperative users of its producers). The password is stored
+    as an Argon2id hash only. INVALID_ARGUMENT for a bad username, a password under 10
+    characters or a scope that does not suit the role; ALREADY_EXISTS for a username taken;
+    PERMISSION_DENIED for a user outside the caller's region.
+    """
+    ListUsers: _aio.UnaryUnaryMultiCallable[_access_service_pb2.ListUsersRequest, _access_service_pb2.ListUsersResponse]  # type: ignore[assignment]
+    """Users, oldest first (admin: all; an office: those of its region); never their hashes."""
+    DisableUser: _aio.UnaryUnaryMultiCallable[_access_service_pb2.DisableUserRequest, _access_service_pb2.User]  # type: ignore[assignment]
+    """Disable a user (as CreateUser): its sessions end at once and it cannot sign in.
+    NOT_FOUND for an unknown id or one outside the caller's region.
+    """
+    ResetPassword: _aio.UnaryUnaryMultiCallable[_access_service_pb2.ResetPasswordRequest, _access_service_pb2.User]  # type: ignore[assignment]
+    """Set a user's password (as CreateUser); this also lifts a lock-out. NOT_FOUND as above."""
+    SignIn: _aio.UnaryUnaryMultiCallable[_access_service_pb2.SignInRequest, _access_service_pb2.SignInResponse]  # type: ignore[assignment]
+    """Username and password -> a session token for 8 hours with the user's role and
+    scope. No key needed. Every sign-in and every failure is written to the audit log. After
+    5 failures in a row the account is locked for 15 minutes. Errors: UNAUTHENTICATED (wrong
+    username or password, a disabled user: one message for all, so names cannot be probed);
+    PERMISSION_DENIED while locked out (the message says until when).
+    """
+    SignOut: _aio.UnaryUnaryMultiCallable[_access_service_pb2.SignOutRequest, _access_service_pb2.SignOutResponse]  # type: ignore[assignment]
+    """End the session whose token the call carries (a key: nothing to end). Audited."""
 
 class AccessServiceServicer(metaclass=_abc_1.ABCMeta):
     """Access control: API keys and the audit log of reads of household records.
 
     Every call to fupin carries `authorization: Bearer <key>` in its metadata. A key has a role
-    and a scope; which roles may call which RPC is declared in registry/access.py and listed in
+    and a scope; which roles may call which RPC is declared in registry/access/policy.py and listed in
     docs/access.md. Errors of every RPC: UNAUTHENTICATED (no key, a key the server does not
     know, or a revoked one), PERMISSION_DENIED (the key's role may not call it),
     RESOURCE_EXHAUSTED (the key's rate limit), INVALID_ARGUMENT (bad fields, named).
@@ -150,5 +204,68 @@ class AccessServiceServicer(metaclass=_abc_1.ABCMeta):
         runs apart from the registry checks its callers' keys with it.
         Errors: UNAUTHENTICATED without a valid key.
         """
+
+    @_abc_1.abstractmethod
+    def CreateUser(
+        self,
+        request: _access_service_pb2.CreateUserRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_access_service_pb2.User, _abc.Awaitable[_access_service_pb2.User]]:
+        """People (the web console's users) have accounts with a role and a scope, as keys do; a
+        session token from SignIn is sent like a key (`authorization: Bearer <token>`).
+
+        Create a user (admin; an office for the users of its region: office and auditor users
+        whose scope lies in its own, cooperative users of its producers). The password is stored
+        as an Argon2id hash only. INVALID_ARGUMENT for a bad username, a password under 10
+        characters or a scope that does not suit the role; ALREADY_EXISTS for a username taken;
+        PERMISSION_DENIED for a user outside the caller's region.
+        """
+
+    @_abc_1.abstractmethod
+    def ListUsers(
+        self,
+        request: _access_service_pb2.ListUsersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_access_service_pb2.ListUsersResponse, _abc.Awaitable[_access_service_pb2.ListUsersResponse]]:
+        """Users, oldest first (admin: all; an office: those of its region); never their hashes."""
+
+    @_abc_1.abstractmethod
+    def DisableUser(
+        self,
+        request: _access_service_pb2.DisableUserRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_access_service_pb2.User, _abc.Awaitable[_access_service_pb2.User]]:
+        """Disable a user (as CreateUser): its sessions end at once and it cannot sign in.
+        NOT_FOUND for an unknown id or one outside the caller's region.
+        """
+
+    @_abc_1.abstractmethod
+    def ResetPassword(
+        self,
+        request: _access_service_pb2.ResetPasswordRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_access_service_pb2.User, _abc.Awaitable[_access_service_pb2.User]]:
+        """Set a user's password (as CreateUser); this also lifts a lock-out. NOT_FOUND as above."""
+
+    @_abc_1.abstractmethod
+    def SignIn(
+        self,
+        request: _access_service_pb2.SignInRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_access_service_pb2.SignInResponse, _abc.Awaitable[_access_service_pb2.SignInResponse]]:
+        """Username and password -> a session token for 8 hours with the user's role and
+        scope. No key needed. Every sign-in and every failure is written to the audit log. After
+        5 failures in a row the account is locked for 15 minutes. Errors: UNAUTHENTICATED (wrong
+        username or password, a disabled user: one message for all, so names cannot be probed);
+        PERMISSION_DENIED while locked out (the message says until when).
+        """
+
+    @_abc_1.abstractmethod
+    def SignOut(
+        self,
+        request: _access_service_pb2.SignOutRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_access_service_pb2.SignOutResponse, _abc.Awaitable[_access_service_pb2.SignOutResponse]]:
+        """End the session whose token the call carries (a key: nothing to end). Audited."""
 
 def add_AccessServiceServicer_to_server(servicer: AccessServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -100,6 +100,10 @@ class ListVillagesRequest(_message.Message):
     """default 50, maximum 1000"""
     page_token: _builtins.str
     filter: _builtins.str
+    """Filter (AIP-160, see the service comment) on county_code (string), poverty_status
+    (VillagePovertyStatus).
+    E.g. `county_code = "350624" AND poverty_status = VILLAGE_POOR`.
+    """
     def __init__(
         self,
         *,
@@ -241,6 +245,13 @@ class ListHouseholdsRequest(_message.Message):
     """default 50, maximum 1000"""
     page_token: _builtins.str
     filter: _builtins.str
+    """Filter (AIP-160, see the service comment) on village_id (string), county_code (string), status
+    (HouseholdStatus), score (integer), causes (repeated PovertyCause), members (integer),
+    labour_force (integer), indicators.housing_safety (integer), indicators.food_security
+    (integer), indicators.children_schooling (integer), indicators.health (integer),
+    indicators.disability (integer), indicators.income_per_capita_fen (integer).
+    E.g. `score < 60 AND causes:ILLNESS AND NOT status = LIFTED_OUT`.
+    """
     def __init__(
         self,
         *,
@@ -382,6 +393,10 @@ class ListProducersRequest(_message.Message):
     """default 50, maximum 1000"""
     page_token: _builtins.str
     filter: _builtins.str
+    """Filter (AIP-160, see the service comment) on kind (ProducerKind), village_id (string),
+    household_id (string).
+    E.g. `kind = PRODUCER_COOPERATIVE OR kind = PRODUCER_ENTERPRISE`.
+    """
     def __init__(
         self,
         *,
@@ -523,6 +538,10 @@ class ListListingsRequest(_message.Message):
     """default 50, maximum 1000"""
     page_token: _builtins.str
     filter: _builtins.str
+    """Filter (AIP-160, see the service comment) on producer_id (string), product (string), grade
+    (string).
+    E.g. `product = "green_plum" AND (grade = "A" OR grade = "B")`.
+    """
     def __init__(
         self,
         *,
@@ -664,6 +683,9 @@ class ListBuyersRequest(_message.Message):
     """default 50, maximum 1000"""
     page_token: _builtins.str
     filter: _builtins.str
+    """Filter (AIP-160, see the service comment) on kind (BuyerKind), county_code (string).
+    E.g. `kind = PROCESSING_PLANT AND county_code = "445281"`.
+    """
     def __init__(
         self,
         *,
@@ -805,6 +827,9 @@ class ListOrdersRequest(_message.Message):
     """default 50, maximum 1000"""
     page_token: _builtins.str
     filter: _builtins.str
+    """Filter (AIP-160, see the service comment) on buyer_id (string), product (string).
+    E.g. `product = "green_plum" AND NOT buyer_id = "buy-1"`.
+    """
     def __init__(
         self,
         *,
@@ -946,6 +971,10 @@ class ListCadresRequest(_message.Message):
     """default 50, maximum 1000"""
     page_token: _builtins.str
     filter: _builtins.str
+    """Filter (AIP-160, see the service comment) on rank (CadreRank), home_unit (string),
+    current_village_id (string), available (bool).
+    E.g. `available = true AND current_village_id = ""`.
+    """
     def __init__(
         self,
         *,
@@ -1087,6 +1116,9 @@ class ListAidProgramsRequest(_message.Message):
     """default 50, maximum 1000"""
     page_token: _builtins.str
     filter: _builtins.str
+    """Filter (AIP-160, see the service comment) on kind (AidKind), region_code (string).
+    E.g. `kind = MEDICAL_AID AND region_code = "350624"`.
+    """
     def __init__(
         self,
         *,
@@ -1280,6 +1312,13 @@ class ListWatchlistRequest(_message.Message):
     page_size: _builtins.int
     page_token: _builtins.str
     filter: _builtins.str
+    """Filter (AIP-160, see the service comment) on village_id (string), county_code (string), status
+    (HouseholdStatus), score (integer), causes (repeated PovertyCause), members (integer),
+    labour_force (integer), indicators.housing_safety (integer), indicators.food_security
+    (integer), indicators.children_schooling (integer), indicators.health (integer),
+    indicators.disability (integer), indicators.income_per_capita_fen (integer).
+    E.g. `county_code = "350624" AND causes:ILLNESS`.
+    """
     def __init__(
         self,
         *,

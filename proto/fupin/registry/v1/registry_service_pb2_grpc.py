@@ -36,8 +36,12 @@ class RegistryServiceStub:
     leave stored data unchanged.
 
     Lists: page_size defaults to 50 and is capped at 1000; page tokens are opaque and only
-    valid with the same filter. Filters are AIP-160 conjunctions of `field = value` terms joined
-    by AND; values are quoted strings, numbers, true/false or enum names.
+    valid with the same filter. Filters (AIP-160) compare the fields each List request names:
+    `=`, `!=`, `<`, `<=`, `>`, `>=` on a field and a value, `:` on a repeated field
+    (`causes:ILLNESS`: ILLNESS is among the causes), joined by AND, OR, NOT and parentheses; OR
+    binds tighter than AND (`a AND b OR c` is `a AND (b OR c)`). Values are "quoted" strings,
+    numbers, true/false or enum names. Enums and booleans take only = and !=. A fault is
+    INVALID_ARGUMENT on `filter`, its description ending "(at column N)".
     """
 
     def __init__(self, channel):
@@ -277,8 +281,12 @@ class RegistryServiceServicer:
     leave stored data unchanged.
 
     Lists: page_size defaults to 50 and is capped at 1000; page tokens are opaque and only
-    valid with the same filter. Filters are AIP-160 conjunctions of `field = value` terms joined
-    by AND; values are quoted strings, numbers, true/false or enum names.
+    valid with the same filter. Filters (AIP-160) compare the fields each List request names:
+    `=`, `!=`, `<`, `<=`, `>`, `>=` on a field and a value, `:` on a repeated field
+    (`causes:ILLNESS`: ILLNESS is among the causes), joined by AND, OR, NOT and parentheses; OR
+    binds tighter than AND (`a AND b OR c` is `a AND (b OR c)`). Values are "quoted" strings,
+    numbers, true/false or enum names. Enums and booleans take only = and !=. A fault is
+    INVALID_ARGUMENT on `filter`, its description ending "(at column N)".
     """
 
     def CreateVillage(self, request, context):
@@ -299,7 +307,7 @@ class RegistryServiceServicer:
 
     def ListVillages(self, request, context):
         """Lists villages, ordered by id. Filterable fields: county_code, poverty_status (e.g. `county_code = "350624" AND poverty_status = VILLAGE_POOR`).
-        Errors: INVALID_ARGUMENT on an unknown filter field, bad page_size or page token.
+        Errors: INVALID_ARGUMENT on a bad filter (its column named), page_size or page token.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -340,7 +348,7 @@ class RegistryServiceServicer:
 
     def ListHouseholds(self, request, context):
         """Lists households, ordered by id. Filterable fields: village_id, county_code, status (e.g. `county_code = "350624" AND status = IMPOVERISHED`).
-        Errors: INVALID_ARGUMENT on an unknown filter field, bad page_size or page token.
+        Errors: INVALID_ARGUMENT on a bad filter (its column named), page_size or page token.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -381,7 +389,7 @@ class RegistryServiceServicer:
 
     def ListProducers(self, request, context):
         """Lists producers, ordered by id. Filterable fields: kind, village_id, household_id.
-        Errors: INVALID_ARGUMENT on an unknown filter field, bad page_size or page token.
+        Errors: INVALID_ARGUMENT on a bad filter (its column named), page_size or page token.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -422,7 +430,7 @@ class RegistryServiceServicer:
 
     def ListListings(self, request, context):
         """Lists listings, ordered by id. Filterable fields: producer_id, product, grade (e.g. `product = "green_plum"`).
-        Errors: INVALID_ARGUMENT on an unknown filter field, bad page_size or page token.
+        Errors: INVALID_ARGUMENT on a bad filter (its column named), page_size or page token.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -463,7 +471,7 @@ class RegistryServiceServicer:
 
     def ListBuyers(self, request, context):
         """Lists buyers, ordered by id. Filterable fields: kind, county_code.
-        Errors: INVALID_ARGUMENT on an unknown filter field, bad page_size or page token.
+        Errors: INVALID_ARGUMENT on a bad filter (its column named), page_size or page token.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -504,7 +512,7 @@ class RegistryServiceServicer:
 
     def ListOrders(self, request, context):
         """Lists orders, ordered by id. Filterable fields: buyer_id, product.
-        Errors: INVALID_ARGUMENT on an unknown filter field, bad page_size or page token.
+        Errors: INVALID_ARGUMENT on a bad filter (its column named), page_size or page token.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -545,7 +553,7 @@ class RegistryServiceServicer:
 
     def ListCadres(self, request, context):
         """Lists cadres, ordered by id. Filterable fields: rank, home_unit, current_village_id, available.
-        Errors: INVALID_ARGUMENT on an unknown filter field, bad page_size or page token.
+        Errors: INVALID_ARGUMENT on a bad filter (its column named), page_size or page token.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -586,7 +594,7 @@ class RegistryServiceServicer:
 
     def ListAidPrograms(self, request, context):
         """Lists aid programs, ordered by id. Filterable fields: kind, region_code.
-        Errors: INVALID_ARGUMENT on an unknown filter field, bad page_size or page token.
+        Errors: INVALID_ARGUMENT on a bad filter (its column named), page_size or page token.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -885,8 +893,12 @@ class RegistryService:
     leave stored data unchanged.
 
     Lists: page_size defaults to 50 and is capped at 1000; page tokens are opaque and only
-    valid with the same filter. Filters are AIP-160 conjunctions of `field = value` terms joined
-    by AND; values are quoted strings, numbers, true/false or enum names.
+    valid with the same filter. Filters (AIP-160) compare the fields each List request names:
+    `=`, `!=`, `<`, `<=`, `>`, `>=` on a field and a value, `:` on a repeated field
+    (`causes:ILLNESS`: ILLNESS is among the causes), joined by AND, OR, NOT and parentheses; OR
+    binds tighter than AND (`a AND b OR c` is `a AND (b OR c)`). Values are "quoted" strings,
+    numbers, true/false or enum names. Enums and booleans take only = and !=. A fault is
+    INVALID_ARGUMENT on `filter`, its description ending "(at column N)".
     """
 
     @staticmethod

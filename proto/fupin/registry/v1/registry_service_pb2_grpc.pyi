@@ -37,8 +37,12 @@ class RegistryServiceStub:
     leave stored data unchanged.
 
     Lists: page_size defaults to 50 and is capped at 1000; page tokens are opaque and only
-    valid with the same filter. Filters are AIP-160 conjunctions of `field = value` terms joined
-    by AND; values are quoted strings, numbers, true/false or enum names.
+    valid with the same filter. Filters (AIP-160) compare the fields each List request names:
+    `=`, `!=`, `<`, `<=`, `>`, `>=` on a field and a value, `:` on a repeated field
+    (`causes:ILLNESS`: ILLNESS is among the causes), joined by AND, OR, NOT and parentheses; OR
+    binds tighter than AND (`a AND b OR c` is `a AND (b OR c)`). Values are "quoted" strings,
+    numbers, true/false or enum names. Enums and booleans take only = and !=. A fault is
+    INVALID_ARGUMENT on `filter`, its description ending "(at column N)".
     """
 
     @_typing.overload
@@ -54,7 +58,7 @@ class RegistryServiceStub:
     """Gets a village by id. Errors: NOT_FOUND."""
     ListVillages: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.ListVillagesRequest, _registry_service_pb2.ListVillagesResponse]
     """Lists villages, ordered by id. Filterable fields: county_code, poverty_status (e.g. `county_code = "350624" AND poverty_status = VILLAGE_POOR`).
-    Errors: INVALID_ARGUMENT on an unknown filter field, bad page_size or page token.
+    Errors: INVALID_ARGUMENT on a bad filter (its column named), page_size or page token.
     """
     UpdateVillage: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.UpdateVillageRequest, _resources_pb2.Village]
     """Updates the fields named in update_mask (all writable fields when empty).
@@ -74,7 +78,7 @@ class RegistryServiceStub:
     """Gets a household by id. Errors: NOT_FOUND."""
     ListHouseholds: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.ListHouseholdsRequest, _registry_service_pb2.ListHouseholdsResponse]
     """Lists households, ordered by id. Filterable fields: village_id, county_code, status (e.g. `county_code = "350624" AND status = IMPOVERISHED`).
-    Errors: INVALID_ARGUMENT on an unknown filter field, bad page_size or page token.
+    Errors: INVALID_ARGUMENT on a bad filter (its column named), page_size or page token.
     """
     UpdateHousehold: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.UpdateHouseholdRequest, _resources_pb2.Household]
     """Updates the fields named in update_mask (all writable fields when empty).
@@ -94,7 +98,7 @@ class RegistryServiceStub:
     """Gets a producer by id. Errors: NOT_FOUND."""
     ListProducers: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.ListProducersRequest, _registry_service_pb2.ListProducersResponse]
     """Lists producers, ordered by id. Filterable fields: kind, village_id, household_id.
-    Errors: INVALID_ARGUMENT on an unknown filter field, bad page_size or page token.
+    Errors: INVALID_ARGUMENT on a bad filter (its column named), page_size or page token.
     """
     UpdateProducer: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.UpdateProducerRequest, _resources_pb2.Producer]
     """Updates the fields named in update_mask (all writable fields when empty).
@@ -114,7 +118,7 @@ class RegistryServiceStub:
     """Gets a listing by id. Errors: NOT_FOUND."""
     ListListings: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.ListListingsRequest, _registry_service_pb2.ListListingsResponse]
     """Lists listings, ordered by id. Filterable fields: producer_id, product, grade (e.g. `product = "green_plum"`).
-    Errors: INVALID_ARGUMENT on an unknown filter field, bad page_size or page token.
+    Errors: INVALID_ARGUMENT on a bad filter (its column named), page_size or page token.
     """
     UpdateListing: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.UpdateListingRequest, _resources_pb2.Listing]
     """Updates the fields named in update_mask (all writable fields when empty).
@@ -134,7 +138,7 @@ class RegistryServiceStub:
     """Gets a buyer by id. Errors: NOT_FOUND."""
     ListBuyers: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.ListBuyersRequest, _registry_service_pb2.ListBuyersResponse]
     """Lists buyers, ordered by id. Filterable fields: kind, county_code.
-    Errors: INVALID_ARGUMENT on an unknown filter field, bad page_size or page token.
+    Errors: INVALID_ARGUMENT on a bad filter (its column named), page_size or page token.
     """
     UpdateBuyer: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.UpdateBuyerRequest, _resources_pb2.Buyer]
     """Updates the fields named in update_mask (all writable fields when empty).
@@ -154,7 +158,7 @@ class RegistryServiceStub:
     """Gets a order by id. Errors: NOT_FOUND."""
     ListOrders: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.ListOrdersRequest, _registry_service_pb2.ListOrdersResponse]
     """Lists orders, ordered by id. Filterable fields: buyer_id, product.
-    Errors: INVALID_ARGUMENT on an unknown filter field, bad page_size or page token.
+    Errors: INVALID_ARGUMENT on a bad filter (its column named), page_size or page token.
     """
     UpdateOrder: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.UpdateOrderRequest, _resources_pb2.Order]
     """Updates the fields named in update_mask (all writable fields when empty).
@@ -174,7 +178,7 @@ class RegistryServiceStub:
     """Gets a cadre by id. Errors: NOT_FOUND."""
     ListCadres: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.ListCadresRequest, _registry_service_pb2.ListCadresResponse]
     """Lists cadres, ordered by id. Filterable fields: rank, home_unit, current_village_id, available.
-    Errors: INVALID_ARGUMENT on an unknown filter field, bad page_size or page token.
+    Errors: INVALID_ARGUMENT on a bad filter (its column named), page_size or page token.
     """
     UpdateCadre: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.UpdateCadreRequest, _resources_pb2.Cadre]
     """Updates the fields named in update_mask (all writable fields when empty).
@@ -194,7 +198,7 @@ class RegistryServiceStub:
     """Gets a aid program by id. Errors: NOT_FOUND."""
     ListAidPrograms: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.ListAidProgramsRequest, _registry_service_pb2.ListAidProgramsResponse]
     """Lists aid programs, ordered by id. Filterable fields: kind, region_code.
-    Errors: INVALID_ARGUMENT on an unknown filter field, bad page_size or page token.
+    Errors: INVALID_ARGUMENT on a bad filter (its column named), page_size or page token.
     """
     UpdateAidProgram: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.UpdateAidProgramRequest, _resources_pb2.AidProgram]
     """Updates the fields named in update_mask (all writable fields when empty).
@@ -234,8 +238,12 @@ class RegistryServiceAsyncStub(RegistryServiceStub):
     leave stored data unchanged.
 
     Lists: page_size defaults to 50 and is capped at 1000; page tokens are opaque and only
-    valid with the same filter. Filters are AIP-160 conjunctions of `field = value` terms joined
-    by AND; values are quoted strings, numbers, true/false or enum names.
+    valid with the same filter. Filters (AIP-160) compare the fields each List request names:
+    `=`, `!=`, `<`, `<=`, `>`, `>=` on a field and a value, `:` on a repeated field
+    (`causes:ILLNESS`: ILLNESS is among the causes), joined by AND, OR, NOT and parentheses; OR
+    binds tighter than AND (`a AND b OR c` is `a AND (b OR c)`). Values are "quoted" strings,
+    numbers, true/false or enum names. Enums and booleans take only = and !=. A fault is
+    INVALID_ARGUMENT on `filter`, its description ending "(at column N)".
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -248,7 +256,7 @@ class RegistryServiceAsyncStub(RegistryServiceStub):
     """Gets a village by id. Errors: NOT_FOUND."""
     ListVillages: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.ListVillagesRequest, _registry_service_pb2.ListVillagesResponse]  # type: ignore[assignment]
     """Lists villages, ordered by id. Filterable fields: county_code, poverty_status (e.g. `county_code = "350624" AND poverty_status = VILLAGE_POOR`).
-    Errors: INVALID_ARGUMENT on an unknown filter field, bad page_size or page token.
+    Errors: INVALID_ARGUMENT on a bad filter (its column named), page_size or page token.
     """
     UpdateVillage: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.UpdateVillageRequest, _resources_pb2.Village]  # type: ignore[assignment]
     """Updates the fields named in update_mask (all writable fields when empty).
@@ -268,7 +276,7 @@ class RegistryServiceAsyncStub(RegistryServiceStub):
     """Gets a household by id. Errors: NOT_FOUND."""
     ListHouseholds: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.ListHouseholdsRequest, _registry_service_pb2.ListHouseholdsResponse]  # type: ignore[assignment]
     """Lists households, ordered by id. Filterable fields: village_id, county_code, status (e.g. `county_code = "350624" AND status = IMPOVERISHED`).
-    Errors: INVALID_ARGUMENT on an unknown filter field, bad page_size or page token.
+    Errors: INVALID_ARGUMENT on a bad filter (its column named), page_size or page token.
     """
     UpdateHousehold: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.UpdateHouseholdRequest, _resources_pb2.Household]  # type: ignore[assignment]
     """Updates the fields named in update_mask (all writable fields when empty).
@@ -288,7 +296,7 @@ class RegistryServiceAsyncStub(RegistryServiceStub):
     """Gets a producer by id. Errors: NOT_FOUND."""
     ListProducers: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.ListProducersRequest, _registry_service_pb2.ListProducersResponse]  # type: ignore[assignment]
     """Lists producers, ordered by id. Filterable fields: kind, village_id, household_id.
-    Errors: INVALID_ARGUMENT on an unknown filter field, bad page_size or page token.
+    Errors: INVALID_ARGUMENT on a bad filter (its column named), page_size or page token.
     """
     UpdateProducer: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.UpdateProducerRequest, _resources_pb2.Producer]  # type: ignore[assignment]
     """Updates the fields named in update_mask (all writable fields when empty).
@@ -308,7 +316,7 @@ class RegistryServiceAsyncStub(RegistryServiceStub):
     """Gets a listing by id. Errors: NOT_FOUND."""
     ListListings: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.ListListingsRequest, _registry_service_pb2.ListListingsResponse]  # type: ignore[assignment]
     """Lists listings, ordered by id. Filterable fields: producer_id, product, grade (e.g. `product = "green_plum"`).
-    Errors: INVALID_ARGUMENT on an unknown filter field, bad page_size or page token.
+    Errors: INVALID_ARGUMENT on a bad filter (its column named), page_size or page token.
     """
     UpdateListing: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.UpdateListingRequest, _resources_pb2.Listing]  # type: ignore[assignment]
     """Updates the fields named in update_mask (all writable fields when empty).
@@ -328,7 +336,7 @@ class RegistryServiceAsyncStub(RegistryServiceStub):
     """Gets a buyer by id. Errors: NOT_FOUND."""
     ListBuyers: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.ListBuyersRequest, _registry_service_pb2.ListBuyersResponse]  # type: ignore[assignment]
     """Lists buyers, ordered by id. Filterable fields: kind, county_code.
-    Errors: INVALID_ARGUMENT on an unknown filter field, bad page_size or page token.
+    Errors: INVALID_ARGUMENT on a bad filter (its column named), page_size or page token.
     """
     UpdateBuyer: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.UpdateBuyerRequest, _resources_pb2.Buyer]  # type: ignore[assignment]
     """Updates the fields named in update_mask (all writable fields when empty).
@@ -348,7 +356,7 @@ class RegistryServiceAsyncStub(RegistryServiceStub):
     """Gets a order by id. Errors: NOT_FOUND."""
     ListOrders: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.ListOrdersRequest, _registry_service_pb2.ListOrdersResponse]  # type: ignore[assignment]
     """Lists orders, ordered by id. Filterable fields: buyer_id, product.
-    Errors: INVALID_ARGUMENT on an unknown filter field, bad page_size or page token.
+    Errors: INVALID_ARGUMENT on a bad filter (its column named), page_size or page token.
     """
     UpdateOrder: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.UpdateOrderRequest, _resources_pb2.Order]  # type: ignore[assignment]
     """Updates the fields named in update_mask (all writable fields when empty).
@@ -368,7 +376,7 @@ class RegistryServiceAsyncStub(RegistryServiceStub):
     """Gets a cadre by id. Errors: NOT_FOUND."""
     ListCadres: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.ListCadresRequest, _registry_service_pb2.ListCadresResponse]  # type: ignore[assignment]
     """Lists cadres, ordered by id. Filterable fields: rank, home_unit, current_village_id, available.
-    Errors: INVALID_ARGUMENT on an unknown filter field, bad page_size or page token.
+    Errors: INVALID_ARGUMENT on a bad filter (its column named), page_size or page token.
     """
     UpdateCadre: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.UpdateCadreRequest, _resources_pb2.Cadre]  # type: ignore[assignment]
     """Updates the fields named in update_mask (all writable fields when empty).
@@ -388,7 +396,7 @@ class RegistryServiceAsyncStub(RegistryServiceStub):
     """Gets a aid program by id. Errors: NOT_FOUND."""
     ListAidPrograms: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.ListAidProgramsRequest, _registry_service_pb2.ListAidProgramsResponse]  # type: ignore[assignment]
     """Lists aid programs, ordered by id. Filterable fields: kind, region_code.
-    Errors: INVALID_ARGUMENT on an unknown filter field, bad page_size or page token.
+    Errors: INVALID_ARGUMENT on a bad filter (its column named), page_size or page token.
     """
     UpdateAidProgram: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.UpdateAidProgramRequest, _resources_pb2.AidProgram]  # type: ignore[assignment]
     """Updates the fields named in update_mask (all writable fields when empty).
@@ -427,8 +435,12 @@ class RegistryServiceServicer(metaclass=_abc_1.ABCMeta):
     leave stored data unchanged.
 
     Lists: page_size defaults to 50 and is capped at 1000; page tokens are opaque and only
-    valid with the same filter. Filters are AIP-160 conjunctions of `field = value` terms joined
-    by AND; values are quoted strings, numbers, true/false or enum names.
+    valid with the same filter. Filters (AIP-160) compare the fields each List request names:
+    `=`, `!=`, `<`, `<=`, `>`, `>=` on a field and a value, `:` on a repeated field
+    (`causes:ILLNESS`: ILLNESS is among the causes), joined by AND, OR, NOT and parentheses; OR
+    binds tighter than AND (`a AND b OR c` is `a AND (b OR c)`). Values are "quoted" strings,
+    numbers, true/false or enum names. Enums and booleans take only = and !=. A fault is
+    INVALID_ARGUMENT on `filter`, its description ending "(at column N)".
     """
 
     @_abc_1.abstractmethod
@@ -457,7 +469,7 @@ class RegistryServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_registry_service_pb2.ListVillagesResponse, _abc.Awaitable[_registry_service_pb2.ListVillagesResponse]]:
         """Lists villages, ordered by id. Filterable fields: county_code, poverty_status (e.g. `county_code = "350624" AND poverty_status = VILLAGE_POOR`).
-        Errors: INVALID_ARGUMENT on an unknown filter field, bad page_size or page token.
+        Errors: INVALID_ARGUMENT on a bad filter (its column named), page_size or page token.
         """
 
     @_abc_1.abstractmethod
@@ -507,7 +519,7 @@ class RegistryServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_registry_service_pb2.ListHouseholdsResponse, _abc.Awaitable[_registry_service_pb2.ListHouseholdsResponse]]:
         """Lists households, ordered by id. Filterable fields: village_id, county_code, status (e.g. `county_code = "350624" AND status = IMPOVERISHED`).
-        Errors: INVALID_ARGUMENT on an unknown filter field, bad page_size or page token.
+        Errors: INVALID_ARGUMENT on a bad filter (its column named), page_size or page token.
         """
 
     @_abc_1.abstractmethod
@@ -557,7 +569,7 @@ class RegistryServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_registry_service_pb2.ListProducersResponse, _abc.Awaitable[_registry_service_pb2.ListProducersResponse]]:
         """Lists producers, ordered by id. Filterable fields: kind, village_id, household_id.
-        Errors: INVALID_ARGUMENT on an unknown filter field, bad page_size or page token.
+        Errors: INVALID_ARGUMENT on a bad filter (its column named), page_size or page token.
         """
 
     @_abc_1.abstractmethod
@@ -607,7 +619,7 @@ class RegistryServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_registry_service_pb2.ListListingsResponse, _abc.Awaitable[_registry_service_pb2.ListListingsResponse]]:
         """Lists listings, ordered by id. Filterable fields: producer_id, product, grade (e.g. `product = "green_plum"`).
-        Errors: INVALID_ARGUMENT on an unknown filter field, bad page_size or page token.
+        Errors: INVALID_ARGUMENT on a bad filter (its column named), page_size or page token.
         """
 
     @_abc_1.abstractmethod
@@ -657,7 +669,7 @@ class RegistryServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_registry_service_pb2.ListBuyersResponse, _abc.Awaitable[_registry_service_pb2.ListBuyersResponse]]:
         """Lists buyers, ordered by id. Filterable fields: kind, county_code.
-        Errors: INVALID_ARGUMENT on an unknown filter field, bad page_size or page token.
+        Errors: INVALID_ARGUMENT on a bad filter (its column named), page_size or page token.
         """
 
     @_abc_1.abstractmethod
@@ -707,7 +719,7 @@ class RegistryServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_registry_service_pb2.ListOrdersResponse, _abc.Awaitable[_registry_service_pb2.ListOrdersResponse]]:
         """Lists orders, ordered by id. Filterable fields: buyer_id, product.
-        Errors: INVALID_ARGUMENT on an unknown filter field, bad page_size or page token.
+        Errors: INVALID_ARGUMENT on a bad filter (its column named), page_size or page token.
         """
 
     @_abc_1.abstractmethod
@@ -757,7 +769,7 @@ class RegistryServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_registry_service_pb2.ListCadresResponse, _abc.Awaitable[_registry_service_pb2.ListCadresResponse]]:
         """Lists cadres, ordered by id. Filterable fields: rank, home_unit, current_village_id, available.
-        Errors: INVALID_ARGUMENT on an unknown filter field, bad page_size or page token.
+        Errors: INVALID_ARGUMENT on a bad filter (its column named), page_size or page token.
         """
 
     @_abc_1.abstractmethod
@@ -807,7 +819,7 @@ class RegistryServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_registry_service_pb2.ListAidProgramsResponse, _abc.Awaitable[_registry_service_pb2.ListAidProgramsResponse]]:
         """Lists aid programs, ordered by id. Filterable fields: kind, region_code.
-        Errors: INVALID_ARGUMENT on an unknown filter field, bad page_size or page token.
+        Errors: INVALID_ARGUMENT on a bad filter (its column named), page_size or page token.
         """
 
     @_abc_1.abstractmethod

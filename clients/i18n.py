@@ -1,0 +1,89 @@
+"""Chinese and English for what the CLI, the demo and the charts show people.
+
+Catalogs are gettext's, kept with Babel (`scripts/i18n.py`: extract, update, compile) in
+clients/locale/{en,zh_CN}/LC_MESSAGES/fupin.po, with the compiled .mo files committed so that
+a fresh clone needs no build step (tests/clients/test_i18n.py checks they match the .po).
+
+The language: `--lang`, else FUPIN_LANG, else the locale (LC_ALL, LC_MESSAGES, LANG), else
+English. `zh`, `zh-CN`, `zh_CN.UTF-8` all mean simplified Chinese.
+
+Enum values are shown by `enum_name`: English shows the proto name (as the API spells it),
+Chinese the term an office uses; their catalog entries have the enum's full name as context.
+"""
+
+from __future__ import annotations
+
+import gettext
+import os
+from pathlib import Path
+
+from google.protobuf.descriptor import EnumDescriptor
+
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+DOMAIN = "fupin"
+LANGUAGES = ("en", "zh_CN")
+DEFAULT = "en"
+
+_active: gettext.NullTranslations = gettext.NullTranslations()
+_language = DEFAULT
+
+
+def normalise(tag: str) -> str | None:
+    """`zh-CN`, `zh_CN.UTF-8`, `zh` -> zh_CN; `en_GB.UTF-8`, `C` -> en; None if unknown."""
+    base = tag.split(".")[0].split("@")[0].replace("-", "_").strip()
+    if not base:
+        return None
+    if base.lower().startswith("zh"):
+        return "zh_CN"
+    if base.lower().startswith("en") or base in ("C", "POSIX"):
+        return "en"
+    return None
+
+
+def choose(lang: str | None = None) -> str:
+    """The language to use: the flag, FUPIN_LANG, the locale variables, else English."""
+    for tag in (lang, os.environ.get("FUPIN_LANG")):
+        if tag:
+            chosen = normalise(tag)
+            if chosen is None:
+                raise ValueError(f"unknown language {tag!r}: use en or zh-CN")
+            return chosen
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        tag = os.environ.get(name)
+        if tag:
+            return normalise(tag) or DEFAULT
+    return DEFAULT
+
+
+def use(lang: str | None = None) -> str:
+    """Make `lang` (as `choose` reads it) the language of every later message; returns it."""
+    global _active, _language
+    _language = choose(lang)
+    _active = gettext.translation(DOMAIN, LOCALE_DIR, languages=[_language], fallback=True)
+    return _language
+
+
+def language() -> str:
+    return _language
+
+
+def _(message: str) -> str:
+    """A message in the active language (the English text is the catalog's key)."""
+    return _active.gettext(message)
+
+
+def N_(message: str) -> str:  # noqa: N802 (gettext's name for a marker)
+    """Marks a message for the catalog, translated later where it is shown."""
+    return message
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    return _active.ngettext(singular, plural, n)
+
+
+def enum_name(enum: EnumDescriptor, number: int) -> str:
+    """An enum value for people: its proto name in English, the catalog's word in Chinese."""
+    value = enum.values_by_number.get(number)
+    if value is None:
+        return str(number)
+    return _active.pgettext(enum.full_name, value.name)

@@ -1,0 +1,220 @@
+"""The typed Python client of fupin.matcher.v1.MatcherService, as RegistryClient is the
+registry's:
+
+    with MatcherClient("127.0.0.1:50051") as matcher:
+        progress = matcher.match_produce(selection=mpb.RegistrySelection(
+            product="green_plum", today="2020-05-20"), watch=True)
+        for event in progress:          # MatchRunEvent: state, objective, bound, elapsed
+            print(event.state, event.objective)
+        run = progress.run()            # the PROPOSED run
+        matcher.commit(run.id)
+
+- The key: `api_key`, else clients/auth.py's resolve_key() ($FUPIN_API_KEY, its file).
+- Every call has a deadline: `timeout_s` for reads and commits, `solve_timeout_s` for solves
+  (the server stops the solver at the deadline and returns its best, FEASIBLE).
+- Retries on UNAVAILABLE only where safe (clients/client.py MATCHER_RETRIED): reads,
+  QuickSource, and MatchProduce and CommitMatchRun, which this client always sends with a
+  request_id (a uuid4 unless given), so a retry returns the first call's run.
+- Failures raise clients.errors.FupinClientError subclasses with the server's field violations.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from types import TracebackType
+from typing import Any, cast
+
+import grpc
+from google.protobuf.message import Message
+
+from clients import auth
+from clients.client import MAX_PAGE_SIZE, channel_options
+from clients.errors import NotFoundError, from_rpc_error
+from fupin.matcher.v1 import matcher_service_pb2 as mpb
+from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
+
+Metadata = Sequence[tuple[str, str]]
+
+
+class RunProgress:
+    """A solve under way: iterate its MatchRunEvents (from WatchMatchRun) until it ends, then
+    `run()` gives the MatchRun the solve call returned."""
+
+    def __init__(self, client: MatcherClient, run_id: str, future: Any) -> None:
+        self.run_id = run_id
+        self._client = client
+        self._future = future
+
+    def __iter__(self) -> Iterator[mpb.MatchRunEvent]:
+        """Progress events; the last one carries the run (if the solve ended before the watch
+        began, that last event is the only one)."""
+        while not self._future.done():
+            try:
+                for event in self._client.watch(self.run_id):
+                    yield event
+                    if event.HasField("run"):
+                        return
+            except NotFoundError:  # the solve call has not created the run yet: watch again
+                time.sleep(0.05)
+                continue
+            break
+        run = self.run()
+        yield mpb.MatchRunEvent(
+            state=run.state,
+            objective=run.objective,
+            best_bound=run.best_bound,
+            elapsed_s=run.timings.total_s,
+            run=run,
+        )
+
+    def run(self) -> mpb.MatchRun:
+        try:
+            return cast(mpb.MatchRun, self._future.result())
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from error
+
+    def cancel(self) -> mpb.MatchRun:
+        return self._client.cancel(self.run_id)
+
+
+class MatcherClient:
+    """One channel to a matcher server; a method per RPC."""
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        timeout_s: float = 10.0,
+        solve_timeout_s: float = 120.0,
+        channel: grpc.Channel | None = None,
+        metadata: Metadata = (),
+        api_key: str | None = None,
+        credentials: grpc.ChannelCredentials | None = None,
+    ) -> None:
+        self.target = target
+        self.timeout_s = timeout_s
+        self.solve_timeout_s = solve_timeout_s
+        self.metadata = (*metadata, *auth.key_metadata(auth.resolve_key(api_key)))
+        self._owns_channel = channel is None
+        if channel is None:
+            channel = auth.open_channel(
+                target, credentials=credentials or auth.tls_credentials(), options=channel_options()
+            )
+        self._channel = channel
+        self._stub = mpb_grpc.MatcherServiceStub(channel)
+
+    def close(self) -> None:
+        if self._owns_channel:
+            self._channel.close()
+
+    def __enter__(self) -> MatcherClient:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # --- solves -------------------------------------------------------------------------
+
+    def match_produce(
+        self,
+        *,
+        inline: mpb.ProduceProblem | None = None,
+        selection: mpb.RegistrySelection | None = None,
+        parameters: mpb.SolveParameters | None = None,
+        request_id: str | None = None,
+        watch: bool = False,
+    ) -> Any:
+        """MatchProduce on an inline problem or a registry selection (exactly one). Returns
+        the MatchRun, or with watch=True a RunProgress to iterate."""
+        if (inline is None) == (selection is None):
+            raise ValueError("give inline or selection, not both or neither")
+        request = mpb.MatchProduceRequest(inline=inline, selection=selection, parameters=parameters)
+        return self._solve("MatchProduce", request, request_id, watch)
+
+    def allocate_aid(self, request: mpb.AllocateAidRequest, *, watch: bool = False) -> Any:
+        return self._solve("AllocateAid", request, request.request_id or None, watch)
+
+    def assign_cadres(self, request: mpb.AssignCadresRequest, *, watch: bool = False) -> Any:
+        return self._solve("AssignCadres", request, request.request_id or None, watch)
+
+    def contract_households(
+        self, request: mpb.ContractHouseholdsRequest, *, watch: bool = False
+    ) -> Any:
+        return self._solve("ContractHouseholds", request, request.request_id or None, watch)
+
+    def _solve(self, method: str, request: Any, request_id: str | None, watch: bool) -> Any:
+        request.request_id = request_id or str(uuid.uuid4())
+        if not watch:
+            return self._call(method, request, self.solve_timeout_s)
+        request.run_id = request.run_id or f"run-{uuid.uuid4().hex[:16]}"
+        future = getattr(self._stub, method).future(
+            request, timeout=self.solve_timeout_s, metadata=self.metadata
+        )
+        return RunProgress(self, request.run_id, future)
+
+    def quick_source(
+        self, order: mpb.InlineOrder, *, today: str, max_results: int = 0
+    ) -> mpb.QuickSourceResponse:
+        request = mpb.QuickSourceRequest(order=order, today=today, max_results=max_results)
+        return cast(mpb.QuickSourceResponse, self._call("QuickSource", request))
+
+    # --- runs ---------------------------------------------------------------------------
+
+    def get(self, run_id: str) -> mpb.MatchRun:
+        return cast(mpb.MatchRun, self._call("GetMatchRun", mpb.GetMatchRunRequest(id=run_id)))
+
+    def list(self, *, filter: str = "", limit: int | None = None) -> Iterator[mpb.MatchRun]:
+        """Runs (without results) matching the filter, e.g. `kind = PRODUCE AND state =
+        PROPOSED`; pages are fetched as you iterate."""
+        token, seen = "", 0
+        while True:
+            request = mpb.ListMatchRunsRequest(
+                filter=filter, page_size=MAX_PAGE_SIZE, page_token=token
+            )
+            page = cast(mpb.ListMatchRunsResponse, self._call("ListMatchRuns", request))
+            for run in page.runs:
+                if limit is not None and seen >= limit:
+                    return
+                seen += 1
+                yield run
+            token = page.next_page_token
+            if not token:
+                return
+
+    def watch(self, run_id: str) -> Iterator[mpb.MatchRunEvent]:
+        """A run's progress until it ends (NOT_FOUND before the run exists)."""
+        try:
+            yield from self._stub.WatchMatchRun(
+                mpb.WatchMatchRunRequest(id=run_id),
+                timeout=self.solve_timeout_s,
+                metadata=self.metadata,
+            )
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from error
+
+    def commit(self, run_id: str, *, etag: str = "", request_id: str | None = None) -> mpb.MatchRun:
+        request = mpb.CommitMatchRunRequest(
+            id=run_id, etag=etag, request_id=request_id or str(uuid.uuid4())
+        )
+        return cast(mpb.MatchRun, self._call("CommitMatchRun", request))
+
+    def discard(self, run_id: str, *, etag: str = "") -> mpb.MatchRun:
+        request = mpb.DiscardMatchRunRequest(id=run_id, etag=etag)
+        return cast(mpb.MatchRun, self._call("DiscardMatchRun", request))
+
+    def cancel(self, run_id: str) -> mpb.MatchRun:
+        request = mpb.CancelMatchRunRequest(id=run_id)
+        return cast(mpb.MatchRun, self._call("CancelMatchRun", request))
+
+    def _call(self, method: str, request: Message, timeout_s: float | None = None) -> Message:
+        try:
+            response = getattr(self._stub, method)(
+                request, timeout=timeout_s or self.timeout_s, metadata=self.metadata
+            )
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from error
+        return cast(Message, response)

@@ -1,0 +1,230 @@
+"""MatcherService servicer: every kind of run over one executor, kept through RegistrySource.
+
+The RPCs that start a run (MatchProduce, AllocateAid, AssignCadres, ContractHouseholds) hand
+their kind (kinds.py) to the launcher (launch.py) and block until the run ends (the solve runs
+in a worker process), so the call's deadline bounds the solve; WatchMatchRun streams progress
+meanwhile. The RPCs that name a run work on every kind alike.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import grpc
+import structlog
+
+from fupin.matcher.v1 import matcher_service_pb2 as mpb
+from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
+from matcher.service import aid, contracting, produce, stationing
+from matcher.service.convert import run_proto
+from matcher.service.kinds import Limit, RunKind, run_id_of
+from matcher.service.launch import Launcher
+from matcher.service.live import LiveRuns, RunMetrics
+from matcher.service.quick import QuickSourcer
+from matcher.service.runner import Executor, Progress
+from matcher.service.source import RegistrySource, RunRecord, RunState
+from registry.access import policy as access
+from registry.errors import FailedPrecondition
+from registry.resources import query
+from registry.resources.requests import checked_request_id
+from registry.runs import scopes as run_scopes
+
+log = structlog.get_logger(__name__)
+RUN_FILTERS = {"kind": ("kind", mpb.RunKind), "state": ("state", mpb.RunState)}
+ENDED = (
+    RunState.PROPOSED,
+    RunState.COMMITTED,
+    RunState.DISCARDED,
+    RunState.FAILED,
+    RunState.CANCELLED,
+)
+KINDS = {k.kind: k for k in (produce.KIND, aid.KIND, stationing.KIND, contracting.KIND)}
+
+
+def instance_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def fail_abandoned(source: RegistrySource) -> int:
+    """Mark FAILED the active runs of matcher processes on this host that no longer exist."""
+    failed = 0
+    for state in (RunState.QUEUED, RunState.RUNNING):
+        token = ""
+        while True:
+            page = query.parse_page(1000, token, "")
+            records, token = source.list_runs(page=page, where={"state": state})
+            for run in records:
+                if _owner_gone(run.owner):
+                    reason = f"the matcher solving it ({run.owner}) stopped"
+                    source.update_run(run.id, state=RunState.FAILED, error=reason)
+                    failed += 1
+            if not token:
+                break
+    if failed:
+        log.warning("runs_abandoned", count=failed)
+    return failed
+
+
+def _owner_gone(owner: str) -> bool:
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False  # another machine's process: its own restart will tell
+    if int(pid) == os.getpid():
+        return True  # a predecessor with our pid (a restarted container is pid 1 again)
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+class MatcherServicer(mpb_grpc.MatcherServiceServicer):
+    def __init__(
+        self,
+        source: RegistrySource,
+        executor: Executor,
+        owner: str,
+        kinds: dict[int, RunKind] = KINDS,
+        metrics: RunMetrics | None = None,
+    ) -> None:
+        self.kinds = kinds
+        self.source = source
+        self.executor = executor
+        self.owner = owner
+        self.live = LiveRuns(metrics)
+        self.quick = QuickSourcer(source)
+        self.launcher = Launcher(source, executor, self.live, owner, self._await)
+
+    def MatchProduce(self, request: mpb.MatchProduceRequest, context: Any) -> mpb.MatchRun:
+        return self.launcher.launch(self.kinds[mpb.PRODUCE], request, context)
+
+    def AllocateAid(self, request: mpb.AllocateAidRequest, context: Any) -> mpb.MatchRun:
+        return self.launcher.launch(self.kinds[mpb.AID], request, context)
+
+    def AssignCadres(self, request: mpb.AssignCadresRequest, context: Any) -> mpb.MatchRun:
+        return self.launcher.launch(self.kinds[mpb.CADRE_STATIONING], request, context)
+
+    def ContractHouseholds(
+        self, request: mpb.ContractHouseholdsRequest, context: Any
+    ) -> mpb.MatchRun:
+        return self.launcher.launch(self.kinds[mpb.CADRE_CONTRACTING], request, context)
+
+    def _await(self, run_id: str, context: Any) -> RunRecord:
+        for _ in self._follow(run_id, context):
+            pass
+        return self.source.get_run(run_id)
+
+    def _visible(self, run_id: str) -> RunRecord:
+        """The caller's run (registry/runs/scopes.py): NOT_FOUND as for an unknown id if it may
+        not see it. Every RPC naming a run starts here."""
+        view = run_scopes.view_for(access.current())
+        return self.source.get_run(run_id_of(run_id), view=view)
+
+    def GetMatchRun(self, request: mpb.GetMatchRunRequest, context: Any) -> mpb.MatchRun:
+        return run_proto(self._visible(request.id))
+
+    def ListMatchRuns(self, request: Any, context: Any) -> mpb.ListMatchRunsResponse:
+        where = query.parse_filter(request.filter, RUN_FILTERS)
+        page = query.parse_page(request.page_size, request.page_token, request.filter)
+        view = run_scopes.view_for(access.current())
+        records, token = self.source.list_runs(page=page, where=where, view=view)
+        response = mpb.ListMatchRunsResponse(next_page_token=token)
+        response.runs.extend(run_proto(r, with_result=False) for r in records)
+        return response
+
+    def WatchMatchRun(self, request: Any, context: Any) -> Iterator[mpb.MatchRunEvent]:
+        run_id = self._visible(request.id).id  # NOT_FOUND before streaming anything
+        for state, progress in self._follow(run_id, context):
+            event = mpb.MatchRunEvent(state=state)  # type: ignore[arg-type]
+            if progress is not None:
+                event.objective, event.best_bound = progress.objective, progress.best_bound
+                event.elapsed_s = progress.elapsed_s
+            yield event
+        final = self.source.get_run(run_id)
+        yield mpb.MatchRunEvent(
+            state=final.state,  # type: ignore[arg-type]
+            objective=final.objective,
+            best_bound=final.best_bound,
+            elapsed_s=final.total_s,
+            run=run_proto(final),
+        )
+
+    def _follow(self, run_id: str, context: Any) -> Iterator[tuple[int, Progress | None]]:
+        """Events of a run live in this process; otherwise poll storage until it ends."""
+        active = threading.Event()
+        active.set()
+        context.add_callback(active.clear)
+        if self.live.get(run_id) is not None:
+            yield from self.live.follow(run_id, active=active)
+            return
+        state = 0
+        while active.is_set():
+            run = self.source.get_run(run_id)
+            if run.state != state:
+                state = run.state
+                yield state, None
+            if run.state in ENDED:
+                return
+            time.sleep(0.2)
+
+    def CancelMatchRun(self, request: Any, context: Any) -> mpb.MatchRun:
+        run = self._visible(request.id)
+        run_id = run.id
+        if run.state in ENDED:
+            raise FailedPrecondition(f"run {run_id} is already {RunState(run.state).name}")
+        handle = self.executor.get(run_id)
+        if handle is not None and self.executor.cancel(run_id):
+            handle.wait(30)
+        elif run.owner != self.owner:
+            raise FailedPrecondition(f"run {run_id} is being solved by {run.owner}")
+        return run_proto(self.source.get_run(run_id))
+
+    def CommitMatchRun(self, request: Any, context: Any) -> mpb.MatchRun:
+        request_id = checked_request_id(request.request_id)
+        stored = self._visible(request.id)
+        kind = self.kinds[stored.kind]
+        run = kind.commit(self.source, stored, request_id, request.etag, access.current())
+        log.info("run_committed", run_id=run.id, kind=kind.label)
+        return run_proto(run)
+
+    def DiscardMatchRun(self, request: Any, context: Any) -> mpb.MatchRun:
+        run_id = self._visible(request.id).id
+        return run_proto(self.source.discard_run(run_id, etag=request.etag))
+
+    def QuickSource(self, request: Any, context: Any) -> mpb.QuickSourceResponse:
+        return self.quick.answer(request)
+
+
+def add_to_server(
+    source: RegistrySource,
+    server: grpc.Server,
+    *,
+    max_parallel: int = 2,
+    solver_nice: int = 0,
+    limits: tuple[int, int] | None = None,
+    metrics: RunMetrics | None = None,
+) -> tuple[str, MatcherServicer]:
+    """Serve MatcherService; ``limits`` (listings, orders) override the produce kind's."""
+    owner = instance_id()
+    fail_abandoned(source)
+    executor = Executor(max_parallel, nice=solver_nice)
+    executor.warm_up()
+    kinds = dict(KINDS)
+    if limits is not None:
+        listings, orders = limits
+        produce_limits = {
+            "listings": Limit(listings, "max_problem_listings"),
+            "orders": Limit(orders, "max_problem_orders"),
+        }
+        kinds[mpb.PRODUCE] = dataclasses.replace(produce.KIND, limits=produce_limits)
+    servicer = MatcherServicer(source, executor, owner, kinds, metrics)
+    mpb_grpc.add_MatcherServiceServicer_to_server(servicer, server)
+    return str(mpb.DESCRIPTOR.services_by_name["MatcherService"].full_name), servicer

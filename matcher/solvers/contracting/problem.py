@@ -1,0 +1,139 @@
+"""Contracting data: cadres, households, the problem and its result
+(``matcher.solvers.contracting.solve``)."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import numpy as np
+from numpy.typing import NDArray
+
+from matcher.solvers.common.solving import SolveStatus, Timings
+
+IntArray = NDArray[np.int64]
+
+# Effort units a cadre of each rank can carry (1 科员 … 5 正处); see
+# matcher.solvers.contracting.solve.
+DEFAULT_QUOTA_BY_RANK: Mapping[int, int] = MappingProxyType({1: 5, 2: 8, 3: 10, 4: 12, 5: 15})
+
+
+class HouseholdStatus(enum.Enum):
+    """Mirrors fupin.registry.v1.HouseholdStatus."""
+
+    IMPOVERISHED = "IMPOVERISHED"
+    AT_RISK = "AT_RISK"
+    LIFTED_OUT = "LIFTED_OUT"
+    RETURNED_TO_POVERTY = "RETURNED_TO_POVERTY"
+
+
+POOR = frozenset(
+    {HouseholdStatus.IMPOVERISHED, HouseholdStatus.AT_RISK, HouseholdStatus.RETURNED_TO_POVERTY}
+)
+
+
+@dataclass(frozen=True)
+class ContractCadre:
+    id: str
+    rank: int
+    village_id: str | None  # where the cadre is stationed
+    lat: float
+    lng: float
+
+
+@dataclass(frozen=True)
+class ContractHousehold:
+    id: str
+    village_id: str
+    lat: float
+    lng: float
+    status: HouseholdStatus
+    n_causes: int
+
+
+@dataclass(frozen=True)
+class ContractingProblem:
+    """``cost`` and ``effort``, when given, are (households × cadres) integer matrices in the
+    order of ``households`` and ``cadres``; they replace the defaults of the module doc."""
+
+    cadres: tuple[ContractCadre, ...]
+    households: tuple[ContractHousehold, ...]
+    quota_by_rank: Mapping[int, int] = field(default_factory=lambda: DEFAULT_QUOTA_BY_RANK)
+    k_nearest: int = 20
+    statuses: frozenset[HouseholdStatus] = POOR
+    cost: IntArray | None = field(default=None, compare=False)
+    effort: IntArray | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cadres", tuple(self.cadres))
+        object.__setattr__(self, "households", tuple(self.households))
+        for what, ids in (
+            ("cadre", [c.id for c in self.cadres]),
+            ("household", [h.id for h in self.households]),
+        ):
+            if len(set(ids)) != len(ids):
+                raise ValueError(f"duplicate {what} ids")
+        missing = {c.rank for c in self.cadres} - set(self.quota_by_rank)
+        if missing:
+            raise ValueError(f"quota_by_rank has no quota for rank(s) {sorted(missing)}")
+        if any(q < 0 for q in self.quota_by_rank.values()) or self.k_nearest < 1:
+            raise ValueError("quotas must be >= 0 and k_nearest >= 1")
+        shape = (len(self.households), len(self.cadres))
+        for name in ("cost", "effort"):
+            matrix = getattr(self, name)
+            if matrix is not None:
+                matrix = np.asarray(matrix, dtype=np.int64)
+                if matrix.shape != shape or (name == "effort" and matrix.min(initial=1) < 0):
+                    raise ValueError(f"{name}: a {shape} matrix of non-negative integers")
+                object.__setattr__(self, name, matrix)
+        if any(h.n_causes < 0 for h in self.households):
+            raise ValueError("n_causes must be >= 0")
+
+
+class UncoveredReason(enum.Enum):
+    """Why a household that needs a cadre has none."""
+
+    NO_CANDIDATE = "NO_CANDIDATE"  # no candidate cadre's whole quota fits the household's effort
+    OVER_QUOTA = "OVER_QUOTA"  # the quotas of its candidate cadres are taken by others
+
+
+@dataclass(frozen=True)
+class Contract:
+    household_id: str
+    cadre_id: str
+    cost: int
+    effort: int
+    same_village: bool
+    distance_km: float
+
+
+@dataclass(frozen=True)
+class Uncovered:
+    household_id: str
+    reason: UncoveredReason
+
+
+@dataclass(frozen=True)
+class CadreLoad:
+    cadre_id: str
+    quota: int
+    effort: int
+    households: int
+
+
+@dataclass(frozen=True)
+class ContractingResult:
+    """``objective`` is the total cost of the contracts (minimised), ``bound`` a proven lower
+    bound on it. Under INFEASIBLE or UNKNOWN the contracts cover as many households as could
+    be covered and ``uncovered`` lists the rest; the bound then says nothing (0)."""
+
+    status: SolveStatus
+    objective: int
+    bound: int
+    gap: float
+    timings: Timings
+    contracts: tuple[Contract, ...] = ()
+    uncovered: tuple[Uncovered, ...] = ()
+    loads: tuple[CadreLoad, ...] = ()

@@ -1,0 +1,266 @@
+"""Listing → order arcs, built column-wise with numpy.
+
+Pairs are generated per product (every listing × every order of that product) or taken from
+the problem's sparse ``candidates``; each hard rule is then one vectorised mask. There is no
+Python loop over pairs, so two million pairs build in well under a second.
+
+Invariant the solvers rely on: the arcs of one listing are contiguous.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from matcher.solvers.common.geo import great_circle_km_from_chord
+from matcher.solvers.produce.problem import ProduceProblem
+from matcher.solvers.produce.tables import OrderTable, Tables, build_tables
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class Network:
+    """Node data of the transportation network, beside its arcs: the flow (``flow``) and its
+    duals (``duals``) both read it. ``forced_*`` mark equality constraints."""
+
+    supply: IntArray
+    demand: IntArray
+    forced_listings: BoolArray
+    forced_orders: BoolArray
+
+
+@dataclass(frozen=True)
+class Arcs:
+    """One entry per allowed listing → order pair; per-kg money in fen."""
+
+    listing: IntArray
+    order: IntArray
+    price: IntArray
+    transport: IntArray
+    floor: IntArray
+    capacity: IntArray  # min(listing quantity, order maximum)
+    road_km: FloatArray
+    transit_days: IntArray
+    min_lot: IntArray  # 0 = no minimum lot
+    fixed_cost: IntArray  # per truck (per use if truck_capacity is 0)
+    truck_capacity: IntArray  # 0 = one charge per used lane
+
+    @property
+    def size(self) -> int:
+        return int(self.listing.size)
+
+    @property
+    def margin(self) -> IntArray:
+        """Price − transport − floor per kg; never negative (floor_covered)."""
+        return self.price - self.transport - self.floor
+
+
+@dataclass(frozen=True)
+class Screening:
+    """Why pairs are not arcs, kept per listing for the unsold explanations."""
+
+    has_compatible: BoolArray  # some order takes this product and grade
+    has_priced: BoolArray  # ... and pays the floor net of transport
+    blocked_listing: IntArray  # compatible pairs that fit logistics but not the floor
+    blocked_order: IntArray
+    blocked_net: IntArray  # price − transport of those pairs
+
+
+def same_product(listing_product: IntArray, order_product: IntArray) -> BoolArray:
+    """Hard: the order is for the listing's product (dense blocks hold one product each)."""
+    return np.asarray(listing_product == order_product)
+
+
+def grade_accepted(orders: OrderTable, grade: IntArray, order: IntArray) -> BoolArray:
+    """Hard: the order accepts the listing's grade."""
+    return np.asarray(orders.accepts[order, grade])
+
+
+def floor_covered(net_price: IntArray, floor: IntArray) -> BoolArray:
+    """Hard: the price offered, net of transport, is at least the listing's floor price."""
+    return net_price >= floor
+
+
+def within_shelf_life(transit_days: IntArray, shelf_life_days: IntArray) -> BoolArray:
+    """Hard: the produce survives the journey."""
+    return transit_days <= shelf_life_days
+
+
+def fits_dates(
+    departure: IntArray, available_until: IntArray, transit_days: IntArray, deliver_by: IntArray
+) -> BoolArray:
+    """Hard: ships within the availability window and arrives by the deliver-by date.
+
+    Departure is the later of today and available_from (as ordinals).
+    """
+    return (departure <= available_until) & (departure + transit_days <= deliver_by)
+
+
+def within_distance(road_km: FloatArray, max_distance_km: FloatArray) -> BoolArray:
+    """Hard: the road distance is within the order's limit (infinite when unset)."""
+    return road_km <= max_distance_km
+
+
+def build_arcs(problem: ProduceProblem) -> tuple[Arcs, Screening, Tables]:
+    """All arcs of the problem, the screening behind the unsold reasons, and the tables."""
+    tables = build_tables(problem)
+    blocks = [_screen_block(problem, tables, li, oi) for li, oi in _blocks(problem, tables)]
+    arcs = Arcs(*(_concat([b[0][k] for b in blocks], k == "road_km") for k in _ARC_FIELDS))
+    n = tables.listings.quantity.size
+    compatible, priced, bl, bo, bnet = (_concat([b[1][k] for b in blocks]) for k in range(5))
+    screening = Screening(
+        np.bincount(compatible, minlength=n) > 0,
+        np.bincount(priced, minlength=n) > 0,
+        bl,
+        bo,
+        bnet,
+    )
+    return arcs, screening, tables
+
+
+_ARC_FIELDS = [f.name for f in fields(Arcs)]
+# Pairs screened at once: bounds the dozen block-sized temporaries (8 MB each at this size)
+# when a dense product has, say, 100,000 listings × 1,000 orders; speed is flat around it.
+BLOCK_PAIRS = 1 << 20
+Block = tuple[dict[str, npt.NDArray[Any]], list[IntArray]]
+
+
+def _concat(parts: list[npt.NDArray[Any]], floats: bool = False) -> npt.NDArray[Any]:
+    if len(parts) == 1:
+        return parts[0]
+    empty = np.zeros(0, np.float64 if floats else np.int64)
+    return np.concatenate([empty, *parts])
+
+
+def _blocks(problem: ProduceProblem, tables: Tables) -> list[tuple[IntArray, IntArray]]:
+    """Index arrays that broadcast to the pairs to screen.
+
+    Dense: per product, listings as a column (L, 1) and orders as a row (1, O), so every
+    attribute broadcasts to an L × O matrix with no gather (long columns are chunked).
+    Sparse: the caller's candidate pairs, deduplicated, as two flat arrays. Either way a
+    listing's pairs come out together.
+    """
+    lp, op = tables.listings.product, tables.orders.product
+    if problem.candidates is not None:
+        m = max(op.size, 1)
+        keys = np.asarray(problem.candidates[0], np.int64) * m + np.asarray(
+            problem.candidates[1], np.int64
+        )
+        # A stable sort is linear on the usual input, already grouped by listing; np.unique
+        # would hash 3 million keys first, ten times slower.
+        keys = np.sort(keys, kind="stable")
+        keys = keys[np.r_[True, keys[1:] != keys[:-1]]] if keys.size else keys
+        li, oi = keys // m, keys % m
+        same = same_product(lp[li], op[oi])
+        return [(li[same], oi[same])]
+    blocks = []
+    for p in range(tables.n_products):  # a loop over products (and chunks), not pairs
+        ls, os_ = np.flatnonzero(lp == p), np.flatnonzero(op == p)
+        rows = max(1, BLOCK_PAIRS // max(os_.size, 1))
+        for start in range(0, ls.size if os_.size else 0, rows):
+            blocks.append((ls[start : start + rows, None], os_[None, :]))
+    return blocks
+
+
+def _screen_block(problem: ProduceProblem, tables: Tables, li: IntArray, oi: IntArray) -> Block:
+    """Apply every hard rule to one block of pairs (see ``_blocks`` for the shapes)."""
+    lt, ot = tables.listings, tables.orders
+    compatible = grade_accepted(ot, lt.grade[li], oi)
+    road_km = _road_km(tables, li, oi) * problem.transport.road_factor
+    lane = tables.lane_lookup(li, oi)
+    transport, transit = _transport(problem, tables, lane, road_km)
+    net = ot.price[oi] - transport
+    priced = compatible & floor_covered(net, lt.floor[li])
+    fits = (
+        compatible
+        & within_shelf_life(transit, lt.shelf_life[li])
+        & fits_dates(lt.departure[li], lt.until[li], transit, ot.deliver_by[oi])
+        & within_distance(road_km, ot.max_km[oi])
+    )
+    ok = priced & fits
+    arc_l, arc_o = _pair_indices(li, oi, ok)
+    lot, fixed, truck = _lane_limits(tables, lane)
+    arcs = {
+        "listing": arc_l,
+        "order": arc_o,
+        "price": ot.price[arc_o],
+        "transport": transport[ok],
+        "floor": lt.floor[arc_l],
+        "capacity": np.minimum(lt.quantity[arc_l], ot.max_q[arc_o]),
+        "road_km": road_km[ok],
+        "transit_days": transit[ok],
+        "min_lot": _full(lot, ok),
+        "fixed_cost": _full(fixed, ok),
+        "truck_capacity": _full(truck, ok),
+    }
+    blocked = fits & ~priced
+    blocked_l, blocked_o = _pair_indices(li, oi, blocked)
+    screen = [_listings_with(li, compatible), _listings_with(li, priced), blocked_l, blocked_o]
+    return arcs, [*screen, net[blocked]]
+
+
+def _pair_indices(li: IntArray, oi: IntArray, where: BoolArray) -> tuple[IntArray, IntArray]:
+    """Listing and order index of each pair selected by ``where`` (row-major: by listing)."""
+    if where.ndim == 2:
+        rows, cols = np.nonzero(where)
+        return li[rows, 0], oi[0, cols]
+    return li[where], oi[where]
+
+
+def _listings_with(li: IntArray, where: BoolArray) -> IntArray:
+    """Listings with at least one pair selected (possibly repeated)."""
+    if where.ndim == 2:
+        return li[where.any(axis=1), 0]
+    return li[where]
+
+
+def _full(values: IntArray, where: BoolArray) -> IntArray:
+    """Selected entries of a block-shaped array; a zero-d array stands for all-equal."""
+    if values.ndim == 0:
+        return np.broadcast_to(values, (int(np.count_nonzero(where)),)).copy()
+    return values[where]
+
+
+def _road_km(tables: Tables, li: IntArray, oi: IntArray) -> FloatArray:
+    """Great-circle km of each pair (li and oi broadcast: a whole dense block at once)."""
+    lt, ot = tables.listings, tables.orders
+    chord_squared = sum((lt.unit[li, k] - ot.unit[oi, k]) ** 2 for k in range(3))
+    return great_circle_km_from_chord(chord_squared)
+
+
+def _transport(
+    problem: ProduceProblem,
+    tables: Tables,
+    lane: tuple[BoolArray, IntArray],
+    road_km: FloatArray,
+) -> tuple[IntArray, IntArray]:
+    """Fen per kg and days in transit: estimated from road km unless a lane overrides them."""
+    config = problem.transport
+    # Rounded up; the 1e-6 keeps float noise (1.3 × 1000 km = 1300.0000000000002) from adding a fen.
+    cost = np.ceil(road_km * (config.rate_fen_per_tonne_km / 1000) - 1e-6).astype(np.int64)
+    transit = np.ceil(road_km / config.speed_km_per_day - 1e-9).astype(np.int64)
+    found, where = lane
+    if found.any():
+        cost[found] = tables.lanes.cost[where[found]]
+        transit[found] = tables.lanes.transit[where[found]]
+    return np.maximum(cost, 0), np.maximum(transit, 0)
+
+
+def _lane_limits(
+    tables: Tables, lane: tuple[BoolArray, IntArray]
+) -> tuple[IntArray, IntArray, IntArray]:
+    """Minimum lot, fixed cost and truck capacity per pair (zeros off the lane table)."""
+    found, where = lane
+    if not found.any():  # zero-d arrays broadcast to any block
+        return np.zeros((), np.int64), np.zeros((), np.int64), np.zeros((), np.int64)
+    lots, fixed, trucks = (np.zeros(found.shape, np.int64) for _ in range(3))
+    lots[found] = tables.lanes.min_lot[where[found]]
+    fixed[found] = tables.lanes.fixed_cost[where[found]]
+    trucks[found] = tables.lanes.truck_capacity[where[found]]
+    return lots, fixed, trucks

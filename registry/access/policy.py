@@ -1,0 +1,212 @@
+"""Who may call what: the roles, the caller of the RPC in flight, and THE policy table.
+
+Every RPC the server hosts has one entry in POLICY, keyed by its full method name, naming the
+roles that may call it (PUBLIC: no key needed). An RPC missing from the table is denied to every
+role but admin (tests/access/test_policy.py fails when one is missing, so a new RPC gets an entry
+before it ships). What a role sees within an RPC it may call is narrowed by its scope
+(registry/access/scopes.py) and masked (registry/access/redaction.py). docs/access.md is generated
+from here
+(scripts/gen_access_doc.py) and checked against it by a test.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
+
+from registry.errors import InvalidArgument, PermissionDenied
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    OFFICE = "office"  # 扶贫办: scope = administrative code prefix
+    COOPERATIVE = "cooperative"  # 合作社: scope = its producer id
+    PLATFORM = "platform"  # e-commerce platform, buyer: scope = its buyer id
+    AUDITOR = "auditor"  # reads in scope (admin code prefix, empty = all), personal data masked
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller: the key it presented, with the key's role and scope."""
+
+    key_id: str
+    role: Role
+    scope: str = ""
+
+    def __post_init__(self) -> None:
+        # A role read back as text (the matcher's gRPC link to the registry) becomes the enum
+        # member, so that identity checks (`role is Role.ADMIN`) hold; an unknown one raises.
+        try:
+            object.__setattr__(self, "role", Role(self.role))
+        except ValueError:
+            raise InvalidArgument.one("reader.role", f"is not a role: {self.role!r}") from None
+
+
+INTERNAL = Principal("internal", Role.ADMIN)  # in-process work that no caller asked for
+# The caller of a PUBLIC method without a key: an auditor of a region that does not exist, so
+# that even a servicer that wrongly consulted current() would see nothing.
+NOBODY = Principal("", Role.AUDITOR, scope="-")
+_CURRENT: contextvars.ContextVar[Principal] = contextvars.ContextVar("fupin_principal")
+
+ADMIN, OFFICE, COOP, PLATFORM, AUDITOR = (
+    Role.ADMIN,
+    Role.OFFICE,
+    Role.COOPERATIVE,
+    Role.PLATFORM,
+    Role.AUDITOR,
+)
+ALL = frozenset(Role)
+PUBLIC: frozenset[Role] = frozenset()  # marker: no key needed (health, reflection)
+_R = "/fupin.registry.v1.RegistryService/"
+_M = "/fupin.matcher.v1.MatcherService/"
+_X = "/fupin.registry.v1.AccessService/"
+_L = "/fupin.registry.v1.LedgerService/"
+_S = "/fupin.registry.v1.MatcherStoreService/"
+
+# fmt: off
+POLICY: Mapping[str, frozenset[Role]] = MappingProxyType({
+    f"{_R}CreateVillage": frozenset({ADMIN, OFFICE}),
+    f"{_R}GetVillage": ALL,
+    f"{_R}ListVillages": ALL,
+    f"{_R}UpdateVillage": frozenset({ADMIN, OFFICE}),
+    f"{_R}DeleteVillage": frozenset({ADMIN, OFFICE}),
+    f"{_R}CreateHousehold": frozenset({ADMIN, OFFICE}),
+    f"{_R}GetHousehold": frozenset({ADMIN, OFFICE, AUDITOR}),
+    f"{_R}ListHouseholds": frozenset({ADMIN, OFFICE, AUDITOR}),
+    f"{_R}UpdateHousehold": frozenset({ADMIN, OFFICE}),
+    f"{_R}DeleteHousehold": frozenset({ADMIN, OFFICE}),
+    f"{_R}ImportHouseholds": frozenset({ADMIN, OFFICE}),
+    f"{_R}ListWatchlist": frozenset({ADMIN, OFFICE, AUDITOR}),
+    f"{_R}CreateProducer": frozenset({ADMIN, OFFICE}),
+    f"{_R}GetProducer": ALL,
+    f"{_R}ListProducers": ALL,
+    f"{_R}UpdateProducer": frozenset({ADMIN, OFFICE}),
+    f"{_R}DeleteProducer": frozenset({ADMIN, OFFICE}),
+    f"{_R}CreateListing": frozenset({ADMIN, OFFICE, COOP}),
+    f"{_R}GetListing": ALL,
+    f"{_R}ListListings": ALL,
+    f"{_R}UpdateListing": frozenset({ADMIN, OFFICE, COOP}),
+    f"{_R}DeleteListing": frozenset({ADMIN, OFFICE, COOP}),
+    f"{_R}ImportListings": frozenset({ADMIN, OFFICE, COOP}),
+    f"{_R}CreateBuyer": frozenset({ADMIN}),
+    f"{_R}GetBuyer": frozenset({ADMIN, PLATFORM, AUDITOR}),
+    f"{_R}ListBuyers": frozenset({ADMIN, PLATFORM, AUDITOR}),
+    f"{_R}UpdateBuyer": frozenset({ADMIN, PLATFORM}),
+    f"{_R}DeleteBuyer": frozenset({ADMIN}),
+    f"{_R}CreateOrder": frozenset({ADMIN, PLATFORM}),
+    f"{_R}GetOrder": frozenset({ADMIN, PLATFORM, AUDITOR}),
+    f"{_R}ListOrders": frozenset({ADMIN, PLATFORM, AUDITOR}),
+    f"{_R}UpdateOrder": frozenset({ADMIN, PLATFORM}),
+    f"{_R}DeleteOrder": frozenset({ADMIN, PLATFORM}),
+    f"{_R}CreateCadre": frozenset({ADMIN}),
+    f"{_R}GetCadre": frozenset({ADMIN, OFFICE, AUDITOR}),
+    f"{_R}ListCadres": frozenset({ADMIN, OFFICE, AUDITOR}),
+    f"{_R}UpdateCadre": frozenset({ADMIN}),
+    f"{_R}DeleteCadre": frozenset({ADMIN}),
+    f"{_R}ImportCadres": frozenset({ADMIN}),
+    f"{_R}CreateAidProgram": frozenset({ADMIN, OFFICE}),
+    f"{_R}GetAidProgram": frozenset({ADMIN, OFFICE, AUDITOR}),
+    f"{_R}ListAidPrograms": frozenset({ADMIN, OFFICE, AUDITOR}),
+    f"{_R}UpdateAidProgram": frozenset({ADMIN, OFFICE}),
+    f"{_R}DeleteAidProgram": frozenset({ADMIN, OFFICE}),
+    f"{_M}MatchProduce": frozenset({ADMIN, PLATFORM}),
+    # Which runs each role sees within these: registry/runs/scopes.py (platforms: produce runs;
+    # offices: aid and cadre runs of their region; auditors: produce runs and aid and cadre
+    # runs of their region).
+    f"{_M}GetMatchRun": frozenset({ADMIN, OFFICE, PLATFORM, AUDITOR}),
+    f"{_M}ListMatchRuns": frozenset({ADMIN, OFFICE, PLATFORM, AUDITOR}),
+    f"{_M}WatchMatchRun": frozenset({ADMIN, OFFICE, PLATFORM, AUDITOR}),
+    f"{_M}CancelMatchRun": frozenset({ADMIN, OFFICE}),
+    f"{_M}CommitMatchRun": frozenset({ADMIN, OFFICE}),
+    f"{_M}DiscardMatchRun": frozenset({ADMIN, OFFICE}),
+    f"{_M}QuickSource": frozenset({ADMIN, PLATFORM}),
+    # An office's aid and cadre runs read and change records of its region only, and carry
+    # that region as their scope.
+    f"{_M}AllocateAid": frozenset({ADMIN, OFFICE}),
+    f"{_M}AssignCadres": frozenset({ADMIN, OFFICE}),
+    f"{_M}ContractHouseholds": frozenset({ADMIN, OFFICE}),
+    # What each key reads of the ledger is limited to its scope: registry/ledger/reports.py.
+    # VerifyLedger reads the whole chain: keys without a scope only (UNSCOPED below).
+    f"{_L}VerifyLedger": frozenset({ADMIN, AUDITOR}),
+    f"{_L}ListLedgerEntries": frozenset({ADMIN, OFFICE, AUDITOR}),
+    f"{_L}GetProgrammeSpending": frozenset({ADMIN, OFFICE, AUDITOR}),
+    f"{_L}SpendingTotals": frozenset({ADMIN, OFFICE, AUDITOR}),
+    f"{_L}ExportTransparency": frozenset({ADMIN, OFFICE, AUDITOR}),
+    f"{_X}CreateApiKey": frozenset({ADMIN}),
+    f"{_X}ListApiKeys": frozenset({ADMIN}),
+    f"{_X}RevokeApiKey": frozenset({ADMIN}),
+    f"{_X}ListAuditEvents": frozenset({ADMIN, AUDITOR}),
+    f"{_X}WhoAmI": ALL,
+    # People: an office manages the users of its region (registry/access/users.py); anyone signs in
+    # (no key: a password) and ends its own session.
+    f"{_X}CreateUser": frozenset({ADMIN, OFFICE}),
+    f"{_X}ListUsers": frozenset({ADMIN, OFFICE}),
+    f"{_X}DisableUser": frozenset({ADMIN, OFFICE}),
+    f"{_X}ResetPassword": frozenset({ADMIN, OFFICE}),
+    f"{_X}SignIn": PUBLIC,
+    f"{_X}SignOut": ALL,
+    # Internal: a matcher apart from the registry reads and writes through these with its own
+    # (admin) key.
+    **{
+        f"{_S}{name}": frozenset({ADMIN})
+        for name in (
+            *("OpenListings", "OpenOrders", "SupplyGeneration", "CreateRun", "UpdateRun"),
+            *("GetRun", "ListRuns", "CommitProduce", "DiscardRun"),
+            *("AidInputs", "StoreGrants", "CommitAid"),
+            *("StationingData", "ContractingData", "FinishCadreRun", "CommitCadres"),
+        )
+    },
+    "/grpc.health.v1.Health/Check": PUBLIC,
+    "/grpc.health.v1.Health/Watch": PUBLIC,
+    "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": PUBLIC,
+})
+# fmt: on
+
+
+# Methods that read across every scope: of the roles POLICY names, only keys without a scope.
+UNSCOPED: frozenset[str] = frozenset({f"{_L}VerifyLedger"})
+
+
+def is_public(method: str) -> bool:
+    return POLICY.get(method) is PUBLIC
+
+
+def allowed(method: str, role: Role) -> bool:
+    """May this role call this method? Unlisted methods: admin only."""
+    roles = POLICY.get(method)
+    if roles is None:
+        return role is Role.ADMIN
+    return roles is PUBLIC or role in roles
+
+
+def permits(method: str, principal: Principal) -> bool:
+    """May this key (role and scope) call this method?"""
+    if method in UNSCOPED and principal.scope:
+        return False
+    return allowed(method, principal.role)
+
+
+def authorize(method: str, principal: Principal) -> None:
+    name = method.rsplit("/", 1)[-1]
+    if not allowed(method, principal.role):
+        raise PermissionDenied(f"role {principal.role} may not call {name}")
+    if not permits(method, principal):
+        raise PermissionDenied(f"{name} reads every scope: it needs a key without a scope")
+
+
+def current() -> Principal:
+    """The caller of the RPC this thread serves (INTERNAL outside any RPC)."""
+    return _CURRENT.get(INTERNAL)
+
+
+def bind(principal: Principal) -> None:
+    """Make principal the current caller of this thread (the interceptor, at a call's start)."""
+    _CURRENT.set(principal)
+
+
+def unbind() -> None:
+    """At a call's end (server threads serve one call after another)."""
+    _CURRENT.set(INTERNAL)

@@ -1,0 +1,120 @@
+"""Personal data in responses: found wherever it sits, masked by role, its reads collected.
+
+Works on any response message by its descriptor, so RPCs added later (aid runs, ledgers…) are
+covered as soon as their responses carry Household or Producer messages:
+
+- auditor: a household's head name, card number, health, disability, income and the reasons in
+  its history are masked (strings "(masked)", numbers -1); a household producer's name too.
+- platform, cooperative: a household keeps nothing but its status (poverty category); a platform
+  sees a household producer without name or household id, at about 1 km, and a cooperative
+  producer without its members; a cooperative sees its own producer unmasked (and no other).
+- admin, office: nothing masked.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.message import Message
+
+from fupin.registry.v1 import resources_pb2 as pb
+from registry.access.policy import Role
+
+MASKED = "(masked)"
+HOUSEHOLD = pb.Household.DESCRIPTOR.full_name
+PRODUCER = pb.Producer.DESCRIPTOR.full_name
+PERSONAL = (HOUSEHOLD, PRODUCER)
+
+
+@dataclass
+class Seen:
+    """Households a response carried (before masking), for the audit log."""
+
+    household_ids: list[str] = field(default_factory=list)
+    county_codes: set[str] = field(default_factory=set)
+
+
+@functools.cache
+def carries_personal(descriptor: Descriptor) -> bool:
+    """Can a message of this type hold a Household or Producer, however deep?"""
+    return _reaches(descriptor, frozenset())
+
+
+def _reaches(descriptor: Descriptor, path: frozenset[str]) -> bool:
+    if descriptor.full_name in PERSONAL:
+        return True
+    if descriptor.full_name in path:
+        return False
+    inner = path | {descriptor.full_name}
+    return any(
+        f.message_type is not None and _reaches(f.message_type, inner) for f in descriptor.fields
+    )
+
+
+def process(message: Any, role: Role, seen: Seen) -> None:
+    """Collect the households in message into seen, and mask what role may not see, in place."""
+    if not isinstance(message, Message) or not carries_personal(message.DESCRIPTOR):
+        return
+    _walk(message, role, seen)
+
+
+def _walk(message: Message, role: Role, seen: Seen) -> None:
+    name = message.DESCRIPTOR.full_name
+    if name == HOUSEHOLD:
+        _household(message, role, seen)
+        return
+    if name == PRODUCER:
+        _producer(message, role)
+        return
+    for descriptor, value in message.ListFields():
+        if descriptor.type != FieldDescriptor.TYPE_MESSAGE:
+            continue
+        if not carries_personal(descriptor.message_type):
+            continue
+        if descriptor.is_repeated:
+            if descriptor.message_type.GetOptions().map_entry:  # type: ignore[union-attr]
+                items = list(value.values())
+            else:
+                items = list(value)
+            for item in items:
+                if isinstance(item, Message):
+                    _walk(item, role, seen)
+        else:
+            _walk(value, role, seen)
+
+
+def _household(household: Any, role: Role, seen: Seen) -> None:
+    if household.id:
+        seen.household_ids.append(household.id)
+    if household.county_code:
+        seen.county_codes.add(household.county_code)
+    if role in (Role.ADMIN, Role.OFFICE):
+        return
+    if role is Role.AUDITOR:
+        household.head_name = MASKED
+        household.card_number = MASKED
+        household.assessment_reason = ""
+        indicators = household.indicators
+        indicators.health = indicators.disability = indicators.income_per_capita_fen = -1
+        for change in household.history:
+            change.reason = MASKED
+        return
+    status = household.status
+    household.Clear()
+    household.status = status
+
+
+def _producer(producer: Any, role: Role) -> None:
+    if role in (Role.ADMIN, Role.OFFICE, Role.COOPERATIVE):
+        return
+    if producer.kind == pb.PRODUCER_HOUSEHOLD:
+        producer.display_name = MASKED
+        if role is Role.PLATFORM:  # a household's farm is its home: about 1 km is enough
+            producer.location.latitude = round(producer.location.latitude, 2)
+            producer.location.longitude = round(producer.location.longitude, 2)
+    if role is Role.PLATFORM:
+        producer.household_id = ""
+        del producer.members[:]

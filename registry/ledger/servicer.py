@@ -1,0 +1,170 @@
+"""LedgerService servicer: verification, entries, spending and the transparency export.
+
+Read-only by design: the ledger is written by commits alone (registry/runs/commit.py) and
+no RPC here or anywhere updates or deletes an entry.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import grpc
+import structlog
+
+from fupin.registry.v1 import ledger_service_pb2 as lpb
+from fupin.registry.v1 import ledger_service_pb2_grpc as lpb_grpc
+from fupin.registry.v1 import resources_pb2 as pb
+from registry.access import policy as access
+from registry.errors import FieldViolation, InvalidArgument
+from registry.ledger import reports as ledger_reports
+from registry.resources import models, query
+from registry.resources.convert import timestamp
+from registry.resources.requests import REGION_CODE, RESOURCE_ID
+from registry.resources.store import RegistryStore
+from registry.runs.aid import GRANT_ENTRY
+
+log = structlog.get_logger(__name__)
+KINDS = {"produce_commit": lpb.PRODUCE_COMMIT, GRANT_ENTRY: lpb.AID_GRANT}
+EXPORT_CHUNK_BYTES = 256 * 1024
+
+
+class LedgerServicer(lpb_grpc.LedgerServiceServicer):
+    def __init__(self, store: RegistryStore, salt: bytes) -> None:
+        self.store = store
+        self.salt = salt
+
+    def VerifyLedger(self, request: Any, context: Any) -> lpb.VerifyLedgerResponse:
+        check = ledger_reports.verify(self.store)
+        log.info(
+            "ledger_verified",
+            intact=check.intact,
+            entries=check.entries,
+            first_broken_seq=check.first_broken_seq,
+        )
+        return lpb.VerifyLedgerResponse(
+            intact=check.intact,
+            entries=check.entries,
+            first_broken_seq=check.first_broken_seq,
+            reason=check.reason,
+        )
+
+    def ListLedgerEntries(self, request: Any, context: Any) -> lpb.ListLedgerEntriesResponse:
+        ids = _ids(request, ("household_id", "programme_id", "run_id"))
+        filter_text = "|".join(ids[name] for name in sorted(ids))
+        page = query.parse_page(request.page_size, request.page_token, filter_text)
+        rows, token = ledger_reports.list_entries(
+            self.store, page=page, reader=access.current(), **ids
+        )
+        response = lpb.ListLedgerEntriesResponse(next_page_token=token)
+        response.entries.extend(entry_proto(r) for r in rows)
+        return response
+
+    def GetProgrammeSpending(self, request: Any, context: Any) -> lpb.GetProgrammeSpendingResponse:
+        ids = list(request.programme_ids)
+        bad = [
+            FieldViolation(f"programme_ids[{i}]", "is not a valid id")
+            for i, ident in enumerate(ids)
+            if not RESOURCE_ID.fullmatch(ident)
+        ]
+        if bad:
+            raise InvalidArgument(bad)
+        return lpb.GetProgrammeSpendingResponse(
+            programmes=[
+                lpb.ProgrammeSpending(
+                    programme_id=s.programme_id,
+                    display_name=s.display_name,
+                    budget_fen=s.budget_fen,
+                    spent_fen=s.spent_fen,
+                    remaining_fen=s.budget_fen - s.spent_fen,
+                    grants=s.grants,
+                )
+                for s in ledger_reports.programme_spending(self.store, ids, access.current())
+            ]
+        )
+
+    def SpendingTotals(self, request: Any, context: Any) -> lpb.SpendingTotalsResponse:
+        totals = ledger_reports.spending_totals(
+            self.store, region_code=_region(request.region_code), reader=access.current()
+        )
+        causes = {_cause_name(c): t for c, t in totals.causes.items()}
+        return lpb.SpendingTotalsResponse(
+            villages=_totals(totals.villages),
+            counties=_totals(totals.counties),
+            causes=_totals(causes),
+            total_fen=totals.total_fen,
+        )
+
+    def ExportTransparency(self, request: Any, context: Any) -> Iterator[lpb.ExportChunk]:
+        region = _region(request.region_code)
+        lines = ledger_reports.export_lines(
+            self.store, region_code=region, salt=self.salt, reader=access.current()
+        )
+        buffer: list[str] = []
+        size = 0
+        for line in lines:
+            buffer.append(line + "\n")
+            size += len(line) + 1
+            if size >= EXPORT_CHUNK_BYTES:
+                yield lpb.ExportChunk(data="".join(buffer).encode())
+                buffer, size = [], 0
+        yield lpb.ExportChunk(data="".join(buffer).encode())
+
+
+def entry_proto(row: models.LedgerEntry) -> lpb.LedgerEntry:
+    return lpb.LedgerEntry(
+        seq=row.seq or 0,
+        time=timestamp(row.time),
+        kind=KINDS.get(row.kind, lpb.LEDGER_ENTRY_KIND_UNSPECIFIED),
+        run_id=row.run_id,
+        subject_id=row.subject_id,
+        counterpart_id=row.counterpart_id,
+        quantity_kg=row.quantity,
+        amount_fen=row.amount_fen,
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
+
+
+def _ids(request: Any, names: tuple[str, ...]) -> dict[str, str]:
+    bad = [
+        FieldViolation(name, "is not a valid id (1-40 letters, digits, - or _)")
+        for name in names
+        if getattr(request, name) and not RESOURCE_ID.fullmatch(getattr(request, name))
+    ]
+    if bad:
+        raise InvalidArgument(bad)
+    return {name: getattr(request, name) for name in names}
+
+
+def _region(code: str) -> str:
+    if code and not REGION_CODE.fullmatch(code):
+        raise InvalidArgument.one("region_code", "must be an administrative code prefix (digits)")
+    return code
+
+
+def _cause_name(value: int) -> str:
+    if value == ledger_reports.NO_CAUSE:
+        return "unspecified"
+    try:
+        return pb.PovertyCause.Name(value).lower()  # type: ignore[arg-type]
+    except ValueError:
+        return f"cause_{value}"
+
+
+def _totals(groups: Mapping[Any, ledger_reports.Total]) -> list[lpb.SpendingTotal]:
+    return [
+        lpb.SpendingTotal(
+            key=str(key), amount_fen=t.amount_fen, grants=t.grants, households=len(t.households)
+        )
+        for key, t in sorted(groups.items(), key=lambda kv: (-kv[1].amount_fen, str(kv[0])))
+    ]
+
+
+def add_to_server(store: RegistryStore, server: grpc.Server, *, salt: str = "") -> str:
+    if not salt:
+        log.warning("transparency_salt_unset", effect="household tokens change at each restart")
+    servicer = LedgerServicer(store, salt.encode() or secrets.token_bytes(32))
+    lpb_grpc.add_LedgerServiceServicer_to_server(servicer, server)
+    return str(lpb.DESCRIPTOR.services_by_name["LedgerService"].full_name)

@@ -1,0 +1,205 @@
+"""What some resources do beyond their own row: a household's score, status and history; a
+cooperative's member households. Called by the store inside its transaction."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+from typing import Any
+
+from sqlalchemy import Select, bindparam, delete, select
+from sqlmodel import Session, col
+
+from registry import db
+from registry.errors import NotFound
+from registry.resources import models
+from registry.resources.kinds import HOUSEHOLD, PRODUCER, Kind
+from registry.resources.scoring import Indicators, ScoringConfig, Status, score, status_for
+
+Values = dict[str, Any]
+
+
+def indicators(values: Values) -> Indicators:
+    return Indicators(
+        housing_safety=values["housing_safety"],
+        food_security=values["food_security"],
+        children_schooling=values["children_schooling"],
+        health=values["health"],
+        disability=values["disability"],
+        income_per_capita_fen=values["income_per_capita_fen"],
+        members=values["members"],
+        labour_force=values["labour_force"],
+    )
+
+
+def assess(values: Values, config: ScoringConfig, *, ever_lifted_out: bool) -> tuple[int, int]:
+    """(score, status) of a household from its validated values."""
+    new_score = score(indicators(values), config)
+    return new_score, int(status_for(new_score, ever_lifted_out=ever_lifted_out, config=config))
+
+
+def before_insert(
+    session: Session, kind: Kind, row: Any, values: Values, config: ScoringConfig
+) -> None:
+    if kind is HOUSEHOLD:
+        row.county_code = _county_of(session, values["village_id"])
+        row.score, row.status = assess(values, config, ever_lifted_out=False)
+        row.previous_score = -1
+
+
+def after_insert(session: Session, kind: Kind, row: Any, values: Values) -> None:
+    if kind is HOUSEHOLD:
+        session.add(first_filing(row, values.get("_reason") or "filed"))
+    elif kind is PRODUCER:
+        _replace_members(session, row.id, values["_members"])
+
+
+def first_filing(row: Any, reason: str) -> models.StatusChange:
+    return models.StatusChange(
+        household_id=row.id,
+        time=row.create_time,
+        old_status=Status.UNSPECIFIED,
+        new_status=row.status,
+        score=row.score,
+        reason=reason,
+    )
+
+
+def before_update(
+    session: Session, kind: Kind, row: Any, values: Values, config: ScoringConfig
+) -> None:
+    if kind is HOUSEHOLD:
+        _reassess(session, row, values, config)
+    elif kind is PRODUCER:
+        _replace_members(session, row.id, values["_members"])
+
+
+def _reassess(session: Session, row: Any, values: Values, config: ScoringConfig) -> None:
+    """Re-score; a changed status is recorded, and lifted-out-then-poor is a return."""
+    ever_lifted = row.status == Status.LIFTED_OUT or _was_lifted_out(session, row.id)
+    new_score, new_status = assess(values, config, ever_lifted_out=ever_lifted)
+    values["county_code"] = _county_of(session, values["village_id"])
+    values["previous_score"], values["score"], values["status"] = row.score, new_score, new_status
+    if new_status != row.status:
+        session.add(
+            models.StatusChange(
+                household_id=row.id,
+                time=models.utcnow(),
+                old_status=row.status,
+                new_status=new_status,
+                score=new_score,
+                reason=values.get("_reason") or "reassessment",
+            )
+        )
+
+
+def _was_lifted_out(session: Session, household_id: str) -> bool:
+    stmt = select(col(models.StatusChange.id)).where(
+        col(models.StatusChange.household_id) == household_id,
+        col(models.StatusChange.new_status) == Status.LIFTED_OUT,
+    )
+    return session.scalar(stmt.limit(1)) is not None
+
+
+def before_delete(session: Session, kind: Kind, row: Any) -> None:
+    if kind is HOUSEHOLD:
+        session.execute(
+            delete(models.StatusChange).where(col(models.StatusChange.household_id) == row.id)
+        )
+
+
+def _county_of(session: Session, village_id: str) -> str:
+    village = session.get(models.Village, village_id)
+    if village is None:
+        raise NotFound(f"village {village_id!r} not found", field="village_id")
+    return village.county_code
+
+
+def _replace_members(session: Session, producer_id: str, members: list[tuple[str, int]]) -> None:
+    session.execute(
+        delete(models.ProducerMember).where(col(models.ProducerMember.producer_id) == producer_id)
+    )
+    for household_id, share in members:
+        session.add(
+            models.ProducerMember(
+                producer_id=producer_id, household_id=household_id, share_permille=share
+            )
+        )
+
+
+def check_related_references(session: Session, kind: Kind, values: Values) -> None:
+    if kind is PRODUCER:
+        for i, (household_id, _) in enumerate(values["_members"]):
+            if session.get(models.Household, household_id) is None:
+                raise NotFound(
+                    f"household {household_id!r} not found", field=f"members[{i}].household_id"
+                )
+
+
+def _with_related(owner: Any, related: Any, key: Any, *order: Any) -> Select[Any]:
+    """An owner row joined to its related rows (or to one NULL row when it has none)."""
+    return (
+        select(owner, related)
+        .outerjoin(related, key == owner.id)
+        .where(owner.id == bindparam("id"))
+        .order_by(*order)
+    )
+
+
+# Built once: building and cache-keying a join costs more than a Get's query on SQLite.
+_LOAD_WITH_RELATED: Mapping[str, Select[Any]] = MappingProxyType(
+    {
+        HOUSEHOLD.name: _with_related(
+            models.Household,
+            models.StatusChange,
+            col(models.StatusChange.household_id),
+            col(models.StatusChange.time),
+            col(models.StatusChange.id),
+        ),
+        PRODUCER.name: _with_related(
+            models.Producer,
+            models.ProducerMember,
+            col(models.ProducerMember.producer_id),
+            col(models.ProducerMember.household_id),
+        ),
+    }
+)
+
+
+def load_one(session: Session, kind: Kind, resource_id: str) -> tuple[Any, list[Any]] | None:
+    """A row and the rows that belong to it, read in one statement; None if there is no row."""
+    stmt = _LOAD_WITH_RELATED.get(kind.name)
+    if stmt is None:
+        row = session.get(kind.table, resource_id)
+        return None if row is None else (row, [])
+    rows = session.execute(stmt, {"id": resource_id}).all()
+    if not rows:
+        return None
+    return rows[0][0], [related for _, related in rows if related is not None]
+
+
+def load_related(session: Session, kind: Kind, ids: Sequence[str]) -> dict[str, list[Any]]:
+    """Rows that belong to each id: status history or cooperative members."""
+    out: dict[str, list[Any]] = defaultdict(list)
+    if not ids or kind not in (HOUSEHOLD, PRODUCER):
+        return out
+    if kind is HOUSEHOLD:
+        table: Any = models.StatusChange
+        stmt = (
+            select(table)
+            .where(db.one_of(session, table.household_id, list(ids)))
+            .order_by(table.time, table.id)
+        )
+        for change in session.scalars(stmt):
+            out[change.household_id].append(change)
+    else:
+        table = models.ProducerMember
+        stmt = (
+            select(table)
+            .where(db.one_of(session, table.producer_id, list(ids)))
+            .order_by(table.household_id)
+        )
+        for member in session.scalars(stmt):
+            out[member.producer_id].append(member)
+    return out

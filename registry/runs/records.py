@@ -1,0 +1,222 @@
+"""Match run records, whatever their kind: created QUEUED, settled once with their rows, read,
+listed, discarded, and the checks and state change of a commit (registry/runs/commit.py).
+
+A run ends once (PROPOSED then COMMITTED or DISCARDED, or FAILED or CANCELLED); every change
+bumps its version, which is its etag.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, delete, or_, select
+from sqlmodel import Session, col
+
+from registry.errors import Aborted, AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from registry.resources import models
+from registry.resources.bulk import bulk_insert
+from registry.resources.query import Page, next_token
+from registry.resources.store import RegistryStore, remember, replayed
+from registry.runs import scopes as run_scopes
+from registry.runs.data import ACTIVE, Allocation, RunState
+from registry.runs.scopes import EVERY, RunView
+
+KIND_NAMES = {1: "produce", 2: "aid", 3: "cadre", 4: "cadre"}  # by RunKind, for messages
+
+
+def create_run(
+    store: RegistryStore,
+    *,
+    run_id: str,
+    kind: int,
+    parameters: bytes,
+    owner: str,
+    request_id: str = "",
+    fingerprint: str = "",
+    scope: str = "",
+) -> tuple[models.MatchRun, bool]:
+    """A new QUEUED run, or (for a retried request_id) the earlier one. Returns (run, created)."""
+    with store.transaction(write=True) as session:
+        if request_id:
+            earlier = replayed(session, request_id, fingerprint)
+            if earlier is not None:
+                return _get(session, earlier[0]), False
+        if session.get(models.MatchRun, run_id) is not None:
+            raise AlreadyExists(f"run {run_id!r} exists", field="run_id")
+        stamp = models.utcnow()
+        run = models.MatchRun(
+            id=run_id,
+            kind=kind,
+            state=RunState.QUEUED,
+            parameters=parameters,
+            owner=owner,
+            scope=scope,
+            create_time=stamp,
+            update_time=stamp,
+        )
+        session.add(run)
+        if request_id:
+            remember(session, request_id, "match_run", fingerprint, [run_id])
+        session.flush()
+        return run, True
+
+
+def update_run(
+    store: RegistryStore,
+    run_id: str,
+    *,
+    allocations: Sequence[Allocation] = (),
+    **fields: Any,
+) -> models.MatchRun:
+    """Set fields of a run (state, status, objective, result, ...) and store its allocations;
+    safe to retry (see settle)."""
+    with store.transaction(write=True) as session:
+        return settle(
+            session,
+            run_id,
+            fields,
+            models.RunAllocation,
+            [{"run_id": run_id, "listing_id": a.listing_id, "order_id": a.order_id, "kg": a.kg}
+             for a in allocations if a.kg > 0],
+        )  # fmt: skip
+
+
+def get_run(store: RegistryStore, run_id: str, *, view: RunView = EVERY) -> models.MatchRun:
+    """The run, if `view` shows it; NOT_FOUND otherwise, exactly as for an unknown id."""
+    with store.transaction() as session:
+        condition = view_condition(view)
+        if condition is None:
+            return _get(session, run_id)
+        table = models.MatchRun
+        run = session.scalars(select(table).where(col(table.id) == run_id, condition)).first()
+        if run is None:
+            raise _not_found(run_id)
+        return run
+
+
+def list_runs(
+    store: RegistryStore, *, page: Page, where: dict[str, Any], view: RunView = EVERY
+) -> tuple[list[models.MatchRun], str]:
+    """Runs newest first (ids are time-ordered) that `view` shows, without their results."""
+    if page.size < 1:  # Pages from query.parse_page never are; a raw internal call can be.
+        raise InvalidArgument.one("page.size", "must be at least 1")
+    table = models.MatchRun
+    stmt = select(table).order_by(col(table.id).desc())
+    condition = view_condition(view)
+    if condition is not None:
+        stmt = stmt.where(condition)
+    for column, value in where.items():
+        stmt = stmt.where(getattr(table, column) == value)
+    if page.after:
+        stmt = stmt.where(col(table.id) < page.after)
+    with store.transaction() as session:
+        rows = list(session.scalars(stmt.limit(page.size + 1)))
+    more = len(rows) > page.size
+    rows = rows[: page.size]
+    return rows, next_token(page, rows[-1].id) if more else ""
+
+
+def discard_run(store: RegistryStore, run_id: str, *, etag: str = "") -> models.MatchRun:
+    with store.transaction(write=True) as session:
+        run = _get(session, run_id, lock=True)
+        _check_proposed(run, etag)
+        run.state = RunState.DISCARDED
+        run.version += 1
+        run.update_time = models.utcnow()
+        session.add(run)
+        return run
+
+
+def settle(
+    session: Session, run_id: str, fields: dict[str, Any], table: Any, rows: list[dict[str, Any]]
+) -> models.MatchRun:
+    """Set fields of a run that has not ended (with a new version) and store its rows of
+    `table` (allocations, commit items) in place of any stored before. A run ends once: one
+    that has already ended (by an earlier attempt whose reply was lost) is returned unchanged.
+    So a retry writes nothing twice and never reopens a run committed meanwhile."""
+    run = locked_run(session, run_id)
+    if run.state not in ACTIVE:
+        return run
+    for name, value in fields.items():
+        setattr(run, name, value)
+    run.version += 1
+    run.update_time = models.utcnow()
+    session.add(run)
+    replace_rows(session, table, run_id, rows)
+    session.flush()
+    return run
+
+
+def locked_run(session: Session, run_id: str) -> models.MatchRun:
+    """The run, locked until the transaction ends (NOT_FOUND if there is none)."""
+    return _get(session, run_id, lock=True)
+
+
+def replace_rows(session: Session, table: Any, run_id: str, rows: list[dict[str, Any]]) -> None:
+    """Store a run's rows of `table` in place of any stored before, so that a retried store
+    (its first reply lost) leaves them once."""
+    session.execute(delete(table).where(table.run_id == run_id))
+    bulk_insert(session, table, rows)
+
+
+def run_rows(session: Session, table: Any, run_id: str) -> list[Any]:
+    """A run's stored rows of `table` (allocations, grants, cadre items)."""
+    return list(session.scalars(select(table).where(col(table.run_id) == run_id)))
+
+
+def to_commit(
+    session: Session, run_id: str, kinds: tuple[int, ...], *, request_id: str, etag: str
+) -> tuple[models.MatchRun, bool]:
+    """The run a commit applies (one of `kinds`), locked and checked; (run, True) for a
+    replayed request_id."""
+    if request_id:
+        earlier = replayed(session, request_id, f"commit:{run_id}")
+        if earlier is not None:
+            return _get(session, earlier[0]), True
+    run = _get(session, run_id, lock=True)
+    if run.kind not in kinds:
+        name = KIND_NAMES.get(kinds[0], kinds[0])
+        raise FailedPrecondition(f"run {run_id} is not a {name} run")
+    _check_proposed(run, etag)
+    return run, False
+
+
+def mark_committed(session: Session, run: models.MatchRun, request_id: str) -> models.MatchRun:
+    run.state = RunState.COMMITTED
+    run.version += 1
+    run.update_time = models.utcnow()
+    session.add(run)
+    if request_id:
+        remember(session, request_id, "commit_match_run", f"commit:{run.id}", [run.id])
+    return run
+
+
+def _check_proposed(run: models.MatchRun, etag: str) -> None:
+    if etag and etag != f'"{run.version}"':
+        raise Aborted(f'etag {etag} is stale (now "{run.version}"); re-read and retry')
+    if run.state != RunState.PROPOSED:
+        raise FailedPrecondition(f"run {run.id} is {RunState(run.state).name}, not PROPOSED")
+
+
+def _get(session: Session, run_id: str, *, lock: bool = False) -> models.MatchRun:
+    run = session.get(models.MatchRun, run_id, with_for_update=lock)
+    if run is None:
+        raise _not_found(run_id)
+    return run
+
+
+def _not_found(run_id: str) -> NotFound:
+    return NotFound(f"run {run_id!r} not found", field="id")
+
+
+def view_condition(view: RunView) -> ColumnElement[bool] | None:
+    """The SQL condition on match_run rows of this view; None: every run."""
+    run = models.MatchRun
+    parts: list[ColumnElement[bool]] = []
+    if view.kinds:
+        parts.append(col(run.kind).in_(view.kinds))
+    if view.region:
+        scoped = col(run.scope).startswith(view.region, autoescape=True)
+        parts.append(or_(col(run.kind) == run_scopes.PRODUCE_KIND, scoped))
+    return and_(*parts) if parts else None

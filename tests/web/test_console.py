@@ -1,0 +1,184 @@
+"""The console in a real browser against a real server: sign-in and out, each role's main
+path, a field error beside its field, a run watched live and committed, phone and desktop
+widths, a CSRF-less post and a locked account refused. Screenshots go to docs/img/web/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.web.conftest import PASSWORD, sign_in
+
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "img" / "web"
+pytestmark = pytest.mark.xdist_group(name="web")
+
+
+def no_horizontal_scroll(page) -> bool:
+    return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)
+
+
+def test_sign_in_and_out(new_page, site):
+    """A wrong password is refused on the page; the right one lands on the role's home;
+    signing out ends the session (its pages redirect to sign-in)."""
+    page = new_page()
+    sign_in(page, site, "office", "not-the-password")
+    assert page.locator("#sign-in-error").inner_text() == "Wrong username or password."
+    sign_in(page, site, "office")
+    page.wait_for_url("**/office/households")
+    assert page.locator("h1").inner_text() == "Households"
+    page.click("#sign-out")
+    page.wait_for_url("**/sign-in")
+    assert "You have signed out." in page.inner_text("main")
+    page.goto(f"{site.url}/office/households")
+    assert page.url.endswith("/sign-in")
+
+
+def test_office_runs_aid_watches_it_live_and_commits(new_page, site):
+    """Households filtered and paged, a file card, then an aid run: progress streamed, result
+    reviewed, committed, and found in the ledger."""
+    page = new_page(locale="zh-CN")
+    sign_in(page, site, "office")
+    page.wait_for_url("**/office/households")
+    assert page.locator("h1").inner_text() == "贫困户"
+    rows = page.locator("#rows tbody tr")
+    assert rows.count() == 20
+    page.click("#next-page")
+    page.wait_for_url("**page=*")
+    page.fill("input[name=filter]", "status = IMPOVERISHED")
+    page.click("form.card button[type=submit]")
+    page.wait_for_url("**filter=status*")
+    statuses = page.locator("#rows tbody tr td:nth-child(5)").all_inner_texts()
+    assert statuses and set(statuses) == {"贫困"}
+    shot(page, "households-zh")
+    page.locator("#rows tbody tr a").first.click()
+    page.wait_for_selector("#score")
+    shot(page, "file-card-zh")
+    page.goto(f"{site.url}/office/runs")
+    page.click("#start-aid button[type=submit]")
+    page.wait_for_url("**/runs/web-*")
+    page.wait_for_selector("#run-summary", timeout=60_000)  # reloaded by the 'done' event
+    assert page.locator("#run-state").inner_text() == "待审核"
+    assert page.locator("#grants tbody tr").count() > 0
+    assert page.locator("svg.map circle").count() > 0
+    shot(page, "aid-run-zh")
+    page.click("#commit button")
+    page.wait_for_selector(".flash")
+    assert page.locator("#run-state").inner_text() == "已提交"
+    page.goto(f"{site.url}/ledger")
+    assert page.locator("#ledger tbody tr").count() > 0
+    assert "帮扶拨款" in page.inner_text("#ledger")
+
+
+def test_live_progress_reaches_the_page(new_page, site):
+    """The event stream of a stationing run delivers events the page counts."""
+    page = new_page()
+    sign_in(page, site, "office")
+    page.goto(f"{site.url}/office/runs")
+    page.click("#start-stationing button[type=submit]")
+    page.wait_for_url("**/runs/web-*")
+    page.wait_for_selector("#run-summary", timeout=60_000)
+    assert page.locator("#run-state").inner_text() in {"proposed", "failed"}
+    shot(page, "stationing-run-en")
+
+
+def test_cooperative_adds_a_listing_with_a_field_error_beside_its_field(new_page, site):
+    """The server's violation of available_until shows next to that field; fixed, it saves."""
+    page = new_page()
+    sign_in(page, site, "cooperative")
+    page.wait_for_url("**/coop/listings")
+    before = page.locator("#listings tbody tr").count()
+    page.click("#add-listing")
+    page.fill("#f-quantity_kg", "1200")
+    page.fill("#f-floor_price", "1.80")
+    page.fill("#f-available_from", "2020-06-10")
+    page.fill("#f-available_until", "2020-05-20")
+    page.click("#listing-form button[type=submit]")
+    error = page.locator("label[for=f-available_until] .field-error")
+    assert error.count() == 1 and error.inner_text()
+    assert page.get_attribute("#f-available_until", "aria-invalid") == "true"
+    shot(page, "listing-error-en")
+    page.fill("#f-available_until", "2020-06-30")
+    page.click("#listing-form button[type=submit]")
+    page.wait_for_url("**/coop/listings")
+    assert page.locator("#listings tbody tr").count() == before + 1
+    shot(page, "listings-en")
+
+
+def test_platform_quick_sources_an_order(new_page, site):
+    """Orders listed; quick sourcing lists candidates and draws the lanes."""
+    page = new_page(locale="zh-CN")
+    sign_in(page, site, "platform")
+    page.wait_for_url("**/platform/orders")
+    page.locator("#orders a").first.click()
+    page.fill("input[name=today]", "2020-05-20")
+    page.click("form.card button[type=submit]")
+    page.wait_for_url("**today=2020-05-20")
+    assert page.locator("#candidates tbody tr td.num").count() > 0
+    assert page.locator("svg.map line").count() > 0
+    shot(page, "quick-source-zh")
+
+
+def test_auditor_verifies_the_ledger_and_reads_the_audit_log(new_page, site):
+    """Verification says intact; the audit log shows sign-ins and their outcomes."""
+    page = new_page()
+    sign_in(page, site, "auditor")
+    page.wait_for_url("**/auditor/ledger")
+    page.click("#verify button")
+    assert "intact" in page.locator("#verified").inner_text()
+    page.goto(f"{site.url}/auditor/audit")
+    assert "signed in" in page.inner_text("#audit")
+    shot(page, "audit-en")
+
+
+@pytest.mark.parametrize(("width", "height"), [(360, 740), (1280, 800)])
+def test_pages_fit_phone_and_desktop(new_page, site, width, height):
+    """No horizontal scrolling on the main pages of each role, in both languages."""
+    for locale in ("en-GB", "zh-CN"):
+        page = new_page(width, height, locale)
+        sign_in(page, site, "office")
+        page.wait_for_url("**/office/households")
+        for path in ("/office/households", "/office/watchlist", "/office/runs", "/ledger"):
+            page.goto(f"{site.url}{path}")
+            assert no_horizontal_scroll(page), (path, width, locale)
+        if width == 360:
+            shot(page, f"runs-phone-{locale[:2]}")
+        page.click("#sign-out")
+        sign_in(page, site, "cooperative")
+        page.wait_for_url("**/coop/listings")
+        for path in ("/coop/listings", "/coop/listings/new"):
+            page.goto(f"{site.url}{path}")
+            assert no_horizontal_scroll(page), (path, width, locale)
+        if width == 360:
+            shot(page, f"listing-phone-{locale[:2]}")
+        page.goto(f"{site.url}/sign-in")
+        assert no_horizontal_scroll(page)
+
+
+def test_a_post_without_the_csrf_token_is_refused(new_page, site):
+    """A signed-in browser's POST without the form's token changes nothing (403)."""
+    page = new_page()
+    sign_in(page, site, "office")
+    page.wait_for_url("**/office/households")
+    response = page.request.post(f"{site.url}/office/runs/aid", form={"time_limit": "1"})
+    assert response.status == 403 and "nothing was changed" in response.text()
+    response = page.request.post(f"{site.url}/sign-out", form={"csrf": "forged"})
+    assert response.status == 403
+    page.goto(f"{site.url}/office/households")
+    assert page.url.endswith("/office/households")  # still signed in
+
+
+def test_a_locked_account_is_refused(new_page, site):
+    """Five wrong passwords lock the account; then even the right password is refused."""
+    page = new_page(locale="zh-CN")
+    for _ in range(5):
+        sign_in(page, site, "locked", "wrong-password!")
+    sign_in(page, site, "locked", PASSWORD)
+    assert "锁定" in page.locator("#sign-in-error").inner_text()
+    assert page.url.endswith("/sign-in")
+    shot(page, "locked-zh")

@@ -1,0 +1,1 @@
+"""The fupin web console: server-rendered pages over the gRPC services (it holds no data)."""
