@@ -80,6 +80,17 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
                     aid_program=factories.aid_program(display_name=name, kind=kind, causes=[])
                 )
             )
+        for i in range(60):  # enough to staff Zhao'an's poor villages: a stationing run proposes
+            registry.CreateCadre(
+                api.CreateCadreRequest(
+                    cadre=factories.cadre(
+                        home_region_code=ZHAOAN,
+                        location=factories.pb.LatLng(
+                            latitude=23.7 + (i % 12) * 0.02, longitude=117.1 + (i // 12) * 0.02
+                        ),
+                    )
+                )
+            )
         coops = [
             p
             for p in registry.ListProducers(api.ListProducersRequest(page_size=1000)).producers
