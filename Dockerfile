@@ -34,10 +34,10 @@ ENV FUPIN_ADDRESS=0.0.0.0:50051 \
     FUPIN_METRICS_ADDRESS=0.0.0.0:9100
 EXPOSE 50051 9100
 # gRPC health: NOT_SERVING while the database (registry) or the registry (matcher) is down.
-# clients.healthcheck is `fupin health` without the CLI's imports (0.4 s against 4 s at load
-# 10 on 2 cores, where `fupin health` overran a 3 s timeout and marked serving containers
-# unhealthy).
+# clients.cli_health run alone is `fupin health` without the CLI's imports (0.4 s against
+# 4 s at load 10 on 2 cores, where `fupin health` overran a 3 s timeout and marked serving
+# containers unhealthy).
 HEALTHCHECK --interval=10s --timeout=10s --start-period=30s --retries=3 \
-  CMD ["python3.11", "-m", "clients.healthcheck", "127.0.0.1:50051"]
+  CMD ["python3.11", "-m", "clients.cli_health", "127.0.0.1:50051"]
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["fupin", "serve"]

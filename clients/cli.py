@@ -38,7 +38,6 @@ import pydantic
 
 from clients import (
     cli_aid,
-    cli_backup,
     cli_cadres,
     cli_health,
     cli_keys,
@@ -52,6 +51,7 @@ from clients.cli_output import emit, emit_json, emit_one, say, show
 from clients.client import KINDS, RegistryClient
 from clients.errors import CsvFormatError, FupinClientError, UsageError
 from clients.progress import Progress
+from server import backup  # fupin backup / restore: the server side of operations
 
 if TYPE_CHECKING:
     from server.settings import Settings
@@ -153,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_users.add_commands(commands, client)
     cli_web.add_command(commands)
     cli_health.add_command(commands, client)
-    cli_backup.add_commands(commands)
+    backup.add_commands(commands)
     return parser
 
 

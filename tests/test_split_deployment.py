@@ -103,4 +103,4 @@ def test_container_files_configure_real_settings(repo_root):
     assert {n.lower() for n in names - web - client} <= set(Settings.model_fields)
     assert {n.lower().removeprefix("web_") for n in web} <= set(WebSettings.model_fields)
     assert "FUPIN_ONLY: registry" in compose and "FUPIN_ONLY: matcher" in compose
-    assert '"clients.healthcheck"' in dockerfile
+    assert '"clients.cli_health"' in dockerfile
