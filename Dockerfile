@@ -27,17 +27,17 @@ RUN /opt/fupin/bin/pip install --quiet --no-cache-dir --no-deps -c constraints.t
 ENV PATH=/opt/fupin/bin:$PATH MPLCONFIGDIR=/opt/fupin/matplotlib
 RUN python3.11 -c "import matplotlib.font_manager" && chown -R fupin /opt/fupin/matplotlib
 USER fupin
-# Configuration is by environment (FUPIN_*, server/settings.py; docs/operations.md). Plaintext on
+# Configuration is by environment (FUPIN_*; docs/operations.md lists it all). Plaintext on
 # 0.0.0.0 needs FUPIN_INSECURE=true (TLS terminated elsewhere) or FUPIN_TLS_* files.
 ENV FUPIN_ADDRESS=0.0.0.0:50051 \
     FUPIN_LOG_FORMAT=json \
     FUPIN_METRICS_ADDRESS=0.0.0.0:9100
 EXPOSE 50051 9100
 # gRPC health: NOT_SERVING while the database (registry) or the registry (matcher) is down.
-# clients.cli_health run alone is `fupin health` without the CLI's imports (0.4 s against
-# 4 s at load 10 on 2 cores, where `fupin health` overran a 3 s timeout and marked serving
-# containers unhealthy).
+# clients.healthcheck is `fupin health` without the CLI's imports (0.4 s against 4 s at load
+# 10 on 2 cores, where `fupin health` overran a 3 s timeout and marked serving containers
+# unhealthy).
 HEALTHCHECK --interval=10s --timeout=10s --start-period=30s --retries=3 \
-  CMD ["python3.11", "-m", "clients.cli_health", "127.0.0.1:50051"]
+  CMD ["python3.11", "-m", "clients.healthcheck", "127.0.0.1:50051"]
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["fupin", "serve"]

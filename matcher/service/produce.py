@@ -6,6 +6,7 @@ and orders; a proposed run stores its allocations, which a commit reserves and f
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -18,6 +19,9 @@ from matcher.service.source import Allocation, RegistrySource, RunRecord
 from matcher.solvers import produce
 from registry.access.policy import Principal
 from registry.errors import InvalidArgument
+from registry.resources.requests import REGION_CODE
+
+PRODUCT = re.compile(r"[a-z0-9][a-z0-9_\-]{0,59}")
 
 LIMITS = {
     "listings": Limit(200_000, "max_problem_listings"),
@@ -55,6 +59,10 @@ def _problem(
     sel = request.selection
     if not sel.product:
         raise InvalidArgument.one("selection.product", "is required")
+    if not PRODUCT.fullmatch(sel.product):
+        raise InvalidArgument.one("selection.product", "must be a slug like green_plum (<= 60)")
+    if not REGION_CODE.fullmatch(sel.region_code):
+        raise InvalidArgument.one("selection.region_code", "must be up to 12 digits")
     date("selection.today", sel.today)
     listings = source.open_listings(
         product=sel.product, region_code=sel.region_code, today=sel.today

@@ -183,7 +183,7 @@ def list_events(
         county = principal.scope[:6]  # a county code, or the start of several
         stmt = stmt.where(col(table.county_codes).contains(f",{county}", autoescape=True))
     if page.after:
-        if not page.after.isdigit():
+        if not (page.after.isdigit() and len(page.after) <= 18):
             raise InvalidArgument.one("page_token", "is not a token this server issued")
         stmt = stmt.where(col(table.id) > int(page.after))
     with store.transaction() as session:

@@ -19,7 +19,7 @@ from registry.errors import InvalidArgument
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9_\-.:]{1,100}")
 RESOURCE_ID = re.compile(r"[A-Za-z0-9_\-]{1,40}")
-REGION_CODE = re.compile(r"\d{0,12}")
+REGION_CODE = re.compile(r"[0-9]{0,12}")  # ASCII digits: \d also matches "٣"
 
 
 def fingerprint(*messages: Message) -> str:

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from clients import cli_demo, scenario
+from clients import scenario
 from clients.auth import open_channel
+from clients.cli import demo as cli_demo
 from fupin.registry.v1 import access_service_pb2 as apb
 from fupin.registry.v1 import access_service_pb2_grpc as apb_grpc
 from fupin.registry.v1 import registry_service_pb2 as api

@@ -7,7 +7,8 @@ import typing
 
 import pytest
 
-from clients import cli_demo, scenario
+from clients import scenario
+from clients.cli import demo as cli_demo
 from matcher.service.source import Allocation, RegistrySource, RunState
 from registry import errors
 from registry.resources import query

@@ -40,6 +40,13 @@ class MatcherStoreServiceStub:
 
     Errors are the registry's own (NOT_FOUND, ALREADY_EXISTS, ABORTED, FAILED_PRECONDITION with
     their details); UNAVAILABLE when the database cannot be reached.
+
+    Input limits (server/limits.py, checked before anything else, INVALID_ARGUMENT naming the
+    field beyond them): every string at most 1,000 characters, every bytes field at most 64 KiB
+    (a run's serialized result: 256 MiB), every repeated field at most 10,000 elements (of
+    messages: 1,000,000); accepted_grades, skills and needs at most 50; causes and
+    eligible_statuses at most 20; PreferenceList.ranked at most 100,000. Each field's own rule,
+    where tighter, is in its comment. Dates are YYYY-MM-DD exactly; region codes ASCII digits.
     """
 
     def __init__(self, channel):
@@ -145,6 +152,13 @@ class MatcherStoreServiceServicer:
 
     Errors are the registry's own (NOT_FOUND, ALREADY_EXISTS, ABORTED, FAILED_PRECONDITION with
     their details); UNAVAILABLE when the database cannot be reached.
+
+    Input limits (server/limits.py, checked before anything else, INVALID_ARGUMENT naming the
+    field beyond them): every string at most 1,000 characters, every bytes field at most 64 KiB
+    (a run's serialized result: 256 MiB), every repeated field at most 10,000 elements (of
+    messages: 1,000,000); accepted_grades, skills and needs at most 50; causes and
+    eligible_statuses at most 20; PreferenceList.ranked at most 100,000. Each field's own rule,
+    where tighter, is in its comment. Dates are YYYY-MM-DD exactly; region codes ASCII digits.
     """
 
     def OpenListings(self, request, context):
@@ -374,6 +388,13 @@ class MatcherStoreService:
 
     Errors are the registry's own (NOT_FOUND, ALREADY_EXISTS, ABORTED, FAILED_PRECONDITION with
     their details); UNAVAILABLE when the database cannot be reached.
+
+    Input limits (server/limits.py, checked before anything else, INVALID_ARGUMENT naming the
+    field beyond them): every string at most 1,000 characters, every bytes field at most 64 KiB
+    (a run's serialized result: 256 MiB), every repeated field at most 10,000 elements (of
+    messages: 1,000,000); accepted_grades, skills and needs at most 50; causes and
+    eligible_statuses at most 20; PreferenceList.ranked at most 100,000. Each field's own rule,
+    where tighter, is in its comment. Dates are YYYY-MM-DD exactly; region codes ASCII digits.
     """
 
     @staticmethod

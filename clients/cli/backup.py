@@ -1,8 +1,5 @@
 """`fupin backup` / `fupin restore`: a portable copy of the registry's database, checked.
 
-The server's side of operations (it reads the database the server serves); clients/cli.py
-registers the commands.
-
     fupin backup FILE [--database-url URL]
     fupin restore FILE --database-url URL
 
@@ -26,13 +23,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from clients.cli_output import emit_json, say
+from clients.cli.output import emit_json, say
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-# sqlalchemy and the registry are imported where used: the `fupin` parser registers these
-# commands, and they would add 1.5 s to every command.
+# sqlalchemy, sqlmodel and the registry's modules are imported where used: every `fupin`
+# command builds the parser, and they would add 1.5 s to each.
 
 
 class BackupError(Exception):
@@ -87,14 +84,21 @@ def backup(args: argparse.Namespace) -> int:
 
 
 def restore(args: argparse.Namespace) -> int:
+    from sqlalchemy import inspect
     from sqlalchemy.engine import make_url
+
+    from registry.db import make_engine
 
     url = args.database_url
     expected = json.loads(args.file.with_name(args.file.name + ".json").read_text())
     started = time.perf_counter()
-    if has_tables(url):
-        database = make_url(url).database
-        raise BackupError(f"{database} already has tables: restore needs an empty database")
+    engine = make_engine(url)
+    try:
+        if inspect(engine).get_table_names():
+            database = make_url(url).database
+            raise BackupError(f"{database} already has tables: restore needs an empty database")
+    finally:
+        engine.dispose()
     if is_sqlite(url):
         with sqlite3.connect(args.file) as copy, sqlite3.connect(sqlite_path(url)) as target:
             copy.backup(target)
@@ -122,34 +126,22 @@ def restore(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-def has_tables(url: str) -> bool:
-    from sqlalchemy import inspect
-
-    from registry.db import make_engine
-
-    engine = make_engine(url)
-    try:
-        return bool(inspect(engine).get_table_names())
-    finally:
-        engine.dispose()
-
-
 def inspect_database(url: str) -> dict[str, Any]:
     """Row count of every table, and what walking the ledger's hash chain found."""
     from sqlmodel import Session
 
     from registry.db import make_engine
-    from registry.ledger import chain
+    from registry.ledger import chain as ledger
 
     engine = make_engine(url)
     try:
         with Session(engine) as session:
-            found = chain.check_chain(session)
+            chain = ledger.check_chain(session)
         return {
             "rows": count_rows(engine),
-            "ledger_entries": found.entries,
-            "ledger_intact": found.intact,
-            "ledger_broken_at": found.first_broken_seq,
+            "ledger_entries": chain.entries,
+            "ledger_intact": chain.intact,
+            "ledger_broken_at": chain.first_broken_seq,
         }
     finally:
         engine.dispose()

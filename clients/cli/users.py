@@ -19,8 +19,8 @@ import secrets
 import sys
 from typing import Any
 
-from clients.cli_keys import ROLES, access_stub, emit_rows, list_all
-from clients.cli_output import emit_json, say, show
+from clients.cli.keys import ROLES, access_stub, emit_rows, list_all
+from clients.cli.output import emit_json, say, show
 from fupin.registry.v1 import access_service_pb2 as apb
 
 MESSAGES = {

@@ -1,24 +1,17 @@
 """`fupin health`: exit 0 when a server's gRPC health says SERVING (for container checks).
 
 fupin health [--target HOST:PORT] [--service NAME] [--timeout SECONDS]
-python -m clients.cli_health [HOST:PORT]    # the image's HEALTHCHECK (default 127.0.0.1:50051)
-
-The HEALTHCHECK runs this module alone: `fupin health` first loads every command's modules
-(matplotlib among them), 4 s in the image at load 10 on 2 cores against 0.4 s, and a check
-that overran its timeout marked serving containers unhealthy.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Sequence
 from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from clients.cli_output import say
+from clients.cli.output import say
 
 
 def add_command(commands: Any, client: argparse.ArgumentParser) -> None:
@@ -41,13 +34,3 @@ def run_health(args: argparse.Namespace) -> int:
     status = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
     say(f"{args.target}: {status}")
     return 0 if reply.status == health_pb2.HealthCheckResponse.SERVING else 1
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    given = list(sys.argv[1:] if argv is None else argv)
-    target = given[0] if given else "127.0.0.1:50051"
-    return run_health(argparse.Namespace(target=target, service="", timeout=5.0))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

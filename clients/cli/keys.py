@@ -20,7 +20,7 @@ import grpc
 from google.protobuf import json_format
 
 from clients import auth
-from clients.cli_output import emit_json, print_table, say, show
+from clients.cli.output import emit_json, print_table, say, show
 from clients.errors import from_rpc_error
 from fupin.registry.v1 import access_service_pb2 as apb
 from fupin.registry.v1 import access_service_pb2_grpc as apb_grpc
@@ -42,6 +42,7 @@ def add_commands(commands: Any, client: argparse.ArgumentParser) -> None:
     create.set_defaults(run=run_create)
     listing = verbs.add_parser("list", parents=[client], help="keys, never their secrets")
     listing.add_argument("--filter", default="", help="e.g. 'role = OFFICE AND revoked = false'")
+    listing.add_argument("-q", "--quiet", action="store_true", help="the ids alone, one a line")
     listing.set_defaults(run=run_list)
     revoke = verbs.add_parser("revoke", parents=[client], help="the key stops working at once")
     revoke.add_argument("id")
@@ -76,6 +77,10 @@ def run_create(args: argparse.Namespace) -> int:
 
 def run_list(args: argparse.Namespace) -> int:
     rows = list_all(args, "ListApiKeys", apb.ListApiKeysRequest, "api_keys")
+    if args.quiet:
+        for row in rows:
+            show(row.id)
+        return 0
     emit_rows(rows, args.output, ["ID", "ROLE", "SCOPE", "CREATED", "REVOKED", "DESCRIPTION"], _key)
     return 0
 
