@@ -17,7 +17,7 @@ from matcher.service.jobs import ProduceJob, solve_produce
 from matcher.service.kinds import Ended, Limit, Prepared, RunKind, check_size, proposed
 from matcher.service.source import Allocation, RegistrySource, RunRecord
 from matcher.solvers import produce
-from registry.access.policy import Principal
+from registry.access.policy import Principal, Role
 from registry.errors import InvalidArgument
 from registry.resources.requests import REGION_CODE
 
@@ -35,7 +35,7 @@ def prepare(
     caller: Principal,
     limits: Mapping[str, Limit],
 ) -> Prepared:
-    problem = _problem(request, source, limits)
+    problem = _problem(request, source, limits, caller)
     job = ProduceJob(
         problem,
         orders_per_listing=request.parameters.max_orders_per_listing,
@@ -46,7 +46,10 @@ def prepare(
 
 
 def _problem(
-    request: mpb.MatchProduceRequest, source: RegistrySource, limits: Mapping[str, Limit]
+    request: mpb.MatchProduceRequest,
+    source: RegistrySource,
+    limits: Mapping[str, Limit],
+    caller: Principal,
 ) -> produce.ProduceProblem:
     goal = convert.objective(request.parameters.objective)
     which = request.WhichOneof("source")
@@ -68,6 +71,8 @@ def _problem(
         product=sel.product, region_code=sel.region_code, today=sel.today
     )
     orders = source.open_orders(product=sel.product, today=sel.today)
+    if caller.role is Role.PLATFORM:  # a platform matches its own buyer's orders, and sees
+        orders = [o for o in orders if o.buyer_id == caller.scope]  # no one else's prices
     check_size(limits, listings=len(listings), orders=len(orders))
     return convert.registry_problem(sel, listings, orders, goal)
 

@@ -112,7 +112,7 @@ def test_a_script_without_a_main_guard_runs_once(tmp_path, repo_root):
     script.write_text(
         "from matcher.service.runner import Executor\n"
         "from matcher.solvers.common.solving import SolveParams\n"
-        "from tests.matcher import solvers_for_tests as solvers\n"
+        "from tests.matcher.service import solvers_for_tests as solvers\n"
         "print('script ran', flush=True)\n"
         "outcome = Executor(max_parallel=1).submit('r', solvers.echo, 7, SolveParams()).wait(60)\n"
         "print('result', outcome.result['problem'], flush=True)\n"

@@ -13,7 +13,7 @@ from fupin.registry.v1 import internal_service_pb2 as ipb
 from fupin.registry.v1 import internal_service_pb2_grpc as ipb_grpc
 from fupin.registry.v1 import registry_service_pb2 as api
 from tests import factories
-from tests.matcher.test_service import inline_listing, inline_order
+from tests.matcher.service.test_service import inline_listing, inline_order
 from tests.rpcerrors import fields_of, rpc_fails
 
 
