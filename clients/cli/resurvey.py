@@ -32,7 +32,13 @@ def add_command(commands: Any, client: argparse.ArgumentParser) -> None:
     resurvey.add_argument("--year", type=int, required=True)
     resurvey.add_argument("--region", required=True, help=_("administrative code prefix"))
     resurvey.add_argument("--dry-run", action="store_true", help=_("show the diff, write nothing"))
-    resurvey.set_defaults(run=run_resurvey, timeout=3600.0)
+    resurvey.set_defaults(run=run_resurvey)
+
+
+# A county's re-survey streams tens of thousands of rows: at least this long, whatever the
+# --timeout of single calls. (Not a set_defaults(timeout=...): the option's action is shared by
+# every command built from the same parent parser, so that would change every command's.)
+RESURVEY_TIMEOUT_S = 3600.0
 
 
 def chunks(rows: list[Any], year: int, region: str, dry_run: bool) -> Iterator[Any]:
@@ -45,7 +51,8 @@ def run_resurvey(args: argparse.Namespace) -> int:
     table = csvio.read_file("households", args.file)
     with year_stub(args) as stub:
         result = stub.ResurveyHouseholds(
-            chunks(list(table.rows), args.year, args.region, args.dry_run), timeout=args.timeout
+            chunks(list(table.rows), args.year, args.region, args.dry_run),
+            timeout=max(args.timeout, RESURVEY_TIMEOUT_S),
         )
     if args.output == "json":
         emit_json(result)
