@@ -78,7 +78,9 @@ def _beyond(message: Message, path: str) -> Iterator[FieldViolation]:
             if len(value) > limit_of(field):
                 yield FieldViolation(name, f"must have at most {limit_of(field)} elements")
                 continue
-            if is_message:  # only the elements big enough to hold a violation are walked
+            if is_message and field.message_type and field.message_type.GetOptions().map_entry:
+                yield from _map_beyond(field, value, name)
+            elif is_message:  # only the elements big enough to hold a violation are walked
                 floor = _floor(field.message_type)
                 sizes = map(_BYTE_SIZE, value)
                 for i in [i for i, size in enumerate(sizes) if size > floor]:
@@ -97,6 +99,20 @@ def _beyond(message: Message, path: str) -> Iterator[FieldViolation]:
 
 _TEXT = (d.FieldDescriptor.TYPE_STRING, d.FieldDescriptor.TYPE_BYTES)
 _BYTE_SIZE = operator.methodcaller("ByteSize")
+
+
+def _map_beyond(field: d.FieldDescriptor, value: Any, name: str) -> Iterator[FieldViolation]:
+    """A map's keys and values (a map field lists as a mapping, not as entry messages)."""
+    entry = field.message_type
+    assert entry is not None  # a map field's entry type
+    key, item = entry.fields_by_name["key"], entry.fields_by_name["value"]
+    for k, v in value.items():
+        if key.type in _TEXT:
+            yield from _long(key, k, f"{name}[{k!r}]", MAX_STRING_CHARS)
+        if item.type == d.FieldDescriptor.TYPE_MESSAGE:
+            yield from _beyond(v, f"{name}[{k!r}].")
+        elif item.type in _TEXT:
+            yield from _long(item, v, f"{name}[{k!r}]", MAX_STRING_CHARS)
 
 
 def _long(field: d.FieldDescriptor, value: Any, name: str, limit: int) -> Iterator[FieldViolation]:

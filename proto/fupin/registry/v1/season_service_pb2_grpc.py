@@ -48,6 +48,10 @@ class SeasonServiceStub:
 
     Errors common to every RPC: INVALID_ARGUMENT with google.rpc.BadRequest field violations
     (nothing is stored); NOT_FOUND; UNAVAILABLE when the database cannot be reached.
+    Input limits (server/limits.py, checked before anything else, INVALID_ARGUMENT naming the
+    field beyond them): every string at most 1,000 characters, every bytes field at most 64 KiB,
+    every repeated field at most 10,000 elements (of messages: 1,000,000). Each field's own rule,
+    where tighter, is in its comment. Dates are YYYY-MM-DD exactly; region codes ASCII digits.
     """
 
     def __init__(self, channel):
@@ -141,6 +145,10 @@ class SeasonServiceServicer:
 
     Errors common to every RPC: INVALID_ARGUMENT with google.rpc.BadRequest field violations
     (nothing is stored); NOT_FOUND; UNAVAILABLE when the database cannot be reached.
+    Input limits (server/limits.py, checked before anything else, INVALID_ARGUMENT naming the
+    field beyond them): every string at most 1,000 characters, every bytes field at most 64 KiB,
+    every repeated field at most 10,000 elements (of messages: 1,000,000). Each field's own rule,
+    where tighter, is in its comment. Dates are YYYY-MM-DD exactly; region codes ASCII digits.
     """
 
     def GetShipment(self, request, context):
@@ -342,6 +350,10 @@ class SeasonService:
 
     Errors common to every RPC: INVALID_ARGUMENT with google.rpc.BadRequest field violations
     (nothing is stored); NOT_FOUND; UNAVAILABLE when the database cannot be reached.
+    Input limits (server/limits.py, checked before anything else, INVALID_ARGUMENT naming the
+    field beyond them): every string at most 1,000 characters, every bytes field at most 64 KiB,
+    every repeated field at most 10,000 elements (of messages: 1,000,000). Each field's own rule,
+    where tighter, is in its comment. Dates are YYYY-MM-DD exactly; region codes ASCII digits.
     """
 
     @staticmethod

@@ -49,6 +49,10 @@ class SeasonServiceStub:
 
     Errors common to every RPC: INVALID_ARGUMENT with google.rpc.BadRequest field violations
     (nothing is stored); NOT_FOUND; UNAVAILABLE when the database cannot be reached.
+    Input limits (server/limits.py, checked before anything else, INVALID_ARGUMENT naming the
+    field beyond them): every string at most 1,000 characters, every bytes field at most 64 KiB,
+    every repeated field at most 10,000 elements (of messages: 1,000,000). Each field's own rule,
+    where tighter, is in its comment. Dates are YYYY-MM-DD exactly; region codes ASCII digits.
     """
 
     @_typing.overload
@@ -134,6 +138,10 @@ class SeasonServiceAsyncStub(SeasonServiceStub):
 
     Errors common to every RPC: INVALID_ARGUMENT with google.rpc.BadRequest field violations
     (nothing is stored); NOT_FOUND; UNAVAILABLE when the database cannot be reached.
+    Input limits (server/limits.py, checked before anything else, INVALID_ARGUMENT naming the
+    field beyond them): every string at most 1,000 characters, every bytes field at most 64 KiB,
+    every repeated field at most 10,000 elements (of messages: 1,000,000). Each field's own rule,
+    where tighter, is in its comment. Dates are YYYY-MM-DD exactly; region codes ASCII digits.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -215,6 +223,10 @@ class SeasonServiceServicer(metaclass=_abc_1.ABCMeta):
 
     Errors common to every RPC: INVALID_ARGUMENT with google.rpc.BadRequest field violations
     (nothing is stored); NOT_FOUND; UNAVAILABLE when the database cannot be reached.
+    Input limits (server/limits.py, checked before anything else, INVALID_ARGUMENT naming the
+    field beyond them): every string at most 1,000 characters, every bytes field at most 64 KiB,
+    every repeated field at most 10,000 elements (of messages: 1,000,000). Each field's own rule,
+    where tighter, is in its comment. Dates are YYYY-MM-DD exactly; region codes ASCII digits.
     """
 
     @_abc_1.abstractmethod

@@ -48,6 +48,10 @@ class YearServiceStub:
     (nothing stored); NOT_FOUND for a case or household outside the key's region or unknown;
     PERMISSION_DENIED for a sub-role that may not make the step; FAILED_PRECONDITION naming the
     case's state when the step is out of order; UNAVAILABLE when the database cannot be reached.
+    Input limits (server/limits.py, checked before anything else, INVALID_ARGUMENT naming the
+    field beyond them): every string at most 1,000 characters, every bytes field at most 64 KiB,
+    every repeated field at most 10,000 elements (of messages: 1,000,000). Each field's own rule,
+    where tighter, is in its comment. Dates are YYYY-MM-DD exactly; region codes ASCII digits.
     """
 
     @_typing.overload
@@ -141,6 +145,10 @@ class YearServiceAsyncStub(YearServiceStub):
     (nothing stored); NOT_FOUND for a case or household outside the key's region or unknown;
     PERMISSION_DENIED for a sub-role that may not make the step; FAILED_PRECONDITION naming the
     case's state when the step is out of order; UNAVAILABLE when the database cannot be reached.
+    Input limits (server/limits.py, checked before anything else, INVALID_ARGUMENT naming the
+    field beyond them): every string at most 1,000 characters, every bytes field at most 64 KiB,
+    every repeated field at most 10,000 elements (of messages: 1,000,000). Each field's own rule,
+    where tighter, is in its comment. Dates are YYYY-MM-DD exactly; region codes ASCII digits.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -230,6 +238,10 @@ class YearServiceServicer(metaclass=_abc_1.ABCMeta):
     (nothing stored); NOT_FOUND for a case or household outside the key's region or unknown;
     PERMISSION_DENIED for a sub-role that may not make the step; FAILED_PRECONDITION naming the
     case's state when the step is out of order; UNAVAILABLE when the database cannot be reached.
+    Input limits (server/limits.py, checked before anything else, INVALID_ARGUMENT naming the
+    field beyond them): every string at most 1,000 characters, every bytes field at most 64 KiB,
+    every repeated field at most 10,000 elements (of messages: 1,000,000). Each field's own rule,
+    where tighter, is in its comment. Dates are YYYY-MM-DD exactly; region codes ASCII digits.
     """
 
     @_abc_1.abstractmethod
