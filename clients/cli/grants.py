@@ -2,7 +2,8 @@
 
     fupin grants disburse RUN_ID HOUSEHOLD_ID PROGRAMME_ID --channel bank-card|cash|in-kind
                           [--reference TEXT] [--request-id ID]
-    fupin grants sign RUN_ID HOUSEHOLD_ID PROGRAMME_ID --by household|village [--request-id ID]
+    fupin grants sign RUN_ID HOUSEHOLD_ID PROGRAMME_ID --by household|village [--on YYYY-MM-DD]
+                      [--request-id ID]
     fupin grants clawback RUN_ID HOUSEHOLD_ID PROGRAMME_ID --reason TEXT [--request-id ID]
     fupin grants delivery [--region CODE] [--overdue-days N]
 
@@ -34,6 +35,7 @@ def add_commands(commands: Any, client: argparse.ArgumentParser) -> None:
     disburse.set_defaults(run=run_disburse)
     sign = _grant_verb(verbs, client, "sign", "the household or its village signed for it")
     sign.add_argument("--by", choices=list(SIGNERS), required=True)
+    sign.add_argument("--on", default="", help="YYYY-MM-DD: the income year (today)")
     sign.set_defaults(run=run_sign)
     claw = _grant_verb(verbs, client, "clawback", "returned or clawed back")
     claw.add_argument("--reason", required=True)
@@ -76,7 +78,10 @@ def run_disburse(args: argparse.Namespace) -> int:
 
 def run_sign(args: argparse.Namespace) -> int:
     request = spb.SignForGrantRequest(
-        grant=_key(args), signed_by=SIGNERS[args.by], request_id=_request_id(args)
+        grant=_key(args),
+        signed_by=SIGNERS[args.by],
+        signed_on=args.on,
+        request_id=_request_id(args),
     )
     with season_stub(args) as stub:
         emit_one(stub.SignForGrant(request, timeout=args.timeout), args.output)

@@ -7,7 +7,7 @@
                                [--paid-price-fen N] [--request-id ID]
     fupin shipments cancel ID --reason TEXT [--request-id ID]
     fupin shipments pay ID --amount-fen N --paid-on YYYY-MM-DD [--reference TEXT] [--request-id ID]
-    fupin dividends pay PRODUCER_ID --amount-fen N [--reference TEXT] [--request-id ID]
+    fupin dividends pay PRODUCER_ID --amount-fen N [--reference T] [--paid-on D] [--request-id ID]
     fupin account PRODUCER_ID          shipped, received, owed, paid, paid out to members
 
 --output table (default), json (one object per line) or csv (a header line, then one line per
@@ -85,6 +85,7 @@ def add_commands(commands: Any, client: argparse.ArgumentParser) -> None:
     payout.add_argument("producer_id")
     payout.add_argument("--amount-fen", type=int, required=True)
     payout.add_argument("--reference", default="")
+    payout.add_argument("--paid-on", default="", help="YYYY-MM-DD: the income year (today)")
     payout.add_argument("--request-id", default="")
     payout.set_defaults(run=run_dividends)
     account = commands.add_parser("account", parents=[client], help="a producer's account")
@@ -185,6 +186,7 @@ def run_dividends(args: argparse.Namespace) -> int:
         producer_id=args.producer_id,
         amount_fen=args.amount_fen,
         reference=args.reference,
+        paid_on=args.paid_on,
         request_id=_request_id(args),
     )
     with season_stub(args) as stub:

@@ -16,6 +16,7 @@ from registry.errors import NotFound
 from registry.resources import models
 from registry.resources.kinds import HOUSEHOLD, PRODUCER, Kind
 from registry.resources.scoring import Indicators, ScoringConfig, Status, assess_sets, status_for
+from registry.season.models import HouseholdIncome
 
 Values = dict[str, Any]
 
@@ -81,9 +82,12 @@ def before_update(
 
 def _reassess(session: Session, row: Any, values: Values, config: ScoringConfig) -> None:
     """Re-score; a changed status is recorded, and lifted-out-then-poor is a return."""
-    ever_lifted = row.status == Status.LIFTED_OUT or _was_lifted_out(session, row.id)
+    ever_lifted = row.status == Status.LIFTED_OUT or was_lifted_out(session, row.id)
+    declared = values["income_per_capita_fen"]
+    extra = record_per_capita(session, row.id, values["members"], config)
+    assessed = {**values, "income_per_capita_fen": declared + extra} if extra else values
     new_score, new_status, values["set_scores"] = assess(
-        values, config, ever_lifted_out=ever_lifted
+        assessed, config, ever_lifted_out=ever_lifted
     )
     values["county_code"] = _county_of(session, values["village_id"])
     values["previous_score"], values["score"], values["status"] = row.score, new_score, new_status
@@ -100,7 +104,25 @@ def _reassess(session: Session, row: Any, values: Values, config: ScoringConfig)
         )
 
 
-def _was_lifted_out(session: Session, household_id: str) -> bool:
+def record_per_capita(
+    session: Session, household_id: str, members: int, config: ScoringConfig
+) -> int:
+    """The household's income record of its latest year per member (0 when the scoring does
+    not read the record, or there is none)."""
+    if not config.income_from_record or members <= 0:
+        return 0
+    income = HouseholdIncome
+    stmt = (
+        select(income)
+        .where(col(income.household_id) == household_id)
+        .order_by(col(income.year).desc())
+        .limit(1)
+    )
+    latest = session.scalars(stmt).first()
+    return 0 if latest is None else latest.total_fen // members
+
+
+def was_lifted_out(session: Session, household_id: str) -> bool:
     stmt = select(col(models.StatusChange.id)).where(
         col(models.StatusChange.household_id) == household_id,
         col(models.StatusChange.new_status) == Status.LIFTED_OUT,

@@ -63,6 +63,9 @@ class ScoringConfig:
     watch_margin: int = 5
     watch_drop: int = 10
     sets: tuple[IndicatorSet, ...] = ()
+    # Add the household's income record of its latest year (registry/season/income.py), per
+    # member, to its declared per-capita income: a season's payments, dividends and aid.
+    income_from_record: bool = True
 
     def __post_init__(self) -> None:
         unknown = set(self.weights) - set(INDICATORS)
@@ -129,6 +132,7 @@ class ScoringConfig:
             lifted_out_from=int(thresholds.get("lifted_out_from", 80)),
             watch_margin=int(watch.get("margin", 5)),
             watch_drop=int(watch.get("drop", 10)),
+            income_from_record=bool(raw["income"].get("from_record", True)),
         )
 
 

@@ -27,6 +27,7 @@ from registry.resources import models
 from registry.resources.store import RegistryStore, remember, replayed
 from registry.runs.data import RunState
 from registry.season import entries
+from registry.season.income import AID, add_income
 from registry.season.models import AID_RECEIVED, CLAWED_BACK, DISBURSED, GrantDisbursement
 
 STATE_NAMES = {DISBURSED: "GRANT_DISBURSED", AID_RECEIVED: "GRANT_RECEIVED"}
@@ -103,15 +104,18 @@ def disburse(
 
 
 def sign_for(
-    store: RegistryStore, key: GrantKey, *, signed_by: int, **step: Any
+    store: RegistryStore, key: GrantKey, *, signed_by: int, signed_on: str = "", **step: Any
 ) -> GrantDisbursement:
-    """The household (or its village) signed for a disbursed grant."""
+    """The household (or its village) signed for a disbursed grant: its income of the year."""
     if signed_by not in SIGNERS:
         raise InvalidArgument.one("signed_by", "must be SIGNED_BY_HOUSEHOLD or SIGNED_BY_VILLAGE")
+    year = _year(signed_on)
 
     def change(session: Session, row: GrantDisbursement | None, amount: int) -> GrantDisbursement:
         row = _expect(key, row, (DISBURSED,), "signed for")
         row.state, row.signed_by, row.receive_time = AID_RECEIVED, signed_by, models.utcnow()
+        row.receive_year = year
+        add_income(session, key.household_id, year, AID, amount, store.scoring)
         return row
 
     return _step(store, key, "SignForGrant", RECEIPT_ENTRY, change, **step)
@@ -126,10 +130,22 @@ def claw_back(
 
     def change(session: Session, row: GrantDisbursement | None, amount: int) -> GrantDisbursement:
         row = _expect(key, row, (DISBURSED, AID_RECEIVED), "clawed back")
+        if row.state == AID_RECEIVED:
+            year = row.receive_year
+            add_income(session, key.household_id, year, AID, -amount, store.scoring)
         row.state, row.clawback_reason, row.clawback_time = CLAWED_BACK, reason, models.utcnow()
         return row
 
     return _step(store, key, "ClawBackGrant", CLAWBACK_ENTRY, change, **step)
+
+
+def _year(signed_on: str) -> int:
+    if not signed_on:
+        return models.utcnow().year
+    try:
+        return datetime.strptime(signed_on, "%Y-%m-%d").year
+    except ValueError:
+        raise InvalidArgument.one("signed_on", "must be a date, YYYY-MM-DD, or empty") from None
 
 
 def _step(

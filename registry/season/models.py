@@ -127,7 +127,35 @@ class GrantDisbursement(SQLModel, table=True):
     channel: int
     reference: str = Field(default="", max_length=100)
     signed_by: int = 0
+    receive_year: int = 0  # the household's income year it was signed for in (0: not yet)
     clawback_reason: str = Field(default="", max_length=200)
     disburse_time: datetime
     receive_time: datetime | None = None
     clawback_time: datetime | None = None
+
+
+class HouseholdIncome(SQLModel, table=True):
+    """A household's income of one year from the season: its produce paid for (a household
+    grower's), dividends from its cooperatives, aid signed for (registry/season/income.py)."""
+
+    __tablename__ = "household_income"
+    __table_args__ = (
+        CheckConstraint(
+            "produce_fen >= 0 AND dividends_fen >= 0 AND aid_fen >= 0",
+            name="household_income_non_negative",
+        ),
+        CheckConstraint("year >= 2000 AND year <= 2100", name="household_income_year_range"),
+    )
+
+    household_id: str = Field(
+        foreign_key="household.id", primary_key=True, max_length=40, ondelete="CASCADE"
+    )
+    year: int = Field(primary_key=True)
+    produce_fen: int = Field(default=0, sa_type=BigInteger)
+    dividends_fen: int = Field(default=0, sa_type=BigInteger)
+    aid_fen: int = Field(default=0, sa_type=BigInteger)
+    update_time: datetime
+
+    @property
+    def total_fen(self) -> int:
+        return self.produce_fen + self.dividends_fen + self.aid_fen

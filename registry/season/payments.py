@@ -30,6 +30,7 @@ from registry.resources import models
 from registry.resources.kinds import PRODUCER
 from registry.resources.store import RegistryStore, new_ids, remember, replayed
 from registry.season import entries, shipments
+from registry.season.income import DIVIDENDS, PRODUCE, add_income
 from registry.season.models import CANCELLED, RECEIVED, Dividend, Payment, Shipment
 
 COOPERATIVE = 2  # fupin.registry.v1.ProducerKind.PRODUCER_COOPERATIVE
@@ -82,6 +83,13 @@ def record_payment(
         if amount_fen > left:
             raise InvalidArgument.one("amount_fen", f"is above what is still owed: {left} fen")
         row.paid_fen += amount_fen
+        grower = session.scalar(
+            select(col(models.Producer.household_id)).where(
+                col(models.Producer.id) == row.producer_id
+            )
+        )
+        if grower:
+            add_income(session, grower, int(paid_on[:4]), PRODUCE, amount_fen, store.scoring)
         payment = Payment(
             id=new_ids("pay", 1)[0],
             shipment_id=row.id,
@@ -104,16 +112,22 @@ def pay_dividends(
     *,
     amount_fen: int,
     reference: str,
+    paid_on: str = "",
     reader: Principal,
     request_id: str,
     fingerprint: str,
 ) -> tuple[str, list[Payout]]:
     """Split amount_fen among the cooperative's members by share; (batch id, payouts)."""
     bad = _money_checks(amount_fen, reference)
+    if paid_on and not _is_date(paid_on):
+        bad.append(FieldViolation("paid_on", "must be a date, YYYY-MM-DD, or empty (today)"))
     if bad:
         raise InvalidArgument(bad)
+    year = int(paid_on[:4]) if paid_on else models.utcnow().year
     try:
-        return _pay(store, producer_id, amount_fen, reference, reader, request_id, fingerprint)
+        return _pay(
+            store, producer_id, amount_fen, reference, year, reader, request_id, fingerprint
+        )
     except IntegrityError as exc:  # one request_id on two cooperatives at once
         message = "request_id is in use by another request"
         raise AlreadyExists(message, field="request_id") from exc
@@ -124,6 +138,7 @@ def _pay(
     producer_id: str,
     amount_fen: int,
     reference: str,
+    year: int,
     reader: Principal,
     request_id: str,
     fingerprint: str,
@@ -164,6 +179,8 @@ def _pay(
                 for p in payouts
             ],
         )
+        for p in payouts:  # in household id order: split_by_shares sorts them
+            add_income(session, p.household_id, year, DIVIDENDS, p.amount_fen, store.scoring)
         session.flush()  # rows first, then the ledger's lock (shipments.step says why)
         ledger.append(
             session,

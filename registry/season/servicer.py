@@ -90,6 +90,7 @@ class SeasonServicer(spb_grpc.SeasonServiceServicer):
             request.producer_id,
             amount_fen=request.amount_fen,
             reference=request.reference,
+            paid_on=request.paid_on,
             **_step(request),
         )
         return spb.PayDividendsResponse(
@@ -132,7 +133,8 @@ class SeasonServicer(spb_grpc.SeasonServiceServicer):
 
     def SignForGrant(self, request: Any, context: Any) -> spb.Disbursement:
         key = _grant(request)
-        row = disbursements.sign_for(self.store, key, signed_by=request.signed_by, **_step(request))
+        signed = {"signed_by": request.signed_by, "signed_on": request.signed_on}
+        row = disbursements.sign_for(self.store, key, **signed, **_step(request))
         return disbursement_proto(row)
 
     def ClawBackGrant(self, request: Any, context: Any) -> spb.Disbursement:

@@ -243,8 +243,11 @@ class SignForGrantRequest(_message.Message):
     GRANT_FIELD_NUMBER: _builtins.int
     SIGNED_BY_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    SIGNED_ON_FIELD_NUMBER: _builtins.int
     signed_by: Global___SignedBy.ValueType
     request_id: _builtins.str
+    signed_on: _builtins.str
+    """YYYY-MM-DD, the household's income year; empty: today"""
     @_builtins.property
     def grant(self) -> Global___GrantKey: ...
     def __init__(
@@ -253,10 +256,11 @@ class SignForGrantRequest(_message.Message):
         grant: Global___GrantKey | None = ...,
         signed_by: Global___SignedBy.ValueType = ...,
         request_id: _builtins.str = ...,
+        signed_on: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["grant", b"grant"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["grant", b"grant", "request_id", b"request_id", "signed_by", b"signed_by"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["grant", b"grant", "request_id", b"request_id", "signed_by", b"signed_by", "signed_on", b"signed_on"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -710,12 +714,15 @@ class PayDividendsRequest(_message.Message):
     AMOUNT_FEN_FIELD_NUMBER: _builtins.int
     REFERENCE_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    PAID_ON_FIELD_NUMBER: _builtins.int
     producer_id: _builtins.str
     """a cooperative"""
     amount_fen: _builtins.int
     """> 0"""
     reference: _builtins.str
     request_id: _builtins.str
+    paid_on: _builtins.str
+    """YYYY-MM-DD, the members' income year; empty: today"""
     def __init__(
         self,
         *,
@@ -723,10 +730,11 @@ class PayDividendsRequest(_message.Message):
         amount_fen: _builtins.int = ...,
         reference: _builtins.str = ...,
         request_id: _builtins.str = ...,
+        paid_on: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_fen", b"amount_fen", "producer_id", b"producer_id", "reference", b"reference", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_fen", b"amount_fen", "paid_on", b"paid_on", "producer_id", b"producer_id", "reference", b"reference", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

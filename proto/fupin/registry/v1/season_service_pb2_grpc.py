@@ -192,7 +192,9 @@ class SeasonServiceServicer:
 
     def RecordPayment(self, request, context):
         """The buyer paid for a received shipment: the payment is kept (amount, date, reference),
-        added to the shipment's paid_fen and written to the ledger (PAYMENT). Errors:
+        added to the shipment's paid_fen and written to the ledger (PAYMENT). A household
+        grower's payment is its income of paid_on's year: the household is re-scored, and a
+        changed status is kept in its history naming the income. Errors:
         INVALID_ARGUMENT (amount_fen above what is still owed, naming it; paid_on; reference),
         FAILED_PRECONDITION unless SHIPMENT_RECEIVED.
         """
@@ -203,7 +205,7 @@ class SeasonServiceServicer:
     def PayDividends(self, request, context):
         """A cooperative pays amount_fen out to its member households by their shares (share_permille,
         split so the parts add up to the amount exactly): one dividend per member, each a ledger
-        entry (DIVIDEND) naming the household. Errors: INVALID_ARGUMENT naming amount_fen when it
+        entry (DIVIDEND) naming the household and added to its income (re-scored likewise). Errors: INVALID_ARGUMENT naming amount_fen when it
         is above what the cooperative has been paid and not yet paid out; FAILED_PRECONDITION when
         the producer is not a cooperative with members; nothing is stored when refused.
         """
@@ -230,6 +232,8 @@ class SeasonServiceServicer:
 
     def SignForGrant(self, request, context):
         """The household, or its village for it, signed for the grant (签收). Ledger: AID_RECEIPT.
+        The grant is the household's income of signed_on's year (re-scored likewise); a clawback
+        of a received grant takes it back out.
         Errors: INVALID_ARGUMENT (signed_by), FAILED_PRECONDITION unless GRANT_DISBURSED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

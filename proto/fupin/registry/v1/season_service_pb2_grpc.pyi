@@ -78,14 +78,16 @@ class SeasonServiceStub:
     """
     RecordPayment: _grpc.UnaryUnaryMultiCallable[_season_service_pb2.RecordPaymentRequest, _season_service_pb2.Shipment]
     """The buyer paid for a received shipment: the payment is kept (amount, date, reference),
-    added to the shipment's paid_fen and written to the ledger (PAYMENT). Errors:
+    added to the shipment's paid_fen and written to the ledger (PAYMENT). A household
+    grower's payment is its income of paid_on's year: the household is re-scored, and a
+    changed status is kept in its history naming the income. Errors:
     INVALID_ARGUMENT (amount_fen above what is still owed, naming it; paid_on; reference),
     FAILED_PRECONDITION unless SHIPMENT_RECEIVED.
     """
     PayDividends: _grpc.UnaryUnaryMultiCallable[_season_service_pb2.PayDividendsRequest, _season_service_pb2.PayDividendsResponse]
     """A cooperative pays amount_fen out to its member households by their shares (share_permille,
     split so the parts add up to the amount exactly): one dividend per member, each a ledger
-    entry (DIVIDEND) naming the household. Errors: INVALID_ARGUMENT naming amount_fen when it
+    entry (DIVIDEND) naming the household and added to its income (re-scored likewise). Errors: INVALID_ARGUMENT naming amount_fen when it
     is above what the cooperative has been paid and not yet paid out; FAILED_PRECONDITION when
     the producer is not a cooperative with members; nothing is stored when refused.
     """
@@ -99,6 +101,8 @@ class SeasonServiceStub:
     """
     SignForGrant: _grpc.UnaryUnaryMultiCallable[_season_service_pb2.SignForGrantRequest, _season_service_pb2.Disbursement]
     """The household, or its village for it, signed for the grant (签收). Ledger: AID_RECEIPT.
+    The grant is the household's income of signed_on's year (re-scored likewise); a clawback
+    of a received grant takes it back out.
     Errors: INVALID_ARGUMENT (signed_by), FAILED_PRECONDITION unless GRANT_DISBURSED.
     """
     ClawBackGrant: _grpc.UnaryUnaryMultiCallable[_season_service_pb2.ClawBackGrantRequest, _season_service_pb2.Disbursement]
@@ -164,14 +168,16 @@ class SeasonServiceAsyncStub(SeasonServiceStub):
     """
     RecordPayment: _aio.UnaryUnaryMultiCallable[_season_service_pb2.RecordPaymentRequest, _season_service_pb2.Shipment]  # type: ignore[assignment]
     """The buyer paid for a received shipment: the payment is kept (amount, date, reference),
-    added to the shipment's paid_fen and written to the ledger (PAYMENT). Errors:
+    added to the shipment's paid_fen and written to the ledger (PAYMENT). A household
+    grower's payment is its income of paid_on's year: the household is re-scored, and a
+    changed status is kept in its history naming the income. Errors:
     INVALID_ARGUMENT (amount_fen above what is still owed, naming it; paid_on; reference),
     FAILED_PRECONDITION unless SHIPMENT_RECEIVED.
     """
     PayDividends: _aio.UnaryUnaryMultiCallable[_season_service_pb2.PayDividendsRequest, _season_service_pb2.PayDividendsResponse]  # type: ignore[assignment]
     """A cooperative pays amount_fen out to its member households by their shares (share_permille,
     split so the parts add up to the amount exactly): one dividend per member, each a ledger
-    entry (DIVIDEND) naming the household. Errors: INVALID_ARGUMENT naming amount_fen when it
+    entry (DIVIDEND) naming the household and added to its income (re-scored likewise). Errors: INVALID_ARGUMENT naming amount_fen when it
     is above what the cooperative has been paid and not yet paid out; FAILED_PRECONDITION when
     the producer is not a cooperative with members; nothing is stored when refused.
     """
@@ -185,6 +191,8 @@ class SeasonServiceAsyncStub(SeasonServiceStub):
     """
     SignForGrant: _aio.UnaryUnaryMultiCallable[_season_service_pb2.SignForGrantRequest, _season_service_pb2.Disbursement]  # type: ignore[assignment]
     """The household, or its village for it, signed for the grant (签收). Ledger: AID_RECEIPT.
+    The grant is the household's income of signed_on's year (re-scored likewise); a clawback
+    of a received grant takes it back out.
     Errors: INVALID_ARGUMENT (signed_by), FAILED_PRECONDITION unless GRANT_DISBURSED.
     """
     ClawBackGrant: _aio.UnaryUnaryMultiCallable[_season_service_pb2.ClawBackGrantRequest, _season_service_pb2.Disbursement]  # type: ignore[assignment]
@@ -283,7 +291,9 @@ class SeasonServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_season_service_pb2.Shipment, _abc.Awaitable[_season_service_pb2.Shipment]]:
         """The buyer paid for a received shipment: the payment is kept (amount, date, reference),
-        added to the shipment's paid_fen and written to the ledger (PAYMENT). Errors:
+        added to the shipment's paid_fen and written to the ledger (PAYMENT). A household
+        grower's payment is its income of paid_on's year: the household is re-scored, and a
+        changed status is kept in its history naming the income. Errors:
         INVALID_ARGUMENT (amount_fen above what is still owed, naming it; paid_on; reference),
         FAILED_PRECONDITION unless SHIPMENT_RECEIVED.
         """
@@ -296,7 +306,7 @@ class SeasonServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_season_service_pb2.PayDividendsResponse, _abc.Awaitable[_season_service_pb2.PayDividendsResponse]]:
         """A cooperative pays amount_fen out to its member households by their shares (share_permille,
         split so the parts add up to the amount exactly): one dividend per member, each a ledger
-        entry (DIVIDEND) naming the household. Errors: INVALID_ARGUMENT naming amount_fen when it
+        entry (DIVIDEND) naming the household and added to its income (re-scored likewise). Errors: INVALID_ARGUMENT naming amount_fen when it
         is above what the cooperative has been paid and not yet paid out; FAILED_PRECONDITION when
         the producer is not a cooperative with members; nothing is stored when refused.
         """
@@ -328,6 +338,8 @@ class SeasonServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_season_service_pb2.Disbursement, _abc.Awaitable[_season_service_pb2.Disbursement]]:
         """The household, or its village for it, signed for the grant (签收). Ledger: AID_RECEIPT.
+        The grant is the household's income of signed_on's year (re-scored likewise); a clawback
+        of a received grant takes it back out.
         Errors: INVALID_ARGUMENT (signed_by), FAILED_PRECONDITION unless GRANT_DISBURSED.
         """
 

@@ -1,0 +1,93 @@
+"""Income back to the file card: each household's income record per year, fed by payments for
+its produce (a household grower's), dividends and aid signed for; each addition re-scores the
+household (the scoring reads the record when its config says so: registry/resources/scoring.py
+income_from_record) and a changed status gets a history entry naming why, e.g.
+"income 2020: produce sales ¥8,420".
+
+Called inside the transaction of the step that brought the money, before its ledger append:
+the household row is locked (after the step's own rows), so concurrent additions to one
+household serialize.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlmodel import Session, col
+
+from registry.resources import models
+from registry.resources.hooks import assess, record_per_capita, was_lifted_out
+from registry.resources.scoring import ScoringConfig, Status
+from registry.season.models import HouseholdIncome
+
+PRODUCE, DIVIDENDS, AID = "produce_fen", "dividends_fen", "aid_fen"
+LABELS = {PRODUCE: "produce sales", DIVIDENDS: "dividends", AID: "aid received"}
+
+
+def add_income(
+    session: Session,
+    household_id: str,
+    year: int,
+    source: str,
+    amount_fen: int,
+    config: ScoringConfig,
+) -> None:
+    """Add amount_fen (negative: a clawback) to the household's record of `year` from
+    `source` (PRODUCE, DIVIDENDS or AID), then re-score it."""
+    household = session.scalars(
+        select(models.Household).where(col(models.Household.id) == household_id).with_for_update()
+    ).first()
+    if household is None:
+        return
+    record = session.get(HouseholdIncome, (household_id, year))
+    if record is None:
+        record = HouseholdIncome(household_id=household_id, year=year, update_time=models.utcnow())
+        session.add(record)
+    setattr(record, source, getattr(record, source) + amount_fen)
+    record.update_time = models.utcnow()
+    session.flush()
+    sign = "" if amount_fen >= 0 else "-"
+    reason = f"income {year}: {LABELS[source]} {sign}¥{abs(amount_fen) / 100:,.0f}"
+    rescore(session, household, config, reason)
+
+
+def rescore(
+    session: Session, household: models.Household, config: ScoringConfig, reason: str
+) -> None:
+    """Score the household again with its record; a changed status is kept in its history."""
+    values = {
+        name: getattr(household, name)
+        for name in (
+            "housing_safety",
+            "food_security",
+            "children_schooling",
+            "health",
+            "disability",
+            "income_per_capita_fen",
+            "members",
+            "labour_force",
+        )
+    }
+    values["income_per_capita_fen"] += record_per_capita(
+        session, household.id, household.members, config
+    )
+    values["extra_indicators"] = household.extra_indicators
+    ever_lifted = household.status == Status.LIFTED_OUT or was_lifted_out(session, household.id)
+    new_score, new_status, set_scores = assess(values, config, ever_lifted_out=ever_lifted)
+    if new_score == household.score and new_status == household.status:
+        return
+    household.set_scores = set_scores
+    now = models.utcnow()
+    if new_status != household.status:
+        session.add(
+            models.StatusChange(
+                household_id=household.id,
+                time=now,
+                old_status=household.status,
+                new_status=new_status,
+                score=new_score,
+                reason=reason[:200],
+            )
+        )
+    household.previous_score, household.score = household.score, new_score
+    household.status, household.update_time = new_status, now
+    household.version += 1
