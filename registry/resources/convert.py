@@ -329,6 +329,9 @@ def cadre_values(m: pb.Cadre, c: Checker) -> Values:
         or None,
         "pinned": m.pinned,
         "available": m.available,
+        "contract_quota": c.integer("contract_quota", m.contract_quota, 0, 2**31 - 1)
+        if m.HasField("contract_quota")
+        else None,
     }
 
 
@@ -344,6 +347,7 @@ def cadre_proto(row: models.Cadre) -> pb.Cadre:
         current_village_id=row.current_village_id or "",
         pinned=row.pinned,
         available=row.available,
+        contract_quota=row.contract_quota,
         **_common(row),
     )
 
