@@ -48,7 +48,7 @@ from clients import (
     i18n,
 )
 from clients.cli_output import emit, emit_json, emit_one, say, show
-from clients.client import KINDS, RegistryClient
+from clients.client import KINDS, MAX_PAGE_SIZE, RegistryClient
 from clients.errors import CsvFormatError, FupinClientError, UsageError
 from clients.progress import Progress
 
@@ -289,7 +289,8 @@ def _read_csv(kind: str, path: Path) -> csvio.Table:
 def run_list(args: argparse.Namespace) -> int:
     kind = KINDS[args.kind]
     with _connect(args) as client:
-        emit(kind.cli_name, client.list(kind, filter=args.filter, limit=args.limit), args.output)
+        records = client.list(kind, filter=args.filter, page_size=MAX_PAGE_SIZE, limit=args.limit)
+        emit(kind.cli_name, records, args.output)
     return 0
 
 

@@ -28,7 +28,6 @@ from typing import Any
 import grpc
 
 from clients import auth
-from clients.aid_charts import spending_by_cause
 from clients.cli_output import emit_json, emit_one, print_table, say, show
 from clients.cli_runs import solve_with_progress
 from clients.errors import from_rpc_error
@@ -117,6 +116,8 @@ def run_allocate(args: argparse.Namespace) -> int:
             )
     _summary(run, args.output)
     if args.chart:
+        from clients.aid_charts import spending_by_cause  # matplotlib: only when drawing
+
         say(f"chart: {spending_by_cause(_by_cause(run), args.chart, _title(run))}")
     return 0 if run.state in (mpb.PROPOSED, mpb.COMMITTED) else 1
 
@@ -260,6 +261,8 @@ def run_chart(args: argparse.Namespace) -> int:
     title = (
         f"Committed aid by cause of poverty{where} ({totals.total_fen / 1e6:,.2f} × 10,000 yuan)"
     )
+    from clients.aid_charts import spending_by_cause  # matplotlib: only when drawing
+
     path = spending_by_cause({t.key: t.amount_fen for t in totals.causes}, args.out, title)
     show(str(path))
     return 0
