@@ -7,7 +7,8 @@ kg, distance in km, dates YYYY-MM-DD. Ids (village_id, producer_id…) are the s
 
 households: village_id, card_number, head_name, members, labour_force, housing_safety,
     food_security, children_schooling, health, disability, income_per_capita_fen,
-    causes (e.g. `ILLNESS;LACK_OF_TECHNOLOGY`, may be empty), [assessment_reason]
+    causes (e.g. `ILLNESS;LACK_OF_TECHNOLOGY`, may be empty), [assessment_reason],
+    [extra_indicators] (e.g. `broadband=30;road_access=90`, for a larger indicator system)
 listings: producer_id, product, grade, quantity_kg, floor_price_fen, available_from,
     available_until, shelf_life_days
 cadres: display_name, rank (e.g. SECTION_CHIEF), skills (e.g. `agronomy;ecommerce`), home_unit,
@@ -66,6 +67,8 @@ class Column:
             message = getattr(message, name)
         if isinstance(value, list):
             getattr(message, self.leaf).extend(value)
+        elif isinstance(value, dict):
+            getattr(message, self.leaf).update(value)
         else:
             setattr(message, self.leaf, value)
 
@@ -137,6 +140,18 @@ NUMBER = Codec(_number, repr)
 BOOLEAN = Codec(_boolean, lambda value: "true" if value else "false")
 TAGS = Codec(_split, ";".join)
 
+
+def _pairs(text: str) -> dict[str, int]:
+    """`broadband=30;road_access=90` (an extra indicator's name and its 0-100 value each)."""
+    pairs = {}
+    for item in _split(text):
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"must be name=value pairs separated by ';', got {item!r}")
+        pairs[name.strip()] = _integer(value.strip())
+    return pairs
+
+
 HOUSEHOLD_COLUMNS = (
     Column("village_id", "village_id", TEXT),
     Column("card_number", "card_number", TEXT),
@@ -156,6 +171,12 @@ HOUSEHOLD_COLUMNS = (
     ),
     Column("causes", "causes", _enums(pb.PovertyCause)),
     Column("assessment_reason", "assessment_reason", TEXT, default=""),
+    Column(
+        "extra_indicators",
+        "indicators.extra",
+        Codec(_pairs, lambda extra: ";".join(f"{k}={v}" for k, v in sorted(extra.items()))),
+        default="",
+    ),
 )
 LISTING_COLUMNS = (
     Column("producer_id", "producer_id", TEXT),

@@ -13,6 +13,18 @@ import grpc
 from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 
+# What one error carries, so that its status always arrives: gRPC refuses trailers over 16 KB
+# (and may refuse any over 8 KB), and a refused trailer reaches the caller as
+# "RESOURCE_EXHAUSTED: Stream removed" instead of the error. The first MAX_VIOLATIONS field
+# violations are sent, then one more with field OMITTED saying how many were left out; each
+# path and description is cut to a bound, and the whole details to DETAILS_BUDGET bytes.
+MAX_VIOLATIONS = 50
+MAX_FIELD_CHARS = 160
+MAX_DESCRIPTION_CHARS = 240
+MAX_MESSAGE_BYTES = 480  # grpc-message is percent-encoded: up to 3 times as long on the wire
+DETAILS_BUDGET = 4096
+OMITTED = "..."
+
 
 @dataclass(frozen=True)
 class FieldViolation:
@@ -33,8 +45,9 @@ class FupinError(Exception):
         return []
 
     def to_status(self) -> status_pb2.Status:
-        """The google.rpc.Status carried in the trailers (grpc-status-details-bin)."""
-        status = status_pb2.Status(code=self.code.value[0], message=self.message)
+        """The google.rpc.Status carried in the trailers (grpc-status-details-bin), small
+        enough to always arrive (see MAX_VIOLATIONS)."""
+        status = status_pb2.Status(code=self.code.value[0], message=cut_bytes(self.message))
         status.details.extend(self.details())
         return status
 
@@ -45,7 +58,9 @@ class InvalidArgument(FupinError):
     def __init__(self, violations: Iterable[FieldViolation], message: str = "") -> None:
         self.violations = list(violations)
         if not message:
-            shown = "; ".join(f"{v.field}: {v.description}" for v in self.violations[:3])
+            shown = "; ".join(
+                f"{cut(v.field, 60)}: {cut(v.description, 60)}" for v in self.violations[:3]
+            )
             more = len(self.violations) - 3
             message = f"invalid argument: {shown}" + (f" (+{more} more)" if more > 0 else "")
         super().__init__(message)
@@ -119,13 +134,40 @@ class Infeasible(FailedPrecondition):
 
 
 def bad_request(violations: Iterable[FieldViolation]) -> any_pb2.Any:
-    """Pack field violations as a google.rpc.BadRequest detail."""
-    bad = error_details_pb2.BadRequest(
-        field_violations=[
-            error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
-            for v in violations
-        ]
-    )
+    """Pack field violations as a google.rpc.BadRequest detail: the first MAX_VIOLATIONS that
+    fit in DETAILS_BUDGET bytes, each cut to length, then one OMITTED violation counting the
+    rest."""
+    bad = error_details_pb2.BadRequest()
+    given = list(violations)
+    size = 0
+    for v in given[:MAX_VIOLATIONS]:
+        shown = error_details_pb2.BadRequest.FieldViolation(
+            field=cut(v.field, MAX_FIELD_CHARS),
+            description=cut(v.description, MAX_DESCRIPTION_CHARS),
+        )
+        size += shown.ByteSize() + 4
+        if size > DETAILS_BUDGET:
+            break
+        bad.field_violations.append(shown)
+    rest = len(given) - len(bad.field_violations)
+    if rest > 0:
+        bad.field_violations.add(field=OMITTED, description=f"+{rest} more violations not shown")
     packed = any_pb2.Any()
     packed.Pack(bad)
     return packed
+
+
+def cut(text: str, limit: int) -> str:
+    """text, shortened to at most limit characters with an ellipsis if it was longer."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def cut_bytes(text: str, limit: int = MAX_MESSAGE_BYTES) -> str:
+    """text in at most limit bytes of UTF-8: its start and its last 80 bytes (where a message
+    says how many more there were), never splitting a character."""
+    data = text.encode()
+    if len(data) <= limit:
+        return text
+    head = data[: limit - 84].decode(errors="ignore")
+    tail = data[-80:].decode(errors="ignore")
+    return f"{head}…{tail}"

@@ -12,12 +12,14 @@ from typing import Any
 
 import grpc
 import structlog
+from google.protobuf.message import Message
 from grpc_status import rpc_status
 
 from registry.access import policy as access
-from registry.access.audit import request_id_of
 from registry.access.policy import Principal
 from registry.errors import FupinError, InvalidArgument
+from registry.resources.requests import request_id_of
+from server import limits
 from server.guard import Guard
 from server.metrics import Metrics
 
@@ -76,6 +78,8 @@ def _lenient(deserialize: Callable[[bytes], Any] | None) -> Callable[[bytes], An
 def _check_decoded(request: Any) -> Any:
     if isinstance(request, _Undecodable):
         raise InvalidArgument.one("request", "is not a valid protobuf message for this method")
+    if isinstance(request, Message):  # not a client stream's iterator: its messages are, each
+        limits.check(request)
     return request
 
 

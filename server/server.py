@@ -29,6 +29,8 @@ from registry.ledger import servicer as ledger_service
 from registry.resources import servicer as service
 from registry.resources.scoring import ScoringConfig
 from registry.resources.store import RegistryStore
+from registry.year import servicer as year_service
+from registry.year.rules import RiskRules, YearRules
 from server import grpc_source, probe
 from server.guard import Authenticator, Guard, RateLimiter
 from server.interceptor import RpcInterceptor
@@ -118,6 +120,12 @@ def create_server(settings: Settings, *, address: str | None = None) -> Running:
             service.add_to_server(store, server),
             users_servicer.add_to_server(keys, server, audit_writer),
             ledger_service.add_to_server(store, server, salt=settings.transparency_salt),
+            year_service.add_to_server(
+                store,
+                server,
+                YearRules.load(settings.scoring_file),
+                RiskRules.load(settings.scoring_file),
+            ),
             grpc_source.add_to_server(source, server),
         ]
         check = probe.database_check(engine)

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     # Key of the household pseudonyms in the transparency export (keep it secret and fixed,
     # so tokens stay the same between exports); empty: a random key per server start.
     transparency_salt: str = ""
+    # Key signing the page tokens of every List (registry/resources/query.py reads it from the
+    # environment); empty: a random key per process. Servers that share callers share it.
+    page_token_key: str = ""
     # Access control (docs/access.md): TLS, and the admin key made at first start.
     tls_cert_file: Path | None = None  # PEM certificate chain; with tls_key_file turns TLS on
     tls_key_file: Path | None = None

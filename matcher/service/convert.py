@@ -16,7 +16,7 @@ from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from matcher.service.source import RunRecord
 from matcher.solvers.common.solving import SolveParams, SolveStatus
 from registry.errors import FieldViolation, InvalidArgument
-from registry.resources.checks import Checker
+from registry.resources.checks import Checker, iso_date
 
 MAX_TIME_LIMIT_S = 600.0
 DEFAULT_TIME_LIMIT_S = 30.0
@@ -64,9 +64,9 @@ def solve_params(p: mpb.SolveParameters, time_remaining_s: float | None) -> Solv
 
 def date(field: str, value: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(value)
+        return iso_date(value)
     except ValueError:
-        raise InvalidArgument.one(field, f"must be a date YYYY-MM-DD, got {value!r}") from None
+        raise InvalidArgument.one(field, f"must be a date YYYY-MM-DD, got {value[:40]!r}") from None
 
 
 def run_proto(run: RunRecord, *, with_result: bool = True) -> mpb.MatchRun:

@@ -95,9 +95,14 @@ def _problem(
         raise InvalidArgument.one(prefix + field, exc.description) from None
 
 
-def _shares(shares: Sequence[mpb.PovertyShare]) -> produce.Shares:
+def _shares(path: str, shares: Sequence[mpb.PovertyShare]) -> produce.Shares:
     if not shares:
         return produce.household(produce.PovertyClass.NOT_POOR)
+    for j, s in enumerate(shares):
+        if s.poverty_class not in mpb.PovertyClass.values():
+            raise InvalidArgument.one(
+                f"{path}.shares[{j}].poverty_class", f"unknown value {s.poverty_class}"
+            )
     return tuple(
         (produce.PovertyClass(max(0, s.poverty_class - 1)), s.share_permille / 1000) for s in shares
     )
@@ -116,7 +121,7 @@ def _inline_listing(i: int, x: mpb.InlineListing) -> produce.Listing:
         available_from=date(f"{path}.available_from", x.available_from),
         available_until=date(f"{path}.available_until", x.available_until),
         shelf_life_days=x.shelf_life_days,
-        shares=_shares(x.shares),
+        shares=_shares(path, x.shares),
     )
 
 

@@ -6,6 +6,7 @@ and orders; a proposed run stores its allocations, which a commit reserves and f
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,8 +17,11 @@ from matcher.service.jobs import ProduceJob, solve_produce
 from matcher.service.kinds import Ended, Limit, Prepared, RunKind, check_size, proposed
 from matcher.service.source import Allocation, RegistrySource, RunRecord
 from matcher.solvers import produce
-from registry.access.policy import Principal
+from registry.access.policy import Principal, Role
 from registry.errors import InvalidArgument
+from registry.resources.requests import REGION_CODE
+
+PRODUCT = re.compile(r"[a-z0-9][a-z0-9_\-]{0,59}")
 
 LIMITS = {
     "listings": Limit(200_000, "max_problem_listings"),
@@ -31,7 +35,7 @@ def prepare(
     caller: Principal,
     limits: Mapping[str, Limit],
 ) -> Prepared:
-    problem = _problem(request, source, limits)
+    problem = _problem(request, source, limits, caller)
     job = ProduceJob(
         problem,
         orders_per_listing=request.parameters.max_orders_per_listing,
@@ -42,7 +46,10 @@ def prepare(
 
 
 def _problem(
-    request: mpb.MatchProduceRequest, source: RegistrySource, limits: Mapping[str, Limit]
+    request: mpb.MatchProduceRequest,
+    source: RegistrySource,
+    limits: Mapping[str, Limit],
+    caller: Principal,
 ) -> produce.ProduceProblem:
     goal = convert.objective(request.parameters.objective)
     which = request.WhichOneof("source")
@@ -55,11 +62,17 @@ def _problem(
     sel = request.selection
     if not sel.product:
         raise InvalidArgument.one("selection.product", "is required")
+    if not PRODUCT.fullmatch(sel.product):
+        raise InvalidArgument.one("selection.product", "must be a slug like green_plum (<= 60)")
+    if not REGION_CODE.fullmatch(sel.region_code):
+        raise InvalidArgument.one("selection.region_code", "must be up to 12 digits")
     date("selection.today", sel.today)
     listings = source.open_listings(
         product=sel.product, region_code=sel.region_code, today=sel.today
     )
     orders = source.open_orders(product=sel.product, today=sel.today)
+    if caller.role is Role.PLATFORM:  # a platform matches its own buyer's orders, and sees
+        orders = [o for o in orders if o.buyer_id == caller.scope]  # no one else's prices
     check_size(limits, listings=len(listings), orders=len(orders))
     return convert.registry_problem(sel, listings, orders, goal)
 

@@ -65,6 +65,7 @@ _M = "/fupin.matcher.v1.MatcherService/"
 _X = "/fupin.registry.v1.AccessService/"
 _L = "/fupin.registry.v1.LedgerService/"
 _S = "/fupin.registry.v1.MatcherStoreService/"
+_Y = "/fupin.registry.v1.YearService/"
 
 # fmt: off
 POLICY: Mapping[str, frozenset[Role]] = MappingProxyType({
@@ -148,6 +149,22 @@ POLICY: Mapping[str, frozenset[Role]] = MappingProxyType({
     f"{_X}ResetPassword": frozenset({ADMIN, OFFICE}),
     f"{_X}SignIn": PUBLIC,
     f"{_X}SignOut": ALL,
+    # Identification and exit cases: an office's sub-role (village committee, township, county:
+    # the length of its scope) decides which steps it makes (registry/year/workflow.py STEPS).
+    **{
+        f"{_Y}{name}": frozenset({ADMIN, OFFICE})
+        for name in (
+            *("ProposeCase", "ReviewCase", "StartNotice", "RecordObjection"),
+            *("ResolveObjection", "ApproveCase", "FileCase"),
+        )
+    },
+    f"{_Y}GetCase": frozenset({ADMIN, OFFICE, AUDITOR}),
+    f"{_Y}ListCases": frozenset({ADMIN, OFFICE, AUDITOR}),
+    f"{_Y}ExportNotice": frozenset({ADMIN, OFFICE, AUDITOR}),
+    f"{_Y}ResurveyHouseholds": frozenset({ADMIN, OFFICE}),
+    f"{_Y}RecordShock": frozenset({ADMIN, OFFICE}),
+    f"{_Y}ListRisks": frozenset({ADMIN, OFFICE, AUDITOR}),
+    f"{_Y}WatchAlerts": frozenset({ADMIN, OFFICE, AUDITOR}),
     # Internal: a matcher apart from the registry reads and writes through these with its own
     # (admin) key.
     **{

@@ -24,7 +24,7 @@ from sqlmodel import col
 
 from registry.access import scopes
 from registry.access.policy import INTERNAL, Principal, Role
-from registry.errors import NotFound
+from registry.errors import InvalidArgument, NotFound
 from registry.ledger import chain as ledger
 from registry.resources import models
 from registry.resources.kinds import AID_PROGRAM
@@ -91,6 +91,8 @@ def list_entries(
     if run_id:
         stmt = stmt.where(col(entry.run_id) == run_id)
     if page.after:
+        if not (page.after.isdigit() and len(page.after) <= 18):
+            raise InvalidArgument.one("page_token", "is not a token this server issued")
         stmt = stmt.where(col(entry.seq) > int(page.after))
     with store.transaction() as session:
         rows = list(session.scalars(stmt.limit(page.size + 1)))

@@ -11,6 +11,16 @@ from registry.errors import FieldViolation, InvalidArgument
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Dates are compared as text in the database, so only one spelling of each is accepted:
+# fromisoformat alone also takes "2020-W01-1" and "20200501".
+DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def iso_date(value: str) -> dt.date:
+    """The date written strictly as YYYY-MM-DD; ValueError otherwise."""
+    if not DATE.fullmatch(value):
+        raise ValueError(value)
+    return dt.date.fromisoformat(value)
 
 
 class Checker:
@@ -84,12 +94,9 @@ class Checker:
 
     def date(self, field: str, value: str) -> str:
         try:
-            dt.date.fromisoformat(value)
+            iso_date(value)
         except ValueError:
-            self.fail(field, f"must be a date YYYY-MM-DD, got {value!r}")
-        else:
-            if len(value) != 10:
-                self.fail(field, f"must be a date YYYY-MM-DD, got {value!r}")
+            self.fail(field, f"must be a date YYYY-MM-DD, got {value[:40]!r}")
         return value
 
     def location(self, field: str, message: Any) -> dict[str, float]:

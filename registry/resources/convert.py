@@ -14,7 +14,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from fupin.registry.v1 import resources_pb2 as pb
 from registry.resources import models
-from registry.resources.checks import CONTROL, SLUG, Checker
+from registry.resources.checks import SLUG, Checker
 from registry.resources.requests import REGION_CODE
 
 ADMIN_CODE = re.compile(r"\d{12}")
@@ -37,7 +37,7 @@ def timestamp(value: dt.datetime) -> Timestamp:
     return Timestamp(seconds=delta.days * 86_400 + delta.seconds, nanos=delta.microseconds * 1000)
 
 
-def _common(row: models.Resource) -> dict[str, Any]:
+def common_fields(row: models.Resource) -> dict[str, Any]:
     return {
         "id": row.id,
         "create_time": timestamp(row.create_time),
@@ -46,7 +46,7 @@ def _common(row: models.Resource) -> dict[str, Any]:
     }
 
 
-def _latlng(row: Any) -> pb.LatLng:
+def latlng(row: Any) -> pb.LatLng:
     return pb.LatLng(latitude=row.latitude, longitude=row.longitude)
 
 
@@ -67,125 +67,10 @@ def village_proto(row: models.Village) -> pb.Village:
         display_name=row.display_name,
         admin_code=row.admin_code,
         county_code=row.county_code,
-        location=_latlng(row),
+        location=latlng(row),
         poverty_status=row.poverty_status,  # type: ignore[arg-type]
         needs=row.needs,
-        **_common(row),
-    )
-
-
-INDICATOR_FIELDS = ("housing_safety", "food_security", "children_schooling", "health", "disability")
-KNOWN_CAUSES = frozenset(pb.PovertyCause.values()) - {0}
-MAX_MEMBERS = 100
-MAX_INCOME_FEN = 10**12
-
-
-def household_values(m: pb.Household, c: Checker) -> Values:
-    values = _valid_household(m)
-    return values if values is not None else _checked_household(m, c)
-
-
-def _valid_household(m: pb.Household) -> Values | None:
-    """The values of a household that passes every check of _checked_household, else None.
-
-    Imports validate 100,000s of rows, nearly all valid; plain comparisons are several times
-    cheaper than checks that can word a violation. So this must accept exactly what
-    _checked_household accepts, and only rows it refuses pay for the wording."""
-    ind = m.indicators
-    village_id, head_name = m.village_id.strip(), m.head_name.strip()
-    reason = m.assessment_reason.strip()
-    members, labour_force = m.members, m.labour_force
-    causes = list(m.causes)  # iterated twice below, and a list iterates faster
-    valid = (
-        0 < len(village_id) <= 40
-        and 0 < len(head_name) <= 100
-        and len(reason) <= 200
-        and not CONTROL.search(village_id + head_name + reason)
-        and CARD_NUMBER.fullmatch(m.card_number)
-        and 1 <= members <= MAX_MEMBERS
-        and 0 <= labour_force <= members
-        and KNOWN_CAUSES.issuperset(causes)
-        and m.HasField("indicators")
-        and 0 <= ind.housing_safety <= 100
-        and 0 <= ind.food_security <= 100
-        and 0 <= ind.children_schooling <= 100
-        and 0 <= ind.health <= 100
-        and 0 <= ind.disability <= 100
-        and 0 <= ind.income_per_capita_fen <= MAX_INCOME_FEN
-    )
-    if not valid:
-        return None
-    return {
-        "village_id": village_id,
-        "card_number": m.card_number,
-        "head_name": head_name,
-        "members": members,
-        "labour_force": labour_force,
-        "causes": list(dict.fromkeys(causes)),  # first occurrences, in order
-        "_reason": reason,
-        "housing_safety": ind.housing_safety,
-        "food_security": ind.food_security,
-        "children_schooling": ind.children_schooling,
-        "health": ind.health,
-        "disability": ind.disability,
-        "income_per_capita_fen": ind.income_per_capita_fen,
-    }
-
-
-def _checked_household(m: pb.Household, c: Checker) -> Values:
-    members = c.integer("members", m.members, 1, MAX_MEMBERS)
-    values: Values = {
-        "village_id": c.text("village_id", m.village_id, 40),
-        "card_number": c.matches(
-            "card_number", m.card_number, CARD_NUMBER, "4-40 letters, digits or '-'"
-        ),
-        "head_name": c.text("head_name", m.head_name, 100),
-        "members": members,
-        "labour_force": c.integer("labour_force", m.labour_force, 0, max(members, 0)),
-        "causes": c.enums("causes", m.causes, pb.PovertyCause),
-        "_reason": c.text("assessment_reason", m.assessment_reason, 200, required=False),
-    }
-    if not m.HasField("indicators"):
-        c.fail("indicators", "is required")
-    ind = m.indicators
-    for name in INDICATOR_FIELDS:
-        values[name] = c.integer(f"indicators.{name}", getattr(ind, name), 0, 100)
-    values["income_per_capita_fen"] = c.integer(
-        "indicators.income_per_capita_fen", ind.income_per_capita_fen, 0, MAX_INCOME_FEN
-    )
-    return values
-
-
-def household_proto(
-    row: models.Household, history: list[models.StatusChange] | None = None
-) -> pb.Household:
-    indicators = pb.HouseholdIndicators(
-        income_per_capita_fen=row.income_per_capita_fen,
-        **{name: getattr(row, name) for name in INDICATOR_FIELDS},
-    )
-    return pb.Household(
-        village_id=row.village_id,
-        county_code=row.county_code,
-        card_number=row.card_number,
-        head_name=row.head_name,
-        members=row.members,
-        labour_force=row.labour_force,
-        indicators=indicators,
-        causes=row.causes,  # type: ignore[arg-type]
-        score=row.score,
-        status=row.status,  # type: ignore[arg-type]
-        previous_score=row.previous_score,
-        history=[
-            pb.StatusChange(
-                time=timestamp(h.time),
-                old_status=h.old_status,  # type: ignore[arg-type]
-                new_status=h.new_status,  # type: ignore[arg-type]
-                score=h.score,
-                reason=h.reason,
-            )
-            for h in history or []
-        ],
-        **_common(row),
+        **common_fields(row),
     )
 
 
@@ -222,12 +107,12 @@ def producer_proto(row: models.Producer, members: list[models.ProducerMember]) -
         display_name=row.display_name,
         household_id=row.household_id or "",
         village_id=row.village_id or "",
-        location=_latlng(row),
+        location=latlng(row),
         members=[
             pb.CooperativeMember(household_id=m.household_id, share_permille=m.share_permille)
             for m in members
         ],
-        **_common(row),
+        **common_fields(row),
     )
 
 
@@ -259,7 +144,7 @@ def listing_proto(row: models.Listing) -> pb.Listing:
         available_from=row.available_from,
         available_until=row.available_until,
         shelf_life_days=row.shelf_life_days,
-        **_common(row),
+        **common_fields(row),
     )
 
 
@@ -279,8 +164,8 @@ def buyer_proto(row: models.Buyer) -> pb.Buyer:
         kind=row.kind,  # type: ignore[arg-type]
         display_name=row.display_name,
         county_code=row.county_code,
-        location=_latlng(row),
-        **_common(row),
+        location=latlng(row),
+        **common_fields(row),
     )
 
 
@@ -312,7 +197,7 @@ def order_proto(row: models.Order) -> pb.Order:
         price_fen=row.price_fen,
         deliver_by=row.deliver_by,
         max_distance_km=row.max_distance_km,
-        **_common(row),
+        **common_fields(row),
     )
 
 
@@ -346,13 +231,13 @@ def cadre_proto(row: models.Cadre) -> pb.Cadre:
         skills=row.skills,
         home_unit=row.home_unit,
         home_region_code=row.home_region_code,
-        location=_latlng(row),
+        location=latlng(row),
         max_distance_km=row.max_distance_km,
         current_village_id=row.current_village_id or "",
         pinned=row.pinned,
         available=row.available,
         contract_quota=row.contract_quota,
-        **_common(row),
+        **common_fields(row),
     )
 
 
@@ -392,5 +277,5 @@ def aid_program_proto(row: models.AidProgram) -> pb.AidProgram:
         causes=row.causes,  # type: ignore[arg-type]
         eligible_statuses=row.eligible_statuses,  # type: ignore[arg-type]
         region_code=row.region_code,
-        **_common(row),
+        **common_fields(row),
     )

@@ -15,7 +15,7 @@ from registry import db
 from registry.errors import NotFound
 from registry.resources import models
 from registry.resources.kinds import HOUSEHOLD, PRODUCER, Kind
-from registry.resources.scoring import Indicators, ScoringConfig, Status, score, status_for
+from registry.resources.scoring import Indicators, ScoringConfig, Status, assess_sets, status_for
 
 Values = dict[str, Any]
 
@@ -33,10 +33,14 @@ def indicators(values: Values) -> Indicators:
     )
 
 
-def assess(values: Values, config: ScoringConfig, *, ever_lifted_out: bool) -> tuple[int, int]:
-    """(score, status) of a household from its validated values."""
-    new_score = score(indicators(values), config)
-    return new_score, int(status_for(new_score, ever_lifted_out=ever_lifted_out, config=config))
+def assess(
+    values: Values, config: ScoringConfig, *, ever_lifted_out: bool
+) -> tuple[int, int, dict[str, int]]:
+    """(score, status, set sub-scores) of a household from its validated values."""
+    extra = values.get("extra_indicators") or {}
+    new_score, set_scores = assess_sets(indicators(values), extra, config)
+    status = int(status_for(new_score, ever_lifted_out=ever_lifted_out, config=config))
+    return new_score, status, set_scores
 
 
 def before_insert(
@@ -44,7 +48,7 @@ def before_insert(
 ) -> None:
     if kind is HOUSEHOLD:
         row.county_code = _county_of(session, values["village_id"])
-        row.score, row.status = assess(values, config, ever_lifted_out=False)
+        row.score, row.status, row.set_scores = assess(values, config, ever_lifted_out=False)
         row.previous_score = -1
 
 
@@ -78,7 +82,9 @@ def before_update(
 def _reassess(session: Session, row: Any, values: Values, config: ScoringConfig) -> None:
     """Re-score; a changed status is recorded, and lifted-out-then-poor is a return."""
     ever_lifted = row.status == Status.LIFTED_OUT or _was_lifted_out(session, row.id)
-    new_score, new_status = assess(values, config, ever_lifted_out=ever_lifted)
+    new_score, new_status, values["set_scores"] = assess(
+        values, config, ever_lifted_out=ever_lifted
+    )
     values["county_code"] = _county_of(session, values["village_id"])
     values["previous_score"], values["score"], values["status"] = row.score, new_score, new_status
     if new_status != row.status:

@@ -38,7 +38,7 @@ HOUSEHOLD_COLUMNS = (
     *("id", "create_time", "update_time", "version", "village_id", "county_code"),
     *("card_number", "head_name", "members", "labour_force", "housing_safety"),
     *("food_security", "children_schooling", "health", "disability", "income_per_capita_fen"),
-    *("causes", "score", "status", "previous_score"),
+    *("causes", "score", "status", "previous_score", "extra_indicators", "set_scores"),
 )
 FILING_COLUMNS = ("household_id", "time", "old_status", "new_status", "score", "reason")
 
@@ -273,10 +273,11 @@ class _Import:
         stamp = self.driver_stamp
         households, filings = [], []
         for row, row_id in zip(rows, ids, strict=True):
-            score, status = hooks.assess(row, self.scoring, ever_lifted_out=False)
+            score, status, sets = hooks.assess(row, self.scoring, ever_lifted_out=False)
             county = self.counties[row["village_id"]]
             causes = _json(self.json_cache, row["causes"])
-            households.append(_household(row, row_id, stamp, county, causes, score, status))
+            scored = (score, status, json.dumps(sets))
+            households.append(_household(row, row_id, stamp, county, causes, scored))
             filings.append((row_id, stamp, 0, status, score, row.get("_reason") or "imported"))
         return [
             tuple_insert(session, self.dialect, models.Household, HOUSEHOLD_COLUMNS, households),
@@ -285,14 +286,16 @@ class _Import:
 
 
 def _household(
-    row: Values, row_id: str, stamp: Any, county: str, causes: str, score: int, status: int
+    row: Values, row_id: str, stamp: Any, county: str, causes: str, scored: tuple[int, int, str]
 ) -> tuple[Any, ...]:
-    """A new household's values in HOUSEHOLD_COLUMNS order."""
+    """A new household's values in HOUSEHOLD_COLUMNS order (scored: score, status, sets)."""
+    score, status, sets = scored
+    extra = json.dumps(row["extra_indicators"]) if row.get("extra_indicators") else "{}"
     return (
         *(row_id, stamp, stamp, 1, row["village_id"], county, row["card_number"]),
         *(row["head_name"], row["members"], row["labour_force"], row["housing_safety"]),
         *(row["food_security"], row["children_schooling"], row["health"], row["disability"]),
-        *(row["income_per_capita_fen"], causes, score, status, -1),
+        *(row["income_per_capita_fen"], causes, score, status, -1, extra, sets),
     )
 
 

@@ -15,7 +15,7 @@ from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 from google.protobuf.message import Message
 
 from fupin.registry.v1 import resources_pb2 as pb
-from registry.resources import convert, models
+from registry.resources import convert, convert_household, models
 from registry.resources.checks import Checker
 from registry.resources.filters import FilterField, declare
 
@@ -80,8 +80,8 @@ HOUSEHOLD = Kind(
     id_prefix="hh",
     table=models.Household,
     message=pb.Household,
-    values=convert.household_values,
-    proto=lambda r: convert.household_proto(r.row, list(r.related)),  # type: ignore[arg-type]
+    values=convert_household.household_values,
+    proto=lambda r: convert_household.household_proto(r.row, list(r.related)),  # type: ignore[arg-type]
     filters=_frozen(
         village_id=("village_id", str),
         county_code=("county_code", str),
@@ -92,12 +92,13 @@ HOUSEHOLD = Kind(
         labour_force=("labour_force", int),
         **{
             f"indicators.{name}": (name, int)
-            for name in (*convert.INDICATOR_FIELDS, "income_per_capita_fen")
+            for name in (*convert_household.INDICATOR_FIELDS, "income_per_capita_fen")
         },
     ),
     references=MappingProxyType({"village_id": models.Village}),
     unique=("card_number",),
-    output_only=OUTPUT_ONLY | {"score", "status", "previous_score", "history", "county_code"},
+    output_only=OUTPUT_ONLY
+    | {"score", "status", "previous_score", "history", "county_code", "set_scores"},
 )
 PRODUCER = Kind(
     name="producer",

@@ -64,6 +64,14 @@ class Household(Resource, table=True):
     score: int
     status: int
     previous_score: int = -1
+    # Indicators beyond the seven columns, by name (0..100), and each indicator set's
+    # sub-score from the scoring file (registry/resources/scoring.py).
+    extra_indicators: dict[str, int] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}")
+    )
+    set_scores: dict[str, int] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}")
+    )
 
 
 class StatusChange(SQLModel, table=True):

@@ -1,10 +1,20 @@
-"""List queries: opaque page tokens bound to the filter, and the filters of equalities."""
+"""List queries: opaque page tokens bound to the filter, and the filters of equalities.
+
+Page tokens are signed (HMAC-SHA256) with the server's page token key, so a token a caller
+made up or altered is INVALID_ARGUMENT before any of it reaches a query. The key is
+FUPIN_PAGE_TOKEN_KEY (server/settings.py documents it; read here, once, at import, because
+every List of every service issues tokens); unset, a random key per process, and tokens do
+not survive a restart. Servers behind one address, and the registry and matcher of a split
+deployment (the registry issues ListMatchRuns' tokens), must share it.
+"""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +29,8 @@ from registry.resources.filters import FilterField
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 _TOKEN_KEY = re.compile(r"[A-Za-z0-9_\-]{1,40}")
+MAX_TOKEN_CHARS = 400
+_SIGNING_KEY = os.environ.get("FUPIN_PAGE_TOKEN_KEY", "").encode() or os.urandom(32)
 
 
 @dataclass(frozen=True)
@@ -50,7 +62,12 @@ def parse_page(page_size: int, page_token: str, filter_text: str) -> Page:
     if not page_token:
         return Page(size, "", fhash)
     try:
-        data = json.loads(base64.urlsafe_b64decode(page_token.encode() + b"=="))
+        payload, _, signature = page_token.encode("ascii").partition(b".")
+        if len(page_token) > MAX_TOKEN_CHARS or not hmac.compare_digest(
+            signature, _signature(payload)
+        ):
+            raise ValueError("unsigned")
+        data = json.loads(base64.urlsafe_b64decode(payload + b"=="))
         after, token_hash = str(data["a"]), str(data["f"])
         if not _TOKEN_KEY.fullmatch(after):
             raise ValueError(after)
@@ -63,4 +80,10 @@ def parse_page(page_size: int, page_token: str, filter_text: str) -> Page:
 
 def next_token(page: Page, last_id: str) -> str:
     raw = json.dumps({"a": last_id, "f": page.filter_hash}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    payload = base64.urlsafe_b64encode(raw.encode()).rstrip(b"=")
+    return (payload + b"." + _signature(payload)).decode()
+
+
+def _signature(payload: bytes) -> bytes:
+    digest = hmac.new(_SIGNING_KEY, payload, hashlib.sha256).digest()[:18]
+    return base64.urlsafe_b64encode(digest)

@@ -2,12 +2,21 @@
 
 Pure functions over plain values; the weights, thresholds and watchlist margins come from a
 TOML file (registry/scoring.toml by default, FUPIN_SCORING_FILE to override).
+
+Indicators are grouped in sets (the Guizhou cloud's indicator system): each set has a weight
+and weights for its indicators; its sub-score is the weighted mean of its indicators, and the
+score the weighted mean of the sets' sub-scores. Indicators are the seven built in (columns of
+a household) or extra ones a household carries by name (`indicators.extra`); an extra
+indicator a household lacks is left out of its set, and a set with none is left out of the
+score. A file with [weights] and no [sets] makes one set per indicator.
 """
 
 from __future__ import annotations
 
 import enum
+import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -24,6 +33,15 @@ INDICATORS = (
     "disability",
     "labour",
 )
+EXTRA_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
+
+@dataclass(frozen=True)
+class IndicatorSet:
+    name: str
+    label: str  # shown on the card and in the public notice
+    weight: int
+    indicators: Mapping[str, int]  # indicator -> weight within the set
 
 
 class Status(enum.IntEnum):
@@ -38,32 +56,54 @@ class Status(enum.IntEnum):
 
 @dataclass(frozen=True)
 class ScoringConfig:
-    weights: MappingProxyType[str, int]
+    weights: MappingProxyType[str, int]  # flat weights: one set per indicator (no [sets])
     income_full_score_fen: int
     impoverished_below: int = 60
     lifted_out_from: int = 80
     watch_margin: int = 5
     watch_drop: int = 10
+    sets: tuple[IndicatorSet, ...] = ()
 
     def __post_init__(self) -> None:
         unknown = set(self.weights) - set(INDICATORS)
         if unknown:
             raise ValueError(f"unknown indicator weights: {sorted(unknown)}")
-        if any(w < 0 for w in self.weights.values()) or sum(self.weights.values()) <= 0:
-            raise ValueError("weights must be non-negative and not all zero")
+        if any(w < 0 for w in self.weights.values()):
+            raise ValueError("weights must be non-negative")
+        if not self.sets:
+            one_each = tuple(
+                IndicatorSet(name, name, w, MappingProxyType({name: w}))
+                for name, w in self.weights.items()
+                if w > 0
+            )
+            object.__setattr__(self, "sets", one_each)
+        _check_sets(self.sets)
         if not 0 < self.impoverished_below <= self.lifted_out_from <= 100:
             raise ValueError("thresholds must satisfy 0 < impoverished_below <= lifted_out_from")
         if self.income_full_score_fen <= 0:
             raise ValueError("income.full_score_fen must be positive")
 
     @cached_property
+    def flat_weights(self) -> dict[str, int] | None:
+        """Per-indicator weights when the sets add up to a flat weighted mean of the built-in
+        indicators (each set weighs the sum of its own weights, no indicator twice, no extra
+        one): the score is then computed as before sets existed, to the last rounding."""
+        flat: dict[str, int] = {}
+        for s in self.sets:
+            if s.weight != sum(s.indicators.values()) or set(s.indicators) & set(flat):
+                return None
+            flat.update(s.indicators)
+        return flat if set(flat) <= set(INDICATORS) else None
+
+    @cached_property
     def total_weight(self) -> int:
-        return sum(self.weights.values())
+        return sum((self.flat_weights or {}).values())
 
     @cached_property
     def weight_row(self) -> tuple[int, ...]:
         """The weights in INDICATORS order (0 when unset), looked up once: imports score a lot."""
-        return tuple(self.weights.get(name, 0) for name in INDICATORS)
+        flat = self.flat_weights or {}
+        return tuple(flat.get(name, 0) for name in INDICATORS)
 
     @classmethod
     def load(cls, path: Path | None = None) -> ScoringConfig:
@@ -72,8 +112,18 @@ class ScoringConfig:
             raw: dict[str, Any] = tomllib.load(f)
         thresholds = raw.get("thresholds", {})
         watch = raw.get("watchlist", {})
+        sets = tuple(
+            IndicatorSet(
+                name=name,
+                label=str(spec.get("label", name)),
+                weight=int(spec["weight"]),
+                indicators=MappingProxyType({k: int(v) for k, v in spec["indicators"].items()}),
+            )
+            for name, spec in raw.get("sets", {}).items()
+        )
         return cls(
-            weights=MappingProxyType({k: int(v) for k, v in raw["weights"].items()}),
+            weights=MappingProxyType({k: int(v) for k, v in raw.get("weights", {}).items()}),
+            sets=sets,
             income_full_score_fen=int(raw["income"]["full_score_fen"]),
             impoverished_below=int(thresholds.get("impoverished_below", 60)),
             lifted_out_from=int(thresholds.get("lifted_out_from", 80)),
@@ -96,8 +146,55 @@ class Indicators(NamedTuple):
     labour_force: int
 
 
+def _check_sets(sets: tuple[IndicatorSet, ...]) -> None:
+    if len({s.name for s in sets}) != len(sets):
+        raise ValueError("indicator set names must be unique")
+    if any(s.weight < 0 for s in sets) or sum(s.weight for s in sets) <= 0:
+        raise ValueError("set weights must be non-negative and not all zero")
+    for s in sets:
+        if any(w < 0 for w in s.indicators.values()) or sum(s.indicators.values()) <= 0:
+            raise ValueError(f"set {s.name}: indicator weights must be non-negative, not all 0")
+        bad = [n for n in s.indicators if n not in INDICATORS and not EXTRA_NAME.fullmatch(n)]
+        if bad:
+            raise ValueError(f"set {s.name}: indicator names must be [a-z][a-z0-9_]*: {bad}")
+
+
+def sub_scores(ind: Indicators, config: ScoringConfig) -> dict[str, float]:
+    """The built-in indicators' sub-scores, 0..100 (income and labour computed)."""
+    return {
+        "income": min(100.0, 100.0 * ind.income_per_capita_fen / config.income_full_score_fen),
+        "housing_safety": ind.housing_safety,
+        "food_security": ind.food_security,
+        "children_schooling": ind.children_schooling,
+        "health": ind.health,
+        "disability": ind.disability,
+        "labour": 100.0 * ind.labour_force / ind.members if ind.members > 0 else 0.0,
+    }
+
+
+def assess_sets(
+    ind: Indicators, extra: Mapping[str, int], config: ScoringConfig
+) -> tuple[int, dict[str, int]]:
+    """The score (0..100) and each set's sub-score (rounded), from built-in and extra
+    indicators; extra indicators the household lacks are left out of their set."""
+    values: dict[str, float] = {**sub_scores(ind, config), **extra}
+    set_scores: dict[str, int] = {}
+    weighted = total = 0.0
+    for s in config.sets:
+        present = [(w, values[n]) for n, w in s.indicators.items() if n in values and w]
+        if not present:
+            continue
+        sub = sum(w * v for w, v in present) / sum(w for w, _ in present)
+        set_scores[s.name] = round(sub)
+        weighted += s.weight * sub
+        total += s.weight
+    if config.flat_weights is not None:
+        return score(ind, config), set_scores
+    return (max(0, min(100, round(weighted / total))) if total else 0), set_scores
+
+
 def score(ind: Indicators, config: ScoringConfig) -> int:
-    """Weighted mean of the indicator sub-scores, 0..100."""
+    """Weighted mean of the indicator sub-scores, 0..100 (flat weights: see flat_weights)."""
     w_income, w_housing, w_food, w_schooling, w_health, w_disability, w_labour = config.weight_row
     income = min(100.0, 100.0 * ind.income_per_capita_fen / config.income_full_score_fen)
     labour = 100.0 * ind.labour_force / ind.members if ind.members > 0 else 0.0

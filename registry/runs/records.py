@@ -10,19 +10,31 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from google.protobuf.message import DecodeError
 from sqlalchemy import ColumnElement, and_, delete, or_, select
 from sqlmodel import Session, col
 
-from registry.errors import Aborted, AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from fupin.matcher.v1 import matcher_service_pb2 as mpb
+from registry.errors import (
+    Aborted,
+    AlreadyExists,
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+)
 from registry.resources import models
 from registry.resources.bulk import bulk_insert
+from registry.resources.checks import CONTROL
 from registry.resources.query import Page, next_token
+from registry.resources.requests import REGION_CODE, REQUEST_ID, RESOURCE_ID
 from registry.resources.store import RegistryStore, remember, replayed
 from registry.runs import scopes as run_scopes
 from registry.runs.data import ACTIVE, Allocation, RunState
 from registry.runs.scopes import EVERY, RunView
 
 KIND_NAMES = {1: "produce", 2: "aid", 3: "cadre", 4: "cadre"}  # by RunKind, for messages
+MAX_PARAMETERS_BYTES = 4096
 
 
 def create_run(
@@ -36,7 +48,11 @@ def create_run(
     fingerprint: str = "",
     scope: str = "",
 ) -> tuple[models.MatchRun, bool]:
-    """A new QUEUED run, or (for a retried request_id) the earlier one. Returns (run, created)."""
+    """A new QUEUED run, or (for a retried request_id) the earlier one. Returns (run, created).
+
+    Every field is checked first: the internal MatcherStoreService passes them as sent, and a
+    stored run that cannot be read back would fail every ListMatchRuns that reaches it."""
+    _check_new_run(run_id, kind, parameters, owner, request_id, fingerprint, scope)
     with store.transaction(write=True) as session:
         if request_id:
             earlier = replayed(session, request_id, fingerprint)
@@ -60,6 +76,32 @@ def create_run(
             remember(session, request_id, "match_run", fingerprint, [run_id])
         session.flush()
         return run, True
+
+
+def _check_new_run(run_id: str, kind: int, parameters: bytes, *texts: str) -> None:
+    owner, request_id, fingerprint, scope = texts
+    bad = []
+    if not RESOURCE_ID.fullmatch(run_id):
+        bad.append(FieldViolation("run_id", "must be 1 to 40 letters, digits, '_' or '-'"))
+    if kind not in KIND_NAMES:
+        bad.append(FieldViolation("kind", f"unknown run kind {kind}"))
+    if len(parameters) > MAX_PARAMETERS_BYTES:
+        bad.append(FieldViolation("parameters", f"must be at most {MAX_PARAMETERS_BYTES} bytes"))
+    else:
+        try:
+            mpb.SolveParameters.FromString(parameters)
+        except DecodeError:
+            bad.append(FieldViolation("parameters", "is not a serialized SolveParameters"))
+    if not 0 < len(owner) <= 100 or CONTROL.search(owner):
+        bad.append(FieldViolation("owner", "must be 1 to 100 printable characters"))
+    if request_id and not REQUEST_ID.fullmatch(request_id):
+        bad.append(FieldViolation("request_id", "is not a valid request id"))
+    if len(fingerprint) > 100:
+        bad.append(FieldViolation("fingerprint", "must be at most 100 characters"))
+    if not REGION_CODE.fullmatch(scope):
+        bad.append(FieldViolation("scope", "must be up to 12 digits"))
+    if bad:
+        raise InvalidArgument(bad)
 
 
 def update_run(

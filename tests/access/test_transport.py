@@ -154,3 +154,25 @@ def test_problem_size_limit(tmp_path):
         )
         assert "at most 2 listings" in error.details() and "max_problem_listings" in error.details()
         channel.close()
+
+
+@pytest.mark.parametrize(
+    ("address", "loopback"),
+    [
+        ("127.0.0.1:50051", True),
+        ("127.8.9.10:1", True),
+        ("[::1]:50051", True),
+        ("unix:/tmp/fupin.sock", True),
+        ("127.0.0.1.evil.example:50051", False),
+        ("127.attacker.net:443", False),
+        ("localhost:50051", False),
+        ("0.0.0.0:50051", False),
+        ("[::]:50051", False),
+        ("10.0.0.1:50051", False),
+    ],
+)
+def test_loopback_is_decided_on_ip_literals(address, loopback):
+    """A host name is never trusted to be loopback, whatever it starts with."""
+    from clients.auth import is_loopback
+
+    assert is_loopback(address) is loopback

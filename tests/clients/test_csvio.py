@@ -118,3 +118,20 @@ def test_where_points_server_errors_at_the_file():
     assert table.where("households[0].causes[0]") == "line 3, column causes"
     assert table.where("households[0]") == "line 3"
     assert table.where("households[5].members") == ""
+
+
+def test_extra_indicators_read_and_write_as_name_value_pairs():
+    """`broadband=30;road_access=90` fills indicators.extra; a pair without `=` is named."""
+    header = (
+        "village_id,card_number,head_name,members,labour_force,housing_safety,food_security,"
+        "children_schooling,health,disability,income_per_capita_fen,causes,extra_indicators\n"
+    )
+    rows = "v1,1234,A,3,1,50,50,50,50,100,1000,ILLNESS,road_access=90;broadband=30\n"
+    table = csvio.read("households", io.StringIO(header + rows))
+    assert dict(table.rows[0].indicators.extra) == {"broadband": 30, "road_access": 90}
+    out = io.StringIO()
+    csvio.write("households", table.rows, out)
+    assert out.getvalue().splitlines()[1].endswith(",broadband=30;road_access=90")
+    bad = "v1,1234,A,3,1,50,50,50,50,100,1000,ILLNESS,broadband\n"
+    with pytest.raises(CsvFormatError, match=r"indicators.extra: must be name=value"):
+        csvio.read("households", io.StringIO(header + bad))

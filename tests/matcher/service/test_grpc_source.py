@@ -7,7 +7,8 @@ import typing
 
 import pytest
 
-from clients import cli_demo, scenario
+from clients import scenario
+from clients.cli import demo as cli_demo
 from matcher.service.source import Allocation, RegistrySource, RunState
 from registry import errors
 from registry.resources import query
@@ -81,11 +82,21 @@ def test_run_lifecycle_matches_in_process(sources):
     listing = remote.open_listings(product="green_plum", region_code="", today="")[0]
     order = remote.open_orders(product="green_plum", today="")[0]
     run, created = remote.create_run(
-        run_id="wire-1", kind=1, parameters=b"\x01", owner="me", request_id="r1", fingerprint="f"
+        run_id="wire-1",
+        kind=1,
+        parameters=b"\x08\x01",
+        owner="me",
+        request_id="r1",
+        fingerprint="f",
     )
     assert created and run.state == RunState.QUEUED and run.create_time.tzinfo is not None
     again, created = remote.create_run(
-        run_id="wire-1", kind=1, parameters=b"\x01", owner="me", request_id="r1", fingerprint="f"
+        run_id="wire-1",
+        kind=1,
+        parameters=b"\x08\x01",
+        owner="me",
+        request_id="r1",
+        fingerprint="f",
     )
     assert not created and again.id == "wire-1"
     done = remote.update_run(

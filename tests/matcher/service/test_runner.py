@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -101,3 +103,26 @@ def test_solver_processes_run_at_the_given_niceness():
     outcome = executor.submit("nice", solvers.niceness, None, SolveParams()).wait(30)
     assert outcome is not None
     assert outcome.result == min(os.nice(0) + 7, 19)
+
+
+def test_a_script_without_a_main_guard_runs_once(tmp_path, repo_root):
+    """A script that starts solves at import level (no `if __name__ == "__main__":`) is not
+    re-run by its solver processes, and its solve succeeds."""
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "from matcher.service.runner import Executor\n"
+        "from matcher.solvers.common.solving import SolveParams\n"
+        "from tests.matcher.service import solvers_for_tests as solvers\n"
+        "print('script ran', flush=True)\n"
+        "outcome = Executor(max_parallel=1).submit('r', solvers.echo, 7, SolveParams()).wait(60)\n"
+        "print('result', outcome.result['problem'], flush=True)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(repo_root)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.stdout == "script ran\nresult 7\n", done.stderr

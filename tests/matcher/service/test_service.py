@@ -159,6 +159,8 @@ def test_watch_streams_until_the_end(matcher, plums):
     events = list(matcher.WatchMatchRun(mpb.WatchMatchRunRequest(id="watched-1"), timeout=30))
     assert events[-1].run == result["run"]
     assert events[-1].state == mpb.PROPOSED
+    ended = (mpb.PROPOSED, mpb.COMMITTED, mpb.DISCARDED, mpb.FAILED, mpb.CANCELLED)
+    assert [e.state for e in events if e.state in ended] == [mpb.PROPOSED]  # once, with its run
 
 
 def test_unknown_run_not_found(matcher):

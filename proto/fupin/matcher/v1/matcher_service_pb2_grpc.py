@@ -42,6 +42,13 @@ class MatcherServiceStub:
     An office's AllocateAid, AssignCadres and ContractHouseholds read its whole region when the
     selection names none; a region outside it is PERMISSION_DENIED (naming
     selection.region_code).
+
+    Input limits (server/limits.py, checked before anything else, INVALID_ARGUMENT naming the
+    field beyond them): every string at most 1,000 characters, every bytes field at most 64 KiB
+    (a run's serialized result: 256 MiB), every repeated field at most 10,000 elements (of
+    messages: 1,000,000); accepted_grades, skills and needs at most 50; causes and
+    eligible_statuses at most 20; PreferenceList.ranked at most 100,000. Each field's own rule,
+    where tighter, is in its comment. Dates are YYYY-MM-DD exactly; region codes ASCII digits.
     """
 
     def __init__(self, channel):
@@ -124,6 +131,13 @@ class MatcherServiceServicer:
     An office's AllocateAid, AssignCadres and ContractHouseholds read its whole region when the
     selection names none; a region outside it is PERMISSION_DENIED (naming
     selection.region_code).
+
+    Input limits (server/limits.py, checked before anything else, INVALID_ARGUMENT naming the
+    field beyond them): every string at most 1,000 characters, every bytes field at most 64 KiB
+    (a run's serialized result: 256 MiB), every repeated field at most 10,000 elements (of
+    messages: 1,000,000); accepted_grades, skills and needs at most 50; causes and
+    eligible_statuses at most 20; PreferenceList.ranked at most 100,000. Each field's own rule,
+    where tighter, is in its comment. Dates are YYYY-MM-DD exactly; region codes ASCII digits.
     """
 
     def MatchProduce(self, request, context):
@@ -327,6 +341,13 @@ class MatcherService:
     An office's AllocateAid, AssignCadres and ContractHouseholds read its whole region when the
     selection names none; a region outside it is PERMISSION_DENIED (naming
     selection.region_code).
+
+    Input limits (server/limits.py, checked before anything else, INVALID_ARGUMENT naming the
+    field beyond them): every string at most 1,000 characters, every bytes field at most 64 KiB
+    (a run's serialized result: 256 MiB), every repeated field at most 10,000 elements (of
+    messages: 1,000,000); accepted_grades, skills and needs at most 50; causes and
+    eligible_statuses at most 20; PreferenceList.ranked at most 100,000. Each field's own rule,
+    where tighter, is in its comment. Dates are YYYY-MM-DD exactly; region codes ASCII digits.
     """
 
     @staticmethod

@@ -30,10 +30,17 @@ class AccessServiceStub:
     """Access control: API keys and the audit log of reads of household records.
 
     Every call to fupin carries `authorization: Bearer <key>` in its metadata. A key has a role
-    and a scope; which roles may call which RPC is declared in registry/access.py and listed in
+    and a scope; which roles may call which RPC is declared in registry/access/policy.py and listed in
     docs/access.md. Errors of every RPC: UNAUTHENTICATED (no key, a key the server does not
     know, or a revoked one), PERMISSION_DENIED (the key's role may not call it),
     RESOURCE_EXHAUSTED (the key's rate limit), INVALID_ARGUMENT (bad fields, named).
+
+    Input limits (server/limits.py, checked before anything else, INVALID_ARGUMENT naming the
+    field beyond them): every string at most 1,000 characters, every bytes field at most 64 KiB
+    (a run's serialized result: 256 MiB), every repeated field at most 10,000 elements (of
+    messages: 1,000,000); accepted_grades, skills and needs at most 50; causes and
+    eligible_statuses at most 20; PreferenceList.ranked at most 100,000. Each field's own rule,
+    where tighter, is in its comment. Dates are YYYY-MM-DD exactly; region codes ASCII digits.
     """
 
     @_typing.overload
@@ -92,10 +99,17 @@ class AccessServiceAsyncStub(AccessServiceStub):
     """Access control: API keys and the audit log of reads of household records.
 
     Every call to fupin carries `authorization: Bearer <key>` in its metadata. A key has a role
-    and a scope; which roles may call which RPC is declared in registry/access.py and listed in
+    and a scope; which roles may call which RPC is declared in registry/access/policy.py and listed in
     docs/access.md. Errors of every RPC: UNAUTHENTICATED (no key, a key the server does not
     know, or a revoked one), PERMISSION_DENIED (the key's role may not call it),
     RESOURCE_EXHAUSTED (the key's rate limit), INVALID_ARGUMENT (bad fields, named).
+
+    Input limits (server/limits.py, checked before anything else, INVALID_ARGUMENT naming the
+    field beyond them): every string at most 1,000 characters, every bytes field at most 64 KiB
+    (a run's serialized result: 256 MiB), every repeated field at most 10,000 elements (of
+    messages: 1,000,000); accepted_grades, skills and needs at most 50; causes and
+    eligible_statuses at most 20; PreferenceList.ranked at most 100,000. Each field's own rule,
+    where tighter, is in its comment. Dates are YYYY-MM-DD exactly; region codes ASCII digits.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -150,10 +164,17 @@ class AccessServiceServicer(metaclass=_abc_1.ABCMeta):
     """Access control: API keys and the audit log of reads of household records.
 
     Every call to fupin carries `authorization: Bearer <key>` in its metadata. A key has a role
-    and a scope; which roles may call which RPC is declared in registry/access.py and listed in
+    and a scope; which roles may call which RPC is declared in registry/access/policy.py and listed in
     docs/access.md. Errors of every RPC: UNAUTHENTICATED (no key, a key the server does not
     know, or a revoked one), PERMISSION_DENIED (the key's role may not call it),
     RESOURCE_EXHAUSTED (the key's rate limit), INVALID_ARGUMENT (bad fields, named).
+
+    Input limits (server/limits.py, checked before anything else, INVALID_ARGUMENT naming the
+    field beyond them): every string at most 1,000 characters, every bytes field at most 64 KiB
+    (a run's serialized result: 256 MiB), every repeated field at most 10,000 elements (of
+    messages: 1,000,000); accepted_grades, skills and needs at most 50; causes and
+    eligible_statuses at most 20; PreferenceList.ranked at most 100,000. Each field's own rule,
+    where tighter, is in its comment. Dates are YYYY-MM-DD exactly; region codes ASCII digits.
     """
 
     @_abc_1.abstractmethod

@@ -27,7 +27,7 @@ if _version_not_supported:
 
 class MatcherStoreServiceStub:
     """Internal: what a matcher running as its own process reads from and writes to the registry
-    (the gRPC form of matcher/source.py's RegistrySource). Not for applications: use
+    (the gRPC form of matcher/service/source.py's RegistrySource). Not for applications: use
     RegistryService and fupin.matcher.v1.MatcherService.
 
     The mapping is mechanical, so adding a RegistrySource method costs only its messages here:
@@ -40,6 +40,13 @@ class MatcherStoreServiceStub:
 
     Errors are the registry's own (NOT_FOUND, ALREADY_EXISTS, ABORTED, FAILED_PRECONDITION with
     their details); UNAVAILABLE when the database cannot be reached.
+
+    Input limits (server/limits.py, checked before anything else, INVALID_ARGUMENT naming the
+    field beyond them): every string at most 1,000 characters, every bytes field at most 64 KiB
+    (a run's serialized result: 256 MiB), every repeated field at most 10,000 elements (of
+    messages: 1,000,000); accepted_grades, skills and needs at most 50; causes and
+    eligible_statuses at most 20; PreferenceList.ranked at most 100,000. Each field's own rule,
+    where tighter, is in its comment. Dates are YYYY-MM-DD exactly; region codes ASCII digits.
     """
 
     def __init__(self, channel):
@@ -132,7 +139,7 @@ class MatcherStoreServiceStub:
 
 class MatcherStoreServiceServicer:
     """Internal: what a matcher running as its own process reads from and writes to the registry
-    (the gRPC form of matcher/source.py's RegistrySource). Not for applications: use
+    (the gRPC form of matcher/service/source.py's RegistrySource). Not for applications: use
     RegistryService and fupin.matcher.v1.MatcherService.
 
     The mapping is mechanical, so adding a RegistrySource method costs only its messages here:
@@ -145,6 +152,13 @@ class MatcherStoreServiceServicer:
 
     Errors are the registry's own (NOT_FOUND, ALREADY_EXISTS, ABORTED, FAILED_PRECONDITION with
     their details); UNAVAILABLE when the database cannot be reached.
+
+    Input limits (server/limits.py, checked before anything else, INVALID_ARGUMENT naming the
+    field beyond them): every string at most 1,000 characters, every bytes field at most 64 KiB
+    (a run's serialized result: 256 MiB), every repeated field at most 10,000 elements (of
+    messages: 1,000,000); accepted_grades, skills and needs at most 50; causes and
+    eligible_statuses at most 20; PreferenceList.ranked at most 100,000. Each field's own rule,
+    where tighter, is in its comment. Dates are YYYY-MM-DD exactly; region codes ASCII digits.
     """
 
     def OpenListings(self, request, context):
@@ -209,7 +223,7 @@ class MatcherStoreServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def AidInputs(self, request, context):
-        """Aid runs (registry/aid_runs.py).
+        """Aid runs (registry/runs/aid.py).
         The programmes asked for, every household of the region and the (household, programme)
         grants the ledger already records among them, in one snapshot. NOT_FOUND names
         `<field>[i]` for a missing programme.
@@ -235,7 +249,7 @@ class MatcherStoreServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def StationingData(self, request, context):
-        """Cadre runs (registry/cadre_runs.py).
+        """Cadre runs (registry/runs/cadres.py).
         Poor villages of the region with their poor households' causes, and the available cadres
         (of those the reader may post).
         """
@@ -361,7 +375,7 @@ def add_MatcherStoreServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class MatcherStoreService:
     """Internal: what a matcher running as its own process reads from and writes to the registry
-    (the gRPC form of matcher/source.py's RegistrySource). Not for applications: use
+    (the gRPC form of matcher/service/source.py's RegistrySource). Not for applications: use
     RegistryService and fupin.matcher.v1.MatcherService.
 
     The mapping is mechanical, so adding a RegistrySource method costs only its messages here:
@@ -374,6 +388,13 @@ class MatcherStoreService:
 
     Errors are the registry's own (NOT_FOUND, ALREADY_EXISTS, ABORTED, FAILED_PRECONDITION with
     their details); UNAVAILABLE when the database cannot be reached.
+
+    Input limits (server/limits.py, checked before anything else, INVALID_ARGUMENT naming the
+    field beyond them): every string at most 1,000 characters, every bytes field at most 64 KiB
+    (a run's serialized result: 256 MiB), every repeated field at most 10,000 elements (of
+    messages: 1,000,000); accepted_grades, skills and needs at most 50; causes and
+    eligible_statuses at most 20; PreferenceList.ranked at most 100,000. Each field's own rule,
+    where tighter, is in its comment. Dates are YYYY-MM-DD exactly; region codes ASCII digits.
     """
 
     @staticmethod

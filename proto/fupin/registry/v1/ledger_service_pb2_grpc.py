@@ -39,6 +39,13 @@ class LedgerServiceStub:
     Offices and auditors with a scope read only their region's part (docs/access.md): entries
     about its households, villages and listings; the programmes they may read, grants counted
     among their households; totals and the export over their villages.
+
+    Input limits (server/limits.py, checked before anything else, INVALID_ARGUMENT naming the
+    field beyond them): every string at most 1,000 characters, every bytes field at most 64 KiB
+    (a run's serialized result: 256 MiB), every repeated field at most 10,000 elements (of
+    messages: 1,000,000); accepted_grades, skills and needs at most 50; causes and
+    eligible_statuses at most 20; PreferenceList.ranked at most 100,000. Each field's own rule,
+    where tighter, is in its comment. Dates are YYYY-MM-DD exactly; region codes ASCII digits.
     """
 
     def __init__(self, channel):
@@ -88,6 +95,13 @@ class LedgerServiceServicer:
     Offices and auditors with a scope read only their region's part (docs/access.md): entries
     about its households, villages and listings; the programmes they may read, grants counted
     among their households; totals and the export over their villages.
+
+    Input limits (server/limits.py, checked before anything else, INVALID_ARGUMENT naming the
+    field beyond them): every string at most 1,000 characters, every bytes field at most 64 KiB
+    (a run's serialized result: 256 MiB), every repeated field at most 10,000 elements (of
+    messages: 1,000,000); accepted_grades, skills and needs at most 50; causes and
+    eligible_statuses at most 20; PreferenceList.ranked at most 100,000. Each field's own rule,
+    where tighter, is in its comment. Dates are YYYY-MM-DD exactly; region codes ASCII digits.
     """
 
     def VerifyLedger(self, request, context):
@@ -180,6 +194,13 @@ class LedgerService:
     Offices and auditors with a scope read only their region's part (docs/access.md): entries
     about its households, villages and listings; the programmes they may read, grants counted
     among their households; totals and the export over their villages.
+
+    Input limits (server/limits.py, checked before anything else, INVALID_ARGUMENT naming the
+    field beyond them): every string at most 1,000 characters, every bytes field at most 64 KiB
+    (a run's serialized result: 256 MiB), every repeated field at most 10,000 elements (of
+    messages: 1,000,000); accepted_grades, skills and needs at most 50; causes and
+    eligible_statuses at most 20; PreferenceList.ranked at most 100,000. Each field's own rule,
+    where tighter, is in its comment. Dates are YYYY-MM-DD exactly; region codes ASCII digits.
     """
 
     @staticmethod

@@ -43,6 +43,13 @@ class RegistryServiceStub:
     binds tighter than AND (`a AND b OR c` is `a AND (b OR c)`). Values are "quoted" strings,
     numbers, true/false or enum names. Enums and booleans take only = and !=. A fault is
     INVALID_ARGUMENT on `filter`, its description ending "(at column N)".
+
+    Input limits (server/limits.py, checked before anything else, INVALID_ARGUMENT naming the
+    field beyond them): every string at most 1,000 characters, every bytes field at most 64 KiB
+    (a run's serialized result: 256 MiB), every repeated field at most 10,000 elements (of
+    messages: 1,000,000); accepted_grades, skills and needs at most 50; causes and
+    eligible_statuses at most 20; PreferenceList.ranked at most 100,000. Each field's own rule,
+    where tighter, is in its comment. Dates are YYYY-MM-DD exactly; region codes ASCII digits.
     """
 
     @_typing.overload
@@ -244,6 +251,13 @@ class RegistryServiceAsyncStub(RegistryServiceStub):
     binds tighter than AND (`a AND b OR c` is `a AND (b OR c)`). Values are "quoted" strings,
     numbers, true/false or enum names. Enums and booleans take only = and !=. A fault is
     INVALID_ARGUMENT on `filter`, its description ending "(at column N)".
+
+    Input limits (server/limits.py, checked before anything else, INVALID_ARGUMENT naming the
+    field beyond them): every string at most 1,000 characters, every bytes field at most 64 KiB
+    (a run's serialized result: 256 MiB), every repeated field at most 10,000 elements (of
+    messages: 1,000,000); accepted_grades, skills and needs at most 50; causes and
+    eligible_statuses at most 20; PreferenceList.ranked at most 100,000. Each field's own rule,
+    where tighter, is in its comment. Dates are YYYY-MM-DD exactly; region codes ASCII digits.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -441,6 +455,13 @@ class RegistryServiceServicer(metaclass=_abc_1.ABCMeta):
     binds tighter than AND (`a AND b OR c` is `a AND (b OR c)`). Values are "quoted" strings,
     numbers, true/false or enum names. Enums and booleans take only = and !=. A fault is
     INVALID_ARGUMENT on `filter`, its description ending "(at column N)".
+
+    Input limits (server/limits.py, checked before anything else, INVALID_ARGUMENT naming the
+    field beyond them): every string at most 1,000 characters, every bytes field at most 64 KiB
+    (a run's serialized result: 256 MiB), every repeated field at most 10,000 elements (of
+    messages: 1,000,000); accepted_grades, skills and needs at most 50; causes and
+    eligible_statuses at most 20; PreferenceList.ranked at most 100,000. Each field's own rule,
+    where tighter, is in its comment. Dates are YYYY-MM-DD exactly; region codes ASCII digits.
     """
 
     @_abc_1.abstractmethod

@@ -348,12 +348,33 @@ class HouseholdIndicators(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class ExtraEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.int
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.int = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     HOUSING_SAFETY_FIELD_NUMBER: _builtins.int
     FOOD_SECURITY_FIELD_NUMBER: _builtins.int
     CHILDREN_SCHOOLING_FIELD_NUMBER: _builtins.int
     HEALTH_FIELD_NUMBER: _builtins.int
     DISABILITY_FIELD_NUMBER: _builtins.int
     INCOME_PER_CAPITA_FEN_FIELD_NUMBER: _builtins.int
+    EXTRA_FIELD_NUMBER: _builtins.int
     housing_safety: _builtins.int
     """住房安全"""
     food_security: _builtins.int
@@ -365,6 +386,12 @@ class HouseholdIndicators(_message.Message):
     disability: _builtins.int
     """100 = no disability in the household"""
     income_per_capita_fen: _builtins.int
+    @_builtins.property
+    def extra(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
+        """Indicators beyond these, by name ([a-z][a-z0-9_]*, at most 40 characters, at most 100 of
+        them), each 0-100, for a scoring file with a larger indicator system (scoring_guizhou.toml).
+        """
+
     def __init__(
         self,
         *,
@@ -374,10 +401,11 @@ class HouseholdIndicators(_message.Message):
         health: _builtins.int = ...,
         disability: _builtins.int = ...,
         income_per_capita_fen: _builtins.int = ...,
+        extra: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["children_schooling", b"children_schooling", "disability", b"disability", "food_security", b"food_security", "health", b"health", "housing_safety", b"housing_safety", "income_per_capita_fen", b"income_per_capita_fen"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["children_schooling", b"children_schooling", "disability", b"disability", "extra", b"extra", "food_security", b"food_security", "health", b"health", "housing_safety", b"housing_safety", "income_per_capita_fen", b"income_per_capita_fen"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -424,6 +452,26 @@ class Household(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class SetScoresEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.int
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.int = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     ID_FIELD_NUMBER: _builtins.int
     VILLAGE_ID_FIELD_NUMBER: _builtins.int
     CARD_NUMBER_FIELD_NUMBER: _builtins.int
@@ -438,6 +486,7 @@ class Household(_message.Message):
     HISTORY_FIELD_NUMBER: _builtins.int
     ASSESSMENT_REASON_FIELD_NUMBER: _builtins.int
     COUNTY_CODE_FIELD_NUMBER: _builtins.int
+    SET_SCORES_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
@@ -472,6 +521,10 @@ class Household(_message.Message):
         """output only, oldest first"""
 
     @_builtins.property
+    def set_scores(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
+        """Output only: each indicator set's sub-score (0-100), by set name, from the scoring file."""
+
+    @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def update_time(self) -> _timestamp_pb2.Timestamp: ...
@@ -492,13 +545,14 @@ class Household(_message.Message):
         history: _abc.Iterable[Global___StatusChange] | None = ...,
         assessment_reason: _builtins.str = ...,
         county_code: _builtins.str = ...,
+        set_scores: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
         etag: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "indicators", b"indicators", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["assessment_reason", b"assessment_reason", "card_number", b"card_number", "causes", b"causes", "county_code", b"county_code", "create_time", b"create_time", "etag", b"etag", "head_name", b"head_name", "history", b"history", "id", b"id", "indicators", b"indicators", "labour_force", b"labour_force", "members", b"members", "previous_score", b"previous_score", "score", b"score", "status", b"status", "update_time", b"update_time", "village_id", b"village_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assessment_reason", b"assessment_reason", "card_number", b"card_number", "causes", b"causes", "county_code", b"county_code", "create_time", b"create_time", "etag", b"etag", "head_name", b"head_name", "history", b"history", "id", b"id", "indicators", b"indicators", "labour_force", b"labour_force", "members", b"members", "previous_score", b"previous_score", "score", b"score", "set_scores", b"set_scores", "status", b"status", "update_time", b"update_time", "village_id", b"village_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -21,7 +21,7 @@ from typing import Any
 import grpc
 
 from clients import auth
-from clients.cli_output import emit, emit_one, say, show
+from clients.cli.output import emit, emit_one, say, show
 from clients.client import channel_options
 from clients.errors import from_rpc_error
 from fupin.matcher.v1 import matcher_service_pb2 as mpb

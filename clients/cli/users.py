@@ -19,8 +19,8 @@ import secrets
 import sys
 from typing import Any
 
-from clients.cli_keys import ROLES, _all, _emit, access_stub
-from clients.cli_output import emit_json, say, show
+from clients.cli.keys import ROLES, access_stub, emit_rows, list_all
+from clients.cli.output import emit_json, say, show
 from fupin.registry.v1 import access_service_pb2 as apb
 
 MESSAGES = {
@@ -108,8 +108,8 @@ def run_create(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    rows = _all(args, "ListUsers", apb.ListUsersRequest, "users")
-    _emit(rows, args.output, text("headings"), _user)
+    rows = list_all(args, "ListUsers", apb.ListUsersRequest, "users")
+    emit_rows(rows, args.output, text("headings"), _user)
     return 0
 
 

@@ -20,7 +20,7 @@ import argparse
 import sys
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -28,8 +28,8 @@ from typing import Any
 import grpc
 
 from clients import auth
-from clients.cli_output import emit_json, emit_one, print_table, say, show
-from clients.cli_runs import solve_with_progress
+from clients.cli.output import emit_json, emit_one, print_table, say, show
+from clients.cli.runs import solve_with_progress
 from clients.errors import from_rpc_error
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
@@ -116,9 +116,7 @@ def run_allocate(args: argparse.Namespace) -> int:
             )
     _summary(run, args.output)
     if args.chart:
-        from clients.aid_charts import spending_by_cause  # matplotlib: only when drawing
-
-        say(f"chart: {spending_by_cause(_by_cause(run), args.chart, _title(run))}")
+        say(f"chart: {_chart(_by_cause(run), args.chart, _title(run))}")
     return 0 if run.state in (mpb.PROPOSED, mpb.COMMITTED) else 1
 
 
@@ -261,9 +259,7 @@ def run_chart(args: argparse.Namespace) -> int:
     title = (
         f"Committed aid by cause of poverty{where} ({totals.total_fen / 1e6:,.2f} × 10,000 yuan)"
     )
-    from clients.aid_charts import spending_by_cause  # matplotlib: only when drawing
-
-    path = spending_by_cause({t.key: t.amount_fen for t in totals.causes}, args.out, title)
+    path = _chart({t.key: t.amount_fen for t in totals.causes}, args.out, title)
     show(str(path))
     return 0
 
@@ -281,3 +277,10 @@ def run_export(args: argparse.Namespace) -> int:
                 out.write(chunk.data)
     say(f"wrote {args.out}")
     return 0
+
+
+def _chart(by_cause: Mapping[str, int], out: Path, title: str) -> Path:
+    """The chart, with matplotlib imported only when one is drawn (it doubles the CLI's start)."""
+    from clients.aid_charts import spending_by_cause
+
+    return spending_by_cause(by_cause, out, title)

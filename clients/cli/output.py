@@ -111,6 +111,16 @@ COLUMNS: Mapping[str, tuple[tuple[str, str], ...]] = MappingProxyType(
             ("CHANGE", "score_change"),
             ("REASONS", "reasons"),
         ),
+        "cases": (
+            ("ID", "id"),
+            ("KIND", "kind"),
+            ("STATE", "state"),
+            ("HOUSEHOLD", "household_id"),
+            ("VILLAGE", "village_id"),
+            ("NOTICE FROM", "notice_start"),
+            ("NOTICE TO", "notice_end"),
+            ("OBJECTIONS", "objections"),
+        ),
     }
 )
 

@@ -6,14 +6,15 @@
     fupin import households|listings|cadres FILE.csv [--chunk-size N] [--request-id ID]
     fupin list KIND [--filter EXPR] [--limit N]
     fupin get KIND ID
+    fupin create KIND [FIELD=VALUE …] [--file F.yaml]; fupin update KIND ID … [--etag E]
     fupin delete KIND ID [--etag E]
     fupin watchlist [--filter EXPR] [--limit N]
     fupin match produce --product P --today YYYY-MM-DD [--region CODE] [--commit]
     fupin runs list|get|commit|discard|cancel [RUN_ID]
-    fupin aid allocate|ledger|verify|spending|chart|export (see clients/cli_aid.py)
+    fupin aid allocate|ledger|verify|spending|chart|export (see clients/cli/aid.py)
     fupin cadres assign|contract [--region CODE] [--commit]
     fupin keys create|list|revoke …, fupin audit
-    fupin users create|list|disable|reset-password … (clients/cli_users.py)
+    fupin users create|list|disable|reset-password … (clients/cli/users.py)
     fupin web [--address HOST:PORT] [--target HOST:PORT]   the web console (web/)
     fupin health [--service NAME]
 
@@ -36,18 +37,20 @@ from typing import TYPE_CHECKING, Any
 
 import pydantic
 
-from clients import (
-    cli_aid,
-    cli_cadres,
-    cli_health,
-    cli_keys,
-    cli_runs,
-    cli_users,
-    cli_web,
-    csvio,
-    i18n,
-)
-from clients.cli_output import emit, emit_json, emit_one, say, show
+from clients import csvio, i18n
+from clients.cli import aid as cli_aid
+from clients.cli import backup as cli_backup
+from clients.cli import cadres as cli_cadres
+from clients.cli import cases as cli_cases
+from clients.cli import health as cli_health
+from clients.cli import keys as cli_keys
+from clients.cli import resources as cli_resources
+from clients.cli import resurvey as cli_resurvey
+from clients.cli import risk as cli_risk
+from clients.cli import runs as cli_runs
+from clients.cli import users as cli_users
+from clients.cli import web as cli_web
+from clients.cli.output import emit, emit_json, emit_one, say, show
 from clients.client import KINDS, MAX_PAGE_SIZE, RegistryClient
 from clients.errors import CsvFormatError, FupinClientError, UsageError
 from clients.progress import Progress
@@ -62,7 +65,11 @@ IMPORTABLE = [name for name, kind in KINDS.items() if kind.importable]
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra and isinstance(getattr(args, "fields", None), list) and _assignments(extra):
+            args.fields += extra  # FIELD=VALUE after an option: `create … --file F a=1`
+        elif extra:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
         i18n.use(args.lang)
     except SystemExit as exc:  # --help (0) or a usage error (2)
         return exc.code if isinstance(exc.code, int) else 2
@@ -135,6 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
             help="AIP-160, e.g. 'score < 60 AND causes:ILLNESS AND NOT status = LIFTED_OUT'",
         )
         sub.add_argument("--limit", type=_positive, help="print at most N")
+        if name == "list":
+            sub.add_argument("-q", "--quiet", action="store_true", help="the ids alone, one a line")
         sub.set_defaults(run=run)
     get = commands.add_parser("get", parents=[client], help="show one resource")
     get.add_argument("kind", choices=list(KINDS))
@@ -145,13 +154,18 @@ def build_parser() -> argparse.ArgumentParser:
     delete.add_argument("id")
     delete.add_argument("--etag", default="", help="fail (ABORTED) if it changed since read")
     delete.set_defaults(run=run_delete)
+    cli_resources.add_commands(commands, client)
     cli_runs.add_commands(commands, client)
     cli_aid.add_commands(commands, client)
     cli_cadres.add_commands(commands, client)
+    cli_cases.add_commands(commands, client)
+    cli_resurvey.add_command(commands, client)
+    cli_risk.add_commands(commands, client)
     cli_keys.add_commands(commands, client)
     cli_users.add_commands(commands, client)
     cli_web.add_command(commands)
     cli_health.add_command(commands, client)
+    cli_backup.add_commands(commands)
     return parser
 
 
@@ -163,8 +177,12 @@ def _client_options() -> argparse.ArgumentParser:
         help="server HOST:PORT (default $FUPIN_TARGET or %(default)s)",
     )
     options.add_argument("--timeout", type=float, default=10.0, help="seconds per call")
-    options.add_argument("--output", choices=["table", "json"], default="table")
+    options.add_argument("-o", "--output", choices=["table", "json"], default="table")
     return options
+
+
+def _assignments(words: Sequence[str]) -> bool:
+    return all("=" in word and not word.startswith("-") for word in words)
 
 
 def _positive(text: str) -> int:
@@ -210,7 +228,7 @@ def _announce_admin_key(settings: Settings) -> Callable[[str], None]:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from clients import cli_demo
+    from clients.cli import demo as cli_demo
     from server import logs
 
     if args.target or args.matcher_target:
@@ -289,8 +307,12 @@ def _read_csv(kind: str, path: Path) -> csvio.Table:
 def run_list(args: argparse.Namespace) -> int:
     kind = KINDS[args.kind]
     with _connect(args) as client:
-        records = client.list(kind, filter=args.filter, page_size=MAX_PAGE_SIZE, limit=args.limit)
-        emit(kind.cli_name, records, args.output)
+        found = client.list(kind, filter=args.filter, page_size=MAX_PAGE_SIZE, limit=args.limit)
+        if args.quiet:
+            for item in found:
+                show(item.id)
+        else:
+            emit(kind.cli_name, found, args.output)
     return 0
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from clients.cli_output import say
+from clients.cli.output import say
 
 
 def add_command(commands: Any, client: argparse.ArgumentParser) -> None:

@@ -20,7 +20,7 @@ import grpc
 from google.protobuf import json_format
 
 from clients import auth
-from clients.cli_output import emit_json, print_table, say, show
+from clients.cli.output import emit_json, print_table, say, show
 from clients.errors import from_rpc_error
 from fupin.registry.v1 import access_service_pb2 as apb
 from fupin.registry.v1 import access_service_pb2_grpc as apb_grpc
@@ -42,6 +42,7 @@ def add_commands(commands: Any, client: argparse.ArgumentParser) -> None:
     create.set_defaults(run=run_create)
     listing = verbs.add_parser("list", parents=[client], help="keys, never their secrets")
     listing.add_argument("--filter", default="", help="e.g. 'role = OFFICE AND revoked = false'")
+    listing.add_argument("-q", "--quiet", action="store_true", help="the ids alone, one a line")
     listing.set_defaults(run=run_list)
     revoke = verbs.add_parser("revoke", parents=[client], help="the key stops working at once")
     revoke.add_argument("id")
@@ -75,12 +76,16 @@ def run_create(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    rows = _all(args, "ListApiKeys", apb.ListApiKeysRequest, "api_keys")
-    _emit(rows, args.output, ["ID", "ROLE", "SCOPE", "CREATED", "REVOKED", "DESCRIPTION"], _key)
+    rows = list_all(args, "ListApiKeys", apb.ListApiKeysRequest, "api_keys")
+    if args.quiet:
+        for row in rows:
+            show(row.id)
+        return 0
+    emit_rows(rows, args.output, ["ID", "ROLE", "SCOPE", "CREATED", "REVOKED", "DESCRIPTION"], _key)
     return 0
 
 
-def _all(args: argparse.Namespace, method: str, request_type: Any, field: str) -> list[Any]:
+def list_all(args: argparse.Namespace, method: str, request_type: Any, field: str) -> list[Any]:
     """Every item of a paged list RPC of AccessService."""
     rows: list[Any] = []
     token = ""
@@ -114,8 +119,8 @@ def run_revoke(args: argparse.Namespace) -> int:
 
 
 def run_audit(args: argparse.Namespace) -> int:
-    rows = _all(args, "ListAuditEvents", apb.ListAuditEventsRequest, "events")
-    _emit(rows, args.output, ["TIME", "KEY", "ROLE", "RPC", "HOUSEHOLDS"], _event)
+    rows = list_all(args, "ListAuditEvents", apb.ListAuditEventsRequest, "events")
+    emit_rows(rows, args.output, ["TIME", "KEY", "ROLE", "RPC", "HOUSEHOLDS"], _event)
     return 0
 
 
@@ -131,7 +136,7 @@ def _event(event: apb.AuditEvent) -> list[str]:
     ]
 
 
-def _emit(rows: list[Any], output: str, headings: list[str], cells: Any) -> None:
+def emit_rows(rows: list[Any], output: str, headings: list[str], cells: Any) -> None:
     if output == "json":
         for row in rows:
             emit_json(json_format.MessageToDict(row, preserving_proto_field_name=True))

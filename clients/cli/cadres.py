@@ -26,8 +26,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from clients.cli_output import emit_one, print_table, say, show
-from clients.cli_runs import matcher, solve_with_progress
+from clients.cli.output import emit_one, print_table, say, show
+from clients.cli.runs import matcher, solve_with_progress
 from clients.client import CADRES, HOUSEHOLDS, VILLAGES, RegistryClient
 from fupin.matcher.v1 import cadres_pb2 as cpb
 from fupin.matcher.v1 import matcher_service_pb2 as mpb

@@ -1,0 +1,119 @@
+"""Input limits of every request of every service, public and internal, checked before any
+handler runs: the longest string, the largest bytes field, the most elements of a repeated
+field. Beyond them the call is INVALID_ARGUMENT naming the field.
+
+The limits are stated once, here, and in each service's proto comment ("Input limits"). A field
+not named in LIMITS has its type's default. The fields themselves are still checked by their
+servicers (a display name, for one, is at most 100 characters); these limits are the outer
+bound no field can pass, so that no request stores or drags through the server megabytes of
+one string (a 1 MiB Listing.product was accepted, and made every listing page too large to
+send) or hundreds of thousands of tags (an order with 200,000 accepted grades).
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+from collections.abc import Iterator
+from typing import Any
+
+from google.protobuf import descriptor as d
+from google.protobuf.message import Message
+
+from registry.errors import FieldViolation, InvalidArgument
+
+MAX_STRING_CHARS = 1000
+MAX_BYTES = 64 * 1024
+MAX_REPEATED_SCALARS = 10_000
+MAX_REPEATED_MESSAGES = 1_000_000  # inline problems: up to max_problem_listings rows
+# Full field name -> its own limit (characters, bytes, or elements for a repeated field).
+LIMITS: dict[str, int] = {
+    "fupin.registry.v1.Order.accepted_grades": 50,
+    "fupin.matcher.v1.InlineOrder.accepted_grades": 50,
+    "fupin.registry.v1.OpenOrder.accepted_grades": 50,
+    "fupin.registry.v1.Village.needs": 50,
+    "fupin.registry.v1.Cadre.skills": 50,
+    "fupin.matcher.v1.InlineCadre.skills": 50,
+    "fupin.matcher.v1.InlineVillage.needs": 50,
+    "fupin.registry.v1.Household.causes": 20,
+    "fupin.registry.v1.AidProgram.causes": 20,
+    "fupin.matcher.v1.AidHousehold.causes": 20,
+    "fupin.matcher.v1.AidProgramme.causes": 20,
+    "fupin.matcher.v1.AidProgramme.eligible_statuses": 20,
+    "fupin.matcher.v1.PreferenceList.ranked": 100_000,
+    # Serialized results of large runs (the internal service): up to the message size limit.
+    "fupin.registry.v1.RunRecord.result": 256 * 1024 * 1024,
+    "fupin.registry.v1.RunFields.result": 256 * 1024 * 1024,
+}
+_MOST_SHOWN = 10  # violations reported per request; one is enough to fix the first
+
+
+def check(request: Message) -> None:
+    """Raise InvalidArgument naming the fields of request beyond their limits."""
+    bad = []
+    for violation in _beyond(request, ""):
+        bad.append(violation)
+        if len(bad) == _MOST_SHOWN:
+            break
+    if bad:
+        raise InvalidArgument(bad)
+
+
+def limit_of(field: d.FieldDescriptor) -> int:
+    if field.full_name in LIMITS:
+        return LIMITS[field.full_name]
+    if field.is_repeated:
+        is_message = field.type == d.FieldDescriptor.TYPE_MESSAGE
+        return MAX_REPEATED_MESSAGES if is_message else MAX_REPEATED_SCALARS
+    return MAX_BYTES if field.type == d.FieldDescriptor.TYPE_BYTES else MAX_STRING_CHARS
+
+
+def _beyond(message: Message, path: str) -> Iterator[FieldViolation]:
+    if message.ByteSize() <= _floor(message.DESCRIPTOR):  # nothing in it can be beyond a limit
+        return
+    for field, value in message.ListFields():
+        name = f"{path}{field.name}"
+        is_message = field.type == d.FieldDescriptor.TYPE_MESSAGE
+        if field.is_repeated:
+            if len(value) > limit_of(field):
+                yield FieldViolation(name, f"must have at most {limit_of(field)} elements")
+                continue
+            if is_message:  # only the elements big enough to hold a violation are walked
+                floor = _floor(field.message_type)
+                sizes = map(_BYTE_SIZE, value)
+                for i in [i for i, size in enumerate(sizes) if size > floor]:
+                    yield from _beyond(value[i], f"{name}[{i}].")
+            elif field.type in _TEXT:  # each element has its type's default limit
+                limit = (
+                    MAX_BYTES if field.type == d.FieldDescriptor.TYPE_BYTES else MAX_STRING_CHARS
+                )
+                for i, item in enumerate(value):
+                    yield from _long(field, item, f"{name}[{i}]", limit)
+        elif is_message:
+            yield from _beyond(value, f"{name}.")
+        elif field.type in _TEXT:
+            yield from _long(field, value, name, limit_of(field))
+
+
+_TEXT = (d.FieldDescriptor.TYPE_STRING, d.FieldDescriptor.TYPE_BYTES)
+_BYTE_SIZE = operator.methodcaller("ByteSize")
+
+
+def _long(field: d.FieldDescriptor, value: Any, name: str, limit: int) -> Iterator[FieldViolation]:
+    if len(value) > limit:
+        unit = "bytes" if field.type == d.FieldDescriptor.TYPE_BYTES else "characters"
+        yield FieldViolation(name, f"must be at most {limit} {unit}")
+
+
+@functools.cache
+def _floor(message: d.Descriptor) -> int:
+    """A message of this type and at most this many bytes has no field beyond a limit (a
+    character or an element takes at least a byte), so it need not be walked: most requests,
+    and the rows of inline problems, are not."""
+    floors = [MAX_STRING_CHARS]
+    for field in message.fields:
+        if field.type == d.FieldDescriptor.TYPE_MESSAGE and field.message_type is not message:
+            floors.append(_floor(field.message_type))
+        if field.is_repeated or field.type in _TEXT:
+            floors.append(limit_of(field))
+    return min(floors)

@@ -1,0 +1,69 @@
+"""Request ids belong to the caller: the same id from two keys is two requests, and another
+caller's id replays nothing and clashes with nothing (registry/resources/requests.py)."""
+
+from __future__ import annotations
+
+from fupin.matcher.v1 import matcher_service_pb2 as mpb
+from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
+from fupin.registry.v1 import registry_service_pb2 as api
+from registry.access.policy import Role
+from tests import factories
+from tests.access.test_scopes import as_key
+from tests.access.world import ZHAOAN
+from tests.matcher.test_service import inline_listing, inline_order
+
+
+def _create(stub, household, request_id: str):
+    return stub.CreateHousehold(
+        api.CreateHouseholdRequest(household=household, request_id=request_id)
+    )
+
+
+def test_same_request_id_from_two_keys_is_two_requests(bare, world, server):
+    """Another office's request_id, replayed with the same body, makes a new household (it
+    returned the other office's); with another body it succeeds (it said ALREADY_EXISTS)."""
+    twin = server.keys.create(Role.OFFICE, ZHAOAN).secret
+    mine, theirs = as_key(bare, world.keys["office"]), as_key(bare, twin)
+    household = factories.household(world.ids["village_a"], card_number="CARD-T-0000001")
+    first = _create(mine, household, "hh-rid-1")
+    assert _create(mine, household, "hh-rid-1").id == first.id  # a retry: the same one
+    household.card_number = "CARD-T-0000002"
+    replay = _create(theirs, household, "hh-rid-1")
+    assert replay.id != first.id and replay.card_number == "CARD-T-0000002"
+
+
+def test_same_run_request_id_from_two_keys_is_two_runs(bare, world):
+    """A platform's and an admin's inline runs under one request_id are two runs."""
+    problem = mpb.ProduceProblem(
+        listings=[inline_listing("a", 100)], orders=[inline_order("o", 10)], today="2020-05-10"
+    )
+    runs = []
+    for name in ("platform", "admin"):
+        stub = mpb_grpc.MatcherServiceStub(bare)
+        runs.append(
+            stub.MatchProduce(
+                mpb.MatchProduceRequest(inline=problem, request_id="run-rid-1"),
+                metadata=[("authorization", f"Bearer {world.keys[name]}")],
+                timeout=60,
+            )
+        )
+    assert runs[0].id != runs[1].id
+
+
+def test_platform_matches_only_its_own_orders(bare, world):
+    """A platform's registry-selection MatchProduce allocates only to its own buyer's orders
+    (it allocated to, and showed, another buyer's order with its price)."""
+    stub = mpb_grpc.MatcherServiceStub(bare)
+    request = mpb.MatchProduceRequest(
+        selection=mpb.RegistrySelection(product="green_plum", today="2020-05-05"),
+        parameters=mpb.SolveParameters(time_limit_s=10),
+    )
+    keyed = [("authorization", f"Bearer {world.keys['platform']}")]
+    run = stub.MatchProduce(request, metadata=keyed, timeout=60)
+    orders = {a.order_id for a in run.produce.allocations}
+    orders |= {o.order_id for o in run.produce.orders}
+    assert orders == {world.ids["order_1"]}
+    assert world.ids["order_2"].encode() not in run.SerializeToString()
+    admin = [("authorization", f"Bearer {world.keys['admin']}")]
+    both = stub.MatchProduce(request, metadata=admin, timeout=60)
+    assert world.ids["order_2"] in {a.order_id for a in both.produce.allocations}

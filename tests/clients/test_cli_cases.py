@@ -1,0 +1,100 @@
+"""`fupin case …` and `fupin notice` in-process against a real server."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from clients import csvio
+from fupin.registry.v1 import registry_service_pb2 as api
+from fupin.registry.v1 import resources_pb2 as pb
+from registry.access.policy import Role
+from tests import factories
+
+
+def test_a_case_from_proposal_to_filing_and_its_notice(
+    fupin, server, registry, tmp_path, monkeypatch
+):
+    """A village committee proposes, reviews and posts the notice; the county's key approves and
+    files; a village key may not approve; the notice is written as HTML."""
+    village = factories.create_village(registry)
+    household = factories.create_household(registry, village.id)
+    keys = {
+        name: server.keys.create(Role.OFFICE, scope).secret
+        for name, scope in (("village", village.admin_code), ("county", village.admin_code[:6]))
+    }
+
+    def as_(who: str, *argv: str) -> tuple[int, str, str]:
+        monkeypatch.setenv("FUPIN_API_KEY", keys[who])
+        return fupin(*argv)
+
+    code, out, err = as_("village", "case", "propose", household.id, "--output", "json")
+    assert code == 0, err
+    case_id = json.loads(out)["id"]
+    assert f"case {case_id}: PROPOSED" in err
+    code, _, err = as_("village", "case", "review", case_id, "--approve", "--for", "30")
+    assert code == 0 and "REVIEWED" in err
+    code, _, err = as_(
+        "village", "case", "notice", case_id,
+        "--from", "2026-01-05", "--to", "2026-01-11", "--place", "村务公开栏",
+    )  # fmt: skip
+    assert code == 0 and "ON_NOTICE" in err
+    page = tmp_path / "notice.html"
+    code, _, err = as_("county", "notice", village.id, "--format", "html", "--out", str(page))
+    assert code == 0 and "1 households on notice" in err
+    assert (
+        household.card_number[:4] in page.read_text()
+        and household.card_number not in page.read_text()
+    )
+    code, _, err = as_("village", "case", "approve", case_id)
+    assert code != 0 and "may not approve" in err
+    assert as_("county", "case", "approve", case_id)[0] == 0
+    code, out, err = as_("county", "case", "file", case_id)
+    assert code == 0 and "FILED" in err and case_id in out
+    code, out, err = as_("county", "case", "show", case_id)
+    assert code == 0
+    steps = [line.split()[1] for line in out.splitlines()[3:]]
+    assert steps == ["propose", "review", "notice", "approve", "file"]
+    code, out, _ = as_("county", "case", "list", "--state", "filed")
+    assert code == 0 and case_id in out
+
+
+def test_resurvey_dry_run_then_commit(fupin, registry, tmp_path):
+    """The dry run prints the counts and the first change and stores nothing; the commit
+    stores them."""
+    village = factories.create_village(registry)
+    kept = factories.create_household(registry, village.id)
+    gone = factories.create_household(registry, village.id)
+    survey = tmp_path / "2027.csv"
+    changed = pb.Household()
+    changed.CopyFrom(kept)
+    changed.indicators.health = 90
+    with survey.open("w", newline="") as out:
+        csvio.write("households", [changed], out)
+    argv = ("resurvey", str(survey), "--year", "2027", "--region", village.admin_code)
+    code, out, err = fupin(*argv, "--dry-run")
+    assert code == 0, err
+    assert "1 households, 1 updated, 0 unchanged, 0 new, 1 not surveyed" in out
+    assert "health" in out and "dry run" in err and gone.card_number in out
+    assert registry.GetHousehold(api.GetHouseholdRequest(id=kept.id)).indicators.health == 50
+    code, out, err = fupin(*argv)
+    assert code == 0 and "stored" in err
+    assert registry.GetHousehold(api.GetHouseholdRequest(id=kept.id)).indicators.health == 90
+
+
+def test_a_shock_from_the_cli_ranks_its_village_first(fupin, registry):
+    """`fupin shock --village` then `fupin risks`: the flooded village's household first,
+    with the flood as its reason."""
+    flooded = factories.create_village(registry)
+    dry = factories.create_village(registry)
+    hit = factories.create_household(registry, flooded.id)
+    factories.create_household(registry, dry.id)
+    code, out, err = fupin(
+        "shock", "--village", flooded.id, "--kind", "disaster", "--severity", "3",
+        "--date", date.today().isoformat(), "--note", "山洪",
+    )  # fmt: skip
+    assert code == 0 and "1 households raised to the alert level" in out, err
+    code, out, err = fupin("risks", "--limit", "2")
+    assert code == 0, err
+    first = out.splitlines()[1]
+    assert first.startswith("77") and hit.id in first and "disaster" in first

@@ -1,0 +1,99 @@
+"""A county's year from the CLI, as far as issue 16 is built: 1,000 households surveyed,
+one village's poor households identified through review and public notice (one objection
+upheld), and the next year's re-survey (a dry run's diff, then the commit)."""
+
+from __future__ import annotations
+
+import json
+
+from bench import data
+from clients import csvio
+from fupin.registry.v1 import registry_service_pb2 as api
+from fupin.registry.v1 import resources_pb2 as pb
+from registry.access.policy import Role
+from tests import factories
+
+IDENTIFIED = 12  # of the first village's impoverished households (each takes 5 CLI calls)
+
+
+def test_a_county_year(fupin, server, registry, tmp_path, monkeypatch):
+    villages = [factories.create_village(registry) for _ in range(5)]
+    county = villages[0].admin_code[:6]
+    rows = list(data.households([v.id for v in villages], 1000, seed=16))
+    survey = tmp_path / "2026.csv"
+    with survey.open("w", newline="") as out:
+        csvio.write("households", rows, out)
+    code, out, err = fupin("import", "households", str(survey))
+    assert code == 0 and "imported 1,000 households" in out, err
+
+    keys = {
+        name: server.keys.create(Role.OFFICE, scope).secret
+        for name, scope in (
+            ("village", villages[0].admin_code),
+            ("township", villages[0].admin_code[:9]),
+            ("county", county),
+        )
+    }
+
+    def as_(who: str, *argv: str) -> tuple[int, str, str]:
+        monkeypatch.setenv("FUPIN_API_KEY", keys[who])
+        code, out, err = fupin(*argv)
+        assert code == 0, err
+        return code, out, err
+
+    poor = registry.ListHouseholds(
+        api.ListHouseholdsRequest(
+            filter=f'village_id = "{villages[0].id}" AND status = IMPOVERISHED', page_size=1000
+        )
+    ).households[:IDENTIFIED]
+    assert len(poor) == IDENTIFIED
+    cases = []
+    for household in poor:
+        _, out, _ = as_("village", "case", "propose", household.id, "--output", "json")
+        case_id = json.loads(out)["id"]
+        as_("village", "case", "review", case_id, "--approve", "--for", "40", "--against", "2")
+        as_(
+            "village", "case", "notice", case_id,
+            "--from", "2026-03-01", "--to", "2026-03-07", "--place", "村务公开栏",
+        )  # fmt: skip
+        cases.append(case_id)
+    _, out, _ = as_("county", "notice", villages[0].id)
+    assert len(out.strip().splitlines()) == IDENTIFIED + 1  # the heading and one line each
+    objected = as_(
+        "township", "case", "object", cases[0], "--objector", "村民", "--text", "有营业收入",
+        "--output", "json",
+    )[1]  # fmt: skip
+    objection = json.loads(objected)["objections"][0]["id"]
+    as_("county", "case", "resolve", cases[0], str(objection), "--uphold", "--resolution", "属实")
+    for case_id in cases[1:]:
+        as_("county", "case", "approve", case_id)
+        as_("county", "case", "file", case_id)
+    _, out, _ = as_("county", "case", "list", "--state", "filed", "--output", "json")
+    assert len(out.splitlines()) == IDENTIFIED - 1
+    _, out, _ = as_("county", "case", "list", "--state", "rejected", "--output", "json")
+    assert [json.loads(line)["id"] for line in out.splitlines()] == [cases[0]]
+
+    # the next year: every 10th household's income changes, 3 are gone, 5 are new
+    next_year = []
+    for i, row in enumerate(rows[3:], start=3):
+        if i % 10 == 0:
+            row.indicators.income_per_capita_fen += 250_000
+        next_year.append(row)
+    for i in range(5):
+        new = pb.Household()
+        new.CopyFrom(rows[i])
+        new.card_number = f"NEW2027-{i}"
+        next_year.append(new)
+    resurvey = tmp_path / "2027.csv"
+    with resurvey.open("w", newline="") as out:
+        csvio.write("households", next_year, out)
+    argv = ("resurvey", str(resurvey), "--year", "2027", "--region", county)
+    _, out, err = as_("county", *argv, "--dry-run")
+    assert "1002 households, 99 updated, 898 unchanged, 5 new, 3 not surveyed" in out
+    assert "income_per_capita_fen" in out and "dry run" in err
+    _, out, _ = as_("county", "case", "list", "--state", "proposed", "--output", "json")
+    assert out == ""
+    _, out, _ = as_("county", *argv)
+    assert "99 updated" in out
+    _, out, _ = as_("county", "case", "list", "--state", "proposed", "--output", "json")
+    assert len(out.splitlines()) == 5

@@ -1,0 +1,96 @@
+"""Input limits on every request (server/limits.py): beyond them INVALID_ARGUMENT naming the
+field, and nothing stored."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import grpc
+import pytest
+from google.protobuf import descriptor_pool
+
+from fupin.matcher.v1 import matcher_service_pb2 as mpb
+from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
+from fupin.registry.v1 import registry_service_pb2 as api
+from server import limits
+from tests import factories
+from tests.matcher.service.test_service import inline_listing, inline_order
+from tests.rpcerrors import fields_of, rpc_fails
+
+
+def _invalid(call, fields: list[str]) -> None:
+    error = rpc_fails(call, grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields_of(error) == fields
+
+
+def test_a_mebibyte_product_is_refused(registry):
+    """A 1 MiB Listing.product was stored (and made listing pages too large to send)."""
+    village = factories.create_village(registry)
+    household = factories.create_household(registry, village.id)
+    producer = registry.CreateProducer(
+        api.CreateProducerRequest(producer=factories.producer_for(household.id))
+    )
+    listing = factories.listing(producer.id)
+    listing.product = "a" * (1 << 20)
+    _invalid(
+        lambda: registry.CreateListing(api.CreateListingRequest(listing=listing)),
+        ["listing.product"],
+    )
+    assert not registry.ListListings(api.ListListingsRequest()).listings
+
+
+def test_two_hundred_thousand_grades_are_refused(registry):
+    """An order with 200,000 accepted grades was stored; at most 50 now."""
+    buyer = registry.CreateBuyer(api.CreateBuyerRequest(buyer=factories.buyer()))
+    order = factories.order(buyer.id)
+    order.accepted_grades[:] = [f"g{i}" for i in range(200_000)]
+    _invalid(
+        lambda: registry.CreateOrder(api.CreateOrderRequest(order=order)),
+        ["order.accepted_grades"],
+    )
+    order.accepted_grades[:] = [f"g{i}" for i in range(50)]
+    assert registry.CreateOrder(api.CreateOrderRequest(order=order)).id
+
+
+def test_inline_and_streamed_fields_are_named(channel, registry):
+    """Limits hold inside inline problems and in every message of a client stream."""
+    order = inline_order("o", 10)
+    order.accepted_grades[:] = ["A"] * 51
+    problem = mpb.ProduceProblem(listings=[inline_listing("a", 5)], orders=[order])
+    matcher = mpb_grpc.MatcherServiceStub(channel)
+    _invalid(
+        lambda: matcher.MatchProduce(mpb.MatchProduceRequest(inline=problem), timeout=30),
+        ["inline.orders[0].accepted_grades"],
+    )
+    village = factories.create_village(registry)
+    rows = [factories.household(village.id) for _ in range(3)]
+    rows[2].head_name = "名" * 1001
+    chunks = [
+        api.ImportHouseholdsRequest(households=rows[:1]),
+        api.ImportHouseholdsRequest(households=rows[1:]),
+    ]
+    _invalid(lambda: registry.ImportHouseholds(iter(chunks)), ["households[1].head_name"])
+
+
+def test_every_named_limit_is_a_real_field():
+    """A renamed field would silently fall back to its default limit."""
+    pool = descriptor_pool.Default()
+    for name in limits.LIMITS:
+        assert pool.FindFieldByName(name).full_name == name
+
+
+def test_every_service_states_the_limits(repo_root: Path):
+    """The limits are part of each service's proto comment, the API reference."""
+    for proto in (repo_root / "proto").rglob("*_service.proto"):
+        text = proto.read_text()
+        assert "Input limits (server/limits.py" in text, proto.name
+        assert f"{limits.MAX_STRING_CHARS:,} characters" in text
+
+
+@pytest.mark.parametrize("size", [0, 1, 5000])
+def test_small_requests_pass(size):
+    """Requests within every limit pass the check untouched."""
+    request = mpb.MatchProduceRequest(
+        inline=mpb.ProduceProblem(listings=[inline_listing(f"l{i}", 5) for i in range(size)])
+    )
+    limits.check(request)
