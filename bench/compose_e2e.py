@@ -8,7 +8,8 @@
    they reach nothing outside, so images are built with `network: host`).
 2. Build: the base images from Debian packages (scripts/base_images.sh; --public-images uses
    Docker Hub's instead) and the fupin image (`build_s`).
-3. Up: postgres, registry, one matcher, until both fupin services are healthy (`up_s`).
+3. Up: postgres, registry, one matcher behind nginx and the web console, until the gRPC
+   services are SERVING and the console's sign-in page answers (`up_s`).
 4. The demo through the published ports, with the admin key the registry wrote (`demo_ok`).
 5. Scale: three matchers behind nginx (service lb, :50052); RUNS small MatchProduce runs
    through it, counted per replica from each one's /metrics (`runs_per_replica`).
@@ -30,9 +31,10 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 import uuid
-from collections.abc import Sequence
-from contextlib import suppress
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +44,8 @@ if __package__ in {None, ""}:  # run as a script: make the repository importable
 import grpc
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench import data
-from bench.load import _buyer, _listing, _order, _producer
+from bench import data, market
+from bench.common import matcher_channel, say
 from bench.topology import wait_serving
 from clients import auth
 from clients.client import (
@@ -53,7 +55,6 @@ from clients.client import (
     ORDERS,
     PRODUCERS,
     RegistryClient,
-    channel_options,
 )
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
@@ -63,6 +64,7 @@ from fupin.registry.v1 import ledger_service_pb2_grpc as lpb_grpc
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = "fupine2e"
 REGISTRY, MATCHER = "127.0.0.1:50051", "127.0.0.1:50052"  # MATCHER: nginx before them all
+WEB = "http://127.0.0.1:8080/sign-in"
 LOCAL_IMAGES = {
     "FUPIN_PYTHON_IMAGE": "fupin-base/python:3.11-bookworm",
     "FUPIN_POSTGRES_IMAGE": "fupin-base/postgres:15-bookworm",
@@ -185,6 +187,21 @@ def up(compose: Compose) -> None:
     compose.run("up", "-d")
     wait_serving(REGISTRY, timeout_s=180)
     wait_serving(MATCHER, timeout_s=120)
+    wait_web(timeout_s=120)
+
+
+def wait_web(timeout_s: float) -> None:
+    """Until the web console's sign-in page answers 200 on its published port."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(WEB, timeout=5) as page:
+                if page.status == 200:
+                    return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.5)
 
 
 def demo() -> bool:
@@ -286,8 +303,8 @@ def seed_people(rng: random.Random) -> tuple[list[str], list[str]]:
     with RegistryClient(REGISTRY, import_timeout_s=600) as client:
         village_ids = data.create_villages(client, 5, seed=19)
         households = list(client.import_rows(HOUSEHOLDS, data.households(village_ids, 50)).ids)
-        producers = [client.create(PRODUCERS, _producer(rng, h)).id for h in households[:20]]
-        buyers = [client.create(BUYERS, _buyer(rng, i)).id for i in range(5)]
+        producers = [client.create(PRODUCERS, market.producer(rng, h)).id for h in households[:20]]
+        buyers = [client.create(BUYERS, market.buyer(rng, i)).id for i in range(5)]
     return producers, buyers
 
 
@@ -297,12 +314,12 @@ def seed_product(
     """Listings of a product of its own, and one order per 20 listings (10 at least)."""
     producers, buyers = people
     with RegistryClient(REGISTRY, import_timeout_s=600) as client:
-        rows = [_listing(rng, rng.choice(producers)) for _ in range(listings)]
+        rows = [market.listing(rng, rng.choice(producers)) for _ in range(listings)]
         for row in rows:
             row.product = product
         client.import_rows(LISTINGS, rows)
         for _ in range(max(listings // 20, 10)):
-            order = _order(rng, rng.choice(buyers))
+            order = market.order(rng, rng.choice(buyers))
             order.product = product
             client.create(ORDERS, order)
 
@@ -317,20 +334,11 @@ def selection_request(
     )
 
 
-def matcher_stub(target: str) -> Any:
-    channel = auth.open_channel(target, api_key=auth.resolve_key(), options=channel_options())
-    return _Stub(channel, mpb_grpc.MatcherServiceStub(channel))
-
-
-class _Stub:
-    def __init__(self, channel: grpc.Channel, stub: Any) -> None:
-        self.channel, self.stub = channel, stub
-
-    def __enter__(self) -> Any:
-        return self.stub
-
-    def __exit__(self, *exc: object) -> None:
-        self.channel.close()
+@contextmanager
+def matcher_stub(target: str) -> Iterator[Any]:
+    """The matcher's stub over bench.common's channel (API key, the client's retries)."""
+    with matcher_channel(target) as channel:
+        yield mpb_grpc.MatcherServiceStub(channel)
 
 
 def call_ignoring_failure(target: str, request: mpb.MatchProduceRequest) -> None:
@@ -379,10 +387,6 @@ def timed(step: Any) -> float:
     started = time.perf_counter()
     step()
     return round(time.perf_counter() - started, 1)
-
-
-def say(message: str) -> None:
-    sys.stderr.write(message + "\n")
 
 
 if __name__ == "__main__":

@@ -27,10 +27,21 @@ sys.path[:0] = [str(ROOT), str(ROOT / "proto")]
 from clients.cli.output import COLUMNS  # noqa: E402
 from clients.i18n import DOMAIN, LANGUAGES, LOCALE_DIR  # noqa: E402
 from fupin.matcher.v1 import matcher_service_pb2  # noqa: E402
-from fupin.registry.v1 import resources_pb2, year_service_pb2  # noqa: E402
+from fupin.registry.v1 import (  # noqa: E402
+    ledger_service_pb2,
+    resources_pb2,
+    season_service_pb2,
+    year_service_pb2,
+)
 
 KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2)}
-ENUM_MODULES = (resources_pb2, matcher_service_pb2, year_service_pb2)
+ENUM_MODULES = (
+    resources_pb2,
+    matcher_service_pb2,
+    year_service_pb2,
+    season_service_pb2,
+    ledger_service_pb2,
+)
 
 
 def template() -> Catalog:

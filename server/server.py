@@ -29,6 +29,7 @@ from registry.ledger import servicer as ledger_service
 from registry.resources import servicer as service
 from registry.resources.scoring import ScoringConfig
 from registry.resources.store import RegistryStore
+from registry.season import servicer as season_service
 from registry.year import servicer as year_service
 from registry.year.rules import RiskRules, YearRules
 from server import grpc_source, probe
@@ -126,6 +127,7 @@ def create_server(settings: Settings, *, address: str | None = None) -> Running:
                 YearRules.load(settings.scoring_file),
                 RiskRules.load(settings.scoring_file),
             ),
+            season_service.add_to_server(store, server, overdue_days=settings.aid_overdue_days),
             grpc_source.add_to_server(source, server),
         ]
         check = probe.database_check(engine)

@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     # Key signing the page tokens of every List (registry/resources/query.py reads it from the
     # environment); empty: a random key per process. Servers that share callers share it.
     page_token_key: str = ""
+    # Committed aid grants not disbursed after this many days are flagged (GetAidDelivery).
+    aid_overdue_days: int = Field(default=30, ge=1, le=3650)
     # Access control (docs/access.md): TLS, and the admin key made at first start.
     tls_cert_file: Path | None = None  # PEM certificate chain; with tls_key_file turns TLS on
     tls_key_file: Path | None = None

@@ -31,6 +31,7 @@ from clients import auth
 from clients.cli.output import emit_json, emit_one, print_table, say, show
 from clients.cli.runs import solve_with_progress
 from clients.errors import from_rpc_error
+from clients.i18n import _, enum_name
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
 from fupin.registry.v1 import ledger_service_pb2 as lpb
@@ -101,7 +102,7 @@ def run_allocate(args: argparse.Namespace) -> int:
         run_id=run_id,
         request_id=run_id,
     )
-    with stubs(args) as (matcher, _):
+    with stubs(args) as (matcher, _ledger):
         run = solve_with_progress(
             matcher,
             request,
@@ -182,7 +183,7 @@ def run_ledger(args: argparse.Namespace) -> int:
         run_id=args.run_id,
         page_size=min(max(args.limit, 1), 1000),
     )
-    with stubs(args) as (_, ledger):
+    with stubs(args) as (_matcher, ledger):
         entries = list(ledger.ListLedgerEntries(request, timeout=args.timeout).entries)
     if args.output == "json":
         for entry in entries:
@@ -192,24 +193,43 @@ def run_ledger(args: argparse.Namespace) -> int:
         [
             str(e.seq),
             e.time.ToDatetime().isoformat(timespec="seconds"),
-            lpb.LedgerEntryKind.Name(e.kind),
+            enum_name(lpb.LedgerEntryKind.DESCRIPTOR, e.kind),
             e.run_id,
             e.subject_id,
             e.counterpart_id,
-            f"{e.amount_fen / 100:,.2f}" if e.amount_fen else f"{e.quantity_kg:,} kg",
+            f"{e.quantity_kg:,}" if e.quantity_kg else "",
+            f"{e.amount_fen / 100:,.2f}" if e.amount_fen else "",
             e.hash[:12],
         ]
         for e in entries
     ]
     if not rows:
-        say("no ledger entries")
+        say(_("no ledger entries"))
         return 0
-    print_table(["SEQ", "TIME", "KIND", "RUN", "SUBJECT", "COUNTERPART", "AMOUNT", "HASH"], rows)
+    headings = [_("SEQ"), _("TIME"), _("KIND"), _("RUN"), _("SUBJECT"), _("COUNTERPART")]
+    print_table([*headings, _("KG"), _("YUAN"), _("HASH")], rows)
+    if args.household:
+        show(_money_trail(entries))
     return 0
 
 
+def _money_trail(entries: list[lpb.LedgerEntry]) -> str:
+    """What the household received in money: aid granted, its produce paid for, dividends."""
+    aid = sum(e.amount_fen for e in entries if e.kind == lpb.AID_GRANT)
+    sales = sum(e.amount_fen for e in entries if e.kind == lpb.PAYMENT)
+    dividends = sum(e.amount_fen for e in entries if e.kind == lpb.DIVIDEND)
+    return _(
+        "received {total} yuan: aid {aid}, produce sales {sales}, dividends {dividends}"
+    ).format(
+        total=f"{(aid + sales + dividends) / 100:,.2f}",
+        aid=f"{aid / 100:,.2f}",
+        sales=f"{sales / 100:,.2f}",
+        dividends=f"{dividends / 100:,.2f}",
+    )
+
+
 def run_verify(args: argparse.Namespace) -> int:
-    with stubs(args) as (_, ledger):
+    with stubs(args) as (_matcher, ledger):
         result = ledger.VerifyLedger(lpb.VerifyLedgerRequest(), timeout=args.timeout)
     if args.output == "json":
         emit_json(result)
@@ -222,7 +242,7 @@ def run_verify(args: argparse.Namespace) -> int:
 
 
 def run_spending(args: argparse.Namespace) -> int:
-    with stubs(args) as (_, ledger):
+    with stubs(args) as (_matcher, ledger):
         programmes = ledger.GetProgrammeSpending(
             lpb.GetProgrammeSpendingRequest(), timeout=args.timeout
         ).programmes
@@ -251,7 +271,7 @@ def run_spending(args: argparse.Namespace) -> int:
 
 
 def run_chart(args: argparse.Namespace) -> int:
-    with stubs(args) as (_, ledger):
+    with stubs(args) as (_matcher, ledger):
         totals = ledger.SpendingTotals(
             lpb.SpendingTotalsRequest(region_code=args.region), timeout=args.timeout
         )
@@ -266,7 +286,7 @@ def run_chart(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     request = lpb.ExportTransparencyRequest(region_code=args.region)
-    with stubs(args) as (_, ledger):
+    with stubs(args) as (_matcher, ledger):
         chunks = ledger.ExportTransparency(request, timeout=args.timeout * 10)
         if args.out is None:
             for chunk in chunks:

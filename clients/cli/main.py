@@ -12,6 +12,9 @@
     fupin match produce --product P --today YYYY-MM-DD [--region CODE] [--commit]
     fupin runs list|get|commit|discard|cancel [RUN_ID]
     fupin aid allocate|ledger|verify|spending|chart|export (see clients/cli/aid.py)
+    fupin shipments list|get|dispatch|receive|cancel|pay (clients/cli/season.py)
+    fupin dividends pay PRODUCER_ID, fupin account PRODUCER_ID (clients/cli/season.py)
+    fupin grants disburse|sign|clawback|delivery (clients/cli/grants.py)
     fupin cadres assign|contract [--region CODE] [--commit]
     fupin keys create|list|revoke …, fupin audit
     fupin users create|list|disable|reset-password … (clients/cli/users.py)
@@ -20,7 +23,7 @@
 
 KIND is one of villages, households, producers, listings, buyers, orders, cadres, aid-programs.
 Client commands take --target (default $FUPIN_TARGET or 127.0.0.1:50051), --timeout SECONDS and
---output table|json. Exit status: 0 done, 1 the server (or a CSV check) refused, 2 bad usage.
+--output table|json|csv. Exit status: 0 done, 1 the server (or a CSV check) refused, 2 bad usage.
 They send the API key $FUPIN_API_KEY, or the file $FUPIN_API_KEY_FILE, or var/admin.key
 (written by `fupin serve` at first start); TLS from $FUPIN_TLS_CA_FILE (clients/auth.py).
 """
@@ -42,12 +45,14 @@ from clients.cli import aid as cli_aid
 from clients.cli import backup as cli_backup
 from clients.cli import cadres as cli_cadres
 from clients.cli import cases as cli_cases
+from clients.cli import grants as season_grants
 from clients.cli import health as cli_health
 from clients.cli import keys as cli_keys
 from clients.cli import resources as cli_resources
 from clients.cli import resurvey as cli_resurvey
 from clients.cli import risk as cli_risk
 from clients.cli import runs as cli_runs
+from clients.cli import season as season_cli
 from clients.cli import users as cli_users
 from clients.cli import web as cli_web
 from clients.cli.output import emit, emit_json, emit_one, say, show
@@ -157,6 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     cli_resources.add_commands(commands, client)
     cli_runs.add_commands(commands, client)
     cli_aid.add_commands(commands, client)
+    season_cli.add_commands(commands, client)
+    season_grants.add_commands(commands, client)
     cli_cadres.add_commands(commands, client)
     cli_cases.add_commands(commands, client)
     cli_resurvey.add_command(commands, client)
@@ -177,7 +184,7 @@ def _client_options() -> argparse.ArgumentParser:
         help="server HOST:PORT (default $FUPIN_TARGET or %(default)s)",
     )
     options.add_argument("--timeout", type=float, default=10.0, help="seconds per call")
-    options.add_argument("-o", "--output", choices=["table", "json"], default="table")
+    options.add_argument("-o", "--output", choices=["table", "json", "csv"], default="table")
     return options
 
 

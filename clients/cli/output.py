@@ -1,11 +1,14 @@
 """The CLI's output layer: aligned text tables or JSON lines on stdout, messages on stderr.
 
 Tables show the most useful columns of each kind; `--output json` prints every field of each
-resource as one JSON object per line (proto field names), for jq and scripts.
+resource as one JSON object per line (proto field names), for jq and scripts; `--output csv`
+the table's columns under their proto field paths, enums by their proto names, for
+spreadsheets.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
 import unicodedata
@@ -102,6 +105,17 @@ COLUMNS: Mapping[str, tuple[tuple[str, str], ...]] = MappingProxyType(
             ("AMOUNT FEN", "amount_fen"),
             ("REGION", "region_code"),
         ),
+        "shipments": (
+            ("ID", "id"),
+            ("RUN", "run_id"),
+            ("LISTING", "listing_id"),
+            ("ORDER", "order_id"),
+            ("KG", "kg"),
+            ("STATE", "state"),
+            ("RECEIVED KG", "received_kg"),
+            ("REJECTED KG", "rejected_kg"),
+            ("PAID FEN/KG", "paid_price_fen"),
+        ),
         "watchlist": (
             ("HOUSEHOLD", "household.id"),
             ("CARD", "household.card_number"),
@@ -126,7 +140,9 @@ COLUMNS: Mapping[str, tuple[tuple[str, str], ...]] = MappingProxyType(
 
 
 def emit(what: str, items: Iterable[Message], fmt: str) -> int:
-    """Print items as a table (or JSON lines); returns how many were printed."""
+    """Print items as a table (or JSON lines, or CSV); returns how many were printed."""
+    if fmt == "csv":
+        return emit_csv(what, items)
     if fmt == "json":
         count = 0
         for item in items:  # streamed: each page prints as it arrives
@@ -140,6 +156,30 @@ def emit(what: str, items: Iterable[Message], fmt: str) -> int:
     else:
         say(_("no {what}").format(what=_(what)))
     return len(rows)
+
+
+def emit_csv(what: str, items: Iterable[Message]) -> int:
+    """A header of the table's field paths, then a line per item; returns how many."""
+    paths = [path for _heading, path in COLUMNS[what]]
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(paths)
+    count = 0
+    for item in items:
+        fields = json_format.MessageToDict(
+            item, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+        )
+        writer.writerow([_csv_value(fields, path) for path in paths])
+        count += 1
+    return count
+
+
+def _csv_value(fields: Mapping[str, Any], path: str) -> str:
+    value: Any = fields
+    for name in path.split("."):
+        value = value.get(name, "") if isinstance(value, Mapping) else ""
+    if isinstance(value, list):
+        return ";".join(str(v) for v in value)
+    return "" if isinstance(value, Mapping) else str(value)
 
 
 def emit_one(message: Message, fmt: str) -> None:

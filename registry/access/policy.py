@@ -66,6 +66,7 @@ _X = "/fupin.registry.v1.AccessService/"
 _L = "/fupin.registry.v1.LedgerService/"
 _S = "/fupin.registry.v1.MatcherStoreService/"
 _Y = "/fupin.registry.v1.YearService/"
+_E = "/fupin.registry.v1.SeasonService/"
 
 # fmt: off
 POLICY: Mapping[str, frozenset[Role]] = MappingProxyType({
@@ -136,6 +137,25 @@ POLICY: Mapping[str, frozenset[Role]] = MappingProxyType({
     f"{_L}GetProgrammeSpending": frozenset({ADMIN, OFFICE, AUDITOR}),
     f"{_L}SpendingTotals": frozenset({ADMIN, OFFICE, AUDITOR}),
     f"{_L}ExportTransparency": frozenset({ADMIN, OFFICE, AUDITOR}),
+    # Shipments (registry/season/shipments.py readable): a platform its buyer's, a cooperative
+    # its producer's, an office or auditor its region's; the buyer's platform records dispatch
+    # and receipt; a platform or an office may cancel before dispatch.
+    f"{_E}GetShipment": ALL,
+    f"{_E}ListShipments": ALL,
+    f"{_E}DispatchShipment": frozenset({ADMIN, PLATFORM}),
+    f"{_E}ReceiveShipment": frozenset({ADMIN, PLATFORM}),
+    f"{_E}CancelShipment": frozenset({ADMIN, OFFICE, PLATFORM}),
+    # The buyer's platform pays; a cooperative (or its office) pays out its members; a
+    # producer's account: registry/access/scopes.py as for its producer.
+    f"{_E}RecordPayment": frozenset({ADMIN, PLATFORM}),
+    f"{_E}PayDividends": frozenset({ADMIN, OFFICE, COOP}),
+    f"{_E}GetProducerAccount": frozenset({ADMIN, OFFICE, COOP, AUDITOR}),
+    # Aid after the commit: the office of the household's region disburses, records the
+    # signature and claws back; auditors read the delivery report of their region.
+    f"{_E}DisburseGrant": frozenset({ADMIN, OFFICE}),
+    f"{_E}SignForGrant": frozenset({ADMIN, OFFICE}),
+    f"{_E}ClawBackGrant": frozenset({ADMIN, OFFICE}),
+    f"{_E}GetAidDelivery": frozenset({ADMIN, OFFICE, AUDITOR}),
     f"{_X}CreateApiKey": frozenset({ADMIN}),
     f"{_X}ListApiKeys": frozenset({ADMIN}),
     f"{_X}RevokeApiKey": frozenset({ADMIN}),

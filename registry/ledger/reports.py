@@ -31,11 +31,14 @@ from registry.resources.kinds import AID_PROGRAM
 from registry.resources.query import Page, next_token
 from registry.resources.store import RegistryStore
 from registry.runs.aid import GRANT_ENTRY
+from registry.season import entries as season_entries
 
 NO_CAUSE = 0  # PovertyCause UNSPECIFIED: households filed without a cause
-ABOUT_HOUSEHOLDS = (GRANT_ENTRY, "household_contract")  # subject: a household
+# subject: a household (the season's: registry/season/entries.py)
+ABOUT_HOUSEHOLDS = (GRANT_ENTRY, "household_contract", *season_entries.ABOUT_HOUSEHOLDS)
 ABOUT_VILLAGES = ("cadre_posting",)  # counterpart: a village ("" when a cadre is released)
-ABOUT_LISTINGS = ("produce_commit",)  # subject: a listing
+# subject: a listing (shipments: registry/season/shipments.py)
+ABOUT_LISTINGS = ("produce_commit", *season_entries.ABOUT_LISTINGS)
 
 
 def region_of(reader: Principal) -> str | None:
@@ -78,14 +81,15 @@ def list_entries(
     run_id: str,
     reader: Principal = INTERNAL,
 ) -> tuple[list[models.LedgerEntry], str]:
-    """Entries oldest first (keyset on seq); household and programme select aid grants."""
+    """Entries oldest first (keyset on seq); a household selects its money trail
+    (about_household), a programme its aid grants."""
     entry = models.LedgerEntry
     stmt = select(entry).order_by(col(entry.seq))
     readable = readable_entries(reader)
     if readable is not None:
         stmt = stmt.where(readable)
     if household_id:
-        stmt = stmt.where(col(entry.kind) == GRANT_ENTRY, col(entry.subject_id) == household_id)
+        stmt = stmt.where(about_household(household_id))
     if programme_id:
         stmt = stmt.where(col(entry.kind) == GRANT_ENTRY, col(entry.counterpart_id) == programme_id)
     if run_id:
@@ -99,6 +103,21 @@ def list_entries(
     more = len(rows) > page.size
     rows = rows[: page.size]
     return rows, next_token(page, str(rows[-1].seq)) if more else ""
+
+
+def about_household(household_id: str) -> ColumnElement[bool]:
+    """A household's trail: what names it (aid grants, its cadre contract) and what moved the
+    listings of the producer it is (a household grower's commits, shipments, receipts)."""
+    entry, listing, producer = models.LedgerEntry, models.Listing, models.Producer
+    own_listings = select(col(listing.id)).where(
+        col(listing.producer_id).in_(
+            select(col(producer.id)).where(col(producer.household_id) == household_id)
+        )
+    )
+    return or_(
+        and_(col(entry.kind).in_(ABOUT_HOUSEHOLDS), col(entry.subject_id) == household_id),
+        and_(col(entry.kind).in_(ABOUT_LISTINGS), col(entry.subject_id).in_(own_listings)),
+    )
 
 
 @dataclass(frozen=True)

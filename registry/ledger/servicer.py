@@ -24,9 +24,25 @@ from registry.resources.convert import timestamp
 from registry.resources.requests import REGION_CODE, RESOURCE_ID
 from registry.resources.store import RegistryStore
 from registry.runs.aid import GRANT_ENTRY
+from registry.season import disbursements, shipments
+from registry.season.payments import DIVIDEND_ENTRY
 
 log = structlog.get_logger(__name__)
-KINDS = {"produce_commit": lpb.PRODUCE_COMMIT, GRANT_ENTRY: lpb.AID_GRANT}
+KINDS = {
+    "produce_commit": lpb.PRODUCE_COMMIT,
+    GRANT_ENTRY: lpb.AID_GRANT,
+    shipments.DISPATCH_ENTRY: lpb.SHIPMENT_DISPATCH,
+    shipments.RECEIPT_ENTRY: lpb.SHIPMENT_RECEIPT,
+    shipments.REJECTION_ENTRY: lpb.SHIPMENT_REJECTION,
+    shipments.CANCEL_ENTRY: lpb.SHIPMENT_CANCEL,
+    "cadre_posting": lpb.CADRE_POSTING,
+    "household_contract": lpb.HOUSEHOLD_CONTRACT,
+    shipments.PAYMENT_ENTRY: lpb.PAYMENT,
+    DIVIDEND_ENTRY: lpb.DIVIDEND,
+    disbursements.DISBURSE_ENTRY: lpb.AID_DISBURSEMENT,
+    disbursements.RECEIPT_ENTRY: lpb.AID_RECEIPT,
+    disbursements.CLAWBACK_ENTRY: lpb.AID_CLAWBACK,
+}
 EXPORT_CHUNK_BYTES = 256 * 1024
 
 

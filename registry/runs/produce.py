@@ -1,4 +1,5 @@
-"""The produce commit: reserve listing quantities and fill orders (registry/runs/commit.py).
+"""The produce commit: reserve listing quantities and fill orders (registry/runs/commit.py),
+and open a shipment per allocation (registry/season/shipments.py).
 
 The listing and order rows are locked in id order and checked, then updated, so concurrent
 commits never oversell; the CHECK constraints (reserved <= quantity, filled <= max) are the
@@ -18,6 +19,7 @@ from registry.resources import models
 from registry.resources.store import RegistryStore
 from registry.runs.commit import add_amounts, commit, locked_shortfalls
 from registry.runs.records import run_rows
+from registry.season.shipments import open_shipments
 
 PRODUCE_KIND = 1  # fupin.matcher.v1.RunKind.PRODUCE
 MAX_REPORTED_SHORTFALLS = 30
@@ -33,6 +35,7 @@ def commit_produce(
 def _apply(session: Session, run: models.MatchRun) -> list[ledger.Entry]:
     allocations: list[models.RunAllocation] = run_rows(session, models.RunAllocation, run.id)
     _reserve(session, allocations)
+    open_shipments(session, run.id, allocations)
     return _ledger_entries(run.id, allocations)
 
 

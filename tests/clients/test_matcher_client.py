@@ -66,9 +66,11 @@ def test_discard_and_errors(matcher, plums):  # noqa: F811
 
 def test_quick_source(matcher, plums):  # noqa: F811
     listing, _ = plums
-    for _ in range(100):  # quick sourcing reads a copy of open supply refreshed every second
+    # Quick sourcing reads a copy of open supply refreshed every second; the server is shared
+    # with other tests of the module, whose plums may be candidates too.
+    for _ in range(100):
         found = matcher.quick_source(inline_order("", 300), today="2020-05-10")
-        if found.candidates:
+        if listing.id in [c.listing_id for c in found.candidates]:
             break
         time.sleep(0.1)
-    assert [c.listing_id for c in found.candidates] == [listing.id]
+    assert listing.id in [c.listing_id for c in found.candidates]

@@ -31,6 +31,29 @@ class _LedgerEntryKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Ledge
     """kilograms of a listing committed to an order"""
     AID_GRANT: _LedgerEntryKind.ValueType  # 2
     """fen of a programme granted to a household"""
+    SHIPMENT_DISPATCH: _LedgerEntryKind.ValueType  # 3
+    """Shipments (SeasonService): subject the listing, counterpart the order, run the produce run.
+    kg dispatched
+    """
+    SHIPMENT_RECEIPT: _LedgerEntryKind.ValueType  # 4
+    """kg received; amount_fen what they are paid for (kg x price paid)"""
+    SHIPMENT_REJECTION: _LedgerEntryKind.ValueType  # 5
+    """kg rejected by the buyer"""
+    SHIPMENT_CANCEL: _LedgerEntryKind.ValueType  # 6
+    """kg cancelled before dispatch, back to the listing and the order"""
+    CADRE_POSTING: _LedgerEntryKind.ValueType  # 7
+    """a cadre (subject) posted to a village (counterpart; "" released)"""
+    HOUSEHOLD_CONTRACT: _LedgerEntryKind.ValueType  # 8
+    """a household (subject) contracted to a cadre (counterpart)"""
+    PAYMENT: _LedgerEntryKind.ValueType  # 9
+    """fen a buyer paid for a shipment: subject listing, counterpart order"""
+    DIVIDEND: _LedgerEntryKind.ValueType  # 10
+    """fen a cooperative (counterpart) paid a member household (subject)"""
+    AID_DISBURSEMENT: _LedgerEntryKind.ValueType  # 11
+    """Aid after the commit (SeasonService): subject the household, counterpart the programme."""
+    AID_RECEIPT: _LedgerEntryKind.ValueType  # 12
+    """signed for (签收)"""
+    AID_CLAWBACK: _LedgerEntryKind.ValueType  # 13
 
 class LedgerEntryKind(_LedgerEntryKind, metaclass=_LedgerEntryKindEnumTypeWrapper): ...
 
@@ -39,6 +62,29 @@ PRODUCE_COMMIT: LedgerEntryKind.ValueType  # 1
 """kilograms of a listing committed to an order"""
 AID_GRANT: LedgerEntryKind.ValueType  # 2
 """fen of a programme granted to a household"""
+SHIPMENT_DISPATCH: LedgerEntryKind.ValueType  # 3
+"""Shipments (SeasonService): subject the listing, counterpart the order, run the produce run.
+kg dispatched
+"""
+SHIPMENT_RECEIPT: LedgerEntryKind.ValueType  # 4
+"""kg received; amount_fen what they are paid for (kg x price paid)"""
+SHIPMENT_REJECTION: LedgerEntryKind.ValueType  # 5
+"""kg rejected by the buyer"""
+SHIPMENT_CANCEL: LedgerEntryKind.ValueType  # 6
+"""kg cancelled before dispatch, back to the listing and the order"""
+CADRE_POSTING: LedgerEntryKind.ValueType  # 7
+"""a cadre (subject) posted to a village (counterpart; "" released)"""
+HOUSEHOLD_CONTRACT: LedgerEntryKind.ValueType  # 8
+"""a household (subject) contracted to a cadre (counterpart)"""
+PAYMENT: LedgerEntryKind.ValueType  # 9
+"""fen a buyer paid for a shipment: subject listing, counterpart order"""
+DIVIDEND: LedgerEntryKind.ValueType  # 10
+"""fen a cooperative (counterpart) paid a member household (subject)"""
+AID_DISBURSEMENT: LedgerEntryKind.ValueType  # 11
+"""Aid after the commit (SeasonService): subject the household, counterpart the programme."""
+AID_RECEIPT: LedgerEntryKind.ValueType  # 12
+"""signed for (签收)"""
+AID_CLAWBACK: LedgerEntryKind.ValueType  # 13
 Global___LedgerEntryKind: _TypeAlias = LedgerEntryKind  # noqa: Y015
 
 @_typing.final

@@ -114,7 +114,9 @@ class LedgerServiceServicer:
 
     def ListLedgerEntries(self, request, context):
         """Entries, oldest first, filtered by household, programme or run (all optional, combined
-        with AND). Errors: INVALID_ARGUMENT (page_token, page_size, an id).
+        with AND). A household selects its trail: its aid grants and cadre contract, and the
+        commits, shipments and receipts of the listings of the producer it is (a household
+        grower). Errors: INVALID_ARGUMENT (page_token, page_size, an id).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -59,7 +59,9 @@ class LedgerServiceStub:
     """
     ListLedgerEntries: _grpc.UnaryUnaryMultiCallable[_ledger_service_pb2.ListLedgerEntriesRequest, _ledger_service_pb2.ListLedgerEntriesResponse]
     """Entries, oldest first, filtered by household, programme or run (all optional, combined
-    with AND). Errors: INVALID_ARGUMENT (page_token, page_size, an id).
+    with AND). A household selects its trail: its aid grants and cadre contract, and the
+    commits, shipments and receipts of the listings of the producer it is (a household
+    grower). Errors: INVALID_ARGUMENT (page_token, page_size, an id).
     """
     GetProgrammeSpending: _grpc.UnaryUnaryMultiCallable[_ledger_service_pb2.GetProgrammeSpendingRequest, _ledger_service_pb2.GetProgrammeSpendingResponse]
     """Budget, spent and remaining per aid programme (all of them, or those asked for).
@@ -104,7 +106,9 @@ class LedgerServiceAsyncStub(LedgerServiceStub):
     """
     ListLedgerEntries: _aio.UnaryUnaryMultiCallable[_ledger_service_pb2.ListLedgerEntriesRequest, _ledger_service_pb2.ListLedgerEntriesResponse]  # type: ignore[assignment]
     """Entries, oldest first, filtered by household, programme or run (all optional, combined
-    with AND). Errors: INVALID_ARGUMENT (page_token, page_size, an id).
+    with AND). A household selects its trail: its aid grants and cadre contract, and the
+    commits, shipments and receipts of the listings of the producer it is (a household
+    grower). Errors: INVALID_ARGUMENT (page_token, page_size, an id).
     """
     GetProgrammeSpending: _aio.UnaryUnaryMultiCallable[_ledger_service_pb2.GetProgrammeSpendingRequest, _ledger_service_pb2.GetProgrammeSpendingResponse]  # type: ignore[assignment]
     """Budget, spent and remaining per aid programme (all of them, or those asked for).
@@ -158,7 +162,9 @@ class LedgerServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_ledger_service_pb2.ListLedgerEntriesResponse, _abc.Awaitable[_ledger_service_pb2.ListLedgerEntriesResponse]]:
         """Entries, oldest first, filtered by household, programme or run (all optional, combined
-        with AND). Errors: INVALID_ARGUMENT (page_token, page_size, an id).
+        with AND). A household selects its trail: its aid grants and cadre contract, and the
+        commits, shipments and receipts of the listings of the producer it is (a household
+        grower). Errors: INVALID_ARGUMENT (page_token, page_size, an id).
         """
 
     @_abc_1.abstractmethod

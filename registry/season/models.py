@@ -1,0 +1,133 @@
+"""SQLModel tables of the season after the match: shipments, payments, dividends (registered
+on SQLModel.metadata like registry/resources/models.py; rows never cross the wire: the
+servicer, registry/season/servicer.py, converts).
+
+Invariants the database enforces itself: positive kilograms, what was received and rejected
+never above what was shipped, nothing received before the receipt, one shipment per
+allocation (run, listing, order), known states and reasons, non-negative prices, payments
+never above a receipt's value, positive payments and dividends.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+# fupin.registry.v1.DisbursementState / DisbursementChannel / SignedBy
+DISBURSED, AID_RECEIVED, CLAWED_BACK = 1, 2, 3
+# fupin.registry.v1.ShipmentState / RejectReason
+COMMITTED, DISPATCHED, RECEIVED, CANCELLED = 1, 2, 3, 4
+REJECT_GRADE, REJECT_QUALITY, REJECT_LATE = 1, 2, 3
+
+
+class Shipment(SQLModel, table=True):
+    """A committed allocation's kilograms on their way from a listing to an order."""
+
+    __tablename__ = "shipment"
+    __table_args__ = (
+        UniqueConstraint("run_id", "listing_id", "order_id", name="shipment_one_per_allocation"),
+        CheckConstraint("kg > 0", name="shipment_kg_positive"),
+        CheckConstraint("state IN (1, 2, 3, 4)", name="shipment_state_known"),
+        CheckConstraint(
+            "received_kg >= 0 AND rejected_kg >= 0 AND received_kg + rejected_kg <= kg",
+            name="shipment_received_within_kg",
+        ),
+        CheckConstraint(
+            "state = 3 OR (received_kg = 0 AND rejected_kg = 0)",
+            name="shipment_received_only_when_received",
+        ),
+        CheckConstraint(
+            "reject_reason IN (0, 1, 2, 3) AND (rejected_kg = 0 OR reject_reason > 0)",
+            name="shipment_rejection_has_reason",
+        ),
+        CheckConstraint(
+            "price_fen >= 0 AND paid_price_fen >= 0", name="shipment_price_non_negative"
+        ),
+        CheckConstraint(
+            "paid_fen >= 0 AND paid_fen <= received_kg * paid_price_fen",
+            name="shipment_paid_within_owed",
+        ),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    run_id: str = Field(foreign_key="match_run.id", index=True, max_length=40)
+    listing_id: str = Field(foreign_key="listing.id", index=True, max_length=40)
+    order_id: str = Field(foreign_key="purchase_order.id", index=True, max_length=40)
+    producer_id: str = Field(index=True, max_length=40)  # the listing's, for scopes
+    buyer_id: str = Field(index=True, max_length=40)  # the order's, for scopes
+    kg: int = Field(sa_type=BigInteger)
+    state: int = Field(default=COMMITTED, index=True)
+    price_fen: int = Field(default=0, sa_type=BigInteger)
+    received_kg: int = Field(default=0, sa_type=BigInteger)
+    rejected_kg: int = Field(default=0, sa_type=BigInteger)
+    reject_reason: int = 0
+    paid_price_fen: int = Field(default=0, sa_type=BigInteger)
+    paid_fen: int = Field(default=0, sa_type=BigInteger)  # payments recorded so far
+    cancel_reason: str = Field(default="", max_length=200)
+    create_time: datetime
+    update_time: datetime
+    dispatch_time: datetime | None = None
+    receive_time: datetime | None = None
+    cancel_time: datetime | None = None
+    version: int = 1
+
+
+class Payment(SQLModel, table=True):
+    """Money a buyer paid for a received shipment (its receipt's value bounds the total)."""
+
+    __tablename__ = "payment"
+    __table_args__ = (CheckConstraint("amount_fen > 0", name="payment_amount_positive"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    shipment_id: str = Field(foreign_key="shipment.id", index=True, max_length=40)
+    producer_id: str = Field(index=True, max_length=40)  # the shipment's, for accounts
+    amount_fen: int = Field(sa_type=BigInteger)
+    paid_on: str = Field(max_length=10)  # YYYY-MM-DD
+    reference: str = Field(default="", max_length=100)
+    create_time: datetime
+
+
+class Dividend(SQLModel, table=True):
+    """A cooperative's payout to one member household (its share of one payout batch)."""
+
+    __tablename__ = "dividend"
+    __table_args__ = (CheckConstraint("amount_fen > 0", name="dividend_amount_positive"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    batch_id: str = Field(index=True, max_length=40)  # one PayDividends call
+    producer_id: str = Field(foreign_key="producer.id", index=True, max_length=40)
+    household_id: str = Field(foreign_key="household.id", index=True, max_length=40)
+    amount_fen: int = Field(sa_type=BigInteger)
+    reference: str = Field(default="", max_length=100)
+    create_time: datetime
+
+
+class GrantDisbursement(SQLModel, table=True):
+    """What became of one committed aid grant (run, household, programme): disbursed through a
+    channel, then signed for (签收) by the household or its village, or clawed back."""
+
+    __tablename__ = "grant_disbursement"
+    __table_args__ = (
+        CheckConstraint("state IN (1, 2, 3)", name="disbursement_state_known"),
+        CheckConstraint("channel IN (1, 2, 3)", name="disbursement_channel_known"),
+        CheckConstraint(
+            "(state = 1 AND signed_by = 0) OR (state = 2 AND signed_by IN (1, 2)) OR state = 3",
+            name="disbursement_signed_when_received",
+        ),
+        CheckConstraint("amount_fen > 0", name="disbursement_amount_positive"),
+    )
+
+    run_id: str = Field(foreign_key="match_run.id", primary_key=True, max_length=40)
+    household_id: str = Field(foreign_key="household.id", primary_key=True, max_length=40)
+    programme_id: str = Field(foreign_key="aid_program.id", primary_key=True, max_length=40)
+    amount_fen: int = Field(sa_type=BigInteger)
+    state: int = Field(index=True)
+    channel: int
+    reference: str = Field(default="", max_length=100)
+    signed_by: int = 0
+    clawback_reason: str = Field(default="", max_length=200)
+    disburse_time: datetime
+    receive_time: datetime | None = None
+    clawback_time: datetime | None = None

@@ -1,0 +1,271 @@
+"""SeasonService servicer: shipments, payments, dividends and aid delivery after the match
+(proto/fupin/registry/v1/season_service.proto).
+
+Thin: each RPC checks its request's fields, calls one store function of registry/season/ with
+the caller (registry/access/policy.py current) and converts the row back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+
+from fupin.registry.v1 import season_service_pb2 as spb
+from fupin.registry.v1 import season_service_pb2_grpc as spb_grpc
+from registry.access import policy as access
+from registry.errors import FieldViolation, InvalidArgument
+from registry.resources import query
+from registry.resources.convert import timestamp
+from registry.resources.requests import (
+    REGION_CODE,
+    RESOURCE_ID,
+    checked_request_id,
+    fingerprint,
+)
+from registry.resources.store import RegistryStore
+from registry.season import disbursements, payments, shipments
+from registry.season.models import GrantDisbursement, Shipment
+
+
+class SeasonServicer(spb_grpc.SeasonServiceServicer):
+    def __init__(self, store: RegistryStore, *, overdue_days: int = 30) -> None:
+        self.store = store
+        self.overdue_days = overdue_days
+
+    def GetShipment(self, request: Any, context: Any) -> spb.Shipment:
+        _ids(request, ("id",), required=("id",))
+        return shipment_proto(shipments.get_shipment(self.store, request.id, access.current()))
+
+    def ListShipments(self, request: Any, context: Any) -> spb.ListShipmentsResponse:
+        ids = _ids(request, ("run_id", "listing_id", "order_id"))
+        if request.state not in shipments.STATE_NAMES and request.state != 0:
+            raise InvalidArgument.one("state", "is not a ShipmentState")
+        filter_text = "|".join([*(ids[k] for k in sorted(ids)), str(request.state)])
+        page = query.parse_page(request.page_size, request.page_token, filter_text)
+        rows, token = shipments.list_shipments(
+            self.store, page=page, state=request.state, reader=access.current(), **ids
+        )
+        return spb.ListShipmentsResponse(
+            shipments=[shipment_proto(r) for r in rows], next_page_token=token
+        )
+
+    def DispatchShipment(self, request: Any, context: Any) -> spb.Shipment:
+        _ids(request, ("id",), required=("id",))
+        row = shipments.dispatch(self.store, request.id, **_step(request))
+        return shipment_proto(row)
+
+    def ReceiveShipment(self, request: Any, context: Any) -> spb.Shipment:
+        _ids(request, ("id",), required=("id",))
+        receipt = shipments.Receipt(
+            received_kg=request.received_kg,
+            rejected_kg=request.rejected_kg,
+            reject_reason=request.reject_reason,
+            paid_price_fen=(request.paid_price_fen if request.HasField("paid_price_fen") else None),
+        )
+        row = shipments.receive(self.store, request.id, receipt, **_step(request))
+        return shipment_proto(row)
+
+    def CancelShipment(self, request: Any, context: Any) -> spb.Shipment:
+        _ids(request, ("id",), required=("id",))
+        row = shipments.cancel(self.store, request.id, request.reason, **_step(request))
+        return shipment_proto(row)
+
+    def RecordPayment(self, request: Any, context: Any) -> spb.Shipment:
+        _ids(request, ("shipment_id",), required=("shipment_id",))
+        row = payments.record_payment(
+            self.store,
+            request.shipment_id,
+            amount_fen=request.amount_fen,
+            paid_on=request.paid_on,
+            reference=request.reference,
+            **_step(request),
+        )
+        return shipment_proto(row)
+
+    def PayDividends(self, request: Any, context: Any) -> spb.PayDividendsResponse:
+        _ids(request, ("producer_id",), required=("producer_id",))
+        batch, payouts = payments.pay_dividends(
+            self.store,
+            request.producer_id,
+            amount_fen=request.amount_fen,
+            reference=request.reference,
+            **_step(request),
+        )
+        return spb.PayDividendsResponse(
+            batch_id=batch,
+            dividends=[
+                spb.Dividend(
+                    id=p.dividend_id,
+                    household_id=p.household_id,
+                    share_permille=p.share_permille,
+                    amount_fen=p.amount_fen,
+                )
+                for p in payouts
+            ],
+        )
+
+    def GetProducerAccount(self, request: Any, context: Any) -> spb.ProducerAccount:
+        _ids(request, ("producer_id",), required=("producer_id",))
+        a = payments.producer_account(self.store, request.producer_id, access.current())
+        return spb.ProducerAccount(
+            producer_id=a.producer_id,
+            shipped_kg=a.shipped_kg,
+            received_kg=a.received_kg,
+            rejected_kg=a.rejected_kg,
+            owed_fen=a.owed_fen,
+            paid_fen=a.paid_fen,
+            outstanding_fen=a.owed_fen - a.paid_fen,
+            dividends_fen=a.dividends_fen,
+            undistributed_fen=a.paid_fen - a.dividends_fen,
+        )
+
+    def DisburseGrant(self, request: Any, context: Any) -> spb.Disbursement:
+        row = disbursements.disburse(
+            self.store,
+            _grant(request),
+            channel=request.channel,
+            reference=request.reference,
+            **_step(request),
+        )
+        return disbursement_proto(row)
+
+    def SignForGrant(self, request: Any, context: Any) -> spb.Disbursement:
+        key = _grant(request)
+        row = disbursements.sign_for(self.store, key, signed_by=request.signed_by, **_step(request))
+        return disbursement_proto(row)
+
+    def ClawBackGrant(self, request: Any, context: Any) -> spb.Disbursement:
+        key = _grant(request)
+        row = disbursements.claw_back(self.store, key, reason=request.reason, **_step(request))
+        return disbursement_proto(row)
+
+    def GetAidDelivery(self, request: Any, context: Any) -> spb.AidDelivery:
+        if not REGION_CODE.fullmatch(request.region_code):
+            raise InvalidArgument.one("region_code", "must be an administrative code prefix")
+        if request.overdue_days < 0:
+            raise InvalidArgument.one("overdue_days", "must not be negative")
+        days = request.overdue_days or self.overdue_days
+        report = disbursements.delivery(
+            self.store, region_code=request.region_code, overdue_days=days, reader=access.current()
+        )
+        return spb.AidDelivery(
+            programmes=_totals(report.programmes),
+            villages=_totals(report.villages),
+            counties=_totals(report.counties),
+            overdue=[
+                spb.OverdueGrant(
+                    grant=_key_proto(o.key),
+                    amount_fen=o.amount_fen,
+                    commit_time=timestamp(o.commit_time),
+                    days=o.days,
+                )
+                for o in report.overdue
+            ],
+            overdue_days=days,
+        )
+
+
+def _grant(request: Any) -> disbursements.GrantKey:
+    names = ("run_id", "household_id", "programme_id")
+    bad = [
+        FieldViolation(f"grant.{name}", "is not a valid id (1-40 letters, digits, - or _)")
+        for name in names
+        if not RESOURCE_ID.fullmatch(getattr(request.grant, name))
+    ]
+    if bad:
+        raise InvalidArgument(bad)
+    return disbursements.GrantKey(*(getattr(request.grant, name) for name in names))
+
+
+def _key_proto(key: disbursements.GrantKey) -> spb.GrantKey:
+    return spb.GrantKey(
+        run_id=key.run_id, household_id=key.household_id, programme_id=key.programme_id
+    )
+
+
+def disbursement_proto(row: GrantDisbursement) -> spb.Disbursement:
+    out = spb.Disbursement(
+        grant=_key_proto(disbursements.GrantKey(row.run_id, row.household_id, row.programme_id)),
+        amount_fen=row.amount_fen,
+        state=row.state,  # type: ignore[arg-type]
+        channel=row.channel,  # type: ignore[arg-type]
+        reference=row.reference,
+        signed_by=row.signed_by,  # type: ignore[arg-type]
+        clawback_reason=row.clawback_reason,
+    )
+    _times(out, row, ("disburse_time", "receive_time", "clawback_time"))
+    return out
+
+
+def _times(out: Any, row: Any, names: tuple[str, ...]) -> None:
+    for name in names:
+        value = getattr(row, name)
+        if value is not None:
+            getattr(out, name).CopyFrom(timestamp(value))
+
+
+def _totals(groups: dict[str, disbursements.Total]) -> list[spb.DeliveryTotal]:
+    return [
+        spb.DeliveryTotal(
+            key=key,
+            grants=t.grants,
+            committed_fen=t.committed_fen,
+            disbursed_fen=t.disbursed_fen,
+            received_fen=t.received_fen,
+            clawed_back_fen=t.clawed_back_fen,
+        )
+        for key, t in sorted(groups.items())
+    ]
+
+
+def _step(request: Any) -> dict[str, Any]:
+    """The caller, the request id and the request's fingerprint, for a step's replay."""
+    return {
+        "reader": access.current(),
+        "request_id": checked_request_id(request.request_id),
+        "fingerprint": fingerprint(request),
+    }
+
+
+def shipment_proto(row: Shipment) -> spb.Shipment:
+    out = spb.Shipment(
+        id=row.id,
+        run_id=row.run_id,
+        listing_id=row.listing_id,
+        order_id=row.order_id,
+        producer_id=row.producer_id,
+        buyer_id=row.buyer_id,
+        kg=row.kg,
+        state=row.state,  # type: ignore[arg-type]
+        price_fen=row.price_fen,
+        received_kg=row.received_kg,
+        rejected_kg=row.rejected_kg,
+        reject_reason=row.reject_reason,  # type: ignore[arg-type]
+        paid_price_fen=row.paid_price_fen,
+        cancel_reason=row.cancel_reason,
+        owed_fen=row.received_kg * row.paid_price_fen,
+        paid_fen=row.paid_fen,
+        create_time=timestamp(row.create_time),
+    )
+    _times(out, row, ("dispatch_time", "receive_time", "cancel_time"))
+    return out
+
+
+def _ids(request: Any, names: tuple[str, ...], *, required: tuple[str, ...] = ()) -> dict[str, str]:
+    bad = []
+    for name in names:
+        value = getattr(request, name)
+        if not value and name in required:
+            bad.append(FieldViolation(name, "is required"))
+        elif value and not RESOURCE_ID.fullmatch(value):
+            bad.append(FieldViolation(name, "is not a valid id (1-40 letters, digits, - or _)"))
+    if bad:
+        raise InvalidArgument(bad)
+    return {name: getattr(request, name) for name in names}
+
+
+def add_to_server(store: RegistryStore, server: grpc.Server, *, overdue_days: int = 30) -> str:
+    servicer = SeasonServicer(store, overdue_days=overdue_days)
+    spb_grpc.add_SeasonServiceServicer_to_server(servicer, server)
+    return str(spb.DESCRIPTOR.services_by_name["SeasonService"].full_name)

@@ -1,0 +1,120 @@
+"""`fupin shipments …` through the CLI against a real server."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from tests.season.conftest import season  # noqa: F401  (the fixture)
+from tests.season.test_disbursements import grants  # noqa: F401  (the fixture)
+from tests.season.test_payments import coop, stub  # noqa: F401  (the fixtures)
+
+
+def test_dispatch_receive_cancel_and_list_as_csv(fupin, season):  # noqa: F811
+    """Each step prints the shipment; a refused one exits 1 naming the field; list as CSV."""
+    code, out, err = fupin("shipments", "list", "--run", season.run_id, "--output", "json")
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert sorted(int(r["kg"]) for r in rows) == [100, 200, 300, 400]
+    first, second = sorted(rows, key=lambda r: int(r["kg"]))[:2]
+    assert fupin("shipments", "dispatch", first["id"])[0] == 0
+    code, out, err = fupin(
+        "shipments", "receive", first["id"], "--received-kg", "95", "--rejected-kg", "5"
+    )
+    assert code == 1
+    assert "reject_reason" in err
+    code, out, err = fupin(
+        "shipments",
+        "receive",
+        first["id"],
+        "--received-kg",
+        "95",
+        "--rejected-kg",
+        "5",
+        "--reject-reason",
+        "grade",
+        "--paid-price-fen",
+        "250",
+        "--output",
+        "json",
+    )
+    assert code == 0, err
+    assert json.loads(out)["state"] == "SHIPMENT_RECEIVED"
+    code, out, err = fupin("shipments", "cancel", second["id"], "--reason", "plant full")
+    assert code == 0, err
+    assert "SHIPMENT_CANCELLED" in out
+    code, out, err = fupin("shipments", "list", "--run", season.run_id, "--output", "csv")
+    assert code == 0, err
+    table = {r["id"]: r for r in csv.DictReader(io.StringIO(out))}
+    assert table[first["id"]]["state"] == "SHIPMENT_RECEIVED"
+    assert (table[first["id"]]["received_kg"], table[first["id"]]["rejected_kg"]) == ("95", "5")
+    assert table[second["id"]]["state"] == "SHIPMENT_CANCELLED"
+    code, out, err = fupin("shipments", "list", "--state", "committed")
+    assert code == 0, err
+    assert out.count("SHIPMENT_COMMITTED") == 2
+
+
+def test_a_household_ledger_shows_its_sales(fupin, season):  # noqa: F811
+    """`aid ledger --household` lists the grower's commits and receipt, and the money it got."""
+    code, out, _ = fupin("shipments", "list", "--run", season.run_id, "--output", "json")
+    first = min((json.loads(line) for line in out.splitlines()), key=lambda r: int(r["kg"]))
+    fupin("shipments", "dispatch", first["id"])
+    fupin("shipments", "receive", first["id"], "--received-kg", "100", "--paid-price-fen", "310")
+    code, out, err = fupin(
+        "shipments", "pay", first["id"], "--amount-fen", "31001", "--paid-on", "2020-06-20"
+    )
+    assert code == 1
+    assert "amount_fen" in err
+    code, out, err = fupin(
+        "shipments", "pay", first["id"], "--amount-fen", "31000", "--paid-on", "2020-06-20"
+    )
+    assert code == 0, err
+    code, out, err = fupin("aid", "ledger", "--household", season.household_id)
+    assert code == 0, err
+    assert out.count("PRODUCE_COMMIT") == 4
+    assert "SHIPMENT_DISPATCH" in out and "SHIPMENT_RECEIPT" in out and "PAYMENT" in out
+    last = out.strip().splitlines()[-1]
+    assert last == "received 310.00 yuan: aid 0.00, produce sales 310.00, dividends 0.00"
+    code, out, err = fupin("aid", "ledger", "--household", "hh-nobody")
+    assert (code, out) == (0, "")
+
+
+def test_dividends_and_the_account(fupin, coop):  # noqa: F811
+    """The buyer pays 100 yuan; the cooperative pays 60 out 5:3:2; the account shows both."""
+    code, _, err = fupin(
+        "shipments", "pay", coop.shipment_id, "--amount-fen", "10000", "--paid-on", "2020-06-20"
+    )
+    assert code == 0, err
+    code, out, err = fupin("dividends", "pay", coop.producer_id, "--amount-fen", "6000")
+    assert code == 0, err
+    assert "paid 60.00 yuan to 3 member households" in out
+    assert [line.split()[-1] for line in out.splitlines()[1:4]] == ["30.00", "18.00", "12.00"]
+    code, out, err = fupin("account", coop.producer_id, "--output", "json")
+    assert code == 0, err
+    account = json.loads(out)
+    assert (account["paid_fen"], account["dividends_fen"]) == ("10000", "6000")
+    code, out, err = fupin("account", coop.producer_id)
+    assert "not yet paid out (yuan)     40.00" in out
+    code, out, err = fupin("dividends", "pay", coop.producer_id, "--amount-fen", "4001")
+    assert code == 1
+    assert "amount_fen" in err
+
+
+def test_grants_disbursed_signed_and_reported(fupin, grants):  # noqa: F811
+    """disburse, sign and delivery through the CLI; a second disbursement exits 1."""
+    g = grants[0]
+    key = (g.run_id, g.household_id, g.programme_id)
+    code, out, err = fupin("grants", "disburse", *key, "--channel", "bank-card", "--output", "json")
+    assert code == 0, err
+    assert json.loads(out)["state"] == "GRANT_DISBURSED"
+    code, _, err = fupin("grants", "disburse", *key, "--channel", "cash")
+    assert code == 1
+    assert "GRANT_DISBURSED" in err
+    assert fupin("grants", "sign", *key, "--by", "village")[0] == 0
+    code, out, err = fupin("grants", "delivery")
+    assert code == 0, err
+    assert "4,000.00" in out and "2,000.00" in out
+    code, out, err = fupin("grants", "delivery", "--output", "json")
+    (programme,) = json.loads(out)["programmes"]
+    assert (programme["committed_fen"], programme["received_fen"]) == ("400000", "200000")
