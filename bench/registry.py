@@ -9,7 +9,12 @@ villages, a households CSV of --rows rows (bench/data.py) read with clients/csvi
 
 - import_rows_per_s: rows / seconds of one ImportHouseholds stream through RegistryClient
   (chunks of 2,000; the clock stops when the server has stored every row);
-- get_p50_ms, get_p99_ms: --gets sequential GetHousehold calls of random imported households.
+- get_p50_ms, get_p99_ms: --gets sequential GetHousehold calls of random imported households;
+- bare_grpc_p50_ms, bare_grpc_p99_ms: as many calls, in the same run, to a bare gRPC echo
+  server in another process (no interceptors, no database) that returns the bytes it gets,
+  one serialized household each way: the transport's own floor;
+- list_s: `fupin list households` (its table) of every imported household, run as the CLI
+  (its own process, stdout to /dev/null), start to exit.
 
 Prints one JSON line per database on stdout; progress goes to stderr.
 """
@@ -22,12 +27,13 @@ import multiprocessing
 import os
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from multiprocessing.synchronize import Event
 from pathlib import Path
 from typing import Any
@@ -83,13 +89,18 @@ def database(backend: str, admin_url: str) -> Iterator[str]:
         admin.dispose()
 
 
-@contextmanager
-def server_process(database_url: str) -> Iterator[int]:
+def server_process(database_url: str) -> AbstractContextManager[int]:
     """A fupin server in a child process on a free loopback port; yields the port."""
+    return _child(_serve, database_url)
+
+
+@contextmanager
+def _child(serve: Callable[..., None], *args: Any) -> Iterator[int]:
+    """serve(*args, ports, stop) in a spawned child that puts its port; yields the port."""
     context = multiprocessing.get_context("spawn")
     ports: Any = context.Queue()
     stop = context.Event()
-    child = context.Process(target=_serve, args=(database_url, ports, stop), daemon=True)
+    child = context.Process(target=serve, args=(*args, ports, stop), daemon=True)
     child.start()
     try:
         yield ports.get(timeout=120)
@@ -135,13 +146,67 @@ def measure(target: str, rows: int, gets: int, seed: int) -> dict[str, Any]:
         if response.imported != rows:
             raise SystemExit(f"imported {response.imported} of {rows} rows")
         latencies = _get_latencies_ms(client, list(response.ids), gets, seed)
+        payload = client.get(HOUSEHOLDS, response.ids[0]).SerializeToString()
+    with echo_process() as echo_port:
+        bare = _echo_latencies_ms(f"127.0.0.1:{echo_port}", payload, gets)
+    list_s = _cli_list_s(target)
     percentiles = statistics.quantiles(latencies, n=100, method="inclusive")
+    bare_percentiles = statistics.quantiles(bare, n=100, method="inclusive")
     return {
         "rows": rows,
         "import_rows_per_s": round(rows / import_s),
         "get_p50_ms": round(percentiles[49], 3),
         "get_p99_ms": round(percentiles[98], 3),
+        "bare_grpc_p50_ms": round(bare_percentiles[49], 3),
+        "bare_grpc_p99_ms": round(bare_percentiles[98], 3),
+        "list_s": round(list_s, 2),
+        "load_avg": os.getloadavg()[0],
     }
+
+
+def echo_process() -> AbstractContextManager[int]:
+    """A bare gRPC server in a child process that echoes bytes; yields its port."""
+    return _child(_echo)
+
+
+def _echo(ports: Any, stop: Event) -> None:
+    from concurrent import futures
+
+    import grpc
+
+    handler = grpc.method_handlers_generic_handler(
+        "bench.Echo", {"Echo": grpc.unary_unary_rpc_method_handler(lambda request, _: request)}
+    )
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8), handlers=[handler])
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    ports.put(port)
+    stop.wait()
+    server.stop(1).wait()
+
+
+def _echo_latencies_ms(target: str, payload: bytes, calls: int) -> list[float]:
+    import grpc
+
+    with grpc.insecure_channel(target) as channel:
+        echo = channel.unary_unary("/bench.Echo/Echo", None, None)  # bytes as they are
+        for _ in range(WARMUP_GETS):
+            echo(payload, timeout=10)
+        latencies = []
+        for _ in range(calls):
+            started = time.perf_counter()
+            echo(payload, timeout=10)
+            latencies.append((time.perf_counter() - started) * 1000)
+    return latencies
+
+
+def _cli_list_s(target: str) -> float:
+    """`fupin list households` to /dev/null, timed from start to exit."""
+    command = [str(Path(sys.executable).with_name("fupin")), "list", "households"]
+    command += ["--target", target, "--timeout", "600"]
+    started = time.perf_counter()
+    subprocess.run(command, stdout=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - started
 
 
 def _households(village_ids: list[str], rows: int, seed: int) -> csvio.Table:

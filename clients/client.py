@@ -273,17 +273,31 @@ class RegistryClient:
         if limit is not None and limit <= 0:
             return
         size = min(page_size, limit or MAX_PAGE_SIZE, MAX_PAGE_SIZE)
-        token, count = "", 0
+        count = 0
+
+        def ask(token: str) -> Any:
+            request = _request(method, page_size=size, page_token=token, filter=filter)
+            call = getattr(self._stub, method)
+            return call.future(request, timeout=self.timeout_s, metadata=self.metadata)
+
+        # The next page is asked for before this one is handed out, so the server reads it
+        # while the caller prints this one: a long walk takes the longer of the two, not both.
+        pending = ask("")
         while True:
-            page: Any = self._call(
-                method, _request(method, page_size=size, page_token=token, filter=filter)
-            )
+            try:
+                page: Any = pending.result()
+            except grpc.RpcError as error:
+                raise from_rpc_error(error) from error
+            token = page.next_page_token
+            if token:
+                pending = ask(token)
             for item in getattr(page, field):
                 yield item
                 count += 1
                 if count == limit:
+                    if token:
+                        pending.cancel()
                     return
-            token = page.next_page_token
             if not token:
                 return
 

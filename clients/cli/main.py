@@ -56,7 +56,7 @@ from clients.cli import season as season_cli
 from clients.cli import users as cli_users
 from clients.cli import web as cli_web
 from clients.cli.output import emit, emit_json, emit_one, say, show
-from clients.client import KINDS, RegistryClient
+from clients.client import KINDS, MAX_PAGE_SIZE, RegistryClient
 from clients.errors import CsvFormatError, FupinClientError, UsageError
 from clients.progress import Progress
 
@@ -314,7 +314,7 @@ def _read_csv(kind: str, path: Path) -> csvio.Table:
 def run_list(args: argparse.Namespace) -> int:
     kind = KINDS[args.kind]
     with _connect(args) as client:
-        found = client.list(kind, filter=args.filter, limit=args.limit)
+        found = client.list(kind, filter=args.filter, page_size=MAX_PAGE_SIZE, limit=args.limit)
         if args.quiet:
             for item in found:
                 show(item.id)

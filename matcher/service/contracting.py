@@ -18,7 +18,9 @@ from matcher.service.stationing import commit, region_of, save
 from registry.access.policy import Principal
 from registry.errors import InvalidArgument
 
-LIMITS = {"cadres": Limit(300_000), "households": Limit(200_000)}
+# What a request sends: an inline problem's pairs are limited by their own count, however many
+# households and cadres it names.
+LIMITS = {"cadres": Limit(300_000), "households": Limit(200_000), "pairs": Limit(5_000_000)}
 
 
 def prepare(
@@ -32,7 +34,8 @@ def prepare(
     versions: dict[str, int] | None = None
     if which == "inline":
         inline = request.inline
-        check_size(limits, cadres=len(inline.cadres), households=len(inline.households))
+        sizes = {"cadres": len(inline.cadres), "households": len(inline.households)}
+        check_size(limits, **sizes, pairs=len(inline.pairs))
         problem = convert.inline_contracting(inline, request.rules)
     elif which == "selection":
         data = source.contracting_data(region_code=scope, reader=caller)

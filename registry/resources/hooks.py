@@ -213,13 +213,13 @@ def load_related(session: Session, kind: Kind, ids: Sequence[str]) -> dict[str, 
     if not ids or kind not in (HOUSEHOLD, PRODUCER):
         return out
     if kind is HOUSEHOLD:
-        table: Any = models.StatusChange
+        table: Any = models.StatusChange.__table__  # type: ignore[attr-defined]
         stmt = (
             select(table)
-            .where(db.one_of(session, table.household_id, list(ids)))
-            .order_by(table.time, table.id)
+            .where(db.one_of(session, table.c.household_id, list(ids)))
+            .order_by(table.c.time, table.c.id)
         )
-        for change in session.scalars(stmt):
+        for change in session.execute(stmt):  # plain rows: read by column name, never written
             out[change.household_id].append(change)
     else:
         table = models.ProducerMember

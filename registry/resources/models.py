@@ -189,6 +189,9 @@ class Cadre(Resource, table=True):
     )
     pinned: bool = False
     available: bool = True
+    # Effort units of households the cadre can contract, overriding its rank's quota
+    # (matcher/solvers/contracting); None = the rank's.
+    contract_quota: int | None = None
 
 
 class AidProgram(Resource, table=True):

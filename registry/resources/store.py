@@ -131,14 +131,17 @@ class RegistryStore:
         """One page of records ordered by id, and the token of the next page ('' at the end).
         The scope is a condition of the query itself, so pages hold only rows in scope."""
         with self.transaction() as session:
-            stmt = select(kind.table).order_by(col(kind.table.id))
+            # Plain rows, not ORM objects: a page is only read, and the *_proto functions read
+            # columns by name, which a Row offers as well (no identity map, no instance state).
+            table: Any = kind.table.__table__  # type: ignore[attr-defined]
+            stmt = select(table).order_by(table.c.id)
             if scope is not None:
                 stmt = stmt.where(scope)
             if where is not None:  # the filter's condition (registry/filters.py)
                 stmt = stmt.where(where)
             if page.after:
                 stmt = stmt.where(col(kind.table.id) > page.after)
-            rows = list(session.scalars(stmt.limit(page.size + 1)))
+            rows: list[Any] = list(session.execute(stmt.limit(page.size + 1)))
             more = len(rows) > page.size
             rows = rows[: page.size]
             related = hooks.load_related(session, kind, [r.id for r in rows])

@@ -159,6 +159,7 @@ def _cadre_row(c: models.Cadre) -> CadreRow:
         current_village_id=c.current_village_id,
         pinned=c.pinned,
         version=c.version,
+        contract_quota=c.contract_quota,
     )
 
 

@@ -114,6 +114,7 @@ class CadreRow:
     current_village_id: str | None
     pinned: bool
     version: int
+    contract_quota: int | None = None  # effort units; None = the rank's quota
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from matcher.solvers.contracting.problem import (
     ContractingProblem,
     ContractingResult,
     HouseholdStatus,
+    PairScores,
     Uncovered,
     UncoveredReason,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "ContractingProblem",
     "ContractingResult",
     "HouseholdStatus",
+    "PairScores",
     "Uncovered",
     "UncoveredReason",
     "solve",

@@ -1,7 +1,8 @@
 """Contracting's LP relaxation as one min-cost flow, in about a second instead of GLOP's 15.
 
 When a household's effort is the same towards every cadre (always so by default, and for an
-``effort`` matrix whose rows are constant), the LP relaxation of ``contracting.build_model``
+office's ``scores`` whose efforts are the same for
+every cadre of a household), the LP relaxation of ``contracting.build_model``
 is a transportation problem in effort units: with y = effort · x, each household sends its
 effort (supply w_h) over its candidate pairs to cadres, each cadre takes at most its quota,
 and a pair costs cost / w_h per unit. Costs are scaled by S, the least common multiple of the

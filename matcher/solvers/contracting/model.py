@@ -38,7 +38,7 @@ def add_one_cadre_per_household(model: SparseModel, pairs: Pairs, cover: bool) -
 
 
 def add_quota(model: SparseModel, pairs: Pairs) -> None:
-    """Hard: a cadre's households add up to at most the quota of the cadre's rank (a row only
+    """Hard: a cadre's households add up to at most its quota (its own or its rank's; a row only
     where the candidates could exceed it)."""
     quota = pairs.sites.quota
     load = np.bincount(pairs.cadre, weights=pairs.effort, minlength=len(quota))

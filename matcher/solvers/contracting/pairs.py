@@ -1,7 +1,8 @@
 """Candidate (household, cadre) pairs for contracting, their cost and effort.
 
 Each household that needs a cadre considers its ``k_nearest`` cheapest cadres whose whole
-quota fits its effort, plus every cadre stationed in its village. Costs are computed a block
+quota fits its effort, plus every cadre stationed in its village; a scored problem considers
+exactly its listed pairs whose effort fits the cadre's quota. Costs are computed a block
 of households at a time against all cadres, with numpy broadcasting: 20,000 × 2,000 pairs
 in a few seconds.
 """
@@ -31,7 +32,7 @@ class Sites:
     household_lat: FloatArray  # radians
     household_lng: FloatArray
     household_village: IntArray
-    effort: IntArray  # 1 + causes (used when the problem has no effort matrix)
+    effort: IntArray  # 1 + causes (used when the problem has no scores)
     cadre_lat: FloatArray
     cadre_lng: FloatArray
     cadre_village: IntArray
@@ -51,7 +52,10 @@ def build_sites(problem: ContractingProblem) -> Sites:
         cadre_lat=np.radians(np.array([c.lat for c in cc], dtype=np.float64)),
         cadre_lng=np.radians(np.array([c.lng for c in cc], dtype=np.float64)),
         cadre_village=np.array([codes.get(c.village_id or "", -1) for c in cc], np.int64),
-        quota=np.array([problem.quota_by_rank[c.rank] for c in cc], dtype=np.int64),
+        quota=np.array(
+            [problem.quota_by_rank[c.rank] if c.quota is None else c.quota for c in cc],
+            dtype=np.int64,
+        ),
     )
 
 
@@ -79,16 +83,33 @@ def build_pairs(problem: ContractingProblem) -> Pairs:
     sites = build_sites(problem)
     poor = [i for i, h in enumerate(problem.households) if h.status in problem.statuses]
     need = np.array(poor, dtype=np.int64)
-    width = max(len(problem.cadres), 1)
-    keys = [_nearest(problem, sites, need, width), _own_village(sites, need, width)]
-    key = np.unique(np.concatenate(keys))
-    h, c = key // width, key % width
-    effort = _effort(problem, sites, h, c)
+    if problem.scores is not None:
+        h, c, cost, effort = _scored(problem, need)
+    else:
+        width = max(len(problem.cadres), 1)
+        keys = [_nearest(problem, sites, need, width), _own_village(sites, need, width)]
+        key = np.unique(np.concatenate(keys))
+        h, c = key // width, key % width
+        effort = sites.effort[h]
+        cost = np.empty(0, np.int64)
     fits = effort <= sites.quota[c]
     h, c, effort = h[fits], c[fits], effort[fits]
+    cost = cost[fits] if problem.scores is not None else _cost(sites, h, c)
     needy = np.unique(h)
-    cost = _cost(problem, sites, h, c)
     return Pairs(sites, h, c, cost, effort, needy, np.setdiff1d(need, needy))
+
+
+def _scored(
+    problem: ContractingProblem, need: IntArray
+) -> tuple[IntArray, IntArray, IntArray, IntArray]:
+    """The listed pairs of households that need a cadre, by household then cadre."""
+    scores = problem.scores
+    assert scores is not None
+    needs = np.zeros(len(problem.households), dtype=bool)
+    needs[need] = True
+    keep = np.flatnonzero(needs[scores.household])
+    keep = keep[np.lexsort((scores.cadre[keep], scores.household[keep]))]
+    return scores.household[keep], scores.cadre[keep], scores.cost[keep], scores.effort[keep]
 
 
 def _nearest(problem: ContractingProblem, sites: Sites, need: IntArray, width: int) -> IntArray:
@@ -99,9 +120,8 @@ def _nearest(problem: ContractingProblem, sites: Sites, need: IntArray, width: i
     step = max(1, _PAIRS_PER_BLOCK // max(n_cadres, 1))
     for start in range(0, len(need) if k else 0, step):
         block = need[start : start + step]
-        cost = _block_cost(problem, sites, block)
-        effort = problem.effort[block] if problem.effort is not None else sites.effort[block, None]
-        cost[effort > sites.quota[None, :]] = np.inf
+        cost = _block_cost(sites, block)
+        cost[sites.effort[block, None] > sites.quota[None, :]] = np.inf
         pick = (
             np.argpartition(cost, k - 1, axis=1)[:, :k]
             if k < n_cadres
@@ -112,10 +132,8 @@ def _nearest(problem: ContractingProblem, sites: Sites, need: IntArray, width: i
     return np.concatenate(found)
 
 
-def _block_cost(problem: ContractingProblem, sites: Sites, block: IntArray) -> FloatArray:
+def _block_cost(sites: Sites, block: IntArray) -> FloatArray:
     """Costs of ``block`` households × all cadres, as a float matrix."""
-    if problem.cost is not None:
-        return problem.cost[block].astype(np.float64)
     metres = geo.haversine_m(
         sites.household_lat[block, None],
         sites.household_lng[block, None],
@@ -140,19 +158,8 @@ def _own_village(sites: Sites, need: IntArray, width: int) -> IntArray:
     return keys
 
 
-def _effort(problem: ContractingProblem, sites: Sites, h: IntArray, c: IntArray) -> IntArray:
-    """1 + the household's number of causes, or the ``effort`` matrix."""
-    if problem.effort is not None:
-        effort: IntArray = problem.effort[h, c]
-        return effort
-    return sites.effort[h]
-
-
-def _cost(problem: ContractingProblem, sites: Sites, h: IntArray, c: IntArray) -> IntArray:
-    """Soft: 0 in the household's own village, else 1 + metres (or the ``cost`` matrix)."""
-    if problem.cost is not None:
-        cost: IntArray = problem.cost[h, c]
-        return cost
+def _cost(sites: Sites, h: IntArray, c: IntArray) -> IntArray:
+    """Soft: 0 in the household's own village, else 1 + metres (unless the problem is scored)."""
     same = sites.household_village[h] == sites.cadre_village[c]
     metres = np.rint(distance_m(sites, h, c)).astype(np.int64) + 1
     return np.where(same, 0, metres)

@@ -41,6 +41,38 @@ class ContractCadre:
     village_id: str | None  # where the cadre is stationed
     lat: float
     lng: float
+    quota: int | None = None  # effort units; None = the quota of the cadre's rank
+
+
+@dataclass(frozen=True)
+class PairScores:
+    """An office's own scoring: only these (household, cadre) pairs may be contracted, at their
+    cost and effort. ``household`` and ``cadre`` index the problem's tuples; one entry a pair.
+    Held as columns, so a problem lists as many pairs as it needs without a households ×
+    cadres matrix."""
+
+    household: IntArray
+    cadre: IntArray
+    cost: IntArray
+    effort: IntArray
+
+    def __post_init__(self) -> None:
+        for name in ("household", "cadre", "cost", "effort"):
+            object.__setattr__(self, name, np.asarray(getattr(self, name), dtype=np.int64))
+        if len({len(self.household), len(self.cadre), len(self.cost), len(self.effort)}) > 1:
+            raise ValueError("scores: household, cadre, cost and effort of one length")
+        if self.cost.min(initial=0) < 0 or self.effort.min(initial=0) < 0:
+            raise ValueError("scores: cost and effort must be >= 0")
+
+    def check(self, n_households: int, n_cadres: int) -> None:
+        """Indices in range and no pair listed twice."""
+        for name, n in (("household", n_households), ("cadre", n_cadres)):
+            index = getattr(self, name)
+            if len(index) and (index.min() < 0 or index.max() >= n):
+                raise ValueError(f"scores: a {name} index outside 0..{n - 1}")
+        keys = self.household * max(n_cadres, 1) + self.cadre
+        if len(np.unique(keys)) != len(keys):
+            raise ValueError("scores: a pair listed twice")
 
 
 @dataclass(frozen=True)
@@ -55,16 +87,16 @@ class ContractHousehold:
 
 @dataclass(frozen=True)
 class ContractingProblem:
-    """``cost`` and ``effort``, when given, are (households × cadres) integer matrices in the
-    order of ``households`` and ``cadres``; they replace the defaults of the module doc."""
+    """``scores``, when given, lists the only pairs that may be contracted, with their cost
+    and effort; they replace the defaults of the module doc. A cadre's own ``quota`` overrides
+    its rank's."""
 
     cadres: tuple[ContractCadre, ...]
     households: tuple[ContractHousehold, ...]
     quota_by_rank: Mapping[int, int] = field(default_factory=lambda: DEFAULT_QUOTA_BY_RANK)
     k_nearest: int = 20
     statuses: frozenset[HouseholdStatus] = POOR
-    cost: IntArray | None = field(default=None, compare=False)
-    effort: IntArray | None = field(default=None, compare=False)
+    scores: PairScores | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cadres", tuple(self.cadres))
@@ -75,19 +107,14 @@ class ContractingProblem:
         ):
             if len(set(ids)) != len(ids):
                 raise ValueError(f"duplicate {what} ids")
-        missing = {c.rank for c in self.cadres} - set(self.quota_by_rank)
+        missing = {c.rank for c in self.cadres if c.quota is None} - set(self.quota_by_rank)
         if missing:
             raise ValueError(f"quota_by_rank has no quota for rank(s) {sorted(missing)}")
-        if any(q < 0 for q in self.quota_by_rank.values()) or self.k_nearest < 1:
+        own = [c.quota for c in self.cadres if c.quota is not None]
+        if any(q < 0 for q in [*self.quota_by_rank.values(), *own]) or self.k_nearest < 1:
             raise ValueError("quotas must be >= 0 and k_nearest >= 1")
-        shape = (len(self.households), len(self.cadres))
-        for name in ("cost", "effort"):
-            matrix = getattr(self, name)
-            if matrix is not None:
-                matrix = np.asarray(matrix, dtype=np.int64)
-                if matrix.shape != shape or (name == "effort" and matrix.min(initial=1) < 0):
-                    raise ValueError(f"{name}: a {shape} matrix of non-negative integers")
-                object.__setattr__(self, name, matrix)
+        if self.scores is not None:
+            self.scores.check(len(self.households), len(self.cadres))
         if any(h.n_causes < 0 for h in self.households):
             raise ValueError("n_causes must be >= 0")
 

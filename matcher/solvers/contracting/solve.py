@@ -3,12 +3,12 @@
 A generalized assignment problem:
 
 - Hard: every household whose status is in ``statuses`` (impoverished, at risk, returned to
-  poverty by default) gets exactly one cadre; a cadre's households add up to at most the quota
-  of the cadre's rank, in effort units (``quota_by_rank``); a household's effort is 1 + its
-  number of causes of poverty unless an ``effort`` matrix says otherwise.
+  poverty by default) gets exactly one cadre; a cadre's households add up to at most its own
+  quota, or else the quota of its rank (``quota_by_rank``), in effort units; a household's
+  effort is 1 + its number of causes of poverty unless the office's ``scores`` say otherwise.
 - Soft: cost, 0 for a cadre stationed in the household's own village, else 1 + the distance in
-  metres (the village's own cadres first, then the nearest), unless a ``cost`` matrix says
-  otherwise.
+  metres (the village's own cadres first, then the nearest), unless the office's ``scores``
+  say otherwise (then only the listed pairs are candidates).
 
 The default quotas {1: 5, 2: 8, 3: 10, 4: 12, 5: 15} effort units let a 科员 (rank 1) carry
 about two households of two causes and a 正处 (rank 5) five: the usual 1–5 households per

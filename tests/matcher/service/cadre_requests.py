@@ -72,6 +72,7 @@ def contract_request(problem: ContractingProblem, **kw: Any) -> mpb.ContractHous
                 rank=c.rank,
                 village_id=c.village_id or "",
                 location=pb.LatLng(latitude=c.lat, longitude=c.lng),
+                quota=c.quota,
             )
             for c in problem.cadres
         ],

@@ -204,6 +204,38 @@ def test_contracting_run_commits_contracts_and_ledger(matcher, registry, server,
     assert set(fields_of(error)) == {f"cadres[{doctor.id}]", f"cadres[{farmer.id}]"}
 
 
+def test_cadre_contract_quota_overrides_its_rank(matcher, registry, county):
+    """A cadre's own contract_quota is stored, read back, and carried into a selection run: the
+    doctor stationed in village a may carry 1 unit, so its ill household (2 units) goes to
+    another cadre; cleared, the doctor's rank quota applies again."""
+    a, _, cadres = county
+    doctor = cadres[0]
+    updated = registry.UpdateCadre(
+        api.UpdateCadreRequest(
+            cadre=pb.Cadre(id=doctor.id, current_village_id=a.id, contract_quota=1),
+            update_mask={"paths": ["current_village_id", "contract_quota"]},
+        )
+    )
+    assert updated.HasField("contract_quota") and updated.contract_quota == 1
+    assert registry.GetCadre(api.GetCadreRequest(id=doctor.id)).contract_quota == 1
+    request = mpb.ContractHouseholdsRequest(
+        selection=cpb.ContractingSelection(region_code=factories.ZHAOAN), parameters=PARAMS
+    )
+    run = matcher.ContractHouseholds(request, timeout=60)
+    load = {x.cadre_id: x for x in run.contracting.loads}
+    assert load[doctor.id].quota == 1 and load[doctor.id].households == 0
+    assert len(run.contracting.contracts) == 2 and run.status == mpb.OPTIMAL
+    cleared = registry.UpdateCadre(
+        api.UpdateCadreRequest(
+            cadre=pb.Cadre(id=doctor.id), update_mask={"paths": ["contract_quota"]}
+        )
+    )
+    assert not cleared.HasField("contract_quota")
+    run = matcher.ContractHouseholds(request, timeout=60)
+    load = {x.cadre_id: x for x in run.contracting.loads}
+    assert load[doctor.id].households == 1 and load[doctor.id].quota > 1
+
+
 def test_inline_runs_cannot_be_committed(matcher):
     """An inline problem's cadres are not the registry's: FAILED_PRECONDITION."""
     request = mpb.AssignCadresRequest(

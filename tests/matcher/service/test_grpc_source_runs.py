@@ -147,9 +147,9 @@ def county(registry):
     cadres = [
         registry.CreateCadre(api.CreateCadreRequest(cadre=factories.cadre(**kw)))
         for kw in (
-            {"skills": ["health", "finance"]},
+            {"skills": ["health", "finance"], "contract_quota": 0},
             {"current_village_id": a.id, "pinned": True},
-            {"current_village_id": b.id, "rank": pb.DIVISION_CHIEF},
+            {"current_village_id": b.id, "rank": pb.DIVISION_CHIEF, "contract_quota": 3},
         )
     ]
     return a, b, cadres
@@ -165,6 +165,8 @@ def test_cadre_reads_match_in_process(sources, county):
         assert stationing == local.stationing_data(region_code=region)
         contracting = remote.contracting_data(region_code=region)
         assert contracting == local.contracting_data(region_code=region)
+    # a quota of 0 is a quota (presence crosses the wire), unset is the rank's (None)
+    assert sorted(map(str, (c.contract_quota for c in contracting.cadres))) == ["0", "3", "None"]
     villages = {v.id: v for v in stationing.villages}
     assert sorted(villages[a.id].household_causes) == sorted(
         [(pb.ILLNESS, pb.EDUCATION), (pb.LACK_OF_TECHNOLOGY,), ()]

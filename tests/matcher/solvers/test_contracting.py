@@ -19,6 +19,7 @@ from matcher.solvers.contracting import (
     ContractHousehold,
     ContractingProblem,
     HouseholdStatus,
+    PairScores,
     UncoveredReason,
     solve,
 )
@@ -40,8 +41,10 @@ def haversine_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
     return 2 * 6_371_008.8 * math.asin(math.sqrt(min(a, 1.0)))
 
 
-def cadre(name: str, km: float, village: str | None = None, rank: int = 1) -> ContractCadre:
-    return ContractCadre(name, rank, village, 26 + km * KM, 107.0)
+def cadre(
+    name: str, km: float, village: str | None = None, rank: int = 1, quota: int | None = None
+) -> ContractCadre:
+    return ContractCadre(name, rank, village, 26 + km * KM, 107.0, quota)
 
 
 def household(
@@ -139,21 +142,82 @@ def test_k_nearest_limits_the_candidates() -> None:
     assert len(wide.contracts) == 2
 
 
-def test_explicit_cost_and_effort_matrices() -> None:
-    """Inline matrices replace distance and 1 + causes."""
+def test_cadre_quota_overrides_its_rank_satisfied() -> None:
+    """Hard: a rank-5 cadre posted part-time carries only its own quota of 3 units: of two
+    households of 3 units the farther one goes to another cadre."""
+    cadres = (cadre("part", 0, rank=5, quota=3), cadre("far", 9))
+    households = (household("h1", 0.1, causes=2), household("h2", 0.2, causes=2))
+    result = solve(ContractingProblem(cadres, households), PARAMS)
+    assert sorted(contracted(result).values()) == ["far", "part"]
+    assert [(load.cadre_id, load.quota) for load in result.loads] == [("part", 3), ("far", 5)]
+
+
+def test_cadre_quota_overrides_its_rank_violated() -> None:
+    """Hard: a cadre whose own quota is 0 takes nobody, though its rank carries 15 units."""
+    problem = ContractingProblem((cadre("new", 0, rank=5, quota=0),), (household("h", 0),))
+    result = solve(problem, PARAMS)
+    assert result.status is SolveStatus.INFEASIBLE and not result.contracts
+    assert [u.reason for u in result.uncovered] == [UncoveredReason.NO_CANDIDATE]
+
+
+def test_cadre_quota_needs_no_rank_quota() -> None:
+    """A cadre with its own quota needs no quota for its rank; one without does."""
+    households = (household("h", 0),)
+    problem = ContractingProblem((cadre("a", 0, rank=3, quota=4),), households, quota_by_rank={})
+    assert contracted(solve(problem, PARAMS)) == {"h": "a"}
+    with pytest.raises(ValueError, match="rank"):
+        ContractingProblem((cadre("a", 0, rank=3),), households, quota_by_rank={})
+    with pytest.raises(ValueError, match=">= 0"):
+        ContractingProblem((cadre("a", 0, quota=-1),), households)
+
+
+def test_explicit_pair_scores() -> None:
+    """Listed pairs replace distance and 1 + causes; unlisted pairs are never candidates."""
     cadres, households = (cadre("a", 0), cadre("b", 0)), (household("h1", 0), household("h2", 0))
-    cost = np.array([[5, 1], [1, 5]])
-    effort = np.array([[1, 9], [9, 1]])
-    result = solve(ContractingProblem(cadres, households, cost=cost, effort=effort), PARAMS)
+    scores = PairScores(
+        household=[0, 0, 1, 1], cadre=[0, 1, 0, 1], cost=[5, 1, 1, 5], effort=[1, 9, 9, 1]
+    )
+    result = solve(ContractingProblem(cadres, households, scores=scores), PARAMS)
     assert contracted(result) == {"h1": "a", "h2": "b"} and result.objective == 10
+    only = PairScores(household=[1, 0], cadre=[0, 0], cost=[7, 3], effort=[1, 1])
+    result = solve(ContractingProblem(cadres, households, scores=only), PARAMS)
+    assert contracted(result) == {"h1": "a", "h2": "a"} and result.objective == 10
+
+
+def test_quota_and_effort_at_the_int32_edge() -> None:
+    """Quotas and efforts of 2**31 - 1 hold without overflow: two households of that effort
+    fill two cadres of that quota exactly, and a third is over quota."""
+    top = 2**31 - 1
+    cadres = (cadre("a", 0, quota=top), cadre("b", 1, quota=top))
+    households = tuple(household(f"h{i}", i) for i in range(3))
+    n = len(households)
+    scores = PairScores(
+        household=np.repeat(np.arange(n), 2),
+        cadre=np.tile([0, 1], n),
+        cost=np.tile([1, 2], n),
+        effort=np.full(2 * n, top),
+    )
+    result = solve(ContractingProblem(cadres, households, scores=scores), PARAMS)
+    assert result.status is SolveStatus.INFEASIBLE and len(result.contracts) == 2
+    assert {load.effort for load in result.loads} == {top}
+    two = PairScores(
+        household=[0, 0, 1, 1], cadre=[0, 1, 0, 1], cost=[1, 2, 1, 2], effort=[top] * 4
+    )
+    result = solve(ContractingProblem(cadres, households[:2], scores=two), PARAMS)
+    assert result.status is SolveStatus.OPTIMAL and result.objective == 3
 
 
 def test_invalid_problems_are_rejected() -> None:
-    """Missing quota for a rank, bad matrix shape, duplicate ids."""
+    """Missing quota for a rank, bad scores, duplicate ids."""
     with pytest.raises(ValueError, match="rank"):
         ContractingProblem((cadre("a", 0, rank=3),), (), quota_by_rank={1: 5})
-    with pytest.raises(ValueError, match="matrix"):
-        ContractingProblem((cadre("a", 0),), (household("h", 0),), cost=np.zeros((2, 2)))
+    one = ((cadre("a", 0),), (household("h", 0),))
+    with pytest.raises(ValueError, match="index"):
+        ContractingProblem(*one, scores=PairScores([1], [0], [0], [0]))
+    with pytest.raises(ValueError, match="twice"):
+        ContractingProblem(*one, scores=PairScores([0, 0], [0, 0], [0, 1], [0, 1]))
+    with pytest.raises(ValueError, match=">= 0"):
+        PairScores([0], [0], [-1], [0])
     with pytest.raises(ValueError, match="duplicate"):
         ContractingProblem((cadre("a", 0), cadre("a", 1)), ())
 

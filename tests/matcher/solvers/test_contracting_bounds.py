@@ -13,11 +13,9 @@ from scipy.sparse import coo_matrix, csr_matrix
 
 from bench.cadres import contracting_problem
 from matcher.solvers.common.solving import SolveParams
+from matcher.solvers.contracting import PairScores, solve
 from matcher.solvers.contracting import bound as contracting_bound
 from matcher.solvers.contracting import flow as contracting_flow
-from matcher.solvers.contracting import (
-    solve,
-)
 from matcher.solvers.contracting.pairs import Pairs, build_pairs
 
 
@@ -70,9 +68,10 @@ def test_flow_relaxation_is_the_lp_optimum(seed: int) -> None:
 
 def test_flow_relaxation_declines_efforts_that_depend_on_the_cadre() -> None:
     problem = contracting_problem(3, 8, seed=1)
-    effort = np.ones((8, 3), dtype=np.int64)
-    effort[:, 0] = 2  # the same household costs cadre 0 twice the effort
-    pairs = build_pairs(dataclasses.replace(problem, effort=effort))
+    base = build_pairs(problem)
+    effort = np.where(base.cadre == 0, 2, 1)  # the same household costs cadre 0 twice the effort
+    scores = PairScores(base.household, base.cadre, base.cost, effort)
+    pairs = build_pairs(dataclasses.replace(problem, scores=scores))
     assert contracting_flow.relaxation(pairs) is None
     assert contracting_flow.relaxation(build_pairs(problem)) is not None
 

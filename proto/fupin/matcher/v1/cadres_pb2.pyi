@@ -614,11 +614,16 @@ class ContractCadre(_message.Message):
     RANK_FIELD_NUMBER: _builtins.int
     VILLAGE_ID_FIELD_NUMBER: _builtins.int
     LOCATION_FIELD_NUMBER: _builtins.int
+    QUOTA_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     rank: _builtins.int
     """1..5"""
     village_id: _builtins.str
     """where the cadre is stationed; empty = nowhere"""
+    quota: _builtins.int
+    """Effort units this cadre can carry (0..2147483647), overriding its rank's quota: a
+    part-time or newly posted cadre carries less. Unset = the rank's quota.
+    """
     @_builtins.property
     def location(self) -> _resources_pb2.LatLng: ...
     def __init__(
@@ -628,12 +633,15 @@ class ContractCadre(_message.Message):
         rank: _builtins.int = ...,
         village_id: _builtins.str = ...,
         location: _resources_pb2.LatLng | None = ...,
+        quota: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["location", b"location"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_quota", b"_quota", "location", b"location", "quota", b"quota"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "location", b"location", "rank", b"rank", "village_id", b"village_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_quota", b"_quota", "id", b"id", "location", b"location", "quota", b"quota", "rank", b"rank", "village_id", b"village_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__quota: _TypeAlias = _typing.Literal["quota"]  # noqa: Y015
+    _WhichOneofArgType__quota: _TypeAlias = _typing.Literal["_quota", b"_quota"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__quota) -> _WhichOneofReturnType__quota | None: ...
 
 Global___ContractCadre: _TypeAlias = ContractCadre  # noqa: Y015
 
@@ -673,7 +681,8 @@ Global___ContractHousehold: _TypeAlias = ContractHousehold  # noqa: Y015
 @_typing.final
 class PairScore(_message.Message):
     """An office's own scoring of one pair. When the problem lists any, only listed pairs may be
-    contracted.
+    contracted; each pair at most once. A problem may list up to 5,000,000 pairs, whatever the
+    numbers of households and cadres.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -685,9 +694,9 @@ class PairScore(_message.Message):
     household_id: _builtins.str
     cadre_id: _builtins.str
     cost: _builtins.int
-    """>= 0"""
+    """0..10^12"""
     effort: _builtins.int
-    """>= 0, in quota units"""
+    """0..2147483647, in quota units"""
     def __init__(
         self,
         *,
@@ -761,7 +770,7 @@ class RankQuota(_message.Message):
     QUOTA_FIELD_NUMBER: _builtins.int
     rank: _builtins.int
     quota: _builtins.int
-    """effort units"""
+    """effort units, 0..2147483647"""
     def __init__(
         self,
         *,

@@ -1196,6 +1196,7 @@ class CadreRow(_message.Message):
     CURRENT_VILLAGE_ID_FIELD_NUMBER: _builtins.int
     PINNED_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
+    CONTRACT_QUOTA_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     rank: _builtins.int
     """fupin.registry.v1.CadreRank"""
@@ -1207,6 +1208,8 @@ class CadreRow(_message.Message):
     """unset: not posted"""
     pinned: _builtins.bool
     version: _builtins.int
+    contract_quota: _builtins.int
+    """unset: the rank's quota"""
     @_builtins.property
     def skills(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
@@ -1222,13 +1225,19 @@ class CadreRow(_message.Message):
         current_village_id: _builtins.str | None = ...,
         pinned: _builtins.bool = ...,
         version: _builtins.int = ...,
+        contract_quota: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_current_village_id", b"_current_village_id", "current_village_id", b"current_village_id"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_contract_quota", b"_contract_quota", "_current_village_id", b"_current_village_id", "contract_quota", b"contract_quota", "current_village_id", b"current_village_id"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_current_village_id", b"_current_village_id", "current_village_id", b"current_village_id", "home_unit", b"home_unit", "id", b"id", "latitude", b"latitude", "longitude", b"longitude", "max_distance_km", b"max_distance_km", "pinned", b"pinned", "rank", b"rank", "skills", b"skills", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_contract_quota", b"_contract_quota", "_current_village_id", b"_current_village_id", "contract_quota", b"contract_quota", "current_village_id", b"current_village_id", "home_unit", b"home_unit", "id", b"id", "latitude", b"latitude", "longitude", b"longitude", "max_distance_km", b"max_distance_km", "pinned", b"pinned", "rank", b"rank", "skills", b"skills", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__contract_quota: _TypeAlias = _typing.Literal["contract_quota"]  # noqa: Y015
+    _WhichOneofArgType__contract_quota: _TypeAlias = _typing.Literal["_contract_quota", b"_contract_quota"]  # noqa: Y015
     _WhichOneofReturnType__current_village_id: _TypeAlias = _typing.Literal["current_village_id"]  # noqa: Y015
     _WhichOneofArgType__current_village_id: _TypeAlias = _typing.Literal["_current_village_id", b"_current_village_id"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__contract_quota) -> _WhichOneofReturnType__contract_quota | None: ...
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__current_village_id) -> _WhichOneofReturnType__current_village_id | None: ...
 
 Global___CadreRow: _TypeAlias = CadreRow  # noqa: Y015

@@ -843,6 +843,7 @@ class Cadre(_message.Message):
     PINNED_FIELD_NUMBER: _builtins.int
     AVAILABLE_FIELD_NUMBER: _builtins.int
     HOME_REGION_CODE_FIELD_NUMBER: _builtins.int
+    CONTRACT_QUOTA_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
@@ -864,6 +865,11 @@ class Cadre(_message.Message):
     """Administrative code prefix of the home unit's region (up to 12 digits). An office posts
     only cadres whose home region lies inside its scope (or that serve in a village there);
     empty = a cadre only an admin posts.
+    """
+    contract_quota: _builtins.int
+    """Effort units of poor households this cadre can contract (结对帮扶), overriding the quota
+    of its rank in ContractHouseholds: a part-time or newly posted cadre carries less.
+    0..2147483647; unset = the rank's quota.
     """
     etag: _builtins.str
     @_builtins.property
@@ -890,15 +896,18 @@ class Cadre(_message.Message):
         pinned: _builtins.bool = ...,
         available: _builtins.bool = ...,
         home_region_code: _builtins.str = ...,
+        contract_quota: _builtins.int | None = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
         etag: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "location", b"location", "update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_contract_quota", b"_contract_quota", "contract_quota", b"contract_quota", "create_time", b"create_time", "location", b"location", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["available", b"available", "create_time", b"create_time", "current_village_id", b"current_village_id", "display_name", b"display_name", "etag", b"etag", "home_region_code", b"home_region_code", "home_unit", b"home_unit", "id", b"id", "location", b"location", "max_distance_km", b"max_distance_km", "pinned", b"pinned", "rank", b"rank", "skills", b"skills", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_contract_quota", b"_contract_quota", "available", b"available", "contract_quota", b"contract_quota", "create_time", b"create_time", "current_village_id", b"current_village_id", "display_name", b"display_name", "etag", b"etag", "home_region_code", b"home_region_code", "home_unit", b"home_unit", "id", b"id", "location", b"location", "max_distance_km", b"max_distance_km", "pinned", b"pinned", "rank", b"rank", "skills", b"skills", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__contract_quota: _TypeAlias = _typing.Literal["contract_quota"]  # noqa: Y015
+    _WhichOneofArgType__contract_quota: _TypeAlias = _typing.Literal["_contract_quota", b"_contract_quota"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__contract_quota) -> _WhichOneofReturnType__contract_quota | None: ...
 
 Global___Cadre: _TypeAlias = Cadre  # noqa: Y015
 
