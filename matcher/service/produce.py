@@ -1,7 +1,9 @@
 """The produce run kind: listings matched to orders (MatchProduce).
 
 The problem is inline (a platform's what-if) or a selection of the registry's open listings
-and orders; a proposed run stores its allocations, which a commit reserves and fills.
+and orders; a proposed run stores its allocations, which a commit reserves and fills. A
+platform's selection takes its own buyer's orders only, and its run carries that buyer id as
+its scope: the platform commits, discards and cancels only the runs it made.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from matcher.service.jobs import ProduceJob, solve_produce
 from matcher.service.kinds import Ended, Limit, Prepared, RunKind, check_size, proposed
 from matcher.service.source import Allocation, RegistrySource, RunRecord
 from matcher.solvers.produce import solve as produce
-from registry.access.policy import Principal
+from registry.access.policy import Principal, Role
 from registry.errors import InvalidArgument
 
 LIMITS = {
@@ -31,18 +33,22 @@ def prepare(
     caller: Principal,
     limits: Mapping[str, Limit],
 ) -> Prepared:
-    problem = _problem(request, source, limits)
+    problem = _problem(request, source, caller, limits)
     job = ProduceJob(
         problem,
         orders_per_listing=request.parameters.max_orders_per_listing,
         baseline=request.parameters.compare_baseline,
     )
     sizes = {"listings": len(problem.listings), "orders": len(problem.orders)}
-    return Prepared(job, sizes, _ended)
+    owner = caller.scope if caller.role is Role.PLATFORM else None
+    return Prepared(job, sizes, _ended, owner)
 
 
 def _problem(
-    request: mpb.MatchProduceRequest, source: RegistrySource, limits: Mapping[str, Limit]
+    request: mpb.MatchProduceRequest,
+    source: RegistrySource,
+    caller: Principal,
+    limits: Mapping[str, Limit],
 ) -> produce.ProduceProblem:
     goal = convert.objective(request.parameters.objective)
     which = request.WhichOneof("source")
@@ -60,6 +66,8 @@ def _problem(
         product=sel.product, region_code=sel.region_code, today=sel.today
     )
     orders = source.open_orders(product=sel.product, today=sel.today)
+    if caller.role is Role.PLATFORM:  # its own orders: another buyer's are not its to place
+        orders = [order for order in orders if order.buyer_id == caller.scope]
     check_size(limits, listings=len(listings), orders=len(orders))
     return convert.registry_problem(sel, listings, orders, goal)
 

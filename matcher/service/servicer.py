@@ -30,7 +30,7 @@ from matcher.service.quick import QuickSourcer
 from matcher.service.runner import Executor, Progress
 from matcher.service.source import RegistrySource, RunRecord, RunState
 from registry.access import policy as access
-from registry.errors import FailedPrecondition
+from registry.errors import FailedPrecondition, PermissionDenied
 from registry.resources import query
 from registry.resources.requests import checked_request_id
 from registry.runs import scopes as run_scopes
@@ -177,8 +177,19 @@ class MatcherServicer(mpb_grpc.MatcherServiceServicer):
                 return
             time.sleep(0.2)
 
+    def _changeable(self, run_id: str) -> RunRecord:
+        """A run the caller may commit, discard or cancel: a platform only the runs it made."""
+        run = self._visible(run_id)
+        caller = access.current()
+        if caller.role is access.Role.PLATFORM and run.scope != caller.scope:
+            raise PermissionDenied(
+                f"role platform may commit, discard or cancel only the runs it made; run "
+                f"{run.id} was made by another caller (read it with GetMatchRun)"
+            )
+        return run
+
     def CancelMatchRun(self, request: Any, context: Any) -> mpb.MatchRun:
-        run = self._visible(request.id)
+        run = self._changeable(request.id)
         run_id = run.id
         if run.state in ENDED:
             raise FailedPrecondition(f"run {run_id} is already {RunState(run.state).name}")
@@ -191,14 +202,14 @@ class MatcherServicer(mpb_grpc.MatcherServiceServicer):
 
     def CommitMatchRun(self, request: Any, context: Any) -> mpb.MatchRun:
         request_id = checked_request_id(request.request_id)
-        stored = self._visible(request.id)
+        stored = self._changeable(request.id)
         kind = self.kinds[stored.kind]
         run = kind.commit(self.source, stored, request_id, request.etag, access.current())
         log.info("run_committed", run_id=run.id, kind=kind.label)
         return run_proto(run)
 
     def DiscardMatchRun(self, request: Any, context: Any) -> mpb.MatchRun:
-        run_id = self._visible(request.id).id
+        run_id = self._changeable(request.id).id
         return run_proto(self.source.discard_run(run_id, etag=request.etag))
 
     def QuickSource(self, request: Any, context: Any) -> mpb.QuickSourceResponse:

@@ -243,8 +243,9 @@ class MatchRun(SQLModel, table=True):
     owner: str = Field(default="", max_length=60)  # the matcher process solving it
     # The administrative code prefix an aid or cadre run was made for (registry/runs/scopes.py):
     # the office's scope or its selection's region; "" for runs over every region and inline
-    # runs made by an admin, and for produce runs.
-    scope: str = Field(default="", max_length=12, index=True)
+    # runs made by an admin. A produce run: the buyer id of the platform that made it (which
+    # alone of the platforms may commit it), else "".
+    scope: str = Field(default="", max_length=40, index=True)
     create_time: datetime
     update_time: datetime
     version: int = 1
