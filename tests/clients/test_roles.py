@@ -1,0 +1,160 @@
+"""Each role does its own job through the CLI, with its own key, against a real server."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from clients import csvio
+from clients.client import (
+    BUYERS,
+    CADRES,
+    HOUSEHOLDS,
+    LISTINGS,
+    ORDERS,
+    PRODUCERS,
+    VILLAGES,
+    RegistryClient,
+)
+from tests import factories
+
+PUNING_VILLAGE = "445281001001"
+
+
+@pytest.fixture
+def admin(server):
+    """The registry through the admin key, for the data a role finds already there."""
+    with RegistryClient(f"127.0.0.1:{server.port}", timeout_s=10) as client:
+        yield client
+
+
+@pytest.fixture
+def as_key(fupin, monkeypatch):
+    """Run the CLI with a given key: as_key(KEY, *argv) -> (exit code, stdout, stderr)."""
+
+    def run(key: str, *argv: str) -> tuple[int, str, str]:
+        monkeypatch.setenv("FUPIN_API_KEY", key)
+        try:
+            return fupin(*argv)
+        finally:
+            monkeypatch.setenv("FUPIN_API_KEY", admin_key)
+
+    admin_key = os.environ["FUPIN_API_KEY"]
+    return run
+
+
+def new_key(fupin, role: str, scope: str) -> str:
+    code, out, err = fupin("keys", "create", "--role", role, "--scope", scope)
+    assert code == 0, err
+    return out.strip()
+
+
+def test_office_manages_the_cadres_of_its_region(fupin, as_key, admin, tmp_path):
+    """An office creates, imports, updates and deletes its region's cadres; one from elsewhere
+    is refused and nothing is stored; a refusal names the role and what it may do."""
+    office = new_key(fupin, "office", factories.ZHAOAN)
+    code, out, err = as_key(
+        office, "create", "cadres", "display_name=张伟", "rank=SECTION_CHIEF",
+        "skills=agronomy,ecommerce", "home_unit=诏安县农业农村局", "location.latitude=23.71",
+        "location.longitude=117.18", "max_distance_km=80", "available=true",
+        "home_region_code=350624", "--quiet",
+    )  # fmt: skip
+    assert code == 0, err
+    cadre = out.strip()
+    rows = [factories.cadre(home_region_code="350624"), factories.cadre(home_region_code="350624")]
+    path = tmp_path / "cadres.csv"
+    with path.open("w", newline="") as out_file:
+        csvio.write("cadres", rows, out_file)
+    code, _, err = as_key(office, "import", "cadres", str(path))
+    assert code == 0, err
+    assert as_key(office, "update", "cadres", cadre, "rank=DIVISION_CHIEF")[0] == 0
+    assert admin.get(CADRES, cadre).rank == factories.pb.DIVISION_CHIEF
+    assert as_key(office, "delete", "cadres", cadre)[0] == 0
+    rows.append(factories.cadre(home_region_code=factories.PUNING))
+    with path.open("w", newline="") as out_file:
+        csvio.write("cadres", rows, out_file)
+    code, _, err = as_key(office, "import", "cadres", str(path))
+    assert code == 1 and "PERMISSION_DENIED" in err and "'445281'" in err
+    assert len(list(admin.list(CADRES))) == 2
+    code, _, err = as_key(office, "create", "orders", "buyer_id=buy-x", "product=green_plum")
+    assert code == 1
+    assert "role office may not call CreateOrder: an office manages the villages" in err
+    code, out, _ = as_key(office, "--lang", "zh-CN", "list", "cadres")
+    assert code == 0 and out.startswith("编号")
+
+
+def test_office_onboards_a_cooperative_of_its_region_only(fupin, as_key, admin):
+    """One command makes the cooperative and its key; the key then works for its listings.
+    A platform, or a producer of another region, is refused."""
+    office = new_key(fupin, "office", factories.ZHAOAN)
+    village = admin.create(VILLAGES, factories.village())
+    member = admin.create(HOUSEHOLDS, factories.household(village.id))
+    code, out, err = as_key(
+        office, "onboard", "cooperative", "display_name=霞葛青梅合作社", f"village_id={village.id}",
+        "location.latitude=23.79", "location.longitude=117.06", "--member", f"{member.id}:1000",
+        "--output", "json",
+    )  # fmt: skip
+    assert code == 0, err
+    made = json.loads(out)
+    assert admin.get(PRODUCERS, made["id"]).kind == factories.pb.PRODUCER_COOPERATIVE
+    listing = ("product=green_plum", "grade=A", "quantity_kg=3000", "floor_price_fen=150")
+    dates = ("available_from=2020-05-01", "available_until=2020-05-31", "shelf_life_days=10")
+    code, _, err = as_key(
+        made["secret"], "create", "listings", f"producer_id={made['id']}", *listing, *dates
+    )
+    assert code == 0, err
+    code, _, err = as_key(office, "onboard", "platform", "display_name=X", "county_code=445281")
+    assert code == 1 and "role office may not call CreateBuyer" in err
+    far = admin.create(VILLAGES, factories.village(admin_code=PUNING_VILLAGE))
+    grower = admin.create(HOUSEHOLDS, factories.household(far.id))
+    elsewhere = admin.create(PRODUCERS, factories.producer_for(grower.id, village_id=far.id))
+    code, _, err = as_key(
+        office, "keys", "create", "--role", "cooperative", "--scope", elsewhere.id
+    )
+    assert code == 1 and "lies outside this office's region 350624" in err
+
+
+def test_platform_matches_its_own_orders_and_commits_its_own_runs(fupin, as_key, admin):
+    """An admin onboards the platform; it creates its order, matches produce on its own orders
+    only, commits its run; another caller's run it may read but not commit."""
+    code, out, err = fupin(
+        "onboard", "platform", "display_name=揭西青梅网店", "county_code=445222",
+        "location.latitude=23.43", "location.longitude=115.84", "--output", "json",
+    )  # fmt: skip
+    assert code == 0, err
+    platform = json.loads(out)
+    village = admin.create(VILLAGES, factories.village())
+    grower = admin.create(HOUSEHOLDS, factories.household(village.id))
+    producer = admin.create(PRODUCERS, factories.producer_for(grower.id, village_id=village.id))
+    admin.create(LISTINGS, factories.listing(producer.id, quantity_kg=5000))
+    rival = admin.create(BUYERS, factories.buyer(display_name="Rival plant"))
+    rival_order = admin.create(ORDERS, factories.order(rival.id, price_fen=400))
+    code, out, err = as_key(
+        platform["secret"], "create", "orders", f"buyer_id={platform['id']}",
+        "product=green_plum", "accepted_grades=A,B", "max_quantity_kg=2000", "price_fen=260",
+        "deliver_by=2020-06-10", "--quiet",
+    )  # fmt: skip
+    assert code == 0, err
+    own_order = out.strip()
+    code, out, err = as_key(
+        platform["secret"], "match", "produce", "--product", "green_plum",
+        "--today", "2020-05-20", "--commit", "--time-limit", "5",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "COMMITTED" in out
+    assert admin.get(ORDERS, own_order).filled_kg == 2000  # the rival's better price unseen
+    assert admin.get(ORDERS, rival_order.id).filled_kg == 0
+    code, out, err = fupin(
+        "match", "produce", "--product", "green_plum", "--today", "2020-05-20",
+        "--time-limit", "5",
+    )  # fmt: skip
+    assert code == 0, err
+    admins_run = out.split()[1].rstrip(":")
+    code, _, err = as_key(platform["secret"], "runs", "commit", admins_run)
+    assert code == 1 and "role platform may commit, discard or cancel only the runs it made" in err
+    code, out, _ = as_key(platform["secret"], "--lang", "zh-CN", "list", "orders")
+    assert code == 0 and out.startswith("编号") and own_order in out and rival_order.id not in out
+    code, _, err = as_key(platform["secret"], "list", "households")
+    assert code == 1 and "role platform may not call ListHouseholds: a platform manages" in err
