@@ -8,7 +8,9 @@ its scope: the platform commits, discards and cancels only the runs it made.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
@@ -20,6 +22,7 @@ from matcher.service.source import Allocation, RegistrySource, RunRecord
 from matcher.solvers.produce import solve as produce
 from registry.access.policy import Principal, Role
 from registry.errors import InvalidArgument
+from registry.runs.data import OpenListing, OpenOrder
 
 LIMITS = {
     "listings": Limit(200_000, "max_problem_listings"),
@@ -33,7 +36,7 @@ def prepare(
     caller: Principal,
     limits: Mapping[str, Limit],
 ) -> Prepared:
-    problem = _problem(request, source, caller, limits)
+    problem, parties = _problem(request, source, caller, limits)
     job = ProduceJob(
         problem,
         orders_per_listing=request.parameters.max_orders_per_listing,
@@ -41,7 +44,7 @@ def prepare(
     )
     sizes = {"listings": len(problem.listings), "orders": len(problem.orders)}
     owner = caller.scope if caller.role is Role.PLATFORM else None
-    return Prepared(job, sizes, _ended, owner)
+    return Prepared(job, sizes, lambda outcome: _ended(outcome, parties), owner)
 
 
 def _problem(
@@ -49,13 +52,14 @@ def _problem(
     source: RegistrySource,
     caller: Principal,
     limits: Mapping[str, Limit],
-) -> produce.ProduceProblem:
+) -> tuple[produce.ProduceProblem, Parties | None]:
+    """The problem, and for a registry selection who sells and buys on it."""
     goal = convert.objective(request.parameters.objective)
     which = request.WhichOneof("source")
     if which == "inline":
         inline = request.inline
         check_size(limits, listings=len(inline.listings), orders=len(inline.orders))
-        return convert.inline_problem(inline, goal)
+        return convert.inline_problem(inline, goal), None
     if which != "selection":
         raise InvalidArgument.one("source", "set either inline or selection")
     sel = request.selection
@@ -69,12 +73,39 @@ def _problem(
     if caller.role is Role.PLATFORM:  # its own orders: another buyer's are not its to place
         orders = [order for order in orders if order.buyer_id == caller.scope]
     check_size(limits, listings=len(listings), orders=len(orders))
-    return convert.registry_problem(sel, listings, orders, goal)
+    parties = Parties({x.id: x for x in listings}, {o.id: o for o in orders}, sel.today)
+    return convert.registry_problem(sel, listings, orders, goal), parties
 
 
-def _ended(outcome: tuple[produce.ProduceResult, produce.ProduceResult | None]) -> Ended:
+@dataclass(frozen=True)
+class Parties:
+    """The registry rows a selection's run was solved on: its sellers and buyers."""
+
+    listings: Mapping[str, OpenListing]
+    orders: Mapping[str, OpenOrder]
+    today: str
+
+    def name(self, message: mpb.ProduceResult, transit_days: Mapping[tuple[str, str], int]) -> None:
+        """Each allocation's producer, buyer and pickup days; each unsold listing's producer."""
+        for a in message.allocations:
+            listing, order = self.listings[a.listing_id], self.orders[a.order_id]
+            a.producer_id, a.buyer_id = listing.producer_id, order.buyer_id
+            a.pickup_from = max(listing.available_from, self.today)
+            transit = datetime.timedelta(days=transit_days[a.listing_id, a.order_id])
+            latest = (datetime.date.fromisoformat(order.deliver_by) - transit).isoformat()
+            a.pickup_until = min(listing.available_until or latest, latest)
+        for u in message.unsold:
+            u.producer_id = self.listings[u.listing_id].producer_id
+
+
+def _ended(
+    outcome: tuple[produce.ProduceResult, produce.ProduceResult | None], parties: Parties | None
+) -> Ended:
     result, baseline = outcome
     message = convert.produce_result(result)
+    if parties is not None:
+        days = {(a.listing_id, a.order_id): a.transit_days for a in result.allocations}
+        parties.name(message, days)
     if baseline is not None:
         message.baseline_kpis.CopyFrom(convert.produce_kpis(baseline.kpis))
         message.baseline_objective = int(baseline.objective)

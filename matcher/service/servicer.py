@@ -129,7 +129,7 @@ class MatcherServicer(mpb_grpc.MatcherServiceServicer):
         return self.source.get_run(run_id_of(run_id), view=view)
 
     def GetMatchRun(self, request: mpb.GetMatchRunRequest, context: Any) -> mpb.MatchRun:
-        return run_proto(self._visible(request.id))
+        return for_caller(run_proto(self._visible(request.id)))
 
     def ListMatchRuns(self, request: Any, context: Any) -> mpb.ListMatchRunsResponse:
         where = query.parse_filter(request.filter, RUN_FILTERS)
@@ -156,7 +156,7 @@ class MatcherServicer(mpb_grpc.MatcherServiceServicer):
             objective=final.objective,
             best_bound=final.best_bound,
             elapsed_s=final.total_s,
-            run=run_proto(final),
+            run=for_caller(run_proto(final)),
         )
 
     def _follow(self, run_id: str, context: Any) -> Iterator[tuple[int, Progress | None]]:
@@ -214,6 +214,24 @@ class MatcherServicer(mpb_grpc.MatcherServiceServicer):
 
     def QuickSource(self, request: Any, context: Any) -> mpb.QuickSourceResponse:
         return self.quick.answer(request)
+
+
+def for_caller(run: mpb.MatchRun) -> mpb.MatchRun:
+    """A cooperative sees of a produce run what became of its own listings: its allocations
+    (buyer, price, pickup days) and its unsold listings (reason, floor), nothing of others'
+    trade; everyone else the whole run."""
+    caller = access.current()
+    if caller.role is not access.Role.COOPERATIVE or not run.HasField("produce"):
+        return run
+    own = caller.scope
+    result = run.produce
+    allocations = [a for a in result.allocations if a.producer_id == own]
+    unsold = [u for u in result.unsold if u.producer_id == own]
+    result.Clear()
+    result.allocations.extend(allocations)
+    result.unsold.extend(unsold)
+    run.objective, run.best_bound, run.gap = 0, 0.0, 0.0
+    return run
 
 
 def add_to_server(

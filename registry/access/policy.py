@@ -92,8 +92,9 @@ POLICY: Mapping[str, frozenset[Role]] = MappingProxyType({
     f"{_R}DeleteListing": frozenset({ADMIN, OFFICE, COOP}),
     f"{_R}ImportListings": frozenset({ADMIN, OFFICE, COOP}),
     f"{_R}CreateBuyer": frozenset({ADMIN}),
-    f"{_R}GetBuyer": frozenset({ADMIN, PLATFORM, AUDITOR}),
-    f"{_R}ListBuyers": frozenset({ADMIN, PLATFORM, AUDITOR}),
+    # A cooperative reads the buyers (businesses) to know whom it sold to.
+    f"{_R}GetBuyer": frozenset({ADMIN, COOP, PLATFORM, AUDITOR}),
+    f"{_R}ListBuyers": frozenset({ADMIN, COOP, PLATFORM, AUDITOR}),
     f"{_R}UpdateBuyer": frozenset({ADMIN, PLATFORM}),
     f"{_R}DeleteBuyer": frozenset({ADMIN}),
     f"{_R}CreateOrder": frozenset({ADMIN, PLATFORM}),
@@ -115,12 +116,13 @@ POLICY: Mapping[str, frozenset[Role]] = MappingProxyType({
     f"{_R}UpdateAidProgram": frozenset({ADMIN, OFFICE}),
     f"{_R}DeleteAidProgram": frozenset({ADMIN, OFFICE}),
     f"{_M}MatchProduce": frozenset({ADMIN, PLATFORM}),
-    # Which runs each role sees within these: registry/runs/scopes.py (platforms: produce runs;
-    # offices: aid and cadre runs of their region; auditors: produce runs and aid and cadre
-    # runs of their region).
-    f"{_M}GetMatchRun": frozenset({ADMIN, OFFICE, PLATFORM, AUDITOR}),
-    f"{_M}ListMatchRuns": frozenset({ADMIN, OFFICE, PLATFORM, AUDITOR}),
-    f"{_M}WatchMatchRun": frozenset({ADMIN, OFFICE, PLATFORM, AUDITOR}),
+    # Which runs each role sees within these: registry/runs/scopes.py (platforms and
+    # cooperatives: produce runs, a cooperative only its own listings' part of each; offices:
+    # aid and cadre runs of their region; auditors: produce runs and aid and cadre runs of
+    # their region).
+    f"{_M}GetMatchRun": frozenset({ADMIN, OFFICE, COOP, PLATFORM, AUDITOR}),
+    f"{_M}ListMatchRuns": frozenset({ADMIN, OFFICE, COOP, PLATFORM, AUDITOR}),
+    f"{_M}WatchMatchRun": frozenset({ADMIN, OFFICE, COOP, PLATFORM, AUDITOR}),
     # A platform changes only the produce runs it made (matcher/service/servicer.py).
     f"{_M}CancelMatchRun": frozenset({ADMIN, OFFICE, PLATFORM}),
     f"{_M}CommitMatchRun": frozenset({ADMIN, OFFICE, PLATFORM}),
@@ -203,8 +205,8 @@ INSTEAD: Mapping[Role, str] = MappingProxyType(
             "discards its region's aid and cadre runs"
         ),
         Role.COOPERATIVE: (
-            "a cooperative creates, changes and deletes its own listings and reads their "
-            "outcomes (fupin outcomes); an office or an admin creates its producer"
+            "a cooperative creates, changes and deletes its own listings and reads what became "
+            "of them in produce runs (fupin outcomes); an office or an admin creates its producer"
         ),
         Role.PLATFORM: (
             "a platform manages its buyer's orders, calls MatchProduce and QuickSource on them "

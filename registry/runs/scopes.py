@@ -4,7 +4,8 @@ Aid and cadre runs name households, their needs and causes of poverty; produce r
 listings and orders. So:
 
 - admin: every run;
-- platform (and cooperative, which may not call the run RPCs at all): produce runs only;
+- platform and cooperative: produce runs only (a cooperative sees its own listings' part of
+  each: matcher/service/servicer.py for_caller);
 - office: aid and cadre runs made for a region inside its scope;
 - auditor: produce runs, and aid and cadre runs made for a region inside its scope (every run
   with an empty scope).

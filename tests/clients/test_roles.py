@@ -158,3 +158,53 @@ def test_platform_matches_its_own_orders_and_commits_its_own_runs(fupin, as_key,
     assert code == 0 and out.startswith("编号") and own_order in out and rival_order.id not in out
     code, _, err = as_key(platform["secret"], "list", "households")
     assert code == 1 and "role platform may not call ListHouseholds: a platform manages" in err
+
+
+def test_cooperative_keeps_its_listings_and_reads_their_outcomes(fupin, as_key, admin):
+    """An office onboards the cooperative; it lists and updates its produce, and after a run
+    reads what became of each listing: the buyer by name, price and pickup days, or the reason
+    and the floor; nothing of another producer's listings."""
+    office = new_key(fupin, "office", factories.ZHAOAN)
+    village = admin.create(VILLAGES, factories.village())
+    member = admin.create(HOUSEHOLDS, factories.household(village.id))
+    code, out, err = as_key(
+        office, "onboard", "cooperative", "display_name=霞葛青梅合作社", f"village_id={village.id}",
+        "location.latitude=23.72", "location.longitude=117.17", "--member", f"{member.id}:1000",
+        "-o", "json",
+    )  # fmt: skip
+    assert code == 0, err
+    coop = json.loads(out)
+    dates = ("available_from=2020-05-10", "available_until=2020-05-31", "shelf_life_days=10")
+
+    def listing(grade: str, floor: int) -> str:
+        code, out, err = as_key(
+            coop["secret"], "create", "listings", f"producer_id={coop['id']}",
+            "product=green_plum", f"grade={grade}", "quantity_kg=1000",
+            f"floor_price_fen={floor}", *dates, "-q",
+        )  # fmt: skip
+        assert code == 0, err
+        return out.strip()
+
+    sold, ungraded = listing("A", 150), listing("C", 150)
+    assert as_key(coop["secret"], "update", "listings", sold, "quantity_kg=1500")[0] == 0
+    other = admin.create(PRODUCERS, factories.producer_for(member.id, village_id=village.id))
+    others = admin.create(LISTINGS, factories.listing(other.id, quantity_kg=500))
+    code, _, err = as_key(coop["secret"], "update", "listings", others.id, "quantity_kg=1")
+    assert code == 1 and "NOT_FOUND" in err
+    buyer = admin.create(BUYERS, factories.buyer(display_name="普宁青梅厂"))
+    admin.create(ORDERS, factories.order(buyer.id, max_quantity_kg=5000, price_fen=260))
+    code, _, err = fupin("match", "produce", "--product", "green_plum", "--today", "2020-05-20",
+                         "--commit", "--time-limit", "5")  # fmt: skip
+    assert code == 0, err
+    code, out, err = as_key(coop["secret"], "outcomes", "-o", "json")
+    assert code == 0, err
+    rows = {row["listing_id"]: row for row in map(json.loads, out.splitlines())}
+    assert set(rows) == {sold, ungraded}  # the other producer's listing is not shown
+    assert rows[sold]["buyer"] == "普宁青梅厂" and rows[sold]["kg"] == 1500
+    assert rows[sold]["price_fen"] == 260 and rows[sold]["pickup"].startswith("2020-05-20 – ")
+    assert rows[ungraded]["reason"] == "NO_COMPATIBLE_ORDER"
+    code, out, err = as_key(coop["secret"], "--lang", "zh-CN", "outcomes")
+    assert code == 0, err
+    assert "普宁青梅厂" in out and "—" in out and out.startswith("挂牌")
+    code, _, err = as_key(coop["secret"], "list", "households")
+    assert code == 1 and "role cooperative may not call ListHouseholds: a cooperative" in err
