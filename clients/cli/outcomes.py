@@ -82,11 +82,8 @@ COLUMNS = (
 def _sold(
     a: mpb.ProduceAllocation, listings: dict[str, Any], buyers: dict[str, str]
 ) -> dict[str, Any]:
-    listing = listings.get(a.listing_id)
     return {
-        "listing_id": a.listing_id,
-        "product": listing.product if listing else "",
-        "grade": listing.grade if listing else "",
+        **_listing(a.listing_id, listings),
         "outcome": "SOLD",
         "kg": a.kg,
         "buyer": buyers.get(a.buyer_id, a.buyer_id),
@@ -100,11 +97,8 @@ def _sold(
 
 
 def _unsold(u: mpb.UnsoldListing, listings: dict[str, Any]) -> dict[str, Any]:
-    listing = listings.get(u.listing_id)
     return {
-        "listing_id": u.listing_id,
-        "product": listing.product if listing else "",
-        "grade": listing.grade if listing else "",
+        **_listing(u.listing_id, listings),
         "outcome": "UNSOLD",
         "kg": u.unsold_kg,
         "buyer": "",
@@ -114,6 +108,12 @@ def _unsold(u: mpb.UnsoldListing, listings: dict[str, Any]) -> dict[str, Any]:
         # 0: no floor price would have sold it
         "would_sell_at_floor_fen": u.would_sell_at_floor_fen or None,
     }
+
+
+def _listing(listing_id: str, listings: dict[str, Any]) -> dict[str, Any]:
+    listing = listings.get(listing_id)
+    product, grade = (listing.product, listing.grade) if listing else ("", "")
+    return {"listing_id": listing_id, "product": product, "grade": grade}
 
 
 def _cell(value: Any) -> str:

@@ -51,6 +51,20 @@ def new_key(fupin, role: str, scope: str) -> str:
     return out.strip()
 
 
+def onboard_cooperative(as_key, admin, office: str) -> tuple[dict, object, object]:
+    """The office onboards a cooperative of one member in a new village of its county:
+    ({"id", "key_id", "secret"}, the village, the member household)."""
+    village = admin.create(VILLAGES, factories.village())
+    member = admin.create(HOUSEHOLDS, factories.household(village.id))
+    code, out, err = as_key(
+        office, "onboard", "cooperative", "display_name=霞葛青梅合作社", f"village_id={village.id}",
+        "location.latitude=23.72", "location.longitude=117.17", "--member", f"{member.id}:1000",
+        "--output", "json",
+    )  # fmt: skip
+    assert code == 0, err
+    return json.loads(out), village, member
+
+
 def test_office_manages_the_cadres_of_its_region(fupin, as_key, admin, tmp_path):
     """An office creates, imports, updates and deletes its region's cadres; one from elsewhere
     is refused and nothing is stored; a refusal names the role and what it may do."""
@@ -89,15 +103,7 @@ def test_office_onboards_a_cooperative_of_its_region_only(fupin, as_key, admin):
     """One command makes the cooperative and its key; the key then works for its listings.
     A platform, or a producer of another region, is refused."""
     office = new_key(fupin, "office", factories.ZHAOAN)
-    village = admin.create(VILLAGES, factories.village())
-    member = admin.create(HOUSEHOLDS, factories.household(village.id))
-    code, out, err = as_key(
-        office, "onboard", "cooperative", "display_name=霞葛青梅合作社", f"village_id={village.id}",
-        "location.latitude=23.79", "location.longitude=117.06", "--member", f"{member.id}:1000",
-        "--output", "json",
-    )  # fmt: skip
-    assert code == 0, err
-    made = json.loads(out)
+    made, _village, _member = onboard_cooperative(as_key, admin, office)
     assert admin.get(PRODUCERS, made["id"]).kind == factories.pb.PRODUCER_COOPERATIVE
     listing = ("product=green_plum", "grade=A", "quantity_kg=3000", "floor_price_fen=150")
     dates = ("available_from=2020-05-01", "available_until=2020-05-31", "shelf_life_days=10")
@@ -165,15 +171,7 @@ def test_cooperative_keeps_its_listings_and_reads_their_outcomes(fupin, as_key, 
     reads what became of each listing: the buyer by name, price and pickup days, or the reason
     and the floor; nothing of another producer's listings."""
     office = new_key(fupin, "office", factories.ZHAOAN)
-    village = admin.create(VILLAGES, factories.village())
-    member = admin.create(HOUSEHOLDS, factories.household(village.id))
-    code, out, err = as_key(
-        office, "onboard", "cooperative", "display_name=霞葛青梅合作社", f"village_id={village.id}",
-        "location.latitude=23.72", "location.longitude=117.17", "--member", f"{member.id}:1000",
-        "-o", "json",
-    )  # fmt: skip
-    assert code == 0, err
-    coop = json.loads(out)
+    coop, village, member = onboard_cooperative(as_key, admin, office)
     dates = ("available_from=2020-05-10", "available_until=2020-05-31", "shelf_life_days=10")
 
     def listing(grade: str, floor: int) -> str:
