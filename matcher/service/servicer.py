@@ -181,6 +181,11 @@ class MatcherServicer(mpb_grpc.MatcherServiceServicer):
         """A run the caller may commit, discard or cancel: a platform only the runs it made."""
         run = self._visible(run_id)
         caller = access.current()
+        if caller.role is access.Role.OFFICE and run.kind == mpb.PRODUCE:
+            raise PermissionDenied(
+                "role office reads the produce runs that sell its producers' produce; the "
+                "platform that made the run, or an admin, commits, discards or cancels it"
+            )
         if caller.role is access.Role.PLATFORM and run.scope != caller.scope:
             raise PermissionDenied(
                 f"role platform may commit, discard or cancel only the runs it made; run "

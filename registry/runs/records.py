@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, or_, select
+from sqlalchemy import ColumnElement, and_, delete, exists, or_, select
 from sqlmodel import Session, col
 
+from registry.access import scopes as access_scopes
 from registry.errors import Aborted, AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from registry.resources import models
 from registry.resources.bulk import bulk_insert
@@ -218,5 +219,21 @@ def view_condition(view: RunView) -> ColumnElement[bool] | None:
         parts.append(col(run.kind).in_(view.kinds))
     if view.region:
         scoped = col(run.scope).startswith(view.region, autoescape=True)
-        parts.append(or_(col(run.kind) == run_scopes.PRODUCE_KIND, scoped))
+        produce = col(run.kind) == run_scopes.PRODUCE_KIND
+        if view.produce_of_region:
+            produce = and_(produce, _allocates_in(view.region))
+        parts.append(or_(produce, and_(col(run.kind) != run_scopes.PRODUCE_KIND, scoped)))
     return and_(*parts) if parts else None
+
+
+def _allocates_in(region: str) -> ColumnElement[bool]:
+    """The run allocates produce of a producer of this region."""
+    allocation, listing = models.RunAllocation, models.Listing
+    return exists(
+        select(col(allocation.run_id))
+        .join(listing, col(listing.id) == col(allocation.listing_id))
+        .where(
+            col(allocation.run_id) == col(models.MatchRun.id),
+            col(listing.producer_id).in_(access_scopes.producers_in(region)),
+        )
+    )

@@ -191,9 +191,10 @@ def test_cooperative_keeps_its_listings_and_reads_their_outcomes(fupin, as_key, 
     assert code == 1 and "NOT_FOUND" in err
     buyer = admin.create(BUYERS, factories.buyer(display_name="普宁青梅厂"))
     admin.create(ORDERS, factories.order(buyer.id, max_quantity_kg=5000, price_fen=260))
-    code, _, err = fupin("match", "produce", "--product", "green_plum", "--today", "2020-05-20",
-                         "--commit", "--time-limit", "5")  # fmt: skip
+    code, out, err = fupin("match", "produce", "--product", "green_plum", "--today", "2020-05-20",
+                           "--commit", "--time-limit", "5")  # fmt: skip
     assert code == 0, err
+    run = out.split()[1].rstrip(":")
     code, out, err = as_key(coop["secret"], "outcomes", "-o", "json")
     assert code == 0, err
     rows = {row["listing_id"]: row for row in map(json.loads, out.splitlines())}
@@ -206,3 +207,10 @@ def test_cooperative_keeps_its_listings_and_reads_their_outcomes(fupin, as_key, 
     assert "普宁青梅厂" in out and "—" in out and out.startswith("挂牌")
     code, _, err = as_key(coop["secret"], "list", "households")
     assert code == 1 and "role cooperative may not call ListHouseholds: a cooperative" in err
+    # The office sees the run that sold its producers' produce; another county's does not.
+    assert run in as_key(office, "runs", "list")[1]
+    code, _, err = as_key(office, "runs", "discard", run)
+    assert code == 1 and "role office reads the produce runs that sell its producers'" in err
+    puning = new_key(fupin, "office", factories.PUNING)
+    assert run not in as_key(puning, "runs", "list")[1]
+    assert as_key(puning, "runs", "get", run)[0] == 1
