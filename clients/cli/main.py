@@ -15,6 +15,7 @@
     fupin cadres assign|contract [--region CODE] [--commit]
     fupin keys create|list|revoke …, fupin audit
     fupin onboard cooperative|platform FIELD=VALUE … (a producer or buyer and its key)
+    fupin quick-source ORDER_ID --today YYYY-MM-DD   the best open listings for one order
     fupin outcomes [--run RUN_ID]   what became of each listing (buyer, price, pickup; or why not)
     fupin users create|list|disable|reset-password … (clients/cli/users.py)
     fupin web [--address HOST:PORT] [--target HOST:PORT]   the web console (web/)
@@ -46,6 +47,7 @@ from clients.cli import health as cli_health
 from clients.cli import keys as cli_keys
 from clients.cli import onboard as cli_onboard
 from clients.cli import outcomes as cli_outcomes
+from clients.cli import quick as cli_quick
 from clients.cli import resources as cli_resources
 from clients.cli import runs as cli_runs
 from clients.cli import users as cli_users
@@ -161,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_keys.add_commands(commands, client)
     cli_onboard.add_command(commands, client)
     cli_outcomes.add_command(commands, client)
+    cli_quick.add_command(commands, client)
     cli_users.add_commands(commands, client)
     cli_web.add_command(commands)
     cli_health.add_command(commands, client)

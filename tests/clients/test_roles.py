@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 import pytest
 
@@ -134,7 +135,7 @@ def test_platform_matches_its_own_orders_and_commits_its_own_runs(fupin, as_key,
     village = admin.create(VILLAGES, factories.village())
     grower = admin.create(HOUSEHOLDS, factories.household(village.id))
     producer = admin.create(PRODUCERS, factories.producer_for(grower.id, village_id=village.id))
-    admin.create(LISTINGS, factories.listing(producer.id, quantity_kg=5000))
+    listing = admin.create(LISTINGS, factories.listing(producer.id, quantity_kg=5000))
     rival = admin.create(BUYERS, factories.buyer(display_name="Rival plant"))
     rival_order = admin.create(ORDERS, factories.order(rival.id, price_fen=400))
     code, out, err = as_key(
@@ -144,6 +145,20 @@ def test_platform_matches_its_own_orders_and_commits_its_own_runs(fupin, as_key,
     )  # fmt: skip
     assert code == 0, err
     own_order = out.strip()
+    for _ in range(40):  # quick sourcing reads a copy of open supply refreshed every second
+        code, out, err = as_key(
+            platform["secret"], "quick-source", own_order, "--today", "2020-05-20", "-o", "json"
+        )
+        if out:
+            break
+        time.sleep(0.25)
+    assert code == 0, err
+    (candidate,) = map(json.loads, out.splitlines())
+    assert (candidate["listing_id"], candidate["suggested_kg"]) == (listing.id, 2000)
+    code, out, _ = as_key(
+        platform["secret"], "--lang", "zh-CN", "quick-source", own_order, "--today", "2020-05-20"
+    )
+    assert code == 0 and out.startswith("挂牌") and listing.id in out
     code, out, err = as_key(
         platform["secret"], "match", "produce", "--product", "green_plum",
         "--today", "2020-05-20", "--commit", "--time-limit", "5",
