@@ -198,7 +198,7 @@ def test_cooperative_keeps_its_listings_and_reads_their_outcomes(fupin, as_key, 
         assert code == 0, err
         return out.strip()
 
-    sold, ungraded = listing("A", 150), listing("C", 150)
+    sold, ungraded, dear = listing("A", 150), listing("C", 150), listing("B", 900)
     assert as_key(coop["secret"], "update", "listings", sold, "quantity_kg=1500")[0] == 0
     other = admin.create(PRODUCERS, factories.producer_for(member.id, village_id=village.id))
     others = admin.create(LISTINGS, factories.listing(other.id, quantity_kg=500))
@@ -213,10 +213,13 @@ def test_cooperative_keeps_its_listings_and_reads_their_outcomes(fupin, as_key, 
     code, out, err = as_key(coop["secret"], "outcomes", "-o", "json")
     assert code == 0, err
     rows = {row["listing_id"]: row for row in map(json.loads, out.splitlines())}
-    assert set(rows) == {sold, ungraded}  # the other producer's listing is not shown
+    assert set(rows) == {sold, ungraded, dear}  # the other producer's listing is not shown
     assert rows[sold]["buyer"] == "普宁青梅厂" and rows[sold]["kg"] == 1500
     assert rows[sold]["price_fen"] == 260 and rows[sold]["pickup"].startswith("2020-05-20 – ")
     assert rows[ungraded]["reason"] == "NO_COMPATIBLE_ORDER"
+    assert rows[ungraded]["would_sell_at_floor_fen"] is None  # no floor would sell it: "—"
+    assert rows[dear]["reason"] == "FLOOR_ABOVE_NET_PRICE"
+    assert 0 < rows[dear]["would_sell_at_floor_fen"] < 260  # the price net of transport
     code, out, err = as_key(coop["secret"], "--lang", "zh-CN", "outcomes")
     assert code == 0, err
     assert "普宁青梅厂" in out and "—" in out and out.startswith("挂牌")
