@@ -149,12 +149,12 @@ def test_platform_matches_its_own_orders_and_commits_its_own_runs(fupin, as_key,
         code, out, err = as_key(
             platform["secret"], "quick-source", own_order, "--today", "2020-05-20", "-o", "json"
         )
-        if out:
+        if listing.id in out:  # (the copy may still hold the listings of an earlier test)
             break
         time.sleep(0.25)
     assert code == 0, err
-    (candidate,) = map(json.loads, out.splitlines())
-    assert (candidate["listing_id"], candidate["suggested_kg"]) == (listing.id, 2000)
+    candidates = {row["listing_id"]: row for row in map(json.loads, out.splitlines())}
+    assert candidates[listing.id]["suggested_kg"] == 2000
     code, out, _ = as_key(
         platform["secret"], "--lang", "zh-CN", "quick-source", own_order, "--today", "2020-05-20"
     )
