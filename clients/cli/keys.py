@@ -20,7 +20,7 @@ import grpc
 from google.protobuf import json_format
 
 from clients import auth
-from clients.cli.output import emit_json, print_table, say, show
+from clients.cli.output import emit_json, print_table, say, show, when
 from clients.errors import from_rpc_error
 from fupin.registry.v1 import access_service_pb2 as apb
 from fupin.registry.v1 import access_service_pb2_grpc as apb_grpc
@@ -100,12 +100,12 @@ def list_all(args: argparse.Namespace, method: str, request_type: Any, field: st
 
 
 def _key(key: apb.ApiKey) -> list[str]:
-    revoked = key.revoke_time.ToJsonString() if key.HasField("revoke_time") else ""
+    revoked = when(key.revoke_time) if key.HasField("revoke_time") else ""
     return [
         key.id,
         apb.Role.Name(key.role).lower(),
         key.scope,
-        key.create_time.ToJsonString(),
+        when(key.create_time),
         revoked,
         key.description,
     ]
@@ -128,7 +128,7 @@ def _event(event: apb.AuditEvent) -> list[str]:
     ids = list(event.household_ids)
     shown = ",".join(ids[:3]) + (f" (+{len(ids) - 3})" if len(ids) > 3 else "")
     return [
-        event.time.ToJsonString(),
+        when(event.time),
         event.key_id,
         apb.Role.Name(event.role).lower(),
         event.rpc.rsplit("/", 1)[-1],

@@ -17,6 +17,9 @@
     fupin grants disburse|sign|clawback|delivery (clients/cli/grants.py)
     fupin cadres assign|contract [--region CODE] [--commit]
     fupin keys create|list|revoke …, fupin audit
+    fupin onboard cooperative|platform FIELD=VALUE … (a producer or buyer and its key)
+    fupin quick-source ORDER_ID --today YYYY-MM-DD   the best open listings for one order
+    fupin outcomes [--run RUN_ID]   what became of each listing (buyer, price, pickup; or why not)
     fupin users create|list|disable|reset-password … (clients/cli/users.py)
     fupin web [--address HOST:PORT] [--target HOST:PORT]   the web console (web/)
     fupin health [--service NAME]
@@ -48,6 +51,9 @@ from clients.cli import cases as cli_cases
 from clients.cli import grants as season_grants
 from clients.cli import health as cli_health
 from clients.cli import keys as cli_keys
+from clients.cli import onboard as cli_onboard
+from clients.cli import outcomes as cli_outcomes
+from clients.cli import quick as cli_quick
 from clients.cli import resources as cli_resources
 from clients.cli import resurvey as cli_resurvey
 from clients.cli import risk as cli_risk
@@ -169,6 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
     cli_resurvey.add_command(commands, client)
     cli_risk.add_commands(commands, client)
     cli_keys.add_commands(commands, client)
+    cli_onboard.add_command(commands, client)
+    cli_outcomes.add_command(commands, client)
+    cli_quick.add_command(commands, client)
     cli_users.add_commands(commands, client)
     cli_web.add_command(commands)
     cli_health.add_command(commands, client)

@@ -9,6 +9,7 @@ spreadsheets.
 from __future__ import annotations
 
 import csv
+import datetime
 import json
 import sys
 import unicodedata
@@ -22,6 +23,7 @@ from google.protobuf.message import Message
 
 from clients.i18n import _, enum_name
 
+TIMESTAMP = "google.protobuf.Timestamp"
 # (heading, field path) per table; paths may go into sub-messages ("household.status").
 COLUMNS: Mapping[str, tuple[tuple[str, str], ...]] = MappingProxyType(
     {
@@ -236,11 +238,21 @@ def cell(message: Any, path: str) -> str:
         message = getattr(message, name)
     field = message.DESCRIPTOR.fields_by_name[leaf]
     value = getattr(message, leaf)
+    if field.message_type is not None and field.message_type.full_name == TIMESTAMP:
+        return when(value)
     if not field.is_repeated:
         return scalar(field, value)
     if field.type == FieldDescriptor.TYPE_MESSAGE:
         return str(len(value)) if value else ""
     return ";".join(scalar(field, item) for item in value)
+
+
+def when(stamp: Any) -> str:
+    """A Timestamp as people read it: local date and time to the minute; "" when unset."""
+    if not stamp.seconds and not stamp.nanos:
+        return ""
+    moment: datetime.datetime = stamp.ToDatetime(tzinfo=datetime.UTC).astimezone()
+    return moment.strftime("%Y-%m-%d %H:%M")
 
 
 def scalar(field: FieldDescriptor, value: Any) -> str:

@@ -20,7 +20,7 @@ import sys
 from typing import Any
 
 from clients.cli.keys import ROLES, access_stub, emit_rows, list_all
-from clients.cli.output import emit_json, say, show
+from clients.cli.output import emit_json, say, show, when
 from fupin.registry.v1 import access_service_pb2 as apb
 
 MESSAGES = {
@@ -124,7 +124,7 @@ def _user(user: apb.User) -> list[str]:
         user.scope,
         user.display_name,
         user.language,
-        user.create_time.ToJsonString(),
+        when(user.create_time),
         text(state),
     ]
 

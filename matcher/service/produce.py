@@ -1,13 +1,17 @@
 """The produce run kind: listings matched to orders (MatchProduce).
 
 The problem is inline (a platform's what-if) or a selection of the registry's open listings
-and orders; a proposed run stores its allocations, which a commit reserves and fills.
+and orders; a proposed run stores its allocations, which a commit reserves and fills. A
+platform's selection takes its own buyer's orders only, and its run carries that buyer id as
+its scope: the platform commits, discards and cancels only the runs it made.
 """
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
@@ -20,6 +24,7 @@ from matcher.solvers import produce
 from registry.access.policy import Principal, Role
 from registry.errors import InvalidArgument
 from registry.resources.requests import REGION_CODE
+from registry.runs.data import OpenListing, OpenOrder
 
 PRODUCT = re.compile(r"[a-z0-9][a-z0-9_\-]{0,59}")
 
@@ -35,28 +40,30 @@ def prepare(
     caller: Principal,
     limits: Mapping[str, Limit],
 ) -> Prepared:
-    problem = _problem(request, source, limits, caller)
+    problem, parties = _problem(request, source, caller, limits)
     job = ProduceJob(
         problem,
         orders_per_listing=request.parameters.max_orders_per_listing,
         baseline=request.parameters.compare_baseline,
     )
     sizes = {"listings": len(problem.listings), "orders": len(problem.orders)}
-    return Prepared(job, sizes, _ended)
+    owner = caller.scope if caller.role is Role.PLATFORM else None
+    return Prepared(job, sizes, lambda outcome: _ended(outcome, parties), owner)
 
 
 def _problem(
     request: mpb.MatchProduceRequest,
     source: RegistrySource,
-    limits: Mapping[str, Limit],
     caller: Principal,
-) -> produce.ProduceProblem:
+    limits: Mapping[str, Limit],
+) -> tuple[produce.ProduceProblem, Parties | None]:
+    """The problem, and for a registry selection who sells and buys on it."""
     goal = convert.objective(request.parameters.objective)
     which = request.WhichOneof("source")
     if which == "inline":
         inline = request.inline
         check_size(limits, listings=len(inline.listings), orders=len(inline.orders))
-        return convert.inline_problem(inline, goal)
+        return convert.inline_problem(inline, goal), None
     if which != "selection":
         raise InvalidArgument.one("source", "set either inline or selection")
     sel = request.selection
@@ -71,15 +78,42 @@ def _problem(
         product=sel.product, region_code=sel.region_code, today=sel.today
     )
     orders = source.open_orders(product=sel.product, today=sel.today)
-    if caller.role is Role.PLATFORM:  # a platform matches its own buyer's orders, and sees
-        orders = [o for o in orders if o.buyer_id == caller.scope]  # no one else's prices
+    if caller.role is Role.PLATFORM:  # its own orders: another buyer's are not its to place
+        orders = [order for order in orders if order.buyer_id == caller.scope]
     check_size(limits, listings=len(listings), orders=len(orders))
-    return convert.registry_problem(sel, listings, orders, goal)
+    parties = Parties({x.id: x for x in listings}, {o.id: o for o in orders}, sel.today)
+    return convert.registry_problem(sel, listings, orders, goal), parties
 
 
-def _ended(outcome: tuple[produce.ProduceResult, produce.ProduceResult | None]) -> Ended:
+@dataclass(frozen=True)
+class Parties:
+    """The registry rows a selection's run was solved on: its sellers and buyers."""
+
+    listings: Mapping[str, OpenListing]
+    orders: Mapping[str, OpenOrder]
+    today: str
+
+    def name(self, message: mpb.ProduceResult, transit_days: Mapping[tuple[str, str], int]) -> None:
+        """Each allocation's producer, buyer and pickup days; each unsold listing's producer."""
+        for a in message.allocations:
+            listing, order = self.listings[a.listing_id], self.orders[a.order_id]
+            a.producer_id, a.buyer_id = listing.producer_id, order.buyer_id
+            a.pickup_from = max(listing.available_from, self.today)
+            transit = datetime.timedelta(days=transit_days[a.listing_id, a.order_id])
+            latest = (datetime.date.fromisoformat(order.deliver_by) - transit).isoformat()
+            a.pickup_until = min(listing.available_until or latest, latest)
+        for u in message.unsold:
+            u.producer_id = self.listings[u.listing_id].producer_id
+
+
+def _ended(
+    outcome: tuple[produce.ProduceResult, produce.ProduceResult | None], parties: Parties | None
+) -> Ended:
     result, baseline = outcome
     message = convert.produce_result(result)
+    if parties is not None:
+        days = {(a.listing_id, a.order_id): a.transit_days for a in result.allocations}
+        parties.name(message, days)
     if baseline is not None:
         message.baseline_kpis.CopyFrom(convert.produce_kpis(baseline.kpis))
         message.baseline_objective = int(baseline.objective)

@@ -30,7 +30,7 @@ from matcher.service.quick import QuickSourcer
 from matcher.service.runner import Executor, Progress
 from matcher.service.source import RegistrySource, RunRecord, RunState
 from registry.access import policy as access
-from registry.errors import FailedPrecondition
+from registry.errors import FailedPrecondition, PermissionDenied
 from registry.resources import query
 from registry.resources.requests import checked_request_id
 from registry.runs import scopes as run_scopes
@@ -129,7 +129,7 @@ class MatcherServicer(mpb_grpc.MatcherServiceServicer):
         return self.source.get_run(run_id_of(run_id), view=view)
 
     def GetMatchRun(self, request: mpb.GetMatchRunRequest, context: Any) -> mpb.MatchRun:
-        return run_proto(self._visible(request.id))
+        return for_caller(run_proto(self._visible(request.id)))
 
     def ListMatchRuns(self, request: Any, context: Any) -> mpb.ListMatchRunsResponse:
         where = query.parse_filter(request.filter, RUN_FILTERS)
@@ -156,7 +156,7 @@ class MatcherServicer(mpb_grpc.MatcherServiceServicer):
             objective=final.objective,
             best_bound=final.best_bound,
             elapsed_s=final.total_s,
-            run=run_proto(final),
+            run=for_caller(run_proto(final)),
         )
 
     def _follow(self, run_id: str, context: Any) -> Iterator[tuple[int, Progress | None]]:
@@ -177,8 +177,24 @@ class MatcherServicer(mpb_grpc.MatcherServiceServicer):
                 return
             time.sleep(0.2)
 
+    def _changeable(self, run_id: str) -> RunRecord:
+        """A run the caller may commit, discard or cancel: a platform only the runs it made."""
+        run = self._visible(run_id)
+        caller = access.current()
+        if caller.role is access.Role.OFFICE and run.kind == mpb.PRODUCE:
+            raise PermissionDenied(
+                "role office reads the produce runs that sell its producers' produce; the "
+                "platform that made the run, or an admin, commits, discards or cancels it"
+            )
+        if caller.role is access.Role.PLATFORM and run.scope != caller.scope:
+            raise PermissionDenied(
+                f"role platform may commit, discard or cancel only the runs it made; run "
+                f"{run.id} was made by another caller (read it with GetMatchRun)"
+            )
+        return run
+
     def CancelMatchRun(self, request: Any, context: Any) -> mpb.MatchRun:
-        run = self._visible(request.id)
+        run = self._changeable(request.id)
         run_id = run.id
         if run.state in ENDED:
             raise FailedPrecondition(f"run {run_id} is already {RunState(run.state).name}")
@@ -191,18 +207,36 @@ class MatcherServicer(mpb_grpc.MatcherServiceServicer):
 
     def CommitMatchRun(self, request: Any, context: Any) -> mpb.MatchRun:
         request_id = checked_request_id(request.request_id)
-        stored = self._visible(request.id)
+        stored = self._changeable(request.id)
         kind = self.kinds[stored.kind]
         run = kind.commit(self.source, stored, request_id, request.etag, access.current())
         log.info("run_committed", run_id=run.id, kind=kind.label)
         return run_proto(run)
 
     def DiscardMatchRun(self, request: Any, context: Any) -> mpb.MatchRun:
-        run_id = self._visible(request.id).id
+        run_id = self._changeable(request.id).id
         return run_proto(self.source.discard_run(run_id, etag=request.etag))
 
     def QuickSource(self, request: Any, context: Any) -> mpb.QuickSourceResponse:
         return self.quick.answer(request)
+
+
+def for_caller(run: mpb.MatchRun) -> mpb.MatchRun:
+    """A cooperative sees of a produce run what became of its own listings: its allocations
+    (buyer, price, pickup days) and its unsold listings (reason, floor), nothing of others'
+    trade; everyone else the whole run."""
+    caller = access.current()
+    if caller.role is not access.Role.COOPERATIVE or not run.HasField("produce"):
+        return run
+    own = caller.scope
+    result = run.produce
+    allocations = [a for a in result.allocations if a.producer_id == own]
+    unsold = [u for u in result.unsold if u.producer_id == own]
+    result.Clear()
+    result.allocations.extend(allocations)
+    result.unsold.extend(unsold)
+    run.objective, run.best_bound, run.gap = 0, 0.0, 0.0
+    return run
 
 
 def add_to_server(

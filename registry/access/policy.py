@@ -94,8 +94,9 @@ POLICY: Mapping[str, frozenset[Role]] = MappingProxyType({
     f"{_R}DeleteListing": frozenset({ADMIN, OFFICE, COOP}),
     f"{_R}ImportListings": frozenset({ADMIN, OFFICE, COOP}),
     f"{_R}CreateBuyer": frozenset({ADMIN}),
-    f"{_R}GetBuyer": frozenset({ADMIN, PLATFORM, AUDITOR}),
-    f"{_R}ListBuyers": frozenset({ADMIN, PLATFORM, AUDITOR}),
+    # A cooperative reads the buyers (businesses) to know whom it sold to.
+    f"{_R}GetBuyer": frozenset({ADMIN, COOP, PLATFORM, AUDITOR}),
+    f"{_R}ListBuyers": frozenset({ADMIN, COOP, PLATFORM, AUDITOR}),
     f"{_R}UpdateBuyer": frozenset({ADMIN, PLATFORM}),
     f"{_R}DeleteBuyer": frozenset({ADMIN}),
     f"{_R}CreateOrder": frozenset({ADMIN, PLATFORM}),
@@ -103,27 +104,31 @@ POLICY: Mapping[str, frozenset[Role]] = MappingProxyType({
     f"{_R}ListOrders": frozenset({ADMIN, PLATFORM, AUDITOR}),
     f"{_R}UpdateOrder": frozenset({ADMIN, PLATFORM}),
     f"{_R}DeleteOrder": frozenset({ADMIN, PLATFORM}),
-    f"{_R}CreateCadre": frozenset({ADMIN}),
+    # An office manages the cadres of its region: home region inside its scope, or serving in
+    # one of its villages (registry/access/scopes.py).
+    f"{_R}CreateCadre": frozenset({ADMIN, OFFICE}),
     f"{_R}GetCadre": frozenset({ADMIN, OFFICE, AUDITOR}),
     f"{_R}ListCadres": frozenset({ADMIN, OFFICE, AUDITOR}),
-    f"{_R}UpdateCadre": frozenset({ADMIN}),
-    f"{_R}DeleteCadre": frozenset({ADMIN}),
-    f"{_R}ImportCadres": frozenset({ADMIN}),
+    f"{_R}UpdateCadre": frozenset({ADMIN, OFFICE}),
+    f"{_R}DeleteCadre": frozenset({ADMIN, OFFICE}),
+    f"{_R}ImportCadres": frozenset({ADMIN, OFFICE}),
     f"{_R}CreateAidProgram": frozenset({ADMIN, OFFICE}),
     f"{_R}GetAidProgram": frozenset({ADMIN, OFFICE, AUDITOR}),
     f"{_R}ListAidPrograms": frozenset({ADMIN, OFFICE, AUDITOR}),
     f"{_R}UpdateAidProgram": frozenset({ADMIN, OFFICE}),
     f"{_R}DeleteAidProgram": frozenset({ADMIN, OFFICE}),
     f"{_M}MatchProduce": frozenset({ADMIN, PLATFORM}),
-    # Which runs each role sees within these: registry/runs/scopes.py (platforms: produce runs;
-    # offices: aid and cadre runs of their region; auditors: produce runs and aid and cadre
-    # runs of their region).
-    f"{_M}GetMatchRun": frozenset({ADMIN, OFFICE, PLATFORM, AUDITOR}),
-    f"{_M}ListMatchRuns": frozenset({ADMIN, OFFICE, PLATFORM, AUDITOR}),
-    f"{_M}WatchMatchRun": frozenset({ADMIN, OFFICE, PLATFORM, AUDITOR}),
-    f"{_M}CancelMatchRun": frozenset({ADMIN, OFFICE}),
-    f"{_M}CommitMatchRun": frozenset({ADMIN, OFFICE}),
-    f"{_M}DiscardMatchRun": frozenset({ADMIN, OFFICE}),
+    # Which runs each role sees within these: registry/runs/scopes.py (platforms and
+    # cooperatives: produce runs, a cooperative only its own listings' part of each; offices:
+    # aid and cadre runs of their region; auditors: produce runs and aid and cadre runs of
+    # their region).
+    f"{_M}GetMatchRun": frozenset({ADMIN, OFFICE, COOP, PLATFORM, AUDITOR}),
+    f"{_M}ListMatchRuns": frozenset({ADMIN, OFFICE, COOP, PLATFORM, AUDITOR}),
+    f"{_M}WatchMatchRun": frozenset({ADMIN, OFFICE, COOP, PLATFORM, AUDITOR}),
+    # A platform changes only the produce runs it made (matcher/service/servicer.py).
+    f"{_M}CancelMatchRun": frozenset({ADMIN, OFFICE, PLATFORM}),
+    f"{_M}CommitMatchRun": frozenset({ADMIN, OFFICE, PLATFORM}),
+    f"{_M}DiscardMatchRun": frozenset({ADMIN, OFFICE, PLATFORM}),
     f"{_M}QuickSource": frozenset({ADMIN, PLATFORM}),
     # An office's aid and cadre runs read and change records of its region only, and carry
     # that region as their scope.
@@ -156,7 +161,8 @@ POLICY: Mapping[str, frozenset[Role]] = MappingProxyType({
     f"{_E}SignForGrant": frozenset({ADMIN, OFFICE}),
     f"{_E}ClawBackGrant": frozenset({ADMIN, OFFICE}),
     f"{_E}GetAidDelivery": frozenset({ADMIN, OFFICE, AUDITOR}),
-    f"{_X}CreateApiKey": frozenset({ADMIN}),
+    # An office creates the keys of its region's cooperatives only (registry/access/servicer.py).
+    f"{_X}CreateApiKey": frozenset({ADMIN, OFFICE}),
     f"{_X}ListApiKeys": frozenset({ADMIN}),
     f"{_X}RevokeApiKey": frozenset({ADMIN}),
     f"{_X}ListAuditEvents": frozenset({ADMIN, AUDITOR}),
@@ -226,10 +232,34 @@ def permits(method: str, principal: Principal) -> bool:
     return allowed(method, principal.role)
 
 
+# What each role may do instead, named in every refusal (the CLI's commands in brackets).
+INSTEAD: Mapping[Role, str] = MappingProxyType(
+    {
+        Role.ADMIN: "",
+        Role.OFFICE: (
+            "an office manages the villages, households, producers, listings, cadres and aid "
+            "programmes of its region, onboards its cooperatives, and makes, commits and "
+            "discards its region's aid and cadre runs"
+        ),
+        Role.COOPERATIVE: (
+            "a cooperative creates, changes and deletes its own listings and reads what became "
+            "of them in produce runs (fupin outcomes); an office or an admin creates its producer"
+        ),
+        Role.PLATFORM: (
+            "a platform manages its buyer's orders, calls MatchProduce and QuickSource on them "
+            "and commits, discards or cancels its own runs; an admin creates its buyer"
+        ),
+        Role.AUDITOR: "an auditor reads its region, the runs, the ledger and the audit log",
+    }
+)
+
+
 def authorize(method: str, principal: Principal) -> None:
     name = method.rsplit("/", 1)[-1]
     if not allowed(method, principal.role):
-        raise PermissionDenied(f"role {principal.role} may not call {name}")
+        raise PermissionDenied(
+            f"role {principal.role} may not call {name}: {INSTEAD[principal.role]}"
+        )
     if not permits(method, principal):
         raise PermissionDenied(f"{name} reads every scope: it needs a key without a scope")
 

@@ -9,11 +9,11 @@ from typing import Any
 
 from fupin.registry.v1 import access_service_pb2 as apb
 from fupin.registry.v1 import access_service_pb2_grpc as apb_grpc
-from registry.access import audit
+from registry.access import audit, scopes
 from registry.access import policy as access
 from registry.access.keys import RESOURCE_ID, KeyStore
 from registry.access.policy import Role
-from registry.errors import InvalidArgument
+from registry.errors import InvalidArgument, PermissionDenied
 from registry.resources import query
 from registry.resources.convert import timestamp
 from registry.resources.models import ApiKey
@@ -46,8 +46,28 @@ class AccessServicer(apb_grpc.AccessServiceServicer):
         self.audit_writer = audit_writer  # flushed before a query, so it sees every read
 
     def CreateApiKey(self, request: Any, context: Any) -> apb.CreateApiKeyResponse:
-        new = self.keys.create(role_of(request.role), request.scope, request.description)
+        role = role_of(request.role)
+        caller = access.current()
+        if caller.role is Role.OFFICE:
+            self._office_may_create(caller, role, request.scope)
+        new = self.keys.create(role, request.scope, request.description)
         return apb.CreateApiKeyResponse(api_key=key_proto(new.row), secret=new.secret)
+
+    def _office_may_create(self, office: access.Principal, role: Role, scope: str) -> None:
+        """An office onboards the cooperatives of its region: it creates cooperative keys for
+        producers there, and no other key."""
+        if role is not Role.COOPERATIVE:
+            raise PermissionDenied(
+                f"role office may create only cooperative keys (for the producers of its "
+                f"region {office.scope}); an admin creates {role} keys"
+            )
+        self.keys.check_scope(role, scope)  # an existing producer, or INVALID_ARGUMENT/NOT_FOUND
+        with self.keys.store.statement() as session:
+            if scopes.producer_ids_outside(session, office, {scope}):
+                raise PermissionDenied(
+                    f"scope {scope!r}: the producer lies outside this office's region "
+                    f"{office.scope}; its own office or an admin creates its key"
+                )
 
     def ListApiKeys(self, request: Any, context: Any) -> apb.ListApiKeysResponse:
         where = query.parse_filter(request.filter, KEY_FILTERS)

@@ -27,6 +27,7 @@ from sqlalchemy import insert, select
 from sqlmodel import Session, col
 
 from registry.access.keys import PREFIX, KeyStore, hash_secret
+from registry.access.models import UserAccount, UserSession
 from registry.access.policy import Principal, Role
 from registry.errors import (
     AlreadyExists,
@@ -62,7 +63,7 @@ _DECOY = HASHER.hash(secrets.token_urlsafe(16))
 class SignedIn:
     token: str
     expires: datetime
-    user: models.UserAccount
+    user: UserAccount
 
 
 class Credentials(KeyStore):
@@ -73,9 +74,9 @@ class Credentials(KeyStore):
         if principal is not None:
             return principal
         stmt = (
-            select(models.UserAccount, models.UserSession)
-            .join(models.UserSession, col(models.UserSession.user_id) == models.UserAccount.id)
-            .where(col(models.UserSession.hash) == key_hash)
+            select(UserAccount, UserSession)
+            .join(UserSession, col(UserSession.user_id) == UserAccount.id)
+            .where(col(UserSession.hash) == key_hash)
         )
         with self.store.statement() as session:
             row = session.execute(stmt).first()
@@ -110,13 +111,13 @@ class UserStore:
         scope: str,
         display_name: str = "",
         language: str = "",
-    ) -> models.UserAccount:
+    ) -> UserAccount:
         username = username.strip().lower()
         check_fields(username, password, display_name, language)
         self.credentials.check_scope(role, scope)
         region = self._region(role, scope)
         self._may_manage(manager, role, region)
-        row = models.UserAccount(
+        row = UserAccount(
             id=new_id("user"),
             username=username,
             password_hash=HASHER.hash(password),
@@ -129,9 +130,7 @@ class UserStore:
         )
         with self.store.transaction(write=True) as session:
             taken = session.scalar(
-                select(col(models.UserAccount.id)).where(
-                    col(models.UserAccount.username) == username
-                )
+                select(col(UserAccount.id)).where(col(UserAccount.username) == username)
             )
             if taken is not None:
                 raise AlreadyExists(f"username {username!r} is taken", field="username")
@@ -141,9 +140,9 @@ class UserStore:
 
     def list_users(
         self, manager: Principal, *, page: Page, where: dict[str, Any]
-    ) -> tuple[list[models.UserAccount], str]:
+    ) -> tuple[list[UserAccount], str]:
         """Oldest first (ids are time-ordered); an office sees the users of its region."""
-        table = models.UserAccount
+        table = UserAccount
         stmt = select(table).order_by(col(table.id))
         if manager.role is Role.OFFICE:
             stmt = stmt.where(col(table.region).startswith(manager.scope, autoescape=True))
@@ -160,7 +159,7 @@ class UserStore:
         rows = rows[: page.size]
         return rows, next_token(page, rows[-1].id) if more else ""
 
-    def disable(self, manager: Principal, user_id: str) -> models.UserAccount:
+    def disable(self, manager: Principal, user_id: str) -> UserAccount:
         with self.store.transaction(write=True) as session:
             row = self._managed(session, manager, user_id)
             if row.disabled is None:
@@ -171,7 +170,7 @@ class UserStore:
         log.info("user_disabled", user_id=user_id)
         return row
 
-    def reset_password(self, manager: Principal, user_id: str, password: str) -> models.UserAccount:
+    def reset_password(self, manager: Principal, user_id: str, password: str) -> UserAccount:
         check_fields("x" * 3, password, "", "")
         with self.store.transaction(write=True) as session:
             row = self._managed(session, manager, user_id)
@@ -192,9 +191,7 @@ class UserStore:
         now = _now()
         with self.store.transaction(write=True) as session:
             user = session.scalar(
-                select(models.UserAccount)
-                .where(col(models.UserAccount.username) == name)
-                .with_for_update()
+                select(UserAccount).where(col(UserAccount.username) == name).with_for_update()
             )
             outcome, signed_in = self._attempt(session, user, password, now)
             _audit(session, user, SIGN_IN, request_id, outcome)
@@ -208,7 +205,7 @@ class UserStore:
         raise Unauthenticated("wrong username or password")
 
     def _attempt(
-        self, session: Session, user: models.UserAccount | None, password: str, now: datetime
+        self, session: Session, user: UserAccount | None, password: str, now: datetime
     ) -> tuple[str, SignedIn | None]:
         if user is None:
             _verify(_DECOY, password)
@@ -228,7 +225,7 @@ class UserStore:
         token = PREFIX + secrets.token_urlsafe(32)
         expires = now + SESSION
         session.add(
-            models.UserSession(
+            UserSession(
                 id=new_id("ses"),
                 hash=hash_secret(token),
                 user_id=user.id,
@@ -242,15 +239,13 @@ class UserStore:
         """End the session of this token (nothing to do for an API key)."""
         token_hash = hash_secret(token)
         with self.store.transaction(write=True) as session:
-            live = session.scalar(
-                select(models.UserSession).where(col(models.UserSession.hash) == token_hash)
-            )
+            live = session.scalar(select(UserSession).where(col(UserSession.hash) == token_hash))
             if live is None:
                 return
             if live.revoked is None:
                 live.revoked = _now()
                 session.add(live)
-            user = session.get(models.UserAccount, live.user_id)
+            user = session.get(UserAccount, live.user_id)
             _audit(session, user, SIGN_OUT, request_id, "SIGNED_OUT")
         self.credentials.forget(token_hash)
 
@@ -280,8 +275,8 @@ class UserStore:
                 f"({manager.scope}); an admin manages the others"
             )
 
-    def _managed(self, session: Session, manager: Principal, user_id: str) -> models.UserAccount:
-        row = session.get(models.UserAccount, user_id, with_for_update=True)
+    def _managed(self, session: Session, manager: Principal, user_id: str) -> UserAccount:
+        row = session.get(UserAccount, user_id, with_for_update=True)
         outside = manager.role is not Role.ADMIN and (
             row is None or not row.region or not row.region.startswith(manager.scope)
         )
@@ -295,9 +290,9 @@ class UserStore:
 
     def _end_sessions(self, session: Session, user_id: str) -> list[str]:
         rows = session.scalars(
-            select(models.UserSession).where(
-                col(models.UserSession.user_id) == user_id,
-                col(models.UserSession.revoked).is_(None),
+            select(UserSession).where(
+                col(UserSession.user_id) == user_id,
+                col(UserSession.revoked).is_(None),
             )
         ).all()
         now = _now()
@@ -330,7 +325,7 @@ def _verify(password_hash: str, password: str) -> bool:
 
 def _audit(
     session: Session,
-    user: models.UserAccount | None,
+    user: UserAccount | None,
     rpc: str,
     request_id: str,
     outcome: str,

@@ -16,12 +16,13 @@ from registry.access import audit
 from registry.access import policy as access
 from registry.access import servicer as access_service
 from registry.access.keys import RESOURCE_ID, bearer_key
+from registry.access.models import UserAccount
 from registry.access.servicer import role_of
 from registry.access.users import Credentials, UserStore
 from registry.errors import InvalidArgument
 from registry.resources import query
 from registry.resources.convert import timestamp
-from registry.resources.models import UserAccount, utcnow
+from registry.resources.models import utcnow
 from registry.resources.requests import request_id_of
 
 USER_FILTERS = {"role": ("role", apb.Role), "disabled": ("disabled", bool)}

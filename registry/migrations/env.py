@@ -5,7 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-from registry.resources import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from registry.access import models as access_models  # noqa: F401  (registers the tables
+from registry.resources import models  # noqa: F401  on SQLModel.metadata)
 
 config = context.config
 target_metadata = SQLModel.metadata

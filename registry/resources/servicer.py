@@ -186,7 +186,8 @@ class ImportStream:
 
 class ImportScope:
     """Refuses (PERMISSION_DENIED) an import with a row outside the caller's scope: households
-    in villages, listings of producers the key may not write to. Cadres are not scoped."""
+    in villages, listings of producers, cadres the key may not write to (an office's: home
+    region inside its scope, or serving in one of its villages)."""
 
     def __init__(self, store: RegistryStore, kind: Kind, principal: access.Principal) -> None:
         self.store = store
@@ -195,6 +196,9 @@ class ImportScope:
 
     def check(self, rows: list[dict[str, Any]]) -> None:
         if self.principal.role is access.Role.ADMIN:
+            return
+        if self.kind is CADRE:
+            self._check_cadres(rows)
             return
         outside: Callable[..., set[str]]
         if self.kind is HOUSEHOLD:
@@ -211,6 +215,22 @@ class ImportScope:
                 f"{column} {sorted(refused)[0]!r} is outside your key's scope"
                 + (f" (and {len(refused) - 1} more)" if len(refused) > 1 else "")
             )
+
+    def _check_cadres(self, rows: list[dict[str, Any]]) -> None:
+        scope = self.principal.scope
+        posted = {row["current_village_id"] for row in rows if row.get("current_village_id")}
+        with self.store.statement() as session:
+            elsewhere = scopes.village_ids_outside(session, self.principal, posted)
+        for row in rows:
+            village = row.get("current_village_id")
+            inside = (row.get("home_region_code") or "").startswith(scope) and bool(
+                row.get("home_region_code")
+            )
+            if not inside and (not village or village in elsewhere):
+                raise PermissionDenied(
+                    f"home_region_code {row.get('home_region_code') or ''!r} is outside your "
+                    f"key's scope {scope!r}, and the cadre serves in none of its villages"
+                )
 
 
 def _scope(kind: Kind, *, write: bool = False) -> Any:

@@ -11,10 +11,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from google.protobuf.message import DecodeError
-from sqlalchemy import ColumnElement, and_, delete, or_, select
+from sqlalchemy import ColumnElement, and_, delete, exists, or_, select
 from sqlmodel import Session, col
 
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
+from registry.access import scopes as access_scopes
 from registry.errors import (
     Aborted,
     AlreadyExists,
@@ -260,5 +261,21 @@ def view_condition(view: RunView) -> ColumnElement[bool] | None:
         parts.append(col(run.kind).in_(view.kinds))
     if view.region:
         scoped = col(run.scope).startswith(view.region, autoescape=True)
-        parts.append(or_(col(run.kind) == run_scopes.PRODUCE_KIND, scoped))
+        produce = col(run.kind) == run_scopes.PRODUCE_KIND
+        if view.produce_of_region:
+            produce = and_(produce, _allocates_in(view.region))
+        parts.append(or_(produce, and_(col(run.kind) != run_scopes.PRODUCE_KIND, scoped)))
     return and_(*parts) if parts else None
+
+
+def _allocates_in(region: str) -> ColumnElement[bool]:
+    """The run allocates produce of a producer of this region."""
+    allocation, listing = models.RunAllocation, models.Listing
+    return exists(
+        select(col(allocation.run_id))
+        .join(listing, col(listing.id) == col(allocation.listing_id))
+        .where(
+            col(allocation.run_id) == col(models.MatchRun.id),
+            col(listing.producer_id).in_(access_scopes.producers_in(region)),
+        )
+    )

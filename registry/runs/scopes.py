@@ -4,8 +4,10 @@ Aid and cadre runs name households, their needs and causes of poverty; produce r
 listings and orders. So:
 
 - admin: every run;
-- platform (and cooperative, which may not call the run RPCs at all): produce runs only;
-- office: aid and cadre runs made for a region inside its scope;
+- platform and cooperative: produce runs only (a cooperative sees its own listings' part of
+  each: matcher/service/servicer.py for_caller);
+- office: aid and cadre runs made for a region inside its scope, and the produce runs that
+  allocate produce of its region's producers;
 - auditor: produce runs, and aid and cadre runs made for a region inside its scope (every run
   with an empty scope).
 
@@ -31,6 +33,8 @@ class RunView:
 
     kinds: tuple[int, ...] = ()  # RunKind values; empty: every kind
     region: str = ""  # aid and cadre runs only where their scope starts with this
+    # With a region: produce runs only where they allocate produce of its producers.
+    produce_of_region: bool = False
 
 
 EVERY = RunView()
@@ -41,7 +45,8 @@ def view_for(principal: Principal) -> RunView:
     if role is Role.ADMIN:
         return EVERY
     if role is Role.OFFICE:
-        return RunView(kinds=REGIONAL_KINDS, region=principal.scope)
+        kinds = (PRODUCE_KIND, *REGIONAL_KINDS)
+        return RunView(kinds=kinds, region=principal.scope, produce_of_region=True)
     if role is Role.AUDITOR:
         return RunView(region=principal.scope)
     return RunView(kinds=(PRODUCE_KIND,))

@@ -94,18 +94,26 @@ def test_office_inline_run_belongs_to_its_county(bare, world):
     assert runs.not_found_like_unknown(bare, world, "office_b", "run-inline-a") == []
 
 
-def test_office_sees_no_produce_runs(bare, world):
-    """Produce runs name orders of buyers: not an office's."""
+def test_an_office_sees_the_produce_runs_selling_its_producers_produce(bare, world):
+    """A produce run on Puning's listings is Puning's office's to read (not to change), and
+    Zhao'an's office sees nothing of it, as of an unknown run."""
     request = mpb.MatchProduceRequest(
-        selection=mpb.RegistrySelection(product="green_plum", today="2020-05-05"),
+        selection=mpb.RegistrySelection(
+            product="green_plum", today="2020-05-05", region_code=PUNING
+        ),
         parameters=runs.PARAMS,
         run_id="run-produce-x",
     )
-    code, _, _ = call(bare, f"{M}MatchProduce", request, world.keys["platform"])
+    code, (run,), _ = call(bare, f"{M}MatchProduce", request, world.keys["platform"])
     assert code.name == "OK"
+    assert {a.producer_id for a in run.produce.allocations} == {world.ids["producer_b"]}
+    assert runs.listed(bare, world, "office_b") == ["run-produce-x"]
     assert runs.listed(bare, world, "office") == []
-    assert runs.listed(bare, world, "auditor") == ["run-produce-x"]
     assert runs.not_found_like_unknown(bare, world, "office", "run-produce-x") == []
+    assert runs.listed(bare, world, "auditor") == ["run-produce-x"]
+    discard = mpb.DiscardMatchRunRequest(id="run-produce-x")
+    code, _, details = call(bare, f"{M}DiscardMatchRun", discard, world.keys["office_b"])
+    assert code.name == "PERMISSION_DENIED" and "role office reads the produce runs" in details
 
 
 def test_a_request_id_never_replays_another_countys_run(bare, world):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 
 from clients.client import HOUSEHOLDS, VILLAGES, RegistryClient
@@ -75,3 +76,15 @@ def test_list_quiet_prints_ids(fupin):
     made = {fupin("create", "villages", *VILLAGE_FIELDS[1:], "display_name=A", "-q")[1].strip()}
     code, out, _ = fupin("list", "villages", "--quiet")
     assert code == 0 and set(out.split()) == made
+
+
+def test_tables_show_times_as_people_read_them(fupin):
+    """`runs list` shows when a run was made as a local date and minute, not seconds/nanos."""
+    before = datetime.datetime.now().astimezone()
+    code, _, err = fupin("match", "produce", "--product", "green_plum", "--today", "2020-05-20")
+    assert code == 0, err
+    code, out, _ = fupin("runs", "list")
+    assert code == 0 and "seconds" not in out and "nanos" not in out
+    shown = out.splitlines()[1].split()[-2:]  # CREATED is the last column: date and time
+    made = datetime.datetime.strptime(" ".join(shown), "%Y-%m-%d %H:%M")
+    assert abs(made - before.replace(tzinfo=None, second=0, microsecond=0)).total_seconds() <= 120

@@ -840,6 +840,10 @@ class ProduceAllocation(_message.Message):
     BONUS_FEN_FIELD_NUMBER: _builtins.int
     VALUE_FEN_FIELD_NUMBER: _builtins.int
     DISTANCE_KM_FIELD_NUMBER: _builtins.int
+    PRODUCER_ID_FIELD_NUMBER: _builtins.int
+    BUYER_ID_FIELD_NUMBER: _builtins.int
+    PICKUP_FROM_FIELD_NUMBER: _builtins.int
+    PICKUP_UNTIL_FIELD_NUMBER: _builtins.int
     listing_id: _builtins.str
     order_id: _builtins.str
     kg: _builtins.int
@@ -851,6 +855,14 @@ class ProduceAllocation(_message.Message):
     value_fen: _builtins.int
     """per kg"""
     distance_km: _builtins.float
+    producer_id: _builtins.str
+    """Registry selections only: who sells and who buys, and the days the produce may be picked
+    up (YYYY-MM-DD: from the later of the listing's first day and the run's today, until the
+    earlier of its last day and the order's deliver_by less the days in transit).
+    """
+    buyer_id: _builtins.str
+    pickup_from: _builtins.str
+    pickup_until: _builtins.str
     def __init__(
         self,
         *,
@@ -863,10 +875,14 @@ class ProduceAllocation(_message.Message):
         bonus_fen: _builtins.int = ...,
         value_fen: _builtins.int = ...,
         distance_km: _builtins.float = ...,
+        producer_id: _builtins.str = ...,
+        buyer_id: _builtins.str = ...,
+        pickup_from: _builtins.str = ...,
+        pickup_until: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bonus_fen", b"bonus_fen", "distance_km", b"distance_km", "floor_fen", b"floor_fen", "kg", b"kg", "listing_id", b"listing_id", "order_id", b"order_id", "price_fen", b"price_fen", "transport_fen", b"transport_fen", "value_fen", b"value_fen"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bonus_fen", b"bonus_fen", "buyer_id", b"buyer_id", "distance_km", b"distance_km", "floor_fen", b"floor_fen", "kg", b"kg", "listing_id", b"listing_id", "order_id", b"order_id", "pickup_from", b"pickup_from", "pickup_until", b"pickup_until", "price_fen", b"price_fen", "producer_id", b"producer_id", "transport_fen", b"transport_fen", "value_fen", b"value_fen"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -880,11 +896,14 @@ class UnsoldListing(_message.Message):
     UNSOLD_KG_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
     WOULD_SELL_AT_FLOOR_FEN_FIELD_NUMBER: _builtins.int
+    PRODUCER_ID_FIELD_NUMBER: _builtins.int
     listing_id: _builtins.str
     unsold_kg: _builtins.int
     reason: Global___UnsoldReason.ValueType
     would_sell_at_floor_fen: _builtins.int
     """The floor price at which (more of) it would have sold; 0 when no price would do."""
+    producer_id: _builtins.str
+    """registry selections only"""
     def __init__(
         self,
         *,
@@ -892,10 +911,11 @@ class UnsoldListing(_message.Message):
         unsold_kg: _builtins.int = ...,
         reason: Global___UnsoldReason.ValueType = ...,
         would_sell_at_floor_fen: _builtins.int = ...,
+        producer_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["listing_id", b"listing_id", "reason", b"reason", "unsold_kg", b"unsold_kg", "would_sell_at_floor_fen", b"would_sell_at_floor_fen"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["listing_id", b"listing_id", "producer_id", b"producer_id", "reason", b"reason", "unsold_kg", b"unsold_kg", "would_sell_at_floor_fen", b"would_sell_at_floor_fen"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
