@@ -28,6 +28,7 @@ from google.protobuf.message import Message
 
 from fupin.registry.v1 import resources_pb2 as pb
 from registry.access.policy import Role
+from registry.runs.supply import coarse
 
 MASKED = "(masked)"
 HOUSEHOLD = pb.Household.DESCRIPTOR.full_name
@@ -139,8 +140,9 @@ def _producer(producer: Any, role: Role) -> None:
     if producer.kind == pb.PRODUCER_HOUSEHOLD:
         producer.display_name = MASKED
         if role is Role.PLATFORM:  # a household's farm is its home: about 1 km is enough
-            producer.location.latitude = round(producer.location.latitude, 2)
-            producer.location.longitude = round(producer.location.longitude, 2)
+            producer.location.latitude, producer.location.longitude = coarse(
+                producer.location.latitude, producer.location.longitude
+            )
     if role is Role.PLATFORM:
         producer.household_id = ""
         del producer.members[:]
