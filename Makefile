@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo serve test lint typecheck unit proto lock bench clean
+.PHONY: setup demo serve test lint typecheck unit k8s-check proto lock bench compose-e2e clean
 
 setup: $(STAMP)
 
@@ -22,7 +22,7 @@ demo: setup
 serve: setup
 	$(BIN)/fupin serve
 
-test: setup lint typecheck unit
+test: setup lint typecheck k8s-check unit
 
 lint: setup
 	$(BIN)/ruff check .
@@ -31,6 +31,12 @@ lint: setup
 
 typecheck: setup
 	$(BIN)/mypy registry matcher server clients web
+
+# The Kubernetes manifests render (kustomize) and match the Kubernetes 1.30 schemas, strictly.
+K8S_VERSION ?= 1.30.0
+k8s-check: setup
+	kubectl kustomize deploy/k8s > $(VENV)/k8s-rendered.yaml
+	$(BIN)/kubernetes-validate --strict --quiet -k $(K8S_VERSION) $(VENV)/k8s-rendered.yaml
 
 unit: setup
 	$(BIN)/pytest -n 2 --dist loadgroup
@@ -47,6 +53,11 @@ lock:
 
 bench: setup
 	$(BIN)/python bench/registry.py
+
+# The compose topology on a real Docker engine (installed and started when missing), base
+# images built from Debian packages; prints one JSON line (docs/operations.md). Not in CI.
+compose-e2e: setup
+	$(BIN)/python bench/compose_e2e.py
 
 clean:
 	rm -rf $(VENV) var build *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -31,8 +31,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from matcher.solvers.aid import greedy, solve
 from matcher.solvers.aid.demo import demo_problem
-from matcher.solvers.aid.solve import greedy, solve
 from matcher.solvers.common.solving import SolveParams
 
 SIZES = ("5000x10", "50000x20")
@@ -52,7 +52,7 @@ def measure(size: str, time_limit_s: float, workers: int, seed: int) -> dict[str
         "programmes": programmes,
         "end_to_end_s": round(elapsed, 3),
         "objective": result.objective,
-        "bound": result.best_bound,
+        "bound": result.bound,
         "gap": round(result.gap, 6),
         "greedy_objective": baseline.objective,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

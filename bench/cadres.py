@@ -38,9 +38,9 @@ from scipy.spatial import cKDTree
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from matcher.solvers import contracting, stationing
 from matcher.solvers.common.solving import SolveParams
-from matcher.solvers.contracting import solve as contracting
-from matcher.solvers.stationing import solve as stationing
+from matcher.solvers.contracting.pairs import build_pairs
 from matcher.solvers.stationing.arcs import build_arcs
 from matcher.solvers.stationing.flow import build_network, run_network
 
@@ -249,7 +249,7 @@ def case_c(scale: int) -> dict[str, Any]:
         "c_contracting",
         len(problem.cadres),
         len(problem.households),
-        len(contracting.build_pairs(problem).cadre),
+        len(build_pairs(problem).cadre),
         end_to_end_s=end_to_end,
         bare_s=result.timings.solve_s,
         objective=result.objective,

@@ -50,8 +50,8 @@ from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
 from matcher.service import convert_produce as convert
 from matcher.service import jobs
+from matcher.solvers import produce
 from matcher.solvers.common.solving import Objective
-from matcher.solvers.produce import solve as produce
 from matcher.solvers.produce.arcs import build_arcs
 
 SIZES = {"small": (1_000, 50), "dense": (10_000, 200), "sparse": (100_000, 1_000)}

@@ -1,5 +1,6 @@
 """Client side of access control: which API key to send, and channels that send it.
 
+The server is the target given, else $FUPIN_TARGET, else 127.0.0.1:50051.
 The key is, in order: the one given in code, $FUPIN_API_KEY, the file named by
 $FUPIN_API_KEY_FILE, or var/admin.key (what `fupin serve` writes at first start) when it exists.
 TLS: $FUPIN_TLS_CA_FILE (the server's CA), and for mutual TLS $FUPIN_TLS_CERT_FILE and
@@ -18,6 +19,14 @@ import grpc
 
 DEFAULT_KEY_FILE = Path("var/admin.key")
 Call = Callable[..., Any]
+
+
+DEFAULT_TARGET = "127.0.0.1:50051"
+
+
+def resolve_target(explicit: str | None = None) -> str:
+    """The server to call: the one given, else $FUPIN_TARGET, else 127.0.0.1:50051."""
+    return explicit or os.environ.get("FUPIN_TARGET") or DEFAULT_TARGET
 
 
 def resolve_key(explicit: str | None = None) -> str | None:

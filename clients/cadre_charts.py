@@ -11,7 +11,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt
 
-from clients.demo_charts import _save
+from clients.demo_charts import save_figure
 from clients.i18n import _, ngettext
 from fupin.matcher.v1 import cadres_pb2 as cpb
 
@@ -70,4 +70,4 @@ def postings(
     ax.set_title(_("Cadres stationed in poor villages (thick: first secretary)"))
     ax.legend(loc="best", fontsize=8)
     ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -149,7 +149,7 @@ class RegistryClient:
 
     def __init__(
         self,
-        target: str,
+        target: str | None = None,
         *,
         timeout_s: float = 10.0,
         import_timeout_s: float = 600.0,
@@ -160,7 +160,7 @@ class RegistryClient:
     ) -> None:
         """api_key: sent on every call; by default clients/auth.py's resolve_key()
         ($FUPIN_API_KEY, its file, var/admin.key). credentials: TLS (default $FUPIN_TLS_*)."""
-        self.target = target
+        self.target = target = auth.resolve_target(target)
         self.timeout_s = timeout_s
         self.import_timeout_s = import_timeout_s
         self.metadata = (*metadata, *auth.key_metadata(auth.resolve_key(api_key)))

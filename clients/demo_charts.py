@@ -74,7 +74,7 @@ def flows(run: mpb.MatchRun, loaded: Loaded, path: Path) -> Path:
     ax.set_title(_("Green plum flows committed by fupin (line width ∝ tonnes)"))
     ax.legend(loc="upper left", fontsize=8)
     ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def income(run: mpb.MatchRun, path: Path) -> Path:
@@ -105,7 +105,7 @@ def income(run: mpb.MatchRun, path: Path) -> Path:
         ax.set_title(title, fontsize=9)
         ax.set_ylim(0, max(baseline, ours, 1) * 1.2)
     fig.suptitle(_("Zhao'an green plums, 2020 season: impoverished and at-risk growers"))
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def short_name(name: str) -> str:
@@ -118,7 +118,7 @@ def short_name(name: str) -> str:
     return english
 
 
-def _save(fig: Any, path: Path) -> Path:
+def save_figure(fig: Any, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

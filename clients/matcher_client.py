@@ -84,7 +84,7 @@ class MatcherClient:
 
     def __init__(
         self,
-        target: str,
+        target: str | None = None,
         *,
         timeout_s: float = 10.0,
         solve_timeout_s: float = 120.0,
@@ -93,7 +93,7 @@ class MatcherClient:
         api_key: str | None = None,
         credentials: grpc.ChannelCredentials | None = None,
     ) -> None:
-        self.target = target
+        self.target = target = auth.resolve_target(target)
         self.timeout_s = timeout_s
         self.solve_timeout_s = solve_timeout_s
         self.metadata = (*metadata, *auth.key_metadata(auth.resolve_key(api_key)))

@@ -24,7 +24,7 @@ from babel.messages.pofile import read_po, write_po
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "proto")]
 
-from clients.cli_output import COLUMNS  # noqa: E402
+from clients.cli.output import COLUMNS  # noqa: E402
 from clients.i18n import DOMAIN, LANGUAGES, LOCALE_DIR  # noqa: E402
 from fupin.matcher.v1 import matcher_service_pb2  # noqa: E402
 from fupin.registry.v1 import resources_pb2  # noqa: E402

@@ -24,7 +24,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "proto")]
 
-from clients import auth, cli_demo, scenario  # noqa: E402
+from clients import auth, scenario  # noqa: E402
+from clients.cli import demo as cli_demo  # noqa: E402
 from fupin.matcher.v1 import cadres_pb2 as cpb  # noqa: E402
 from fupin.matcher.v1 import matcher_service_pb2 as mpb  # noqa: E402
 from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc  # noqa: E402

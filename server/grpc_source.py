@@ -4,7 +4,7 @@ Both sides are derived from the RegistrySource protocol and the MatcherStoreServ
 descriptor (proto/fupin/registry/v1/internal_service.proto), with no code per method:
 `add_to_server` serves any RegistrySource (the registry's InProcessSource) and `GrpcSource`
 calls it. A protocol method whose RPC is missing fails at startup (and in
-tests/matcher/test_grpc_source.py); adding one takes only its messages in the .proto.
+tests/matcher/service/test_grpc_source.py); adding one takes only its messages in the .proto.
 
 Errors come back as the registry's own exceptions (NotFound, Aborted with its field
 violations, ...), so the matcher answers its callers exactly as in one process; an unreachable

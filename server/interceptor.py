@@ -16,9 +16,9 @@ from google.protobuf.message import Message
 from grpc_status import rpc_status
 
 from registry.access import policy as access
-from registry.access.audit import request_id_of
 from registry.access.policy import Principal
 from registry.errors import FupinError, InvalidArgument
+from registry.resources.requests import request_id_of
 from server import limits
 from server.guard import Guard
 from server.metrics import Metrics

@@ -12,6 +12,17 @@ from typing import Any
 import structlog
 
 
+class _CurrentStderr:
+    """Whatever sys.stderr is when a line is written: a test's capture or a redirect may replace
+    (and close) the stream that was there when logging was configured."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure(fmt: str = "auto", level: str = "info") -> None:
     """Configure structlog once per process. fmt: auto (console on a TTY), json or console."""
     use_console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
@@ -30,6 +41,6 @@ def configure(fmt: str = "auto", level: str = "info") -> None:
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )

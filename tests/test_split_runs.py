@@ -23,7 +23,14 @@ from fupin.registry.v1 import resources_pb2 as pb
 from tests import factories
 from tests.aidfixtures import poor_households, programme, selection_request
 from tests.conftest import POSTGRES_ADMIN_URL
-from tests.matcher.test_cadre_commits import ONE_EACH, PARAMS, A, B, cheapest_postings, create_cadre
+from tests.matcher.service.test_cadre_commits import (
+    ONE_EACH,
+    PARAMS,
+    A,
+    B,
+    cheapest_postings,
+    create_cadre,
+)
 
 # One topology for both tests (one xdist worker); the cadre runs use their own county so that
 # the aid test's village is not in their selection.

@@ -14,7 +14,7 @@ from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from matcher.service import convert_aid
 from matcher.service.kinds import Ended, Limit, Prepared, RunKind, check_size, proposed
 from matcher.service.source import GrantRecord, RegistrySource, RunRecord, RunState
-from matcher.solvers.aid import solve as aid
+from matcher.solvers import aid
 from registry.access.policy import Principal
 from registry.errors import FailedPrecondition, InvalidArgument
 from registry.resources.requests import REGION_CODE, RESOURCE_ID
@@ -80,7 +80,7 @@ def _ended(result: aid.AidResult, inline: bool) -> Ended:
         if inline
         else [GrantRecord(g.household_id, g.programme_id, g.amount_fen) for g in result.grants]
     )
-    return Ended(proposed(result, result.best_bound, message), grants)
+    return Ended(proposed(result, result.bound, message), grants)
 
 
 def save(source: RegistrySource, run_id: str, fields: dict[str, Any], rows: Sequence[Any]) -> None:

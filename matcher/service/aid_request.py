@@ -8,7 +8,7 @@ from typing import Any
 
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.registry.v1 import resources_pb2 as pb
-from matcher.solvers.aid.solve import AidProblem
+from matcher.solvers.aid import AidProblem
 
 
 def inline_request(problem: AidProblem, **kw: Any) -> mpb.AllocateAidRequest:

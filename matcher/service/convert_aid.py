@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.registry.v1 import resources_pb2 as pb
 from matcher.service.source import AidHouseholdRecord, AidInputs
-from matcher.solvers.aid import solve as aid
+from matcher.solvers import aid
 from matcher.solvers.aid.problem import DEFAULT_STATUSES
 from registry.errors import FieldViolation, InvalidArgument
 

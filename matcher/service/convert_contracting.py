@@ -17,7 +17,7 @@ from fupin.matcher.v1 import cadres_pb2 as cpb
 from fupin.registry.v1 import resources_pb2 as rpb
 from matcher.service.convert import INLINE_ID, bounded, location, unique_ids
 from matcher.service.source import CadreItem, ContractingData
-from matcher.solvers.contracting import solve as contracting
+from matcher.solvers import contracting
 from registry.errors import InvalidArgument
 from registry.resources.checks import Checker
 from registry.runs.data import INLINE

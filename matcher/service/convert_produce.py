@@ -9,8 +9,8 @@ from typing import Any
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from matcher.service.convert import date
 from matcher.service.source import OpenListing, OpenOrder
+from matcher.solvers import produce
 from matcher.solvers.common.solving import Objective
-from matcher.solvers.produce import solve as produce
 from registry.errors import InvalidArgument
 
 # HouseholdStatus (registry) -> PovertyClass (model)

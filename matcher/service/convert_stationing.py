@@ -17,7 +17,7 @@ from fupin.registry.v1 import resources_pb2 as rpb
 from matcher.service.convert import INLINE_ID, bounded, location, unique_ids
 from matcher.service.jobs_cadres import Mode, StationingJob, StationingOutcome
 from matcher.service.source import CadreItem, StationingData
-from matcher.solvers.stationing import solve as stationing
+from matcher.solvers import stationing
 from registry.errors import InvalidArgument
 from registry.resources.checks import Checker
 from registry.runs.data import INLINE

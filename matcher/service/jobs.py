@@ -6,8 +6,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from matcher.solvers import produce
 from matcher.solvers.common.solving import SolveParams
-from matcher.solvers.produce import solve as produce
 from matcher.solvers.produce.candidates import DEFAULT_K, nearest_orders, needs_candidates
 
 

@@ -10,9 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from matcher.solvers import contracting, stationing
 from matcher.solvers.common.solving import SolveParams
-from matcher.solvers.contracting import solve as contracting
-from matcher.solvers.stationing import solve as stationing
 from matcher.solvers.stationing import stability
 from matcher.solvers.stationing.arcs import Arcs, build_arcs
 from matcher.solvers.stationing.result import Solution, build_result, designate_secretaries

@@ -16,7 +16,7 @@ from matcher.service.convert import date
 from matcher.service.jobs import ProduceJob, solve_produce
 from matcher.service.kinds import Ended, Limit, Prepared, RunKind, check_size, proposed
 from matcher.service.source import Allocation, RegistrySource, RunRecord
-from matcher.solvers.produce import solve as produce
+from matcher.solvers import produce
 from registry.access.policy import Principal, Role
 from registry.errors import InvalidArgument
 from registry.resources.requests import REGION_CODE
@@ -83,7 +83,7 @@ def _ended(outcome: tuple[produce.ProduceResult, produce.ProduceResult | None]) 
     if baseline is not None:
         message.baseline_kpis.CopyFrom(convert.produce_kpis(baseline.kpis))
         message.baseline_objective = int(baseline.objective)
-    bound = result.best_bound if result.best_bound is not None else result.objective
+    bound = result.bound if result.bound is not None else result.objective
     allocations = [Allocation(a.listing_id, a.order_id, a.kg) for a in result.allocations]
     return Ended(proposed(result, bound, message), allocations)
 

@@ -23,8 +23,8 @@ from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from matcher.service import convert_produce as convert
 from matcher.service.convert import date
 from matcher.service.source import OpenListing, RegistrySource
+from matcher.solvers import produce
 from matcher.solvers.common.geo import great_circle_km
-from matcher.solvers.produce import solve as produce
 from matcher.solvers.produce.arcs import (
     fits_dates,
     floor_covered,

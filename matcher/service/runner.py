@@ -22,6 +22,7 @@ from typing import Any
 
 import structlog
 
+from matcher.service.processes import SolverProcess
 from matcher.solvers.common.solving import SolveParams
 
 log = structlog.get_logger(__name__)
@@ -246,7 +247,7 @@ class _Worker:
 
     def __init__(self, ctx: Any, nice: int) -> None:
         self.conn, child_end = ctx.Pipe(duplex=True)
-        self.process = ctx.Process(target=_worker_main, args=(child_end, nice), daemon=True)
+        self.process = SolverProcess(target=_worker_main, args=(child_end, nice), daemon=True)
         self.process.start()
         child_end.close()
 

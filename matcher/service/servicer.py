@@ -143,6 +143,8 @@ class MatcherServicer(mpb_grpc.MatcherServiceServicer):
     def WatchMatchRun(self, request: Any, context: Any) -> Iterator[mpb.MatchRunEvent]:
         run_id = self._visible(request.id).id  # NOT_FOUND before streaming anything
         for state, progress in self._follow(run_id, context):
+            if progress is None and state in ENDED:
+                break  # the last event says it, with the run and its figures
             event = mpb.MatchRunEvent(state=state)  # type: ignore[arg-type]
             if progress is not None:
                 event.objective, event.best_bound = progress.objective, progress.best_bound

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections import deque
 from typing import Any
 
@@ -192,11 +191,3 @@ def list_events(
     more = len(rows) > page.size
     rows = rows[: page.size]
     return rows, next_token(page, str(rows[-1].id)) if more else ""
-
-
-def request_id_of(context: Any) -> str:
-    """The caller's x-request-id (at most 100 characters), or a new one."""
-    for key, value in context.invocation_metadata():
-        if key == "x-request-id" and isinstance(value, str) and len(value) <= 100:
-            return value
-    return uuid.uuid4().hex

@@ -15,7 +15,6 @@ from fupin.registry.v1 import access_service_pb2_grpc as apb_grpc
 from registry.access import audit
 from registry.access import policy as access
 from registry.access import servicer as access_service
-from registry.access.audit import request_id_of
 from registry.access.keys import RESOURCE_ID, bearer_key
 from registry.access.servicer import role_of
 from registry.access.users import Credentials, UserStore
@@ -23,6 +22,7 @@ from registry.errors import InvalidArgument
 from registry.resources import query
 from registry.resources.convert import timestamp
 from registry.resources.models import UserAccount, utcnow
+from registry.resources.requests import request_id_of
 
 USER_FILTERS = {"role": ("role", apb.Role), "disabled": ("disabled", bool)}
 

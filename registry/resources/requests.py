@@ -1,6 +1,7 @@
 """What every request is checked against before it reaches a store: the patterns of ids and
 region codes, and idempotency (AIP-155): a request id, and the fingerprint that tells a retry
-of the same request from another request under the same id.
+of the same request from another request under the same id. Also the id of a call for its log
+line and audit event (x-request-id).
 
 Pure functions over messages and strings; the matcher's service side shares them.
 """
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+import uuid
+from typing import Any
 
 from google.protobuf.message import Message
 
@@ -37,3 +40,11 @@ def checked_request_id(request_id: str) -> str:
         return ""
     key = access.current().key_id
     return "rq-" + hashlib.sha256(f"{key}\n{request_id}".encode()).hexdigest()[:48]
+
+
+def request_id_of(context: Any) -> str:
+    """The caller's x-request-id (at most 100 characters), or a new one."""
+    for key, value in context.invocation_metadata():
+        if key == "x-request-id" and isinstance(value, str) and len(value) <= 100:
+            return value
+    return uuid.uuid4().hex

@@ -10,7 +10,7 @@ import pytest
 from clients.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError
 from clients.matcher_client import MatcherClient
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
-from tests.matcher.test_service import inline_listing, inline_order, plums  # noqa: F401
+from tests.matcher.service.test_service import inline_listing, inline_order, plums  # noqa: F401
 
 SELECTION = mpb.RegistrySelection(product="green_plum", today="2020-05-10")
 

@@ -24,8 +24,8 @@ from server.server import Running, create_server
 from server.settings import Settings
 from tests import factories
 from tests.conftest import BACKENDS, POSTGRES_ADMIN_URL
-from tests.matcher.test_aid_reference import two_household_problem
-from tests.matcher.test_service import inline_listing, inline_order
+from tests.matcher.service.test_service import inline_listing, inline_order
+from tests.matcher.solvers.test_aid_reference import two_household_problem
 
 
 @pytest.fixture(params=BACKENDS)

@@ -14,7 +14,7 @@ from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
 from fupin.registry.v1 import registry_service_pb2 as api
 from server import limits
 from tests import factories
-from tests.matcher.test_service import inline_listing, inline_order
+from tests.matcher.service.test_service import inline_listing, inline_order
 from tests.rpcerrors import fields_of, rpc_fails
 
 

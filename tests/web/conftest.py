@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from clients import cli_demo, scenario
+from clients import scenario
 from clients.auth import open_channel
+from clients.cli import demo as cli_demo
 from fupin.registry.v1 import access_service_pb2 as apb
 from fupin.registry.v1 import access_service_pb2_grpc as apb_grpc
 from fupin.registry.v1 import registry_service_pb2 as api
@@ -78,6 +79,17 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             registry.CreateAidProgram(
                 api.CreateAidProgramRequest(
                     aid_program=factories.aid_program(display_name=name, kind=kind, causes=[])
+                )
+            )
+        for i in range(60):  # enough to staff Zhao'an's poor villages: a stationing run proposes
+            registry.CreateCadre(
+                api.CreateCadreRequest(
+                    cadre=factories.cadre(
+                        home_region_code=ZHAOAN,
+                        location=factories.pb.LatLng(
+                            latitude=23.7 + (i % 12) * 0.02, longitude=117.1 + (i // 12) * 0.02
+                        ),
+                    )
                 )
             )
         coops = [

@@ -158,7 +158,7 @@ def add_helped_indicators(aid: AidModel) -> None:
 
 
 def maximise_need(aid: AidModel) -> None:
-    """Soft: maximise the need-weighted value of all grants (the module doc of aid_domain)."""
+    """Soft: maximise the need-weighted value of all grants (the module doc of ``problem``)."""
     pairs = aid.pairs
     x = pairs.value_base[aid.columns]
     k = pairs.value_step[aid.columns[aid.top_up]]

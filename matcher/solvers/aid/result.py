@@ -54,7 +54,7 @@ class ProgrammeUsage:
 
 @dataclass(frozen=True)
 class AidResult:
-    """Outcome of a solve; ``objective`` and ``best_bound`` in value units (``aid_domain``).
+    """Outcome of a solve; ``objective`` and ``bound`` in value units (``problem``).
 
     Under REACH_FIRST they are the need phase's, with the household count fixed at
     ``households_helped``.
@@ -62,7 +62,7 @@ class AidResult:
 
     status: SolveStatus
     objective: int
-    best_bound: int
+    bound: int
     gap: float
     timings: Timings
     grants: tuple[Grant, ...]
@@ -92,7 +92,7 @@ def build_result(
     return AidResult(
         status=status,
         objective=objective,
-        best_bound=bound,
+        bound=bound,
         gap=relative_gap(objective, bound),
         timings=timings,
         grants=_grants(problem, pairs, assignment),

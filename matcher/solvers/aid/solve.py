@@ -8,12 +8,12 @@ are defined in ``matcher.solvers.aid.problem``.
 How ``solve`` goes (``params.time_limit_s`` covers all of it; running out of time returns the
 best solution found with status FEASIBLE, never an exception):
 
-1. eligible pairs as numpy arrays (``aid_pairs``); two greedy solutions (``aid_greedy``);
-2. budget and quota prices (``aid_prices``, at most half the time): an upper bound close to
+1. eligible pairs as numpy arrays (``pairs``); two greedy solutions (``greedy``);
+2. budget and quota prices (``prices``, at most half the time): an upper bound close to
    the LP optimum and a solution close to the optimum;
-3. CP-SAT (``aid_model``, ``aid_cpsat``) from the best solution so far as its hint: on the whole
+3. CP-SAT (``model``, ``search``) from the best solution so far as its hint: on the whole
    model when it is small enough for CP-SAT to prove optimality in seconds, otherwise on one
-   chunk of households at a time (``aid_polish``). REACH_FIRST always solves the whole model,
+   chunk of households at a time (``polish``). REACH_FIRST always solves the whole model,
    in two phases.
 
 The reported bound is the smallest of CP-SAT's (whole model only), the prices' and the
@@ -53,46 +53,18 @@ from matcher.solvers.aid.pairs import (
 from matcher.solvers.aid.polish import polish
 from matcher.solvers.aid.prices import search_prices
 from matcher.solvers.aid.problem import (
-    CAUSES,
-    VALUE_SCALE,
-    AidHousehold,
     AidObjective,
     AidProblem,
-    AidProgramme,
-    HouseholdStatus,
-    NeedConfig,
-    Quota,
 )
 from matcher.solvers.aid.result import (
     AidResult,
-    Grant,
-    LeftOut,
-    LeftOutReason,
-    ProgrammeUsage,
     build_result,
     empty_result,
 )
 from matcher.solvers.aid.search import NO_BOUND, Clock, Run, run
 from matcher.solvers.common.solving import SolveParams, SolveStatus, Timings, cp_sat_status
 
-__all__ = [
-    "CAUSES",
-    "VALUE_SCALE",
-    "AidHousehold",
-    "AidObjective",
-    "AidProblem",
-    "AidProgramme",
-    "AidResult",
-    "Grant",
-    "HouseholdStatus",
-    "LeftOut",
-    "LeftOutReason",
-    "NeedConfig",
-    "ProgrammeUsage",
-    "Quota",
-    "greedy",
-    "solve",
-]
+__all__ = ["greedy", "solve"]
 
 _PRICE_SHARE = 0.5  # of the time limit, at most, for the price search
 # Up to this many grantable pairs CP-SAT gets the whole model (and can prove optimality);

@@ -34,7 +34,7 @@ class Objective(enum.Enum):
 
 MIN_TIME_LIMIT_S = 0.05  # even a late solve gets this long, to return at least its hint
 
-# Called with (objective, best_bound, elapsed_s) whenever a solver finds a better solution.
+# Called with (objective, bound, elapsed_s) whenever a solver finds a better solution.
 ProgressCallback = Callable[[float, float, float], None]
 
 

@@ -1,7 +1,7 @@
 """An integer linear model held as numpy arrays, written for CP-SAT or GLOP in bulk.
 
 The cadre models (stationing's exact path, contracting, stable postings) are written once
-into a ``SparseModel``; ``stationing_search`` solves it. Rows and variables go into the
+into a ``SparseModel``; ``common.sparse_search`` solves it. Rows and variables go into the
 CP-SAT proto from text in one call per kind, since ``CpModel.new_bool_var`` / ``add`` cost
 microseconds each (over 5 s at 400,000 pairs, against about 0.6 s this way); the LP
 relaxation goes to GLOP as one MPS string. A row is given as terms (row key, variable,

@@ -1,0 +1,32 @@
+"""Cadres → households (结对帮扶): each poor household contracted to one cadre, within quotas.
+``solve(problem, params)`` is the entry (``solve.py``)."""
+
+from matcher.solvers.contracting.problem import (
+    DEFAULT_QUOTA_BY_RANK,
+    POOR,
+    CadreLoad,
+    Contract,
+    ContractCadre,
+    ContractHousehold,
+    ContractingProblem,
+    ContractingResult,
+    HouseholdStatus,
+    Uncovered,
+    UncoveredReason,
+)
+from matcher.solvers.contracting.solve import solve
+
+__all__ = [
+    "DEFAULT_QUOTA_BY_RANK",
+    "POOR",
+    "CadreLoad",
+    "Contract",
+    "ContractCadre",
+    "ContractHousehold",
+    "ContractingProblem",
+    "ContractingResult",
+    "HouseholdStatus",
+    "Uncovered",
+    "UncoveredReason",
+    "solve",
+]

@@ -9,7 +9,7 @@ and every L(u) is a lower bound on the optimum. Keeping the quotas integral make
 value at least the LP bound; on the benchmark instance (2,000 cadres × 20,000 households) it
 is 0.39% higher, which matters because the optimum itself is about 1% above the LP bound.
 
-1. Start at the LP's optimal duals, read off the min-cost flow (``contracting_flow``): the
+1. Start at the LP's optimal duals, read off the min-cost flow (``flow``): the
    capacity prices are shortest-path distances in the flow's residual network (Bellman–Ford,
    vectorised), and each household's multiplier is its cheapest cost plus effort × price.
    There L(u) ≥ the LP bound already.
@@ -88,7 +88,7 @@ def _lp_multipliers(pairs: Pairs, x: FloatArray) -> FloatArray:
 
 def _capacity_prices(pairs: Pairs, x: FloatArray) -> FloatArray:
     """Each cadre's dual price per effort unit: minus its shortest-path distance from the sink
-    in the residual network of the flow (costs per effort unit, as in contracting_flow)."""
+    in the residual network of the flow (costs per effort unit, as in flow.py)."""
     n_cadres, rows = len(pairs.sites.quota), pairs.row
     unit = pairs.cost / pairs.effort
     load = np.bincount(pairs.cadre, weights=x * pairs.effort, minlength=n_cadres)

@@ -15,12 +15,12 @@ about two households of two causes and a 正处 (rank 5) five: the usual 1–5 h
 cadre, higher ranks carrying more. Pass ``quota_by_rank`` to change them.
 
 Each household considers only its ``k_nearest`` cheapest cadres that can take it, plus every
-cadre stationed in its village (``contracting_pairs``): about 400,000 pairs for 2,000 cadres ×
-20,000 households. The model is solved by ``stationing_search.solve_sparse``: the LP bound
-and its rounding (the LP as a min-cost flow, ``contracting_flow``, GLOP where that does not
-apply), then window search (``contracting_lns``) for the time left, then CP-SAT on the whole
-model if time remains. Meanwhile a Lagrangian bound (``contracting_bound``) runs on a thread
-of its own; the better of the two bounds is reported, with the gap.
+cadre stationed in its village (``pairs``): about 400,000 pairs for 2,000 cadres × 20,000
+households. The model (``model``) is solved by ``common.sparse_search.solve_sparse``: the LP
+bound and its rounding (the LP as a min-cost flow, ``flow``, GLOP where that does not apply),
+then window search (``search``) for the time left, then CP-SAT on the whole model if time
+remains. Meanwhile a Lagrangian bound (``bound``) runs on a thread of its own; the better of
+the two bounds is reported, with the gap.
 
 Infeasibility is reported per household. One that no candidate can take is NO_CANDIDATE.
 When the quotas cannot hold everyone, a first phase maximises the households covered (CP-SAT,
@@ -35,25 +35,16 @@ import time
 import numpy as np
 
 from matcher.solvers.common.solving import SolveParams, SolveStatus, Timings, relative_gap
-from matcher.solvers.common.sparse import FloatArray, IntArray, Relaxation, SparseModel
+from matcher.solvers.common.sparse import FloatArray, IntArray, Relaxation
 from matcher.solvers.common.sparse_search import Improve, Outcome, Rounding, solve_sparse
 from matcher.solvers.contracting import bound as contracting_bound
 from matcher.solvers.contracting import flow as contracting_flow
-from matcher.solvers.contracting import search as contracting_lns
-from matcher.solvers.contracting.pairs import Pairs, build_pairs, distance_m, greedy, repair
-from matcher.solvers.contracting.problem import (
-    DEFAULT_QUOTA_BY_RANK,
-    POOR,
-    CadreLoad,
-    Contract,
-    ContractCadre,
-    ContractHousehold,
-    ContractingProblem,
-    ContractingResult,
-    HouseholdStatus,
-    Uncovered,
-    UncoveredReason,
-)
+from matcher.solvers.contracting import search as contracting_search
+from matcher.solvers.contracting.greedy import greedy, repair
+from matcher.solvers.contracting.model import build_model
+from matcher.solvers.contracting.pairs import Pairs, build_pairs
+from matcher.solvers.contracting.problem import ContractingProblem, ContractingResult
+from matcher.solvers.contracting.result import build_result, left_out
 
 # Of the time left after the LP and its rounding, the window search's share: all of it. At
 # 400,000 pairs CP-SAT on the whole model improved nothing in 14 s while windows kept gaining
@@ -65,73 +56,7 @@ IMPROVE_SHARE = 1.0
 # +0.62% over the LP bound in 7 s alone; the LP bound cannot certify 1% there (docs/cadres.md).
 LAGRANGIAN_SHARE = 0.25
 
-__all__ = [
-    "DEFAULT_QUOTA_BY_RANK",
-    "POOR",
-    "CadreLoad",
-    "Contract",
-    "ContractCadre",
-    "ContractHousehold",
-    "ContractingProblem",
-    "ContractingResult",
-    "HouseholdStatus",
-    "Uncovered",
-    "UncoveredReason",
-    "build_model",
-    "build_pairs",
-    "solve",
-]
-
-
-def build_model(pairs: Pairs, *, cover: bool) -> SparseModel:
-    """x[p] per pair; with ``cover``, also u[i] per needy household (left uncovered) and the
-    objective Σu instead of the cost."""
-    model = SparseModel()
-    n_pairs, n_needy = len(pairs.cadre), len(pairs.needy)
-    model.add_variables(np.zeros(n_pairs, np.int64), np.ones(n_pairs, np.int64))
-    if cover:
-        model.add_variables(np.zeros(n_needy, np.int64), np.ones(n_needy, np.int64))
-    add_one_cadre_per_household(model, pairs, cover)
-    add_quota(model, pairs)
-    if cover:
-        minimise_uncovered(model, pairs)
-    else:
-        minimise_cost(model, pairs)
-    return model
-
-
-def add_one_cadre_per_household(model: SparseModel, pairs: Pairs, cover: bool) -> None:
-    """Hard: each poor household gets exactly one cadre (in the cover phase: or u = 1)."""
-    row = pairs.row
-    literal = np.arange(len(pairs.cadre), dtype=np.int64)
-    if cover:
-        n_needy = len(pairs.needy)
-        row = np.concatenate([row, np.arange(n_needy, dtype=np.int64)])
-        literal = np.concatenate([literal, len(pairs.cadre) + np.arange(n_needy, dtype=np.int64)])
-    model.add_exactly_one(row, literal)
-
-
-def add_quota(model: SparseModel, pairs: Pairs) -> None:
-    """Hard: a cadre's households add up to at most the quota of the cadre's rank (a row only
-    where the candidates could exceed it)."""
-    quota = pairs.sites.quota
-    load = np.bincount(pairs.cadre, weights=pairs.effort, minlength=len(quota))
-    tight = np.flatnonzero(load[pairs.cadre] > quota[pairs.cadre])
-    terms = (pairs.cadre[tight], tight, pairs.effort[tight])
-    model.add_rows(terms, np.zeros_like(quota), quota)
-
-
-def minimise_cost(model: SparseModel, pairs: Pairs) -> None:
-    """Soft: the cost of every contract."""
-    model.minimise(np.arange(len(pairs.cadre), dtype=np.int64), pairs.cost)
-
-
-def minimise_uncovered(model: SparseModel, pairs: Pairs) -> None:
-    """Soft (cover phase only): the number of households left without a cadre."""
-    n_needy = len(pairs.needy)
-    model.minimise(
-        len(pairs.cadre) + np.arange(n_needy, dtype=np.int64), np.ones(n_needy, np.int64)
-    )
+__all__ = ["solve"]
 
 
 def solve(problem: ContractingProblem, params: SolveParams | None = None) -> ContractingResult:
@@ -143,15 +68,15 @@ def solve(problem: ContractingProblem, params: SolveParams | None = None) -> Con
         pairs = build_pairs(problem)
     with timings.measure("build"):
         start = greedy(pairs)
-        if len(_left_out(pairs, start)):
+        if len(left_out(pairs, start)):
             start = repair(pairs, start)
     with timings.measure("solve"):
         cover = None
-        if len(_left_out(pairs, start)):
+        if len(left_out(pairs, start)):
             cover = _cover(pairs, start, params, started)
             start = cover.values if cover.values is not None else start
-        if len(_left_out(pairs, start)):
-            return _result(problem, pairs, start, _cover_status(cover), 0, timings)
+        if len(left_out(pairs, start)):
+            return build_result(problem, pairs, start, _cover_status(cover), 0, timings)
     with timings.measure("build"):
         model = build_model(pairs, cover=False)
     with timings.measure("solve"):
@@ -172,13 +97,13 @@ def solve(problem: ContractingProblem, params: SolveParams | None = None) -> Con
         chosen = np.flatnonzero(values[: len(pairs.cadre)])
         objective = int(pairs.cost[chosen].sum())
         status = SolveStatus.OPTIMAL if outcome.bound >= objective else outcome.status
-        return _result(problem, pairs, chosen, status, outcome.bound, timings)
+        return build_result(problem, pairs, chosen, status, outcome.bound, timings)
 
 
 def _lagrangian(
     pairs: Pairs, lp: Relaxation | None, start: IntArray, params: SolveParams, started: float
 ) -> int | None:
-    """The Lagrangian bound (``contracting_bound``), before the search so that the search can
+    """The Lagrangian bound (``bound``), before the search so that the search can
     stop once it is within the caller's gap of it, in at most LAGRANGIAN_SHARE of the time
     left. None without a flow relaxation, for a reproducible solve (its iterations could
     depend on the clock) or when the start is within the caller's gap of the LP bound."""
@@ -227,18 +152,18 @@ def _rounding(pairs: Pairs) -> Rounding:
 
     def rounding(x: FloatArray) -> IntArray | None:
         chosen = greedy(pairs, _by_value(pairs, x))
-        if len(_left_out(pairs, chosen)):
+        if len(left_out(pairs, chosen)):
             chosen = repair(pairs, chosen)
-        return None if len(_left_out(pairs, chosen)) else _values(pairs, chosen)
+        return None if len(left_out(pairs, chosen)) else _values(pairs, chosen)
 
     return rounding
 
 
 def _improve(pairs: Pairs, params: SolveParams) -> Improve:
-    """Window re-optimisation (``contracting_lns``) of a full cover."""
+    """Window re-optimisation (``search``) of a full cover."""
 
     def improve(values: IntArray, seconds: float, target: int) -> IntArray:
-        better = contracting_lns.improve(pairs, np.flatnonzero(values), seconds, target, params)
+        better = contracting_search.improve(pairs, np.flatnonzero(values), seconds, target, params)
         return _values(pairs, better)
 
     return improve
@@ -260,68 +185,3 @@ def _values(pairs: Pairs, chosen: IntArray) -> IntArray:
 def _with_slack(pairs: Pairs, chosen: IntArray) -> IntArray:
     covered = np.isin(pairs.needy, pairs.household[chosen])
     return np.concatenate([_values(pairs, chosen), (~covered).astype(np.int64)])
-
-
-def _left_out(pairs: Pairs, chosen: IntArray) -> IntArray:
-    return np.setdiff1d(pairs.needy, pairs.household[chosen])
-
-
-def _result(
-    problem: ContractingProblem,
-    pairs: Pairs,
-    chosen: IntArray,
-    status: SolveStatus,
-    bound: int,
-    timings: Timings,
-) -> ContractingResult:
-    """Measure ``chosen``; a household without a candidate makes the status INFEASIBLE."""
-    left_out = _left_out(pairs, chosen)
-    if len(pairs.hopeless):
-        status = SolveStatus.INFEASIBLE
-    objective = int(pairs.cost[chosen].sum())
-    bound = max(min(bound, objective), 0) if not len(left_out) else 0
-    households = problem.households
-    uncovered = [
-        Uncovered(households[i].id, UncoveredReason.NO_CANDIDATE) for i in pairs.hopeless.tolist()
-    ] + [Uncovered(households[i].id, UncoveredReason.OVER_QUOTA) for i in left_out.tolist()]
-    return ContractingResult(
-        status=status,
-        objective=objective,
-        bound=bound,
-        gap=relative_gap(objective, bound),
-        timings=timings,
-        contracts=_contracts(problem, pairs, chosen),
-        uncovered=tuple(sorted(uncovered, key=lambda u: u.household_id)),
-        loads=_loads(problem, pairs, chosen),
-    )
-
-
-def _contracts(problem: ContractingProblem, pairs: Pairs, chosen: IntArray) -> tuple[Contract, ...]:
-    sites = pairs.sites
-    h, c = pairs.household[chosen], pairs.cadre[chosen]
-    same = (sites.household_village[h] == sites.cadre_village[c]).tolist()
-    km = (distance_m(sites, h, c) / 1000.0).tolist()
-    rows = zip(
-        h.tolist(),
-        c.tolist(),
-        pairs.cost[chosen].tolist(),
-        pairs.effort[chosen].tolist(),
-        same,
-        km,
-        strict=True,
-    )
-    return tuple(
-        Contract(problem.households[i].id, problem.cadres[j].id, cost, effort, s, d)
-        for i, j, cost, effort, s, d in rows
-    )
-
-
-def _loads(problem: ContractingProblem, pairs: Pairs, chosen: IntArray) -> tuple[CadreLoad, ...]:
-    n = len(problem.cadres)
-    effort = np.zeros(n, dtype=np.int64)
-    np.add.at(effort, pairs.cadre[chosen], pairs.effort[chosen])
-    count = np.bincount(pairs.cadre[chosen], minlength=n)
-    rows = zip(
-        problem.cadres, pairs.sites.quota.tolist(), effort.tolist(), count.tolist(), strict=True
-    )
-    return tuple(CadreLoad(c.id, q, e, k) for c, q, e, k in rows)

@@ -25,6 +25,17 @@ BoolArray = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True)
+class Network:
+    """Node data of the transportation network, beside its arcs: the flow (``flow``) and its
+    duals (``duals``) both read it. ``forced_*`` mark equality constraints."""
+
+    supply: IntArray
+    demand: IntArray
+    forced_listings: BoolArray
+    forced_orders: BoolArray
+
+
+@dataclass(frozen=True)
 class Arcs:
     """One entry per allowed listing → order pair; per-kg money in fen."""
 

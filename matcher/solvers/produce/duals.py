@@ -21,14 +21,11 @@ and Z appear, so Bellman–Ford runs on at most (orders + 1)² edges.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
-if TYPE_CHECKING:
-    from matcher.solvers.produce.arcs import Arcs, Screening
-    from matcher.solvers.produce.flow import Network
+from matcher.solvers.produce.arcs import Arcs, Network, Screening
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]

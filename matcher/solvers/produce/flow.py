@@ -22,7 +22,7 @@ import numpy.typing as npt
 from ortools.graph.python import min_cost_flow
 
 from matcher.solvers.common.solving import Objective
-from matcher.solvers.produce.arcs import Arcs, Screening
+from matcher.solvers.produce.arcs import Arcs, Network, Screening
 from matcher.solvers.produce.duals import order_duals, would_sell_floor
 from matcher.solvers.produce.tables import Tables
 
@@ -38,16 +38,6 @@ class FlowSolution:
     shadow_fen: list[int | None]  # per order: value of one more kg of its maximum
     shadow_poor_bp: list[int] | None  # POVERTY_FIRST: priority kg (× 10,000) of one more kg
     would_sell: list[int | None]  # per listing (fully unsold ones), see would_sell_floor
-
-
-@dataclass(frozen=True)
-class Network:
-    """Node data of the transportation network; ``forced_*`` mark equality constraints."""
-
-    supply: IntArray
-    demand: IntArray
-    forced_listings: BoolArray
-    forced_orders: BoolArray
 
 
 def max_value_flow(arcs: Arcs, net: Network, weight: IntArray, use: BoolArray) -> IntArray:

@@ -104,7 +104,7 @@ class ProduceResult:
 
     status: SolveStatus
     objective: int  # fen: WELFARE value incl. bonus; POVERTY_FIRST value of the second stage
-    best_bound: int | None
+    bound: int | None
     gap: float | None
     timings: Timings
     allocations: tuple[Allocation, ...]
@@ -126,7 +126,7 @@ class Solution:
     flow: IntArray
     trucks: IntArray
     status: SolveStatus
-    best_bound: int | None
+    bound: int | None
     method: str
     prices: FlowSolution | None
     prices_from_relaxation: bool = False
@@ -155,11 +155,11 @@ def assemble(
 ) -> ProduceResult:
     arcs, _, tables = parts
     objective = objective_value(problem.objective, arcs, tables, solution.flow, solution.trucks)
-    bound = solution.best_bound
+    bound = solution.bound
     return ProduceResult(
         status=solution.status,
         objective=objective,
-        best_bound=bound,
+        bound=bound,
         gap=None if bound is None else relative_gap(objective, bound),
         timings=timings,
         allocations=_allocations(problem, arcs, tables, solution),

@@ -1,12 +1,12 @@
 """Produce allocation: match listings (supply) to orders (demand), net of transport, with a
 policy tilt toward poor-household producers.
 
-``solve(problem, params)`` builds the arcs (``produce_arcs``), solves the network relaxation
-as a min-cost flow (``produce_flow``; exact when there are no side constraints) and, when
+``solve(problem, params)`` builds the arcs (``arcs``), solves the network relaxation
+as a min-cost flow (``flow``; exact when there are no side constraints) and, when
 orders have minimum quantities or lanes have minimum lots or fixed costs, the exact CP-SAT
-model (``produce_exact``, ``produce_search``) hinted with the repaired relaxation. Results
-carry shadow prices (``produce_duals``) and a reason for every unsold kilogram
-(``produce_result``). ``greedy(problem)`` is the first-come-first-served baseline.
+model (``model``, ``search``) hinted with the repaired relaxation. Results
+carry shadow prices (``duals``) and a reason for every unsold kilogram
+(``result``). ``greedy(problem)`` is the first-come-first-served baseline.
 """
 
 from __future__ import annotations
@@ -19,57 +19,19 @@ import numpy as np
 from matcher.solvers.common.solving import Objective, SolveParams, SolveStatus, Timings
 from matcher.solvers.produce.arcs import build_arcs
 from matcher.solvers.produce.flow import solve_flow
-from matcher.solvers.produce.greedy import greedy
 from matcher.solvers.produce.model import needs_exact
 from matcher.solvers.produce.problem import (
-    PRIORITY_CLASSES,
-    InvalidProduceProblem,
-    Lane,
-    Listing,
-    Order,
-    PovertyBonus,
-    PovertyClass,
     ProduceProblem,
-    Shares,
-    TransportConfig,
-    household,
 )
 from matcher.solvers.produce.result import (
-    Allocation,
-    OrderOutcome,
-    ProduceKpis,
     ProduceResult,
     Solution,
-    UnsoldListing,
-    UnsoldReason,
     assemble,
     objective_value,
 )
 from matcher.solvers.produce.search import solve_exact
 
-__all__ = [
-    "PRIORITY_CLASSES",
-    "Allocation",
-    "InvalidProduceProblem",
-    "Lane",
-    "Listing",
-    "Objective",
-    "Order",
-    "OrderOutcome",
-    "PovertyBonus",
-    "PovertyClass",
-    "ProduceKpis",
-    "ProduceProblem",
-    "ProduceResult",
-    "Shares",
-    "SolveParams",
-    "TransportConfig",
-    "UnsoldListing",
-    "UnsoldReason",
-    "greedy",
-    "household",
-    "solve",
-]
+__all__ = ["solve"]
 
 DEFAULT_PARAMS = SolveParams()
 

@@ -9,8 +9,8 @@ Variables, in proto order:
 - ``u[k]`` per (village, need) pair under SOFT coverage: nobody in the team covers the need.
 
 Villages asking for no rank get their secretary afterwards (the best-ranked member), as any
-member qualifies. The greedy solution (``stationing_greedy``) is the start and CP-SAT's hint;
-``stationing_search`` adds the LP bound, LP rounding (greedy from the LP's postings) and
+member qualifies. The greedy solution (``greedy``) is the start and CP-SAT's hint;
+``common.sparse_search`` adds the LP bound, LP rounding (greedy from the LP's postings) and
 reduced-cost fixing. If nothing better is found in time, the start is returned (FEASIBLE)
 whenever it meets the hard rules.
 """
@@ -207,7 +207,7 @@ def values_of(layout: Layout, problem: StationingProblem, solution: Solution) ->
 def solve_exact(
     problem: StationingProblem, arcs: Arcs, params: SolveParams, timings: Timings
 ) -> StationingResult:
-    """Build the model, start from greedy, solve (``stationing_sparse``), decode."""
+    """Build the model, start from greedy, solve (``common.sparse``), decode."""
     started = time.perf_counter() - timings.load_s
     with timings.measure("build"):
         arcs = arcs.unique()

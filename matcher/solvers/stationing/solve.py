@@ -19,16 +19,15 @@ directly. The penalties keep every problem feasible (save HARD coverage): a vill
 cannot reach ``team_min`` gets what it can and is listed in ``StationingResult.short`` with a
 reason (NO_ELIGIBLE_WITHIN_DISTANCE, NO_RANK, ALL_CANDIDATES_TAKEN).
 
-``solve`` takes the fast path, one min-cost flow (``stationing_flow``), when only team sizes,
+``solve`` takes the fast path, one min-cost flow (``flow``), when only team sizes,
 distance and continuity apply, and is then exact; otherwise the exact path
-(``stationing_cpsat``): CP-SAT from a greedy hint, helped by the LP relaxation's bound,
-rounding and reduced-cost fixing (``stationing_search``). When time runs out it returns its
+(``model``): CP-SAT from a greedy hint, helped by the LP relaxation's bound, rounding and
+reduced-cost fixing (``common.sparse_search``). When time runs out it returns its
 best solution with status FEASIBLE and the gap to the bound; it never raises for that. Both
-paths are measured by one function (``stationing_report.evaluate``), so objectives compare.
+paths are measured by one function (``result.evaluate``), so objectives compare.
 
-Modules: ``stationing_domain`` (data), ``stationing_arcs`` (candidate arcs and distances),
-``stationing_flow``, ``stationing_needs``, ``stationing_greedy``, ``stationing_cpsat``,
-``stationing_report``; ``stationing_sparse`` and ``stationing_search`` are the bulk
+Modules: ``problem`` (data), ``arcs`` (candidate arcs and distances), ``flow``, ``needs``,
+``greedy``, ``model``, ``result``; ``common.sparse`` and ``common.sparse_search`` are the bulk
 CP-SAT/LP model and its solve, shared with contracting and stability.
 """
 
@@ -39,38 +38,13 @@ from matcher.solvers.stationing.arcs import build_arcs
 from matcher.solvers.stationing.flow import solve_flow
 from matcher.solvers.stationing.model import solve_exact
 from matcher.solvers.stationing.problem import (
-    CAUSE_SKILLS,
-    MAX_RANK,
     MIN_RANK,
-    Cadre,
-    Continuity,
     Coverage,
-    Posting,
-    ShortReason,
     StationingProblem,
     StationingResult,
-    Village,
-    VillageShort,
-    village_needs,
 )
 
-__all__ = [
-    "CAUSE_SKILLS",
-    "MAX_RANK",
-    "MIN_RANK",
-    "Cadre",
-    "Continuity",
-    "Coverage",
-    "Posting",
-    "ShortReason",
-    "StationingProblem",
-    "StationingResult",
-    "Village",
-    "VillageShort",
-    "solve",
-    "uses_fast_path",
-    "village_needs",
-]
+__all__ = ["solve", "uses_fast_path"]
 
 
 def uses_fast_path(problem: StationingProblem) -> bool:

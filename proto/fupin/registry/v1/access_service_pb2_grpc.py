@@ -29,7 +29,7 @@ class AccessServiceStub:
     """Access control: API keys and the audit log of reads of household records.
 
     Every call to fupin carries `authorization: Bearer <key>` in its metadata. A key has a role
-    and a scope; which roles may call which RPC is declared in registry/access.py and listed in
+    and a scope; which roles may call which RPC is declared in registry/access/policy.py and listed in
     docs/access.md. Errors of every RPC: UNAUTHENTICATED (no key, a key the server does not
     know, or a revoked one), PERMISSION_DENIED (the key's role may not call it),
     RESOURCE_EXHAUSTED (the key's rate limit), INVALID_ARGUMENT (bad fields, named).
@@ -109,7 +109,7 @@ class AccessServiceServicer:
     """Access control: API keys and the audit log of reads of household records.
 
     Every call to fupin carries `authorization: Bearer <key>` in its metadata. A key has a role
-    and a scope; which roles may call which RPC is declared in registry/access.py and listed in
+    and a scope; which roles may call which RPC is declared in registry/access/policy.py and listed in
     docs/access.md. Errors of every RPC: UNAUTHENTICATED (no key, a key the server does not
     know, or a revoked one), PERMISSION_DENIED (the key's role may not call it),
     RESOURCE_EXHAUSTED (the key's rate limit), INVALID_ARGUMENT (bad fields, named).
@@ -287,7 +287,7 @@ class AccessService:
     """Access control: API keys and the audit log of reads of household records.
 
     Every call to fupin carries `authorization: Bearer <key>` in its metadata. A key has a role
-    and a scope; which roles may call which RPC is declared in registry/access.py and listed in
+    and a scope; which roles may call which RPC is declared in registry/access/policy.py and listed in
     docs/access.md. Errors of every RPC: UNAUTHENTICATED (no key, a key the server does not
     know, or a revoked one), PERMISSION_DENIED (the key's role may not call it),
     RESOURCE_EXHAUSTED (the key's rate limit), INVALID_ARGUMENT (bad fields, named).

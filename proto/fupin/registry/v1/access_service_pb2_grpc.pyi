@@ -30,7 +30,7 @@ class AccessServiceStub:
     """Access control: API keys and the audit log of reads of household records.
 
     Every call to fupin carries `authorization: Bearer <key>` in its metadata. A key has a role
-    and a scope; which roles may call which RPC is declared in registry/access.py and listed in
+    and a scope; which roles may call which RPC is declared in registry/access/policy.py and listed in
     docs/access.md. Errors of every RPC: UNAUTHENTICATED (no key, a key the server does not
     know, or a revoked one), PERMISSION_DENIED (the key's role may not call it),
     RESOURCE_EXHAUSTED (the key's rate limit), INVALID_ARGUMENT (bad fields, named).
@@ -99,7 +99,7 @@ class AccessServiceAsyncStub(AccessServiceStub):
     """Access control: API keys and the audit log of reads of household records.
 
     Every call to fupin carries `authorization: Bearer <key>` in its metadata. A key has a role
-    and a scope; which roles may call which RPC is declared in registry/access.py and listed in
+    and a scope; which roles may call which RPC is declared in registry/access/policy.py and listed in
     docs/access.md. Errors of every RPC: UNAUTHENTICATED (no key, a key the server does not
     know, or a revoked one), PERMISSION_DENIED (the key's role may not call it),
     RESOURCE_EXHAUSTED (the key's rate limit), INVALID_ARGUMENT (bad fields, named).
@@ -164,7 +164,7 @@ class AccessServiceServicer(metaclass=_abc_1.ABCMeta):
     """Access control: API keys and the audit log of reads of household records.
 
     Every call to fupin carries `authorization: Bearer <key>` in its metadata. A key has a role
-    and a scope; which roles may call which RPC is declared in registry/access.py and listed in
+    and a scope; which roles may call which RPC is declared in registry/access/policy.py and listed in
     docs/access.md. Errors of every RPC: UNAUTHENTICATED (no key, a key the server does not
     know, or a revoked one), PERMISSION_DENIED (the key's role may not call it),
     RESOURCE_EXHAUSTED (the key's rate limit), INVALID_ARGUMENT (bad fields, named).

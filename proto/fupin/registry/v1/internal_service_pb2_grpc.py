@@ -27,7 +27,7 @@ if _version_not_supported:
 
 class MatcherStoreServiceStub:
     """Internal: what a matcher running as its own process reads from and writes to the registry
-    (the gRPC form of matcher/source.py's RegistrySource). Not for applications: use
+    (the gRPC form of matcher/service/source.py's RegistrySource). Not for applications: use
     RegistryService and fupin.matcher.v1.MatcherService.
 
     The mapping is mechanical, so adding a RegistrySource method costs only its messages here:
@@ -139,7 +139,7 @@ class MatcherStoreServiceStub:
 
 class MatcherStoreServiceServicer:
     """Internal: what a matcher running as its own process reads from and writes to the registry
-    (the gRPC form of matcher/source.py's RegistrySource). Not for applications: use
+    (the gRPC form of matcher/service/source.py's RegistrySource). Not for applications: use
     RegistryService and fupin.matcher.v1.MatcherService.
 
     The mapping is mechanical, so adding a RegistrySource method costs only its messages here:
@@ -223,7 +223,7 @@ class MatcherStoreServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def AidInputs(self, request, context):
-        """Aid runs (registry/aid_runs.py).
+        """Aid runs (registry/runs/aid.py).
         The programmes asked for, every household of the region and the (household, programme)
         grants the ledger already records among them, in one snapshot. NOT_FOUND names
         `<field>[i]` for a missing programme.
@@ -249,7 +249,7 @@ class MatcherStoreServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def StationingData(self, request, context):
-        """Cadre runs (registry/cadre_runs.py).
+        """Cadre runs (registry/runs/cadres.py).
         Poor villages of the region with their poor households' causes, and the available cadres
         (of those the reader may post).
         """
@@ -375,7 +375,7 @@ def add_MatcherStoreServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class MatcherStoreService:
     """Internal: what a matcher running as its own process reads from and writes to the registry
-    (the gRPC form of matcher/source.py's RegistrySource). Not for applications: use
+    (the gRPC form of matcher/service/source.py's RegistrySource). Not for applications: use
     RegistryService and fupin.matcher.v1.MatcherService.
 
     The mapping is mechanical, so adding a RegistrySource method costs only its messages here:

@@ -28,7 +28,7 @@ GRPC_VERSION: str
 
 class MatcherStoreServiceStub:
     """Internal: what a matcher running as its own process reads from and writes to the registry
-    (the gRPC form of matcher/source.py's RegistrySource). Not for applications: use
+    (the gRPC form of matcher/service/source.py's RegistrySource). Not for applications: use
     RegistryService and fupin.matcher.v1.MatcherService.
 
     The mapping is mechanical, so adding a RegistrySource method costs only its messages here:
@@ -72,7 +72,7 @@ class MatcherStoreServiceStub:
     """Applies a PROPOSED produce run, all or nothing; idempotent by request_id."""
     DiscardRun: _grpc.UnaryUnaryMultiCallable[_internal_service_pb2.DiscardRunRequest, _internal_service_pb2.DiscardRunResponse]
     AidInputs: _grpc.UnaryUnaryMultiCallable[_internal_service_pb2.AidInputsRequest, _internal_service_pb2.AidInputsResponse]
-    """Aid runs (registry/aid_runs.py).
+    """Aid runs (registry/runs/aid.py).
     The programmes asked for, every household of the region and the (household, programme)
     grants the ledger already records among them, in one snapshot. NOT_FOUND names
     `<field>[i]` for a missing programme.
@@ -86,7 +86,7 @@ class MatcherStoreServiceStub:
     naming `programmes[ID]` or `households[ID]` when the grants no longer fit.
     """
     StationingData: _grpc.UnaryUnaryMultiCallable[_internal_service_pb2.StationingDataRequest, _internal_service_pb2.StationingDataResponse]
-    """Cadre runs (registry/cadre_runs.py).
+    """Cadre runs (registry/runs/cadres.py).
     Poor villages of the region with their poor households' causes, and the available cadres
     (of those the reader may post).
     """
@@ -106,7 +106,7 @@ class MatcherStoreServiceStub:
 @_typing.type_check_only
 class MatcherStoreServiceAsyncStub(MatcherStoreServiceStub):
     """Internal: what a matcher running as its own process reads from and writes to the registry
-    (the gRPC form of matcher/source.py's RegistrySource). Not for applications: use
+    (the gRPC form of matcher/service/source.py's RegistrySource). Not for applications: use
     RegistryService and fupin.matcher.v1.MatcherService.
 
     The mapping is mechanical, so adding a RegistrySource method costs only its messages here:
@@ -147,7 +147,7 @@ class MatcherStoreServiceAsyncStub(MatcherStoreServiceStub):
     """Applies a PROPOSED produce run, all or nothing; idempotent by request_id."""
     DiscardRun: _aio.UnaryUnaryMultiCallable[_internal_service_pb2.DiscardRunRequest, _internal_service_pb2.DiscardRunResponse]  # type: ignore[assignment]
     AidInputs: _aio.UnaryUnaryMultiCallable[_internal_service_pb2.AidInputsRequest, _internal_service_pb2.AidInputsResponse]  # type: ignore[assignment]
-    """Aid runs (registry/aid_runs.py).
+    """Aid runs (registry/runs/aid.py).
     The programmes asked for, every household of the region and the (household, programme)
     grants the ledger already records among them, in one snapshot. NOT_FOUND names
     `<field>[i]` for a missing programme.
@@ -161,7 +161,7 @@ class MatcherStoreServiceAsyncStub(MatcherStoreServiceStub):
     naming `programmes[ID]` or `households[ID]` when the grants no longer fit.
     """
     StationingData: _aio.UnaryUnaryMultiCallable[_internal_service_pb2.StationingDataRequest, _internal_service_pb2.StationingDataResponse]  # type: ignore[assignment]
-    """Cadre runs (registry/cadre_runs.py).
+    """Cadre runs (registry/runs/cadres.py).
     Poor villages of the region with their poor households' causes, and the available cadres
     (of those the reader may post).
     """
@@ -180,7 +180,7 @@ class MatcherStoreServiceAsyncStub(MatcherStoreServiceStub):
 
 class MatcherStoreServiceServicer(metaclass=_abc_1.ABCMeta):
     """Internal: what a matcher running as its own process reads from and writes to the registry
-    (the gRPC form of matcher/source.py's RegistrySource). Not for applications: use
+    (the gRPC form of matcher/service/source.py's RegistrySource). Not for applications: use
     RegistryService and fupin.matcher.v1.MatcherService.
 
     The mapping is mechanical, so adding a RegistrySource method costs only its messages here:
@@ -279,7 +279,7 @@ class MatcherStoreServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _internal_service_pb2.AidInputsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_internal_service_pb2.AidInputsResponse, _abc.Awaitable[_internal_service_pb2.AidInputsResponse]]:
-        """Aid runs (registry/aid_runs.py).
+        """Aid runs (registry/runs/aid.py).
         The programmes asked for, every household of the region and the (household, programme)
         grants the ledger already records among them, in one snapshot. NOT_FOUND names
         `<field>[i]` for a missing programme.
@@ -311,7 +311,7 @@ class MatcherStoreServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _internal_service_pb2.StationingDataRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_internal_service_pb2.StationingDataResponse, _abc.Awaitable[_internal_service_pb2.StationingDataResponse]]:
-        """Cadre runs (registry/cadre_runs.py).
+        """Cadre runs (registry/runs/cadres.py).
         Poor villages of the region with their poor households' causes, and the available cadres
         (of those the reader may post).
         """

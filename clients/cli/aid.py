@@ -1,0 +1,286 @@
+"""`fupin aid …`: aid allocation runs and the ledger from the command line.
+
+    fupin aid allocate --programme ID [--programme ID …] [--region CODE]
+                       [--objective need|reach-first] [--cap-fen N] [--exclusive ID,ID]
+                       [--time-limit S] [--commit] [--chart FILE.png]
+    fupin aid ledger [--household ID] [--programme ID] [--run ID] [--limit N]
+    fupin aid verify
+    fupin aid spending [--region CODE]
+    fupin aid chart [--region CODE] [--out FILE.png]
+    fupin aid export [--region CODE] [--out FILE.csv]
+
+`allocate` shows the solver's progress (WatchMatchRun) while the run is solved, then a summary;
+--commit commits the proposed run (one ledger entry per grant). `verify` exits 1 when the
+ledger was tampered with. `chart` draws committed spending by cause of poverty.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from clients import auth
+from clients.cli.output import emit_json, emit_one, print_table, say, show
+from clients.cli.runs import solve_with_progress
+from clients.errors import from_rpc_error
+from fupin.matcher.v1 import matcher_service_pb2 as mpb
+from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
+from fupin.registry.v1 import ledger_service_pb2 as lpb
+from fupin.registry.v1 import ledger_service_pb2_grpc as lpb_grpc
+from fupin.registry.v1 import resources_pb2 as pb
+
+OBJECTIVES = {"need": mpb.AID_NEED, "reach-first": mpb.AID_REACH_FIRST}
+
+
+def add_commands(commands: Any, client: argparse.ArgumentParser) -> None:
+    aid = commands.add_parser("aid", help="allocate aid; read and verify the ledger")
+    verbs = aid.add_subparsers(dest="aid_verb", required=True, metavar="VERB")
+    allocate = verbs.add_parser("allocate", parents=[client], help="programmes to households")
+    allocate.add_argument("--programme", action="append", required=True, help="programme id")
+    allocate.add_argument("--region", default="", help="administrative code prefix")
+    allocate.add_argument("--objective", choices=list(OBJECTIVES), default="need")
+    allocate.add_argument("--cap-fen", type=int, default=0, help="total per household (fen)")
+    allocate.add_argument(
+        "--exclusive", action="append", default=[], help="ID,ID: at most one of these"
+    )
+    allocate.add_argument("--time-limit", type=float, default=30.0, help="seconds")
+    allocate.add_argument("--commit", action="store_true", help="commit the proposed run")
+    allocate.add_argument("--chart", type=Path, help="PNG of the grants by cause of poverty")
+    allocate.set_defaults(run=run_allocate)
+    ledger = verbs.add_parser("ledger", parents=[client], help="ledger entries, oldest first")
+    ledger.add_argument("--household", default="")
+    ledger.add_argument("--programme", default="")
+    ledger.add_argument("--run", dest="run_id", default="")
+    ledger.add_argument("--limit", type=int, default=100)
+    ledger.set_defaults(run=run_ledger)
+    verify = verbs.add_parser("verify", parents=[client], help="check the hash chain")
+    verify.set_defaults(run=run_verify)
+    spending = verbs.add_parser("spending", parents=[client], help="per programme and county")
+    spending.add_argument("--region", default="")
+    spending.set_defaults(run=run_spending)
+    chart = verbs.add_parser("chart", parents=[client], help="spending by cause of poverty")
+    chart.add_argument("--region", default="")
+    chart.add_argument("--out", type=Path, default=Path("aid_by_cause.png"))
+    chart.set_defaults(run=run_chart)
+    export = verbs.add_parser("export", parents=[client], help="masked CSV for publication")
+    export.add_argument("--region", default="")
+    export.add_argument("--out", type=Path, help="default: stdout")
+    export.set_defaults(run=run_export)
+
+
+@contextmanager
+def stubs(args: argparse.Namespace) -> Iterator[tuple[Any, Any]]:
+    """(matcher, ledger) stubs; gRPC errors leave as the client's typed errors."""
+    with auth.client_channel(args.target) as channel:
+        try:
+            yield mpb_grpc.MatcherServiceStub(channel), lpb_grpc.LedgerServiceStub(channel)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from None
+
+
+def run_allocate(args: argparse.Namespace) -> int:
+    run_id = f"cli-{uuid.uuid4().hex[:20]}"
+    request = mpb.AllocateAidRequest(
+        selection=mpb.AidSelection(region_code=args.region, programme_ids=args.programme),
+        rules=mpb.AidRules(
+            objective=OBJECTIVES[args.objective],
+            household_cap_fen=args.cap_fen,
+            exclusive_groups=[
+                mpb.ExclusiveGroup(programme_ids=group.split(",")) for group in args.exclusive
+            ],
+        ),
+        parameters=mpb.SolveParameters(time_limit_s=args.time_limit),
+        run_id=run_id,
+        request_id=run_id,
+    )
+    with stubs(args) as (matcher, _):
+        run = solve_with_progress(
+            matcher,
+            request,
+            timeout=args.time_limit + args.timeout + 30,
+            method="AllocateAid",
+            describe=_progress,
+        )
+        if args.commit and run.state == mpb.PROPOSED:
+            run = matcher.CommitMatchRun(
+                mpb.CommitMatchRunRequest(id=run.id, request_id=f"commit-{run.id}"),
+                timeout=args.timeout,
+            )
+    _summary(run, args.output)
+    if args.chart:
+        say(f"chart: {_chart(_by_cause(run), args.chart, _title(run))}")
+    return 0 if run.state in (mpb.PROPOSED, mpb.COMMITTED) else 1
+
+
+def _progress(event: mpb.MatchRunEvent) -> str:
+    state = mpb.RunState.Name(event.state)
+    if not event.elapsed_s:
+        return f"  {state}"
+    return (
+        f"  {state:<9} need value {event.objective:>16,.0f}  bound {event.best_bound:>16,.0f}"
+        f"  {event.elapsed_s:7.2f} s"
+    )
+
+
+def _summary(run: mpb.MatchRun, output: str) -> None:
+    if output == "json":
+        emit_one(run, output)
+        return
+    granted = sum(g.amount_fen for g in run.aid.grants)
+    state, status = mpb.RunState.Name(run.state), mpb.SolveStatus.Name(run.status)
+    show(
+        f"run {run.id}: {state}, {status}, need value {run.objective:,}, gap {run.gap:.4%}; "
+        f"{len(run.aid.grants)} grants, {granted / 100:,.2f} yuan to "
+        f"{run.aid.households_helped} households"
+    )
+    rows = [
+        [
+            u.programme_id,
+            str(u.grants),
+            f"{u.spent_fen / 100:,.2f}",
+            f"{u.remaining_fen / 100:,.2f}",
+        ]
+        for u in run.aid.programmes
+    ]
+    if rows:
+        print_table(["PROGRAMME", "GRANTS", "GRANTED YUAN", "LEFT YUAN"], rows)
+    reasons: dict[str, int] = defaultdict(int)
+    for x in run.aid.left_out:
+        reasons[mpb.LeftOutReason.Name(x.reason)] += 1
+    for reason, count in sorted(reasons.items()):
+        show(f"left out: {count} eligible household-programme pairs, {reason}")
+    if run.error:
+        show(f"error: {run.error}")
+
+
+def _by_cause(run: mpb.MatchRun) -> dict[str, int]:
+    """A grant's amount split evenly among the causes it matched."""
+    out: dict[str, int] = defaultdict(int)
+    for g in run.aid.grants:
+        causes = [pb.PovertyCause.Name(c).lower() for c in g.causes_matched] or ["unspecified"]
+        for cause in causes:
+            out[cause] += g.amount_fen // len(causes)
+    return dict(out)
+
+
+def _title(run: mpb.MatchRun) -> str:
+    return f"Aid by cause of poverty, run {run.id} ({mpb.RunState.Name(run.state)})"
+
+
+def run_ledger(args: argparse.Namespace) -> int:
+    request = lpb.ListLedgerEntriesRequest(
+        household_id=args.household,
+        programme_id=args.programme,
+        run_id=args.run_id,
+        page_size=min(max(args.limit, 1), 1000),
+    )
+    with stubs(args) as (_, ledger):
+        entries = list(ledger.ListLedgerEntries(request, timeout=args.timeout).entries)
+    if args.output == "json":
+        for entry in entries:
+            emit_json(entry)
+        return 0
+    rows = [
+        [
+            str(e.seq),
+            e.time.ToDatetime().isoformat(timespec="seconds"),
+            lpb.LedgerEntryKind.Name(e.kind),
+            e.run_id,
+            e.subject_id,
+            e.counterpart_id,
+            f"{e.amount_fen / 100:,.2f}" if e.amount_fen else f"{e.quantity_kg:,} kg",
+            e.hash[:12],
+        ]
+        for e in entries
+    ]
+    if not rows:
+        say("no ledger entries")
+        return 0
+    print_table(["SEQ", "TIME", "KIND", "RUN", "SUBJECT", "COUNTERPART", "AMOUNT", "HASH"], rows)
+    return 0
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    with stubs(args) as (_, ledger):
+        result = ledger.VerifyLedger(lpb.VerifyLedgerRequest(), timeout=args.timeout)
+    if args.output == "json":
+        emit_json(result)
+    elif result.intact:
+        show(f"ledger intact: {result.entries:,} entries checked")
+    else:
+        where = f"entry {result.first_broken_seq}: " if result.first_broken_seq else ""
+        show(f"ledger BROKEN at {where}{result.reason}")
+    return 0 if result.intact else 1
+
+
+def run_spending(args: argparse.Namespace) -> int:
+    with stubs(args) as (_, ledger):
+        programmes = ledger.GetProgrammeSpending(
+            lpb.GetProgrammeSpendingRequest(), timeout=args.timeout
+        ).programmes
+        totals = ledger.SpendingTotals(
+            lpb.SpendingTotalsRequest(region_code=args.region), timeout=args.timeout
+        )
+    if args.output == "json":
+        emit_json(lpb.GetProgrammeSpendingResponse(programmes=programmes))
+        emit_json(totals)
+        return 0
+    yuan = [
+        [
+            p.programme_id,
+            p.display_name,
+            *(f"{v / 100:,.2f}" for v in (p.budget_fen, p.spent_fen, p.remaining_fen)),
+            str(p.grants),
+        ]
+        for p in programmes
+    ]
+    print_table(["PROGRAMME", "NAME", "BUDGET", "SPENT", "REMAINING", "GRANTS"], yuan)
+    counties = [[t.key, f"{t.amount_fen / 100:,.2f}", str(t.households)] for t in totals.counties]
+    if counties:
+        show("")
+        print_table(["COUNTY", "GRANTED YUAN", "HOUSEHOLDS"], counties)
+    return 0
+
+
+def run_chart(args: argparse.Namespace) -> int:
+    with stubs(args) as (_, ledger):
+        totals = ledger.SpendingTotals(
+            lpb.SpendingTotalsRequest(region_code=args.region), timeout=args.timeout
+        )
+    where = f" in {args.region}" if args.region else ""
+    title = (
+        f"Committed aid by cause of poverty{where} ({totals.total_fen / 1e6:,.2f} × 10,000 yuan)"
+    )
+    path = _chart({t.key: t.amount_fen for t in totals.causes}, args.out, title)
+    show(str(path))
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    request = lpb.ExportTransparencyRequest(region_code=args.region)
+    with stubs(args) as (_, ledger):
+        chunks = ledger.ExportTransparency(request, timeout=args.timeout * 10)
+        if args.out is None:
+            for chunk in chunks:
+                sys.stdout.write(chunk.data.decode())
+            return 0
+        with args.out.open("wb") as out:
+            for chunk in chunks:
+                out.write(chunk.data)
+    say(f"wrote {args.out}")
+    return 0
+
+
+def _chart(by_cause: Mapping[str, int], out: Path, title: str) -> Path:
+    """The chart, with matplotlib imported only when one is drawn (it doubles the CLI's start)."""
+    from clients.aid_charts import spending_by_cause
+
+    return spending_by_cause(by_cause, out, title)

@@ -1,0 +1,36 @@
+"""`fupin health`: exit 0 when a server's gRPC health says SERVING (for container checks).
+
+fupin health [--target HOST:PORT] [--service NAME] [--timeout SECONDS]
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from clients.cli.output import say
+
+
+def add_command(commands: Any, client: argparse.ArgumentParser) -> None:
+    health = commands.add_parser(
+        "health", parents=[client], help="exit 0 if the server is SERVING, 1 if not"
+    )
+    health.add_argument("--service", default="", help="a service name (default: the server)")
+    health.set_defaults(run=run_health)
+
+
+def run_health(args: argparse.Namespace) -> int:
+    with grpc.insecure_channel(args.target) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        request = health_pb2.HealthCheckRequest(service=args.service)
+        try:
+            reply = stub.Check(request, timeout=args.timeout)
+        except grpc.RpcError as exc:
+            say(f"fupin: {args.target}: {exc.code().name}")
+            return 1
+    status = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+    say(f"{args.target}: {status}")
+    return 0 if reply.status == health_pb2.HealthCheckResponse.SERVING else 1

@@ -1,0 +1,146 @@
+"""`fupin keys …` and `fupin audit`: API keys and the audit log, through AccessService.
+
+    fupin keys create --role office --scope 350624 [--description TEXT]
+    fupin keys list [--filter 'role = OFFICE']
+    fupin keys revoke KEY_ID
+    fupin audit [--filter 'household_id = "hh-…"']
+
+Key management needs an admin key; the audit log an admin or auditor key. The key sent is
+$FUPIN_API_KEY, or the file named by $FUPIN_API_KEY_FILE, or var/admin.key (clients/auth.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import grpc
+from google.protobuf import json_format
+
+from clients import auth
+from clients.cli.output import emit_json, print_table, say, show
+from clients.errors import from_rpc_error
+from fupin.registry.v1 import access_service_pb2 as apb
+from fupin.registry.v1 import access_service_pb2_grpc as apb_grpc
+
+ROLES = ["admin", "office", "cooperative", "platform", "auditor"]
+
+
+def add_commands(commands: Any, client: argparse.ArgumentParser) -> None:
+    keys = commands.add_parser("keys", help="create, list or revoke API keys (admin)")
+    verbs = keys.add_subparsers(dest="verb", required=True, metavar="VERB")
+    create = verbs.add_parser("create", parents=[client], help="print a new key's secret once")
+    create.add_argument("--role", required=True, choices=ROLES)
+    create.add_argument(
+        "--scope",
+        default="",
+        help="office/auditor: admin code prefix; cooperative: producer id; platform: buyer id",
+    )
+    create.add_argument("--description", default="", help="who holds the key")
+    create.set_defaults(run=run_create)
+    listing = verbs.add_parser("list", parents=[client], help="keys, never their secrets")
+    listing.add_argument("--filter", default="", help="e.g. 'role = OFFICE AND revoked = false'")
+    listing.add_argument("-q", "--quiet", action="store_true", help="the ids alone, one a line")
+    listing.set_defaults(run=run_list)
+    revoke = verbs.add_parser("revoke", parents=[client], help="the key stops working at once")
+    revoke.add_argument("id")
+    revoke.set_defaults(run=run_revoke)
+    audit = commands.add_parser("audit", parents=[client], help="reads of household records")
+    audit.add_argument("--filter", default="", help="key_id, rpc or household_id = …")
+    audit.set_defaults(run=run_audit)
+
+
+@contextmanager
+def access_stub(args: argparse.Namespace) -> Iterator[Any]:
+    with auth.client_channel(args.target) as channel:
+        try:
+            yield apb_grpc.AccessServiceStub(channel)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from None
+
+
+def run_create(args: argparse.Namespace) -> int:
+    request = apb.CreateApiKeyRequest(
+        role=apb.Role.Value(args.role.upper()), scope=args.scope, description=args.description
+    )
+    with access_stub(args) as stub:
+        created = stub.CreateApiKey(request, timeout=args.timeout)
+    if args.output == "json":
+        emit_json(created)
+    else:
+        say(f"created {created.api_key.id} ({args.role} {args.scope}); its secret, shown once:")
+        show(created.secret)
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    rows = list_all(args, "ListApiKeys", apb.ListApiKeysRequest, "api_keys")
+    if args.quiet:
+        for row in rows:
+            show(row.id)
+        return 0
+    emit_rows(rows, args.output, ["ID", "ROLE", "SCOPE", "CREATED", "REVOKED", "DESCRIPTION"], _key)
+    return 0
+
+
+def list_all(args: argparse.Namespace, method: str, request_type: Any, field: str) -> list[Any]:
+    """Every item of a paged list RPC of AccessService."""
+    rows: list[Any] = []
+    token = ""
+    with access_stub(args) as stub:
+        while True:
+            request = request_type(filter=args.filter, page_size=500, page_token=token)
+            page = getattr(stub, method)(request, timeout=args.timeout)
+            rows.extend(getattr(page, field))
+            token = page.next_page_token
+            if not token:
+                return rows
+
+
+def _key(key: apb.ApiKey) -> list[str]:
+    revoked = key.revoke_time.ToJsonString() if key.HasField("revoke_time") else ""
+    return [
+        key.id,
+        apb.Role.Name(key.role).lower(),
+        key.scope,
+        key.create_time.ToJsonString(),
+        revoked,
+        key.description,
+    ]
+
+
+def run_revoke(args: argparse.Namespace) -> int:
+    with access_stub(args) as stub:
+        stub.RevokeApiKey(apb.RevokeApiKeyRequest(id=args.id), timeout=args.timeout)
+    say(f"revoked {args.id}")
+    return 0
+
+
+def run_audit(args: argparse.Namespace) -> int:
+    rows = list_all(args, "ListAuditEvents", apb.ListAuditEventsRequest, "events")
+    emit_rows(rows, args.output, ["TIME", "KEY", "ROLE", "RPC", "HOUSEHOLDS"], _event)
+    return 0
+
+
+def _event(event: apb.AuditEvent) -> list[str]:
+    ids = list(event.household_ids)
+    shown = ",".join(ids[:3]) + (f" (+{len(ids) - 3})" if len(ids) > 3 else "")
+    return [
+        event.time.ToJsonString(),
+        event.key_id,
+        apb.Role.Name(event.role).lower(),
+        event.rpc.rsplit("/", 1)[-1],
+        shown,
+    ]
+
+
+def emit_rows(rows: list[Any], output: str, headings: list[str], cells: Any) -> None:
+    if output == "json":
+        for row in rows:
+            emit_json(json_format.MessageToDict(row, preserving_proto_field_name=True))
+    elif rows:
+        print_table(headings, [cells(row) for row in rows])
+    else:
+        say("none")

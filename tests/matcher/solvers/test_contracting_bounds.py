@@ -1,0 +1,180 @@
+"""Contracting's relaxations and bounds against HiGHS: the flow LP, the Lagrangian bound, and
+the search that stops once the bound certifies the gap."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+
+import numpy as np
+import pytest
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+from scipy.sparse import coo_matrix, csr_matrix
+
+from bench.cadres import contracting_problem
+from matcher.solvers.common.solving import SolveParams
+from matcher.solvers.contracting import bound as contracting_bound
+from matcher.solvers.contracting import flow as contracting_flow
+from matcher.solvers.contracting import (
+    solve,
+)
+from matcher.solvers.contracting.pairs import Pairs, build_pairs
+
+
+def pair_matrices(pairs: Pairs) -> tuple[csr_matrix, csr_matrix]:
+    """Rows "one cadre per household" and "effort per cadre" over ``pairs``."""
+    n_pairs, needy = len(pairs.cadre), pairs.needy
+    n_cadres, column = len(pairs.sites.quota), np.arange(n_pairs)
+    rows = np.searchsorted(needy, pairs.household)
+    one = coo_matrix((np.ones(n_pairs), (rows, column)), (len(needy), n_pairs))
+    load = coo_matrix((pairs.effort, (pairs.cadre, column)), (n_cadres, n_pairs))
+    return one.tocsr(), load.tocsr()
+
+
+def lp_optimum(pairs: Pairs) -> float | None:
+    """The LP relaxation of the contracting model over ``pairs``, by HiGHS; None if the
+    quotas cannot hold every household even fractionally."""
+    one, load = pair_matrices(pairs)
+    result = linprog(
+        pairs.cost,
+        A_ub=load,
+        b_ub=pairs.sites.quota,
+        A_eq=one,
+        b_eq=np.ones(len(pairs.needy)),
+        bounds=(0, 1),
+        method="highs",
+    )
+    assert result.status in (0, 2)
+    return float(result.fun) if result.status == 0 else None
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_flow_relaxation_is_the_lp_optimum(seed: int) -> None:
+    """The min-cost flow in effort units has the LP's optimal value, and its x is feasible;
+    no relaxation where the LP is infeasible."""
+    problem = contracting_problem(12, 150, seed=seed)
+    pairs = build_pairs(problem)
+    relaxed, expected = contracting_flow.relaxation(pairs), lp_optimum(pairs)
+    assert (relaxed is None) == (expected is None)
+    if relaxed is None:
+        return
+    assert relaxed.value == pytest.approx(expected, rel=1e-9, abs=1e-6)
+    x = relaxed.x
+    assert np.all((x >= -1e-9) & (x <= 1 + 1e-9))
+    per_household = np.bincount(np.searchsorted(pairs.needy, pairs.household), weights=x)
+    assert np.allclose(per_household, 1.0)
+    load = np.bincount(pairs.cadre, weights=x * pairs.effort, minlength=len(pairs.sites.quota))
+    assert np.all(load <= pairs.sites.quota + 1e-6)
+    assert relaxed.value == pytest.approx(float(pairs.cost @ x))
+
+
+def test_flow_relaxation_declines_efforts_that_depend_on_the_cadre() -> None:
+    problem = contracting_problem(3, 8, seed=1)
+    effort = np.ones((8, 3), dtype=np.int64)
+    effort[:, 0] = 2  # the same household costs cadre 0 twice the effort
+    pairs = build_pairs(dataclasses.replace(problem, effort=effort))
+    assert contracting_flow.relaxation(pairs) is None
+    assert contracting_flow.relaxation(build_pairs(problem)) is not None
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_window_search_on_a_larger_instance_against_milp(seed: int) -> None:
+    """40 cadres × 400 households: windows (8–24 cadres) are true parts of the problem. The
+    result is feasible, its bound is at most the MILP optimum over the same pairs, and its
+    objective within 0.5% of it."""
+    problem = contracting_problem(40, 400, seed=seed)
+    pairs = build_pairs(problem)
+    expected = pairs_milp_optimum(pairs)
+    result = solve(problem, SolveParams(time_limit_s=20.0, workers=2))
+    assert not result.uncovered
+    assert result.bound <= expected <= result.objective <= expected * 1.005
+    assert all(load.effort <= load.quota for load in result.loads)
+
+
+def pairs_milp_optimum(pairs: Pairs) -> int:
+    """The contracting model over ``pairs`` as a MILP, by HiGHS."""
+    one, load = pair_matrices(pairs)
+    result = milp(
+        pairs.cost,
+        constraints=[LinearConstraint(one, 1, 1), LinearConstraint(load, 0, pairs.sites.quota)],
+        integrality=np.ones(len(pairs.cost)),
+        bounds=Bounds(0, 1),
+        options={"mip_rel_gap": 0},
+    )
+    assert result.status == 0
+    return round(result.fun)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_knapsack_relaxation_matches_brute_force(seed: int) -> None:
+    """L(u) for random multipliers: Σu plus, per cadre, the best subset of its pairs within
+    quota by enumeration."""
+    pairs = build_pairs(contracting_problem(3, 12, seed=seed))
+    rows = np.searchsorted(pairs.needy, pairs.household)
+    rng = np.random.default_rng(seed)
+    u = pairs.cost.max(initial=1) * rng.uniform(0, 1.5, len(pairs.needy))
+    value, taken = contracting_bound._relaxation(pairs, u)
+    reduced = pairs.cost - u[rows]
+    expected = float(u.sum())
+    for cadre, quota in enumerate(pairs.sites.quota.tolist()):
+        mine = np.flatnonzero(pairs.cadre == cadre).tolist()
+        best = 0.0
+        for size in range(1, len(mine) + 1):
+            for subset in itertools.combinations(mine, size):
+                if pairs.effort[list(subset)].sum() <= quota:
+                    best = min(best, float(reduced[list(subset)].sum()))
+        expected += best
+    assert value == pytest.approx(expected, abs=1e-6)
+    load = np.bincount(pairs.cadre[taken], weights=pairs.effort[taken], minlength=3)
+    assert np.all(load <= pairs.sites.quota)
+    assert float(u.sum() + reduced[taken].sum()) == pytest.approx(value, abs=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_lagrangian_bound_lies_between_the_lp_and_the_optimum(seed: int) -> None:
+    problem = contracting_problem(40, 400, seed=seed)
+    pairs = build_pairs(problem)
+    relaxed = contracting_flow.relaxation(pairs)
+    assert relaxed is not None
+    optimum = pairs_milp_optimum(pairs)
+    bound = contracting_bound.lagrangian_bound(pairs, relaxed.x, 2 * optimum, 3.0)
+    assert relaxed.bound <= bound <= optimum
+
+
+def test_lagrangian_bound_reports_its_best_so_far(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a report after every step: the best so far, never falling, ending at the bound."""
+    monkeypatch.setattr(contracting_bound, "REPORT_EVERY_S", 0.0)
+    pairs = build_pairs(contracting_problem(40, 400, seed=0))
+    relaxed = contracting_flow.relaxation(pairs)
+    assert relaxed is not None
+    reports: list[int] = []
+    bound = contracting_bound.lagrangian_bound(
+        pairs, relaxed.x, 2 * relaxed.bound, 3.0, reports.append
+    )
+    assert len(reports) > 10 and reports == sorted(reports)
+    assert relaxed.bound <= reports[0] and reports[-1] <= bound
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_search_stops_within_the_gap_the_lagrangian_bound_certifies(seed: int) -> None:
+    """Asked for 0.5%, the solve stops once the Lagrangian bound certifies it, where the LP
+    bound could not: the bound is below HiGHS's optimum, the solution within 0.5% of it. The
+    progress reports carry the better bound, each a true bound."""
+    problem = contracting_problem(40, 400, seed=seed)
+    pairs = build_pairs(problem)
+    relaxed = contracting_flow.relaxation(pairs)
+    assert relaxed is not None
+    optimum = pairs_milp_optimum(pairs)
+    reports: list[tuple[float, float, float]] = []
+    params = SolveParams(
+        time_limit_s=20,
+        workers=2,
+        relative_gap=0.005,
+        progress=lambda value, bound, seconds: reports.append((value, bound, seconds)),
+    )
+    result = solve(problem, params)
+    assert relaxed.bound < result.bound <= optimum <= result.objective
+    assert all(bound <= optimum <= value for value, bound, _ in reports)
+    assert relaxed.bound < max(bound for _, bound, _ in reports) <= result.bound
+    assert result.objective <= result.bound * 1.005 and result.gap <= 0.005
+    assert result.objective > relaxed.bound * 1.005  # the LP bound alone leaves it short

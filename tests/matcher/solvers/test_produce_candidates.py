@@ -1,0 +1,75 @@
+"""k-nearest candidate orders for large produce problems, against a brute-force ranking."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+
+from matcher.service.jobs import ProduceJob, sparsified
+from matcher.solvers.common.geo import great_circle_km
+from matcher.solvers.produce import ProduceProblem
+from matcher.solvers.produce.candidates import nearest_orders
+from tests.matcher.solvers.test_produce_factories import TODAY, listing, order
+
+
+def scattered(seed: int, n_listings: int, n_orders: int):
+    rng = random.Random(seed)
+    products = ["green_plum", "tea"]
+    listings = [
+        listing(
+            f"L{i}",
+            product=rng.choice(products),
+            lat=rng.uniform(22, 26),
+            lng=rng.uniform(114, 119),
+        )
+        for i in range(n_listings)
+    ]
+    orders = [
+        order(
+            f"O{j}",
+            product=rng.choice(products),
+            lat=rng.uniform(22, 26),
+            lng=rng.uniform(114, 119),
+        )
+        for j in range(n_orders)
+    ]
+    return listings, orders
+
+
+def test_each_listing_gets_its_k_nearest_same_product_orders():
+    """The pairs are exactly each listing's k nearest orders of its product (brute force)."""
+    listings, orders = scattered(7, 40, 25)
+    li, oi = nearest_orders(listings, orders, k=4)
+    got: dict[int, set[int]] = {}
+    for i, j in zip(li.tolist(), oi.tolist(), strict=True):
+        got.setdefault(i, set()).add(j)
+    for i, x in enumerate(listings):
+        same = [j for j, o in enumerate(orders) if o.product == x.product]
+        km = {j: float(great_circle_km(x.lat, x.lng, orders[j].lat, orders[j].lng)) for j in same}
+        expected = set(sorted(same, key=km.__getitem__)[:4])
+        assert got.get(i, set()) == expected
+
+
+def test_fewer_orders_than_k_gives_all_of_them():
+    """With k above the number of same-product orders, every such order is a candidate."""
+    listings, orders = scattered(3, 5, 6)
+    li, oi = nearest_orders(listings, orders, k=50)
+    pairs = set(zip(li.tolist(), oi.tolist(), strict=True))
+    expected = {
+        (i, j)
+        for i, x in enumerate(listings)
+        for j, o in enumerate(orders)
+        if o.product == x.product
+    }
+    assert pairs == expected
+
+
+def test_small_problems_stay_dense_unless_asked():
+    """A small job keeps every pair; asking for k nearest restricts it."""
+    listings, orders = scattered(5, 10, 8)
+    problem = ProduceProblem(listings=tuple(listings), orders=tuple(orders), today=TODAY)
+    assert sparsified(ProduceJob(problem)).candidates is None
+    li, oi = sparsified(ProduceJob(problem, orders_per_listing=2)).candidates
+    assert np.bincount(li, minlength=10).max() <= 2
+    assert len(li) == len(oi)
