@@ -13,7 +13,7 @@ from registry.access.policy import Role
 from tests import factories
 from tests.access.test_scopes import as_key
 from tests.access.world import ZHAOAN
-from tests.matcher.test_service import inline_listing, inline_order
+from tests.matcher.service.test_service import inline_listing, inline_order
 from tests.rpcerrors import fields_of, rpc_fails
 
 
