@@ -10,14 +10,14 @@ from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
 from fupin.registry.v1 import registry_service_pb2 as api
 from fupin.registry.v1 import resources_pb2 as pb
 from matcher.solvers.common.geo import great_circle_km
-from matcher.solvers.produce import solve as produce
+from matcher.solvers.produce import TransportConfig
 from tests import factories
 
 HOME = (23.72349, 117.17661)  # off the grid: 0.4 km from its grid point
 
 
 def _km(lat: float, lng: float, to: pb.LatLng) -> float:
-    road = produce.TransportConfig().road_factor
+    road = TransportConfig().road_factor
     return float(great_circle_km(lat, lng, to.latitude, to.longitude)) * road
 
 
