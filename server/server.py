@@ -30,6 +30,7 @@ from registry.resources import servicer as service
 from registry.resources.scoring import ScoringConfig
 from registry.resources.store import RegistryStore
 from server import grpc_source, probe
+from server.admission import Admission
 from server.guard import Authenticator, Guard, RateLimiter
 from server.interceptor import RpcInterceptor
 from server.metrics import Metrics
@@ -102,7 +103,15 @@ def create_server(settings: Settings, *, address: str | None = None) -> Running:
         closers.append(remote_keys.close)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="rpc"),
-        interceptors=[RpcInterceptor(Guard(authenticator, limiter, audit_writer), metrics)],
+        interceptors=[
+            RpcInterceptor(
+                Guard(authenticator, limiter, audit_writer),
+                metrics,
+                Admission(
+                    settings.max_workers, settings.max_calls_per_key, settings.reserved_workers
+                ),
+            )
+        ],
         options=[
             ("grpc.max_receive_message_length", limit),
             ("grpc.max_send_message_length", limit),
