@@ -123,6 +123,22 @@ class ResourceExhausted(FupinError):
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
+class Overloaded(ResourceExhausted):
+    """Too many calls in flight (server/admission.py): retry after `retry_s` seconds, as the
+    google.rpc.RetryInfo detail says."""
+
+    def __init__(self, message: str, retry_s: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_s = retry_s
+
+    def details(self) -> list[any_pb2.Any]:
+        info = error_details_pb2.RetryInfo()
+        info.retry_delay.FromNanoseconds(int(self.retry_s * 1e9))
+        packed = any_pb2.Any()
+        packed.Pack(info)
+        return [packed]
+
+
 class Unavailable(FupinError):
     """The database (or another dependency) cannot be reached; safe to retry."""
 

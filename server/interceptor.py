@@ -20,6 +20,7 @@ from registry.access.policy import Principal
 from registry.errors import FupinError, InvalidArgument
 from registry.resources.requests import request_id_of
 from server import limits
+from server.admission import Admission
 from server.guard import Guard
 from server.metrics import Metrics
 
@@ -31,9 +32,12 @@ class RpcInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
     """Wraps every handler: binds method and request id, checks the caller (server/guard.py),
     logs, maps errors, counts (metrics)."""
 
-    def __init__(self, guard: Guard, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self, guard: Guard, metrics: Metrics | None = None, admission: Admission | None = None
+    ) -> None:
         self.guard = guard
         self.metrics = metrics
+        self.admission = admission
 
     def intercept_service(
         self, continuation: Callable[[Any], Any], handler_call_details: Any
@@ -43,7 +47,7 @@ class RpcInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
             return None
         method = handler_call_details.method
         handler = handler._replace(request_deserializer=_lenient(handler.request_deserializer))
-        call = (method, self.metrics, self.guard)
+        call = (method, self.metrics, self.guard, self.admission)
         if handler.unary_unary:
             return handler._replace(unary_unary=_unary(handler.unary_unary, call))
         if handler.stream_unary:
@@ -87,7 +91,10 @@ def _checked_stream(behavior: Behavior) -> Behavior:
     return lambda requests, context: behavior(map(_check_decoded, requests), context)
 
 
-def _unary(behavior: Behavior, named: tuple[str, Metrics | None, Guard]) -> Behavior:
+Named = tuple[str, Metrics | None, Guard, Admission | None]
+
+
+def _unary(behavior: Behavior, named: Named) -> Behavior:
     def wrapped(request: Any, context: grpc.ServicerContext) -> Any:
         with _Call(*named, context) as call:
             call.admit()
@@ -97,7 +104,7 @@ def _unary(behavior: Behavior, named: tuple[str, Metrics | None, Guard]) -> Beha
     return wrapped
 
 
-def _streaming(behavior: Behavior, named: tuple[str, Metrics | None, Guard]) -> Behavior:
+def _streaming(behavior: Behavior, named: Named) -> Behavior:
     def wrapped(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
         with _Call(*named, context) as call:
             call.admit()
@@ -116,9 +123,16 @@ class _Call:
     """One RPC in flight: its log line and its error mapping."""
 
     def __init__(
-        self, method: str, metrics: Metrics | None, guard: Guard, context: grpc.ServicerContext
+        self,
+        method: str,
+        metrics: Metrics | None,
+        guard: Guard,
+        admission: Admission | None,
+        context: grpc.ServicerContext,
     ) -> None:
         self.method = method
+        self.admission = admission
+        self.admitted: str | None = None
         self.metrics = metrics
         self.context = context
         self.guard = guard
@@ -135,12 +149,16 @@ class _Call:
     def admit(self) -> None:
         """Authenticate and authorize the caller, who the servicers then see as current()."""
         self.principal = self.run(lambda: self.guard.admit(self.method, self.context))
+        if self.admission is not None:
+            self.admitted = self.run(lambda: self.admission.enter(self.method, self.principal))  # type: ignore[union-attr]
         access.bind(self.principal or access.NOBODY)
 
     def __exit__(self, *exc: object) -> None:
         if exc[0] is GeneratorExit:  # the client went away mid-stream
             self.code = grpc.StatusCode.CANCELLED
         access.unbind()
+        if self.admission is not None:
+            self.admission.leave(self.admitted)
         who = self.principal
         seconds = time.perf_counter() - self.start
         log.info(

@@ -33,6 +33,7 @@ from registry.season import servicer as season_service
 from registry.year import servicer as year_service
 from registry.year.rules import RiskRules, YearRules
 from server import grpc_source, probe
+from server.admission import Admission
 from server.guard import Authenticator, Guard, RateLimiter
 from server.interceptor import RpcInterceptor
 from server.metrics import Metrics
@@ -105,7 +106,15 @@ def create_server(settings: Settings, *, address: str | None = None) -> Running:
         closers.append(remote_keys.close)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="rpc"),
-        interceptors=[RpcInterceptor(Guard(authenticator, limiter, audit_writer), metrics)],
+        interceptors=[
+            RpcInterceptor(
+                Guard(authenticator, limiter, audit_writer),
+                metrics,
+                Admission(
+                    settings.max_workers, settings.max_calls_per_key, settings.reserved_workers
+                ),
+            )
+        ],
         options=[
             ("grpc.max_receive_message_length", limit),
             ("grpc.max_send_message_length", limit),

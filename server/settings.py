@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "info"
     max_workers: int = 16  # server threads for RPCs
+    # Calls in flight (server/admission.py): at most this many per key (RESOURCE_EXHAUSTED
+    # beyond), and the last reserved_workers threads kept for Health/Check and admins.
+    max_calls_per_key: int = Field(default=8, ge=1)
+    reserved_workers: int = Field(default=4, ge=1)
     grace_s: float = 10.0  # how long in-flight calls may finish on SIGTERM
     max_message_mb: int = 64
     max_parallel_solves: int = 2  # solver processes at once (one per core is a good start)

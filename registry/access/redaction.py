@@ -5,6 +5,12 @@ covered as soon as their responses carry Household or Producer messages:
 
 - auditor: a household's head name, card number, health, disability, income and the reasons in
   its history are masked (strings "(masked)", numbers -1); a household producer's name too.
+  Causes tied to health (ILLNESS, DISABILITY) are as sensitive as the fields they stand for:
+  an auditor sees each as POVERTY_CAUSE_UNSPECIFIED ("a cause withheld"), in households and in
+  aid grants' causes_matched.
+- every role: the households a producer names (its household, a cooperative's members), an
+  aid grant (AidGrant) or a ledger grant entry (LedgerEntry of
+  kind AID_GRANT) names are collected for the audit, as those of a Household are.
 - platform, cooperative: a household keeps nothing but its status (poverty category); a platform
   sees a household producer without name or household id, at about 1 km, and a cooperative
   producer without its members; a cooperative sees its own producer unmasked (and no other).
@@ -22,11 +28,16 @@ from google.protobuf.message import Message
 
 from fupin.registry.v1 import resources_pb2 as pb
 from registry.access.policy import Role
+from registry.runs.supply import coarse
 
 MASKED = "(masked)"
 HOUSEHOLD = pb.Household.DESCRIPTOR.full_name
 PRODUCER = pb.Producer.DESCRIPTOR.full_name
-PERSONAL = (HOUSEHOLD, PRODUCER)
+AID_GRANT = "fupin.matcher.v1.AidGrant"
+LEDGER_ENTRY = "fupin.registry.v1.LedgerEntry"
+PERSONAL = (HOUSEHOLD, PRODUCER, AID_GRANT, LEDGER_ENTRY)
+SENSITIVE_CAUSES = frozenset({pb.ILLNESS, pb.DISABILITY})
+LEDGER_GRANT = 2  # fupin.registry.v1.LedgerEntryKind.AID_GRANT
 
 
 @dataclass
@@ -66,8 +77,19 @@ def _walk(message: Message, role: Role, seen: Seen) -> None:
     if name == HOUSEHOLD:
         _household(message, role, seen)
         return
-    if name == PRODUCER:
+    if name == PRODUCER:  # a household producer, a cooperative's members: households named
+        seen.household_ids.extend(h for h in [message.household_id] if h)  # type: ignore[attr-defined]
+        seen.household_ids.extend(m.household_id for m in message.members)  # type: ignore[attr-defined]
         _producer(message, role)
+        return
+    if name == AID_GRANT:
+        seen.household_ids.append(message.household_id)  # type: ignore[attr-defined]
+        if role is Role.AUDITOR:
+            _withhold_causes(message.causes_matched)  # type: ignore[attr-defined]
+        return
+    if name == LEDGER_ENTRY:
+        if message.kind == LEDGER_GRANT and message.subject_id:  # type: ignore[attr-defined]
+            seen.household_ids.append(message.subject_id)  # type: ignore[attr-defined]
         return
     for descriptor, value in message.ListFields():
         if descriptor.type != FieldDescriptor.TYPE_MESSAGE:
@@ -101,10 +123,15 @@ def _household(household: Any, role: Role, seen: Seen) -> None:
         indicators.health = indicators.disability = indicators.income_per_capita_fen = -1
         for change in household.history:
             change.reason = MASKED
+        _withhold_causes(household.causes)
         return
     status = household.status
     household.Clear()
     household.status = status
+
+
+def _withhold_causes(causes: Any) -> None:
+    causes[:] = [pb.POVERTY_CAUSE_UNSPECIFIED if c in SENSITIVE_CAUSES else c for c in causes]
 
 
 def _producer(producer: Any, role: Role) -> None:
@@ -113,8 +140,9 @@ def _producer(producer: Any, role: Role) -> None:
     if producer.kind == pb.PRODUCER_HOUSEHOLD:
         producer.display_name = MASKED
         if role is Role.PLATFORM:  # a household's farm is its home: about 1 km is enough
-            producer.location.latitude = round(producer.location.latitude, 2)
-            producer.location.longitude = round(producer.location.longitude, 2)
+            producer.location.latitude, producer.location.longitude = coarse(
+                producer.location.latitude, producer.location.longitude
+            )
     if role is Role.PLATFORM:
         producer.household_id = ""
         del producer.members[:]

@@ -9,6 +9,7 @@ from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import Select, bindparam, delete, select
+from sqlalchemy import true as sa_true
 from sqlmodel import Session, col
 
 from registry import db
@@ -156,10 +157,18 @@ def _replace_members(session: Session, producer_id: str, members: list[tuple[str
         )
 
 
-def check_related_references(session: Session, kind: Kind, values: Values) -> None:
+def check_related_references(
+    session: Session, kind: Kind, values: Values, households: Any = None
+) -> None:
+    """A cooperative's members: households that exist and (households, the condition, if
+    given) the caller may refer to; NOT_FOUND naming the member otherwise."""
     if kind is PRODUCER:
         for i, (household_id, _) in enumerate(values["_members"]):
-            if session.get(models.Household, household_id) is None:
+            within = households if households is not None else sa_true()
+            stmt = select(col(models.Household.id)).where(
+                col(models.Household.id) == household_id, within
+            )
+            if session.scalars(stmt).first() is None:
                 raise NotFound(
                     f"household {household_id!r} not found", field=f"members[{i}].household_id"
                 )

@@ -63,6 +63,7 @@ class RegistryServicer(api_grpc.RegistryServiceServicer):
             request_id=checked_request_id(request.request_id),
             fingerprint=fingerprint(request),
             scope=_scope(kind, write=True),
+            references=_reference_scopes(),
         )
         return kind.proto(record)
 
@@ -100,6 +101,7 @@ class RegistryServicer(api_grpc.RegistryServiceServicer):
                 merge=merge,
                 scope=_scope(kind, write=True),
                 visible=_scope(kind),
+                references=_reference_scopes(),
             )
         )
 
@@ -235,6 +237,14 @@ class ImportScope:
 
 def _scope(kind: Kind, *, write: bool = False) -> Any:
     return scopes.clause(kind, access.current(), write=write)
+
+
+def _reference_scopes() -> dict[Any, Any]:
+    """Per referenced table, the rows the caller may refer to: those it may read. A reference
+    to any other row is NOT_FOUND, as for an id that does not exist (an office naming another
+    county's household learns nothing about it, and cannot tie it to its own records)."""
+    principal = access.current()
+    return {k.table: scopes.clause(k, principal) for k in KINDS}
 
 
 def _required_id(resource_id: str) -> str:

@@ -37,6 +37,7 @@ from registry.resources.scoring import ScoringConfig
 log = structlog.get_logger(__name__)
 Values = dict[str, Any]
 Scope = ColumnElement[bool] | None  # registry/access/scopes.py: rows a key may see; None = all
+References = dict[Any, Scope] | None  # per referenced table, the rows a key may refer to
 # Called inside the update transaction with the current record; returns the new values.
 Merge = Callable[[Record], Values]
 
@@ -96,14 +97,17 @@ class RegistryStore:
         request_id: str = "",
         fingerprint: str = "",
         scope: Scope = None,
+        references: References = None,
     ) -> Record:
+        """references: per referenced table, the rows the caller may refer to (None: all);
+        a reference outside them is NOT_FOUND, as for an unknown id."""
         try:
             with self.transaction(write=True) as session:
                 if request_id:
                     earlier = replayed(session, request_id, fingerprint)
                     if earlier is not None:
                         return self._load(session, kind, earlier[0])
-                row = self._insert(session, kind, values)
+                row = self._insert(session, kind, values, references)
                 _check_written(session, kind, row.id, scope)
                 if request_id:
                     remember(session, request_id, kind.name, fingerprint, [row.id])
@@ -157,9 +161,11 @@ class RegistryStore:
         merge: Merge,
         scope: Scope = None,
         visible: Scope = None,
+        references: References = None,
     ) -> Record:
         """scope: the rows the caller may change; visible: those it may read (NOT_FOUND
-        outside them; PERMISSION_DENIED for a row it reads but may not change)."""
+        outside them; PERMISSION_DENIED for a row it reads but may not change); references
+        as in create."""
         try:
             with self.transaction(write=True) as session:
                 _check_visible(session, kind, resource_id, visible)
@@ -167,7 +173,7 @@ class RegistryStore:
                 row = _locked(session, kind, resource_id)
                 _check_etag(row, etag)
                 values = merge(self._load(session, kind, resource_id))
-                _check_references(session, kind, values)
+                _check_references(session, kind, values, references)
                 hooks.before_update(session, kind, row, values, self.scoring)
                 for column, value in values.items():
                     if not column.startswith("_"):
@@ -205,8 +211,10 @@ class RegistryStore:
                 f"{kind.name} {resource_id} is still referenced by other resources"
             ) from exc
 
-    def _insert(self, session: Session, kind: Kind, values: Values) -> models.Resource:
-        _check_references(session, kind, values)
+    def _insert(
+        self, session: Session, kind: Kind, values: Values, references: References = None
+    ) -> models.Resource:
+        _check_references(session, kind, values, references)
         _check_unique(session, kind, values)
         stamp = models.utcnow()
         columns = {k: v for k, v in values.items() if not k.startswith("_")}
@@ -270,12 +278,23 @@ def _check_etag(row: models.Resource, etag: str) -> None:
         raise Aborted(f'etag {etag} is stale (now "{row.version}"); re-read and retry')
 
 
-def _check_references(session: Session, kind: Kind, values: Values) -> None:
+def _check_references(
+    session: Session, kind: Kind, values: Values, references: References = None
+) -> None:
+    within = references or {}
     for column, table in kind.references.items():
         ref = values.get(column)
-        if ref and session.get(table, ref) is None:
+        if ref and not exists(session, table, ref, within.get(table)):
             raise NotFound(f"{table.__name__.lower()} {ref!r} not found", field=column)
-    hooks.check_related_references(session, kind, values)
+    hooks.check_related_references(session, kind, values, within.get(models.Household))
+
+
+def exists(session: Session, table: Any, row_id: str, within: Scope) -> bool:
+    """Whether the row exists and (within, if given, is the condition) may be referred to."""
+    if within is None:
+        return session.get(table, row_id) is not None
+    stmt = select(col(table.id)).where(col(table.id) == row_id, within)
+    return session.scalars(stmt).first() is not None
 
 
 def _check_unique(session: Session, kind: Kind, values: Values) -> None:

@@ -2,18 +2,28 @@
 
 A listing's poverty shares come from its producer: a household producer is its household's
 status (one share of 1000); a cooperative, its members' statuses by share; an enterprise, none.
+
+A household producer's farm is its home, so its point is read on a grid of 0.01 degrees
+(about 1.1 km north-south, 1 km east-west at 23 degrees north), the precision a platform's
+GetProducer shows (registry/access/redaction.py). Every distance a run or quick sourcing
+computes from it, and so shows any caller, is from that grid point: combining any number of
+calls locates the home no better than its grid cell, about 1 km across.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
+from fupin.registry.v1 import resources_pb2 as pb
 from registry.resources import models
 from registry.resources.store import RegistryStore
 from registry.runs.data import OpenListing, OpenOrder
+
+HOME_DECIMALS = 2
 
 
 def open_listings(
@@ -36,6 +46,7 @@ def open_listings(
             col(lst.available_from),
             col(lst.available_until),
             col(lst.shelf_life_days),
+            col(pro.kind).label("producer_kind"),
         )
         .join(pro, col(pro.id) == col(lst.producer_id))
         .where(col(lst.reserved_kg) < col(lst.quantity_kg))
@@ -52,7 +63,18 @@ def open_listings(
     with store.transaction() as session:
         rows = session.execute(stmt).all()
         shares = _shares(session, {row.producer_id for row in rows})
-    return [OpenListing(**row._mapping, shares=shares.get(row.producer_id, ())) for row in rows]
+    return [_listing(dict(row._mapping), shares.get(row.producer_id, ())) for row in rows]
+
+
+def _listing(row: dict[str, Any], shares: tuple[tuple[int, int], ...]) -> OpenListing:
+    if row.pop("producer_kind") == pb.PRODUCER_HOUSEHOLD:
+        row["latitude"], row["longitude"] = coarse(row["latitude"], row["longitude"])
+    return OpenListing(**row, shares=shares)
+
+
+def coarse(latitude: float, longitude: float) -> tuple[float, float]:
+    """The point on the 0.01-degree grid nearest to it (about 1 km)."""
+    return round(latitude, HOME_DECIMALS), round(longitude, HOME_DECIMALS)
 
 
 def _shares(session: Session, producer_ids: set[str]) -> dict[str, tuple[tuple[int, int], ...]]:

@@ -92,15 +92,16 @@ def test_other_county_reads_as_unknown(bare, world):
 
 
 def test_office_cannot_write_into_the_other_county(bare, world):
-    """Creating or importing a household in the other county's village, or moving one there,
-    is PERMISSION_DENIED and stores nothing."""
+    """Creating a household in the other county's village is NOT_FOUND (as for a village that
+    does not exist: the id reveals nothing), and so is moving one there; importing one there is
+    PERMISSION_DENIED; nothing is stored."""
     office = as_key(bare, world.keys["office"])
     admin = as_key(bare, world.keys["admin"])
     before = admin.ListHouseholds(api.ListHouseholdsRequest()).households
     theirs = factories.household(world.ids["village_b"])
     rpc_fails(
         lambda: office.CreateHousehold(api.CreateHouseholdRequest(household=theirs)),
-        grpc.StatusCode.PERMISSION_DENIED,
+        grpc.StatusCode.NOT_FOUND,
     )
     chunk = api.ImportHouseholdsRequest(
         households=[factories.household(world.ids["village_a"]), theirs]
@@ -115,7 +116,7 @@ def test_office_cannot_write_into_the_other_county(bare, world):
                 update_mask=field_mask_pb2.FieldMask(paths=["village_id"]),
             )
         ),
-        grpc.StatusCode.PERMISSION_DENIED,
+        grpc.StatusCode.NOT_FOUND,
     )
     assert admin.ListHouseholds(api.ListHouseholdsRequest()).households == before
     ours = office.CreateHousehold(
@@ -176,7 +177,7 @@ def test_cooperative_owns_its_listings_only(bare, world):
         lambda: coop.CreateListing(
             api.CreateListingRequest(listing=factories.listing(world.ids["producer_a"]))
         ),
-        grpc.StatusCode.PERMISSION_DENIED,
+        grpc.StatusCode.NOT_FOUND,
     )
     rpc_fails(
         lambda: coop.ImportListings(
@@ -207,7 +208,7 @@ def test_platform_owns_its_orders_only(bare, world):
         lambda: platform.CreateOrder(
             api.CreateOrderRequest(order=factories.order(world.ids["buyer_2"]))
         ),
-        grpc.StatusCode.PERMISSION_DENIED,
+        grpc.StatusCode.NOT_FOUND,
     )
     created = platform.CreateOrder(
         api.CreateOrderRequest(order=factories.order(world.ids["buyer_1"]))

@@ -3,14 +3,18 @@ caller's id replays nothing and clashes with nothing (registry/resources/request
 
 from __future__ import annotations
 
+import grpc
+
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
 from fupin.registry.v1 import registry_service_pb2 as api
+from fupin.registry.v1 import resources_pb2 as pb
 from registry.access.policy import Role
 from tests import factories
 from tests.access.test_scopes import as_key
 from tests.access.world import ZHAOAN
 from tests.matcher.service.test_service import inline_listing, inline_order
+from tests.rpcerrors import fields_of, rpc_fails
 
 
 def _create(stub, household, request_id: str):
@@ -67,3 +71,33 @@ def test_platform_matches_only_its_own_orders(bare, world):
     admin = [("authorization", f"Bearer {world.keys['admin']}")]
     both = stub.MatchProduce(request, metadata=admin, timeout=60)
     assert world.ids["order_2"] in {a.order_id for a in both.produce.allocations}
+
+
+def test_references_to_another_county_are_not_found(bare, world):
+    """An office's CreateProducer naming another county's household, member or village is
+    NOT_FOUND exactly as for an id that does not exist (it succeeded, and the other county
+    could then not delete its household); its own county's still work."""
+    office = as_key(bare, world.keys["office"])
+    theirs, ours = world.ids["household_b"], world.ids["household_a"]
+    cases = [
+        ("household_id", factories.producer_for(theirs)),
+        ("household_id", factories.producer_for("hh-doesnotexist")),
+        (
+            "members[0].household_id",
+            pb.Producer(
+                kind=pb.PRODUCER_COOPERATIVE,
+                display_name="Cross-county cooperative",
+                members=[pb.CooperativeMember(household_id=theirs, share_permille=1000)],
+                village_id=world.ids["village_a"],
+                location=pb.LatLng(latitude=23.7, longitude=117.2),
+            ),
+        ),
+        ("village_id", factories.producer_for(ours, village_id=world.ids["village_b"])),
+    ]
+    for field, producer in cases:
+        error = rpc_fails(
+            lambda p=producer: office.CreateProducer(api.CreateProducerRequest(producer=p)),
+            grpc.StatusCode.NOT_FOUND,
+        )
+        assert fields_of(error) == [field]
+    assert office.CreateProducer(api.CreateProducerRequest(producer=factories.producer_for(ours)))

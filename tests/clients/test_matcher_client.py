@@ -66,11 +66,11 @@ def test_discard_and_errors(matcher, plums):  # noqa: F811
 
 def test_quick_source(matcher, plums):  # noqa: F811
     listing, _ = plums
-    # Quick sourcing reads a copy of open supply refreshed every second; the server is shared
-    # with other tests of the module, whose plums may be candidates too.
+    # Quick sourcing reads a copy of open supply refreshed every second: until it refreshes,
+    # it may still hold the listings of an earlier test (the fixture empties the tables).
     for _ in range(100):
         found = matcher.quick_source(inline_order("", 300), today="2020-05-10")
-        if listing.id in [c.listing_id for c in found.candidates]:
+        if [c.listing_id for c in found.candidates] == [listing.id]:  # no earlier test's left
             break
         time.sleep(0.1)
-    assert listing.id in [c.listing_id for c in found.candidates]
+    assert [c.listing_id for c in found.candidates] == [listing.id]

@@ -115,6 +115,23 @@ def test_verify_names_an_altered_entry(server, ledger, granted):
     assert "altered" in after.reason
 
 
+def test_verify_catches_a_grant_moved_to_another_household(server, ledger, granted):
+    """A grant's household (subject_id) changed to the household left without one breaks the
+    chain at that entry: the hash covers who was granted, not only how much."""
+    households, _, run = granted
+    first, _ = seqs(server)
+    granted_ids = {g.household_id for g in run.aid.grants}
+    (left_out,) = [h.id for h in households if h.id not in granted_ids]
+    with server.store.engine.begin() as conn, ledger_guard.suspended(conn):
+        conn.execute(
+            text("UPDATE ledger_entry SET subject_id = :h WHERE seq = :s"),
+            {"h": left_out, "s": first},
+        )
+    after = ledger.VerifyLedger(lpb.VerifyLedgerRequest())
+    assert (after.intact, after.first_broken_seq) == (False, first)
+    assert "altered" in after.reason
+
+
 def test_verify_names_the_entry_after_a_removed_one(server, registry, matcher, ledger, granted):
     """A removed entry: the entry after the gap is named."""
     school = programme(registry, budget_fen=GRANT, amount_fen=GRANT, causes=[])
