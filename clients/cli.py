@@ -39,11 +39,8 @@ import pydantic
 from clients import (
     cli_aid,
     cli_cadres,
-    cli_cases,
     cli_health,
     cli_keys,
-    cli_resurvey,
-    cli_risk,
     cli_runs,
     cli_users,
     cli_web,
@@ -54,6 +51,9 @@ from clients.cli_output import emit, emit_json, emit_one, say, show
 from clients.client import KINDS, RegistryClient
 from clients.errors import CsvFormatError, FupinClientError, UsageError
 from clients.progress import Progress
+from clients.year import cases as cli_cases
+from clients.year import resurvey as cli_resurvey
+from clients.year import risk as cli_risk
 
 if TYPE_CHECKING:
     from server.settings import Settings

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from clients import csvio
-from clients.cli_cases import year_stub
 from clients.cli_output import emit_json, print_table, say, show
 from clients.i18n import _
+from clients.year.cases import year_stub
 from fupin.registry.v1 import year_service_pb2 as ypb
 
 CHUNK = 2000
