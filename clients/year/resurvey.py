@@ -22,6 +22,7 @@ from clients.year.cases import year_stub
 from fupin.registry.v1 import year_service_pb2 as ypb
 
 CHUNK = 2000
+MIN_TIMEOUT_S = 3600.0  # a county's survey streams for minutes; --timeout is per call
 
 
 def add_command(commands: Any, client: argparse.ArgumentParser) -> None:
@@ -32,7 +33,8 @@ def add_command(commands: Any, client: argparse.ArgumentParser) -> None:
     resurvey.add_argument("--year", type=int, required=True)
     resurvey.add_argument("--region", required=True, help=_("administrative code prefix"))
     resurvey.add_argument("--dry-run", action="store_true", help=_("show the diff, write nothing"))
-    resurvey.set_defaults(run=run_resurvey, timeout=3600.0)
+    # Not set_defaults(timeout=…): --timeout's action is shared by every command (parents=).
+    resurvey.set_defaults(run=run_resurvey)
 
 
 def chunks(rows: list[Any], year: int, region: str, dry_run: bool) -> Iterator[Any]:
@@ -45,7 +47,8 @@ def run_resurvey(args: argparse.Namespace) -> int:
     table = csvio.read_file("households", args.file)
     with year_stub(args) as stub:
         result = stub.ResurveyHouseholds(
-            chunks(list(table.rows), args.year, args.region, args.dry_run), timeout=args.timeout
+            chunks(list(table.rows), args.year, args.region, args.dry_run),
+            timeout=max(args.timeout, MIN_TIMEOUT_S),
         )
     if args.output == "json":
         emit_json(result)
