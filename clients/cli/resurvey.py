@@ -22,6 +22,7 @@ from clients.i18n import _
 from fupin.registry.v1 import year_service_pb2 as ypb
 
 CHUNK = 2000
+MIN_TIMEOUT_S = 3600.0  # a county's survey streams for minutes; --timeout is per call
 
 
 def add_command(commands: Any, client: argparse.ArgumentParser) -> None:
@@ -32,13 +33,8 @@ def add_command(commands: Any, client: argparse.ArgumentParser) -> None:
     resurvey.add_argument("--year", type=int, required=True)
     resurvey.add_argument("--region", required=True, help=_("administrative code prefix"))
     resurvey.add_argument("--dry-run", action="store_true", help=_("show the diff, write nothing"))
+    # Not set_defaults(timeout=…): --timeout's action is shared by every command (parents=).
     resurvey.set_defaults(run=run_resurvey)
-
-
-# A county's re-survey streams tens of thousands of rows: at least this long, whatever the
-# --timeout of single calls. (Not a set_defaults(timeout=...): the option's action is shared by
-# every command built from the same parent parser, so that would change every command's.)
-RESURVEY_TIMEOUT_S = 3600.0
 
 
 def chunks(rows: list[Any], year: int, region: str, dry_run: bool) -> Iterator[Any]:
@@ -52,7 +48,7 @@ def run_resurvey(args: argparse.Namespace) -> int:
     with year_stub(args) as stub:
         result = stub.ResurveyHouseholds(
             chunks(list(table.rows), args.year, args.region, args.dry_run),
-            timeout=max(args.timeout, RESURVEY_TIMEOUT_S),
+            timeout=max(args.timeout, MIN_TIMEOUT_S),
         )
     if args.output == "json":
         emit_json(result)

@@ -47,7 +47,7 @@ def add_commands(commands: Any, client: argparse.ArgumentParser) -> None:
     alerts = commands.add_parser("alerts", parents=[client], help=_("stream new risk alerts"))
     alerts.add_argument("--min-risk", type=int, default=0)
     alerts.add_argument("--count", type=int, default=0, help=_("stop after N alerts (0: never)"))
-    alerts.set_defaults(run=run_alerts)  # the stream has no deadline
+    alerts.set_defaults(run=run_alerts)  # no deadline: it streams until Ctrl-C
 
 
 def run_shock(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from registry.errors import FieldViolation, InvalidArgument
+from registry.resources.scoring import EXTRA_NAME, INDICATORS
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -108,3 +109,26 @@ class Checker:
             "latitude": self.number(f"{field}.latitude", point.latitude, -90, 90),
             "longitude": self.number(f"{field}.longitude", point.longitude, -180, 180),
         }
+
+
+MAX_EXTRA_INDICATORS = 100
+
+
+def valid_extra(extra: Any) -> bool:
+    """Extra indicators (a map of name to 0..100) that checked_extra accepts (the fast path)."""
+    return len(extra) <= MAX_EXTRA_INDICATORS and all(
+        0 <= value <= 100 and EXTRA_NAME.fullmatch(name) and name not in INDICATORS
+        for name, value in extra.items()
+    )
+
+
+def checked_extra(extra: Any, c: Checker) -> dict[str, int]:
+    """Extra indicators, each bad name or value a violation naming it."""
+    if len(extra) > MAX_EXTRA_INDICATORS:
+        c.fail("indicators.extra", f"holds at most {MAX_EXTRA_INDICATORS} indicators")
+    for name, value in sorted(extra.items()):
+        field = f"indicators.extra[{name}]"
+        if not EXTRA_NAME.fullmatch(name) or name in INDICATORS:
+            c.fail(field, "names an indicator: [a-z][a-z0-9_]*, at most 40, not a built-in one")
+        c.integer(field, value, 0, 100)
+    return dict(sorted(extra.items()))

@@ -4,24 +4,20 @@ and status history."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from fupin.registry.v1 import resources_pb2 as pb
 from registry.resources import models
-from registry.resources.checks import CONTROL, Checker
+from registry.resources.checks import CONTROL, Checker, checked_extra, valid_extra
 from registry.resources.convert import (
     CARD_NUMBER,
     Values,
     common_fields,
     timestamp,
 )
-from registry.resources.scoring import EXTRA_NAME, INDICATORS
 
 INDICATOR_FIELDS = ("housing_safety", "food_security", "children_schooling", "health", "disability")
 KNOWN_CAUSES = frozenset(pb.PovertyCause.values()) - {0}
 MAX_MEMBERS = 100
 MAX_INCOME_FEN = 10**12
-MAX_EXTRA_INDICATORS = 100
 
 
 def household_values(m: pb.Household, c: Checker) -> Values:
@@ -56,7 +52,7 @@ def _valid_household(m: pb.Household) -> Values | None:
         and 0 <= ind.health <= 100
         and 0 <= ind.disability <= 100
         and 0 <= ind.income_per_capita_fen <= MAX_INCOME_FEN
-        and (not ind.extra or _valid_extra(ind.extra))
+        and (not ind.extra or valid_extra(ind.extra))
     )
     if not valid:
         return None
@@ -76,24 +72,6 @@ def _valid_household(m: pb.Household) -> Values | None:
         "income_per_capita_fen": ind.income_per_capita_fen,
         "extra_indicators": dict(sorted(ind.extra.items())),
     }
-
-
-def _valid_extra(extra: Any) -> bool:
-    return len(extra) <= MAX_EXTRA_INDICATORS and all(
-        0 <= value <= 100 and EXTRA_NAME.fullmatch(name) and name not in INDICATORS
-        for name, value in extra.items()
-    )
-
-
-def _checked_extra(extra: Any, c: Checker) -> dict[str, int]:
-    if len(extra) > MAX_EXTRA_INDICATORS:
-        c.fail("indicators.extra", f"holds at most {MAX_EXTRA_INDICATORS} indicators")
-    for name, value in sorted(extra.items()):
-        field = f"indicators.extra[{name}]"
-        if not EXTRA_NAME.fullmatch(name) or name in INDICATORS:
-            c.fail(field, "names an indicator: [a-z][a-z0-9_]*, at most 40, not a built-in one")
-        c.integer(field, value, 0, 100)
-    return dict(sorted(extra.items()))
 
 
 def _checked_household(m: pb.Household, c: Checker) -> Values:
@@ -117,7 +95,7 @@ def _checked_household(m: pb.Household, c: Checker) -> Values:
     values["income_per_capita_fen"] = c.integer(
         "indicators.income_per_capita_fen", ind.income_per_capita_fen, 0, MAX_INCOME_FEN
     )
-    values["extra_indicators"] = _checked_extra(ind.extra, c)
+    values["extra_indicators"] = checked_extra(ind.extra, c)
     return values
 
 

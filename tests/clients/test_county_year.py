@@ -1,15 +1,21 @@
 """A county's year from the CLI, as far as issue 16 is built: 1,000 households surveyed,
 one village's poor households identified through review and public notice (one objection
-upheld), and the next year's re-survey (a dry run's diff, then the commit)."""
+upheld), the next year's re-survey (a dry run's diff, then the commit), and a flood on one
+village (its households rise to the top of the risk ranking and an alert streams). Cadre
+work and reports are not built."""
 
 from __future__ import annotations
 
 import json
+from datetime import date
 
 from bench import data
 from clients import csvio
+from clients.auth import open_channel
 from fupin.registry.v1 import registry_service_pb2 as api
 from fupin.registry.v1 import resources_pb2 as pb
+from fupin.registry.v1 import year_service_pb2 as ypb
+from fupin.registry.v1 import year_service_pb2_grpc as ypb_grpc
 from registry.access.policy import Role
 from tests import factories
 
@@ -97,3 +103,25 @@ def test_a_county_year(fupin, server, registry, tmp_path, monkeypatch):
     assert "99 updated" in out
     _, out, _ = as_("county", "case", "list", "--state", "proposed", "--output", "json")
     assert len(out.splitlines()) == 5
+
+    # a flood on the fifth village: an office watching alerts gets one, and the village's
+    # households lead the county's risk ranking
+    flooded = villages[4]
+    target = f"127.0.0.1:{server.port}"
+    with open_channel(target, api_key=keys["county"]) as channel:
+        alerts = ypb_grpc.YearServiceStub(channel).WatchAlerts(
+            ypb.WatchAlertsRequest(min_risk=60), timeout=120
+        )
+        alerts.initial_metadata()  # subscribed
+        _, out, _ = as_(
+            "county", "shock", "--village", flooded.id, "--kind", "disaster",
+            "--severity", "3", "--date", date.today().isoformat(), "--note", "山洪",
+        )  # fmt: skip
+        assert "households raised to the alert level" in out
+        alert = next(alerts)
+        alerts.cancel()
+    assert alert.entry.village_id == flooded.id and alert.entry.risk >= 60
+    _, out, _ = as_("county", "risks", "--limit", "20", "--output", "json")
+    top = [json.loads(line) for line in out.splitlines()]
+    assert {e["village_id"] for e in top} == {flooded.id}
+    assert all(any("disaster" in r for r in e["reasons"]) for e in top)

@@ -50,6 +50,16 @@ def messages(descriptor: d.Descriptor, depth: int = 0) -> st.SearchStrategy[Mess
     cls = descriptor._concrete_class
     fields = {}
     for field in descriptor.fields:
+        if (
+            field.type == d.FieldDescriptor.TYPE_MESSAGE
+            and field.message_type.GetOptions().map_entry
+        ):
+            entry = field.message_type.fields_by_name  # a map field: a dict of scalars
+            pairs = st.dictionaries(SCALARS[entry["key"].type], SCALARS[entry["value"].type])
+            fields[field.name] = st.one_of(
+                st.none(), pairs.map(lambda m: dict(list(m.items())[:3]))
+            )
+            continue
         if field.type == d.FieldDescriptor.TYPE_MESSAGE:
             if depth > 2 or field.message_type.full_name.startswith("google.protobuf.Timestamp"):
                 continue
