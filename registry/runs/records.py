@@ -7,6 +7,7 @@ bumps its version, which is its etag.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -79,6 +80,9 @@ def create_run(
         return run, True
 
 
+BUYER_ID = re.compile(r"buy-[0-9a-f]{1,36}")  # ids from registry/resources/store.py new_id
+
+
 def _check_new_run(run_id: str, kind: int, parameters: bytes, *texts: str) -> None:
     owner, request_id, fingerprint, scope = texts
     bad = []
@@ -99,8 +103,9 @@ def _check_new_run(run_id: str, kind: int, parameters: bytes, *texts: str) -> No
         bad.append(FieldViolation("request_id", "is not a valid request id"))
     if len(fingerprint) > 100:
         bad.append(FieldViolation("fingerprint", "must be at most 100 characters"))
-    if not REGION_CODE.fullmatch(scope):
-        bad.append(FieldViolation("scope", "must be up to 12 digits"))
+    # A run's scope: the region of an aid or cadre run, or the buyer of a platform's produce run.
+    if not (REGION_CODE.fullmatch(scope) or BUYER_ID.fullmatch(scope)):
+        bad.append(FieldViolation("scope", "must be a region code (digits) or a buyer id"))
     if bad:
         raise InvalidArgument(bad)
 
