@@ -12,7 +12,9 @@
    services are SERVING and the console's sign-in page answers (`up_s`).
 4. The demo through the published ports, with the admin key the registry wrote (`demo_ok`).
 5. Scale: three matchers behind nginx (service lb, :50052); RUNS small MatchProduce runs
-   through it, counted per replica from each one's /metrics (`runs_per_replica`).
+   through it, counted per replica from each one's /metrics (`runs_per_replica`). A page of
+   ListMatchRuns from one replica pages on at another (`paged_across_replicas`: they share
+   the page-token key file).
 6. Kill: a large solve sent to one replica's own port, that container SIGKILLed while the
    run is RUNNING, then started again: the run must be FAILED with no allocation, the same
    selection must solve through the balancer, and the ledger must be intact with as many
@@ -96,6 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         line["replicas"] = len(replicas)
         people = seed_people(random.Random(19))
         line["runs_per_replica"] = spread(compose, replicas, people, args.runs)
+        line["paged_across_replicas"] = page_across(compose, replicas)
         line.update(kill_mid_solve(compose, replicas, people, args.kill_listings))
     except BaseException:
         compose.run("ps")
@@ -105,7 +108,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.keep:
             line["down_s"] = timed(lambda: compose.run("down", "-v"))
     print(json.dumps(line), flush=True)
-    ok = line.get("demo_ok") and line.get("lost") == 0 and all(line["runs_per_replica"])
+    ok = (
+        line.get("demo_ok")
+        and line.get("lost") == 0
+        and all(line["runs_per_replica"])
+        and line.get("paged_across_replicas")
+    )
     return 0 if ok else 1
 
 
@@ -253,6 +261,24 @@ def spread(compose: Compose, replicas: list[str], people: Any, runs: int) -> lis
             if run.state != mpb.PROPOSED:
                 raise SystemExit(f"compose_e2e: run {run.id} ended {mpb.RunState.Name(run.state)}")
     return [match_calls(compose, c) - b for c, b in zip(replicas, before, strict=True)]
+
+
+def page_across(compose: Compose, replicas: list[str]) -> bool:
+    """ListMatchRuns' first page from one replica, the next from another: the second must
+    answer, with other runs than the first."""
+    first_at, next_at = (replica_address(compose, c) for c in replicas[:2])
+    with matcher_stub(first_at) as matcher:
+        first = matcher.ListMatchRuns(mpb.ListMatchRunsRequest(page_size=2), timeout=30)
+    with matcher_stub(next_at) as matcher:
+        following = matcher.ListMatchRuns(
+            mpb.ListMatchRunsRequest(page_size=2, page_token=first.next_page_token), timeout=30
+        )
+    seen = {run.id for run in first.runs}
+    return (
+        bool(first.next_page_token)
+        and bool(following.runs)
+        and not seen & {run.id for run in following.runs}
+    )
 
 
 def kill_mid_solve(

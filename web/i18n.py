@@ -24,6 +24,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "reset the password.",
         "登录失败次数过多，账号已被暂时锁定。请联系扶贫办重置密码。",
     ),
+    "too_many_sign_ins": (
+        "Too many failed sign-ins from this address: try again in {minutes} min.",
+        "此地址登录失败次数过多，请 {minutes} 分钟后再试。",
+    ),
     "signed_out": ("You have signed out.", "您已退出。"),
     "session_over": ("Your session has ended: sign in again.", "会话已结束，请重新登录。"),
     "csrf": (
