@@ -87,6 +87,35 @@ def test_live_progress_reaches_the_page(new_page, site):
     shot(page, "stationing-run-en")
 
 
+def test_office_contracts_households_and_commits(new_page, site):
+    """A contracting run started from the page in Chinese, watched to its proposal: the
+    contracts name the household and the cadre (not ids); committed, each contract becomes a
+    ledger entry (every contracted household, independently counted from the table)."""
+    page = new_page(locale="zh-CN")
+    sign_in(page, site, "office")
+    page.goto(f"{site.url}/office/runs")
+    page.click("#start-contracting button[type=submit]")
+    page.wait_for_url("**/runs/web-*")
+    page.wait_for_selector("#run-summary", timeout=90_000)
+    assert page.locator("#run-state").inner_text() == "待审核"
+    rows = page.locator("#contracts tbody tr")
+    households = {row.split("\t")[0] for row in rows.all_inner_texts()}
+    assert rows.count() > 0 and len(households) == rows.count()  # one cadre per household
+    first = rows.first.locator("td")
+    assert not first.nth(0).inner_text().startswith("hh-")
+    assert not first.nth(1).inner_text().startswith("cad-")
+    shot(page, "contracting-run-zh")
+    page.click("#commit button")
+    page.wait_for_selector(".flash")
+    assert page.locator("#run-state").inner_text() == "已提交"
+    run_id = page.url.rsplit("/", 1)[1]
+    page.goto(f"{site.url}/ledger?run={run_id}")
+    kinds = page.locator("#ledger tbody tr td:nth-child(3)").all_inner_texts()
+    assert kinds == ["结对帮扶"] * len(households)
+    subjects = page.locator("#ledger tbody tr td:nth-child(4)").all_inner_texts()
+    assert all(subject.startswith("hh-") for subject in subjects)
+
+
 def test_cooperative_adds_a_listing_with_a_field_error_beside_its_field(new_page, site):
     """The server's violation of available_until shows next to that field; fixed, it saves."""
     page = new_page()
