@@ -153,6 +153,35 @@ def test_platform_quick_sources_an_order(new_page, site):
     shot(page, "quick-source-zh")
 
 
+def test_platform_what_if_match_draws_its_flows_and_discards(new_page, site):
+    """A what-if match on the platform's own orders: watched to its proposal, the flows drawn
+    (one line per producer → buyer pair, as the table's allocations sum them), every
+    allocation to the platform's own buyer, then discarded: nothing reserved."""
+    page = new_page()
+    sign_in(page, site, "platform")
+    page.wait_for_url("**/platform/orders")
+    page.fill("#what-if input[name=today]", "2020-05-20")
+    page.click("#what-if button[type=submit]")
+    page.wait_for_url("**/runs/web-*")
+    page.wait_for_selector("#run-summary", timeout=90_000)
+    assert page.locator("#run-state").inner_text() == "proposed"
+    rows = page.locator("#allocations tbody tr")
+    cells = [row.split("\t") for row in rows.all_inner_texts()]
+    ends = [
+        (rows.nth(i).get_attribute("data-producer"), rows.nth(i).get_attribute("data-buyer"))
+        for i in range(rows.count())
+    ]
+    assert cells and {buyer for _, buyer in ends} == {site.ids["buyer"]}
+    assert len({row[1] for row in cells}) == 1  # its buyer's name, not its id
+    assert page.locator("svg.map line").count() == len(set(ends))
+    sold = sum(int(row[2].replace(",", "")) for row in cells)
+    assert page.inner_text("#kpis").count(f"{sold:,}") >= 1
+    shot(page, "what-if-en")
+    page.click("form[action$='/discard'] button")
+    page.wait_for_selector(".flash")
+    assert page.locator("#run-state").inner_text() == "discarded"
+
+
 def test_auditor_verifies_the_ledger_and_reads_the_audit_log(new_page, site):
     """Verification says intact; the audit log shows sign-ins and their outcomes."""
     page = new_page()
