@@ -28,7 +28,6 @@ import argparse
 import json
 import os
 import random
-import shutil
 import subprocess
 import sys
 import threading
@@ -48,6 +47,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bench import data, market
 from bench.common import matcher_channel, say
+from bench.docker_engine import Compose, Engine
 from bench.topology import wait_serving
 from clients import auth
 from clients.client import (
@@ -115,71 +115,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         and line.get("paged_across_replicas")
     )
     return 0 if ok else 1
-
-
-class Engine:
-    """The docker CLI that talks to a running engine (Debian's, which matches its dockerd)."""
-
-    def __init__(self, docker: str) -> None:
-        self.docker = docker
-
-    @classmethod
-    def ensure(cls) -> Engine:
-        if not shutil.which("dockerd") or not shutil.which("docker-compose"):
-            say("compose_e2e: installing docker.io and docker-compose (Debian)")
-            apt = ["apt-get", "install", "-y", "-q", "docker.io", "docker-compose"]
-            subprocess.run(["apt-get", "update", "-q"], check=True, stdout=subprocess.DEVNULL)
-            subprocess.run(apt, check=True, stdout=subprocess.DEVNULL)
-        engine = cls("/usr/bin/docker" if Path("/usr/bin/docker").exists() else "docker")
-        if not engine.answers():
-            say("compose_e2e: starting dockerd --iptables=false")
-            (ROOT / "var").mkdir(exist_ok=True)
-            log = (ROOT / "var" / "dockerd.log").open("ab")
-            subprocess.Popen(
-                ["dockerd", "--iptables=false"], stdout=log, stderr=log, start_new_session=True
-            )
-            deadline = time.monotonic() + 60
-            while not engine.answers():
-                if time.monotonic() > deadline:
-                    raise SystemExit(
-                        "compose_e2e: dockerd did not answer in 60 s (var/dockerd.log)"
-                    )
-                time.sleep(0.5)
-        return engine
-
-    def answers(self) -> bool:
-        done = subprocess.run([self.docker, "info"], capture_output=True, check=False)
-        return done.returncode == 0
-
-    def output(self, *argv: str) -> str:
-        return subprocess.run(
-            [self.docker, *argv], capture_output=True, text=True, check=True
-        ).stdout.strip()
-
-
-class Compose:
-    def __init__(self, engine: Engine, env: dict[str, str]) -> None:
-        self.engine = engine
-        self.env = env
-        self.command = (
-            ["docker-compose"] if shutil.which("docker-compose") else ["docker", "compose"]
-        )
-
-    def run(self, *argv: str) -> None:
-        subprocess.run(
-            [*self.command, *argv], cwd=ROOT, env=self.env, check=True, stdout=sys.stderr
-        )
-
-    def output(self, *argv: str) -> str:
-        done = subprocess.run(
-            [*self.command, *argv], cwd=ROOT, env=self.env, capture_output=True, text=True
-        )
-        if done.returncode != 0:
-            raise SystemExit(f"compose_e2e: {' '.join(argv)}: {done.stderr.strip()}")
-        return done.stdout.strip()
-
-    def containers(self, service: str) -> list[str]:
-        return sorted(self.output("ps", "-q", service).split())
 
 
 def build(compose: Compose, public: bool) -> None:

@@ -81,6 +81,26 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "撮合结果仅为建议：在结果页提交之前不会锁定任何货源。",
     ),
     "allocations": ("Allocations", "分配结果"),
+    "outcomes": ("Sales outcomes", "销售结果"),
+    "no_committed_run": ("No produce run has been committed yet.", "尚无已提交的农产品撮合。"),
+    "sold": ("Sold", "已售出"),
+    "unsold": ("Not sold", "未售出"),
+    "sells_at_floor": ("Would sell at floor (yuan/kg)", "可售出的最低价（元/公斤）"),
+    "sells_at_floor_note": (
+        "A listing not sold would have sold had its floor price been at most the price shown; "
+        "— : no floor price would have sold it.",
+        "未售出的货源若将最低价降到所示价格或以下即可售出；“—”表示任何价格都无法售出。",
+    ),
+    "NO_COMPATIBLE_ORDER": ("no order for this product and grade", "没有该品种和等级的订单"),
+    "FLOOR_ABOVE_NET_PRICE": (
+        "every order pays less than the floor, net of transport",
+        "扣除运费后所有订单价格都低于最低价",
+    ),
+    "BEYOND_SHELF_LIFE_OR_DISTANCE": (
+        "dates, shelf life or distance rule out every order",
+        "日期、保质期或距离不符合任何订单",
+    ),
+    "OUTBID": ("orders went to supply of higher value", "订单已由更高价值的货源满足"),
     "household_producer": ("a poor household", "贫困户"),
     "buyer": ("Buyer", "采购方"),
     "pickup": ("Pick-up", "提货日期"),

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from clients.auth import open_channel
 from tests.web.conftest import PASSWORD, sign_in
 
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "img" / "web"
@@ -180,6 +181,71 @@ def test_platform_what_if_match_draws_its_flows_and_discards(new_page, site):
     page.click("form[action$='/discard'] button")
     page.wait_for_selector(".flash")
     assert page.locator("#run-state").inner_text() == "discarded"
+
+
+def test_cooperative_reads_what_became_of_its_listings(new_page, site):
+    """A produce run proposed by an admin, with two listings of the cooperative no order can
+    take (a floor above every price; a grade nobody buys): the cooperative's outcomes page in
+    Chinese lists exactly its own listings' allocations (buyer by name) and unsold listings
+    with the true reason in Chinese and the floor at which each would sell ("—" for none),
+    as counted from the run itself."""
+    from fupin.matcher.v1 import matcher_service_pb2 as mpb
+    from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
+    from fupin.registry.v1 import registry_service_pb2 as api
+    from fupin.registry.v1 import registry_service_pb2_grpc as api_grpc
+    from tests import factories
+    from web.i18n import translator
+
+    coop = site.ids["coop"]
+    with open_channel(f"127.0.0.1:{site.grpc_port}", api_key=site.admin_key) as channel:
+        registry = api_grpc.RegistryServiceStub(channel)
+        matcher = mpb_grpc.MatcherServiceStub(channel)
+        extra = [
+            registry.CreateListing(api.CreateListingRequest(listing=listing))
+            for listing in (
+                factories.listing(coop, quantity_kg=500, floor_price_fen=99_999),
+                factories.listing(coop, quantity_kg=300, grade="Z"),
+            )
+        ]
+        run = matcher.MatchProduce(
+            mpb.MatchProduceRequest(
+                selection=mpb.RegistrySelection(product="green_plum", today="2020-05-20"),
+                parameters=mpb.SolveParameters(time_limit_s=10),
+            ),
+            timeout=120,
+        )
+        try:
+            assert run.state == mpb.PROPOSED
+            sold = [a for a in run.produce.allocations if a.producer_id == coop]
+            unsold = [u for u in run.produce.unsold if u.producer_id == coop]
+            reasons = {u.listing_id: u.reason for u in unsold}
+            assert reasons[extra[0].id] == mpb.FLOOR_ABOVE_NET_PRICE
+            assert reasons[extra[1].id] == mpb.NO_COMPATIBLE_ORDER
+            page = new_page(locale="zh-CN")
+            sign_in(page, site, "cooperative")
+            page.goto(f"{site.url}/coop/outcomes?run={run.id}")
+            assert page.locator("h1").inner_text() == "销售结果"
+            sold_rows = page.locator("#sold tbody tr:not(:has(.muted))")
+            unsold_rows = page.locator("#unsold tbody tr:not(:has(.muted))")
+            assert sold_rows.count() == len(sold) and unsold_rows.count() == len(unsold)
+            kg = sold_rows.locator("td:nth-child(3)").all_inner_texts()
+            assert sum(int(cell.replace(",", "")) for cell in kg) == sum(a.kg for a in sold)
+            buyers = sold_rows.locator("td:nth-child(4)").all_inner_texts()
+            assert all(not name.startswith("buy-") for name in buyers)
+            zh = translator("zh-CN")
+            shown = unsold_rows.locator("td:nth-child(4)").all_inner_texts()
+            assert shown == [zh(mpb.UnsoldReason.Name(u.reason)) for u in unsold]
+            floors = unsold_rows.locator("td:nth-child(5)").all_inner_texts()
+            assert floors == [
+                f"{u.would_sell_at_floor_fen / 100:,.2f}" if u.would_sell_at_floor_fen else "—"
+                for u in unsold
+            ]
+            assert "—" in floors  # grade Z: no floor would sell it
+            shot(page, "outcomes-zh")
+        finally:
+            matcher.DiscardMatchRun(mpb.DiscardMatchRunRequest(id=run.id), timeout=30)
+            for listing in extra:
+                registry.DeleteListing(api.DeleteListingRequest(id=listing.id, etag=listing.etag))
 
 
 def test_auditor_verifies_the_ledger_and_reads_the_audit_log(new_page, site):
