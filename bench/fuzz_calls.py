@@ -39,7 +39,13 @@ STREAM_S = 2.0  # a server stream's deadline (it is read for its first message)
 IN_FLIGHT = 6  # requests in flight (under the server's 8 a key)
 _HUNG_UP = (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED)
 CALL_S = 20.0  # a unary call's deadline (a fuzzed solve may take seconds)
-REPORTED = 20  # INTERNAL/UNKNOWN answers described on stderr
+REPORTED = 20  # answers described on stderr: the first of these codes
+REPORT = (
+    grpc.StatusCode.INTERNAL,
+    grpc.StatusCode.UNKNOWN,
+    grpc.StatusCode.UNAVAILABLE,  # clients retry it: never for what a caller sent
+    grpc.StatusCode.DATA_LOSS,
+)
 
 
 @dataclass
@@ -161,7 +167,7 @@ class Caller:
                 )
         except grpc.RpcError as error:
             code = error.code()
-            if code in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN):
+            if code in REPORT:
                 self._report(method, error)
             if code in _HUNG_UP and method.server_streaming:
                 return None  # a stream open until we hung up: as it should be

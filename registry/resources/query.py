@@ -66,6 +66,16 @@ def _signing_key() -> bytes:
 _SIGNING_KEY = _signing_key()
 
 
+def use_signing_key(key: str = "", key_file: Path | None = None) -> None:
+    """The server's settings (environment or config file) name the key: use it from now on
+    (without either, the key read at import stays)."""
+    global _SIGNING_KEY
+    if key:
+        _SIGNING_KEY = key.encode()
+    elif key_file is not None:
+        _SIGNING_KEY = shared_key(key_file)
+
+
 @dataclass(frozen=True)
 class Page:
     size: int

@@ -118,3 +118,30 @@ def test_processes_sharing_a_key_file_accept_each_others_tokens(tmp_path):
         [sys.executable, "-c", PROCESS, "read", token], env=env_alone, capture_output=True
     )
     assert alone.returncode != 0 and b"page_token" in alone.stderr
+
+
+def test_a_key_file_from_the_settings_is_used(tmp_path, monkeypatch):
+    """Settings(page_token_key_file=…) — from the environment or a config file — makes the
+    server sign with that file's key, so another process sharing the file pages on."""
+    from registry.resources import query
+    from server.server import create_server
+    from server.settings import Settings
+
+    monkeypatch.setattr(query, "_SIGNING_KEY", query._SIGNING_KEY)  # restored after
+    key_file = tmp_path / "page-token.key"
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'fupin.db'}",
+        address="127.0.0.1:0",
+        page_token_key_file=key_file,
+    )
+    running = create_server(settings)
+    try:
+        token = query.next_token(query.parse_page(10, "", ""), "vil-0042")
+    finally:
+        running.close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FUPIN_PAGE_TOKEN")}
+    env["FUPIN_PAGE_TOKEN_KEY_FILE"] = str(key_file)
+    other = subprocess.run(
+        [sys.executable, "-c", PROCESS, "read", token], env=env, capture_output=True, text=True
+    )
+    assert other.returncode == 0 and other.stdout.strip() == "vil-0042", other.stderr
