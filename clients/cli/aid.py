@@ -28,8 +28,8 @@ from typing import Any
 import grpc
 
 from clients import auth
-from clients.cli.output import emit_json, emit_one, print_table, say, show
-from clients.cli.runs import solve_with_progress
+from clients.cli.output import emit_json, print_table, say, show
+from clients.cli.runs import show_run, solve_with_progress
 from clients.errors import from_rpc_error
 from clients.i18n import _, enum_name
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
@@ -115,7 +115,7 @@ def run_allocate(args: argparse.Namespace) -> int:
                 mpb.CommitMatchRunRequest(id=run.id, request_id=f"commit-{run.id}"),
                 timeout=args.timeout,
             )
-    _summary(run, args.output)
+    show_run(run, args)
     if args.chart:
         say(f"chart: {_chart(_by_cause(run), args.chart, _title(run))}")
     return 0 if run.state in (mpb.PROPOSED, mpb.COMMITTED) else 1
@@ -129,37 +129,6 @@ def _progress(event: mpb.MatchRunEvent) -> str:
         f"  {state:<9} need value {event.objective:>16,.0f}  bound {event.best_bound:>16,.0f}"
         f"  {event.elapsed_s:7.2f} s"
     )
-
-
-def _summary(run: mpb.MatchRun, output: str) -> None:
-    if output == "json":
-        emit_one(run, output)
-        return
-    granted = sum(g.amount_fen for g in run.aid.grants)
-    state, status = mpb.RunState.Name(run.state), mpb.SolveStatus.Name(run.status)
-    show(
-        f"run {run.id}: {state}, {status}, need value {run.objective:,}, gap {run.gap:.4%}; "
-        f"{len(run.aid.grants)} grants, {granted / 100:,.2f} yuan to "
-        f"{run.aid.households_helped} households"
-    )
-    rows = [
-        [
-            u.programme_id,
-            str(u.grants),
-            f"{u.spent_fen / 100:,.2f}",
-            f"{u.remaining_fen / 100:,.2f}",
-        ]
-        for u in run.aid.programmes
-    ]
-    if rows:
-        print_table(["PROGRAMME", "GRANTS", "GRANTED YUAN", "LEFT YUAN"], rows)
-    reasons: dict[str, int] = defaultdict(int)
-    for x in run.aid.left_out:
-        reasons[mpb.LeftOutReason.Name(x.reason)] += 1
-    for reason, count in sorted(reasons.items()):
-        show(f"left out: {count} eligible household-programme pairs, {reason}")
-    if run.error:
-        show(f"error: {run.error}")
 
 
 def _by_cause(run: mpb.MatchRun) -> dict[str, int]:

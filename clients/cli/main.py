@@ -64,6 +64,7 @@ from clients.cli import web as cli_web
 from clients.cli.output import emit, emit_json, emit_one, say, show
 from clients.client import KINDS, MAX_PAGE_SIZE, RegistryClient
 from clients.errors import CsvFormatError, FupinClientError, UsageError
+from clients.names import Names
 from clients.progress import Progress
 
 if TYPE_CHECKING:
@@ -328,7 +329,7 @@ def run_list(args: argparse.Namespace) -> int:
             for item in found:
                 show(item.id)
         else:
-            emit(kind.cli_name, found, args.output)
+            emit(kind.cli_name, found, args.output, Names(client))
     return 0
 
 

@@ -234,6 +234,14 @@ class RegistryServiceStub:
     configured drop since the previous assessment. Filterable fields: village_id, county_code.
     Errors: INVALID_ARGUMENT.
     """
+    BatchGetResources: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.BatchGetResourcesRequest, _registry_service_pb2.BatchGetResourcesResponse]
+    """Reads up to 1,000 resources of one kind by id in one call: what a client needs to show
+    names beside ids (a village's name beside its id in a table of households) without one
+    Get per row. The caller must be allowed the kind's List RPC (PERMISSION_DENIED otherwise,
+    as that List would be). Ids that do not exist or that the caller may not see are left
+    out, as List leaves them out; an id asked twice is answered once. Responses are masked and
+    audited as List's are. Errors: INVALID_ARGUMENT on `kind` or `ids[N]`; PERMISSION_DENIED.
+    """
 
 @_typing.type_check_only
 class RegistryServiceAsyncStub(RegistryServiceStub):
@@ -438,6 +446,14 @@ class RegistryServiceAsyncStub(RegistryServiceStub):
     is within the configured margin of a threshold, or whose score fell by more than the
     configured drop since the previous assessment. Filterable fields: village_id, county_code.
     Errors: INVALID_ARGUMENT.
+    """
+    BatchGetResources: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.BatchGetResourcesRequest, _registry_service_pb2.BatchGetResourcesResponse]  # type: ignore[assignment]
+    """Reads up to 1,000 resources of one kind by id in one call: what a client needs to show
+    names beside ids (a village's name beside its id in a table of households) without one
+    Get per row. The caller must be allowed the kind's List RPC (PERMISSION_DENIED otherwise,
+    as that List would be). Ids that do not exist or that the caller may not see are left
+    out, as List leaves them out; an id asked twice is answered once. Responses are masked and
+    audited as List's are. Errors: INVALID_ARGUMENT on `kind` or `ids[N]`; PERMISSION_DENIED.
     """
 
 class RegistryServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -904,6 +920,20 @@ class RegistryServiceServicer(metaclass=_abc_1.ABCMeta):
         is within the configured margin of a threshold, or whose score fell by more than the
         configured drop since the previous assessment. Filterable fields: village_id, county_code.
         Errors: INVALID_ARGUMENT.
+        """
+
+    @_abc_1.abstractmethod
+    def BatchGetResources(
+        self,
+        request: _registry_service_pb2.BatchGetResourcesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_registry_service_pb2.BatchGetResourcesResponse, _abc.Awaitable[_registry_service_pb2.BatchGetResourcesResponse]]:
+        """Reads up to 1,000 resources of one kind by id in one call: what a client needs to show
+        names beside ids (a village's name beside its id in a table of households) without one
+        Get per row. The caller must be allowed the kind's List RPC (PERMISSION_DENIED otherwise,
+        as that List would be). Ids that do not exist or that the caller may not see are left
+        out, as List leaves them out; an id asked twice is answered once. Responses are masked and
+        audited as List's are. Errors: INVALID_ARGUMENT on `kind` or `ids[N]`; PERMISSION_DENIED.
         """
 
 def add_RegistryServiceServicer_to_server(servicer: RegistryServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
