@@ -52,6 +52,14 @@ def add_commands(commands: Any, client: argparse.ArgumentParser) -> None:
     allocate.add_argument(
         "--exclusive", action="append", default=[], help="ID,ID: at most one of these"
     )
+    allocate.add_argument(
+        "--quota",
+        action="append",
+        default=[],
+        type=_quota,
+        metavar="PROGRAMME:REGION=PERMILLE",
+        help="at least PERMILLE/1000 of the programme's budget to households of REGION",
+    )
     allocate.add_argument("--time-limit", type=float, default=30.0, help="seconds")
     allocate.add_argument("--commit", action="store_true", help="commit the proposed run")
     allocate.add_argument("--chart", type=Path, help="PNG of the grants by cause of poverty")
@@ -97,6 +105,7 @@ def run_allocate(args: argparse.Namespace) -> int:
             exclusive_groups=[
                 mpb.ExclusiveGroup(programme_ids=group.split(",")) for group in args.exclusive
             ],
+            quotas=args.quota,
         ),
         parameters=mpb.SolveParameters(time_limit_s=args.time_limit),
         run_id=run_id,
@@ -119,6 +128,17 @@ def run_allocate(args: argparse.Namespace) -> int:
     if args.chart:
         say(f"chart: {_chart(_by_cause(run), args.chart, _title(run))}")
     return 0 if run.state in (mpb.PROPOSED, mpb.COMMITTED) else 1
+
+
+def _quota(text: str) -> mpb.AidQuota:
+    programme, _sep, rest = text.partition(":")
+    region, _eq, permille = rest.partition("=")
+    try:
+        return mpb.AidQuota(
+            programme_id=programme, region_code=region, min_share_permille=int(permille)
+        )
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"wants PROGRAMME:REGION=PERMILLE, got {text!r}") from None
 
 
 def _progress(event: mpb.MatchRunEvent) -> str:
