@@ -22,7 +22,7 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
 from clients.client import BUYERS, HOUSEHOLDS, PRODUCERS, VILLAGES, Kind
-from clients.i18n import _, enum_name
+from clients.i18n import N_, _, enum_name
 from clients.names import Names
 
 TIMESTAMP = "google.protobuf.Timestamp"
@@ -147,15 +147,18 @@ COLUMNS: Mapping[str, tuple[tuple[str, str], ...]] = MappingProxyType(
 # Tables and CSV show the name beside the id (clients/cli/names.py reads them, a page at once).
 REFERENCES: Mapping[str, tuple[tuple[str, Kind[Any], str], ...]] = MappingProxyType(
     {
-        "households": (("village_id", VILLAGES, "VILLAGE NAME"),),
+        "households": (("village_id", VILLAGES, N_("VILLAGE NAME")),),
         "producers": (
-            ("household_id", HOUSEHOLDS, "HEAD"),
-            ("village_id", VILLAGES, "VILLAGE NAME"),
+            ("household_id", HOUSEHOLDS, N_("HEAD")),
+            ("village_id", VILLAGES, N_("VILLAGE NAME")),
         ),
-        "listings": (("producer_id", PRODUCERS, "PRODUCER NAME"),),
-        "orders": (("buyer_id", BUYERS, "BUYER NAME"),),
-        "cadres": (("current_village_id", VILLAGES, "VILLAGE NAME"),),
-        "cases": (("household_id", HOUSEHOLDS, "HEAD"), ("village_id", VILLAGES, "VILLAGE NAME")),
+        "listings": (("producer_id", PRODUCERS, N_("PRODUCER NAME")),),
+        "orders": (("buyer_id", BUYERS, N_("BUYER NAME")),),
+        "cadres": (("current_village_id", VILLAGES, N_("VILLAGE NAME")),),
+        "cases": (
+            ("household_id", HOUSEHOLDS, N_("HEAD")),
+            ("village_id", VILLAGES, N_("VILLAGE NAME")),
+        ),
     }
 )
 PAGE = 1000  # rows whose names are read together: one call per kind per page

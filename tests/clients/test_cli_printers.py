@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 import pytest
 
@@ -209,3 +210,33 @@ def test_a_gap_without_a_bound_is_a_dash(capsys):
     fair = mpb.MatchRun(status=mpb.FEASIBLE, objective=985, best_bound=1000.0, gap=0.015)
     assert printers.gap_text(fair) == "1.50%"
     assert printers.gap_text(mpb.MatchRun(status=mpb.OPTIMAL)) == "0.00%"
+
+
+def test_regional_quota_left_out_says_so(fupin, admin):
+    """`aid allocate --quota`: half the budget kept for township 350624102, whose household is
+    the least needy of three. The second-neediest (elsewhere) is left out with REGIONAL_QUOTA,
+    while the quota's household has a grant."""
+    here = admin.create(VILLAGES, factories.village(admin_code="350624102001"))
+    there = admin.create(VILLAGES, factories.village(admin_code="350624101001"))
+    worse = factories.indicators(housing_safety=10, food_security=10, health=10)
+    bad = factories.indicators(housing_safety=30, food_security=30, health=30)
+    poorest = admin.create(HOUSEHOLDS, factories.household(there.id, indicators=worse))
+    second = admin.create(HOUSEHOLDS, factories.household(there.id, indicators=bad))
+    quota_household = admin.create(HOUSEHOLDS, factories.household(here.id))
+    scores = [h.score for h in (poorest, second, quota_household)]
+    assert scores == sorted(scores) and len(set(scores)) == 3  # need falls in this order
+    programme = admin.create(
+        AID_PROGRAMS, factories.aid_program(budget_fen=400_000, amount_fen=200_000)
+    )
+    code, out, err = fupin(
+        "aid", "allocate", "--programme", programme.id, "--quota",
+        f"{programme.id}:350624102=500", "--output", "json",
+    )  # fmt: skip
+    assert code == 0, err
+    run = json.loads(out)
+    assert {g["household_id"] for g in run["aid"]["grants"]} == {poorest.id, quota_household.id}
+    assert [(x["household_id"], x["reason"]) for x in run["aid"]["left_out"]] == [
+        (second.id, "REGIONAL_QUOTA")
+    ]
+    code, out, err = fupin("runs", "get", run["id"])
+    assert "left out: 1 eligible household-programme pairs, REGIONAL_QUOTA" in out

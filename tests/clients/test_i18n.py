@@ -111,12 +111,13 @@ def test_cli_tables_in_chinese(server, registry, capsys) -> None:
         "建档立卡号",
         "户主",
         "村",
+        "村名",
         "人口",
         "评分",
         "状态",
         "致贫原因",
     ]
-    assert "因病" in row and "贫困户" in row
+    assert "因病" in row and "贫困户" in row and village.display_name in row
     assert main(["--lang", "en", "list", "households", *target]) == 0
     assert capsys.readouterr().out.startswith("ID ")
 
