@@ -42,15 +42,15 @@ OBJECTIVES = {"need": mpb.AID_NEED, "reach-first": mpb.AID_REACH_FIRST}
 
 
 def add_commands(commands: Any, client: argparse.ArgumentParser) -> None:
-    aid = commands.add_parser("aid", help="allocate aid; read and verify the ledger")
+    aid = commands.add_parser("aid", help=_("allocate aid; read and verify the ledger"))
     verbs = aid.add_subparsers(dest="aid_verb", required=True, metavar="VERB")
-    allocate = verbs.add_parser("allocate", parents=[client], help="programmes to households")
-    allocate.add_argument("--programme", action="append", required=True, help="programme id")
-    allocate.add_argument("--region", default="", help="administrative code prefix")
+    allocate = verbs.add_parser("allocate", parents=[client], help=_("programmes to households"))
+    allocate.add_argument("--programme", action="append", required=True, help=_("programme id"))
+    allocate.add_argument("--region", default="", help=_("administrative code prefix"))
     allocate.add_argument("--objective", choices=list(OBJECTIVES), default="need")
-    allocate.add_argument("--cap-fen", type=int, default=0, help="total per household (fen)")
+    allocate.add_argument("--cap-fen", type=int, default=0, help=_("total per household (fen)"))
     allocate.add_argument(
-        "--exclusive", action="append", default=[], help="ID,ID: at most one of these"
+        "--exclusive", action="append", default=[], help=_("ID,ID: at most one of these")
     )
     allocate.add_argument(
         "--quota",
@@ -58,30 +58,30 @@ def add_commands(commands: Any, client: argparse.ArgumentParser) -> None:
         default=[],
         type=_quota,
         metavar="PROGRAMME:REGION=PERMILLE",
-        help="at least PERMILLE/1000 of the programme's budget to households of REGION",
+        help=_("at least PERMILLE/1000 of the programme's budget to households of REGION"),
     )
-    allocate.add_argument("--time-limit", type=float, default=30.0, help="seconds")
-    allocate.add_argument("--commit", action="store_true", help="commit the proposed run")
-    allocate.add_argument("--chart", type=Path, help="PNG of the grants by cause of poverty")
+    allocate.add_argument("--time-limit", type=float, default=30.0, help=_("seconds"))
+    allocate.add_argument("--commit", action="store_true", help=_("commit the proposed run"))
+    allocate.add_argument("--chart", type=Path, help=_("PNG of the grants by cause of poverty"))
     allocate.set_defaults(run=run_allocate)
-    ledger = verbs.add_parser("ledger", parents=[client], help="ledger entries, oldest first")
+    ledger = verbs.add_parser("ledger", parents=[client], help=_("ledger entries, oldest first"))
     ledger.add_argument("--household", default="")
     ledger.add_argument("--programme", default="")
     ledger.add_argument("--run", dest="run_id", default="")
     ledger.add_argument("--limit", type=int, default=100)
     ledger.set_defaults(run=run_ledger)
-    verify = verbs.add_parser("verify", parents=[client], help="check the hash chain")
+    verify = verbs.add_parser("verify", parents=[client], help=_("check the hash chain"))
     verify.set_defaults(run=run_verify)
-    spending = verbs.add_parser("spending", parents=[client], help="per programme and county")
+    spending = verbs.add_parser("spending", parents=[client], help=_("per programme and county"))
     spending.add_argument("--region", default="")
     spending.set_defaults(run=run_spending)
-    chart = verbs.add_parser("chart", parents=[client], help="spending by cause of poverty")
+    chart = verbs.add_parser("chart", parents=[client], help=_("spending by cause of poverty"))
     chart.add_argument("--region", default="")
     chart.add_argument("--out", type=Path, default=Path("aid_by_cause.png"))
     chart.set_defaults(run=run_chart)
-    export = verbs.add_parser("export", parents=[client], help="masked CSV for publication")
+    export = verbs.add_parser("export", parents=[client], help=_("masked CSV for publication"))
     export.add_argument("--region", default="")
-    export.add_argument("--out", type=Path, help="default: stdout")
+    export.add_argument("--out", type=Path, help=_("default: stdout"))
     export.set_defaults(run=run_export)
 
 

@@ -28,6 +28,7 @@ from typing import Any
 from clients.cli.output import say
 from clients.cli.runs import matcher, show_run, solve_with_progress
 from clients.client import CADRES, VILLAGES, RegistryClient
+from clients.i18n import _
 from fupin.matcher.v1 import cadres_pb2 as cpb
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 
@@ -35,41 +36,41 @@ COVERAGE = {"off": cpb.COVERAGE_OFF, "soft": cpb.COVERAGE_SOFT, "hard": cpb.COVE
 
 
 def add_commands(commands: Any, client: argparse.ArgumentParser) -> None:
-    cadres = commands.add_parser("cadres", help="station cadres, contract households")
+    cadres = commands.add_parser("cadres", help=_("station cadres, contract households"))
     verbs = cadres.add_subparsers(dest="cadres_verb", required=True, metavar="VERB")
-    assign = verbs.add_parser("assign", parents=[client], help="cadres to poor villages")
-    assign.add_argument("--region", default="", help="administrative code prefix")
+    assign = verbs.add_parser("assign", parents=[client], help=_("cadres to poor villages"))
+    assign.add_argument("--region", default="", help=_("administrative code prefix"))
     assign.add_argument("--team-min", type=int, default=3)
     assign.add_argument("--team-max", type=int, default=3)
-    assign.add_argument("--secretary-rank", type=int, default=1, help="1 科员 … 5 正处")
+    assign.add_argument("--secretary-rank", type=int, default=1, help=_("1 科员 … 5 正处"))
     assign.add_argument("--coverage", choices=list(COVERAGE), default="soft")
-    assign.add_argument("--max-per-unit", type=int, default=0, help="0 = no limit")
-    assign.add_argument("--continuity-km", type=float, default=0.0, help="gain before a move")
-    assign.add_argument("--stable", action="store_true", help="least-cost stable assignment")
-    assign.add_argument("--picture", type=Path, help="draw the postings into this PNG")
+    assign.add_argument("--max-per-unit", type=int, default=0, help=_("0 = no limit"))
+    assign.add_argument("--continuity-km", type=float, default=0.0, help=_("gain before a move"))
+    assign.add_argument("--stable", action="store_true", help=_("least-cost stable assignment"))
+    assign.add_argument("--picture", type=Path, help=_("draw the postings into this PNG"))
     _common(assign)
     assign.set_defaults(run=run_assign)
-    contract = verbs.add_parser("contract", parents=[client], help="households to cadres")
-    contract.add_argument("--region", default="", help="administrative code prefix")
+    contract = verbs.add_parser("contract", parents=[client], help=_("households to cadres"))
+    contract.add_argument("--region", default="", help=_("administrative code prefix"))
     contract.add_argument(
         "--quota",
         action="append",
         default=[],
         type=_quota,
         metavar="RANK=UNITS",
-        help="effort units a cadre of RANK carries (repeat per rank)",
+        help=_("effort units a cadre of RANK carries (repeat per rank)"),
     )
     _common(contract)
     contract.set_defaults(run=run_contract)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--time-limit", type=float, default=30.0, help="seconds")
-    parser.add_argument("--commit", action="store_true", help="commit the proposed run")
+    parser.add_argument("--time-limit", type=float, default=30.0, help=_("seconds"))
+    parser.add_argument("--commit", action="store_true", help=_("commit the proposed run"))
     parser.add_argument(
         "--registry",
         metavar="HOST:PORT",
-        help="the registry the picture and tables read from (default: --target)",
+        help=_("the registry the picture and tables read from (default: --target)"),
     )
 
 

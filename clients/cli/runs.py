@@ -25,7 +25,7 @@ from clients.cli.output import emit, print_table, say, when
 from clients.cli.printers import gap_text, names_from, print_run
 from clients.client import channel_options
 from clients.errors import from_rpc_error
-from clients.i18n import _, enum_name
+from clients.i18n import N_, _, enum_name
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
 
@@ -33,23 +33,29 @@ OBJECTIVES = {"welfare": mpb.WELFARE, "poverty-first": mpb.POVERTY_FIRST}
 
 
 def add_commands(commands: Any, client: argparse.ArgumentParser) -> None:
-    match = commands.add_parser("match", help="run a matching (produce)")
+    match = commands.add_parser("match", help=_("run a matching (produce)"))
     kinds = match.add_subparsers(dest="match_kind", required=True, metavar="KIND")
-    produce = kinds.add_parser("produce", parents=[client], help="listings to orders")
-    produce.add_argument("--product", required=True, help="e.g. green_plum")
-    produce.add_argument("--today", required=True, help="YYYY-MM-DD: earliest departure")
-    produce.add_argument("--region", default="", help="administrative code prefix")
+    produce = kinds.add_parser("produce", parents=[client], help=_("listings to orders"))
+    produce.add_argument("--product", required=True, help=_("e.g. green_plum"))
+    produce.add_argument("--today", required=True, help=_("YYYY-MM-DD: earliest departure"))
+    produce.add_argument("--region", default="", help=_("administrative code prefix"))
     produce.add_argument("--objective", choices=list(OBJECTIVES), default="welfare")
-    produce.add_argument("--time-limit", type=float, default=30.0, help="seconds")
-    produce.add_argument("--commit", action="store_true", help="commit the proposed run")
+    produce.add_argument("--time-limit", type=float, default=30.0, help=_("seconds"))
+    produce.add_argument("--commit", action="store_true", help=_("commit the proposed run"))
     produce.set_defaults(run=run_match_produce)
-    runs = commands.add_parser("runs", help="list, show, commit, discard or cancel runs")
+    runs = commands.add_parser("runs", help=_("list, show, commit, discard or cancel runs"))
     verbs = runs.add_subparsers(dest="verb", required=True, metavar="VERB")
-    listing = verbs.add_parser("list", parents=[client], help="newest first")
-    listing.add_argument("--filter", default="", help="e.g. 'state = PROPOSED'")
+    listing = verbs.add_parser("list", parents=[client], help=_("newest first"))
+    listing.add_argument("--filter", default="", help=_("e.g. 'state = PROPOSED'"))
     listing.set_defaults(run=run_runs_list)
-    for verb in ("get", "commit", "discard", "cancel"):
-        sub = verbs.add_parser(verb, parents=[client], help=f"{verb} one run")
+    helps = {
+        "get": N_("show one run by its kind's printer"),
+        "commit": N_("commit a proposed run"),
+        "discard": N_("discard a proposed run"),
+        "cancel": N_("cancel a queued or running run"),
+    }
+    for verb, text in helps.items():
+        sub = verbs.add_parser(verb, parents=[client], help=_(text))
         sub.add_argument("id")
         sub.set_defaults(run=run_runs_one, verb=verb)
 

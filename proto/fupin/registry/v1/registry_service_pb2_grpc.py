@@ -34,6 +34,9 @@ class RegistryServiceStub:
     Errors common to every RPC: INVALID_ARGUMENT with google.rpc.BadRequest field violations
     naming each wrong field; UNAVAILABLE when the database cannot be reached. Rejected calls
     leave stored data unchanged.
+    Errors in Chinese: a caller whose metadata says `accept-language: zh-CN` gets, beside the
+    English status message, a google.rpc.LocalizedMessage detail (locale "zh-CN") and each field
+    violation's localized_message, where the server's catalog has the text (server/messages.py).
 
     Lists: page_size defaults to 50 and is capped at 1000; page tokens are opaque and only
     valid with the same filter. Filters (AIP-160) compare the fields each List request names:
@@ -291,6 +294,9 @@ class RegistryServiceServicer:
     Errors common to every RPC: INVALID_ARGUMENT with google.rpc.BadRequest field violations
     naming each wrong field; UNAVAILABLE when the database cannot be reached. Rejected calls
     leave stored data unchanged.
+    Errors in Chinese: a caller whose metadata says `accept-language: zh-CN` gets, beside the
+    English status message, a google.rpc.LocalizedMessage detail (locale "zh-CN") and each field
+    violation's localized_message, where the server's catalog has the text (server/messages.py).
 
     Lists: page_size defaults to 50 and is capped at 1000; page tokens are opaque and only
     valid with the same filter. Filters (AIP-160) compare the fields each List request names:
@@ -927,6 +933,9 @@ class RegistryService:
     Errors common to every RPC: INVALID_ARGUMENT with google.rpc.BadRequest field violations
     naming each wrong field; UNAVAILABLE when the database cannot be reached. Rejected calls
     leave stored data unchanged.
+    Errors in Chinese: a caller whose metadata says `accept-language: zh-CN` gets, beside the
+    English status message, a google.rpc.LocalizedMessage detail (locale "zh-CN") and each field
+    violation's localized_message, where the server's catalog has the text (server/messages.py).
 
     Lists: page_size defaults to 50 and is capped at 1000; page tokens are opaque and only
     valid with the same filter. Filters (AIP-160) compare the fields each List request names:

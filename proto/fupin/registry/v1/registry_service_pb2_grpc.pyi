@@ -35,6 +35,9 @@ class RegistryServiceStub:
     Errors common to every RPC: INVALID_ARGUMENT with google.rpc.BadRequest field violations
     naming each wrong field; UNAVAILABLE when the database cannot be reached. Rejected calls
     leave stored data unchanged.
+    Errors in Chinese: a caller whose metadata says `accept-language: zh-CN` gets, beside the
+    English status message, a google.rpc.LocalizedMessage detail (locale "zh-CN") and each field
+    violation's localized_message, where the server's catalog has the text (server/messages.py).
 
     Lists: page_size defaults to 50 and is capped at 1000; page tokens are opaque and only
     valid with the same filter. Filters (AIP-160) compare the fields each List request names:
@@ -251,6 +254,9 @@ class RegistryServiceAsyncStub(RegistryServiceStub):
     Errors common to every RPC: INVALID_ARGUMENT with google.rpc.BadRequest field violations
     naming each wrong field; UNAVAILABLE when the database cannot be reached. Rejected calls
     leave stored data unchanged.
+    Errors in Chinese: a caller whose metadata says `accept-language: zh-CN` gets, beside the
+    English status message, a google.rpc.LocalizedMessage detail (locale "zh-CN") and each field
+    violation's localized_message, where the server's catalog has the text (server/messages.py).
 
     Lists: page_size defaults to 50 and is capped at 1000; page tokens are opaque and only
     valid with the same filter. Filters (AIP-160) compare the fields each List request names:
@@ -463,6 +469,9 @@ class RegistryServiceServicer(metaclass=_abc_1.ABCMeta):
     Errors common to every RPC: INVALID_ARGUMENT with google.rpc.BadRequest field violations
     naming each wrong field; UNAVAILABLE when the database cannot be reached. Rejected calls
     leave stored data unchanged.
+    Errors in Chinese: a caller whose metadata says `accept-language: zh-CN` gets, beside the
+    English status message, a google.rpc.LocalizedMessage detail (locale "zh-CN") and each field
+    violation's localized_message, where the server's catalog has the text (server/messages.py).
 
     Lists: page_size defaults to 50 and is capped at 1000; page tokens are opaque and only
     valid with the same filter. Filters (AIP-160) compare the fields each List request names:
