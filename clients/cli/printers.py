@@ -78,6 +78,15 @@ def gap_text(run: mpb.MatchRun) -> str:
     return f"{gap:.2%}"
 
 
+def objective_text(run: mpb.MatchRun) -> str:
+    """The objective in its kind's unit: yuan (produce), a need value (aid), a cost (cadres)."""
+    if run.kind == mpb.PRODUCE:
+        return _("objective {yuan} yuan").format(yuan=_yuan(run.objective))
+    if run.kind == mpb.AID:
+        return _("need value {value:,}").format(value=run.objective)  # a score, never yuan
+    return _("cost {cost:,}").format(cost=run.objective)  # metres and penalties, not yuan
+
+
 def print_run(run: mpb.MatchRun, names: Names, output: str) -> None:
     """The run as its kind's printer shows it (JSON: the message itself)."""
     if output == "json":
@@ -91,21 +100,21 @@ def print_run(run: mpb.MatchRun, names: Names, output: str) -> None:
         writer.writerows(table.rows)
 
 
-def _headline(run: mpb.MatchRun, objective: str, what: str) -> None:
+def _headline(run: mpb.MatchRun, what: str) -> None:
     state = enum_name(mpb.RunState.DESCRIPTOR, run.state)
     status = enum_name(mpb.SolveStatus.DESCRIPTOR, run.status)
     show(
         _("run {id}: {state}, {status}, {objective}, gap {gap}; {what}").format(
-            id=run.id, state=state, status=status, objective=objective, gap=gap_text(run), what=what
+            id=run.id,
+            state=state,
+            status=status,
+            objective=objective_text(run),
+            gap=gap_text(run),
+            what=what,
         )
     )
     if run.error:
         show(_("error: {error}").format(error=run.error))
-
-
-def _cost(run: mpb.MatchRun) -> str:
-    """A cadre run's objective: a cost in its own units (metres and penalties), not yuan."""
-    return _("cost {cost:,}").format(cost=run.objective)
 
 
 def _both(resource_id: str, name: str) -> str:
@@ -150,9 +159,7 @@ def _print_produce(run: mpb.MatchRun, names: Names, quiet: bool) -> Table:
         )
     if quiet:
         return table
-    objective = _("objective {yuan} yuan").format(yuan=_yuan(run.objective))
-    what = _("{n} allocations").format(n=len(result.allocations))
-    _headline(run, objective, what)
+    _headline(run, _("{n} allocations").format(n=len(result.allocations)))
     show(
         _(
             "sold {kg:,} kg ({poor:,} kg by impoverished and at-risk households, "
@@ -194,11 +201,10 @@ def _print_aid(run: mpb.MatchRun, names: Names, quiet: bool) -> Table:
     if quiet:
         return table
     granted = sum(g.amount_fen for g in result.grants)
-    objective = _("need value {value:,}").format(value=run.objective)  # a score, never yuan
     what = _("{n} grants, {yuan} yuan to {households} households").format(
         n=len(result.grants), yuan=_yuan(granted), households=result.households_helped
     )
-    _headline(run, objective, what)
+    _headline(run, what)
     if table.rows:
         shown = [[*r[:4], _yuan(int(r[4])), f"{int(r[5]):,}", r[6]] for r in table.rows]
         print_table(table.headings, [[c or NONE for c in r] for r in shown])
@@ -257,7 +263,7 @@ def _print_stationing(run: mpb.MatchRun, names: Names, quiet: bool) -> Table:
     if quiet:
         return table
     what = _("{n} postings in {villages} villages")
-    _headline(run, _cost(run), what.format(n=len(result.postings), villages=result.villages))
+    _headline(run, what.format(n=len(result.postings), villages=result.villages))
     teams: dict[str, list[cpb.CadrePosting]] = defaultdict(list)
     for p in result.postings:
         teams[p.village_id].append(p)
@@ -350,7 +356,7 @@ def _print_contracting(run: mpb.MatchRun, names: Names, quiet: bool) -> Table:
     if quiet:
         return table
     what = _("{n} of {total} households contracted")
-    _headline(run, _cost(run), what.format(n=len(result.contracts), total=result.households))
+    _headline(run, what.format(n=len(result.contracts), total=result.households))
     for village_id in sorted(by_village):
         show("")
         name = names.name(VILLAGES, village_id)
@@ -369,7 +375,7 @@ def _print_contracting(run: mpb.MatchRun, names: Names, quiet: bool) -> Table:
 
 def _print_generic(run: mpb.MatchRun, names: Names, quiet: bool) -> None:
     if not quiet:
-        _headline(run, f"{run.objective:,}", enum_name(mpb.RunKind.DESCRIPTOR, run.kind))
+        _headline(run, enum_name(mpb.RunKind.DESCRIPTOR, run.kind))
 
 
 def _reasons(what: str, counts: Mapping[str, int]) -> None:

@@ -22,7 +22,7 @@ import grpc
 
 from clients import auth
 from clients.cli.output import emit, print_table, say, when
-from clients.cli.printers import gap_text, names_from, print_run
+from clients.cli.printers import gap_text, names_from, objective_text, print_run
 from clients.client import channel_options
 from clients.errors import from_rpc_error
 from clients.i18n import N_, _, enum_name
@@ -161,7 +161,7 @@ def run_runs_list(args: argparse.Namespace) -> int:
             enum_name(mpb.RunKind.DESCRIPTOR, r.kind),
             enum_name(mpb.RunState.DESCRIPTOR, r.state),
             enum_name(mpb.SolveStatus.DESCRIPTOR, r.status),
-            f"{r.objective:,}",
+            objective_text(r),
             gap_text(r),
             when(r.create_time),
         ]
