@@ -240,6 +240,8 @@ NAMES: dict[str, tuple[str, str]] = {
     "CAP_REACHED": ("household cap reached", "已达每户上限"),
     "BUDGET_EXHAUSTED_BY_HIGHER_NEED": ("budget went to greater need", "预算已用于更困难户"),
     "NOT_SELECTED": ("not selected", "未入选"),
+    "REGIONAL_QUOTA": ("budget kept for a region's quota", "预算留给地区配额"),
+    "BUDGET_EXHAUSTED": ("budget used up", "预算已用完"),
     "SIGNED_IN": ("signed in", "登录成功"),
     "SIGNED_OUT": ("signed out", "已退出"),
     "BAD_PASSWORD": ("wrong password", "密码错误"),

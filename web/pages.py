@@ -72,7 +72,7 @@ class Ctx:
 
     @property
     def link(self) -> Link:
-        return self.console.channels.link(self.session.token)
+        return self.console.channels.link(self.session.token, self.lang)
 
     def render(self, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
         flash, self.session.flash = self.session.flash, ""
@@ -128,16 +128,15 @@ def page(
             session.token = ""
             return ctx.redirect("/sign-in", "session_over")
         except PermissionDeniedError as error:
-            return ctx.render(
-                "message.html", status_code=403, message=f"{ctx.t('denied')} ({error.message})"
-            )
+            said = error.localized_message  # the server's text in the page's language
+            denied = ctx.t("denied")
+            return ctx.render("message.html", status_code=403, message=f"{denied} ({said})")
         except NotFoundError:
             return ctx.render("message.html", status_code=404, message=ctx.t("not_found"))
         except UnavailableError:
             return ctx.render("message.html", status_code=503, message=ctx.t("unavailable"))
         except FupinClientError as error:
-            return ctx.render(
-                "message.html", status_code=400, message=f"{ctx.t('error')}: {error.message}"
-            )
+            said = error.localized_message
+            return ctx.render("message.html", status_code=400, message=f"{ctx.t('error')}: {said}")
 
     return endpoint

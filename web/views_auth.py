@@ -53,7 +53,7 @@ def routes(console: Console) -> list[Route]:
                 grpc.StatusCode.PERMISSION_DENIED,
                 grpc.StatusCode.UNAUTHENTICATED,
             ):
-                message = f"{ctx.t('error')}: {failure.message}"
+                message = f"{ctx.t('error')}: {failure.localized_message}"
             return ctx.render("sign_in.html", status_code=401, error=message, username=username)
         user = signed.user
         session = ctx.session

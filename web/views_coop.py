@@ -127,7 +127,7 @@ def routes(console: Console) -> list[Route]:
                     ctx.link.registry.create(LISTINGS, listing)
                 return ctx.redirect("/coop/listings", "saved")
             except InvalidArgumentError as error:
-                for path, description in error.field_violations:
+                for path, description in error.localized_violations:  # page language
                     name = path.split(".")[-1]
                     errors[SERVER_FIELDS.get(name, name)] = description
         return ctx.render(

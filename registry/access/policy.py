@@ -82,6 +82,8 @@ POLICY: Mapping[str, frozenset[Role]] = MappingProxyType({
     f"{_R}DeleteHousehold": frozenset({ADMIN, OFFICE}),
     f"{_R}ImportHouseholds": frozenset({ADMIN, OFFICE}),
     f"{_R}ListWatchlist": frozenset({ADMIN, OFFICE, AUDITOR}),
+    # Then, per kind, the roles of that kind's List (registry/resources/servicer.py).
+    f"{_R}BatchGetResources": ALL,
     f"{_R}CreateProducer": frozenset({ADMIN, OFFICE}),
     f"{_R}GetProducer": ALL,
     f"{_R}ListProducers": ALL,
