@@ -70,8 +70,9 @@ class SeasonClient:
 
     # The users' views.
 
-    def producer_statement(self, producer_id: str) -> spb.ProducerStatement:
-        request = spb.GetProducerStatementRequest(producer_id=producer_id)
+    def producer_statement(self, producer_id: str, *, year: int = 0) -> spb.ProducerStatement:
+        """One season's (year) or, by default, every season's so far."""
+        request = spb.GetProducerStatementRequest(producer_id=producer_id, year=year)
         return cast(spb.ProducerStatement, self._call("GetProducerStatement", request))
 
     def buyer_statement_page(

@@ -1,8 +1,9 @@
 """`fupin statement …`: the users' views of the season from the command line.
 
-    fupin statement producer PRODUCER_ID [--part summary|buyers|members]
-        a cooperative's (or a grower's) season: kg listed, sold to whom at what value,
-        received, rejected by reason, owed, paid, outstanding; what it paid each member
+    fupin statement producer PRODUCER_ID [--year YYYY] [--part summary|buyers|members]
+        a cooperative's (or a grower's) season (every season without --year): kg listed, sold
+        to whom at what value, received, rejected by reason, owed, paid, outstanding; what it
+        paid each member
     fupin statement buyer BUYER_ID       a platform's owed and paid per shipment, and totals
     fupin statement villages --year YYYY [--region CODE]
         an office's income per village: sales, dividends, aid of its households that year
@@ -56,6 +57,7 @@ def add_commands(commands: Any, client: argparse.ArgumentParser) -> None:
     verbs = views.add_subparsers(dest="statement_verb", required=True, metavar="VIEW")
     producer = verbs.add_parser("producer", parents=[client], help="a cooperative's statement")
     producer.add_argument("producer_id")
+    producer.add_argument("--year", type=int, default=0, help="the season (default: all)")
     producer.add_argument("--part", choices=PARTS, default="", help="csv: which part")
     producer.set_defaults(run=run_producer)
     buyer = verbs.add_parser("buyer", parents=[client], help="owed and paid per shipment")
@@ -77,7 +79,7 @@ def yuan(fen: int) -> str:
 
 def run_producer(args: argparse.Namespace) -> int:
     with _client(args) as season:
-        got = season.producer_statement(args.producer_id)
+        got = season.producer_statement(args.producer_id, year=args.year)
     if args.output == "json":
         emit_json(got)
         return 0

@@ -8,12 +8,13 @@ from registry.season.models import Shipment
 from registry.season.statements import BuyerStatement, ProducerStatement, VillageIncome
 
 
-def producer_statement_proto(got: ProducerStatement) -> spb.ProducerStatement:
+def producer_statement_proto(got: ProducerStatement, year: int = 0) -> spb.ProducerStatement:
     t = got.totals
     shares = {m.household_id: m.share_permille for m in got.members}
     households = sorted(set(shares) | set(got.dividends))
     return spb.ProducerStatement(
         producer=producer_proto(got.producer, got.members),
+        year=year,
         listed_kg=got.listed_kg,
         sold_kg=t.sold_kg,
         sold_fen=t.sold_fen,

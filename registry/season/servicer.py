@@ -174,8 +174,12 @@ class SeasonServicer(spb_grpc.SeasonServiceServicer):
 
     def GetProducerStatement(self, request: Any, context: Any) -> spb.ProducerStatement:
         _ids(request, ("producer_id",), required=("producer_id",))
-        got = statements.producer_statement(self.store, request.producer_id, access.current())
-        return producer_statement_proto(got)
+        if request.year and not 2000 <= request.year <= 2100:
+            raise InvalidArgument.one("year", "must be 0 (every season) or from 2000 to 2100")
+        got = statements.producer_statement(
+            self.store, request.producer_id, access.current(), year=request.year
+        )
+        return producer_statement_proto(got, request.year)
 
     def GetBuyerStatement(self, request: Any, context: Any) -> spb.BuyerStatement:
         _ids(request, ("buyer_id",), required=("buyer_id",))

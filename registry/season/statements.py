@@ -94,8 +94,12 @@ def _snapshot(store: RegistryStore) -> Iterator[Session]:
 
 
 def producer_statement(
-    store: RegistryStore, producer_id: str, reader: Principal = INTERNAL
+    store: RegistryStore, producer_id: str, reader: Principal = INTERNAL, *, year: int = 0
 ) -> ProducerStatement:
+    """The producer's statement; of one season when `year` is given: its listings available
+    from that year, their shipments, and the dividends paid in it (the members' income year)."""
+    listing, season = models.Listing, str(year)
+    of_season = col(listing.available_from).startswith(season) if year else None
     with _snapshot(store) as session:
         stmt = select(models.Producer).where(col(models.Producer.id) == producer_id)
         condition = scopes.clause(PRODUCER, reader)
@@ -111,14 +115,23 @@ def producer_statement(
                 .order_by(col(models.ProducerMember.household_id))
             )
         )
-        listed = session.scalar(
-            select(func.coalesce(func.sum(models.Listing.quantity_kg), 0)).where(
-                col(models.Listing.producer_id) == producer_id
-            )
+        listed_kg = select(func.coalesce(func.sum(listing.quantity_kg), 0)).where(
+            col(listing.producer_id) == producer_id
         )
-        rows = session.scalars(
-            select(Shipment).where(col(Shipment.producer_id) == producer_id)
-        ).all()
+        shipped = select(Shipment).where(col(Shipment.producer_id) == producer_id)
+        paid_out = (
+            select(col(Dividend.household_id), func.sum(Dividend.amount_fen))
+            .where(col(Dividend.producer_id) == producer_id)
+            .group_by(col(Dividend.household_id))
+        )
+        if of_season is not None:
+            listed_kg = listed_kg.where(of_season)
+            shipped = shipped.join(listing, col(listing.id) == col(Shipment.listing_id)).where(
+                of_season
+            )
+            paid_out = paid_out.where(col(Dividend.year) == year)
+        listed = session.scalar(listed_kg)
+        rows = session.scalars(shipped).all()
         names = dict(
             session.execute(
                 select(col(models.Buyer.id), col(models.Buyer.display_name)).where(
@@ -126,11 +139,7 @@ def producer_statement(
                 )
             ).all()
         )
-        paid_out = session.execute(
-            select(col(Dividend.household_id), func.sum(Dividend.amount_fen))
-            .where(col(Dividend.producer_id) == producer_id)
-            .group_by(col(Dividend.household_id))
-        ).all()
+        payouts = session.execute(paid_out).all()
     totals = Sales()
     per_buyer: dict[str, Sales] = defaultdict(Sales)
     rejected: dict[int, int] = defaultdict(int)
@@ -148,7 +157,7 @@ def producer_statement(
         totals=totals,
         buyers=buyers,
         rejected=dict(sorted(rejected.items())),
-        dividends={hh: int(fen) for hh, fen in paid_out},
+        dividends={hh: int(fen) for hh, fen in payouts},
     )
 
 

@@ -151,6 +151,38 @@ def test_a_cooperatives_statement_adds_up_its_rows(stub, server, world):
     assert len(got.producer.members) == 3
 
 
+def test_a_season_is_its_listings_shipments_and_the_dividends_paid_in_it(stub, server, world):
+    """year=2020: every shipment (its listings are of 2020) and the 2020 payout; a payout of
+    2021 counts in 2021 only; 2019 is empty; 0 is every season."""
+    coop = world["coop"]
+    stub.PayDividends(
+        spb.PayDividendsRequest(producer_id=coop, amount_fen=7_000, paid_on="2021-01-10")
+    )
+
+    def statement(year: int) -> spb.ProducerStatement:
+        request = spb.GetProducerStatementRequest(producer_id=coop, year=year)
+        return stub.GetProducerStatement(request)
+
+    every, of_2020, of_2021, of_2019 = (
+        statement(0),
+        statement(2020),
+        statement(2021),
+        statement(2019),
+    )
+    assert (of_2020.year, of_2020.sold_kg, of_2020.paid_fen) == (2020, every.sold_kg, 368_000)
+    assert (of_2020.dividends_fen, of_2021.dividends_fen, every.dividends_fen) == (
+        300_001,
+        7_000,
+        307_001,
+    )
+    assert of_2021.sold_kg == of_2019.sold_kg == of_2019.listed_kg == 0
+    years = rows(server, "SELECT year, sum(amount_fen) AS fen FROM dividend GROUP BY year")
+    assert {r["year"]: r["fen"] for r in years} == {2020: 300_001, 2021: 7_000}
+    bad = spb.GetProducerStatementRequest(producer_id=coop, year=1999)
+    error = rpc_fails(lambda: stub.GetProducerStatement(bad), grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields_of(error) == ["year"]
+
+
 def test_statements_are_scoped_and_audited(stub, server, world, channel):
     """The cooperative reads its own statement (its members audited), another's is NOT_FOUND;
     another county's office sees nothing; an auditor gets the grower masked."""

@@ -865,15 +865,21 @@ class GetProducerStatementRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     PRODUCER_ID_FIELD_NUMBER: _builtins.int
+    YEAR_FIELD_NUMBER: _builtins.int
     producer_id: _builtins.str
+    year: _builtins.int
+    """The season: the listings available from that year and their shipments, and the dividends
+    paid in it (the members' income year); 0: every season so far. 0 or 2000-2100.
+    """
     def __init__(
         self,
         *,
         producer_id: _builtins.str = ...,
+        year: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["producer_id", b"producer_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["producer_id", b"producer_id", "year", b"year"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -998,6 +1004,7 @@ class ProducerStatement(_message.Message):
     BUYERS_FIELD_NUMBER: _builtins.int
     REJECTIONS_FIELD_NUMBER: _builtins.int
     MEMBERS_FIELD_NUMBER: _builtins.int
+    YEAR_FIELD_NUMBER: _builtins.int
     listed_kg: _builtins.int
     """its listings' quantity_kg"""
     sold_kg: _builtins.int
@@ -1011,6 +1018,8 @@ class ProducerStatement(_message.Message):
     """paid out to members"""
     undistributed_fen: _builtins.int
     """paid_fen - dividends_fen"""
+    year: _builtins.int
+    """the season asked for; 0: every season"""
     @_builtins.property
     def producer(self) -> _resources_pb2.Producer:
         """masked as for GetProducer"""
@@ -1044,10 +1053,11 @@ class ProducerStatement(_message.Message):
         buyers: _abc.Iterable[Global___BuyerSales] | None = ...,
         rejections: _abc.Iterable[Global___RejectedKg] | None = ...,
         members: _abc.Iterable[Global___MemberPayout] | None = ...,
+        year: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["producer", b"producer"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["buyers", b"buyers", "dividends_fen", b"dividends_fen", "listed_kg", b"listed_kg", "members", b"members", "outstanding_fen", b"outstanding_fen", "owed_fen", b"owed_fen", "paid_fen", b"paid_fen", "producer", b"producer", "received_kg", b"received_kg", "rejected_kg", b"rejected_kg", "rejections", b"rejections", "sold_fen", b"sold_fen", "sold_kg", b"sold_kg", "undistributed_fen", b"undistributed_fen"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["buyers", b"buyers", "dividends_fen", b"dividends_fen", "listed_kg", b"listed_kg", "members", b"members", "outstanding_fen", b"outstanding_fen", "owed_fen", b"owed_fen", "paid_fen", b"paid_fen", "producer", b"producer", "received_kg", b"received_kg", "rejected_kg", b"rejected_kg", "rejections", b"rejections", "sold_fen", b"sold_fen", "sold_kg", b"sold_kg", "undistributed_fen", b"undistributed_fen", "year", b"year"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -278,13 +278,13 @@ class SeasonServiceServicer:
     def GetProducerStatement(self, request, context):
         """Users' views (docs/access.md; each checked against the rows it sums in tests/season/).
 
-        A producer's statement of its seasons to date (a cooperative's, with its members): kg
+        A producer's statement of one season or of all so far (a cooperative's, with its members): kg
         listed, sold (shipments not cancelled) to which buyers at what value, received, rejected
         by reason, owed (received kg x price paid), paid and outstanding, paid out to its member
         households and not yet paid out, and each member's dividends. Its producer (and, through
         it, each member household) is masked as the caller's role requires and the read is
         audited. Errors: NOT_FOUND (unknown, or not the caller's: a cooperative's own producer, an
-        office's or auditor's region).
+        office's or auditor's region), INVALID_ARGUMENT (producer_id, year).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

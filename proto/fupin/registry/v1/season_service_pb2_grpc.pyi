@@ -120,13 +120,13 @@ class SeasonServiceStub:
     GetProducerStatement: _grpc.UnaryUnaryMultiCallable[_season_service_pb2.GetProducerStatementRequest, _season_service_pb2.ProducerStatement]
     """Users' views (docs/access.md; each checked against the rows it sums in tests/season/).
 
-    A producer's statement of its seasons to date (a cooperative's, with its members): kg
+    A producer's statement of one season or of all so far (a cooperative's, with its members): kg
     listed, sold (shipments not cancelled) to which buyers at what value, received, rejected
     by reason, owed (received kg x price paid), paid and outstanding, paid out to its member
     households and not yet paid out, and each member's dividends. Its producer (and, through
     it, each member household) is masked as the caller's role requires and the read is
     audited. Errors: NOT_FOUND (unknown, or not the caller's: a cooperative's own producer, an
-    office's or auditor's region).
+    office's or auditor's region), INVALID_ARGUMENT (producer_id, year).
     """
     GetBuyerStatement: _grpc.UnaryUnaryMultiCallable[_season_service_pb2.GetBuyerStatementRequest, _season_service_pb2.BuyerStatement]
     """A buyer's shipments with what it owes and has paid for each, in shipment id order, and its
@@ -234,13 +234,13 @@ class SeasonServiceAsyncStub(SeasonServiceStub):
     GetProducerStatement: _aio.UnaryUnaryMultiCallable[_season_service_pb2.GetProducerStatementRequest, _season_service_pb2.ProducerStatement]  # type: ignore[assignment]
     """Users' views (docs/access.md; each checked against the rows it sums in tests/season/).
 
-    A producer's statement of its seasons to date (a cooperative's, with its members): kg
+    A producer's statement of one season or of all so far (a cooperative's, with its members): kg
     listed, sold (shipments not cancelled) to which buyers at what value, received, rejected
     by reason, owed (received kg x price paid), paid and outstanding, paid out to its member
     households and not yet paid out, and each member's dividends. Its producer (and, through
     it, each member household) is masked as the caller's role requires and the read is
     audited. Errors: NOT_FOUND (unknown, or not the caller's: a cooperative's own producer, an
-    office's or auditor's region).
+    office's or auditor's region), INVALID_ARGUMENT (producer_id, year).
     """
     GetBuyerStatement: _aio.UnaryUnaryMultiCallable[_season_service_pb2.GetBuyerStatementRequest, _season_service_pb2.BuyerStatement]  # type: ignore[assignment]
     """A buyer's shipments with what it owes and has paid for each, in shipment id order, and its
@@ -423,13 +423,13 @@ class SeasonServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_season_service_pb2.ProducerStatement, _abc.Awaitable[_season_service_pb2.ProducerStatement]]:
         """Users' views (docs/access.md; each checked against the rows it sums in tests/season/).
 
-        A producer's statement of its seasons to date (a cooperative's, with its members): kg
+        A producer's statement of one season or of all so far (a cooperative's, with its members): kg
         listed, sold (shipments not cancelled) to which buyers at what value, received, rejected
         by reason, owed (received kg x price paid), paid and outstanding, paid out to its member
         households and not yet paid out, and each member's dividends. Its producer (and, through
         it, each member household) is masked as the caller's role requires and the read is
         audited. Errors: NOT_FOUND (unknown, or not the caller's: a cooperative's own producer, an
-        office's or auditor's region).
+        office's or auditor's region), INVALID_ARGUMENT (producer_id, year).
         """
 
     @_abc_1.abstractmethod
