@@ -128,7 +128,7 @@ def money(season: Season, out_dir: Path) -> Path:
     panels = [
         (axes[0], _("paid by each buyer"), [(short_name(n), f) for n, f in paid], "tab:red"),
         (axes[1], _("where the money went"), flows[::-1], "tab:blue"),
-        (axes[2], _("income of households on file"), income[::-1], "tab:green"),
+        (axes[2], _("income of filed poor households"), income[::-1], "tab:green"),
     ]
     for ax, title, bars, color in panels:
         drawn = ax.barh([label for label, _fen in bars], [f / 1e5 for _l, f in bars], color=color)

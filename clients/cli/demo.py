@@ -278,7 +278,7 @@ def season_summary(s: demo_season.Season) -> None:
         (_("medical grant signed for (yuan)"), s.grant_fen),
     ]
     _say_amounts(rows)
-    _say("\n" + _("income of households on file, {year} (yuan):").format(year=demo_season.YEAR))
+    _say("\n" + _("income of filed poor households, {year} (yuan):").format(year=demo_season.YEAR))
     _say_amounts(
         [
             (_("produce sales"), s.income.get("produce", 0)),

@@ -9,7 +9,8 @@ covered as soon as their responses carry Household or Producer messages:
   an auditor sees each as POVERTY_CAUSE_UNSPECIFIED ("a cause withheld"), in households and in
   aid grants' causes_matched.
 - every role: the households a producer names (its household, a cooperative's members), an
-  aid grant (AidGrant), a ledger grant entry (LedgerEntry of kind AID_GRANT) or a member's
+  aid grant (AidGrant), a ledger entry about a household (LedgerEntry of kind AID_GRANT,
+  HOUSEHOLD_CONTRACT, DIVIDEND or AID_DISBURSEMENT/RECEIPT/CLAWBACK) or a member's
   payout in a producer's statement (MemberPayout) names are collected for the audit, as those
   of a Household are.
 - platform, cooperative: a household keeps nothing but its status (poverty category); a platform
@@ -39,7 +40,9 @@ LEDGER_ENTRY = "fupin.registry.v1.LedgerEntry"
 MEMBER_PAYOUT = "fupin.registry.v1.MemberPayout"
 PERSONAL = (HOUSEHOLD, PRODUCER, AID_GRANT, LEDGER_ENTRY, MEMBER_PAYOUT)
 SENSITIVE_CAUSES = frozenset({pb.ILLNESS, pb.DISABILITY})
-LEDGER_GRANT = 2  # fupin.registry.v1.LedgerEntryKind.AID_GRANT
+# fupin.registry.v1.LedgerEntryKind of the entries whose subject is a household: AID_GRANT,
+# HOUSEHOLD_CONTRACT, DIVIDEND, AID_DISBURSEMENT, AID_RECEIPT, AID_CLAWBACK.
+LEDGER_ABOUT_HOUSEHOLDS = frozenset({2, 8, 10, 11, 12, 13})
 
 
 @dataclass
@@ -93,7 +96,7 @@ def _walk(message: Message, role: Role, seen: Seen) -> None:
         seen.household_ids.append(message.household_id)  # type: ignore[attr-defined]
         return
     if name == LEDGER_ENTRY:
-        if message.kind == LEDGER_GRANT and message.subject_id:  # type: ignore[attr-defined]
+        if message.kind in LEDGER_ABOUT_HOUSEHOLDS and message.subject_id:  # type: ignore[attr-defined]
             seen.household_ids.append(message.subject_id)  # type: ignore[attr-defined]
         return
     for descriptor, value in message.ListFields():

@@ -299,3 +299,22 @@ def test_statement_ids_are_checked(stub):
         assert fields_of(error) == [name]
     request = spb.GetProducerStatementRequest(producer_id="prd-nobody")
     rpc_fails(lambda: stub.GetProducerStatement(request), grpc.StatusCode.NOT_FOUND)
+
+
+def test_a_households_dividends_in_the_ledger_are_audited(server, world, channel):
+    """An office reading a member's ledger trail (its DIVIDEND entry) is audited with it."""
+    from fupin.registry.v1 import ledger_service_pb2 as lpb
+    from fupin.registry.v1 import ledger_service_pb2_grpc as lpb_grpc
+
+    member = world["members"][0]
+    key = server.keys.create(Role.OFFICE, factories.ZHAOAN)
+    with open_channel(f"127.0.0.1:{server.port}", api_key=key.secret) as office:
+        trail = lpb_grpc.LedgerServiceStub(office).ListLedgerEntries(
+            lpb.ListLedgerEntriesRequest(household_id=member)
+        )
+    assert [e.kind for e in trail.entries] == [lpb.DIVIDEND]
+    events = apb_grpc.AccessServiceStub(channel).ListAuditEvents(
+        apb.ListAuditEventsRequest(page_size=1000)
+    )
+    audited = [list(e.household_ids) for e in events.events if e.key_id == key.row.id]
+    assert audited == [[member]]
