@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Subquery, func, select, text
 from sqlmodel import Session, col
 
 from registry.access import scopes
@@ -188,8 +188,8 @@ def buyer_statement(
     return BuyerStatement(buyer, totals, rows, token)
 
 
-def _sums(session: Session, seen: object) -> Sales:
-    s = seen.c  # type: ignore[attr-defined]
+def _sums(session: Session, seen: Subquery) -> Sales:
+    s = seen.c
     live = s.state != CANCELLED
     zero = func.coalesce
     count, kg, received, rejected, owed, paid = session.execute(
