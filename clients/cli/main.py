@@ -15,6 +15,7 @@
     fupin shipments list|get|dispatch|receive|cancel|pay (clients/cli/season.py)
     fupin dividends pay PRODUCER_ID, fupin account PRODUCER_ID (clients/cli/season.py)
     fupin grants disburse|sign|clawback|delivery (clients/cli/grants.py)
+    fupin statement producer|buyer|villages …   the users' views (clients/cli/statements.py)
     fupin cadres assign|contract [--region CODE] [--commit]
     fupin keys create|list|revoke …, fupin audit
     fupin onboard cooperative|platform FIELD=VALUE … (a producer or buyer and its key)
@@ -59,6 +60,7 @@ from clients.cli import resurvey as cli_resurvey
 from clients.cli import risk as cli_risk
 from clients.cli import runs as cli_runs
 from clients.cli import season as season_cli
+from clients.cli import statements as cli_statements
 from clients.cli import users as cli_users
 from clients.cli import web as cli_web
 from clients.cli.output import emit, emit_json, emit_one, say, show
@@ -189,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_aid.add_commands(commands, client)
     season_cli.add_commands(commands, client)
     season_grants.add_commands(commands, client)
+    cli_statements.add_commands(commands, client)
     cli_cadres.add_commands(commands, client)
     cli_cases.add_commands(commands, client)
     cli_resurvey.add_command(commands, client)

@@ -134,7 +134,10 @@ def test_the_demo_in_chinese(tmp_path, capsys, monkeypatch) -> None:
     assert code == 0, out
     for line in ("fupin 演示：诏安青梅 → 揭阳", "青梅售出（吨）", "423.0", "各采购方吨数："):
         assert line in out
-    assert (tmp_path / "demo_flows.png").exists() and (tmp_path / "demo_income.png").exists()
+    for line in ("成交之后的产季（2020 年）：", "因等级拒收", "合作社分给社员（元）", "其中脱贫"):
+        assert line in out
+    for chart in ("demo_flows.png", "demo_income.png", "demo_money.png"):
+        assert (tmp_path / chart).exists()
 
 
 def test_help_and_usage_in_chinese(capsys) -> None:
