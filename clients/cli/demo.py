@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import grpc
 
 from clients import auth, demo_charts, demo_season, scenario
-from clients.cli.output import pad
+from clients.cli.cells import pad
 from clients.client import channel_options
 from clients.demo_charts import Loaded
 from clients.i18n import _, enum_name

@@ -20,7 +20,8 @@ import grpc
 from google.protobuf import json_format
 
 from clients import auth
-from clients.cli.output import emit_json, print_table, say, show, when
+from clients.cli.cells import when
+from clients.cli.output import emit_json, print_table, say, show
 from clients.errors import from_rpc_error
 from clients.i18n import _
 from fupin.registry.v1 import access_service_pb2 as apb

@@ -12,10 +12,10 @@
     fupin match produce --product P --today YYYY-MM-DD [--region CODE] [--commit]
     fupin runs list|get|commit|discard|cancel [RUN_ID]
     fupin aid allocate|ledger|verify|spending|chart|export (see clients/cli/aid.py)
-    fupin shipments list|get|dispatch|receive|cancel|pay (clients/cli/season.py)
-    fupin dividends pay PRODUCER_ID, fupin account PRODUCER_ID (clients/cli/season.py)
-    fupin grants disburse|sign|clawback|delivery (clients/cli/grants.py)
-    fupin statement producer|buyer|villages …   the users' views (clients/cli/statements.py)
+    fupin shipments list|get|dispatch|receive|cancel|pay (clients/cli/season/shipments.py)
+    fupin dividends pay PRODUCER_ID, fupin account PRODUCER_ID (clients/cli/season/shipments.py)
+    fupin grants disburse|sign|clawback|delivery (clients/cli/season/grants.py)
+    fupin statement producer|buyer|villages …   the users' views (clients/cli/season/statements.py)
     fupin cadres assign|contract [--region CODE] [--commit]
     fupin keys create|list|revoke …, fupin audit
     fupin onboard cooperative|platform FIELD=VALUE … (a producer or buyer and its key)
@@ -48,22 +48,22 @@ from clients import csvio, i18n
 from clients.cli import aid as cli_aid
 from clients.cli import backup as cli_backup
 from clients.cli import cadres as cli_cadres
-from clients.cli import cases as cli_cases
-from clients.cli import grants as season_grants
 from clients.cli import health as cli_health
 from clients.cli import keys as cli_keys
 from clients.cli import onboard as cli_onboard
 from clients.cli import outcomes as cli_outcomes
 from clients.cli import quick as cli_quick
 from clients.cli import resources as cli_resources
-from clients.cli import resurvey as cli_resurvey
-from clients.cli import risk as cli_risk
 from clients.cli import runs as cli_runs
-from clients.cli import season as season_cli
-from clients.cli import statements as cli_statements
 from clients.cli import users as cli_users
 from clients.cli import web as cli_web
 from clients.cli.output import emit, emit_json, emit_one, say, show
+from clients.cli.season import grants as season_grants
+from clients.cli.season import shipments as season_cli
+from clients.cli.season import statements as cli_statements
+from clients.cli.year import cases as cli_cases
+from clients.cli.year import resurvey as cli_resurvey
+from clients.cli.year import risk as cli_risk
 from clients.client import KINDS, MAX_PAGE_SIZE, RegistryClient
 from clients.errors import CsvFormatError, FupinClientError, UsageError
 from clients.i18n import N_, _

@@ -21,7 +21,8 @@ from typing import Any
 import grpc
 
 from clients import auth
-from clients.cli.output import emit, print_table, say, when
+from clients.cli.cells import when
+from clients.cli.output import emit, print_table, say
 from clients.cli.printers import gap_text, names_from, objective_text, print_run
 from clients.client import channel_options
 from clients.errors import from_rpc_error

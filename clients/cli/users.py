@@ -19,8 +19,9 @@ import secrets
 import sys
 from typing import Any
 
+from clients.cli.cells import when
 from clients.cli.keys import ROLES, access_stub, emit_rows, list_all
-from clients.cli.output import emit_json, say, show, when
+from clients.cli.output import emit_json, say, show
 from clients.i18n import _
 from fupin.registry.v1 import access_service_pb2 as apb
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from clients.cli.cases import year_stub
 from clients.cli.output import emit_json, print_table, say, show
+from clients.cli.year.cases import year_stub
 from clients.i18n import _, enum_name
 from fupin.registry.v1 import resources_pb2 as pb
 from fupin.registry.v1 import year_service_pb2 as ypb

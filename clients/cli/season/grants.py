@@ -18,7 +18,7 @@ import uuid
 from typing import Any
 
 from clients.cli.output import emit_json, emit_one, print_table, say, show
-from clients.cli.season import season_stub
+from clients.cli.season.shipments import season_stub
 from clients.i18n import _
 from fupin.registry.v1 import season_service_pb2 as spb
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from clients import csvio
-from clients.cli.cases import year_stub
 from clients.cli.output import emit_json, print_table, say, show
+from clients.cli.year.cases import year_stub
 from clients.i18n import _
 from fupin.registry.v1 import year_service_pb2 as ypb
 

@@ -1,0 +1,2 @@
+"""`fupin shipments`, `fupin grants` and `fupin statement`: the season after the commit
+(SeasonService)."""
