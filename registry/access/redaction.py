@@ -9,8 +9,9 @@ covered as soon as their responses carry Household or Producer messages:
   an auditor sees each as POVERTY_CAUSE_UNSPECIFIED ("a cause withheld"), in households and in
   aid grants' causes_matched.
 - every role: the households a producer names (its household, a cooperative's members), an
-  aid grant (AidGrant) or a ledger grant entry (LedgerEntry of
-  kind AID_GRANT) names are collected for the audit, as those of a Household are.
+  aid grant (AidGrant), a ledger grant entry (LedgerEntry of kind AID_GRANT), a cadre's visit
+  (CadreVisit) or a recall (CadreRecall) names are collected for the audit, as those of a
+  Household are; an auditor sees a visit's notes (done, follow_up) masked.
 - platform, cooperative: a household keeps nothing but its status (poverty category); a platform
   sees a household producer without name or household id, at about 1 km, and a cooperative
   producer without its members; a cooperative sees its own producer unmasked (and no other).
@@ -35,7 +36,9 @@ HOUSEHOLD = pb.Household.DESCRIPTOR.full_name
 PRODUCER = pb.Producer.DESCRIPTOR.full_name
 AID_GRANT = "fupin.matcher.v1.AidGrant"
 LEDGER_ENTRY = "fupin.registry.v1.LedgerEntry"
-PERSONAL = (HOUSEHOLD, PRODUCER, AID_GRANT, LEDGER_ENTRY)
+CADRE_VISIT = "fupin.registry.v1.CadreVisit"
+CADRE_RECALL = "fupin.registry.v1.CadreRecall"
+PERSONAL = (HOUSEHOLD, PRODUCER, AID_GRANT, LEDGER_ENTRY, CADRE_VISIT, CADRE_RECALL)
 SENSITIVE_CAUSES = frozenset({pb.ILLNESS, pb.DISABILITY})
 LEDGER_GRANT = 2  # fupin.registry.v1.LedgerEntryKind.AID_GRANT
 
@@ -86,6 +89,14 @@ def _walk(message: Message, role: Role, seen: Seen) -> None:
         seen.household_ids.append(message.household_id)  # type: ignore[attr-defined]
         if role is Role.AUDITOR:
             _withhold_causes(message.causes_matched)  # type: ignore[attr-defined]
+        return
+    if name == CADRE_VISIT:  # a visit's notes tell of the household's life
+        seen.household_ids.append(message.household_id)  # type: ignore[attr-defined]
+        if role is Role.AUDITOR:
+            message.done = message.follow_up = MASKED  # type: ignore[attr-defined]
+        return
+    if name == CADRE_RECALL:
+        seen.household_ids.extend(message.released_household_ids)  # type: ignore[attr-defined]
         return
     if name == LEDGER_ENTRY:
         if message.kind == LEDGER_GRANT and message.subject_id:  # type: ignore[attr-defined]
