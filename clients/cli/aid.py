@@ -28,6 +28,7 @@ from typing import Any
 import grpc
 
 from clients import auth
+from clients.cli.cadrework import fairness
 from clients.cli.output import emit_json, emit_one, print_table, say, show
 from clients.cli.runs import solve_with_progress
 from clients.errors import from_rpc_error
@@ -158,6 +159,7 @@ def _summary(run: mpb.MatchRun, output: str) -> None:
         reasons[mpb.LeftOutReason.Name(x.reason)] += 1
     for reason, count in sorted(reasons.items()):
         show(f"left out: {count} eligible household-programme pairs, {reason}")
+    fairness.aid(run.aid)
     if run.error:
         show(f"error: {run.error}")
 

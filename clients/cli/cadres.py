@@ -4,14 +4,16 @@
                         [--coverage off|soft|hard] [--max-per-unit N] [--continuity-km K]
                         [--stable] [--time-limit S] [--picture FILE.png] [--commit]
                         [--registry HOST:PORT]
-    fupin cadres contract [--region CODE] [--quota RANK=UNITS ...] [--time-limit S] [--commit]
-                          [--registry HOST:PORT]
+    fupin cadres contract [--region CODE] [--quota RANK=UNITS ...] [--rank-balance-km K]
+                          [--time-limit S] [--commit] [--registry HOST:PORT]
+    fupin cadres visit|visits|assess|recall|recalls …   (clients/cli/cadrework/commands.py)
 
 Both show the solver's progress (WatchMatchRun) while the run is solved, then a table per
 village: `assign` lists each village's team (first secretary first: rank, skills matched,
 distance, kept/moved/new) and why a village is short; `contract` lists each village's
-households and their cadres. --picture draws the postings (cadre home → village, coloured by
-the number of the village's needs the cadre's skills match). --commit commits the run.
+households and their cadres; both end with the load by rank and the coverage. --picture
+draws the postings (cadre home → village, coloured by the number of the village's needs the
+cadre's skills match). --commit commits the run.
 
 The run goes to --target's MatcherService; the picture and the contract tables read villages,
 cadres and households from --registry (default: --target), for a matcher running apart from
@@ -26,6 +28,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from clients.cli.cadrework import commands as cadre_work
+from clients.cli.cadrework import fairness
 from clients.cli.output import emit_one, print_table, say, show
 from clients.cli.runs import matcher, solve_with_progress
 from clients.client import CADRES, HOUSEHOLDS, VILLAGES, RegistryClient
@@ -66,8 +70,15 @@ def add_commands(commands: Any, client: argparse.ArgumentParser) -> None:
         metavar="RANK=UNITS",
         help="effort units a cadre of RANK carries (repeat per rank)",
     )
+    contract.add_argument(
+        "--rank-balance-km",
+        type=float,
+        default=None,
+        help="km per effort unit and rank below the highest (default 5; 0 = off)",
+    )
     _common(contract)
     contract.set_defaults(run=run_contract)
+    cadre_work.add_verbs(verbs, client)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -117,7 +128,12 @@ def run_contract(args: argparse.Namespace) -> int:
     run_id = f"cli-{uuid.uuid4().hex[:20]}"
     request = mpb.ContractHouseholdsRequest(
         selection=cpb.ContractingSelection(region_code=args.region),
-        rules=cpb.ContractingRules(quotas=args.quota),
+        rules=cpb.ContractingRules(
+            quotas=args.quota,
+            rank_balance_m=None
+            if args.rank_balance_km is None
+            else round(args.rank_balance_km * 1000),
+        ),
         parameters=mpb.SolveParameters(time_limit_s=args.time_limit),
         run_id=run_id,
         request_id=run_id,
@@ -201,6 +217,7 @@ def _assign_tables(run: mpb.MatchRun) -> None:
     if result.preferences_used:
         pairs = [f"{b.cadre_id}-{b.village_id}" for b in result.blocking_pairs]
         show(f"blocking pairs: {len(pairs)}" + (f" ({', '.join(pairs[:20])})" if pairs else ""))
+    fairness.stationing(result)
 
 
 def _contract_tables(run: mpb.MatchRun, client: RegistryClient) -> None:
@@ -221,6 +238,7 @@ def _contract_tables(run: mpb.MatchRun, client: RegistryClient) -> None:
     busy = [load for load in result.loads if load.households]
     show(f"\n{len(busy)} cadres carry households; loads within quota: "
          f"{all(load.effort <= load.quota for load in result.loads)}")  # fmt: skip
+    fairness.contracting(result)
 
 
 def draw_postings(run: mpb.MatchRun, client: RegistryClient, path: Path) -> Path:
