@@ -121,7 +121,9 @@ def build_result(
     objective = evaluate(problem, arcs, solution).total
     bound = min(bound, objective)  # a proven lower bound never exceeds a found solution
     uncovered = tuple(uncovered_needs(problem, arcs, solution.chosen))
-    still_open = len(uncovered) if uncovered else len(open_needs(problem, arcs, solution.chosen))
+    still_open = len(uncovered)
+    if not uncovered and any(v.needs for v in problem.villages):  # OFF mode, or all covered
+        still_open = len(open_needs(problem, arcs, solution.chosen))
     return StationingResult(
         status=status,
         objective=objective,

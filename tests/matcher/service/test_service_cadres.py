@@ -311,8 +311,10 @@ def test_bad_contracting_input_names_the_fields(matcher):
     request.inline.pairs.add(household_id="ghost", cadre_id=problem.cadres[0].id, effort=-1)
     request.rules.quotas.add(rank=1, quota=3)  # rank 1 twice
     request.rules.k_nearest = -2
+    request.rules.rank_balance_m = 1_000_001
     error = rpc_fails(lambda: matcher.ContractHouseholds(request), grpc.StatusCode.INVALID_ARGUMENT)
     assert set(fields_of(error)) == {
+        "rules.rank_balance_m",
         "inline.households[0].status",
         "inline.cadres[1].rank",
         "inline.pairs[0].household_id",
