@@ -24,9 +24,11 @@ from clients.errors import (
     UnavailableError,
 )
 from web import i18n
+from web.launcher import Launcher
 from web.link import Channels, Link
 from web.session import Cookies, Session, secret_key
 from web.settings import WebSettings
+from web.throttle import SignInThrottle
 
 HERE = Path(__file__).resolve().parent
 HOME = {
@@ -47,6 +49,10 @@ class Console:
         self.channels = Channels(settings)
         secure = settings.tls_cert_file is not None
         self.cookies = Cookies(secret_key(settings.secret_key_file), secure=secure)
+        self.runs = Launcher()  # runs started from pages, watched on their own page
+        self.sign_ins = SignInThrottle(
+            settings.sign_in_failures_per_address, settings.sign_in_window_s
+        )
         self.templates = Environment(
             loader=FileSystemLoader(HERE / "templates"),
             autoescape=select_autoescape(["html"]),
