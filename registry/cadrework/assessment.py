@@ -160,11 +160,11 @@ def _facts(
     stmt = select(cad, col(vil.admin_code)).outerjoin(
         vil, col(vil.id) == col(cad.current_village_id)
     )
-    stmt = stmt.where(or_(col(cad.id).in_(list(households)), col(cad.id).in_(posted)))
+    with_households = select(contracted.subquery().c.cadre_id)
+    stmt = stmt.where(or_(col(cad.id).in_(with_households), col(cad.id).in_(posted)))
     if mine is not None:
         stmt = stmt.where(mine)
     cadres = list(session.execute(stmt.order_by(col(cad.id))))
-    kept = {c.id for c, _ in cadres}
     visits, income, changes = _outcomes(session, contracted, period)
     out = []
     for cadre, posting_code in cadres:
@@ -183,7 +183,7 @@ def _facts(
                 changes=tuple(s for h in ids for s in changes.get(h, [])),
             )
         )
-    return [f for f in out if f.cadre_id in kept]
+    return out
 
 
 def _outcomes(
