@@ -18,6 +18,7 @@ from bench.common import say
 from fupin.matcher.v1 import matcher_service_pb2
 from fupin.registry.v1 import (
     access_service_pb2,
+    cadre_work_service_pb2,
     internal_service_pb2,
     ledger_service_pb2,
     registry_service_pb2,
@@ -31,6 +32,7 @@ MODULES = (
     access_service_pb2,
     season_service_pb2,
     year_service_pb2,
+    cadre_work_service_pb2,
     internal_service_pb2,
     matcher_service_pb2,
     health_pb2,

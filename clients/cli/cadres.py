@@ -4,14 +4,16 @@
                         [--coverage off|soft|hard] [--max-per-unit N] [--continuity-km K]
                         [--stable] [--time-limit S] [--picture FILE.png] [--commit]
                         [--registry HOST:PORT]
-    fupin cadres contract [--region CODE] [--quota RANK=UNITS ...] [--time-limit S] [--commit]
-                          [--registry HOST:PORT]
+    fupin cadres contract [--region CODE] [--quota RANK=UNITS ...] [--rank-balance-km K]
+                          [--time-limit S] [--commit] [--registry HOST:PORT]
+    fupin cadres visit|visits|assess|recall|recalls …   (clients/cli/cadrework/commands.py)
 
 Both show the solver's progress (WatchMatchRun) while the run is solved, then a table per
 village: `assign` lists each village's team (first secretary first: rank, skills matched,
 distance, kept/moved/new) and why a village is short; `contract` lists each village's
-households and their cadres. --picture draws the postings (cadre home → village, coloured by
-the number of the village's needs the cadre's skills match). --commit commits the run.
+households and their cadres; both end with the load by rank and the coverage. --picture
+draws the postings (cadre home → village, coloured by the number of the village's needs the
+cadre's skills match). --commit commits the run.
 
 The run goes to --target's MatcherService; the picture and the contract tables read villages,
 cadres and households from --registry (default: --target), for a matcher running apart from
@@ -25,6 +27,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from clients.cli.cadrework import commands as cadre_work
 from clients.cli.output import say
 from clients.cli.runs import matcher, show_run, solve_with_progress
 from clients.client import CADRES, VILLAGES, RegistryClient
@@ -60,8 +63,15 @@ def add_commands(commands: Any, client: argparse.ArgumentParser) -> None:
         metavar="RANK=UNITS",
         help=_("effort units a cadre of RANK carries (repeat per rank)"),
     )
+    contract.add_argument(
+        "--rank-balance-km",
+        type=float,
+        default=None,
+        help="km per effort unit and rank below the highest (default 5; 0 = off)",
+    )
     _common(contract)
     contract.set_defaults(run=run_contract)
+    cadre_work.add_verbs(verbs, client)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -108,7 +118,12 @@ def run_contract(args: argparse.Namespace) -> int:
     run_id = f"cli-{uuid.uuid4().hex[:20]}"
     request = mpb.ContractHouseholdsRequest(
         selection=cpb.ContractingSelection(region_code=args.region),
-        rules=cpb.ContractingRules(quotas=args.quota),
+        rules=cpb.ContractingRules(
+            quotas=args.quota,
+            rank_balance_m=None
+            if args.rank_balance_km is None
+            else round(args.rank_balance_km * 1000),
+        ),
         parameters=mpb.SolveParameters(time_limit_s=args.time_limit),
         run_id=run_id,
         request_id=run_id,

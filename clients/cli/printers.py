@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from clients.cli.cadrework import fairness
 from clients.cli.output import emit_one, print_table, show
 from clients.client import (
     AID_PROGRAMS,
@@ -94,6 +95,8 @@ def print_run(run: mpb.MatchRun, names: Names, output: str) -> None:
         return
     printer = PRINTERS.get(run.kind, _print_generic)
     table = printer(run, names, output == "csv")
+    if output != "csv":
+        fairness.print_for(run)
     if output == "csv" and table is not None:
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(table.keys.split())

@@ -12,8 +12,10 @@ from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from fupin.matcher.v1 import cadres_pb2 as cpb
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from matcher.service.source import RunRecord
+from matcher.solvers.common.fairness import RankLoad
 from matcher.solvers.common.solving import SolveParams, SolveStatus
 from registry.errors import FieldViolation, InvalidArgument
 from registry.resources.checks import Checker, iso_date
@@ -131,3 +133,16 @@ def location(c: Checker, path: str, message: Any) -> tuple[float, float]:
     lat = c.number(path + "location.latitude", message.location.latitude, -90, 90)
     lng = c.number(path + "location.longitude", message.location.longitude, -180, 180)
     return (lat if -90 <= lat <= 90 else 0.0), (lng if -180 <= lng <= 180 else 0.0)
+
+
+def rank_load_proto(x: RankLoad) -> cpb.RankLoad:
+    """A rank's load (stationing and contracting results' fairness figures)."""
+    return cpb.RankLoad(
+        rank=x.rank,
+        cadres=x.cadres,
+        loaded=x.loaded,
+        load=x.load,
+        capacity=x.capacity,
+        load_share=x.load_share,
+        capacity_share=x.capacity_share,
+    )

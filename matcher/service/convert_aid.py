@@ -252,6 +252,9 @@ def aid_result(result: aid.AidResult, *, inline: bool, max_left_out: int) -> mpb
         households_helped=result.households_helped,
         inline=inline,
         left_out_omitted=max(0, len(result.left_out) - max_left_out),
+        grant_gini=result.grant_gini,
+        impoverished_share=result.impoverished_share,
+        eligible_households=result.eligible_households,
     )
     out.grants.extend(
         mpb.AidGrant(

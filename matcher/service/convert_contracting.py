@@ -15,7 +15,7 @@ import numpy as np
 
 from fupin.matcher.v1 import cadres_pb2 as cpb
 from fupin.registry.v1 import resources_pb2 as rpb
-from matcher.service.convert import INLINE_ID, bounded, location, unique_ids
+from matcher.service.convert import INLINE_ID, bounded, location, rank_load_proto, unique_ids
 from matcher.service.source import CadreItem, ContractingData
 from matcher.solvers import contracting
 from registry.errors import InvalidArgument
@@ -45,9 +45,15 @@ def contracting_rules(r: cpb.ContractingRules, c: Checker) -> dict[str, Any]:
                 c.fail(f"rules.quotas[{i}].rank", "repeats a rank")
             quotas[rank] = bounded(c, f"rules.quotas[{i}].quota", q.quota, 0, INT32_MAX)
     statuses = c.enums("rules.statuses", r.statuses, rpb.HouseholdStatus)
+    balance = contracting.DEFAULT_RANK_BALANCE_M
+    if r.HasField("rank_balance_m"):
+        balance = r.rank_balance_m
     return {
         "quota_by_rank": quotas,
         "k_nearest": bounded(c, "rules.k_nearest", r.k_nearest or 20, 1, 1000),
+        "rank_balance_m": bounded(
+            c, "rules.rank_balance_m", balance, 0, contracting.MAX_RANK_BALANCE_M
+        ),
         "statuses": frozenset(HOUSEHOLD_STATUS[s] for s in statuses if s in HOUSEHOLD_STATUS)
         or contracting.POOR,
     }
@@ -162,7 +168,14 @@ def registry_contracting(
 
 def contracting_proto(result: contracting.ContractingResult, problem: Any) -> cpb.ContractingResult:
     rank = {x.id: x.rank for x in problem.cadres}
-    out = cpb.ContractingResult(cadres=len(problem.cadres), households=len(problem.households))
+    out = cpb.ContractingResult(
+        cadres=len(problem.cadres),
+        households=len(problem.households),
+        coverage=result.coverage,
+        rank_cost=result.rank_cost,
+        rank_balance_m=0 if problem.scores is not None else problem.rank_balance_m,
+    )
+    out.rank_loads.extend(rank_load_proto(x) for x in result.rank_loads)
     out.contracts.extend(
         cpb.HouseholdContract(
             household_id=k.household_id,

@@ -14,7 +14,7 @@ from typing import Any
 from fupin.matcher.v1 import cadres_pb2 as cpb
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.registry.v1 import resources_pb2 as rpb
-from matcher.service.convert import INLINE_ID, bounded, location, unique_ids
+from matcher.service.convert import INLINE_ID, bounded, location, rank_load_proto, unique_ids
 from matcher.service.jobs_cadres import Mode, StationingJob, StationingOutcome
 from matcher.service.source import CadreItem, StationingData
 from matcher.solvers import stationing
@@ -244,7 +244,10 @@ def stationing_proto(outcome: StationingOutcome, problem: Any) -> cpb.Stationing
         cadres=len(problem.cadres),
         villages=len(problem.villages),
         released_cadre_ids=list(result.released),
+        village_coverage=result.village_coverage,
+        need_coverage=result.need_coverage,
     )
+    out.rank_loads.extend(rank_load_proto(x) for x in result.rank_loads)
     out.postings.extend(
         cpb.CadrePosting(
             cadre_id=p.cadre_id,

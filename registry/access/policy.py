@@ -67,6 +67,7 @@ _L = "/fupin.registry.v1.LedgerService/"
 _S = "/fupin.registry.v1.MatcherStoreService/"
 _Y = "/fupin.registry.v1.YearService/"
 _E = "/fupin.registry.v1.SeasonService/"
+_W = "/fupin.registry.v1.CadreWorkService/"
 
 # fmt: off
 POLICY: Mapping[str, frozenset[Role]] = MappingProxyType({
@@ -199,6 +200,13 @@ POLICY: Mapping[str, frozenset[Role]] = MappingProxyType({
     f"{_Y}RecordShock": frozenset({ADMIN, OFFICE}),
     f"{_Y}ListRisks": frozenset({ADMIN, OFFICE, AUDITOR}),
     f"{_Y}WatchAlerts": frozenset({ADMIN, OFFICE, AUDITOR}),
+    # Cadre work: the cadre's office region (registry/cadrework/visits.py cadre_in_scope)
+    # records visits and recalls; its auditors read, visit notes masked.
+    f"{_W}RecordVisit": frozenset({ADMIN, OFFICE}),
+    f"{_W}ListVisits": frozenset({ADMIN, OFFICE, AUDITOR}),
+    f"{_W}AssessCadres": frozenset({ADMIN, OFFICE, AUDITOR}),
+    f"{_W}RecallCadre": frozenset({ADMIN, OFFICE}),
+    f"{_W}ListRecalls": frozenset({ADMIN, OFFICE, AUDITOR}),
     # Internal: a matcher apart from the registry reads and writes through these with its own
     # (admin) key.
     **{

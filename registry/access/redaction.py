@@ -10,9 +10,10 @@ covered as soon as their responses carry Household or Producer messages:
   aid grants' causes_matched.
 - every role: the households a producer names (its household, a cooperative's members), an
   aid grant (AidGrant), a ledger entry about a household (LedgerEntry of kind AID_GRANT,
-  HOUSEHOLD_CONTRACT, DIVIDEND or AID_DISBURSEMENT/RECEIPT/CLAWBACK) or a member's
-  payout in a producer's statement (MemberPayout) names are collected for the audit, as those
-  of a Household are.
+  HOUSEHOLD_CONTRACT, DIVIDEND or AID_DISBURSEMENT/RECEIPT/CLAWBACK), a member's payout in a
+  producer's statement (MemberPayout), a cadre's visit (CadreVisit) or a recall (CadreRecall)
+  names are collected for the audit, as those of a Household are; an auditor sees a visit's
+  notes (done, follow_up) masked.
 - platform, cooperative: a household keeps nothing but its status (poverty category); a platform
   sees a household producer without name or household id, at about 1 km, and a cooperative
   producer without its members; a cooperative sees its own producer unmasked (and no other).
@@ -38,7 +39,9 @@ PRODUCER = pb.Producer.DESCRIPTOR.full_name
 AID_GRANT = "fupin.matcher.v1.AidGrant"
 LEDGER_ENTRY = "fupin.registry.v1.LedgerEntry"
 MEMBER_PAYOUT = "fupin.registry.v1.MemberPayout"
-PERSONAL = (HOUSEHOLD, PRODUCER, AID_GRANT, LEDGER_ENTRY, MEMBER_PAYOUT)
+CADRE_VISIT = "fupin.registry.v1.CadreVisit"
+CADRE_RECALL = "fupin.registry.v1.CadreRecall"
+PERSONAL = (HOUSEHOLD, PRODUCER, AID_GRANT, LEDGER_ENTRY, MEMBER_PAYOUT, CADRE_VISIT, CADRE_RECALL)
 SENSITIVE_CAUSES = frozenset({pb.ILLNESS, pb.DISABILITY})
 # fupin.registry.v1.LedgerEntryKind of the entries whose subject is a household: AID_GRANT,
 # HOUSEHOLD_CONTRACT, DIVIDEND, AID_DISBURSEMENT, AID_RECEIPT, AID_CLAWBACK.
@@ -94,6 +97,14 @@ def _walk(message: Message, role: Role, seen: Seen) -> None:
         return
     if name == MEMBER_PAYOUT:  # a cooperative's payout to a member (SeasonService statements)
         seen.household_ids.append(message.household_id)  # type: ignore[attr-defined]
+        return
+    if name == CADRE_VISIT:  # a visit's notes tell of the household's life
+        seen.household_ids.append(message.household_id)  # type: ignore[attr-defined]
+        if role is Role.AUDITOR:
+            message.done = message.follow_up = MASKED  # type: ignore[attr-defined]
+        return
+    if name == CADRE_RECALL:
+        seen.household_ids.extend(message.released_household_ids)  # type: ignore[attr-defined]
         return
     if name == LEDGER_ENTRY:
         if message.kind in LEDGER_ABOUT_HOUSEHOLDS and message.subject_id:  # type: ignore[attr-defined]

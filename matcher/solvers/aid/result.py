@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from matcher.solvers.aid.greedy import Assignment
 from matcher.solvers.aid.pairs import BoolArray, IntArray, Pairs, causes_of
-from matcher.solvers.aid.problem import AidObjective, AidProblem
+from matcher.solvers.aid.problem import AidObjective, AidProblem, HouseholdStatus
+from matcher.solvers.common.fairness import gini
 from matcher.solvers.common.solving import SolveStatus, Timings, relative_gap
 
 
@@ -78,6 +80,12 @@ class AidResult:
     left_out: tuple[LeftOut, ...]
     programmes: tuple[ProgrammeUsage, ...]
     households_helped: int
+    # Fairness (as produce's): the Gini of the fen granted per household over the households
+    # eligible for at least one programme (those granted nothing count as 0), and the share of
+    # the fen granted that goes to IMPOVERISHED households.
+    grant_gini: float = 0.0
+    impoverished_share: float = 0.0
+    eligible_households: int = 0
 
 
 def build_result(
@@ -108,7 +116,22 @@ def build_result(
         left_out=_left_out(problem, pairs, assignment),
         programmes=_usage(problem, pairs, assignment),
         households_helped=len(np.unique(pairs.household[assignment.granted])),
+        **_fairness(problem, pairs, assignment),
     )
+
+
+def _fairness(problem: AidProblem, pairs: Pairs, assignment: Assignment) -> dict[str, Any]:
+    eligible = np.unique(pairs.household)
+    per_household = _total(pairs.household, assignment.amounts(pairs), len(problem.households))
+    poor = np.array(
+        [h.status == HouseholdStatus.IMPOVERISHED for h in problem.households], dtype=np.bool_
+    )
+    total = int(per_household.sum())
+    return {
+        "grant_gini": gini(per_household[eligible]),
+        "impoverished_share": int(per_household[poor].sum()) / total if total else 0.0,
+        "eligible_households": len(eligible),
+    }
 
 
 def empty_result(status: SolveStatus, bound: int, timings: Timings) -> AidResult:

@@ -3,6 +3,8 @@
 
 from matcher.solvers.contracting.problem import (
     DEFAULT_QUOTA_BY_RANK,
+    DEFAULT_RANK_BALANCE_M,
+    MAX_RANK_BALANCE_M,
     POOR,
     CadreLoad,
     Contract,
@@ -19,6 +21,8 @@ from matcher.solvers.contracting.solve import solve
 
 __all__ = [
     "DEFAULT_QUOTA_BY_RANK",
+    "DEFAULT_RANK_BALANCE_M",
+    "MAX_RANK_BALANCE_M",
     "POOR",
     "CadreLoad",
     "Contract",

@@ -37,6 +37,9 @@ class Sites:
     cadre_lng: FloatArray
     cadre_village: IntArray
     quota: IntArray
+    # Metres per effort unit a pair with this cadre costs more for the rank balance: the
+    # problem's rank_balance_m × (highest rank - the cadre's rank); 0 under scores.
+    rank_cost: IntArray
 
 
 def build_sites(problem: ContractingProblem) -> Sites:
@@ -56,7 +59,18 @@ def build_sites(problem: ContractingProblem) -> Sites:
             [problem.quota_by_rank[c.rank] if c.quota is None else c.quota for c in cc],
             dtype=np.int64,
         ),
+        rank_cost=_rank_cost(problem),
     )
+
+
+def _rank_cost(problem: ContractingProblem) -> IntArray:
+    """Soft (rank balance): higher ranks carry more (责任按职级), so a lower rank's pairs cost
+    more per effort unit. Only on the default costs: an office's own scores stand as given."""
+    ranks = np.array([c.rank for c in problem.cadres], dtype=np.int64)
+    if problem.scores is not None or not len(ranks):
+        return np.zeros(len(ranks), dtype=np.int64)
+    cost: IntArray = problem.rank_balance_m * (ranks.max() - ranks)
+    return cost
 
 
 @dataclass(frozen=True)
@@ -144,6 +158,7 @@ def _block_cost(sites: Sites, block: IntArray) -> FloatArray:
     metres += 1
     same = sites.household_village[block, None] == sites.cadre_village[None, :]
     metres[same] = 0
+    metres += sites.effort[block, None] * sites.rank_cost[None, :]
     return metres
 
 
@@ -159,10 +174,12 @@ def _own_village(sites: Sites, need: IntArray, width: int) -> IntArray:
 
 
 def _cost(sites: Sites, h: IntArray, c: IntArray) -> IntArray:
-    """Soft: 0 in the household's own village, else 1 + metres (unless the problem is scored)."""
+    """Soft: 0 in the household's own village, else 1 + metres (unless the problem is scored),
+    plus the rank balance term per effort unit."""
     same = sites.household_village[h] == sites.cadre_village[c]
     metres = np.rint(distance_m(sites, h, c)).astype(np.int64) + 1
-    return np.where(same, 0, metres)
+    cost: IntArray = np.where(same, 0, metres) + sites.effort[h] * sites.rank_cost[c]
+    return cost
 
 
 def distance_m(sites: Sites, h: IntArray, c: IntArray) -> FloatArray:

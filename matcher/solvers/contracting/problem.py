@@ -11,6 +11,7 @@ from types import MappingProxyType
 import numpy as np
 from numpy.typing import NDArray
 
+from matcher.solvers.common.fairness import RankLoad
 from matcher.solvers.common.solving import SolveStatus, Timings
 
 IntArray = NDArray[np.int64]
@@ -18,6 +19,13 @@ IntArray = NDArray[np.int64]
 # Effort units a cadre of each rank can carry (1 科员 … 5 正处); see
 # matcher.solvers.contracting.solve.
 DEFAULT_QUOTA_BY_RANK: Mapping[int, int] = MappingProxyType({1: 5, 2: 8, 3: 10, 4: 12, 5: 15})
+# The rank balance term's default: metres added to a pair's cost per effort unit and per rank
+# below the highest rank of the problem (5 km: a rank-1 cadre stationed in a household's
+# village yields a two-unit household to a rank-5 cadre up to 40 km away). Without it, at
+# the default costs, the cadres stationed in a village took its households and the senior
+# cadres, mostly unstationed, none.
+DEFAULT_RANK_BALANCE_M = 5_000
+MAX_RANK_BALANCE_M = 1_000_000
 
 
 class HouseholdStatus(enum.Enum):
@@ -97,6 +105,7 @@ class ContractingProblem:
     k_nearest: int = 20
     statuses: frozenset[HouseholdStatus] = POOR
     scores: PairScores | None = field(default=None, compare=False)
+    rank_balance_m: int = DEFAULT_RANK_BALANCE_M  # 0 = off; ignored with ``scores``
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cadres", tuple(self.cadres))
@@ -115,6 +124,8 @@ class ContractingProblem:
             raise ValueError("quotas must be >= 0 and k_nearest >= 1")
         if self.scores is not None:
             self.scores.check(len(self.households), len(self.cadres))
+        if not 0 <= self.rank_balance_m <= MAX_RANK_BALANCE_M:
+            raise ValueError(f"rank_balance_m must be between 0 and {MAX_RANK_BALANCE_M}")
         if any(h.n_causes < 0 for h in self.households):
             raise ValueError("n_causes must be >= 0")
 
@@ -164,3 +175,9 @@ class ContractingResult:
     contracts: tuple[Contract, ...] = ()
     uncovered: tuple[Uncovered, ...] = ()
     loads: tuple[CadreLoad, ...] = ()
+    # Fairness: effort carried by each rank against its share of the quotas, the share of the
+    # households needing a cadre that got one, and how much of ``objective`` is the rank
+    # balance term (the rest is distance).
+    rank_loads: tuple[RankLoad, ...] = ()
+    coverage: float = 0.0
+    rank_cost: int = 0

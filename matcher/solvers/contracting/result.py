@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from matcher.solvers.common.fairness import rank_loads
 from matcher.solvers.common.solving import SolveStatus, Timings, relative_gap
 from matcher.solvers.common.sparse import IntArray
 from matcher.solvers.contracting.pairs import Pairs, distance_m
@@ -37,6 +38,8 @@ def build_result(
     objective = int(pairs.cost[chosen].sum())
     bound = max(min(bound, objective), 0) if not len(over_quota) else 0
     households = problem.households
+    loads = _loads(problem, pairs, chosen)
+    needing = len(pairs.needy) + len(pairs.hopeless)
     uncovered = [
         Uncovered(households[i].id, UncoveredReason.NO_CANDIDATE) for i in pairs.hopeless.tolist()
     ] + [Uncovered(households[i].id, UncoveredReason.OVER_QUOTA) for i in over_quota.tolist()]
@@ -48,7 +51,12 @@ def build_result(
         timings=timings,
         contracts=_contracts(problem, pairs, chosen),
         uncovered=tuple(sorted(uncovered, key=lambda u: u.household_id)),
-        loads=_loads(problem, pairs, chosen),
+        loads=loads,
+        rank_loads=rank_loads(
+            [c.rank for c in problem.cadres], [x.effort for x in loads], [x.quota for x in loads]
+        ),
+        coverage=len(chosen) / needing if needing else 1.0,
+        rank_cost=int((pairs.effort[chosen] * pairs.sites.rank_cost[pairs.cadre[chosen]]).sum()),
     )
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from matcher.solvers.common.fairness import gini
 from matcher.solvers.common.solving import Objective, SolveStatus, Timings, relative_gap
 from matcher.solvers.produce.arcs import Arcs, Screening
 from matcher.solvers.produce.flow import FlowSolution
@@ -204,16 +205,6 @@ def _allocations(
         ),
     ]
     return tuple(Allocation(*row) for row in zip(*columns, strict=True))
-
-
-def gini(values: npt.NDArray[np.float64]) -> float:
-    """Gini coefficient of non-negative values (0 = equal, → 1 = concentrated); 0 if empty."""
-    total = float(values.sum())
-    if values.size == 0 or total <= 0:
-        return 0.0
-    ranked = np.sort(values)
-    k = np.arange(1, values.size + 1)
-    return float(((2 * k - values.size - 1) * ranked).sum() / (values.size * total))
 
 
 def _kpis(arcs: Arcs, tables: Tables, flow: IntArray) -> ProduceKpis:

@@ -15,6 +15,7 @@ from types import MappingProxyType
 import numpy as np
 from numpy.typing import NDArray
 
+from matcher.solvers.common.fairness import RankLoad
 from matcher.solvers.common.solving import SolveStatus, Timings
 
 MIN_RANK, MAX_RANK = 1, 5  # 1 科员 section member … 5 正处 division head
@@ -231,3 +232,9 @@ class StationingResult:
     uncovered: tuple[tuple[str, str], ...] = ()  # (village id, need) no member covers
     released: tuple[str, ...] = ()  # cadres who leave a current posting and get no other
     fast_path: bool = False
+    # Fairness: postings by rank against the cadres of each rank (load 1 a posting, capacity
+    # 1 a cadre), the share of villages whose team reaches team_min, and the share of the
+    # villages' needs some member covers.
+    rank_loads: tuple[RankLoad, ...] = ()
+    village_coverage: float = 0.0
+    need_coverage: float = 0.0

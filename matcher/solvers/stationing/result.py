@@ -7,9 +7,11 @@ postings (the module doc of ``matcher.solvers.stationing.solve`` lists the terms
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from matcher.solvers.common.fairness import rank_loads
 from matcher.solvers.common.solving import SolveStatus, Timings, relative_gap
 from matcher.solvers.stationing.arcs import Arcs, BoolArray, IntArray
 from matcher.solvers.stationing.problem import (
@@ -82,6 +84,11 @@ def uncovered_needs(
     """(village id, need) pairs no posted member's skills cover (empty when coverage is OFF)."""
     if problem.coverage is Coverage.OFF:
         return []
+    return open_needs(problem, arcs, chosen)
+
+
+def open_needs(problem: StationingProblem, arcs: Arcs, chosen: IntArray) -> list[tuple[str, str]]:
+    """(village id, need) pairs no posted member's skills cover, whatever the coverage mode."""
     skills: dict[int, set[str]] = {}
     for c, v in zip(arcs.cadre[chosen].tolist(), arcs.village[chosen].tolist(), strict=True):
         skills.setdefault(v, set()).update(problem.cadres[c].skills)
@@ -113,6 +120,10 @@ def build_result(
     """The result of ``solution``; its objective is recomputed here, never taken from a solver."""
     objective = evaluate(problem, arcs, solution).total
     bound = min(bound, objective)  # a proven lower bound never exceeds a found solution
+    uncovered = tuple(uncovered_needs(problem, arcs, solution.chosen))
+    still_open = len(uncovered)
+    if not uncovered and any(v.needs for v in problem.villages):  # OFF mode, or all covered
+        still_open = len(open_needs(problem, arcs, solution.chosen))
     return StationingResult(
         status=status,
         objective=objective,
@@ -121,10 +132,29 @@ def build_result(
         timings=timings,
         postings=_postings(problem, arcs, solution),
         short=_short(problem, arcs, solution),
-        uncovered=tuple(uncovered_needs(problem, arcs, solution.chosen)),
+        uncovered=uncovered,
         released=_released(problem, arcs, solution.chosen),
         fast_path=fast_path,
+        **_fairness(problem, arcs, solution, still_open),
     )
+
+
+def _fairness(
+    problem: StationingProblem, arcs: Arcs, solution: Solution, uncovered: int
+) -> dict[str, Any]:
+    """Postings by rank against the cadres of each rank, the share of villages whose team
+    reaches team_min, and the share of their needs some member covers."""
+    sites = arcs.sites
+    posted = np.zeros(len(sites.rank), dtype=np.int64)
+    posted[arcs.cadre[solution.chosen]] = 1
+    members, _ = _staffing(arcs, solution)
+    staffed = int((members >= sites.team_min).sum())
+    needs = sum(len(v.needs) for v in problem.villages)
+    return {
+        "rank_loads": rank_loads(sites.rank, posted, np.ones_like(posted)),
+        "village_coverage": staffed / len(members) if len(members) else 1.0,
+        "need_coverage": 1 - uncovered / needs if needs else 1.0,
+    }
 
 
 def empty_result(

@@ -1,13 +1,16 @@
 """A county's year from the CLI, as far as issue 16 is built: 1,000 households surveyed,
 one village's poor households identified through review and public notice (one objection
 upheld), the next year's re-survey (a dry run's diff, then the commit), and a flood on one
-village (its households rise to the top of the risk ranking and an alert streams). Cadre
-work and reports are not built."""
+village (its households rise to the top of the risk ranking and an alert streams), and the
+cadres' work: a village's poor households contracted by rank, visits logged, the cadres
+assessed, one recalled and its households contracted again. Reports are not built here."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
-from datetime import date
+from datetime import date, timedelta
 
 from bench import data
 from clients import csvio
@@ -125,3 +128,57 @@ def test_a_county_year(fupin, server, registry, tmp_path, monkeypatch):
     top = [json.loads(line) for line in out.splitlines()]
     assert {e["village_id"] for e in top} == {flooded.id}
     assert all(any("disaster" in r for r in e["reasons"]) for e in top)
+    cadre_work(registry, villages[1], county, as_)
+
+
+def cadre_work(registry, village, county, as_) -> None:
+    """A rank-1 cadre stationed in the village and two senior ones nearby contract its poor
+    households (the seniors carry their share); visits are logged and the cadres assessed;
+    a senior is recalled and a new run contracts its households to the others."""
+    cadres = {}
+    for name, rank in (("junior", pb.SECTION_MEMBER), ("deputy", pb.DEPUTY_DIVISION),
+                       ("chief", pb.DIVISION_CHIEF)):  # fmt: skip
+        made = registry.CreateCadre(api.CreateCadreRequest(cadre=factories.cadre(
+            display_name=name, rank=rank, location=village.location, home_region_code=county,
+        )))  # fmt: skip
+        cadres[name] = made.id
+    registry.UpdateCadre(api.UpdateCadreRequest(
+        cadre=pb.Cadre(id=cadres["junior"], current_village_id=village.id),
+        update_mask={"paths": ["current_village_id"]},
+    ))  # fmt: skip
+    contract = ("cadres", "contract", "--region", village.admin_code, "--commit",
+                "--quota", "1=300", "--quota", "4=300", "--quota", "5=300")  # fmt: skip
+    _, out, _ = as_("county", *contract)
+    assert "load by rank:" in out and "households covered: 100.0%" in out
+    _, out, _ = as_("county", *contract, "--output", "json")  # a second run replaces the first
+    first = {k["household_id"]: k["cadre_id"] for k in json.loads(out)["contracting"]["contracts"]}
+    loads = {x["rank"]: x for x in json.loads(out)["contracting"]["rank_loads"]}
+    assert json.loads(out)["state"] == "COMMITTED" and len(first) > 20
+    assert loads[5]["load_share"] >= loads[5]["capacity_share"]  # the chief carries its share
+
+    today = date.today()
+    visited = sorted(h for h, c in first.items() if c == cadres["chief"])[:3]
+    for h in visited:
+        as_("county", "cadres", "visit", cadres["chief"], h, "--date", today.isoformat(),
+            "--done", "核实收入", "--follow-up", "下月复访")  # fmt: skip
+    _, out, _ = as_("county", "cadres", "visits", "--cadre", cadres["chief"], "--output", "json")
+    assert sorted(json.loads(line)["household_id"] for line in out.splitlines()) == visited
+    period = ("--from", (today - timedelta(days=30)).isoformat(), "--to", today.isoformat())
+    _, out, _ = as_("county", "cadres", "assess", *period, "--unit", "county", "--output", "csv")
+    rows = {r["cadre_id"]: r for r in csv.DictReader(io.StringIO(out))}
+    for name, cadre_id in cadres.items():
+        mine = [h for h, c in first.items() if c == cadre_id]
+        assert int(rows[cadre_id]["households"]) == len(mine), name
+        expected = len(visited) if name == "chief" else 0
+        assert int(rows[cadre_id]["visits"]) == expected
+        assert int(rows[cadre_id]["overdue_households"]) == len(mine) - expected
+    _, out, _ = as_("county", "cadres", "assess", *period, "--unit", "county")
+    assert "INCOME CHANGE YUAN" in out and county in out  # the table: one unit, the county
+
+    released = sorted(h for h, c in first.items() if c == cadres["chief"])
+    _, out, _ = as_("county", "cadres", "recall", cadres["chief"], "--reason", "长期不在岗")
+    assert f"{len(released)} households released" in out
+    _, out, _ = as_("county", *contract, "--output", "json")
+    again = {k["household_id"]: k["cadre_id"] for k in json.loads(out)["contracting"]["contracts"]}
+    assert set(again) == set(first) and cadres["chief"] not in again.values()
+    assert all(again[h] in (cadres["junior"], cadres["deputy"]) for h in released)

@@ -7,6 +7,7 @@ from typing import Any
 from fupin.matcher.v1 import cadres_pb2 as cpb
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.registry.v1 import resources_pb2 as pb
+from matcher.solvers import contracting
 from matcher.solvers.contracting import ContractingProblem, HouseholdStatus
 from matcher.solvers.stationing import Coverage, StationingProblem
 
@@ -91,5 +92,7 @@ def contract_request(problem: ContractingProblem, **kw: Any) -> mpb.ContractHous
         quotas=[cpb.RankQuota(rank=r, quota=q) for r, q in sorted(problem.quota_by_rank.items())],
         k_nearest=problem.k_nearest,
     )
+    if problem.rank_balance_m != contracting.DEFAULT_RANK_BALANCE_M:  # unset: the default
+        rules.rank_balance_m = problem.rank_balance_m
     kw.setdefault("parameters", PARAMS)
     return mpb.ContractHouseholdsRequest(inline=inline, rules=rules, **kw)

@@ -139,6 +139,12 @@ def test_grants_explain_need_and_causes(registry, matcher):
     [left] = run.aid.left_out
     assert scores[left.household_id] >= max(scores[h] for h in granted)
     assert matcher.GetMatchRun(mpb.GetMatchRunRequest(id=run.id)) == run
+    # fairness: 200,000 fen to two of three eligible households: Gini of (0, 2, 2) = 1/3;
+    # the households are impoverished (aidfixtures), so all of it goes to them
+    assert run.aid.eligible_households == 3
+    assert run.aid.grant_gini == pytest.approx(1 / 3)
+    assert {h.status for h in households} == {pb.IMPOVERISHED}
+    assert run.aid.impoverished_share == 1.0
 
 
 def test_commit_spends_and_writes_the_ledger(registry, matcher, channel):

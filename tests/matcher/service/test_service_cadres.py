@@ -221,6 +221,16 @@ def test_contracting_matches_an_independent_milp(matcher, seed):
         return
     assert run.status == mpb.OPTIMAL and run.objective == expected
     assert all(load.effort <= load.quota for load in run.contracting.loads)
+    # fairness: each rank's effort and quota, summed from the cadres' loads; every household
+    # that needs a cadre has one; the weight the run used
+    result = run.contracting
+    for rank in result.rank_loads:
+        mine = [x for x in result.loads if x.rank == rank.rank]
+        assert rank.load == sum(x.effort for x in mine)
+        assert rank.capacity == sum(x.quota for x in mine)
+        assert rank.loaded == sum(1 for x in mine if x.effort > 0)
+    assert {r.rank for r in result.rank_loads} == {c.rank for c in problem.cadres}
+    assert result.coverage == 1.0 and result.rank_balance_m == problem.rank_balance_m
 
 
 def test_explicit_pair_scores_replace_the_defaults(matcher):
@@ -301,8 +311,10 @@ def test_bad_contracting_input_names_the_fields(matcher):
     request.inline.pairs.add(household_id="ghost", cadre_id=problem.cadres[0].id, effort=-1)
     request.rules.quotas.add(rank=1, quota=3)  # rank 1 twice
     request.rules.k_nearest = -2
+    request.rules.rank_balance_m = 1_000_001
     error = rpc_fails(lambda: matcher.ContractHouseholds(request), grpc.StatusCode.INVALID_ARGUMENT)
     assert set(fields_of(error)) == {
+        "rules.rank_balance_m",
         "inline.households[0].status",
         "inline.cadres[1].rank",
         "inline.pairs[0].household_id",

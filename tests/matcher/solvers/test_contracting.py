@@ -15,6 +15,7 @@ from scipy.sparse import lil_matrix
 
 from matcher.solvers.common.solving import SolveParams, SolveStatus
 from matcher.solvers.contracting import (
+    DEFAULT_RANK_BALANCE_M,
     ContractCadre,
     ContractHousehold,
     ContractingProblem,
@@ -57,11 +58,14 @@ def contracted(result: object) -> dict[str, str]:
     return {c.household_id: c.cadre_id for c in result.contracts}  # type: ignore[attr-defined]
 
 
-def pair_cost(h: ContractHousehold, c: ContractCadre) -> int:
-    """0 in the household's own village, else 1 + metres."""
+def pair_cost(h: ContractHousehold, c: ContractCadre, problem: ContractingProblem) -> int:
+    """0 in the household's own village, else 1 + metres; plus the rank balance: the weight
+    per effort unit and per rank below the problem's highest."""
+    top = max(x.rank for x in problem.cadres)
+    term = (1 + h.n_causes) * problem.rank_balance_m * (top - c.rank)
     if c.village_id == h.village_id:
-        return 0
-    return round(haversine_m(h.lat, h.lng, c.lat, c.lng)) + 1
+        return term
+    return round(haversine_m(h.lat, h.lng, c.lat, c.lng)) + 1 + term
 
 
 def test_own_village_cadre_comes_first() -> None:
@@ -232,12 +236,16 @@ def brute_force(problem: ContractingProblem) -> int | None:
             load[c] += 1 + h.n_causes
         if any(load[c] > problem.quota_by_rank[x.rank] for c, x in enumerate(problem.cadres)):
             continue
-        total = sum(pair_cost(h, problem.cadres[c]) for h, c in zip(poor, choice, strict=True))
+        total = sum(
+            pair_cost(h, problem.cadres[c], problem) for h, c in zip(poor, choice, strict=True)
+        )
         best = total if best is None else min(best, total)
     return best
 
 
-def random_problem(rng: random.Random, n_cadres: int, n_households: int) -> ContractingProblem:
+def random_problem(
+    rng: random.Random, n_cadres: int, n_households: int, balance: int | None = None
+) -> ContractingProblem:
     villages = ["v0", "v1", "v2"]
     cadres = tuple(
         ContractCadre(
@@ -260,7 +268,11 @@ def random_problem(rng: random.Random, n_cadres: int, n_households: int) -> Cont
         )
         for i in range(n_households)
     )
-    return ContractingProblem(cadres, households, quota_by_rank={1: 4, 2: 6, 3: 9})
+    # Half the instances with the default rank balance, half with another weight or none.
+    weight = rng.choice([DEFAULT_RANK_BALANCE_M, 0, 700]) if balance is None else balance
+    return ContractingProblem(
+        cadres, households, quota_by_rank={1: 4, 2: 6, 3: 9}, rank_balance_m=weight
+    )
 
 
 @pytest.mark.parametrize("seed", range(25))
@@ -281,7 +293,9 @@ def milp_optimum(problem: ContractingProblem) -> int | None:
     n_h, n_c = len(poor), len(problem.cadres)
     if n_h == 0:
         return 0
-    cost = np.array([[pair_cost(h, c) for c in problem.cadres] for h in poor], dtype=float).ravel()
+    cost = np.array(
+        [[pair_cost(h, c, problem) for c in problem.cadres] for h in poor], dtype=float
+    ).ravel()
     matrix = lil_matrix((n_h + n_c, n_h * n_c))
     for i in range(n_h):
         for j in range(n_c):

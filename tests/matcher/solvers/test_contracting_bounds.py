@@ -101,7 +101,9 @@ def pairs_milp_optimum(pairs: Pairs) -> int:
         options={"mip_rel_gap": 0},
     )
     assert result.status == 0
-    return round(result.fun)
+    # The cost of HiGHS's solution rounded to 0/1, in integers: its `fun` carries the MILP's
+    # feasibility tolerance (1e-6 of a pair's cost per pair, about 15 at these costs).
+    return int(pairs.cost @ np.rint(result.x).astype(np.int64))
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -137,7 +139,9 @@ def test_lagrangian_bound_lies_between_the_lp_and_the_optimum(seed: int) -> None
     assert relaxed is not None
     optimum = pairs_milp_optimum(pairs)
     bound = contracting_bound.lagrangian_bound(pairs, relaxed.x, 2 * optimum, 3.0)
-    assert relaxed.bound <= bound <= optimum
+    # at least the LP's value less the bound's rounding margin (1e-6 of it: a busy machine may
+    # stop the steps before they pass the LP), at most the optimum
+    assert relaxed.bound - (1e-6 * relaxed.value + 1) <= bound <= optimum
 
 
 def test_lagrangian_bound_reports_its_best_so_far(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -151,7 +155,10 @@ def test_lagrangian_bound_reports_its_best_so_far(monkeypatch: pytest.MonkeyPatc
         pairs, relaxed.x, 2 * relaxed.bound, 3.0, reports.append
     )
     assert len(reports) > 10 and reports == sorted(reports)
-    assert relaxed.bound <= reports[0] and reports[-1] <= bound
+    # the first report is the LP's value, less the bound's safety margin for rounding (1e-6
+    # of the value: 15 at the rank-balanced costs of these instances)
+    margin = 1e-6 * relaxed.value + 1
+    assert relaxed.bound - margin <= reports[0] and reports[-1] <= bound
 
 
 @pytest.mark.parametrize("seed", [0, 2])

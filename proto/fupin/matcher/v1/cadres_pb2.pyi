@@ -549,6 +549,52 @@ class BlockingPair(_message.Message):
 Global___BlockingPair: _TypeAlias = BlockingPair  # noqa: Y015
 
 @_typing.final
+class RankLoad(_message.Message):
+    """Fairness (责任按职级): what the cadres of one rank carry against their share of the capacity.
+    Stationing: load = postings, capacity = cadres (1 each). Contracting: load = effort units
+    contracted, capacity = quota units.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RANK_FIELD_NUMBER: _builtins.int
+    CADRES_FIELD_NUMBER: _builtins.int
+    LOADED_FIELD_NUMBER: _builtins.int
+    LOAD_FIELD_NUMBER: _builtins.int
+    CAPACITY_FIELD_NUMBER: _builtins.int
+    LOAD_SHARE_FIELD_NUMBER: _builtins.int
+    CAPACITY_SHARE_FIELD_NUMBER: _builtins.int
+    rank: _builtins.int
+    cadres: _builtins.int
+    """cadres of this rank in the problem"""
+    loaded: _builtins.int
+    """of them, those posted (stationing) or with a household"""
+    load: _builtins.int
+    capacity: _builtins.int
+    load_share: _builtins.float
+    """of all ranks' load; 0 when nothing is carried"""
+    capacity_share: _builtins.float
+    """of all ranks' capacity"""
+    def __init__(
+        self,
+        *,
+        rank: _builtins.int = ...,
+        cadres: _builtins.int = ...,
+        loaded: _builtins.int = ...,
+        load: _builtins.int = ...,
+        capacity: _builtins.int = ...,
+        load_share: _builtins.float = ...,
+        capacity_share: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cadres", b"cadres", "capacity", b"capacity", "capacity_share", b"capacity_share", "load", b"load", "load_share", b"load_share", "loaded", b"loaded", "rank", b"rank"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RankLoad: _TypeAlias = RankLoad  # noqa: Y015
+
+@_typing.final
 class StationingResult(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -562,12 +608,17 @@ class StationingResult(_message.Message):
     FAST_PATH_FIELD_NUMBER: _builtins.int
     CADRES_FIELD_NUMBER: _builtins.int
     VILLAGES_FIELD_NUMBER: _builtins.int
+    RANK_LOADS_FIELD_NUMBER: _builtins.int
+    VILLAGE_COVERAGE_FIELD_NUMBER: _builtins.int
+    NEED_COVERAGE_FIELD_NUMBER: _builtins.int
     preferences_used: _builtins.bool
     mode: Global___StationingMode.ValueType
     fast_path: _builtins.bool
     """solved by min-cost flow (exact) rather than CP-SAT"""
     cadres: _builtins.int
     villages: _builtins.int
+    village_coverage: _builtins.float
+    need_coverage: _builtins.float
     @_builtins.property
     def postings(self) -> _containers.RepeatedCompositeFieldContainer[Global___CadrePosting]: ...
     @_builtins.property
@@ -582,6 +633,12 @@ class StationingResult(_message.Message):
     def blocking_pairs(self) -> _containers.RepeatedCompositeFieldContainer[Global___BlockingPair]:
         """With preferences (given, or derived in STABLE mode): the pairs that block the assignment."""
 
+    @_builtins.property
+    def rank_loads(self) -> _containers.RepeatedCompositeFieldContainer[Global___RankLoad]:
+        """Fairness: postings by rank, the share of villages whose team reaches team_min, and the
+        share of the villages' needs (their own and their households' causes) some member covers.
+        """
+
     def __init__(
         self,
         *,
@@ -595,10 +652,13 @@ class StationingResult(_message.Message):
         fast_path: _builtins.bool = ...,
         cadres: _builtins.int = ...,
         villages: _builtins.int = ...,
+        rank_loads: _abc.Iterable[Global___RankLoad] | None = ...,
+        village_coverage: _builtins.float = ...,
+        need_coverage: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["blocking_pairs", b"blocking_pairs", "cadres", b"cadres", "fast_path", b"fast_path", "mode", b"mode", "postings", b"postings", "preferences_used", b"preferences_used", "released_cadre_ids", b"released_cadre_ids", "short", b"short", "uncovered", b"uncovered", "villages", b"villages"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["blocking_pairs", b"blocking_pairs", "cadres", b"cadres", "fast_path", b"fast_path", "mode", b"mode", "need_coverage", b"need_coverage", "postings", b"postings", "preferences_used", b"preferences_used", "rank_loads", b"rank_loads", "released_cadre_ids", b"released_cadre_ids", "short", b"short", "uncovered", b"uncovered", "village_coverage", b"village_coverage", "villages", b"villages"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -792,8 +852,16 @@ class ContractingRules(_message.Message):
     QUOTAS_FIELD_NUMBER: _builtins.int
     K_NEAREST_FIELD_NUMBER: _builtins.int
     STATUSES_FIELD_NUMBER: _builtins.int
+    RANK_BALANCE_M_FIELD_NUMBER: _builtins.int
     k_nearest: _builtins.int
     """candidate cadres per household; default 20"""
+    rank_balance_m: _builtins.int
+    """Contracting by rank (责任按职级), on by default: metres added to a pair's cost per effort
+    unit and per rank below the highest rank among the cadres, so that higher ranks carry
+    more. Unset = 5,000; 0 = off; at most 1,000,000. Applies to the default costs only (an
+    office's own pair scores stand as given). The result reports each rank's load against
+    its share of the quotas (rank_loads) and how much of the objective the term is.
+    """
     @_builtins.property
     def quotas(self) -> _containers.RepeatedCompositeFieldContainer[Global___RankQuota]:
         """empty = {1: 5, 2: 8, 3: 10, 4: 12, 5: 15}"""
@@ -808,12 +876,15 @@ class ContractingRules(_message.Message):
         quotas: _abc.Iterable[Global___RankQuota] | None = ...,
         k_nearest: _builtins.int = ...,
         statuses: _abc.Iterable[_resources_pb2.HouseholdStatus.ValueType] | None = ...,
+        rank_balance_m: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_rank_balance_m", b"_rank_balance_m", "rank_balance_m", b"rank_balance_m"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["k_nearest", b"k_nearest", "quotas", b"quotas", "statuses", b"statuses"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_rank_balance_m", b"_rank_balance_m", "k_nearest", b"k_nearest", "quotas", b"quotas", "rank_balance_m", b"rank_balance_m", "statuses", b"statuses"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__rank_balance_m: _TypeAlias = _typing.Literal["rank_balance_m"]  # noqa: Y015
+    _WhichOneofArgType__rank_balance_m: _TypeAlias = _typing.Literal["_rank_balance_m", b"_rank_balance_m"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__rank_balance_m) -> _WhichOneofReturnType__rank_balance_m | None: ...
 
 Global___ContractingRules: _TypeAlias = ContractingRules  # noqa: Y015
 
@@ -914,14 +985,28 @@ class ContractingResult(_message.Message):
     LOADS_FIELD_NUMBER: _builtins.int
     CADRES_FIELD_NUMBER: _builtins.int
     HOUSEHOLDS_FIELD_NUMBER: _builtins.int
+    RANK_LOADS_FIELD_NUMBER: _builtins.int
+    COVERAGE_FIELD_NUMBER: _builtins.int
+    RANK_COST_FIELD_NUMBER: _builtins.int
+    RANK_BALANCE_M_FIELD_NUMBER: _builtins.int
     cadres: _builtins.int
     households: _builtins.int
+    coverage: _builtins.float
+    rank_cost: _builtins.int
+    rank_balance_m: _builtins.int
     @_builtins.property
     def contracts(self) -> _containers.RepeatedCompositeFieldContainer[Global___HouseholdContract]: ...
     @_builtins.property
     def uncovered(self) -> _containers.RepeatedCompositeFieldContainer[Global___UncoveredHousehold]: ...
     @_builtins.property
     def loads(self) -> _containers.RepeatedCompositeFieldContainer[Global___CadreLoad]: ...
+    @_builtins.property
+    def rank_loads(self) -> _containers.RepeatedCompositeFieldContainer[Global___RankLoad]:
+        """Fairness: effort by rank against each rank's share of the quotas; the share of the
+        households needing a cadre that got one; the rank balance term's part of the objective
+        (the rest is distance) and the weight it was solved with.
+        """
+
     def __init__(
         self,
         *,
@@ -930,10 +1015,14 @@ class ContractingResult(_message.Message):
         loads: _abc.Iterable[Global___CadreLoad] | None = ...,
         cadres: _builtins.int = ...,
         households: _builtins.int = ...,
+        rank_loads: _abc.Iterable[Global___RankLoad] | None = ...,
+        coverage: _builtins.float = ...,
+        rank_cost: _builtins.int = ...,
+        rank_balance_m: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cadres", b"cadres", "contracts", b"contracts", "households", b"households", "loads", b"loads", "uncovered", b"uncovered"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cadres", b"cadres", "contracts", b"contracts", "coverage", b"coverage", "households", b"households", "loads", b"loads", "rank_balance_m", b"rank_balance_m", "rank_cost", b"rank_cost", "rank_loads", b"rank_loads", "uncovered", b"uncovered"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

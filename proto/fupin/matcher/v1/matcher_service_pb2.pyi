@@ -1747,11 +1747,22 @@ class AidResult(_message.Message):
     HOUSEHOLDS_HELPED_FIELD_NUMBER: _builtins.int
     INLINE_FIELD_NUMBER: _builtins.int
     LEFT_OUT_OMITTED_FIELD_NUMBER: _builtins.int
+    GRANT_GINI_FIELD_NUMBER: _builtins.int
+    IMPOVERISHED_SHARE_FIELD_NUMBER: _builtins.int
+    ELIGIBLE_HOUSEHOLDS_FIELD_NUMBER: _builtins.int
     households_helped: _builtins.int
     inline: _builtins.bool
     """an inline (what-if) run: nothing to commit"""
     left_out_omitted: _builtins.int
     """Left-out pairs beyond the first 100,000 are not listed, only counted here."""
+    grant_gini: _builtins.float
+    """Fairness (as ProduceKpis): the Gini coefficient of the fen granted per household over
+    the households eligible for at least one programme (those granted nothing count as 0;
+    0 = equal, towards 1 = concentrated), and the share of the fen granted that went to
+    IMPOVERISHED households.
+    """
+    impoverished_share: _builtins.float
+    eligible_households: _builtins.int
     @_builtins.property
     def grants(self) -> _containers.RepeatedCompositeFieldContainer[Global___AidGrant]: ...
     @_builtins.property
@@ -1767,10 +1778,13 @@ class AidResult(_message.Message):
         households_helped: _builtins.int = ...,
         inline: _builtins.bool = ...,
         left_out_omitted: _builtins.int = ...,
+        grant_gini: _builtins.float = ...,
+        impoverished_share: _builtins.float = ...,
+        eligible_households: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["grants", b"grants", "households_helped", b"households_helped", "inline", b"inline", "left_out", b"left_out", "left_out_omitted", b"left_out_omitted", "programmes", b"programmes"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["eligible_households", b"eligible_households", "grant_gini", b"grant_gini", "grants", b"grants", "households_helped", b"households_helped", "impoverished_share", b"impoverished_share", "inline", b"inline", "left_out", b"left_out", "left_out_omitted", b"left_out_omitted", "programmes", b"programmes"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

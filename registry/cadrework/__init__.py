@@ -1,0 +1,1 @@
+"""Cadre work after the contracting: visit logs, assessment and recall (CadreWorkService)."""
