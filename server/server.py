@@ -129,7 +129,12 @@ def create_server(settings: Settings, *, address: str | None = None) -> Running:
         names += [
             service.add_to_server(store, server),
             users_servicer.add_to_server(keys, server, audit_writer),
-            ledger_service.add_to_server(store, server, salt=settings.transparency_salt),
+            ledger_service.add_to_server(
+                store,
+                server,
+                salt=settings.transparency_salt,
+                signing_key=settings.ledger_signing_key_file,
+            ),
             year_service.add_to_server(
                 store,
                 server,

@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator, Mapping
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import grpc
 import structlog
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from fupin.registry.v1 import ledger_service_pb2 as lpb
 from fupin.registry.v1 import ledger_service_pb2_grpc as lpb_grpc
 from fupin.registry.v1 import resources_pb2 as pb
 from registry.access import policy as access
 from registry.errors import FieldViolation, InvalidArgument
+from registry.ledger import checkpoints, signing
 from registry.ledger import reports as ledger_reports
 from registry.resources import models, query
 from registry.resources.convert import timestamp
@@ -47,24 +51,41 @@ EXPORT_CHUNK_BYTES = 256 * 1024
 
 
 class LedgerServicer(lpb_grpc.LedgerServiceServicer):
-    def __init__(self, store: RegistryStore, salt: bytes) -> None:
+    def __init__(
+        self, store: RegistryStore, salt: bytes, key: Ed25519PrivateKey | None = None
+    ) -> None:
         self.store = store
         self.salt = salt
+        self.key = key
 
     def VerifyLedger(self, request: Any, context: Any) -> lpb.VerifyLedgerResponse:
-        check = ledger_reports.verify(self.store)
+        sent = []
+        if request.checkpoint:
+            try:
+                sent.append(signing.parse(request.checkpoint))
+            except signing.CheckpointError as exc:
+                raise InvalidArgument.one("checkpoint", str(exc)) from None
+        public = signing.public_bytes(self.key) if self.key else None
+        check = ledger_reports.verify(self.store, sent=sent, key=public)
         log.info(
             "ledger_verified",
             intact=check.intact,
             entries=check.entries,
             first_broken_seq=check.first_broken_seq,
+            checkpoints=check.checkpoints,
         )
         return lpb.VerifyLedgerResponse(
             intact=check.intact,
             entries=check.entries,
             first_broken_seq=check.first_broken_seq,
             reason=check.reason,
+            checkpoints=check.checkpoints,
         )
+
+    def CreateLedgerCheckpoint(self, request: Any, context: Any) -> lpb.LedgerCheckpoint:
+        made = checkpoints.create(self.store, self.key)
+        log.info("ledger_checkpoint", seq=made.seq, head_hash=made.head_hash, key_id=made.key_id)
+        return checkpoint_proto(made)
 
     def ListLedgerEntries(self, request: Any, context: Any) -> lpb.ListLedgerEntriesResponse:
         ids = _ids(request, ("household_id", "programme_id", "run_id"))
@@ -143,6 +164,19 @@ def entry_proto(row: models.LedgerEntry) -> lpb.LedgerEntry:
     )
 
 
+def checkpoint_proto(made: signing.Checkpoint) -> lpb.LedgerCheckpoint:
+    stamp = datetime.fromisoformat(made.time.replace("Z", "+00:00"))
+    return lpb.LedgerCheckpoint(
+        seq=made.seq,
+        head_hash=made.head_hash,
+        time=timestamp(stamp),
+        key_id=made.key_id,
+        public_key=made.public_key,
+        signature=made.signature,
+        document=made.document(),
+    )
+
+
 def _ids(request: Any, names: tuple[str, ...]) -> dict[str, str]:
     bad = [
         FieldViolation(name, "is not a valid id (1-40 letters, digits, - or _)")
@@ -178,9 +212,16 @@ def _totals(groups: Mapping[Any, ledger_reports.Total]) -> list[lpb.SpendingTota
     ]
 
 
-def add_to_server(store: RegistryStore, server: grpc.Server, *, salt: str = "") -> str:
+def add_to_server(
+    store: RegistryStore, server: grpc.Server, *, salt: str = "", signing_key: Path | None = None
+) -> str:
+    """Serve LedgerService; `signing_key`: the PEM file of the checkpoints' Ed25519 key (read
+    once, here: a missing or wrong file stops the start)."""
     if not salt:
         log.warning("transparency_salt_unset", effect="household tokens change at each restart")
-    servicer = LedgerServicer(store, salt.encode() or secrets.token_bytes(32))
+    key = signing.load_private_key(signing_key) if signing_key else None
+    if key is not None:
+        log.info("ledger_signing_key", key_id=signing.key_id(signing.public_bytes(key)))
+    servicer = LedgerServicer(store, salt.encode() or secrets.token_bytes(32), key)
     lpb_grpc.add_LedgerServiceServicer_to_server(servicer, server)
     return str(lpb.DESCRIPTOR.services_by_name["LedgerService"].full_name)

@@ -307,6 +307,21 @@ class LedgerEntry(SQLModel, table=True):
     hash: str = Field(max_length=64, unique=True)
 
 
+class LedgerCheckpoint(SQLModel, table=True):
+    """A signed head of the ledger chain (registry/ledger/signing.py); the signing key is kept
+    outside the database, so a row here can be checked but not forged."""
+
+    __tablename__ = "ledger_checkpoint"
+
+    id: int | None = Field(default=None, primary_key=True)
+    seq: int = Field(sa_type=BigInteger, index=True)
+    head_hash: str = Field(max_length=64)
+    time: str = Field(max_length=40)  # as signed (ISO 8601, UTC)
+    key_id: str = Field(max_length=16, index=True)
+    public_key: bytes = Field(sa_type=LargeBinary)
+    signature: bytes = Field(sa_type=LargeBinary)
+
+
 class RunCadreItem(SQLModel, table=True):
     """What a cadre run would change for one cadre, and the cadre's version it was read at:
     a posting (``village_id``; "" = released) or a contract (``household_id``)."""
