@@ -27,6 +27,7 @@ from sqlmodel import Session, col
 from registry.resources import models
 
 GENESIS = "0" * 64
+GRANT_ENTRY = "aid_grant"  # entry kind of an aid grant: subject household, counterpart programme
 APPEND_LOCK = 0x66757069  # "fupi": the advisory lock id of ledger appends
 
 

@@ -218,6 +218,7 @@ class AidProgram(Resource, table=True):
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
     region_code: str = Field(default="", max_length=12)
+    archived: bool = False  # takes no new grants; kept for the ledger (never deleted then)
 
 
 class IdempotencyKey(SQLModel, table=True):

@@ -1,4 +1,5 @@
-"""ledger: hashes cover seq (format v2), seqs without holes, signed checkpoints
+"""ledger: hashes cover seq (format v2), seqs without holes, signed checkpoints; archived
+aid programmes
 
 Revision ID: 0021
 Revises: 0016
@@ -57,9 +58,15 @@ def upgrade() -> None:
         batch.create_index(batch.f("ix_ledger_checkpoint_seq"), ["seq"], unique=False)
         batch.create_index(batch.f("ix_ledger_checkpoint_key_id"), ["key_id"], unique=False)
     _rehash(op.get_bind())
+    with op.batch_alter_table("aid_program") as batch:
+        batch.add_column(
+            sa.Column("archived", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("aid_program") as batch:
+        batch.drop_column("archived")
     op.drop_table("ledger_checkpoint")
     # v2 hashes stay: v1 cannot be recomputed for renumbered entries without their old seqs.
 
