@@ -258,6 +258,8 @@ class MatchRun(SQLModel, table=True):
     # runs made by an admin. A produce run: the buyer id of the platform that made it (which
     # alone of the platforms may commit it), else "".
     scope: str = Field(default="", max_length=40, index=True)
+    # The API key (or console user) that made the run; "" for runs made before 0021.
+    owner_key_id: str = Field(default="", max_length=40, index=True)
     create_time: datetime
     update_time: datetime
     version: int = 1

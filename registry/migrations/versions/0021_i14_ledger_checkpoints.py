@@ -1,5 +1,5 @@
 """ledger: hashes cover seq (format v2), seqs without holes, signed checkpoints; archived
-aid programmes
+aid programmes; the key that made each run
 
 Revision ID: 0021
 Revises: 0016
@@ -62,9 +62,22 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("archived", sa.Boolean(), nullable=False, server_default=sa.false())
         )
+    with op.batch_alter_table("match_run") as batch:
+        batch.add_column(
+            sa.Column(
+                "owner_key_id",
+                sqlmodel.sql.sqltypes.AutoString(length=40),
+                nullable=False,
+                server_default="",
+            )
+        )
+        batch.create_index(batch.f("ix_match_run_owner_key_id"), ["owner_key_id"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("match_run") as batch:
+        batch.drop_index(batch.f("ix_match_run_owner_key_id"))
+        batch.drop_column("owner_key_id")
     with op.batch_alter_table("aid_program") as batch:
         batch.drop_column("archived")
     op.drop_table("ledger_checkpoint")
