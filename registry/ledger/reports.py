@@ -248,17 +248,19 @@ def household_token(salt: bytes, household_id: str) -> str:
 
 def export_lines(
     store: RegistryStore, *, region_code: str, salt: bytes, reader: Principal = INTERNAL
-) -> Iterator[str]:
-    """CSV lines (header first) of the aid grants, household identity masked."""
-    yield EXPORT_HEADER
+) -> Iterator[tuple[str, str]]:
+    """CSV lines (header first) of the aid grants, household identity masked, each with the
+    id of the household it names (for the audit; "" for the header)."""
+    yield EXPORT_HEADER, ""
     for row in _grant_rows(store, region_code, reader):
         e: models.LedgerEntry = row[0]
         stamp = e.time.isoformat() if isinstance(e.time, datetime) else str(e.time)
         token = household_token(salt, e.subject_id)
-        yield (
+        line = (
             f"{e.seq},{stamp},{token},{row[3]},{e.counterpart_id},{e.amount_fen},"
             f"{e.run_id},{e.hash}"
         )
+        yield line, e.subject_id
 
 
 def verify(

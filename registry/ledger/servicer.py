@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fupin.registry.v1 import ledger_service_pb2 as lpb
 from fupin.registry.v1 import ledger_service_pb2_grpc as lpb_grpc
 from fupin.registry.v1 import resources_pb2 as pb
+from registry.access import audit
 from registry.access import policy as access
 from registry.errors import FieldViolation, InvalidArgument
 from registry.ledger import checkpoints, signing
@@ -48,15 +49,21 @@ KINDS = {
     disbursements.CLAWBACK_ENTRY: lpb.AID_CLAWBACK,
 }
 EXPORT_CHUNK_BYTES = 256 * 1024
+EXPORT_RPC = "/fupin.registry.v1.LedgerService/ExportTransparency"
 
 
 class LedgerServicer(lpb_grpc.LedgerServiceServicer):
     def __init__(
-        self, store: RegistryStore, salt: bytes, key: Ed25519PrivateKey | None = None
+        self,
+        store: RegistryStore,
+        salt: bytes,
+        key: Ed25519PrivateKey | None = None,
+        audit_writer: audit.AuditWriter | None = None,
     ) -> None:
         self.store = store
         self.salt = salt
         self.key = key
+        self.audit = audit_writer  # exports name households by token: audited here
 
     def VerifyLedger(self, request: Any, context: Any) -> lpb.VerifyLedgerResponse:
         sent = []
@@ -139,13 +146,17 @@ class LedgerServicer(lpb_grpc.LedgerServiceServicer):
             self.store, region_code=region, salt=self.salt, reader=access.current()
         )
         buffer: list[str] = []
+        named: list[str] = []
         size = 0
-        for line in lines:
+        for line, household_id in lines:
             buffer.append(line + "\n")
+            named.extend(h for h in [household_id] if h)
             size += len(line) + 1
             if size >= EXPORT_CHUNK_BYTES:
+                audit.record_export(self.audit, EXPORT_RPC, context, named)
                 yield lpb.ExportChunk(data="".join(buffer).encode())
-                buffer, size = [], 0
+                buffer, named, size = [], [], 0
+        audit.record_export(self.audit, EXPORT_RPC, context, named)
         yield lpb.ExportChunk(data="".join(buffer).encode())
 
 
@@ -213,7 +224,12 @@ def _totals(groups: Mapping[Any, ledger_reports.Total]) -> list[lpb.SpendingTota
 
 
 def add_to_server(
-    store: RegistryStore, server: grpc.Server, *, salt: str = "", signing_key: Path | None = None
+    store: RegistryStore,
+    server: grpc.Server,
+    *,
+    salt: str = "",
+    signing_key: Path | None = None,
+    audit_writer: audit.AuditWriter | None = None,
 ) -> str:
     """Serve LedgerService; `signing_key`: the PEM file of the checkpoints' Ed25519 key (read
     once, here: a missing or wrong file stops the start)."""
@@ -222,6 +238,6 @@ def add_to_server(
     key = signing.load_private_key(signing_key) if signing_key else None
     if key is not None:
         log.info("ledger_signing_key", key_id=signing.key_id(signing.public_bytes(key)))
-    servicer = LedgerServicer(store, salt.encode() or secrets.token_bytes(32), key)
+    servicer = LedgerServicer(store, salt.encode() or secrets.token_bytes(32), key, audit_writer)
     lpb_grpc.add_LedgerServiceServicer_to_server(servicer, server)
     return str(lpb.DESCRIPTOR.services_by_name["LedgerService"].full_name)
