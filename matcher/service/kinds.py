@@ -116,11 +116,12 @@ def new_run_id(value: str) -> str:
     return scoped_run_id(value)
 
 
-def scoped_run_id(value: str) -> str:
-    """A caller's run_id as stored: a hash of its key id and the id, as request ids are
-    (registry/resources/requests.py). The same run_id from two keys is two runs, and another
-    caller's run_id names nothing of theirs: no ALREADY_EXISTS, no run, for anyone else."""
-    key = access.current().key_id
+def scoped_run_id(value: str, key_id: str | None = None) -> str:
+    """A caller's run_id as stored: a hash of its key id (the current caller's by default)
+    and the id, as request ids are (registry/resources/requests.py). The same run_id from two
+    keys is two runs, and another caller's run_id names nothing of theirs: no ALREADY_EXISTS,
+    no run, for anyone else."""
+    key = access.current().key_id if key_id is None else key_id
     return "run-" + hashlib.sha256(f"run_id\n{key}\n{value}".encode()).hexdigest()[:36]
 
 

@@ -9,6 +9,7 @@ from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
 from fupin.registry.v1 import registry_service_pb2 as api
 from fupin.registry.v1 import resources_pb2 as pb
+from matcher.service.kinds import scoped_run_id
 from registry.access.policy import Role
 from tests import factories
 from tests.access.test_scopes import as_key
@@ -122,6 +123,7 @@ def test_same_run_id_from_two_keys_is_two_runs(bare, world, server):
     mine = _inline_run(bare, world.keys["platform"], "nightly-1")
     theirs = _inline_run(bare, twin, "nightly-1")
     assert mine.id != theirs.id and "nightly-1" not in (mine.id, theirs.id)
+    assert mine.id == scoped_run_id("nightly-1", world.key_ids["platform"])  # bench/ relies on it
     stub = mpb_grpc.MatcherServiceStub(bare)
     for secret, expected in ((world.keys["platform"], mine.id), (twin, theirs.id)):
         auth = [("authorization", f"Bearer {secret}")]
