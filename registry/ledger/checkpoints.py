@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, select
 from sqlmodel import Session, col
 
 from registry.errors import FailedPrecondition
@@ -25,23 +25,25 @@ from registry.resources.store import RegistryStore
 
 
 def create(store: RegistryStore, key: Ed25519PrivateKey | None) -> Checkpoint:
-    """Check the whole chain, sign its head and store the checkpoint, while no entry is
-    appended (the appends' lock)."""
+    """Check the whole chain, sign its head and store the checkpoint.
+
+    The walk is one statement, so it reads one snapshot of the chain, and the head signed is
+    that snapshot's last entry; commits go on meanwhile (no lock: a walk of 100,000 entries
+    took 53 s on a loaded machine, docs/aid.md)."""
     if key is None:
         raise FailedPrecondition(
             "the server has no ledger signing key (setting ledger_signing_key_file)"
         )
-    with store.transaction(write=True) as session:
-        if session.connection().dialect.name == "postgresql":
-            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ledger.APPEND_LOCK})
+    with store.transaction() as session:
         check = compare(session, stored(session, signing.public_bytes(key)))
         if not check.intact:
             where = f"entry {check.first_broken_seq}: " if check.first_broken_seq else ""
             raise FailedPrecondition(f"the ledger does not check out at {where}{check.reason}")
         if not check.head_seq:
             raise FailedPrecondition("the ledger is empty: there is no head to sign")
-        stamp = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-        checkpoint = signing.sign(key, check.head_seq, check.head_hash, stamp)
+    stamp = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    checkpoint = signing.sign(key, check.head_seq, check.head_hash, stamp)
+    with store.transaction(write=True) as session:
         session.execute(
             insert(models.LedgerCheckpoint),
             [
