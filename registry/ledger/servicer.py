@@ -21,6 +21,7 @@ from fupin.registry.v1 import ledger_service_pb2_grpc as lpb_grpc
 from fupin.registry.v1 import resources_pb2 as pb
 from registry.access import audit
 from registry.access import policy as access
+from registry.access.redaction import SENSITIVE_CAUSES
 from registry.errors import FieldViolation, InvalidArgument
 from registry.ledger import checkpoints, signing
 from registry.ledger import reports as ledger_reports
@@ -132,7 +133,7 @@ class LedgerServicer(lpb_grpc.LedgerServiceServicer):
         totals = ledger_reports.spending_totals(
             self.store, region_code=_region(request.region_code), reader=access.current()
         )
-        causes = {_cause_name(c): t for c, t in totals.causes.items()}
+        causes = _causes_for(totals.causes, access.current().role)
         return lpb.SpendingTotalsResponse(
             villages=_totals(totals.villages),
             counties=_totals(totals.counties),
@@ -203,6 +204,24 @@ def _region(code: str) -> str:
     if code and not REGION_CODE.fullmatch(code):
         raise InvalidArgument.one("region_code", "must be an administrative code prefix (digits)")
     return code
+
+
+def _causes_for(
+    causes: Mapping[int, ledger_reports.Total], role: access.Role
+) -> dict[str, ledger_reports.Total]:
+    """Totals by cause name; for an auditor the causes tied to health (registry/access/
+    redaction.py) are one total, "withheld", as they are in households and grants: a
+    region with one ill household would otherwise show what its grant was for."""
+    out: dict[str, ledger_reports.Total] = {}
+    for cause, total in causes.items():
+        if role is access.Role.AUDITOR and cause in SENSITIVE_CAUSES:
+            merged = out.setdefault("withheld", ledger_reports.Total())
+            merged.amount_fen += total.amount_fen
+            merged.grants += total.grants
+            merged.households |= total.households
+        else:
+            out[_cause_name(cause)] = total
+    return out
 
 
 def _cause_name(value: int) -> str:

@@ -94,7 +94,9 @@ def _county_events(bare, world, key: str) -> dict[str, list[list[str]]]:
 def test_a_countys_auditor_sees_its_aid_ledger_and_export_events(bare, world, server):
     """Aid runs, ledger reads and the transparency export name households by id only; their
     events carry the households' county, so Zhao'an's auditor sees them (it saw none: the
-    events had no county) and Puning's sees none of them. The export was not audited."""
+    events had no county) and Puning's sees none of them. The export was not audited. The
+    auditor's spending by cause merges the health causes into "withheld" (it showed
+    "illness")."""
     request = mpb.AllocateAidRequest(
         selection=mpb.AidSelection(region_code=ZHAOAN, programme_ids=[world.ids["aid_program_a"]]),
         parameters=mpb.SolveParameters(time_limit_s=10, reproducible=True),
@@ -114,5 +116,15 @@ def test_a_countys_auditor_sees_its_aid_ledger_and_export_events(bare, world, se
         assert here in zhaoan.get(rpc, []), (rpc, zhaoan)
     puning = server.keys.create(Role.AUDITOR, PUNING).secret
     world.keys["auditor_b"] = puning
+    totals = {}
+    for key in ("admin", "auditor"):
+        _, (reply,), _ = call(
+            bare, f"{_L}SpendingTotals", lpb.SpendingTotalsRequest(), world.keys[key]
+        )
+        totals[key] = {t.key: t.amount_fen for t in reply.causes}
+    assert "illness" in totals["admin"]  # what the grant was for, withheld from the auditor:
+    assert not {"illness", "disability"} & set(totals["auditor"])
+    assert sum(totals["auditor"].values()) == sum(totals["admin"].values())
+    assert totals["auditor"]["withheld"] >= totals["admin"]["illness"]
     puning_events = _county_events(bare, world, "auditor_b")
     assert set(puning_events) == {"CreateHousehold", "CreateProducer"}  # its own household

@@ -462,7 +462,8 @@ class SpendingTotalsResponse(_message.Message):
     @_builtins.property
     def causes(self) -> _containers.RepeatedCompositeFieldContainer[Global___SpendingTotal]:
         """Per cause of poverty (the household's causes as filed now): a grant's amount is split
-        evenly among its household's causes; "unspecified" for households without a cause.
+        evenly among its household's causes; "unspecified" for households without a cause. For an
+        auditor, the causes tied to health (illness, disability) are one total, "withheld".
         """
 
     def __init__(
