@@ -74,7 +74,7 @@ def running(database_url: str) -> Iterator[Running]:
     running.store.engine.dispose()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def signer_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An Ed25519 checkpoint signing key (PEM), its public key beside it (.pub)."""
     from registry.ledger import signing
@@ -84,10 +84,11 @@ def signer_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def signer(database_url: str, signer_key: Path) -> Iterator[Running]:
     """A second server on the test database, with the checkpoint signing key (use it after
-    `server`, which empties the tables)."""
+    `server`, which empties the tables). Per module, so that its connections are not held
+    for the whole run (PostgreSQL's are shared by every test process)."""
     settings = Settings(
         database_url=database_url,
         address="127.0.0.1:0",
