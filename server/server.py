@@ -132,12 +132,19 @@ def create_server(settings: Settings, *, address: str | None = None) -> Running:
         names += [
             service.add_to_server(store, server),
             users_servicer.add_to_server(keys, server, audit_writer),
-            ledger_service.add_to_server(store, server, salt=settings.transparency_salt),
+            ledger_service.add_to_server(
+                store,
+                server,
+                salt=settings.transparency_salt,
+                signing_key=settings.ledger_signing_key_file,
+                audit_writer=audit_writer,
+            ),
             year_service.add_to_server(
                 store,
                 server,
                 YearRules.load(settings.scoring_file),
                 RiskRules.load(settings.scoring_file),
+                audit_writer,
             ),
             season_service.add_to_server(store, server, overdue_days=settings.aid_overdue_days),
             cadre_work_service.add_to_server(store, server),

@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     # key per process. Servers that share callers (replicas, a split deployment) share it.
     page_token_key: str = ""
     page_token_key_file: Path | None = None
+    # PEM file of the Ed25519 key that signs ledger checkpoints (`fupin aid keygen FILE`, or
+    # `openssl genpkey -algorithm ed25519 -out FILE`); keep it outside the database and its
+    # backups. None: CreateLedgerCheckpoint answers FAILED_PRECONDITION.
+    ledger_signing_key_file: Path | None = None
     # Committed aid grants not disbursed after this many days are flagged (GetAidDelivery).
     aid_overdue_days: int = Field(default=30, ge=1, le=3650)
     # Access control (docs/access.md): TLS, and the admin key made at first start.

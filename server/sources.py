@@ -60,6 +60,7 @@ class InProcessSource:
         request_id: str,
         fingerprint: str,
         scope: str = "",
+        owner_key_id: str = "",
     ) -> tuple[RunRecord, bool]:
         row, created = runs.create_run(
             self.store,
@@ -70,6 +71,7 @@ class InProcessSource:
             request_id=request_id,
             fingerprint=fingerprint,
             scope=scope,
+            owner_key_id=owner_key_id,
         )
         return record(row), created
 

@@ -74,6 +74,35 @@ def running(database_url: str) -> Iterator[Running]:
     running.store.engine.dispose()
 
 
+@pytest.fixture(scope="module")
+def signer_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An Ed25519 checkpoint signing key (PEM), its public key beside it (.pub)."""
+    from registry.ledger import signing
+
+    path = tmp_path_factory.mktemp("keys") / "ledger.key"
+    signing.generate(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def signer(database_url: str, signer_key: Path) -> Iterator[Running]:
+    """A second server on the test database, with the checkpoint signing key (use it after
+    `server`, which empties the tables). Per module, so that its connections are not held
+    for the whole run (PostgreSQL's are shared by every test process)."""
+    settings = Settings(
+        database_url=database_url,
+        address="127.0.0.1:0",
+        grace_s=1,
+        rate_limit_per_s=0,
+        ledger_signing_key_file=signer_key,
+    )
+    running = create_server(settings)
+    running.server.start()
+    yield running
+    running.server.stop(0).wait()
+    running.store.engine.dispose()
+
+
 @pytest.fixture
 def server(running: Running, monkeypatch: pytest.MonkeyPatch) -> Running:
     """The running server with every table emptied before the test, and a new admin key in

@@ -83,6 +83,10 @@ def test_aid_run_commits_through_the_split_matcher(split):
     request.selection.region_code = village.admin_code
     run = split.matcher.AllocateAid(request, timeout=120)
     assert (run.kind, run.state, run.status) == (mpb.AID, mpb.PROPOSED, mpb.OPTIMAL)
+    # The caller's key, recorded by the registry from the matcher's internal CreateRun.
+    assert run.owner_key_id and split.rows(
+        "SELECT owner_key_id FROM match_run WHERE id = :run", run=run.id
+    ) == [(run.owner_key_id,)]
 
     def need(ids):  # medical aid for ill households: 100 - score, +10 for the cause
         score = {h.id: h.score for h in households}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 import uuid
@@ -14,6 +15,7 @@ from bench.fault.context import FAILED, RUNNING, Context, Line
 from clients import auth
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
+from matcher.service.kinds import scoped_run_id
 
 # --- matcher killed mid-solve ------------------------------------------------------------------
 
@@ -26,10 +28,11 @@ def matcher_kill_solve(ctx: Context, runs: int) -> Line:
     attempts = 0
     while line.runs < runs and attempts < runs * 3:
         attempts += 1
-        run_id = f"kill-{attempts}-{uuid.uuid4().hex[:6]}"
+        chosen = f"kill-{attempts}-{uuid.uuid4().hex[:6]}"
         request = mpb.MatchProduceRequest(
-            selection=selection, run_id=run_id, parameters=mpb.SolveParameters(time_limit_s=30)
+            selection=selection, run_id=chosen, parameters=mpb.SolveParameters(time_limit_s=30)
         )
+        run_id = scoped_run_id(chosen, _key_id(ctx))  # as the run is stored
         worker = threading.Thread(
             target=_ignore_failure, args=(ctx.topology.matcher.address, request)
         )
@@ -59,6 +62,12 @@ def matcher_kill_solve(ctx: Context, runs: int) -> Line:
         line.count("not_rerun", again.state != mpb.PROPOSED)
         line.runs += 1
     return line
+
+
+def _key_id(ctx: Context) -> str:
+    """The id of the key the bench calls with (run ids are stored scoped to it)."""
+    digest = hashlib.sha256(auth.resolve_key().encode()).hexdigest()
+    return str(ctx.scalar("SELECT id FROM api_key WHERE hash = :h", h=digest))
 
 
 def _ignore_failure(address: str, request: mpb.MatchProduceRequest) -> None:

@@ -4,14 +4,21 @@
                        [--objective need|reach-first] [--cap-fen N] [--exclusive ID,ID]
                        [--time-limit S] [--commit] [--chart FILE.png]
     fupin aid ledger [--household ID] [--programme ID] [--run ID] [--limit N]
-    fupin aid verify
+    fupin aid verify [--checkpoint FILE [--public-key FILE.pub]]
+    fupin aid keygen FILE
+    fupin aid checkpoint [--out FILE]
     fupin aid spending [--region CODE]
     fupin aid chart [--region CODE] [--out FILE.png]
     fupin aid export [--region CODE] [--out FILE.csv]
 
 `allocate` shows the solver's progress (WatchMatchRun) while the run is solved, then a summary;
 --commit commits the proposed run (one ledger entry per grant). `verify` exits 1 when the
-ledger was tampered with. `chart` draws committed spending by cause of poverty.
+ledger was tampered with; with --checkpoint it first checks the file's signature here, without
+the server (with --public-key: that it is this key's), then has the server hold the chain
+against it, which catches a rewrite with recomputed hashes. `keygen` writes an Ed25519
+signing key (FILE, mode 0600) and its public key (FILE.pub) for the server's
+FUPIN_LEDGER_SIGNING_KEY_FILE; `checkpoint` has the server sign the ledger's head.
+`chart` draws committed spending by cause of poverty.
 """
 
 from __future__ import annotations
@@ -71,7 +78,15 @@ def add_commands(commands: Any, client: argparse.ArgumentParser) -> None:
     ledger.add_argument("--limit", type=int, default=100)
     ledger.set_defaults(run=run_ledger)
     verify = verbs.add_parser("verify", parents=[client], help=_("check the hash chain"))
+    verify.add_argument("--checkpoint", type=Path, help=_("a checkpoint file to hold it against"))
+    verify.add_argument("--public-key", type=Path, help=_("the key the checkpoint must be signed by"))
     verify.set_defaults(run=run_verify)
+    keygen = verbs.add_parser("keygen", help=_("a new checkpoint signing key (FILE, FILE.pub)"))
+    keygen.add_argument("file", type=Path)
+    keygen.set_defaults(run=run_keygen)
+    checkpoint = verbs.add_parser("checkpoint", parents=[client], help=_("sign the ledger's head"))
+    checkpoint.add_argument("--out", type=Path, help=_("write the checkpoint file here"))
+    checkpoint.set_defaults(run=run_checkpoint)
     spending = verbs.add_parser("spending", parents=[client], help=_("per programme and county"))
     spending.add_argument("--region", default="")
     spending.set_defaults(run=run_spending)
@@ -218,16 +233,73 @@ def _money_trail(entries: list[lpb.LedgerEntry]) -> str:
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    document = ""
+    if args.checkpoint:
+        document = args.checkpoint.read_text()
+        bad = _bad_signature(document, args.public_key)
+        if bad:
+            show(_("checkpoint {file} {reason}").format(file=args.checkpoint, reason=bad))
+            return 1
+    request = lpb.VerifyLedgerRequest(checkpoint=document)
     with stubs(args) as (_matcher, ledger):
-        result = ledger.VerifyLedger(lpb.VerifyLedgerRequest(), timeout=args.timeout)
+        result = ledger.VerifyLedger(request, timeout=args.timeout)
     if args.output == "json":
         emit_json(result)
     elif result.intact:
-        show(f"ledger intact: {result.entries:,} entries checked")
+        message = _("ledger intact: {entries} entries checked")
+        if result.checkpoints:
+            message = _("ledger intact: {entries} entries checked, {checkpoints} checkpoints held")
+        show(message.format(entries=f"{result.entries:,}", checkpoints=result.checkpoints))
     else:
         where = f"entry {result.first_broken_seq}: " if result.first_broken_seq else ""
-        show(f"ledger BROKEN at {where}{result.reason}")
+        show(_("ledger BROKEN at {where}{reason}").format(where=where, reason=result.reason))
     return 0 if result.intact else 1
+
+
+def _bad_signature(document: str, public_key: Path | None) -> str:
+    """Why the checkpoint's signature does not hold ("" if it does), checked here alone."""
+    from registry.ledger import signing  # pure: cryptography and json (its module doc)
+
+    try:
+        checkpoint = signing.parse(document)
+        if public_key is not None:
+            signing.verify(checkpoint, trusted=signing.load_public_key(public_key))
+    except (signing.CheckpointError, OSError) as exc:
+        return str(exc)
+    return ""
+
+
+def run_keygen(args: argparse.Namespace) -> int:
+    from registry.ledger import signing
+
+    try:
+        ident = signing.generate(args.file)
+    except FileExistsError:
+        say(_("{file} exists: keygen never overwrites a key").format(file=args.file))
+        return 2
+    show(
+        _("key {key_id}: private {file} (keep it outside the database), public {file}.pub").format(
+            key_id=ident, file=args.file
+        )
+    )
+    return 0
+
+
+def run_checkpoint(args: argparse.Namespace) -> int:
+    request = lpb.CreateLedgerCheckpointRequest()
+    with stubs(args) as (_matcher, ledger):
+        made = ledger.CreateLedgerCheckpoint(request, timeout=args.timeout * 10)
+    if args.out is not None:
+        args.out.write_text(made.document + "\n")
+    if args.output == "json":
+        emit_json(made)
+    else:
+        show(
+            _("checkpoint: entry {seq}, hash {hash}, key {key_id}").format(
+                seq=made.seq, hash=made.head_hash, key_id=made.key_id
+            )
+        )
+    return 0
 
 
 def run_spending(args: argparse.Namespace) -> int:

@@ -105,6 +105,7 @@ COLUMNS: Mapping[str, tuple[tuple[str, str], ...]] = MappingProxyType(
             ("SPENT FEN", "spent_fen"),
             ("AMOUNT FEN", "amount_fen"),
             ("REGION", "region_code"),
+            ("ARCHIVED", "archived"),
         ),
         "shipments": (
             ("ID", "id"),

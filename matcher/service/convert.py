@@ -17,9 +17,11 @@ from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from matcher.service.source import RunRecord
 from matcher.solvers.common.fairness import RankLoad
 from matcher.solvers.common.solving import SolveParams, SolveStatus
+from registry.access import policy as access
 from registry.errors import FieldViolation, InvalidArgument
 from registry.resources.checks import Checker, iso_date
 
+OWNER_READERS = (access.Role.ADMIN, access.Role.AUDITOR)  # see MatchRun.owner_key_id
 MAX_TIME_LIMIT_S = 600.0
 DEFAULT_TIME_LIMIT_S = 30.0
 DEADLINE_MARGIN_S = 0.3  # at least this much of the caller's deadline is kept to answer
@@ -84,6 +86,7 @@ def run_proto(run: RunRecord, *, with_result: bool = True) -> mpb.MatchRun:
             load_s=run.load_s, build_s=run.build_s, solve_s=run.solve_s, total_s=run.total_s
         ),
         error=run.error,
+        owner_key_id=run.owner_key_id if access.current().role in OWNER_READERS else "",
         create_time=_timestamp(run.create_time),
         update_time=_timestamp(run.update_time),
         etag=f'"{run.version}"',

@@ -9,6 +9,7 @@ contracting.py.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 import time
@@ -20,10 +21,12 @@ from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from matcher.service.convert import STATUS
 from matcher.service.source import RegistrySource, RunRecord, RunState
 from matcher.solvers.common.solving import SolveParams
+from registry.access import policy as access
 from registry.access.policy import Principal
 from registry.errors import InvalidArgument, ResourceExhausted
 
 RUN_ID = re.compile(r"[A-Za-z0-9_\-]{4,40}")
+STORED_RUN_ID = re.compile(r"run-[0-9a-f]{28}|run-[0-9a-f]{36}")  # new_run_id's two forms
 
 
 @dataclass(frozen=True)
@@ -102,12 +105,33 @@ def proposed(result: Any, bound: float, message: Any) -> dict[str, Any]:
 
 
 def new_run_id(value: str) -> str:
-    """The caller's run id, checked, or a new one."""
+    """The id a new run is stored under: a new one, or the caller's run_id scoped to its key
+    (`scoped_run_id`)."""
     if not value:
         return f"run-{time.time_ns() // 1_000_000:012x}{secrets.token_hex(8)}"
     if not RUN_ID.fullmatch(value):
         raise InvalidArgument.one("run_id", "must be 4-40 letters, digits, '-' or '_'")
-    return value
+    if STORED_RUN_ID.fullmatch(value):
+        raise InvalidArgument.one("run_id", "must not have the form of the server's ids (run-HEX)")
+    return scoped_run_id(value)
+
+
+def scoped_run_id(value: str, key_id: str | None = None) -> str:
+    """A caller's run_id as stored: a hash of its key id (the current caller's by default)
+    and the id, as request ids are (registry/resources/requests.py). The same run_id from two
+    keys is two runs, and another caller's run_id names nothing of theirs: no ALREADY_EXISTS,
+    no run, for anyone else."""
+    key = access.current().key_id if key_id is None else key_id
+    return "run-" + hashlib.sha256(f"run_id\n{key}\n{value}".encode()).hexdigest()[:36]
+
+
+def stored_run_ids(value: str) -> tuple[str, ...]:
+    """The stored ids a run id in a request may mean, most likely first: a server's id as
+    it is; any other, the caller's own run_id (scoped), then as it is (runs made before
+    run ids were scoped, whose ids were stored as sent)."""
+    if STORED_RUN_ID.fullmatch(value):
+        return (value,)
+    return (scoped_run_id(value), value)
 
 
 def run_id_of(run_id: str) -> str:

@@ -63,6 +63,7 @@ class Launcher:
             request_id=request_id,
             fingerprint=fingerprint(request, *marks),
             scope=prepared.scope or "",
+            owner_key_id=access.current().key_id,
         )
         if not created:  # a retry: wait for the first call's run instead of solving again
             return run_proto(self.await_run(run.id, context))

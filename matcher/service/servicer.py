@@ -23,14 +23,14 @@ from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
 from matcher.service import aid, contracting, produce, stationing
 from matcher.service.convert import run_proto
-from matcher.service.kinds import Limit, RunKind, run_id_of
+from matcher.service.kinds import Limit, RunKind, run_id_of, stored_run_ids
 from matcher.service.launch import Launcher
 from matcher.service.live import LiveRuns, RunMetrics
 from matcher.service.quick import QuickSourcer
 from matcher.service.runner import Executor, Progress
 from matcher.service.source import RegistrySource, RunRecord, RunState
 from registry.access import policy as access
-from registry.errors import FailedPrecondition, PermissionDenied
+from registry.errors import FailedPrecondition, NotFound, PermissionDenied
 from registry.resources import query
 from registry.resources.requests import checked_request_id
 from registry.runs import scopes as run_scopes
@@ -126,7 +126,13 @@ class MatcherServicer(mpb_grpc.MatcherServiceServicer):
         """The caller's run (registry/runs/scopes.py): NOT_FOUND as for an unknown id if it may
         not see it. Every RPC naming a run starts here."""
         view = run_scopes.view_for(access.current())
-        return self.source.get_run(run_id_of(run_id), view=view)
+        *scoped, last = stored_run_ids(run_id_of(run_id))
+        for candidate in scoped:
+            try:
+                return self.source.get_run(candidate, view=view)
+            except NotFound:
+                continue
+        return self.source.get_run(last, view=view)
 
     def GetMatchRun(self, request: mpb.GetMatchRunRequest, context: Any) -> mpb.MatchRun:
         return for_caller(run_proto(self._visible(request.id)))

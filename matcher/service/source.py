@@ -67,6 +67,7 @@ class RunRecord:
     create_time: Any
     update_time: Any
     version: int
+    owner_key_id: str = ""  # the key that made it
 
 
 class RegistrySource(Protocol):
@@ -86,6 +87,7 @@ class RegistrySource(Protocol):
         request_id: str,
         fingerprint: str,
         scope: str = "",
+        owner_key_id: str = "",
     ) -> tuple[RunRecord, bool]: ...
 
     def update_run(

@@ -1,11 +1,14 @@
 """The audit log: one event per call whose response carried household records.
 
-Recorded by the guard (server/guard.py) before the response leaves and written by a
-background thread in batches (see AuditWriter); read by admins and auditors through
+Recorded by the guard (server/guard.py) before the response leaves — and by the servicers of
+exports, whose rows name households without carrying Household messages (`record_export`) —
+and written by a background thread in batches (see AuditWriter); read by admins and auditors through
 AccessService.ListAuditEvents, which first writes whatever is pending. An auditor with a scope sees
 the events that touched a household of a county its scope lies in or covers (events keep
 county codes, not village codes, so a township-level auditor sees its whole county's events:
-ids only, no personal data).
+ids only, no personal data). Events whose response named households only by id (aid grants,
+ledger entries, exports) get their households' counties when written, so a county's auditor
+sees them too.
 """
 
 from __future__ import annotations
@@ -16,14 +19,16 @@ from collections import deque
 from typing import Any
 
 import structlog
-from sqlalchemy import Engine, create_engine, event, insert, select
+from sqlalchemy import Connection, Engine, create_engine, event, insert, select
 from sqlmodel import col
 
-from registry.access.policy import Principal, Role
+from registry.access.policy import Principal, Role, current
 from registry.access.redaction import Seen
 from registry.errors import InvalidArgument, Unavailable
 from registry.resources import models
+from registry.resources.bulk import QUERY_CHUNK
 from registry.resources.query import Page, next_token
+from registry.resources.requests import request_id_of
 from registry.resources.store import RegistryStore
 
 FILTERS: dict[str, tuple[str, type]] = {
@@ -145,10 +150,40 @@ class AuditWriter:
         statement = insert(models.AuditEvent)
         if self.engine is None:
             with self.store.transaction(write=True) as session:
-                session.execute(statement, batch)
+                session.execute(statement, _with_counties(session.connection(), batch))
             return
         with self.engine.connect() as connection:
-            connection.execute(statement, batch)
+            connection.execute(statement, _with_counties(connection, batch))
+
+
+def _with_counties(connection: Connection, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The events, those without county codes given their households' counties (households
+    deleted since keep none)."""
+    bare = [values for values in batch if values["county_codes"] == _joined([])]
+    ids = sorted({h for values in bare for h in split(values["household_ids"])})
+    county: dict[str, str] = {}
+    hh, village = models.Household, models.Village
+    for start in range(0, len(ids), QUERY_CHUNK):
+        stmt = (
+            select(col(hh.id), col(village.county_code))
+            .join(village, col(village.id) == col(hh.village_id))
+            .where(col(hh.id).in_(ids[start : start + QUERY_CHUNK]))
+        )
+        county.update({h: c for h, c in connection.execute(stmt)})
+    for values in bare:
+        found = {county[h] for h in split(values["household_ids"]) if h in county}
+        values["county_codes"] = _joined(sorted(found))
+    return batch
+
+
+def record_export(
+    writer: AuditWriter | None, rpc: str, context: Any, household_ids: list[str]
+) -> None:
+    """An export's rows that name these households, audited before they leave (Unavailable
+    when the audit log cannot take the event: the export stops, unlogged rows unsent)."""
+    if writer is None or not household_ids:
+        return
+    writer.record(current(), rpc, request_id_of(context), Seen(household_ids))
 
 
 def _no_sync_commit(dbapi_connection: Any, _record: Any) -> None:

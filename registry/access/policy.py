@@ -141,6 +141,7 @@ POLICY: Mapping[str, frozenset[Role]] = MappingProxyType({
     # What each key reads of the ledger is limited to its scope: registry/ledger/reports.py.
     # VerifyLedger reads the whole chain: keys without a scope only (UNSCOPED below).
     f"{_L}VerifyLedger": frozenset({ADMIN, AUDITOR}),
+    f"{_L}CreateLedgerCheckpoint": frozenset({ADMIN}),
     f"{_L}ListLedgerEntries": frozenset({ADMIN, OFFICE, AUDITOR}),
     f"{_L}GetProgrammeSpending": frozenset({ADMIN, OFFICE, AUDITOR}),
     f"{_L}SpendingTotals": frozenset({ADMIN, OFFICE, AUDITOR}),

@@ -105,5 +105,6 @@ class AccessServicer(apb_grpc.AccessServiceServicer):
                 request_id=row.request_id,
                 household_ids=audit.split(row.household_ids),
                 outcome=row.outcome,
+                county_codes=audit.split(row.county_codes),
             )
         return response

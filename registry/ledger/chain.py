@@ -1,9 +1,16 @@
 """The append-only ledger of commitments and fund transfers, hash-chained.
 
-Each entry's hash covers its content and the previous entry's hash, so altering or removing an
-entry behind the service's back breaks the chain at that entry (`first_broken` finds it).
+Each entry's hash covers every field of the entry — its seq, time, kind, run, subject,
+counterpart, quantity, amount — and the previous entry's hash, so altering an entry behind the
+service's back breaks the chain at that entry, and removing one leaves a gap in seq (seqs run
+1, 2, 3, … without holes: `append` numbers them itself). Both are found by `check_chain`. A
+consistent rewrite (an entry changed and every later hash recomputed) is caught only against a
+signed checkpoint of the head kept elsewhere (registry/ledger/checkpoints.py).
 Appends are serialized (an advisory lock on PostgreSQL, the write lock on SQLite) so the chain
 never forks.
+
+The hash is format "v2" (migration 0021 recomputed the chains written before with "v1", which
+covered neither seq nor a version). A new entry kind hashes the same way: kind is a string.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from sqlmodel import Session, col
 from registry.resources import models
 
 GENESIS = "0" * 64
+GRANT_ENTRY = "aid_grant"  # entry kind of an aid grant: subject household, counterpart programme
 APPEND_LOCK = 0x66757069  # "fupi": the advisory lock id of ledger appends
 
 
@@ -33,11 +41,17 @@ class Entry:
     amount_fen: int = 0
 
 
-def entry_hash(prev_hash: str, time_iso: str, entry: Entry) -> str:
+HASH_FORMAT = "v2"
+
+
+def entry_hash(seq: int, prev_hash: str, stamp: str, entry: Entry) -> str:
+    """SHA-256 of the JSON array of the format, seq, previous hash, time and every field."""
     payload = json.dumps(
         [
+            HASH_FORMAT,
+            seq,
             prev_hash,
-            time_iso,
+            stamp,
             entry.kind,
             entry.run_id,
             entry.subject_id,
@@ -54,23 +68,28 @@ def append(session: Session, entries: Iterable[Entry]) -> int:
     """Append entries in order, in the caller's transaction. Returns how many."""
     if session.connection().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": APPEND_LOCK})
-    last = session.scalar(
-        select(col(models.LedgerEntry.hash)).order_by(col(models.LedgerEntry.seq).desc()).limit(1)
-    )
-    prev = last or GENESIS
+    last = session.execute(
+        select(col(models.LedgerEntry.seq), col(models.LedgerEntry.hash))
+        .order_by(col(models.LedgerEntry.seq).desc())
+        .limit(1)
+    ).first()
+    seq, prev = (int(last[0]), str(last[1])) if last else (0, GENESIS)
     stamp = models.utcnow()
-    stamp_iso = _iso(stamp)
+    stamp_iso = time_iso(stamp)
     rows = []
     for entry in entries:
-        digest = entry_hash(prev, stamp_iso, entry)
-        rows.append({**entry.__dict__, "time": stamp, "prev_hash": prev, "hash": digest})
+        seq += 1  # numbered here, not by a database sequence: no holes after a rollback
+        digest = entry_hash(seq, prev, stamp_iso, entry)
+        rows.append(
+            {**entry.__dict__, "seq": seq, "time": stamp, "prev_hash": prev, "hash": digest}
+        )
         prev = digest
     if rows:
         session.execute(insert(models.LedgerEntry), rows)
     return len(rows)
 
 
-def _iso(value: datetime) -> str:
+def time_iso(value: datetime) -> str:
     """UTC time as hashed: SQLite hands datetimes back naive, PostgreSQL aware."""
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
@@ -79,37 +98,59 @@ def _iso(value: datetime) -> str:
 
 @dataclass(frozen=True)
 class ChainCheck:
-    """What walking the chain found: entries read and the first break (0 and "" if none)."""
+    """What walking the chain found: entries read, the first break (0 and "" if none), and
+    the hash of the last entry read (the head, when intact)."""
 
     entries: int
     first_broken_seq: int = 0
     reason: str = ""
+    head_seq: int = 0
+    head_hash: str = GENESIS
+    checkpoints: int = 0  # signed checkpoints the chain was held against
 
     @property
     def intact(self) -> bool:
         return not self.reason
 
 
-def check_chain(session: Session) -> ChainCheck:
-    """Walk the chain from the genesis; stop at the first entry that does not check out.
+def check_chain(session: Session, *, upto: int = 0) -> ChainCheck:
+    """Walk the chain from the genesis (up to seq `upto` if given); stop at the first entry
+    that does not check out.
 
-    An altered entry fails its own hash; a removed one leaves the next entry linked to a hash
-    that is not its predecessor's."""
-    prev, count = GENESIS, 0
+    An altered entry fails its own hash; a removed one leaves a gap in seq (the missing range
+    is named) or, if the entries after it were renumbered, a link to a hash that is not its
+    predecessor's."""
+    prev, count, expected = GENESIS, 0, 1
     stmt = select(models.LedgerEntry).order_by(col(models.LedgerEntry.seq))
+    if upto:
+        stmt = stmt.where(col(models.LedgerEntry.seq) <= upto)
     for row in session.scalars(stmt.execution_options(yield_per=5000)):
-        count += 1
-        entry = Entry(
-            row.kind, row.run_id, row.subject_id, row.counterpart_id, row.quantity, row.amount_fen
-        )
         seq = int(row.seq or 0)
-        if row.prev_hash != prev:
-            reason = "its link does not match the entry before it: an entry before it was removed"
-            return ChainCheck(count, seq, reason)
-        if row.hash != entry_hash(prev, _iso(row.time), entry):
-            return ChainCheck(count, seq, "its content does not match its hash: it was altered")
-        prev = row.hash
-    return ChainCheck(count)
+        reason = _fault(row, seq, expected, prev)
+        if reason:
+            return ChainCheck(count + 1, seq, reason, expected - 1, prev)
+        count, expected, prev = count + 1, seq + 1, row.hash
+    return ChainCheck(count, head_seq=expected - 1, head_hash=prev)
+
+
+def _fault(row: models.LedgerEntry, seq: int, expected: int, prev: str) -> str:
+    """Why this entry does not check out ("" if it does)."""
+    if seq != expected:
+        gone = f"entries {expected}-{seq - 1} were"
+        if seq == expected + 1:
+            gone = f"entry {expected} was"
+        return f"{gone} removed: seq jumps from {expected - 1} to {seq}"
+    if row.prev_hash != prev:
+        return (
+            "its link does not match the entry before it: an entry before it was removed, "
+            "or it was rewritten"
+        )
+    entry = Entry(
+        row.kind, row.run_id, row.subject_id, row.counterpart_id, row.quantity, row.amount_fen
+    )
+    if row.hash != entry_hash(seq, prev, time_iso(row.time), entry):
+        return "its content does not match its hash: it was altered"
+    return ""
 
 
 def first_broken(session: Session) -> int | None:

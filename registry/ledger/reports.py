@@ -26,6 +26,8 @@ from registry.access import scopes
 from registry.access.policy import INTERNAL, Principal, Role
 from registry.errors import InvalidArgument, NotFound
 from registry.ledger import chain as ledger
+from registry.ledger import checkpoints
+from registry.ledger.signing import Checkpoint
 from registry.resources import models
 from registry.resources.kinds import AID_PROGRAM
 from registry.resources.query import Page, next_token
@@ -246,25 +248,31 @@ def household_token(salt: bytes, household_id: str) -> str:
 
 def export_lines(
     store: RegistryStore, *, region_code: str, salt: bytes, reader: Principal = INTERNAL
-) -> Iterator[str]:
-    """CSV lines (header first) of the aid grants, household identity masked."""
-    yield EXPORT_HEADER
+) -> Iterator[tuple[str, str]]:
+    """CSV lines (header first) of the aid grants, household identity masked, each with the
+    id of the household it names (for the audit; "" for the header)."""
+    yield EXPORT_HEADER, ""
     for row in _grant_rows(store, region_code, reader):
         e: models.LedgerEntry = row[0]
         stamp = e.time.isoformat() if isinstance(e.time, datetime) else str(e.time)
         token = household_token(salt, e.subject_id)
-        yield (
+        line = (
             f"{e.seq},{stamp},{token},{row[3]},{e.counterpart_id},{e.amount_fen},"
             f"{e.run_id},{e.hash}"
         )
+        yield line, e.subject_id
 
 
-def verify(store: RegistryStore) -> ledger.ChainCheck:
-    """The chain from its start; if intact, also each programme's spent_fen against its
-    grants in the ledger (which catches the removal of the newest entries)."""
+def verify(
+    store: RegistryStore, *, sent: Sequence[Checkpoint] = (), key: bytes | None = None
+) -> ledger.ChainCheck:
+    """The chain from its start, held against the checkpoints sent and those stored with
+    this public key (registry/ledger/checkpoints.py); if intact, also each programme's
+    spent_fen against its grants in the ledger (which catches the removal of the newest
+    entries since the last checkpoint)."""
     with store.transaction() as session:
-        check = ledger.check_chain(session)
-        if check.first_broken_seq:
+        check = checkpoints.compare(session, [*sent, *checkpoints.stored(session, key)])
+        if not check.intact:
             return check
         entry, prog = models.LedgerEntry, models.AidProgram
         granted = (
@@ -286,5 +294,5 @@ def verify(store: RegistryStore) -> ledger.ChainCheck:
                 f"programme {ident} has spent {spent} fen but its ledger grants add up to "
                 f"{got} fen: the newest entries were removed, or spent_fen was changed"
             )
-            return ledger.ChainCheck(check.entries, 0, reason)
+            return ledger.ChainCheck(check.entries, 0, reason, checkpoints=check.checkpoints)
     return check

@@ -8,16 +8,22 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator, Mapping
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import grpc
 import structlog
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from fupin.registry.v1 import ledger_service_pb2 as lpb
 from fupin.registry.v1 import ledger_service_pb2_grpc as lpb_grpc
 from fupin.registry.v1 import resources_pb2 as pb
+from registry.access import audit
 from registry.access import policy as access
+from registry.access.redaction import SENSITIVE_CAUSES
 from registry.errors import FieldViolation, InvalidArgument
+from registry.ledger import checkpoints, signing
 from registry.ledger import reports as ledger_reports
 from registry.resources import models, query
 from registry.resources.convert import timestamp
@@ -44,27 +50,50 @@ KINDS = {
     disbursements.CLAWBACK_ENTRY: lpb.AID_CLAWBACK,
 }
 EXPORT_CHUNK_BYTES = 256 * 1024
+EXPORT_RPC = "/fupin.registry.v1.LedgerService/ExportTransparency"
 
 
 class LedgerServicer(lpb_grpc.LedgerServiceServicer):
-    def __init__(self, store: RegistryStore, salt: bytes) -> None:
+    def __init__(
+        self,
+        store: RegistryStore,
+        salt: bytes,
+        key: Ed25519PrivateKey | None = None,
+        audit_writer: audit.AuditWriter | None = None,
+    ) -> None:
         self.store = store
         self.salt = salt
+        self.key = key
+        self.audit = audit_writer  # exports name households by token: audited here
 
     def VerifyLedger(self, request: Any, context: Any) -> lpb.VerifyLedgerResponse:
-        check = ledger_reports.verify(self.store)
+        sent = []
+        if request.checkpoint:
+            try:
+                sent.append(signing.parse(request.checkpoint))
+            except signing.CheckpointError as exc:
+                raise InvalidArgument.one("checkpoint", str(exc)) from None
+        public = signing.public_bytes(self.key) if self.key else None
+        check = ledger_reports.verify(self.store, sent=sent, key=public)
         log.info(
             "ledger_verified",
             intact=check.intact,
             entries=check.entries,
             first_broken_seq=check.first_broken_seq,
+            checkpoints=check.checkpoints,
         )
         return lpb.VerifyLedgerResponse(
             intact=check.intact,
             entries=check.entries,
             first_broken_seq=check.first_broken_seq,
             reason=check.reason,
+            checkpoints=check.checkpoints,
         )
+
+    def CreateLedgerCheckpoint(self, request: Any, context: Any) -> lpb.LedgerCheckpoint:
+        made = checkpoints.create(self.store, self.key)
+        log.info("ledger_checkpoint", seq=made.seq, head_hash=made.head_hash, key_id=made.key_id)
+        return checkpoint_proto(made)
 
     def ListLedgerEntries(self, request: Any, context: Any) -> lpb.ListLedgerEntriesResponse:
         ids = _ids(request, ("household_id", "programme_id", "run_id"))
@@ -104,7 +133,7 @@ class LedgerServicer(lpb_grpc.LedgerServiceServicer):
         totals = ledger_reports.spending_totals(
             self.store, region_code=_region(request.region_code), reader=access.current()
         )
-        causes = {_cause_name(c): t for c, t in totals.causes.items()}
+        causes = _causes_for(totals.causes, access.current().role)
         return lpb.SpendingTotalsResponse(
             villages=_totals(totals.villages),
             counties=_totals(totals.counties),
@@ -118,13 +147,17 @@ class LedgerServicer(lpb_grpc.LedgerServiceServicer):
             self.store, region_code=region, salt=self.salt, reader=access.current()
         )
         buffer: list[str] = []
+        named: list[str] = []
         size = 0
-        for line in lines:
+        for line, household_id in lines:
             buffer.append(line + "\n")
+            named.extend(h for h in [household_id] if h)
             size += len(line) + 1
             if size >= EXPORT_CHUNK_BYTES:
+                audit.record_export(self.audit, EXPORT_RPC, context, named)
                 yield lpb.ExportChunk(data="".join(buffer).encode())
-                buffer, size = [], 0
+                buffer, named, size = [], [], 0
+        audit.record_export(self.audit, EXPORT_RPC, context, named)
         yield lpb.ExportChunk(data="".join(buffer).encode())
 
 
@@ -140,6 +173,19 @@ def entry_proto(row: models.LedgerEntry) -> lpb.LedgerEntry:
         amount_fen=row.amount_fen,
         prev_hash=row.prev_hash,
         hash=row.hash,
+    )
+
+
+def checkpoint_proto(made: signing.Checkpoint) -> lpb.LedgerCheckpoint:
+    stamp = datetime.fromisoformat(made.time.replace("Z", "+00:00"))
+    return lpb.LedgerCheckpoint(
+        seq=made.seq,
+        head_hash=made.head_hash,
+        time=timestamp(stamp),
+        key_id=made.key_id,
+        public_key=made.public_key,
+        signature=made.signature,
+        document=made.document(),
     )
 
 
@@ -160,6 +206,24 @@ def _region(code: str) -> str:
     return code
 
 
+def _causes_for(
+    causes: Mapping[int, ledger_reports.Total], role: access.Role
+) -> dict[str, ledger_reports.Total]:
+    """Totals by cause name; for an auditor the causes tied to health (registry/access/
+    redaction.py) are one total, "withheld", as they are in households and grants: a
+    region with one ill household would otherwise show what its grant was for."""
+    out: dict[str, ledger_reports.Total] = {}
+    for cause, total in causes.items():
+        if role is access.Role.AUDITOR and cause in SENSITIVE_CAUSES:
+            merged = out.setdefault("withheld", ledger_reports.Total())
+            merged.amount_fen += total.amount_fen
+            merged.grants += total.grants
+            merged.households |= total.households
+        else:
+            out[_cause_name(cause)] = total
+    return out
+
+
 def _cause_name(value: int) -> str:
     if value == ledger_reports.NO_CAUSE:
         return "unspecified"
@@ -178,9 +242,21 @@ def _totals(groups: Mapping[Any, ledger_reports.Total]) -> list[lpb.SpendingTota
     ]
 
 
-def add_to_server(store: RegistryStore, server: grpc.Server, *, salt: str = "") -> str:
+def add_to_server(
+    store: RegistryStore,
+    server: grpc.Server,
+    *,
+    salt: str = "",
+    signing_key: Path | None = None,
+    audit_writer: audit.AuditWriter | None = None,
+) -> str:
+    """Serve LedgerService; `signing_key`: the PEM file of the checkpoints' Ed25519 key (read
+    once, here: a missing or wrong file stops the start)."""
     if not salt:
         log.warning("transparency_salt_unset", effect="household tokens change at each restart")
-    servicer = LedgerServicer(store, salt.encode() or secrets.token_bytes(32))
+    key = signing.load_private_key(signing_key) if signing_key else None
+    if key is not None:
+        log.info("ledger_signing_key", key_id=signing.key_id(signing.public_bytes(key)))
+    servicer = LedgerServicer(store, salt.encode() or secrets.token_bytes(32), key, audit_writer)
     lpb_grpc.add_LedgerServiceServicer_to_server(servicer, server)
     return str(lpb.DESCRIPTOR.services_by_name["LedgerService"].full_name)

@@ -262,6 +262,7 @@ def aid_program_values(m: pb.AidProgram, c: Checker) -> Values:
         "causes": c.enums("causes", m.causes, pb.PovertyCause),
         "eligible_statuses": statuses,
         "region_code": m.region_code,
+        "archived": m.archived,
     }
 
 
@@ -277,5 +278,6 @@ def aid_program_proto(row: models.AidProgram) -> pb.AidProgram:
         causes=row.causes,  # type: ignore[arg-type]
         eligible_statuses=row.eligible_statuses,  # type: ignore[arg-type]
         region_code=row.region_code,
+        archived=row.archived,
         **common_fields(row),
     )

@@ -8,14 +8,15 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, select
+from sqlalchemy import Select, bindparam, delete, func, select
 from sqlalchemy import true as sa_true
 from sqlmodel import Session, col
 
 from registry import db
-from registry.errors import NotFound
+from registry.errors import FailedPrecondition, NotFound
+from registry.ledger.chain import GRANT_ENTRY
 from registry.resources import models
-from registry.resources.kinds import HOUSEHOLD, PRODUCER, Kind
+from registry.resources.kinds import AID_PROGRAM, HOUSEHOLD, PRODUCER, Kind
 from registry.resources.scoring import Indicators, ScoringConfig, Status, assess_sets, status_for
 from registry.season.models import HouseholdIncome
 
@@ -135,6 +136,25 @@ def before_delete(session: Session, kind: Kind, row: Any) -> None:
     if kind is HOUSEHOLD:
         session.execute(
             delete(models.StatusChange).where(col(models.StatusChange.household_id) == row.id)
+        )
+    if kind is AID_PROGRAM:
+        _refuse_granted(session, row.id)
+
+
+def _refuse_granted(session: Session, programme_id: str) -> None:
+    """A programme whose grants are in the ledger stays (archived, if need be): without it,
+    VerifyLedger could no longer hold its spent_fen against its grants."""
+    entry = models.LedgerEntry
+    granted = (col(entry.kind) == GRANT_ENTRY, col(entry.counterpart_id) == programme_id)
+    count = session.scalar(select(func.count()).where(*granted)) or 0
+    if count:
+        seqs = list(
+            session.scalars(select(col(entry.seq)).where(*granted).order_by("seq").limit(5))
+        )
+        shown = ", ".join(str(s) for s in seqs) + (", …" if count > len(seqs) else "")
+        raise FailedPrecondition(
+            f"aid programme {programme_id} has {count} grants in the ledger (entries {shown}): "
+            "archive it instead (update archived = true); it cannot be deleted"
         )
 
 

@@ -175,7 +175,9 @@ AID_PROGRAM = Kind(
     message=pb.AidProgram,
     values=convert.aid_program_values,
     proto=_simple(convert.aid_program_proto),
-    filters=_frozen(kind=("kind", pb.AidKind), region_code=("region_code", str)),
+    filters=_frozen(
+        kind=("kind", pb.AidKind), region_code=("region_code", str), archived=("archived", bool)
+    ),
     output_only=OUTPUT_ONLY | {"spent_fen"},
 )
 KINDS = (VILLAGE, HOUSEHOLD, PRODUCER, LISTING, BUYER, ORDER, CADRE, AID_PROGRAM)

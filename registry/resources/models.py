@@ -218,6 +218,7 @@ class AidProgram(Resource, table=True):
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
     region_code: str = Field(default="", max_length=12)
+    archived: bool = False  # takes no new grants; kept for the ledger (never deleted then)
 
 
 class IdempotencyKey(SQLModel, table=True):
@@ -257,6 +258,8 @@ class MatchRun(SQLModel, table=True):
     # runs made by an admin. A produce run: the buyer id of the platform that made it (which
     # alone of the platforms may commit it), else "".
     scope: str = Field(default="", max_length=40, index=True)
+    # The API key (or console user) that made the run; "" for runs made before 0021.
+    owner_key_id: str = Field(default="", max_length=40, index=True)
     create_time: datetime
     update_time: datetime
     version: int = 1
@@ -305,6 +308,21 @@ class LedgerEntry(SQLModel, table=True):
     amount_fen: int = Field(default=0, sa_type=BigInteger)
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64, unique=True)
+
+
+class LedgerCheckpoint(SQLModel, table=True):
+    """A signed head of the ledger chain (registry/ledger/signing.py); the signing key is kept
+    outside the database, so a row here can be checked but not forged."""
+
+    __tablename__ = "ledger_checkpoint"
+
+    id: int | None = Field(default=None, primary_key=True)
+    seq: int = Field(sa_type=BigInteger, index=True)
+    head_hash: str = Field(max_length=64)
+    time: str = Field(max_length=40)  # as signed (ISO 8601, UTC)
+    key_id: str = Field(max_length=16, index=True)
+    public_key: bytes = Field(sa_type=LargeBinary)
+    signature: bytes = Field(sa_type=LargeBinary)
 
 
 class RunCadreItem(SQLModel, table=True):

@@ -35,7 +35,7 @@ from registry.runs.data import (
 from registry.runs.records import locked_run, replace_rows, run_rows
 
 AID_KIND = 2  # fupin.matcher.v1.RunKind.AID
-GRANT_ENTRY = "aid_grant"  # ledger entry kind: subject = household, counterpart = programme
+GRANT_ENTRY = ledger.GRANT_ENTRY
 
 
 def aid_inputs(
@@ -65,6 +65,10 @@ def aid_inputs(
         for i, ident in enumerate(programme_ids):
             if ident not in found:
                 raise NotFound(f"aid programme {ident!r} not found", field=f"{field}[{i}]")
+            if found[ident].archived:
+                raise FailedPrecondition(
+                    f"aid programme {ident} ({field}[{i}]) is archived: it takes no new grants"
+                )
         rows = session.execute(households).all()
         held = _held(session, list(programme_ids))
     return AidInputs(
@@ -160,6 +164,13 @@ def _spend(session: Session, grants: Sequence[models.RunGrant]) -> None:
     short = locked_shortfalls(
         session, models.AidProgram, "budget_fen", "spent_fen", want, "programmes", "fen"
     )
+    archived = select(col(models.AidProgram.id)).where(
+        col(models.AidProgram.id).in_(sorted(want)), col(models.AidProgram.archived)
+    )  # rows locked above
+    short += [
+        FieldViolation(f"programmes[{p}]", "was archived: it takes no new grants")
+        for p in session.scalars(archived.order_by(col(models.AidProgram.id)))
+    ]
     households = sorted({g.household_id for g in grants})
     short += _missing_households(session, households)
     # Under the programme locks: no concurrent commit can grant these programmes meanwhile.

@@ -49,12 +49,13 @@ def create_run(
     request_id: str = "",
     fingerprint: str = "",
     scope: str = "",
+    owner_key_id: str = "",
 ) -> tuple[models.MatchRun, bool]:
     """A new QUEUED run, or (for a retried request_id) the earlier one. Returns (run, created).
 
     Every field is checked first: the internal MatcherStoreService passes them as sent, and a
     stored run that cannot be read back would fail every ListMatchRuns that reaches it."""
-    _check_new_run(run_id, kind, parameters, owner, request_id, fingerprint, scope)
+    _check_new_run(run_id, kind, parameters, owner, request_id, fingerprint, scope, owner_key_id)
     with store.transaction(write=True) as session:
         if request_id:
             earlier = replayed(session, request_id, fingerprint)
@@ -70,6 +71,7 @@ def create_run(
             parameters=parameters,
             owner=owner,
             scope=scope,
+            owner_key_id=owner_key_id,
             create_time=stamp,
             update_time=stamp,
         )
@@ -84,7 +86,7 @@ BUYER_ID = re.compile(r"buy-[0-9a-f]{1,36}")  # ids from registry/resources/stor
 
 
 def _check_new_run(run_id: str, kind: int, parameters: bytes, *texts: str) -> None:
-    owner, request_id, fingerprint, scope = texts
+    owner, request_id, fingerprint, scope, owner_key_id = texts
     bad = []
     if not RESOURCE_ID.fullmatch(run_id):
         bad.append(FieldViolation("run_id", "must be 1 to 40 letters, digits, '_' or '-'"))
@@ -101,6 +103,8 @@ def _check_new_run(run_id: str, kind: int, parameters: bytes, *texts: str) -> No
         bad.append(FieldViolation("owner", "must be 1 to 100 printable characters"))
     if request_id and not REQUEST_ID.fullmatch(request_id):
         bad.append(FieldViolation("request_id", "is not a valid request id"))
+    if not RESOURCE_ID.fullmatch(owner_key_id or "-"):
+        bad.append(FieldViolation("owner_key_id", "must be 1 to 40 letters, digits, '_' or '-'"))
     if len(fingerprint) > 100:
         bad.append(FieldViolation("fingerprint", "must be at most 100 characters"))
     # A run's scope: the region of an aid or cadre run, or the buyer of a platform's produce run.

@@ -34,6 +34,7 @@ class Notice:
     village: str
     headings: list[str]  # FIRST, one per indicator set (its label), LAST
     rows: list[list[str]]
+    household_ids: list[str]  # the households the rows name (for the audit)
 
 
 def mask_card(card: str) -> str:
@@ -64,8 +65,9 @@ def build(store: RegistryStore, village_id: str, principal: Principal) -> Notice
             .order_by(col(models.Household.card_number))
         )
         sets = store.scoring.sets
-        rows = []
+        rows, ids = [], []
         for case, household in session.execute(stmt):
+            ids.append(household.id)
             scores = household.set_scores or {}
             rows.append(
                 [
@@ -81,7 +83,7 @@ def build(store: RegistryStore, village_id: str, principal: Principal) -> Notice
                 ]
             )
         headings = [*FIRST, *(s.label for s in sets), *LAST]
-        return Notice(village.display_name, headings, rows)
+        return Notice(village.display_name, headings, rows, ids)
 
 
 def to_csv(notice: Notice) -> bytes:

@@ -16,6 +16,7 @@ import grpc
 
 from fupin.registry.v1 import year_service_pb2 as ypb
 from fupin.registry.v1 import year_service_pb2_grpc as ypb_grpc
+from registry.access import audit
 from registry.access import policy as access
 from registry.errors import FieldViolation, InvalidArgument, PermissionDenied, ResourceExhausted
 from registry.resources import models, query
@@ -34,12 +35,22 @@ MAX_SURVEY_ROWS = 1_000_000
 SHOWN_MISSING = 20
 
 
+NOTICE_RPC = "/fupin.registry.v1.YearService/ExportNotice"
+
+
 class YearServicer(ypb_grpc.YearServiceServicer):
-    def __init__(self, store: RegistryStore, rules: YearRules, risk_rules: RiskRules) -> None:
+    def __init__(
+        self,
+        store: RegistryStore,
+        rules: YearRules,
+        risk_rules: RiskRules,
+        audit_writer: audit.AuditWriter | None = None,
+    ) -> None:
         self.store = store
         self.rules = rules
         self.risk_rules = risk_rules
         self.alerts = shocks.AlertHub()
+        self.audit = audit_writer  # the notice names households (masked): audited
 
     def ProposeCase(self, request: Any, context: Any) -> ypb.Case:
         bad = _ids(request, "household_id")
@@ -155,6 +166,7 @@ class YearServicer(ypb_grpc.YearServiceServicer):
             bad.append(FieldViolation("format", "is not a notice format"))
         _raise(bad)
         built = notice.build(self.store, request.village_id, access.current())
+        audit.record_export(self.audit, NOTICE_RPC, context, built.household_ids)
         html = request.format == ypb.NOTICE_HTML
         return ypb.ExportNoticeResponse(
             content=notice.to_html(built) if html else notice.to_csv(built),
@@ -358,8 +370,12 @@ def _raise(bad: list[FieldViolation]) -> None:
 
 
 def add_to_server(
-    store: RegistryStore, server: grpc.Server, rules: YearRules, risk_rules: RiskRules
+    store: RegistryStore,
+    server: grpc.Server,
+    rules: YearRules,
+    risk_rules: RiskRules,
+    audit_writer: audit.AuditWriter | None = None,
 ) -> str:
-    servicer = YearServicer(store, rules, risk_rules)
+    servicer = YearServicer(store, rules, risk_rules, audit_writer)
     ypb_grpc.add_YearServiceServicer_to_server(servicer, server)
     return str(ypb.DESCRIPTOR.services_by_name["YearService"].full_name)

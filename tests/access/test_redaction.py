@@ -113,7 +113,10 @@ def test_platform_gets_no_household_data_from_any_rpc(bare, world):
             )
             blob = b"".join(r.SerializeToString() for r in responses) + details.encode()
             assert not any(h.encode() in blob for h in household_ids), (rpc, run.id)
-    assert runs.listed(bare, world, "platform") == ["run-redaction"]
+    [own] = runs.listed(bare, world, "platform")  # stored scoped to the key that chose it
+    by_name = runs.named("GetMatchRun", "run-redaction")
+    _, (named,), _ = call(bare, f"{_M}GetMatchRun", by_name, world.keys["platform"])
+    assert named.id == own
 
 
 def test_platform_sees_household_producers_without_identity(bare, world):

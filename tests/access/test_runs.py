@@ -87,11 +87,12 @@ def test_office_inline_run_belongs_to_its_county(bare, world):
         villages=[cpb.InlineVillage(id="v1", location=here, team_min=1, team_max=1)],
     )
     request = mpb.AssignCadresRequest(inline=inline, parameters=runs.PARAMS, run_id="run-inline-a")
-    code, _, details = call(bare, f"{M}AssignCadres", request, world.keys["office"])
+    code, (run,), details = call(bare, f"{M}AssignCadres", request, world.keys["office"])
     assert code.name == "OK", details
-    assert runs.listed(bare, world, "office") == ["run-inline-a"]
+    assert runs.listed(bare, world, "office") == [run.id]  # the run_id, scoped to the key
     assert runs.listed(bare, world, "office_b") == []
-    assert runs.not_found_like_unknown(bare, world, "office_b", "run-inline-a") == []
+    for name in (run.id, "run-inline-a"):
+        assert runs.not_found_like_unknown(bare, world, "office_b", name) == []
 
 
 def test_an_office_sees_the_produce_runs_selling_its_producers_produce(bare, world):
@@ -107,11 +108,11 @@ def test_an_office_sees_the_produce_runs_selling_its_producers_produce(bare, wor
     code, (run,), _ = call(bare, f"{M}MatchProduce", request, world.keys["platform"])
     assert code.name == "OK"
     assert {a.producer_id for a in run.produce.allocations} == {world.ids["producer_b"]}
-    assert runs.listed(bare, world, "office_b") == ["run-produce-x"]
+    assert runs.listed(bare, world, "office_b") == [run.id]
     assert runs.listed(bare, world, "office") == []
-    assert runs.not_found_like_unknown(bare, world, "office", "run-produce-x") == []
-    assert runs.listed(bare, world, "auditor") == ["run-produce-x"]
-    discard = mpb.DiscardMatchRunRequest(id="run-produce-x")
+    assert runs.not_found_like_unknown(bare, world, "office", run.id) == []
+    assert runs.listed(bare, world, "auditor") == [run.id]
+    discard = mpb.DiscardMatchRunRequest(id=run.id)
     code, _, details = call(bare, f"{M}DiscardMatchRun", discard, world.keys["office_b"])
     assert code.name == "PERMISSION_DENIED" and "role office reads the produce runs" in details
 

@@ -9,6 +9,7 @@ from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
 from fupin.registry.v1 import registry_service_pb2 as api
 from fupin.registry.v1 import resources_pb2 as pb
+from matcher.service.kinds import scoped_run_id
 from registry.access.policy import Role
 from tests import factories
 from tests.access.test_scopes import as_key
@@ -101,3 +102,43 @@ def test_references_to_another_county_are_not_found(bare, world):
         )
         assert fields_of(error) == [field]
     assert office.CreateProducer(api.CreateProducerRequest(producer=factories.producer_for(ours)))
+
+
+def _inline_run(bare, secret: str, run_id: str):
+    problem = mpb.ProduceProblem(
+        listings=[inline_listing("a", 100)], orders=[inline_order("o", 10)], today="2020-05-10"
+    )
+    return mpb_grpc.MatcherServiceStub(bare).MatchProduce(
+        mpb.MatchProduceRequest(inline=problem, run_id=run_id),
+        metadata=[("authorization", f"Bearer {secret}")],
+        timeout=60,
+    )
+
+
+def test_same_run_id_from_two_keys_is_two_runs(bare, world, server):
+    """Two platforms choosing one run_id get two runs (the second got ALREADY_EXISTS, which
+    confirmed a run it could not see); each names its own run by it, and by it the other
+    finds nothing. Each run records the key that made it, shown to admins and auditors."""
+    twin = server.keys.create(Role.PLATFORM, world.ids["buyer_2"]).secret
+    mine = _inline_run(bare, world.keys["platform"], "nightly-1")
+    theirs = _inline_run(bare, twin, "nightly-1")
+    assert mine.id != theirs.id and "nightly-1" not in (mine.id, theirs.id)
+    assert mine.id == scoped_run_id("nightly-1", world.key_ids["platform"])  # bench/ relies on it
+    stub = mpb_grpc.MatcherServiceStub(bare)
+    for secret, expected in ((world.keys["platform"], mine.id), (twin, theirs.id)):
+        auth = [("authorization", f"Bearer {secret}")]
+        by_name = stub.GetMatchRun(mpb.GetMatchRunRequest(id="nightly-1"), metadata=auth)
+        assert by_name.id == expected
+        assert stub.GetMatchRun(mpb.GetMatchRunRequest(id=expected), metadata=auth).id == expected
+    admin = [("authorization", f"Bearer {world.keys['admin']}")]
+    rpc_fails(
+        lambda: stub.GetMatchRun(mpb.GetMatchRunRequest(id="nightly-1"), metadata=admin),
+        grpc.StatusCode.NOT_FOUND,
+    )
+    first, second = (
+        stub.GetMatchRun(mpb.GetMatchRunRequest(id=r.id), metadata=admin) for r in (mine, theirs)
+    )
+    assert first.owner_key_id == world.key_ids["platform"] != second.owner_key_id != ""
+    assert not mine.owner_key_id  # a platform is not shown key ids
+    error = rpc_fails(lambda: _inline_run(bare, twin, "nightly-1"), grpc.StatusCode.ALREADY_EXISTS)
+    assert fields_of(error) == ["run_id"]  # its own run_id again: its own clash only

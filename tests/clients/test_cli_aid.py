@@ -9,9 +9,11 @@ import json
 import pytest
 from sqlalchemy import text
 
+from clients.cli import main
 from fupin.registry.v1 import registry_service_pb2 as api
 from registry.ledger import guard as ledger_guard
 from tests.aidfixtures import poor_households, programme
+from tests.ledgertamper import rewrite, rows
 
 
 @pytest.fixture
@@ -90,3 +92,40 @@ def test_an_office_allocates_and_reads_its_county(fupin, medical, server, monkey
     assert (code, out.count("AID_GRANT")) == (0, 0)
     code, out, _ = fupin("runs", "list", "--output", "json")
     assert (code, out) == (0, "")
+
+
+def test_keygen_checkpoint_verify_against_a_rewrite(
+    fupin, medical, server, signer, signer_key, tmp_path, capsys
+):
+    """keygen writes a key pair (0600) and never overwrites it; checkpoint --out signs the head
+    on the server with the key; verify --checkpoint passes, checks the file's signature here
+    (a wrong --public-key or an edited file exits 1 without asking the server), and fails once
+    a grant's household is moved with every hash recomputed."""
+    key = tmp_path / "other.key"
+    assert main(["aid", "keygen", str(key)]) == 0  # no server: no --target
+    assert "key " in capsys.readouterr().out
+    assert key.stat().st_mode & 0o777 == 0o600 and key.with_name("other.key.pub").exists()
+    assert main(["aid", "keygen", str(key)]) == 2
+    assert fupin("aid", "allocate", "--programme", medical.id, "--commit")[0] == 0
+    saved = tmp_path / "head.json"
+    at_signer = ["--target", f"127.0.0.1:{signer.port}"]
+    assert main(["aid", "checkpoint", "--out", str(saved), *at_signer]) == 0
+    assert "checkpoint: entry 2" in capsys.readouterr().out
+    public = str(signer_key) + ".pub"
+    code, out, _ = fupin("aid", "verify", "--checkpoint", str(saved), "--public-key", public)
+    assert (code, out.strip()) == (0, "ledger intact: 2 entries checked, 1 checkpoints held")
+    code, out, _ = fupin(
+        "aid", "verify", "--checkpoint", str(saved), "--public-key", str(key) + ".pub"
+    )
+    assert code == 1 and "not the trusted key" in out
+    edited = json.loads(saved.read_text())
+    edited["head_hash"] = "0" * 64
+    (tmp_path / "edited.json").write_text(json.dumps(edited))
+    code, out, _ = fupin("aid", "verify", "--checkpoint", str(tmp_path / "edited.json"))
+    assert code == 1 and "a signature that does not verify" in out
+    _, second = rows(server)
+    rewrite(server, at=1, change={"subject_id": second.subject_id})
+    assert fupin("aid", "verify")[0] == 0  # the chain alone holds
+    code, out, _ = fupin("aid", "verify", "--checkpoint", str(saved), "--public-key", public)
+    assert code == 1
+    assert "ledger BROKEN at entry 1: entry 2 differs from the checkpoint" in out

@@ -38,7 +38,8 @@ def test_selection_with_progress_then_commit(matcher, plums):  # noqa: F811
     progress = matcher.match_produce(selection=SELECTION, watch=True)
     events = list(progress)
     run = progress.run()
-    assert run.id == progress.run_id and run.state == mpb.PROPOSED
+    assert run.state == mpb.PROPOSED
+    assert matcher.get(progress.run_id).id == run.id  # the chosen run_id names it for this key
     assert events[-1].state == mpb.PROPOSED and events[-1].run.id == run.id
     assert matcher.get(run.id).id == run.id
     assert run.id in [r.id for r in matcher.list(filter="kind = PRODUCE AND state = PROPOSED")]

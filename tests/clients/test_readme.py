@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from registry.access.policy import Role
+from registry.ledger import signing
 from server.server import Running, create_server
 from server.settings import Settings
 
@@ -58,10 +59,17 @@ def blocks(readme: Path = ROOT / "README.md") -> list[Block]:
 
 
 @pytest.fixture(scope="module")
-def fresh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Running, str]]:
-    """A new server on a new SQLite database, and an admin key."""
-    where = tmp_path_factory.mktemp("readme-server")
+def where(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The server's directory: its database, its admin key, its checkpoint signing key."""
+    return tmp_path_factory.mktemp("readme-server")
+
+
+@pytest.fixture(scope="module")
+def fresh(where: Path) -> Iterator[tuple[Running, str]]:
+    """A new server on a new SQLite database with a checkpoint signing key, and an admin key."""
+    signing.generate(where / "ledger.key")
     settings = Settings(
+        ledger_signing_key_file=where / "ledger.key",
         database_url=f"sqlite:///{where / 'fupin.db'}",
         address="127.0.0.1:0",
         admin_key_file=where / "admin.key",
@@ -91,7 +99,9 @@ def test_blocks_left_out_only_start_servers_or_build() -> None:
             assert LONG_RUNNING.search(block.text), f"README.md:{block.line} {block.not_run}"
 
 
-def test_every_block_runs_as_written(fresh: tuple[Running, str], tmp_path: Path) -> None:
+def test_every_block_runs_as_written(
+    fresh: tuple[Running, str], where: Path, tmp_path: Path
+) -> None:
     """Each block exits 0 against the fresh server, in the README's order."""
     running, key = fresh
     env = {
@@ -101,6 +111,8 @@ def test_every_block_runs_as_written(fresh: tuple[Running, str], tmp_path: Path)
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "PYTHONPATH": os.pathsep.join((str(ROOT), str(ROOT / "proto"))),
         "FUPIN_LANG": "en",
+        # as on the server's host: the README verifies a checkpoint with the public key
+        "FUPIN_LEDGER_SIGNING_KEY_FILE": str(where / "ledger.key"),
     }
     for block in blocks():
         if block.not_run:

@@ -10,6 +10,7 @@ import threading
 import grpc
 import pytest
 import sqlalchemy.exc
+from google.protobuf import field_mask_pb2
 from sqlalchemy import text
 
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
@@ -17,6 +18,7 @@ from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
 from fupin.registry.v1 import ledger_service_pb2 as lpb
 from fupin.registry.v1 import ledger_service_pb2_grpc as lpb_grpc
 from fupin.registry.v1 import registry_service_pb2 as api
+from fupin.registry.v1 import resources_pb2 as pb
 from registry.ledger import guard as ledger_guard
 from tests import factories
 from tests.aidfixtures import poor_households, programme, selection_request
@@ -236,3 +238,55 @@ def test_unknown_programme_spending_is_not_found(ledger):
         grpc.StatusCode.NOT_FOUND,
     )
     assert fields_of(error) == ["programme_ids[0]"]
+
+
+def archive(registry, programme_id: str):
+    return registry.UpdateAidProgram(
+        api.UpdateAidProgramRequest(
+            aid_program=pb.AidProgram(id=programme_id, archived=True),
+            update_mask=field_mask_pb2.FieldMask(paths=["archived"]),
+        )
+    )
+
+
+def test_a_granted_programme_is_archived_not_deleted(server, registry, matcher, ledger, granted):
+    """DeleteAidProgram of a programme with grants in the ledger: FAILED_PRECONDITION naming
+    them; archived instead, it takes no new grants and its spent_fen is still checked against
+    the ledger. A programme without grants is deleted as before."""
+    _, medical, _ = granted
+    delete = api.DeleteAidProgramRequest(id=medical.id)
+    error = rpc_fails(
+        lambda: registry.DeleteAidProgram(delete), grpc.StatusCode.FAILED_PRECONDITION
+    )
+    assert f"{medical.id} has 2 grants in the ledger (entries 1, 2)" in error.details()
+    assert "archive" in error.details()
+    assert archive(registry, medical.id).archived
+    listed = registry.ListAidPrograms(api.ListAidProgramsRequest(filter="archived = true"))
+    assert [p.id for p in listed.aid_programs] == [medical.id]
+    error = rpc_fails(
+        lambda: matcher.AllocateAid(selection_request([medical.id]), timeout=60),
+        grpc.StatusCode.FAILED_PRECONDITION,
+    )
+    assert "selection.programme_ids[0]" in error.details() and "archived" in error.details()
+    assert ledger.VerifyLedger(lpb.VerifyLedgerRequest()).intact
+    with server.store.engine.begin() as conn:
+        conn.execute(text("UPDATE aid_program SET spent_fen = 0 WHERE id = :p"), {"p": medical.id})
+    result = ledger.VerifyLedger(lpb.VerifyLedgerRequest())
+    assert not result.intact and medical.id in result.reason
+    unused = programme(registry, budget_fen=GRANT, amount_fen=GRANT)
+    registry.DeleteAidProgram(api.DeleteAidProgramRequest(id=unused.id))
+
+
+def test_a_run_of_a_programme_archived_since_is_aborted(registry, matcher, ledger):
+    """A proposed run whose programme is archived before its commit: ABORTED naming it,
+    nothing granted."""
+    poor_households(registry, 2)
+    medical = programme(registry, budget_fen=2 * GRANT, amount_fen=GRANT)
+    run = matcher.AllocateAid(selection_request([medical.id]), timeout=60)
+    archive(registry, medical.id)
+    error = rpc_fails(
+        lambda: matcher.CommitMatchRun(mpb.CommitMatchRunRequest(id=run.id)),
+        grpc.StatusCode.ABORTED,
+    )
+    assert fields_of(error) == [f"programmes[{medical.id}]"]
+    assert not ledger.ListLedgerEntries(lpb.ListLedgerEntriesRequest()).entries

@@ -11,6 +11,8 @@ import grpc
 import pytest
 
 from clients.auth import open_channel
+from fupin.registry.v1 import access_service_pb2 as apb
+from fupin.registry.v1 import access_service_pb2_grpc as apb_grpc
 from fupin.registry.v1 import registry_service_pb2 as api
 from fupin.registry.v1 import resources_pb2 as pb
 from fupin.registry.v1 import year_service_pb2 as ypb
@@ -275,8 +277,9 @@ def test_bad_requests_name_the_field_and_store_nothing(offices):
     assert o.admin.ListCases(ypb.ListCasesRequest()).cases == []
 
 
-def test_the_public_notice_lists_sub_scores_with_masked_cards_and_names(offices, registry):
-    """CSV and HTML hold the households on notice, card numbers and names masked."""
+def test_the_public_notice_lists_sub_scores_with_masked_cards_and_names(offices, registry, channel):
+    """CSV and HTML hold the households on notice, card numbers and names masked; each
+    export is audited with the household it names and its county."""
     o = offices
     case = propose(o)
     to_notice(o, case.id)
@@ -301,6 +304,13 @@ def test_the_public_notice_lists_sub_scores_with_masked_cards_and_names(offices,
     text = page.content.decode()
     assert page.content_type.startswith("text/html") and cells["卡号 card"] in text
     assert card not in text and household.head_name not in text
+    audit_log = apb_grpc.AccessServiceStub(channel)
+    events = audit_log.ListAuditEvents(
+        apb.ListAuditEventsRequest(filter='rpc = "/fupin.registry.v1.YearService/ExportNotice"')
+    ).events
+    assert [list(e.household_ids) for e in events] == [[o.household_id]] * 2  # both exports
+    county = registry.GetVillage(api.GetVillageRequest(id=o.village_id)).admin_code[:6]
+    assert all(list(e.county_codes) == [county] for e in events)
 
 
 def test_a_household_with_a_case_is_not_deleted(offices, registry):

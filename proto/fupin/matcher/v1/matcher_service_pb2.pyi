@@ -348,6 +348,7 @@ class MatchRun(_message.Message):
     AID_FIELD_NUMBER: _builtins.int
     STATIONING_FIELD_NUMBER: _builtins.int
     CONTRACTING_FIELD_NUMBER: _builtins.int
+    OWNER_KEY_ID_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
@@ -362,6 +363,10 @@ class MatchRun(_message.Message):
     """(bound - objective) / |bound|"""
     error: _builtins.str
     """why the run FAILED"""
+    owner_key_id: _builtins.str
+    """The id of the API key (or console user) that made the run; shown to admins and
+    auditors only (empty for others, and for runs made before it was recorded).
+    """
     etag: _builtins.str
     @_builtins.property
     def timings(self) -> Global___Timings: ...
@@ -404,13 +409,14 @@ class MatchRun(_message.Message):
         aid: Global___AidResult | None = ...,
         stationing: _cadres_pb2.StationingResult | None = ...,
         contracting: _cadres_pb2.ContractingResult | None = ...,
+        owner_key_id: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
         etag: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["aid", b"aid", "contracting", b"contracting", "create_time", b"create_time", "parameters", b"parameters", "produce", b"produce", "stationing", b"stationing", "timings", b"timings", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["aid", b"aid", "best_bound", b"best_bound", "contracting", b"contracting", "create_time", b"create_time", "error", b"error", "etag", b"etag", "gap", b"gap", "id", b"id", "kind", b"kind", "objective", b"objective", "parameters", b"parameters", "produce", b"produce", "state", b"state", "stationing", b"stationing", "status", b"status", "timings", b"timings", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aid", b"aid", "best_bound", b"best_bound", "contracting", b"contracting", "create_time", b"create_time", "error", b"error", "etag", b"etag", "gap", b"gap", "id", b"id", "kind", b"kind", "objective", b"objective", "owner_key_id", b"owner_key_id", "parameters", b"parameters", "produce", b"produce", "state", b"state", "stationing", b"stationing", "status", b"status", "timings", b"timings", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -727,8 +733,12 @@ class MatchProduceRequest(_message.Message):
     RUN_ID_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     run_id: _builtins.str
-    """Optional id for the new run (4-40 letters, digits, '-' or '_'), so the caller can watch it
-    while this call runs; the server picks one when empty.
+    """Optional id for the new run (4-40 letters, digits, '-' or '_'; not of the form run-HEX,
+    which is the server's), so the caller can watch it while this call runs; the server picks
+    one when empty. It is the caller's key's name for the run: the run is stored under a
+    server id (MatchRun.id, a hash of the key id and run_id), and every RPC naming a run
+    accepts either from this key; from any other key run_id names nothing (NOT_FOUND), and
+    the same run_id from two keys is two runs.
     """
     @_builtins.property
     def inline(self) -> Global___ProduceProblem: ...

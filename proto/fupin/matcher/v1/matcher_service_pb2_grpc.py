@@ -154,8 +154,9 @@ class MatcherServiceServicer:
         a solve that runs out of time returns its best solution with status FEASIBLE and its gap.
         A caller that goes away cancels the run. A retry with the same request_id returns the same
         run. Errors: INVALID_ARGUMENT (naming the field); RESOURCE_EXHAUSTED when the problem is
-        over the server's size limit; ALREADY_EXISTS when run_id or request_id is taken by another
-        request.
+        over the server's size limit; ALREADY_EXISTS when this caller's key already used run_id,
+        or used request_id for another request (both are scoped to the key: another key's ids
+        clash with nothing).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -258,7 +259,8 @@ class MatcherServiceServicer:
         to the programmes' spent_fen in one transaction, never past a budget (ABORTED naming each
         programme as `programmes[ID]` when a budget no longer fits). Errors: INVALID_ARGUMENT
         (naming the field); NOT_FOUND for an unknown programme in the selection;
-        RESOURCE_EXHAUSTED over the size limit; ALREADY_EXISTS when run_id or request_id is taken.
+        FAILED_PRECONDITION for an archived one; RESOURCE_EXHAUSTED over the size limit;
+        ALREADY_EXISTS when this key already used run_id or request_id (as in MatchProduce).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -67,8 +67,9 @@ class MatcherServiceStub:
     a solve that runs out of time returns its best solution with status FEASIBLE and its gap.
     A caller that goes away cancels the run. A retry with the same request_id returns the same
     run. Errors: INVALID_ARGUMENT (naming the field); RESOURCE_EXHAUSTED when the problem is
-    over the server's size limit; ALREADY_EXISTS when run_id or request_id is taken by another
-    request.
+    over the server's size limit; ALREADY_EXISTS when this caller's key already used run_id,
+    or used request_id for another request (both are scoped to the key: another key's ids
+    clash with nothing).
     """
     AssignCadres: _grpc.UnaryUnaryMultiCallable[_matcher_service_pb2.AssignCadresRequest, _matcher_service_pb2.MatchRun]
     """Starts a cadre stationing run (驻村): available cadres to poor villages, by team size,
@@ -129,7 +130,8 @@ class MatcherServiceStub:
     to the programmes' spent_fen in one transaction, never past a budget (ABORTED naming each
     programme as `programmes[ID]` when a budget no longer fits). Errors: INVALID_ARGUMENT
     (naming the field); NOT_FOUND for an unknown programme in the selection;
-    RESOURCE_EXHAUSTED over the size limit; ALREADY_EXISTS when run_id or request_id is taken.
+    FAILED_PRECONDITION for an archived one; RESOURCE_EXHAUSTED over the size limit;
+    ALREADY_EXISTS when this key already used run_id or request_id (as in MatchProduce).
     """
 
 @_typing.type_check_only
@@ -171,8 +173,9 @@ class MatcherServiceAsyncStub(MatcherServiceStub):
     a solve that runs out of time returns its best solution with status FEASIBLE and its gap.
     A caller that goes away cancels the run. A retry with the same request_id returns the same
     run. Errors: INVALID_ARGUMENT (naming the field); RESOURCE_EXHAUSTED when the problem is
-    over the server's size limit; ALREADY_EXISTS when run_id or request_id is taken by another
-    request.
+    over the server's size limit; ALREADY_EXISTS when this caller's key already used run_id,
+    or used request_id for another request (both are scoped to the key: another key's ids
+    clash with nothing).
     """
     AssignCadres: _aio.UnaryUnaryMultiCallable[_matcher_service_pb2.AssignCadresRequest, _matcher_service_pb2.MatchRun]  # type: ignore[assignment]
     """Starts a cadre stationing run (驻村): available cadres to poor villages, by team size,
@@ -233,7 +236,8 @@ class MatcherServiceAsyncStub(MatcherServiceStub):
     to the programmes' spent_fen in one transaction, never past a budget (ABORTED naming each
     programme as `programmes[ID]` when a budget no longer fits). Errors: INVALID_ARGUMENT
     (naming the field); NOT_FOUND for an unknown programme in the selection;
-    RESOURCE_EXHAUSTED over the size limit; ALREADY_EXISTS when run_id or request_id is taken.
+    FAILED_PRECONDITION for an archived one; RESOURCE_EXHAUSTED over the size limit;
+    ALREADY_EXISTS when this key already used run_id or request_id (as in MatchProduce).
     """
 
 class MatcherServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -278,8 +282,9 @@ class MatcherServiceServicer(metaclass=_abc_1.ABCMeta):
         a solve that runs out of time returns its best solution with status FEASIBLE and its gap.
         A caller that goes away cancels the run. A retry with the same request_id returns the same
         run. Errors: INVALID_ARGUMENT (naming the field); RESOURCE_EXHAUSTED when the problem is
-        over the server's size limit; ALREADY_EXISTS when run_id or request_id is taken by another
-        request.
+        over the server's size limit; ALREADY_EXISTS when this caller's key already used run_id,
+        or used request_id for another request (both are scoped to the key: another key's ids
+        clash with nothing).
         """
 
     @_abc_1.abstractmethod
@@ -400,7 +405,8 @@ class MatcherServiceServicer(metaclass=_abc_1.ABCMeta):
         to the programmes' spent_fen in one transaction, never past a budget (ABORTED naming each
         programme as `programmes[ID]` when a budget no longer fits). Errors: INVALID_ARGUMENT
         (naming the field); NOT_FOUND for an unknown programme in the selection;
-        RESOURCE_EXHAUSTED over the size limit; ALREADY_EXISTS when run_id or request_id is taken.
+        FAILED_PRECONDITION for an archived one; RESOURCE_EXHAUSTED over the size limit;
+        ALREADY_EXISTS when this key already used run_id or request_id (as in MatchProduce).
         """
 
 def add_MatcherServiceServicer_to_server(servicer: MatcherServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

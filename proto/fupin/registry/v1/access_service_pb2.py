@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&fupin/registry/v1/access_service.proto\x12\x11\x66upin.registry.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x0f\n\rWhoAmIRequest\"\xc1\x01\n\x06\x41piKey\x12\n\n\x02id\x18\x01 \x01(\t\x12%\n\x04role\x18\x02 \x01(\x0e\x32\x17.fupin.registry.v1.Role\x12\r\n\x05scope\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12/\n\x0b\x63reate_time\x18\x14 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brevoke_time\x18\x15 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"`\n\x13\x43reateApiKeyRequest\x12%\n\x04role\x18\x01 \x01(\x0e\x32\x17.fupin.registry.v1.Role\x12\r\n\x05scope\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\"R\n\x14\x43reateApiKeyResponse\x12*\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x19.fupin.registry.v1.ApiKey\x12\x0e\n\x06secret\x18\x02 \x01(\t\"K\n\x12ListApiKeysRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x03 \x01(\t\"[\n\x13ListApiKeysResponse\x12+\n\x08\x61pi_keys\x18\x01 \x03(\x0b\x32\x19.fupin.registry.v1.ApiKey\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"!\n\x13RevokeApiKeyRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\xc2\x01\n\nAuditEvent\x12\n\n\x02id\x18\x01 \x01(\x03\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06key_id\x18\x03 \x01(\t\x12%\n\x04role\x18\x04 \x01(\x0e\x32\x17.fupin.registry.v1.Role\x12\x0b\n\x03rpc\x18\x05 \x01(\t\x12\x12\n\nrequest_id\x18\x06 \x01(\t\x12\x15\n\rhousehold_ids\x18\x07 \x03(\t\x12\x0f\n\x07outcome\x18\x08 \x01(\t\"O\n\x16ListAuditEventsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x03 \x01(\t\"a\n\x17ListAuditEventsResponse\x12-\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1d.fupin.registry.v1.AuditEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xb0\x02\n\x04User\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08username\x18\x02 \x01(\t\x12%\n\x04role\x18\x03 \x01(\x0e\x32\x17.fupin.registry.v1.Role\x12\r\n\x05scope\x18\x04 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x05 \x01(\t\x12\x10\n\x08language\x18\x06 \x01(\t\x12\x17\n\x0f\x66\x61iled_sign_ins\x18\x07 \x01(\x05\x12/\n\x0b\x63reate_time\x18\x14 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x64isable_time\x18\x15 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0clocked_until\x18\x16 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x95\x01\n\x11\x43reateUserRequest\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12%\n\x04role\x18\x03 \x01(\x0e\x32\x17.fupin.registry.v1.Role\x12\r\n\x05scope\x18\x04 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x05 \x01(\t\x12\x10\n\x08language\x18\x06 \x01(\t\"I\n\x10ListUsersRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x03 \x01(\t\"T\n\x11ListUsersResponse\x12&\n\x05users\x18\x01 \x03(\x0b\x32\x17.fupin.registry.v1.User\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\" \n\x12\x44isableUserRequest\x12\n\n\x02id\x18\x01 \x01(\t\"4\n\x14ResetPasswordRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\"3\n\rSignInRequest\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\"w\n\x0eSignInResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x04user\x18\x03 \x01(\x0b\x32\x17.fupin.registry.v1.User\"\x10\n\x0eSignOutRequest\"\x11\n\x0fSignOutResponse*_\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\t\n\x05\x41\x44MIN\x10\x01\x12\n\n\x06OFFICE\x10\x02\x12\x0f\n\x0b\x43OOPERATIVE\x10\x03\x12\x0c\n\x08PLATFORM\x10\x04\x12\x0b\n\x07\x41UDITOR\x10\x05\x32\xba\x07\n\rAccessService\x12_\n\x0c\x43reateApiKey\x12&.fupin.registry.v1.CreateApiKeyRequest\x1a\'.fupin.registry.v1.CreateApiKeyResponse\x12\\\n\x0bListApiKeys\x12%.fupin.registry.v1.ListApiKeysRequest\x1a&.fupin.registry.v1.ListApiKeysResponse\x12Q\n\x0cRevokeApiKey\x12&.fupin.registry.v1.RevokeApiKeyRequest\x1a\x19.fupin.registry.v1.ApiKey\x12h\n\x0fListAuditEvents\x12).fupin.registry.v1.ListAuditEventsRequest\x1a*.fupin.registry.v1.ListAuditEventsResponse\x12\x45\n\x06WhoAmI\x12 .fupin.registry.v1.WhoAmIRequest\x1a\x19.fupin.registry.v1.ApiKey\x12K\n\nCreateUser\x12$.fupin.registry.v1.CreateUserRequest\x1a\x17.fupin.registry.v1.User\x12V\n\tListUsers\x12#.fupin.registry.v1.ListUsersRequest\x1a$.fupin.registry.v1.ListUsersResponse\x12M\n\x0b\x44isableUser\x12%.fupin.registry.v1.DisableUserRequest\x1a\x17.fupin.registry.v1.User\x12Q\n\rResetPassword\x12\'.fupin.registry.v1.ResetPasswordRequest\x1a\x17.fupin.registry.v1.User\x12M\n\x06SignIn\x12 .fupin.registry.v1.SignInRequest\x1a!.fupin.registry.v1.SignInResponse\x12P\n\x07SignOut\x12!.fupin.registry.v1.SignOutRequest\x1a\".fupin.registry.v1.SignOutResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&fupin/registry/v1/access_service.proto\x12\x11\x66upin.registry.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x0f\n\rWhoAmIRequest\"\xc1\x01\n\x06\x41piKey\x12\n\n\x02id\x18\x01 \x01(\t\x12%\n\x04role\x18\x02 \x01(\x0e\x32\x17.fupin.registry.v1.Role\x12\r\n\x05scope\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12/\n\x0b\x63reate_time\x18\x14 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brevoke_time\x18\x15 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"`\n\x13\x43reateApiKeyRequest\x12%\n\x04role\x18\x01 \x01(\x0e\x32\x17.fupin.registry.v1.Role\x12\r\n\x05scope\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\"R\n\x14\x43reateApiKeyResponse\x12*\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x19.fupin.registry.v1.ApiKey\x12\x0e\n\x06secret\x18\x02 \x01(\t\"K\n\x12ListApiKeysRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x03 \x01(\t\"[\n\x13ListApiKeysResponse\x12+\n\x08\x61pi_keys\x18\x01 \x03(\x0b\x32\x19.fupin.registry.v1.ApiKey\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"!\n\x13RevokeApiKeyRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\xd8\x01\n\nAuditEvent\x12\n\n\x02id\x18\x01 \x01(\x03\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06key_id\x18\x03 \x01(\t\x12%\n\x04role\x18\x04 \x01(\x0e\x32\x17.fupin.registry.v1.Role\x12\x0b\n\x03rpc\x18\x05 \x01(\t\x12\x12\n\nrequest_id\x18\x06 \x01(\t\x12\x15\n\rhousehold_ids\x18\x07 \x03(\t\x12\x0f\n\x07outcome\x18\x08 \x01(\t\x12\x14\n\x0c\x63ounty_codes\x18\t \x03(\t\"O\n\x16ListAuditEventsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x03 \x01(\t\"a\n\x17ListAuditEventsResponse\x12-\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x1d.fupin.registry.v1.AuditEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xb0\x02\n\x04User\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08username\x18\x02 \x01(\t\x12%\n\x04role\x18\x03 \x01(\x0e\x32\x17.fupin.registry.v1.Role\x12\r\n\x05scope\x18\x04 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x05 \x01(\t\x12\x10\n\x08language\x18\x06 \x01(\t\x12\x17\n\x0f\x66\x61iled_sign_ins\x18\x07 \x01(\x05\x12/\n\x0b\x63reate_time\x18\x14 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x64isable_time\x18\x15 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0clocked_until\x18\x16 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x95\x01\n\x11\x43reateUserRequest\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12%\n\x04role\x18\x03 \x01(\x0e\x32\x17.fupin.registry.v1.Role\x12\r\n\x05scope\x18\x04 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x05 \x01(\t\x12\x10\n\x08language\x18\x06 \x01(\t\"I\n\x10ListUsersRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x03 \x01(\t\"T\n\x11ListUsersResponse\x12&\n\x05users\x18\x01 \x03(\x0b\x32\x17.fupin.registry.v1.User\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\" \n\x12\x44isableUserRequest\x12\n\n\x02id\x18\x01 \x01(\t\"4\n\x14ResetPasswordRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\"3\n\rSignInRequest\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\"w\n\x0eSignInResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x04user\x18\x03 \x01(\x0b\x32\x17.fupin.registry.v1.User\"\x10\n\x0eSignOutRequest\"\x11\n\x0fSignOutResponse*_\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\t\n\x05\x41\x44MIN\x10\x01\x12\n\n\x06OFFICE\x10\x02\x12\x0f\n\x0b\x43OOPERATIVE\x10\x03\x12\x0c\n\x08PLATFORM\x10\x04\x12\x0b\n\x07\x41UDITOR\x10\x05\x32\xba\x07\n\rAccessService\x12_\n\x0c\x43reateApiKey\x12&.fupin.registry.v1.CreateApiKeyRequest\x1a\'.fupin.registry.v1.CreateApiKeyResponse\x12\\\n\x0bListApiKeys\x12%.fupin.registry.v1.ListApiKeysRequest\x1a&.fupin.registry.v1.ListApiKeysResponse\x12Q\n\x0cRevokeApiKey\x12&.fupin.registry.v1.RevokeApiKeyRequest\x1a\x19.fupin.registry.v1.ApiKey\x12h\n\x0fListAuditEvents\x12).fupin.registry.v1.ListAuditEventsRequest\x1a*.fupin.registry.v1.ListAuditEventsResponse\x12\x45\n\x06WhoAmI\x12 .fupin.registry.v1.WhoAmIRequest\x1a\x19.fupin.registry.v1.ApiKey\x12K\n\nCreateUser\x12$.fupin.registry.v1.CreateUserRequest\x1a\x17.fupin.registry.v1.User\x12V\n\tListUsers\x12#.fupin.registry.v1.ListUsersRequest\x1a$.fupin.registry.v1.ListUsersResponse\x12M\n\x0b\x44isableUser\x12%.fupin.registry.v1.DisableUserRequest\x1a\x17.fupin.registry.v1.User\x12Q\n\rResetPassword\x12\'.fupin.registry.v1.ResetPasswordRequest\x1a\x17.fupin.registry.v1.User\x12M\n\x06SignIn\x12 .fupin.registry.v1.SignInRequest\x1a!.fupin.registry.v1.SignInResponse\x12P\n\x07SignOut\x12!.fupin.registry.v1.SignOutRequest\x1a\".fupin.registry.v1.SignOutResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'fupin.registry.v1.access_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ROLE']._serialized_start=1990
-  _globals['_ROLE']._serialized_end=2085
+  _globals['_ROLE']._serialized_start=2012
+  _globals['_ROLE']._serialized_end=2107
   _globals['_WHOAMIREQUEST']._serialized_start=94
   _globals['_WHOAMIREQUEST']._serialized_end=109
   _globals['_APIKEY']._serialized_start=112
@@ -49,31 +49,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REVOKEAPIKEYREQUEST']._serialized_start=659
   _globals['_REVOKEAPIKEYREQUEST']._serialized_end=692
   _globals['_AUDITEVENT']._serialized_start=695
-  _globals['_AUDITEVENT']._serialized_end=889
-  _globals['_LISTAUDITEVENTSREQUEST']._serialized_start=891
-  _globals['_LISTAUDITEVENTSREQUEST']._serialized_end=970
-  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_start=972
-  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_end=1069
-  _globals['_USER']._serialized_start=1072
-  _globals['_USER']._serialized_end=1376
-  _globals['_CREATEUSERREQUEST']._serialized_start=1379
-  _globals['_CREATEUSERREQUEST']._serialized_end=1528
-  _globals['_LISTUSERSREQUEST']._serialized_start=1530
-  _globals['_LISTUSERSREQUEST']._serialized_end=1603
-  _globals['_LISTUSERSRESPONSE']._serialized_start=1605
-  _globals['_LISTUSERSRESPONSE']._serialized_end=1689
-  _globals['_DISABLEUSERREQUEST']._serialized_start=1691
-  _globals['_DISABLEUSERREQUEST']._serialized_end=1723
-  _globals['_RESETPASSWORDREQUEST']._serialized_start=1725
-  _globals['_RESETPASSWORDREQUEST']._serialized_end=1777
-  _globals['_SIGNINREQUEST']._serialized_start=1779
-  _globals['_SIGNINREQUEST']._serialized_end=1830
-  _globals['_SIGNINRESPONSE']._serialized_start=1832
-  _globals['_SIGNINRESPONSE']._serialized_end=1951
-  _globals['_SIGNOUTREQUEST']._serialized_start=1953
-  _globals['_SIGNOUTREQUEST']._serialized_end=1969
-  _globals['_SIGNOUTRESPONSE']._serialized_start=1971
-  _globals['_SIGNOUTRESPONSE']._serialized_end=1988
-  _globals['_ACCESSSERVICE']._serialized_start=2088
-  _globals['_ACCESSSERVICE']._serialized_end=3042
+  _globals['_AUDITEVENT']._serialized_end=911
+  _globals['_LISTAUDITEVENTSREQUEST']._serialized_start=913
+  _globals['_LISTAUDITEVENTSREQUEST']._serialized_end=992
+  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_start=994
+  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_end=1091
+  _globals['_USER']._serialized_start=1094
+  _globals['_USER']._serialized_end=1398
+  _globals['_CREATEUSERREQUEST']._serialized_start=1401
+  _globals['_CREATEUSERREQUEST']._serialized_end=1550
+  _globals['_LISTUSERSREQUEST']._serialized_start=1552
+  _globals['_LISTUSERSREQUEST']._serialized_end=1625
+  _globals['_LISTUSERSRESPONSE']._serialized_start=1627
+  _globals['_LISTUSERSRESPONSE']._serialized_end=1711
+  _globals['_DISABLEUSERREQUEST']._serialized_start=1713
+  _globals['_DISABLEUSERREQUEST']._serialized_end=1745
+  _globals['_RESETPASSWORDREQUEST']._serialized_start=1747
+  _globals['_RESETPASSWORDREQUEST']._serialized_end=1799
+  _globals['_SIGNINREQUEST']._serialized_start=1801
+  _globals['_SIGNINREQUEST']._serialized_end=1852
+  _globals['_SIGNINRESPONSE']._serialized_start=1854
+  _globals['_SIGNINRESPONSE']._serialized_end=1973
+  _globals['_SIGNOUTREQUEST']._serialized_start=1975
+  _globals['_SIGNOUTREQUEST']._serialized_end=1991
+  _globals['_SIGNOUTRESPONSE']._serialized_start=1993
+  _globals['_SIGNOUTRESPONSE']._serialized_end=2010
+  _globals['_ACCESSSERVICE']._serialized_start=2110
+  _globals['_ACCESSSERVICE']._serialized_end=3064
 # @@protoc_insertion_point(module_scope)

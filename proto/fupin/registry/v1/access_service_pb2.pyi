@@ -241,6 +241,7 @@ class AuditEvent(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     HOUSEHOLD_IDS_FIELD_NUMBER: _builtins.int
     OUTCOME_FIELD_NUMBER: _builtins.int
+    COUNTY_CODES_FIELD_NUMBER: _builtins.int
     id: _builtins.int
     key_id: _builtins.str
     role: Global___Role.ValueType
@@ -255,6 +256,13 @@ class AuditEvent(_message.Message):
     def time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def household_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def county_codes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The counties (6-digit codes) of the households named: what a scoped auditor's view of
+        the log goes by. Responses that name households by id only (aid runs, ledger entries,
+        exports) get them when the event is written.
+        """
+
     def __init__(
         self,
         *,
@@ -266,10 +274,11 @@ class AuditEvent(_message.Message):
         request_id: _builtins.str = ...,
         household_ids: _abc.Iterable[_builtins.str] | None = ...,
         outcome: _builtins.str = ...,
+        county_codes: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["time", b"time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["household_ids", b"household_ids", "id", b"id", "key_id", b"key_id", "outcome", b"outcome", "request_id", b"request_id", "role", b"role", "rpc", b"rpc", "time", b"time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["county_codes", b"county_codes", "household_ids", b"household_ids", "id", b"id", "key_id", b"key_id", "outcome", b"outcome", "request_id", b"request_id", "role", b"role", "rpc", b"rpc", "time", b"time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

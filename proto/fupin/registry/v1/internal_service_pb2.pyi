@@ -172,6 +172,7 @@ class RunRecord(_message.Message):
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
     SCOPE_FIELD_NUMBER: _builtins.int
+    OWNER_KEY_ID_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     kind: _builtins.int
     state: _builtins.int
@@ -190,6 +191,8 @@ class RunRecord(_message.Message):
     version: _builtins.int
     scope: _builtins.str
     """administrative code prefix an aid or cadre run was made for"""
+    owner_key_id: _builtins.str
+    """the key that made it (at most 40 characters)"""
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -216,10 +219,11 @@ class RunRecord(_message.Message):
         update_time: _timestamp_pb2.Timestamp | None = ...,
         version: _builtins.int = ...,
         scope: _builtins.str = ...,
+        owner_key_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["best_bound", b"best_bound", "build_s", b"build_s", "create_time", b"create_time", "error", b"error", "gap", b"gap", "id", b"id", "kind", b"kind", "load_s", b"load_s", "objective", b"objective", "owner", b"owner", "parameters", b"parameters", "result", b"result", "scope", b"scope", "solve_s", b"solve_s", "state", b"state", "status", b"status", "total_s", b"total_s", "update_time", b"update_time", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["best_bound", b"best_bound", "build_s", b"build_s", "create_time", b"create_time", "error", b"error", "gap", b"gap", "id", b"id", "kind", b"kind", "load_s", b"load_s", "objective", b"objective", "owner", b"owner", "owner_key_id", b"owner_key_id", "parameters", b"parameters", "result", b"result", "scope", b"scope", "solve_s", b"solve_s", "state", b"state", "status", b"status", "total_s", b"total_s", "update_time", b"update_time", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -414,6 +418,7 @@ class CreateRunRequest(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     FINGERPRINT_FIELD_NUMBER: _builtins.int
     SCOPE_FIELD_NUMBER: _builtins.int
+    OWNER_KEY_ID_FIELD_NUMBER: _builtins.int
     run_id: _builtins.str
     kind: _builtins.int
     parameters: _builtins.bytes
@@ -421,6 +426,8 @@ class CreateRunRequest(_message.Message):
     request_id: _builtins.str
     fingerprint: _builtins.str
     scope: _builtins.str
+    owner_key_id: _builtins.str
+    """the caller's key id (at most 40 letters, digits, - or _)"""
     def __init__(
         self,
         *,
@@ -431,10 +438,11 @@ class CreateRunRequest(_message.Message):
         request_id: _builtins.str = ...,
         fingerprint: _builtins.str = ...,
         scope: _builtins.str = ...,
+        owner_key_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["fingerprint", b"fingerprint", "kind", b"kind", "owner", b"owner", "parameters", b"parameters", "request_id", b"request_id", "run_id", b"run_id", "scope", b"scope"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["fingerprint", b"fingerprint", "kind", b"kind", "owner", b"owner", "owner_key_id", b"owner_key_id", "parameters", b"parameters", "request_id", b"request_id", "run_id", b"run_id", "scope", b"scope"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -25,41 +25,45 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&fupin/registry/v1/ledger_service.proto\x12\x11\x66upin.registry.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfc\x01\n\x0bLedgerEntry\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x04kind\x18\x03 \x01(\x0e\x32\".fupin.registry.v1.LedgerEntryKind\x12\x0e\n\x06run_id\x18\x04 \x01(\t\x12\x12\n\nsubject_id\x18\x05 \x01(\t\x12\x16\n\x0e\x63ounterpart_id\x18\x06 \x01(\t\x12\x13\n\x0bquantity_kg\x18\x07 \x01(\x03\x12\x12\n\namount_fen\x18\x08 \x01(\x03\x12\x11\n\tprev_hash\x18\t \x01(\t\x12\x0c\n\x04hash\x18\n \x01(\t\"\x15\n\x13VerifyLedgerRequest\"a\n\x14VerifyLedgerResponse\x12\x0e\n\x06intact\x18\x01 \x01(\x08\x12\x0f\n\x07\x65ntries\x18\x02 \x01(\x03\x12\x18\n\x10\x66irst_broken_seq\x18\x03 \x01(\x03\x12\x0e\n\x06reason\x18\x04 \x01(\t\"}\n\x18ListLedgerEntriesRequest\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x14\n\x0cprogramme_id\x18\x02 \x01(\t\x12\x0e\n\x06run_id\x18\x03 \x01(\t\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\"e\n\x19ListLedgerEntriesResponse\x12/\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x1e.fupin.registry.v1.LedgerEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x8d\x01\n\x11ProgrammeSpending\x12\x14\n\x0cprogramme_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x12\n\nbudget_fen\x18\x03 \x01(\x03\x12\x11\n\tspent_fen\x18\x04 \x01(\x03\x12\x15\n\rremaining_fen\x18\x05 \x01(\x03\x12\x0e\n\x06grants\x18\x06 \x01(\x03\"4\n\x1bGetProgrammeSpendingRequest\x12\x15\n\rprogramme_ids\x18\x01 \x03(\t\"X\n\x1cGetProgrammeSpendingResponse\x12\x38\n\nprogrammes\x18\x01 \x03(\x0b\x32$.fupin.registry.v1.ProgrammeSpending\",\n\x15SpendingTotalsRequest\x12\x13\n\x0bregion_code\x18\x01 \x01(\t\"T\n\rSpendingTotal\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x12\n\namount_fen\x18\x02 \x01(\x03\x12\x0e\n\x06grants\x18\x03 \x01(\x03\x12\x12\n\nhouseholds\x18\x04 \x01(\x03\"\xc5\x01\n\x16SpendingTotalsResponse\x12\x32\n\x08villages\x18\x01 \x03(\x0b\x32 .fupin.registry.v1.SpendingTotal\x12\x32\n\x08\x63ounties\x18\x02 \x03(\x0b\x32 .fupin.registry.v1.SpendingTotal\x12\x30\n\x06\x63\x61uses\x18\x03 \x03(\x0b\x32 .fupin.registry.v1.SpendingTotal\x12\x11\n\ttotal_fen\x18\x04 \x01(\x03\"0\n\x19\x45xportTransparencyRequest\x12\x13\n\x0bregion_code\x18\x01 \x01(\t\"\x1b\n\x0b\x45xportChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c*\xb0\x02\n\x0fLedgerEntryKind\x12!\n\x1dLEDGER_ENTRY_KIND_UNSPECIFIED\x10\x00\x12\x12\n\x0ePRODUCE_COMMIT\x10\x01\x12\r\n\tAID_GRANT\x10\x02\x12\x15\n\x11SHIPMENT_DISPATCH\x10\x03\x12\x14\n\x10SHIPMENT_RECEIPT\x10\x04\x12\x16\n\x12SHIPMENT_REJECTION\x10\x05\x12\x13\n\x0fSHIPMENT_CANCEL\x10\x06\x12\x11\n\rCADRE_POSTING\x10\x07\x12\x16\n\x12HOUSEHOLD_CONTRACT\x10\x08\x12\x0b\n\x07PAYMENT\x10\t\x12\x0c\n\x08\x44IVIDEND\x10\n\x12\x14\n\x10\x41ID_DISBURSEMENT\x10\x0b\x12\x0f\n\x0b\x41ID_RECEIPT\x10\x0c\x12\x10\n\x0c\x41ID_CLAWBACK\x10\r2\xa6\x04\n\rLedgerService\x12_\n\x0cVerifyLedger\x12&.fupin.registry.v1.VerifyLedgerRequest\x1a\'.fupin.registry.v1.VerifyLedgerResponse\x12n\n\x11ListLedgerEntries\x12+.fupin.registry.v1.ListLedgerEntriesRequest\x1a,.fupin.registry.v1.ListLedgerEntriesResponse\x12w\n\x14GetProgrammeSpending\x12..fupin.registry.v1.GetProgrammeSpendingRequest\x1a/.fupin.registry.v1.GetProgrammeSpendingResponse\x12\x65\n\x0eSpendingTotals\x12(.fupin.registry.v1.SpendingTotalsRequest\x1a).fupin.registry.v1.SpendingTotalsResponse\x12\x64\n\x12\x45xportTransparency\x12,.fupin.registry.v1.ExportTransparencyRequest\x1a\x1e.fupin.registry.v1.ExportChunk0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&fupin/registry/v1/ledger_service.proto\x12\x11\x66upin.registry.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfc\x01\n\x0bLedgerEntry\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x04kind\x18\x03 \x01(\x0e\x32\".fupin.registry.v1.LedgerEntryKind\x12\x0e\n\x06run_id\x18\x04 \x01(\t\x12\x12\n\nsubject_id\x18\x05 \x01(\t\x12\x16\n\x0e\x63ounterpart_id\x18\x06 \x01(\t\x12\x13\n\x0bquantity_kg\x18\x07 \x01(\x03\x12\x12\n\namount_fen\x18\x08 \x01(\x03\x12\x11\n\tprev_hash\x18\t \x01(\t\x12\x0c\n\x04hash\x18\n \x01(\t\")\n\x13VerifyLedgerRequest\x12\x12\n\ncheckpoint\x18\x01 \x01(\t\"v\n\x14VerifyLedgerResponse\x12\x0e\n\x06intact\x18\x01 \x01(\x08\x12\x0f\n\x07\x65ntries\x18\x02 \x01(\x03\x12\x18\n\x10\x66irst_broken_seq\x18\x03 \x01(\x03\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x13\n\x0b\x63heckpoints\x18\x05 \x01(\x03\"\x1f\n\x1d\x43reateLedgerCheckpointRequest\"\xa5\x01\n\x10LedgerCheckpoint\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12\x11\n\thead_hash\x18\x02 \x01(\t\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06key_id\x18\x04 \x01(\t\x12\x12\n\npublic_key\x18\x05 \x01(\x0c\x12\x11\n\tsignature\x18\x06 \x01(\x0c\x12\x10\n\x08\x64ocument\x18\x07 \x01(\t\"}\n\x18ListLedgerEntriesRequest\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x14\n\x0cprogramme_id\x18\x02 \x01(\t\x12\x0e\n\x06run_id\x18\x03 \x01(\t\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\"e\n\x19ListLedgerEntriesResponse\x12/\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x1e.fupin.registry.v1.LedgerEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x8d\x01\n\x11ProgrammeSpending\x12\x14\n\x0cprogramme_id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x12\n\nbudget_fen\x18\x03 \x01(\x03\x12\x11\n\tspent_fen\x18\x04 \x01(\x03\x12\x15\n\rremaining_fen\x18\x05 \x01(\x03\x12\x0e\n\x06grants\x18\x06 \x01(\x03\"4\n\x1bGetProgrammeSpendingRequest\x12\x15\n\rprogramme_ids\x18\x01 \x03(\t\"X\n\x1cGetProgrammeSpendingResponse\x12\x38\n\nprogrammes\x18\x01 \x03(\x0b\x32$.fupin.registry.v1.ProgrammeSpending\",\n\x15SpendingTotalsRequest\x12\x13\n\x0bregion_code\x18\x01 \x01(\t\"T\n\rSpendingTotal\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x12\n\namount_fen\x18\x02 \x01(\x03\x12\x0e\n\x06grants\x18\x03 \x01(\x03\x12\x12\n\nhouseholds\x18\x04 \x01(\x03\"\xc5\x01\n\x16SpendingTotalsResponse\x12\x32\n\x08villages\x18\x01 \x03(\x0b\x32 .fupin.registry.v1.SpendingTotal\x12\x32\n\x08\x63ounties\x18\x02 \x03(\x0b\x32 .fupin.registry.v1.SpendingTotal\x12\x30\n\x06\x63\x61uses\x18\x03 \x03(\x0b\x32 .fupin.registry.v1.SpendingTotal\x12\x11\n\ttotal_fen\x18\x04 \x01(\x03\"0\n\x19\x45xportTransparencyRequest\x12\x13\n\x0bregion_code\x18\x01 \x01(\t\"\x1b\n\x0b\x45xportChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c*\xb0\x02\n\x0fLedgerEntryKind\x12!\n\x1dLEDGER_ENTRY_KIND_UNSPECIFIED\x10\x00\x12\x12\n\x0ePRODUCE_COMMIT\x10\x01\x12\r\n\tAID_GRANT\x10\x02\x12\x15\n\x11SHIPMENT_DISPATCH\x10\x03\x12\x14\n\x10SHIPMENT_RECEIPT\x10\x04\x12\x16\n\x12SHIPMENT_REJECTION\x10\x05\x12\x13\n\x0fSHIPMENT_CANCEL\x10\x06\x12\x11\n\rCADRE_POSTING\x10\x07\x12\x16\n\x12HOUSEHOLD_CONTRACT\x10\x08\x12\x0b\n\x07PAYMENT\x10\t\x12\x0c\n\x08\x44IVIDEND\x10\n\x12\x14\n\x10\x41ID_DISBURSEMENT\x10\x0b\x12\x0f\n\x0b\x41ID_RECEIPT\x10\x0c\x12\x10\n\x0c\x41ID_CLAWBACK\x10\r2\x97\x05\n\rLedgerService\x12_\n\x0cVerifyLedger\x12&.fupin.registry.v1.VerifyLedgerRequest\x1a\'.fupin.registry.v1.VerifyLedgerResponse\x12o\n\x16\x43reateLedgerCheckpoint\x12\x30.fupin.registry.v1.CreateLedgerCheckpointRequest\x1a#.fupin.registry.v1.LedgerCheckpoint\x12n\n\x11ListLedgerEntries\x12+.fupin.registry.v1.ListLedgerEntriesRequest\x1a,.fupin.registry.v1.ListLedgerEntriesResponse\x12w\n\x14GetProgrammeSpending\x12..fupin.registry.v1.GetProgrammeSpendingRequest\x1a/.fupin.registry.v1.GetProgrammeSpendingResponse\x12\x65\n\x0eSpendingTotals\x12(.fupin.registry.v1.SpendingTotalsRequest\x1a).fupin.registry.v1.SpendingTotalsResponse\x12\x64\n\x12\x45xportTransparency\x12,.fupin.registry.v1.ExportTransparencyRequest\x1a\x1e.fupin.registry.v1.ExportChunk0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'fupin.registry.v1.ledger_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LEDGERENTRYKIND']._serialized_start=1401
-  _globals['_LEDGERENTRYKIND']._serialized_end=1705
+  _globals['_LEDGERENTRYKIND']._serialized_start=1643
+  _globals['_LEDGERENTRYKIND']._serialized_end=1947
   _globals['_LEDGERENTRY']._serialized_start=95
   _globals['_LEDGERENTRY']._serialized_end=347
   _globals['_VERIFYLEDGERREQUEST']._serialized_start=349
-  _globals['_VERIFYLEDGERREQUEST']._serialized_end=370
-  _globals['_VERIFYLEDGERRESPONSE']._serialized_start=372
-  _globals['_VERIFYLEDGERRESPONSE']._serialized_end=469
-  _globals['_LISTLEDGERENTRIESREQUEST']._serialized_start=471
-  _globals['_LISTLEDGERENTRIESREQUEST']._serialized_end=596
-  _globals['_LISTLEDGERENTRIESRESPONSE']._serialized_start=598
-  _globals['_LISTLEDGERENTRIESRESPONSE']._serialized_end=699
-  _globals['_PROGRAMMESPENDING']._serialized_start=702
-  _globals['_PROGRAMMESPENDING']._serialized_end=843
-  _globals['_GETPROGRAMMESPENDINGREQUEST']._serialized_start=845
-  _globals['_GETPROGRAMMESPENDINGREQUEST']._serialized_end=897
-  _globals['_GETPROGRAMMESPENDINGRESPONSE']._serialized_start=899
-  _globals['_GETPROGRAMMESPENDINGRESPONSE']._serialized_end=987
-  _globals['_SPENDINGTOTALSREQUEST']._serialized_start=989
-  _globals['_SPENDINGTOTALSREQUEST']._serialized_end=1033
-  _globals['_SPENDINGTOTAL']._serialized_start=1035
-  _globals['_SPENDINGTOTAL']._serialized_end=1119
-  _globals['_SPENDINGTOTALSRESPONSE']._serialized_start=1122
-  _globals['_SPENDINGTOTALSRESPONSE']._serialized_end=1319
-  _globals['_EXPORTTRANSPARENCYREQUEST']._serialized_start=1321
-  _globals['_EXPORTTRANSPARENCYREQUEST']._serialized_end=1369
-  _globals['_EXPORTCHUNK']._serialized_start=1371
-  _globals['_EXPORTCHUNK']._serialized_end=1398
-  _globals['_LEDGERSERVICE']._serialized_start=1708
-  _globals['_LEDGERSERVICE']._serialized_end=2258
+  _globals['_VERIFYLEDGERREQUEST']._serialized_end=390
+  _globals['_VERIFYLEDGERRESPONSE']._serialized_start=392
+  _globals['_VERIFYLEDGERRESPONSE']._serialized_end=510
+  _globals['_CREATELEDGERCHECKPOINTREQUEST']._serialized_start=512
+  _globals['_CREATELEDGERCHECKPOINTREQUEST']._serialized_end=543
+  _globals['_LEDGERCHECKPOINT']._serialized_start=546
+  _globals['_LEDGERCHECKPOINT']._serialized_end=711
+  _globals['_LISTLEDGERENTRIESREQUEST']._serialized_start=713
+  _globals['_LISTLEDGERENTRIESREQUEST']._serialized_end=838
+  _globals['_LISTLEDGERENTRIESRESPONSE']._serialized_start=840
+  _globals['_LISTLEDGERENTRIESRESPONSE']._serialized_end=941
+  _globals['_PROGRAMMESPENDING']._serialized_start=944
+  _globals['_PROGRAMMESPENDING']._serialized_end=1085
+  _globals['_GETPROGRAMMESPENDINGREQUEST']._serialized_start=1087
+  _globals['_GETPROGRAMMESPENDINGREQUEST']._serialized_end=1139
+  _globals['_GETPROGRAMMESPENDINGRESPONSE']._serialized_start=1141
+  _globals['_GETPROGRAMMESPENDINGRESPONSE']._serialized_end=1229
+  _globals['_SPENDINGTOTALSREQUEST']._serialized_start=1231
+  _globals['_SPENDINGTOTALSREQUEST']._serialized_end=1275
+  _globals['_SPENDINGTOTAL']._serialized_start=1277
+  _globals['_SPENDINGTOTAL']._serialized_end=1361
+  _globals['_SPENDINGTOTALSRESPONSE']._serialized_start=1364
+  _globals['_SPENDINGTOTALSRESPONSE']._serialized_end=1561
+  _globals['_EXPORTTRANSPARENCYREQUEST']._serialized_start=1563
+  _globals['_EXPORTTRANSPARENCYREQUEST']._serialized_end=1611
+  _globals['_EXPORTCHUNK']._serialized_start=1613
+  _globals['_EXPORTCHUNK']._serialized_end=1640
+  _globals['_LEDGERSERVICE']._serialized_start=1950
+  _globals['_LEDGERSERVICE']._serialized_end=2613
 # @@protoc_insertion_point(module_scope)

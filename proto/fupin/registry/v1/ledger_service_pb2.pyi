@@ -139,12 +139,19 @@ Global___LedgerEntry: _TypeAlias = LedgerEntry  # noqa: Y015
 class VerifyLedgerRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
+    CHECKPOINT_FIELD_NUMBER: _builtins.int
+    checkpoint: _builtins.str
+    """A checkpoint document (LedgerCheckpoint.document, as `fupin aid checkpoint` writes it),
+    at most 1,000 characters; empty: only the stored checkpoints.
+    """
     def __init__(
         self,
+        *,
+        checkpoint: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checkpoint", b"checkpoint"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -158,6 +165,7 @@ class VerifyLedgerResponse(_message.Message):
     ENTRIES_FIELD_NUMBER: _builtins.int
     FIRST_BROKEN_SEQ_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    CHECKPOINTS_FIELD_NUMBER: _builtins.int
     intact: _builtins.bool
     entries: _builtins.int
     """entries checked"""
@@ -168,7 +176,12 @@ class VerifyLedgerResponse(_message.Message):
     (the newest entries were removed, or spent_fen was changed).
     """
     reason: _builtins.str
-    """e.g. "hash does not match content", "entry 7 is missing" """
+    """e.g. "its content does not match its hash: it was altered", "entries 7-9 were removed:
+    seq jumps from 6 to 10", "entry 12 differs from the checkpoint at 12: entries 1-12 were
+    rewritten" (narrowed to after the newest checkpoint that still matches).
+    """
+    checkpoints: _builtins.int
+    """checkpoints the chain was compared with (sent and stored)"""
     def __init__(
         self,
         *,
@@ -176,14 +189,81 @@ class VerifyLedgerResponse(_message.Message):
         entries: _builtins.int = ...,
         first_broken_seq: _builtins.int = ...,
         reason: _builtins.str = ...,
+        checkpoints: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["entries", b"entries", "first_broken_seq", b"first_broken_seq", "intact", b"intact", "reason", b"reason"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checkpoints", b"checkpoints", "entries", b"entries", "first_broken_seq", b"first_broken_seq", "intact", b"intact", "reason", b"reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___VerifyLedgerResponse: _TypeAlias = VerifyLedgerResponse  # noqa: Y015
+
+@_typing.final
+class CreateLedgerCheckpointRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateLedgerCheckpointRequest: _TypeAlias = CreateLedgerCheckpointRequest  # noqa: Y015
+
+@_typing.final
+class LedgerCheckpoint(_message.Message):
+    """The signed head of the chain. The signature covers the canonical JSON of seq, head_hash,
+    time and key_id (registry/ledger/checkpoints.py); anyone with the public key can check it
+    without the server.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SEQ_FIELD_NUMBER: _builtins.int
+    HEAD_HASH_FIELD_NUMBER: _builtins.int
+    TIME_FIELD_NUMBER: _builtins.int
+    KEY_ID_FIELD_NUMBER: _builtins.int
+    PUBLIC_KEY_FIELD_NUMBER: _builtins.int
+    SIGNATURE_FIELD_NUMBER: _builtins.int
+    DOCUMENT_FIELD_NUMBER: _builtins.int
+    seq: _builtins.int
+    """the last entry covered"""
+    head_hash: _builtins.str
+    """its hash"""
+    key_id: _builtins.str
+    """first 16 hex digits of SHA-256 of the public key"""
+    public_key: _builtins.bytes
+    """raw Ed25519 public key, 32 bytes"""
+    signature: _builtins.bytes
+    """Ed25519 signature, 64 bytes"""
+    document: _builtins.str
+    """the whole checkpoint as a JSON file's text"""
+    @_builtins.property
+    def time(self) -> _timestamp_pb2.Timestamp:
+        """when it was signed"""
+
+    def __init__(
+        self,
+        *,
+        seq: _builtins.int = ...,
+        head_hash: _builtins.str = ...,
+        time: _timestamp_pb2.Timestamp | None = ...,
+        key_id: _builtins.str = ...,
+        public_key: _builtins.bytes = ...,
+        signature: _builtins.bytes = ...,
+        document: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["time", b"time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["document", b"document", "head_hash", b"head_hash", "key_id", b"key_id", "public_key", b"public_key", "seq", b"seq", "signature", b"signature", "time", b"time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LedgerCheckpoint: _TypeAlias = LedgerCheckpoint  # noqa: Y015
 
 @_typing.final
 class ListLedgerEntriesRequest(_message.Message):
@@ -382,7 +462,8 @@ class SpendingTotalsResponse(_message.Message):
     @_builtins.property
     def causes(self) -> _containers.RepeatedCompositeFieldContainer[Global___SpendingTotal]:
         """Per cause of poverty (the household's causes as filed now): a grant's amount is split
-        evenly among its household's causes; "unspecified" for households without a cause.
+        evenly among its household's causes; "unspecified" for households without a cause. For an
+        auditor, the causes tied to health (illness, disability) are one total, "withheld".
         """
 
     def __init__(

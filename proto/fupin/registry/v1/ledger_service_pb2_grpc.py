@@ -29,9 +29,11 @@ class LedgerServiceStub:
     """The ledger: an append-only, hash-chained record of every commitment and fund transfer.
 
     Entries are written only by commits (CommitMatchRun); no RPC updates or deletes one, and the
-    database refuses UPDATE and DELETE on the table (a trigger). Each entry's hash covers its
-    content and the previous entry's hash, so VerifyLedger finds an entry altered or removed
-    behind the service's back.
+    database refuses UPDATE and DELETE on the table (a trigger). Each entry's hash covers every
+    field of it (seq included) and the previous entry's hash, and seqs run 1, 2, 3 … without
+    holes, so VerifyLedger finds an entry altered or removed behind the service's back. A
+    consistent rewrite (hashes recomputed after a change or a removal) is found against a
+    checkpoint: the chain head signed with an Ed25519 key kept outside the database.
 
     Errors common to every RPC: INVALID_ARGUMENT with google.rpc.BadRequest field violations;
     UNAVAILABLE when the database cannot be reached.
@@ -59,6 +61,11 @@ class LedgerServiceStub:
                 request_serializer=fupin_dot_registry_dot_v1_dot_ledger__service__pb2.VerifyLedgerRequest.SerializeToString,
                 response_deserializer=fupin_dot_registry_dot_v1_dot_ledger__service__pb2.VerifyLedgerResponse.FromString,
                 _registered_method=True)
+        self.CreateLedgerCheckpoint = channel.unary_unary(
+                '/fupin.registry.v1.LedgerService/CreateLedgerCheckpoint',
+                request_serializer=fupin_dot_registry_dot_v1_dot_ledger__service__pb2.CreateLedgerCheckpointRequest.SerializeToString,
+                response_deserializer=fupin_dot_registry_dot_v1_dot_ledger__service__pb2.LedgerCheckpoint.FromString,
+                _registered_method=True)
         self.ListLedgerEntries = channel.unary_unary(
                 '/fupin.registry.v1.LedgerService/ListLedgerEntries',
                 request_serializer=fupin_dot_registry_dot_v1_dot_ledger__service__pb2.ListLedgerEntriesRequest.SerializeToString,
@@ -85,9 +92,11 @@ class LedgerServiceServicer:
     """The ledger: an append-only, hash-chained record of every commitment and fund transfer.
 
     Entries are written only by commits (CommitMatchRun); no RPC updates or deletes one, and the
-    database refuses UPDATE and DELETE on the table (a trigger). Each entry's hash covers its
-    content and the previous entry's hash, so VerifyLedger finds an entry altered or removed
-    behind the service's back.
+    database refuses UPDATE and DELETE on the table (a trigger). Each entry's hash covers every
+    field of it (seq included) and the previous entry's hash, and seqs run 1, 2, 3 … without
+    holes, so VerifyLedger finds an entry altered or removed behind the service's back. A
+    consistent rewrite (hashes recomputed after a change or a removal) is found against a
+    checkpoint: the chain head signed with an Ed25519 key kept outside the database.
 
     Errors common to every RPC: INVALID_ARGUMENT with google.rpc.BadRequest field violations;
     UNAVAILABLE when the database cannot be reached.
@@ -105,8 +114,20 @@ class LedgerServiceServicer:
     """
 
     def VerifyLedger(self, request, context):
-        """Walks the chain from the first entry. Admins and auditors without a scope only
-        (PERMISSION_DENIED otherwise). Errors: none beyond the common ones.
+        """Walks the chain from the first entry, and compares it with the checkpoint sent (if any)
+        and every stored checkpoint signed with the server's key. Admins and auditors without a
+        scope only (PERMISSION_DENIED otherwise). Errors: INVALID_ARGUMENT (checkpoint: not a
+        checkpoint document, or its signature does not verify with the public key it names).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateLedgerCheckpoint(self, request, context):
+        """Checks the chain, then signs its head (seq, hash, time) with the server's Ed25519 key
+        (setting ledger_signing_key_file), stores the checkpoint and returns it. Admins only.
+        Errors: FAILED_PRECONDITION when the server has no signing key, the ledger is empty, or
+        the chain does not check out (a checkpoint must not vouch for a broken chain).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -154,6 +175,11 @@ def add_LedgerServiceServicer_to_server(servicer, server):
                     request_deserializer=fupin_dot_registry_dot_v1_dot_ledger__service__pb2.VerifyLedgerRequest.FromString,
                     response_serializer=fupin_dot_registry_dot_v1_dot_ledger__service__pb2.VerifyLedgerResponse.SerializeToString,
             ),
+            'CreateLedgerCheckpoint': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateLedgerCheckpoint,
+                    request_deserializer=fupin_dot_registry_dot_v1_dot_ledger__service__pb2.CreateLedgerCheckpointRequest.FromString,
+                    response_serializer=fupin_dot_registry_dot_v1_dot_ledger__service__pb2.LedgerCheckpoint.SerializeToString,
+            ),
             'ListLedgerEntries': grpc.unary_unary_rpc_method_handler(
                     servicer.ListLedgerEntries,
                     request_deserializer=fupin_dot_registry_dot_v1_dot_ledger__service__pb2.ListLedgerEntriesRequest.FromString,
@@ -186,9 +212,11 @@ class LedgerService:
     """The ledger: an append-only, hash-chained record of every commitment and fund transfer.
 
     Entries are written only by commits (CommitMatchRun); no RPC updates or deletes one, and the
-    database refuses UPDATE and DELETE on the table (a trigger). Each entry's hash covers its
-    content and the previous entry's hash, so VerifyLedger finds an entry altered or removed
-    behind the service's back.
+    database refuses UPDATE and DELETE on the table (a trigger). Each entry's hash covers every
+    field of it (seq included) and the previous entry's hash, and seqs run 1, 2, 3 … without
+    holes, so VerifyLedger finds an entry altered or removed behind the service's back. A
+    consistent rewrite (hashes recomputed after a change or a removal) is found against a
+    checkpoint: the chain head signed with an Ed25519 key kept outside the database.
 
     Errors common to every RPC: INVALID_ARGUMENT with google.rpc.BadRequest field violations;
     UNAVAILABLE when the database cannot be reached.
@@ -222,6 +250,33 @@ class LedgerService:
             '/fupin.registry.v1.LedgerService/VerifyLedger',
             fupin_dot_registry_dot_v1_dot_ledger__service__pb2.VerifyLedgerRequest.SerializeToString,
             fupin_dot_registry_dot_v1_dot_ledger__service__pb2.VerifyLedgerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateLedgerCheckpoint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fupin.registry.v1.LedgerService/CreateLedgerCheckpoint',
+            fupin_dot_registry_dot_v1_dot_ledger__service__pb2.CreateLedgerCheckpointRequest.SerializeToString,
+            fupin_dot_registry_dot_v1_dot_ledger__service__pb2.LedgerCheckpoint.FromString,
             options,
             channel_credentials,
             insecure,

@@ -30,9 +30,11 @@ class LedgerServiceStub:
     """The ledger: an append-only, hash-chained record of every commitment and fund transfer.
 
     Entries are written only by commits (CommitMatchRun); no RPC updates or deletes one, and the
-    database refuses UPDATE and DELETE on the table (a trigger). Each entry's hash covers its
-    content and the previous entry's hash, so VerifyLedger finds an entry altered or removed
-    behind the service's back.
+    database refuses UPDATE and DELETE on the table (a trigger). Each entry's hash covers every
+    field of it (seq included) and the previous entry's hash, and seqs run 1, 2, 3 … without
+    holes, so VerifyLedger finds an entry altered or removed behind the service's back. A
+    consistent rewrite (hashes recomputed after a change or a removal) is found against a
+    checkpoint: the chain head signed with an Ed25519 key kept outside the database.
 
     Errors common to every RPC: INVALID_ARGUMENT with google.rpc.BadRequest field violations;
     UNAVAILABLE when the database cannot be reached.
@@ -54,8 +56,16 @@ class LedgerServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> LedgerServiceAsyncStub: ...
     VerifyLedger: _grpc.UnaryUnaryMultiCallable[_ledger_service_pb2.VerifyLedgerRequest, _ledger_service_pb2.VerifyLedgerResponse]
-    """Walks the chain from the first entry. Admins and auditors without a scope only
-    (PERMISSION_DENIED otherwise). Errors: none beyond the common ones.
+    """Walks the chain from the first entry, and compares it with the checkpoint sent (if any)
+    and every stored checkpoint signed with the server's key. Admins and auditors without a
+    scope only (PERMISSION_DENIED otherwise). Errors: INVALID_ARGUMENT (checkpoint: not a
+    checkpoint document, or its signature does not verify with the public key it names).
+    """
+    CreateLedgerCheckpoint: _grpc.UnaryUnaryMultiCallable[_ledger_service_pb2.CreateLedgerCheckpointRequest, _ledger_service_pb2.LedgerCheckpoint]
+    """Checks the chain, then signs its head (seq, hash, time) with the server's Ed25519 key
+    (setting ledger_signing_key_file), stores the checkpoint and returns it. Admins only.
+    Errors: FAILED_PRECONDITION when the server has no signing key, the ledger is empty, or
+    the chain does not check out (a checkpoint must not vouch for a broken chain).
     """
     ListLedgerEntries: _grpc.UnaryUnaryMultiCallable[_ledger_service_pb2.ListLedgerEntriesRequest, _ledger_service_pb2.ListLedgerEntriesResponse]
     """Entries, oldest first, filtered by household, programme or run (all optional, combined
@@ -80,9 +90,11 @@ class LedgerServiceAsyncStub(LedgerServiceStub):
     """The ledger: an append-only, hash-chained record of every commitment and fund transfer.
 
     Entries are written only by commits (CommitMatchRun); no RPC updates or deletes one, and the
-    database refuses UPDATE and DELETE on the table (a trigger). Each entry's hash covers its
-    content and the previous entry's hash, so VerifyLedger finds an entry altered or removed
-    behind the service's back.
+    database refuses UPDATE and DELETE on the table (a trigger). Each entry's hash covers every
+    field of it (seq included) and the previous entry's hash, and seqs run 1, 2, 3 … without
+    holes, so VerifyLedger finds an entry altered or removed behind the service's back. A
+    consistent rewrite (hashes recomputed after a change or a removal) is found against a
+    checkpoint: the chain head signed with an Ed25519 key kept outside the database.
 
     Errors common to every RPC: INVALID_ARGUMENT with google.rpc.BadRequest field violations;
     UNAVAILABLE when the database cannot be reached.
@@ -101,8 +113,16 @@ class LedgerServiceAsyncStub(LedgerServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     VerifyLedger: _aio.UnaryUnaryMultiCallable[_ledger_service_pb2.VerifyLedgerRequest, _ledger_service_pb2.VerifyLedgerResponse]  # type: ignore[assignment]
-    """Walks the chain from the first entry. Admins and auditors without a scope only
-    (PERMISSION_DENIED otherwise). Errors: none beyond the common ones.
+    """Walks the chain from the first entry, and compares it with the checkpoint sent (if any)
+    and every stored checkpoint signed with the server's key. Admins and auditors without a
+    scope only (PERMISSION_DENIED otherwise). Errors: INVALID_ARGUMENT (checkpoint: not a
+    checkpoint document, or its signature does not verify with the public key it names).
+    """
+    CreateLedgerCheckpoint: _aio.UnaryUnaryMultiCallable[_ledger_service_pb2.CreateLedgerCheckpointRequest, _ledger_service_pb2.LedgerCheckpoint]  # type: ignore[assignment]
+    """Checks the chain, then signs its head (seq, hash, time) with the server's Ed25519 key
+    (setting ledger_signing_key_file), stores the checkpoint and returns it. Admins only.
+    Errors: FAILED_PRECONDITION when the server has no signing key, the ledger is empty, or
+    the chain does not check out (a checkpoint must not vouch for a broken chain).
     """
     ListLedgerEntries: _aio.UnaryUnaryMultiCallable[_ledger_service_pb2.ListLedgerEntriesRequest, _ledger_service_pb2.ListLedgerEntriesResponse]  # type: ignore[assignment]
     """Entries, oldest first, filtered by household, programme or run (all optional, combined
@@ -126,9 +146,11 @@ class LedgerServiceServicer(metaclass=_abc_1.ABCMeta):
     """The ledger: an append-only, hash-chained record of every commitment and fund transfer.
 
     Entries are written only by commits (CommitMatchRun); no RPC updates or deletes one, and the
-    database refuses UPDATE and DELETE on the table (a trigger). Each entry's hash covers its
-    content and the previous entry's hash, so VerifyLedger finds an entry altered or removed
-    behind the service's back.
+    database refuses UPDATE and DELETE on the table (a trigger). Each entry's hash covers every
+    field of it (seq included) and the previous entry's hash, and seqs run 1, 2, 3 … without
+    holes, so VerifyLedger finds an entry altered or removed behind the service's back. A
+    consistent rewrite (hashes recomputed after a change or a removal) is found against a
+    checkpoint: the chain head signed with an Ed25519 key kept outside the database.
 
     Errors common to every RPC: INVALID_ARGUMENT with google.rpc.BadRequest field violations;
     UNAVAILABLE when the database cannot be reached.
@@ -151,8 +173,22 @@ class LedgerServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _ledger_service_pb2.VerifyLedgerRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_ledger_service_pb2.VerifyLedgerResponse, _abc.Awaitable[_ledger_service_pb2.VerifyLedgerResponse]]:
-        """Walks the chain from the first entry. Admins and auditors without a scope only
-        (PERMISSION_DENIED otherwise). Errors: none beyond the common ones.
+        """Walks the chain from the first entry, and compares it with the checkpoint sent (if any)
+        and every stored checkpoint signed with the server's key. Admins and auditors without a
+        scope only (PERMISSION_DENIED otherwise). Errors: INVALID_ARGUMENT (checkpoint: not a
+        checkpoint document, or its signature does not verify with the public key it names).
+        """
+
+    @_abc_1.abstractmethod
+    def CreateLedgerCheckpoint(
+        self,
+        request: _ledger_service_pb2.CreateLedgerCheckpointRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_ledger_service_pb2.LedgerCheckpoint, _abc.Awaitable[_ledger_service_pb2.LedgerCheckpoint]]:
+        """Checks the chain, then signs its head (seq, hash, time) with the server's Ed25519 key
+        (setting ledger_signing_key_file), stores the checkpoint and returns it. Admins only.
+        Errors: FAILED_PRECONDITION when the server has no signing key, the ledger is empty, or
+        the chain does not check out (a checkpoint must not vouch for a broken chain).
         """
 
     @_abc_1.abstractmethod

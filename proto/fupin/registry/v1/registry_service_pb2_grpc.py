@@ -618,7 +618,7 @@ class RegistryServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListAidPrograms(self, request, context):
-        """Lists aid programs, ordered by id. Filterable fields: kind, region_code.
+        """Lists aid programs, ordered by id. Filterable fields: kind, region_code, archived.
         Errors: INVALID_ARGUMENT on a bad filter (its column named), page_size or page token.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -635,8 +635,9 @@ class RegistryServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def DeleteAidProgram(self, request, context):
-        """Deletes a aid program. Errors: NOT_FOUND; ABORTED when etag is stale;
-        FAILED_PRECONDITION while other resources still refer to it.
+        """Deletes an aid program. Errors: NOT_FOUND; ABORTED when etag is stale;
+        FAILED_PRECONDITION while its grants are in the ledger (naming how many and the first
+        entries: archive it instead, AidProgram.archived) or other resources still refer to it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

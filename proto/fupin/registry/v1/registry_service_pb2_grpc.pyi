@@ -207,7 +207,7 @@ class RegistryServiceStub:
     GetAidProgram: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.GetAidProgramRequest, _resources_pb2.AidProgram]
     """Gets a aid program by id. Errors: NOT_FOUND."""
     ListAidPrograms: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.ListAidProgramsRequest, _registry_service_pb2.ListAidProgramsResponse]
-    """Lists aid programs, ordered by id. Filterable fields: kind, region_code.
+    """Lists aid programs, ordered by id. Filterable fields: kind, region_code, archived.
     Errors: INVALID_ARGUMENT on a bad filter (its column named), page_size or page token.
     """
     UpdateAidProgram: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.UpdateAidProgramRequest, _resources_pb2.AidProgram]
@@ -216,8 +216,9 @@ class RegistryServiceStub:
     mask path; FAILED_PRECONDITION when the change would break an invariant held elsewhere.
     """
     DeleteAidProgram: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.DeleteAidProgramRequest, _empty_pb2.Empty]
-    """Deletes a aid program. Errors: NOT_FOUND; ABORTED when etag is stale;
-    FAILED_PRECONDITION while other resources still refer to it.
+    """Deletes an aid program. Errors: NOT_FOUND; ABORTED when etag is stale;
+    FAILED_PRECONDITION while its grants are in the ledger (naming how many and the first
+    entries: archive it instead, AidProgram.archived) or other resources still refer to it.
     """
     ImportHouseholds: _grpc.StreamUnaryMultiCallable[_registry_service_pb2.ImportHouseholdsRequest, _registry_service_pb2.ImportResponse]
     """Imports households all or nothing. The client streams chunks; the first chunk may carry a
@@ -423,7 +424,7 @@ class RegistryServiceAsyncStub(RegistryServiceStub):
     GetAidProgram: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.GetAidProgramRequest, _resources_pb2.AidProgram]  # type: ignore[assignment]
     """Gets a aid program by id. Errors: NOT_FOUND."""
     ListAidPrograms: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.ListAidProgramsRequest, _registry_service_pb2.ListAidProgramsResponse]  # type: ignore[assignment]
-    """Lists aid programs, ordered by id. Filterable fields: kind, region_code.
+    """Lists aid programs, ordered by id. Filterable fields: kind, region_code, archived.
     Errors: INVALID_ARGUMENT on a bad filter (its column named), page_size or page token.
     """
     UpdateAidProgram: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.UpdateAidProgramRequest, _resources_pb2.AidProgram]  # type: ignore[assignment]
@@ -432,8 +433,9 @@ class RegistryServiceAsyncStub(RegistryServiceStub):
     mask path; FAILED_PRECONDITION when the change would break an invariant held elsewhere.
     """
     DeleteAidProgram: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.DeleteAidProgramRequest, _empty_pb2.Empty]  # type: ignore[assignment]
-    """Deletes a aid program. Errors: NOT_FOUND; ABORTED when etag is stale;
-    FAILED_PRECONDITION while other resources still refer to it.
+    """Deletes an aid program. Errors: NOT_FOUND; ABORTED when etag is stale;
+    FAILED_PRECONDITION while its grants are in the ledger (naming how many and the first
+    entries: archive it instead, AidProgram.archived) or other resources still refer to it.
     """
     ImportHouseholds: _aio.StreamUnaryMultiCallable[_registry_service_pb2.ImportHouseholdsRequest, _registry_service_pb2.ImportResponse]  # type: ignore[assignment]
     """Imports households all or nothing. The client streams chunks; the first chunk may carry a
@@ -864,7 +866,7 @@ class RegistryServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _registry_service_pb2.ListAidProgramsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_registry_service_pb2.ListAidProgramsResponse, _abc.Awaitable[_registry_service_pb2.ListAidProgramsResponse]]:
-        """Lists aid programs, ordered by id. Filterable fields: kind, region_code.
+        """Lists aid programs, ordered by id. Filterable fields: kind, region_code, archived.
         Errors: INVALID_ARGUMENT on a bad filter (its column named), page_size or page token.
         """
 
@@ -885,8 +887,9 @@ class RegistryServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _registry_service_pb2.DeleteAidProgramRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]:
-        """Deletes a aid program. Errors: NOT_FOUND; ABORTED when etag is stale;
-        FAILED_PRECONDITION while other resources still refer to it.
+        """Deletes an aid program. Errors: NOT_FOUND; ABORTED when etag is stale;
+        FAILED_PRECONDITION while its grants are in the ledger (naming how many and the first
+        entries: archive it instead, AidProgram.archived) or other resources still refer to it.
         """
 
     @_abc_1.abstractmethod

@@ -926,6 +926,7 @@ class AidProgram(_message.Message):
     CAUSES_FIELD_NUMBER: _builtins.int
     ELIGIBLE_STATUSES_FIELD_NUMBER: _builtins.int
     REGION_CODE_FIELD_NUMBER: _builtins.int
+    ARCHIVED_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
@@ -945,6 +946,12 @@ class AidProgram(_message.Message):
     step_fen: _builtins.int
     region_code: _builtins.str
     """administrative code prefix it is limited to; empty = anywhere"""
+    archived: _builtins.bool
+    """Archived: takes no new grants (AllocateAid answers FAILED_PRECONDITION naming it, a
+    commit of a run granting it ABORTED) and stays, with its spent_fen, for the ledger's
+    check. A programme with grants in the ledger cannot be deleted (FAILED_PRECONDITION):
+    archive it (UpdateAidProgram, update_mask "archived").
+    """
     etag: _builtins.str
     @_builtins.property
     def causes(self) -> _containers.RepeatedScalarFieldContainer[Global___PovertyCause.ValueType]:
@@ -972,13 +979,14 @@ class AidProgram(_message.Message):
         causes: _abc.Iterable[Global___PovertyCause.ValueType] | None = ...,
         eligible_statuses: _abc.Iterable[Global___HouseholdStatus.ValueType] | None = ...,
         region_code: _builtins.str = ...,
+        archived: _builtins.bool = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
         etag: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_fen", b"amount_fen", "budget_fen", b"budget_fen", "causes", b"causes", "create_time", b"create_time", "display_name", b"display_name", "eligible_statuses", b"eligible_statuses", "etag", b"etag", "id", b"id", "kind", b"kind", "min_amount_fen", b"min_amount_fen", "region_code", b"region_code", "spent_fen", b"spent_fen", "step_fen", b"step_fen", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_fen", b"amount_fen", "archived", b"archived", "budget_fen", b"budget_fen", "causes", b"causes", "create_time", b"create_time", "display_name", b"display_name", "eligible_statuses", b"eligible_statuses", "etag", b"etag", "id", b"id", "kind", b"kind", "min_amount_fen", b"min_amount_fen", "region_code", b"region_code", "spent_fen", b"spent_fen", "step_fen", b"step_fen", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
