@@ -179,6 +179,9 @@ class _Call:
         self.principal: Principal | None = None
         self.code = grpc.StatusCode.OK
         self.request_id = request_id_of(context)
+        # Read now: on grpc.aio, a call's peer read on a thread after the client cancelled it
+        # reads freed memory (a segmentation fault).
+        self.peer = context.peer()
         self.start = 0.0
 
     def __enter__(self) -> _Call:
@@ -189,15 +192,14 @@ class _Call:
     def admit(self) -> None:
         """Authenticate and authorize the caller, who the servicers then see as current()."""
         self.principal = self.run(lambda: self.guard.admit(self.method, self.context))
-        self._enter()
-
-    def _enter(self) -> None:
-        if self.admission is not None:
-            admission = self.admission
-            self.admitted = self.run(
-                lambda: admission.enter(self.method, self.principal, waits=self.waits)
-            )
+        self.admitted = self.run(self._ticket)
         access.bind(self.principal or access.NOBODY)
+
+    def _ticket(self) -> Ticket | None:
+        """Admitted as a call or a wait (server/admission.py), or Overloaded."""
+        if self.admission is None:
+            return None
+        return self.admission.enter(self.method, self.principal, waits=self.waits)
 
     async def admit_waiting(self) -> None:
         """admit() for a call that waits on the loop: the key is looked up on a thread (it may
@@ -209,7 +211,8 @@ class _Call:
             self.principal = await self.arun(
                 lambda: asyncio.to_thread(admit, self.method, self.context)
             )
-        self._enter()
+        self.admitted = await self.arun(self._ticket)
+        access.bind(self.principal or access.NOBODY)
 
     def __exit__(self, *exc: object) -> None:
         if exc[0] in (GeneratorExit, asyncio.CancelledError):  # the client went away
@@ -223,7 +226,7 @@ class _Call:
             "rpc",
             code=self.code.name,
             duration_ms=round(seconds * 1000, 3),
-            peer=self.context.peer(),
+            peer=self.peer,
             key_id=who.key_id if who else None,
             role=who.role.value if who else None,
         )

@@ -98,6 +98,9 @@ class LoopServer(grpc.Server):
         async def stop() -> None:
             try:
                 await self.aio.stop(grace)
+                # Handlers still on a thread (a client stream's reader) end with their calls;
+                # the loop must run until they have, or they would outlive the calls' memory.
+                await asyncio.to_thread(self.pool.shutdown, wait=True, cancel_futures=True)
             finally:
                 self._stopped.set()
                 self.loop.call_soon(self.loop.stop)
