@@ -5,12 +5,13 @@ key, while another key's calls keep answering (issue #14, docs/reliability.md).
 
 Starts a server of its own in this process (SQLite in a temporary directory; default settings
 except no rate limit and one solver process), then measures an office key's GetHousehold and a
-keyless Health/Check, called one after the other, `--samples` times each: first idle, then
-while `--streams` streams are open (half keyless Health/Watch, half WatchMatchRun of a
-platform key on a run another matcher is solving) and that platform key's `--matches`
-MatchProduce calls wait for their solves. Prints one JSON line: bench, streams, matches,
-p99_unloaded_ms / p99_loaded_ms and p50_... for get_household and health_check, the waits
-in flight at the first and the last loaded sample (server metric fupin_in_flight), errors
+keyless Health/Check, called one after the other: `--samples` rounds idle; then, with
+`--streams` streams open (half keyless Health/Watch, half WatchMatchRun of a platform key on a
+run another matcher is solving), rounds for as long as any of that platform key's `--matches`
+MatchProduce calls waits for its solve ("loaded"); then `--samples` rounds with the streams
+alone ("streams"). Prints one JSON line: bench, streams, matches, rounds of each phase,
+p50/p99 in ms of get_household and health_check for `unloaded`, `loaded` and `streams`,
+still_open (streams open at the end), proposed (MatchProduce answers PROPOSED), errors
 (failed calls of any kind: there should be none), and load_avg (1-minute, at the end; this
 machine's 2 cores are shared).
 
@@ -20,12 +21,13 @@ tests/server/test_streams.py runs the same storm with its assertions (bench is m
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,7 +118,7 @@ def setup(running: Running) -> World:
     )
 
 
-def produce_problem(seed: int, listings: int = 60, orders: int = 20) -> mpb.ProduceProblem:
+def produce_problem(seed: int, listings: int = 150, orders: int = 40) -> mpb.ProduceProblem:
     """A small problem (distinct per seed) that takes a solver process a moment."""
     at = pb.LatLng(latitude=23.71, longitude=117.18)
     return mpb.ProduceProblem(
@@ -191,6 +193,9 @@ class Storm:
         ]
         return self
 
+    def pending(self) -> int:
+        return sum(not call.done() for call in self.calls)
+
     def still_open(self) -> int:
         return sum(not stream.done() for stream in self.open)
 
@@ -213,9 +218,16 @@ class Storm:
             channel.close()
 
 
-def sample(world: World, rounds: int, metrics: Any = None) -> dict[str, list[float]]:
+def sample(
+    world: World,
+    rounds: int,
+    metrics: Any = None,
+    *,
+    until: Callable[[], bool] | None = None,
+) -> dict[str, list[float]]:
     """Seconds of each GetHousehold (office key) and Health/Check (no key), one after the
-    other; raises the first failure. With `metrics`, also the waits in flight each round."""
+    other, `rounds` times or (with `until`) until it is true; raises the first failure. With
+    `metrics`, also the waits in flight each round."""
     target = f"127.0.0.1:{world.port}"
     times: dict[str, list[float]] = {"get_household": [], "health_check": [], "waits": []}
     with (
@@ -224,7 +236,9 @@ def sample(world: World, rounds: int, metrics: Any = None) -> dict[str, list[flo
     ):
         registry = api_grpc.RegistryServiceStub(office)
         health = health_pb2_grpc.HealthStub(anyone)
-        for _ in range(rounds):
+        for n in itertools.count():
+            if until() if until is not None else n >= rounds:
+                break
             started = time.perf_counter()
             got = registry.GetHousehold(api.GetHouseholdRequest(id=world.household_id), timeout=30)
             assert got.id == world.household_id
@@ -257,24 +271,22 @@ def main(argv: list[str] | None = None) -> int:
     out: dict[str, Any] = {"bench": "streams", "streams": args.streams, "matches": args.matches}
     with tempfile.TemporaryDirectory() as directory, own_server(Path(directory)) as running:
         world = setup(running)
-        idle = sample(world, args.samples)
-        errors = 0
+        phases = {"unloaded": sample(world, args.samples)}
         with Storm(world, args.streams, args.matches) as storm:
-            loaded = sample(world, args.samples, running.metrics)
+            phases["loaded"] = sample(world, 0, until=lambda: not storm.pending())
+            phases["streams"] = sample(world, args.samples)
             out["still_open"] = storm.still_open()
             answers = storm.results()
-            errors = sum(isinstance(a, grpc.RpcError) for a in answers)
-            out["proposed"] = sum(
-                not isinstance(a, grpc.RpcError) and a.state == mpb.PROPOSED for a in answers
-            )
-        for name in ("get_household", "health_check"):
-            out[f"{name}_p50_unloaded_ms"] = round(quantile(idle[name], 0.5) * 1000, 2)
-            out[f"{name}_p99_unloaded_ms"] = round(quantile(idle[name], 0.99) * 1000, 2)
-            out[f"{name}_p50_loaded_ms"] = round(quantile(loaded[name], 0.5) * 1000, 2)
-            out[f"{name}_p99_loaded_ms"] = round(quantile(loaded[name], 0.99) * 1000, 2)
-        out["waits_first_sample"] = loaded["waits"][0]
-        out["waits_last_sample"] = loaded["waits"][-1]
-        out["errors"] = errors
+        out["errors"] = sum(isinstance(a, grpc.RpcError) for a in answers)
+        out["proposed"] = sum(
+            not isinstance(a, grpc.RpcError) and a.state == mpb.PROPOSED for a in answers
+        )
+        for phase, times in phases.items():
+            out[f"rounds_{phase}"] = len(times["health_check"])
+            for name in ("get_household", "health_check"):
+                if times[name]:
+                    out[f"{name}_p50_{phase}_ms"] = round(quantile(times[name], 0.5) * 1000, 2)
+                    out[f"{name}_p99_{phase}_ms"] = round(quantile(times[name], 0.99) * 1000, 2)
     out["load_avg"] = round(os.getloadavg()[0], 2)
     print(json.dumps(out))
     return 0

@@ -99,7 +99,10 @@ class Executor:
         self._ctx = multiprocessing.get_context("forkserver")
         self._ctx.set_forkserver_preload(PRELOAD)
         _start_forkserver()
-        self._slots = threading.BoundedSemaphore(max_parallel)
+        # Free solve slots; a queued job sleeps on the condition (woken by a slot freed or its
+        # cancellation), so a hundred queued runs cost no CPU while they wait.
+        self._free = max_parallel
+        self._slot = threading.Condition()
         self._handles: dict[str, RunHandle] = {}
         self._lock = threading.Lock()
         self._idle: list[_Worker] = []
@@ -160,6 +163,8 @@ class Executor:
         if handle is None or handle.done:
             return False
         handle.cancel()
+        with self._slot:  # a queued job wakes to see it
+            self._slot.notify_all()
         return True
 
     def forget(self, run_id: str) -> None:
@@ -194,17 +199,21 @@ class _Job:
             self.executor.forget(self.handle.run_id)
 
     def _run_in_slot(self) -> Outcome:
-        while not self.executor._slots.acquire(timeout=0.05):
-            if self.handle._cancel.is_set():
+        executor, cancelled = self.executor, self.handle._cancel
+        with executor._slot:
+            while executor._free == 0 and not cancelled.is_set():
+                executor._slot.wait()
+            if cancelled.is_set():
                 return Outcome(cancelled=True)
+            executor._free -= 1
         try:
-            if self.handle._cancel.is_set():
-                return Outcome(cancelled=True)
             self.handle._started.set()
             self.on_start()
             return self._run_child()
         finally:
-            self.executor._slots.release()
+            with executor._slot:
+                executor._free += 1
+                executor._slot.notify_all()
 
     def _run_child(self) -> Outcome:
         worker = self.executor._take_worker()
