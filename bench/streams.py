@@ -11,7 +11,9 @@ run another matcher is solving), rounds for as long as any of that platform key'
 MatchProduce calls waits for its solve ("loaded"); then `--samples` rounds with the streams
 alone ("streams"). Prints one JSON line: bench, streams, matches, rounds of each phase,
 p50/p99 in ms of get_household and health_check for `unloaded`, `loaded` and `streams`,
-still_open (streams open at the end), proposed (MatchProduce answers PROPOSED), errors
+threads_idle and threads_loaded_peak (threads of this process, server and client: the
+streams take none; each queued solve has a sleeping supervisor thread), still_open (streams
+open at the end), proposed (MatchProduce answers PROPOSED), errors
 (failed calls of any kind: there should be none), and load_avg (1-minute, at the end; this
 machine's 2 cores are shared).
 
@@ -26,6 +28,7 @@ import json
 import os
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -272,8 +275,16 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as directory, own_server(Path(directory)) as running:
         world = setup(running)
         phases = {"unloaded": sample(world, args.samples)}
+        out["threads_idle"] = threading.active_count()
+        peak = [0]
+
+        def done() -> bool:
+            peak[0] = max(peak[0], threading.active_count())
+            return not storm.pending()
+
         with Storm(world, args.streams, args.matches) as storm:
-            phases["loaded"] = sample(world, 0, until=lambda: not storm.pending())
+            phases["loaded"] = sample(world, 0, until=done)
+            out["threads_loaded_peak"] = peak[0]
             phases["streams"] = sample(world, args.samples)
             out["still_open"] = storm.still_open()
             answers = storm.results()

@@ -106,7 +106,7 @@ def create_server(settings: Settings, *, address: str | None = None) -> Running:
         closers.append(remote_keys.close)
     bounds = Bounds(
         calls_per_key=settings.max_calls_per_key,
-        calls=settings.max_calls,
+        calls=settings.calls_bound,
         streams_per_key=settings.max_streams_per_key,
         streams=settings.max_streams,
     )

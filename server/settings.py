@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     # Calls in flight (server/admission.py; RESOURCE_EXHAUSTED with retry info beyond): RPCs
     # on a thread, per key and in all (fewer than max_workers: the rest serve admins) ...
     max_calls_per_key: int = Field(default=8, ge=1)
-    max_calls: int = Field(default=12, ge=1)
+    max_calls: int = Field(default=0, ge=0)  # 0: max_workers - 4 (at least 1)
     # ... and streams and calls waiting for a run's end, which hold no thread (server/loop.py).
     max_streams_per_key: int = Field(default=1000, ge=1)
     max_streams: int = Field(default=4000, ge=1)
@@ -73,6 +73,11 @@ class Settings(BaseSettings):
         if self.max_calls >= self.max_workers:
             raise ValueError("max_calls must be below max_workers: the rest serve admins")
         return self
+
+    @property
+    def calls_bound(self) -> int:
+        """Calls on threads in flight in all (max_calls, or max_workers - 4)."""
+        return self.max_calls or max(1, self.max_workers - 4)
 
     @model_validator(mode="after")
     def _matcher_needs_registry(self) -> Self:

@@ -12,6 +12,7 @@ from fupin.registry.v1 import registry_service_pb2 as api
 from registry.access.policy import Principal, Role
 from registry.errors import Overloaded
 from server.admission import HEALTH_CHECK, Admission, Bounds
+from server.settings import Settings
 from tests import factories
 
 WATCH = "/grpc.health.v1.Health/Watch"
@@ -44,6 +45,16 @@ def test_per_key_and_total_bounds():
     for ticket in waits:
         admission.leave(ticket)
     assert admission.in_flight() == (4, 0)
+
+
+def test_max_calls_stays_below_the_threads():
+    """max_calls defaults to max_workers - 4; set at or above max_workers it is refused (no
+    thread would be left for admins)."""
+    assert Settings(max_workers=32).calls_bound == 28
+    assert Settings(max_workers=3).calls_bound == 1
+    assert Settings(max_workers=16, max_calls=15).calls_bound == 15
+    with pytest.raises(ValueError, match="max_calls must be below max_workers"):
+        Settings(max_workers=16, max_calls=16)
 
 
 def test_overloaded_carries_retry_info():
