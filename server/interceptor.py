@@ -1,6 +1,7 @@
 """The server interceptor: one log line per RPC and the mapping of errors to gRPC status.
 
-FupinError subclasses become their status code with google.rpc details (field violations);
+FupinError subclasses become their status code with google.rpc details (field violations),
+translated for a caller whose `accept-language` asks for Chinese (server/messages.py);
 anything else becomes INTERNAL with a log entry and no traceback sent to the caller.
 
 The server runs on grpc.aio (server/loop.py): a handler that is a plain function stays one
@@ -26,7 +27,7 @@ from registry.access import policy as access
 from registry.access.policy import Principal
 from registry.errors import FupinError, InvalidArgument
 from registry.resources.requests import request_id_of
-from server import limits
+from server import limits, messages
 from server.admission import Admission, Ticket
 from server.guard import Guard
 from server.metrics import Metrics
@@ -179,6 +180,7 @@ class _Call:
         self.principal: Principal | None = None
         self.code = grpc.StatusCode.OK
         self.request_id = request_id_of(context)
+        self.accept_language = _accept_language(context)
         # Read now: on grpc.aio, a call's peer read on a thread after the client cancelled it
         # reads freed memory (a segmentation fault).
         self.peer = context.peer()
@@ -268,10 +270,19 @@ class _Call:
             log.exception("rpc_internal_error")
             await self.context.abort(*self._internal())
 
-    @staticmethod
-    def _status(exc: FupinError) -> tuple[grpc.StatusCode, str, Any]:
-        status = rpc_status.to_status(exc.to_status())
-        return status.code, status.details, status.trailing_metadata
+    def _status(self, exc: FupinError) -> tuple[grpc.StatusCode, str, Any]:
+        status = exc.to_status()
+        messages.localize(status, self.accept_language)  # beside the English, if asked
+        sent = rpc_status.to_status(status)
+        return sent.code, sent.details, sent.trailing_metadata
 
     def _internal(self) -> tuple[grpc.StatusCode, str]:
         return grpc.StatusCode.INTERNAL, f"internal error (request id {self.request_id})"
+
+
+def _accept_language(context: Any) -> str:
+    """The caller's `accept-language` metadata (the CLI's --lang, the console's page), or ""."""
+    for key, value in context.invocation_metadata() or ():
+        if key == "accept-language" and isinstance(value, str):
+            return value[:200]
+    return ""
