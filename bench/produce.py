@@ -206,13 +206,13 @@ def measure(target: str, n: int, m: int, seed: int) -> dict[str, Any]:
     }
 
 
-def bare_mcf(model: produce.ProduceProblem) -> tuple[int, float]:
+def bare_mcf(model: produce.ProduceColumns) -> tuple[int, float]:
     """The same arcs, solved by SimpleMinCostFlow alone; (arcs, seconds)."""
     arcs, _, tables = build_arcs(model)
     n, m = len(model.listings), len(model.orders)
     source, sink = 0, n + m + 1
-    supply = np.array([x.quantity_kg for x in model.listings], np.int64)
-    demand = np.array([o.max_quantity_kg for o in model.orders], np.int64)
+    supply = model.listings.quantity
+    demand = model.orders.max_q
     tails = np.concatenate([np.zeros(n), 1 + arcs.listing, 1 + n + np.arange(m), [source]])
     heads = np.concatenate([1 + np.arange(n), 1 + n + arcs.order, np.full(m, sink), [sink]])
     caps = np.concatenate([supply, arcs.capacity, demand, [supply.sum()]]).astype(np.int64)

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from matcher.solvers.common.geo import great_circle_km_from_chord
-from matcher.solvers.produce.problem import ProduceProblem
+from matcher.solvers.produce.columns import ProduceColumns
 from matcher.solvers.produce.tables import OrderTable, Tables, build_tables
 
 IntArray = npt.NDArray[np.int64]
@@ -107,7 +107,7 @@ def within_distance(road_km: FloatArray, max_distance_km: FloatArray) -> BoolArr
     return road_km <= max_distance_km
 
 
-def build_arcs(problem: ProduceProblem) -> tuple[Arcs, Screening, Tables]:
+def build_arcs(problem: ProduceColumns) -> tuple[Arcs, Screening, Tables]:
     """All arcs of the problem, the screening behind the unsold reasons, and the tables."""
     tables = build_tables(problem)
     blocks = [_screen_block(problem, tables, li, oi) for li, oi in _blocks(problem, tables)]
@@ -138,7 +138,7 @@ def _concat(parts: list[npt.NDArray[Any]], floats: bool = False) -> npt.NDArray[
     return np.concatenate([empty, *parts])
 
 
-def _blocks(problem: ProduceProblem, tables: Tables) -> list[tuple[IntArray, IntArray]]:
+def _blocks(problem: ProduceColumns, tables: Tables) -> list[tuple[IntArray, IntArray]]:
     """Index arrays that broadcast to the pairs to screen.
 
     Dense: per product, listings as a column (L, 1) and orders as a row (1, O), so every
@@ -152,10 +152,11 @@ def _blocks(problem: ProduceProblem, tables: Tables) -> list[tuple[IntArray, Int
         keys = np.asarray(problem.candidates[0], np.int64) * m + np.asarray(
             problem.candidates[1], np.int64
         )
-        # A stable sort is linear on the usual input, already grouped by listing; np.unique
-        # would hash 3 million keys first, ten times slower.
-        keys = np.sort(keys, kind="stable")
-        keys = keys[np.r_[True, keys[1:] != keys[:-1]]] if keys.size else keys
+        if not (keys[1:] > keys[:-1]).all():  # nearest_orders' pairs are sorted and distinct
+            # A stable sort is linear on input already grouped by listing; np.unique would
+            # hash 3 million keys first, ten times slower.
+            keys = np.sort(keys, kind="stable")
+            keys = keys[np.r_[True, keys[1:] != keys[:-1]]] if keys.size else keys
         li, oi = keys // m, keys % m
         same = same_product(lp[li], op[oi])
         return [(li[same], oi[same])]
@@ -168,7 +169,7 @@ def _blocks(problem: ProduceProblem, tables: Tables) -> list[tuple[IntArray, Int
     return blocks
 
 
-def _screen_block(problem: ProduceProblem, tables: Tables, li: IntArray, oi: IntArray) -> Block:
+def _screen_block(problem: ProduceColumns, tables: Tables, li: IntArray, oi: IntArray) -> Block:
     """Apply every hard rule to one block of pairs (see ``_blocks`` for the shapes)."""
     lt, ot = tables.listings, tables.orders
     compatible = grade_accepted(ot, lt.grade[li], oi)
@@ -223,6 +224,8 @@ def _listings_with(li: IntArray, where: BoolArray) -> IntArray:
 def _full(values: IntArray, where: BoolArray) -> IntArray:
     """Selected entries of a block-shaped array; a zero-d array stands for all-equal."""
     if values.ndim == 0:
+        if not values:  # the usual case (no lanes): zeros the OS hands out untouched
+            return np.zeros(int(np.count_nonzero(where)), values.dtype)
         return np.broadcast_to(values, (int(np.count_nonzero(where)),)).copy()
     return values[where]
 
@@ -235,7 +238,7 @@ def _road_km(tables: Tables, li: IntArray, oi: IntArray) -> FloatArray:
 
 
 def _transport(
-    problem: ProduceProblem,
+    problem: ProduceColumns,
     tables: Tables,
     lane: tuple[BoolArray, IntArray],
     road_km: FloatArray,
