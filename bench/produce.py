@@ -1,19 +1,21 @@
 """Produce matching benchmark: MatchProduce over gRPC against bare OR-Tools min-cost flow.
 
-    python bench/produce.py [--sizes small,dense,sparse] [--quick-calls 2000]
+    python bench/produce.py [--sizes small,dense,sparse] [--quick-calls 2000] [--solver-nice 0]
 
 Sizes (listings × orders): small 1,000 × 50; dense 10,000 × 200 (every pair compatible: 2
 million arcs); sparse 100,000 × 1,000 (each listing screened against its 30 nearest orders).
 For each size one JSON line on stdout with
 
-- end_to_end_s: one MatchProduce call (inline problem) to a server in another process,
-  from the request leaving to the response arriving; build_s / solve_s as the run reports;
+- end_to_end_s: one MatchProduce call (inline problem) to a server in another process (its
+  solver processes at --solver-nice, 0 by default: the bare flow's niceness), from the
+  request leaving to the response arriving; build_s / solve_s as the run reports;
 - bare_mcf_s: OR-Tools SimpleMinCostFlow alone (add arcs, supplies, solve) on the same arcs,
   timed in this process in the same run; ratio_to_bare = end_to_end_s / bare_mcf_s;
 - objective and greedy_objective (fen), poor_kg_share and greedy_poor_kg_share (share of the
   kilograms sold that impoverished and at-risk producers sold), for fupin and for the
   first-come-first-served baseline (matcher.solvers.produce.solve.greedy, run here on the same
   problem);
+- load_avg: the machine's one-minute load average after the call;
 - peak_rss_mb: the largest resident memory of this benchmark's child processes (the server,
   its forkserver and solver process) during the call.
 
@@ -68,8 +70,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick-calls", type=int, default=2000)
     parser.add_argument("--quick-listings", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--solver-nice",
+        type=int,
+        default=0,
+        help="the server's solver processes' niceness (the server's default is 10)",
+    )
     args = parser.parse_args(argv)
-    with database("sqlite", "") as url, fupin_serve(url) as target:
+    with database("sqlite", "") as url, fupin_serve(url, args.solver_nice) as target:
         measure(target, 50, 5, args.seed)  # warm up: the forkserver starts on first use
         for size in args.sizes.split(","):
             n, m = SIZES[size]
@@ -86,8 +94,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 @contextmanager
-def fupin_serve(database_url: str) -> Iterator[str]:
-    """`fupin serve` as a child process (its solver processes need a non-daemon parent)."""
+def fupin_serve(database_url: str, solver_nice: int | None = None) -> Iterator[str]:
+    """`fupin serve` as a child process (its solver processes need a non-daemon parent).
+
+    Its solver processes run at ``solver_nice`` (None: the server's default). At 10 a loaded
+    machine gives them a fraction of the CPU the bare flow gets in this process at 0, and the
+    ratio measured the other jobs' load; on an idle machine niceness changes nothing."""
     address = f"127.0.0.1:{free_port()}"
     key_file = Path("var/bench/admin.key")  # the fresh database's first admin key, for the clients
     env = {
@@ -97,6 +109,8 @@ def fupin_serve(database_url: str) -> Iterator[str]:
         "FUPIN_ADMIN_KEY_FILE": str(key_file),
         "FUPIN_RATE_LIMIT_PER_S": "0",  # the bench is the only caller
     }
+    if solver_nice is not None:
+        env["FUPIN_SOLVER_NICE"] = str(solver_nice)
     os.environ["FUPIN_API_KEY_FILE"] = str(key_file)
     command = [
         str(Path(sys.executable).with_name("fupin")),
@@ -202,6 +216,7 @@ def measure(target: str, n: int, m: int, seed: int) -> dict[str, Any]:
         ),
         "status": mpb.SolveStatus.Name(run.status),
         "peak_rss_mb": round(memory.peak_mb, 1),
+        "load_avg": round(os.getloadavg()[0], 2),
         "bare_arcs": arcs,
     }
 

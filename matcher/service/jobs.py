@@ -3,7 +3,6 @@ import (the forkserver preloads this module; no grpc or SQL here)."""
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 from matcher.solvers import produce
@@ -27,8 +26,7 @@ def sparsified(job: ProduceJob) -> produce.ProduceColumns:
     k = job.orders_per_listing
     if problem.candidates is not None or not (k or needs_candidates(problem)):
         return problem
-    candidates = nearest_orders(problem, k or DEFAULT_K)
-    return dataclasses.replace(problem, candidates=candidates)
+    return problem.restricted(nearest_orders(problem, k or DEFAULT_K))
 
 
 def solve_produce(

@@ -10,6 +10,7 @@ field exactly as ``ProduceProblem`` does, e.g. ``listings[3].quantity_kg``.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 from collections.abc import Hashable, Iterable, Sequence
@@ -27,6 +28,7 @@ from matcher.solvers.produce.problem import (
     ProduceProblem,
     Shares,
     TransportConfig,
+    _check_candidates,
 )
 
 IntArray = npt.NDArray[np.int64]
@@ -111,6 +113,14 @@ class ProduceColumns:
         object.__setattr__(self, "transport", dataclasses.replace(self.transport, lanes={}))
 
         check_columns(self)
+
+    def restricted(self, candidates: tuple[IntArray, IntArray]) -> ProduceColumns:
+        """The same problem with arcs restricted to ``candidates`` (checked; the rest of the
+        problem was checked when it was made)."""
+        _check_candidates(candidates, len(self.listings), len(self.orders))
+        out = copy.copy(self)
+        object.__setattr__(out, "candidates", candidates)
+        return out
 
 
 K = TypeVar("K", bound=Hashable)
