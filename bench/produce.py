@@ -15,6 +15,10 @@ For each size one JSON line on stdout with
   kilograms sold that impoverished and at-risk producers sold), for fupin and for the
   first-come-first-served baseline (matcher.solvers.produce.solve.greedy, run here on the same
   problem);
+- cpu_s: CPU seconds the call used: the server's process tree (server, forkserver, solver
+  processes) and the calling thread; bare_cpu_s: the bare flow's CPU seconds, timed as
+  bare_mcf_s is; cpu_ratio_to_bare = cpu_s / bare_cpu_s. On a loaded machine the wall-clock
+  ratio measures the scheduler as much as the code; the CPU ratio measures the work;
 - load_avg: the machine's one-minute load average after the call;
 - peak_rss_mb: the largest resident memory of this benchmark's child processes (the server,
   its forkserver and solver process) during the call.
@@ -45,7 +49,7 @@ import grpc
 import numpy as np
 from ortools.graph.python import min_cost_flow
 
-from bench.memory import TreeMemory, free_port
+from bench.memory import TreeMemory, free_port, tree_cpu_s
 from bench.registry import database
 from clients import auth
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
@@ -61,6 +65,7 @@ CHANNEL_OPTIONS = [
     ("grpc.max_send_message_length", 256 << 20),
     ("grpc.max_receive_message_length", 256 << 20),
 ]
+BUILD_CPU_S: list[float] = []  # bare_mcf's CPU seconds outside its timing
 CLASSES = [mpb.IMPOVERISHED, mpb.AT_RISK, mpb.RETURNED, mpb.LIFTED_OUT, mpb.NOT_POOR]
 
 
@@ -188,15 +193,19 @@ def measure(target: str, n: int, m: int, seed: int) -> dict[str, Any]:
     channel = auth.open_channel(target, api_key=auth.resolve_key(), options=CHANNEL_OPTIONS)
     with channel, TreeMemory() as memory:
         stub = mpb_grpc.MatcherServiceStub(channel)
+        cpu_before, thread_before = tree_cpu_s(), time.thread_time()
         started = time.perf_counter()
         run = stub.MatchProduce(request, timeout=900)
         end_to_end = time.perf_counter() - started
+        cpu = tree_cpu_s() - cpu_before + time.thread_time() - thread_before
     if run.state != mpb.PROPOSED:
         raise SystemExit(f"run {run.id} ended {mpb.RunState.Name(run.state)}: {run.error}")
     model = jobs.sparsified(
         jobs.ProduceJob(convert.inline_problem(request.inline, Objective.WELFARE))
     )
+    bare_cpu_before = time.thread_time()
     arcs, bare = bare_mcf(model)
+    bare_cpu = time.thread_time() - bare_cpu_before - BUILD_CPU_S.pop()
     greedy = produce.greedy(model)
     result = run.produce
     return {
@@ -208,6 +217,9 @@ def measure(target: str, n: int, m: int, seed: int) -> dict[str, Any]:
         "solve_s": round(run.timings.solve_s, 3),
         "bare_mcf_s": round(bare, 3),
         "ratio_to_bare": round(end_to_end / bare, 3),
+        "cpu_s": round(cpu, 3),
+        "bare_cpu_s": round(bare_cpu, 3),
+        "cpu_ratio_to_bare": round(cpu / bare_cpu, 3),
         "objective": run.objective,
         "greedy_objective": greedy.objective,
         "poor_kg_share": round(result.kpis.poor_kg_sold / max(result.kpis.kg_sold, 1), 4),
@@ -222,7 +234,9 @@ def measure(target: str, n: int, m: int, seed: int) -> dict[str, Any]:
 
 
 def bare_mcf(model: produce.ProduceColumns) -> tuple[int, float]:
-    """The same arcs, solved by SimpleMinCostFlow alone; (arcs, seconds)."""
+    """The same arcs, solved by SimpleMinCostFlow alone; (arcs, seconds). The CPU seconds
+    spent building the arcs and arrays, outside the timing, go to BUILD_CPU_S."""
+    build_started = time.thread_time()
     arcs, _, tables = build_arcs(model)
     n, m = len(model.listings), len(model.orders)
     source, sink = 0, n + m + 1
@@ -233,6 +247,7 @@ def bare_mcf(model: produce.ProduceColumns) -> tuple[int, float]:
     caps = np.concatenate([supply, arcs.capacity, demand, [supply.sum()]]).astype(np.int64)
     value = arcs.margin + tables.listings.bonus[arcs.listing]
     costs = np.concatenate([np.zeros(n), -value, np.zeros(m + 1)]).astype(np.int64)
+    BUILD_CPU_S.append(time.thread_time() - build_started)
     started = time.perf_counter()
     mcf = min_cost_flow.SimpleMinCostFlow()
     mcf.add_arcs_with_capacity_and_unit_cost(
