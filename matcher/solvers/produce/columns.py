@@ -36,8 +36,30 @@ FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
 
-@dataclass(frozen=True)
-class ListingColumns:
+class Columns:
+    """Value equality for dataclasses of numpy columns (the generated ``==`` would ask numpy
+    for the truth of an array)."""
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(
+            _same(getattr(self, f.name), getattr(other, f.name))
+            for f in dataclasses.fields(self)  # type: ignore[arg-type]
+            if f.compare
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable arrays inside
+
+
+def _same(a: object, b: object) -> bool:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return bool(np.array_equal(a, b))  # type: ignore[arg-type]
+    return a == b
+
+
+@dataclass(frozen=True, eq=False)
+class ListingColumns(Columns):
     """Listings, one entry each; strings as codes into ``ProduceColumns``' vocabularies."""
 
     id: Sequence[str]
@@ -56,8 +78,8 @@ class ListingColumns:
         return int(self.quantity.size)
 
 
-@dataclass(frozen=True)
-class OrderColumns:
+@dataclass(frozen=True, eq=False)
+class OrderColumns(Columns):
     id: Sequence[str]
     product: IntArray
     accepts: BoolArray  # [order, grade code]; grades no listing has need no column
@@ -73,8 +95,8 @@ class OrderColumns:
         return int(self.price.size)
 
 
-@dataclass(frozen=True)
-class LaneColumns:
+@dataclass(frozen=True, eq=False)
+class LaneColumns(Columns):
     """Known lanes (``Lane``) by listing and order index."""
 
     listing: IntArray
@@ -90,8 +112,8 @@ class LaneColumns:
         return LaneColumns(*(np.zeros(0, np.int64) for _ in range(7)))
 
 
-@dataclass(frozen=True, kw_only=True)
-class ProduceColumns:
+@dataclass(frozen=True, kw_only=True, eq=False)
+class ProduceColumns(Columns):
     """Everything one produce solve needs, as columns (``ProduceProblem``'s meaning)."""
 
     listings: ListingColumns

@@ -11,7 +11,7 @@ import numpy.typing as npt
 
 from matcher.solvers.common.solving import Objective, SolveStatus, Timings, relative_gap
 from matcher.solvers.produce.arcs import Arcs, Screening
-from matcher.solvers.produce.columns import ProduceColumns
+from matcher.solvers.produce.columns import Columns, ProduceColumns
 from matcher.solvers.produce.flow import FlowSolution
 from matcher.solvers.produce.tables import SHARE_SCALE, Tables
 
@@ -134,8 +134,8 @@ class ProduceResult:
         return self.order_columns.rows()
 
 
-@dataclass(frozen=True)
-class AllocationColumns:
+@dataclass(frozen=True, eq=False)
+class AllocationColumns(Columns):
     """The allocations as columns (what travels back from a solver process), by listing, then
     order; ``listing`` and ``order`` index the problem's, whose ids are ``listing_ids`` and
     ``order_ids``."""
@@ -170,8 +170,8 @@ REASONS = tuple(UnsoldReason)
 NO_FLOOR = -1  # would_sell_at_floor_fen: None
 
 
-@dataclass(frozen=True)
-class UnsoldColumns:
+@dataclass(frozen=True, eq=False)
+class UnsoldColumns(Columns):
     """Listings with unsold kilograms, as columns; ``reason`` indexes ``REASONS``."""
 
     listing_ids: Sequence[str]
@@ -194,8 +194,8 @@ class UnsoldColumns:
         )
 
 
-@dataclass(frozen=True)
-class OutcomeColumns:
+@dataclass(frozen=True, eq=False)
+class OutcomeColumns(Columns):
     """Every order's fill and shadow prices, as columns (see ``OrderOutcome``)."""
 
     order_ids: Sequence[str]

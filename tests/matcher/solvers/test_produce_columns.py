@@ -235,3 +235,13 @@ def test_a_request_converts_to_the_problem_its_objects_make():
     assert np.isinf(got.orders.max_km).all()
     sold = {a.listing_id for a in solve(got).allocations}
     assert sold and sold <= {f"L{i}" for i in range(8)}
+
+
+def test_columns_compare_by_value():
+    """Two conversions of one problem are equal, and a changed entry makes them differ."""
+    problem = ProduceProblem(**base())
+    a, b = as_columns(problem), as_columns(problem)
+    assert a == b
+    first, second = solve(a), solve(b)
+    assert first == dataclasses.replace(second, timings=first.timings)
+    assert with_column(a, "listings", "quantity", 0, 1)() != a
