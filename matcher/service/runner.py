@@ -42,6 +42,7 @@ PRELOAD = [
     "numpy",
     "ortools.graph.python.min_cost_flow",
     "ortools.sat.python.cp_model",
+    "scipy.spatial",
     "matcher.service.jobs",
 ]
 

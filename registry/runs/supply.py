@@ -63,13 +63,18 @@ def open_listings(
     with store.transaction() as session:
         rows = session.execute(stmt).all()
         shares = _shares(session, {row.producer_id for row in rows})
-    return [_listing(dict(row._mapping), shares.get(row.producer_id, ())) for row in rows]
+    return [_listing(tuple(row), shares.get(row.producer_id, ())) for row in rows]
 
 
-def _listing(row: dict[str, Any], shares: tuple[tuple[int, int], ...]) -> OpenListing:
-    if row.pop("producer_kind") == pb.PRODUCER_HOUSEHOLD:
-        row["latitude"], row["longitude"] = coarse(row["latitude"], row["longitude"])
-    return OpenListing(**row, shares=shares)
+def _listing(row: tuple[Any, ...], shares: tuple[tuple[int, int], ...]) -> OpenListing:
+    """A selected row as a record, from its positions: a dictionary per row cost as much as
+    the record itself."""
+    id_, producer, product, grade, kg, floor, lat, lng, start, until, shelf, kind = row
+    if kind == pb.PRODUCER_HOUSEHOLD:
+        lat, lng = coarse(lat, lng)
+    return OpenListing(
+        id_, producer, product, grade, kg, floor, lat, lng, start, until, shelf, shares
+    )
 
 
 def coarse(latitude: float, longitude: float) -> tuple[float, float]:
