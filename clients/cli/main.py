@@ -14,6 +14,7 @@
     fupin aid allocate|ledger|verify|spending|chart|export (see clients/cli/aid.py)
     fupin shipments list|get|dispatch|receive|cancel|pay (clients/cli/season.py)
     fupin dividends pay PRODUCER_ID, fupin account PRODUCER_ID (clients/cli/season.py)
+    fupin hold list|get|confirm|release (clients/cli/holds.py)
     fupin grants disburse|sign|clawback|delivery (clients/cli/grants.py)
     fupin cadres assign|contract [--region CODE] [--commit]
     fupin keys create|list|revoke …, fupin audit
@@ -50,6 +51,7 @@ from clients.cli import cadres as cli_cadres
 from clients.cli import cases as cli_cases
 from clients.cli import grants as season_grants
 from clients.cli import health as cli_health
+from clients.cli import holds as cli_holds
 from clients.cli import keys as cli_keys
 from clients.cli import onboard as cli_onboard
 from clients.cli import outcomes as cli_outcomes
@@ -170,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_aid.add_commands(commands, client)
     season_cli.add_commands(commands, client)
     season_grants.add_commands(commands, client)
+    cli_holds.add_commands(commands, client)
     cli_cadres.add_commands(commands, client)
     cli_cases.add_commands(commands, client)
     cli_resurvey.add_command(commands, client)

@@ -118,6 +118,15 @@ COLUMNS: Mapping[str, tuple[tuple[str, str], ...]] = MappingProxyType(
             ("REJECTED KG", "rejected_kg"),
             ("PAID FEN/KG", "paid_price_fen"),
         ),
+        "holds": (
+            ("ID", "id"),
+            ("STATE", "state"),
+            ("KG", "kg"),
+            ("LISTINGS", "listings"),
+            ("EXPIRES", "expire_time"),
+            ("ORDER", "order_id"),
+            ("RUN", "run_id"),
+        ),
         "watchlist": (
             ("HOUSEHOLD", "household.id"),
             ("CARD", "household.card_number"),
