@@ -45,8 +45,9 @@ SWEEP_BATCH = 500
 MAX_LISTED = 1000
 STATE_NAMES = {HELD: "HOLD_HELD", CONFIRMED: "HOLD_CONFIRMED"}
 STATE_NAMES |= {RELEASED: "HOLD_RELEASED", EXPIRED: "HOLD_EXPIRED"}
-# What confirming or releasing does to a locked HELD hold, in its transaction.
-Change = Callable[[Session, Hold, list[HoldItem], dt.datetime], None]
+# What confirming or releasing does to a locked HELD hold, in its transaction: its ledger
+# entries, appended after the rows are written.
+Change = Callable[[Session, Hold, list[HoldItem], dt.datetime], list[ledger.Entry]]
 
 
 def hold_listings(
@@ -132,7 +133,9 @@ def confirm(
     """HELD -> CONFIRMED: a committed checkout run with one shipment per listing, filling the
     hold's order (or a new one); ABORTED when the named order has no room left."""
 
-    def change(session: Session, hold: Hold, items: list[HoldItem], now: dt.datetime) -> None:
+    def change(
+        session: Session, hold: Hold, items: list[HoldItem], now: dt.datetime
+    ) -> list[ledger.Entry]:
         lock_rows(session, models.Listing, ("reserved_kg",), [i.listing_id for i in items])
         order_id = hold.order_id or _new_order(session, hold)
         if hold.order_id:
@@ -144,11 +147,7 @@ def confirm(
             add_amounts(session, models.Order, "filled_kg", {order_id: hold.kg})
         run = _checkout_run(session, hold, order_id, items)
         hold.state, hold.run_id, hold.order_id, hold.end_time = CONFIRMED, run.id, order_id, now
-        session.flush()  # rows before the ledger's lock (registry/season/shipments.py step)
-        ledger.append(
-            session,
-            [ledger.Entry("produce_commit", run.id, i.listing_id, order_id, i.kg) for i in items],
-        )
+        return [ledger.Entry("produce_commit", run.id, i.listing_id, order_id, i.kg) for i in items]
 
     return _end(store, hold_id, "ConfirmHold", change, reader, request_id, fingerprint, now)
 
@@ -164,8 +163,11 @@ def release(
 ) -> HoldRecord:
     """HELD -> RELEASED: the kilograms return to their listings."""
 
-    def change(session: Session, hold: Hold, items: list[HoldItem], now: dt.datetime) -> None:
+    def change(
+        session: Session, hold: Hold, items: list[HoldItem], now: dt.datetime
+    ) -> list[ledger.Entry]:
         _give_back(session, [hold], items, RELEASED, now)
+        return []
 
     return _end(store, hold_id, "ReleaseHold", change, reader, request_id, fingerprint, now)
 
@@ -199,9 +201,11 @@ def _end(
                     "be confirmed or released"
                 )
             else:
-                change(session, hold, items, now)
+                entries = change(session, hold, items, now)
                 if request_id:
                     remember(session, request_id, method, fingerprint, [hold.id])
+                session.flush()  # rows before the ledger's lock (shipments.py step says why)
+                ledger.append(session, entries)
                 return record(session, hold)
     except IntegrityError as exc:
         raise AlreadyExists("request_id is in use by another request", field="request_id") from exc

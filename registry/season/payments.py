@@ -208,6 +208,8 @@ def _pay(
         )
         for p in payouts:  # in household id order: split_by_shares sorts them
             add_income(session, p.household_id, year, DIVIDENDS, p.amount_fen, store.scoring)
+        if request_id:
+            remember(session, request_id, "PayDividends", fingerprint, [batch])
         session.flush()  # rows first, then the ledger's lock (shipments.step says why)
         ledger.append(
             session,
@@ -221,8 +223,6 @@ def _pay(
                 for p in payouts
             ],
         )
-        if request_id:
-            remember(session, request_id, "PayDividends", fingerprint, [batch])
         return batch, payouts
 
 
