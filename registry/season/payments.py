@@ -32,7 +32,7 @@ from registry.resources import models
 from registry.resources.kinds import PRODUCER
 from registry.resources.store import RegistryStore, new_ids, remember, replayed
 from registry.season import deliveries, entries, shipments
-from registry.season.income import DIVIDENDS, PRODUCE, add_income
+from registry.season.income import DIVIDENDS, PRODUCE, add_income, add_incomes
 from registry.season.models import CANCELLED, RECEIVED, Dividend, Payment, Shipment
 
 COOPERATIVE = 2  # fupin.registry.v1.ProducerKind.PRODUCER_COOPERATIVE
@@ -206,8 +206,8 @@ def _pay(
                 for p in payouts
             ],
         )
-        for p in payouts:  # in household id order: split_by_shares sorts them
-            add_income(session, p.household_id, year, DIVIDENDS, p.amount_fen, store.scoring)
+        amounts = {p.household_id: p.amount_fen for p in payouts}
+        add_incomes(session, amounts, year, DIVIDENDS, store.scoring)
         if request_id:
             remember(session, request_id, "PayDividends", fingerprint, [batch])
         session.flush()  # rows first, then the ledger's lock (shipments.step says why)
