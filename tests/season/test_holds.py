@@ -338,3 +338,31 @@ def test_quick_source_holds_and_the_platform_confirms_over_grpc(server, stock, r
             lambda: season.ReleaseHold(spb.ReleaseHoldRequest(id=answer.hold.id)),
             grpc.StatusCode.FAILED_PRECONDITION,
         )
+
+
+def test_a_hold_travels_over_the_split_matchers_link(server, stock):
+    """The matcher apart from the registry holds through MatcherStoreService: the record
+    (times, items) comes back as the in-process one, and a retried request_id replays it."""
+    from server import grpc_source
+
+    remote, handle = grpc_source.connect(f"127.0.0.1:{server.port}", timeout_s=30)
+    try:
+        kwargs = {
+            "items": [HeldKg(stock.listing_id, 120)],
+            "terms": TERMS,
+            "minutes": 3,
+            "reader": stock.platform,
+            "request_id": "split-1",
+            "fingerprint": "fp",
+        }
+        held = remote.hold_listings(**kwargs)
+        assert (held.state, held.kg, held.items) == (
+            models.HELD,
+            120,
+            (HeldKg(stock.listing_id, 120),),
+        )
+        assert held.expire_time - held.create_time == dt.timedelta(minutes=3)
+        assert remote.hold_listings(**kwargs) == held
+        assert holds.get_hold(server.store, held.id, stock.platform) == held
+    finally:
+        handle.close()
