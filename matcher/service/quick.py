@@ -144,6 +144,8 @@ class QuickSourcer:
         order = _checked(request)
         supply = self.supply().get(order.product)
         response = mpb.QuickSourceResponse()
+        if supply is None and request.HasField("hold"):
+            raise Aborted(f"no open listing of {order.product} fits the order: nothing to hold")
         if supply is None:
             return response
         limit = request.max_results or 10

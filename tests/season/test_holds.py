@@ -338,6 +338,9 @@ def test_quick_source_holds_and_the_platform_confirms_over_grpc(server, stock, r
             lambda: season.ReleaseHold(spb.ReleaseHoldRequest(id=answer.hold.id)),
             grpc.StatusCode.FAILED_PRECONDITION,
         )
+        tea = mpb.QuickSourceRequest(order=order, today="2020-05-10", hold=hold_options)
+        tea.order.product, tea.hold.request_id = "tea", "checkout-2"
+        rpc_fails(lambda: matcher.QuickSource(tea, timeout=30), grpc.StatusCode.ABORTED)
 
 
 def test_a_hold_travels_over_the_split_matchers_link(server, stock):
