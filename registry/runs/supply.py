@@ -22,6 +22,7 @@ from fupin.registry.v1 import resources_pb2 as pb
 from registry.resources import models
 from registry.resources.store import RegistryStore
 from registry.runs.data import OpenListing, OpenOrder
+from registry.season import holds
 
 HOME_DECIMALS = 2
 
@@ -29,7 +30,9 @@ HOME_DECIMALS = 2
 def open_listings(
     store: RegistryStore, *, product: str = "", region_code: str = "", today: str = ""
 ) -> list[OpenListing]:
-    """Listings with kilograms left, still available on `today`, in the region (by village)."""
+    """Listings with kilograms left, still available on `today`, in the region (by village).
+    Kilograms held at checkouts count as taken; expired holds are swept first."""
+    holds.sweep(store)
     lst, pro, vil = models.Listing, models.Producer, models.Village
     # Columns, not ORM entities: a match run reads thousands of these, and building mapped
     # objects made the read take 2.5 times the CPU.
@@ -146,7 +149,9 @@ def open_orders(store: RegistryStore, *, product: str = "", today: str = "") -> 
 
 
 def supply_generation(store: RegistryStore) -> tuple[int, str]:
-    """A cheap fingerprint of the listings table: changes whenever a listing does."""
+    """A cheap fingerprint of the listings table: changes whenever a listing does (and so when
+    an expired hold, swept here, gives its kilograms back)."""
+    holds.sweep(store)
     lst = models.Listing
     with store.transaction() as session:
         count, latest, versions = session.execute(
