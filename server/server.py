@@ -26,6 +26,7 @@ from registry.access import audit, users_servicer
 from registry.access.keys import bootstrap_admin
 from registry.access.users import Credentials
 from registry.ledger import servicer as ledger_service
+from registry.reports import servicer as report_service
 from registry.resources import servicer as service
 from registry.resources.scoring import ScoringConfig
 from registry.resources.store import RegistryStore
@@ -137,6 +138,7 @@ def create_server(settings: Settings, *, address: str | None = None) -> Running:
                 RiskRules.load(settings.scoring_file),
             ),
             season_service.add_to_server(store, server, overdue_days=settings.aid_overdue_days),
+            report_service.add_to_server(store, server),
             grpc_source.add_to_server(source, server),
         ]
         check = probe.database_check(engine)

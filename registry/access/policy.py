@@ -67,6 +67,7 @@ _L = "/fupin.registry.v1.LedgerService/"
 _S = "/fupin.registry.v1.MatcherStoreService/"
 _Y = "/fupin.registry.v1.YearService/"
 _E = "/fupin.registry.v1.SeasonService/"
+_P = "/fupin.registry.v1.ReportService/"
 
 # fmt: off
 POLICY: Mapping[str, frozenset[Role]] = MappingProxyType({
@@ -191,6 +192,11 @@ POLICY: Mapping[str, frozenset[Role]] = MappingProxyType({
     f"{_Y}RecordShock": frozenset({ADMIN, OFFICE}),
     f"{_Y}ListRisks": frozenset({ADMIN, OFFICE, AUDITOR}),
     f"{_Y}WatchAlerts": frozenset({ADMIN, OFFICE, AUDITOR}),
+    # Reports: counts and sums over the key's region (registry/reports/servicer.py).
+    **{
+        f"{_P}{name}": frozenset({ADMIN, OFFICE, AUDITOR})
+        for name in ("StatusReport", "ExitReport", "IncomeReport", "AidReport", "CadreReport")
+    },
     # Internal: a matcher apart from the registry reads and writes through these with its own
     # (admin) key.
     **{
