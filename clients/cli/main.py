@@ -21,6 +21,7 @@
     fupin quick-source ORDER_ID --today YYYY-MM-DD   the best open listings for one order
     fupin outcomes [--run RUN_ID]   what became of each listing (buyer, price, pickup; or why not)
     fupin users create|list|disable|reset-password … (clients/cli/users.py)
+    fupin report status|exits|income|aid|cadres|all … (clients/reports/command.py)
     fupin web [--address HOST:PORT] [--target HOST:PORT]   the web console (web/)
     fupin health [--service NAME]
 
@@ -65,6 +66,7 @@ from clients.cli.output import emit, emit_json, emit_one, say, show
 from clients.client import KINDS, MAX_PAGE_SIZE, RegistryClient
 from clients.errors import CsvFormatError, FupinClientError, UsageError
 from clients.progress import Progress
+from clients.reports import command as cli_reports
 
 if TYPE_CHECKING:
     from server.settings import Settings
@@ -174,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_cases.add_commands(commands, client)
     cli_resurvey.add_command(commands, client)
     cli_risk.add_commands(commands, client)
+    cli_reports.add_commands(commands, client)
     cli_keys.add_commands(commands, client)
     cli_onboard.add_command(commands, client)
     cli_outcomes.add_command(commands, client)
