@@ -135,6 +135,7 @@ def _moves(period: Period) -> Select[Any]:
             in_region(period),
             col(CHANGE.new_status).in_((Status.LIFTED_OUT, Status.RETURNED_TO_POVERTY)),
             col(CHANGE.old_status) != col(CHANGE.new_status),
+            col(CHANGE.old_status) != Status.UNSPECIFIED,  # a first filing is no exit
             col(CHANGE.time) >= year_end(period.first - 1),
             col(CHANGE.time) < year_end(period.last),
         )

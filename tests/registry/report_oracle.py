@@ -100,7 +100,8 @@ def exits(rows: Rows, year: int) -> dict[tuple[str, str], tuple[int, int, int]]:
     out: dict[tuple[str, str], list[set[str]]] = defaultdict(lambda: [set(), set(), set()])
     for household, time, old, new, _ in rows.changes:
         sets = out[rows.area[household]]
-        if end(year - 1) <= time < end(year) and old != new and new in (LIFTED, RETURNED):
+        moved = old not in (0, new) and new in (LIFTED, RETURNED)  # 0: a first filing
+        if end(year - 1) <= time < end(year) and moved:
             sets[0 if new == LIFTED else 1].add(household)
         if new == LIFTED and time < end(year):
             sets[2].add(household)

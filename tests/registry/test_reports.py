@@ -65,7 +65,7 @@ def seeded(server, registry):
         registry.CreateAidProgram(api.CreateAidProgramRequest(aid_program=factories.aid_program()))
         for _ in "ab"
     ]
-    with server.store.transaction() as session:
+    with server.store.transaction(write=True) as session:
         session.execute(insert(models.StatusChange), _history(rng, households))
         session.execute(insert(HouseholdIncome), _incomes(rng, households))
         session.execute(
@@ -92,7 +92,7 @@ def _history(rng, households):
                 [*EDGES, datetime(FIRST, 1, 1, tzinfo=UTC) + timedelta(days=rng.randint(0, 1800))]
             )
             rows.append(
-                {"household_id": h.id, "time": when, "old_status": rng.randint(1, 4),
+                {"household_id": h.id, "time": when, "old_status": rng.randint(0, 4),
                  "new_status": rng.randint(1, 4), "score": 50, "reason": "seeded"}
             )  # fmt: skip
     return rows
@@ -118,7 +118,7 @@ def _grant(server, rng, year, households, programmes):
         if rng.random() < 0.4
     ]  # fmt: skip
     stamp = datetime(year, 6, 1, tzinfo=UTC)
-    with pytest.MonkeyPatch.context() as patch, server.store.transaction() as session:
+    with pytest.MonkeyPatch.context() as patch, server.store.transaction(write=True) as session:
         patch.setattr(chain.models, "utcnow", lambda: stamp)
         chain.append(session, entries)
 
@@ -162,6 +162,7 @@ def test_exits_returns_and_the_return_rate(reports, server, seeded, area):
     rows = oracle.read(server.store, by_village=area == rpb.BY_VILLAGE)
     got = reports.ExitReport(request(area)).rows
     assert any(r.returns for r in got) and any(r.exits for r in got)
+    assert any(old == 0 and new == 3 for _, _, old, new, _ in rows.changes)  # filed lifted out
     for year in range(FIRST, LAST + 1):
         mine = {
             (r.area.area_code, r.area.area_name): (r.exits, r.returns, r.ever_lifted_out)

@@ -109,9 +109,10 @@ class ReportServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ExitReport(self, request, context):
-        """Exits (退出: a history entry into LIFTED_OUT from another status), returns (返贫: into
-        RETURNED_TO_POVERTY) and the return rate per year: households that returned in the year
-        over households lifted out at some time by the year's end.
+        """Exits (退出: a history entry into LIFTED_OUT from another status; a household's first
+        filing is none), returns (返贫: into RETURNED_TO_POVERTY) and the return rate per year:
+        households that returned in the year over households lifted out at some time by the
+        year's end (first filings included).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

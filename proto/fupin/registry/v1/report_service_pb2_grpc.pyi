@@ -56,9 +56,10 @@ class ReportServiceStub:
     entry before then), per county or village. Areas without households are left out.
     """
     ExitReport: _grpc.UnaryUnaryMultiCallable[_report_service_pb2.ReportRequest, _report_service_pb2.ExitReportResponse]
-    """Exits (退出: a history entry into LIFTED_OUT from another status), returns (返贫: into
-    RETURNED_TO_POVERTY) and the return rate per year: households that returned in the year
-    over households lifted out at some time by the year's end.
+    """Exits (退出: a history entry into LIFTED_OUT from another status; a household's first
+    filing is none), returns (返贫: into RETURNED_TO_POVERTY) and the return rate per year:
+    households that returned in the year over households lifted out at some time by the
+    year's end (first filings included).
     """
     IncomeReport: _grpc.UnaryUnaryMultiCallable[_report_service_pb2.ReportRequest, _report_service_pb2.IncomeReportResponse]
     """Income of poor households per year, from their income records (produce paid for,
@@ -106,9 +107,10 @@ class ReportServiceAsyncStub(ReportServiceStub):
     entry before then), per county or village. Areas without households are left out.
     """
     ExitReport: _aio.UnaryUnaryMultiCallable[_report_service_pb2.ReportRequest, _report_service_pb2.ExitReportResponse]  # type: ignore[assignment]
-    """Exits (退出: a history entry into LIFTED_OUT from another status), returns (返贫: into
-    RETURNED_TO_POVERTY) and the return rate per year: households that returned in the year
-    over households lifted out at some time by the year's end.
+    """Exits (退出: a history entry into LIFTED_OUT from another status; a household's first
+    filing is none), returns (返贫: into RETURNED_TO_POVERTY) and the return rate per year:
+    households that returned in the year over households lifted out at some time by the
+    year's end (first filings included).
     """
     IncomeReport: _aio.UnaryUnaryMultiCallable[_report_service_pb2.ReportRequest, _report_service_pb2.IncomeReportResponse]  # type: ignore[assignment]
     """Income of poor households per year, from their income records (produce paid for,
@@ -165,9 +167,10 @@ class ReportServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _report_service_pb2.ReportRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_report_service_pb2.ExitReportResponse, _abc.Awaitable[_report_service_pb2.ExitReportResponse]]:
-        """Exits (退出: a history entry into LIFTED_OUT from another status), returns (返贫: into
-        RETURNED_TO_POVERTY) and the return rate per year: households that returned in the year
-        over households lifted out at some time by the year's end.
+        """Exits (退出: a history entry into LIFTED_OUT from another status; a household's first
+        filing is none), returns (返贫: into RETURNED_TO_POVERTY) and the return rate per year:
+        households that returned in the year over households lifted out at some time by the
+        year's end (first filings included).
         """
 
     @_abc_1.abstractmethod
