@@ -12,7 +12,9 @@
    services are SERVING and the console's sign-in page answers (`up_s`).
 4. The demo through the published ports, with the admin key the registry wrote (`demo_ok`).
 5. Scale: three matchers behind nginx (service lb, :50052); RUNS small MatchProduce runs
-   through it, counted per replica from each one's /metrics (`runs_per_replica`).
+   through it, counted per replica from each one's /metrics (`runs_per_replica`). A page of
+   ListMatchRuns from one replica pages on at another (`paged_across_replicas`: they share
+   the page-token key file).
 6. Kill: a large solve sent to one replica's own port, that container SIGKILLed while the
    run is RUNNING, then started again: the run must be FAILED with no allocation, the same
    selection must solve through the balancer, and the ledger must be intact with as many
@@ -26,7 +28,6 @@ import argparse
 import json
 import os
 import random
-import shutil
 import subprocess
 import sys
 import threading
@@ -46,6 +47,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bench import data, market
 from bench.common import matcher_channel, say
+from bench.docker_engine import Compose, Engine
 from bench.topology import wait_serving
 from clients import auth
 from clients.client import (
@@ -96,6 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         line["replicas"] = len(replicas)
         people = seed_people(random.Random(19))
         line["runs_per_replica"] = spread(compose, replicas, people, args.runs)
+        line["paged_across_replicas"] = page_across(compose, replicas)
         line.update(kill_mid_solve(compose, replicas, people, args.kill_listings))
     except BaseException:
         compose.run("ps")
@@ -105,73 +108,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.keep:
             line["down_s"] = timed(lambda: compose.run("down", "-v"))
     print(json.dumps(line), flush=True)
-    ok = line.get("demo_ok") and line.get("lost") == 0 and all(line["runs_per_replica"])
+    ok = (
+        line.get("demo_ok")
+        and line.get("lost") == 0
+        and all(line["runs_per_replica"])
+        and line.get("paged_across_replicas")
+    )
     return 0 if ok else 1
-
-
-class Engine:
-    """The docker CLI that talks to a running engine (Debian's, which matches its dockerd)."""
-
-    def __init__(self, docker: str) -> None:
-        self.docker = docker
-
-    @classmethod
-    def ensure(cls) -> Engine:
-        if not shutil.which("dockerd") or not shutil.which("docker-compose"):
-            say("compose_e2e: installing docker.io and docker-compose (Debian)")
-            apt = ["apt-get", "install", "-y", "-q", "docker.io", "docker-compose"]
-            subprocess.run(["apt-get", "update", "-q"], check=True, stdout=subprocess.DEVNULL)
-            subprocess.run(apt, check=True, stdout=subprocess.DEVNULL)
-        engine = cls("/usr/bin/docker" if Path("/usr/bin/docker").exists() else "docker")
-        if not engine.answers():
-            say("compose_e2e: starting dockerd --iptables=false")
-            (ROOT / "var").mkdir(exist_ok=True)
-            log = (ROOT / "var" / "dockerd.log").open("ab")
-            subprocess.Popen(
-                ["dockerd", "--iptables=false"], stdout=log, stderr=log, start_new_session=True
-            )
-            deadline = time.monotonic() + 60
-            while not engine.answers():
-                if time.monotonic() > deadline:
-                    raise SystemExit(
-                        "compose_e2e: dockerd did not answer in 60 s (var/dockerd.log)"
-                    )
-                time.sleep(0.5)
-        return engine
-
-    def answers(self) -> bool:
-        done = subprocess.run([self.docker, "info"], capture_output=True, check=False)
-        return done.returncode == 0
-
-    def output(self, *argv: str) -> str:
-        return subprocess.run(
-            [self.docker, *argv], capture_output=True, text=True, check=True
-        ).stdout.strip()
-
-
-class Compose:
-    def __init__(self, engine: Engine, env: dict[str, str]) -> None:
-        self.engine = engine
-        self.env = env
-        self.command = (
-            ["docker-compose"] if shutil.which("docker-compose") else ["docker", "compose"]
-        )
-
-    def run(self, *argv: str) -> None:
-        subprocess.run(
-            [*self.command, *argv], cwd=ROOT, env=self.env, check=True, stdout=sys.stderr
-        )
-
-    def output(self, *argv: str) -> str:
-        done = subprocess.run(
-            [*self.command, *argv], cwd=ROOT, env=self.env, capture_output=True, text=True
-        )
-        if done.returncode != 0:
-            raise SystemExit(f"compose_e2e: {' '.join(argv)}: {done.stderr.strip()}")
-        return done.stdout.strip()
-
-    def containers(self, service: str) -> list[str]:
-        return sorted(self.output("ps", "-q", service).split())
 
 
 def build(compose: Compose, public: bool) -> None:
@@ -253,6 +196,24 @@ def spread(compose: Compose, replicas: list[str], people: Any, runs: int) -> lis
             if run.state != mpb.PROPOSED:
                 raise SystemExit(f"compose_e2e: run {run.id} ended {mpb.RunState.Name(run.state)}")
     return [match_calls(compose, c) - b for c, b in zip(replicas, before, strict=True)]
+
+
+def page_across(compose: Compose, replicas: list[str]) -> bool:
+    """ListMatchRuns' first page from one replica, the next from another: the second must
+    answer, with other runs than the first."""
+    first_at, next_at = (replica_address(compose, c) for c in replicas[:2])
+    with matcher_stub(first_at) as matcher:
+        first = matcher.ListMatchRuns(mpb.ListMatchRunsRequest(page_size=2), timeout=30)
+    with matcher_stub(next_at) as matcher:
+        following = matcher.ListMatchRuns(
+            mpb.ListMatchRunsRequest(page_size=2, page_token=first.next_page_token), timeout=30
+        )
+    seen = {run.id for run in first.runs}
+    return (
+        bool(first.next_page_token)
+        and bool(following.runs)
+        and not seen & {run.id for run in following.runs}
+    )
 
 
 def kill_mid_solve(

@@ -42,9 +42,9 @@ if __package__ in {None, ""}:  # run as a script: make the repository importable
 
 from bench.cluster import throwaway_cluster
 from bench.common import say
-from bench.fault_context import Context, Line, setup
-from bench.fault_matcher import matcher_kill_solve
-from bench.fault_registry import postgres_restart, registry_kill_commit, registry_kill_import
+from bench.fault.context import Context, Line, setup
+from bench.fault.matcher import matcher_kill_solve
+from bench.fault.registry import postgres_restart, registry_kill_commit, registry_kill_import
 from bench.topology import Topology
 
 

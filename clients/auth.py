@@ -17,6 +17,8 @@ from typing import Any
 
 import grpc
 
+from clients import i18n
+
 DEFAULT_KEY_FILE = Path("var/admin.key")
 Call = Callable[..., Any]
 
@@ -43,6 +45,13 @@ def resolve_key(explicit: str | None = None) -> str | None:
 
 def key_metadata(api_key: str | None) -> list[tuple[str, str]]:
     return [("authorization", f"Bearer {api_key}")] if api_key else []
+
+
+def language_metadata(language: str | None = None) -> list[tuple[str, str]]:
+    """`accept-language` for the language people read (clients/i18n.py's, unless given): the
+    server then sends its errors' descriptions in it too (server/messages.py)."""
+    chosen = language or i18n.language()
+    return [("accept-language", "zh-CN" if chosen == "zh_CN" else "en")]
 
 
 def tls_credentials(
@@ -73,13 +82,14 @@ def open_channel(
     credentials: grpc.ChannelCredentials | None = None,
     options: list[tuple[str, Any]] | None = None,
 ) -> grpc.Channel:
-    """A channel to target (TLS when credentials are given) whose calls all carry the key."""
+    """A channel to target (TLS when credentials are given) whose calls all carry the key and
+    the language of clients/i18n.py."""
     if credentials is not None:
         channel = grpc.secure_channel(target, credentials, options=options)
     else:
         channel = grpc.insecure_channel(target, options=options)
-    metadata = key_metadata(api_key)
-    return grpc.intercept_channel(channel, KeyInterceptor(metadata)) if metadata else channel
+    metadata = key_metadata(api_key) + language_metadata()
+    return grpc.intercept_channel(channel, KeyInterceptor(metadata))
 
 
 def client_channel(target: str, options: list[tuple[str, Any]] | None = None) -> grpc.Channel:

@@ -13,7 +13,8 @@ listings: producer_id, product, grade, quantity_kg, floor_price_fen, available_f
     available_until, shelf_life_days
 cadres: display_name, rank (e.g. SECTION_CHIEF), skills (e.g. `agronomy;ecommerce`), home_unit,
     latitude, longitude, max_distance_km, [current_village_id], [pinned] (default false),
-    [available] (default true), [home_region_code] (the home unit's administrative code prefix)
+    [available] (default true), [home_region_code] (the home unit's administrative code prefix),
+    [contract_quota] (effort units this cadre may carry in contracting; empty: its rank's quota)
 
 Columns in brackets may be left out. Rows are numbered from 0 after the header, as the server
 numbers them (`households[17].members` is the 18th data row); errors also give the line.
@@ -53,6 +54,7 @@ class Column:
     path: str  # the message field it fills: "indicators.health"
     codec: Codec
     default: str | None = None  # set: the column may be left out of the header
+    optional: bool = False  # an empty cell leaves the (proto3 optional) field unset
     parents: tuple[str, ...] = field(init=False)
     leaf: str = field(init=False)
 
@@ -63,6 +65,8 @@ class Column:
 
     def put(self, message: Any, value: Any) -> None:
         """Set the field on a message (slow path, used to find which cell a message refused)."""
+        if value is None:  # an optional cell left empty
+            return
         for name in self.parents:
             message = getattr(message, name)
         if isinstance(value, list):
@@ -74,14 +78,18 @@ class Column:
 
     def put_in(self, fields: dict[str, Any], value: Any) -> None:
         """Set the field in a nested dict of constructor arguments (the fast path)."""
+        if value is None:  # an optional cell left empty
+            return
         for name in self.parents:
             fields = fields.setdefault(name, {})
         fields[self.leaf] = value
 
     def take(self, message: Any) -> Any:
-        for name in (*self.parents, self.leaf):
+        for name in self.parents:
             message = getattr(message, name)
-        return message
+        if self.optional and not message.HasField(self.leaf):
+            return None
+        return getattr(message, self.leaf)
 
 
 def _integer(text: str) -> int:
@@ -131,6 +139,14 @@ def _enums(enum: Any) -> Codec:
     return Codec(
         lambda text: [one.parse(part) for part in _split(text)],
         lambda values: ";".join(enum.Name(v) for v in values),
+    )
+
+
+def _optional(codec: Codec) -> Codec:
+    """An empty cell is None (the field stays unset) and None writes as an empty cell."""
+    return Codec(
+        lambda text: codec.parse(text) if text.strip() else None,
+        lambda value: "" if value is None else codec.format(value),
     )
 
 
@@ -200,6 +216,7 @@ CADRE_COLUMNS = (
     Column("pinned", "pinned", BOOLEAN, default="false"),
     Column("available", "available", BOOLEAN, default="true"),
     Column("home_region_code", "home_region_code", TEXT, default=""),
+    Column("contract_quota", "contract_quota", _optional(INTEGER), default="", optional=True),
 )
 
 

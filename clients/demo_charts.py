@@ -12,6 +12,7 @@ matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt
 
 from clients.chart_fonts import use_cjk_font
+from clients.demo_season import Season
 from clients.i18n import _, language
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 
@@ -106,6 +107,39 @@ def income(run: mpb.MatchRun, path: Path) -> Path:
         ax.set_ylim(0, max(baseline, ours, 1) * 1.2)
     fig.suptitle(_("Zhao'an green plums, 2020 season: impoverished and at-risk growers"))
     return save_figure(fig, path)
+
+
+def money(season: Season, out_dir: Path) -> Path:
+    """The season's money in thousands of yuan: what each buyer paid; where it went (household
+    growers, cooperatives, on to their members, medical aid); what households gained by source."""
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4.2), dpi=110)
+    paid = sorted(season.paid_fen.items(), key=lambda item: item[1])
+    flows = [
+        (_("to household growers"), season.to_growers_fen),
+        (_("to cooperatives"), season.to_cooperatives_fen),
+        (_("cooperatives to members"), season.dividends_fen),
+        (_("medical aid to a household"), season.grant_fen),
+    ]
+    income = [
+        (_("produce sales"), season.income.get("produce", 0)),
+        (_("dividends"), season.income.get("dividends", 0)),
+        (_("aid received"), season.income.get("aid", 0)),
+    ]
+    panels = [
+        (axes[0], _("paid by each buyer"), [(short_name(n), f) for n, f in paid], "tab:red"),
+        (axes[1], _("where the money went"), flows[::-1], "tab:blue"),
+        (axes[2], _("income of filed poor households"), income[::-1], "tab:green"),
+    ]
+    for ax, title, bars, color in panels:
+        drawn = ax.barh([label for label, _fen in bars], [f / 1e5 for _l, f in bars], color=color)
+        ax.bar_label(drawn, fmt="%.1f", padding=3, fontsize=8)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlim(0, max([f / 1e5 for _l, f in bars] + [0.1]) * 1.3)
+        ax.tick_params(axis="y", labelsize=8)
+        ax.grid(axis="x", alpha=0.3)
+        ax.set_xlabel(_("thousand yuan"), fontsize=8)
+    fig.suptitle(_("Zhao'an green plums, 2020 season: the money after the commit"))
+    return save_figure(fig, out_dir / "demo_money.png")
 
 
 def short_name(name: str) -> str:

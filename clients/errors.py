@@ -2,12 +2,16 @@
 
 `from_rpc_error` unpacks the google.rpc.Status the server sends in the trailers (its
 google.rpc.BadRequest details become `field_violations`), so callers catch `NotFoundError` and
-read `error.field_violations` instead of decoding trailers themselves.
+read `error.field_violations` instead of decoding trailers themselves. `message` and the
+violations' descriptions are the server's English; `localized_message` and
+`localized_violations` the same in the language the client asked for (accept-language), where
+the server had a translation (google.rpc.LocalizedMessage), else the English again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import grpc
 from google.rpc import error_details_pb2
@@ -36,6 +40,8 @@ class FupinClientError(Exception):
         self.code = code or self.default_code
         self.message = message
         self.field_violations: FieldViolations = list(field_violations)
+        self.localized_message = message
+        self.localized_violations: FieldViolations = list(field_violations)
 
 
 class InvalidArgumentError(FupinClientError):
@@ -109,20 +115,27 @@ def from_rpc_error(error: grpc.RpcError) -> FupinClientError:
     code = call.code() if hasattr(call, "code") else grpc.StatusCode.UNKNOWN
     message = (call.details() if hasattr(call, "details") else None) or str(code.name)
     cls = _BY_CODE.get(code, FupinClientError)
-    return cls(message, _field_violations(call), code=code)
-
-
-def _field_violations(call: grpc.Call) -> FieldViolations:
-    try:
-        status = rpc_status.from_call(call)
-    except (ValueError, AttributeError):  # mismatched or absent status trailers
-        return []
-    if status is None:
-        return []
-    out: FieldViolations = []
-    for detail in status.details:
+    status = _status(call)
+    english: FieldViolations = []
+    localized: FieldViolations = []
+    failure = cls(message, code=code)
+    for detail in status.details if status is not None else ():
         if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
             bad = error_details_pb2.BadRequest()
             detail.Unpack(bad)
-            out.extend((v.field, v.description) for v in bad.field_violations)
-    return out
+            for v in bad.field_violations:
+                english.append((v.field, v.description))
+                localized.append((v.field, v.localized_message.message or v.description))
+        elif detail.Is(error_details_pb2.LocalizedMessage.DESCRIPTOR):
+            said = error_details_pb2.LocalizedMessage()
+            detail.Unpack(said)
+            failure.localized_message = said.message or message
+    failure.field_violations, failure.localized_violations = english, localized
+    return failure
+
+
+def _status(call: grpc.Call) -> Any:
+    try:
+        return rpc_status.from_call(call)
+    except (ValueError, AttributeError):  # mismatched or absent status trailers
+        return None

@@ -13,6 +13,7 @@ Chinese the term an office uses; their catalog entries have the enum's full name
 
 from __future__ import annotations
 
+import argparse
 import gettext
 import os
 from pathlib import Path
@@ -87,3 +88,29 @@ def enum_name(enum: EnumDescriptor, number: int) -> str:
     if value is None:
         return str(number)
     return _active.pgettext(enum.full_name, value.name)
+
+
+# argparse's own words, translated in the catalog (argparse asks gettext for them by these).
+ARGPARSE_WORDS = (
+    N_("usage: "),
+    N_("positional arguments"),
+    N_("options"),
+    N_("show this help message and exit"),
+    N_("%(prog)s: error: %(message)s\n"),
+    N_("the following arguments are required: %s"),
+    N_("unrecognized arguments: %s"),
+    N_("invalid choice: %(value)r (choose from %(choices)s)"),
+    N_("argument %(argument_name)s: %(message)s"),
+    N_("expected one argument"),
+    N_("invalid %(type)s value: %(value)r"),
+    N_("ambiguous option: %(option)s could match %(matches)s"),
+    N_("one of the arguments %s is required"),
+    N_("not allowed with argument %s"),
+)
+
+
+def argparse_speaks_it() -> None:
+    """argparse says "usage:", "options" and its errors through the gettext functions it
+    imported; pointed at this module's, they come from our catalog in --lang's language."""
+    argparse._ = _  # type: ignore[attr-defined]
+    argparse.ngettext = ngettext  # type: ignore[attr-defined]

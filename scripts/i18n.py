@@ -33,6 +33,9 @@ from fupin.registry.v1 import (  # noqa: E402
     season_service_pb2,
     year_service_pb2,
 )
+from server.messages import DOMAIN as SERVER_DOMAIN  # noqa: E402
+from server.messages import LOCALE_DIR as SERVER_LOCALE_DIR  # noqa: E402
+from server.messages import LOCALES as SERVER_LOCALES  # noqa: E402
 
 KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2)}
 ENUM_MODULES = (
@@ -62,8 +65,22 @@ def template() -> Catalog:
     return catalog
 
 
-def sync(pot: Catalog, language: str) -> Catalog:
-    path = LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+def server_template() -> Catalog:
+    """The server's error texts: the patterns of server/messages.py (their holes in braces)."""
+    catalog = Catalog(project="fupin", charset="utf-8")
+    for path, line, message, _comments, context in extract_from_dir(
+        ROOT / "server",
+        method_map=[("messages.py", "python")],
+        keywords={"N_": None},
+    ):
+        catalog.add(message, locations=[(f"server/{path}", line)], context=context)
+    return catalog
+
+
+def sync(
+    pot: Catalog, language: str, locale_dir: Path = LOCALE_DIR, domain: str = DOMAIN
+) -> Catalog:
+    path = locale_dir / language / "LC_MESSAGES" / f"{domain}.po"
     if path.exists():
         with path.open("rb") as f:
             catalog = read_po(f, locale=language)
@@ -100,6 +117,15 @@ def main() -> int:
         missing = sum(1 for m in catalog if m.id and not m.string)
         if language != "en":
             print(f"{language}: {len(catalog) - 1} messages, {missing} untranslated")
+    server_pot = server_template()
+    with (SERVER_LOCALE_DIR / f"{SERVER_DOMAIN}.pot").open("wb") as f:
+        write_po(f, server_pot, width=100, sort_output=True, omit_header=True)
+    for language in SERVER_LOCALES:
+        catalog = sync(server_pot, language, SERVER_LOCALE_DIR, SERVER_DOMAIN)
+        po = SERVER_LOCALE_DIR / language / "LC_MESSAGES" / f"{SERVER_DOMAIN}.po"
+        (po.with_suffix(".mo")).write_bytes(compile_po(po))
+        missing = sum(1 for m in catalog if m.id and not m.string)
+        print(f"server {language}: {len(catalog) - 1} messages, {missing} untranslated")
     return 0
 
 

@@ -1,6 +1,7 @@
 """The server interceptor: one log line per RPC and the mapping of errors to gRPC status.
 
-FupinError subclasses become their status code with google.rpc details (field violations);
+FupinError subclasses become their status code with google.rpc details (field violations),
+translated for a caller whose `accept-language` asks for Chinese (server/messages.py);
 anything else becomes INTERNAL with a log entry and no traceback sent to the caller.
 """
 
@@ -19,7 +20,7 @@ from registry.access import policy as access
 from registry.access.policy import Principal
 from registry.errors import FupinError, InvalidArgument
 from registry.resources.requests import request_id_of
-from server import limits
+from server import limits, messages
 from server.admission import Admission
 from server.guard import Guard
 from server.metrics import Metrics
@@ -139,6 +140,7 @@ class _Call:
         self.principal: Principal | None = None
         self.code = grpc.StatusCode.OK
         self.request_id = request_id_of(context)
+        self.accept_language = _accept_language(context)
         self.start = 0.0
 
     def __enter__(self) -> _Call:
@@ -181,10 +183,20 @@ class _Call:
             return fn()
         except FupinError as exc:
             self.code = exc.code
-            self.context.abort_with_status(rpc_status.to_status(exc.to_status()))
+            status = exc.to_status()
+            messages.localize(status, self.accept_language)  # beside the English, if asked
+            self.context.abort_with_status(rpc_status.to_status(status))
         except Exception:
             self.code = grpc.StatusCode.INTERNAL
             log.exception("rpc_internal_error")
             self.context.abort(
                 grpc.StatusCode.INTERNAL, f"internal error (request id {self.request_id})"
             )
+
+
+def _accept_language(context: grpc.ServicerContext) -> str:
+    """The caller's `accept-language` metadata (the CLI's --lang, the console's page), or ""."""
+    for key, value in context.invocation_metadata() or ():
+        if key == "accept-language" and isinstance(value, str):
+            return value[:200]
+    return ""

@@ -27,6 +27,7 @@ from registry.access.keys import bootstrap_admin
 from registry.access.users import Credentials
 from registry.ledger import servicer as ledger_service
 from registry.reports import servicer as report_service
+from registry.resources import query
 from registry.resources import servicer as service
 from registry.resources.scoring import ScoringConfig
 from registry.resources.store import RegistryStore
@@ -86,6 +87,7 @@ def create_server(settings: Settings, *, address: str | None = None) -> Running:
     registry_target and marks FAILED the runs its dead predecessors left active. Callers are
     checked against the API keys in the database, or, in a matcher alone, by the registry."""
     check_transport(settings, address or settings.address)
+    query.use_signing_key(settings.page_token_key, settings.page_token_key_file)
     limit = settings.max_message_mb * 1024 * 1024
     metrics = Metrics()
     limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)

@@ -41,9 +41,11 @@ class Settings(BaseSettings):
     # Key of the household pseudonyms in the transparency export (keep it secret and fixed,
     # so tokens stay the same between exports); empty: a random key per server start.
     transparency_salt: str = ""
-    # Key signing the page tokens of every List (registry/resources/query.py reads it from the
-    # environment); empty: a random key per process. Servers that share callers share it.
+    # Key signing the page tokens of every List (registry/resources/query.py), or a file
+    # holding it (made with a random key by the first process to start); both empty: a random
+    # key per process. Servers that share callers (replicas, a split deployment) share it.
     page_token_key: str = ""
+    page_token_key_file: Path | None = None
     # Committed aid grants not disbursed after this many days are flagged (GetAidDelivery).
     aid_overdue_days: int = Field(default=30, ge=1, le=3650)
     # Access control (docs/access.md): TLS, and the admin key made at first start.

@@ -79,6 +79,22 @@ def producer_for(household_id: str, **kw: Any) -> pb.Producer:
     return pb.Producer(**fields)
 
 
+def cooperative(village_id: str, shares: dict[str, int], **kw: Any) -> pb.Producer:
+    """A cooperative of these member households (household id -> share permille)."""
+    fields: dict[str, Any] = {
+        "kind": pb.PRODUCER_COOPERATIVE,
+        "display_name": "Plum cooperative",
+        "village_id": village_id,
+        "location": pb.LatLng(latitude=23.72, longitude=117.17),
+        "members": [
+            pb.CooperativeMember(household_id=hh, share_permille=share)
+            for hh, share in shares.items()
+        ],
+    }
+    fields.update(kw)
+    return pb.Producer(**fields)
+
+
 def listing(producer_id: str, **kw: Any) -> pb.Listing:
     fields: dict[str, Any] = {
         "producer_id": producer_id,

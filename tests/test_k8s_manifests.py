@@ -76,5 +76,10 @@ def test_secrets_come_from_the_generated_secret(rendered: dict[tuple[str, str], 
     assert set(rendered[("Secret", secret)]["data"]) == {
         "db-password",
         "transparency-salt",
+        "page-token-key",
         "ledger-signing-key",
     }
+    for service in ("registry", "matcher"):  # page tokens good at any replica of either
+        env = {e["name"]: e for e in container(rendered, "Deployment", service)["env"]}
+        reference = env["FUPIN_PAGE_TOKEN_KEY"]["valueFrom"]["secretKeyRef"]
+        assert reference == {"name": secret, "key": "page-token-key"}

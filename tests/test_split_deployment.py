@@ -75,7 +75,10 @@ def test_demo_runs_through_registry_and_matcher_apart(tmp_path):
             states = conn.execute(text("SELECT state FROM match_run")).scalars().all()
             allocated = conn.execute(text("SELECT sum(kg) FROM run_allocation")).scalar()
             reserved = conn.execute(text("SELECT sum(reserved_kg) FROM listing")).scalar()
-            ledger = conn.execute(text("SELECT sum(quantity) FROM ledger_entry")).scalar()
+            ledger = conn.execute(
+                text("SELECT sum(quantity) FROM ledger_entry WHERE kind = 'produce_commit'")
+            ).scalar()
+            received = conn.execute(text("SELECT count(*) FROM shipment WHERE state = 3")).scalar()
         engine.dispose()
     assert matcher_nice == min(registry_nice + 3, 19)
     assert "fupin.matcher.v1.MatcherService" in matcher_services
@@ -83,7 +86,8 @@ def test_demo_runs_through_registry_and_matcher_apart(tmp_path):
     assert "fupin.registry.v1.RegistryService" in registry_services
     assert "fupin.matcher.v1.MatcherService" not in registry_services
     assert "committed run" in demo.stdout and "tonnes by buyer" in demo.stdout
-    assert states == [4]  # COMMITTED
+    assert states == [4, 4]  # the produce run and the demo's medical-aid run, COMMITTED
+    assert received and f"{received} shipments received" in demo.stdout  # the season went on
     assert allocated and allocated == reserved == ledger
     assert (tmp_path / "out" / "demo_flows.png").exists()
 

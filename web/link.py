@@ -43,21 +43,27 @@ class Channels:
         if self.matcher is not self.registry:
             self.matcher.close()
 
-    def link(self, token: str) -> Link:
-        return Link(self, token)
+    def link(self, token: str, lang: str = "en") -> Link:
+        return Link(self, token, lang)
 
 
 class Link:
-    """The services as one signed-in user calls them."""
+    """The services as one signed-in user calls them, in the page's language: the server's
+    error texts come back in it too (`accept-language`, server/messages.py)."""
 
-    def __init__(self, channels: Channels, token: str) -> None:
+    def __init__(self, channels: Channels, token: str, lang: str = "en") -> None:
         if not token:
             raise ValueError("a link needs the user's session token")
         self.token = token
         self.timeout_s = channels.timeout_s
-        self.metadata = auth.key_metadata(token)
+        language = [("accept-language", lang)]
+        self.metadata = auth.key_metadata(token) + language
         self.registry = RegistryClient(
-            channels.target, channel=channels.registry, api_key=token, timeout_s=channels.timeout_s
+            channels.target,
+            channel=channels.registry,
+            api_key=token,
+            timeout_s=channels.timeout_s,
+            metadata=language,
         )
         self._stubs = {
             "registry": api_grpc.RegistryServiceStub(channels.registry),

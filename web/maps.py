@@ -62,7 +62,9 @@ def svg(points: list[Point], lines: list[Line], title: str) -> str:
         x, y = at[p.key]
         parts.append(
             f'<circle class="{p.kind}" cx="{x}" cy="{y}" r="5"><title>{escape(p.label)}</title>'
-            f'</circle><text x="{x + 7}" y="{y + 4}">{escape(p.label[:16])}</text>'
+            "</circle>"
         )
+        if p.label:  # a point without a label is drawn bare
+            parts.append(f'<text x="{x + 7}" y="{y + 4}">{escape(p.label[:16])}</text>')
     parts.append("</svg>")
     return "".join(parts)

@@ -24,9 +24,11 @@ from clients.errors import (
     UnavailableError,
 )
 from web import i18n
+from web.launcher import Launcher
 from web.link import Channels, Link
 from web.session import Cookies, Session, secret_key
 from web.settings import WebSettings
+from web.throttle import SignInThrottle
 
 HERE = Path(__file__).resolve().parent
 HOME = {
@@ -47,6 +49,10 @@ class Console:
         self.channels = Channels(settings)
         secure = settings.tls_cert_file is not None
         self.cookies = Cookies(secret_key(settings.secret_key_file), secure=secure)
+        self.runs = Launcher()  # runs started from pages, watched on their own page
+        self.sign_ins = SignInThrottle(
+            settings.sign_in_failures_per_address, settings.sign_in_window_s
+        )
         self.templates = Environment(
             loader=FileSystemLoader(HERE / "templates"),
             autoescape=select_autoescape(["html"]),
@@ -66,7 +72,7 @@ class Ctx:
 
     @property
     def link(self) -> Link:
-        return self.console.channels.link(self.session.token)
+        return self.console.channels.link(self.session.token, self.lang)
 
     def render(self, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
         flash, self.session.flash = self.session.flash, ""
@@ -122,16 +128,15 @@ def page(
             session.token = ""
             return ctx.redirect("/sign-in", "session_over")
         except PermissionDeniedError as error:
-            return ctx.render(
-                "message.html", status_code=403, message=f"{ctx.t('denied')} ({error.message})"
-            )
+            said = error.localized_message  # the server's text in the page's language
+            denied = ctx.t("denied")
+            return ctx.render("message.html", status_code=403, message=f"{denied} ({said})")
         except NotFoundError:
             return ctx.render("message.html", status_code=404, message=ctx.t("not_found"))
         except UnavailableError:
             return ctx.render("message.html", status_code=503, message=ctx.t("unavailable"))
         except FupinClientError as error:
-            return ctx.render(
-                "message.html", status_code=400, message=f"{ctx.t('error')}: {error.message}"
-            )
+            said = error.localized_message
+            return ctx.render("message.html", status_code=400, message=f"{ctx.t('error')}: {said}")
 
     return endpoint

@@ -20,3 +20,7 @@ class WebSettings(BaseSettings):
     # every user signs in again.
     secret_key_file: Path = Path("var/web.key")
     timeout_s: float = 10.0  # deadline of each gRPC call
+    # Failed sign-ins one client address may make in sign_in_window_s before it is refused
+    # for the rest of the window (web/throttle.py); 0: no limit.
+    sign_in_failures_per_address: int = 20
+    sign_in_window_s: float = 900.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 
 import grpc
+import structlog
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -13,6 +14,8 @@ from fupin.registry.v1 import access_service_pb2 as apb
 from web import i18n
 from web.link import anonymous_access
 from web.pages import HOME, Console, Ctx, page
+
+log = structlog.get_logger("fupin.web")
 
 
 def routes(console: Console) -> list[Route]:
@@ -23,6 +26,18 @@ def routes(console: Console) -> list[Route]:
 
     def sign_in(ctx: Ctx) -> Response:
         username, password = ctx.arg("username"), str(ctx.form.get("password") or "")
+        address = ctx.request.client.host if ctx.request.client else ""
+        wait_s = console.sign_ins.retry_after_s(address)
+        if wait_s:
+            log.warning("sign_in_throttled", address=address, retry_after_s=wait_s)
+            response = ctx.render(
+                "sign_in.html",
+                status_code=429,
+                error=ctx.t("too_many_sign_ins", minutes=-(-wait_s // 60)),
+                username=username,
+            )
+            response.headers["Retry-After"] = str(wait_s)
+            return response
         request = apb.SignInRequest(username=username, password=password)
         try:
             signed = anonymous_access(console.channels).SignIn(
@@ -31,12 +46,14 @@ def routes(console: Console) -> list[Route]:
         except grpc.RpcError as error:
             failure = from_rpc_error(error)
             locked = failure.code == grpc.StatusCode.PERMISSION_DENIED
+            if failure.code in (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED):
+                console.sign_ins.failed(address)
             message = ctx.t("locked") if locked else ctx.t("bad_sign_in")
             if failure.code not in (
                 grpc.StatusCode.PERMISSION_DENIED,
                 grpc.StatusCode.UNAUTHENTICATED,
             ):
-                message = f"{ctx.t('error')}: {failure.message}"
+                message = f"{ctx.t('error')}: {failure.localized_message}"
             return ctx.render("sign_in.html", status_code=401, error=message, username=username)
         user = signed.user
         session = ctx.session

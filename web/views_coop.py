@@ -1,13 +1,16 @@
-"""A cooperative's pages: its listings, and a form to add or edit one, with the server's field
-violations shown beside the fields they name."""
+"""A cooperative's pages: its listings, a form to add or edit one (with the server's field
+violations shown beside the fields they name), and the outcome of a produce run for each of its
+listings: sold to whom, at what price, picked up when — or why not, and the floor price at which
+it would have sold (the matcher shows a cooperative its own listings only)."""
 
 from __future__ import annotations
 
 from starlette.responses import Response
 from starlette.routing import Route
 
-from clients.client import LISTINGS
+from clients.client import BUYERS, LISTINGS
 from clients.errors import InvalidArgumentError
+from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.registry.v1 import resources_pb2 as pb
 from web.pages import Console, Ctx, page
 
@@ -33,6 +36,42 @@ def routes(console: Console) -> list[Route]:
             )
         )
         return ctx.render("listings.html", listings=rows)
+
+    def outcomes(ctx: Ctx) -> Response:
+        run_id = ctx.arg("run")
+        if not run_id:
+            newest = ctx.link.call(
+                "matcher",
+                "ListMatchRuns",
+                mpb.ListMatchRunsRequest(
+                    page_size=1, filter="kind = PRODUCE AND state = COMMITTED"
+                ),
+            )
+            if not newest.runs:
+                return ctx.render("outcomes.html", run=None, sold=[], unsold=[], listings={})
+            run_id = newest.runs[0].id
+        run = ctx.link.call("matcher", "GetMatchRun", mpb.GetMatchRunRequest(id=run_id))
+        if run.kind != mpb.PRODUCE:
+            return ctx.render("message.html", status_code=404, message=ctx.t("not_found"))
+        mine = {
+            x.id: x
+            for x in ctx.link.registry.list(
+                LISTINGS, filter=f'producer_id = "{ctx.session.scope}"', limit=1000
+            )
+        }
+        buyers = {
+            b: ctx.link.registry.get(BUYERS, b).display_name
+            for b in sorted({a.buyer_id for a in run.produce.allocations if a.buyer_id})
+        }
+        return ctx.render(
+            "outcomes.html",
+            run=run,
+            sold=[a for a in run.produce.allocations if a.listing_id in mine],
+            unsold=[u for u in run.produce.unsold if u.listing_id in mine],
+            listings=mine,
+            buyers=buyers,
+            mpb=mpb,
+        )
 
     def form(ctx: Ctx) -> Response:
         listing_id = ctx.request.path_params.get("id", "")
@@ -88,7 +127,7 @@ def routes(console: Console) -> list[Route]:
                     ctx.link.registry.create(LISTINGS, listing)
                 return ctx.redirect("/coop/listings", "saved")
             except InvalidArgumentError as error:
-                for path, description in error.field_violations:
+                for path, description in error.localized_violations:  # page language
                     name = path.split(".")[-1]
                     errors[SERVER_FIELDS.get(name, name)] = description
         return ctx.render(
@@ -103,6 +142,7 @@ def routes(console: Console) -> list[Route]:
 
     return [
         Route("/coop/listings", page(console, listings, roles=COOP)),
+        Route("/coop/outcomes", page(console, outcomes, roles=COOP)),
         Route("/coop/listings/new", page(console, form, roles=COOP), methods=["GET"]),
         Route("/coop/listings/new", page(console, save, roles=COOP), methods=["POST"]),
         Route("/coop/listings/{id}", page(console, form, roles=COOP), methods=["GET"]),

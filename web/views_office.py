@@ -3,25 +3,19 @@ contracting runs (start, watch live, review, commit or discard) and the ledger o
 
 from __future__ import annotations
 
-import json
-import threading
-import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import grpc
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
-from clients.client import AID_PROGRAMS, CADRES, HOUSEHOLDS, VILLAGES
+from clients.client import AID_PROGRAMS, HOUSEHOLDS, VILLAGES
 from fupin.matcher.v1 import cadres_pb2 as cpb
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.registry.v1 import ledger_service_pb2 as lpb
 from fupin.registry.v1 import registry_service_pb2 as api
 from fupin.registry.v1 import resources_pb2 as pb
-from web import maps
-from web.link import Link, pages
+from web.link import pages
 from web.pages import Console, Ctx, page
 
 OFFICE = ("office", "admin")
@@ -30,7 +24,7 @@ WATCH_WAIT_S = 30.0  # how long the event stream waits for a run the solver has 
 
 
 def routes(console: Console) -> list[Route]:
-    runs = Launcher()
+    runs = console.runs
 
     def households(ctx: Ctx) -> Response:
         query = ctx.arg("filter")
@@ -97,44 +91,6 @@ def routes(console: Console) -> list[Route]:
         runs.start(ctx.link, method, request, timeout_s=limit + 60)
         return ctx.redirect(f"/runs/{run_id}")
 
-    def run_page(ctx: Ctx) -> Response:
-        run_id = ctx.request.path_params["id"]
-        failure = runs.failure(run_id)
-        if failure:
-            return ctx.render("run.html", run=None, run_id=run_id, failure=failure, mpb=mpb, pb=pb)
-        try:
-            run = ctx.link.call("matcher", "GetMatchRun", mpb.GetMatchRunRequest(id=run_id))
-        except Exception:
-            if not runs.pending(run_id):
-                raise
-            run = None  # not created yet: the page watches for it
-        return ctx.render(
-            "run.html", run=run, run_id=run_id, failure="", mpb=mpb, pb=pb, **review(ctx, run)
-        )
-
-    def events(ctx: Ctx) -> Response:
-        run_id = ctx.request.path_params["id"]
-        return StreamingResponse(
-            watch(ctx.link, run_id, ctx.t, runs),
-            media_type="text/event-stream",
-            headers={"cache-control": "no-store"},
-        )
-
-    def decide(ctx: Ctx) -> Response:
-        run_id, verb = ctx.request.path_params["id"], ctx.request.path_params["verb"]
-        if verb == "commit":
-            request = mpb.CommitMatchRunRequest(
-                id=run_id, etag=ctx.arg("etag"), request_id=f"commit-{run_id}"
-            )
-            ctx.link.call("matcher", "CommitMatchRun", request, timeout_s=60)
-            return ctx.redirect(f"/runs/{run_id}", "committed")
-        ctx.link.call(
-            "matcher",
-            "DiscardMatchRun",
-            mpb.DiscardMatchRunRequest(id=run_id, etag=ctx.arg("etag")),
-        )
-        return ctx.redirect(f"/runs/{run_id}", "discarded")
-
     def ledger(ctx: Ctx) -> Response:
         request = lpb.ListLedgerEntriesRequest(page_size=200, run_id=ctx.arg("run"))
         entries = list(pages(ctx.link, "ledger.ListLedgerEntries", request, "entries", 200))
@@ -157,9 +113,6 @@ def routes(console: Console) -> list[Route]:
         Route("/office/watchlist", page(console, watchlist, roles=OFFICE)),
         Route("/office/runs", page(console, run_list, roles=OFFICE)),
         Route("/office/runs/{kind:str}", page(console, start, roles=OFFICE), methods=["POST"]),
-        Route("/runs/{id}", page(console, run_page)),
-        Route("/runs/{id}/events", page(console, events)),
-        Route("/runs/{id}/{verb:str}", page(console, decide, roles=OFFICE), methods=["POST"]),
         Route(
             "/ledger", page(console, ledger, roles=(*OFFICE, "auditor")), methods=["GET", "POST"]
         ),
@@ -169,124 +122,3 @@ def routes(console: Console) -> list[Route]:
             methods=["GET", "POST"],
         ),
     ]
-
-
-def review(ctx: Ctx, run: Any) -> dict[str, Any]:
-    """Names and a map for a proposed or committed run's result."""
-    if run is None or run.state not in (mpb.PROPOSED, mpb.COMMITTED, mpb.DISCARDED):
-        return {"names": {}, "map_svg": ""}
-    names: dict[str, str] = {}
-    points: list[maps.Point] = []
-    lines: list[maps.Line] = []
-    region = ctx.session.scope
-    villages = {
-        v.id: v for v in ctx.link.registry.list(VILLAGES, filter=_prefix(region), limit=2000)
-    }
-    names.update({v.id: v.display_name for v in villages.values()})
-    if run.kind == mpb.AID or run.kind == mpb.CADRE_CONTRACTING:
-        for h in ctx.link.registry.list(HOUSEHOLDS, filter="", limit=5000):
-            names[h.id] = h.head_name
-        names.update(
-            {p.id: p.display_name for p in ctx.link.registry.list(AID_PROGRAMS, limit=500)}
-        )
-    if run.kind in (mpb.CADRE_STATIONING, mpb.CADRE_CONTRACTING):
-        cadres = {c.id: c for c in ctx.link.registry.list(CADRES, limit=5000)}
-        names.update({c.id: c.display_name for c in cadres.values()})
-        if run.kind == mpb.CADRE_STATIONING:
-            for posting in run.stationing.postings:
-                cadre, village = cadres.get(posting.cadre_id), villages.get(posting.village_id)
-                if cadre is None or village is None:
-                    continue
-                points.append(
-                    maps.Point(
-                        cadre.id,
-                        cadre.display_name,
-                        cadre.location.latitude,
-                        cadre.location.longitude,
-                        "cadre",
-                    )
-                )
-                lines.append(
-                    maps.Line(
-                        cadre.id, village.id, 1.0, f"{cadre.display_name} → {village.display_name}"
-                    )
-                )
-    points += [
-        maps.Point(v.id, v.display_name, v.location.latitude, v.location.longitude)
-        for v in villages.values()
-    ]
-    return {"names": names, "map_svg": maps.svg(points, lines, ctx.t("map"))}
-
-
-def _prefix(region: str) -> str:
-    return f'county_code = "{region[:6]}"' if len(region) >= 6 else ""
-
-
-def watch(link: Link, run_id: str, t: Any, runs: Launcher) -> Iterator[str]:
-    """Server-sent events: one `progress` per WatchMatchRun event, `done` at the end."""
-    deadline = time.monotonic() + WATCH_WAIT_S
-    while True:
-        call = link.stream("matcher", "WatchMatchRun", mpb.WatchMatchRunRequest(id=run_id), 3600)
-        try:
-            for event in call:
-                yield _event(
-                    "progress",
-                    {
-                        "state": t(mpb.RunState.Name(event.state)),
-                        "objective": f"{event.objective:,.0f}",
-                        "bound": f"{event.best_bound:,.0f}",
-                        "elapsed": f"{event.elapsed_s:.2f}",
-                    },
-                )
-            yield _event("done", {})
-            return
-        except grpc.RpcError as error:
-            waiting = error.code() == grpc.StatusCode.NOT_FOUND and runs.pending(run_id)
-            if not waiting or time.monotonic() > deadline:
-                yield _event("done", {})
-                return
-            time.sleep(0.2)
-        finally:
-            call.cancel()
-
-
-def _event(name: str, data: dict[str, str]) -> str:
-    return f"event: {name}\ndata: {json.dumps(data)}\n\n"
-
-
-class Launcher:
-    """The calls that start runs, each on a thread of its own: a run-creating RPC answers when
-    the run is solved, and the page that started it returns at once to watch it. What is kept
-    is only whether each call is still open and, if it failed, why (for the run's page)."""
-
-    def __init__(self) -> None:
-        self._open: set[str] = set()
-        self._failures: dict[str, str] = {}
-        self._lock = threading.Lock()
-
-    def start(self, link: Link, method: str, request: Any, *, timeout_s: float) -> None:
-        run_id = request.run_id
-        with self._lock:
-            self._open.add(run_id)
-
-        def call() -> None:
-            try:
-                link.call("matcher", method, request, timeout_s=timeout_s)
-            except Exception as error:  # shown on the run's page
-                with self._lock:
-                    self._failures[run_id] = str(getattr(error, "message", error))
-                    while len(self._failures) > 1000:
-                        self._failures.pop(next(iter(self._failures)))
-            finally:
-                with self._lock:
-                    self._open.discard(run_id)
-
-        threading.Thread(target=call, name=f"run-{run_id}", daemon=True).start()
-
-    def pending(self, run_id: str) -> bool:
-        with self._lock:
-            return run_id in self._open
-
-    def failure(self, run_id: str) -> str:
-        with self._lock:
-            return self._failures.get(run_id, "")

@@ -1,8 +1,11 @@
-"""A platform's pages: its orders, and quick sourcing for one order with the lanes drawn."""
+"""A platform's pages: its orders, a what-if match on them (a produce run on its own orders,
+watched and reviewed with its flows on web/runs.py's pages, then committed or discarded), and
+quick sourcing for one order with the lanes drawn."""
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 from starlette.responses import Response
 from starlette.routing import Route
@@ -20,7 +23,24 @@ def routes(console: Console) -> list[Route]:
         rows = list(
             ctx.link.registry.list(ORDERS, filter=f'buyer_id = "{ctx.session.scope}"', limit=500)
         )
-        return ctx.render("orders.html", orders=rows)
+        products = sorted({o.product for o in rows})
+        today = dt.date.today().isoformat()
+        return ctx.render("orders.html", orders=rows, products=products, today=today)
+
+    def what_if(ctx: Ctx) -> Response:
+        """MatchProduce on a registry selection: the matcher matches a platform's own orders
+        only. The run is proposed, not committed: the run's page shows the flows."""
+        limit = min(max(float(ctx.arg("time_limit") or 10), 1.0), 120.0)
+        today = ctx.arg("today") or dt.date.today().isoformat()
+        run_id = f"web-{uuid.uuid4().hex[:20]}"
+        request = mpb.MatchProduceRequest(
+            selection=mpb.RegistrySelection(product=ctx.arg("product"), today=today),
+            parameters=mpb.SolveParameters(time_limit_s=limit),
+            run_id=run_id,
+            request_id=run_id,
+        )
+        console.runs.start(ctx.link, "MatchProduce", request, timeout_s=limit + 60)
+        return ctx.redirect(f"/runs/{run_id}")
 
     def quick_source(ctx: Ctx) -> Response:
         order = ctx.link.registry.get(ORDERS, ctx.request.path_params["id"])
@@ -81,4 +101,5 @@ def routes(console: Console) -> list[Route]:
     return [
         Route("/platform/orders", page(console, orders, roles=PLATFORM)),
         Route("/platform/orders/{id}/source", page(console, quick_source, roles=PLATFORM)),
+        Route("/platform/what-if", page(console, what_if, roles=PLATFORM), methods=["POST"]),
     ]

@@ -28,8 +28,8 @@ from typing import Any
 import grpc
 
 from clients import auth
-from clients.cli.output import emit_json, emit_one, print_table, say, show
-from clients.cli.runs import solve_with_progress
+from clients.cli.output import emit_json, print_table, say, show
+from clients.cli.runs import show_run, solve_with_progress
 from clients.errors import from_rpc_error
 from clients.i18n import _, enum_name
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
@@ -42,38 +42,46 @@ OBJECTIVES = {"need": mpb.AID_NEED, "reach-first": mpb.AID_REACH_FIRST}
 
 
 def add_commands(commands: Any, client: argparse.ArgumentParser) -> None:
-    aid = commands.add_parser("aid", help="allocate aid; read and verify the ledger")
+    aid = commands.add_parser("aid", help=_("allocate aid; read and verify the ledger"))
     verbs = aid.add_subparsers(dest="aid_verb", required=True, metavar="VERB")
-    allocate = verbs.add_parser("allocate", parents=[client], help="programmes to households")
-    allocate.add_argument("--programme", action="append", required=True, help="programme id")
-    allocate.add_argument("--region", default="", help="administrative code prefix")
+    allocate = verbs.add_parser("allocate", parents=[client], help=_("programmes to households"))
+    allocate.add_argument("--programme", action="append", required=True, help=_("programme id"))
+    allocate.add_argument("--region", default="", help=_("administrative code prefix"))
     allocate.add_argument("--objective", choices=list(OBJECTIVES), default="need")
-    allocate.add_argument("--cap-fen", type=int, default=0, help="total per household (fen)")
+    allocate.add_argument("--cap-fen", type=int, default=0, help=_("total per household (fen)"))
     allocate.add_argument(
-        "--exclusive", action="append", default=[], help="ID,ID: at most one of these"
+        "--exclusive", action="append", default=[], help=_("ID,ID: at most one of these")
     )
-    allocate.add_argument("--time-limit", type=float, default=30.0, help="seconds")
-    allocate.add_argument("--commit", action="store_true", help="commit the proposed run")
-    allocate.add_argument("--chart", type=Path, help="PNG of the grants by cause of poverty")
+    allocate.add_argument(
+        "--quota",
+        action="append",
+        default=[],
+        type=_quota,
+        metavar="PROGRAMME:REGION=PERMILLE",
+        help=_("at least PERMILLE/1000 of the programme's budget to households of REGION"),
+    )
+    allocate.add_argument("--time-limit", type=float, default=30.0, help=_("seconds"))
+    allocate.add_argument("--commit", action="store_true", help=_("commit the proposed run"))
+    allocate.add_argument("--chart", type=Path, help=_("PNG of the grants by cause of poverty"))
     allocate.set_defaults(run=run_allocate)
-    ledger = verbs.add_parser("ledger", parents=[client], help="ledger entries, oldest first")
+    ledger = verbs.add_parser("ledger", parents=[client], help=_("ledger entries, oldest first"))
     ledger.add_argument("--household", default="")
     ledger.add_argument("--programme", default="")
     ledger.add_argument("--run", dest="run_id", default="")
     ledger.add_argument("--limit", type=int, default=100)
     ledger.set_defaults(run=run_ledger)
-    verify = verbs.add_parser("verify", parents=[client], help="check the hash chain")
+    verify = verbs.add_parser("verify", parents=[client], help=_("check the hash chain"))
     verify.set_defaults(run=run_verify)
-    spending = verbs.add_parser("spending", parents=[client], help="per programme and county")
+    spending = verbs.add_parser("spending", parents=[client], help=_("per programme and county"))
     spending.add_argument("--region", default="")
     spending.set_defaults(run=run_spending)
-    chart = verbs.add_parser("chart", parents=[client], help="spending by cause of poverty")
+    chart = verbs.add_parser("chart", parents=[client], help=_("spending by cause of poverty"))
     chart.add_argument("--region", default="")
     chart.add_argument("--out", type=Path, default=Path("aid_by_cause.png"))
     chart.set_defaults(run=run_chart)
-    export = verbs.add_parser("export", parents=[client], help="masked CSV for publication")
+    export = verbs.add_parser("export", parents=[client], help=_("masked CSV for publication"))
     export.add_argument("--region", default="")
-    export.add_argument("--out", type=Path, help="default: stdout")
+    export.add_argument("--out", type=Path, help=_("default: stdout"))
     export.set_defaults(run=run_export)
 
 
@@ -97,6 +105,7 @@ def run_allocate(args: argparse.Namespace) -> int:
             exclusive_groups=[
                 mpb.ExclusiveGroup(programme_ids=group.split(",")) for group in args.exclusive
             ],
+            quotas=args.quota,
         ),
         parameters=mpb.SolveParameters(time_limit_s=args.time_limit),
         run_id=run_id,
@@ -115,10 +124,21 @@ def run_allocate(args: argparse.Namespace) -> int:
                 mpb.CommitMatchRunRequest(id=run.id, request_id=f"commit-{run.id}"),
                 timeout=args.timeout,
             )
-    _summary(run, args.output)
+    show_run(run, args)
     if args.chart:
         say(f"chart: {_chart(_by_cause(run), args.chart, _title(run))}")
     return 0 if run.state in (mpb.PROPOSED, mpb.COMMITTED) else 1
+
+
+def _quota(text: str) -> mpb.AidQuota:
+    programme, _sep, rest = text.partition(":")
+    region, _eq, permille = rest.partition("=")
+    try:
+        return mpb.AidQuota(
+            programme_id=programme, region_code=region, min_share_permille=int(permille)
+        )
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"wants PROGRAMME:REGION=PERMILLE, got {text!r}") from None
 
 
 def _progress(event: mpb.MatchRunEvent) -> str:
@@ -129,37 +149,6 @@ def _progress(event: mpb.MatchRunEvent) -> str:
         f"  {state:<9} need value {event.objective:>16,.0f}  bound {event.best_bound:>16,.0f}"
         f"  {event.elapsed_s:7.2f} s"
     )
-
-
-def _summary(run: mpb.MatchRun, output: str) -> None:
-    if output == "json":
-        emit_one(run, output)
-        return
-    granted = sum(g.amount_fen for g in run.aid.grants)
-    state, status = mpb.RunState.Name(run.state), mpb.SolveStatus.Name(run.status)
-    show(
-        f"run {run.id}: {state}, {status}, need value {run.objective:,}, gap {run.gap:.4%}; "
-        f"{len(run.aid.grants)} grants, {granted / 100:,.2f} yuan to "
-        f"{run.aid.households_helped} households"
-    )
-    rows = [
-        [
-            u.programme_id,
-            str(u.grants),
-            f"{u.spent_fen / 100:,.2f}",
-            f"{u.remaining_fen / 100:,.2f}",
-        ]
-        for u in run.aid.programmes
-    ]
-    if rows:
-        print_table(["PROGRAMME", "GRANTS", "GRANTED YUAN", "LEFT YUAN"], rows)
-    reasons: dict[str, int] = defaultdict(int)
-    for x in run.aid.left_out:
-        reasons[mpb.LeftOutReason.Name(x.reason)] += 1
-    for reason, count in sorted(reasons.items()):
-        show(f"left out: {count} eligible household-programme pairs, {reason}")
-    if run.error:
-        show(f"error: {run.error}")
 
 
 def _by_cause(run: mpb.MatchRun) -> dict[str, int]:

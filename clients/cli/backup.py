@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from clients.cli.output import emit_json, say
+from clients.i18n import _
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -37,15 +38,15 @@ class BackupError(Exception):
 
 
 def add_commands(commands: Any) -> None:
-    backup = commands.add_parser("backup", help="copy the database to FILE (and FILE.json)")
+    backup = commands.add_parser("backup", help=_("copy the database to FILE (and FILE.json)"))
     backup.add_argument("file", type=Path)
-    backup.add_argument("--database-url", help="default: FUPIN_DATABASE_URL (the server's)")
+    backup.add_argument("--database-url", help=_("default: FUPIN_DATABASE_URL (the server's)"))
     backup.set_defaults(run=run_backup)
     restore = commands.add_parser(
-        "restore", help="restore FILE into an empty database and check it"
+        "restore", help=_("restore FILE into an empty database and check it")
     )
     restore.add_argument("file", type=Path)
-    restore.add_argument("--database-url", required=True, help="an empty database")
+    restore.add_argument("--database-url", required=True, help=_("an empty database"))
     restore.set_defaults(run=run_restore)
 
 

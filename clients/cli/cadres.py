@@ -22,61 +22,55 @@ from __future__ import annotations
 
 import argparse
 import uuid
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from clients.cli.output import emit_one, print_table, say, show
-from clients.cli.runs import matcher, solve_with_progress
-from clients.client import CADRES, HOUSEHOLDS, VILLAGES, RegistryClient
+from clients.cli.output import say
+from clients.cli.runs import matcher, show_run, solve_with_progress
+from clients.client import CADRES, VILLAGES, RegistryClient
+from clients.i18n import _
 from fupin.matcher.v1 import cadres_pb2 as cpb
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 
 COVERAGE = {"off": cpb.COVERAGE_OFF, "soft": cpb.COVERAGE_SOFT, "hard": cpb.COVERAGE_HARD}
-CONTINUITY = {cpb.POSTING_KEPT: "kept", cpb.POSTING_MOVED: "moved", cpb.POSTING_NEW: "new"}
-SHORT = {
-    cpb.NO_ELIGIBLE_WITHIN_DISTANCE: "no eligible cadre within distance",
-    cpb.NO_RANK: "no one of the needed rank",
-    cpb.ALL_CANDIDATES_TAKEN: "all candidates taken",
-}
 
 
 def add_commands(commands: Any, client: argparse.ArgumentParser) -> None:
-    cadres = commands.add_parser("cadres", help="station cadres, contract households")
+    cadres = commands.add_parser("cadres", help=_("station cadres, contract households"))
     verbs = cadres.add_subparsers(dest="cadres_verb", required=True, metavar="VERB")
-    assign = verbs.add_parser("assign", parents=[client], help="cadres to poor villages")
-    assign.add_argument("--region", default="", help="administrative code prefix")
+    assign = verbs.add_parser("assign", parents=[client], help=_("cadres to poor villages"))
+    assign.add_argument("--region", default="", help=_("administrative code prefix"))
     assign.add_argument("--team-min", type=int, default=3)
     assign.add_argument("--team-max", type=int, default=3)
-    assign.add_argument("--secretary-rank", type=int, default=1, help="1 科员 … 5 正处")
+    assign.add_argument("--secretary-rank", type=int, default=1, help=_("1 科员 … 5 正处"))
     assign.add_argument("--coverage", choices=list(COVERAGE), default="soft")
-    assign.add_argument("--max-per-unit", type=int, default=0, help="0 = no limit")
-    assign.add_argument("--continuity-km", type=float, default=0.0, help="gain before a move")
-    assign.add_argument("--stable", action="store_true", help="least-cost stable assignment")
-    assign.add_argument("--picture", type=Path, help="draw the postings into this PNG")
+    assign.add_argument("--max-per-unit", type=int, default=0, help=_("0 = no limit"))
+    assign.add_argument("--continuity-km", type=float, default=0.0, help=_("gain before a move"))
+    assign.add_argument("--stable", action="store_true", help=_("least-cost stable assignment"))
+    assign.add_argument("--picture", type=Path, help=_("draw the postings into this PNG"))
     _common(assign)
     assign.set_defaults(run=run_assign)
-    contract = verbs.add_parser("contract", parents=[client], help="households to cadres")
-    contract.add_argument("--region", default="", help="administrative code prefix")
+    contract = verbs.add_parser("contract", parents=[client], help=_("households to cadres"))
+    contract.add_argument("--region", default="", help=_("administrative code prefix"))
     contract.add_argument(
         "--quota",
         action="append",
         default=[],
         type=_quota,
         metavar="RANK=UNITS",
-        help="effort units a cadre of RANK carries (repeat per rank)",
+        help=_("effort units a cadre of RANK carries (repeat per rank)"),
     )
     _common(contract)
     contract.set_defaults(run=run_contract)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--time-limit", type=float, default=30.0, help="seconds")
-    parser.add_argument("--commit", action="store_true", help="commit the proposed run")
+    parser.add_argument("--time-limit", type=float, default=30.0, help=_("seconds"))
+    parser.add_argument("--commit", action="store_true", help=_("commit the proposed run"))
     parser.add_argument(
         "--registry",
         metavar="HOST:PORT",
-        help="the registry the picture and tables read from (default: --target)",
+        help=_("the registry the picture and tables read from (default: --target)"),
     )
 
 
@@ -102,10 +96,7 @@ def run_assign(args: argparse.Namespace) -> int:
         request_id=run_id,
     )
     run = _solve(args, request, "AssignCadres")
-    if args.output == "json":
-        emit_one(run, args.output)
-    else:
-        _assign_tables(run)
+    show_run(run, args)
     if args.picture is not None and run.stationing.postings:
         with _registry(args) as client:
             path = draw_postings(run, client, args.picture)
@@ -123,11 +114,7 @@ def run_contract(args: argparse.Namespace) -> int:
         request_id=run_id,
     )
     run = _solve(args, request, "ContractHouseholds")
-    if args.output == "json":
-        emit_one(run, args.output)
-    else:
-        with _registry(args) as client:
-            _contract_tables(run, client)
+    show_run(run, args)
     return 0 if run.state in (mpb.PROPOSED, mpb.COMMITTED) else 1
 
 
@@ -159,68 +146,6 @@ def _progress(event: mpb.MatchRunEvent) -> str:
         f"  {state:<9} cost {event.objective:>14,.0f}  bound {event.best_bound:>14,.0f}"
         f"  {event.elapsed_s:7.2f} s"
     )
-
-
-def _headline(run: mpb.MatchRun, what: str) -> None:
-    state, status = mpb.RunState.Name(run.state), mpb.SolveStatus.Name(run.status)
-    show(f"run {run.id}: {state}, {status}, cost {run.objective:,}, gap {run.gap:.4%}, {what}")
-    if run.error:
-        show(f"error: {run.error}")
-
-
-def _assign_tables(run: mpb.MatchRun) -> None:
-    result = run.stationing
-    _headline(run, f"{len(result.postings)} postings in {result.villages} villages")
-    teams: dict[str, list[cpb.CadrePosting]] = defaultdict(list)
-    for p in result.postings:
-        teams[p.village_id].append(p)
-    short = {s.village_id: s for s in result.short}
-    uncovered: dict[str, list[str]] = defaultdict(list)
-    for u in result.uncovered:
-        uncovered[u.village_id].append(u.need)
-    for village_id in sorted(set(teams) | set(short)):
-        show("")
-        note = f"  short: {SHORT.get(short[village_id].reason, '?')}" if village_id in short else ""
-        missing = ", ".join(uncovered.get(village_id, []))
-        show(f"village {village_id}{note}" + (f"  uncovered: {missing}" if missing else ""))
-        rows = [
-            [
-                p.cadre_id,
-                "first secretary" if p.is_secretary else "member",
-                str(p.rank),
-                ",".join(p.skills_matched) or "-",
-                f"{p.distance_km:.1f}",
-                CONTINUITY.get(p.continuity, "?"),
-            ]
-            for p in sorted(teams.get(village_id, []), key=lambda p: not p.is_secretary)
-        ]
-        if rows:
-            print_table(["CADRE", "ROLE", "RANK", "SKILLS MATCHED", "KM", "POSTING"], rows)
-    if result.released_cadre_ids:
-        show(f"\nreleased: {', '.join(result.released_cadre_ids)}")
-    if result.preferences_used:
-        pairs = [f"{b.cadre_id}-{b.village_id}" for b in result.blocking_pairs]
-        show(f"blocking pairs: {len(pairs)}" + (f" ({', '.join(pairs[:20])})" if pairs else ""))
-
-
-def _contract_tables(run: mpb.MatchRun, client: RegistryClient) -> None:
-    result = run.contracting
-    _headline(run, f"{len(result.contracts)} of {result.households} households contracted")
-    village_of = {h.id: h.village_id for h in client.list(HOUSEHOLDS)}
-    by_village: dict[str, list[list[str]]] = defaultdict(list)
-    for k in result.contracts:
-        where = "own village" if k.same_village else f"{k.distance_km:.1f} km"
-        row = [k.household_id, k.cadre_id, str(k.effort), where]
-        by_village[village_of.get(k.household_id, "?")].append(row)
-    for u in result.uncovered:
-        reason = cpb.UncoveredHouseholdReason.Name(u.reason).removeprefix("HOUSEHOLD_").lower()
-        by_village[village_of.get(u.household_id, "?")].append([u.household_id, "-", "-", reason])
-    for village_id in sorted(by_village):
-        show(f"\nvillage {village_id}")
-        print_table(["HOUSEHOLD", "CADRE", "EFFORT", "WHERE"], sorted(by_village[village_id]))
-    busy = [load for load in result.loads if load.households]
-    show(f"\n{len(busy)} cadres carry households; loads within quota: "
-         f"{all(load.effort <= load.quota for load in result.loads)}")  # fmt: skip
 
 
 def draw_postings(run: mpb.MatchRun, client: RegistryClient, path: Path) -> Path:

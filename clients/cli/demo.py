@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
-from clients import auth, demo_charts, scenario
+from clients import auth, demo_charts, demo_season, scenario
 from clients.cli.output import pad
 from clients.client import channel_options
 from clients.demo_charts import Loaded
 from clients.i18n import _, enum_name
+from clients.season_client import SeasonClient
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
 from fupin.registry.v1 import registry_service_pb2 as api
@@ -87,8 +88,14 @@ def run_against(
             )
         )
         summary(run, loaded)
+        with SeasonClient(registry_target, api_key=key, timeout_s=60) as season_client:
+            _say("")
+            season = demo_season.go_on(
+                season_client, registry, matcher, run, on_step=lambda text: _say("  " + text)
+            )
+        season_summary(season)
         out_dir.mkdir(parents=True, exist_ok=True)
-        for path in demo_charts.draw(run, loaded, out_dir):
+        for path in [*demo_charts.draw(run, loaded, out_dir), demo_charts.money(season, out_dir)]:
             _say(_("wrote {path}").format(path=path))
     return 0
 
@@ -254,6 +261,39 @@ def summary(run: mpb.MatchRun, loaded: Loaded) -> None:
     _say("\n" + _("unsold tonnes by reason:"))
     for name, kg in sorted(reasons.items()):
         _say(f"  {pad(name, 52)}{kg / 1000:>8,.1f}")
+
+
+def season_summary(s: demo_season.Season) -> None:
+    """The season's figures: what was received and paid, and what households gained."""
+    _say("\n" + _("the season after the commit ({year}):").format(year=demo_season.YEAR))
+    received = _("{n} shipments received: {kg} t, {rejected} t rejected for grade").format(
+        n=s.shipments, kg=f"{s.received_kg / 1000:,.1f}", rejected=f"{s.rejected_kg / 1000:,.1f}"
+    )
+    _say("  " + received)
+    rows = [
+        (_("paid by the buyers (yuan)"), sum(s.paid_fen.values())),
+        ("  " + _("to household growers"), s.to_growers_fen),
+        ("  " + _("to cooperatives"), s.to_cooperatives_fen),
+        (_("paid out by cooperatives to members (yuan)"), s.dividends_fen),
+        (_("medical grant signed for (yuan)"), s.grant_fen),
+    ]
+    _say_amounts(rows)
+    _say("\n" + _("income of filed poor households, {year} (yuan):").format(year=demo_season.YEAR))
+    _say_amounts(
+        [
+            (_("produce sales"), s.income.get("produce", 0)),
+            (_("dividends"), s.income.get("dividends", 0)),
+            (_("aid received"), s.income.get("aid", 0)),
+            (_("total"), sum(s.income.values())),
+        ]
+    )
+    line = _("households whose status the income changed: {n} ({lifted} lifted out)")
+    _say("\n" + line.format(n=s.changed_status, lifted=s.lifted_out))
+
+
+def _say_amounts(rows: list[tuple[str, int]]) -> None:
+    for label, fen in rows:
+        _say(f"  {pad(label, 46)}{fen / 100:>14,.2f}")
 
 
 def _say(line: str) -> None:

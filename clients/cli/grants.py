@@ -27,7 +27,7 @@ SIGNERS = {"household": spb.SIGNED_BY_HOUSEHOLD, "village": spb.SIGNED_BY_VILLAG
 
 
 def add_commands(commands: Any, client: argparse.ArgumentParser) -> None:
-    grants = commands.add_parser("grants", help="aid grants: disbursed, signed for, clawed back")
+    grants = commands.add_parser("grants", help=_("aid grants: disbursed, signed for, clawed back"))
     verbs = grants.add_subparsers(dest="grants_verb", required=True, metavar="VERB")
     disburse = _grant_verb(verbs, client, "disburse", "the grant left through a channel")
     disburse.add_argument("--channel", choices=list(CHANNELS), required=True)
@@ -35,14 +35,14 @@ def add_commands(commands: Any, client: argparse.ArgumentParser) -> None:
     disburse.set_defaults(run=run_disburse)
     sign = _grant_verb(verbs, client, "sign", "the household or its village signed for it")
     sign.add_argument("--by", choices=list(SIGNERS), required=True)
-    sign.add_argument("--on", default="", help="YYYY-MM-DD: the income year (today)")
+    sign.add_argument("--on", default="", help=_("YYYY-MM-DD: the income year (today)"))
     sign.set_defaults(run=run_sign)
     claw = _grant_verb(verbs, client, "clawback", "returned or clawed back")
     claw.add_argument("--reason", required=True)
     claw.set_defaults(run=run_clawback)
-    delivery = verbs.add_parser("delivery", parents=[client], help="committed vs delivered")
-    delivery.add_argument("--region", default="", help="administrative code prefix")
-    delivery.add_argument("--overdue-days", type=int, default=0, help="0: the server's")
+    delivery = verbs.add_parser("delivery", parents=[client], help=_("committed vs delivered"))
+    delivery.add_argument("--region", default="", help=_("administrative code prefix"))
+    delivery.add_argument("--overdue-days", type=int, default=0, help=_("0: the server's"))
     delivery.set_defaults(run=run_delivery)
 
 

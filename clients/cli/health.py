@@ -12,13 +12,14 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from clients.cli.output import say
+from clients.i18n import _
 
 
 def add_command(commands: Any, client: argparse.ArgumentParser) -> None:
     health = commands.add_parser(
-        "health", parents=[client], help="exit 0 if the server is SERVING, 1 if not"
+        "health", parents=[client], help=_("exit 0 if the server is SERVING, 1 if not")
     )
-    health.add_argument("--service", default="", help="a service name (default: the server)")
+    health.add_argument("--service", default="", help=_("a service name (default: the server)"))
     health.set_defaults(run=run_health)
 
 

@@ -22,6 +22,7 @@ from google.protobuf import json_format
 from clients import auth
 from clients.cli.output import emit_json, print_table, say, show, when
 from clients.errors import from_rpc_error
+from clients.i18n import _
 from fupin.registry.v1 import access_service_pb2 as apb
 from fupin.registry.v1 import access_service_pb2_grpc as apb_grpc
 
@@ -29,26 +30,26 @@ ROLES = ["admin", "office", "cooperative", "platform", "auditor"]
 
 
 def add_commands(commands: Any, client: argparse.ArgumentParser) -> None:
-    keys = commands.add_parser("keys", help="create, list or revoke API keys (admin)")
+    keys = commands.add_parser("keys", help=_("create, list or revoke API keys (admin)"))
     verbs = keys.add_subparsers(dest="verb", required=True, metavar="VERB")
-    create = verbs.add_parser("create", parents=[client], help="print a new key's secret once")
+    create = verbs.add_parser("create", parents=[client], help=_("print a new key's secret once"))
     create.add_argument("--role", required=True, choices=ROLES)
     create.add_argument(
         "--scope",
         default="",
-        help="office/auditor: admin code prefix; cooperative: producer id; platform: buyer id",
+        help=_("office/auditor: admin code prefix; cooperative: producer id; platform: buyer id"),
     )
-    create.add_argument("--description", default="", help="who holds the key")
+    create.add_argument("--description", default="", help=_("who holds the key"))
     create.set_defaults(run=run_create)
-    listing = verbs.add_parser("list", parents=[client], help="keys, never their secrets")
-    listing.add_argument("--filter", default="", help="e.g. 'role = OFFICE AND revoked = false'")
-    listing.add_argument("-q", "--quiet", action="store_true", help="the ids alone, one a line")
+    listing = verbs.add_parser("list", parents=[client], help=_("keys, never their secrets"))
+    listing.add_argument("--filter", default="", help=_("e.g. 'role = OFFICE AND revoked = false'"))
+    listing.add_argument("-q", "--quiet", action="store_true", help=_("the ids alone, one a line"))
     listing.set_defaults(run=run_list)
-    revoke = verbs.add_parser("revoke", parents=[client], help="the key stops working at once")
+    revoke = verbs.add_parser("revoke", parents=[client], help=_("the key stops working at once"))
     revoke.add_argument("id")
     revoke.set_defaults(run=run_revoke)
-    audit = commands.add_parser("audit", parents=[client], help="reads of household records")
-    audit.add_argument("--filter", default="", help="key_id, rpc or household_id = …")
+    audit = commands.add_parser("audit", parents=[client], help=_("reads of household records"))
+    audit.add_argument("--filter", default="", help=_("key_id, rpc or household_id = …"))
     audit.set_defaults(run=run_audit)
 
 

@@ -15,6 +15,7 @@
     fupin shipments list|get|dispatch|receive|cancel|pay (clients/cli/season.py)
     fupin dividends pay PRODUCER_ID, fupin account PRODUCER_ID (clients/cli/season.py)
     fupin grants disburse|sign|clawback|delivery (clients/cli/grants.py)
+    fupin statement producer|buyer|villages …   the users' views (clients/cli/statements.py)
     fupin cadres assign|contract [--region CODE] [--commit]
     fupin keys create|list|revoke …, fupin audit
     fupin onboard cooperative|platform FIELD=VALUE … (a producer or buyer and its key)
@@ -60,11 +61,14 @@ from clients.cli import resurvey as cli_resurvey
 from clients.cli import risk as cli_risk
 from clients.cli import runs as cli_runs
 from clients.cli import season as season_cli
+from clients.cli import statements as cli_statements
 from clients.cli import users as cli_users
 from clients.cli import web as cli_web
 from clients.cli.output import emit, emit_json, emit_one, say, show
 from clients.client import KINDS, MAX_PAGE_SIZE, RegistryClient
 from clients.errors import CsvFormatError, FupinClientError, UsageError
+from clients.i18n import N_, _
+from clients.names import Names
 from clients.progress import Progress
 from clients.reports import command as cli_reports
 
@@ -76,19 +80,22 @@ IMPORTABLE = [name for name, kind in KINDS.items() if kind.importable]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    try:
-        args, extra = parser.parse_known_args(argv)
-        if extra and isinstance(getattr(args, "fields", None), list) and _assignments(extra):
-            args.fields += extra  # FIELD=VALUE after an option: `create … --file F a=1`
-        elif extra:
-            parser.error(f"unrecognized arguments: {' '.join(extra)}")
-        i18n.use(args.lang)
-    except SystemExit as exc:  # --help (0) or a usage error (2)
-        return exc.code if isinstance(exc.code, int) else 2
+    words = list(sys.argv[1:] if argv is None else argv)
+    try:  # the language first: the parser's help and usage are written in it
+        i18n.use(_lang_given(words))
     except ValueError as exc:  # an unknown --lang or FUPIN_LANG
         say(f"fupin: {exc}")
         return 2
+    i18n.argparse_speaks_it()
+    parser = build_parser()
+    try:
+        args, extra = parser.parse_known_args(words)
+        if extra and isinstance(getattr(args, "fields", None), list) and _assignments(extra):
+            args.fields += extra  # FIELD=VALUE after an option: `create … --file F a=1`
+        elif extra:
+            parser.error(_("unrecognized arguments: %s") % " ".join(extra))
+    except SystemExit as exc:  # --help (0) or a usage error (2)
+        return exc.code if isinstance(exc.code, int) else 2
     try:
         return int(args.run(args))
     except UsageError as exc:
@@ -101,77 +108,92 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _lang_given(words: Sequence[str]) -> str | None:
+    """--lang's value (it precedes the command), read before the parser is built."""
+    for i, word in enumerate(words):
+        if word == "--lang" and i + 1 < len(words):
+            return words[i + 1]
+        if word.startswith("--lang="):
+            return word.removeprefix("--lang=")
+    return None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="fupin", description="fupin registry server and client (精准扶贫)."
+        prog="fupin", description=_("fupin registry server and client (精准扶贫).")
     )
     parser.add_argument(
-        "--lang", help="en or zh-CN (default: $FUPIN_LANG, else the locale, else en)"
+        "--lang", help=_("en or zh-CN (default: $FUPIN_LANG, else the locale, else en)")
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     client = _client_options()
-    serve = commands.add_parser("serve", help="run the gRPC server until SIGTERM")
-    serve.add_argument("--address", help="HOST:PORT to listen on (default 127.0.0.1:50051)")
-    serve.add_argument("--database-url", help="sqlite:///FILE or postgresql://… URL")
-    serve.add_argument("--config", type=Path, help="TOML settings file (FUPIN_CONFIG_FILE)")
+    serve = commands.add_parser("serve", help=_("run the gRPC server until SIGTERM"))
+    serve.add_argument("--address", help=_("HOST:PORT to listen on (default 127.0.0.1:50051)"))
+    serve.add_argument("--database-url", help=_("sqlite:///FILE or postgresql://… URL"))
+    serve.add_argument("--config", type=Path, help=_("TOML settings file (FUPIN_CONFIG_FILE)"))
     serve.add_argument(
         "--insecure",
         action="store_true",
         default=None,
-        help="allow plaintext on a non-loopback address (TLS is terminated elsewhere)",
+        help=_("allow plaintext on a non-loopback address (TLS is terminated elsewhere)"),
     )
     serve.add_argument(
         "--only",
         choices=["registry", "matcher"],
-        help="run one service (split deployment; default: both in this process)",
+        help=_("run one service (split deployment; default: both in this process)"),
     )
-    serve.add_argument("--registry", help="the registry's HOST:PORT (with --only matcher)")
-    serve.add_argument("--metrics-address", help="HOST:PORT for Prometheus /metrics (default off)")
+    serve.add_argument("--registry", help=_("the registry's HOST:PORT (with --only matcher)"))
+    serve.add_argument(
+        "--metrics-address", help=_("HOST:PORT for Prometheus /metrics (default off)")
+    )
     serve.set_defaults(run=run_serve)
-    demo = commands.add_parser("demo", help="load the bundled Zhao'an scenario and report")
+    demo = commands.add_parser("demo", help=_("load the bundled Zhao'an scenario and report"))
     demo.add_argument(
-        "--database-url", help="default: a fresh SQLite file OUT/demo.db, made anew each run"
+        "--database-url", help=_("default: a fresh SQLite file OUT/demo.db, made anew each run")
     )
-    demo.add_argument("--out", type=Path, default=Path("var/demo"), help="where charts go")
-    demo.add_argument("--target", help="use the running server at HOST:PORT (no server here)")
-    demo.add_argument("--matcher-target", help="the matcher's HOST:PORT, if not --target's")
+    demo.add_argument("--out", type=Path, default=Path("var/demo"), help=_("where charts go"))
+    demo.add_argument("--target", help=_("use the running server at HOST:PORT (no server here)"))
+    demo.add_argument("--matcher-target", help=_("the matcher's HOST:PORT, if not --target's"))
     demo.set_defaults(run=run_demo)
-    imp = commands.add_parser("import", parents=[client], help="import a CSV, all or nothing")
+    imp = commands.add_parser("import", parents=[client], help=_("import a CSV, all or nothing"))
     imp.add_argument("kind", choices=IMPORTABLE)
-    imp.add_argument("file", type=Path, help="CSV file (layout: docs/csv.md)")
-    imp.add_argument("--chunk-size", type=_positive, default=2000, help="rows per message")
-    imp.add_argument("--request-id", help="idempotency key (default: a new uuid4)")
+    imp.add_argument("file", type=Path, help=_("CSV file (layout: docs/csv.md)"))
+    imp.add_argument("--chunk-size", type=_positive, default=2000, help=_("rows per message"))
+    imp.add_argument("--request-id", help=_("idempotency key (default: a new uuid4)"))
     imp.set_defaults(run=run_import)
     for name, run, help_text in (
-        ("list", run_list, "list resources of a kind"),
-        ("watchlist", run_watchlist, "list households at risk of returning to poverty"),
+        ("list", run_list, N_("list resources of a kind")),
+        ("watchlist", run_watchlist, N_("list households at risk of returning to poverty")),
     ):
-        sub = commands.add_parser(name, parents=[client], help=help_text)
+        sub = commands.add_parser(name, parents=[client], help=_(help_text))
         if name == "list":
             sub.add_argument("kind", choices=list(KINDS))
         sub.add_argument(
             "--filter",
             default="",
-            help="AIP-160, e.g. 'score < 60 AND causes:ILLNESS AND NOT status = LIFTED_OUT'",
+            help=_("AIP-160, e.g. 'score < 60 AND causes:ILLNESS AND NOT status = LIFTED_OUT'"),
         )
-        sub.add_argument("--limit", type=_positive, help="print at most N")
+        sub.add_argument("--limit", type=_positive, help=_("print at most N"))
         if name == "list":
-            sub.add_argument("-q", "--quiet", action="store_true", help="the ids alone, one a line")
+            sub.add_argument(
+                "-q", "--quiet", action="store_true", help=_("the ids alone, one a line")
+            )
         sub.set_defaults(run=run)
-    get = commands.add_parser("get", parents=[client], help="show one resource")
+    get = commands.add_parser("get", parents=[client], help=_("show one resource"))
     get.add_argument("kind", choices=list(KINDS))
     get.add_argument("id")
     get.set_defaults(run=run_get)
-    delete = commands.add_parser("delete", parents=[client], help="delete one resource")
+    delete = commands.add_parser("delete", parents=[client], help=_("delete one resource"))
     delete.add_argument("kind", choices=list(KINDS))
     delete.add_argument("id")
-    delete.add_argument("--etag", default="", help="fail (ABORTED) if it changed since read")
+    delete.add_argument("--etag", default="", help=_("fail (ABORTED) if it changed since read"))
     delete.set_defaults(run=run_delete)
     cli_resources.add_commands(commands, client)
     cli_runs.add_commands(commands, client)
     cli_aid.add_commands(commands, client)
     season_cli.add_commands(commands, client)
     season_grants.add_commands(commands, client)
+    cli_statements.add_commands(commands, client)
     cli_cadres.add_commands(commands, client)
     cli_cases.add_commands(commands, client)
     cli_resurvey.add_command(commands, client)
@@ -193,10 +215,16 @@ def _client_options() -> argparse.ArgumentParser:
     options.add_argument(
         "--target",
         default=os.environ.get("FUPIN_TARGET", DEFAULT_TARGET),
-        help="server HOST:PORT (default $FUPIN_TARGET or %(default)s)",
+        help=_("server HOST:PORT (default $FUPIN_TARGET or %(default)s)"),
     )
-    options.add_argument("--timeout", type=float, default=10.0, help="seconds per call")
-    options.add_argument("-o", "--output", choices=["table", "json", "csv"], default="table")
+    options.add_argument("--timeout", type=float, default=10.0, help=_("seconds per call"))
+    options.add_argument(
+        "-o",
+        "--output",
+        choices=["table", "json", "csv"],
+        default="table",
+        help=_("table for people, json (a line each) or csv for programs"),
+    )
     return options
 
 
@@ -331,7 +359,7 @@ def run_list(args: argparse.Namespace) -> int:
             for item in found:
                 show(item.id)
         else:
-            emit(kind.cli_name, found, args.output)
+            emit(kind.cli_name, found, args.output, Names(client))
     return 0
 
 
@@ -360,8 +388,8 @@ def report(error: FupinClientError, locate: Callable[[str], str] | None = None) 
     if isinstance(error, CsvFormatError):
         say(f"fupin: {error.message}; nothing was sent")
     else:
-        say(f"fupin: {error.code.name}: {error.message}")
-    for field, description in error.field_violations:
+        say(f"fupin: {error.code.name}: {error.localized_message}")
+    for field, description in error.localized_violations:
         where = locate(field) if locate and not isinstance(error, CsvFormatError) else ""
         say(f"  {field}: {description}" + (f" ({where})" if where else ""))
 

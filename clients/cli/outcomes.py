@@ -5,7 +5,8 @@
 
 One row per sold lane (buyer by name, price, pickup days) or unsold listing (the reason, and the
 floor price at which it would have sold). A cooperative's key sees its own listings only; an
-admin's every listing of the run. Names come from one paged read of listings and one of buyers.
+admin's every listing of the run. Names come from one BatchGetResources call for the run's
+listings and one for its buyers (per 1,000 ids).
 """
 
 from __future__ import annotations
@@ -40,9 +41,12 @@ def run_outcomes(args: argparse.Namespace) -> int:
         run = matcher.get(run_id)
     if run.kind != mpb.PRODUCE:
         raise UsageError(_("run {id} is not a produce run").format(id=run.id))
+    listing_ids = [a.listing_id for a in run.produce.allocations]
+    listing_ids += [u.listing_id for u in run.produce.unsold]
     with RegistryClient(args.target, timeout_s=args.timeout) as registry:
-        listings = {x.id: x for x in registry.list(LISTINGS)}
-        buyers = {b.id: b.display_name for b in registry.list(BUYERS)}
+        listings: dict[str, Any] = registry.batch_get(LISTINGS, listing_ids)
+        found = registry.batch_get(BUYERS, (a.buyer_id for a in run.produce.allocations))
+        buyers = {i: b.display_name for i, b in found.items()}
     rows = [_sold(a, listings, buyers) for a in run.produce.allocations]
     rows += [_unsold(u, listings) for u in run.produce.unsold]
     if args.output == "json":

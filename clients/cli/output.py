@@ -21,7 +21,9 @@ from google.protobuf import json_format
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
-from clients.i18n import _, enum_name
+from clients.client import BUYERS, HOUSEHOLDS, PRODUCERS, VILLAGES, Kind
+from clients.i18n import N_, _, enum_name
+from clients.names import Names
 
 TIMESTAMP = "google.protobuf.Timestamp"
 # (heading, field path) per table; paths may go into sub-messages ("household.status").
@@ -118,6 +120,48 @@ COLUMNS: Mapping[str, tuple[tuple[str, str], ...]] = MappingProxyType(
             ("REJECTED KG", "rejected_kg"),
             ("PAID FEN/KG", "paid_price_fen"),
         ),
+        "statement-buyers": (
+            ("BUYER", "buyer_id"),
+            ("NAME", "buyer_name"),
+            ("SHIPMENTS", "shipments"),
+            ("KG", "sold_kg"),
+            ("SOLD FEN", "sold_fen"),
+            ("RECEIVED KG", "received_kg"),
+            ("REJECTED KG", "rejected_kg"),
+            ("OWED FEN", "owed_fen"),
+            ("PAID FEN", "paid_fen"),
+            ("OUTSTANDING FEN", "outstanding_fen"),
+        ),
+        "statement-members": (
+            ("HOUSEHOLD", "household_id"),
+            ("SHARE ‰", "share_permille"),
+            ("DIVIDENDS FEN", "dividends_fen"),
+        ),
+        "statement-dues": (
+            ("SHIPMENT", "shipment_id"),
+            ("ORDER", "order_id"),
+            ("PRODUCER", "producer_id"),
+            ("STATE", "state"),
+            ("KG", "kg"),
+            ("RECEIVED KG", "received_kg"),
+            ("REJECTED KG", "rejected_kg"),
+            ("PAID FEN/KG", "paid_price_fen"),
+            ("OWED FEN", "owed_fen"),
+            ("PAID FEN", "paid_fen"),
+            ("OUTSTANDING FEN", "outstanding_fen"),
+        ),
+        "village-income": (
+            ("VILLAGE", "village_id"),
+            ("ADMIN CODE", "admin_code"),
+            ("NAME", "display_name"),
+            ("HOUSEHOLDS", "households"),
+            ("SALES FEN", "produce_fen"),
+            ("DIVIDENDS FEN", "dividends_fen"),
+            ("AID FEN", "aid_fen"),
+            ("TOTAL FEN", "total_fen"),
+            ("CHANGED STATUS", "changed_status"),
+            ("LIFTED OUT", "lifted_out"),
+        ),
         "watchlist": (
             ("HOUSEHOLD", "household.id"),
             ("CARD", "household.card_number"),
@@ -141,18 +185,43 @@ COLUMNS: Mapping[str, tuple[tuple[str, str], ...]] = MappingProxyType(
 )
 
 
-def emit(what: str, items: Iterable[Message], fmt: str) -> int:
-    """Print items as a table (or JSON lines, or CSV); returns how many were printed."""
+# Columns that name another resource: (field path, its kind, heading of the name column).
+# Tables and CSV show the name beside the id (clients/cli/names.py reads them, a page at once).
+REFERENCES: Mapping[str, tuple[tuple[str, Kind[Any], str], ...]] = MappingProxyType(
+    {
+        "households": (("village_id", VILLAGES, N_("VILLAGE NAME")),),
+        "producers": (
+            ("household_id", HOUSEHOLDS, N_("HEAD")),
+            ("village_id", VILLAGES, N_("VILLAGE NAME")),
+        ),
+        "listings": (("producer_id", PRODUCERS, N_("PRODUCER NAME")),),
+        "orders": (("buyer_id", BUYERS, N_("BUYER NAME")),),
+        "cadres": (("current_village_id", VILLAGES, N_("VILLAGE NAME")),),
+        "cases": (
+            ("household_id", HOUSEHOLDS, N_("HEAD")),
+            ("village_id", VILLAGES, N_("VILLAGE NAME")),
+        ),
+    }
+)
+PAGE = 1000  # rows whose names are read together: one call per kind per page
+
+
+def emit(what: str, items: Iterable[Message], fmt: str, names: Names | None = None) -> int:
+    """Print items as a table (or JSON lines, or CSV); returns how many were printed. With
+    `names`, each id of another resource gets its name beside it (tables and CSV)."""
     if fmt == "csv":
-        return emit_csv(what, items)
+        return emit_csv(what, items, names)
     if fmt == "json":
         count = 0
         for item in items:  # streamed: each page prints as it arrives
             emit_json(item)
             count += 1
         return count
-    columns = COLUMNS[what]
-    rows = [[cell(item, path) for _heading, path in columns] for item in items]
+    columns = _named_columns(what, names)
+    rows = [
+        [_cell_or_name(item, path, names) for _heading, path in columns]
+        for item in _paged(items, what, names)
+    ]
     if rows:
         print_table([_(heading) for heading, _path in columns], rows)
     else:
@@ -160,17 +229,68 @@ def emit(what: str, items: Iterable[Message], fmt: str) -> int:
     return len(rows)
 
 
-def emit_csv(what: str, items: Iterable[Message]) -> int:
-    """A header of the table's field paths, then a line per item; returns how many."""
-    paths = [path for _heading, path in COLUMNS[what]]
-    writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(paths)
-    count = 0
+def _named_columns(what: str, names: Names | None) -> list[tuple[str, str]]:
+    """The table's (heading, path) columns, each reference followed by its name column."""
+    columns = list(COLUMNS[what])
+    if names is None:
+        return columns
+    for path, _kind, heading in REFERENCES.get(what, ()):
+        at = next(i for i, (_h, p) in enumerate(columns) if p == path)
+        columns.insert(at + 1, (heading, f"{path}#name"))
+    return columns
+
+
+def _paged(items: Iterable[Message], what: str, names: Names | None) -> Iterable[Message]:
+    """The items, with the names of each page's references read before the page is shown."""
+    references = REFERENCES.get(what, ()) if names is not None else ()
+    page: list[Message] = []
     for item in items:
+        page.append(item)
+        if len(page) == PAGE:
+            yield from _with_names(page, references, names)
+            page = []
+    yield from _with_names(page, references, names)
+
+
+def _with_names(page: list[Message], references: Any, names: Names | None) -> list[Message]:
+    for path, kind, _heading in references:
+        if names is not None:
+            names.load(kind, (getattr(item, path) for item in page))
+    return page
+
+
+def _cell_or_name(item: Message, path: str, names: Names | None) -> str:
+    if not path.endswith("#name"):
+        return cell(item, path)
+    field = path.removesuffix("#name")
+    kind = next(k for p, k, _h in _all_references() if p == field)
+    return names.name(kind, getattr(item, field)) if names is not None else ""
+
+
+def _all_references() -> Iterable[tuple[str, Kind[Any], str]]:
+    for references in REFERENCES.values():
+        yield from references
+
+
+def emit_csv(what: str, items: Iterable[Message], names: Names | None = None) -> int:
+    """A header of the table's field paths (a name column as `village_id#name`), then a
+    line per item; returns how many."""
+    columns = _named_columns(what, names)
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow([path for _heading, path in columns])
+    count = 0
+    for item in _paged(items, what, names):
         fields = json_format.MessageToDict(
             item, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
         )
-        writer.writerow([_csv_value(fields, path) for path in paths])
+        writer.writerow(
+            [
+                _cell_or_name(item, path, names)
+                if path.endswith("#name")
+                else _csv_value(fields, path)
+                for _heading, path in columns
+            ]
+        )
         count += 1
     return count
 

@@ -21,9 +21,11 @@ from typing import Any
 import grpc
 
 from clients import auth
-from clients.cli.output import emit, emit_one, say, show
+from clients.cli.output import emit, print_table, say, when
+from clients.cli.printers import gap_text, names_from, objective_text, print_run
 from clients.client import channel_options
 from clients.errors import from_rpc_error
+from clients.i18n import N_, _, enum_name
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
 
@@ -31,23 +33,29 @@ OBJECTIVES = {"welfare": mpb.WELFARE, "poverty-first": mpb.POVERTY_FIRST}
 
 
 def add_commands(commands: Any, client: argparse.ArgumentParser) -> None:
-    match = commands.add_parser("match", help="run a matching (produce)")
+    match = commands.add_parser("match", help=_("run a matching (produce)"))
     kinds = match.add_subparsers(dest="match_kind", required=True, metavar="KIND")
-    produce = kinds.add_parser("produce", parents=[client], help="listings to orders")
-    produce.add_argument("--product", required=True, help="e.g. green_plum")
-    produce.add_argument("--today", required=True, help="YYYY-MM-DD: earliest departure")
-    produce.add_argument("--region", default="", help="administrative code prefix")
+    produce = kinds.add_parser("produce", parents=[client], help=_("listings to orders"))
+    produce.add_argument("--product", required=True, help=_("e.g. green_plum"))
+    produce.add_argument("--today", required=True, help=_("YYYY-MM-DD: earliest departure"))
+    produce.add_argument("--region", default="", help=_("administrative code prefix"))
     produce.add_argument("--objective", choices=list(OBJECTIVES), default="welfare")
-    produce.add_argument("--time-limit", type=float, default=30.0, help="seconds")
-    produce.add_argument("--commit", action="store_true", help="commit the proposed run")
+    produce.add_argument("--time-limit", type=float, default=30.0, help=_("seconds"))
+    produce.add_argument("--commit", action="store_true", help=_("commit the proposed run"))
     produce.set_defaults(run=run_match_produce)
-    runs = commands.add_parser("runs", help="list, show, commit, discard or cancel runs")
+    runs = commands.add_parser("runs", help=_("list, show, commit, discard or cancel runs"))
     verbs = runs.add_subparsers(dest="verb", required=True, metavar="VERB")
-    listing = verbs.add_parser("list", parents=[client], help="newest first")
-    listing.add_argument("--filter", default="", help="e.g. 'state = PROPOSED'")
+    listing = verbs.add_parser("list", parents=[client], help=_("newest first"))
+    listing.add_argument("--filter", default="", help=_("e.g. 'state = PROPOSED'"))
     listing.set_defaults(run=run_runs_list)
-    for verb in ("get", "commit", "discard", "cancel"):
-        sub = verbs.add_parser(verb, parents=[client], help=f"{verb} one run")
+    helps = {
+        "get": N_("show one run by its kind's printer"),
+        "commit": N_("commit a proposed run"),
+        "discard": N_("discard a proposed run"),
+        "cancel": N_("cancel a queued or running run"),
+    }
+    for verb, text in helps.items():
+        sub = verbs.add_parser(verb, parents=[client], help=_(text))
         sub.add_argument("id")
         sub.set_defaults(run=run_runs_one, verb=verb)
 
@@ -81,7 +89,7 @@ def run_match_produce(args: argparse.Namespace) -> int:
                 mpb.CommitMatchRunRequest(id=run.id, request_id=f"commit-{run.id}"),
                 timeout=args.timeout,
             )
-    _summary(run, args.output)
+    show_run(run, args)
     return 0 if run.state in (mpb.PROPOSED, mpb.COMMITTED) else 1
 
 
@@ -133,22 +141,10 @@ def _progress(event: mpb.MatchRunEvent) -> str:
     )
 
 
-def _summary(run: mpb.MatchRun, output: str) -> None:
-    if output == "json":
-        emit_one(run, output)
-        return
-    k = run.produce.kpis
-    state, status = mpb.RunState.Name(run.state), mpb.SolveStatus.Name(run.status)
-    show(
-        f"run {run.id}: {state}, {status}, objective {run.objective / 100:,.2f} yuan, "
-        f"gap {run.gap:.4%}, {len(run.produce.allocations)} allocations"
-    )
-    show(
-        f"sold {k.kg_sold:,} kg ({k.poor_kg_sold:,} kg by impoverished and at-risk households, "
-        f"income {k.poor_income_fen / 100:,.2f} yuan); unsold {k.unsold_kg:,} kg"
-    )
-    if run.error:
-        show(f"error: {run.error}")
+def show_run(run: mpb.MatchRun, args: argparse.Namespace) -> None:
+    """The run by its kind's printer, names read from the registry (--registry, or --target)."""
+    with names_from(getattr(args, "registry", None) or args.target, args.timeout) as names:
+        print_run(run, names, args.output)
 
 
 def run_runs_list(args: argparse.Namespace) -> int:
@@ -156,14 +152,33 @@ def run_runs_list(args: argparse.Namespace) -> int:
         runs = stub.ListMatchRuns(
             mpb.ListMatchRunsRequest(filter=args.filter, page_size=100), timeout=args.timeout
         ).runs
-    emit("runs", runs, args.output)
-    return 0  # not the count emit returns: a shell reads a non-zero exit as a failure
+    if args.output != "table":
+        emit("runs", runs, args.output)
+        return 0
+    rows = [
+        [
+            r.id,
+            enum_name(mpb.RunKind.DESCRIPTOR, r.kind),
+            enum_name(mpb.RunState.DESCRIPTOR, r.state),
+            enum_name(mpb.SolveStatus.DESCRIPTOR, r.status),
+            objective_text(r),
+            gap_text(r),
+            when(r.create_time),
+        ]
+        for r in runs
+    ]
+    headings = ["ID", "KIND", "STATE", "STATUS", "OBJECTIVE", "GAP", "CREATED"]
+    if rows:
+        print_table([_(h) for h in headings], rows)
+    else:
+        say(_("no {what}").format(what=_("runs")))
+    return 0
 
 
 def run_runs_one(args: argparse.Namespace) -> int:
     with matcher(args) as stub:
         run = _one(stub, args.verb, args.id, args.timeout)
-    _summary(run, args.output)
+    show_run(run, args)
     return 0
 
 

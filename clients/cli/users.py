@@ -21,6 +21,7 @@ from typing import Any
 
 from clients.cli.keys import ROLES, access_stub, emit_rows, list_all
 from clients.cli.output import emit_json, say, show, when
+from clients.i18n import _
 from fupin.registry.v1 import access_service_pb2 as apb
 
 MESSAGES = {
@@ -52,29 +53,33 @@ def _chinese() -> bool:
 
 
 def add_commands(commands: Any, client: argparse.ArgumentParser) -> None:
-    users = commands.add_parser("users", help="accounts people sign in with (admin, office)")
+    users = commands.add_parser("users", help=_("accounts people sign in with (admin, office)"))
     verbs = users.add_subparsers(dest="verb", required=True, metavar="VERB")
-    create = verbs.add_parser("create", parents=[client], help="make a user; prints its password")
+    create = verbs.add_parser(
+        "create", parents=[client], help=_("make a user; prints its password")
+    )
     create.add_argument("username")
     create.add_argument("--role", required=True, choices=ROLES)
     create.add_argument(
         "--scope",
         default="",
-        help="office/auditor: admin code prefix; cooperative: producer id; platform: buyer id",
+        help=_("office/auditor: admin code prefix; cooperative: producer id; platform: buyer id"),
     )
-    create.add_argument("--name", default="", help="display name")
+    create.add_argument("--name", default="", help=_("display name"))
     create.add_argument("--language", default="", choices=["", "zh-CN", "en"])
-    create.add_argument("--password-stdin", action="store_true", help="read the password")
+    create.add_argument("--password-stdin", action="store_true", help=_("read the password"))
     create.set_defaults(run=run_create)
-    listing = verbs.add_parser("list", parents=[client], help="users, never their passwords")
-    listing.add_argument("--filter", default="", help="e.g. 'role = OFFICE AND disabled = false'")
+    listing = verbs.add_parser("list", parents=[client], help=_("users, never their passwords"))
+    listing.add_argument(
+        "--filter", default="", help=_("e.g. 'role = OFFICE AND disabled = false'")
+    )
     listing.set_defaults(run=run_list)
-    disable = verbs.add_parser("disable", parents=[client], help="end its sessions, no sign-in")
+    disable = verbs.add_parser("disable", parents=[client], help=_("end its sessions, no sign-in"))
     disable.add_argument("id")
     disable.set_defaults(run=run_disable)
-    reset = verbs.add_parser("reset-password", parents=[client], help="new password, unlocks")
+    reset = verbs.add_parser("reset-password", parents=[client], help=_("new password, unlocks"))
     reset.add_argument("id")
-    reset.add_argument("--password-stdin", action="store_true", help="read the password")
+    reset.add_argument("--password-stdin", action="store_true", help=_("read the password"))
     reset.set_defaults(run=run_reset)
 
 

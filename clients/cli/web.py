@@ -12,15 +12,16 @@ import argparse
 from typing import Any
 
 from clients.errors import UsageError
+from clients.i18n import _
 
 
 def add_command(commands: Any) -> None:
-    web = commands.add_parser("web", help="serve the web console (default 127.0.0.1:8080)")
-    web.add_argument("--address", help="HOST:PORT to listen on (default 127.0.0.1:8080)")
-    web.add_argument("--target", help="the gRPC server's HOST:PORT (default 127.0.0.1:50051)")
-    web.add_argument("--matcher-target", help="the matcher's HOST:PORT, if not --target's")
+    web = commands.add_parser("web", help=_("serve the web console (default 127.0.0.1:8080)"))
+    web.add_argument("--address", help=_("HOST:PORT to listen on (default 127.0.0.1:8080)"))
+    web.add_argument("--target", help=_("the gRPC server's HOST:PORT (default 127.0.0.1:50051)"))
+    web.add_argument("--matcher-target", help=_("the matcher's HOST:PORT, if not --target's"))
     web.add_argument(
-        "--insecure", action="store_true", default=None, help="allow plain HTTP off loopback"
+        "--insecure", action="store_true", default=None, help=_("allow plain HTTP off loopback")
     )
     web.set_defaults(run=run_web)
 

@@ -83,6 +83,8 @@ POLICY: Mapping[str, frozenset[Role]] = MappingProxyType({
     f"{_R}DeleteHousehold": frozenset({ADMIN, OFFICE}),
     f"{_R}ImportHouseholds": frozenset({ADMIN, OFFICE}),
     f"{_R}ListWatchlist": frozenset({ADMIN, OFFICE, AUDITOR}),
+    # Then, per kind, the roles of that kind's List (registry/resources/servicer.py).
+    f"{_R}BatchGetResources": ALL,
     f"{_R}CreateProducer": frozenset({ADMIN, OFFICE}),
     f"{_R}GetProducer": ALL,
     f"{_R}ListProducers": ALL,
@@ -162,6 +164,12 @@ POLICY: Mapping[str, frozenset[Role]] = MappingProxyType({
     f"{_E}SignForGrant": frozenset({ADMIN, OFFICE}),
     f"{_E}ClawBackGrant": frozenset({ADMIN, OFFICE}),
     f"{_E}GetAidDelivery": frozenset({ADMIN, OFFICE, AUDITOR}),
+    # Users' views: a producer's statement as its account (scopes as for its producer); a
+    # buyer's owed and paid per shipment, a platform its own buyer's only; an office's
+    # income of its villages' households, aggregated (no household named).
+    f"{_E}GetProducerStatement": frozenset({ADMIN, OFFICE, COOP, AUDITOR}),
+    f"{_E}GetBuyerStatement": frozenset({ADMIN, PLATFORM, AUDITOR}),
+    f"{_E}ListVillageIncome": frozenset({ADMIN, OFFICE, AUDITOR}),
     # An office creates the keys of its region's cooperatives only (registry/access/servicer.py).
     f"{_X}CreateApiKey": frozenset({ADMIN, OFFICE}),
     f"{_X}ListApiKeys": frozenset({ADMIN}),

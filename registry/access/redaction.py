@@ -9,8 +9,10 @@ covered as soon as their responses carry Household or Producer messages:
   an auditor sees each as POVERTY_CAUSE_UNSPECIFIED ("a cause withheld"), in households and in
   aid grants' causes_matched.
 - every role: the households a producer names (its household, a cooperative's members), an
-  aid grant (AidGrant) or a ledger grant entry (LedgerEntry of
-  kind AID_GRANT) names are collected for the audit, as those of a Household are.
+  aid grant (AidGrant), a ledger entry about a household (LedgerEntry of kind AID_GRANT,
+  HOUSEHOLD_CONTRACT, DIVIDEND or AID_DISBURSEMENT/RECEIPT/CLAWBACK) or a member's
+  payout in a producer's statement (MemberPayout) names are collected for the audit, as those
+  of a Household are.
 - platform, cooperative: a household keeps nothing but its status (poverty category); a platform
   sees a household producer without name or household id, at about 1 km, and a cooperative
   producer without its members; a cooperative sees its own producer unmasked (and no other).
@@ -35,9 +37,12 @@ HOUSEHOLD = pb.Household.DESCRIPTOR.full_name
 PRODUCER = pb.Producer.DESCRIPTOR.full_name
 AID_GRANT = "fupin.matcher.v1.AidGrant"
 LEDGER_ENTRY = "fupin.registry.v1.LedgerEntry"
-PERSONAL = (HOUSEHOLD, PRODUCER, AID_GRANT, LEDGER_ENTRY)
+MEMBER_PAYOUT = "fupin.registry.v1.MemberPayout"
+PERSONAL = (HOUSEHOLD, PRODUCER, AID_GRANT, LEDGER_ENTRY, MEMBER_PAYOUT)
 SENSITIVE_CAUSES = frozenset({pb.ILLNESS, pb.DISABILITY})
-LEDGER_GRANT = 2  # fupin.registry.v1.LedgerEntryKind.AID_GRANT
+# fupin.registry.v1.LedgerEntryKind of the entries whose subject is a household: AID_GRANT,
+# HOUSEHOLD_CONTRACT, DIVIDEND, AID_DISBURSEMENT, AID_RECEIPT, AID_CLAWBACK.
+LEDGER_ABOUT_HOUSEHOLDS = frozenset({2, 8, 10, 11, 12, 13})
 
 
 @dataclass
@@ -87,8 +92,11 @@ def _walk(message: Message, role: Role, seen: Seen) -> None:
         if role is Role.AUDITOR:
             _withhold_causes(message.causes_matched)  # type: ignore[attr-defined]
         return
+    if name == MEMBER_PAYOUT:  # a cooperative's payout to a member (SeasonService statements)
+        seen.household_ids.append(message.household_id)  # type: ignore[attr-defined]
+        return
     if name == LEDGER_ENTRY:
-        if message.kind == LEDGER_GRANT and message.subject_id:  # type: ignore[attr-defined]
+        if message.kind in LEDGER_ABOUT_HOUSEHOLDS and message.subject_id:  # type: ignore[attr-defined]
             seen.household_ids.append(message.subject_id)  # type: ignore[attr-defined]
         return
     for descriptor, value in message.ListFields():

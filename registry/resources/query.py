@@ -3,9 +3,11 @@
 Page tokens are signed (HMAC-SHA256) with the server's page token key, so a token a caller
 made up or altered is INVALID_ARGUMENT before any of it reaches a query. The key is
 FUPIN_PAGE_TOKEN_KEY (server/settings.py documents it; read here, once, at import, because
-every List of every service issues tokens); unset, a random key per process, and tokens do
-not survive a restart. Servers behind one address, and the registry and matcher of a split
-deployment (the registry issues ListMatchRuns' tokens), must share it.
+every List of every service issues tokens), or the file FUPIN_PAGE_TOKEN_KEY_FILE names (made
+with a random key, mode 600, by whichever process starts first: docker-compose's services
+share one on their keys volume); neither set, a random key per process, and tokens do not
+survive a restart. Servers behind one address, and the registry and matcher of a split
+deployment, must share it.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ import hmac
 import json
 import os
 import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
@@ -30,7 +34,46 @@ DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 _TOKEN_KEY = re.compile(r"[A-Za-z0-9_\-]{1,40}")
 MAX_TOKEN_CHARS = 400
-_SIGNING_KEY = os.environ.get("FUPIN_PAGE_TOKEN_KEY", "").encode() or os.urandom(32)
+
+
+def shared_key(path: Path) -> bytes:
+    """The key in path; made first (random, mode 600) if absent. Two processes starting at
+    once agree: the key is written to a private file, then linked into place, which only one
+    can do."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".{path.name}.{os.getpid()}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(32) + "\n")
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process made it first: use its key
+        finally:
+            draft.unlink()
+    return path.read_text().strip().encode()
+
+
+def _signing_key() -> bytes:
+    if key := os.environ.get("FUPIN_PAGE_TOKEN_KEY", ""):
+        return key.encode()
+    if file := os.environ.get("FUPIN_PAGE_TOKEN_KEY_FILE", ""):
+        return shared_key(Path(file))
+    return os.urandom(32)
+
+
+_SIGNING_KEY = _signing_key()
+
+
+def use_signing_key(key: str = "", key_file: Path | None = None) -> None:
+    """The server's settings (environment or config file) name the key: use it from now on
+    (without either, the key read at import stays)."""
+    global _SIGNING_KEY
+    if key:
+        _SIGNING_KEY = key.encode()
+    elif key_file is not None:
+        _SIGNING_KEY = shared_key(key_file)
 
 
 @dataclass(frozen=True)

@@ -46,8 +46,13 @@ def add_income(
     record.update_time = models.utcnow()
     session.flush()
     sign = "" if amount_fen >= 0 else "-"
-    reason = f"income {year}: {LABELS[source]} {sign}¥{abs(amount_fen) / 100:,.0f}"
+    reason = f"{reason_prefix(year)}{LABELS[source]} {sign}¥{abs(amount_fen) / 100:,.0f}"
     rescore(session, household, config, reason)
+
+
+def reason_prefix(year: int) -> str:
+    """How the history entry of a status the year's income changed begins."""
+    return f"income {year}: "
 
 
 def rescore(

@@ -101,6 +101,7 @@ class Dividend(SQLModel, table=True):
     household_id: str = Field(foreign_key="household.id", index=True, max_length=40)
     amount_fen: int = Field(sa_type=BigInteger)
     reference: str = Field(default="", max_length=100)
+    year: int = 0  # the members' income year (the payout's paid_on)
     create_time: datetime
 
 

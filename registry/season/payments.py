@@ -174,6 +174,7 @@ def _pay(
                     "household_id": p.household_id,
                     "amount_fen": p.amount_fen,
                     "reference": reference,
+                    "year": year,
                     "create_time": now,
                 }
                 for p in payouts

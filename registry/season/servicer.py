@@ -24,7 +24,12 @@ from registry.resources.requests import (
     fingerprint,
 )
 from registry.resources.store import RegistryStore
-from registry.season import disbursements, payments, shipments
+from registry.season import disbursements, payments, shipments, statements
+from registry.season.convert import (
+    buyer_statement_proto,
+    producer_statement_proto,
+    village_income_proto,
+)
 from registry.season.models import GrantDisbursement, Shipment
 
 
@@ -165,6 +170,43 @@ class SeasonServicer(spb_grpc.SeasonServiceServicer):
                 for o in report.overdue
             ],
             overdue_days=days,
+        )
+
+    def GetProducerStatement(self, request: Any, context: Any) -> spb.ProducerStatement:
+        _ids(request, ("producer_id",), required=("producer_id",))
+        if request.year and not 2000 <= request.year <= 2100:
+            raise InvalidArgument.one("year", "must be 0 (every season) or from 2000 to 2100")
+        got = statements.producer_statement(
+            self.store, request.producer_id, access.current(), year=request.year
+        )
+        return producer_statement_proto(got, request.year)
+
+    def GetBuyerStatement(self, request: Any, context: Any) -> spb.BuyerStatement:
+        _ids(request, ("buyer_id",), required=("buyer_id",))
+        page = query.parse_page(request.page_size, request.page_token, request.buyer_id)
+        got = statements.buyer_statement(self.store, request.buyer_id, page, access.current())
+        return buyer_statement_proto(got)
+
+    def ListVillageIncome(self, request: Any, context: Any) -> spb.ListVillageIncomeResponse:
+        bad = []
+        if not REGION_CODE.fullmatch(request.region_code):
+            bad.append(FieldViolation("region_code", "must be an administrative code prefix"))
+        if not 2000 <= request.year <= 2100:
+            bad.append(FieldViolation("year", "is required: a year from 2000 to 2100"))
+        if bad:
+            raise InvalidArgument(bad)
+        page = query.parse_page(
+            request.page_size, request.page_token, f"{request.region_code}|{request.year}"
+        )
+        rows, token = statements.village_income(
+            self.store,
+            region_code=request.region_code,
+            year=request.year,
+            page=page,
+            reader=access.current(),
+        )
+        return spb.ListVillageIncomeResponse(
+            villages=[village_income_proto(v, request.year) for v in rows], next_page_token=token
         )
 
 

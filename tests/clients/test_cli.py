@@ -94,13 +94,17 @@ def test_import_an_unparsable_file_sends_nothing(fupin, client, tmp_path):
 def test_import_cadres_as_json(fupin, client, tmp_path):
     """Cadres import too; --output json prints the summary as one JSON object."""
     path = tmp_path / "cadres.csv"
+    part_time = factories.cadre(display_name="兼职干部")
+    part_time.contract_quota = 2  # its own quota, below its rank's
     with path.open("w", newline="") as out:
-        csvio.write("cadres", [factories.cadre(), factories.cadre()], out)
+        csvio.write("cadres", [factories.cadre(), part_time], out)
     code, out, err = fupin("import", "cadres", str(path), "--output", "json")
     assert code == 0, err
     summary = json.loads(out)
     assert summary["kind"] == "cadres" and summary["imported"] == 2
-    assert len(list(client.list(CADRES))) == 2
+    stored = {c.display_name: c for c in client.list(CADRES)}
+    assert len(stored) == 2 and stored["兼职干部"].contract_quota == 2
+    assert [c.HasField("contract_quota") for c in stored.values()].count(True) == 1
 
 
 def test_list_get_and_delete(fupin, client):

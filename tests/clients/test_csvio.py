@@ -72,6 +72,25 @@ def test_cadre_defaults():
     (cadre,) = parse("cadres", text).rows
     assert isinstance(cadre, pb.Cadre)
     assert cadre.available and not cadre.pinned and cadre.current_village_id == ""
+    assert not cadre.HasField("contract_quota")
+
+
+def test_cadre_contract_quota_column():
+    """A cadre's own quota reads from its column; an empty cell leaves the rank's quota."""
+    text = "display_name,rank,skills,home_unit,latitude,longitude,max_distance_km,contract_quota\n"
+    text += "Li,section_chief,agronomy,Bureau,24.5,117.6,200,3\n"
+    text += "Wang,section_member,,Bureau,24.5,117.6,200,\n"
+    li, wang = parse("cadres", text).rows
+    assert li.HasField("contract_quota") and li.contract_quota == 3
+    assert not wang.HasField("contract_quota")
+    assert round_trip("cadres", [li, wang]) == [li, wang]
+    bad = text.replace(",3\n", ",three\n")
+    assert violations("cadres", bad) == [
+        (
+            "cadres[0].contract_quota",
+            "must be an integer, got 'three' (line 2, column contract_quota)",
+        )
+    ]
 
 
 def test_bad_cells_name_row_field_and_line():

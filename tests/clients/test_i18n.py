@@ -111,12 +111,13 @@ def test_cli_tables_in_chinese(server, registry, capsys) -> None:
         "建档立卡号",
         "户主",
         "村",
+        "村名",
         "人口",
         "评分",
         "状态",
         "致贫原因",
     ]
-    assert "因病" in row and "贫困户" in row
+    assert "因病" in row and "贫困户" in row and village.display_name in row
     assert main(["--lang", "en", "list", "households", *target]) == 0
     assert capsys.readouterr().out.startswith("ID ")
 
@@ -133,4 +134,23 @@ def test_the_demo_in_chinese(tmp_path, capsys, monkeypatch) -> None:
     assert code == 0, out
     for line in ("fupin 演示：诏安青梅 → 揭阳", "青梅售出（吨）", "423.0", "各采购方吨数："):
         assert line in out
-    assert (tmp_path / "demo_flows.png").exists() and (tmp_path / "demo_income.png").exists()
+    for line in ("成交之后的产季（2020 年）：", "因等级拒收", "合作社分给社员（元）", "其中脱贫"):
+        assert line in out
+    for chart in ("demo_flows.png", "demo_income.png", "demo_money.png"):
+        assert (tmp_path / chart).exists()
+
+
+def test_help_and_usage_in_chinese(capsys) -> None:
+    """`--lang zh-CN CMD --help` writes argparse's words and the options' help in Chinese;
+    a usage error too; English stays the default."""
+    assert main(["--lang", "zh-CN", "runs", "get", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("用法：fupin runs get")
+    assert "位置参数" in out and "选项" in out and "显示此帮助并退出" in out
+    assert "每次调用的秒数" in out  # --timeout's help
+    assert main(["--lang", "zh-CN", "runs"]) == 2
+    assert "缺少必需的参数：VERB" in capsys.readouterr().err
+    assert main(["--lang", "zh-CN", "--help"]) == 0
+    assert "列出、查看、提交、放弃或取消运行" in capsys.readouterr().out
+    assert main(["--lang", "en", "runs", "get", "--help"]) == 0
+    assert capsys.readouterr().out.startswith("usage: fupin runs get")

@@ -46,6 +46,10 @@ def as_key(fupin, monkeypatch):
     return run
 
 
+def cadre_ids(admin) -> list[str]:
+    return [c.id for c in admin.list(CADRES)]
+
+
 def new_key(fupin, role: str, scope: str) -> str:
     code, out, err = fupin("keys", "create", "--role", role, "--scope", scope)
     assert code == 0, err
@@ -96,8 +100,16 @@ def test_office_manages_the_cadres_of_its_region(fupin, as_key, admin, tmp_path)
     code, _, err = as_key(office, "create", "orders", "buyer_id=buy-x", "product=green_plum")
     assert code == 1
     assert "role office may not call CreateOrder: an office manages the villages" in err
+    code, _, err = as_key(office, "--lang", "zh-CN", "create", "orders", "buyer_id=buy-x")
+    assert code == 1  # the server's refusal, in Chinese: the role and what it may do instead
+    assert "角色“扶贫办”不能调用 CreateOrder：扶贫办管理本地区的村、农户" in err
     code, out, _ = as_key(office, "--lang", "zh-CN", "list", "cadres")
     assert code == 0 and out.startswith("编号")
+    posted = admin.create(VILLAGES, factories.village(display_name="岭下村"))
+    admin.update(CADRES, factories.pb.Cadre(id=cadre_ids(admin)[0], current_village_id=posted.id),
+                 ["current_village_id"])  # fmt: skip
+    code, out, _ = as_key(office, "list", "cadres")
+    assert "VILLAGE NAME" in out.splitlines()[0] and "岭下村" in out  # the name beside the id
 
 
 def test_office_onboards_a_cooperative_of_its_region_only(fupin, as_key, admin):
@@ -165,6 +177,9 @@ def test_platform_matches_its_own_orders_and_commits_its_own_runs(fupin, as_key,
     )  # fmt: skip
     assert code == 0, err
     assert "COMMITTED" in out
+    line = next(line for line in out.splitlines() if line.startswith(listing.id))
+    assert f"{platform['id']} 揭西青梅网店" in line  # its buyer's name beside the id
+    assert "2,000" in line and "2.60" in line  # kg, and yuan per kg
     assert admin.get(ORDERS, own_order).filled_kg == 2000  # the rival's better price unseen
     assert admin.get(ORDERS, rival_order.id).filled_kg == 0
     code, out, err = fupin(
@@ -175,6 +190,8 @@ def test_platform_matches_its_own_orders_and_commits_its_own_runs(fupin, as_key,
     admins_run = out.split()[1].rstrip(":")
     code, _, err = as_key(platform["secret"], "runs", "commit", admins_run)
     assert code == 1 and "role platform may commit, discard or cancel only the runs it made" in err
+    code, _, err = as_key(platform["secret"], "--lang", "zh-CN", "runs", "commit", admins_run)
+    assert code == 1 and f"平台只能提交、放弃或取消自己发起的运行；运行 {admins_run}" in err
     code, out, _ = as_key(platform["secret"], "--lang", "zh-CN", "list", "orders")
     assert code == 0 and out.startswith("编号") and own_order in out and rival_order.id not in out
     code, _, err = as_key(platform["secret"], "list", "households")
@@ -225,6 +242,10 @@ def test_cooperative_keeps_its_listings_and_reads_their_outcomes(fupin, as_key, 
     assert "普宁青梅厂" in out and "—" in out and out.startswith("挂牌")
     code, _, err = as_key(coop["secret"], "list", "households")
     assert code == 1 and "role cooperative may not call ListHouseholds: a cooperative" in err
+    code, _, err = as_key(coop["secret"], "--lang", "zh-CN", "list", "households")
+    assert code == 1 and "角色“合作社”不能调用 ListHouseholds：合作社创建、修改和删除" in err
+    code, out, err = as_key(coop["secret"], "runs", "get", run)
+    assert code == 0 and "普宁青梅厂" in out  # its part of the run, buyer named
     # The office sees the run that sold its producers' produce; another county's does not.
     assert run in as_key(office, "runs", "list")[1]
     code, _, err = as_key(office, "runs", "discard", run)

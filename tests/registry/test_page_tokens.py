@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
+import sys
 
 import grpc
 import pytest
@@ -75,3 +78,70 @@ def test_issued_tokens_still_page(registry):
         lambda: registry.ListVillages(api.ListVillagesRequest(page_token=altered)),
         grpc.StatusCode.INVALID_ARGUMENT,
     )
+
+
+PROCESS = """
+import sys
+from registry.resources import query
+page = query.parse_page(10, "", "")
+if sys.argv[1] == "make":
+    print(query.next_token(page, "vil-0042"))
+else:
+    print(query.parse_page(10, sys.argv[2], "").after)
+"""
+
+
+def test_processes_sharing_a_key_file_accept_each_others_tokens(tmp_path):
+    """FUPIN_PAGE_TOKEN_KEY_FILE: eight processes starting at once agree on one key (made
+    mode 600, no draft left behind), so a token one issues pages on at another (a registry
+    replica or a matcher behind the same address); a process with its own key refuses it."""
+    key_file = tmp_path / "keys" / "page-token.key"
+    env = {**os.environ, "FUPIN_PAGE_TOKEN_KEY_FILE": str(key_file)}
+    env.pop("FUPIN_PAGE_TOKEN_KEY", None)
+    racers = [
+        subprocess.Popen(
+            [sys.executable, "-c", PROCESS, "make"], env=env, stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(8)
+    ]
+    tokens = {racer.communicate(timeout=60)[0].strip() for racer in racers}
+    assert len(tokens) == 1 and all(racer.returncode == 0 for racer in racers)
+    assert os.stat(key_file).st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in key_file.parent.iterdir()) == ["page-token.key"]
+    (token,) = tokens
+    other = subprocess.run(
+        [sys.executable, "-c", PROCESS, "read", token], env=env, capture_output=True, text=True
+    )
+    assert other.returncode == 0 and other.stdout.strip() == "vil-0042", other.stderr
+    env_alone = {k: v for k, v in env.items() if k != "FUPIN_PAGE_TOKEN_KEY_FILE"}
+    alone = subprocess.run(
+        [sys.executable, "-c", PROCESS, "read", token], env=env_alone, capture_output=True
+    )
+    assert alone.returncode != 0 and b"page_token" in alone.stderr
+
+
+def test_a_key_file_from_the_settings_is_used(tmp_path, monkeypatch):
+    """Settings(page_token_key_file=…) — from the environment or a config file — makes the
+    server sign with that file's key, so another process sharing the file pages on."""
+    from registry.resources import query
+    from server.server import create_server
+    from server.settings import Settings
+
+    monkeypatch.setattr(query, "_SIGNING_KEY", query._SIGNING_KEY)  # restored after
+    key_file = tmp_path / "page-token.key"
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'fupin.db'}",
+        address="127.0.0.1:0",
+        page_token_key_file=key_file,
+    )
+    running = create_server(settings)
+    try:
+        token = query.next_token(query.parse_page(10, "", ""), "vil-0042")
+    finally:
+        running.close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FUPIN_PAGE_TOKEN")}
+    env["FUPIN_PAGE_TOKEN_KEY_FILE"] = str(key_file)
+    other = subprocess.run(
+        [sys.executable, "-c", PROCESS, "read", token], env=env, capture_output=True, text=True
+    )
+    assert other.returncode == 0 and other.stdout.strip() == "vil-0042", other.stderr

@@ -12,7 +12,6 @@ from clients.auth import open_channel
 from fupin.registry.v1 import ledger_service_pb2 as lpb
 from fupin.registry.v1 import ledger_service_pb2_grpc as lpb_grpc
 from fupin.registry.v1 import registry_service_pb2 as api
-from fupin.registry.v1 import resources_pb2 as pb
 from fupin.registry.v1 import season_service_pb2 as spb
 from fupin.registry.v1 import season_service_pb2_grpc as spb_grpc
 from registry.access.policy import Role
@@ -44,15 +43,8 @@ def coop(registry, server, stub) -> Coop:
     members = [factories.create_household(registry, village.id).id for _ in range(3)]
     producer = registry.CreateProducer(
         api.CreateProducerRequest(
-            producer=pb.Producer(
-                kind=pb.PRODUCER_COOPERATIVE,
-                display_name="Plum cooperative",
-                village_id=village.id,
-                location=pb.LatLng(latitude=23.72, longitude=117.17),
-                members=[
-                    pb.CooperativeMember(household_id=hh, share_permille=share)
-                    for hh, share in zip(members, (500, 300, 200), strict=True)
-                ],
+            producer=factories.cooperative(
+                village.id, dict(zip(members, (500, 300, 200), strict=True))
             )
         )
     )

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from clients.auth import open_channel
 from tests.web.conftest import PASSWORD, sign_in
 
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "img" / "web"
@@ -87,6 +88,35 @@ def test_live_progress_reaches_the_page(new_page, site):
     shot(page, "stationing-run-en")
 
 
+def test_office_contracts_households_and_commits(new_page, site):
+    """A contracting run started from the page in Chinese, watched to its proposal: the
+    contracts name the household and the cadre (not ids); committed, each contract becomes a
+    ledger entry (every contracted household, independently counted from the table)."""
+    page = new_page(locale="zh-CN")
+    sign_in(page, site, "office")
+    page.goto(f"{site.url}/office/runs")
+    page.click("#start-contracting button[type=submit]")
+    page.wait_for_url("**/runs/web-*")
+    page.wait_for_selector("#run-summary", timeout=90_000)
+    assert page.locator("#run-state").inner_text() == "待审核"
+    rows = page.locator("#contracts tbody tr")
+    households = {row.split("\t")[0] for row in rows.all_inner_texts()}
+    assert rows.count() > 0 and len(households) == rows.count()  # one cadre per household
+    first = rows.first.locator("td")
+    assert not first.nth(0).inner_text().startswith("hh-")
+    assert not first.nth(1).inner_text().startswith("cad-")
+    shot(page, "contracting-run-zh")
+    page.click("#commit button")
+    page.wait_for_selector(".flash")
+    assert page.locator("#run-state").inner_text() == "已提交"
+    run_id = page.url.rsplit("/", 1)[1]
+    page.goto(f"{site.url}/ledger?run={run_id}")
+    kinds = page.locator("#ledger tbody tr td:nth-child(3)").all_inner_texts()
+    assert kinds == ["结对帮扶"] * len(households)
+    subjects = page.locator("#ledger tbody tr td:nth-child(4)").all_inner_texts()
+    assert all(subject.startswith("hh-") for subject in subjects)
+
+
 def test_cooperative_adds_a_listing_with_a_field_error_beside_its_field(new_page, site):
     """The server's violation of available_until shows next to that field; fixed, it saves."""
     page = new_page()
@@ -122,6 +152,100 @@ def test_platform_quick_sources_an_order(new_page, site):
     assert page.locator("#candidates tbody tr td.num").count() > 0
     assert page.locator("svg.map line").count() > 0
     shot(page, "quick-source-zh")
+
+
+def test_platform_what_if_match_draws_its_flows_and_discards(new_page, site):
+    """A what-if match on the platform's own orders: watched to its proposal, the flows drawn
+    (one line per producer → buyer pair, as the table's allocations sum them), every
+    allocation to the platform's own buyer, then discarded: nothing reserved."""
+    page = new_page()
+    sign_in(page, site, "platform")
+    page.wait_for_url("**/platform/orders")
+    page.fill("#what-if input[name=today]", "2020-05-20")
+    page.click("#what-if button[type=submit]")
+    page.wait_for_url("**/runs/web-*")
+    page.wait_for_selector("#run-summary", timeout=90_000)
+    assert page.locator("#run-state").inner_text() == "proposed"
+    rows = page.locator("#allocations tbody tr")
+    cells = [row.split("\t") for row in rows.all_inner_texts()]
+    ends = [
+        (rows.nth(i).get_attribute("data-producer"), rows.nth(i).get_attribute("data-buyer"))
+        for i in range(rows.count())
+    ]
+    assert cells and {buyer for _, buyer in ends} == {site.ids["buyer"]}
+    assert len({row[1] for row in cells}) == 1  # its buyer's name, not its id
+    assert page.locator("svg.map line").count() == len(set(ends))
+    sold = sum(int(row[2].replace(",", "")) for row in cells)
+    assert page.inner_text("#kpis").count(f"{sold:,}") >= 1
+    shot(page, "what-if-en")
+    page.click("form[action$='/discard'] button")
+    page.wait_for_selector(".flash")
+    assert page.locator("#run-state").inner_text() == "discarded"
+
+
+def test_cooperative_reads_what_became_of_its_listings(new_page, site):
+    """A produce run proposed by an admin, with two listings of the cooperative no order can
+    take (a floor above every price; a grade nobody buys): the cooperative's outcomes page in
+    Chinese lists exactly its own listings' allocations (buyer by name) and unsold listings
+    with the true reason in Chinese and the floor at which each would sell ("—" for none),
+    as counted from the run itself."""
+    from fupin.matcher.v1 import matcher_service_pb2 as mpb
+    from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
+    from fupin.registry.v1 import registry_service_pb2 as api
+    from fupin.registry.v1 import registry_service_pb2_grpc as api_grpc
+    from tests import factories
+    from web.i18n import translator
+
+    coop = site.ids["coop"]
+    with open_channel(f"127.0.0.1:{site.grpc_port}", api_key=site.admin_key) as channel:
+        registry = api_grpc.RegistryServiceStub(channel)
+        matcher = mpb_grpc.MatcherServiceStub(channel)
+        extra = [
+            registry.CreateListing(api.CreateListingRequest(listing=listing))
+            for listing in (
+                factories.listing(coop, quantity_kg=500, floor_price_fen=99_999),
+                factories.listing(coop, quantity_kg=300, grade="Z"),
+            )
+        ]
+        run = matcher.MatchProduce(
+            mpb.MatchProduceRequest(
+                selection=mpb.RegistrySelection(product="green_plum", today="2020-05-20"),
+                parameters=mpb.SolveParameters(time_limit_s=10),
+            ),
+            timeout=120,
+        )
+        try:
+            assert run.state == mpb.PROPOSED
+            sold = [a for a in run.produce.allocations if a.producer_id == coop]
+            unsold = [u for u in run.produce.unsold if u.producer_id == coop]
+            reasons = {u.listing_id: u.reason for u in unsold}
+            assert reasons[extra[0].id] == mpb.FLOOR_ABOVE_NET_PRICE
+            assert reasons[extra[1].id] == mpb.NO_COMPATIBLE_ORDER
+            page = new_page(locale="zh-CN")
+            sign_in(page, site, "cooperative")
+            page.goto(f"{site.url}/coop/outcomes?run={run.id}")
+            assert page.locator("h1").inner_text() == "销售结果"
+            sold_rows = page.locator("#sold tbody tr:not(:has(.muted))")
+            unsold_rows = page.locator("#unsold tbody tr:not(:has(.muted))")
+            assert sold_rows.count() == len(sold) and unsold_rows.count() == len(unsold)
+            kg = sold_rows.locator("td:nth-child(3)").all_inner_texts()
+            assert sum(int(cell.replace(",", "")) for cell in kg) == sum(a.kg for a in sold)
+            buyers = sold_rows.locator("td:nth-child(4)").all_inner_texts()
+            assert all(not name.startswith("buy-") for name in buyers)
+            zh = translator("zh-CN")
+            shown = unsold_rows.locator("td:nth-child(4)").all_inner_texts()
+            assert shown == [zh(mpb.UnsoldReason.Name(u.reason)) for u in unsold]
+            floors = unsold_rows.locator("td:nth-child(5)").all_inner_texts()
+            assert floors == [
+                f"{u.would_sell_at_floor_fen / 100:,.2f}" if u.would_sell_at_floor_fen else "—"
+                for u in unsold
+            ]
+            assert "—" in floors  # grade Z: no floor would sell it
+            shot(page, "outcomes-zh")
+        finally:
+            matcher.DiscardMatchRun(mpb.DiscardMatchRunRequest(id=run.id), timeout=30)
+            for listing in extra:
+                registry.DeleteListing(api.DeleteListingRequest(id=listing.id, etag=listing.etag))
 
 
 def test_auditor_verifies_the_ledger_and_reads_the_audit_log(new_page, site):

@@ -15,12 +15,21 @@ from matcher.solvers.common.solving import SolveStatus, Timings, relative_gap
 
 
 class LeftOutReason(enum.Enum):
-    """Why an eligible household did not get a programme, checked in this order."""
+    """Why an eligible household did not get a programme, checked in this order.
+
+    The three budget reasons say where the budget went, each only when it is so: every grant
+    of the programme to a household with at least this one's need; or, a grant to a household
+    of lesser need inside a regional quota this household is outside of; or else what is left
+    cannot pay the grant (spent on grants worth more together, some to lesser need; or too small
+    from the start).
+    """
 
     EXCLUDED_BY_RULE = "EXCLUDED_BY_RULE"  # holds another programme of an exclusive group
     CAP_REACHED = "CAP_REACHED"  # the minimum grant would pass the per-household cap
-    BUDGET_EXHAUSTED_BY_HIGHER_NEED = "BUDGET_EXHAUSTED_BY_HIGHER_NEED"  # budget went elsewhere
+    BUDGET_EXHAUSTED_BY_HIGHER_NEED = "BUDGET_EXHAUSTED_BY_HIGHER_NEED"  # to greater need only
     NOT_SELECTED = "NOT_SELECTED"  # room was left: the solve stopped early, or need is zero
+    REGIONAL_QUOTA = "REGIONAL_QUOTA"  # a region's quota took it, to one of lesser need
+    BUDGET_EXHAUSTED = "BUDGET_EXHAUSTED"  # what is left cannot pay it (neither reason above)
 
 
 @dataclass(frozen=True)
@@ -128,15 +137,25 @@ def _grants(problem: AidProblem, pairs: Pairs, assignment: Assignment) -> tuple[
 
 def _left_out(problem: AidProblem, pairs: Pairs, assignment: Assignment) -> tuple[LeftOut, ...]:
     """Each eligible pair without a grant, with the first reason that applies (LeftOutReason)."""
-    reasons = np.full(len(pairs.household), 3, dtype=np.int64)  # NOT_SELECTED
+    order = list(LeftOutReason)
+    reasons = np.full(len(pairs.household), order.index(LeftOutReason.NOT_SELECTED))
     amounts = assignment.amounts(pairs)
     remaining = pairs.table.budget_fen - _total(pairs.programme, amounts, len(problem.programmes))
-    reasons[remaining[pairs.programme] < pairs.min_fen] = 2
+    spent_out = remaining[pairs.programme] < pairs.min_fen
+    reasons[spent_out] = order.index(LeftOutReason.BUDGET_EXHAUSTED)
+    reasons[spent_out & _quota_took(problem, pairs, assignment.granted)] = order.index(
+        LeftOutReason.REGIONAL_QUOTA
+    )
+    reasons[spent_out & _only_greater_need(problem, pairs, assignment.granted)] = order.index(
+        LeftOutReason.BUDGET_EXHAUSTED_BY_HIGHER_NEED
+    )
     if problem.household_cap_fen is not None:
         spent = _total(pairs.household, amounts, len(problem.households))
-        reasons[spent[pairs.household] + pairs.min_fen > problem.household_cap_fen] = 1
-    reasons[_excluded(problem, pairs, assignment.granted)] = 0
-    order = list(LeftOutReason)
+        capped = spent[pairs.household] + pairs.min_fen > problem.household_cap_fen
+        reasons[capped] = order.index(LeftOutReason.CAP_REACHED)
+    reasons[_excluded(problem, pairs, assignment.granted)] = order.index(
+        LeftOutReason.EXCLUDED_BY_RULE
+    )
     missing = np.flatnonzero(~assignment.granted)
     households, programmes = problem.households, problem.programmes
     return tuple(
@@ -148,6 +167,30 @@ def _left_out(problem: AidProblem, pairs: Pairs, assignment: Assignment) -> tupl
             strict=True,
         )
     )
+
+
+def _only_greater_need(problem: AidProblem, pairs: Pairs, granted: BoolArray) -> BoolArray:
+    """Pairs whose programme granted only households with at least the pair's need."""
+    none = np.iinfo(np.int64).max  # a programme that granted nothing
+    least = np.full(len(problem.programmes), none, dtype=np.int64)
+    np.minimum.at(least, pairs.programme[granted], pairs.need[granted])
+    floor = least[pairs.programme]
+    return np.asarray((floor != none) & (floor >= pairs.need))
+
+
+def _quota_took(problem: AidProblem, pairs: Pairs, granted: BoolArray) -> BoolArray:
+    """Pairs outside a quota region of their programme that granted, inside the region, a
+    household of lesser need than the pair's."""
+    index = {p.id: j for j, p in enumerate(problem.programmes)}
+    codes = np.array([h.village_code for h in problem.households])[pairs.household]
+    took = np.zeros(len(pairs.household), dtype=np.bool_)
+    for quota in problem.quotas:
+        inside = np.char.startswith(codes, quota.region_prefix)
+        ours = pairs.programme == index[quota.programme_id]
+        favoured = pairs.need[ours & inside & granted]
+        if favoured.size:
+            took |= ours & ~inside & (pairs.need > favoured.min())
+    return took
 
 
 def _excluded(problem: AidProblem, pairs: Pairs, granted: BoolArray) -> BoolArray:

@@ -218,9 +218,18 @@ class _LeftOutReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_LeftOut
     CAP_REACHED: _LeftOutReason.ValueType  # 2
     """the smallest grant would pass the household cap"""
     BUDGET_EXHAUSTED_BY_HIGHER_NEED: _LeftOutReason.ValueType  # 3
-    """the budget went to households in greater need"""
+    """every grant of the budget went to need >= this one"""
     NOT_SELECTED: _LeftOutReason.ValueType  # 4
     """room was left: the solve stopped early, or no need"""
+    REGIONAL_QUOTA: _LeftOutReason.ValueType  # 5
+    """The budget went, under a regional quota (AidRules.quotas), to a household of lesser need
+    inside the quota's region; this household is outside it.
+    """
+    BUDGET_EXHAUSTED: _LeftOutReason.ValueType  # 6
+    """What is left of the budget cannot pay the smallest grant, and neither reason above holds:
+    it went to grants worth more together (some to households of lesser need, e.g. smaller
+    grants to more households), or it was too small from the start.
+    """
 
 class LeftOutReason(_LeftOutReason, metaclass=_LeftOutReasonEnumTypeWrapper): ...
 
@@ -230,9 +239,18 @@ EXCLUDED_BY_RULE: LeftOutReason.ValueType  # 1
 CAP_REACHED: LeftOutReason.ValueType  # 2
 """the smallest grant would pass the household cap"""
 BUDGET_EXHAUSTED_BY_HIGHER_NEED: LeftOutReason.ValueType  # 3
-"""the budget went to households in greater need"""
+"""every grant of the budget went to need >= this one"""
 NOT_SELECTED: LeftOutReason.ValueType  # 4
 """room was left: the solve stopped early, or no need"""
+REGIONAL_QUOTA: LeftOutReason.ValueType  # 5
+"""The budget went, under a regional quota (AidRules.quotas), to a household of lesser need
+inside the quota's region; this household is outside it.
+"""
+BUDGET_EXHAUSTED: LeftOutReason.ValueType  # 6
+"""What is left of the budget cannot pay the smallest grant, and neither reason above holds:
+it went to grants worth more together (some to households of lesser need, e.g. smaller
+grants to more households), or it was too small from the start.
+"""
 Global___LeftOutReason: _TypeAlias = LeftOutReason  # noqa: Y015
 
 @_typing.final

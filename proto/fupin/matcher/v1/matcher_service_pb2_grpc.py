@@ -35,6 +35,9 @@ class MatcherServiceStub:
 
     Errors common to every RPC: INVALID_ARGUMENT with google.rpc.BadRequest field violations;
     UNAVAILABLE when the registry cannot be reached.
+    Errors in Chinese: a caller whose metadata says `accept-language: zh-CN` gets, beside the
+    English status message, a google.rpc.LocalizedMessage detail (locale "zh-CN") and each field
+    violation's localized_message, where the server's catalog has the text (server/messages.py).
 
     Runs by caller (docs/access.md): platforms see produce runs; offices aid and cadre runs of
     their region; auditors produce runs and aid and cadre runs of their region. A run the caller
@@ -124,6 +127,9 @@ class MatcherServiceServicer:
 
     Errors common to every RPC: INVALID_ARGUMENT with google.rpc.BadRequest field violations;
     UNAVAILABLE when the registry cannot be reached.
+    Errors in Chinese: a caller whose metadata says `accept-language: zh-CN` gets, beside the
+    English status message, a google.rpc.LocalizedMessage detail (locale "zh-CN") and each field
+    violation's localized_message, where the server's catalog has the text (server/messages.py).
 
     Runs by caller (docs/access.md): platforms see produce runs; offices aid and cadre runs of
     their region; auditors produce runs and aid and cadre runs of their region. A run the caller
@@ -334,6 +340,9 @@ class MatcherService:
 
     Errors common to every RPC: INVALID_ARGUMENT with google.rpc.BadRequest field violations;
     UNAVAILABLE when the registry cannot be reached.
+    Errors in Chinese: a caller whose metadata says `accept-language: zh-CN` gets, beside the
+    English status message, a google.rpc.LocalizedMessage detail (locale "zh-CN") and each field
+    violation's localized_message, where the server's catalog has the text (server/messages.py).
 
     Runs by caller (docs/access.md): platforms see produce runs; offices aid and cadre runs of
     their region; auditors produce runs and aid and cadre runs of their region. A run the caller

@@ -47,6 +47,84 @@ SCORE_DROPPED: WatchReason.ValueType  # 3
 Global___WatchReason: _TypeAlias = WatchReason  # noqa: Y015
 
 @_typing.final
+class BatchGetResourcesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    IDS_FIELD_NUMBER: _builtins.int
+    kind: _builtins.str
+    """The kind, as its List response names it: villages, households, producers, listings,
+    buyers, orders, cadres or aid_programs.
+    """
+    @_builtins.property
+    def ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """at most 1,000"""
+
+    def __init__(
+        self,
+        *,
+        kind: _builtins.str = ...,
+        ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ids", b"ids", "kind", b"kind"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetResourcesRequest: _TypeAlias = BatchGetResourcesRequest  # noqa: Y015
+
+@_typing.final
+class BatchGetResourcesResponse(_message.Message):
+    """The resources found, in the field of their kind (the others empty), in no set order."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VILLAGES_FIELD_NUMBER: _builtins.int
+    HOUSEHOLDS_FIELD_NUMBER: _builtins.int
+    PRODUCERS_FIELD_NUMBER: _builtins.int
+    LISTINGS_FIELD_NUMBER: _builtins.int
+    BUYERS_FIELD_NUMBER: _builtins.int
+    ORDERS_FIELD_NUMBER: _builtins.int
+    CADRES_FIELD_NUMBER: _builtins.int
+    AID_PROGRAMS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def villages(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.Village]: ...
+    @_builtins.property
+    def households(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.Household]: ...
+    @_builtins.property
+    def producers(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.Producer]: ...
+    @_builtins.property
+    def listings(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.Listing]: ...
+    @_builtins.property
+    def buyers(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.Buyer]: ...
+    @_builtins.property
+    def orders(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.Order]: ...
+    @_builtins.property
+    def cadres(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.Cadre]: ...
+    @_builtins.property
+    def aid_programs(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.AidProgram]: ...
+    def __init__(
+        self,
+        *,
+        villages: _abc.Iterable[_resources_pb2.Village] | None = ...,
+        households: _abc.Iterable[_resources_pb2.Household] | None = ...,
+        producers: _abc.Iterable[_resources_pb2.Producer] | None = ...,
+        listings: _abc.Iterable[_resources_pb2.Listing] | None = ...,
+        buyers: _abc.Iterable[_resources_pb2.Buyer] | None = ...,
+        orders: _abc.Iterable[_resources_pb2.Order] | None = ...,
+        cadres: _abc.Iterable[_resources_pb2.Cadre] | None = ...,
+        aid_programs: _abc.Iterable[_resources_pb2.AidProgram] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aid_programs", b"aid_programs", "buyers", b"buyers", "cadres", b"cadres", "households", b"households", "listings", b"listings", "orders", b"orders", "producers", b"producers", "villages", b"villages"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetResourcesResponse: _TypeAlias = BatchGetResourcesResponse  # noqa: Y015
+
+@_typing.final
 class CreateVillageRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -34,6 +34,9 @@ class RegistryServiceStub:
     Errors common to every RPC: INVALID_ARGUMENT with google.rpc.BadRequest field violations
     naming each wrong field; UNAVAILABLE when the database cannot be reached. Rejected calls
     leave stored data unchanged.
+    Errors in Chinese: a caller whose metadata says `accept-language: zh-CN` gets, beside the
+    English status message, a google.rpc.LocalizedMessage detail (locale "zh-CN") and each field
+    violation's localized_message, where the server's catalog has the text (server/messages.py).
 
     Lists: page_size defaults to 50 and is capped at 1000; page tokens are opaque and only
     valid with the same filter. Filters (AIP-160) compare the fields each List request names:
@@ -277,6 +280,11 @@ class RegistryServiceStub:
                 request_serializer=fupin_dot_registry_dot_v1_dot_registry__service__pb2.ListWatchlistRequest.SerializeToString,
                 response_deserializer=fupin_dot_registry_dot_v1_dot_registry__service__pb2.ListWatchlistResponse.FromString,
                 _registered_method=True)
+        self.BatchGetResources = channel.unary_unary(
+                '/fupin.registry.v1.RegistryService/BatchGetResources',
+                request_serializer=fupin_dot_registry_dot_v1_dot_registry__service__pb2.BatchGetResourcesRequest.SerializeToString,
+                response_deserializer=fupin_dot_registry_dot_v1_dot_registry__service__pb2.BatchGetResourcesResponse.FromString,
+                _registered_method=True)
 
 
 class RegistryServiceServicer:
@@ -286,6 +294,9 @@ class RegistryServiceServicer:
     Errors common to every RPC: INVALID_ARGUMENT with google.rpc.BadRequest field violations
     naming each wrong field; UNAVAILABLE when the database cannot be reached. Rejected calls
     leave stored data unchanged.
+    Errors in Chinese: a caller whose metadata says `accept-language: zh-CN` gets, beside the
+    English status message, a google.rpc.LocalizedMessage detail (locale "zh-CN") and each field
+    violation's localized_message, where the server's catalog has the text (server/messages.py).
 
     Lists: page_size defaults to 50 and is capped at 1000; page tokens are opaque and only
     valid with the same filter. Filters (AIP-160) compare the fields each List request names:
@@ -667,6 +678,18 @@ class RegistryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BatchGetResources(self, request, context):
+        """Reads up to 1,000 resources of one kind by id in one call: what a client needs to show
+        names beside ids (a village's name beside its id in a table of households) without one
+        Get per row. The caller must be allowed the kind's List RPC (PERMISSION_DENIED otherwise,
+        as that List would be). Ids that do not exist or that the caller may not see are left
+        out, as List leaves them out; an id asked twice is answered once. Responses are masked and
+        audited as List's are. Errors: INVALID_ARGUMENT on `kind` or `ids[N]`; PERMISSION_DENIED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RegistryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -890,6 +913,11 @@ def add_RegistryServiceServicer_to_server(servicer, server):
                     request_deserializer=fupin_dot_registry_dot_v1_dot_registry__service__pb2.ListWatchlistRequest.FromString,
                     response_serializer=fupin_dot_registry_dot_v1_dot_registry__service__pb2.ListWatchlistResponse.SerializeToString,
             ),
+            'BatchGetResources': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetResources,
+                    request_deserializer=fupin_dot_registry_dot_v1_dot_registry__service__pb2.BatchGetResourcesRequest.FromString,
+                    response_serializer=fupin_dot_registry_dot_v1_dot_registry__service__pb2.BatchGetResourcesResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'fupin.registry.v1.RegistryService', rpc_method_handlers)
@@ -905,6 +933,9 @@ class RegistryService:
     Errors common to every RPC: INVALID_ARGUMENT with google.rpc.BadRequest field violations
     naming each wrong field; UNAVAILABLE when the database cannot be reached. Rejected calls
     leave stored data unchanged.
+    Errors in Chinese: a caller whose metadata says `accept-language: zh-CN` gets, beside the
+    English status message, a google.rpc.LocalizedMessage detail (locale "zh-CN") and each field
+    violation's localized_message, where the server's catalog has the text (server/messages.py).
 
     Lists: page_size defaults to 50 and is capped at 1000; page tokens are opaque and only
     valid with the same filter. Filters (AIP-160) compare the fields each List request names:
@@ -2100,6 +2131,33 @@ class RegistryService:
             '/fupin.registry.v1.RegistryService/ListWatchlist',
             fupin_dot_registry_dot_v1_dot_registry__service__pb2.ListWatchlistRequest.SerializeToString,
             fupin_dot_registry_dot_v1_dot_registry__service__pb2.ListWatchlistResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchGetResources(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fupin.registry.v1.RegistryService/BatchGetResources',
+            fupin_dot_registry_dot_v1_dot_registry__service__pb2.BatchGetResourcesRequest.SerializeToString,
+            fupin_dot_registry_dot_v1_dot_registry__service__pb2.BatchGetResourcesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -35,6 +35,9 @@ class RegistryServiceStub:
     Errors common to every RPC: INVALID_ARGUMENT with google.rpc.BadRequest field violations
     naming each wrong field; UNAVAILABLE when the database cannot be reached. Rejected calls
     leave stored data unchanged.
+    Errors in Chinese: a caller whose metadata says `accept-language: zh-CN` gets, beside the
+    English status message, a google.rpc.LocalizedMessage detail (locale "zh-CN") and each field
+    violation's localized_message, where the server's catalog has the text (server/messages.py).
 
     Lists: page_size defaults to 50 and is capped at 1000; page tokens are opaque and only
     valid with the same filter. Filters (AIP-160) compare the fields each List request names:
@@ -234,6 +237,14 @@ class RegistryServiceStub:
     configured drop since the previous assessment. Filterable fields: village_id, county_code.
     Errors: INVALID_ARGUMENT.
     """
+    BatchGetResources: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.BatchGetResourcesRequest, _registry_service_pb2.BatchGetResourcesResponse]
+    """Reads up to 1,000 resources of one kind by id in one call: what a client needs to show
+    names beside ids (a village's name beside its id in a table of households) without one
+    Get per row. The caller must be allowed the kind's List RPC (PERMISSION_DENIED otherwise,
+    as that List would be). Ids that do not exist or that the caller may not see are left
+    out, as List leaves them out; an id asked twice is answered once. Responses are masked and
+    audited as List's are. Errors: INVALID_ARGUMENT on `kind` or `ids[N]`; PERMISSION_DENIED.
+    """
 
 @_typing.type_check_only
 class RegistryServiceAsyncStub(RegistryServiceStub):
@@ -243,6 +254,9 @@ class RegistryServiceAsyncStub(RegistryServiceStub):
     Errors common to every RPC: INVALID_ARGUMENT with google.rpc.BadRequest field violations
     naming each wrong field; UNAVAILABLE when the database cannot be reached. Rejected calls
     leave stored data unchanged.
+    Errors in Chinese: a caller whose metadata says `accept-language: zh-CN` gets, beside the
+    English status message, a google.rpc.LocalizedMessage detail (locale "zh-CN") and each field
+    violation's localized_message, where the server's catalog has the text (server/messages.py).
 
     Lists: page_size defaults to 50 and is capped at 1000; page tokens are opaque and only
     valid with the same filter. Filters (AIP-160) compare the fields each List request names:
@@ -439,6 +453,14 @@ class RegistryServiceAsyncStub(RegistryServiceStub):
     configured drop since the previous assessment. Filterable fields: village_id, county_code.
     Errors: INVALID_ARGUMENT.
     """
+    BatchGetResources: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.BatchGetResourcesRequest, _registry_service_pb2.BatchGetResourcesResponse]  # type: ignore[assignment]
+    """Reads up to 1,000 resources of one kind by id in one call: what a client needs to show
+    names beside ids (a village's name beside its id in a table of households) without one
+    Get per row. The caller must be allowed the kind's List RPC (PERMISSION_DENIED otherwise,
+    as that List would be). Ids that do not exist or that the caller may not see are left
+    out, as List leaves them out; an id asked twice is answered once. Responses are masked and
+    audited as List's are. Errors: INVALID_ARGUMENT on `kind` or `ids[N]`; PERMISSION_DENIED.
+    """
 
 class RegistryServiceServicer(metaclass=_abc_1.ABCMeta):
     """The registry: villages, filed households (建档立卡), producers, listings, buyers, orders,
@@ -447,6 +469,9 @@ class RegistryServiceServicer(metaclass=_abc_1.ABCMeta):
     Errors common to every RPC: INVALID_ARGUMENT with google.rpc.BadRequest field violations
     naming each wrong field; UNAVAILABLE when the database cannot be reached. Rejected calls
     leave stored data unchanged.
+    Errors in Chinese: a caller whose metadata says `accept-language: zh-CN` gets, beside the
+    English status message, a google.rpc.LocalizedMessage detail (locale "zh-CN") and each field
+    violation's localized_message, where the server's catalog has the text (server/messages.py).
 
     Lists: page_size defaults to 50 and is capped at 1000; page tokens are opaque and only
     valid with the same filter. Filters (AIP-160) compare the fields each List request names:
@@ -904,6 +929,20 @@ class RegistryServiceServicer(metaclass=_abc_1.ABCMeta):
         is within the configured margin of a threshold, or whose score fell by more than the
         configured drop since the previous assessment. Filterable fields: village_id, county_code.
         Errors: INVALID_ARGUMENT.
+        """
+
+    @_abc_1.abstractmethod
+    def BatchGetResources(
+        self,
+        request: _registry_service_pb2.BatchGetResourcesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_registry_service_pb2.BatchGetResourcesResponse, _abc.Awaitable[_registry_service_pb2.BatchGetResourcesResponse]]:
+        """Reads up to 1,000 resources of one kind by id in one call: what a client needs to show
+        names beside ids (a village's name beside its id in a table of households) without one
+        Get per row. The caller must be allowed the kind's List RPC (PERMISSION_DENIED otherwise,
+        as that List would be). Ids that do not exist or that the caller may not see are left
+        out, as List leaves them out; an id asked twice is answered once. Responses are masked and
+        audited as List's are. Errors: INVALID_ARGUMENT on `kind` or `ids[N]`; PERMISSION_DENIED.
         """
 
 def add_RegistryServiceServicer_to_server(servicer: RegistryServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

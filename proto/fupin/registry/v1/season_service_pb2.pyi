@@ -4,6 +4,7 @@ isort:skip_file
 """
 
 from collections import abc as _abc
+from fupin.registry.v1 import resources_pb2 as _resources_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
@@ -858,3 +859,445 @@ class ProducerAccount(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ProducerAccount: _TypeAlias = ProducerAccount  # noqa: Y015
+
+@_typing.final
+class GetProducerStatementRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRODUCER_ID_FIELD_NUMBER: _builtins.int
+    YEAR_FIELD_NUMBER: _builtins.int
+    producer_id: _builtins.str
+    year: _builtins.int
+    """The season: the listings available from that year and their shipments, and the dividends
+    paid in it (the members' income year); 0: every season so far. 0 or 2000-2100.
+    """
+    def __init__(
+        self,
+        *,
+        producer_id: _builtins.str = ...,
+        year: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["producer_id", b"producer_id", "year", b"year"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetProducerStatementRequest: _TypeAlias = GetProducerStatementRequest  # noqa: Y015
+
+@_typing.final
+class BuyerSales(_message.Message):
+    """What a producer sold to one buyer (shipments not cancelled)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BUYER_ID_FIELD_NUMBER: _builtins.int
+    BUYER_NAME_FIELD_NUMBER: _builtins.int
+    SHIPMENTS_FIELD_NUMBER: _builtins.int
+    SOLD_KG_FIELD_NUMBER: _builtins.int
+    SOLD_FEN_FIELD_NUMBER: _builtins.int
+    RECEIVED_KG_FIELD_NUMBER: _builtins.int
+    REJECTED_KG_FIELD_NUMBER: _builtins.int
+    OWED_FEN_FIELD_NUMBER: _builtins.int
+    PAID_FEN_FIELD_NUMBER: _builtins.int
+    OUTSTANDING_FEN_FIELD_NUMBER: _builtins.int
+    buyer_id: _builtins.str
+    buyer_name: _builtins.str
+    shipments: _builtins.int
+    sold_kg: _builtins.int
+    sold_fen: _builtins.int
+    """sold kg at the orders' prices"""
+    received_kg: _builtins.int
+    rejected_kg: _builtins.int
+    owed_fen: _builtins.int
+    """received kg x the price paid per kg"""
+    paid_fen: _builtins.int
+    outstanding_fen: _builtins.int
+    """owed_fen - paid_fen"""
+    def __init__(
+        self,
+        *,
+        buyer_id: _builtins.str = ...,
+        buyer_name: _builtins.str = ...,
+        shipments: _builtins.int = ...,
+        sold_kg: _builtins.int = ...,
+        sold_fen: _builtins.int = ...,
+        received_kg: _builtins.int = ...,
+        rejected_kg: _builtins.int = ...,
+        owed_fen: _builtins.int = ...,
+        paid_fen: _builtins.int = ...,
+        outstanding_fen: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["buyer_id", b"buyer_id", "buyer_name", b"buyer_name", "outstanding_fen", b"outstanding_fen", "owed_fen", b"owed_fen", "paid_fen", b"paid_fen", "received_kg", b"received_kg", "rejected_kg", b"rejected_kg", "shipments", b"shipments", "sold_fen", b"sold_fen", "sold_kg", b"sold_kg"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BuyerSales: _TypeAlias = BuyerSales  # noqa: Y015
+
+@_typing.final
+class RejectedKg(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REASON_FIELD_NUMBER: _builtins.int
+    KG_FIELD_NUMBER: _builtins.int
+    reason: Global___RejectReason.ValueType
+    kg: _builtins.int
+    def __init__(
+        self,
+        *,
+        reason: Global___RejectReason.ValueType = ...,
+        kg: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kg", b"kg", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RejectedKg: _TypeAlias = RejectedKg  # noqa: Y015
+
+@_typing.final
+class MemberPayout(_message.Message):
+    """One member household's share and what its cooperative paid it (names a household: audited)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOUSEHOLD_ID_FIELD_NUMBER: _builtins.int
+    SHARE_PERMILLE_FIELD_NUMBER: _builtins.int
+    DIVIDENDS_FEN_FIELD_NUMBER: _builtins.int
+    household_id: _builtins.str
+    share_permille: _builtins.int
+    """0: no longer a member"""
+    dividends_fen: _builtins.int
+    def __init__(
+        self,
+        *,
+        household_id: _builtins.str = ...,
+        share_permille: _builtins.int = ...,
+        dividends_fen: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dividends_fen", b"dividends_fen", "household_id", b"household_id", "share_permille", b"share_permille"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MemberPayout: _TypeAlias = MemberPayout  # noqa: Y015
+
+@_typing.final
+class ProducerStatement(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRODUCER_FIELD_NUMBER: _builtins.int
+    LISTED_KG_FIELD_NUMBER: _builtins.int
+    SOLD_KG_FIELD_NUMBER: _builtins.int
+    SOLD_FEN_FIELD_NUMBER: _builtins.int
+    RECEIVED_KG_FIELD_NUMBER: _builtins.int
+    REJECTED_KG_FIELD_NUMBER: _builtins.int
+    OWED_FEN_FIELD_NUMBER: _builtins.int
+    PAID_FEN_FIELD_NUMBER: _builtins.int
+    OUTSTANDING_FEN_FIELD_NUMBER: _builtins.int
+    DIVIDENDS_FEN_FIELD_NUMBER: _builtins.int
+    UNDISTRIBUTED_FEN_FIELD_NUMBER: _builtins.int
+    BUYERS_FIELD_NUMBER: _builtins.int
+    REJECTIONS_FIELD_NUMBER: _builtins.int
+    MEMBERS_FIELD_NUMBER: _builtins.int
+    YEAR_FIELD_NUMBER: _builtins.int
+    listed_kg: _builtins.int
+    """its listings' quantity_kg"""
+    sold_kg: _builtins.int
+    sold_fen: _builtins.int
+    received_kg: _builtins.int
+    rejected_kg: _builtins.int
+    owed_fen: _builtins.int
+    paid_fen: _builtins.int
+    outstanding_fen: _builtins.int
+    dividends_fen: _builtins.int
+    """paid out to members"""
+    undistributed_fen: _builtins.int
+    """paid_fen - dividends_fen"""
+    year: _builtins.int
+    """the season asked for; 0: every season"""
+    @_builtins.property
+    def producer(self) -> _resources_pb2.Producer:
+        """masked as for GetProducer"""
+
+    @_builtins.property
+    def buyers(self) -> _containers.RepeatedCompositeFieldContainer[Global___BuyerSales]:
+        """by sold_kg, largest first"""
+
+    @_builtins.property
+    def rejections(self) -> _containers.RepeatedCompositeFieldContainer[Global___RejectedKg]:
+        """by reason"""
+
+    @_builtins.property
+    def members(self) -> _containers.RepeatedCompositeFieldContainer[Global___MemberPayout]:
+        """by household id"""
+
+    def __init__(
+        self,
+        *,
+        producer: _resources_pb2.Producer | None = ...,
+        listed_kg: _builtins.int = ...,
+        sold_kg: _builtins.int = ...,
+        sold_fen: _builtins.int = ...,
+        received_kg: _builtins.int = ...,
+        rejected_kg: _builtins.int = ...,
+        owed_fen: _builtins.int = ...,
+        paid_fen: _builtins.int = ...,
+        outstanding_fen: _builtins.int = ...,
+        dividends_fen: _builtins.int = ...,
+        undistributed_fen: _builtins.int = ...,
+        buyers: _abc.Iterable[Global___BuyerSales] | None = ...,
+        rejections: _abc.Iterable[Global___RejectedKg] | None = ...,
+        members: _abc.Iterable[Global___MemberPayout] | None = ...,
+        year: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["producer", b"producer"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["buyers", b"buyers", "dividends_fen", b"dividends_fen", "listed_kg", b"listed_kg", "members", b"members", "outstanding_fen", b"outstanding_fen", "owed_fen", b"owed_fen", "paid_fen", b"paid_fen", "producer", b"producer", "received_kg", b"received_kg", "rejected_kg", b"rejected_kg", "rejections", b"rejections", "sold_fen", b"sold_fen", "sold_kg", b"sold_kg", "undistributed_fen", b"undistributed_fen", "year", b"year"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ProducerStatement: _TypeAlias = ProducerStatement  # noqa: Y015
+
+@_typing.final
+class GetBuyerStatementRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BUYER_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    buyer_id: _builtins.str
+    page_size: _builtins.int
+    """default 50, maximum 1000"""
+    page_token: _builtins.str
+    def __init__(
+        self,
+        *,
+        buyer_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["buyer_id", b"buyer_id", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetBuyerStatementRequest: _TypeAlias = GetBuyerStatementRequest  # noqa: Y015
+
+@_typing.final
+class ShipmentDue(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SHIPMENT_ID_FIELD_NUMBER: _builtins.int
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    PRODUCER_ID_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    KG_FIELD_NUMBER: _builtins.int
+    RECEIVED_KG_FIELD_NUMBER: _builtins.int
+    REJECTED_KG_FIELD_NUMBER: _builtins.int
+    PAID_PRICE_FEN_FIELD_NUMBER: _builtins.int
+    OWED_FEN_FIELD_NUMBER: _builtins.int
+    PAID_FEN_FIELD_NUMBER: _builtins.int
+    OUTSTANDING_FEN_FIELD_NUMBER: _builtins.int
+    shipment_id: _builtins.str
+    run_id: _builtins.str
+    order_id: _builtins.str
+    producer_id: _builtins.str
+    state: Global___ShipmentState.ValueType
+    kg: _builtins.int
+    received_kg: _builtins.int
+    rejected_kg: _builtins.int
+    paid_price_fen: _builtins.int
+    owed_fen: _builtins.int
+    """received_kg x paid_price_fen"""
+    paid_fen: _builtins.int
+    outstanding_fen: _builtins.int
+    """owed_fen - paid_fen"""
+    def __init__(
+        self,
+        *,
+        shipment_id: _builtins.str = ...,
+        run_id: _builtins.str = ...,
+        order_id: _builtins.str = ...,
+        producer_id: _builtins.str = ...,
+        state: Global___ShipmentState.ValueType = ...,
+        kg: _builtins.int = ...,
+        received_kg: _builtins.int = ...,
+        rejected_kg: _builtins.int = ...,
+        paid_price_fen: _builtins.int = ...,
+        owed_fen: _builtins.int = ...,
+        paid_fen: _builtins.int = ...,
+        outstanding_fen: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kg", b"kg", "order_id", b"order_id", "outstanding_fen", b"outstanding_fen", "owed_fen", b"owed_fen", "paid_fen", b"paid_fen", "paid_price_fen", b"paid_price_fen", "producer_id", b"producer_id", "received_kg", b"received_kg", "rejected_kg", b"rejected_kg", "run_id", b"run_id", "shipment_id", b"shipment_id", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ShipmentDue: _TypeAlias = ShipmentDue  # noqa: Y015
+
+@_typing.final
+class BuyerStatement(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BUYER_ID_FIELD_NUMBER: _builtins.int
+    DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    SHIPMENTS_FIELD_NUMBER: _builtins.int
+    KG_FIELD_NUMBER: _builtins.int
+    RECEIVED_KG_FIELD_NUMBER: _builtins.int
+    REJECTED_KG_FIELD_NUMBER: _builtins.int
+    OWED_FEN_FIELD_NUMBER: _builtins.int
+    PAID_FEN_FIELD_NUMBER: _builtins.int
+    OUTSTANDING_FEN_FIELD_NUMBER: _builtins.int
+    SHIPMENT_DUES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    buyer_id: _builtins.str
+    display_name: _builtins.str
+    shipments: _builtins.int
+    """Totals over every shipment the caller sees (every page; kg of shipments not cancelled)."""
+    kg: _builtins.int
+    received_kg: _builtins.int
+    rejected_kg: _builtins.int
+    owed_fen: _builtins.int
+    paid_fen: _builtins.int
+    outstanding_fen: _builtins.int
+    next_page_token: _builtins.str
+    @_builtins.property
+    def shipment_dues(self) -> _containers.RepeatedCompositeFieldContainer[Global___ShipmentDue]:
+        """this page"""
+
+    def __init__(
+        self,
+        *,
+        buyer_id: _builtins.str = ...,
+        display_name: _builtins.str = ...,
+        shipments: _builtins.int = ...,
+        kg: _builtins.int = ...,
+        received_kg: _builtins.int = ...,
+        rejected_kg: _builtins.int = ...,
+        owed_fen: _builtins.int = ...,
+        paid_fen: _builtins.int = ...,
+        outstanding_fen: _builtins.int = ...,
+        shipment_dues: _abc.Iterable[Global___ShipmentDue] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["buyer_id", b"buyer_id", "display_name", b"display_name", "kg", b"kg", "next_page_token", b"next_page_token", "outstanding_fen", b"outstanding_fen", "owed_fen", b"owed_fen", "paid_fen", b"paid_fen", "received_kg", b"received_kg", "rejected_kg", b"rejected_kg", "shipment_dues", b"shipment_dues", "shipments", b"shipments"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BuyerStatement: _TypeAlias = BuyerStatement  # noqa: Y015
+
+@_typing.final
+class ListVillageIncomeRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REGION_CODE_FIELD_NUMBER: _builtins.int
+    YEAR_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    region_code: _builtins.str
+    """administrative code prefix; empty: the caller's region"""
+    year: _builtins.int
+    """required, 2000-2100"""
+    page_size: _builtins.int
+    """default 50, maximum 1000"""
+    page_token: _builtins.str
+    def __init__(
+        self,
+        *,
+        region_code: _builtins.str = ...,
+        year: _builtins.int = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "region_code", b"region_code", "year", b"year"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListVillageIncomeRequest: _TypeAlias = ListVillageIncomeRequest  # noqa: Y015
+
+@_typing.final
+class VillageIncome(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VILLAGE_ID_FIELD_NUMBER: _builtins.int
+    ADMIN_CODE_FIELD_NUMBER: _builtins.int
+    DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    YEAR_FIELD_NUMBER: _builtins.int
+    HOUSEHOLDS_FIELD_NUMBER: _builtins.int
+    PRODUCE_FEN_FIELD_NUMBER: _builtins.int
+    DIVIDENDS_FEN_FIELD_NUMBER: _builtins.int
+    AID_FEN_FIELD_NUMBER: _builtins.int
+    TOTAL_FEN_FIELD_NUMBER: _builtins.int
+    CHANGED_STATUS_FIELD_NUMBER: _builtins.int
+    LIFTED_OUT_FIELD_NUMBER: _builtins.int
+    village_id: _builtins.str
+    admin_code: _builtins.str
+    display_name: _builtins.str
+    year: _builtins.int
+    households: _builtins.int
+    """with an income record of the year"""
+    produce_fen: _builtins.int
+    dividends_fen: _builtins.int
+    aid_fen: _builtins.int
+    total_fen: _builtins.int
+    changed_status: _builtins.int
+    """households whose status the year's income changed"""
+    lifted_out: _builtins.int
+    """of them, lifted out by it"""
+    def __init__(
+        self,
+        *,
+        village_id: _builtins.str = ...,
+        admin_code: _builtins.str = ...,
+        display_name: _builtins.str = ...,
+        year: _builtins.int = ...,
+        households: _builtins.int = ...,
+        produce_fen: _builtins.int = ...,
+        dividends_fen: _builtins.int = ...,
+        aid_fen: _builtins.int = ...,
+        total_fen: _builtins.int = ...,
+        changed_status: _builtins.int = ...,
+        lifted_out: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["admin_code", b"admin_code", "aid_fen", b"aid_fen", "changed_status", b"changed_status", "display_name", b"display_name", "dividends_fen", b"dividends_fen", "households", b"households", "lifted_out", b"lifted_out", "produce_fen", b"produce_fen", "total_fen", b"total_fen", "village_id", b"village_id", "year", b"year"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VillageIncome: _TypeAlias = VillageIncome  # noqa: Y015
+
+@_typing.final
+class ListVillageIncomeResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VILLAGES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    @_builtins.property
+    def villages(self) -> _containers.RepeatedCompositeFieldContainer[Global___VillageIncome]: ...
+    def __init__(
+        self,
+        *,
+        villages: _abc.Iterable[Global___VillageIncome] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "villages", b"villages"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListVillageIncomeResponse: _TypeAlias = ListVillageIncomeResponse  # noqa: Y015

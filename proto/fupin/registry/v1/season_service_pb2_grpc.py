@@ -120,6 +120,21 @@ class SeasonServiceStub:
                 request_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.GetAidDeliveryRequest.SerializeToString,
                 response_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.AidDelivery.FromString,
                 _registered_method=True)
+        self.GetProducerStatement = channel.unary_unary(
+                '/fupin.registry.v1.SeasonService/GetProducerStatement',
+                request_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.GetProducerStatementRequest.SerializeToString,
+                response_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.ProducerStatement.FromString,
+                _registered_method=True)
+        self.GetBuyerStatement = channel.unary_unary(
+                '/fupin.registry.v1.SeasonService/GetBuyerStatement',
+                request_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.GetBuyerStatementRequest.SerializeToString,
+                response_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.BuyerStatement.FromString,
+                _registered_method=True)
+        self.ListVillageIncome = channel.unary_unary(
+                '/fupin.registry.v1.SeasonService/ListVillageIncome',
+                request_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.ListVillageIncomeRequest.SerializeToString,
+                response_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.ListVillageIncomeResponse.FromString,
+                _registered_method=True)
 
 
 class SeasonServiceServicer:
@@ -260,6 +275,42 @@ class SeasonServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetProducerStatement(self, request, context):
+        """Users' views (docs/access.md; each checked against the rows it sums in tests/season/).
+
+        A producer's statement of one season or of all so far (a cooperative's, with its members): kg
+        listed, sold (shipments not cancelled) to which buyers at what value, received, rejected
+        by reason, owed (received kg x price paid), paid and outstanding, paid out to its member
+        households and not yet paid out, and each member's dividends. Its producer (and, through
+        it, each member household) is masked as the caller's role requires and the read is
+        audited. Errors: NOT_FOUND (unknown, or not the caller's: a cooperative's own producer, an
+        office's or auditor's region), INVALID_ARGUMENT (producer_id, year).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetBuyerStatement(self, request, context):
+        """A buyer's shipments with what it owes and has paid for each, in shipment id order, and its
+        totals over every page. A platform reads its own buyer only (another buyer: NOT_FOUND); an
+        auditor with a region sees the shipments of that region's producers. Errors: NOT_FOUND,
+        INVALID_ARGUMENT (buyer_id, page_size, page_token).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListVillageIncome(self, request, context):
+        """Per village of the caller's region (narrowed by region_code), in village id order: what
+        its households on file (建档立卡) gained in `year` from produce sales (a household
+        grower's), dividends and aid signed for, net of clawbacks; and how many of them that
+        year's income changed the status of (and lifted out). Aggregates only: no household is
+        named. Errors: INVALID_ARGUMENT (region_code, year: 2000-2100, page_size, page_token).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SeasonServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -322,6 +373,21 @@ def add_SeasonServiceServicer_to_server(servicer, server):
                     servicer.GetAidDelivery,
                     request_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.GetAidDeliveryRequest.FromString,
                     response_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.AidDelivery.SerializeToString,
+            ),
+            'GetProducerStatement': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetProducerStatement,
+                    request_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.GetProducerStatementRequest.FromString,
+                    response_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.ProducerStatement.SerializeToString,
+            ),
+            'GetBuyerStatement': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBuyerStatement,
+                    request_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.GetBuyerStatementRequest.FromString,
+                    response_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.BuyerStatement.SerializeToString,
+            ),
+            'ListVillageIncome': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListVillageIncome,
+                    request_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.ListVillageIncomeRequest.FromString,
+                    response_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.ListVillageIncomeResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -674,6 +740,87 @@ class SeasonService:
             '/fupin.registry.v1.SeasonService/GetAidDelivery',
             fupin_dot_registry_dot_v1_dot_season__service__pb2.GetAidDeliveryRequest.SerializeToString,
             fupin_dot_registry_dot_v1_dot_season__service__pb2.AidDelivery.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetProducerStatement(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fupin.registry.v1.SeasonService/GetProducerStatement',
+            fupin_dot_registry_dot_v1_dot_season__service__pb2.GetProducerStatementRequest.SerializeToString,
+            fupin_dot_registry_dot_v1_dot_season__service__pb2.ProducerStatement.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBuyerStatement(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fupin.registry.v1.SeasonService/GetBuyerStatement',
+            fupin_dot_registry_dot_v1_dot_season__service__pb2.GetBuyerStatementRequest.SerializeToString,
+            fupin_dot_registry_dot_v1_dot_season__service__pb2.BuyerStatement.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListVillageIncome(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fupin.registry.v1.SeasonService/ListVillageIncome',
+            fupin_dot_registry_dot_v1_dot_season__service__pb2.ListVillageIncomeRequest.SerializeToString,
+            fupin_dot_registry_dot_v1_dot_season__service__pb2.ListVillageIncomeResponse.FromString,
             options,
             channel_credentials,
             insecure,

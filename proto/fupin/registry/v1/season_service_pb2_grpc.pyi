@@ -117,6 +117,30 @@ class SeasonServiceStub:
     FUPIN_AID_OVERDUE_DAYS) that were never disbursed. Errors: INVALID_ARGUMENT (region_code,
     overdue_days).
     """
+    GetProducerStatement: _grpc.UnaryUnaryMultiCallable[_season_service_pb2.GetProducerStatementRequest, _season_service_pb2.ProducerStatement]
+    """Users' views (docs/access.md; each checked against the rows it sums in tests/season/).
+
+    A producer's statement of one season or of all so far (a cooperative's, with its members): kg
+    listed, sold (shipments not cancelled) to which buyers at what value, received, rejected
+    by reason, owed (received kg x price paid), paid and outstanding, paid out to its member
+    households and not yet paid out, and each member's dividends. Its producer (and, through
+    it, each member household) is masked as the caller's role requires and the read is
+    audited. Errors: NOT_FOUND (unknown, or not the caller's: a cooperative's own producer, an
+    office's or auditor's region), INVALID_ARGUMENT (producer_id, year).
+    """
+    GetBuyerStatement: _grpc.UnaryUnaryMultiCallable[_season_service_pb2.GetBuyerStatementRequest, _season_service_pb2.BuyerStatement]
+    """A buyer's shipments with what it owes and has paid for each, in shipment id order, and its
+    totals over every page. A platform reads its own buyer only (another buyer: NOT_FOUND); an
+    auditor with a region sees the shipments of that region's producers. Errors: NOT_FOUND,
+    INVALID_ARGUMENT (buyer_id, page_size, page_token).
+    """
+    ListVillageIncome: _grpc.UnaryUnaryMultiCallable[_season_service_pb2.ListVillageIncomeRequest, _season_service_pb2.ListVillageIncomeResponse]
+    """Per village of the caller's region (narrowed by region_code), in village id order: what
+    its households on file (建档立卡) gained in `year` from produce sales (a household
+    grower's), dividends and aid signed for, net of clawbacks; and how many of them that
+    year's income changed the status of (and lifted out). Aggregates only: no household is
+    named. Errors: INVALID_ARGUMENT (region_code, year: 2000-2100, page_size, page_token).
+    """
 
 @_typing.type_check_only
 class SeasonServiceAsyncStub(SeasonServiceStub):
@@ -206,6 +230,30 @@ class SeasonServiceAsyncStub(SeasonServiceStub):
     the caller's region, and the grants committed more than overdue_days ago (0: the server's
     FUPIN_AID_OVERDUE_DAYS) that were never disbursed. Errors: INVALID_ARGUMENT (region_code,
     overdue_days).
+    """
+    GetProducerStatement: _aio.UnaryUnaryMultiCallable[_season_service_pb2.GetProducerStatementRequest, _season_service_pb2.ProducerStatement]  # type: ignore[assignment]
+    """Users' views (docs/access.md; each checked against the rows it sums in tests/season/).
+
+    A producer's statement of one season or of all so far (a cooperative's, with its members): kg
+    listed, sold (shipments not cancelled) to which buyers at what value, received, rejected
+    by reason, owed (received kg x price paid), paid and outstanding, paid out to its member
+    households and not yet paid out, and each member's dividends. Its producer (and, through
+    it, each member household) is masked as the caller's role requires and the read is
+    audited. Errors: NOT_FOUND (unknown, or not the caller's: a cooperative's own producer, an
+    office's or auditor's region), INVALID_ARGUMENT (producer_id, year).
+    """
+    GetBuyerStatement: _aio.UnaryUnaryMultiCallable[_season_service_pb2.GetBuyerStatementRequest, _season_service_pb2.BuyerStatement]  # type: ignore[assignment]
+    """A buyer's shipments with what it owes and has paid for each, in shipment id order, and its
+    totals over every page. A platform reads its own buyer only (another buyer: NOT_FOUND); an
+    auditor with a region sees the shipments of that region's producers. Errors: NOT_FOUND,
+    INVALID_ARGUMENT (buyer_id, page_size, page_token).
+    """
+    ListVillageIncome: _aio.UnaryUnaryMultiCallable[_season_service_pb2.ListVillageIncomeRequest, _season_service_pb2.ListVillageIncomeResponse]  # type: ignore[assignment]
+    """Per village of the caller's region (narrowed by region_code), in village id order: what
+    its households on file (建档立卡) gained in `year` from produce sales (a household
+    grower's), dividends and aid signed for, net of clawbacks; and how many of them that
+    year's income changed the status of (and lifted out). Aggregates only: no household is
+    named. Errors: INVALID_ARGUMENT (region_code, year: 2000-2100, page_size, page_token).
     """
 
 class SeasonServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -365,6 +413,48 @@ class SeasonServiceServicer(metaclass=_abc_1.ABCMeta):
         the caller's region, and the grants committed more than overdue_days ago (0: the server's
         FUPIN_AID_OVERDUE_DAYS) that were never disbursed. Errors: INVALID_ARGUMENT (region_code,
         overdue_days).
+        """
+
+    @_abc_1.abstractmethod
+    def GetProducerStatement(
+        self,
+        request: _season_service_pb2.GetProducerStatementRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_season_service_pb2.ProducerStatement, _abc.Awaitable[_season_service_pb2.ProducerStatement]]:
+        """Users' views (docs/access.md; each checked against the rows it sums in tests/season/).
+
+        A producer's statement of one season or of all so far (a cooperative's, with its members): kg
+        listed, sold (shipments not cancelled) to which buyers at what value, received, rejected
+        by reason, owed (received kg x price paid), paid and outstanding, paid out to its member
+        households and not yet paid out, and each member's dividends. Its producer (and, through
+        it, each member household) is masked as the caller's role requires and the read is
+        audited. Errors: NOT_FOUND (unknown, or not the caller's: a cooperative's own producer, an
+        office's or auditor's region), INVALID_ARGUMENT (producer_id, year).
+        """
+
+    @_abc_1.abstractmethod
+    def GetBuyerStatement(
+        self,
+        request: _season_service_pb2.GetBuyerStatementRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_season_service_pb2.BuyerStatement, _abc.Awaitable[_season_service_pb2.BuyerStatement]]:
+        """A buyer's shipments with what it owes and has paid for each, in shipment id order, and its
+        totals over every page. A platform reads its own buyer only (another buyer: NOT_FOUND); an
+        auditor with a region sees the shipments of that region's producers. Errors: NOT_FOUND,
+        INVALID_ARGUMENT (buyer_id, page_size, page_token).
+        """
+
+    @_abc_1.abstractmethod
+    def ListVillageIncome(
+        self,
+        request: _season_service_pb2.ListVillageIncomeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_season_service_pb2.ListVillageIncomeResponse, _abc.Awaitable[_season_service_pb2.ListVillageIncomeResponse]]:
+        """Per village of the caller's region (narrowed by region_code), in village id order: what
+        its households on file (建档立卡) gained in `year` from produce sales (a household
+        grower's), dividends and aid signed for, net of clawbacks; and how many of them that
+        year's income changed the status of (and lifted out). Aggregates only: no household is
+        named. Errors: INVALID_ARGUMENT (region_code, year: 2000-2100, page_size, page_token).
         """
 
 def add_SeasonServiceServicer_to_server(servicer: SeasonServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -11,7 +11,7 @@ from typing import Any
 
 from bench import data
 from bench.common import matcher_channel
-from bench.fault_context import COMMITTED, Context, Line, until_done
+from bench.fault.context import COMMITTED, Context, Line, until_done
 from clients.client import BUYERS, HOUSEHOLDS
 from clients.errors import FupinClientError
 from fupin.matcher.v1 import matcher_service_pb2 as mpb

@@ -10,7 +10,7 @@ from contextlib import suppress
 import grpc
 
 from bench.common import matcher_channel
-from bench.fault_context import FAILED, RUNNING, Context, Line
+from bench.fault.context import FAILED, RUNNING, Context, Line
 from clients import auth
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
