@@ -67,6 +67,11 @@ PATTERNS: tuple[str, ...] = (
     N_("must be a lower-case tag such as 'ecommerce'"),
     N_("must be a date YYYY-MM-DD, got {value}"),
     N_("must be an administrative code prefix"),
+    # registry/reports/servicer.py: a report's years and area
+    N_("must be 2000-2100 (0: the default)"),
+    N_("must not be after to_year"),
+    N_("a report spans at most {years} years"),
+    N_("is not a report area"),
     N_("must not be before available_from"),
     N_("at least one grade is required"),
     N_("at least one status is required"),
