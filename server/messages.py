@@ -32,6 +32,8 @@ from pathlib import Path
 from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 
+from server import message_texts
+
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 DOMAIN = "fupin_server"
 LOCALES = {"zh_CN": "zh-CN"}  # catalog language -> BCP 47 tag in LocalizedMessage
@@ -44,7 +46,7 @@ def N_(message: str) -> str:  # noqa: N802 (gettext's name for a marker)
 
 
 # Most specific first: the first pattern that matches the whole text is used.
-PATTERNS: tuple[str, ...] = (
+_PATTERNS: tuple[str, ...] = (
     # registry/errors.py: the headline of INVALID_ARGUMENT, and the count of the rest
     N_("invalid argument: {shown_list} (+{more} more)"),
     N_("invalid argument: {shown_list}"),
@@ -182,6 +184,7 @@ PATTERNS: tuple[str, ...] = (
     N_("shipment"),
     N_("user"),
 )
+PATTERNS = (*message_texts.FIRST, *_PATTERNS, *message_texts.SPECIFIC, *message_texts.LAST)
 HOLE = re.compile(r"\{([a-z_]+)\}")
 
 
