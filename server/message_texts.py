@@ -21,8 +21,8 @@ FIRST: tuple[str, ...] = (
 )
 SPECIFIC: tuple[str, ...] = (
     # year/case workflow (registry/year)
-    N_("{who} may not {step} a case: only {allowed}"),
-    N_("case {id} is {state}: {step} needs a case that is {needs}"),
+    N_("{who} may not {step} a case: only {allowed_list}"),
+    N_("case {id} is {state}: {step} needs a case that is {needs_alts}"),
     N_("case {id} is ON_NOTICE until {until}: approve needs the notice ended"),
     N_("case {id} is ON_NOTICE with open objections ({ids}): resolve them first"),
     N_("objection {id} is {state}: only an OPEN objection is resolved"),
@@ -87,6 +87,13 @@ SPECIFIC: tuple[str, ...] = (
     N_("SHIPMENT_RECEIVED"),
     N_("SHIPMENT_PAID"),
     N_("SHIPMENT_CANCELLED"),
+    N_("GRANT_DISBURSED"),
+    N_("GRANT_RECEIVED"),
+    N_("GRANT_CLAWED_BACK"),
+    N_("HOLD_HELD"),
+    N_("HOLD_CONFIRMED"),
+    N_("HOLD_RELEASED"),
+    N_("HOLD_EXPIRED"),
     N_("paid for"),
     N_("dispatched"),
     N_("received"),
