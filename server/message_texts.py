@@ -233,6 +233,9 @@ SPECIFIC: tuple[str, ...] = (
     N_("{field}: expected a number"),
     # matcher/service
     N_("at least one is required"),
+    N_("names no household: {id}"),
+    N_("names no cadre: {id}"),
+    N_("repeats the pair ({household}, {cadre})"),
     N_("unknown listing id {id}"),
     N_("unknown order id {id}"),
     N_("must be 4-40 letters, digits, '-' or '_'"),

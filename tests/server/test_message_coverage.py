@@ -49,7 +49,6 @@ FORWARDED = {
     ("matcher/service/convert_aid.py", "why or str(exc)"),  # solver model's ValueError
     ("matcher/service/convert_aid.py", "v.description"),  # an earlier violation's
     ("matcher/service/convert_contracting.py", "str(exc)"),  # solver model's ValueError
-    ("matcher/service/convert_contracting.py", "why(p.pairs[k])"),  # lambdas, resolved below
     ("matcher/service/convert_stationing.py", "str(exc)"),  # solver model's ValueError
     ("matcher/service/convert_produce.py", "exc.description"),  # solver model's check
     ("registry/ledger/servicer.py", "str(exc)"),  # CheckpointError: walked as a class
@@ -131,7 +130,8 @@ class Walker:
                 if isinstance(node, ast.Return) and node.value is not None
                 for text in self.texts(node.value, depth + 1)
             ]
-            return returned or None
+            # else a function passed in as a parameter: the lambdas given for it
+            return returned or self._name(expr.func, depth) or None
         return None
 
     def _hole(self, part: ast.expr, depth: int) -> list[str]:
@@ -245,6 +245,7 @@ def test_the_walk_finds_texts_behind_names_and_parameters():
     assert "unexpected {}; expected {}" in texts  # filters.py: fail(column, f"...{wanted}")
     assert "is required when kilograms are rejected" in texts  # shipments.py: bad.append(...)
     assert "{} may not {} a case: only {}" in texts  # workflow.py
+    assert "repeats the pair ({}, {})" in texts  # convert_contracting.py: a lambda's
 
 
 def test_no_pattern_is_hidden_by_an_earlier_one():
