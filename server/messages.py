@@ -14,7 +14,8 @@ code formats it ("must be at most {limit} characters"); the first whose holes ca
 to give the whole text wins, and its translation (the catalog's msgstr, with the same holes)
 is filled with what they held, each value translated in turn when it is itself a text of the
 catalog (a run state, what a role may do instead). A hole named `*_list` holds "; "-separated
-texts, each translated. A text no pattern matches stays English.
+texts, each translated; one named `*_alts` " or "-separated ones (what a filter expected). A
+text no pattern matches stays English.
 
 The catalog is gettext's, kept with Babel by scripts/i18n.py like the client's:
 server/locale/zh_CN/LC_MESSAGES/fupin_server.po (the patterns are its msgids), compiled to the
@@ -32,6 +33,9 @@ from pathlib import Path
 from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 
+from server import message_texts
+from server.message_texts import N_
+
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 DOMAIN = "fupin_server"
 LOCALES = {"zh_CN": "zh-CN"}  # catalog language -> BCP 47 tag in LocalizedMessage
@@ -39,12 +43,8 @@ LOCALIZED_BUDGET = 3072  # bytes the translations may add to one status
 MAX_DEPTH = 3
 
 
-def N_(message: str) -> str:  # noqa: N802 (gettext's name for a marker)
-    return message
-
-
 # Most specific first: the first pattern that matches the whole text is used.
-PATTERNS: tuple[str, ...] = (
+_PATTERNS: tuple[str, ...] = (
     # registry/errors.py: the headline of INVALID_ARGUMENT, and the count of the rest
     N_("invalid argument: {shown_list} (+{more} more)"),
     N_("invalid argument: {shown_list}"),
@@ -187,6 +187,7 @@ PATTERNS: tuple[str, ...] = (
     N_("shipment"),
     N_("user"),
 )
+PATTERNS = (*message_texts.FIRST, *_PATTERNS, *message_texts.SPECIFIC, *message_texts.LAST)
 HOLE = re.compile(r"\{([a-z_]+)\}")
 
 
@@ -245,6 +246,10 @@ def _value(name: str, value: str, language: str, depth: int) -> str:
         return value
     if name.endswith("_list"):
         return "；".join(_item(item, language, depth) for item in value.split("; "))
+    if name.endswith("_alts"):
+        return " 或 ".join(
+            translate(item, language, depth + 1) or item for item in value.split(" or ")
+        )
     return translate(value, language, depth + 1) or value
 
 
