@@ -9,7 +9,7 @@ import unicodedata
 from collections.abc import Callable
 from typing import Any
 
-from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.descriptor import FieldDescriptor
 
 from clients.i18n import _, enum_name
 
@@ -33,7 +33,7 @@ def cell(message: Any, path: str) -> str:
     return reader(message.DESCRIPTOR, path)(message)
 
 
-def reader(descriptor: Descriptor, path: str) -> Callable[[Any], str]:
+def reader(descriptor: Any, path: str) -> Callable[[Any], str]:
     """cell(·, path) for messages of one type, with the field looked up once: a table of
     100,000 rows calls it for every cell (enum names are translated once per value)."""
     *parents, leaf = path.split(".")
