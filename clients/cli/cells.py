@@ -81,6 +81,39 @@ def _count(values: Any) -> str:
     return str(len(values)) if values else ""
 
 
+def json_reader(descriptor: Any, path: str) -> Callable[[Any], str] | None:
+    """A top-level field's text as MessageToDict gives it (enum names, integers and strings
+    as str, `;`-joined lists), read directly; None for the other types."""
+    field = descriptor.fields_by_name.get(path) if "." not in path else None
+    if field is None:
+        return None
+    text: Callable[[Any], str]
+    if field.type == FieldDescriptor.TYPE_ENUM:
+        values = field.enum_type.values_by_number
+        text = lambda number: values[number].name if number in values else str(number)  # noqa: E731
+    elif field.type in _JSON_AS_STR:
+        text = str
+    else:
+        return None
+    if field.is_repeated:
+        return lambda message: ";".join([text(v) for v in getattr(message, path)])
+    return lambda message: text(getattr(message, path))
+
+
+# Types whose JSON form is str() of the value (64-bit integers are JSON strings of it).
+_JSON_AS_STR = frozenset(
+    (
+        FieldDescriptor.TYPE_STRING,
+        FieldDescriptor.TYPE_INT32,
+        FieldDescriptor.TYPE_INT64,
+        FieldDescriptor.TYPE_UINT32,
+        FieldDescriptor.TYPE_UINT64,
+        FieldDescriptor.TYPE_SINT32,
+        FieldDescriptor.TYPE_SINT64,
+    )
+)
+
+
 def when(stamp: Any) -> str:
     """A Timestamp as people read it: local date and time to the minute; "" when unset."""
     if not stamp.seconds and not stamp.nanos:

@@ -18,7 +18,7 @@ from typing import Any
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
-from clients.cli.cells import reader, width
+from clients.cli.cells import json_reader, reader, width
 from clients.client import BUYERS, HOUSEHOLDS, PRODUCERS, VILLAGES, Kind
 from clients.i18n import N_, _
 from clients.names import Names
@@ -285,20 +285,30 @@ def emit_csv(what: str, items: Iterable[Message], names: Names | None = None) ->
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow([path for _heading, path in columns])
     count = 0
+    readers: list[Callable[[Any], str]] = []
     for item in _paged(items, what, names):
-        fields = json_format.MessageToDict(
-            item, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
-        )
-        writer.writerow(
-            [
-                _reader(item, path, names)(item)
-                if path.endswith("#name")
-                else _csv_value(fields, path)
-                for _heading, path in columns
-            ]
-        )
+        if not readers:
+            readers = [_csv_reader(item, path, names) for _heading, path in columns]
+        writer.writerow([read(item) for read in readers])
         count += 1
     return count
+
+
+def _csv_reader(item: Message, path: str, names: Names | None) -> Callable[[Any], str]:
+    """A CSV column's text as the message's JSON form has it (enum names, `;`-joined lists)."""
+    if path.endswith("#name"):
+        return _reader(item, path, names)
+    direct = json_reader(item.DESCRIPTOR, path)
+    if direct is not None:
+        return direct
+
+    def generic(message: Message) -> str:
+        fields = json_format.MessageToDict(
+            message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+        )
+        return _csv_value(fields, path)
+
+    return generic
 
 
 def _csv_value(fields: Mapping[str, Any], path: str) -> str:

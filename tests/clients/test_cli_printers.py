@@ -284,3 +284,41 @@ def test_table_cells_read_each_kind_of_field(lang):
         assert nested(rpb.WatchlistEntry(household=pb.Household(head_name="王五"))) == "王五"
     finally:
         i18n.use("en")
+
+
+def test_csv_columns_read_directly_match_the_json_form(capsys):
+    """CSV cells read field by field are what MessageToDict gives for the same paths: enum
+    names (an unknown number as its number), integers, strings, `;`-joined repeated enums."""
+    from google.protobuf import json_format
+
+    from clients.cli.output import COLUMNS, emit_csv
+
+    items = [
+        pb.Household(
+            id="hh-1",
+            card_number="5201",
+            head_name="王五",
+            village_id="vil-1",
+            members=3,
+            score=70,
+            status=pb.AT_RISK,
+            causes=[pb.DISABILITY, pb.LACK_OF_LAND],
+        ),
+        pb.Household(id="hh-2", status=99, causes=[]),  # a number this client has no name for
+        pb.Household(),
+    ]
+    assert emit_csv("households", items) == 3
+    lines = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    paths = [path for _heading, path in COLUMNS["households"]]
+    assert lines[0] == paths
+    for item, line in zip(items, lines[1:], strict=True):
+        fields = json_format.MessageToDict(
+            item, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+        )
+        expected = [
+            ";".join(str(v) for v in fields[p]) if isinstance(fields[p], list) else str(fields[p])
+            for p in paths
+        ]
+        assert line == expected
+    assert lines[2][paths.index("status")] == "99"
+    assert lines[1][paths.index("causes")] == "DISABILITY;LACK_OF_LAND"
