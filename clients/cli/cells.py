@@ -28,14 +28,10 @@ def width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
-def cell(message: Any, path: str) -> str:
-    """A field as table text: enum names, `;`-joined lists, a count for repeated messages."""
-    return reader(message.DESCRIPTOR, path)(message)
-
-
 def reader(descriptor: Any, path: str) -> Callable[[Any], str]:
-    """cell(·, path) for messages of one type, with the field looked up once: a table of
-    100,000 rows calls it for every cell (enum names are translated once per value)."""
+    """A field of messages of one type as table text (enum names, `;`-joined lists, a count
+    for repeated messages), the field looked up once: a table of 100,000 rows calls it for
+    every cell (enum names are translated once per value)."""
     *parents, leaf = path.split(".")
     for name in parents:
         descriptor = descriptor.fields_by_name[name].message_type
