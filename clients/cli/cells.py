@@ -4,7 +4,9 @@ lists, and widths that count CJK characters double, as terminals draw them."""
 from __future__ import annotations
 
 import datetime
+import operator
 import unicodedata
+from collections.abc import Callable
 from typing import Any
 
 from google.protobuf.descriptor import FieldDescriptor
@@ -26,20 +28,86 @@ def width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
-def cell(message: Any, path: str) -> str:
-    """A field as table text: enum names, `;`-joined lists, a count for repeated messages."""
+def reader(descriptor: Any, path: str) -> Callable[[Any], str]:
+    """A field of messages of one type as table text (enum names, `;`-joined lists, a count
+    for repeated messages), the field looked up once: a table of 100,000 rows calls it for
+    every cell (enum names are translated once per value)."""
     *parents, leaf = path.split(".")
     for name in parents:
-        message = getattr(message, name)
-    field = message.DESCRIPTOR.fields_by_name[leaf]
-    value = getattr(message, leaf)
+        descriptor = descriptor.fields_by_name[name].message_type
+    field = descriptor.fields_by_name[leaf]
+    text = _text_of(field)
     if field.message_type is not None and field.message_type.full_name == TIMESTAMP:
-        return when(value)
-    if not field.is_repeated:
-        return scalar(field, value)
-    if field.type == FieldDescriptor.TYPE_MESSAGE:
-        return str(len(value)) if value else ""
-    return ";".join(scalar(field, item) for item in value)
+        text = when
+    elif field.is_repeated and field.type == FieldDescriptor.TYPE_MESSAGE:
+        text = _count
+    elif field.is_repeated:
+        one = text
+        text = lambda values: ";".join([one(v) for v in values])  # noqa: E731
+    if not parents:
+        return lambda message: text(getattr(message, leaf))
+    get = operator.attrgetter(path)
+    return lambda message: text(get(message))
+
+
+def _text_of(field: FieldDescriptor) -> Callable[[Any], str]:
+    """One value of the field as text (each element, for a repeated field)."""
+    if field.type == FieldDescriptor.TYPE_ENUM and field.enum_type is not None:
+        enum = field.enum_type
+        names: dict[int, str] = {}
+
+        def named(number: int) -> str:
+            name = names.get(number)
+            if name is None:
+                name = names[number] = enum_name(enum, number)
+            return name
+
+        return named
+    if field.type == FieldDescriptor.TYPE_BOOL:
+        yes, no = _("yes"), _("no")
+        return lambda value: yes if value else no
+    if field.cpp_type == FieldDescriptor.CPPTYPE_FLOAT or field.cpp_type == (
+        FieldDescriptor.CPPTYPE_DOUBLE
+    ):
+        return lambda value: f"{value:g}"
+    return str
+
+
+def _count(values: Any) -> str:
+    return str(len(values)) if values else ""
+
+
+def json_reader(descriptor: Any, path: str) -> Callable[[Any], str] | None:
+    """A top-level field's text as MessageToDict gives it (enum names, integers and strings
+    as str, `;`-joined lists), read directly; None for the other types."""
+    field = descriptor.fields_by_name.get(path) if "." not in path else None
+    if field is None:
+        return None
+    text: Callable[[Any], str]
+    if field.type == FieldDescriptor.TYPE_ENUM:
+        values = field.enum_type.values_by_number
+        text = lambda number: values[number].name if number in values else str(number)  # noqa: E731
+    elif field.type in _JSON_AS_STR:
+        text = str
+    else:
+        return None
+    if field.is_repeated:
+        return lambda message: ";".join([text(v) for v in getattr(message, path)])
+    return lambda message: text(getattr(message, path))
+
+
+# Types whose JSON form is str() of the value (64-bit integers are JSON strings of it).
+_JSON_AS_STR = frozenset(
+    (
+        FieldDescriptor.TYPE_STRING,
+        FieldDescriptor.TYPE_INT32,
+        FieldDescriptor.TYPE_INT64,
+        FieldDescriptor.TYPE_UINT32,
+        FieldDescriptor.TYPE_UINT64,
+        FieldDescriptor.TYPE_SINT32,
+        FieldDescriptor.TYPE_SINT64,
+    )
+)
 
 
 def when(stamp: Any) -> str:
@@ -48,13 +116,3 @@ def when(stamp: Any) -> str:
         return ""
     moment: datetime.datetime = stamp.ToDatetime(tzinfo=datetime.UTC).astimezone()
     return moment.strftime("%Y-%m-%d %H:%M")
-
-
-def scalar(field: FieldDescriptor, value: Any) -> str:
-    if field.type == FieldDescriptor.TYPE_ENUM and field.enum_type is not None:
-        return enum_name(field.enum_type, value)
-    if field.type == FieldDescriptor.TYPE_BOOL:
-        return _("yes") if value else _("no")
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)

@@ -11,14 +11,14 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
 
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
-from clients.cli.cells import cell, width
+from clients.cli.cells import json_reader, reader, width
 from clients.client import BUYERS, HOUSEHOLDS, PRODUCERS, VILLAGES, Kind
 from clients.i18n import N_, _
 from clients.names import Names
@@ -225,15 +225,31 @@ def emit(what: str, items: Iterable[Message], fmt: str, names: Names | None = No
             count += 1
         return count
     columns = _named_columns(what, names)
-    rows = [
-        [_cell_or_name(item, path, names) for _heading, path in columns]
-        for item in _paged(items, what, names)
-    ]
+    rows = list(_rows(_paged(items, what, names), columns, names))
     if rows:
         print_table([_(heading) for heading, _path in columns], rows)
     else:
         say(_("no {what}").format(what=_(what)))
     return len(rows)
+
+
+def _rows(
+    items: Iterable[Message], columns: list[tuple[str, str]], names: Names | None
+) -> Iterator[list[str]]:
+    """Each item's cells, by readers made once for the first item's type."""
+    readers: list[Callable[[Any], str]] = []
+    for item in items:
+        if not readers:
+            readers = [_reader(item, path, names) for _heading, path in columns]
+        yield [read(item) for read in readers]
+
+
+def _reader(item: Message, path: str, names: Names | None) -> Callable[[Any], str]:
+    if not path.endswith("#name"):
+        return reader(item.DESCRIPTOR, path)
+    field = path.removesuffix("#name")
+    kind = next(k for p, k, _h in _all_references() if p == field)
+    return lambda message: names.name(kind, getattr(message, field)) if names else ""
 
 
 def _named_columns(what: str, names: Names | None) -> list[tuple[str, str]]:
@@ -266,14 +282,6 @@ def _with_names(page: list[Message], references: Any, names: Names | None) -> li
     return page
 
 
-def _cell_or_name(item: Message, path: str, names: Names | None) -> str:
-    if not path.endswith("#name"):
-        return cell(item, path)
-    field = path.removesuffix("#name")
-    kind = next(k for p, k, _h in _all_references() if p == field)
-    return names.name(kind, getattr(item, field)) if names is not None else ""
-
-
 def _all_references() -> Iterable[tuple[str, Kind[Any], str]]:
     for references in REFERENCES.values():
         yield from references
@@ -286,20 +294,30 @@ def emit_csv(what: str, items: Iterable[Message], names: Names | None = None) ->
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow([path for _heading, path in columns])
     count = 0
+    readers: list[Callable[[Any], str]] = []
     for item in _paged(items, what, names):
-        fields = json_format.MessageToDict(
-            item, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
-        )
-        writer.writerow(
-            [
-                _cell_or_name(item, path, names)
-                if path.endswith("#name")
-                else _csv_value(fields, path)
-                for _heading, path in columns
-            ]
-        )
+        if not readers:
+            readers = [_csv_reader(item, path, names) for _heading, path in columns]
+        writer.writerow([read(item) for read in readers])
         count += 1
     return count
+
+
+def _csv_reader(item: Message, path: str, names: Names | None) -> Callable[[Any], str]:
+    """A CSV column's text as the message's JSON form has it (enum names, `;`-joined lists)."""
+    if path.endswith("#name"):
+        return _reader(item, path, names)
+    direct = json_reader(item.DESCRIPTOR, path)
+    if direct is not None:
+        return direct
+
+    def generic(message: Message) -> str:
+        fields = json_format.MessageToDict(
+            message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+        )
+        return _csv_value(fields, path)
+
+    return generic
 
 
 def _csv_value(fields: Mapping[str, Any], path: str) -> str:
@@ -331,9 +349,15 @@ def print_table(headings: list[str] | None, rows: list[list[str]]) -> None:
     lines = [headings, *rows] if headings else rows
     measured = [[width(text) for text in line] for line in lines]  # once a cell: 100,000 rows
     widths = [max(line[i] for line in measured) for i in range(len(lines[0]))]
-    for line, sizes in zip(lines, measured, strict=True):
-        padded = [t + " " * (w - n) for t, n, w in zip(line, sizes, widths, strict=True)]
-        print("  ".join(padded).rstrip())
+    sys.stdout.write(
+        "".join(
+            "  ".join(
+                [t + " " * (w - n) for t, n, w in zip(line, sizes, widths, strict=True)]
+            ).rstrip()
+            + "\n"
+            for line, sizes in zip(lines, measured, strict=True)
+        )
+    )
 
 
 def show(text: str) -> None:

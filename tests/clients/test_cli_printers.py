@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 import json
 
 import pytest
 
+from clients import i18n
 from clients.cli import printers
+from clients.cli.cells import reader
 from clients.client import (
     AID_PROGRAMS,
     BUYERS,
@@ -22,6 +25,7 @@ from clients.client import (
 )
 from clients.names import Names
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
+from fupin.registry.v1 import registry_service_pb2 as rpb
 from fupin.registry.v1 import resources_pb2 as pb
 from tests import factories
 from tests.clients.test_roles import new_key
@@ -240,3 +244,81 @@ def test_regional_quota_left_out_says_so(fupin, admin):
     ]
     code, out, err = fupin("runs", "get", run["id"])
     assert "left out: 1 eligible household-programme pairs, REGIONAL_QUOTA" in out
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_table_cells_read_each_kind_of_field(lang):
+    """The readers made once per column (a 100,000-row table) give each row its own text:
+    enum names in the language, yes/no, `;`-joined lists, counts, floats, local times."""
+    i18n.use(lang)
+    try:
+        rows = [
+            pb.Household(id="hh-1", members=3, status=pb.AT_RISK, causes=[pb.DISABILITY]),
+            pb.Household(id="hh-2", causes=[pb.LACK_OF_LAND, pb.LACK_OF_WATER]),
+        ]
+        read = {path: reader(pb.Household.DESCRIPTOR, path) for path in ("members", "status")}
+        read["causes"] = reader(pb.Household.DESCRIPTOR, "causes")
+        status, cause = pb.HouseholdStatus.DESCRIPTOR, pb.PovertyCause.DESCRIPTOR
+        assert [read["members"](r) for r in rows] == ["3", "0"]
+        assert read["status"](rows[0]) == i18n.enum_name(status, pb.AT_RISK)
+        assert read["status"](rows[1]) == i18n.enum_name(status, 0)
+        assert read["causes"](rows[1]) == ";".join(
+            i18n.enum_name(cause, c) for c in (pb.LACK_OF_LAND, pb.LACK_OF_WATER)
+        )
+        if lang == "zh-CN":
+            assert read["status"](rows[0]) != "AT_RISK"  # translated, not the proto name
+        cadre = reader(pb.Cadre.DESCRIPTOR, "available")
+        assert [cadre(pb.Cadre(available=a)) for a in (True, False)] == [
+            i18n._("yes"),
+            i18n._("no"),
+        ]
+        gap = reader(mpb.MatchRun.DESCRIPTOR, "gap")
+        assert gap(mpb.MatchRun(gap=0.125)) == "0.125"
+        stamp = mpb.MatchRun()
+        stamp.create_time.FromSeconds(86_400 * 365)
+        created = reader(mpb.MatchRun.DESCRIPTOR, "create_time")
+        local = stamp.create_time.ToDatetime(tzinfo=datetime.UTC).astimezone()
+        assert created(stamp) == local.strftime("%Y-%m-%d %H:%M")
+        assert created(mpb.MatchRun()) == ""
+        nested = reader(rpb.WatchlistEntry.DESCRIPTOR, "household.head_name")
+        assert nested(rpb.WatchlistEntry(household=pb.Household(head_name="王五"))) == "王五"
+    finally:
+        i18n.use("en")
+
+
+def test_csv_columns_read_directly_match_the_json_form(capsys):
+    """CSV cells read field by field are what MessageToDict gives for the same paths: enum
+    names (an unknown number as its number), integers, strings, `;`-joined repeated enums."""
+    from google.protobuf import json_format
+
+    from clients.cli.output import COLUMNS, emit_csv
+
+    items = [
+        pb.Household(
+            id="hh-1",
+            card_number="5201",
+            head_name="王五",
+            village_id="vil-1",
+            members=3,
+            score=70,
+            status=pb.AT_RISK,
+            causes=[pb.DISABILITY, pb.LACK_OF_LAND],
+        ),
+        pb.Household(id="hh-2", status=99, causes=[]),  # a number this client has no name for
+        pb.Household(),
+    ]
+    assert emit_csv("households", items) == 3
+    lines = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    paths = [path for _heading, path in COLUMNS["households"]]
+    assert lines[0] == paths
+    for item, line in zip(items, lines[1:], strict=True):
+        fields = json_format.MessageToDict(
+            item, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+        )
+        expected = [
+            ";".join(str(v) for v in fields[p]) if isinstance(fields[p], list) else str(fields[p])
+            for p in paths
+        ]
+        assert line == expected
+    assert lines[2][paths.index("status")] == "99"
+    assert lines[1][paths.index("causes")] == "DISABILITY;LACK_OF_LAND"
