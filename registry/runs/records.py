@@ -268,6 +268,8 @@ def view_condition(view: RunView) -> ColumnElement[bool] | None:
     parts: list[ColumnElement[bool]] = []
     if view.kinds:
         parts.append(col(run.kind).in_(view.kinds))
+    if view.owner:
+        parts.append(and_(col(run.kind) == run_scopes.PRODUCE_KIND, col(run.scope) == view.owner))
     if view.region:
         scoped = col(run.scope).startswith(view.region, autoescape=True)
         produce = col(run.kind) == run_scopes.PRODUCE_KIND

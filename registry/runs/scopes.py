@@ -4,11 +4,14 @@ Aid and cadre runs name households, their needs and causes of poverty; produce r
 listings and orders. So:
 
 - admin: every run;
-- platform and cooperative: produce runs only (a cooperative sees its own listings' part of
-  each: matcher/service/servicer.py for_caller);
+- platform: the produce runs it made (stored with its buyer id as scope), never another
+  platform's or an admin's, which show other buyers' orders and prices;
+- cooperative: produce runs only (it sees its own listings' part of each:
+  matcher/service/servicer.py for_caller);
 - office: aid and cadre runs made for a region inside its scope, and the produce runs that
   allocate produce of its region's producers;
-- auditor: produce runs, and aid and cadre runs made for a region inside its scope (every run
+- auditor: as an office, without changing anything: produce runs allocating its region's
+  producers' produce, and aid and cadre runs made for a region inside its scope (every run
   with an empty scope).
 
 A run outside the view fails exactly as an unknown id (NOT_FOUND); lists carry the view in
@@ -35,6 +38,7 @@ class RunView:
     region: str = ""  # aid and cadre runs only where their scope starts with this
     # With a region: produce runs only where they allocate produce of its producers.
     produce_of_region: bool = False
+    owner: str = ""  # produce runs only, and only those stored with this scope (a platform's)
 
 
 EVERY = RunView()
@@ -48,7 +52,9 @@ def view_for(principal: Principal) -> RunView:
         kinds = (PRODUCE_KIND, *REGIONAL_KINDS)
         return RunView(kinds=kinds, region=principal.scope, produce_of_region=True)
     if role is Role.AUDITOR:
-        return RunView(region=principal.scope)
+        return RunView(region=principal.scope, produce_of_region=bool(principal.scope))
+    if role is Role.PLATFORM:
+        return RunView(kinds=(PRODUCE_KIND,), owner=principal.scope)
     return RunView(kinds=(PRODUCE_KIND,))
 
 
