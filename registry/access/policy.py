@@ -122,10 +122,10 @@ POLICY: Mapping[str, frozenset[Role]] = MappingProxyType({
     f"{_R}UpdateAidProgram": frozenset({ADMIN, OFFICE}),
     f"{_R}DeleteAidProgram": frozenset({ADMIN, OFFICE}),
     f"{_M}MatchProduce": frozenset({ADMIN, PLATFORM}),
-    # Which runs each role sees within these: registry/runs/scopes.py (platforms and
-    # cooperatives: produce runs, a cooperative only its own listings' part of each; offices:
-    # aid and cadre runs of their region; auditors: produce runs and aid and cadre runs of
-    # their region).
+    # Which runs each role sees within these: registry/runs/scopes.py (platforms: the produce
+    # runs they made; cooperatives: produce runs, only their own listings' part of each;
+    # offices and auditors: aid and cadre runs of their region, produce runs selling its
+    # producers' produce).
     f"{_M}GetMatchRun": frozenset({ADMIN, OFFICE, COOP, PLATFORM, AUDITOR}),
     f"{_M}ListMatchRuns": frozenset({ADMIN, OFFICE, COOP, PLATFORM, AUDITOR}),
     f"{_M}WatchMatchRun": frozenset({ADMIN, OFFICE, COOP, PLATFORM, AUDITOR}),

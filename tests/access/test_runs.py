@@ -111,7 +111,10 @@ def test_an_office_sees_the_produce_runs_selling_its_producers_produce(bare, wor
     assert runs.listed(bare, world, "office_b") == [run.id]
     assert runs.listed(bare, world, "office") == []
     assert runs.not_found_like_unknown(bare, world, "office", run.id) == []
-    assert runs.listed(bare, world, "auditor") == [run.id]
+    # Auditors as offices (Zhao'an's auditor read it, though it touches only Puning).
+    assert runs.listed(bare, world, "auditor") == []
+    assert runs.not_found_like_unknown(bare, world, "auditor", run.id) == []
+    assert runs.listed(bare, world, "auditor_all") == [run.id]
     discard = mpb.DiscardMatchRunRequest(id=run.id)
     code, _, details = call(bare, f"{M}DiscardMatchRun", discard, world.keys["office_b"])
     assert code.name == "PERMISSION_DENIED" and "role office reads the produce runs" in details
@@ -129,3 +132,28 @@ def test_a_request_id_never_replays_another_countys_run(bare, world):
     assert code.name == "OK" and theirs.id != first.id
     code, (again,), _ = call(bare, f"{M}ContractHouseholds", request, world.keys["office"])
     assert (code.name, again.id) == ("OK", first.id)
+
+
+def test_a_platform_sees_only_the_produce_runs_it_made(bare, world, server):
+    """Another platform's produce run, and an admin's (both show other buyers' orders and
+    prices), are NOT_FOUND to a platform as an unknown id and absent from its lists (it read
+    every produce run); Zhao'an's auditor sees the run on Zhao'an's producers."""
+    twin = server.keys.create(Role.PLATFORM, world.ids["buyer_2"])
+    world.keys["platform_2"] = twin.secret
+    made = {}
+    for key in ("platform", "admin"):
+        request = mpb.MatchProduceRequest(
+            selection=mpb.RegistrySelection(
+                product="green_plum", today="2020-05-05", region_code=ZHAOAN
+            ),
+            parameters=runs.PARAMS,
+            run_id=f"run-own-{key}",
+        )
+        code, (run,), details = call(bare, f"{M}MatchProduce", request, world.keys[key])
+        assert code.name == "OK", details
+        made[key] = run.id
+    assert runs.listed(bare, world, "platform") == [made["platform"]]
+    assert runs.listed(bare, world, "platform_2") == []
+    assert runs.not_found_like_unknown(bare, world, "platform_2", made["platform"]) == []
+    assert runs.not_found_like_unknown(bare, world, "platform", made["admin"]) == []
+    assert sorted(runs.listed(bare, world, "auditor")) == sorted(made.values())

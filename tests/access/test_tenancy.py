@@ -104,6 +104,32 @@ def test_references_to_another_county_are_not_found(bare, world):
     assert office.CreateProducer(api.CreateProducerRequest(producer=factories.producer_for(ours)))
 
 
+def test_another_countys_household_stays_its_own_to_delete(bare, world):
+    """After an office named another county's household in CreateProducer, as producer or as
+    cooperative member (both NOT_FOUND), that county still deletes it (the producer used to be
+    made, and the delete then failed on it)."""
+    office, office_b = as_key(bare, world.keys["office"]), as_key(bare, world.keys["office_b"])
+    new = factories.household(world.ids["village_b"])
+    theirs = office_b.CreateHousehold(api.CreateHouseholdRequest(household=new)).id
+    member = pb.CooperativeMember(household_id=theirs, share_permille=1000)
+    cooperative = pb.Producer(
+        kind=pb.PRODUCER_COOPERATIVE,
+        display_name="Reaching cooperative",
+        members=[member],
+        village_id=world.ids["village_a"],
+        location=pb.LatLng(latitude=23.7, longitude=117.2),
+    )
+    for producer in (factories.producer_for(theirs), cooperative):
+        rpc_fails(
+            lambda p=producer: office.CreateProducer(api.CreateProducerRequest(producer=p)),
+            grpc.StatusCode.NOT_FOUND,
+        )
+    office_b.DeleteHousehold(api.DeleteHouseholdRequest(id=theirs))
+    rpc_fails(
+        lambda: office_b.GetHousehold(api.GetHouseholdRequest(id=theirs)), grpc.StatusCode.NOT_FOUND
+    )
+
+
 def _inline_run(bare, secret: str, run_id: str):
     problem = mpb.ProduceProblem(
         listings=[inline_listing("a", 100)], orders=[inline_order("o", 10)], today="2020-05-10"

@@ -145,3 +145,49 @@ def test_a_key_file_from_the_settings_is_used(tmp_path, monkeypatch):
         [sys.executable, "-c", PROCESS, "read", token], env=env, capture_output=True, text=True
     )
     assert other.returncode == 0 and other.stdout.strip() == "vil-0042", other.stderr
+
+
+def _every_list() -> list[tuple[str, type]]:
+    """Every public List RPC taking a page token, by its path and request class."""
+    import importlib
+
+    from google.protobuf import message_factory
+
+    names = ["matcher.v1.matcher_service"]
+    names += [f"registry.v1.{n}_service" for n in ("access", "cadre_work", "ledger", "registry")]
+    names += [f"registry.v1.{n}_service" for n in ("season", "year")]
+    modules = [importlib.import_module(f"fupin.{name}_pb2") for name in names]
+    found = []
+    for module in modules:
+        for service in module.DESCRIPTOR.services_by_name.values():
+            for method in service.methods:
+                if (
+                    method.name.startswith("List")
+                    and "page_token" in method.input_type.fields_by_name
+                ):
+                    request = message_factory.GetMessageClass(method.input_type)
+                    found.append((f"/{service.full_name}/{method.name}", request))
+    return found
+
+
+EVERY_LIST = _every_list()
+REQUIRED = {"ListVisits": {"cadre_id": "cad-none"}, "ListVillageIncome": {"year": 2020}}
+
+
+@pytest.mark.parametrize(("path", "request_type"), EVERY_LIST, ids=[p for p, _ in EVERY_LIST])
+def test_every_lists_forged_tokens_are_invalid(channel, path, request_type):
+    """The Lists of every public service, found from the descriptors (the list above named 7
+    of them), refuse every forged token as INVALID_ARGUMENT naming page_token."""
+    assert len(EVERY_LIST) >= 19
+    call = channel.unary_unary(
+        path,
+        request_serializer=request_type.SerializeToString,
+        response_deserializer=request_type.FromString,
+    )
+    required = REQUIRED.get(path.rsplit("/", 1)[1], {})
+    for token in FORGED:
+        error = rpc_fails(
+            lambda t=token: call(request_type(page_token=t, **required), timeout=30),
+            grpc.StatusCode.INVALID_ARGUMENT,
+        )
+        assert fields_of(error) == ["page_token"], (path, token, error.details())

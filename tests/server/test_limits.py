@@ -23,19 +23,22 @@ def _invalid(call, fields: list[str]) -> None:
     assert fields_of(error) == fields
 
 
-def test_a_mebibyte_product_is_refused(registry):
-    """A 1 MiB Listing.product was stored (and made listing pages too large to send)."""
+@pytest.mark.parametrize("mebibytes", [1, 40])
+def test_a_huge_product_is_refused_and_pages_still_answer(registry, mebibytes):
+    """A 1 MiB Listing.product was stored; two 40 MiB listings (under the 64 MiB message
+    limit) made every ListListings page too large to send, RESOURCE_EXHAUSTED for everyone."""
     village = factories.create_village(registry)
     household = factories.create_household(registry, village.id)
     producer = registry.CreateProducer(
         api.CreateProducerRequest(producer=factories.producer_for(household.id))
     )
     listing = factories.listing(producer.id)
-    listing.product = "a" * (1 << 20)
-    _invalid(
-        lambda: registry.CreateListing(api.CreateListingRequest(listing=listing)),
-        ["listing.product"],
-    )
+    listing.product = "a" * (mebibytes << 20)
+    for _ in range(2):
+        _invalid(
+            lambda: registry.CreateListing(api.CreateListingRequest(listing=listing), timeout=60),
+            ["listing.product"],
+        )
     assert not registry.ListListings(api.ListListingsRequest()).listings
 
 

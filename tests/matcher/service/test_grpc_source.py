@@ -139,7 +139,8 @@ def test_errors_come_back_as_the_registrys(sources):
 def test_run_views_and_scopes_travel_over_the_wire(sources):
     """A run's scope, and the caller's view in get and list, mean the same over gRPC."""
     remote, local = sources
-    for run_id, kind, scope in (("wire-aid", 2, "350624"), ("wire-produce", 1, "")):
+    runs = (("wire-aid", 2, "350624"), ("wire-produce", 1, ""), ("wire-buyer", 1, "buy-1"))
+    for run_id, kind, scope in runs:
         remote.create_run(
             run_id=run_id, kind=kind, parameters=b"", owner="me", request_id="",
             fingerprint="", scope=scope,
@@ -151,13 +152,18 @@ def test_run_views_and_scopes_travel_over_the_wire(sources):
         RunView(kinds=(2, 3, 4), region="350624"),
         RunView(kinds=(2, 3, 4), region="445281"),
         RunView(region="3506"),
+        RunView(kinds=(1,), owner="buy-1"),  # a platform's: its own produce runs only
     ]
     for view in views:
         over_wire = remote.list_runs(page=page, where={}, view=view)
         assert over_wire == local.list_runs(page=page, where={}, view=view), view
     assert [r.id for r in remote.list_runs(page=page, where={}, view=views[0])[0]] == [
-        "wire-produce"
+        "wire-produce",
+        "wire-buyer",
     ]
+    assert [r.id for r in remote.list_runs(page=page, where={}, view=views[4])[0]] == ["wire-buyer"]
+    with pytest.raises(errors.NotFound):
+        remote.get_run("wire-produce", view=views[4])
     assert remote.list_runs(page=page, where={}, view=views[2]) == ([], "")
     with pytest.raises(errors.NotFound):
         remote.get_run("wire-aid", view=views[0])

@@ -55,7 +55,9 @@ def test_huge_region_code_is_invalid_not_unavailable(matcher):
         )
 
 
-@pytest.mark.parametrize("spelling", ["2020-W19-7", "20200510", "2020-5-10", "2020-05-10T00"])
+@pytest.mark.parametrize(
+    "spelling", ["2020-W19-7", "2020-W01-1", "20200510", "2020-5-10", "2020-05-10T00"]
+)
 def test_dates_only_in_one_spelling(matcher, registry, spelling):
     """ISO week dates, basic format and the like are refused both inline and in the registry."""
     problem = mpb.ProduceProblem(

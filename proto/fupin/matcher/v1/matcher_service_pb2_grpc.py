@@ -39,8 +39,8 @@ class MatcherServiceStub:
     English status message, a google.rpc.LocalizedMessage detail (locale "zh-CN") and each field
     violation's localized_message, where the server's catalog has the text (server/messages.py).
 
-    Runs by caller (docs/access.md): platforms see produce runs; offices aid and cadre runs of
-    their region; auditors produce runs and aid and cadre runs of their region. A run the caller
+    Runs by caller (docs/access.md): platforms see the produce runs they made; offices and
+    auditors aid and cadre runs of their region and produce runs selling its producers' produce. A run the caller
     may not see answers NOT_FOUND exactly as an unknown id, and ListMatchRuns leaves it out.
     An office's AllocateAid, AssignCadres and ContractHouseholds read its whole region when the
     selection names none; a region outside it is PERMISSION_DENIED (naming
@@ -131,8 +131,8 @@ class MatcherServiceServicer:
     English status message, a google.rpc.LocalizedMessage detail (locale "zh-CN") and each field
     violation's localized_message, where the server's catalog has the text (server/messages.py).
 
-    Runs by caller (docs/access.md): platforms see produce runs; offices aid and cadre runs of
-    their region; auditors produce runs and aid and cadre runs of their region. A run the caller
+    Runs by caller (docs/access.md): platforms see the produce runs they made; offices and
+    auditors aid and cadre runs of their region and produce runs selling its producers' produce. A run the caller
     may not see answers NOT_FOUND exactly as an unknown id, and ListMatchRuns leaves it out.
     An office's AllocateAid, AssignCadres and ContractHouseholds read its whole region when the
     selection names none; a region outside it is PERMISSION_DENIED (naming
@@ -352,8 +352,8 @@ class MatcherService:
     English status message, a google.rpc.LocalizedMessage detail (locale "zh-CN") and each field
     violation's localized_message, where the server's catalog has the text (server/messages.py).
 
-    Runs by caller (docs/access.md): platforms see produce runs; offices aid and cadre runs of
-    their region; auditors produce runs and aid and cadre runs of their region. A run the caller
+    Runs by caller (docs/access.md): platforms see the produce runs they made; offices and
+    auditors aid and cadre runs of their region and produce runs selling its producers' produce. A run the caller
     may not see answers NOT_FOUND exactly as an unknown id, and ListMatchRuns leaves it out.
     An office's AllocateAid, AssignCadres and ContractHouseholds read its whole region when the
     selection names none; a region outside it is PERMISSION_DENIED (naming

@@ -621,10 +621,13 @@ class RunView(_message.Message):
     KINDS_FIELD_NUMBER: _builtins.int
     REGION_FIELD_NUMBER: _builtins.int
     PRODUCE_OF_REGION_FIELD_NUMBER: _builtins.int
+    OWNER_FIELD_NUMBER: _builtins.int
     region: _builtins.str
     """aid and cadre runs only where their scope starts with this"""
     produce_of_region: _builtins.bool
     """with a region: produce runs allocating its producers' produce"""
+    owner: _builtins.str
+    """produce runs stored with this scope only (a platform's buyer id)"""
     @_builtins.property
     def kinds(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
         """fupin.matcher.v1.RunKind values; empty: every kind"""
@@ -635,10 +638,11 @@ class RunView(_message.Message):
         kinds: _abc.Iterable[_builtins.int] | None = ...,
         region: _builtins.str = ...,
         produce_of_region: _builtins.bool = ...,
+        owner: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["kinds", b"kinds", "produce_of_region", b"produce_of_region", "region", b"region"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kinds", b"kinds", "owner", b"owner", "produce_of_region", b"produce_of_region", "region", b"region"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
