@@ -39,8 +39,11 @@ def repair(pairs: Pairs, chosen: IntArray) -> IntArray:
     np.subtract.at(left, pairs.cadre[chosen], pairs.effort[chosen])
     at = dict(zip(pairs.household[chosen].tolist(), chosen.tolist(), strict=True))
     options = _options(pairs)
+    on_cadre: dict[int, set[int]] = {}  # each cadre's pairs in ``at``
+    for q in at.values():
+        on_cadre.setdefault(int(pairs.cadre[q]), set()).add(q)
     for h in np.setdiff1d(pairs.needy, pairs.household[chosen]).tolist():
-        move = _cheapest_ejection(pairs, h, at, left, options)
+        move = _cheapest_ejection(pairs, h, on_cadre, left, options)
         if move is None:
             continue
         p, shift = move  # h takes p, after the household on q moves to r
@@ -49,23 +52,27 @@ def repair(pairs: Pairs, chosen: IntArray) -> IntArray:
             left[pairs.cadre[q]] += pairs.effort[q]
             left[pairs.cadre[r]] -= pairs.effort[r]
             at[int(pairs.household[q])] = r
+            on_cadre[int(pairs.cadre[q])].discard(q)
+            on_cadre.setdefault(int(pairs.cadre[r]), set()).add(r)
         left[pairs.cadre[p]] -= pairs.effort[p]
         at[h] = p
+        on_cadre.setdefault(int(pairs.cadre[p]), set()).add(p)
     return np.array(sorted(at.values()), dtype=np.int64)
 
 
 def _options(pairs: Pairs) -> dict[int, list[int]]:
     """Each household's candidate pairs, cheapest first."""
-    options: dict[int, list[int]] = {}
-    for p in np.lexsort((pairs.cost, pairs.household)).tolist():
-        options.setdefault(int(pairs.household[p]), []).append(p)
-    return options
+    order = np.lexsort((pairs.cost, pairs.household))
+    household = pairs.household[order]
+    first = np.flatnonzero(np.concatenate([[True], household[1:] != household[:-1]]))
+    split = np.split(order, first[1:])
+    return dict(zip(household[first].tolist(), (s.tolist() for s in split), strict=True))
 
 
 def _cheapest_ejection(
     pairs: Pairs,
     h: int,
-    at: dict[int, int],
+    on_cadre: dict[int, set[int]],
     left: IntArray,
     options: dict[int, list[int]],
 ) -> tuple[int, tuple[int, int] | None] | None:
@@ -74,14 +81,11 @@ def _cheapest_ejection(
     cadre, effort, cost = pairs.cadre, pairs.effort, pairs.cost
     best: tuple[int, tuple[int, int] | None] | None = None
     best_cost = None
-    on_cadre: dict[int, list[int]] = {}
-    for q in at.values():
-        on_cadre.setdefault(int(cadre[q]), []).append(q)
     for p in options.get(h, []):
         c = int(cadre[p])
         if left[c] >= effort[p]:
             return p, None
-        for q in on_cadre.get(c, []):
+        for q in sorted(on_cadre.get(c, ())):
             if left[c] + effort[q] < effort[p]:
                 continue
             for r in options[int(pairs.household[q])]:

@@ -146,6 +146,21 @@ def test_k_nearest_limits_the_candidates() -> None:
     assert len(wide.contracts) == 2
 
 
+def test_rank_balance_keeps_the_nearest_cadres_as_candidates() -> None:
+    """With the rank balance term a household's cheapest cadres may all be senior ones whose
+    quotas cannot hold everyone (bench case c left 139 households out); its ⌈k/2⌉ nearest
+    are candidates too, so the near junior cadre takes the household the seniors cannot."""
+    cadres = (cadre("senior-a", 10, rank=5), cadre("senior-b", 10, rank=5), cadre("junior", 1))
+    households = tuple(household(f"h{i}", 0) for i in range(3))
+    problem = ContractingProblem(cadres, households, quota_by_rank={1: 5, 5: 1}, k_nearest=2)
+    result = solve(problem, PARAMS)
+    assert not result.uncovered and result.status is SolveStatus.OPTIMAL
+    assert sorted(contracted(result).values()) == ["junior", "senior-a", "senior-b"]
+    senior, junior = 10_000 + 1, 1_000 + 1 + 4 * DEFAULT_RANK_BALANCE_M  # metres + 1 + term
+    assert haversine_m(26, 107, 26 + 10 * KM, 107) == pytest.approx(10_000, abs=1)
+    assert result.objective == pytest.approx(2 * senior + junior, abs=3)
+
+
 def test_cadre_quota_overrides_its_rank_satisfied() -> None:
     """Hard: a rank-5 cadre posted part-time carries only its own quota of 3 units: of two
     households of 3 units the farther one goes to another cadre."""
