@@ -67,6 +67,8 @@ PATTERNS: tuple[str, ...] = (
     N_("must be a lower-case tag such as 'ecommerce'"),
     N_("must be a date YYYY-MM-DD, got {value}"),
     N_("must be an administrative code prefix"),
+    N_("must be 0 (every season) or from {low} to {high}"),
+    N_("is required: a year from {low} to {high}"),
     N_("must not be before available_from"),
     N_("at least one grade is required"),
     N_("at least one status is required"),
