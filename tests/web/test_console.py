@@ -128,6 +128,7 @@ def test_live_progress_reaches_the_page(new_page, site):
     rank_rows(page, stationing)
     for name in ("village_coverage", "need_coverage"):
         assert page.inner_text(f"[data-field={name}]") == percent(getattr(stationing, name))
+    page.locator("#fairness").scroll_into_view_if_needed()
     shot(page, "stationing-run-en")
 
 
