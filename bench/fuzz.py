@@ -7,7 +7,7 @@ A real server (`fupin serve`, a child process, rate limit off) holds the Zhao'an
 a key of each role. For each service (registry, ledger, access, season, year, internal store,
 matcher, health), Hypothesis draws the method, the caller (no key, admin, office of Zhao'an,
 a cooperative, a platform, an auditor) and the request: a message built from the method's
-input descriptor (bench/fuzz_messages.py: real ids, dates, region codes, enum numbers valid and
+input descriptor (bench/fuzzing/messages.py: real ids, dates, region codes, enum numbers valid and
 not, numbers at their types' edges, strings and lists at and past the limits), or raw bytes
 (random, or a valid request flipped and cut). Server streams are read for at most a second;
 client streams send one to three messages. Nothing is shrunk: every request counts once.
@@ -47,8 +47,8 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 from bench.common import say
-from bench.fuzz_calls import Caller, Method, Tally, services
-from bench.fuzz_messages import Strategies, mutated, raw_bytes
+from bench.fuzzing.calls import Caller, Method, Tally, services
+from bench.fuzzing.messages import Strategies, mutated, raw_bytes
 from bench.topology import free_port, fupin_command, wait_serving
 from clients import auth, scenario
 from clients.cli import demo

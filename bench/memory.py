@@ -1,4 +1,4 @@
-"""Peak resident memory of a process tree, sampled from /proc (Linux)."""
+"""Peak resident memory and CPU time of a process tree, read from /proc (Linux)."""
 
 from __future__ import annotations
 
@@ -34,6 +34,23 @@ def rss_mb(pid: int) -> float:
         return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE_MB
     except (OSError, IndexError, ValueError):
         return 0.0
+
+
+TICK_S = 1 / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds a process and its reaped children have used (user + system)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return sum(int(f) for f in fields[11:15]) * TICK_S  # utime, stime, cutime, cstime
+
+
+def tree_cpu_s(root: int | None = None) -> float:
+    """CPU seconds used so far by every descendant of `root` (not root itself)."""
+    return sum(cpu_s(p) for p in descendants(root or os.getpid()))
 
 
 class TreeMemory:

@@ -1,19 +1,25 @@
 """Produce matching benchmark: MatchProduce over gRPC against bare OR-Tools min-cost flow.
 
-    python bench/produce.py [--sizes small,dense,sparse] [--quick-calls 2000]
+    python bench/produce.py [--sizes small,dense,sparse] [--quick-calls 2000] [--solver-nice 0]
 
 Sizes (listings × orders): small 1,000 × 50; dense 10,000 × 200 (every pair compatible: 2
 million arcs); sparse 100,000 × 1,000 (each listing screened against its 30 nearest orders).
 For each size one JSON line on stdout with
 
-- end_to_end_s: one MatchProduce call (inline problem) to a server in another process,
-  from the request leaving to the response arriving; build_s / solve_s as the run reports;
+- end_to_end_s: one MatchProduce call (inline problem) to a server in another process (its
+  solver processes at --solver-nice, 0 by default: the bare flow's niceness), from the
+  request leaving to the response arriving; build_s / solve_s as the run reports;
 - bare_mcf_s: OR-Tools SimpleMinCostFlow alone (add arcs, supplies, solve) on the same arcs,
   timed in this process in the same run; ratio_to_bare = end_to_end_s / bare_mcf_s;
 - objective and greedy_objective (fen), poor_kg_share and greedy_poor_kg_share (share of the
   kilograms sold that impoverished and at-risk producers sold), for fupin and for the
   first-come-first-served baseline (matcher.solvers.produce.solve.greedy, run here on the same
   problem);
+- cpu_s: CPU seconds the call used: the server's process tree (server, forkserver, solver
+  processes) and the calling thread; bare_cpu_s: the bare flow's CPU seconds, timed as
+  bare_mcf_s is; cpu_ratio_to_bare = cpu_s / bare_cpu_s. On a loaded machine the wall-clock
+  ratio measures the scheduler as much as the code; the CPU ratio measures the work;
+- load_avg: the machine's one-minute load average after the call;
 - peak_rss_mb: the largest resident memory of this benchmark's child processes (the server,
   its forkserver and solver process) during the call.
 
@@ -43,7 +49,7 @@ import grpc
 import numpy as np
 from ortools.graph.python import min_cost_flow
 
-from bench.memory import TreeMemory, free_port
+from bench.memory import TreeMemory, free_port, tree_cpu_s
 from bench.registry import database
 from clients import auth
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
@@ -59,6 +65,7 @@ CHANNEL_OPTIONS = [
     ("grpc.max_send_message_length", 256 << 20),
     ("grpc.max_receive_message_length", 256 << 20),
 ]
+BUILD_CPU_S: list[float] = []  # bare_mcf's CPU seconds outside its timing
 CLASSES = [mpb.IMPOVERISHED, mpb.AT_RISK, mpb.RETURNED, mpb.LIFTED_OUT, mpb.NOT_POOR]
 
 
@@ -68,8 +75,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick-calls", type=int, default=2000)
     parser.add_argument("--quick-listings", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--solver-nice",
+        type=int,
+        default=0,
+        help="the server's solver processes' niceness (the server's default is 10)",
+    )
     args = parser.parse_args(argv)
-    with database("sqlite", "") as url, fupin_serve(url) as target:
+    with database("sqlite", "") as url, fupin_serve(url, args.solver_nice) as target:
         measure(target, 50, 5, args.seed)  # warm up: the forkserver starts on first use
         for size in args.sizes.split(","):
             n, m = SIZES[size]
@@ -86,8 +99,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 @contextmanager
-def fupin_serve(database_url: str) -> Iterator[str]:
-    """`fupin serve` as a child process (its solver processes need a non-daemon parent)."""
+def fupin_serve(database_url: str, solver_nice: int | None = None) -> Iterator[str]:
+    """`fupin serve` as a child process (its solver processes need a non-daemon parent).
+
+    Its solver processes run at ``solver_nice`` (None: the server's default). At 10 a loaded
+    machine gives them a fraction of the CPU the bare flow gets in this process at 0, and the
+    ratio measured the other jobs' load; on an idle machine niceness changes nothing."""
     address = f"127.0.0.1:{free_port()}"
     key_file = Path("var/bench/admin.key")  # the fresh database's first admin key, for the clients
     env = {
@@ -97,6 +114,8 @@ def fupin_serve(database_url: str) -> Iterator[str]:
         "FUPIN_ADMIN_KEY_FILE": str(key_file),
         "FUPIN_RATE_LIMIT_PER_S": "0",  # the bench is the only caller
     }
+    if solver_nice is not None:
+        env["FUPIN_SOLVER_NICE"] = str(solver_nice)
     os.environ["FUPIN_API_KEY_FILE"] = str(key_file)
     command = [
         str(Path(sys.executable).with_name("fupin")),
@@ -174,15 +193,19 @@ def measure(target: str, n: int, m: int, seed: int) -> dict[str, Any]:
     channel = auth.open_channel(target, api_key=auth.resolve_key(), options=CHANNEL_OPTIONS)
     with channel, TreeMemory() as memory:
         stub = mpb_grpc.MatcherServiceStub(channel)
+        cpu_before, thread_before = tree_cpu_s(), time.thread_time()
         started = time.perf_counter()
         run = stub.MatchProduce(request, timeout=900)
         end_to_end = time.perf_counter() - started
+        cpu = tree_cpu_s() - cpu_before + time.thread_time() - thread_before
     if run.state != mpb.PROPOSED:
         raise SystemExit(f"run {run.id} ended {mpb.RunState.Name(run.state)}: {run.error}")
     model = jobs.sparsified(
         jobs.ProduceJob(convert.inline_problem(request.inline, Objective.WELFARE))
     )
+    bare_cpu_before = time.thread_time()
     arcs, bare = bare_mcf(model)
+    bare_cpu = time.thread_time() - bare_cpu_before - BUILD_CPU_S.pop()
     greedy = produce.greedy(model)
     result = run.produce
     return {
@@ -194,6 +217,9 @@ def measure(target: str, n: int, m: int, seed: int) -> dict[str, Any]:
         "solve_s": round(run.timings.solve_s, 3),
         "bare_mcf_s": round(bare, 3),
         "ratio_to_bare": round(end_to_end / bare, 3),
+        "cpu_s": round(cpu, 3),
+        "bare_cpu_s": round(bare_cpu, 3),
+        "cpu_ratio_to_bare": round(cpu / bare_cpu, 3),
         "objective": run.objective,
         "greedy_objective": greedy.objective,
         "poor_kg_share": round(result.kpis.poor_kg_sold / max(result.kpis.kg_sold, 1), 4),
@@ -202,22 +228,26 @@ def measure(target: str, n: int, m: int, seed: int) -> dict[str, Any]:
         ),
         "status": mpb.SolveStatus.Name(run.status),
         "peak_rss_mb": round(memory.peak_mb, 1),
+        "load_avg": round(os.getloadavg()[0], 2),
         "bare_arcs": arcs,
     }
 
 
-def bare_mcf(model: produce.ProduceProblem) -> tuple[int, float]:
-    """The same arcs, solved by SimpleMinCostFlow alone; (arcs, seconds)."""
+def bare_mcf(model: produce.ProduceColumns) -> tuple[int, float]:
+    """The same arcs, solved by SimpleMinCostFlow alone; (arcs, seconds). The CPU seconds
+    spent building the arcs and arrays, outside the timing, go to BUILD_CPU_S."""
+    build_started = time.thread_time()
     arcs, _, tables = build_arcs(model)
     n, m = len(model.listings), len(model.orders)
     source, sink = 0, n + m + 1
-    supply = np.array([x.quantity_kg for x in model.listings], np.int64)
-    demand = np.array([o.max_quantity_kg for o in model.orders], np.int64)
+    supply = model.listings.quantity
+    demand = model.orders.max_q
     tails = np.concatenate([np.zeros(n), 1 + arcs.listing, 1 + n + np.arange(m), [source]])
     heads = np.concatenate([1 + np.arange(n), 1 + n + arcs.order, np.full(m, sink), [sink]])
     caps = np.concatenate([supply, arcs.capacity, demand, [supply.sum()]]).astype(np.int64)
     value = arcs.margin + tables.listings.bonus[arcs.listing]
     costs = np.concatenate([np.zeros(n), -value, np.zeros(m + 1)]).astype(np.int64)
+    BUILD_CPU_S.append(time.thread_time() - build_started)
     started = time.perf_counter()
     mcf = min_cost_flow.SimpleMinCostFlow()
     mcf.add_arcs_with_capacity_and_unit_cost(

@@ -89,18 +89,19 @@ def database(backend: str, admin_url: str) -> Iterator[str]:
         admin.dispose()
 
 
-def server_process(database_url: str) -> AbstractContextManager[int]:
-    """A fupin server in a child process on a free loopback port; yields the port."""
-    return _child(_serve, database_url)
+def server_process(database_url: str, *, daemon: bool = True) -> AbstractContextManager[int]:
+    """A fupin server in a child process on a free loopback port; yields the port. Not a
+    daemon (`daemon=False`) when it must start solver processes of its own (a match run)."""
+    return _child(_serve, database_url, daemon=daemon)
 
 
 @contextmanager
-def _child(serve: Callable[..., None], *args: Any) -> Iterator[int]:
+def _child(serve: Callable[..., None], *args: Any, daemon: bool = True) -> Iterator[int]:
     """serve(*args, ports, stop) in a spawned child that puts its port; yields the port."""
     context = multiprocessing.get_context("spawn")
     ports: Any = context.Queue()
     stop = context.Event()
-    child = context.Process(target=serve, args=(*args, ports, stop), daemon=True)
+    child = context.Process(target=serve, args=(*args, ports, stop), daemon=daemon)
     child.start()
     try:
         yield ports.get(timeout=120)

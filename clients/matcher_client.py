@@ -157,9 +157,19 @@ class MatcherClient:
         return RunProgress(self, request.run_id, future)
 
     def quick_source(
-        self, order: mpb.InlineOrder, *, today: str, max_results: int = 0
+        self,
+        order: mpb.InlineOrder,
+        *,
+        today: str,
+        max_results: int = 0,
+        hold: mpb.HoldOptions | None = None,
     ) -> mpb.QuickSourceResponse:
+        """`hold`: hold the suggested kilograms; it always travels with a request_id (a fresh
+        one when unset), so the client's retry of a lost answer holds nothing more."""
         request = mpb.QuickSourceRequest(order=order, today=today, max_results=max_results)
+        if hold is not None:
+            request.hold.CopyFrom(hold)
+            request.hold.request_id = hold.request_id or str(uuid.uuid4())
         return cast(mpb.QuickSourceResponse, self._call("QuickSource", request))
 
     # --- runs ---------------------------------------------------------------------------

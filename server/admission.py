@@ -1,22 +1,24 @@
 """Bounded calls in flight, so no caller can starve the server.
 
-The gRPC server runs each call on one of `max_workers` threads, and a stream or a caller
-waiting for a run holds its thread until it ends: 16 open Health/Watch streams without a key,
-or 16 MatchProduce calls from one key, took every thread, and Health/Check and an admin's
-calls waited until the callers' deadlines expired. A call is admitted, once its caller is
-known, only while
+Two kinds of call are counted apart (server/loop.py):
 
-- its key has fewer than `per_key` calls in flight (callers without a key share one count);
-- ordinary calls in flight are fewer than `max_workers - reserved`: the last `reserved`
-  threads serve only Health/Check and admins' calls, which are never refused here.
+- *calls*, whose handler runs on one of the `max_workers` threads until it answers (almost
+  every RPC): at most `max_calls_per_key` per key and `max_calls` in all, which is fewer than
+  the threads, so the threads left over always serve admins;
+- *waits*: streams and calls that wait for something (Health/Watch, WatchMatchRun,
+  WatchAlerts, MatchProduce and the other RPCs that answer once their run has ended). They
+  wait on the event loop and hold no thread: at most `max_streams_per_key` per key and
+  `max_streams` in all.
 
-Beyond them the call ends at once with RESOURCE_EXHAUSTED and a RetryInfo detail, freeing its
-thread; it never waits for one.
+Callers without a key share one count. Health/Check (answered on the loop, never on a
+thread) and admins' calls are never refused. Beyond a bound a call ends at once with
+RESOURCE_EXHAUSTED and a RetryInfo detail; it never queues for a thread.
 """
 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 
 from registry.access.policy import Principal, Role
 from registry.errors import Overloaded
@@ -25,42 +27,80 @@ HEALTH_CHECK = "/grpc.health.v1.Health/Check"
 ANONYMOUS = ""  # the count shared by callers without a key
 
 
+@dataclass(frozen=True)
+class Bounds:
+    calls_per_key: int
+    calls: int
+    streams_per_key: int
+    streams: int
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """An admitted call: what to give back when it ends."""
+
+    key: str
+    waits: bool
+
+
+class _Counts:
+    def __init__(self, per_key: int, total: int, setting: str, what: str) -> None:
+        self.per_key, self.total = per_key, total
+        self.setting, self.what = setting, what
+        self.by_key: dict[str, int] = {}
+        self.all = 0
+
+    def take(self, key: str) -> None:
+        held = self.by_key.get(key, 0)
+        if held >= self.per_key:
+            raise Overloaded(
+                f"this key has {held} {self.what} in flight, the most it may (setting "
+                f"{self.setting}_per_key); retry when one has ended"
+            )
+        if self.all >= self.total:
+            raise Overloaded(
+                f"the server is at its limit of {self.total} {self.what} in flight (setting "
+                f"{self.setting}); retry shortly"
+            )
+        self.by_key[key] = held + 1
+        self.all += 1
+
+    def give_back(self, key: str) -> None:
+        self.all -= 1
+        left = self.by_key[key] - 1
+        if left:
+            self.by_key[key] = left
+        else:
+            del self.by_key[key]
+
+
 class Admission:
-    """Counts calls in flight per key and in all; `enter` admits or refuses, `leave` ends."""
+    """Counts calls and waits in flight per key and in all; `enter` admits or refuses, `leave`
+    ends. Called from the calls' threads and from the event loop alike."""
 
-    def __init__(self, max_workers: int, per_key: int, reserved: int) -> None:
-        self.ordinary = max(1, max_workers - reserved)
-        self.per_key = per_key
+    def __init__(self, bounds: Bounds) -> None:
+        self.bounds = bounds
         self._lock = threading.Lock()
-        self._in_flight: dict[str, int] = {}
-        self._total = 0
+        self._calls = _Counts(bounds.calls_per_key, bounds.calls, "max_calls", "calls")
+        self._waits = _Counts(bounds.streams_per_key, bounds.streams, "max_streams", "streams")
 
-    def enter(self, method: str, principal: Principal | None) -> str | None:
-        """Admit the call (the key to `leave` with), None for a priority call (nothing to
-        leave), or raise Overloaded."""
+    def enter(self, method: str, principal: Principal | None, *, waits: bool) -> Ticket | None:
+        """Admit the call (the ticket to `leave` with), None for a priority call (nothing to
+        leave), or raise Overloaded. `waits`: a stream or waiting call (module doc)."""
         if method == HEALTH_CHECK or (principal is not None and principal.role is Role.ADMIN):
             return None
         key = principal.key_id if principal is not None else ANONYMOUS
         with self._lock:
-            held = self._in_flight.get(key, 0)
-            if held >= self.per_key:
-                raise Overloaded(
-                    f"this key has {held} calls in flight, the most it may "
-                    f"(setting max_calls_per_key); retry when one has ended"
-                )
-            if self._total >= self.ordinary:
-                raise Overloaded("the server is at its limit of calls in flight; retry shortly")
-            self._in_flight[key] = held + 1
-            self._total += 1
-        return key
+            (self._waits if waits else self._calls).take(key)
+        return Ticket(key, waits)
 
-    def leave(self, key: str | None) -> None:
-        if key is None:
+    def leave(self, ticket: Ticket | None) -> None:
+        if ticket is None:
             return
         with self._lock:
-            self._total -= 1
-            left = self._in_flight[key] - 1
-            if left:
-                self._in_flight[key] = left
-            else:
-                del self._in_flight[key]
+            (self._waits if ticket.waits else self._calls).give_back(ticket.key)
+
+    def in_flight(self) -> tuple[int, int]:
+        """(calls, waits) in flight now."""
+        with self._lock:
+            return self._calls.all, self._waits.all

@@ -3,12 +3,19 @@
 FupinError subclasses become their status code with google.rpc details (field violations),
 translated for a caller whose `accept-language` asks for Chinese (server/messages.py);
 anything else becomes INTERNAL with a log entry and no traceback sent to the caller.
+
+The server runs on grpc.aio (server/loop.py): a handler that is a plain function stays one
+(it runs on a thread of the pool), an `async` handler (a stream or a call that waits) is
+wrapped by a coroutine and waits on the event loop; its caller is checked and admitted as a
+wait, not a call (server/admission.py).
 """
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import grpc
@@ -21,7 +28,7 @@ from registry.access.policy import Principal
 from registry.errors import FupinError, InvalidArgument
 from registry.resources.requests import request_id_of
 from server import limits, messages
-from server.admission import Admission
+from server.admission import Admission, Ticket
 from server.guard import Guard
 from server.metrics import Metrics
 
@@ -29,9 +36,9 @@ log = structlog.get_logger("fupin.rpc")
 Behavior = Callable[[Any, grpc.ServicerContext], Any]
 
 
-class RpcInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
+class RpcInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     """Wraps every handler: binds method and request id, checks the caller (server/guard.py),
-    logs, maps errors, counts (metrics)."""
+    admits it (server/admission.py), logs, maps errors, counts (metrics)."""
 
     def __init__(
         self, guard: Guard, metrics: Metrics | None = None, admission: Admission | None = None
@@ -40,23 +47,29 @@ class RpcInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
         self.metrics = metrics
         self.admission = admission
 
-    def intercept_service(
+    async def intercept_service(
         self, continuation: Callable[[Any], Any], handler_call_details: Any
     ) -> Any:
-        handler = continuation(handler_call_details)
+        handler = await continuation(handler_call_details)
         if handler is None:
             return None
         method = handler_call_details.method
         handler = handler._replace(request_deserializer=_lenient(handler.request_deserializer))
         call = (method, self.metrics, self.guard, self.admission)
         if handler.unary_unary:
-            return handler._replace(unary_unary=_unary(handler.unary_unary, call))
+            behavior = handler.unary_unary
+            if inspect.iscoroutinefunction(behavior):
+                return handler._replace(unary_unary=_waiting_unary(behavior, call))
+            return handler._replace(unary_unary=_unary(behavior, call))
+        if handler.unary_stream:
+            behavior = handler.unary_stream
+            if inspect.isasyncgenfunction(behavior):
+                return handler._replace(unary_stream=_waiting_stream(behavior, call))
+            return handler._replace(unary_stream=_streaming(behavior, call))
         if handler.stream_unary:
             return handler._replace(
                 stream_unary=_unary(_checked_stream(handler.stream_unary), call)
             )
-        if handler.unary_stream:
-            return handler._replace(unary_stream=_streaming(handler.unary_stream, call))
         return handler._replace(
             stream_stream=_streaming(_checked_stream(handler.stream_stream), call)
         )
@@ -97,7 +110,7 @@ Named = tuple[str, Metrics | None, Guard, Admission | None]
 
 def _unary(behavior: Behavior, named: Named) -> Behavior:
     def wrapped(request: Any, context: grpc.ServicerContext) -> Any:
-        with _Call(*named, context) as call:
+        with _Call(*named, context, waits=False) as call:
             call.admit()
             response = call.run(lambda: behavior(_check_decoded(request), context))
             return call.run(lambda: call.release(response))
@@ -107,12 +120,36 @@ def _unary(behavior: Behavior, named: Named) -> Behavior:
 
 def _streaming(behavior: Behavior, named: Named) -> Behavior:
     def wrapped(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-        with _Call(*named, context) as call:
+        with _Call(*named, context, waits=False) as call:
             call.admit()
             # Errors surface while iterating, so every next() runs under the mapping.
             responses = call.run(lambda: iter(behavior(_check_decoded(request), context)))
             while (item := call.run(lambda: next(responses, _END))) is not _END:
                 yield call.run(lambda: call.release(item))
+
+    return wrapped
+
+
+def _waiting_unary(behavior: Behavior, named: Named) -> Behavior:
+    async def wrapped(request: Any, context: Any) -> Any:
+        with _Call(*named, context, waits=True) as call:
+            await call.admit_waiting()
+            response = await call.arun(lambda: behavior(_check_decoded(request), context))
+            return await call.arun(lambda: call.release_waiting(response))
+
+    return wrapped
+
+
+def _waiting_stream(behavior: Behavior, named: Named) -> Behavior:
+    async def wrapped(request: Any, context: Any) -> AsyncIterator[Any]:
+        with _Call(*named, context, waits=True) as call:
+            await call.admit_waiting()
+            responses = await call.arun(lambda: behavior(_check_decoded(request), context))
+            try:
+                while (item := await call.arun(lambda: anext(responses, _END))) is not _END:
+                    yield await call.arun(lambda: call.release_waiting(item))
+            finally:
+                await responses.aclose()  # its own clean-up (unsubscribing) runs now
 
     return wrapped
 
@@ -129,11 +166,14 @@ class _Call:
         metrics: Metrics | None,
         guard: Guard,
         admission: Admission | None,
-        context: grpc.ServicerContext,
+        context: Any,
+        *,
+        waits: bool,
     ) -> None:
         self.method = method
         self.admission = admission
-        self.admitted: str | None = None
+        self.waits = waits
+        self.admitted: Ticket | None = None
         self.metrics = metrics
         self.context = context
         self.guard = guard
@@ -141,6 +181,9 @@ class _Call:
         self.code = grpc.StatusCode.OK
         self.request_id = request_id_of(context)
         self.accept_language = _accept_language(context)
+        # Read now: on grpc.aio, a call's peer read on a thread after the client cancelled it
+        # reads freed memory (a segmentation fault).
+        self.peer = context.peer()
         self.start = 0.0
 
     def __enter__(self) -> _Call:
@@ -151,12 +194,30 @@ class _Call:
     def admit(self) -> None:
         """Authenticate and authorize the caller, who the servicers then see as current()."""
         self.principal = self.run(lambda: self.guard.admit(self.method, self.context))
-        if self.admission is not None:
-            self.admitted = self.run(lambda: self.admission.enter(self.method, self.principal))  # type: ignore[union-attr]
+        self.admitted = self.run(self._ticket)
+        access.bind(self.principal or access.NOBODY)
+
+    def _ticket(self) -> Ticket | None:
+        """Admitted as a call or a wait (server/admission.py), or Overloaded."""
+        if self.admission is None:
+            return None
+        return self.admission.enter(self.method, self.principal, waits=self.waits)
+
+    async def admit_waiting(self) -> None:
+        """admit() for a call that waits on the loop: the key is looked up on a thread (it may
+        read the database), unless the method needs none."""
+        if access.is_public(self.method):
+            self.principal = self.guard.admit(self.method, self.context)
+        else:
+            admit = self.guard.admit
+            self.principal = await self.arun(
+                lambda: asyncio.to_thread(admit, self.method, self.context)
+            )
+        self.admitted = await self.arun(self._ticket)
         access.bind(self.principal or access.NOBODY)
 
     def __exit__(self, *exc: object) -> None:
-        if exc[0] is GeneratorExit:  # the client went away mid-stream
+        if exc[0] in (GeneratorExit, asyncio.CancelledError):  # the client went away
             self.code = grpc.StatusCode.CANCELLED
         access.unbind()
         if self.admission is not None:
@@ -167,7 +228,7 @@ class _Call:
             "rpc",
             code=self.code.name,
             duration_ms=round(seconds * 1000, 3),
-            peer=self.context.peer(),
+            peer=self.peer,
             key_id=who.key_id if who else None,
             role=who.role.value if who else None,
         )
@@ -178,23 +239,48 @@ class _Call:
     def release(self, response: Any) -> Any:
         return self.guard.release(self.principal, self.method, response, self.request_id)
 
+    async def release_waiting(self, response: Any) -> Any:
+        if self.principal is None:
+            return response
+        return await asyncio.to_thread(self.release, response)
+
     def run(self, fn: Callable[[], Any]) -> Any:
         try:
             return fn()
         except FupinError as exc:
             self.code = exc.code
-            status = exc.to_status()
-            messages.localize(status, self.accept_language)  # beside the English, if asked
-            self.context.abort_with_status(rpc_status.to_status(status))
+            self.context.abort(*self._status(exc))
         except Exception:
             self.code = grpc.StatusCode.INTERNAL
             log.exception("rpc_internal_error")
-            self.context.abort(
-                grpc.StatusCode.INTERNAL, f"internal error (request id {self.request_id})"
-            )
+            self.context.abort(*self._internal())
+
+    async def arun(self, fn: Callable[[], Any]) -> Any:
+        """run() for a coroutine (what fn returns is awaited when it is awaitable)."""
+        try:
+            result = fn()
+            return await result if inspect.isawaitable(result) else result
+        except FupinError as exc:
+            self.code = exc.code
+            await self.context.abort(*self._status(exc))
+        except (grpc.aio.AbortError, asyncio.CancelledError, GeneratorExit):
+            raise
+        except Exception:
+            self.code = grpc.StatusCode.INTERNAL
+            log.exception("rpc_internal_error")
+            await self.context.abort(*self._internal())
+
+    def _status(self, exc: FupinError) -> tuple[grpc.StatusCode, str, Any]:
+        status = exc.to_status()
+        messages.localize(status, self.accept_language)  # beside the English, if asked
+        sent = rpc_status.to_status(status)
+        return sent.code, sent.details, sent.trailing_metadata
+
+    def _internal(self) -> tuple[grpc.StatusCode, str]:
+        return grpc.StatusCode.INTERNAL, f"internal error (request id {self.request_id})"
 
 
-def _accept_language(context: grpc.ServicerContext) -> str:
+def _accept_language(context: Any) -> str:
     """The caller's `accept-language` metadata (the CLI's --lang, the console's page), or ""."""
     for key, value in context.invocation_metadata() or ():
         if key == "accept-language" and isinstance(value, str):

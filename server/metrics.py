@@ -10,7 +10,7 @@ time. `serve` exposes it all at http://ADDRESS/metrics.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
@@ -80,11 +80,31 @@ class Metrics:
     def watch_pool(self, engine: Engine) -> None:
         self.registry.register(PoolCollector(engine))
 
+    def watch_in_flight(self, in_flight: Callable[[], tuple[int, int]]) -> None:
+        """Calls and streams in flight now (server/admission.py), read when scraped."""
+        self.registry.register(InFlightCollector(in_flight))
+
     def serve(self, address: str) -> WSGIServer:
         """Serve /metrics on address (HOST:PORT; port 0 picks one: see .server_port)."""
         host, _, port = address.rpartition(":")
         server, _thread = start_http_server(int(port), host or "0.0.0.0", registry=self.registry)  # noqa: S104
         return server
+
+
+class InFlightCollector(Collector):
+    def __init__(self, in_flight: Callable[[], tuple[int, int]]) -> None:
+        self.in_flight = in_flight
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        calls, streams = self.in_flight()
+        family = GaugeMetricFamily(
+            "fupin_in_flight",
+            "Admitted calls on threads, and streams and waiting calls (no thread), in flight",
+            labels=["kind"],
+        )
+        family.add_metric(["calls"], float(calls))
+        family.add_metric(["streams"], float(streams))
+        yield family
 
 
 class PoolCollector(Collector):

@@ -11,8 +11,10 @@ import threading
 from collections.abc import Callable, Sequence
 
 import structlog
-from grpc_health.v1 import health, health_pb2
+from grpc_health.v1 import health_pb2
 from sqlalchemy import Engine
+
+from server.health import Health
 
 log = structlog.get_logger(__name__)
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -39,7 +41,7 @@ class HealthProbe:
 
     def __init__(
         self,
-        servicer: health.HealthServicer,
+        servicer: Health,
         names: Sequence[str],
         check: Callable[[], bool],
         interval_s: float,

@@ -10,13 +10,11 @@ import gc
 import signal
 import threading
 from collections.abc import Callable
-from concurrent import futures
 from dataclasses import dataclass, field
 from types import FrameType
 
 import grpc
 import structlog
-from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from clients.auth import is_loopback
@@ -34,10 +32,12 @@ from registry.resources.store import RegistryStore
 from registry.season import servicer as season_service
 from registry.year import servicer as year_service
 from registry.year.rules import RiskRules, YearRules
-from server import grpc_source, probe
-from server.admission import Admission
+from server import grpc_source, health, probe
+from server.admission import Admission, Bounds
 from server.guard import Authenticator, Guard, RateLimiter
+from server.health import Health
 from server.interceptor import RpcInterceptor
+from server.loop import LoopServer
 from server.metrics import Metrics
 from server.probe import HealthProbe
 from server.remote_keys import RemoteKeys
@@ -53,10 +53,10 @@ class InsecureAddress(Exception):
 
 @dataclass
 class Running:
-    server: grpc.Server
+    server: LoopServer
     port: int
     store: RegistryStore | None  # None in a matcher-only process
-    health: health.HealthServicer
+    health: Health
     keys: Credentials | None  # None in a matcher-only process (it asks the registry)
     probe: HealthProbe
     metrics: Metrics
@@ -107,16 +107,19 @@ def create_server(settings: Settings, *, address: str | None = None) -> Running:
         remote_keys = RemoteKeys(settings.registry_target, timeout_s=settings.registry_timeout_s)
         authenticator = remote_keys
         closers.append(remote_keys.close)
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix="rpc"),
+    bounds = Bounds(
+        calls_per_key=settings.max_calls_per_key,
+        calls=settings.calls_bound,
+        streams_per_key=settings.max_streams_per_key,
+        streams=settings.max_streams,
+    )
+    admission = Admission(bounds)
+    metrics.watch_in_flight(admission.in_flight)
+    server = LoopServer(
+        max_workers=settings.max_workers,
+        wait_workers=settings.wait_workers,
         interceptors=[
-            RpcInterceptor(
-                Guard(authenticator, limiter, audit_writer),
-                metrics,
-                Admission(
-                    settings.max_workers, settings.max_calls_per_key, settings.reserved_workers
-                ),
-            )
+            RpcInterceptor(Guard(authenticator, limiter, audit_writer), metrics, admission)
         ],
         options=[
             ("grpc.max_receive_message_length", limit),
@@ -173,12 +176,13 @@ def create_server(settings: Settings, *, address: str | None = None) -> Running:
         )
         names.append(matcher_name)
     assert check is not None  # at least one of the two services runs
-    health_servicer = health.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    health_servicer = Health(server.soon)
+    health.add_to_server(health_servicer, server)
     for name in ["", *names]:  # until the probe (started with the server) says otherwise
         health_servicer.set(name, probe.SERVING)
     reflection.enable_server_reflection(
-        [*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
+        [*names, health.SERVICE_NAME, reflection.SERVICE_NAME],
+        server,  # a grpc.Server to reflection: its streams run on threads
     )
     port = _bind(server, settings, address or settings.address)
     watcher = HealthProbe(health_servicer, names, check, settings.health_probe_s)

@@ -27,11 +27,15 @@ class Settings(BaseSettings):
     scoring_file: Path | None = None
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "info"
-    max_workers: int = 16  # server threads for RPCs
-    # Calls in flight (server/admission.py): at most this many per key (RESOURCE_EXHAUSTED
-    # beyond), and the last reserved_workers threads kept for Health/Check and admins.
+    max_workers: int = Field(default=16, ge=2)  # server threads for RPCs that answer at once
+    # Calls in flight (server/admission.py; RESOURCE_EXHAUSTED with retry info beyond): RPCs
+    # on a thread, per key and in all (fewer than max_workers: the rest serve admins) ...
     max_calls_per_key: int = Field(default=8, ge=1)
-    reserved_workers: int = Field(default=4, ge=1)
+    max_calls: int = Field(default=0, ge=0)  # 0: max_workers - 4 (at least 1)
+    # ... and streams and calls waiting for a run's end, which hold no thread (server/loop.py).
+    max_streams_per_key: int = Field(default=1000, ge=1)
+    max_streams: int = Field(default=4000, ge=1)
+    wait_workers: int = Field(default=4, ge=1)  # threads for the short steps of waiting calls
     grace_s: float = 10.0  # how long in-flight calls may finish on SIGTERM
     max_message_mb: int = 64
     max_parallel_solves: int = 2  # solver processes at once (one per core is a good start)
@@ -69,6 +73,17 @@ class Settings(BaseSettings):
     registry_timeout_s: float = 60.0  # deadline of the matcher's calls to the registry
     health_probe_s: float = 5.0  # how often health re-checks the database (or the registry)
     metrics_address: str = ""  # HOST:PORT of the Prometheus endpoint; empty: off
+
+    @model_validator(mode="after")
+    def _threads_left_for_admins(self) -> Self:
+        if self.max_calls >= self.max_workers:
+            raise ValueError("max_calls must be below max_workers: the rest serve admins")
+        return self
+
+    @property
+    def calls_bound(self) -> int:
+        """Calls on threads in flight in all (max_calls, or max_workers - 4)."""
+        return self.max_calls or max(1, self.max_workers - 4)
 
     @model_validator(mode="after")
     def _matcher_needs_registry(self) -> Self:

@@ -12,6 +12,9 @@ from matcher.service.source import (
     CadreItem,
     ContractingData,
     GrantRecord,
+    HeldKg,
+    HoldRecord,
+    HoldTerms,
     OpenListing,
     OpenOrder,
     RunRecord,
@@ -27,6 +30,7 @@ from registry.runs import records as runs
 from registry.runs import supply
 from registry.runs.produce import commit_produce
 from registry.runs.scopes import EVERY, RunView
+from registry.season import holds
 
 
 def record(row: models.MatchRun) -> RunRecord:
@@ -94,6 +98,26 @@ class InProcessSource:
 
     def discard_run(self, run_id: str, *, etag: str) -> RunRecord:
         return record(runs.discard_run(self.store, run_id, etag=etag))
+
+    def hold_listings(
+        self,
+        *,
+        items: Sequence[HeldKg],
+        terms: HoldTerms,
+        minutes: int,
+        reader: Principal,
+        request_id: str,
+        fingerprint: str,
+    ) -> HoldRecord:
+        return holds.hold_listings(
+            self.store,
+            items=items,
+            terms=terms,
+            minutes=minutes,
+            reader=reader,
+            request_id=request_id,
+            fingerprint=fingerprint,
+        )
 
     def aid_inputs(
         self,

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from bench import fuzz
-from bench.fuzz_calls import services
+from bench.fuzzing.calls import services
 from tests.conftest import POSTGRES_ADMIN_URL
 
 REQUESTS = 60  # a service

@@ -79,7 +79,9 @@ def add_commands(commands: Any, client: argparse.ArgumentParser) -> None:
     ledger.set_defaults(run=run_ledger)
     verify = verbs.add_parser("verify", parents=[client], help=_("check the hash chain"))
     verify.add_argument("--checkpoint", type=Path, help=_("a checkpoint file to hold it against"))
-    verify.add_argument("--public-key", type=Path, help=_("the key the checkpoint must be signed by"))
+    verify.add_argument(
+        "--public-key", type=Path, help=_("the key the checkpoint must be signed by")
+    )
     verify.set_defaults(run=run_verify)
     keygen = verbs.add_parser("keygen", help=_("a new checkpoint signing key (FILE, FILE.pub)"))
     keygen.add_argument("file", type=Path)

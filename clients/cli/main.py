@@ -16,6 +16,7 @@
     fupin dividends pay PRODUCER_ID, fupin account PRODUCER_ID (clients/cli/season/shipments.py)
     fupin grants disburse|sign|clawback|delivery (clients/cli/season/grants.py)
     fupin statement producer|buyer|villages …   the users' views (clients/cli/season/statements.py)
+    fupin hold list|get|confirm|release (clients/cli/season/holds.py)
     fupin cadres assign|contract [--region CODE] [--commit]
     fupin keys create|list|revoke …, fupin audit
     fupin onboard cooperative|platform FIELD=VALUE … (a producer or buyer and its key)
@@ -59,6 +60,7 @@ from clients.cli import users as cli_users
 from clients.cli import web as cli_web
 from clients.cli.output import emit, emit_json, emit_one, say, show
 from clients.cli.season import grants as season_grants
+from clients.cli.season import holds as cli_holds
 from clients.cli.season import shipments as season_cli
 from clients.cli.season import statements as cli_statements
 from clients.cli.year import cases as cli_cases
@@ -192,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     season_cli.add_commands(commands, client)
     season_grants.add_commands(commands, client)
     cli_statements.add_commands(commands, client)
+    cli_holds.add_commands(commands, client)
     cli_cadres.add_commands(commands, client)
     cli_cases.add_commands(commands, client)
     cli_resurvey.add_command(commands, client)

@@ -160,6 +160,15 @@ COLUMNS: Mapping[str, tuple[tuple[str, str], ...]] = MappingProxyType(
             ("CHANGED STATUS", "changed_status"),
             ("LIFTED OUT", "lifted_out"),
         ),
+        "holds": (
+            ("ID", "id"),
+            ("STATE", "state"),
+            ("KG", "kg"),
+            ("LISTINGS", "listings"),
+            ("EXPIRES", "expire_time"),
+            ("ORDER", "order_id"),
+            ("RUN", "run_id"),
+        ),
         "watchlist": (
             ("HOUSEHOLD", "household.id"),
             ("CARD", "household.card_number"),

@@ -1,4 +1,6 @@
-"""`fupin quick-source ORDER_ID --today YYYY-MM-DD`: the best open listings for one order.
+"""`fupin quick-source ORDER_ID --today YYYY-MM-DD [--hold [--minutes N]]`: the best open
+listings for one order; with --hold, their suggested kilograms held for the order (confirmed or
+released with `fupin hold`, clients/cli/season/holds.py).
 
 The checkout call (QuickSource) for a registry order: its product, grades, quantity still open,
 price, deadline and its buyer's location; the answer is ranked by value per kg with the poverty
@@ -11,7 +13,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from clients.cli.output import emit_json, print_table, say
+from clients.cli.cells import when
+from clients.cli.output import emit_json, emit_one, print_table, say
 from clients.client import BUYERS, ORDERS, PRODUCERS, RegistryClient
 from clients.errors import UsageError
 from clients.i18n import N_, _, enum_name
@@ -37,6 +40,11 @@ def add_command(commands: Any, client: argparse.ArgumentParser) -> None:
     quick.add_argument("order_id", metavar="ORDER_ID")
     quick.add_argument("--today", required=True, help=_("YYYY-MM-DD: earliest departure"))
     quick.add_argument("--max", type=int, default=10, help=_("at most N listings (100)"))
+    quick.add_argument(
+        "--hold", action="store_true", help=_("hold the suggested kilograms for this order")
+    )
+    quick.add_argument("--minutes", type=int, default=0, help=_("hold for N minutes (10; 30)"))
+    quick.add_argument("--request-id", default="", help=_("retry a hold without holding more"))
     quick.set_defaults(run=run_quick_source)
 
 
@@ -60,7 +68,12 @@ def run_quick_source(args: argparse.Namespace) -> int:
         max_distance_km=order.max_distance_km,
     )
     with MatcherClient(args.target, timeout_s=args.timeout) as matcher:
-        found = matcher.quick_source(inline, today=args.today, max_results=args.max)
+        hold = None
+        if args.hold:
+            hold = mpb.HoldOptions(
+                minutes=args.minutes, request_id=args.request_id, order_id=order.id
+            )
+        found = matcher.quick_source(inline, today=args.today, max_results=args.max, hold=hold)
     rows = [_row(c, producers) for c in found.candidates]
     if args.output == "json":
         for row in rows:
@@ -70,6 +83,14 @@ def run_quick_source(args: argparse.Namespace) -> int:
         print_table(headings, [[_cell(row[key]) for _h, key in COLUMNS] for row in rows])
     else:
         say(_("no open listing fits order {id}").format(id=order.id))
+    if found.HasField("hold") and args.output != "json":
+        say(
+            _("held {kg} kg until {time}: hold {id} (fupin hold confirm|release {id})").format(
+                kg=f"{found.hold.kg:,}", time=when(found.hold.expire_time), id=found.hold.id
+            )
+        )
+    elif found.HasField("hold"):
+        emit_one(found.hold, "json")
     return 0
 
 

@@ -3,7 +3,6 @@ import (the forkserver preloads this module; no grpc or SQL here)."""
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 from matcher.solvers import produce
@@ -13,23 +12,21 @@ from matcher.solvers.produce.candidates import DEFAULT_K, nearest_orders, needs_
 
 @dataclass(frozen=True)
 class ProduceJob:
-    problem: produce.ProduceProblem
+    # Columns, not objects: they pickle to the solver process as a few dozen buffers.
+    problem: produce.ProduceColumns
     # Orders screened per listing: 0 = all of them while the problem is small enough to
     # screen densely, else the DEFAULT_K nearest.
     orders_per_listing: int = 0
     baseline: bool = False  # also run the first-come-first-served baseline
 
 
-def sparsified(job: ProduceJob) -> produce.ProduceProblem:
+def sparsified(job: ProduceJob) -> produce.ProduceColumns:
     """The job's problem, restricted to each listing's nearest orders when asked or needed."""
     problem = job.problem
     k = job.orders_per_listing
-    if problem.candidates is not None or not (
-        k or needs_candidates(problem.listings, problem.orders)
-    ):
+    if problem.candidates is not None or not (k or needs_candidates(problem)):
         return problem
-    candidates = nearest_orders(problem.listings, problem.orders, k or DEFAULT_K)
-    return dataclasses.replace(problem, candidates=candidates)
+    return problem.restricted(nearest_orders(problem, k or DEFAULT_K))
 
 
 def solve_produce(

@@ -2,12 +2,17 @@
 it a problem; create the run in the registry, or find the one an earlier call with the same
 request id made; count it live; solve it in a solver process; cancel it if the caller goes
 away; store how it ended; answer with the run once it has ended.
+
+The caller's wait is a coroutine on the server's event loop: it holds no thread while the
+run is queued or solving. The steps that read or write the registry run on a thread
+(`asyncio.to_thread`, the loop's small pool of wait workers: server/loop.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -16,7 +21,7 @@ from google.protobuf.wrappers_pb2 import StringValue
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from matcher.service.convert import run_proto, solve_params
 from matcher.service.kinds import Prepared, RunKind, new_run_id
-from matcher.service.live import LiveRuns
+from matcher.service.live import LiveRuns, from_any_thread
 from matcher.service.runner import Executor, Outcome
 from matcher.service.source import RegistrySource, RunRecord, RunState
 from registry.access import policy as access
@@ -34,7 +39,7 @@ class Launcher:
         executor: Executor,
         live: LiveRuns,
         owner: str,
-        await_run: Callable[[str, Any], RunRecord],
+        await_run: Callable[[str], Awaitable[RunRecord]],
     ) -> None:
         self.source = source
         self.executor = executor
@@ -42,20 +47,24 @@ class Launcher:
         self.owner = owner
         self.await_run = await_run
 
-    def launch(self, kind: RunKind, request: Any, context: Any) -> mpb.MatchRun:
+    async def launch(self, kind: RunKind, request: Any, context: Any) -> mpb.MatchRun:
         """Solve the run ``request`` asks for and answer with it once it has ended; a retry of
-        the same request waits for the first call's run instead."""
+        the same request waits for the first call's run instead. If the caller goes away (or
+        its deadline passes) first, the solve is cancelled."""
         params = solve_params(request.parameters, context.time_remaining())
         run_id = new_run_id(request.run_id)
         request_id = checked_request_id(request.request_id)
         started = time.perf_counter()
-        prepared = kind.prepare(request, self.source, access.current(), kind.limits)
+        prepared = await asyncio.to_thread(
+            kind.prepare, request, self.source, access.current(), kind.limits
+        )
         load_s = time.perf_counter() - started
         # The region of an aid or cadre run is bound into the fingerprint: the same request id
         # and request from another region is a different request (ALREADY_EXISTS), never a
         # replay of a run the caller may not see.
         marks = () if prepared.scope is None else (StringValue(value=prepared.scope),)
-        run, created = self.source.create_run(
+        run, created = await asyncio.to_thread(
+            self.source.create_run,
             run_id=run_id,
             kind=kind.kind,
             parameters=request.parameters.SerializeToString(deterministic=True),
@@ -66,8 +75,19 @@ class Launcher:
             owner_key_id=access.current().key_id,
         )
         if not created:  # a retry: wait for the first call's run instead of solving again
-            return run_proto(self.await_run(run.id, context))
+            return run_proto(await self.await_run(run.id))
         self.live.start(run_id, kind.label, time_limit_s=params.time_limit_s, **prepared.sizes)
+        loop = asyncio.get_running_loop()
+        stored: asyncio.Future[None] = loop.create_future()
+
+        resolve = from_any_thread(loop, lambda: _resolve(stored))
+
+        def on_done(outcome: Outcome) -> None:  # on the executor's supervisor thread
+            try:
+                self._end(kind, run_id, prepared, outcome, load_s)
+            finally:
+                resolve()
+
         handle = self.executor.submit(
             run_id,
             kind.solve,
@@ -75,11 +95,15 @@ class Launcher:
             params,
             on_progress=lambda p: self.live.publish(run_id, p),
             on_start=lambda: self._mark_running(run_id),
-            on_done=lambda outcome: self._end(kind, run_id, prepared, outcome, load_s),
+            on_done=on_done,
         )
-        context.add_callback(lambda: handle.done or self.executor.cancel(run_id))
-        handle.wait()
-        return run_proto(self.source.get_run(run_id))
+        try:
+            await asyncio.shield(stored)
+        except asyncio.CancelledError:  # the caller left: the solve ends, its end is stored
+            if not handle.done:
+                self.executor.cancel(run_id)
+            raise
+        return run_proto(await asyncio.to_thread(self.source.get_run, run_id))
 
     def _mark_running(self, run_id: str) -> None:
         self.source.update_run(run_id, state=RunState.RUNNING)
@@ -106,3 +130,8 @@ class Launcher:
                 rows = ended.rows
         with self.live.ending(run_id, kind.label, fields):
             kind.save(self.source, run_id, fields, rows)
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

@@ -1,14 +1,18 @@
 """Progress of the runs this process is solving, for WatchMatchRun streams.
 
-Each live run keeps its events; watchers block on a condition until a new event or the end.
+Each live run keeps its events; a watcher (a coroutine on the server's event loop) waits for
+the next event or the end holding no thread: the solver's supervisor thread that publishes
+wakes each watcher's loop.
 Every run, whatever its kind, starts (`start`) and ends (`ending`) here, which is where its
 log lines and metrics are recorded, labelled with its kind.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -44,7 +48,13 @@ class LiveRun:
     state: int
     events: list[Progress] = field(default_factory=list)
     ended: bool = False
-    changed: threading.Condition = field(default_factory=threading.Condition)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    wakers: set[Callable[[], None]] = field(default_factory=set)  # one per watcher
+
+    def changed(self) -> None:
+        """Wake every watcher (called with the lock held)."""
+        for wake in list(self.wakers):
+            wake()
 
 
 class LiveRuns:
@@ -78,17 +88,17 @@ class LiveRuns:
     def publish(self, run_id: str, progress: Progress) -> None:
         run = self.get(run_id)
         if run is not None:
-            with run.changed:
+            with run.lock:
                 run.events.append(progress)
-                run.changed.notify_all()
+                run.changed()
 
     def set_state(self, run_id: str, state: int, *, ended: bool = False) -> None:
         run = self.get(run_id)
         if run is not None:
-            with run.changed:
+            with run.lock:
                 run.state = state
                 run.ended = run.ended or ended
-                run.changed.notify_all()
+                run.changed()
         if ended:
             with self._lock:
                 self._runs.pop(run_id, None)
@@ -115,26 +125,45 @@ class LiveRuns:
             total_s=round(fields["total_s"], 3),
         )
 
-    def follow(
-        self, run_id: str, *, poll_s: float = 0.5, active: threading.Event | None = None
-    ) -> Iterator[tuple[int, Progress | None]]:
+    async def follow(self, run_id: str) -> AsyncIterator[tuple[int, Progress | None]]:
         """Yield (state, progress) for each new event, and (state, None) when only the state
-        changed, until the run ends or `active` is cleared (the watcher left)."""
+        changed, until the run ends (or the watcher's task is cancelled: the caller left)."""
         run = self.get(run_id)
         if run is None:
             return
-        seen, last_state = 0, 0
-        while active is None or active.is_set():
-            with run.changed:
-                if seen == len(run.events) and not run.ended:
-                    run.changed.wait(poll_s)
-                fresh = run.events[seen:]
-                seen = len(run.events)
-                state, ended = run.state, run.ended
-            for progress in fresh:
-                yield state, progress
-            if not fresh and state != last_state:
-                yield state, None
-            last_state = state
-            if ended:
-                return
+        changed = asyncio.Event()
+        wake = from_any_thread(asyncio.get_running_loop(), changed.set)
+        with run.lock:
+            run.wakers.add(wake)
+        try:
+            seen, last_state = 0, 0
+            while True:
+                changed.clear()
+                with run.lock:
+                    fresh = run.events[seen:]
+                    seen = len(run.events)
+                    state, ended = run.state, run.ended
+                for progress in fresh:
+                    yield state, progress
+                if not fresh and state != last_state:
+                    yield state, None
+                last_state = state
+                if ended:
+                    return
+                await changed.wait()
+        finally:
+            with run.lock:
+                run.wakers.discard(wake)
+
+
+def from_any_thread(
+    loop: asyncio.AbstractEventLoop, fn: Callable[[], object]
+) -> Callable[[], None]:
+    """A function that runs fn on loop's thread when called from any thread (a solver's
+    supervisor); nothing once the loop is closed (the server has stopped)."""
+
+    def call() -> None:
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(fn)
+
+    return call

@@ -56,7 +56,7 @@ def _problem(
     source: RegistrySource,
     caller: Principal,
     limits: Mapping[str, Limit],
-) -> tuple[produce.ProduceProblem, Parties | None]:
+) -> tuple[produce.ProduceColumns, Parties | None]:
     """The problem, and for a registry selection who sells and buys on it."""
     goal = convert.objective(request.parameters.objective)
     which = request.WhichOneof("source")
@@ -111,14 +111,17 @@ def _ended(
 ) -> Ended:
     result, baseline = outcome
     message = convert.produce_result(result)
+    a = result.allocation_columns
+    listing_ids = [a.listing_ids[i] for i in a.listing.tolist()]
+    order_ids = [a.order_ids[j] for j in a.order.tolist()]
     if parties is not None:
-        days = {(a.listing_id, a.order_id): a.transit_days for a in result.allocations}
-        parties.name(message, days)
+        pairs = zip(listing_ids, order_ids, strict=True)
+        parties.name(message, dict(zip(pairs, a.transit_days.tolist(), strict=True)))
     if baseline is not None:
         message.baseline_kpis.CopyFrom(convert.produce_kpis(baseline.kpis))
         message.baseline_objective = int(baseline.objective)
     bound = result.bound if result.bound is not None else result.objective
-    allocations = [Allocation(a.listing_id, a.order_id, a.kg) for a in result.allocations]
+    allocations = list(map(Allocation, listing_ids, order_ids, a.kg.tolist()))
     return Ended(proposed(result, bound, message), allocations)
 
 

@@ -31,7 +31,11 @@ from matcher.solvers.produce.arcs import (
     within_distance,
     within_shelf_life,
 )
-from registry.errors import FieldViolation, InvalidArgument
+from registry.access import policy as access
+from registry.errors import Aborted, FieldViolation, InvalidArgument
+from registry.resources.requests import RESOURCE_ID, checked_request_id, fingerprint
+from registry.runs.data import HeldKg, HoldTerms
+from registry.season.convert_hold import hold_proto
 
 log = structlog.get_logger(__name__)
 REFRESH_S = 1.0  # how often to look for changed listings; commits re-check availability anyway
@@ -140,10 +144,13 @@ class QuickSourcer:
         order = _checked(request)
         supply = self.supply().get(order.product)
         response = mpb.QuickSourceResponse()
+        if supply is None and request.HasField("hold"):
+            raise Aborted(f"no open listing of {order.product} fits the order: nothing to hold")
         if supply is None:
             return response
         limit = request.max_results or 10
-        for i, take, value, transport, km in rank(supply, order, request.today, limit):
+        ranked = rank(supply, order, request.today, limit)
+        for i, take, value, transport, km in ranked:
             response.candidates.add(
                 listing_id=supply.ids[i],
                 producer_id=supply.producer_ids[i],
@@ -154,7 +161,42 @@ class QuickSourcer:
                 distance_km=km,
                 poverty_class=int(supply.poverty_class[i]),
             )
+        if request.HasField("hold"):
+            response.hold.CopyFrom(self._hold(request, supply, ranked))
         return response
+
+    def _hold(
+        self, request: mpb.QuickSourceRequest, supply: ProductSupply, ranked: list[Any]
+    ) -> Any:
+        """Hold the suggested kilograms in the registry (which re-checks them under its locks),
+        and count what was held as taken in this copy until the next reload."""
+        wanted = [HeldKg(supply.ids[i], take) for i, take, *_ in ranked if take > 0]
+        if not wanted:
+            raise Aborted("no open listing fits the order: nothing to hold")
+        order = request.order
+        terms = HoldTerms(
+            product=order.product,
+            accepted_grades=tuple(order.accepted_grades),
+            price_fen=order.price_fen,
+            deliver_by=order.deliver_by,
+            order_id=request.hold.order_id,
+        )
+        if terms.order_id and not RESOURCE_ID.fullmatch(terms.order_id):
+            raise InvalidArgument.one("hold.order_id", "is not a valid id")
+        held = self.registry.hold_listings(
+            items=wanted,
+            terms=terms,
+            minutes=request.hold.minutes,
+            reader=access.current(),
+            request_id=checked_request_id(request.hold.request_id),
+            fingerprint=fingerprint(request),
+        )
+        index = {supply.ids[i]: i for i, *_ in ranked}
+        for item in held.items:
+            if item.listing_id in index:
+                i = index[item.listing_id]
+                supply.available_kg[i] = max(0, supply.available_kg[i] - item.kg)
+        return hold_proto(held)
 
 
 def rank(

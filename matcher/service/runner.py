@@ -10,6 +10,7 @@ Pure Python: nothing here knows of gRPC or SQL. Problems, params and results mus
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import multiprocessing
 import multiprocessing.connection
@@ -41,6 +42,7 @@ PRELOAD = [
     "numpy",
     "ortools.graph.python.min_cost_flow",
     "ortools.sat.python.cp_model",
+    "scipy.spatial",
     "matcher.service.jobs",
 ]
 
@@ -99,7 +101,11 @@ class Executor:
         self._ctx = multiprocessing.get_context("forkserver")
         self._ctx.set_forkserver_preload(PRELOAD)
         _start_forkserver()
-        self._slots = threading.BoundedSemaphore(max_parallel)
+        # Free solve slots, and the jobs queued for one: a queued job has no thread (a
+        # hundred queued runs cost neither threads nor CPU); a freed slot starts the next.
+        self._free = max_parallel
+        self._slot = threading.Lock()
+        self._queued: collections.deque[_Job] = collections.deque()
         self._handles: dict[str, RunHandle] = {}
         self._lock = threading.Lock()
         self._idle: list[_Worker] = []
@@ -120,8 +126,24 @@ class Executor:
         with self._lock:
             self._handles[run_id] = handle
         job = _Job(self, handle, solve, problem, params, on_progress, on_start, on_done)
-        threading.Thread(target=job.run, name=f"solve-{run_id}", daemon=True).start()
+        with self._slot:
+            now = self._free > 0
+            if now:
+                self._free -= 1
+            else:
+                self._queued.append(job)
+        if now:
+            _supervise(job.run)
         return handle
+
+    def _slot_freed(self) -> None:
+        """A solve left its slot: the next queued job takes it."""
+        with self._slot:
+            job = self._queued.popleft() if self._queued else None
+            if job is None:
+                self._free += 1
+        if job is not None:
+            _supervise(job.run)
 
     def warm_up(self) -> None:
         """Start a solver process now (the forkserver imports OR-Tools once), not on the
@@ -160,6 +182,12 @@ class Executor:
         if handle is None or handle.done:
             return False
         handle.cancel()
+        with self._slot:
+            queued = next((job for job in self._queued if job.handle is handle), None)
+            if queued is not None:
+                self._queued.remove(queued)
+        if queued is not None:  # it ends now, off the caller's thread (on_done stores it)
+            _supervise(queued.end_unsolved)
         return True
 
     def forget(self, run_id: str) -> None:
@@ -178,14 +206,23 @@ class _Job:
     on_start: Callable[[], None]
     on_done: Callable[[Outcome], None]
 
+    queued_at: float = dataclasses.field(default_factory=time.perf_counter)
+
     def run(self) -> None:
-        start = time.perf_counter()
+        """Solve in the slot the executor gave this job, then give it back."""
         try:
             outcome = self._run_in_slot()
         except Exception as exc:  # a broken worker must still end the run
             log.exception("solve_worker_failed", run_id=self.handle.run_id)
             outcome = Outcome(error=f"worker failed: {exc}")
-        outcome = dataclasses.replace(outcome, wall_s=time.perf_counter() - start)
+        self._end(outcome)
+
+    def end_unsolved(self) -> None:
+        """Cancelled while queued."""
+        self._end(Outcome(cancelled=True))
+
+    def _end(self, outcome: Outcome) -> None:
+        outcome = dataclasses.replace(outcome, wall_s=time.perf_counter() - self.queued_at)
         self.handle.outcome = outcome
         try:
             self.on_done(outcome)
@@ -194,9 +231,6 @@ class _Job:
             self.executor.forget(self.handle.run_id)
 
     def _run_in_slot(self) -> Outcome:
-        while not self.executor._slots.acquire(timeout=0.05):
-            if self.handle._cancel.is_set():
-                return Outcome(cancelled=True)
         try:
             if self.handle._cancel.is_set():
                 return Outcome(cancelled=True)
@@ -204,7 +238,7 @@ class _Job:
             self.on_start()
             return self._run_child()
         finally:
-            self.executor._slots.release()
+            self.executor._slot_freed()
 
     def _run_child(self) -> Outcome:
         worker = self.executor._take_worker()
@@ -290,6 +324,10 @@ def _solve_one(
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
     else:
         conn.send(("result", result))
+
+
+def _supervise(target: Callable[[], None]) -> None:
+    threading.Thread(target=target, name="solve", daemon=True).start()
 
 
 def _start_forkserver() -> None:

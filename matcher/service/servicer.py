@@ -1,19 +1,20 @@
 """MatcherService servicer: every kind of run over one executor, kept through RegistrySource.
 
 The RPCs that start a run (MatchProduce, AllocateAid, AssignCadres, ContractHouseholds) hand
-their kind (kinds.py) to the launcher (launch.py) and block until the run ends (the solve runs
+their kind (kinds.py) to the launcher (launch.py) and answer once the run ends (the solve runs
 in a worker process), so the call's deadline bounds the solve; WatchMatchRun streams progress
-meanwhile. The RPCs that name a run work on every kind alike.
+meanwhile. These are coroutines: they wait on the server's event loop and hold no thread
+(server/loop.py). The RPCs that name a run work on every kind alike.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 import socket
-import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -45,6 +46,8 @@ ENDED = (
     RunState.CANCELLED,
 )
 KINDS = {k.kind: k for k in (produce.KIND, aid.KIND, stationing.KIND, contracting.KIND)}
+# A run another process solves is read from storage at most this often, for all its watchers.
+POLL_S = 0.25
 
 
 def instance_id() -> str:
@@ -102,25 +105,26 @@ class MatcherServicer(mpb_grpc.MatcherServiceServicer):
         self.live = LiveRuns(metrics)
         self.quick = QuickSourcer(source)
         self.launcher = Launcher(source, executor, self.live, owner, self._await)
+        self._reads: dict[str, tuple[float, asyncio.Future[RunRecord]]] = {}
 
-    def MatchProduce(self, request: mpb.MatchProduceRequest, context: Any) -> mpb.MatchRun:
-        return self.launcher.launch(self.kinds[mpb.PRODUCE], request, context)
+    async def MatchProduce(self, request: mpb.MatchProduceRequest, context: Any) -> mpb.MatchRun:
+        return await self.launcher.launch(self.kinds[mpb.PRODUCE], request, context)
 
-    def AllocateAid(self, request: mpb.AllocateAidRequest, context: Any) -> mpb.MatchRun:
-        return self.launcher.launch(self.kinds[mpb.AID], request, context)
+    async def AllocateAid(self, request: mpb.AllocateAidRequest, context: Any) -> mpb.MatchRun:
+        return await self.launcher.launch(self.kinds[mpb.AID], request, context)
 
-    def AssignCadres(self, request: mpb.AssignCadresRequest, context: Any) -> mpb.MatchRun:
-        return self.launcher.launch(self.kinds[mpb.CADRE_STATIONING], request, context)
+    async def AssignCadres(self, request: mpb.AssignCadresRequest, context: Any) -> mpb.MatchRun:
+        return await self.launcher.launch(self.kinds[mpb.CADRE_STATIONING], request, context)
 
-    def ContractHouseholds(
+    async def ContractHouseholds(
         self, request: mpb.ContractHouseholdsRequest, context: Any
     ) -> mpb.MatchRun:
-        return self.launcher.launch(self.kinds[mpb.CADRE_CONTRACTING], request, context)
+        return await self.launcher.launch(self.kinds[mpb.CADRE_CONTRACTING], request, context)
 
-    def _await(self, run_id: str, context: Any) -> RunRecord:
-        for _ in self._follow(run_id, context):
+    async def _await(self, run_id: str) -> RunRecord:
+        async for _ in self._follow(run_id):
             pass
-        return self.source.get_run(run_id)
+        return await asyncio.to_thread(self.source.get_run, run_id)
 
     def _visible(self, run_id: str) -> RunRecord:
         """The caller's run (registry/runs/scopes.py): NOT_FOUND as for an unknown id if it may
@@ -146,9 +150,10 @@ class MatcherServicer(mpb_grpc.MatcherServiceServicer):
         response.runs.extend(run_proto(r, with_result=False) for r in records)
         return response
 
-    def WatchMatchRun(self, request: Any, context: Any) -> Iterator[mpb.MatchRunEvent]:
-        run_id = self._visible(request.id).id  # NOT_FOUND before streaming anything
-        for state, progress in self._follow(run_id, context):
+    async def WatchMatchRun(self, request: Any, context: Any) -> AsyncIterator[mpb.MatchRunEvent]:
+        # NOT_FOUND before streaming anything
+        run_id = (await asyncio.to_thread(self._visible, request.id)).id
+        async for state, progress in self._follow(run_id):
             if progress is None and state in ENDED:
                 break  # the last event says it, with the run and its figures
             event = mpb.MatchRunEvent(state=state)  # type: ignore[arg-type]
@@ -156,7 +161,7 @@ class MatcherServicer(mpb_grpc.MatcherServiceServicer):
                 event.objective, event.best_bound = progress.objective, progress.best_bound
                 event.elapsed_s = progress.elapsed_s
             yield event
-        final = self.source.get_run(run_id)
+        final = await asyncio.to_thread(self.source.get_run, run_id)
         yield mpb.MatchRunEvent(
             state=final.state,  # type: ignore[arg-type]
             objective=final.objective,
@@ -165,23 +170,33 @@ class MatcherServicer(mpb_grpc.MatcherServiceServicer):
             run=for_caller(run_proto(final)),
         )
 
-    def _follow(self, run_id: str, context: Any) -> Iterator[tuple[int, Progress | None]]:
+    async def _follow(self, run_id: str) -> AsyncIterator[tuple[int, Progress | None]]:
         """Events of a run live in this process; otherwise poll storage until it ends."""
-        active = threading.Event()
-        active.set()
-        context.add_callback(active.clear)
         if self.live.get(run_id) is not None:
-            yield from self.live.follow(run_id, active=active)
+            async for item in self.live.follow(run_id):
+                yield item
             return
         state = 0
-        while active.is_set():
-            run = self.source.get_run(run_id)
+        while True:
+            run = await self._read(run_id)
             if run.state != state:
                 state = run.state
                 yield state, None
             if run.state in ENDED:
                 return
-            time.sleep(0.2)
+            await asyncio.sleep(POLL_S)
+
+    async def _read(self, run_id: str) -> RunRecord:
+        """The stored run, read at most once per POLL_S for all the calls that wait for it
+        (a thousand watchers of one run cost one read, not a thousand)."""
+        now = time.monotonic()
+        last = self._reads.get(run_id)
+        if last is None or now - last[0] >= POLL_S:
+            if len(self._reads) > 1000:  # forget the runs nobody asked for lately
+                self._reads = {k: v for k, v in self._reads.items() if now - v[0] < POLL_S}
+            read = asyncio.ensure_future(asyncio.to_thread(self.source.get_run, run_id))
+            last = self._reads[run_id] = (now, read)
+        return await asyncio.shield(last[1])
 
     def _changeable(self, run_id: str) -> RunRecord:
         """A run the caller may commit, discard or cancel: a platform only the runs it made."""

@@ -21,6 +21,9 @@ from registry.runs.data import (
     CadreItem,
     ContractingData,
     GrantRecord,
+    HeldKg,
+    HoldRecord,
+    HoldTerms,
     OpenListing,
     OpenOrder,
     RunState,
@@ -35,6 +38,9 @@ __all__ = [
     "CadreItem",
     "ContractingData",
     "GrantRecord",
+    "HeldKg",
+    "HoldRecord",
+    "HoldTerms",
     "OpenListing",
     "OpenOrder",
     "RegistrySource",
@@ -104,6 +110,19 @@ class RegistrySource(Protocol):
     def commit_produce(self, run_id: str, *, request_id: str, etag: str) -> RunRecord: ...
 
     def discard_run(self, run_id: str, *, etag: str) -> RunRecord: ...
+
+    # A checkout hold (registry/season/holds.py hold_listings): reader is the caller, whose
+    # buyer the hold is.
+    def hold_listings(
+        self,
+        *,
+        items: Sequence[HeldKg],
+        terms: HoldTerms,
+        minutes: int,
+        reader: Principal,
+        request_id: str,
+        fingerprint: str,
+    ) -> HoldRecord: ...
 
     # reader: the caller, whose scope narrows the programmes it may name (others: NOT_FOUND).
     def aid_inputs(

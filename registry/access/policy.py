@@ -154,10 +154,17 @@ POLICY: Mapping[str, frozenset[Role]] = MappingProxyType({
     f"{_E}DispatchShipment": frozenset({ADMIN, PLATFORM}),
     f"{_E}ReceiveShipment": frozenset({ADMIN, PLATFORM}),
     f"{_E}CancelShipment": frozenset({ADMIN, OFFICE, PLATFORM}),
+    # Checkout holds: only the platform that made one sees, confirms or releases it
+    # (registry/season/holds.py).
+    **{
+        f"{_E}{name}": frozenset({ADMIN, PLATFORM})
+        for name in ("GetHold", "ListHolds", "ConfirmHold", "ReleaseHold")
+    },
     # The buyer's platform pays; a cooperative (or its office) pays out its members; a
     # producer's account: registry/access/scopes.py as for its producer.
     f"{_E}RecordPayment": frozenset({ADMIN, PLATFORM}),
     f"{_E}PayDividends": frozenset({ADMIN, OFFICE, COOP}),
+    f"{_E}RecordDeliveries": frozenset({ADMIN, OFFICE, COOP}),
     f"{_E}GetProducerAccount": frozenset({ADMIN, OFFICE, COOP, AUDITOR}),
     # Aid after the commit: the office of the household's region disburses, records the
     # signature and claws back; auditors read the delivery report of their region.
@@ -214,7 +221,7 @@ POLICY: Mapping[str, frozenset[Role]] = MappingProxyType({
         f"{_S}{name}": frozenset({ADMIN})
         for name in (
             *("OpenListings", "OpenOrders", "SupplyGeneration", "CreateRun", "UpdateRun"),
-            *("GetRun", "ListRuns", "CommitProduce", "DiscardRun"),
+            *("GetRun", "ListRuns", "CommitProduce", "DiscardRun", "HoldListings"),
             *("AidInputs", "StoreGrants", "CommitAid"),
             *("StationingData", "ContractingData", "FinishCadreRun", "CommitCadres"),
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from datetime import datetime
 
 
 @dataclass(frozen=True)
@@ -159,3 +160,38 @@ class CadreItem:
     cadre_version: int
     village_id: str = ""
     household_id: str = ""
+
+
+@dataclass(frozen=True)
+class HeldKg:
+    """Kilograms of one listing: asked for by a checkout, or held for it."""
+
+    listing_id: str
+    kg: int
+
+
+@dataclass(frozen=True)
+class HoldTerms:
+    """The checkout's order, kept with its hold: what a confirmation fills. order_id names a
+    registry order of the caller's buyer to fill; "" makes a new one from these terms."""
+
+    product: str
+    accepted_grades: tuple[str, ...]
+    price_fen: int
+    deliver_by: str
+    order_id: str = ""
+
+
+@dataclass(frozen=True)
+class HoldRecord:
+    """A checkout hold (registry/season/holds.py) as the matcher answers it."""
+
+    id: str
+    buyer_id: str
+    state: int  # fupin.registry.v1.HoldState
+    kg: int
+    items: tuple[HeldKg, ...]
+    expire_time: datetime
+    create_time: datetime
+    order_id: str = ""
+    run_id: str = ""

@@ -22,6 +22,7 @@ from fupin.registry.v1 import resources_pb2 as pb
 from registry.resources import models
 from registry.resources.store import RegistryStore
 from registry.runs.data import OpenListing, OpenOrder
+from registry.season import holds
 
 HOME_DECIMALS = 2
 
@@ -29,7 +30,9 @@ HOME_DECIMALS = 2
 def open_listings(
     store: RegistryStore, *, product: str = "", region_code: str = "", today: str = ""
 ) -> list[OpenListing]:
-    """Listings with kilograms left, still available on `today`, in the region (by village)."""
+    """Listings with kilograms left, still available on `today`, in the region (by village).
+    Kilograms held at checkouts count as taken; expired holds are swept first."""
+    holds.sweep(store)
     lst, pro, vil = models.Listing, models.Producer, models.Village
     # Columns, not ORM entities: a match run reads thousands of these, and building mapped
     # objects made the read take 2.5 times the CPU.
@@ -63,13 +66,18 @@ def open_listings(
     with store.transaction() as session:
         rows = session.execute(stmt).all()
         shares = _shares(session, {row.producer_id for row in rows})
-    return [_listing(dict(row._mapping), shares.get(row.producer_id, ())) for row in rows]
+    return [_listing(tuple(row), shares.get(row.producer_id, ())) for row in rows]
 
 
-def _listing(row: dict[str, Any], shares: tuple[tuple[int, int], ...]) -> OpenListing:
-    if row.pop("producer_kind") == pb.PRODUCER_HOUSEHOLD:
-        row["latitude"], row["longitude"] = coarse(row["latitude"], row["longitude"])
-    return OpenListing(**row, shares=shares)
+def _listing(row: tuple[Any, ...], shares: tuple[tuple[int, int], ...]) -> OpenListing:
+    """A selected row as a record, from its positions: a dictionary per row cost as much as
+    the record itself."""
+    id_, producer, product, grade, kg, floor, lat, lng, start, until, shelf, kind = row
+    if kind == pb.PRODUCER_HOUSEHOLD:
+        lat, lng = coarse(lat, lng)
+    return OpenListing(
+        id_, producer, product, grade, kg, floor, lat, lng, start, until, shelf, shares
+    )
 
 
 def coarse(latitude: float, longitude: float) -> tuple[float, float]:
@@ -141,7 +149,9 @@ def open_orders(store: RegistryStore, *, product: str = "", today: str = "") -> 
 
 
 def supply_generation(store: RegistryStore) -> tuple[int, str]:
-    """A cheap fingerprint of the listings table: changes whenever a listing does."""
+    """A cheap fingerprint of the listings table: changes whenever a listing does (and so when
+    an expired hold, swept here, gives its kilograms back)."""
+    holds.sweep(store)
     lst = models.Listing
     with store.transaction() as session:
         count, latest, versions = session.execute(

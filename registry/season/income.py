@@ -33,21 +33,38 @@ def add_income(
 ) -> None:
     """Add amount_fen (negative: a clawback) to the household's record of `year` from
     `source` (PRODUCE, DIVIDENDS or AID), then re-score it."""
-    household = session.scalars(
-        select(models.Household).where(col(models.Household.id) == household_id).with_for_update()
-    ).first()
-    if household is None:
-        return
-    record = session.get(HouseholdIncome, (household_id, year))
-    if record is None:
-        record = HouseholdIncome(household_id=household_id, year=year, update_time=models.utcnow())
-        session.add(record)
-    setattr(record, source, getattr(record, source) + amount_fen)
-    record.update_time = models.utcnow()
+    add_incomes(session, {household_id: amount_fen}, year, source, config)
+
+
+def add_incomes(
+    session: Session, amounts: dict[str, int], year: int, source: str, config: ScoringConfig
+) -> None:
+    """add_income for several households (a payout's members) with fewer round trips: their
+    rows locked in id order by one statement, their records of `year` read by one, written by
+    one flush, then each re-scored. Households that no longer exist are skipped."""
+    ids = sorted(amounts)
+    hh, income = models.Household, HouseholdIncome
+    locked = select(hh).where(col(hh.id).in_(ids)).order_by(col(hh.id)).with_for_update()
+    households = {h.id: h for h in session.scalars(locked)}
+    stmt = select(income).where(col(income.household_id).in_(ids), col(income.year) == year)
+    records = {r.household_id: r for r in session.scalars(stmt)}
+    now = models.utcnow()
+    for household_id in ids:
+        if household_id not in households:
+            continue
+        record = records.get(household_id)
+        if record is None:
+            record = HouseholdIncome(household_id=household_id, year=year, update_time=now)
+            session.add(record)
+        setattr(record, source, getattr(record, source) + amounts[household_id])
+        record.update_time = now
     session.flush()
-    sign = "" if amount_fen >= 0 else "-"
-    reason = f"{reason_prefix(year)}{LABELS[source]} {sign}¥{abs(amount_fen) / 100:,.0f}"
-    rescore(session, household, config, reason)
+    for household_id in ids:
+        if household_id in households:
+            amount_fen = amounts[household_id]
+            sign = "" if amount_fen >= 0 else "-"
+            reason = f"{reason_prefix(year)}{LABELS[source]} {sign}¥{abs(amount_fen) / 100:,.0f}"
+            rescore(session, households[household_id], config, reason)
 
 
 def reason_prefix(year: int) -> str:

@@ -5,14 +5,15 @@ servicer, registry/season/servicer.py, converts).
 Invariants the database enforces itself: positive kilograms, what was received and rejected
 never above what was shipped, nothing received before the receipt, one shipment per
 allocation (run, listing, order), known states and reasons, non-negative prices, payments
-never above a receipt's value, positive payments and dividends.
+never above a receipt's value, positive payments and dividends; a checkout hold's kilograms
+positive, its state known, a confirmed hold naming its run and order.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 # fupin.registry.v1.DisbursementState / DisbursementChannel / SignedBy
@@ -20,6 +21,8 @@ DISBURSED, AID_RECEIVED, CLAWED_BACK = 1, 2, 3
 # fupin.registry.v1.ShipmentState / RejectReason
 COMMITTED, DISPATCHED, RECEIVED, CANCELLED = 1, 2, 3, 4
 REJECT_GRADE, REJECT_QUALITY, REJECT_LATE = 1, 2, 3
+# fupin.registry.v1.HoldState
+HELD, CONFIRMED, RELEASED, EXPIRED = 1, 2, 3, 4
 
 
 class Shipment(SQLModel, table=True):
@@ -160,3 +163,62 @@ class HouseholdIncome(SQLModel, table=True):
     @property
     def total_fen(self) -> int:
         return self.produce_fen + self.dividends_fen + self.aid_fen
+
+
+class Hold(SQLModel, table=True):
+    """Kilograms a checkout holds for a few minutes (registry/season/holds.py): counted in its
+    listings' reserved_kg while HELD, then confirmed into an order and shipments, released, or
+    expired (the kilograms return)."""
+
+    __tablename__ = "checkout_hold"
+    __table_args__ = (
+        CheckConstraint("kg > 0", name="hold_kg_positive"),
+        CheckConstraint("state IN (1, 2, 3, 4)", name="hold_state_known"),
+        CheckConstraint(
+            "(state = 2) = (run_id IS NOT NULL AND order_id <> '')", name="hold_confirmed_has_run"
+        ),
+        CheckConstraint("price_fen >= 0", name="hold_price_non_negative"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    buyer_id: str = Field(foreign_key="buyer.id", index=True, max_length=40)  # whose hold
+    order_id: str = Field(default="", max_length=40)  # the order it fills ("" until confirmed)
+    run_id: str | None = Field(default=None, foreign_key="match_run.id", max_length=40)
+    product: str = Field(max_length=60)
+    accepted_grades: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    price_fen: int = Field(sa_type=BigInteger)
+    deliver_by: str = Field(max_length=10)
+    kg: int = Field(sa_type=BigInteger)
+    state: int = Field(default=HELD)
+    expire_time: datetime = Field(index=True)
+    create_time: datetime
+    end_time: datetime | None = None  # confirmed, released or expired
+
+
+class HoldItem(SQLModel, table=True):
+    """One listing's kilograms in a hold."""
+
+    __tablename__ = "checkout_hold_item"
+    __table_args__ = (CheckConstraint("kg > 0", name="hold_item_kg_positive"),)
+
+    hold_id: str = Field(
+        foreign_key="checkout_hold.id", primary_key=True, max_length=40, ondelete="CASCADE"
+    )
+    listing_id: str = Field(foreign_key="listing.id", primary_key=True, max_length=40)
+    kg: int = Field(sa_type=BigInteger)
+
+
+class MemberDelivery(SQLModel, table=True):
+    """Kilograms a member household brought into its cooperative's listing: the weights of a
+    payout by delivered kilogram (registry/season/payments.py)."""
+
+    __tablename__ = "member_delivery"
+    __table_args__ = (CheckConstraint("kg > 0", name="member_delivery_kg_positive"),)
+
+    listing_id: str = Field(
+        foreign_key="listing.id", primary_key=True, max_length=40, ondelete="CASCADE"
+    )
+    household_id: str = Field(foreign_key="household.id", primary_key=True, max_length=40)
+    producer_id: str = Field(foreign_key="producer.id", index=True, max_length=40)
+    kg: int = Field(sa_type=BigInteger)
+    update_time: datetime

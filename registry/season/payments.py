@@ -5,6 +5,8 @@ A payment is a shipment step (registry/season/shipments.py step): under the ship
 the total paid never passes what the receipt is worth (the CHECK paid_fen <= received_kg x
 paid_price_fen stands behind it). A payout of dividends locks the cooperative's producer row,
 so two payouts of one cooperative serialize and never pay out together more than it was paid.
+A payout is split by the members' shares, or by the kilograms each delivered into the
+cooperative's listings (registry/season/deliveries.py), exactly (largest remainder, in fen).
 """
 
 from __future__ import annotations
@@ -29,13 +31,18 @@ from registry.ledger import chain as ledger
 from registry.resources import models
 from registry.resources.kinds import PRODUCER
 from registry.resources.store import RegistryStore, new_ids, remember, replayed
-from registry.season import entries, shipments
-from registry.season.income import DIVIDENDS, PRODUCE, add_income
+from registry.season import deliveries, entries, shipments
+from registry.season.income import DIVIDENDS, PRODUCE, add_income, add_incomes
 from registry.season.models import CANCELLED, RECEIVED, Dividend, Payment, Shipment
 
 COOPERATIVE = 2  # fupin.registry.v1.ProducerKind.PRODUCER_COOPERATIVE
 DIVIDEND_ENTRY = entries.DIVIDEND
 MAX_REFERENCE = 100
+
+
+# fupin.registry.v1.DividendRule: by the members' shares (the default), or by the kilograms
+# each delivered into the cooperative's listings (registry/season/deliveries.py).
+BY_SHARES, PER_DELIVERED_KG = 1, 2
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,7 @@ class Payout:
     household_id: str
     share_permille: int
     amount_fen: int
+    delivered_kg: int = 0  # its weight in a payout PER_DELIVERED_KG
 
 
 @dataclass(frozen=True)
@@ -113,12 +121,16 @@ def pay_dividends(
     amount_fen: int,
     reference: str,
     paid_on: str = "",
+    rule: int = BY_SHARES,
     reader: Principal,
     request_id: str,
     fingerprint: str,
 ) -> tuple[str, list[Payout]]:
-    """Split amount_fen among the cooperative's members by share; (batch id, payouts)."""
+    """Split amount_fen among the cooperative's members by share, or by delivered kilogram
+    (`rule`); (batch id, payouts)."""
     bad = _money_checks(amount_fen, reference)
+    if rule not in (0, BY_SHARES, PER_DELIVERED_KG):
+        bad.append(FieldViolation("rule", "is not a DividendRule"))
     if paid_on and not _is_date(paid_on):
         bad.append(FieldViolation("paid_on", "must be a date, YYYY-MM-DD, or empty (today)"))
     if bad:
@@ -126,7 +138,15 @@ def pay_dividends(
     year = int(paid_on[:4]) if paid_on else models.utcnow().year
     try:
         return _pay(
-            store, producer_id, amount_fen, reference, year, reader, request_id, fingerprint
+            store,
+            producer_id,
+            amount_fen,
+            reference,
+            year,
+            rule or BY_SHARES,
+            reader,
+            request_id,
+            fingerprint,
         )
     except IntegrityError as exc:  # one request_id on two cooperatives at once
         message = "request_id is in use by another request"
@@ -139,6 +159,7 @@ def _pay(
     amount_fen: int,
     reference: str,
     year: int,
+    rule: int,
     reader: Principal,
     request_id: str,
     fingerprint: str,
@@ -146,10 +167,11 @@ def _pay(
     with store.transaction(write=True) as session:
         producer = _locked_producer(session, producer_id, reader)
         members = _members(session, producer)
+        kg = deliveries.delivered_by_member(session, producer_id)
         if request_id:
             earlier = replayed(session, request_id, fingerprint)
             if earlier is not None:
-                return earlier[0], _batch(session, earlier[0], members)
+                return earlier[0], _batch(session, earlier[0], members, kg)
         available = _paid(session, producer_id) - _paid_out(session, producer_id)
         if amount_fen > available:
             raise InvalidArgument.one(
@@ -157,11 +179,16 @@ def _pay(
                 f"is above what the cooperative was paid and has not paid out: {available} fen",
             )
         batch = new_ids("dvb", 1)[0]
-        parts = split_by_shares(amount_fen, members)
+        weights = members if rule == BY_SHARES else {hh: kg[hh] for hh in kg if hh in members}
+        if not weights:
+            raise FailedPrecondition(
+                f"cooperative {producer_id} has no member deliveries on file to pay by"
+            )
+        parts = split_by_shares(amount_fen, weights)
         ids = new_ids("div", len(parts))
         now = models.utcnow()
         payouts = [
-            Payout(did, hh, members[hh], fen)
+            Payout(did, hh, members[hh], fen, kg.get(hh, 0))
             for did, (hh, fen) in zip(ids, parts.items(), strict=True)
         ]
         session.execute(
@@ -180,8 +207,10 @@ def _pay(
                 for p in payouts
             ],
         )
-        for p in payouts:  # in household id order: split_by_shares sorts them
-            add_income(session, p.household_id, year, DIVIDENDS, p.amount_fen, store.scoring)
+        amounts = {p.household_id: p.amount_fen for p in payouts}
+        add_incomes(session, amounts, year, DIVIDENDS, store.scoring)
+        if request_id:
+            remember(session, request_id, "PayDividends", fingerprint, [batch])
         session.flush()  # rows first, then the ledger's lock (shipments.step says why)
         ledger.append(
             session,
@@ -195,8 +224,6 @@ def _pay(
                 for p in payouts
             ],
         )
-        if request_id:
-            remember(session, request_id, "PayDividends", fingerprint, [batch])
         return batch, payouts
 
 
@@ -265,12 +292,21 @@ def _members(session: Session, producer: models.Producer) -> dict[str, int]:
     return members
 
 
-def _batch(session: Session, batch_id: str, members: dict[str, int]) -> list[Payout]:
+def _batch(
+    session: Session, batch_id: str, members: dict[str, int], kg: dict[str, int]
+) -> list[Payout]:
     rows = session.scalars(
         select(Dividend).where(col(Dividend.batch_id) == batch_id).order_by(col(Dividend.id))
     )
     return [
-        Payout(r.id, r.household_id, members.get(r.household_id, 0), r.amount_fen) for r in rows
+        Payout(
+            r.id,
+            r.household_id,
+            members.get(r.household_id, 0),
+            r.amount_fen,
+            kg.get(r.household_id, 0),
+        )
+        for r in rows
     ]
 
 

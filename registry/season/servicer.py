@@ -24,12 +24,13 @@ from registry.resources.requests import (
     fingerprint,
 )
 from registry.resources.store import RegistryStore
-from registry.season import disbursements, payments, shipments, statements
+from registry.season import deliveries, disbursements, holds, payments, shipments, statements
 from registry.season.convert import (
     buyer_statement_proto,
     producer_statement_proto,
     village_income_proto,
 )
+from registry.season.convert_hold import hold_proto
 from registry.season.models import GrantDisbursement, Shipment
 
 
@@ -76,6 +77,24 @@ class SeasonServicer(spb_grpc.SeasonServiceServicer):
         row = shipments.cancel(self.store, request.id, request.reason, **_step(request))
         return shipment_proto(row)
 
+    def GetHold(self, request: Any, context: Any) -> spb.Hold:
+        _ids(request, ("id",), required=("id",))
+        return hold_proto(holds.get_hold(self.store, request.id, access.current()))
+
+    def ListHolds(self, request: Any, context: Any) -> spb.ListHoldsResponse:
+        if request.state not in holds.STATE_NAMES and request.state != 0:
+            raise InvalidArgument.one("state", "is not a HoldState")
+        found = holds.list_holds(self.store, reader=access.current(), state=request.state)
+        return spb.ListHoldsResponse(holds=[hold_proto(h) for h in found])
+
+    def ConfirmHold(self, request: Any, context: Any) -> spb.Hold:
+        _ids(request, ("id",), required=("id",))
+        return hold_proto(holds.confirm(self.store, request.id, **_step(request)))
+
+    def ReleaseHold(self, request: Any, context: Any) -> spb.Hold:
+        _ids(request, ("id",), required=("id",))
+        return hold_proto(holds.release(self.store, request.id, **_step(request)))
+
     def RecordPayment(self, request: Any, context: Any) -> spb.Shipment:
         _ids(request, ("shipment_id",), required=("shipment_id",))
         row = payments.record_payment(
@@ -96,6 +115,7 @@ class SeasonServicer(spb_grpc.SeasonServiceServicer):
             amount_fen=request.amount_fen,
             reference=request.reference,
             paid_on=request.paid_on,
+            rule=request.rule,
             **_step(request),
         )
         return spb.PayDividendsResponse(
@@ -106,9 +126,28 @@ class SeasonServicer(spb_grpc.SeasonServiceServicer):
                     household_id=p.household_id,
                     share_permille=p.share_permille,
                     amount_fen=p.amount_fen,
+                    delivered_kg=p.delivered_kg,
                 )
                 for p in payouts
             ],
+        )
+
+    def RecordDeliveries(self, request: Any, context: Any) -> spb.Deliveries:
+        _ids(request, ("listing_id",), required=("listing_id",))
+        bad = [
+            FieldViolation(f"deliveries[{i}].household_id", "is not a valid id")
+            for i, d in enumerate(request.deliveries)
+            if not RESOURCE_ID.fullmatch(d.household_id)
+        ]
+        if bad:
+            raise InvalidArgument(bad)
+        pairs = [(d.household_id, d.kg) for d in request.deliveries]
+        stored = deliveries.record_deliveries(
+            self.store, request.listing_id, pairs, **_step(request)
+        )
+        return spb.Deliveries(
+            listing_id=request.listing_id,
+            deliveries=[spb.MemberDelivery(household_id=hh, kg=kg) for hh, kg in stored],
         )
 
     def GetProducerAccount(self, request: Any, context: Any) -> spb.ProducerAccount:

@@ -245,14 +245,15 @@ def step(
                     return row
             entries = change(session, row)
             row.update_time, row.version = models.utcnow(), row.version + 1
-            # Written before the ledger's append lock is taken: the update's foreign-key checks
-            # wait on the listing and order rows, and no one may wait on rows while holding
-            # that lock (a cancellation holds the listing and waits for it: a deadlock).
-            session.flush()
-            ledger.append(session, entries)
             if request_id:
                 remember(session, request_id, method, fingerprint, [row.id])
+            # Written before the ledger's append lock is taken: the update's foreign-key checks
+            # wait on the listing and order rows (and the request id's insert on a concurrent
+            # one), and no one may wait on rows while holding that lock (a cancellation holds
+            # the listing and waits for it: a deadlock). It also keeps the time every other
+            # step waits for the lock to the append and the commit (bench/season.py).
             session.flush()
+            ledger.append(session, entries)
             return row
     except IntegrityError as exc:
         # Two different steps under one request_id at once: the second insert of the key.

@@ -6,10 +6,12 @@ stored), then calls one function of registry/year/cases.py.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import queue
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -269,18 +271,29 @@ class YearServicer(ypb_grpc.YearServiceServicer):
         kept = [r for r in rows if r.risk.risk >= request.min_risk][: request.limit or 50]
         return ypb.ListRisksResponse(entries=[_risk_entry(r) for r in kept])
 
-    def WatchAlerts(self, request: Any, context: Any) -> Iterator[ypb.Alert]:
+    async def WatchAlerts(self, request: Any, context: Any) -> AsyncIterator[ypb.Alert]:
+        """A coroutine: it waits for alerts on the server's event loop, holding no thread,
+        until the caller leaves (its task is then cancelled)."""
         if not 0 <= request.min_risk <= 100:
             raise InvalidArgument.one("min_risk", "must be 0 (the configured level) to 100")
         principal = access.current()
         level = request.min_risk or self.risk_rules.alert_at
-        token, inbox = self.alerts.subscribe(principal.scope, level)
-        context.send_initial_metadata(())  # a client waiting for headers knows it is subscribed
+        loop = asyncio.get_running_loop()
+        arrived = asyncio.Event()
+
+        def wake() -> None:  # on the thread that recorded the shock
+            with contextlib.suppress(RuntimeError):  # a closed loop: the server has stopped
+                loop.call_soon_threadsafe(arrived.set)
+
+        token, inbox = self.alerts.subscribe(principal.scope, level, wake)
+        await context.send_initial_metadata(())  # a client waiting for headers is subscribed
         try:
-            while context.is_active():
+            while True:
+                arrived.clear()
                 try:
-                    raised = inbox.get(timeout=0.5)
+                    raised = inbox.get_nowait()
                 except queue.Empty:
+                    await arrived.wait()
                     continue
                 yield ypb.Alert(
                     time=timestamp(models.utcnow()),

@@ -11,7 +11,7 @@ import datetime as dt
 import queue
 import threading
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import or_, select
@@ -44,16 +44,23 @@ class Raised:
     shock_id: str
 
 
+Wake = Callable[[], None]
+
+
 class AlertHub:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._subscribers: dict[int, tuple[str, int, queue.Queue[Raised]]] = {}
+        self._subscribers: dict[int, tuple[str, int, queue.Queue[Raised], Wake]] = {}
 
-    def subscribe(self, region: str, min_risk: int) -> tuple[int, queue.Queue[Raised]]:
+    def subscribe(
+        self, region: str, min_risk: int, wake: Wake = lambda: None
+    ) -> tuple[int, queue.Queue[Raised]]:
+        """A new inbox; `wake` is called (on the publisher's thread) after each alert put
+        there, so that a watcher waiting on an event loop need not poll."""
         inbox: queue.Queue[Raised] = queue.Queue()
         with self._lock:
             token = id(inbox)
-            self._subscribers[token] = (region, min_risk, inbox)
+            self._subscribers[token] = (region, min_risk, inbox, wake)
         return token, inbox
 
     def unsubscribe(self, token: int) -> None:
@@ -64,13 +71,14 @@ class AlertHub:
         with self._lock:
             subscribers = list(self._subscribers.values())
         for alert in raised:
-            for region, min_risk, inbox in subscribers:
+            for region, min_risk, inbox, wake in subscribers:
                 level = alert.ranked.risk.risk
                 if (
                     alert.ranked.admin_code.startswith(region)
                     and level >= min_risk > alert.previous
                 ):
                     inbox.put(alert)
+                    wake()
 
 
 def record(

@@ -12,6 +12,7 @@ from fupin.registry.v1 import resources_pb2 as pb
 from matcher.solvers.common.geo import great_circle_km
 from matcher.solvers.produce import TransportConfig
 from tests import factories
+from tests.matcher.service.test_service import quick_until
 
 HOME = (23.72349, 117.17661)  # off the grid: 0.4 km from its grid point
 
@@ -30,7 +31,9 @@ def test_quick_source_distances_are_from_the_grid_point(channel, registry):
     producer = registry.CreateProducer(
         api.CreateProducerRequest(producer=factories.producer_for(household.id, location=location))
     )
-    registry.CreateListing(api.CreateListingRequest(listing=factories.listing(producer.id)))
+    listing = registry.CreateListing(
+        api.CreateListingRequest(listing=factories.listing(producer.id))
+    ).id
     matcher = mpb_grpc.MatcherServiceStub(channel)
     off_by = []
     for where in [(23.30, 116.17), (24.10, 117.60), (23.50, 118.20)]:
@@ -43,9 +46,8 @@ def test_quick_source_distances_are_from_the_grid_point(channel, registry):
             location=at,
             deliver_by="2020-06-10",
         )
-        (candidate,) = matcher.QuickSource(
-            mpb.QuickSourceRequest(order=order, today="2020-05-10"), timeout=30
-        ).candidates
+        request = mpb.QuickSourceRequest(order=order, today="2020-05-10")
+        (candidate,) = quick_until(matcher, request, lambda ids: ids == [listing])
         assert candidate.distance_km == pytest.approx(_km(23.72, 117.18, at), abs=1e-6)
         off_by.append(abs(candidate.distance_km - _km(*HOME, at)))
     assert max(off_by) > 0.1  # the home's own distances would have placed it

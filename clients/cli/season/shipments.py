@@ -7,7 +7,9 @@
                                [--paid-price-fen N] [--request-id ID]
     fupin shipments cancel ID --reason TEXT [--request-id ID]
     fupin shipments pay ID --amount-fen N --paid-on YYYY-MM-DD [--reference TEXT] [--request-id ID]
-    fupin dividends pay PRODUCER_ID --amount-fen N [--reference T] [--paid-on D] [--request-id ID]
+    fupin dividends pay PRODUCER_ID --amount-fen N [--rule shares|per-kg] [--reference T]
+                                    [--paid-on D] [--request-id ID]
+    fupin dividends deliveries LISTING_ID HOUSEHOLD_ID=KG...   members' kg into a listing
     fupin account PRODUCER_ID          shipped, received, owed, paid, paid out to members
 
 --output table (default), json (one object per line) or csv (a header line, then one line per
@@ -27,7 +29,7 @@ import grpc
 
 from clients import auth
 from clients.cli.output import emit, emit_one, print_table, show
-from clients.errors import from_rpc_error
+from clients.errors import UsageError, from_rpc_error
 from clients.i18n import _
 from fupin.registry.v1 import season_service_pb2 as spb
 from fupin.registry.v1 import season_service_pb2_grpc as spb_grpc
@@ -39,6 +41,7 @@ STATES = {
     "cancelled": spb.SHIPMENT_CANCELLED,
 }
 REASONS = {"grade": spb.REJECT_GRADE, "quality": spb.REJECT_QUALITY, "late": spb.REJECT_LATE}
+RULES = {"shares": spb.BY_SHARES, "per-kg": spb.PER_DELIVERED_KG}
 PAGE = 1000
 
 
@@ -87,7 +90,17 @@ def add_commands(commands: Any, client: argparse.ArgumentParser) -> None:
     payout.add_argument("--reference", default="")
     payout.add_argument("--paid-on", default="", help=_("YYYY-MM-DD: the income year (today)"))
     payout.add_argument("--request-id", default="")
+    payout.add_argument(
+        "--rule", choices=list(RULES), default="shares", help=_("by shares or per delivered kg")
+    )
     payout.set_defaults(run=run_dividends)
+    delivered = dverbs.add_parser(
+        "deliveries", parents=[client], help=_("the kilograms each member delivered")
+    )
+    delivered.add_argument("listing_id")
+    delivered.add_argument("members", nargs="*", metavar="HOUSEHOLD_ID=KG")
+    delivered.add_argument("--request-id", default="")
+    delivered.set_defaults(run=run_deliveries)
     account = commands.add_parser("account", parents=[client], help=_("a producer's account"))
     account.add_argument("producer_id")
     account.set_defaults(run=run_account)
@@ -187,6 +200,7 @@ def run_dividends(args: argparse.Namespace) -> int:
         amount_fen=args.amount_fen,
         reference=args.reference,
         paid_on=args.paid_on,
+        rule=RULES[args.rule],
         request_id=_request_id(args),
     )
     with season_stub(args) as stub:
@@ -195,15 +209,42 @@ def run_dividends(args: argparse.Namespace) -> int:
         emit_one(paid, "json")
         return 0
     rows = [
-        [d.household_id, f"{d.share_permille}‰", f"{d.amount_fen / 100:,.2f}"]
+        [
+            d.household_id,
+            f"{d.share_permille}‰",
+            f"{d.delivered_kg:,}",
+            f"{d.amount_fen / 100:,.2f}",
+        ]
         for d in paid.dividends
     ]
-    print_table([_("HOUSEHOLD"), _("SHARE"), _("YUAN")], rows)
+    print_table([_("HOUSEHOLD"), _("SHARE"), _("DELIVERED KG"), _("YUAN")], rows)
     total = sum(d.amount_fen for d in paid.dividends)
     show(
         _("paid {total} yuan to {n} member households (batch {batch})").format(
             total=f"{total / 100:,.2f}", n=len(paid.dividends), batch=paid.batch_id
         )
+    )
+    return 0
+
+
+def run_deliveries(args: argparse.Namespace) -> int:
+    pairs = []
+    for item in args.members:
+        household, _sep, kg = item.partition("=")
+        if not kg.isdigit():
+            raise UsageError(_("{item}: expected HOUSEHOLD_ID=KG").format(item=item))
+        pairs.append(spb.MemberDelivery(household_id=household, kg=int(kg)))
+    request = spb.RecordDeliveriesRequest(
+        listing_id=args.listing_id, deliveries=pairs, request_id=_request_id(args)
+    )
+    with season_stub(args) as stub:
+        kept = stub.RecordDeliveries(request, timeout=args.timeout)
+    if args.output != "table":
+        emit_one(kept, "json")
+        return 0
+    print_table(
+        [_("HOUSEHOLD"), _("DELIVERED KG")],
+        [[d.household_id, f"{d.kg:,}"] for d in kept.deliveries],
     )
     return 0
 
@@ -231,6 +272,10 @@ def run_account(args: argparse.Namespace) -> int:
     rows += [[name, f"{value / 100:,.2f}"] for name, value in money]
     print_table(None, rows)
     return 0
+
+
+def yuan(fen: int) -> str:
+    return f"{fen / 100:,.2f}"
 
 
 def _request_id(args: argparse.Namespace) -> str:

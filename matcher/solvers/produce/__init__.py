@@ -2,6 +2,13 @@
 poor-household producers. ``solve(problem, params)`` is the entry (``solve.py``);
 ``greedy(problem)`` the first-come-first-served baseline."""
 
+from matcher.solvers.produce.columns import (
+    LaneColumns,
+    ListingColumns,
+    OrderColumns,
+    ProduceColumns,
+    as_columns,
+)
 from matcher.solvers.produce.greedy import greedy
 from matcher.solvers.produce.problem import (
     PRIORITY_CLASSES,
@@ -31,11 +38,15 @@ __all__ = [
     "Allocation",
     "InvalidProduceProblem",
     "Lane",
+    "LaneColumns",
     "Listing",
+    "ListingColumns",
     "Order",
+    "OrderColumns",
     "OrderOutcome",
     "PovertyBonus",
     "PovertyClass",
+    "ProduceColumns",
     "ProduceKpis",
     "ProduceProblem",
     "ProduceResult",
@@ -43,6 +54,7 @@ __all__ = [
     "TransportConfig",
     "UnsoldListing",
     "UnsoldReason",
+    "as_columns",
     "greedy",
     "household",
     "solve",

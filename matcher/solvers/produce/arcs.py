@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from matcher.solvers.common.geo import great_circle_km_from_chord
-from matcher.solvers.produce.problem import ProduceProblem
+from matcher.solvers.produce.columns import ProduceColumns
 from matcher.solvers.produce.tables import OrderTable, Tables, build_tables
 
 IntArray = npt.NDArray[np.int64]
@@ -107,7 +107,7 @@ def within_distance(road_km: FloatArray, max_distance_km: FloatArray) -> BoolArr
     return road_km <= max_distance_km
 
 
-def build_arcs(problem: ProduceProblem) -> tuple[Arcs, Screening, Tables]:
+def build_arcs(problem: ProduceColumns) -> tuple[Arcs, Screening, Tables]:
     """All arcs of the problem, the screening behind the unsold reasons, and the tables."""
     tables = build_tables(problem)
     blocks = [_screen_block(problem, tables, li, oi) for li, oi in _blocks(problem, tables)]
@@ -138,7 +138,7 @@ def _concat(parts: list[npt.NDArray[Any]], floats: bool = False) -> npt.NDArray[
     return np.concatenate([empty, *parts])
 
 
-def _blocks(problem: ProduceProblem, tables: Tables) -> list[tuple[IntArray, IntArray]]:
+def _blocks(problem: ProduceColumns, tables: Tables) -> list[tuple[IntArray, IntArray]]:
     """Index arrays that broadcast to the pairs to screen.
 
     Dense: per product, listings as a column (L, 1) and orders as a row (1, O), so every
@@ -149,14 +149,17 @@ def _blocks(problem: ProduceProblem, tables: Tables) -> list[tuple[IntArray, Int
     lp, op = tables.listings.product, tables.orders.product
     if problem.candidates is not None:
         m = max(op.size, 1)
-        keys = np.asarray(problem.candidates[0], np.int64) * m + np.asarray(
-            problem.candidates[1], np.int64
-        )
-        # A stable sort is linear on the usual input, already grouped by listing; np.unique
-        # would hash 3 million keys first, ten times slower.
-        keys = np.sort(keys, kind="stable")
-        keys = keys[np.r_[True, keys[1:] != keys[:-1]]] if keys.size else keys
-        li, oi = keys // m, keys % m
+        li = np.asarray(problem.candidates[0], np.int64)
+        oi = np.asarray(problem.candidates[1], np.int64)
+        keys = li * m + oi
+        if not (keys[1:] > keys[:-1]).all():  # nearest_orders' pairs are sorted and distinct
+            # A stable sort is linear on input already grouped by listing; np.unique would
+            # hash 3 million keys first, ten times slower.
+            keys = np.sort(keys, kind="stable")
+            keys = keys[np.r_[True, keys[1:] != keys[:-1]]] if keys.size else keys
+            li, oi = keys // m, keys % m
+        if tables.n_products == 1:
+            return [(li, oi)]
         same = same_product(lp[li], op[oi])
         return [(li[same], oi[same])]
     blocks = []
@@ -168,41 +171,81 @@ def _blocks(problem: ProduceProblem, tables: Tables) -> list[tuple[IntArray, Int
     return blocks
 
 
-def _screen_block(problem: ProduceProblem, tables: Tables, li: IntArray, oi: IntArray) -> Block:
-    """Apply every hard rule to one block of pairs (see ``_blocks`` for the shapes)."""
+def _screen_block(problem: ProduceColumns, tables: Tables, li: IntArray, oi: IntArray) -> Block:
+    """Apply every hard rule to one block of pairs (see ``_blocks`` for the shapes).
+
+    A rule that holds for every pair of the problem (every order takes every grade, no order
+    has a distance limit, the longest transit beats every shelf life and deadline) is not
+    evaluated pair by pair: its mask would be all true.
+    """
     lt, ot = tables.listings, tables.orders
-    compatible = grade_accepted(ot, lt.grade[li], oi)
+    every = np.ones((), np.bool_)
+    compatible = every if ot.accepts.all() else grade_accepted(ot, lt.grade[li], oi)
     road_km = _road_km(tables, li, oi) * problem.transport.road_factor
     lane = tables.lane_lookup(li, oi)
     transport, transit = _transport(problem, tables, lane, road_km)
     net = ot.price[oi] - transport
     priced = compatible & floor_covered(net, lt.floor[li])
-    fits = (
-        compatible
-        & within_shelf_life(transit, lt.shelf_life[li])
-        & fits_dates(lt.departure[li], lt.until[li], transit, ot.deliver_by[oi])
-        & within_distance(road_km, ot.max_km[oi])
-    )
+    longest = int(transit.max(initial=0))
+    fits = compatible
+    if longest > lt.shelf_life.min(initial=0):
+        fits = fits & within_shelf_life(transit, lt.shelf_life[li])
+    if not (
+        (lt.departure <= lt.until).all()
+        and lt.departure.max(initial=0) + longest <= ot.deliver_by.min(initial=0)
+    ):
+        fits = fits & fits_dates(lt.departure[li], lt.until[li], transit, ot.deliver_by[oi])
+    if not np.isinf(ot.max_km).all():
+        fits = fits & within_distance(road_km, ot.max_km[oi])
     ok = priced & fits
-    arc_l, arc_o = _pair_indices(li, oi, ok)
     lot, fixed, truck = _lane_limits(tables, lane)
-    arcs = {
-        "listing": arc_l,
-        "order": arc_o,
-        "price": ot.price[arc_o],
-        "transport": transport[ok],
-        "floor": lt.floor[arc_l],
-        "capacity": np.minimum(lt.quantity[arc_l], ot.max_q[arc_o]),
-        "road_km": road_km[ok],
-        "transit_days": transit[ok],
+    if ok.all():  # every pair is an arc: no copies
+        arc_l, arc_o = _all_pairs(li, oi)
+        arcs = _arc_fields(tables, arc_l, arc_o, transport, road_km, transit)
+    else:
+        arc_l, arc_o = _pair_indices(li, oi, ok)
+        arcs = _arc_fields(tables, arc_l, arc_o, transport[ok], road_km[ok], transit[ok])
+    arcs |= {
         "min_lot": _full(lot, ok),
         "fixed_cost": _full(fixed, ok),
         "truck_capacity": _full(truck, ok),
     }
     blocked = fits & ~priced
-    blocked_l, blocked_o = _pair_indices(li, oi, blocked)
+    if blocked.any():
+        blocked_l, blocked_o = _pair_indices(li, oi, blocked)
+        blocked_net = net[blocked]
+    else:
+        blocked_l = blocked_o = blocked_net = np.zeros(0, np.int64)
     screen = [_listings_with(li, compatible), _listings_with(li, priced), blocked_l, blocked_o]
-    return arcs, [*screen, net[blocked]]
+    return arcs, [*screen, blocked_net]
+
+
+def _arc_fields(
+    tables: Tables,
+    arc_l: IntArray,
+    arc_o: IntArray,
+    transport: IntArray,
+    road_km: FloatArray,
+    transit: IntArray,
+) -> dict[str, npt.NDArray[Any]]:
+    lt, ot = tables.listings, tables.orders
+    return {
+        "listing": arc_l,
+        "order": arc_o,
+        "price": ot.price[arc_o],
+        "transport": transport.reshape(-1),
+        "floor": lt.floor[arc_l],
+        "capacity": np.minimum(lt.quantity[arc_l], ot.max_q[arc_o]),
+        "road_km": road_km.reshape(-1),
+        "transit_days": transit.reshape(-1),
+    }
+
+
+def _all_pairs(li: IntArray, oi: IntArray) -> tuple[IntArray, IntArray]:
+    """Listing and order index of every pair of the block (row-major: by listing)."""
+    if li.ndim == 2:
+        return np.repeat(li[:, 0], oi.shape[1]), np.tile(oi[0], li.shape[0])
+    return li, oi
 
 
 def _pair_indices(li: IntArray, oi: IntArray, where: BoolArray) -> tuple[IntArray, IntArray]:
@@ -215,6 +258,8 @@ def _pair_indices(li: IntArray, oi: IntArray, where: BoolArray) -> tuple[IntArra
 
 def _listings_with(li: IntArray, where: BoolArray) -> IntArray:
     """Listings with at least one pair selected (possibly repeated)."""
+    if where.ndim == 0:  # all of them or none
+        return li.reshape(-1) if where else np.zeros(0, np.int64)
     if where.ndim == 2:
         return li[where.any(axis=1), 0]
     return li[where]
@@ -222,20 +267,22 @@ def _listings_with(li: IntArray, where: BoolArray) -> IntArray:
 
 def _full(values: IntArray, where: BoolArray) -> IntArray:
     """Selected entries of a block-shaped array; a zero-d array stands for all-equal."""
-    if values.ndim == 0:
-        return np.broadcast_to(values, (int(np.count_nonzero(where)),)).copy()
+    if values.ndim == 0:  # no lanes: zeros the OS hands out untouched
+        return np.zeros(int(np.count_nonzero(where)), values.dtype)
     return values[where]
 
 
 def _road_km(tables: Tables, li: IntArray, oi: IntArray) -> FloatArray:
     """Great-circle km of each pair (li and oi broadcast: a whole dense block at once)."""
     lt, ot = tables.listings, tables.orders
-    chord_squared = sum((lt.unit[li, k] - ot.unit[oi, k]) ** 2 for k in range(3))
+    # Coordinates as contiguous rows: gathering from a row is faster than from a column.
+    lu, ou = np.ascontiguousarray(lt.unit.T), np.ascontiguousarray(ot.unit.T)
+    chord_squared = sum((lu[k][li] - ou[k][oi]) ** 2 for k in range(3))
     return great_circle_km_from_chord(chord_squared)
 
 
 def _transport(
-    problem: ProduceProblem,
+    problem: ProduceColumns,
     tables: Tables,
     lane: tuple[BoolArray, IntArray],
     road_km: FloatArray,
@@ -243,13 +290,19 @@ def _transport(
     """Fen per kg and days in transit: estimated from road km unless a lane overrides them."""
     config = problem.transport
     # Rounded up; the 1e-6 keeps float noise (1.3 × 1000 km = 1300.0000000000002) from adding a fen.
-    cost = np.ceil(road_km * (config.rate_fen_per_tonne_km / 1000) - 1e-6).astype(np.int64)
-    transit = np.ceil(road_km / config.speed_km_per_day - 1e-9).astype(np.int64)
+    cost = _ceil(road_km * (config.rate_fen_per_tonne_km / 1000), 1e-6)
+    transit = _ceil(road_km / config.speed_km_per_day, 1e-9)
     found, where = lane
     if found.any():
         cost[found] = tables.lanes.cost[where[found]]
         transit[found] = tables.lanes.transit[where[found]]
-    return np.maximum(cost, 0), np.maximum(transit, 0)
+    return np.maximum(cost, 0, out=cost), np.maximum(transit, 0, out=transit)
+
+
+def _ceil(values: FloatArray, tolerance: float) -> IntArray:
+    """⌈values − tolerance⌉ as integers, computed in place (values is a temporary)."""
+    values -= tolerance
+    return np.ceil(values, out=values).astype(np.int64)
 
 
 def _lane_limits(

@@ -2,53 +2,48 @@
 
 A dense listings × orders screen costs memory in proportion to their product (100,000 × 1,000
 is 10^8 pairs); past a size, only the k orders nearest to each listing are screened. Nearness
-is the chord between unit vectors, which orders pairs exactly as great-circle distance does.
+is the chord between unit vectors, which orders pairs exactly as great-circle distance does; a
+k-d tree of each product's orders finds them (100,000 listings × 30 in a fraction of a second,
+where scoring every pair took seconds).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
-
 import numpy as np
 import numpy.typing as npt
+from scipy.spatial import cKDTree
 
 from matcher.solvers.common.geo import unit_vectors
-from matcher.solvers.produce.problem import Listing, Order
+from matcher.solvers.produce.columns import ProduceColumns
 
 IndexArray = npt.NDArray[np.int64]
 DENSE_LIMIT = 5_000_000  # listing × order pairs screened densely before switching to k-nearest
 DEFAULT_K = 30
-BLOCK_PAIRS = 4_000_000  # pairs per distance block: bounds memory to ~32 MB of floats
 
 
-def needs_candidates(listings: Sequence[Listing], orders: Sequence[Order]) -> bool:
-    return len(listings) * len(orders) > DENSE_LIMIT
+def needs_candidates(problem: ProduceColumns) -> bool:
+    return len(problem.listings) * len(problem.orders) > DENSE_LIMIT
 
 
-def nearest_orders(
-    listings: Sequence[Listing], orders: Sequence[Order], k: int = DEFAULT_K
-) -> tuple[IndexArray, IndexArray]:
-    """(listing index, order index) pairs: each listing with its k nearest same-product orders."""
-    by_product: dict[str, list[int]] = defaultdict(list)
-    for j, order in enumerate(orders):
-        by_product[order.product].append(j)
-    order_units = unit_vectors([o.lat for o in orders], [o.lng for o in orders])
-    listing_units = unit_vectors([x.lat for x in listings], [x.lng for x in listings])
-    pairs_l: list[IndexArray] = []
-    pairs_o: list[IndexArray] = []
-    listings_of: dict[str, list[int]] = defaultdict(list)
-    for i, listing in enumerate(listings):
-        listings_of[listing.product].append(i)
-    for product, rows in listings_of.items():
-        cols = np.asarray(by_product.get(product, []), np.int64)
-        if cols.size:
-            li, oi = _nearest(listing_units, np.asarray(rows, np.int64), order_units, cols, k)
-            pairs_l.append(li)
-            pairs_o.append(oi)
-    if not pairs_l:
+def nearest_orders(problem: ProduceColumns, k: int = DEFAULT_K) -> tuple[IndexArray, IndexArray]:
+    """(listing index, order index) pairs: each listing with its k nearest same-product orders,
+    sorted by listing, then order."""
+    ls, os_ = problem.listings, problem.orders
+    listing_units = unit_vectors(ls.lat, ls.lng).reshape(-1, 3)
+    order_units = unit_vectors(os_.lat, os_.lng).reshape(-1, 3)
+    pairs: list[IndexArray] = []
+    for product in range(len(problem.products)):
+        rows = np.flatnonzero(ls.product == product)
+        cols = np.flatnonzero(os_.product == product)
+        if rows.size and cols.size:
+            pairs.append(_nearest(listing_units, rows, order_units, cols, k))
+    if not pairs:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return np.concatenate(pairs_l), np.concatenate(pairs_o)
+    m = max(len(os_), 1)
+    keys = np.concatenate(pairs)
+    if len(pairs) > 1:  # listings of several products interleave; one product's are in order
+        keys = np.sort(keys)  # distinct: a listing has one product
+    return keys // m, keys % m
 
 
 def _nearest(
@@ -57,20 +52,14 @@ def _nearest(
     ou: npt.NDArray[np.float64],
     cols: IndexArray,
     k: int,
-) -> tuple[IndexArray, IndexArray]:
-    """k nearest of `cols` for each of `rows`, block by block of rows."""
+) -> IndexArray:
+    """Keys (listing × orders + order) of the k nearest of ``cols`` for each of ``rows``, in
+    order."""
+    m = ou.shape[0]
     take = min(k, cols.size)
-    block = max(1, BLOCK_PAIRS // cols.size)
-    out_l, out_o = [], []
-    targets = ou[cols]
-    for start in range(0, rows.size, block):
-        chunk = rows[start : start + block]
-        # Squared chord = 2 - 2 cos(angle): the largest dot product is the nearest order.
-        dots = lu[chunk] @ targets.T
-        if take < cols.size:
-            best = np.argpartition(-dots, take - 1, axis=1)[:, :take]
-        else:
-            best = np.broadcast_to(np.arange(cols.size), (chunk.size, cols.size))
-        out_l.append(np.repeat(chunk, take))
-        out_o.append(cols[best].reshape(-1))
-    return np.concatenate(out_l), np.concatenate(out_o)
+    if take == cols.size:  # every order of the product
+        return np.asarray(rows[:, None] * m + cols[None, :], np.int64).reshape(-1)
+    tree = cKDTree(ou[cols])
+    _, best = tree.query(lu[rows], k=take, workers=-1)
+    nearest = np.sort(cols[np.asarray(best, np.int64).reshape(rows.size, take)], axis=1)
+    return np.asarray(rows[:, None] * m + nearest, np.int64).reshape(-1)

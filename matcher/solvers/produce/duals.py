@@ -39,8 +39,10 @@ class Duals:
     w_min: IntArray  # per order; -INF = unbounded below (forced orders only)
     w_max: IntArray  # per order; INF = unbounded above (e.g. a full order nobody supplies)
 
-    def shadow(self) -> list[int | None]:
-        return [None if w <= -INF else int(w) for w in self.w_min]
+    def shadow(self) -> tuple[IntArray, BoolArray]:
+        """Each order's shadow price, and whether it has one (-INF: none)."""
+        has = self.w_min > -INF
+        return np.where(has, self.w_min, 0), has
 
     def listing_potentials(
         self, arcs: Arcs, net: Network, weight: IntArray, use: BoolArray
@@ -146,12 +148,12 @@ def would_sell_floor(
     use: BoolArray,
     *,
     compete_blocked: bool = True,
-) -> list[int | None]:
+) -> IntArray:
     """Per fully unsold listing: the highest floor at which selling it is (tied) optimal.
 
     Over its usable arcs and its floor-blocked pairs j, with net = price − transport:
     min(net + bonus − w_max_j, net). At a lower floor every optimal allocation sells it; at
-    a higher one none needs to. None for listings that sell, or would not even at floor 0.
+    a higher one none needs to. -1 for listings that sell, or would not even at floor 0.
     Without ``compete_blocked`` (POVERTY_FIRST, where a new arc also moves stage 1) a
     blocked pair counts at the floor that opens it, net.
     """
@@ -170,4 +172,4 @@ def would_sell_floor(
             np.minimum(bnet[ok] + listing_bonus[bl[ok]] - duals.w_max[bo[ok]], bnet[ok]),
         )
     np.maximum.at(best, bl, bnet)
-    return [int(b) if s == 0 and b >= 0 else None for s, b in zip(sold, best, strict=True)]
+    return np.where((sold == 0) & (best >= 0), best, -1).astype(np.int64)

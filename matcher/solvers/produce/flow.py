@@ -35,9 +35,10 @@ class FlowSolution:
     """An optimal flow of the network relaxation with its explanations."""
 
     flow: IntArray  # kg per arc
-    shadow_fen: list[int | None]  # per order: value of one more kg of its maximum
-    shadow_poor_bp: list[int] | None  # POVERTY_FIRST: priority kg (× 10,000) of one more kg
-    would_sell: list[int | None]  # per listing (fully unsold ones), see would_sell_floor
+    shadow_fen: IntArray  # per order: value of one more kg of its maximum ...
+    has_shadow: BoolArray  # ... where it has one (a forced order has none)
+    shadow_poor_bp: IntArray | None  # POVERTY_FIRST: priority kg (× 10,000) of one more kg
+    would_sell: IntArray  # per listing (fully unsold ones; else -1), see would_sell_floor
 
 
 def max_value_flow(arcs: Arcs, net: Network, weight: IntArray, use: BoolArray) -> IntArray:
@@ -106,7 +107,7 @@ def solve_flow(
         flow = max_value_flow(arcs, plain, weight, everything)
         duals = order_duals(arcs, plain, weight, flow, everything)
         sell = would_sell_floor(arcs, screening, flow, duals, lt.bonus, everything)
-        return FlowSolution(flow, duals.shadow(), None, sell)
+        return FlowSolution(flow, *duals.shadow(), None, sell)
     return _poverty_first(arcs, screening, tables, plain)
 
 
@@ -129,8 +130,5 @@ def _poverty_first(
     sell = would_sell_floor(
         arcs, screening, flow, duals2, no_bonus, admissible, compete_blocked=False
     )
-    shadow = [
-        None if forced else fen
-        for fen, forced in zip(duals2.shadow(), face.forced_orders, strict=True)
-    ]
-    return FlowSolution(flow, shadow, [int(w) for w in duals1.w_min], sell)
+    fen, has = duals2.shadow()
+    return FlowSolution(flow, fen, has & ~face.forced_orders, duals1.w_min.copy(), sell)

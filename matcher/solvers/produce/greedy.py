@@ -13,6 +13,7 @@ import numpy.typing as npt
 
 from matcher.solvers.common.solving import SolveStatus, Timings
 from matcher.solvers.produce.arcs import Arcs, build_arcs
+from matcher.solvers.produce.columns import ProduceColumns, as_columns
 from matcher.solvers.produce.model import repair
 from matcher.solvers.produce.problem import ProduceProblem
 from matcher.solvers.produce.result import ProduceResult, Solution, arc_bonus, assemble
@@ -21,8 +22,9 @@ from matcher.solvers.produce.tables import Tables
 IntArray = npt.NDArray[np.int64]
 
 
-def greedy(problem: ProduceProblem) -> ProduceResult:
+def greedy(problem: ProduceProblem | ProduceColumns) -> ProduceResult:
     """The first-come-first-served allocation, as a FEASIBLE result without bound or prices."""
+    problem = as_columns(problem)
     timings = Timings()
     with timings.measure("build"):
         arcs, screening, tables = build_arcs(problem)
@@ -34,13 +36,14 @@ def greedy(problem: ProduceProblem) -> ProduceResult:
     return assemble(problem, (arcs, screening, tables), solution, timings)
 
 
-def first_come_first_served(problem: ProduceProblem, arcs: Arcs, tables: Tables) -> IntArray:
+def first_come_first_served(problem: ProduceColumns, arcs: Arcs, tables: Tables) -> IntArray:
     """Kg per arc when each listing in turn fills its best-paying orders."""
-    arrival = sorted(
-        range(len(problem.listings)),
-        key=lambda i: (problem.listings[i].available_from, problem.listings[i].id),
-    )
-    rank = np.empty(len(problem.listings), np.int64)
+    ls = problem.listings
+    by_id = np.argsort(np.array(ls.id, dtype=str), kind="stable")
+    id_rank = np.empty(len(ls), np.int64)
+    id_rank[by_id] = np.arange(len(ls))
+    arrival = np.lexsort((id_rank, ls.available_from))  # available_from, then id
+    rank = np.empty(len(ls), np.int64)
     rank[arrival] = np.arange(len(arrival))
     net = arcs.price - arcs.transport
     seq = np.lexsort((arcs.order, -net, rank[arcs.listing]))

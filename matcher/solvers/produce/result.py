@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
 
 import numpy as np
 import numpy.typing as npt
@@ -11,11 +12,13 @@ import numpy.typing as npt
 from matcher.solvers.common.fairness import gini
 from matcher.solvers.common.solving import Objective, SolveStatus, Timings, relative_gap
 from matcher.solvers.produce.arcs import Arcs, Screening
+from matcher.solvers.produce.columns import Columns, ProduceColumns
 from matcher.solvers.produce.flow import FlowSolution
-from matcher.solvers.produce.problem import ProduceProblem
 from matcher.solvers.produce.tables import SHARE_SCALE, Tables
 
 IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
 
 
 class UnsoldReason(enum.Enum):
@@ -108,16 +111,112 @@ class ProduceResult:
     bound: int | None
     gap: float | None
     timings: Timings
-    allocations: tuple[Allocation, ...]
+    allocation_columns: AllocationColumns
     kpis: ProduceKpis
-    unsold: tuple[UnsoldListing, ...]
-    orders: tuple[OrderOutcome, ...]
+    unsold_columns: UnsoldColumns
+    order_columns: OutcomeColumns
     method: str  # "min_cost_flow", "cp_sat" or "greedy"
     prices_from_relaxation: bool
     # POVERTY_FIRST: upper bound on priority kg (= kpis.priority_kg_sold once proven). The
     # objective, bound and gap above are the value stage's, given the priority kg reached.
     priority_kg_bound: float | None = None
     arcs: int = 0  # candidate lanes left after the hard compatibility filters
+
+    @property
+    def allocations(self) -> tuple[Allocation, ...]:
+        return self.allocation_columns.rows()
+
+    @property
+    def unsold(self) -> tuple[UnsoldListing, ...]:
+        return self.unsold_columns.rows()
+
+    @property
+    def orders(self) -> tuple[OrderOutcome, ...]:
+        return self.order_columns.rows()
+
+
+@dataclass(frozen=True, eq=False)
+class AllocationColumns(Columns):
+    """The allocations as columns (what travels back from a solver process), by listing, then
+    order; ``listing`` and ``order`` index the problem's, whose ids are ``listing_ids`` and
+    ``order_ids``."""
+
+    listing_ids: Sequence[str]
+    order_ids: Sequence[str]
+    listing: IntArray
+    order: IntArray
+    kg: IntArray
+    price: IntArray
+    transport: IntArray
+    floor: IntArray
+    bonus: IntArray
+    trucks: IntArray
+    fixed_cost: IntArray
+    total: IntArray
+    road_km: FloatArray
+    transit_days: IntArray
+
+    def rows(self) -> tuple[Allocation, ...]:
+        values = [getattr(self, f).tolist() for f in _ALLOCATION_VALUES]
+        lids, oids = self.listing_ids, self.order_ids
+        return tuple(
+            Allocation(lids[i], oids[j], *row)
+            for i, j, *row in zip(self.listing.tolist(), self.order.tolist(), *values, strict=True)
+        )
+
+
+# AllocationColumns' value columns, in Allocation's order after its ids
+_ALLOCATION_VALUES = [f.name for f in fields(AllocationColumns)][4:]
+REASONS = tuple(UnsoldReason)
+NO_FLOOR = -1  # would_sell_at_floor_fen: None
+
+
+@dataclass(frozen=True, eq=False)
+class UnsoldColumns(Columns):
+    """Listings with unsold kilograms, as columns; ``reason`` indexes ``REASONS``."""
+
+    listing_ids: Sequence[str]
+    listing: IntArray
+    unsold_kg: IntArray
+    reason: IntArray
+    would_sell_at_floor_fen: IntArray  # NO_FLOOR for None
+
+    def rows(self) -> tuple[UnsoldListing, ...]:
+        ids = self.listing_ids
+        return tuple(
+            UnsoldListing(ids[i], kg, REASONS[r], None if f == NO_FLOOR else f)
+            for i, kg, r, f in zip(
+                self.listing.tolist(),
+                self.unsold_kg.tolist(),
+                self.reason.tolist(),
+                self.would_sell_at_floor_fen.tolist(),
+                strict=True,
+            )
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class OutcomeColumns(Columns):
+    """Every order's fill and shadow prices, as columns (see ``OrderOutcome``)."""
+
+    order_ids: Sequence[str]
+    filled_kg: IntArray
+    shadow_price_fen: IntArray
+    has_shadow_price: BoolArray
+    shadow_priority_kg: FloatArray | None
+
+    def rows(self) -> tuple[OrderOutcome, ...]:
+        fen = [
+            int(f) if has else None
+            for f, has in zip(self.shadow_price_fen, self.has_shadow_price, strict=True)
+        ]
+        poor = self.shadow_priority_kg
+        return tuple(
+            OrderOutcome(
+                order_id, int(self.filled_kg[j]), fen[j], None if poor is None else float(poor[j])
+            )
+            for j, order_id in enumerate(self.order_ids)
+        )
 
 
 @dataclass(frozen=True)
@@ -149,7 +248,7 @@ def objective_value(
 
 
 def assemble(
-    problem: ProduceProblem,
+    problem: ProduceColumns,
     parts: tuple[Arcs, Screening, Tables],
     solution: Solution,
     timings: Timings,
@@ -163,10 +262,10 @@ def assemble(
         bound=bound,
         gap=None if bound is None else relative_gap(objective, bound),
         timings=timings,
-        allocations=_allocations(problem, arcs, tables, solution),
+        allocation_columns=_allocations(problem, arcs, tables, solution),
         kpis=_kpis(arcs, tables, solution.flow),
-        unsold=_unsold(problem, parts, solution),
-        orders=_orders(problem, arcs, solution),
+        unsold_columns=_unsold(problem, parts, solution),
+        order_columns=_orders(problem, arcs, solution),
         method=solution.method,
         prices_from_relaxation=solution.prices_from_relaxation,
         priority_kg_bound=(
@@ -177,34 +276,29 @@ def assemble(
 
 
 def _allocations(
-    problem: ProduceProblem, arcs: Arcs, tables: Tables, solution: Solution
-) -> tuple[Allocation, ...]:
+    problem: ProduceColumns, arcs: Arcs, tables: Tables, solution: Solution
+) -> AllocationColumns:
     used = np.flatnonzero(solution.flow > 0)
     used = used[np.lexsort((arcs.order[used], arcs.listing[used]))]
     bonus = arc_bonus(problem.objective, arcs, tables)
     fixed = arcs.fixed_cost * solution.trucks
     total = (arcs.margin + bonus) * solution.flow - fixed
-    # Plain Python lists first: building thousands of records from numpy scalars is 5× slower.
-    columns = [
-        [problem.listings[i].id for i in arcs.listing[used].tolist()],
-        [problem.orders[j].id for j in arcs.order[used].tolist()],
-        *(
-            column[used].tolist()
-            for column in (
-                solution.flow,
-                arcs.price,
-                arcs.transport,
-                arcs.floor,
-                bonus,
-                solution.trucks,
-                fixed,
-                total,
-                arcs.road_km,
-                arcs.transit_days,
-            )
-        ),
-    ]
-    return tuple(Allocation(*row) for row in zip(*columns, strict=True))
+    return AllocationColumns(
+        listing_ids=problem.listings.id,
+        order_ids=problem.orders.id,
+        listing=arcs.listing[used],
+        order=arcs.order[used],
+        kg=solution.flow[used],
+        price=arcs.price[used],
+        transport=arcs.transport[used],
+        floor=arcs.floor[used],
+        bonus=bonus[used],
+        trucks=solution.trucks[used],
+        fixed_cost=fixed[used],
+        total=total[used],
+        road_km=arcs.road_km[used],
+        transit_days=arcs.transit_days[used],
+    )
 
 
 def _kpis(arcs: Arcs, tables: Tables, flow: IntArray) -> ProduceKpis:
@@ -224,41 +318,47 @@ def _kpis(arcs: Arcs, tables: Tables, flow: IntArray) -> ProduceKpis:
 
 
 def _unsold(
-    problem: ProduceProblem, parts: tuple[Arcs, Screening, Tables], solution: Solution
-) -> tuple[UnsoldListing, ...]:
+    problem: ProduceColumns, parts: tuple[Arcs, Screening, Tables], solution: Solution
+) -> UnsoldColumns:
     arcs, screening, tables = parts
     n = len(problem.listings)
     sold = np.bincount(arcs.listing, solution.flow, n).astype(np.int64)
     has_arc = np.bincount(arcs.listing, minlength=n) > 0
     left = tables.listings.quantity - sold
-    sell = solution.prices.would_sell if solution.prices else [None] * n
-    out = []
-    for i in np.flatnonzero(left > 0):
-        if not screening.has_compatible[i]:
-            reason = UnsoldReason.NO_COMPATIBLE_ORDER
-        elif not screening.has_priced[i]:
-            reason = UnsoldReason.FLOOR_ABOVE_NET_PRICE
-        elif not has_arc[i]:
-            reason = UnsoldReason.BEYOND_SHELF_LIFE_OR_DISTANCE
-        else:
-            reason = UnsoldReason.OUTBID
-        floor = sell[i] if sold[i] == 0 else None
-        out.append(UnsoldListing(problem.listings[i].id, int(left[i]), reason, floor))
-    return tuple(out)
+    where = np.flatnonzero(left > 0)
+    reason = np.select(
+        [
+            ~screening.has_compatible[where],
+            ~screening.has_priced[where],
+            ~has_arc[where],
+        ],
+        [
+            REASONS.index(UnsoldReason.NO_COMPATIBLE_ORDER),
+            REASONS.index(UnsoldReason.FLOOR_ABOVE_NET_PRICE),
+            REASONS.index(UnsoldReason.BEYOND_SHELF_LIFE_OR_DISTANCE),
+        ],
+        REASONS.index(UnsoldReason.OUTBID),
+    ).astype(np.int64)
+    floor = np.full(where.size, NO_FLOOR, np.int64)
+    if solution.prices is not None:
+        sell = solution.prices.would_sell[where]
+        floor = np.where(sold[where] == 0, sell, NO_FLOOR)
+    return UnsoldColumns(problem.listings.id, where, left[where], reason, floor)
 
 
-def _orders(problem: ProduceProblem, arcs: Arcs, solution: Solution) -> tuple[OrderOutcome, ...]:
+def _orders(problem: ProduceColumns, arcs: Arcs, solution: Solution) -> OutcomeColumns:
     m = len(problem.orders)
     filled = np.bincount(arcs.order, solution.flow, m).astype(np.int64)
     prices = solution.prices
-    fen = prices.shadow_fen if prices else [None] * m
-    poor = prices.shadow_poor_bp if prices else None
-    return tuple(
-        OrderOutcome(
-            order.id,
-            int(filled[j]),
-            fen[j],
-            None if poor is None else poor[j] / SHARE_SCALE,
+    if prices is None:
+        return OutcomeColumns(
+            problem.orders.id, filled, np.zeros(m, np.int64), np.zeros(m, np.bool_), None
         )
-        for j, order in enumerate(problem.orders)
+    poor = prices.shadow_poor_bp
+    return OutcomeColumns(
+        problem.orders.id,
+        filled,
+        prices.shadow_fen,
+        prices.has_shadow,
+        None if poor is None else poor / SHARE_SCALE,
     )

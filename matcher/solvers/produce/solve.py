@@ -18,11 +18,10 @@ import numpy as np
 
 from matcher.solvers.common.solving import Objective, SolveParams, SolveStatus, Timings
 from matcher.solvers.produce.arcs import build_arcs
+from matcher.solvers.produce.columns import ProduceColumns, as_columns
 from matcher.solvers.produce.flow import solve_flow
 from matcher.solvers.produce.model import needs_exact
-from matcher.solvers.produce.problem import (
-    ProduceProblem,
-)
+from matcher.solvers.produce.problem import ProduceProblem
 from matcher.solvers.produce.result import (
     ProduceResult,
     Solution,
@@ -36,8 +35,11 @@ __all__ = ["solve"]
 DEFAULT_PARAMS = SolveParams()
 
 
-def solve(problem: ProduceProblem, params: SolveParams = DEFAULT_PARAMS) -> ProduceResult:
+def solve(
+    problem: ProduceProblem | ProduceColumns, params: SolveParams = DEFAULT_PARAMS
+) -> ProduceResult:
     """The best allocation for ``problem.objective``; never raises for running out of time."""
+    problem = as_columns(problem)
     timings = Timings()
     started = time.perf_counter()
     with timings.measure("build"):

@@ -1,7 +1,7 @@
 """Column tables of a produce problem: one numpy array per attribute of listings, orders, lanes.
 
-Built once per solve with one Python pass over listings and orders (never over pairs); the
-arc builder then gathers from these arrays.
+Built once per solve from the problem's columns (no Python loop over listings, orders or
+pairs); the arc builder then gathers from these arrays.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import numpy as np
 import numpy.typing as npt
 
 from matcher.solvers.common.geo import unit_vectors
+from matcher.solvers.produce.columns import ProduceColumns
 from matcher.solvers.produce.problem import (
     PRIORITY_CLASSES,
-    Listing,
     PovertyBonus,
-    ProduceProblem,
+    Shares,
 )
 
 IntArray = npt.NDArray[np.int64]
@@ -83,97 +83,69 @@ class Tables:
         return keys[where] == pair_keys, where
 
 
-def share_weighted_bonus(listing: Listing, bonus: PovertyBonus) -> int:
-    """Fen per kg of poverty bonus for a listing, weighted by its producer's shares."""
-    return math.floor(math.fsum(f * bonus.per_kg(c) for c, f in listing.shares) + 0.5)
+def shares_bonus(shares: Shares, bonus: PovertyBonus) -> int:
+    """Fen per kg of poverty bonus for a producer with these shares, share-weighted."""
+    return math.floor(math.fsum(f * bonus.per_kg(c) for c, f in shares) + 0.5)
 
 
-def priority_share_bp(listing: Listing) -> int:
-    """The impoverished + at-risk share of a listing's producer, in basis points."""
-    share = math.fsum(f for c, f in listing.shares if c in PRIORITY_CLASSES)
+def shares_priority_bp(shares: Shares) -> int:
+    """The impoverished + at-risk share of a producer with these shares, in basis points."""
+    share = math.fsum(f for c, f in shares if c in PRIORITY_CLASSES)
     return math.floor(share * SHARE_SCALE + 0.5)
 
 
-def build_tables(problem: ProduceProblem) -> Tables:
-    products: dict[str, int] = {}
-    grades: dict[str, int] = {}
-    for listing in problem.listings:
-        products.setdefault(listing.product, len(products))
-        grades.setdefault(listing.grade, len(grades))
-    for order in problem.orders:
-        products.setdefault(order.product, len(products))
+def build_tables(problem: ProduceColumns) -> Tables:
     return Tables(
-        _listing_table(problem, products, grades),
-        _order_table(problem, products, grades),
+        _listing_table(problem),
+        _order_table(problem),
         _lane_table(problem),
-        len(products),
+        len(problem.products),
     )
 
 
-def _ints(values: list[int]) -> IntArray:
-    return np.array(values, dtype=np.int64).reshape(-1)
-
-
-def _floats(values: list[float]) -> FloatArray:
-    return np.array(values, dtype=np.float64).reshape(-1)
-
-
-def _listing_table(
-    problem: ProduceProblem, products: dict[str, int], grades: dict[str, int]
-) -> ListingTable:
+def _listing_table(problem: ProduceColumns) -> ListingTable:
     ls = problem.listings
-    today = problem.today.toordinal()
     # Most producers share one of a few share vectors (a household is one class at 1.0).
-    distinct = {x.shares: x for x in ls}.values()
-    bonus_of = {x.shares: share_weighted_bonus(x, problem.bonus) for x in distinct}
-    poor_of = {x.shares: priority_share_bp(x) for x in distinct}
+    kinds = problem.share_kinds
+    bonus_of = np.array([shares_bonus(k, problem.bonus) for k in kinds] or [0], np.int64)
+    poor_of = np.array([shares_priority_bp(k) for k in kinds] or [0], np.int64)
     return ListingTable(
-        quantity=_ints([x.quantity_kg for x in ls]),
-        floor=_ints([x.floor_price_fen for x in ls]),
-        shelf_life=_ints([x.shelf_life_days for x in ls]),
-        departure=_ints([max(today, x.available_from.toordinal()) for x in ls]),
-        until=_ints([x.available_until.toordinal() for x in ls]),
-        product=_ints([products[x.product] for x in ls]),
-        grade=_ints([grades[x.grade] for x in ls]),
-        unit=unit_vectors(_floats([x.lat for x in ls]), _floats([x.lng for x in ls])),
-        bonus=_ints([bonus_of[x.shares] for x in ls]),
-        poor_bp=_ints([poor_of[x.shares] for x in ls]),
+        quantity=ls.quantity,
+        floor=ls.floor,
+        shelf_life=ls.shelf_life,
+        departure=np.maximum(ls.available_from, problem.today),
+        until=ls.available_until,
+        product=ls.product,
+        grade=ls.grade,
+        unit=unit_vectors(ls.lat, ls.lng).reshape(-1, 3),
+        bonus=bonus_of[ls.shares],
+        poor_bp=poor_of[ls.shares],
     )
 
 
-def _order_table(
-    problem: ProduceProblem, products: dict[str, int], grades: dict[str, int]
-) -> OrderTable:
+def _order_table(problem: ProduceColumns) -> OrderTable:
     os_ = problem.orders
-    accepts = np.zeros((len(os_), max(len(grades), 1)), np.bool_)
-    for j, order in enumerate(os_):
-        # Grades no listing has can never match, so they need no column.
-        accepts[j, [grades[g] for g in order.accepted_grades if g in grades]] = True
     return OrderTable(
-        min_q=_ints([x.min_quantity_kg for x in os_]),
-        max_q=_ints([x.max_quantity_kg for x in os_]),
-        price=_ints([x.price_fen for x in os_]),
-        deliver_by=_ints([x.deliver_by.toordinal() for x in os_]),
-        max_km=_floats([math.inf if x.max_distance_km is None else x.max_distance_km for x in os_]),
-        product=_ints([products[x.product] for x in os_]),
-        accepts=accepts,
-        unit=unit_vectors(_floats([x.lat for x in os_]), _floats([x.lng for x in os_])),
+        min_q=os_.min_q,
+        max_q=os_.max_q,
+        price=os_.price,
+        deliver_by=os_.deliver_by,
+        max_km=os_.max_km,
+        product=os_.product,
+        accepts=os_.accepts,
+        unit=unit_vectors(os_.lat, os_.lng).reshape(-1, 3),
     )
 
 
-def _lane_table(problem: ProduceProblem) -> LaneTable:
-    l_index = {x.id: i for i, x in enumerate(problem.listings)}
-    o_index = {x.id: j for j, x in enumerate(problem.orders)}
-    m = max(len(problem.orders), 1)
-    items = list(problem.transport.lanes.items())
-    keys = _ints([l_index[lid] * m + o_index[oid] for (lid, oid), _ in items])
+def _lane_table(problem: ProduceColumns) -> LaneTable:
+    lanes = problem.lanes
+    keys = lanes.listing * max(len(problem.orders), 1) + lanes.order
     order = np.argsort(keys, kind="stable")
-    lanes = [lane for _, lane in items]
     return LaneTable(
         keys=keys[order],
-        cost=_ints([x.cost_fen_per_kg for x in lanes])[order],
-        transit=_ints([x.transit_days for x in lanes])[order],
-        min_lot=_ints([x.min_lot_kg for x in lanes])[order],
-        fixed_cost=_ints([x.fixed_cost_fen for x in lanes])[order],
-        truck_capacity=_ints([x.truck_capacity_kg or 0 for x in lanes])[order],
+        cost=lanes.cost[order],
+        transit=lanes.transit[order],
+        min_lot=lanes.min_lot[order],
+        fixed_cost=lanes.fixed_cost[order],
+        truck_capacity=lanes.truck_capacity[order],
     )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 import time
 
+import grpc
 import pytest
 
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
@@ -108,3 +110,27 @@ def test_cancel_stops_a_running_solve_and_the_server_keeps_answering(matcher, re
     assert cancelled.state == mpb.CANCELLED
     caller.join(30)
     assert answer["run"].state == mpb.CANCELLED
+
+
+def test_a_caller_that_goes_away_cancels_its_run(matcher):
+    """The caller's wait is a coroutine on the server's loop (server/loop.py): when the caller
+    cancels its call, the solve is cancelled and the run ends CANCELLED, not left RUNNING."""
+    request = mpb.MatchProduceRequest(
+        inline=hard_problem(3), parameters=mpb.SolveParameters(time_limit_s=60), run_id="leave-me"
+    )
+    call = matcher.MatchProduce.future(request, timeout=90)
+    state = None
+    for _ in range(400):
+        with contextlib.suppress(grpc.RpcError):  # not created yet
+            state = matcher.GetMatchRun(mpb.GetMatchRunRequest(id="leave-me")).state
+        if state == mpb.RUNNING:
+            break
+        time.sleep(0.05)
+    assert state == mpb.RUNNING
+    call.cancel()
+    for _ in range(600):
+        state = matcher.GetMatchRun(mpb.GetMatchRunRequest(id="leave-me")).state
+        if state != mpb.RUNNING:
+            break
+        time.sleep(0.05)
+    assert state == mpb.CANCELLED

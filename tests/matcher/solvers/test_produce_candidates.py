@@ -8,7 +8,7 @@ import numpy as np
 
 from matcher.service.jobs import ProduceJob, sparsified
 from matcher.solvers.common.geo import great_circle_km
-from matcher.solvers.produce import ProduceProblem
+from matcher.solvers.produce import ProduceProblem, as_columns
 from matcher.solvers.produce.candidates import nearest_orders
 from tests.matcher.solvers.test_produce_factories import TODAY, listing, order
 
@@ -37,24 +37,41 @@ def scattered(seed: int, n_listings: int, n_orders: int):
     return listings, orders
 
 
+def nearest(listings, orders, k):
+    problem = ProduceProblem(listings=tuple(listings), orders=tuple(orders), today=TODAY)
+    return nearest_orders(as_columns(problem), k=k)
+
+
 def test_each_listing_gets_its_k_nearest_same_product_orders():
     """The pairs are exactly each listing's k nearest orders of its product (brute force)."""
-    listings, orders = scattered(7, 40, 25)
-    li, oi = nearest_orders(listings, orders, k=4)
-    got: dict[int, set[int]] = {}
-    for i, j in zip(li.tolist(), oi.tolist(), strict=True):
-        got.setdefault(i, set()).add(j)
-    for i, x in enumerate(listings):
-        same = [j for j, o in enumerate(orders) if o.product == x.product]
-        km = {j: float(great_circle_km(x.lat, x.lng, orders[j].lat, orders[j].lng)) for j in same}
-        expected = set(sorted(same, key=km.__getitem__)[:4])
-        assert got.get(i, set()) == expected
+    for seed, n, m, k in [(7, 40, 25, 4), (11, 600, 300, 30)]:
+        listings, orders = scattered(seed, n, m)
+        li, oi = nearest(listings, orders, k)
+        got: dict[int, set[int]] = {}
+        for i, j in zip(li.tolist(), oi.tolist(), strict=True):
+            got.setdefault(i, set()).add(j)
+        for i, x in enumerate(listings):
+            same = [j for j, o in enumerate(orders) if o.product == x.product]
+            km = {
+                j: float(great_circle_km(x.lat, x.lng, orders[j].lat, orders[j].lng)) for j in same
+            }
+            expected = set(sorted(same, key=km.__getitem__)[:k])
+            assert got.get(i, set()) == expected
+
+
+def test_pairs_come_sorted_by_listing_then_order():
+    """The arc builder takes the pairs as they come when they are sorted and distinct."""
+    listings, orders = scattered(2, 300, 90)
+    li, oi = nearest(listings, orders, 7)
+    keys = li * len(orders) + oi
+    assert (np.diff(keys) > 0).all()
+    assert len(keys) == 300 * 7
 
 
 def test_fewer_orders_than_k_gives_all_of_them():
     """With k above the number of same-product orders, every such order is a candidate."""
     listings, orders = scattered(3, 5, 6)
-    li, oi = nearest_orders(listings, orders, k=50)
+    li, oi = nearest(listings, orders, 50)
     pairs = set(zip(li.tolist(), oi.tolist(), strict=True))
     expected = {
         (i, j)
@@ -68,7 +85,9 @@ def test_fewer_orders_than_k_gives_all_of_them():
 def test_small_problems_stay_dense_unless_asked():
     """A small job keeps every pair; asking for k nearest restricts it."""
     listings, orders = scattered(5, 10, 8)
-    problem = ProduceProblem(listings=tuple(listings), orders=tuple(orders), today=TODAY)
+    problem = as_columns(
+        ProduceProblem(listings=tuple(listings), orders=tuple(orders), today=TODAY)
+    )
     assert sparsified(ProduceJob(problem)).candidates is None
     li, oi = sparsified(ProduceJob(problem, orders_per_listing=2)).candidates
     assert np.bincount(li, minlength=10).max() <= 2

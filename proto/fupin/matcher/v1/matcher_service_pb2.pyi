@@ -6,6 +6,7 @@ isort:skip_file
 from collections import abc as _abc
 from fupin.matcher.v1 import cadres_pb2 as _cadres_pb2
 from fupin.registry.v1 import resources_pb2 as _resources_pb2
+from fupin.registry.v1 import season_service_pb2 as _season_service_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
@@ -1261,6 +1262,7 @@ class QuickSourceRequest(_message.Message):
     ORDER_FIELD_NUMBER: _builtins.int
     MAX_RESULTS_FIELD_NUMBER: _builtins.int
     TODAY_FIELD_NUMBER: _builtins.int
+    HOLD_FIELD_NUMBER: _builtins.int
     max_results: _builtins.int
     """default 10, maximum 100"""
     today: _builtins.str
@@ -1269,20 +1271,55 @@ class QuickSourceRequest(_message.Message):
     def order(self) -> Global___InlineOrder:
         """id is optional here"""
 
+    @_builtins.property
+    def hold(self) -> Global___HoldOptions:
+        """set: hold the suggested kilograms (QuickSource)"""
+
     def __init__(
         self,
         *,
         order: Global___InlineOrder | None = ...,
         max_results: _builtins.int = ...,
         today: _builtins.str = ...,
+        hold: Global___HoldOptions | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["order", b"order"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["hold", b"hold", "order", b"order"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_results", b"max_results", "order", b"order", "today", b"today"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hold", b"hold", "max_results", b"max_results", "order", b"order", "today", b"today"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___QuickSourceRequest: _TypeAlias = QuickSourceRequest  # noqa: Y015
+
+@_typing.final
+class HoldOptions(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MINUTES_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    minutes: _builtins.int
+    """0: 10; at most 30"""
+    request_id: _builtins.str
+    """a retry answers the same hold"""
+    order_id: _builtins.str
+    """A registry order of the caller's buyer that the confirmation fills; empty: it creates
+    one from `order` (a platform key only: the order's buyer is the key's).
+    """
+    def __init__(
+        self,
+        *,
+        minutes: _builtins.int = ...,
+        request_id: _builtins.str = ...,
+        order_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["minutes", b"minutes", "order_id", b"order_id", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HoldOptions: _TypeAlias = HoldOptions  # noqa: Y015
 
 @_typing.final
 class QuickSourceCandidate(_message.Message):
@@ -1333,16 +1370,22 @@ class QuickSourceResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     CANDIDATES_FIELD_NUMBER: _builtins.int
+    HOLD_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def candidates(self) -> _containers.RepeatedCompositeFieldContainer[Global___QuickSourceCandidate]: ...
+    @_builtins.property
+    def hold(self) -> _season_service_pb2.Hold:
+        """set when the request asked for one"""
+
     def __init__(
         self,
         *,
         candidates: _abc.Iterable[Global___QuickSourceCandidate] | None = ...,
+        hold: _season_service_pb2.Hold | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["hold", b"hold"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["candidates", b"candidates"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["candidates", b"candidates", "hold", b"hold"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

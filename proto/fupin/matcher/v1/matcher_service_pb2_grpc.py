@@ -242,8 +242,14 @@ class MatcherServiceServicer:
     def QuickSource(self, request, context):
         """Quick sourcing for an e-commerce checkout: the best open listings for one incoming order,
         from current registry data, ranked by value per kg (price - transport - floor + poverty
-        bonus), enough to cover the order's quantity. Reads only; nothing is reserved.
-        Errors: INVALID_ARGUMENT.
+        bonus), enough to cover the order's quantity. Without `hold` it reads only; nothing is
+        reserved. With `hold`, the suggested kilograms are held for hold.minutes (default 10, at
+        most 30): what is still free of each candidate when the hold is taken (the registry
+        re-checks under its locks; `hold.listings` says what was held), counted as taken by every
+        produce run and QuickSource until fupin.registry.v1.SeasonService.ConfirmHold or
+        ReleaseHold, or expiry; idempotent by hold.request_id (a retry answers the same hold).
+        Errors: INVALID_ARGUMENT; NOT_FOUND (hold.order_id not the caller's buyer's); ABORTED
+        when none of the candidates has a kilogram left to hold (source again).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

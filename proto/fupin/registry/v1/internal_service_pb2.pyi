@@ -1620,3 +1620,169 @@ class CommitCadresResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CommitCadresResponse: _TypeAlias = CommitCadresResponse  # noqa: Y015
+
+@_typing.final
+class HeldKg(_message.Message):
+    """registry.runs.data.HeldKg"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LISTING_ID_FIELD_NUMBER: _builtins.int
+    KG_FIELD_NUMBER: _builtins.int
+    listing_id: _builtins.str
+    kg: _builtins.int
+    def __init__(
+        self,
+        *,
+        listing_id: _builtins.str = ...,
+        kg: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kg", b"kg", "listing_id", b"listing_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HeldKg: _TypeAlias = HeldKg  # noqa: Y015
+
+@_typing.final
+class HoldTerms(_message.Message):
+    """registry.runs.data.HoldTerms"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PRODUCT_FIELD_NUMBER: _builtins.int
+    ACCEPTED_GRADES_FIELD_NUMBER: _builtins.int
+    PRICE_FEN_FIELD_NUMBER: _builtins.int
+    DELIVER_BY_FIELD_NUMBER: _builtins.int
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    product: _builtins.str
+    price_fen: _builtins.int
+    deliver_by: _builtins.str
+    order_id: _builtins.str
+    @_builtins.property
+    def accepted_grades(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        product: _builtins.str = ...,
+        accepted_grades: _abc.Iterable[_builtins.str] | None = ...,
+        price_fen: _builtins.int = ...,
+        deliver_by: _builtins.str = ...,
+        order_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted_grades", b"accepted_grades", "deliver_by", b"deliver_by", "order_id", b"order_id", "price_fen", b"price_fen", "product", b"product"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HoldTerms: _TypeAlias = HoldTerms  # noqa: Y015
+
+@_typing.final
+class HoldRecord(_message.Message):
+    """registry.runs.data.HoldRecord"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    BUYER_ID_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    KG_FIELD_NUMBER: _builtins.int
+    ITEMS_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    buyer_id: _builtins.str
+    state: _builtins.int
+    """fupin.registry.v1.HoldState"""
+    kg: _builtins.int
+    order_id: _builtins.str
+    run_id: _builtins.str
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___HeldKg]: ...
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        buyer_id: _builtins.str = ...,
+        state: _builtins.int = ...,
+        kg: _builtins.int = ...,
+        items: _abc.Iterable[Global___HeldKg] | None = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        order_id: _builtins.str = ...,
+        run_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "expire_time", b"expire_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["buyer_id", b"buyer_id", "create_time", b"create_time", "expire_time", b"expire_time", "id", b"id", "items", b"items", "kg", b"kg", "order_id", b"order_id", "run_id", b"run_id", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HoldRecord: _TypeAlias = HoldRecord  # noqa: Y015
+
+@_typing.final
+class HoldListingsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEMS_FIELD_NUMBER: _builtins.int
+    TERMS_FIELD_NUMBER: _builtins.int
+    MINUTES_FIELD_NUMBER: _builtins.int
+    READER_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    FINGERPRINT_FIELD_NUMBER: _builtins.int
+    minutes: _builtins.int
+    request_id: _builtins.str
+    fingerprint: _builtins.str
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___HeldKg]: ...
+    @_builtins.property
+    def terms(self) -> Global___HoldTerms: ...
+    @_builtins.property
+    def reader(self) -> Global___Principal:
+        """the caller: a platform holds for its buyer"""
+
+    def __init__(
+        self,
+        *,
+        items: _abc.Iterable[Global___HeldKg] | None = ...,
+        terms: Global___HoldTerms | None = ...,
+        minutes: _builtins.int = ...,
+        reader: Global___Principal | None = ...,
+        request_id: _builtins.str = ...,
+        fingerprint: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["reader", b"reader", "terms", b"terms"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["fingerprint", b"fingerprint", "items", b"items", "minutes", b"minutes", "reader", b"reader", "request_id", b"request_id", "terms", b"terms"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HoldListingsRequest: _TypeAlias = HoldListingsRequest  # noqa: Y015
+
+@_typing.final
+class HoldListingsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOLD_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def hold(self) -> Global___HoldRecord: ...
+    def __init__(
+        self,
+        *,
+        hold: Global___HoldRecord | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["hold", b"hold"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hold", b"hold"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HoldListingsResponse: _TypeAlias = HoldListingsResponse  # noqa: Y015

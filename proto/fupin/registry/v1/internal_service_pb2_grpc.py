@@ -100,6 +100,11 @@ class MatcherStoreServiceStub:
                 request_serializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.DiscardRunRequest.SerializeToString,
                 response_deserializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.DiscardRunResponse.FromString,
                 _registered_method=True)
+        self.HoldListings = channel.unary_unary(
+                '/fupin.registry.v1.MatcherStoreService/HoldListings',
+                request_serializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.HoldListingsRequest.SerializeToString,
+                response_deserializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.HoldListingsResponse.FromString,
+                _registered_method=True)
         self.AidInputs = channel.unary_unary(
                 '/fupin.registry.v1.MatcherStoreService/AidInputs',
                 request_serializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.AidInputsRequest.SerializeToString,
@@ -222,6 +227,15 @@ class MatcherStoreServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def HoldListings(self, request, context):
+        """Holds what is still free of each item's kilograms for a checkout (registry/season/
+        holds.py); idempotent by request_id. ABORTED when none is left; NOT_FOUND naming
+        hold.order_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def AidInputs(self, request, context):
         """Aid runs (registry/runs/aid.py).
         The programmes asked for, every household of the region and the (household, programme)
@@ -329,6 +343,11 @@ def add_MatcherStoreServiceServicer_to_server(servicer, server):
                     servicer.DiscardRun,
                     request_deserializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.DiscardRunRequest.FromString,
                     response_serializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.DiscardRunResponse.SerializeToString,
+            ),
+            'HoldListings': grpc.unary_unary_rpc_method_handler(
+                    servicer.HoldListings,
+                    request_deserializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.HoldListingsRequest.FromString,
+                    response_serializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.HoldListingsResponse.SerializeToString,
             ),
             'AidInputs': grpc.unary_unary_rpc_method_handler(
                     servicer.AidInputs,
@@ -630,6 +649,33 @@ class MatcherStoreService:
             '/fupin.registry.v1.MatcherStoreService/DiscardRun',
             fupin_dot_registry_dot_v1_dot_internal__service__pb2.DiscardRunRequest.SerializeToString,
             fupin_dot_registry_dot_v1_dot_internal__service__pb2.DiscardRunResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def HoldListings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fupin.registry.v1.MatcherStoreService/HoldListings',
+            fupin_dot_registry_dot_v1_dot_internal__service__pb2.HoldListingsRequest.SerializeToString,
+            fupin_dot_registry_dot_v1_dot_internal__service__pb2.HoldListingsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -71,6 +71,11 @@ class MatcherStoreServiceStub:
     CommitProduce: _grpc.UnaryUnaryMultiCallable[_internal_service_pb2.CommitProduceRequest, _internal_service_pb2.CommitProduceResponse]
     """Applies a PROPOSED produce run, all or nothing; idempotent by request_id."""
     DiscardRun: _grpc.UnaryUnaryMultiCallable[_internal_service_pb2.DiscardRunRequest, _internal_service_pb2.DiscardRunResponse]
+    HoldListings: _grpc.UnaryUnaryMultiCallable[_internal_service_pb2.HoldListingsRequest, _internal_service_pb2.HoldListingsResponse]
+    """Holds what is still free of each item's kilograms for a checkout (registry/season/
+    holds.py); idempotent by request_id. ABORTED when none is left; NOT_FOUND naming
+    hold.order_id.
+    """
     AidInputs: _grpc.UnaryUnaryMultiCallable[_internal_service_pb2.AidInputsRequest, _internal_service_pb2.AidInputsResponse]
     """Aid runs (registry/runs/aid.py).
     The programmes asked for, every household of the region and the (household, programme)
@@ -146,6 +151,11 @@ class MatcherStoreServiceAsyncStub(MatcherStoreServiceStub):
     CommitProduce: _aio.UnaryUnaryMultiCallable[_internal_service_pb2.CommitProduceRequest, _internal_service_pb2.CommitProduceResponse]  # type: ignore[assignment]
     """Applies a PROPOSED produce run, all or nothing; idempotent by request_id."""
     DiscardRun: _aio.UnaryUnaryMultiCallable[_internal_service_pb2.DiscardRunRequest, _internal_service_pb2.DiscardRunResponse]  # type: ignore[assignment]
+    HoldListings: _aio.UnaryUnaryMultiCallable[_internal_service_pb2.HoldListingsRequest, _internal_service_pb2.HoldListingsResponse]  # type: ignore[assignment]
+    """Holds what is still free of each item's kilograms for a checkout (registry/season/
+    holds.py); idempotent by request_id. ABORTED when none is left; NOT_FOUND naming
+    hold.order_id.
+    """
     AidInputs: _aio.UnaryUnaryMultiCallable[_internal_service_pb2.AidInputsRequest, _internal_service_pb2.AidInputsResponse]  # type: ignore[assignment]
     """Aid runs (registry/runs/aid.py).
     The programmes asked for, every household of the region and the (household, programme)
@@ -272,6 +282,17 @@ class MatcherStoreServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _internal_service_pb2.DiscardRunRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_internal_service_pb2.DiscardRunResponse, _abc.Awaitable[_internal_service_pb2.DiscardRunResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def HoldListings(
+        self,
+        request: _internal_service_pb2.HoldListingsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_internal_service_pb2.HoldListingsResponse, _abc.Awaitable[_internal_service_pb2.HoldListingsResponse]]:
+        """Holds what is still free of each item's kilograms for a checkout (registry/season/
+        holds.py); idempotent by request_id. ABORTED when none is left; NOT_FOUND naming
+        hold.order_id.
+        """
 
     @_abc_1.abstractmethod
     def AidInputs(

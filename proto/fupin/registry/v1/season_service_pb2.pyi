@@ -132,6 +132,51 @@ REJECT_LATE: RejectReason.ValueType  # 3
 """arrived after the order's deliver-by date"""
 Global___RejectReason: _TypeAlias = RejectReason  # noqa: Y015
 
+class _HoldState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _HoldStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_HoldState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    HOLD_STATE_UNSPECIFIED: _HoldState.ValueType  # 0
+    HOLD_HELD: _HoldState.ValueType  # 1
+    HOLD_CONFIRMED: _HoldState.ValueType  # 2
+    HOLD_RELEASED: _HoldState.ValueType  # 3
+    HOLD_EXPIRED: _HoldState.ValueType  # 4
+
+class HoldState(_HoldState, metaclass=_HoldStateEnumTypeWrapper): ...
+
+HOLD_STATE_UNSPECIFIED: HoldState.ValueType  # 0
+HOLD_HELD: HoldState.ValueType  # 1
+HOLD_CONFIRMED: HoldState.ValueType  # 2
+HOLD_RELEASED: HoldState.ValueType  # 3
+HOLD_EXPIRED: HoldState.ValueType  # 4
+Global___HoldState: _TypeAlias = HoldState  # noqa: Y015
+
+class _DividendRule:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DividendRuleEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DividendRule.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DIVIDEND_RULE_UNSPECIFIED: _DividendRule.ValueType  # 0
+    """BY_SHARES"""
+    BY_SHARES: _DividendRule.ValueType  # 1
+    """by share_permille"""
+    PER_DELIVERED_KG: _DividendRule.ValueType  # 2
+    """by the kilograms each delivered (RecordDeliveries)"""
+
+class DividendRule(_DividendRule, metaclass=_DividendRuleEnumTypeWrapper):
+    """How a cooperative splits a payout among its members."""
+
+DIVIDEND_RULE_UNSPECIFIED: DividendRule.ValueType  # 0
+"""BY_SHARES"""
+BY_SHARES: DividendRule.ValueType  # 1
+"""by share_permille"""
+PER_DELIVERED_KG: DividendRule.ValueType  # 2
+"""by the kilograms each delivered (RecordDeliveries)"""
+Global___DividendRule: _TypeAlias = DividendRule  # noqa: Y015
+
 @_typing.final
 class GrantKey(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
@@ -708,6 +753,180 @@ class RecordPaymentRequest(_message.Message):
 Global___RecordPaymentRequest: _TypeAlias = RecordPaymentRequest  # noqa: Y015
 
 @_typing.final
+class HeldListing(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LISTING_ID_FIELD_NUMBER: _builtins.int
+    KG_FIELD_NUMBER: _builtins.int
+    listing_id: _builtins.str
+    kg: _builtins.int
+    def __init__(
+        self,
+        *,
+        listing_id: _builtins.str = ...,
+        kg: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kg", b"kg", "listing_id", b"listing_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HeldListing: _TypeAlias = HeldListing  # noqa: Y015
+
+@_typing.final
+class Hold(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    BUYER_ID_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    KG_FIELD_NUMBER: _builtins.int
+    LISTINGS_FIELD_NUMBER: _builtins.int
+    EXPIRE_TIME_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    ORDER_ID_FIELD_NUMBER: _builtins.int
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    buyer_id: _builtins.str
+    state: Global___HoldState.ValueType
+    kg: _builtins.int
+    """the sum of the listings' kilograms"""
+    order_id: _builtins.str
+    """the order it fills: named when holding, or made by the confirmation"""
+    run_id: _builtins.str
+    """HOLD_CONFIRMED: the committed checkout run holding its shipments"""
+    @_builtins.property
+    def listings(self) -> _containers.RepeatedCompositeFieldContainer[Global___HeldListing]: ...
+    @_builtins.property
+    def expire_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        buyer_id: _builtins.str = ...,
+        state: Global___HoldState.ValueType = ...,
+        kg: _builtins.int = ...,
+        listings: _abc.Iterable[Global___HeldListing] | None = ...,
+        expire_time: _timestamp_pb2.Timestamp | None = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        order_id: _builtins.str = ...,
+        run_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "expire_time", b"expire_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["buyer_id", b"buyer_id", "create_time", b"create_time", "expire_time", b"expire_time", "id", b"id", "kg", b"kg", "listings", b"listings", "order_id", b"order_id", "run_id", b"run_id", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Hold: _TypeAlias = Hold  # noqa: Y015
+
+@_typing.final
+class GetHoldRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetHoldRequest: _TypeAlias = GetHoldRequest  # noqa: Y015
+
+@_typing.final
+class ListHoldsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATE_FIELD_NUMBER: _builtins.int
+    state: Global___HoldState.ValueType
+    """0: every state"""
+    def __init__(
+        self,
+        *,
+        state: Global___HoldState.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListHoldsRequest: _TypeAlias = ListHoldsRequest  # noqa: Y015
+
+@_typing.final
+class ListHoldsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOLDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def holds(self) -> _containers.RepeatedCompositeFieldContainer[Global___Hold]: ...
+    def __init__(
+        self,
+        *,
+        holds: _abc.Iterable[Global___Hold] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["holds", b"holds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListHoldsResponse: _TypeAlias = ListHoldsResponse  # noqa: Y015
+
+@_typing.final
+class ConfirmHoldRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    request_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConfirmHoldRequest: _TypeAlias = ConfirmHoldRequest  # noqa: Y015
+
+@_typing.final
+class ReleaseHoldRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    request_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReleaseHoldRequest: _TypeAlias = ReleaseHoldRequest  # noqa: Y015
+
+@_typing.final
 class PayDividendsRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -716,6 +935,7 @@ class PayDividendsRequest(_message.Message):
     REFERENCE_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     PAID_ON_FIELD_NUMBER: _builtins.int
+    RULE_FIELD_NUMBER: _builtins.int
     producer_id: _builtins.str
     """a cooperative"""
     amount_fen: _builtins.int
@@ -724,6 +944,7 @@ class PayDividendsRequest(_message.Message):
     request_id: _builtins.str
     paid_on: _builtins.str
     """YYYY-MM-DD, the members' income year; empty: today"""
+    rule: Global___DividendRule.ValueType
     def __init__(
         self,
         *,
@@ -732,10 +953,11 @@ class PayDividendsRequest(_message.Message):
         reference: _builtins.str = ...,
         request_id: _builtins.str = ...,
         paid_on: _builtins.str = ...,
+        rule: Global___DividendRule.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_fen", b"amount_fen", "paid_on", b"paid_on", "producer_id", b"producer_id", "reference", b"reference", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_fen", b"amount_fen", "paid_on", b"paid_on", "producer_id", b"producer_id", "reference", b"reference", "request_id", b"request_id", "rule", b"rule"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -749,10 +971,13 @@ class Dividend(_message.Message):
     HOUSEHOLD_ID_FIELD_NUMBER: _builtins.int
     SHARE_PERMILLE_FIELD_NUMBER: _builtins.int
     AMOUNT_FEN_FIELD_NUMBER: _builtins.int
+    DELIVERED_KG_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     household_id: _builtins.str
     share_permille: _builtins.int
     amount_fen: _builtins.int
+    delivered_kg: _builtins.int
+    """the member's kilograms delivered into the cooperative's listings"""
     def __init__(
         self,
         *,
@@ -760,14 +985,91 @@ class Dividend(_message.Message):
         household_id: _builtins.str = ...,
         share_permille: _builtins.int = ...,
         amount_fen: _builtins.int = ...,
+        delivered_kg: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_fen", b"amount_fen", "household_id", b"household_id", "id", b"id", "share_permille", b"share_permille"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_fen", b"amount_fen", "delivered_kg", b"delivered_kg", "household_id", b"household_id", "id", b"id", "share_permille", b"share_permille"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Dividend: _TypeAlias = Dividend  # noqa: Y015
+
+@_typing.final
+class MemberDelivery(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOUSEHOLD_ID_FIELD_NUMBER: _builtins.int
+    KG_FIELD_NUMBER: _builtins.int
+    household_id: _builtins.str
+    kg: _builtins.int
+    """> 0"""
+    def __init__(
+        self,
+        *,
+        household_id: _builtins.str = ...,
+        kg: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["household_id", b"household_id", "kg", b"kg"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MemberDelivery: _TypeAlias = MemberDelivery  # noqa: Y015
+
+@_typing.final
+class RecordDeliveriesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LISTING_ID_FIELD_NUMBER: _builtins.int
+    DELIVERIES_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    listing_id: _builtins.str
+    request_id: _builtins.str
+    @_builtins.property
+    def deliveries(self) -> _containers.RepeatedCompositeFieldContainer[Global___MemberDelivery]:
+        """at most 10,000; empty: none recorded"""
+
+    def __init__(
+        self,
+        *,
+        listing_id: _builtins.str = ...,
+        deliveries: _abc.Iterable[Global___MemberDelivery] | None = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deliveries", b"deliveries", "listing_id", b"listing_id", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordDeliveriesRequest: _TypeAlias = RecordDeliveriesRequest  # noqa: Y015
+
+@_typing.final
+class Deliveries(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LISTING_ID_FIELD_NUMBER: _builtins.int
+    DELIVERIES_FIELD_NUMBER: _builtins.int
+    listing_id: _builtins.str
+    @_builtins.property
+    def deliveries(self) -> _containers.RepeatedCompositeFieldContainer[Global___MemberDelivery]:
+        """in household id order"""
+
+    def __init__(
+        self,
+        *,
+        listing_id: _builtins.str = ...,
+        deliveries: _abc.Iterable[Global___MemberDelivery] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deliveries", b"deliveries", "listing_id", b"listing_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Deliveries: _TypeAlias = Deliveries  # noqa: Y015
 
 @_typing.final
 class PayDividendsResponse(_message.Message):

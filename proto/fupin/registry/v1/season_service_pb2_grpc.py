@@ -85,6 +85,26 @@ class SeasonServiceStub:
                 request_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.CancelShipmentRequest.SerializeToString,
                 response_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.Shipment.FromString,
                 _registered_method=True)
+        self.GetHold = channel.unary_unary(
+                '/fupin.registry.v1.SeasonService/GetHold',
+                request_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.GetHoldRequest.SerializeToString,
+                response_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.Hold.FromString,
+                _registered_method=True)
+        self.ListHolds = channel.unary_unary(
+                '/fupin.registry.v1.SeasonService/ListHolds',
+                request_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.ListHoldsRequest.SerializeToString,
+                response_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.ListHoldsResponse.FromString,
+                _registered_method=True)
+        self.ConfirmHold = channel.unary_unary(
+                '/fupin.registry.v1.SeasonService/ConfirmHold',
+                request_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.ConfirmHoldRequest.SerializeToString,
+                response_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.Hold.FromString,
+                _registered_method=True)
+        self.ReleaseHold = channel.unary_unary(
+                '/fupin.registry.v1.SeasonService/ReleaseHold',
+                request_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.ReleaseHoldRequest.SerializeToString,
+                response_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.Hold.FromString,
+                _registered_method=True)
         self.RecordPayment = channel.unary_unary(
                 '/fupin.registry.v1.SeasonService/RecordPayment',
                 request_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.RecordPaymentRequest.SerializeToString,
@@ -94,6 +114,11 @@ class SeasonServiceStub:
                 '/fupin.registry.v1.SeasonService/PayDividends',
                 request_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.PayDividendsRequest.SerializeToString,
                 response_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.PayDividendsResponse.FromString,
+                _registered_method=True)
+        self.RecordDeliveries = channel.unary_unary(
+                '/fupin.registry.v1.SeasonService/RecordDeliveries',
+                request_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.RecordDeliveriesRequest.SerializeToString,
+                response_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.Deliveries.FromString,
                 _registered_method=True)
         self.GetProducerAccount = channel.unary_unary(
                 '/fupin.registry.v1.SeasonService/GetProducerAccount',
@@ -205,6 +230,45 @@ class SeasonServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetHold(self, request, context):
+        """Checkout holds (fupin.matcher.v1.MatcherService.QuickSource with `hold` makes them): the
+        held kilograms count in their listings' reserved_kg, so produce runs and QuickSource see
+        them as taken, until the hold is confirmed, released or expires (expire_time; expired
+        holds give their kilograms back by themselves: swept before open supply or holds are
+        read). Only the platform that made a hold sees it, confirms it or releases it (another
+        caller's hold is NOT_FOUND; an admin sees all). States: HOLD_HELD -> HOLD_CONFIRMED,
+        HOLD_RELEASED or HOLD_EXPIRED; a step out of this order is FAILED_PRECONDITION naming the
+        state. request_id as for shipments.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListHolds(self, request, context):
+        """The caller's holds, newest first (at most 1,000), optionally of one state.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ConfirmHold(self, request, context):
+        """HOLD_HELD -> HOLD_CONFIRMED: a COMMITTED produce run of the buyer (run_id) with one
+        shipment per held listing (SHIPMENT_COMMITTED), filling the hold's order (order_id named
+        when holding) or a new order with the checkout's terms; ledger: PRODUCE_COMMIT per listing.
+        Errors: FAILED_PRECONDITION unless HOLD_HELD, or when the hold has expired (its kilograms
+        are returned); ABORTED when the named order has no room left for the held kilograms.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReleaseHold(self, request, context):
+        """HOLD_HELD -> HOLD_RELEASED: the kilograms return to their listings. Errors as ConfirmHold.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def RecordPayment(self, request, context):
         """The buyer paid for a received shipment: the payment is kept (amount, date, reference),
         added to the shipment's paid_fen and written to the ledger (PAYMENT). A household
@@ -223,6 +287,21 @@ class SeasonServiceServicer:
         entry (DIVIDEND) naming the household and added to its income (re-scored likewise). Errors: INVALID_ARGUMENT naming amount_fen when it
         is above what the cooperative has been paid and not yet paid out; FAILED_PRECONDITION when
         the producer is not a cooperative with members; nothing is stored when refused.
+        With rule PER_DELIVERED_KG the split is by the kilograms each member delivered into the
+        cooperative's listings (RecordDeliveries; members who delivered none get nothing), and
+        FAILED_PRECONDITION when none are on file.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordDeliveries(self, request, context):
+        """A cooperative records how many kilograms each member household delivered into one of its
+        listings (the weights of a payout PER_DELIVERED_KG), replacing what was recorded for it.
+        Errors: INVALID_ARGUMENT naming deliveries[i].household_id (not a member, or twice),
+        deliveries[i].kg (not positive) or deliveries (adding up to more than the listing's
+        quantity_kg), nothing stored; NOT_FOUND (listing_id outside the caller's scope);
+        FAILED_PRECONDITION when the listing's producer is not a cooperative.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -339,6 +418,26 @@ def add_SeasonServiceServicer_to_server(servicer, server):
                     request_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.CancelShipmentRequest.FromString,
                     response_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.Shipment.SerializeToString,
             ),
+            'GetHold': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetHold,
+                    request_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.GetHoldRequest.FromString,
+                    response_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.Hold.SerializeToString,
+            ),
+            'ListHolds': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListHolds,
+                    request_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.ListHoldsRequest.FromString,
+                    response_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.ListHoldsResponse.SerializeToString,
+            ),
+            'ConfirmHold': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConfirmHold,
+                    request_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.ConfirmHoldRequest.FromString,
+                    response_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.Hold.SerializeToString,
+            ),
+            'ReleaseHold': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleaseHold,
+                    request_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.ReleaseHoldRequest.FromString,
+                    response_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.Hold.SerializeToString,
+            ),
             'RecordPayment': grpc.unary_unary_rpc_method_handler(
                     servicer.RecordPayment,
                     request_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.RecordPaymentRequest.FromString,
@@ -348,6 +447,11 @@ def add_SeasonServiceServicer_to_server(servicer, server):
                     servicer.PayDividends,
                     request_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.PayDividendsRequest.FromString,
                     response_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.PayDividendsResponse.SerializeToString,
+            ),
+            'RecordDeliveries': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordDeliveries,
+                    request_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.RecordDeliveriesRequest.FromString,
+                    response_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.Deliveries.SerializeToString,
             ),
             'GetProducerAccount': grpc.unary_unary_rpc_method_handler(
                     servicer.GetProducerAccount,
@@ -562,6 +666,114 @@ class SeasonService:
             _registered_method=True)
 
     @staticmethod
+    def GetHold(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fupin.registry.v1.SeasonService/GetHold',
+            fupin_dot_registry_dot_v1_dot_season__service__pb2.GetHoldRequest.SerializeToString,
+            fupin_dot_registry_dot_v1_dot_season__service__pb2.Hold.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListHolds(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fupin.registry.v1.SeasonService/ListHolds',
+            fupin_dot_registry_dot_v1_dot_season__service__pb2.ListHoldsRequest.SerializeToString,
+            fupin_dot_registry_dot_v1_dot_season__service__pb2.ListHoldsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConfirmHold(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fupin.registry.v1.SeasonService/ConfirmHold',
+            fupin_dot_registry_dot_v1_dot_season__service__pb2.ConfirmHoldRequest.SerializeToString,
+            fupin_dot_registry_dot_v1_dot_season__service__pb2.Hold.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReleaseHold(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fupin.registry.v1.SeasonService/ReleaseHold',
+            fupin_dot_registry_dot_v1_dot_season__service__pb2.ReleaseHoldRequest.SerializeToString,
+            fupin_dot_registry_dot_v1_dot_season__service__pb2.Hold.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def RecordPayment(request,
             target,
             options=(),
@@ -605,6 +817,33 @@ class SeasonService:
             '/fupin.registry.v1.SeasonService/PayDividends',
             fupin_dot_registry_dot_v1_dot_season__service__pb2.PayDividendsRequest.SerializeToString,
             fupin_dot_registry_dot_v1_dot_season__service__pb2.PayDividendsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordDeliveries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fupin.registry.v1.SeasonService/RecordDeliveries',
+            fupin_dot_registry_dot_v1_dot_season__service__pb2.RecordDeliveriesRequest.SerializeToString,
+            fupin_dot_registry_dot_v1_dot_season__service__pb2.Deliveries.FromString,
             options,
             channel_credentials,
             insecure,

@@ -76,6 +76,27 @@ class SeasonServiceStub:
     """Cancel before dispatch, with a reason: the kilograms return to the listing and the order.
     Errors: INVALID_ARGUMENT (reason), FAILED_PRECONDITION unless SHIPMENT_COMMITTED.
     """
+    GetHold: _grpc.UnaryUnaryMultiCallable[_season_service_pb2.GetHoldRequest, _season_service_pb2.Hold]
+    """Checkout holds (fupin.matcher.v1.MatcherService.QuickSource with `hold` makes them): the
+    held kilograms count in their listings' reserved_kg, so produce runs and QuickSource see
+    them as taken, until the hold is confirmed, released or expires (expire_time; expired
+    holds give their kilograms back by themselves: swept before open supply or holds are
+    read). Only the platform that made a hold sees it, confirms it or releases it (another
+    caller's hold is NOT_FOUND; an admin sees all). States: HOLD_HELD -> HOLD_CONFIRMED,
+    HOLD_RELEASED or HOLD_EXPIRED; a step out of this order is FAILED_PRECONDITION naming the
+    state. request_id as for shipments.
+    """
+    ListHolds: _grpc.UnaryUnaryMultiCallable[_season_service_pb2.ListHoldsRequest, _season_service_pb2.ListHoldsResponse]
+    """The caller's holds, newest first (at most 1,000), optionally of one state."""
+    ConfirmHold: _grpc.UnaryUnaryMultiCallable[_season_service_pb2.ConfirmHoldRequest, _season_service_pb2.Hold]
+    """HOLD_HELD -> HOLD_CONFIRMED: a COMMITTED produce run of the buyer (run_id) with one
+    shipment per held listing (SHIPMENT_COMMITTED), filling the hold's order (order_id named
+    when holding) or a new order with the checkout's terms; ledger: PRODUCE_COMMIT per listing.
+    Errors: FAILED_PRECONDITION unless HOLD_HELD, or when the hold has expired (its kilograms
+    are returned); ABORTED when the named order has no room left for the held kilograms.
+    """
+    ReleaseHold: _grpc.UnaryUnaryMultiCallable[_season_service_pb2.ReleaseHoldRequest, _season_service_pb2.Hold]
+    """HOLD_HELD -> HOLD_RELEASED: the kilograms return to their listings. Errors as ConfirmHold."""
     RecordPayment: _grpc.UnaryUnaryMultiCallable[_season_service_pb2.RecordPaymentRequest, _season_service_pb2.Shipment]
     """The buyer paid for a received shipment: the payment is kept (amount, date, reference),
     added to the shipment's paid_fen and written to the ledger (PAYMENT). A household
@@ -90,6 +111,17 @@ class SeasonServiceStub:
     entry (DIVIDEND) naming the household and added to its income (re-scored likewise). Errors: INVALID_ARGUMENT naming amount_fen when it
     is above what the cooperative has been paid and not yet paid out; FAILED_PRECONDITION when
     the producer is not a cooperative with members; nothing is stored when refused.
+    With rule PER_DELIVERED_KG the split is by the kilograms each member delivered into the
+    cooperative's listings (RecordDeliveries; members who delivered none get nothing), and
+    FAILED_PRECONDITION when none are on file.
+    """
+    RecordDeliveries: _grpc.UnaryUnaryMultiCallable[_season_service_pb2.RecordDeliveriesRequest, _season_service_pb2.Deliveries]
+    """A cooperative records how many kilograms each member household delivered into one of its
+    listings (the weights of a payout PER_DELIVERED_KG), replacing what was recorded for it.
+    Errors: INVALID_ARGUMENT naming deliveries[i].household_id (not a member, or twice),
+    deliveries[i].kg (not positive) or deliveries (adding up to more than the listing's
+    quantity_kg), nothing stored; NOT_FOUND (listing_id outside the caller's scope);
+    FAILED_PRECONDITION when the listing's producer is not a cooperative.
     """
     GetProducerAccount: _grpc.UnaryUnaryMultiCallable[_season_service_pb2.GetProducerAccountRequest, _season_service_pb2.ProducerAccount]
     """What a producer has shipped, been paid and paid out. Errors: NOT_FOUND."""
@@ -190,6 +222,27 @@ class SeasonServiceAsyncStub(SeasonServiceStub):
     """Cancel before dispatch, with a reason: the kilograms return to the listing and the order.
     Errors: INVALID_ARGUMENT (reason), FAILED_PRECONDITION unless SHIPMENT_COMMITTED.
     """
+    GetHold: _aio.UnaryUnaryMultiCallable[_season_service_pb2.GetHoldRequest, _season_service_pb2.Hold]  # type: ignore[assignment]
+    """Checkout holds (fupin.matcher.v1.MatcherService.QuickSource with `hold` makes them): the
+    held kilograms count in their listings' reserved_kg, so produce runs and QuickSource see
+    them as taken, until the hold is confirmed, released or expires (expire_time; expired
+    holds give their kilograms back by themselves: swept before open supply or holds are
+    read). Only the platform that made a hold sees it, confirms it or releases it (another
+    caller's hold is NOT_FOUND; an admin sees all). States: HOLD_HELD -> HOLD_CONFIRMED,
+    HOLD_RELEASED or HOLD_EXPIRED; a step out of this order is FAILED_PRECONDITION naming the
+    state. request_id as for shipments.
+    """
+    ListHolds: _aio.UnaryUnaryMultiCallable[_season_service_pb2.ListHoldsRequest, _season_service_pb2.ListHoldsResponse]  # type: ignore[assignment]
+    """The caller's holds, newest first (at most 1,000), optionally of one state."""
+    ConfirmHold: _aio.UnaryUnaryMultiCallable[_season_service_pb2.ConfirmHoldRequest, _season_service_pb2.Hold]  # type: ignore[assignment]
+    """HOLD_HELD -> HOLD_CONFIRMED: a COMMITTED produce run of the buyer (run_id) with one
+    shipment per held listing (SHIPMENT_COMMITTED), filling the hold's order (order_id named
+    when holding) or a new order with the checkout's terms; ledger: PRODUCE_COMMIT per listing.
+    Errors: FAILED_PRECONDITION unless HOLD_HELD, or when the hold has expired (its kilograms
+    are returned); ABORTED when the named order has no room left for the held kilograms.
+    """
+    ReleaseHold: _aio.UnaryUnaryMultiCallable[_season_service_pb2.ReleaseHoldRequest, _season_service_pb2.Hold]  # type: ignore[assignment]
+    """HOLD_HELD -> HOLD_RELEASED: the kilograms return to their listings. Errors as ConfirmHold."""
     RecordPayment: _aio.UnaryUnaryMultiCallable[_season_service_pb2.RecordPaymentRequest, _season_service_pb2.Shipment]  # type: ignore[assignment]
     """The buyer paid for a received shipment: the payment is kept (amount, date, reference),
     added to the shipment's paid_fen and written to the ledger (PAYMENT). A household
@@ -204,6 +257,17 @@ class SeasonServiceAsyncStub(SeasonServiceStub):
     entry (DIVIDEND) naming the household and added to its income (re-scored likewise). Errors: INVALID_ARGUMENT naming amount_fen when it
     is above what the cooperative has been paid and not yet paid out; FAILED_PRECONDITION when
     the producer is not a cooperative with members; nothing is stored when refused.
+    With rule PER_DELIVERED_KG the split is by the kilograms each member delivered into the
+    cooperative's listings (RecordDeliveries; members who delivered none get nothing), and
+    FAILED_PRECONDITION when none are on file.
+    """
+    RecordDeliveries: _aio.UnaryUnaryMultiCallable[_season_service_pb2.RecordDeliveriesRequest, _season_service_pb2.Deliveries]  # type: ignore[assignment]
+    """A cooperative records how many kilograms each member household delivered into one of its
+    listings (the weights of a payout PER_DELIVERED_KG), replacing what was recorded for it.
+    Errors: INVALID_ARGUMENT naming deliveries[i].household_id (not a member, or twice),
+    deliveries[i].kg (not positive) or deliveries (adding up to more than the listing's
+    quantity_kg), nothing stored; NOT_FOUND (listing_id outside the caller's scope);
+    FAILED_PRECONDITION when the listing's producer is not a cooperative.
     """
     GetProducerAccount: _aio.UnaryUnaryMultiCallable[_season_service_pb2.GetProducerAccountRequest, _season_service_pb2.ProducerAccount]  # type: ignore[assignment]
     """What a producer has shipped, been paid and paid out. Errors: NOT_FOUND."""
@@ -333,6 +397,51 @@ class SeasonServiceServicer(metaclass=_abc_1.ABCMeta):
         """
 
     @_abc_1.abstractmethod
+    def GetHold(
+        self,
+        request: _season_service_pb2.GetHoldRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_season_service_pb2.Hold, _abc.Awaitable[_season_service_pb2.Hold]]:
+        """Checkout holds (fupin.matcher.v1.MatcherService.QuickSource with `hold` makes them): the
+        held kilograms count in their listings' reserved_kg, so produce runs and QuickSource see
+        them as taken, until the hold is confirmed, released or expires (expire_time; expired
+        holds give their kilograms back by themselves: swept before open supply or holds are
+        read). Only the platform that made a hold sees it, confirms it or releases it (another
+        caller's hold is NOT_FOUND; an admin sees all). States: HOLD_HELD -> HOLD_CONFIRMED,
+        HOLD_RELEASED or HOLD_EXPIRED; a step out of this order is FAILED_PRECONDITION naming the
+        state. request_id as for shipments.
+        """
+
+    @_abc_1.abstractmethod
+    def ListHolds(
+        self,
+        request: _season_service_pb2.ListHoldsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_season_service_pb2.ListHoldsResponse, _abc.Awaitable[_season_service_pb2.ListHoldsResponse]]:
+        """The caller's holds, newest first (at most 1,000), optionally of one state."""
+
+    @_abc_1.abstractmethod
+    def ConfirmHold(
+        self,
+        request: _season_service_pb2.ConfirmHoldRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_season_service_pb2.Hold, _abc.Awaitable[_season_service_pb2.Hold]]:
+        """HOLD_HELD -> HOLD_CONFIRMED: a COMMITTED produce run of the buyer (run_id) with one
+        shipment per held listing (SHIPMENT_COMMITTED), filling the hold's order (order_id named
+        when holding) or a new order with the checkout's terms; ledger: PRODUCE_COMMIT per listing.
+        Errors: FAILED_PRECONDITION unless HOLD_HELD, or when the hold has expired (its kilograms
+        are returned); ABORTED when the named order has no room left for the held kilograms.
+        """
+
+    @_abc_1.abstractmethod
+    def ReleaseHold(
+        self,
+        request: _season_service_pb2.ReleaseHoldRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_season_service_pb2.Hold, _abc.Awaitable[_season_service_pb2.Hold]]:
+        """HOLD_HELD -> HOLD_RELEASED: the kilograms return to their listings. Errors as ConfirmHold."""
+
+    @_abc_1.abstractmethod
     def RecordPayment(
         self,
         request: _season_service_pb2.RecordPaymentRequest,
@@ -357,6 +466,23 @@ class SeasonServiceServicer(metaclass=_abc_1.ABCMeta):
         entry (DIVIDEND) naming the household and added to its income (re-scored likewise). Errors: INVALID_ARGUMENT naming amount_fen when it
         is above what the cooperative has been paid and not yet paid out; FAILED_PRECONDITION when
         the producer is not a cooperative with members; nothing is stored when refused.
+        With rule PER_DELIVERED_KG the split is by the kilograms each member delivered into the
+        cooperative's listings (RecordDeliveries; members who delivered none get nothing), and
+        FAILED_PRECONDITION when none are on file.
+        """
+
+    @_abc_1.abstractmethod
+    def RecordDeliveries(
+        self,
+        request: _season_service_pb2.RecordDeliveriesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_season_service_pb2.Deliveries, _abc.Awaitable[_season_service_pb2.Deliveries]]:
+        """A cooperative records how many kilograms each member household delivered into one of its
+        listings (the weights of a payout PER_DELIVERED_KG), replacing what was recorded for it.
+        Errors: INVALID_ARGUMENT naming deliveries[i].household_id (not a member, or twice),
+        deliveries[i].kg (not positive) or deliveries (adding up to more than the listing's
+        quantity_kg), nothing stored; NOT_FOUND (listing_id outside the caller's scope);
+        FAILED_PRECONDITION when the listing's producer is not a cooperative.
         """
 
     @_abc_1.abstractmethod
