@@ -69,6 +69,11 @@ PATTERNS: tuple[str, ...] = (
     N_("must be an administrative code prefix"),
     N_("must be 0 (every season) or from {low} to {high}"),
     N_("is required: a year from {low} to {high}"),
+    # registry/reports/servicer.py: a report's years and area
+    N_("must be 2000-2100 (0: the default)"),
+    N_("must not be after to_year"),
+    N_("a report spans at most {years} years"),
+    N_("is not a report area"),
     N_("must not be before available_from"),
     N_("at least one grade is required"),
     N_("at least one status is required"),

@@ -25,6 +25,7 @@ from registry.access.keys import bootstrap_admin
 from registry.access.users import Credentials
 from registry.cadrework import servicer as cadre_work_service
 from registry.ledger import servicer as ledger_service
+from registry.reports import servicer as report_service
 from registry.resources import query
 from registry.resources import servicer as service
 from registry.resources.scoring import ScoringConfig
@@ -151,6 +152,7 @@ def create_server(settings: Settings, *, address: str | None = None) -> Running:
             ),
             season_service.add_to_server(store, server, overdue_days=settings.aid_overdue_days),
             cadre_work_service.add_to_server(store, server),
+            report_service.add_to_server(store, server),
             grpc_source.add_to_server(source, server),
         ]
         check = probe.database_check(engine)

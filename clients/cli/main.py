@@ -12,17 +12,14 @@
     fupin match produce --product P --today YYYY-MM-DD [--region CODE] [--commit]
     fupin runs list|get|commit|discard|cancel [RUN_ID]
     fupin aid allocate|ledger|verify|spending|chart|export (see clients/cli/aid.py)
-    fupin shipments list|get|dispatch|receive|cancel|pay (clients/cli/season/shipments.py)
-    fupin dividends pay PRODUCER_ID, fupin account PRODUCER_ID (clients/cli/season/shipments.py)
-    fupin grants disburse|sign|clawback|delivery (clients/cli/season/grants.py)
-    fupin statement producer|buyer|villages …   the users' views (clients/cli/season/statements.py)
-    fupin hold list|get|confirm|release (clients/cli/season/holds.py)
+    fupin shipments|dividends|account|grants|statement|hold …   the season (clients/cli/season/)
     fupin cadres assign|contract [--region CODE] [--commit]
     fupin keys create|list|revoke …, fupin audit
     fupin onboard cooperative|platform FIELD=VALUE … (a producer or buyer and its key)
     fupin quick-source ORDER_ID --today YYYY-MM-DD   the best open listings for one order
     fupin outcomes [--run RUN_ID]   what became of each listing (buyer, price, pickup; or why not)
     fupin users create|list|disable|reset-password … (clients/cli/users.py)
+    fupin report status|exits|income|aid|cadres|all … (clients/reports/command.py)
     fupin web [--address HOST:PORT] [--target HOST:PORT]   the web console (web/)
     fupin health [--service NAME]
 
@@ -71,6 +68,7 @@ from clients.errors import CsvFormatError, FupinClientError, UsageError
 from clients.i18n import N_, _
 from clients.names import Names
 from clients.progress import Progress
+from clients.reports import command as cli_reports
 
 if TYPE_CHECKING:
     from server.settings import Settings
@@ -199,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_cases.add_commands(commands, client)
     cli_resurvey.add_command(commands, client)
     cli_risk.add_commands(commands, client)
+    cli_reports.add_commands(commands, client)
     cli_keys.add_commands(commands, client)
     cli_onboard.add_command(commands, client)
     cli_outcomes.add_command(commands, client)

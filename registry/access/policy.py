@@ -68,6 +68,7 @@ _S = "/fupin.registry.v1.MatcherStoreService/"
 _Y = "/fupin.registry.v1.YearService/"
 _E = "/fupin.registry.v1.SeasonService/"
 _W = "/fupin.registry.v1.CadreWorkService/"
+_P = "/fupin.registry.v1.ReportService/"
 
 # fmt: off
 POLICY: Mapping[str, frozenset[Role]] = MappingProxyType({
@@ -215,6 +216,11 @@ POLICY: Mapping[str, frozenset[Role]] = MappingProxyType({
     f"{_W}AssessCadres": frozenset({ADMIN, OFFICE, AUDITOR}),
     f"{_W}RecallCadre": frozenset({ADMIN, OFFICE}),
     f"{_W}ListRecalls": frozenset({ADMIN, OFFICE, AUDITOR}),
+    # Reports: counts and sums over the key's region (registry/reports/servicer.py).
+    **{
+        f"{_P}{name}": frozenset({ADMIN, OFFICE, AUDITOR})
+        for name in ("StatusReport", "ExitReport", "IncomeReport", "AidReport", "CadreReport")
+    },
     # Internal: a matcher apart from the registry reads and writes through these with its own
     # (admin) key.
     **{

@@ -199,14 +199,15 @@ def spending_totals(
         household_id, amount, code, filed = row[1], row[2], row[3], row[4]
         villages[code].add(household_id, amount)
         counties[code[:6]].add(household_id, amount)
-        shares = _split(amount, sorted(filed) or [NO_CAUSE])
+        shares = split_amount(amount, sorted(filed) or [NO_CAUSE])
         for cause, share in shares:
             causes[cause].add(household_id, share)
         total += amount
     return Totals(dict(villages), dict(counties), dict(causes), total)
 
 
-def _split(amount: int, causes: list[int]) -> list[tuple[int, int]]:
+def split_amount(amount: int, causes: list[int]) -> list[tuple[int, int]]:
+    """amount split evenly among causes, the remainder of the division to the first."""
     share, rest = divmod(amount, len(causes))
     return [(c, share + (rest if i == 0 else 0)) for i, c in enumerate(causes)]
 

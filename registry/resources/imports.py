@@ -151,7 +151,7 @@ class _Import:
             if request_id:
                 self.earlier = session.get(models.IdempotencyKey, request_id)
             self.dialect = session.get_bind().dialect.name
-            self.driver_stamp = _driver_time(session, self.stamp)
+            self.driver_stamp = driver_time(session, self.stamp)
         start, self.count = self.count, self.count + len(rows)
         self._note(rows, start)
         if self.repeats or self.earlier is not None or self.unknown or self.conflict:
@@ -320,7 +320,7 @@ def _counties(session: Session, village_ids: Iterable[str]) -> dict[str, str]:
     return counties
 
 
-def _driver_time(session: Session, stamp: datetime) -> Any:
+def driver_time(session: Session, stamp: datetime) -> Any:
     """A time as SQLAlchemy hands it to the driver (SQLite stores its own text form), or on
     PostgreSQL as psycopg writes it (str of an aware datetime): rendered once per batch."""
     dialect = session.get_bind().dialect

@@ -17,15 +17,17 @@ from typing import Any
 from sqlalchemy import bindparam, select, text, update
 from sqlmodel import Session, col
 
+from registry import db
 from registry.access.policy import Principal
 from registry.errors import FieldViolation, InvalidArgument
 from registry.resources import hooks, models
-from registry.resources.bulk import QUERY_CHUNK, _copy_format, _copy_text, bulk_insert
+from registry.resources.bulk import QUERY_CHUNK, _copy_format, _copy_text, bulk_insert, tuple_insert
+from registry.resources.imports import FILING_COLUMNS, driver_time
 from registry.resources.scoring import Status
 from registry.resources.store import RegistryStore, new_id, new_ids
 from registry.year import resurvey
 from registry.year.models import CaseStep, HouseholdCase, Resurvey, ResurveyMissing
-from registry.year.resurvey import SURVEYED, Diff, Stored
+from registry.year.resurvey import SURVEYED, Diff, Stored, json_text
 from registry.year.workflow import Actor, CaseKind, CaseState, actor_of
 
 HOUSEHOLD = models.Household.__table__  # type: ignore[attr-defined]
@@ -60,31 +62,15 @@ def run(
         stored = _stored(session, region)
         _check_rows(session, rows, villages, stored, region)
         found = resurvey.diff(rows, stored)
-        lifted = _ever_lifted(session, region)
         now = models.utcnow()
-        updates, history, status_changes = [], [], 0
-        for old, row, changed in found.updated:
-            was_lifted = old.status == Status.LIFTED_OUT or old.id in lifted
-            score, status, sets = hooks.assess(row, store.scoring, ever_lifted_out=was_lifted)
-            status_changes += status != old.status
-            county = villages[row["village_id"]]
-            updates.append(
-                {
-                    **row,
-                    "id": old.id,
-                    "county_code": county,
-                    "set_scores": sets,
-                    "score": score,
-                    "status": status,
-                    "previous_score": old.score,
-                }
-            )
-            reason = f"re-survey {year}: {', '.join(changed)}"
-            history.append(_entry(old.id, now, old.status, status, score, reason))
+        updates, history, status_changes = _assessed(session, store, found, villages, year, now)
         if dry_run:
             return Outcome(found, len(rows), status_changes, "")
         _update(session, updates, now)
-        bulk_insert(session, models.StatusChange, history)
+        stamp = driver_time(session, now)
+        entries = [(h, stamp, *rest) for h, rest in history]
+        dialect = session.connection().dialect.name
+        tuple_insert(session, dialect, models.StatusChange, FILING_COLUMNS, entries)()
         _add(session, store, found.added, villages, year, now, principal)
         record = Resurvey(
             id=new_id("rsv"), year=year, region_code=region, time=now,
@@ -125,7 +111,9 @@ def _check_rows(
     elsewhere: set[str] = set()
     for start in range(0, len(unknown), QUERY_CHUNK):
         stmt = select(col(models.Household.card_number)).where(
-            col(models.Household.card_number).in_(unknown[start : start + QUERY_CHUNK])
+            db.one_of(
+                session, col(models.Household.card_number), unknown[start : start + QUERY_CHUNK]
+            )
         )
         elsewhere.update(session.scalars(stmt))
     bad += [
@@ -151,18 +139,56 @@ def _stored(session: Session, region: str) -> dict[str, Stored]:
     return {r[1]: Stored(r[0], r[1], r[2], r[3], tuple(r[4:])) for r in result}
 
 
-def _ever_lifted(session: Session, region: str) -> set[str]:
-    villages = select(col(models.Village.id)).where(
-        col(models.Village.admin_code).startswith(region, autoescape=True)
-    )
-    households = select(col(models.Household.id)).where(
-        col(models.Household.village_id).in_(villages)
-    )
-    stmt = select(col(models.StatusChange.household_id)).where(
-        col(models.StatusChange.new_status) == Status.LIFTED_OUT,
-        col(models.StatusChange.household_id).in_(households),
-    )
-    return set(session.scalars(stmt))
+def _assessed(
+    session: Session,
+    store: RegistryStore,
+    found: Diff,
+    villages: dict[str, str],
+    year: int,
+    now: Any,
+) -> tuple[list[dict[str, Any]], list[tuple[str, tuple[int, int, int, str]]], int]:
+    """Each updated household re-scored: its new column values, its history entry (the
+    household and its old status, new status, score and reason), and how
+    many change status. Only a household falling below the line needs its history (lifted
+    out before: returned, else impoverished), so only those few are looked up; reading the
+    region's history for every household took a tenth of a 100,000-row commit."""
+    scored = [(old, row, changed, hooks.assess(row, store.scoring, ever_lifted_out=False))
+              for old, row, changed in found.updated]  # fmt: skip
+    falling = [
+        old.id
+        for old, _, _, (_, status, _) in scored
+        if status == Status.IMPOVERISHED and old.status != Status.LIFTED_OUT
+    ]
+    lifted = _ever_lifted(session, falling)
+    updates: list[dict[str, Any]] = []
+    history: list[tuple[str, tuple[int, int, int, str]]] = []
+    status_changes = 0
+    for old, row, changed, (score, status, sets) in scored:
+        if status == Status.IMPOVERISHED and (old.status == Status.LIFTED_OUT or old.id in lifted):
+            status = Status.RETURNED_TO_POVERTY
+        status_changes += status != old.status
+        updates.append(
+            {**row, "id": old.id, "county_code": villages[row["village_id"]],
+             "set_scores": sets, "score": score, "status": status, "previous_score": old.score}
+        )  # fmt: skip
+        reason = f"re-survey {year}: {', '.join(changed)}"[:200]
+        history.append((old.id, (old.status, status, score, reason)))
+    return updates, history, status_changes
+
+
+def _ever_lifted(session: Session, household_ids: list[str]) -> set[str]:
+    """Which of these households were lifted out at some time (a history entry says so)."""
+    change = models.StatusChange
+    lifted: set[str] = set()
+    for start in range(0, len(household_ids), QUERY_CHUNK):
+        stmt = select(col(change.household_id)).where(
+            col(change.new_status) == Status.LIFTED_OUT,
+            db.one_of(
+                session, col(change.household_id), household_ids[start : start + QUERY_CHUNK]
+            ),
+        )
+        lifted.update(session.scalars(stmt))
+    return lifted
 
 
 def _update(session: Session, updates: list[dict[str, Any]], now: Any) -> None:
@@ -189,10 +215,8 @@ def _update_by_copy(session: Session, updates: list[dict[str, Any]], now: Any) -
     connection.exec_driver_sql(
         f"CREATE TEMP TABLE resurvey_rows (id varchar(40), {columns}) ON COMMIT DROP"
     )
-    rows = [
-        (u["id"], *(json.dumps(u[n]) if n in JSON_WRITTEN else u[n] for n in WRITTEN))
-        for u in updates
-    ]
+    texts: dict[Any, str] = {}  # few distinct cause lists and extra indicators
+    rows = [(u["id"], *(_column_text(n, u[n], texts) for n in WRITTEN)) for u in updates]
     _copy_text(
         session, f"COPY resurvey_rows (id, {', '.join(WRITTEN)}) FROM STDIN", _copy_format(rows)
     )
@@ -204,6 +228,14 @@ def _update_by_copy(session: Session, updates: list[dict[str, Any]], now: Any) -
         "update_time = %(now)s FROM resurvey_rows AS r WHERE h.id = r.id",
         {"now": now},
     )
+
+
+def _column_text(name: str, value: Any, texts: dict[Any, str]) -> Any:
+    """A column's value for COPY: JSON as text (sub-scores differ from household to
+    household, so only causes and extra indicators are worth caching)."""
+    if name == "set_scores":
+        return json.dumps(value)
+    return json_text(value, texts) if name in JSON_WRITTEN else value
 
 
 def _pg_type(name: str) -> str:

@@ -16,11 +16,13 @@ from sqlmodel import SQLModel
 
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.registry.v1 import registry_service_pb2 as api
+from fupin.registry.v1 import report_service_pb2 as rpb
 from tests import factories
 
 SERVICES = [
     api.DESCRIPTOR.services_by_name["RegistryService"],
     mpb.DESCRIPTOR.services_by_name["MatcherService"],
+    rpb.DESCRIPTOR.services_by_name["ReportService"],
 ]
 UNARY = [m for service in SERVICES for m in service.methods if not m.client_streaming]
 BAD_CODES = {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN}

@@ -1,16 +1,17 @@
 """A county's year from the CLI, as far as issue 16 is built: 1,000 households surveyed,
 one village's poor households identified through review and public notice (one objection
 upheld), the next year's re-survey (a dry run's diff, then the commit), and a flood on one
-village (its households rise to the top of the risk ranking and an alert streams), and the
-cadres' work: a village's poor households contracted by rank, visits logged, the cadres
-assessed, one recalled and its households contracted again. Reports are not built here."""
+village (its households rise to the top of the risk ranking and an alert streams), the
+cadres' work (a village's poor households contracted by rank, visits logged, the cadres
+assessed, one recalled and its households contracted again), aid granted to the county, and
+the year's reports (every figure against the database's rows)."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from bench import data
 from clients import csvio
@@ -21,6 +22,7 @@ from fupin.registry.v1 import year_service_pb2 as ypb
 from fupin.registry.v1 import year_service_pb2_grpc as ypb_grpc
 from registry.access.policy import Role
 from tests import factories
+from tests.registry.reports import report_oracle as oracle
 
 IDENTIFIED = 12  # of the first village's impoverished households (each takes 5 CLI calls)
 
@@ -130,6 +132,17 @@ def test_a_county_year(fupin, server, registry, tmp_path, monkeypatch):
     assert all(any("disaster" in r for r in e["reasons"]) for e in top)
     cadre_work(registry, villages[1], county, as_)
 
+    # aid to the county's poorest, then the year's reports into one folder
+    _, out, _ = as_(
+        "county", "create", "aid-programs", "display_name=医疗救助", "kind=MEDICAL_AID",
+        "budget_fen=3000000", "amount_fen=300000", "causes=ILLNESS,DISABILITY",
+        "eligible_statuses=IMPOVERISHED,AT_RISK", f"region_code={county}", "--quiet",
+    )  # fmt: skip
+    as_("county", "aid", "allocate", "--programme", out.strip(), "--region", county, "--commit")
+    folder = tmp_path / "reports"
+    as_("county", "report", "all", "--by", "village", "--out", str(folder))
+    _check_reports(folder, oracle.read(server.store, by_village=True, region=county))
+
 
 def cadre_work(registry, village, county, as_) -> None:
     """A rank-1 cadre stationed in the village and two senior ones nearby contract its poor
@@ -182,3 +195,39 @@ def cadre_work(registry, village, county, as_) -> None:
     again = {k["household_id"]: k["cadre_id"] for k in json.loads(out)["contracting"]["contracts"]}
     assert set(again) == set(first) and cadres["chief"] not in again.values()
     assert all(again[h] in (cadres["junior"], cadres["deputy"]) for h in released)
+
+
+def _check_reports(folder, rows):
+    """This year's rows of each report's CSV against the same figures computed over the rows."""
+    year = datetime.now(UTC).year
+
+    def table(name):
+        with (folder / f"{name}.csv").open(encoding="utf-8") as f:
+            return [r for r in csv.DictReader(f) if r.get("year", str(year)) == str(year)]
+
+    def area(r):
+        return r["area.area_code"], r["area.area_name"]
+
+    statuses = ("impoverished", "at_risk", "lifted_out", "returned_to_poverty")
+    assert {
+        area(r): {s: int(r[name]) for s, name in enumerate(statuses, 1) if int(r[name])}
+        for r in table("status")
+    } == oracle.status_at_year_end(rows, year)
+    assert sum(int(r["households"]) for r in table("status")) == 1005
+    exits = {area(r): (int(r["exits"]), int(r["returns"]), int(r["ever_lifted_out"]))
+             for r in table("exits")}  # fmt: skip
+    assert exits == oracle.exits(rows, year) and sum(e[0] for e in exits.values()) > 0
+    incomes = {area(r): (int(r["poor_households"]), int(r["with_record"]), int(r["members"]),
+                         int(r["total_fen"])) for r in table("income")}  # fmt: skip
+    assert incomes == oracle.incomes(rows, year)
+    programmes, causes = oracle.aid(rows, year)
+    assert {r["programme_id"]: (int(r["amount_fen"]), int(r["grants"]), int(r["households"]))
+            for r in table("aid-programmes")} == programmes  # fmt: skip
+    assert sum(p[0] for p in programmes.values()) == 3_000_000
+    by_cause = {pb.PovertyCause.Value(r["cause"]): [int(r["amount_fen"]), int(r["grants"]),
+                int(r["households"])] for r in table("aid-causes")}  # fmt: skip
+    assert by_cause == causes
+    cadres = ("poor_households", "contracted", "cadres", "stationed")
+    coverage = {area(r): tuple(int(r[name]) for name in cadres) for r in table("cadres")}
+    assert coverage == oracle.coverage(rows)
+    assert (folder / "reports.xlsx").stat().st_size and (folder / "income.png").stat().st_size

@@ -25,7 +25,7 @@ from registry.resources.store import RegistryStore
 from tests import factories
 from tests.rpcerrors import fields_of, rpc_fails
 
-GUIZHOU = Path(__file__).resolve().parents[2] / "registry" / "resources" / "scoring_guizhou.toml"
+GUIZHOU = Path(__file__).resolve().parents[3] / "registry" / "resources" / "scoring_guizhou.toml"
 WEIGHTS = {"income": 30, "housing_safety": 15, "food_security": 15, "children_schooling": 10}
 WEIGHTS |= {"health": 15, "disability": 5, "labour": 10}
 

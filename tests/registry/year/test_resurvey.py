@@ -7,6 +7,7 @@ import pytest
 
 from clients.auth import open_channel
 from fupin.registry.v1 import registry_service_pb2 as api
+from fupin.registry.v1 import resources_pb2 as pb
 from fupin.registry.v1 import year_service_pb2 as ypb
 from fupin.registry.v1 import year_service_pb2_grpc as ypb_grpc
 from registry.access.policy import Role
@@ -121,3 +122,39 @@ def test_a_region_outside_the_key_is_permission_denied(server, county):
             lambda: stub.ResurveyHouseholds(iter(survey(village, stored, region="350624"))),
             grpc.StatusCode.PERMISSION_DENIED,
         )
+
+
+RICH = {"housing_safety": 100, "food_security": 100, "children_schooling": 100, "health": 100}
+POOR = {"housing_safety": 0, "food_security": 0, "children_schooling": 0, "health": 0}
+
+
+def test_a_household_lifted_out_before_that_falls_has_returned(year, registry):
+    """Falling below the line: lifted out now or at any time before -> RETURNED_TO_POVERTY;
+    never lifted out -> IMPOVERISHED (only the falling households' history is read)."""
+    village = factories.create_village(registry)
+    rich = factories.indicators(income_per_capita_fen=5_000_000, **RICH)
+    poor = factories.indicators(income_per_capita_fen=0, disability=0, **POOR)
+    lifted_now = factories.create_household(registry, village.id, indicators=rich)
+    lifted_once = factories.create_household(registry, village.id, indicators=rich)
+    middle = factories.indicators(income_per_capita_fen=1_500_000)
+    never = factories.create_household(registry, village.id, indicators=middle)
+    assert lifted_now.status == lifted_once.status == pb.LIFTED_OUT
+    assert never.status == pb.AT_RISK
+    lifted_once.indicators.CopyFrom(middle)
+    lifted_once = registry.UpdateHousehold(
+        api.UpdateHouseholdRequest(household=lifted_once, update_mask={"paths": ["indicators"]})
+    )
+    assert lifted_once.status not in (pb.LIFTED_OUT, pb.IMPOVERISHED)
+    rows = [
+        factories.household(
+            village.id, card_number=h.card_number, head_name=h.head_name, indicators=poor
+        )
+        for h in (lifted_now, lifted_once, never)
+    ]
+    chunks = [ypb.ResurveyRequest(year=2027, region_code=village.admin_code, households=rows)]
+    assert year.ResurveyHouseholds(iter(chunks)).status_changes == 3
+    statuses = [
+        registry.GetHousehold(api.GetHouseholdRequest(id=h.id)).status
+        for h in (lifted_now, lifted_once, never)
+    ]
+    assert statuses == [pb.RETURNED_TO_POVERTY, pb.RETURNED_TO_POVERTY, pb.IMPOVERISHED]
