@@ -128,7 +128,6 @@ SPECIFIC: tuple[str, ...] = (
     N_("is above what is still owed: {amount} fen"),
     N_("cooperative {id} has no member deliveries on file to pay by"),
     N_("cooperative {id} has no member households on file"),
-    N_("must be 0 (every season) or from 2000 to 2100"),
     N_("is required: a year from 2000 to 2100"),
     # cadre work (registry/cadrework), cadre runs
     N_("cadre {id} is not available (already recalled?)"),

@@ -67,6 +67,8 @@ _PATTERNS: tuple[str, ...] = (
     N_("must be a lower-case tag such as 'ecommerce'"),
     N_("must be a date YYYY-MM-DD, got {value}"),
     N_("must be an administrative code prefix"),
+    N_("must be 0 (every season) or from {low} to {high}"),
+    N_("is required: a year from {low} to {high}"),
     # registry/reports/servicer.py: a report's years and area
     N_("must be 2000-2100 (0: the default)"),
     N_("must not be after to_year"),

@@ -2,7 +2,7 @@
 
 Pages are plain functions wrapped by `web/pages.py`'s `page`. Routes: web/views_auth.py
 (sign-in, language), views_office.py, runs.py (a run's pages, whoever started it),
-views_coop.py, views_platform.py, views_auditor.py.
+views_coop.py, views_platform.py, views_auditor.py, views_reports.py.
 """
 
 from __future__ import annotations
@@ -14,7 +14,15 @@ from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from web import runs, views_auditor, views_auth, views_coop, views_office, views_platform
+from web import (
+    runs,
+    views_auditor,
+    views_auth,
+    views_coop,
+    views_office,
+    views_platform,
+    views_reports,
+)
 from web.pages import HERE, Console
 from web.settings import WebSettings
 
@@ -24,7 +32,15 @@ def create_app(settings: WebSettings) -> Starlette:
     routes: list[Route | Mount] = [
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     ]
-    for module in (views_auth, views_office, runs, views_coop, views_platform, views_auditor):
+    for module in (
+        views_auth,
+        views_office,
+        runs,
+        views_coop,
+        views_platform,
+        views_auditor,
+        views_reports,
+    ):
         routes += module.routes(console)
 
     @contextlib.asynccontextmanager

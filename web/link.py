@@ -1,7 +1,8 @@
 """The console's way to the services: one gRPC channel per target, calls with the user's token.
 
-Registry resources go through the typed client (clients/client.py); the matcher, ledger and
-access services through their stubs, failures raised as the client's typed errors.
+Registry resources go through the typed client (clients/client.py); the matcher, ledger,
+access, season and report services through their stubs, failures raised as the client's
+typed errors.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
 from fupin.registry.v1 import access_service_pb2_grpc as apb_grpc
 from fupin.registry.v1 import ledger_service_pb2_grpc as lpb_grpc
 from fupin.registry.v1 import registry_service_pb2_grpc as api_grpc
+from fupin.registry.v1 import report_service_pb2_grpc as rpb_grpc
+from fupin.registry.v1 import season_service_pb2_grpc as spb_grpc
 from web.settings import WebSettings
 
 
@@ -70,6 +73,8 @@ class Link:
             "matcher": mpb_grpc.MatcherServiceStub(channels.matcher),
             "ledger": lpb_grpc.LedgerServiceStub(channels.registry),
             "access": apb_grpc.AccessServiceStub(channels.registry),
+            "season": spb_grpc.SeasonServiceStub(channels.registry),
+            "reports": rpb_grpc.ReportServiceStub(channels.registry),
         }
 
     def call(self, service: str, method: str, request: Any, timeout_s: float | None = None) -> Any:

@@ -1,7 +1,9 @@
 """A cooperative's pages: its listings, a form to add or edit one (with the server's field
 violations shown beside the fields they name), and the outcome of a produce run for each of its
 listings: sold to whom, at what price, picked up when — or why not, and the floor price at which
-it would have sold (the matcher shows a cooperative its own listings only)."""
+it would have sold (the matcher shows a cooperative its own listings only); and the season's
+statement (GetProducerStatement): listed, sold to each buyer, received, rejected and why, paid,
+outstanding, and what it paid each member (as the server masks them), with its chart."""
 
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ from clients.client import BUYERS, LISTINGS
 from clients.errors import InvalidArgumentError
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.registry.v1 import resources_pb2 as pb
+from fupin.registry.v1 import season_service_pb2 as spb
+from web import charts
 from web.pages import Console, Ctx, page
 
 COOP = ("cooperative",)
@@ -71,6 +75,19 @@ def routes(console: Console) -> list[Route]:
             listings=mine,
             buyers=buyers,
             mpb=mpb,
+        )
+
+    def statement(ctx: Ctx) -> Response:
+        year = ctx.arg("year")
+        if year and not year.isdigit():
+            return ctx.render("message.html", status_code=400, message=ctx.t("bad_year"))
+        got = ctx.link.call(
+            "season",
+            "GetProducerStatement",
+            spb.GetProducerStatementRequest(producer_id=ctx.session.scope, year=int(year or 0)),
+        )
+        return ctx.render(
+            "statement.html", s=got, year=year, spb=spb, charts=season_charts(ctx, got)
         )
 
     def form(ctx: Ctx) -> Response:
@@ -143,6 +160,7 @@ def routes(console: Console) -> list[Route]:
     return [
         Route("/coop/listings", page(console, listings, roles=COOP)),
         Route("/coop/outcomes", page(console, outcomes, roles=COOP)),
+        Route("/coop/statement", page(console, statement, roles=COOP)),
         Route("/coop/listings/new", page(console, form, roles=COOP), methods=["GET"]),
         Route("/coop/listings/new", page(console, save, roles=COOP), methods=["POST"]),
         Route("/coop/listings/{id}", page(console, form, roles=COOP), methods=["GET"]),
@@ -160,3 +178,31 @@ def _values(listing: pb.Listing) -> dict[str, str]:
         "available_until": listing.available_until,
         "shelf_life_days": str(listing.shelf_life_days),
     }
+
+
+def season_charts(ctx: Ctx, s: spb.ProducerStatement) -> list[str]:
+    """The season in two charts: its kilograms (listed → sold → received, rejected) and its
+    yuan (sold, owed, paid, outstanding, paid on to members)."""
+    t = ctx.t
+    kg = [
+        ("listed_kg", s.listed_kg, "bar"),
+        ("sold_kg", s.sold_kg, "bar"),
+        ("received_kg", s.received_kg, "good"),
+        ("rejected_kg", s.rejected_kg, "bad"),
+    ]
+    fen = [
+        ("sold_fen", s.sold_fen, "bar"),
+        ("owed_fen", s.owed_fen, "owed"),
+        ("paid_fen", s.paid_fen, "good"),
+        ("outstanding_fen", s.outstanding_fen, "bad"),
+        ("dividends_fen", s.dividends_fen, "good"),
+    ]
+    return [
+        charts.bars(
+            [charts.Bar(k, t(k), v, f"{v:,} kg", kind) for k, v, kind in kg], t("season_kg")
+        ),
+        charts.bars(
+            [charts.Bar(k, t(k), v, f"¥{v / 100:,.2f}", kind) for k, v, kind in fen],
+            t("season_yuan"),
+        ),
+    ]

@@ -168,3 +168,13 @@ def sign_in(page, site: Site, role: str, password: str = PASSWORD) -> None:
     page.fill("input[name=username]", site.users[role])
     page.fill("input[name=password]", password)
     page.click("form[action='/sign-in'] button[type=submit]")
+
+
+def session_token(site: Site, role: str) -> str:
+    """A session of the role's user through AccessService.SignIn, for calls made as it."""
+    with open_channel(f"127.0.0.1:{site.grpc_port}") as channel:
+        return str(
+            apb_grpc.AccessServiceStub(channel)
+            .SignIn(apb.SignInRequest(username=site.users[role], password=PASSWORD))
+            .token
+        )

@@ -4,12 +4,13 @@ widths, a CSRF-less post and a locked account refused. Screenshots go to docs/im
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from clients.auth import open_channel
-from tests.web.conftest import PASSWORD, sign_in
+from tests.web.conftest import PASSWORD, session_token, sign_in
 
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "img" / "web"
 pytestmark = pytest.mark.xdist_group(name="web")
@@ -22,6 +23,39 @@ def no_horizontal_scroll(page) -> bool:
 def shot(page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)
+
+
+def run_of(site, run_id: str):
+    """The run as the matcher returns it to the office that made it: what the page must show
+    (a run's id is its caller's: the office's own session asks)."""
+    from fupin.matcher.v1 import matcher_service_pb2 as mpb
+    from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
+
+    token = session_token(site, "office")
+    with open_channel(f"127.0.0.1:{site.grpc_port}", api_key=token) as channel:
+        stub = mpb_grpc.MatcherServiceStub(channel)
+        return stub.GetMatchRun(mpb.GetMatchRunRequest(id=run_id), timeout=30)
+
+
+def percent(share: float) -> str:
+    return f"{share * 100:.1f}%"
+
+
+def rank_rows(page, result) -> None:
+    """The fairness table: one row per rank, figures equal to the result's rank_loads."""
+    rows = page.locator("#rank-loads tbody tr")
+    assert rows.count() == len(result.rank_loads) > 0
+    for i, load in enumerate(result.rank_loads):
+        cells = rows.nth(i).locator("td").all_inner_texts()
+        assert rows.nth(i).get_attribute("data-rank") == str(load.rank)
+        assert cells[1:] == [
+            str(load.cadres),
+            str(load.loaded),
+            f"{load.load:,}",
+            f"{load.capacity:,}",
+            percent(load.load_share),
+            percent(load.capacity_share),
+        ]
 
 
 def test_sign_in_and_out(new_page, site):
@@ -67,6 +101,11 @@ def test_office_runs_aid_watches_it_live_and_commits(new_page, site):
     assert page.locator("#run-state").inner_text() == "待审核"
     assert page.locator("#grants tbody tr").count() > 0
     assert page.locator("svg.map circle").count() > 0
+    aid = run_of(site, page.url.rsplit("/", 1)[1]).aid
+    assert aid.eligible_households > 0 and 0 < aid.impoverished_share <= 1
+    assert page.inner_text("[data-field=grant_gini]") == f"{aid.grant_gini:.3f}"
+    assert page.inner_text("[data-field=impoverished_share]") == percent(aid.impoverished_share)
+    assert page.inner_text("[data-field=eligible_households]") == str(aid.eligible_households)
     shot(page, "aid-run-zh")
     page.click("#commit button")
     page.wait_for_selector(".flash")
@@ -85,6 +124,11 @@ def test_live_progress_reaches_the_page(new_page, site):
     page.wait_for_url("**/runs/web-*")
     page.wait_for_selector("#run-summary", timeout=60_000)
     assert page.locator("#run-state").inner_text() == "proposed"
+    stationing = run_of(site, page.url.rsplit("/", 1)[1]).stationing
+    rank_rows(page, stationing)
+    for name in ("village_coverage", "need_coverage"):
+        assert page.inner_text(f"[data-field={name}]") == percent(getattr(stationing, name))
+    page.locator("#fairness").scroll_into_view_if_needed()
     shot(page, "stationing-run-en")
 
 
@@ -105,6 +149,11 @@ def test_office_contracts_households_and_commits(new_page, site):
     first = rows.first.locator("td")
     assert not first.nth(0).inner_text().startswith("hh-")
     assert not first.nth(1).inner_text().startswith("cad-")
+    contracting = run_of(site, page.url.rsplit("/", 1)[1]).contracting
+    rank_rows(page, contracting)
+    assert page.inner_text("[data-field=coverage]") == percent(contracting.coverage)
+    assert "科员" in page.inner_text("#rank-loads") or "正科" in page.inner_text("#rank-loads")
+    page.locator("#fairness").scroll_into_view_if_needed()
     shot(page, "contracting-run-zh")
     page.click("#commit button")
     page.wait_for_selector(".flash")
@@ -133,6 +182,17 @@ def test_cooperative_adds_a_listing_with_a_field_error_beside_its_field(new_page
     assert error.count() == 1 and error.inner_text()
     assert page.get_attribute("#f-available_until", "aria-invalid") == "true"
     shot(page, "listing-error-en")
+    zh = new_page(locale="zh-CN")  # the server's own text, in the page's language
+    sign_in(zh, site, "cooperative")
+    zh.wait_for_url("**/coop/listings")
+    zh.goto(f"{site.url}/coop/listings/new")
+    for field, value in (("quantity_kg", "1200"), ("available_from", "2020-06-10")):
+        zh.fill(f"#f-{field}", value)
+    zh.fill("#f-available_until", "2020-05-20")
+    zh.click("#listing-form button[type=submit]")
+    said = zh.locator("label[for=f-available_until] .field-error").inner_text()
+    assert re.search(r"[\u4e00-\u9fff]", said) and "must" not in said, said
+    shot(zh, "listing-error-zh")
     page.fill("#f-available_until", "2020-06-30")
     page.click("#listing-form button[type=submit]")
     page.wait_for_url("**/coop/listings")
@@ -275,7 +335,7 @@ def test_pages_fit_phone_and_desktop(new_page, site, width, height):
         page.click("#sign-out")
         sign_in(page, site, "cooperative")
         page.wait_for_url("**/coop/listings")
-        for path in ("/coop/listings", "/coop/listings/new"):
+        for path in ("/coop/listings", "/coop/listings/new", "/coop/statement"):
             page.goto(f"{site.url}{path}")
             assert no_horizontal_scroll(page), (path, width, locale)
         if width == 360:
