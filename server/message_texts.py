@@ -128,7 +128,6 @@ SPECIFIC: tuple[str, ...] = (
     N_("is above what is still owed: {amount} fen"),
     N_("cooperative {id} has no member deliveries on file to pay by"),
     N_("cooperative {id} has no member households on file"),
-    N_("is required: a year from 2000 to 2100"),
     # cadre work (registry/cadrework), cadre runs
     N_("cadre {id} is not available (already recalled?)"),
     N_("household {id} is not contracted to cadre {cadre}"),
