@@ -93,6 +93,9 @@ def test_office_runs_aid_watches_it_live_and_commits(new_page, site):
     shot(page, "households-zh")
     page.locator("#rows tbody tr a").first.click()
     page.wait_for_selector("#score")
+    sets = page.locator("#set-scores .row")  # the bundled scoring's four indicator sets
+    assert sets.count() == 4
+    assert "三保障" in page.inner_text("#set-scores") and "住房安全" in page.inner_text("main")
     shot(page, "file-card-zh")
     page.goto(f"{site.url}/office/runs")
     page.click("#start-aid button[type=submit]")
