@@ -3,7 +3,10 @@
     python bench/produce.py [--sizes small,dense,sparse] [--quick-calls 2000] [--solver-nice 0]
 
 Sizes (listings × orders): small 1,000 × 50; dense 10,000 × 200 (every pair compatible: 2
-million arcs); sparse 100,000 × 1,000 (each listing screened against its 30 nearest orders).
+million arcs); sparse 100,000 × 1,000 (each listing screened against its 30 nearest orders);
+province 1,000,000 × 10,000, 30 nearest (30 million arcs), read by a registry selection from
+a fresh PostgreSQL database the bench loads (bench/province.py; it takes minutes and about
+10 GB of memory, and is run only when named: --sizes province).
 For each size one JSON line on stdout with
 
 - end_to_end_s: one MatchProduce call (inline problem) to a server in another process (its
@@ -61,6 +64,7 @@ from matcher.solvers.common.solving import Objective
 from matcher.solvers.produce.arcs import build_arcs
 
 SIZES = {"small": (1_000, 50), "dense": (10_000, 200), "sparse": (100_000, 1_000)}
+SELECTED = {"province": (1_000_000, 10_000)}  # from a registry selection: bench/province.py
 CHANNEL_OPTIONS = [
     ("grpc.max_send_message_length", 256 << 20),
     ("grpc.max_receive_message_length", 256 << 20),
@@ -82,9 +86,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the server's solver processes' niceness (the server's default is 10)",
     )
     args = parser.parse_args(argv)
+    inline = [size for size in args.sizes.split(",") if size not in SELECTED]
+    for size in [size for size in args.sizes.split(",") if size in SELECTED]:
+        from bench import province
+
+        n, m = SELECTED[size]
+        line = province.run(fupin_serve, timed_bare_mcf, listings=n, orders=m, seed=args.seed)
+        print(json.dumps({"bench": "produce", "size": size, **line}), flush=True)
+    if not inline and not args.quick_calls:
+        return 0
     with database("sqlite", "") as url, fupin_serve(url, args.solver_nice) as target:
         measure(target, 50, 5, args.seed)  # warm up: the forkserver starts on first use
-        for size in args.sizes.split(","):
+        for size in inline:
             n, m = SIZES[size]
             print(
                 json.dumps({"bench": "produce", "size": size, **measure(target, n, m, args.seed)}),
@@ -99,7 +112,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 @contextmanager
-def fupin_serve(database_url: str, solver_nice: int | None = None) -> Iterator[str]:
+def fupin_serve(
+    database_url: str, solver_nice: int | None = None, settings: dict[str, str] | None = None
+) -> Iterator[str]:
     """`fupin serve` as a child process (its solver processes need a non-daemon parent).
 
     Its solver processes run at ``solver_nice`` (None: the server's default). At 10 a loaded
@@ -113,6 +128,7 @@ def fupin_serve(database_url: str, solver_nice: int | None = None) -> Iterator[s
         "FUPIN_LOG_FORMAT": "json",
         "FUPIN_ADMIN_KEY_FILE": str(key_file),
         "FUPIN_RATE_LIMIT_PER_S": "0",  # the bench is the only caller
+        **(settings or {}),
     }
     if solver_nice is not None:
         env["FUPIN_SOLVER_NICE"] = str(solver_nice)
@@ -203,9 +219,7 @@ def measure(target: str, n: int, m: int, seed: int) -> dict[str, Any]:
     model = jobs.sparsified(
         jobs.ProduceJob(convert.inline_problem(request.inline, Objective.WELFARE))
     )
-    bare_cpu_before = time.thread_time()
-    arcs, bare = bare_mcf(model)
-    bare_cpu = time.thread_time() - bare_cpu_before - BUILD_CPU_S.pop()
+    arcs, bare, bare_cpu = timed_bare_mcf(model)
     greedy = produce.greedy(model)
     result = run.produce
     return {
@@ -231,6 +245,13 @@ def measure(target: str, n: int, m: int, seed: int) -> dict[str, Any]:
         "load_avg": round(os.getloadavg()[0], 2),
         "bare_arcs": arcs,
     }
+
+
+def timed_bare_mcf(model: produce.ProduceColumns) -> tuple[int, float, float]:
+    """bare_mcf's (arcs, seconds) and its CPU seconds (the arc build's not counted)."""
+    cpu_before = time.thread_time()
+    arcs, seconds = bare_mcf(model)
+    return arcs, seconds, time.thread_time() - cpu_before - BUILD_CPU_S.pop()
 
 
 def bare_mcf(model: produce.ProduceColumns) -> tuple[int, float]:
