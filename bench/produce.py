@@ -206,16 +206,7 @@ def measure(target: str, n: int, m: int, seed: int) -> dict[str, Any]:
     request = mpb.MatchProduceRequest(
         inline=problem(n, m, seed), parameters=mpb.SolveParameters(time_limit_s=300)
     )
-    channel = auth.open_channel(target, api_key=auth.resolve_key(), options=CHANNEL_OPTIONS)
-    with channel, TreeMemory() as memory:
-        stub = mpb_grpc.MatcherServiceStub(channel)
-        cpu_before, thread_before = tree_cpu_s(), time.thread_time()
-        started = time.perf_counter()
-        run = stub.MatchProduce(request, timeout=900)
-        end_to_end = time.perf_counter() - started
-        cpu = tree_cpu_s() - cpu_before + time.thread_time() - thread_before
-    if run.state != mpb.PROPOSED:
-        raise SystemExit(f"run {run.id} ended {mpb.RunState.Name(run.state)}: {run.error}")
+    run, end_to_end, cpu, peak_mb = timed_call(target, request)
     model = jobs.sparsified(
         jobs.ProduceJob(convert.inline_problem(request.inline, Objective.WELFARE))
     )
@@ -241,10 +232,28 @@ def measure(target: str, n: int, m: int, seed: int) -> dict[str, Any]:
             greedy.kpis.priority_kg_sold / max(greedy.kpis.kg_sold, 1), 4
         ),
         "status": mpb.SolveStatus.Name(run.status),
-        "peak_rss_mb": round(memory.peak_mb, 1),
+        "peak_rss_mb": round(peak_mb, 1),
         "load_avg": round(os.getloadavg()[0], 2),
         "bare_arcs": arcs,
     }
+
+
+def timed_call(
+    target: str, request: mpb.MatchProduceRequest, timeout_s: float = 900
+) -> tuple[mpb.MatchRun, float, float, float]:
+    """One MatchProduce: (run, wall seconds, CPU seconds of the server's process tree and the
+    calling thread, peak resident MB of this process's children); SystemExit unless PROPOSED."""
+    channel = auth.open_channel(target, api_key=auth.resolve_key(), options=CHANNEL_OPTIONS)
+    with channel, TreeMemory() as memory:
+        stub = mpb_grpc.MatcherServiceStub(channel)
+        cpu_before, thread_before = tree_cpu_s(), time.thread_time()
+        started = time.perf_counter()
+        run = stub.MatchProduce(request, timeout=timeout_s)
+        end_to_end = time.perf_counter() - started
+        cpu = tree_cpu_s() - cpu_before + time.thread_time() - thread_before
+    if run.state != mpb.PROPOSED:
+        raise SystemExit(f"run {run.id} ended {mpb.RunState.Name(run.state)}: {run.error}")
+    return run, end_to_end, cpu, memory.peak_mb
 
 
 def timed_bare_mcf(model: produce.ProduceColumns) -> tuple[int, float, float]:

@@ -20,11 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from bench.memory import TreeMemory, tree_cpu_s
 from bench.registry import POSTGRES_ADMIN_URL, database
-from clients import auth
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
-from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
 from fupin.registry.v1 import resources_pb2 as pb
 from matcher.service import convert_produce as convert
 from matcher.service import jobs
@@ -152,21 +149,12 @@ def _selection() -> mpb.RegistrySelection:
 
 
 def _measure(target: str, n: int, m: int) -> dict[str, Any]:
-    from bench.produce import CHANNEL_OPTIONS
+    from bench.produce import timed_call  # bench.produce imports this module lazily
 
     request = mpb.MatchProduceRequest(
         selection=_selection(), parameters=mpb.SolveParameters(time_limit_s=600)
     )
-    channel = auth.open_channel(target, api_key=auth.resolve_key(), options=CHANNEL_OPTIONS)
-    with channel, TreeMemory() as memory:
-        stub = mpb_grpc.MatcherServiceStub(channel)
-        cpu_before, thread_before = tree_cpu_s(), time.thread_time()
-        started = time.perf_counter()
-        run = stub.MatchProduce(request, timeout=7200)
-        end_to_end = time.perf_counter() - started
-        cpu = tree_cpu_s() - cpu_before + time.thread_time() - thread_before
-    if run.state != mpb.PROPOSED:
-        raise SystemExit(f"run {run.id} ended {mpb.RunState.Name(run.state)}: {run.error}")
+    run, end_to_end, cpu, peak_mb = timed_call(target, request, 7200)
     result = run.produce
     return {
         "listings": n,
@@ -180,6 +168,6 @@ def _measure(target: str, n: int, m: int) -> dict[str, Any]:
         "objective": run.objective,
         "poor_kg_share": round(result.kpis.poor_kg_sold / max(result.kpis.kg_sold, 1), 4),
         "status": mpb.SolveStatus.Name(run.status),
-        "peak_rss_mb": round(memory.peak_mb, 1),
+        "peak_rss_mb": round(peak_mb, 1),
         "load_avg": round(os.getloadavg()[0], 2),
     }
