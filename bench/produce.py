@@ -14,6 +14,7 @@ For each size one JSON line on stdout with
   request leaving to the response arriving; build_s / solve_s as the run reports;
 - bare_mcf_s: OR-Tools SimpleMinCostFlow alone (add arcs, supplies, solve) on the same arcs,
   timed in this process in the same run; ratio_to_bare = end_to_end_s / bare_mcf_s;
+  bare_objective: that flow's optimal value (fen), which objective must equal;
 - objective and greedy_objective (fen), poor_kg_share and greedy_poor_kg_share (share of the
   kilograms sold that impoverished and at-risk producers sold), for fupin and for the
   first-come-first-served baseline (matcher.solvers.produce.solve.greedy, run here on the same
@@ -210,7 +211,7 @@ def measure(target: str, n: int, m: int, seed: int) -> dict[str, Any]:
     model = jobs.sparsified(
         jobs.ProduceJob(convert.inline_problem(request.inline, Objective.WELFARE))
     )
-    arcs, bare, bare_cpu = timed_bare_mcf(model)
+    arcs, bare, bare_cpu, bare_value = timed_bare_mcf(model)
     greedy = produce.greedy(model)
     result = run.produce
     return {
@@ -226,6 +227,7 @@ def measure(target: str, n: int, m: int, seed: int) -> dict[str, Any]:
         "bare_cpu_s": round(bare_cpu, 3),
         "cpu_ratio_to_bare": round(cpu / bare_cpu, 3),
         "objective": run.objective,
+        "bare_objective": bare_value,
         "greedy_objective": greedy.objective,
         "poor_kg_share": round(result.kpis.poor_kg_sold / max(result.kpis.kg_sold, 1), 4),
         "greedy_poor_kg_share": round(
@@ -256,16 +258,17 @@ def timed_call(
     return run, end_to_end, cpu, memory.peak_mb
 
 
-def timed_bare_mcf(model: produce.ProduceColumns) -> tuple[int, float, float]:
-    """bare_mcf's (arcs, seconds) and its CPU seconds (the arc build's not counted)."""
+def timed_bare_mcf(model: produce.ProduceColumns) -> tuple[int, float, float, int]:
+    """bare_mcf's (arcs, seconds, CPU seconds (the arc build's not counted), value)."""
     cpu_before = time.thread_time()
-    arcs, seconds = bare_mcf(model)
-    return arcs, seconds, time.thread_time() - cpu_before - BUILD_CPU_S.pop()
+    arcs, seconds, value = bare_mcf(model)
+    return arcs, seconds, time.thread_time() - cpu_before - BUILD_CPU_S.pop(), value
 
 
-def bare_mcf(model: produce.ProduceColumns) -> tuple[int, float]:
-    """The same arcs, solved by SimpleMinCostFlow alone; (arcs, seconds). The CPU seconds
-    spent building the arcs and arrays, outside the timing, go to BUILD_CPU_S."""
+def bare_mcf(model: produce.ProduceColumns) -> tuple[int, float, int]:
+    """The same arcs, solved by SimpleMinCostFlow alone; (arcs, seconds, the optimal value in
+    fen: the WELFARE objective computed without fupin's solver). The CPU seconds spent
+    building the arcs and arrays, outside the timing, go to BUILD_CPU_S."""
     build_started = time.thread_time()
     arcs, _, tables = build_arcs(model)
     n, m = len(model.listings), len(model.orders)
@@ -288,7 +291,8 @@ def bare_mcf(model: produce.ProduceColumns) -> tuple[int, float]:
     mcf.set_nodes_supplies(np.arange(n + m + 2, dtype=np.int32), supplies)
     if mcf.solve() != mcf.OPTIMAL:
         raise SystemExit("bare min-cost flow did not solve")
-    return int(arcs.size), time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    return int(arcs.size), seconds, -int(mcf.optimal_cost())
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ TODAY = "2020-05-15"
 
 def run(
     serve: Callable[..., Any],
-    bare_mcf: Callable[..., tuple[int, float, float]],
+    bare_mcf: Callable[..., tuple[int, float, float, int]],
     *,
     listings: int = LISTINGS,
     orders: int = ORDERS,
@@ -56,9 +56,10 @@ def run(
         jobs.ProduceJob(convert.registry_problem(_selection(), ls, os_, Objective.WELFARE))
     )
     del ls, os_
-    arcs, bare, bare_cpu = bare_mcf(model)
+    arcs, bare, bare_cpu, bare_value = bare_mcf(model)
     greedy = produce.greedy(model)
     line.update(
+        bare_objective=bare_value,
         greedy_objective=greedy.objective,
         greedy_poor_kg_share=round(greedy.kpis.priority_kg_sold / max(greedy.kpis.kg_sold, 1), 4),
         bare_mcf_s=round(bare, 3),
