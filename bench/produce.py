@@ -3,7 +3,10 @@
     python bench/produce.py [--sizes small,dense,sparse] [--quick-calls 2000] [--solver-nice 0]
 
 Sizes (listings × orders): small 1,000 × 50; dense 10,000 × 200 (every pair compatible: 2
-million arcs); sparse 100,000 × 1,000 (each listing screened against its 30 nearest orders).
+million arcs); sparse 100,000 × 1,000 (each listing screened against its 30 nearest orders);
+province 1,000,000 × 10,000, 30 nearest (30 million arcs), read by a registry selection from
+a fresh PostgreSQL database the bench loads (bench/province.py; it takes minutes and about
+10 GB of memory, and is run only when named: --sizes province).
 For each size one JSON line on stdout with
 
 - end_to_end_s: one MatchProduce call (inline problem) to a server in another process (its
@@ -11,6 +14,7 @@ For each size one JSON line on stdout with
   request leaving to the response arriving; build_s / solve_s as the run reports;
 - bare_mcf_s: OR-Tools SimpleMinCostFlow alone (add arcs, supplies, solve) on the same arcs,
   timed in this process in the same run; ratio_to_bare = end_to_end_s / bare_mcf_s;
+  bare_objective: that flow's optimal value (fen), which objective must equal;
 - objective and greedy_objective (fen), poor_kg_share and greedy_poor_kg_share (share of the
   kilograms sold that impoverished and at-risk producers sold), for fupin and for the
   first-come-first-served baseline (matcher.solvers.produce.solve.greedy, run here on the same
@@ -61,6 +65,7 @@ from matcher.solvers.common.solving import Objective
 from matcher.solvers.produce.arcs import build_arcs
 
 SIZES = {"small": (1_000, 50), "dense": (10_000, 200), "sparse": (100_000, 1_000)}
+SELECTED = {"province": (1_000_000, 10_000)}  # from a registry selection: bench/province.py
 CHANNEL_OPTIONS = [
     ("grpc.max_send_message_length", 256 << 20),
     ("grpc.max_receive_message_length", 256 << 20),
@@ -82,9 +87,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the server's solver processes' niceness (the server's default is 10)",
     )
     args = parser.parse_args(argv)
+    inline = [size for size in args.sizes.split(",") if size not in SELECTED]
+    for size in [size for size in args.sizes.split(",") if size in SELECTED]:
+        from bench import province
+
+        n, m = SELECTED[size]
+        line = province.run(fupin_serve, timed_bare_mcf, listings=n, orders=m, seed=args.seed)
+        print(json.dumps({"bench": "produce", "size": size, **line}), flush=True)
+    if not inline and not args.quick_calls:
+        return 0
     with database("sqlite", "") as url, fupin_serve(url, args.solver_nice) as target:
         measure(target, 50, 5, args.seed)  # warm up: the forkserver starts on first use
-        for size in args.sizes.split(","):
+        for size in inline:
             n, m = SIZES[size]
             print(
                 json.dumps({"bench": "produce", "size": size, **measure(target, n, m, args.seed)}),
@@ -99,7 +113,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 @contextmanager
-def fupin_serve(database_url: str, solver_nice: int | None = None) -> Iterator[str]:
+def fupin_serve(
+    database_url: str, solver_nice: int | None = None, settings: dict[str, str] | None = None
+) -> Iterator[str]:
     """`fupin serve` as a child process (its solver processes need a non-daemon parent).
 
     Its solver processes run at ``solver_nice`` (None: the server's default). At 10 a loaded
@@ -113,6 +129,7 @@ def fupin_serve(database_url: str, solver_nice: int | None = None) -> Iterator[s
         "FUPIN_LOG_FORMAT": "json",
         "FUPIN_ADMIN_KEY_FILE": str(key_file),
         "FUPIN_RATE_LIMIT_PER_S": "0",  # the bench is the only caller
+        **(settings or {}),
     }
     if solver_nice is not None:
         env["FUPIN_SOLVER_NICE"] = str(solver_nice)
@@ -190,22 +207,11 @@ def measure(target: str, n: int, m: int, seed: int) -> dict[str, Any]:
     request = mpb.MatchProduceRequest(
         inline=problem(n, m, seed), parameters=mpb.SolveParameters(time_limit_s=300)
     )
-    channel = auth.open_channel(target, api_key=auth.resolve_key(), options=CHANNEL_OPTIONS)
-    with channel, TreeMemory() as memory:
-        stub = mpb_grpc.MatcherServiceStub(channel)
-        cpu_before, thread_before = tree_cpu_s(), time.thread_time()
-        started = time.perf_counter()
-        run = stub.MatchProduce(request, timeout=900)
-        end_to_end = time.perf_counter() - started
-        cpu = tree_cpu_s() - cpu_before + time.thread_time() - thread_before
-    if run.state != mpb.PROPOSED:
-        raise SystemExit(f"run {run.id} ended {mpb.RunState.Name(run.state)}: {run.error}")
+    run, end_to_end, cpu, peak_mb = timed_call(target, request)
     model = jobs.sparsified(
         jobs.ProduceJob(convert.inline_problem(request.inline, Objective.WELFARE))
     )
-    bare_cpu_before = time.thread_time()
-    arcs, bare = bare_mcf(model)
-    bare_cpu = time.thread_time() - bare_cpu_before - BUILD_CPU_S.pop()
+    arcs, bare, bare_cpu, bare_value = timed_bare_mcf(model)
     greedy = produce.greedy(model)
     result = run.produce
     return {
@@ -221,21 +227,48 @@ def measure(target: str, n: int, m: int, seed: int) -> dict[str, Any]:
         "bare_cpu_s": round(bare_cpu, 3),
         "cpu_ratio_to_bare": round(cpu / bare_cpu, 3),
         "objective": run.objective,
+        "bare_objective": bare_value,
         "greedy_objective": greedy.objective,
         "poor_kg_share": round(result.kpis.poor_kg_sold / max(result.kpis.kg_sold, 1), 4),
         "greedy_poor_kg_share": round(
             greedy.kpis.priority_kg_sold / max(greedy.kpis.kg_sold, 1), 4
         ),
         "status": mpb.SolveStatus.Name(run.status),
-        "peak_rss_mb": round(memory.peak_mb, 1),
+        "peak_rss_mb": round(peak_mb, 1),
         "load_avg": round(os.getloadavg()[0], 2),
         "bare_arcs": arcs,
     }
 
 
-def bare_mcf(model: produce.ProduceColumns) -> tuple[int, float]:
-    """The same arcs, solved by SimpleMinCostFlow alone; (arcs, seconds). The CPU seconds
-    spent building the arcs and arrays, outside the timing, go to BUILD_CPU_S."""
+def timed_call(
+    target: str, request: mpb.MatchProduceRequest, timeout_s: float = 900
+) -> tuple[mpb.MatchRun, float, float, float]:
+    """One MatchProduce: (run, wall seconds, CPU seconds of the server's process tree and the
+    calling thread, peak resident MB of this process's children); SystemExit unless PROPOSED."""
+    channel = auth.open_channel(target, api_key=auth.resolve_key(), options=CHANNEL_OPTIONS)
+    with channel, TreeMemory() as memory:
+        stub = mpb_grpc.MatcherServiceStub(channel)
+        cpu_before, thread_before = tree_cpu_s(), time.thread_time()
+        started = time.perf_counter()
+        run = stub.MatchProduce(request, timeout=timeout_s)
+        end_to_end = time.perf_counter() - started
+        cpu = tree_cpu_s() - cpu_before + time.thread_time() - thread_before
+    if run.state != mpb.PROPOSED:
+        raise SystemExit(f"run {run.id} ended {mpb.RunState.Name(run.state)}: {run.error}")
+    return run, end_to_end, cpu, memory.peak_mb
+
+
+def timed_bare_mcf(model: produce.ProduceColumns) -> tuple[int, float, float, int]:
+    """bare_mcf's (arcs, seconds, CPU seconds (the arc build's not counted), value)."""
+    cpu_before = time.thread_time()
+    arcs, seconds, value = bare_mcf(model)
+    return arcs, seconds, time.thread_time() - cpu_before - BUILD_CPU_S.pop(), value
+
+
+def bare_mcf(model: produce.ProduceColumns) -> tuple[int, float, int]:
+    """The same arcs, solved by SimpleMinCostFlow alone; (arcs, seconds, the optimal value in
+    fen: the WELFARE objective computed without fupin's solver). The CPU seconds spent
+    building the arcs and arrays, outside the timing, go to BUILD_CPU_S."""
     build_started = time.thread_time()
     arcs, _, tables = build_arcs(model)
     n, m = len(model.listings), len(model.orders)
@@ -258,7 +291,8 @@ def bare_mcf(model: produce.ProduceColumns) -> tuple[int, float]:
     mcf.set_nodes_supplies(np.arange(n + m + 2, dtype=np.int32), supplies)
     if mcf.solve() != mcf.OPTIMAL:
         raise SystemExit("bare min-cost flow did not solve")
-    return int(arcs.size), time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    return int(arcs.size), seconds, -int(mcf.optimal_cost())
 
 
 if __name__ == "__main__":

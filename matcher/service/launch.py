@@ -62,7 +62,10 @@ class Launcher:
         # The region of an aid or cadre run is bound into the fingerprint: the same request id
         # and request from another region is a different request (ALREADY_EXISTS), never a
         # replay of a run the caller may not see.
+        # Only a request id is ever compared with a fingerprint: without one, hashing a
+        # 10 MB inline problem serialised it once more for nothing.
         marks = () if prepared.scope is None else (StringValue(value=prepared.scope),)
+        marked = fingerprint(request, *marks) if request_id else ""
         run, created = await asyncio.to_thread(
             self.source.create_run,
             run_id=run_id,
@@ -70,7 +73,7 @@ class Launcher:
             parameters=request.parameters.SerializeToString(deterministic=True),
             owner=self.owner,
             request_id=request_id,
-            fingerprint=fingerprint(request, *marks),
+            fingerprint=marked,
             scope=prepared.scope or "",
             owner_key_id=access.current().key_id,
         )

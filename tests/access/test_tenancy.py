@@ -168,3 +168,25 @@ def test_same_run_id_from_two_keys_is_two_runs(bare, world, server):
     assert not mine.owner_key_id  # a platform is not shown key ids
     error = rpc_fails(lambda: _inline_run(bare, twin, "nightly-1"), grpc.StatusCode.ALREADY_EXISTS)
     assert fields_of(error) == ["run_id"]  # its own run_id again: its own clash only
+
+
+def test_a_run_request_id_replays_only_the_same_request(bare, world):
+    """The fingerprint is computed only for a request id (launch.py), and still compared: a
+    retry answers the first run; the id with another problem is ALREADY_EXISTS; without an
+    id, the same request twice is two runs."""
+    stub = mpb_grpc.MatcherServiceStub(bare)
+    keyed = [("authorization", f"Bearer {world.keys['admin']}")]
+
+    def match(kg: int, request_id: str) -> mpb.MatchRun:
+        problem = mpb.ProduceProblem(
+            listings=[inline_listing("a", kg)], orders=[inline_order("o", 10)], today="2020-05-10"
+        )
+        request = mpb.MatchProduceRequest(inline=problem, request_id=request_id)
+        return stub.MatchProduce(request, metadata=keyed, timeout=60)
+
+    first = match(100, "fp-1")
+    assert match(100, "fp-1").id == first.id
+    failed = rpc_fails(lambda: match(101, "fp-1"), grpc.StatusCode.ALREADY_EXISTS)
+    assert fields_of(failed) == ["request_id"]
+    plain = match(100, "")
+    assert plain.id not in {first.id, match(100, "").id}
