@@ -22,6 +22,7 @@ from fupin.registry.v1 import (
     internal_service_pb2,
     ledger_service_pb2,
     registry_service_pb2,
+    report_service_pb2,
     season_service_pb2,
     year_service_pb2,
 )
@@ -33,6 +34,7 @@ MODULES = (
     season_service_pb2,
     year_service_pb2,
     cadre_work_service_pb2,
+    report_service_pb2,
     internal_service_pb2,
     matcher_service_pb2,
     health_pb2,
