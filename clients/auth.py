@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 
 from clients import i18n
+
+T = TypeVar("T")
 
 DEFAULT_KEY_FILE = Path("var/admin.key")
 Call = Callable[..., Any]
@@ -97,6 +100,19 @@ def client_channel(target: str, options: list[tuple[str, Any]] | None = None) ->
     return open_channel(
         target, api_key=resolve_key(), credentials=tls_credentials(), options=options
     )
+
+
+@contextmanager
+def client_stub(target: str, stub_class: Callable[[grpc.Channel], T]) -> Iterator[T]:
+    """A service stub on the CLI's channel; gRPC errors leave as the client's typed errors
+    (clients/errors.py), with their field violations."""
+    from clients.errors import from_rpc_error
+
+    with client_channel(target) as channel:
+        try:
+            yield stub_class(channel)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from None
 
 
 class KeyInterceptor(

@@ -12,17 +12,14 @@ $FUPIN_API_KEY, or the file named by $FUPIN_API_KEY_FILE, or var/admin.key (clie
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
-import grpc
 from google.protobuf import json_format
 
 from clients import auth
 from clients.cli.cells import when
 from clients.cli.output import emit_json, print_table, say, show
-from clients.errors import from_rpc_error
 from clients.i18n import _
 from fupin.registry.v1 import access_service_pb2 as apb
 from fupin.registry.v1 import access_service_pb2_grpc as apb_grpc
@@ -54,13 +51,8 @@ def add_commands(commands: Any, client: argparse.ArgumentParser) -> None:
     audit.set_defaults(run=run_audit)
 
 
-@contextmanager
-def access_stub(args: argparse.Namespace) -> Iterator[Any]:
-    with auth.client_channel(args.target) as channel:
-        try:
-            yield apb_grpc.AccessServiceStub(channel)
-        except grpc.RpcError as error:
-            raise from_rpc_error(error) from None
+def access_stub(args: argparse.Namespace) -> AbstractContextManager[Any]:
+    return auth.client_stub(args.target, apb_grpc.AccessServiceStub)
 
 
 def run_create(args: argparse.Namespace) -> int:

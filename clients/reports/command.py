@@ -14,16 +14,13 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-import grpc
-
 from clients import auth
 from clients.cli.output import emit_json, print_table, say, show
-from clients.errors import UsageError, from_rpc_error
+from clients.errors import UsageError
 from clients.i18n import _
 from clients.reports import charts, tables, xlsx
 from clients.reports.tables import REPORTS, Table
@@ -48,13 +45,8 @@ def add_commands(commands: Any, client: argparse.ArgumentParser) -> None:
     report.set_defaults(run=run_report)
 
 
-@contextmanager
-def report_stub(args: argparse.Namespace) -> Iterator[Any]:
-    with auth.client_channel(args.target) as channel:
-        try:
-            yield rpb_grpc.ReportServiceStub(channel)
-        except grpc.RpcError as error:
-            raise from_rpc_error(error) from None
+def report_stub(args: argparse.Namespace) -> AbstractContextManager[Any]:
+    return auth.client_stub(args.target, rpb_grpc.ReportServiceStub)
 
 
 def run_report(args: argparse.Namespace) -> int:

@@ -17,16 +17,13 @@ import argparse
 import csv
 import sys
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
-import grpc
 from google.protobuf import json_format
 
 from clients import auth
 from clients.cli.output import emit_json, print_table, say, show
-from clients.errors import from_rpc_error
 from clients.i18n import _
 from fupin.registry.v1 import cadre_work_service_pb2 as wpb
 from fupin.registry.v1 import cadre_work_service_pb2_grpc as wpb_grpc
@@ -82,13 +79,8 @@ def add_verbs(verbs: Any, client: argparse.ArgumentParser) -> None:
     recalls.set_defaults(run=run_recalls)
 
 
-@contextmanager
-def work_stub(args: argparse.Namespace) -> Iterator[Any]:
-    with auth.client_channel(args.target) as channel:
-        try:
-            yield wpb_grpc.CadreWorkServiceStub(channel)
-        except grpc.RpcError as error:
-            raise from_rpc_error(error) from None
+def work_stub(args: argparse.Namespace) -> AbstractContextManager[Any]:
+    return auth.client_stub(args.target, wpb_grpc.CadreWorkServiceStub)
 
 
 def run_visit(args: argparse.Namespace) -> int:

@@ -22,14 +22,12 @@ from __future__ import annotations
 import argparse
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
-
-import grpc
 
 from clients import auth
 from clients.cli.output import emit, emit_one, print_table, show
-from clients.errors import UsageError, from_rpc_error
+from clients.errors import UsageError
 from clients.i18n import _
 from fupin.registry.v1 import season_service_pb2 as spb
 from fupin.registry.v1 import season_service_pb2_grpc as spb_grpc
@@ -106,14 +104,9 @@ def add_commands(commands: Any, client: argparse.ArgumentParser) -> None:
     account.set_defaults(run=run_account)
 
 
-@contextmanager
-def season_stub(args: argparse.Namespace) -> Iterator[spb_grpc.SeasonServiceStub]:
+def season_stub(args: argparse.Namespace) -> AbstractContextManager[spb_grpc.SeasonServiceStub]:
     """The SeasonService stub; gRPC errors leave as the client's typed errors."""
-    with auth.client_channel(args.target) as channel:
-        try:
-            yield spb_grpc.SeasonServiceStub(channel)
-        except grpc.RpcError as error:
-            raise from_rpc_error(error) from None
+    return auth.client_stub(args.target, spb_grpc.SeasonServiceStub)
 
 
 def run_list(args: argparse.Namespace) -> int:

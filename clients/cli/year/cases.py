@@ -19,16 +19,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-import grpc
-
 from clients import auth
 from clients.cli.output import emit, emit_one, print_table, say
-from clients.errors import from_rpc_error
 from clients.i18n import _, enum_name
 from fupin.registry.v1 import year_service_pb2 as ypb
 from fupin.registry.v1 import year_service_pb2_grpc as ypb_grpc
@@ -97,13 +93,8 @@ def add_commands(commands: Any, client: argparse.ArgumentParser) -> None:
     export.set_defaults(run=run_export)
 
 
-@contextmanager
-def year_stub(args: argparse.Namespace) -> Iterator[Any]:
-    with auth.client_channel(args.target) as channel:
-        try:
-            yield ypb_grpc.YearServiceStub(channel)
-        except grpc.RpcError as error:
-            raise from_rpc_error(error) from None
+def year_stub(args: argparse.Namespace) -> AbstractContextManager[Any]:
+    return auth.client_stub(args.target, ypb_grpc.YearServiceStub)
 
 
 def _step(args: argparse.Namespace, method: str, request: Any) -> int:
