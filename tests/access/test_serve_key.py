@@ -4,7 +4,6 @@ only its user can read; clients using that file get in, clients without a key do
 from __future__ import annotations
 
 import os
-import signal
 import stat
 import subprocess
 
@@ -16,6 +15,7 @@ from fupin.registry.v1 import registry_service_pb2 as api
 from fupin.registry.v1 import registry_service_pb2_grpc as api_grpc
 from tests.clients.test_serve import free_port, fupin_command
 from tests.rpcerrors import rpc_fails
+from tests.stopping import stop
 
 
 def serve_once(tmp_path, env) -> str:
@@ -39,8 +39,7 @@ def serve_once(tmp_path, env) -> str:
             api_grpc.RegistryServiceStub(channel).ListVillages(
                 api.ListVillagesRequest(), timeout=10
             )
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=30) == 0
+        assert stop(process) == 0
     finally:
         if process.poll() is None:
             process.kill()

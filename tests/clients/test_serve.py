@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 
 import grpc
@@ -12,6 +11,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from bench.topology import free_port, fupin_command
+from tests.stopping import stop
 
 
 def listed_services(channel: grpc.Channel) -> list[str]:
@@ -42,8 +42,7 @@ def test_serve_until_sigterm(tmp_path):
             )
             assert check.status == health_pb2.HealthCheckResponse.SERVING
             assert "fupin.registry.v1.RegistryService" in listed_services(channel)
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=30) == 0
+        assert stop(process) == 0
     finally:
         if process.poll() is None:
             process.kill()
