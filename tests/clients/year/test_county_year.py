@@ -4,7 +4,8 @@ upheld), the next year's re-survey (a dry run's diff, then the commit), and a fl
 village (its households rise to the top of the risk ranking and an alert streams), the
 cadres' work (a village's poor households contracted by rank, visits logged, the cadres
 assessed, one recalled and its households contracted again), aid granted to the county, and
-the year's reports (every figure against the database's rows)."""
+the year's reports (every figure against the database's rows; the cadre report's visits: the
+recalled cadre's three)."""
 
 from __future__ import annotations
 
@@ -230,4 +231,8 @@ def _check_reports(folder, rows):
     cadres = ("poor_households", "contracted", "cadres", "stationed")
     coverage = {area(r): tuple(int(r[name]) for name in cadres) for r in table("cadres")}
     assert coverage == oracle.coverage(rows)
+    visits = {area(r): tuple(int(r[name]) for name in ("visits", "visited", "not_visited",
+              "overdue")) for r in table("cadres") if int(r["poor_households"])}  # fmt: skip
+    assert visits == oracle.visits(rows, year - 4, year, datetime.now(UTC).date())
+    assert sum(v[0] for v in visits.values()) == sum(v[1] for v in visits.values()) == 3
     assert (folder / "reports.xlsx").stat().st_size and (folder / "income.png").stat().st_size
