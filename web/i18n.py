@@ -255,7 +255,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "report_exits": ("Exits and returns", "脱贫与返贫"),
     "report_income": ("Income of poor households", "贫困户收入"),
     "report_aid": ("Aid granted", "帮扶资金"),
-    "report_cadres": ("Cadre coverage", "干部结对覆盖"),
+    "report_cadres": ("Cadre coverage and visits", "干部结对覆盖与走访"),
     "region": ("Region code", "行政区划代码"),
     "from_year": ("From (year)", "起始年份"),
     "to_year": ("To (year)", "截止年份"),

@@ -1,6 +1,7 @@
 """An office's reports (ReportService, as `fupin report` prints them): households by status,
-exits and returns, the poor households' income, aid by programme and by cause, cadre coverage;
-each as a table and a bar chart drawn by the console (web/charts.py), in the page's language.
+exits and returns, the poor households' income, aid by programme and by cause, cadre coverage
+and visits; each as a table and a bar chart drawn by the console (web/charts.py), in the page's
+language.
 
 The tables are the CLI's (clients/reports/tables.py: the same columns, titles and values); the
 words come from the CLI's catalog in the page's language, looked up per request (the CLI's own

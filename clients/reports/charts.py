@@ -1,6 +1,6 @@
 """One chart per report (matplotlib, the bundled CJK font: clients/chart_fonts.py), labelled in
 the CLI's language (--lang en or zh-CN). Each draws the region's totals per year (or per area
-for cadre coverage) from the report's tables."""
+for cadre coverage and visits) from the report's tables."""
 
 from __future__ import annotations
 
@@ -129,20 +129,41 @@ def _aid(tables: Sequence[Table]) -> Any:
 
 
 def _cadres(tables: Sequence[Table]) -> Any:
+    """Left: poor households and those contracted (the coverage above each bar); right: the
+    contracted households visited in the period, not visited, and overdue (visits per
+    household above each bar)."""
     table = tables[0]
     index = {c.path: i for i, c in enumerate(table.columns)}
+
+    def column(name: str) -> list[Any]:
+        return [r[index[name]] for r in table.rows]
+
     names = [r[index["area.area_name"]] or r[index["area.area_code"]] for r in table.rows]
-    poor = [r[index["poor_households"]] for r in table.rows]
-    covered = [r[index["contracted"]] for r in table.rows]
-    fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(names) + 3), 5), dpi=110)
-    ax.bar(names, poor, color="tab:gray", label=_("poor households"))
-    ax.bar(names, covered, color="tab:green", label=_("contracted"))
+    poor, covered = column("poor_households"), column("contracted")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(max(10, 1.1 * len(names) + 5), 5), dpi=110)
+    left.bar(names, poor, color="tab:gray", label=_("poor households"))
+    left.bar(names, covered, color="tab:green", label=_("contracted"))
     for x, p, c in zip(names, poor, covered, strict=True):
         if p:
-            ax.annotate(f"{100 * c / p:.0f}%", (x, p), ha="center", va="bottom", fontsize=8)
-    ax.set_ylabel(_("households"))
-    ax.set_title(_(table.title))
-    ax.tick_params(axis="x", labelrotation=30)
-    ax.legend(loc="best", fontsize=8)
+            left.annotate(f"{100 * c / p:.0f}%", (x, p), ha="center", va="bottom", fontsize=8)
+    left.set_ylabel(_("households"))
+    left.set_title(_("coverage"), fontsize=10)
+    visited, missed = column("visited"), column("not_visited")
+    positions = range(len(names))
+    right.bar([p - 0.2 for p in positions], visited, width=0.4, color="tab:green",
+              label=_("households visited"))  # fmt: skip
+    right.bar([p - 0.2 for p in positions], missed, width=0.4, bottom=visited,
+              color="tab:gray", label=_("not visited"))  # fmt: skip
+    right.bar([p + 0.2 for p in positions], column("overdue"), width=0.4, color="tab:red",
+              label=_("overdue (no visit in 30 days)"))  # fmt: skip
+    for x, total, per in zip(positions, covered, column("visits_per_household"), strict=True):
+        right.annotate(f"{per:.2f}", (x - 0.2, total), ha="center", va="bottom", fontsize=8)
+    right.set_xticks(list(positions), names)
+    right.set_title(_("visits per contracted household"), fontsize=10)
+    for ax in (left, right):
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.tick_params(axis="x", labelrotation=30)
+        ax.legend(loc="best", fontsize=8)
+    fig.suptitle(_(table.title))
     fig.tight_layout()
     return fig

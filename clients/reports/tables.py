@@ -3,7 +3,8 @@ people and a kind that says how a value is shown) and rows of raw values, which 
 as text, CSV or XLSX and draws as charts.
 
 Raw values are what the API sends (money in fen, rates as fractions); only what people read is
-formatted: yuan with two decimals, percentages, enums by name, masked numbers as "(masked)".
+formatted: yuan with two decimals, percentages, ratios with two decimals, enums by name, masked
+numbers as "(masked)".
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ MASKED = -1
 class Column:
     path: str  # the proto field path, e.g. "area.area_code": CSV's header
     heading: str  # English, translated where shown (N_ marks it for the catalog)
-    kind: str  # "text", "count", "fen", "rate", "status", "cause" or "aid-kind"
+    kind: str  # "text", "count", "fen", "rate", "ratio", "status", "cause" or "aid-kind"
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,10 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         *AREA, _c("poor_households", N_("poor households")),
         _c("contracted", N_("contracted")), _c("coverage", N_("coverage"), "rate"),
         _c("cadres", N_("cadres contracted")), _c("stationed", N_("cadres stationed")),
+        _c("visits", N_("visits")), _c("visited", N_("households visited")),
+        _c("visits_per_household", N_("visits per contracted household"), "ratio"),
+        _c("not_visited", N_("not visited")),
+        _c("overdue", N_("overdue (no visit in 30 days)")),
     ),
 }  # fmt: skip
 TITLES = {
@@ -87,7 +92,7 @@ TITLES = {
     "income": N_("Income of poor households"),
     "aid-programmes": N_("Aid granted by programme"),
     "aid-causes": N_("Aid granted by cause of poverty"),
-    "cadres": N_("Cadre coverage of poor households"),
+    "cadres": N_("Cadre coverage of poor households and visits"),
 }
 
 
@@ -130,6 +135,8 @@ def shown(value: Any, kind: str) -> str:
         return _("(masked)") if value == MASKED else f"{value / 100:,.2f}"
     if kind == "rate":
         return f"{value * 100:.1f}%"
+    if kind == "ratio":
+        return f"{value:.2f}"
     return _enum(kind, value) if kind in ENUMS else str(value)
 
 

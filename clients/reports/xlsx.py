@@ -15,7 +15,7 @@ from openpyxl.utils import get_column_letter
 from clients.i18n import _
 from clients.reports.tables import MASKED, Table, headings, shown
 
-FORMATS = {"fen": "#,##0.00", "rate": "0.0%", "count": "#,##0"}
+FORMATS = {"fen": "#,##0.00", "rate": "0.0%", "ratio": "0.00", "count": "#,##0"}
 
 
 def write(tables: Sequence[Table], path: Path) -> Path:
@@ -48,6 +48,6 @@ def _cell(value: Any, kind: str) -> Any:
         return None
     if kind == "fen":
         return shown(value, kind) if value == MASKED else value / 100
-    if kind in ("text", "count", "rate"):
+    if kind in ("text", "count", "rate", "ratio"):
         return value
     return shown(value, kind)  # enums by name

@@ -76,19 +76,13 @@ class ReportServicer(rpb_grpc.ReportServiceServicer):
         )
 
     def CadreReport(self, request: Any, context: Any) -> rpb.CadreReportResponse:
-        rows = cadres.coverage(self.store, period_of(request, access.current()))
+        period = period_of(request, access.current())
+        today = dt.datetime.now(dt.UTC).date()
+        rows = cadres.coverage(self.store, period, today=today)
         return rpb.CadreReportResponse(
-            rows=[
-                rpb.CadreReportRow(
-                    area=_area(c.area),
-                    poor_households=c.poor_households,
-                    contracted=c.contracted,
-                    coverage=c.coverage,
-                    cadres=c.cadres,
-                    stationed=c.stationed,
-                )
-                for c in rows
-            ]
+            rows=[_cadre_row(c) for c in rows],
+            as_of=cadres.as_of(period, today).isoformat(),
+            overdue_days=cadres.OVERDUE_DAYS,
         )
 
 
@@ -144,6 +138,15 @@ def _cause_row(c: aid.ByCause) -> rpb.AidCauseReportRow:
     return rpb.AidCauseReportRow(
         year=c.year, cause=c.cause,  # type: ignore[arg-type]
         amount_fen=c.amount_fen, grants=c.grants, households=len(c.households),
+    )  # fmt: skip
+
+
+def _cadre_row(c: cadres.Coverage) -> rpb.CadreReportRow:
+    return rpb.CadreReportRow(
+        area=_area(c.area), poor_households=c.poor_households, contracted=c.contracted,
+        coverage=c.coverage, cadres=c.cadres, stationed=c.stationed, visits=c.visits,
+        visited=c.visited, visits_per_household=c.visits_per_household,
+        not_visited=c.not_visited, overdue=c.overdue,
     )  # fmt: skip
 
 

@@ -1,7 +1,7 @@
 """Household scoring and status: the 建档立卡 score from indicators, thresholds from config.
 
 Pure functions over plain values; the weights, thresholds and watchlist margins come from a
-TOML file (registry/scoring.toml by default, FUPIN_SCORING_FILE to override).
+TOML file (registry/resources/scoring.toml by default, FUPIN_SCORING_FILE to override).
 
 Indicators are grouped in sets (the Guizhou cloud's indicator system): each set has a weight
 and weights for its indicators; its sub-score is the weighted mean of its indicators, and the

@@ -1,9 +1,11 @@
 """A household's risk of (returning to) poverty, explained: pure, over plain values.
 
 The risk (0-100) is the weighted mean of four terms (registry/year/rules.py RiskRules): how
-close the score is to the poverty line, how far it fell since the previous assessment, how
-many causes of poverty the household has, and the shocks on it, its village or its county
-(each severity / 3, fading linearly over the window). Each term that counts is explained.
+close the score is to the poverty line, the trend (how far the score fell since the previous
+assessment or the household's income fell from the year before last to last year, whichever
+weighs more), how many causes of poverty the household has, and the shocks on it, its village
+or its county (each severity / 3, fading linearly over the window). Each term that counts is
+explained.
 """
 
 from __future__ import annotations
@@ -32,6 +34,11 @@ class HouseholdFacts:
     score: int
     previous_score: int  # -1: none
     causes: Sequence[int]
+    # Income records (produce + dividends + aid, fen) of the year before last and last year,
+    # and last year; -1 where there is none.
+    income_before: int = -1
+    income_after: int = -1
+    income_year: int = 0
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,12 @@ def assess(
     trend = min(1.0, max(0.0, fall / rules.drop_span))
     if trend > 0:
         reasons.append(f"score fell {fall} since the previous assessment")
+    before, after = facts.income_before, facts.income_after
+    if before > 0 and 0 <= after < before:
+        percent = round(100 * (before - after) / before)
+        trend = max(trend, min(1.0, percent / rules.income_drop_percent))
+        year = facts.income_year
+        reasons.append(f"income fell {percent}% from {year - 1} to {year}")
     causes = min(1.0, len(facts.causes) / rules.causes_full)
     if causes > 0:
         reasons.append(f"{len(facts.causes)} causes of poverty")

@@ -71,11 +71,12 @@ class RiskRules:
     """The risk rule's weights and spans (the scoring file's [risk] section)."""
 
     margin_weight: int = 40  # closeness of the score to the poverty line
-    trend_weight: int = 20  # the score's fall since the previous assessment
+    trend_weight: int = 20  # the score's fall since the previous assessment, or the income's
     causes_weight: int = 10  # how many causes of poverty
     shocks_weight: int = 30  # recent shocks on the household, its village or its county
     margin_span: int = 20  # points above the line at which the margin term reaches 0
     drop_span: int = 20  # a fall of this many points makes the trend term 1
+    income_drop_percent: int = 30  # so does a fall of this many percent of last year's income
     causes_full: int = 3  # this many causes make the causes term 1
     shock_window_days: int = 365  # a shock fades linearly to nothing over this many days
     alert_at: int = 60  # WatchAlerts' default level
@@ -84,7 +85,8 @@ class RiskRules:
         weights = (self.margin_weight, self.trend_weight, self.causes_weight, self.shocks_weight)
         if min(weights) < 0 or sum(weights) <= 0:
             raise ValueError("risk weights must be non-negative and not all zero")
-        spans = (self.margin_span, self.drop_span, self.causes_full, self.shock_window_days)
+        spans = (self.margin_span, self.drop_span, self.income_drop_percent, self.causes_full,
+                 self.shock_window_days)  # fmt: skip
         if min(spans) <= 0 or not 0 <= self.alert_at <= 100:
             raise ValueError("risk spans must be positive and alert_at within 0..100")
 

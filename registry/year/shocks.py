@@ -13,6 +13,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlmodel import Session, col
@@ -21,6 +22,7 @@ from registry.access.policy import Principal
 from registry.errors import NotFound
 from registry.resources import models
 from registry.resources.store import RegistryStore, new_id
+from registry.season.models import HouseholdIncome
 from registry.year import risk
 from registry.year.cases import in_region
 from registry.year.models import Shock
@@ -163,10 +165,28 @@ def _rank(
         fact = ShockFact(s.id, s.kind, dt.date.fromisoformat(s.date), s.severity, where)
         on[str(key)].append(fact)
     line = store.scoring.impoverished_below
+    last = today.year - 1
+    income = _incomes(session, in_households, last)
     out = []
     for hid, vid, county, status, score, previous, causes, code in households:
-        facts = HouseholdFacts(hid, vid, county, status, score, previous, causes or [])
+        facts = HouseholdFacts(
+            hid, vid, county, status, score, previous, causes or [],
+            income.get((hid, last - 1), -1), income.get((hid, last), -1), last,
+        )  # fmt: skip
         found = [*on.get(hid, ()), *on.get(vid, ()), *on.get(county, ())]
         assessed = risk.assess(facts, found, line=line, rules=rules, today=today)
         out.append(Ranked(facts, code, assessed))
     return out
+
+
+def _incomes(session: Session, households: Any, last: int) -> dict[tuple[str, int], int]:
+    """(household, year) -> its income record's total of `last` and the year before, for the
+    households of the `households` select."""
+    inc = HouseholdIncome
+    total = col(inc.produce_fen) + col(inc.dividends_fen) + col(inc.aid_fen)
+    rows = session.execute(
+        select(col(inc.household_id), col(inc.year), total).where(
+            col(inc.household_id).in_(households), col(inc.year).in_([last - 1, last])
+        )
+    )
+    return {(household, year): int(fen) for household, year, fen in rows}

@@ -91,3 +91,30 @@ def test_json_lines_name_their_table(fupin, seeded, answer):  # noqa: F811
     got = answer("AidReport")
     assert sum(1 for x in lines if x["table"] == "aid-causes") == len(got.causes)
     assert sum(x["amount_fen"] for x in lines if x["table"] == "aid-programmes") == got.total_fen
+
+
+def test_cadre_visits_in_csv_xlsx_and_chinese(fupin, seeded, answer, tmp_path):  # noqa: F811
+    """`report cadres`: the visit figures of each area in CSV (raw) and XLSX (visits per
+    household a number), and the Chinese table's headings."""
+    book = tmp_path / "cadres.xlsx"
+    code, out, err = fupin("report", "cadres", *YEARS, "--by", "village", "--output", "csv",
+                           "--xlsx", str(book))  # fmt: skip
+    assert code == 0, err
+    names = ("visits", "visited", "not_visited", "overdue")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    got = answer("CadreReport", area=rpb.BY_VILLAGE).rows
+    assert [(r["area.area_code"], *(int(r[n]) for n in names)) for r in rows] == [
+        (g.area.area_code, g.visits, g.visited, g.not_visited, g.overdue) for g in got
+    ]
+    assert sum(g.visits for g in got) > 0
+    sheet = openpyxl.load_workbook(book)["cadres"]
+    headings = [c.value for c in sheet[2]]
+    per = headings.index("visits per contracted household")
+    assert [v[per] for v in sheet.iter_rows(min_row=3, values_only=True)] == [
+        pytest.approx(g.visits_per_household) for g in got
+    ]
+    assert sheet.cell(row=3, column=per + 1).number_format == "0.00"
+    code, out, err = fupin("--lang", "zh-CN", "report", "cadres", *YEARS)
+    assert code == 0, err
+    assert out.splitlines()[0] == "干部结对帮扶覆盖与走访情况"
+    assert all(w in out.splitlines()[1] for w in ("走访次数", "结对户均走访次数", "逾期"))

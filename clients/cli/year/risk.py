@@ -92,6 +92,7 @@ def run_alerts(args: argparse.Namespace) -> int:
     seen = 0
     with year_stub(args) as stub:
         stream = stub.WatchAlerts(ypb.WatchAlertsRequest(min_risk=args.min_risk))
+        stream.initial_metadata()  # the server sends it once subscribed: no alert is missed after
         say(_("watching for alerts (Ctrl-C to stop)"))
         for alert in stream:
             if args.output == "json":

@@ -1,8 +1,11 @@
-"""`fupin case …` and `fupin notice` in-process against a real server."""
+"""`fupin case …`, `fupin notice`, `fupin resurvey`, `fupin shock` and `fupin risks`
+in-process against a real server; `fupin alerts` in a process of its own."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import date
 
 from clients import csvio
@@ -98,3 +101,29 @@ def test_a_shock_from_the_cli_ranks_its_village_first(fupin, registry):
     assert code == 0, err
     first = out.splitlines()[1]
     assert first.startswith("77") and hit.id in first and "disaster" in first
+
+
+def test_fupin_alerts_prints_the_alert_a_shock_raises(fupin, registry, server):
+    """`fupin alerts --count 1 --output json` in a process of its own (it streams until it has
+    its alert), then a flood from another CLI call: the flooded household's alert, and exit 0."""
+    flooded = factories.create_village(registry)
+    hit = factories.create_household(registry, flooded.id)
+    watch = subprocess.Popen(
+        [sys.executable, "-m", "clients.cli", "alerts", "--count", "1", "--output", "json",
+         "--target", f"127.0.0.1:{server.port}"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8",
+    )  # fmt: skip
+    try:
+        assert watch.stderr is not None
+        assert "watching for alerts" in watch.stderr.readline()  # subscribed
+        code, out, err = fupin(
+            "shock", "--village", flooded.id, "--kind", "disaster", "--severity", "3",
+            "--date", date.today().isoformat(),
+        )  # fmt: skip
+        assert code == 0, err
+        out, err = watch.communicate(timeout=60)
+    finally:
+        watch.kill()
+    assert watch.returncode == 0, err
+    [alert] = [json.loads(line) for line in out.splitlines()]
+    assert alert["entry"]["household_id"] == hit.id and alert["entry"]["risk"] >= 60

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 
+from registry.cadrework.models import CadreVisit
 from registry.resources import models
 from registry.season.models import HouseholdIncome
 
@@ -32,6 +33,7 @@ class Rows:
     grants: list[tuple[str, datetime, str, int]]  # household, time, programme, amount
     contracts: dict[str, str]  # household -> cadre
     postings: dict[str, str]  # cadre -> village
+    visits: list[tuple[str, str, date]]  # household, cadre, date
 
 
 def read(store: Any, *, by_village: bool, region: str = "") -> Rows:
@@ -43,6 +45,7 @@ def read(store: Any, *, by_village: bool, region: str = "") -> Rows:
         entries = list(session.scalars(select(models.LedgerEntry)))
         contracts = list(session.scalars(select(models.HouseholdContract)))
         cadres = list(session.scalars(select(models.Cadre)))
+        visits = list(session.scalars(select(CadreVisit)))
 
     def area_of(v: models.Village) -> tuple[str, str]:
         return (v.admin_code, v.display_name) if by_village else (v.county_code, "")
@@ -73,6 +76,11 @@ def read(store: Any, *, by_village: bool, region: str = "") -> Rows:
         ],
         contracts={c.household_id: c.cadre_id for c in contracts if c.household_id in ids},
         postings={c.id: c.current_village_id for c in cadres if c.current_village_id in kept},
+        visits=[
+            (v.household_id, v.cadre_id, date.fromisoformat(v.date))
+            for v in visits
+            if v.household_id in ids
+        ],
     )
 
 
@@ -158,3 +166,29 @@ def coverage(rows: Rows) -> dict[tuple[str, str], tuple[int, int, int, int]]:
     for village in rows.postings.values():
         out[rows.village_area[village]][3] += 1
     return {a: (s[0], s[1], len(s[2]), s[3]) for a, s in out.items()}
+
+
+def visits(
+    rows: Rows, first: int, last: int, as_of: date, overdue_days: int = 30
+) -> dict[tuple[str, str], tuple[int, int, int, int]]:
+    """(visits, visited, not visited, overdue) per area with poor households, over the poor
+    households contracted now: visits by any cadre dated in the years; overdue, no visit in
+    the overdue_days up to as_of."""
+    start, end_day = date(first, 1, 1), date(last, 12, 31)
+    dates: dict[str, list[date]] = defaultdict(list)
+    for household, _, day in rows.visits:
+        dates[household].append(day)
+    out: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for household, status in rows.status.items():
+        if status not in POOR_NOW:
+            continue
+        sums = out[rows.area[household]]  # every area with poor households has a row
+        if household not in rows.contracts:
+            continue
+        here = [d for d in dates[household] if start <= d <= end_day]
+        sums[0] += len(here)
+        sums[1 if here else 2] += 1
+        seen = [d for d in dates[household] if d <= as_of]
+        if not seen or max(seen) < as_of - timedelta(days=overdue_days):
+            sums[3] += 1
+    return {a: (s[0], s[1], s[2], s[3]) for a, s in out.items()}

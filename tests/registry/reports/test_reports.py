@@ -5,7 +5,7 @@ village, on SQLite and PostgreSQL; the region against the key; bad requests name
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import grpc
 import pytest
@@ -18,6 +18,7 @@ from fupin.registry.v1 import report_service_pb2 as rpb
 from fupin.registry.v1 import report_service_pb2_grpc as rpb_grpc
 from fupin.registry.v1 import resources_pb2 as pb
 from registry.access.policy import Role
+from registry.cadrework.models import CadreVisit
 from registry.ledger import chain
 from registry.resources import models
 from registry.season.models import HouseholdIncome
@@ -38,8 +39,8 @@ def reports(channel):
 @pytest.fixture
 def seeded(server, registry):
     """Three villages in two counties, 24 households with four years of status history,
-    income records, aid grants in three years (one of a programme deleted since), contracts
-    and postings: random, but the same every run."""
+    income records, aid grants in three years (one of a programme deleted since), contracts,
+    visits and postings: random, but the same every run."""
     rng = random.Random(16)
     villages = [
         factories.create_village(registry, admin_code=code, display_name=name)
@@ -68,11 +69,12 @@ def seeded(server, registry):
     with server.store.transaction(write=True) as session:
         session.execute(insert(models.StatusChange), _history(rng, households))
         session.execute(insert(HouseholdIncome), _incomes(rng, households))
-        session.execute(
-            insert(models.HouseholdContract),
-            [{"household_id": h.id, "cadre_id": rng.choice(cadres).id, "run_id": "run-seed",
-              "time": datetime.now(UTC)} for h in households if rng.random() < 0.5],
-        )  # fmt: skip
+        contracts = [
+            {"household_id": h.id, "cadre_id": rng.choice(cadres).id, "run_id": "run-seed",
+             "time": datetime.now(UTC)} for h in households if rng.random() < 0.5
+        ]  # fmt: skip
+        session.execute(insert(models.HouseholdContract), contracts)
+        session.execute(insert(CadreVisit), _visits(rng, households, [c.id for c in cadres]))
         for cadre, village in zip(cadres[:2], (villages[0], villages[2]), strict=True):
             session.execute(
                 update(models.Cadre)
@@ -96,6 +98,23 @@ def _history(rng, households):
                  "new_status": rng.randint(1, 4), "score": 50, "reason": "seeded"}
             )  # fmt: skip
     return rows
+
+
+def _visits(rng, households, cadres):
+    """Visits by any cadre on days at the years' edges, around the overdue cutoff (30 days
+    before today) and at random, to contracted households and others."""
+    today = datetime.now(UTC).date()
+    days = [date(2020, 12, 31), date(FIRST, 1, 1), date(2024, 12, 31), date(2025, 1, 1),
+            date(2024, 12, 1), date(2024, 11, 30), today, *(today - timedelta(days=d)
+            for d in (29, 30, 31, 45))]  # fmt: skip
+    return [
+        {"id": f"visit-{i}", "cadre_id": rng.choice(cadres), "household_id": h.id,
+         "date": rng.choice([*days, date(FIRST, 1, 1) + timedelta(rng.randint(0, 2100))]
+                            ).isoformat(), "done": "走访", "key_id": "key-seed",
+         "create_time": datetime.now(UTC)}
+        for i, h in enumerate(rng.choices(households, k=80))
+        if rng.random() < 0.9
+    ]  # fmt: skip
 
 
 def _incomes(rng, households):
@@ -240,6 +259,31 @@ def test_cadre_coverage(reports, server, seeded, area):
     for r in got:
         expected = r.contracted / r.poor_households if r.poor_households else 0.0
         assert r.coverage == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("years", [(FIRST, LAST), (2022, 2024)])
+@pytest.mark.parametrize("area", AREAS)
+def test_cadre_visits(reports, server, seeded, area, years):
+    """Visits, households visited and not, per household and overdue, as of today or the
+    last year's end (2024-12-31: a visit on 2024-12-01 is in time, 2024-11-30 overdue)."""
+    first, last = years
+    rows = oracle.read(server.store, by_village=area == rpb.BY_VILLAGE)
+    got = reports.CadreReport(rpb.ReportRequest(from_year=first, to_year=last, area=area))
+    as_of = min(datetime.now(UTC).date(), date(last, 12, 31))
+    assert (got.as_of, got.overdue_days) == (as_of.isoformat(), 30)
+    mine = {
+        (r.area.area_code, r.area.area_name): (r.visits, r.visited, r.not_visited, r.overdue)
+        for r in got.rows
+        if r.poor_households
+    }
+    expected = oracle.visits(rows, first, last, as_of)
+    assert mine == expected
+    assert sum(v[0] for v in expected.values()) > sum(v[1] for v in expected.values()) > 0
+    assert 0 < sum(v[3] for v in expected.values()) < sum(v[1] + v[2] for v in expected.values())
+    for r in got.rows:
+        assert r.visited + r.not_visited == r.contracted
+        expected_per = r.visits / r.contracted if r.contracted else 0.0
+        assert r.visits_per_household == pytest.approx(expected_per)
 
 
 def test_an_office_reads_its_own_region(server, seeded):

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import grpc
 import pytest
+from sqlalchemy import insert
 
 from clients.auth import open_channel
 from fupin.registry.v1 import year_service_pb2 as ypb
 from fupin.registry.v1 import year_service_pb2_grpc as ypb_grpc
 from registry.access.policy import Role
+from registry.season.models import HouseholdIncome
 from registry.year.risk import HouseholdFacts, ShockFact, assess
 from registry.year.rules import RiskRules
 from tests import factories
@@ -46,6 +49,22 @@ def test_a_fall_and_causes_count():
     found = assess(facts, [], line=60, rules=RiskRules(), today=TODAY)
     assert found.risk == 30
     assert found.reasons == ("score fell 20 since the previous assessment", "3 causes of poverty")
+
+
+def test_an_income_fall_counts_as_the_trend():
+    """Income 1,000,000 fen in 2024, 850,000 in 2025: a 15% fall, half of the 30% that makes
+    the trend term 1: at the line, 40 + 20 × 0.5 = 50. A rise, or no record, adds nothing; a
+    score fall of 20 (trend 1) outweighs the income's."""
+    fell = replace(AT_LINE, income_before=1_000_000, income_after=850_000, income_year=2025)
+    found = assess(fell, [], line=60, rules=RiskRules(), today=TODAY)
+    assert found.risk == 50
+    assert found.reasons == ("score 60 is at the line 60", "income fell 15% from 2024 to 2025")
+    rose = replace(fell, income_after=1_200_000)
+    assert assess(rose, [], line=60, rules=RiskRules(), today=TODAY).risk == 40
+    unknown = replace(fell, income_before=-1)
+    assert assess(unknown, [], line=60, rules=RiskRules(), today=TODAY).risk == 40
+    both = replace(fell, score=60, previous_score=80)
+    assert assess(both, [], line=60, rules=RiskRules(), today=TODAY).risk == 60
 
 
 @pytest.fixture
@@ -94,6 +113,26 @@ def test_a_flood_raises_its_village_on_the_ranking_and_streams_alerts(county):
     assert got == flooded_ids
     other = stubs["other"].ListRisks(ypb.ListRisksRequest()).entries
     assert {e.household_id for e in other} == {h.id for h in households[dry.id]}
+
+
+def test_a_household_whose_income_fell_rises_on_the_ranking(server, county):
+    """Income records of the two last years, down by half for one household: its trend term
+    is full (47 + 20 = 67), first on ListRisks with the fall named; the others stay at 47."""
+    flooded, _dry, households, stubs = county
+    fell = households[flooded.id][0].id
+    last = dt.datetime.now(dt.UTC).year - 1
+    with server.store.transaction(write=True) as session:
+        session.execute(
+            insert(HouseholdIncome),
+            [{"household_id": h.id, "year": year, "produce_fen": fen, "dividends_fen": 0,
+              "aid_fen": 0, "update_time": dt.datetime.now(dt.UTC)}
+             for h in households[flooded.id]
+             for year, fen in ((last - 1, 800_000), (last, 400_000 if h.id == fell else 900_000))],
+        )  # fmt: skip
+    entries = stubs["county"].ListRisks(ypb.ListRisksRequest()).entries
+    assert (entries[0].household_id, entries[0].risk) == (fell, 67)
+    assert f"income fell 50% from {last - 1} to {last}" in entries[0].reasons
+    assert {e.risk for e in entries[1:]} == {47}
 
 
 def test_who_may_record_and_what_is_refused(county):

@@ -673,7 +673,8 @@ class RegistryServiceServicer:
         """Early warning of return to poverty (返贫预警): households lifted out or at risk whose score
         is within the configured margin of a threshold, or whose score fell by more than the
         configured drop since the previous assessment. Filterable fields: village_id, county_code.
-        Errors: INVALID_ARGUMENT.
+        A region's households ranked by risk, each explained (score margin and trend, income trend,
+        causes, shocks): YearService.ListRisks. Errors: INVALID_ARGUMENT.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -236,7 +236,8 @@ class RegistryServiceStub:
     """Early warning of return to poverty (返贫预警): households lifted out or at risk whose score
     is within the configured margin of a threshold, or whose score fell by more than the
     configured drop since the previous assessment. Filterable fields: village_id, county_code.
-    Errors: INVALID_ARGUMENT.
+    A region's households ranked by risk, each explained (score margin and trend, income trend,
+    causes, shocks): YearService.ListRisks. Errors: INVALID_ARGUMENT.
     """
     BatchGetResources: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.BatchGetResourcesRequest, _registry_service_pb2.BatchGetResourcesResponse]
     """Reads up to 1,000 resources of one kind by id in one call: what a client needs to show
@@ -453,7 +454,8 @@ class RegistryServiceAsyncStub(RegistryServiceStub):
     """Early warning of return to poverty (返贫预警): households lifted out or at risk whose score
     is within the configured margin of a threshold, or whose score fell by more than the
     configured drop since the previous assessment. Filterable fields: village_id, county_code.
-    Errors: INVALID_ARGUMENT.
+    A region's households ranked by risk, each explained (score margin and trend, income trend,
+    causes, shocks): YearService.ListRisks. Errors: INVALID_ARGUMENT.
     """
     BatchGetResources: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.BatchGetResourcesRequest, _registry_service_pb2.BatchGetResourcesResponse]  # type: ignore[assignment]
     """Reads up to 1,000 resources of one kind by id in one call: what a client needs to show
@@ -931,7 +933,8 @@ class RegistryServiceServicer(metaclass=_abc_1.ABCMeta):
         """Early warning of return to poverty (返贫预警): households lifted out or at risk whose score
         is within the configured margin of a threshold, or whose score fell by more than the
         configured drop since the previous assessment. Filterable fields: village_id, county_code.
-        Errors: INVALID_ARGUMENT.
+        A region's households ranked by risk, each explained (score margin and trend, income trend,
+        causes, shocks): YearService.ListRisks. Errors: INVALID_ARGUMENT.
         """
 
     @_abc_1.abstractmethod

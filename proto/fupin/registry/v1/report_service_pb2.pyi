@@ -417,6 +417,11 @@ class CadreReportRow(_message.Message):
     COVERAGE_FIELD_NUMBER: _builtins.int
     CADRES_FIELD_NUMBER: _builtins.int
     STATIONED_FIELD_NUMBER: _builtins.int
+    VISITS_FIELD_NUMBER: _builtins.int
+    VISITED_FIELD_NUMBER: _builtins.int
+    VISITS_PER_HOUSEHOLD_FIELD_NUMBER: _builtins.int
+    NOT_VISITED_FIELD_NUMBER: _builtins.int
+    OVERDUE_FIELD_NUMBER: _builtins.int
     poor_households: _builtins.int
     contracted: _builtins.int
     """poor households contracted to a cadre"""
@@ -426,6 +431,16 @@ class CadreReportRow(_message.Message):
     """cadres contracted to households of the area"""
     stationed: _builtins.int
     """cadres posted to a village of the area now"""
+    visits: _builtins.int
+    """visits in the period to the `contracted` households"""
+    visited: _builtins.int
+    """of the `contracted` households, those with a visit in the period"""
+    visits_per_household: _builtins.float
+    """visits / contracted (0 when none)"""
+    not_visited: _builtins.int
+    """contracted - visited: no visit in the period"""
+    overdue: _builtins.int
+    """of the `contracted` households, those with no visit in the"""
     @_builtins.property
     def area(self) -> Global___ReportAreaKey: ...
     def __init__(
@@ -437,10 +452,15 @@ class CadreReportRow(_message.Message):
         coverage: _builtins.float = ...,
         cadres: _builtins.int = ...,
         stationed: _builtins.int = ...,
+        visits: _builtins.int = ...,
+        visited: _builtins.int = ...,
+        visits_per_household: _builtins.float = ...,
+        not_visited: _builtins.int = ...,
+        overdue: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["area", b"area"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["area", b"area", "cadres", b"cadres", "contracted", b"contracted", "coverage", b"coverage", "poor_households", b"poor_households", "stationed", b"stationed"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["area", b"area", "cadres", b"cadres", "contracted", b"contracted", "coverage", b"coverage", "not_visited", b"not_visited", "overdue", b"overdue", "poor_households", b"poor_households", "stationed", b"stationed", "visited", b"visited", "visits", b"visits", "visits_per_household", b"visits_per_household"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -451,6 +471,12 @@ class CadreReportResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     ROWS_FIELD_NUMBER: _builtins.int
+    AS_OF_FIELD_NUMBER: _builtins.int
+    OVERDUE_DAYS_FIELD_NUMBER: _builtins.int
+    as_of: _builtins.str
+    """YYYY-MM-DD: the day overdue is counted at"""
+    overdue_days: _builtins.int
+    """30"""
     @_builtins.property
     def rows(self) -> _containers.RepeatedCompositeFieldContainer[Global___CadreReportRow]:
         """by area code; areas with no poor household and no cadre left out"""
@@ -459,10 +485,12 @@ class CadreReportResponse(_message.Message):
         self,
         *,
         rows: _abc.Iterable[Global___CadreReportRow] | None = ...,
+        as_of: _builtins.str = ...,
+        overdue_days: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["rows", b"rows"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "overdue_days", b"overdue_days", "rows", b"rows"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

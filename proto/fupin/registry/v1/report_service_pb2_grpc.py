@@ -139,9 +139,13 @@ class ReportServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CadreReport(self, request, context):
-        """Cadre coverage now, per county or village: poor households (IMPOVERISHED, AT_RISK,
-        RETURNED_TO_POVERTY), those contracted to a cadre (结对帮扶) and the share, the cadres
-        contracted and the cadres stationed there. to_year is ignored.
+        """Cadre coverage and visits, per county or village. Coverage is now: poor households
+        (IMPOVERISHED, AT_RISK, RETURNED_TO_POVERTY), those contracted to a cadre (结对帮扶) and
+        the share, the cadres contracted and the cadres stationed there. Visits are those logged
+        (帮扶日志: CadreWorkService.RecordVisit) to the contracted poor households, by any cadre
+        (a recalled one's included), dated from 1 January of from_year to 31 December of
+        to_year; a household is overdue when it has no visit in the overdue_days up to as_of
+        (today, or 31 December of to_year if earlier), as CadreWorkService.AssessCadres counts.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

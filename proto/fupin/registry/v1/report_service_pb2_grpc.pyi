@@ -74,9 +74,13 @@ class ReportServiceStub:
     filed now, the remainder to the first (as LedgerService.SpendingTotals).
     """
     CadreReport: _grpc.UnaryUnaryMultiCallable[_report_service_pb2.ReportRequest, _report_service_pb2.CadreReportResponse]
-    """Cadre coverage now, per county or village: poor households (IMPOVERISHED, AT_RISK,
-    RETURNED_TO_POVERTY), those contracted to a cadre (结对帮扶) and the share, the cadres
-    contracted and the cadres stationed there. to_year is ignored.
+    """Cadre coverage and visits, per county or village. Coverage is now: poor households
+    (IMPOVERISHED, AT_RISK, RETURNED_TO_POVERTY), those contracted to a cadre (结对帮扶) and
+    the share, the cadres contracted and the cadres stationed there. Visits are those logged
+    (帮扶日志: CadreWorkService.RecordVisit) to the contracted poor households, by any cadre
+    (a recalled one's included), dated from 1 January of from_year to 31 December of
+    to_year; a household is overdue when it has no visit in the overdue_days up to as_of
+    (today, or 31 December of to_year if earlier), as CadreWorkService.AssessCadres counts.
     """
 
 @_typing.type_check_only
@@ -125,9 +129,13 @@ class ReportServiceAsyncStub(ReportServiceStub):
     filed now, the remainder to the first (as LedgerService.SpendingTotals).
     """
     CadreReport: _aio.UnaryUnaryMultiCallable[_report_service_pb2.ReportRequest, _report_service_pb2.CadreReportResponse]  # type: ignore[assignment]
-    """Cadre coverage now, per county or village: poor households (IMPOVERISHED, AT_RISK,
-    RETURNED_TO_POVERTY), those contracted to a cadre (结对帮扶) and the share, the cadres
-    contracted and the cadres stationed there. to_year is ignored.
+    """Cadre coverage and visits, per county or village. Coverage is now: poor households
+    (IMPOVERISHED, AT_RISK, RETURNED_TO_POVERTY), those contracted to a cadre (结对帮扶) and
+    the share, the cadres contracted and the cadres stationed there. Visits are those logged
+    (帮扶日志: CadreWorkService.RecordVisit) to the contracted poor households, by any cadre
+    (a recalled one's included), dated from 1 January of from_year to 31 December of
+    to_year; a household is overdue when it has no visit in the overdue_days up to as_of
+    (today, or 31 December of to_year if earlier), as CadreWorkService.AssessCadres counts.
     """
 
 class ReportServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -203,9 +211,13 @@ class ReportServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _report_service_pb2.ReportRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_report_service_pb2.CadreReportResponse, _abc.Awaitable[_report_service_pb2.CadreReportResponse]]:
-        """Cadre coverage now, per county or village: poor households (IMPOVERISHED, AT_RISK,
-        RETURNED_TO_POVERTY), those contracted to a cadre (结对帮扶) and the share, the cadres
-        contracted and the cadres stationed there. to_year is ignored.
+        """Cadre coverage and visits, per county or village. Coverage is now: poor households
+        (IMPOVERISHED, AT_RISK, RETURNED_TO_POVERTY), those contracted to a cadre (结对帮扶) and
+        the share, the cadres contracted and the cadres stationed there. Visits are those logged
+        (帮扶日志: CadreWorkService.RecordVisit) to the contracted poor households, by any cadre
+        (a recalled one's included), dated from 1 January of from_year to 31 December of
+        to_year; a household is overdue when it has no visit in the overdue_days up to as_of
+        (today, or 31 December of to_year if earlier), as CadreWorkService.AssessCadres counts.
         """
 
 def add_ReportServiceServicer_to_server(servicer: ReportServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -264,9 +264,10 @@ class YearServiceServicer:
 
     def ListRisks(self, request, context):
         """The households of a region ranked by risk, highest first, each with its explanation. A
-        household's risk (0-100) combines its score margin above the poverty line, its score
-        trend, its causes and the shocks on it, with the rule's weights from the scoring file's
-        [risk] section (registry/year/risk.py).
+        household's risk (0-100) combines its score margin above the poverty line, its trend
+        (the score's fall since the previous assessment, or its income record's fall from the
+        year before last to last year: SeasonService), its causes and the shocks on it, with the
+        rule's weights from the scoring file's [risk] section (registry/year/risk.py).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

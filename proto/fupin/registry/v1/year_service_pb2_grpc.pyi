@@ -113,9 +113,10 @@ class YearServiceStub:
     """
     ListRisks: _grpc.UnaryUnaryMultiCallable[_year_service_pb2.ListRisksRequest, _year_service_pb2.ListRisksResponse]
     """The households of a region ranked by risk, highest first, each with its explanation. A
-    household's risk (0-100) combines its score margin above the poverty line, its score
-    trend, its causes and the shocks on it, with the rule's weights from the scoring file's
-    [risk] section (registry/year/risk.py).
+    household's risk (0-100) combines its score margin above the poverty line, its trend
+    (the score's fall since the previous assessment, or its income record's fall from the
+    year before last to last year: SeasonService), its causes and the shocks on it, with the
+    rule's weights from the scoring file's [risk] section (registry/year/risk.py).
     """
     WatchAlerts: _grpc.UnaryStreamMultiCallable[_year_service_pb2.WatchAlertsRequest, _year_service_pb2.Alert]
     """New alerts, as they happen, for households in the key's region whose risk reaches
@@ -207,9 +208,10 @@ class YearServiceAsyncStub(YearServiceStub):
     """
     ListRisks: _aio.UnaryUnaryMultiCallable[_year_service_pb2.ListRisksRequest, _year_service_pb2.ListRisksResponse]  # type: ignore[assignment]
     """The households of a region ranked by risk, highest first, each with its explanation. A
-    household's risk (0-100) combines its score margin above the poverty line, its score
-    trend, its causes and the shocks on it, with the rule's weights from the scoring file's
-    [risk] section (registry/year/risk.py).
+    household's risk (0-100) combines its score margin above the poverty line, its trend
+    (the score's fall since the previous assessment, or its income record's fall from the
+    year before last to last year: SeasonService), its causes and the shocks on it, with the
+    rule's weights from the scoring file's [risk] section (registry/year/risk.py).
     """
     WatchAlerts: _aio.UnaryStreamMultiCallable[_year_service_pb2.WatchAlertsRequest, _year_service_pb2.Alert]  # type: ignore[assignment]
     """New alerts, as they happen, for households in the key's region whose risk reaches
@@ -376,9 +378,10 @@ class YearServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_year_service_pb2.ListRisksResponse, _abc.Awaitable[_year_service_pb2.ListRisksResponse]]:
         """The households of a region ranked by risk, highest first, each with its explanation. A
-        household's risk (0-100) combines its score margin above the poverty line, its score
-        trend, its causes and the shocks on it, with the rule's weights from the scoring file's
-        [risk] section (registry/year/risk.py).
+        household's risk (0-100) combines its score margin above the poverty line, its trend
+        (the score's fall since the previous assessment, or its income record's fall from the
+        year before last to last year: SeasonService), its causes and the shocks on it, with the
+        rule's weights from the scoring file's [risk] section (registry/year/risk.py).
         """
 
     @_abc_1.abstractmethod
