@@ -35,10 +35,11 @@ from typing import Any
 import grpc
 
 from clients import auth
+from clients.cli.ledger import run_ledger
 from clients.cli.output import emit_json, print_table, say, show
 from clients.cli.runs import show_run, solve_with_progress
 from clients.errors import from_rpc_error
-from clients.i18n import _, enum_name
+from clients.i18n import _
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
 from fupin.registry.v1 import ledger_service_pb2 as lpb
@@ -180,58 +181,6 @@ def _by_cause(run: mpb.MatchRun) -> dict[str, int]:
 
 def _title(run: mpb.MatchRun) -> str:
     return f"Aid by cause of poverty, run {run.id} ({mpb.RunState.Name(run.state)})"
-
-
-def run_ledger(args: argparse.Namespace) -> int:
-    request = lpb.ListLedgerEntriesRequest(
-        household_id=args.household,
-        programme_id=args.programme,
-        run_id=args.run_id,
-        page_size=min(max(args.limit, 1), 1000),
-    )
-    with stubs(args) as (_matcher, ledger):
-        entries = list(ledger.ListLedgerEntries(request, timeout=args.timeout).entries)
-    if args.output == "json":
-        for entry in entries:
-            emit_json(entry)
-        return 0
-    rows = [
-        [
-            str(e.seq),
-            e.time.ToDatetime().isoformat(timespec="seconds"),
-            enum_name(lpb.LedgerEntryKind.DESCRIPTOR, e.kind),
-            e.run_id,
-            e.subject_id,
-            e.counterpart_id,
-            f"{e.quantity_kg:,}" if e.quantity_kg else "",
-            f"{e.amount_fen / 100:,.2f}" if e.amount_fen else "",
-            e.hash[:12],
-        ]
-        for e in entries
-    ]
-    if not rows:
-        say(_("no ledger entries"))
-        return 0
-    headings = [_("SEQ"), _("TIME"), _("KIND"), _("RUN"), _("SUBJECT"), _("COUNTERPART")]
-    print_table([*headings, _("KG"), _("YUAN"), _("HASH")], rows)
-    if args.household:
-        show(_money_trail(entries))
-    return 0
-
-
-def _money_trail(entries: list[lpb.LedgerEntry]) -> str:
-    """What the household received in money: aid granted, its produce paid for, dividends."""
-    aid = sum(e.amount_fen for e in entries if e.kind == lpb.AID_GRANT)
-    sales = sum(e.amount_fen for e in entries if e.kind == lpb.PAYMENT)
-    dividends = sum(e.amount_fen for e in entries if e.kind == lpb.DIVIDEND)
-    return _(
-        "received {total} yuan: aid {aid}, produce sales {sales}, dividends {dividends}"
-    ).format(
-        total=f"{(aid + sales + dividends) / 100:,.2f}",
-        aid=f"{aid / 100:,.2f}",
-        sales=f"{sales / 100:,.2f}",
-        dividends=f"{dividends / 100:,.2f}",
-    )
 
 
 def run_verify(args: argparse.Namespace) -> int:

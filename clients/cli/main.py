@@ -369,8 +369,9 @@ def run_watchlist(args: argparse.Namespace) -> int:
 
 
 def run_get(args: argparse.Namespace) -> int:
+    kind = KINDS[args.kind]
     with _connect(args) as client:
-        emit_one(client.get(KINDS[args.kind], args.id), args.output)
+        emit_one(client.get(kind, args.id), args.output, Names(client), kind.cli_name)
     return 0
 
 
