@@ -36,10 +36,10 @@ import grpc
 
 from clients import auth
 from clients.cli.ledger import run_ledger
-from clients.cli.output import emit_json, print_table, say, show
+from clients.cli.output import emit_csv_rows, emit_json, print_table, say, show
 from clients.cli.runs import show_run, solve_with_progress
 from clients.errors import from_rpc_error
-from clients.i18n import _
+from clients.i18n import _, enum_name
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
 from fupin.registry.v1 import ledger_service_pb2 as lpb
@@ -144,7 +144,7 @@ def run_allocate(args: argparse.Namespace) -> int:
             )
     show_run(run, args)
     if args.chart:
-        say(f"chart: {_chart(_by_cause(run), args.chart, _title(run))}")
+        say(_("chart: {path}").format(path=_chart(_by_cause(run), args.chart, _title(run))))
     return 0 if run.state in (mpb.PROPOSED, mpb.COMMITTED) else 1
 
 
@@ -180,7 +180,8 @@ def _by_cause(run: mpb.MatchRun) -> dict[str, int]:
 
 
 def _title(run: mpb.MatchRun) -> str:
-    return f"Aid by cause of poverty, run {run.id} ({mpb.RunState.Name(run.state)})"
+    state = enum_name(mpb.RunState.DESCRIPTOR, run.state)
+    return _("Aid by cause of poverty, run {id} ({state})").format(id=run.id, state=state)
 
 
 def run_verify(args: argparse.Namespace) -> int:
@@ -265,6 +266,13 @@ def run_spending(args: argparse.Namespace) -> int:
         emit_json(lpb.GetProgrammeSpendingResponse(programmes=programmes))
         emit_json(totals)
         return 0
+    if args.output == "csv":  # the programmes, in fen as the API has them
+        fields = ["programme_id", "display_name", "budget_fen", "spent_fen", "remaining_fen"]
+        emit_csv_rows(
+            [*fields, "grants"],
+            [[*(str(getattr(p, f)) for f in fields), str(p.grants)] for p in programmes],
+        )
+        return 0
     yuan = [
         [
             p.programme_id,
@@ -274,11 +282,12 @@ def run_spending(args: argparse.Namespace) -> int:
         ]
         for p in programmes
     ]
-    print_table(["PROGRAMME", "NAME", "BUDGET", "SPENT", "REMAINING", "GRANTS"], yuan)
+    headings = [_("PROGRAMME"), _("NAME"), _("BUDGET"), _("SPENT"), _("REMAINING"), _("GRANTS")]
+    print_table(headings, yuan)
     counties = [[t.key, f"{t.amount_fen / 100:,.2f}", str(t.households)] for t in totals.counties]
     if counties:
         show("")
-        print_table(["COUNTY", "GRANTED YUAN", "HOUSEHOLDS"], counties)
+        print_table([_("COUNTY"), _("GRANTED YUAN"), _("HOUSEHOLDS")], counties)
     return 0
 
 
@@ -287,10 +296,10 @@ def run_chart(args: argparse.Namespace) -> int:
         totals = ledger.SpendingTotals(
             lpb.SpendingTotalsRequest(region_code=args.region), timeout=args.timeout
         )
-    where = f" in {args.region}" if args.region else ""
-    title = (
-        f"Committed aid by cause of poverty{where} ({totals.total_fen / 1e6:,.2f} × 10,000 yuan)"
-    )
+    title = _("Committed aid by cause of poverty ({amount} × 10,000 yuan)")
+    if args.region:
+        title = _("Committed aid by cause of poverty in {region} ({amount} × 10,000 yuan)")
+    title = title.format(region=args.region, amount=f"{totals.total_fen / 1e6:,.2f}")
     path = _chart({t.key: t.amount_fen for t in totals.causes}, args.out, title)
     show(str(path))
     return 0
@@ -307,7 +316,7 @@ def run_export(args: argparse.Namespace) -> int:
         with args.out.open("wb") as out:
             for chunk in chunks:
                 out.write(chunk.data)
-    say(f"wrote {args.out}")
+    say(_("wrote {path}").format(path=args.out))
     return 0
 
 

@@ -20,6 +20,7 @@ from google.protobuf.message import Message
 from clients.cli.cells import json_reader, reader, width
 from clients.cli.columns import CELLS, COLUMNS, PAGE, REFERENCES
 from clients.client import Kind
+from clients.errors import CsvFormatError, FupinClientError
 from clients.i18n import _
 from clients.names import Names
 
@@ -142,6 +143,13 @@ def _csv_value(fields: Mapping[str, Any], path: str) -> str:
     return "" if isinstance(value, Mapping) else str(value)
 
 
+def emit_csv_rows(header: list[str], rows: Iterable[list[str]]) -> None:
+    """A header of field-like names, then the rows, as CSV on stdout."""
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+
+
 def emit_one(message: Message, fmt: str, names: Names | None = None, what: str = "") -> None:
     """One resource: JSON, or every field as `field  value` lines; with `names`, each id of
     another resource (REFERENCES[what]) followed by a `…_name` line with its name."""
@@ -210,3 +218,14 @@ def flatten(value: Any, prefix: str = "") -> dict[str, str]:
     if isinstance(value, list):
         return {prefix: ";".join(str(item) for item in value)}
     return {prefix: str(value)}
+
+
+def report(error: FupinClientError, locate: Callable[[str], str] | None = None) -> None:
+    """The error and each field violation on stderr, with the CSV line when known."""
+    if isinstance(error, CsvFormatError):
+        say(_("fupin: {error}; nothing was sent").format(error=error.message))
+    else:
+        say(f"fupin: {error.code.name}: {error.localized_message}")
+    for field, description in error.localized_violations:
+        where = locate(field) if locate and not isinstance(error, CsvFormatError) else ""
+        say(f"  {field}: {description}" + (f" ({where})" if where else ""))
