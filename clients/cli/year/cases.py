@@ -25,7 +25,7 @@ from typing import Any
 
 from clients import auth
 from clients.cli.cells import when
-from clients.cli.output import emit, emit_one, print_table, say
+from clients.cli.output import emit, print_table, say
 from clients.cli.printers import names_from
 from clients.cli.year.states import case_state, state_name
 from clients.i18n import _, enum_name
@@ -169,8 +169,8 @@ def run_file(args: argparse.Namespace) -> int:
 def run_show(args: argparse.Namespace) -> int:
     with year_stub(args) as stub:
         case = stub.GetCase(ypb.GetCaseRequest(case_id=args.case_id), timeout=args.timeout)
-    if args.output == "json":
-        emit_one(case, "json")
+    if args.output != "table":  # the case itself: JSON, or its line of `case list --output csv`
+        _emit(args, [case], args.output)
         return 0
     _emit(args, [case], "table")
     print_table(

@@ -111,3 +111,7 @@ def test_a_shock_from_the_cli_ranks_its_village_first(fupin, registry):
     assert code == 0, err
     first = out.splitlines()[1]
     assert first.startswith("77") and hit.id in first and "disaster" in first
+    code, out, err = fupin("risks", "--limit", "2", "--output", "csv")
+    header, first = out.splitlines()[:2]
+    assert header == "risk,household_id,village_id,status,score,reasons"
+    assert first.startswith(f"77,{hit.id},{flooded.id},")
