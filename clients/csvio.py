@@ -35,6 +35,7 @@ from typing import Any, TextIO
 from google.protobuf.message import Message
 
 from clients.errors import CsvFormatError
+from clients.i18n import _
 from fupin.registry.v1 import resources_pb2 as pb
 
 MAX_REPORTED = 100  # violations listed, as the server does
@@ -96,16 +97,16 @@ def _integer(text: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise ValueError(f"must be an integer, got {text!r}") from None
+        raise ValueError(_("must be an integer, got {value}").format(value=repr(text))) from None
 
 
 def _number(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise ValueError(f"must be a number, got {text!r}") from None
+        raise ValueError(_("must be a number, got {value}").format(value=repr(text))) from None
     if not math.isfinite(value):
-        raise ValueError(f"must be a finite number, got {text!r}")
+        raise ValueError(_("must be a finite number, got {value}").format(value=repr(text)))
     return value
 
 
@@ -115,7 +116,7 @@ def _boolean(text: str) -> bool:
         return True
     if lowered in {"false", "no", "0"}:
         return False
-    raise ValueError(f"must be true or false, got {text!r}")
+    raise ValueError(_("must be true or false, got {value}").format(value=repr(text)))
 
 
 def _split(text: str) -> list[str]:
@@ -129,7 +130,9 @@ def _enum(enum: Any) -> Codec:  # a generated enum: EnumTypeWrapper at run time
         try:
             return by_name[text.strip().upper()]
         except KeyError:
-            raise ValueError(f"unknown value {text!r} (one of {', '.join(by_name)})") from None
+            known = ", ".join(by_name)
+            why = _("unknown value {value} (one of {known})").format(value=repr(text), known=known)
+            raise ValueError(why) from None
 
     return Codec(parse, enum.Name)
 
@@ -163,7 +166,8 @@ def _pairs(text: str) -> dict[str, int]:
     for item in _split(text):
         name, sep, value = item.partition("=")
         if not sep:
-            raise ValueError(f"must be name=value pairs separated by ';', got {item!r}")
+            why = _("must be name=value pairs separated by ';', got {value}")
+            raise ValueError(why.format(value=repr(item)))
         pairs[name.strip()] = _integer(value.strip())
     return pairs
 
@@ -249,10 +253,12 @@ class Table:
         match = re.fullmatch(rf"{self.layout.plural}\[(\d+)\](?:\.(.+))?", field_path)
         if not match or int(match[1]) >= len(self.lines):
             return ""
-        line = f"line {self.lines[int(match[1])]}"
+        line = self.lines[int(match[1])]
         path = re.sub(r"\[\d+\]$", "", match[2] or "")
         names = [c.name for c in self.layout.columns if c.path == path]
-        return f"{line}, column {names[0]}" if names else line
+        if not names:
+            return _("line {line}").format(line=line)
+        return _("line {line}, column {column}").format(line=line, column=names[0])
 
 
 def read(kind: str, source: Iterable[str]) -> Table:
@@ -298,19 +304,22 @@ def write(kind: str, rows: Iterable[Message], out: TextIO) -> int:
 def _columns(layout: Layout, header: Sequence[str] | None) -> list[tuple[int | None, Column]]:
     """(cell index or None when left out, column) for every column of the layout."""
     if header is None:
-        raise CsvFormatError("the file is empty", [("header", "the first line must name columns")])
+        empty = _("the file is empty")
+        raise CsvFormatError(empty, [("header", _("the first line must name columns"))])
     names = [name.strip().lower() for name in header]
     known = {c.name for c in layout.columns}
-    problems = [("header", f"unknown column {n!r}") for n in names if n not in known]
-    problems += [("header", f"column {n!r} appears twice") for n in known if names.count(n) > 1]
+    unknown, twice = _("unknown column {name}"), _("column {name} appears twice")
+    problems = [("header", unknown.format(name=repr(n))) for n in names if n not in known]
+    problems += [("header", twice.format(name=repr(n))) for n in known if names.count(n) > 1]
     problems += [
-        ("header", f"missing column {c.name!r}")
+        ("header", _("missing column {name}").format(name=repr(c.name)))
         for c in layout.columns
         if c.name not in names and c.default is None
     ]
     if problems:
         expected = ", ".join(c.name for c in layout.columns)
-        raise CsvFormatError(f"bad header; {layout.plural} columns are: {expected}", problems)
+        bad = _("bad header; {kind} columns are: {expected}")
+        raise CsvFormatError(bad.format(kind=layout.plural, expected=expected), problems)
     return [(names.index(c.name) if c.name in names else None, c) for c in layout.columns]
 
 
@@ -324,7 +333,12 @@ def _row(
 ) -> tuple[Message, list[tuple[str, str]]]:
     if len(cells) != width:
         return layout.message(), [
-            (prefix, f"has {len(cells)} cells, the header has {width} (line {line})")
+            (
+                prefix,
+                _("has {cells} cells, the header has {width} (line {line})").format(
+                    cells=len(cells), width=width, line=line
+                ),
+            )
         ]
     fields: dict[str, Any] = {}
     problems: list[tuple[str, str]] = []
@@ -333,7 +347,7 @@ def _row(
         try:
             column.put_in(fields, column.codec.parse(text))
         except ValueError as exc:
-            where = f"line {line}, column {column.name}"
+            where = _("line {line}, column {column}").format(line=line, column=column.name)
             problems.append((f"{prefix}.{column.path}", f"{exc} ({where})"))
     try:
         return layout.message(**fields), problems
@@ -351,7 +365,7 @@ def _row_slowly(
 ) -> tuple[Message, list[tuple[str, str]]]:
     message = layout.message()
     problems: list[tuple[str, str]] = []
-    for _, column in columns:
+    for _index, column in columns:
         value: Any = fields
         for name in (*column.parents, column.leaf):
             value = value.get(name) if isinstance(value, dict) else None
@@ -362,13 +376,20 @@ def _row_slowly(
             problems.append(
                 (
                     f"{prefix}.{column.path}",
-                    f"out of range: {value!r} (line {line}, column {column.name})",
+                    _("out of range: {value} (line {line}, column {column})").format(
+                        value=repr(value), line=line, column=column.name
+                    ),
                 )
             )
     return message, problems
 
 
 def _summary(violations: list[tuple[str, str]]) -> str:
-    more = f" (+{len(violations) - 1} more)" if len(violations) > 1 else ""
     field_path, description = violations[0]
-    return f"invalid CSV: {field_path}: {description}{more}"
+    if len(violations) > 1:
+        return _("invalid CSV: {field}: {description} (+{more} more)").format(
+            field=field_path, description=description, more=len(violations) - 1
+        )
+    return _("invalid CSV: {field}: {description}").format(
+        field=field_path, description=description
+    )

@@ -20,6 +20,7 @@ from clients.client import (
     CADRES,
     HOUSEHOLDS,
     LISTINGS,
+    ORDERS,
     PRODUCERS,
     VILLAGES,
     Kind,
@@ -39,7 +40,12 @@ NAME_FIELD: Mapping[str, str] = MappingProxyType(
         CADRES.plural: "display_name",
         AID_PROGRAMS.plural: "display_name",
         LISTINGS.plural: "product",
+        ORDERS.plural: "product",
     }
+)
+# Kinds a person knows by whose they are: a listing by its producer, an order by its buyer.
+OWNERS: Mapping[str, tuple[str, Kind[Any]]] = MappingProxyType(
+    {LISTINGS.plural: ("producer_id", PRODUCERS), ORDERS.plural: ("buyer_id", BUYERS)}
 )
 
 
@@ -85,3 +91,23 @@ class Names:
         self.load(kind, ids)
         held = self._records.get(kind.plural, {})
         return {i: held[i] for i in ids if i in held}
+
+    def load_parties(self, kind: Kind[Any], ids: Iterable[str]) -> None:
+        """Load what `party` answers: the names, or for a listing or an order its owner's
+        (one call for the listings or orders, one for their producers or buyers)."""
+        owner = OWNERS.get(kind.plural)
+        if owner is None:
+            self.load(kind, ids)
+            return
+        field, owner_kind = owner
+        self.load(owner_kind, (getattr(r, field) for r in self.records(kind, ids).values()))
+
+    def party(self, kind: Kind[Any], resource_id: str) -> str:
+        """Who an id stands for: its name, or for a listing or an order its producer's or
+        buyer's name; "" when unknown, unreadable or not loaded."""
+        owner = OWNERS.get(kind.plural)
+        if owner is None:
+            return self.name(kind, resource_id)
+        field, owner_kind = owner
+        record = self._records.get(kind.plural, {}).get(resource_id)
+        return self.name(owner_kind, getattr(record, field)) if record is not None else ""

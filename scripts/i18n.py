@@ -70,7 +70,11 @@ def server_template() -> Catalog:
     catalog = Catalog(project="fupin", charset="utf-8")
     for path, line, message, _comments, context in extract_from_dir(
         ROOT / "server",
-        method_map=[("messages.py", "python"), ("message_texts.py", "python")],
+        method_map=[
+            ("messages.py", "python"),
+            ("message_texts.py", "python"),
+            ("solver_texts.py", "python"),
+        ],
         keywords={"N_": None},
     ):
         catalog.add(message, locations=[(f"server/{path}", line)], context=context)

@@ -33,7 +33,7 @@ from pathlib import Path
 from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 
-from server import message_texts
+from server import message_texts, solver_texts
 from server.message_texts import N_
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
@@ -189,7 +189,13 @@ _PATTERNS: tuple[str, ...] = (
     N_("shipment"),
     N_("user"),
 )
-PATTERNS = (*message_texts.FIRST, *_PATTERNS, *message_texts.SPECIFIC, *message_texts.LAST)
+PATTERNS = (
+    *message_texts.FIRST,
+    *_PATTERNS,
+    *message_texts.SPECIFIC,
+    *solver_texts.SOLVERS,
+    *message_texts.LAST,
+)
 HOLE = re.compile(r"\{([a-z_]+)\}")
 
 

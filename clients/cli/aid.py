@@ -35,7 +35,8 @@ from typing import Any
 import grpc
 
 from clients import auth
-from clients.cli.output import emit_json, print_table, say, show
+from clients.cli.ledger import run_ledger
+from clients.cli.output import emit_csv_rows, emit_json, print_table, say, show
 from clients.cli.runs import show_run, solve_with_progress
 from clients.errors import from_rpc_error
 from clients.i18n import _, enum_name
@@ -143,7 +144,7 @@ def run_allocate(args: argparse.Namespace) -> int:
             )
     show_run(run, args)
     if args.chart:
-        say(f"chart: {_chart(_by_cause(run), args.chart, _title(run))}")
+        say(_("chart: {path}").format(path=_chart(_by_cause(run), args.chart, _title(run))))
     return 0 if run.state in (mpb.PROPOSED, mpb.COMMITTED) else 1
 
 
@@ -179,59 +180,8 @@ def _by_cause(run: mpb.MatchRun) -> dict[str, int]:
 
 
 def _title(run: mpb.MatchRun) -> str:
-    return f"Aid by cause of poverty, run {run.id} ({mpb.RunState.Name(run.state)})"
-
-
-def run_ledger(args: argparse.Namespace) -> int:
-    request = lpb.ListLedgerEntriesRequest(
-        household_id=args.household,
-        programme_id=args.programme,
-        run_id=args.run_id,
-        page_size=min(max(args.limit, 1), 1000),
-    )
-    with stubs(args) as (_matcher, ledger):
-        entries = list(ledger.ListLedgerEntries(request, timeout=args.timeout).entries)
-    if args.output == "json":
-        for entry in entries:
-            emit_json(entry)
-        return 0
-    rows = [
-        [
-            str(e.seq),
-            e.time.ToDatetime().isoformat(timespec="seconds"),
-            enum_name(lpb.LedgerEntryKind.DESCRIPTOR, e.kind),
-            e.run_id,
-            e.subject_id,
-            e.counterpart_id,
-            f"{e.quantity_kg:,}" if e.quantity_kg else "",
-            f"{e.amount_fen / 100:,.2f}" if e.amount_fen else "",
-            e.hash[:12],
-        ]
-        for e in entries
-    ]
-    if not rows:
-        say(_("no ledger entries"))
-        return 0
-    headings = [_("SEQ"), _("TIME"), _("KIND"), _("RUN"), _("SUBJECT"), _("COUNTERPART")]
-    print_table([*headings, _("KG"), _("YUAN"), _("HASH")], rows)
-    if args.household:
-        show(_money_trail(entries))
-    return 0
-
-
-def _money_trail(entries: list[lpb.LedgerEntry]) -> str:
-    """What the household received in money: aid granted, its produce paid for, dividends."""
-    aid = sum(e.amount_fen for e in entries if e.kind == lpb.AID_GRANT)
-    sales = sum(e.amount_fen for e in entries if e.kind == lpb.PAYMENT)
-    dividends = sum(e.amount_fen for e in entries if e.kind == lpb.DIVIDEND)
-    return _(
-        "received {total} yuan: aid {aid}, produce sales {sales}, dividends {dividends}"
-    ).format(
-        total=f"{(aid + sales + dividends) / 100:,.2f}",
-        aid=f"{aid / 100:,.2f}",
-        sales=f"{sales / 100:,.2f}",
-        dividends=f"{dividends / 100:,.2f}",
-    )
+    state = enum_name(mpb.RunState.DESCRIPTOR, run.state)
+    return _("Aid by cause of poverty, run {id} ({state})").format(id=run.id, state=state)
 
 
 def run_verify(args: argparse.Namespace) -> int:
@@ -316,6 +266,13 @@ def run_spending(args: argparse.Namespace) -> int:
         emit_json(lpb.GetProgrammeSpendingResponse(programmes=programmes))
         emit_json(totals)
         return 0
+    if args.output == "csv":  # the programmes, in fen as the API has them
+        fields = ["programme_id", "display_name", "budget_fen", "spent_fen", "remaining_fen"]
+        emit_csv_rows(
+            [*fields, "grants"],
+            [[*(str(getattr(p, f)) for f in fields), str(p.grants)] for p in programmes],
+        )
+        return 0
     yuan = [
         [
             p.programme_id,
@@ -325,11 +282,12 @@ def run_spending(args: argparse.Namespace) -> int:
         ]
         for p in programmes
     ]
-    print_table(["PROGRAMME", "NAME", "BUDGET", "SPENT", "REMAINING", "GRANTS"], yuan)
+    headings = [_("PROGRAMME"), _("NAME"), _("BUDGET"), _("SPENT"), _("REMAINING"), _("GRANTS")]
+    print_table(headings, yuan)
     counties = [[t.key, f"{t.amount_fen / 100:,.2f}", str(t.households)] for t in totals.counties]
     if counties:
         show("")
-        print_table(["COUNTY", "GRANTED YUAN", "HOUSEHOLDS"], counties)
+        print_table([_("COUNTY"), _("GRANTED YUAN"), _("HOUSEHOLDS")], counties)
     return 0
 
 
@@ -338,10 +296,10 @@ def run_chart(args: argparse.Namespace) -> int:
         totals = ledger.SpendingTotals(
             lpb.SpendingTotalsRequest(region_code=args.region), timeout=args.timeout
         )
-    where = f" in {args.region}" if args.region else ""
-    title = (
-        f"Committed aid by cause of poverty{where} ({totals.total_fen / 1e6:,.2f} × 10,000 yuan)"
-    )
+    title = _("Committed aid by cause of poverty ({amount} × 10,000 yuan)")
+    if args.region:
+        title = _("Committed aid by cause of poverty in {region} ({amount} × 10,000 yuan)")
+    title = title.format(region=args.region, amount=f"{totals.total_fen / 1e6:,.2f}")
     path = _chart({t.key: t.amount_fen for t in totals.causes}, args.out, title)
     show(str(path))
     return 0
@@ -358,7 +316,7 @@ def run_export(args: argparse.Namespace) -> int:
         with args.out.open("wb") as out:
             for chunk in chunks:
                 out.write(chunk.data)
-    say(f"wrote {args.out}")
+    say(_("wrote {path}").format(path=args.out))
     return 0
 
 

@@ -110,7 +110,7 @@ def run_assign(args: argparse.Namespace) -> int:
     if args.picture is not None and run.stationing.postings:
         with _registry(args) as client:
             path = draw_postings(run, client, args.picture)
-        say(f"picture: {path}")
+        say(_("picture: {path}").format(path=path))
     return 0 if run.state in (mpb.PROPOSED, mpb.COMMITTED) else 1
 
 

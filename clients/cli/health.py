@@ -33,5 +33,5 @@ def run_health(args: argparse.Namespace) -> int:
             say(f"fupin: {args.target}: {exc.code().name}")
             return 1
     status = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
-    say(f"{args.target}: {status}")
+    say(f"{args.target}: {status}")  # gRPC's health status, as probes and people read it
     return 0 if reply.status == health_pb2.HealthCheckResponse.SERVING else 1

@@ -19,7 +19,7 @@ from google.protobuf import json_format
 
 from clients import auth
 from clients.cli.cells import when
-from clients.cli.output import emit_json, print_table, say, show
+from clients.cli.output import emit_csv_rows, emit_json, print_table, say, show
 from clients.i18n import _
 from fupin.registry.v1 import access_service_pb2 as apb
 from fupin.registry.v1 import access_service_pb2_grpc as apb_grpc
@@ -64,7 +64,8 @@ def run_create(args: argparse.Namespace) -> int:
     if args.output == "json":
         emit_json(created)
     else:
-        say(f"created {created.api_key.id} ({args.role} {args.scope}); its secret, shown once:")
+        said = _("created {id} ({role} {scope}); its secret, shown once:")
+        say(said.format(id=created.api_key.id, role=args.role, scope=args.scope))
         show(created.secret)
     return 0
 
@@ -75,7 +76,9 @@ def run_list(args: argparse.Namespace) -> int:
         for row in rows:
             show(row.id)
         return 0
-    emit_rows(rows, args.output, ["ID", "ROLE", "SCOPE", "CREATED", "REVOKED", "DESCRIPTION"], _key)
+    headings = [_("ID"), _("ROLE"), _("SCOPE"), _("CREATED"), _("REVOKED"), _("DESCRIPTION")]
+    fields = ["id", "role", "scope", "create_time", "revoke_time", "description"]
+    emit_rows(rows, args.output, headings, _key, fields)
     return 0
 
 
@@ -108,13 +111,15 @@ def _key(key: apb.ApiKey) -> list[str]:
 def run_revoke(args: argparse.Namespace) -> int:
     with access_stub(args) as stub:
         stub.RevokeApiKey(apb.RevokeApiKeyRequest(id=args.id), timeout=args.timeout)
-    say(f"revoked {args.id}")
+    say(_("revoked {id}").format(id=args.id))
     return 0
 
 
 def run_audit(args: argparse.Namespace) -> int:
     rows = list_all(args, "ListAuditEvents", apb.ListAuditEventsRequest, "events")
-    emit_rows(rows, args.output, ["TIME", "KEY", "ROLE", "RPC", "HOUSEHOLDS"], _event)
+    headings = [_("TIME"), _("KEY"), _("ROLE"), _("RPC"), _("HOUSEHOLDS")]
+    fields = ["time", "key_id", "role", "rpc", "household_ids"]
+    emit_rows(rows, args.output, headings, _event, fields)
     return 0
 
 
@@ -130,11 +135,16 @@ def _event(event: apb.AuditEvent) -> list[str]:
     ]
 
 
-def emit_rows(rows: list[Any], output: str, headings: list[str], cells: Any) -> None:
-    if output == "json":
+def emit_rows(
+    rows: list[Any], output: str, headings: list[str], cells: Any, fields: list[str]
+) -> None:
+    """Rows as a table under `headings`, JSON lines, or CSV under the field names `fields`."""
+    if output == "csv":
+        emit_csv_rows(fields, [cells(row) for row in rows])
+    elif output == "json":
         for row in rows:
             emit_json(json_format.MessageToDict(row, preserving_proto_field_name=True))
     elif rows:
         print_table(headings, [cells(row) for row in rows])
     else:
-        say("none")
+        say(_("none"))

@@ -55,7 +55,7 @@ from clients.cli import resources as cli_resources
 from clients.cli import runs as cli_runs
 from clients.cli import users as cli_users
 from clients.cli import web as cli_web
-from clients.cli.output import emit, emit_json, emit_one, say, show
+from clients.cli.output import emit, emit_json, emit_one, report, say, show
 from clients.cli.season import grants as season_grants
 from clients.cli.season import holds as cli_holds
 from clients.cli.season import shipments as season_cli
@@ -247,7 +247,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
     if args.config is not None:
         if not args.config.is_file():
-            raise UsageError(f"no such config file: {args.config}")
+            raise UsageError(_("no such config file: {path}").format(path=args.config))
         os.environ["FUPIN_CONFIG_FILE"] = str(args.config)
     settings = _settings(
         address=args.address,
@@ -266,9 +266,10 @@ def run_serve(args: argparse.Namespace) -> int:
 
 def _announce_admin_key(settings: Settings) -> Callable[[str], None]:
     def announce(secret: str) -> None:
-        say(f"fupin: created the first admin key, kept in {settings.admin_key_file} (mode 600):")
+        kept = _("fupin: created the first admin key, kept in {path} (mode 600):")
+        say(kept.format(path=settings.admin_key_file))
         show(secret)
-        say("fupin: it is not shown again; `fupin keys create` makes keys for other callers")
+        say(_("fupin: it is not shown again; `fupin keys create` makes keys for other callers"))
 
     return announce
 
@@ -279,7 +280,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
     if args.target or args.matcher_target:
         if not args.target:
-            raise UsageError("--matcher-target needs --target (the registry)")
+            raise UsageError(_("--matcher-target needs --target (the registry)"))
         matcher = args.matcher_target or args.target
         return cli_demo.run_against(args.target, matcher, args.out, where=args.target)
     url = args.database_url
@@ -301,7 +302,7 @@ def _settings(**overrides: str | bool | None) -> Settings:
     try:
         return Settings(**given)
     except pydantic.ValidationError as exc:
-        raise UsageError(f"bad settings: {exc}") from exc
+        raise UsageError(_("bad settings: {error}").format(error=exc)) from exc
 
 
 def run_import(args: argparse.Namespace) -> int:
@@ -311,7 +312,7 @@ def run_import(args: argparse.Namespace) -> int:
 
     def on_progress(sent: int) -> None:
         last = sent == len(table.rows)
-        progress.update(sent, "- sent; the server checks and stores" if last else "")
+        progress.update(sent, _("- sent; the server checks and stores") if last else "")
 
     with _connect(args) as client, progress.heartbeat():
         try:
@@ -323,10 +324,10 @@ def run_import(args: argparse.Namespace) -> int:
                 on_progress=on_progress,
             )
         except FupinClientError as exc:
-            progress.close("- failed, nothing stored")
+            progress.close(_("- failed, nothing stored"))
             report(exc, locate=table.where)
             return 1
-    progress.close("- stored")
+    progress.close(_("- stored"))
     seconds = progress.elapsed_s
     rate = response.imported / seconds if seconds > 0 else 0.0
     summary = {"kind": kind.cli_name, "imported": response.imported, "seconds": round(seconds, 3)}
@@ -334,7 +335,8 @@ def run_import(args: argparse.Namespace) -> int:
         emit_json({**summary, "rows_per_s": round(rate)})
     else:
         count = f"{response.imported:,} {kind.cli_name}"
-        show(f"imported {count} in {seconds:.1f} s ({rate:,.0f} rows/s)")
+        said = _("imported {count} in {seconds} s ({rate} rows/s)")
+        show(said.format(count=count, seconds=f"{seconds:.1f}", rate=f"{rate:,.0f}"))
     return 0
 
 
@@ -343,10 +345,14 @@ def _read_csv(kind: str, path: Path) -> csvio.Table:
     try:
         table = csvio.read_file(kind, path)
     except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        why = exc.strerror or exc
+        raise UsageError(_("cannot read {path}: {error}").format(path=path, error=why)) from exc
     except UnicodeDecodeError as exc:
-        raise CsvFormatError(f"{path} is not UTF-8 text", [("file", str(exc))]) from exc
-    say(f"read {len(table.rows):,} {kind} from {path} in {time.perf_counter() - started:.1f} s")
+        text = _("{path} is not UTF-8 text").format(path=path)
+        raise CsvFormatError(text, [("file", str(exc))]) from exc
+    seconds = f"{time.perf_counter() - started:.1f}"
+    said = _("read {n} {kind} from {path} in {seconds} s")
+    say(said.format(n=f"{len(table.rows):,}", kind=kind, path=path, seconds=seconds))
     return table
 
 
@@ -369,8 +375,9 @@ def run_watchlist(args: argparse.Namespace) -> int:
 
 
 def run_get(args: argparse.Namespace) -> int:
+    kind = KINDS[args.kind]
     with _connect(args) as client:
-        emit_one(client.get(KINDS[args.kind], args.id), args.output)
+        emit_one(client.get(kind, args.id), args.output, Names(client), kind.cli_name)
     return 0
 
 
@@ -378,19 +385,8 @@ def run_delete(args: argparse.Namespace) -> int:
     kind = KINDS[args.kind]
     with _connect(args) as client:
         client.delete(kind, args.id, etag=args.etag)
-    say(f"deleted {kind.name} {args.id}")
+    say(_("deleted {kind} {id}").format(kind=kind.name, id=args.id))
     return 0
-
-
-def report(error: FupinClientError, locate: Callable[[str], str] | None = None) -> None:
-    """The error and each field violation on stderr, with the CSV line when known."""
-    if isinstance(error, CsvFormatError):
-        say(f"fupin: {error.message}; nothing was sent")
-    else:
-        say(f"fupin: {error.code.name}: {error.localized_message}")
-    for field, description in error.localized_violations:
-        where = locate(field) if locate and not isinstance(error, CsvFormatError) else ""
-        say(f"  {field}: {description}" + (f" ({where})" if where else ""))
 
 
 if __name__ == "__main__":

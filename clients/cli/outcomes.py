@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from clients.cli.output import emit_json, print_table, say
+from clients.cli.output import emit_csv_rows, emit_json, print_table, say
 from clients.client import BUYERS, LISTINGS, RegistryClient
 from clients.errors import UsageError
 from clients.i18n import N_, _, enum_name
@@ -52,6 +52,10 @@ def run_outcomes(args: argparse.Namespace) -> int:
     if args.output == "json":
         for row in rows:
             emit_json(row)
+        return 0
+    if args.output == "csv":  # values as the API has them: fen, proto names
+        keys = [k for _h, k in COLUMNS]
+        emit_csv_rows(keys, [["" if row[k] is None else str(row[k]) for k in keys] for row in rows])
         return 0
     state = enum_name(mpb.RunState.DESCRIPTOR, run.state)
     say(_("run {id} ({state}): {n} outcomes").format(id=run.id, state=state, n=len(rows)))

@@ -12,205 +12,17 @@ import csv
 import json
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from types import MappingProxyType
 from typing import Any
 
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
 from clients.cli.cells import json_reader, reader, width
-from clients.client import BUYERS, HOUSEHOLDS, PRODUCERS, VILLAGES, Kind
-from clients.i18n import N_, _
+from clients.cli.columns import CELLS, COLUMNS, PAGE, REFERENCES
+from clients.client import Kind
+from clients.errors import CsvFormatError, FupinClientError
+from clients.i18n import _
 from clients.names import Names
-
-# (heading, field path) per table; paths may go into sub-messages ("household.status").
-COLUMNS: Mapping[str, tuple[tuple[str, str], ...]] = MappingProxyType(
-    {
-        "runs": (
-            ("ID", "id"),
-            ("KIND", "kind"),
-            ("STATE", "state"),
-            ("STATUS", "status"),
-            ("OBJECTIVE", "objective"),
-            ("GAP", "gap"),
-            ("CREATED", "create_time"),
-        ),
-        "villages": (
-            ("ID", "id"),
-            ("NAME", "display_name"),
-            ("ADMIN CODE", "admin_code"),
-            ("STATUS", "poverty_status"),
-            ("NEEDS", "needs"),
-        ),
-        "households": (
-            ("ID", "id"),
-            ("CARD", "card_number"),
-            ("HEAD", "head_name"),
-            ("VILLAGE", "village_id"),
-            ("MEMBERS", "members"),
-            ("SCORE", "score"),
-            ("STATUS", "status"),
-            ("CAUSES", "causes"),
-        ),
-        "producers": (
-            ("ID", "id"),
-            ("KIND", "kind"),
-            ("NAME", "display_name"),
-            ("HOUSEHOLD", "household_id"),
-            ("VILLAGE", "village_id"),
-            ("MEMBERS", "members"),
-        ),
-        "listings": (
-            ("ID", "id"),
-            ("PRODUCER", "producer_id"),
-            ("PRODUCT", "product"),
-            ("GRADE", "grade"),
-            ("KG", "quantity_kg"),
-            ("RESERVED KG", "reserved_kg"),
-            ("FLOOR FEN/KG", "floor_price_fen"),
-            ("FROM", "available_from"),
-            ("UNTIL", "available_until"),
-        ),
-        "buyers": (
-            ("ID", "id"),
-            ("KIND", "kind"),
-            ("NAME", "display_name"),
-            ("COUNTY", "county_code"),
-        ),
-        "orders": (
-            ("ID", "id"),
-            ("BUYER", "buyer_id"),
-            ("PRODUCT", "product"),
-            ("GRADES", "accepted_grades"),
-            ("MIN KG", "min_quantity_kg"),
-            ("MAX KG", "max_quantity_kg"),
-            ("FILLED KG", "filled_kg"),
-            ("FEN/KG", "price_fen"),
-            ("DELIVER BY", "deliver_by"),
-        ),
-        "cadres": (
-            ("ID", "id"),
-            ("NAME", "display_name"),
-            ("RANK", "rank"),
-            ("HOME UNIT", "home_unit"),
-            ("SKILLS", "skills"),
-            ("VILLAGE", "current_village_id"),
-            ("AVAILABLE", "available"),
-        ),
-        "aid-programs": (
-            ("ID", "id"),
-            ("NAME", "display_name"),
-            ("KIND", "kind"),
-            ("BUDGET FEN", "budget_fen"),
-            ("SPENT FEN", "spent_fen"),
-            ("AMOUNT FEN", "amount_fen"),
-            ("REGION", "region_code"),
-            ("ARCHIVED", "archived"),
-        ),
-        "shipments": (
-            ("ID", "id"),
-            ("RUN", "run_id"),
-            ("LISTING", "listing_id"),
-            ("ORDER", "order_id"),
-            ("KG", "kg"),
-            ("STATE", "state"),
-            ("RECEIVED KG", "received_kg"),
-            ("REJECTED KG", "rejected_kg"),
-            ("PAID FEN/KG", "paid_price_fen"),
-        ),
-        "statement-buyers": (
-            ("BUYER", "buyer_id"),
-            ("NAME", "buyer_name"),
-            ("SHIPMENTS", "shipments"),
-            ("KG", "sold_kg"),
-            ("SOLD FEN", "sold_fen"),
-            ("RECEIVED KG", "received_kg"),
-            ("REJECTED KG", "rejected_kg"),
-            ("OWED FEN", "owed_fen"),
-            ("PAID FEN", "paid_fen"),
-            ("OUTSTANDING FEN", "outstanding_fen"),
-        ),
-        "statement-members": (
-            ("HOUSEHOLD", "household_id"),
-            ("SHARE ‰", "share_permille"),
-            ("DIVIDENDS FEN", "dividends_fen"),
-        ),
-        "statement-dues": (
-            ("SHIPMENT", "shipment_id"),
-            ("ORDER", "order_id"),
-            ("PRODUCER", "producer_id"),
-            ("STATE", "state"),
-            ("KG", "kg"),
-            ("RECEIVED KG", "received_kg"),
-            ("REJECTED KG", "rejected_kg"),
-            ("PAID FEN/KG", "paid_price_fen"),
-            ("OWED FEN", "owed_fen"),
-            ("PAID FEN", "paid_fen"),
-            ("OUTSTANDING FEN", "outstanding_fen"),
-        ),
-        "village-income": (
-            ("VILLAGE", "village_id"),
-            ("ADMIN CODE", "admin_code"),
-            ("NAME", "display_name"),
-            ("HOUSEHOLDS", "households"),
-            ("SALES FEN", "produce_fen"),
-            ("DIVIDENDS FEN", "dividends_fen"),
-            ("AID FEN", "aid_fen"),
-            ("TOTAL FEN", "total_fen"),
-            ("CHANGED STATUS", "changed_status"),
-            ("LIFTED OUT", "lifted_out"),
-        ),
-        "holds": (
-            ("ID", "id"),
-            ("STATE", "state"),
-            ("KG", "kg"),
-            ("LISTINGS", "listings"),
-            ("EXPIRES", "expire_time"),
-            ("ORDER", "order_id"),
-            ("RUN", "run_id"),
-        ),
-        "watchlist": (
-            ("HOUSEHOLD", "household.id"),
-            ("CARD", "household.card_number"),
-            ("HEAD", "household.head_name"),
-            ("STATUS", "household.status"),
-            ("SCORE", "household.score"),
-            ("CHANGE", "score_change"),
-            ("REASONS", "reasons"),
-        ),
-        "cases": (
-            ("ID", "id"),
-            ("KIND", "kind"),
-            ("STATE", "state"),
-            ("HOUSEHOLD", "household_id"),
-            ("VILLAGE", "village_id"),
-            ("NOTICE FROM", "notice_start"),
-            ("NOTICE TO", "notice_end"),
-            ("OBJECTIONS", "objections"),
-        ),
-    }
-)
-
-
-# Columns that name another resource: (field path, its kind, heading of the name column).
-# Tables and CSV show the name beside the id (clients/cli/names.py reads them, a page at once).
-REFERENCES: Mapping[str, tuple[tuple[str, Kind[Any], str], ...]] = MappingProxyType(
-    {
-        "households": (("village_id", VILLAGES, N_("VILLAGE NAME")),),
-        "producers": (
-            ("household_id", HOUSEHOLDS, N_("HEAD")),
-            ("village_id", VILLAGES, N_("VILLAGE NAME")),
-        ),
-        "listings": (("producer_id", PRODUCERS, N_("PRODUCER NAME")),),
-        "orders": (("buyer_id", BUYERS, N_("BUYER NAME")),),
-        "cadres": (("current_village_id", VILLAGES, N_("VILLAGE NAME")),),
-        "cases": (
-            ("household_id", HOUSEHOLDS, N_("HEAD")),
-            ("village_id", VILLAGES, N_("VILLAGE NAME")),
-        ),
-    }
-)
-PAGE = 1000  # rows whose names are read together: one call per kind per page
 
 
 def emit(what: str, items: Iterable[Message], fmt: str, names: Names | None = None) -> int:
@@ -225,7 +37,7 @@ def emit(what: str, items: Iterable[Message], fmt: str, names: Names | None = No
             count += 1
         return count
     columns = _named_columns(what, names)
-    rows = list(_rows(_paged(items, what, names), columns, names))
+    rows = list(_rows(_paged(items, what, names), what, columns, names))
     if rows:
         print_table([_(heading) for heading, _path in columns], rows)
     else:
@@ -234,13 +46,15 @@ def emit(what: str, items: Iterable[Message], fmt: str, names: Names | None = No
 
 
 def _rows(
-    items: Iterable[Message], columns: list[tuple[str, str]], names: Names | None
+    items: Iterable[Message], what: str, columns: list[tuple[str, str]], names: Names | None
 ) -> Iterator[list[str]]:
     """Each item's cells, by readers made once for the first item's type."""
     readers: list[Callable[[Any], str]] = []
     for item in items:
         if not readers:
-            readers = [_reader(item, path, names) for _heading, path in columns]
+            readers = [
+                CELLS.get((what, path)) or _reader(item, path, names) for _heading, path in columns
+            ]
         yield [read(item) for read in readers]
 
 
@@ -329,13 +143,32 @@ def _csv_value(fields: Mapping[str, Any], path: str) -> str:
     return "" if isinstance(value, Mapping) else str(value)
 
 
-def emit_one(message: Message, fmt: str) -> None:
-    """One resource: JSON, or every field as `field  value` lines."""
+def emit_csv_rows(header: list[str], rows: Iterable[list[str]]) -> None:
+    """A header of field-like names, then the rows, as CSV on stdout."""
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+
+
+def emit_one(message: Message, fmt: str, names: Names | None = None, what: str = "") -> None:
+    """One resource: JSON, or every field as `field  value` lines; with `names`, each id of
+    another resource (REFERENCES[what]) followed by a `…_name` line with its name."""
     if fmt == "json":
         emit_json(message)
         return
     flat = flatten(json_format.MessageToDict(message, preserving_proto_field_name=True))
-    print_table(None, [[key, value] for key, value in flat.items()])
+    named: dict[str, tuple[str, str]] = {}
+    for path, kind, _heading in REFERENCES.get(what, ()) if names is not None else ():
+        resource_id = getattr(message, path)
+        name = names.of(kind, [resource_id])[resource_id] if names and resource_id else ""
+        if name:
+            named[path] = (f"{path.removesuffix('_id')}_name", name)
+    rows = []
+    for key, value in flat.items():
+        rows.append([key, value])
+        if key in named:
+            rows.append(list(named[key]))
+    print_table(None, rows)
 
 
 def emit_json(value: Message | Mapping[str, Any]) -> None:
@@ -385,3 +218,14 @@ def flatten(value: Any, prefix: str = "") -> dict[str, str]:
     if isinstance(value, list):
         return {prefix: ";".join(str(item) for item in value)}
     return {prefix: str(value)}
+
+
+def report(error: FupinClientError, locate: Callable[[str], str] | None = None) -> None:
+    """The error and each field violation on stderr, with the CSV line when known."""
+    if isinstance(error, CsvFormatError):
+        say(_("fupin: {error}; nothing was sent").format(error=error.message))
+    else:
+        say(f"fupin: {error.code.name}: {error.localized_message}")
+    for field, description in error.localized_violations:
+        where = locate(field) if locate and not isinstance(error, CsvFormatError) else ""
+        say(f"  {field}: {description}" + (f" ({where})" if where else ""))

@@ -14,7 +14,7 @@ import argparse
 from typing import Any
 
 from clients.cli.cells import when
-from clients.cli.output import emit_json, emit_one, print_table, say
+from clients.cli.output import emit_csv_rows, emit_json, emit_one, print_table, say
 from clients.client import BUYERS, ORDERS, PRODUCERS, RegistryClient
 from clients.errors import UsageError
 from clients.i18n import N_, _, enum_name
@@ -78,6 +78,9 @@ def run_quick_source(args: argparse.Namespace) -> int:
     if args.output == "json":
         for row in rows:
             emit_json(row)
+    elif args.output == "csv":  # the ids and numbers as the API has them
+        keys = ["listing_id", "producer_id", "producer", *(k for _h, k in COLUMNS[2:])]
+        emit_csv_rows(keys, [[str(row[k]) for k in keys] for row in rows])
     elif rows:
         headings = [_(heading) for heading, _key in COLUMNS]
         print_table(headings, [[_cell(row[key]) for _h, key in COLUMNS] for row in rows])

@@ -105,9 +105,12 @@ def _read(file: Path) -> dict[str, Any]:
     try:
         loaded = yaml.safe_load(file.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise UsageError(f"cannot read {file}: {exc.strerror or exc}") from exc
+        why = exc.strerror or exc
+        raise UsageError(_("cannot read {path}: {error}").format(path=file, error=why)) from exc
     except yaml.YAMLError as exc:
-        raise UsageError(f"{file}: not JSON or YAML: {exc}") from exc
+        raise UsageError(
+            _("{path}: not JSON or YAML: {error}").format(path=file, error=exc)
+        ) from exc
     if not isinstance(loaded, dict):
         raise UsageError(_("{file}: expected a mapping of fields").format(file=file))
     return dict(_plain(loaded))

@@ -127,7 +127,11 @@ def solve_with_progress(
         raise answer["error"]
     run = answer["run"]
     if not shown:  # solved before the watch could start
-        say(f"  {mpb.RunState.Name(run.state)} in {run.timings.total_s:.2f} s")
+        state = enum_name(mpb.RunState.DESCRIPTOR, run.state)
+        say(
+            "  "
+            + _("{state} in {seconds} s").format(state=state, seconds=f"{run.timings.total_s:.2f}")
+        )
     return run
 
 

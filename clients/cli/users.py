@@ -14,11 +14,11 @@ with "zh", in English otherwise.
 from __future__ import annotations
 
 import argparse
-import os
 import secrets
 import sys
 from typing import Any
 
+from clients import i18n
 from clients.cli.cells import when
 from clients.cli.keys import ROLES, access_stub, emit_rows, list_all
 from clients.cli.output import emit_json, say, show
@@ -50,7 +50,7 @@ def text(key: str, **values: str) -> Any:
 
 
 def _chinese() -> bool:
-    return (os.environ.get("FUPIN_LANG") or os.environ.get("LANG") or "").lower().startswith("zh")
+    return i18n.language() == "zh_CN"  # --lang, else FUPIN_LANG, else the locale
 
 
 def add_commands(commands: Any, client: argparse.ArgumentParser) -> None:
@@ -115,7 +115,8 @@ def run_create(args: argparse.Namespace) -> int:
 
 def run_list(args: argparse.Namespace) -> int:
     rows = list_all(args, "ListUsers", apb.ListUsersRequest, "users")
-    emit_rows(rows, args.output, text("headings"), _user)
+    fields = ["id", "username", "role", "scope", "display_name", "language", "create_time"]
+    emit_rows(rows, args.output, text("headings"), _user, [*fields, "state"])
     return 0
 
 

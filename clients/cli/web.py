@@ -42,7 +42,7 @@ def run_web(args: argparse.Namespace) -> int:
     try:
         settings = WebSettings(**{k: v for k, v in given.items() if v is not None})
     except pydantic.ValidationError as exc:
-        raise UsageError(f"bad settings: {exc}") from exc
+        raise UsageError(_("bad settings: {error}").format(error=exc)) from exc
     logs.configure("auto", "info")
     try:
         return server.serve(settings)

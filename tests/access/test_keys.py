@@ -75,6 +75,13 @@ def test_fupin_keys_commands(server, capsys):
     capsys.readouterr()
     assert main(["keys", "list", "--filter", "revoked = true", "--output", "json", *target]) == 0
     assert key_id in capsys.readouterr().out
+    assert main(["keys", "list", "--filter", "revoked = true", "--output", "csv", *target]) == 0
+    header, *lines = capsys.readouterr().out.splitlines()
+    assert header == "id,role,scope,create_time,revoke_time,description"
+    assert any(line.startswith(f"{key_id},auditor,350624,") for line in lines)
+    zh = ["--lang", "zh-CN", "keys", "create", "--role", "auditor", "--scope", "350624"]
+    assert main([*zh, *target]) == 0
+    assert "其密钥仅显示这一次" in capsys.readouterr().err
 
 
 def test_keys_commands_need_an_admin(server, capsys, monkeypatch):

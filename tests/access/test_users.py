@@ -152,6 +152,14 @@ def test_cli_users_create_list_reset_disable(server, world, capsys, monkeypatch)
     assert main(["users", "list", *target]) == 0
     out, _ = capsys.readouterr()
     assert "用户名" in out and "he.office" in out and "正常" in out
+    monkeypatch.setenv("FUPIN_LANG", "en")  # --lang wins over it
+    assert main(["--lang", "zh-CN", "users", "list", *target]) == 0
+    assert "用户名" in capsys.readouterr()[0]
+    assert main(["users", "list", "--output", "csv", *target]) == 0
+    header, *lines = capsys.readouterr()[0].splitlines()
+    assert header == "id,username,role,scope,display_name,language,create_time,state"
+    assert any(",he.office,office," in line for line in lines)
+    monkeypatch.setenv("FUPIN_LANG", "zh-CN")
     assert main(["users", "reset-password", user_id, *target]) == 0
     out, err = capsys.readouterr()
     assert "新密码" in err and out.strip() != password

@@ -40,6 +40,10 @@ def test_allocate_commit_ledger_verify_chart(fupin, medical, server, tmp_path):
     assert out.count("AID_GRANT") == 2
     code, out, _ = fupin("aid", "spending")
     assert "4,000.00" in out
+    code, out, _ = fupin("aid", "spending", "--output", "csv")
+    header, *lines = out.splitlines()
+    assert header == "programme_id,display_name,budget_fen,spent_fen,remaining_fen,grants"
+    assert any(line.startswith(medical.id) and ",400000,400000,0,2" in line for line in lines)
     assert fupin("aid", "chart", "--out", str(tmp_path / "c.png"))[0] == 0
     assert (tmp_path / "c.png").stat().st_size > 0
     code, out, _ = fupin("aid", "verify")

@@ -17,9 +17,10 @@ Out of scope, and why:
 - texts forwarded from a status the registry already sent (server/grpc_source.py rebuilds
   the registry's own errors; they were covered where the registry raised them), and
   descriptions copied from an earlier violation (`v.description`);
-- the ValueError texts of the solver models (matcher/solvers), which the matcher's converters
-  pass on with `str(exc)` when its own checks let a problem through (FORWARDED below): they
-  stay English, a known gap (the service checks nearly all of them first);
+- the solver models' texts are walked separately (test_every_solver_text_has_a_chinese_pattern):
+  matcher/solvers raise ValueError or InvalidProduceProblem in English, the matcher's
+  converters pass them on as a field violation's description (FORWARDED below), and the
+  interceptor translates them by the same patterns as the rest;
 - gRPC's health service (server/health.py), which probes read, not people.
 """
 
@@ -61,8 +62,7 @@ class Walker:
     def __init__(self) -> None:
         self.trees = {
             p: ast.parse(p.read_text(encoding="utf-8"), str(p))
-            for folder in FOLDERS
-            for p in sorted((ROOT / folder).rglob("*.py"))
+            for p in self._paths()
             if "migrations" not in p.parts and p.name != "errors.py"
         }
         self.parent: dict[ast.AST, ast.AST] = {}
@@ -80,6 +80,9 @@ class Walker:
             if isinstance(node, ast.Call) and (called := _called(node)) is not None:
                 self.calls.setdefault(called, []).append(node)
         self.unresolved: list[tuple[str, str]] = []
+
+    def _paths(self) -> list[Path]:
+        return [p for folder in FOLDERS for p in sorted((ROOT / folder).rglob("*.py"))]
 
     def messages(self) -> Iterator[tuple[str, str]]:
         """(text with {} holes, where) for each message given to an error class."""
@@ -217,6 +220,56 @@ def _message_of(call: ast.Call) -> ast.expr | None:
     return None
 
 
+# The solver models' errors, and the converters' own ValueErrors that go the same way.
+SOLVER_FOLDERS = ("matcher/solvers", "matcher/service/convert_aid.py")
+SOLVER_ERRORS = frozenset({"ValueError", "InvalidProduceProblem"})
+# convert_aid.py sends "field: why" as field and why: only the why is a description.
+FIELD_FIRST = ("matcher/solvers/aid/", "matcher/service/convert_aid.py")
+
+
+class SolverWalker(Walker):
+    """The Walker over the solver models, for the texts their errors carry."""
+
+    def __init__(self) -> None:
+        self.roots = [ROOT / f for f in SOLVER_FOLDERS]
+        super().__init__()
+
+    def _paths(self) -> list[Path]:
+        return [p for root in self.roots for p in ([root] if root.is_file() else _tree(root))]
+
+    def _texts(self, expr: ast.expr, depth: int) -> list[str] | None:
+        """As the Walker's, and `describe(i)` of checks.py's rule tables: the texts of its
+        module's lambdas, and of the `_const(text)` rules."""
+        if not (isinstance(expr, ast.Call) and _called(expr) == "describe"):
+            return super()._texts(expr, depth)
+        tree = self.trees[self.module[expr]]
+        out = []
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Lambda) and isinstance(node.body, ast.JoinedStr):
+                out += self.texts(node.body, depth + 1)
+            if isinstance(node, ast.Call) and _called(node) == "_const" and node.args:
+                out += self.texts(node.args[0], depth + 1)
+        return out or None
+
+    def messages(self) -> Iterator[tuple[str, str]]:
+        for path, tree in self.trees.items():
+            where = str(path.relative_to(ROOT))
+            for call in ast.walk(tree):
+                if not isinstance(call, ast.Call) or _called(call) not in SOLVER_ERRORS:
+                    continue
+                index = 1 if _called(call) == "InvalidProduceProblem" else 0
+                if len(call.args) <= index:
+                    continue
+                for text in self.texts(call.args[index]):
+                    if where.startswith(FIELD_FIRST):
+                        text = text.partition(": ")[2] or text
+                    yield text, f"{where}:{call.lineno}"
+
+
+def _tree(root: Path) -> list[Path]:
+    return sorted(root.rglob("*.py"))
+
+
 @functools.cache
 def _walked() -> tuple[list[tuple[str, str]], set[tuple[str, str]]]:
     walker = Walker()
@@ -224,18 +277,34 @@ def _walked() -> tuple[list[tuple[str, str]], set[tuple[str, str]]]:
     return found, set(walker.unresolved)
 
 
-def test_every_error_text_of_the_server_has_a_chinese_pattern():
-    found, unresolved = _walked()
-    assert len({text for text, _ in found}) > 250  # the walk sees the code (284 in 2026-12)
-    missing = sorted(
+def _untranslated(found: list[tuple[str, str]]) -> list[str]:
+    """`where: text` of each text no Chinese pattern says, its holes filled."""
+    return sorted(
         {
             f"{where}: {text!r}"
             for text, where in found
             if messages.translate(text.replace(HOLE, FILLER), "zh_CN") is None
         }
     )
+
+
+def test_every_error_text_of_the_server_has_a_chinese_pattern():
+    found, unresolved = _walked()
+    assert len({text for text, _ in found}) > 250  # the walk sees the code (284 in 2026-12)
+    missing = _untranslated(found)
     assert not missing, "no Chinese pattern in server/messages.py for:\n" + "\n".join(missing)
     assert unresolved <= FORWARDED, unresolved - FORWARDED
+
+
+def test_every_solver_text_has_a_chinese_pattern():
+    """A bad inline problem the matcher's own checks let through reaches the person as the
+    solver model's text: each has a Chinese pattern, so a new English-only one fails here."""
+    walker = SolverWalker()
+    found = list(walker.messages())
+    assert len({text for text, _ in found}) > 80  # the walk sees the models (98 in 2026-12)
+    missing = _untranslated(found)
+    assert not missing, "no Chinese pattern in server/solver_texts.py for:\n" + "\n".join(missing)
+    assert not walker.unresolved, walker.unresolved
 
 
 def test_the_walk_finds_texts_behind_names_and_parameters():

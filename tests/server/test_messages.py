@@ -69,7 +69,7 @@ def test_every_pattern_is_still_said_by_the_code():
     a message reworded there shows up here (its translation would no longer apply)."""
     sources = "".join(
         p.read_text(encoding="utf-8")
-        for folder in ("registry", "matcher/service", "server")
+        for folder in ("registry", "matcher/service", "matcher/solvers", "server")
         for p in (ROOT / folder).rglob("*.py")
         if p.name != "messages.py"
     )

@@ -27,6 +27,7 @@ from typing import Any
 
 from clients import auth
 from clients.cli.output import emit, emit_one, print_table, show
+from clients.cli.printers import names_from
 from clients.errors import UsageError
 from clients.i18n import _
 from fupin.registry.v1 import season_service_pb2 as spb
@@ -112,8 +113,15 @@ def season_stub(args: argparse.Namespace) -> AbstractContextManager[spb_grpc.Sea
 def run_list(args: argparse.Namespace) -> int:
     with season_stub(args) as stub:
         rows = list(_pages(stub, args))
-    emit("shipments", rows, args.output)
+    _emit(args, rows, args.output)
     return 0
+
+
+def _emit(args: argparse.Namespace, shipments: list[spb.Shipment], output: str) -> None:
+    """Shipments with their producer's and buyer's names beside the ids (one BatchGetResources
+    call per kind for the lot)."""
+    with names_from(args.target, args.timeout) as names:
+        emit("shipments", shipments, output, names)
 
 
 def _pages(stub: spb_grpc.SeasonServiceStub, args: argparse.Namespace) -> Iterator[spb.Shipment]:
@@ -140,14 +148,14 @@ def _pages(stub: spb_grpc.SeasonServiceStub, args: argparse.Namespace) -> Iterat
 def run_get(args: argparse.Namespace) -> int:
     with season_stub(args) as stub:
         shipment = stub.GetShipment(spb.GetShipmentRequest(id=args.id), timeout=args.timeout)
-    return _one(shipment, args.output)
+    return _one(args, shipment)
 
 
 def run_dispatch(args: argparse.Namespace) -> int:
     request = spb.DispatchShipmentRequest(id=args.id, request_id=_request_id(args))
     with season_stub(args) as stub:
         shipment = stub.DispatchShipment(request, timeout=args.timeout)
-    return _one(shipment, args.output)
+    return _one(args, shipment)
 
 
 def run_receive(args: argparse.Namespace) -> int:
@@ -162,7 +170,7 @@ def run_receive(args: argparse.Namespace) -> int:
         request.paid_price_fen = args.paid_price_fen
     with season_stub(args) as stub:
         shipment = stub.ReceiveShipment(request, timeout=args.timeout)
-    return _one(shipment, args.output)
+    return _one(args, shipment)
 
 
 def run_cancel(args: argparse.Namespace) -> int:
@@ -171,7 +179,7 @@ def run_cancel(args: argparse.Namespace) -> int:
     )
     with season_stub(args) as stub:
         shipment = stub.CancelShipment(request, timeout=args.timeout)
-    return _one(shipment, args.output)
+    return _one(args, shipment)
 
 
 def run_pay(args: argparse.Namespace) -> int:
@@ -184,7 +192,7 @@ def run_pay(args: argparse.Namespace) -> int:
     )
     with season_stub(args) as stub:
         shipment = stub.RecordPayment(request, timeout=args.timeout)
-    return _one(shipment, args.output)
+    return _one(args, shipment)
 
 
 def run_dividends(args: argparse.Namespace) -> int:
@@ -275,9 +283,10 @@ def _request_id(args: argparse.Namespace) -> str:
     return str(args.request_id or f"cli-{uuid.uuid4().hex}")
 
 
-def _one(shipment: spb.Shipment, output: str) -> int:
-    if output == "csv":
-        emit("shipments", [shipment], output)
-    else:
-        emit_one(shipment, output)
+def _one(args: argparse.Namespace, shipment: spb.Shipment) -> int:
+    if args.output != "csv":
+        with names_from(args.target, args.timeout) as names:
+            emit_one(shipment, args.output, names, "shipments")
+        return 0
+    _emit(args, [shipment], args.output)
     return 0

@@ -21,6 +21,7 @@ import sys
 from typing import Any
 
 from clients.cli.output import emit, emit_csv, emit_json, print_table, show
+from clients.cli.printers import names_from
 from clients.i18n import _, enum_name
 from clients.season_client import SeasonClient
 from fupin.registry.v1 import season_service_pb2 as spb
@@ -92,7 +93,9 @@ def run_producer(args: argparse.Namespace) -> int:
             values = [getattr(got, n) for n in names[1:]]
             writer.writerow([got.producer.id, *values])
         else:
-            emit_csv(f"statement-{part}", got.buyers if part == "buyers" else got.members)
+            with names_from(args.target, args.timeout) as named:
+                items = got.buyers if part == "buyers" else got.members
+                emit_csv(f"statement-{part}", items, named)
         return 0
     show(f"{got.producer.id}  {got.producer.display_name}")
     label = _labels()
@@ -107,7 +110,8 @@ def run_producer(args: argparse.Namespace) -> int:
         show(_("rejected for {reason}: {kg} kg").format(reason=reason, kg=f"{r.kg:,}"))
     if got.members:
         show("")
-        emit("statement-members", got.members, "table")
+        with names_from(args.target, args.timeout) as named:
+            emit("statement-members", got.members, "table", named)
     return 0
 
 
@@ -117,11 +121,12 @@ def run_buyer(args: argparse.Namespace) -> int:
     if args.output == "json":
         emit_json(got)
         return 0
-    if args.output == "csv":
-        emit_csv("statement-dues", got.shipment_dues)
-        return 0
-    show(f"{got.buyer_id}  {got.display_name}")
-    emit("statement-dues", got.shipment_dues, "table")
+    with names_from(args.target, args.timeout) as names:
+        if args.output == "csv":
+            emit_csv("statement-dues", got.shipment_dues, names)
+            return 0
+        show(f"{got.buyer_id}  {got.display_name}")
+        emit("statement-dues", got.shipment_dues, "table", names)
     show(
         _("{n} shipments, {kg} kg: owed {owed} yuan, paid {paid}, outstanding {left}").format(
             n=got.shipments,

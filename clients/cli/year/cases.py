@@ -24,7 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from clients import auth
-from clients.cli.output import emit, emit_one, print_table, say
+from clients.cli.cells import when
+from clients.cli.output import emit, print_table, say
+from clients.cli.printers import names_from
+from clients.cli.year.states import case_state, state_name
 from clients.i18n import _, enum_name
 from fupin.registry.v1 import year_service_pb2 as ypb
 from fupin.registry.v1 import year_service_pb2_grpc as ypb_grpc
@@ -100,13 +103,16 @@ def year_stub(args: argparse.Namespace) -> AbstractContextManager[Any]:
 def _step(args: argparse.Namespace, method: str, request: Any) -> int:
     with year_stub(args) as stub:
         case = getattr(stub, method)(request, timeout=args.timeout)
-    say(
-        _("case {id}: {state}").format(
-            id=case.id, state=enum_name(ypb.CaseState.DESCRIPTOR, case.state)
-        )
-    )
-    emit("cases", [case], args.output)
+    say(_("case {id}: {state}").format(id=case.id, state=case_state(case)))
+    _emit(args, [case], args.output)
     return 0
+
+
+def _emit(args: argparse.Namespace, cases: list[Any], output: str) -> None:
+    """Cases with the household head's and the village's names beside their ids (one
+    BatchGetResources call per kind, whatever the number of cases)."""
+    with names_from(args.target, args.timeout) as names:
+        emit("cases", cases, output, names)
 
 
 def run_propose(args: argparse.Namespace) -> int:
@@ -163,18 +169,17 @@ def run_file(args: argparse.Namespace) -> int:
 def run_show(args: argparse.Namespace) -> int:
     with year_stub(args) as stub:
         case = stub.GetCase(ypb.GetCaseRequest(case_id=args.case_id), timeout=args.timeout)
-    if args.output == "json":
-        emit_one(case, "json")
+    if args.output != "table":  # the case itself: JSON, or its line of `case list --output csv`
+        _emit(args, [case], args.output)
         return 0
-    emit("cases", [case], "table")
-    state = ypb.CaseState.DESCRIPTOR
+    _emit(args, [case], "table")
     print_table(
         [_("TIME"), _("STEP"), _("STATE"), _("BY"), _("NOTE")],
         [
             [
-                s.time.ToJsonString(),
+                when(s.time),
                 s.step,
-                enum_name(state, s.new_state),
+                state_name(case.kind, s.new_state),
                 enum_name(ypb.Actor.DESCRIPTOR, s.actor),
                 s.note,
             ]
@@ -216,7 +221,7 @@ def run_list(args: argparse.Namespace) -> int:
             token = page.next_page_token
             if not token:
                 break
-    emit("cases", cases, args.output)
+    _emit(args, cases, args.output)
     return 0
 
 

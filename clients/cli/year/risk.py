@@ -13,7 +13,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from clients.cli.output import emit_json, print_table, say, show
+from clients.cli.cells import when
+from clients.cli.output import emit_csv_rows, emit_json, print_table, say, show
 from clients.cli.year.cases import year_stub
 from clients.i18n import _, enum_name
 from fupin.registry.v1 import resources_pb2 as pb
@@ -80,6 +81,9 @@ def run_risks(args: argparse.Namespace) -> int:
     if args.output == "json":
         for entry in entries:
             emit_json(entry)
+    elif args.output == "csv":
+        fields = ["risk", "household_id", "village_id", "status", "score", "reasons"]
+        emit_csv_rows(fields, [_row(e) for e in entries])
     elif entries:
         print_table([_("RISK"), _("HOUSEHOLD"), _("VILLAGE"), _("STATUS"), _("SCORE"), _("WHY")],
                     [_row(e) for e in entries])  # fmt: skip
@@ -99,7 +103,7 @@ def run_alerts(args: argparse.Namespace) -> int:
                 emit_json(alert)
             else:
                 show(_("{time} risk {previous} -> {risk}: {row}").format(
-                    time=alert.time.ToJsonString(), previous=alert.previous_risk,
+                    time=when(alert.time), previous=alert.previous_risk,
                     risk=alert.entry.risk, row="  ".join(_row(alert.entry)[1:]),
                 ))  # fmt: skip
             seen += 1

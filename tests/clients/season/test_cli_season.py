@@ -6,6 +6,7 @@ import csv
 import io
 import json
 
+from fupin.registry.v1 import registry_service_pb2 as api
 from tests.season.conftest import season  # noqa: F401  (the fixture)
 from tests.season.test_disbursements import grants  # noqa: F401  (the fixture)
 from tests.season.test_payments import coop, stub  # noqa: F401  (the fixtures)
@@ -118,3 +119,51 @@ def test_grants_disbursed_signed_and_reported(fupin, grants):  # noqa: F811
     code, out, err = fupin("grants", "delivery", "--output", "json")
     (programme,) = json.loads(out)["programmes"]
     assert (programme["committed_fen"], programme["received_fen"]) == ("400000", "200000")
+
+
+def test_shipments_and_the_ledger_name_producer_and_buyer(fupin, season, registry, server):  # noqa: F811
+    """Shipments (table, CSV, one shipment) and the ledger of the run show the producer's and
+    the buyer's names beside the ids, in English and Chinese, each kind read in one
+    BatchGetResources call for all rows and none per row."""
+    from tests.clients.test_cli_printers import calls
+
+    producer = registry.GetProducer(api.GetProducerRequest(id=season.producer_id)).display_name
+    buyer = registry.GetBuyer(api.GetBuyerRequest(id=season.buyer_id)).display_name
+    before = calls(server, "BatchGetResources")
+    code, out, err = fupin("shipments", "list", "--run", season.run_id)
+    assert code == 0, err
+    assert calls(server, "BatchGetResources") - before == 2  # producers, buyers: 4 rows
+    assert "PRODUCER NAME" in out and "BUYER NAME" in out
+    rows = [line for line in out.splitlines()[1:] if line.strip()]
+    assert len(rows) == 4 and all(producer in r and buyer in r for r in rows)
+    code, out, err = fupin("shipments", "list", "--run", season.run_id, "--output", "csv")
+    table = list(csv.DictReader(io.StringIO(out)))
+    assert {(r["producer_id#name"], r["buyer_id#name"]) for r in table} == {(producer, buyer)}
+    code, out, err = fupin("shipments", "get", table[0]["id"])
+    assert code == 0, err
+    assert f"producer_name  {producer}" in out and f"buyer_name     {buyer}" in out
+    before = calls(server, "BatchGetResources")
+    code, out, err = fupin("aid", "ledger", "--run", season.run_id)
+    assert code == 0, err
+    assert calls(server, "BatchGetResources") - before == 4  # listings, orders; their owners
+    commits = [line for line in out.splitlines() if "PRODUCE_COMMIT" in line]
+    assert len(commits) == 4 and all(producer in r and buyer in r for r in commits)
+    code, out, err = fupin("--lang", "zh-CN", "aid", "ledger", "--run", season.run_id)
+    assert code == 0, err
+    assert "对方" in out.splitlines()[0]  # COUNTERPART
+    assert "PRODUCE_COMMIT" not in out and all(producer in r for r in out.splitlines()[1:])
+    code, out, err = fupin("aid", "ledger", "--run", season.run_id, "--output", "csv")
+    entries = list(csv.DictReader(io.StringIO(out)))
+    assert {(e["subject_name"], e["counterpart_name"]) for e in entries} == {(producer, buyer)}
+
+
+def test_get_shows_the_names_of_the_ids(fupin, season, registry):  # noqa: F811
+    """`fupin get listings ID` shows the producer's name under its id; JSON keeps the ids."""
+    producer = registry.GetProducer(api.GetProducerRequest(id=season.producer_id)).display_name
+    code, out, err = fupin("get", "listings", season.listing_id)
+    assert code == 0, err
+    lines = out.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("producer_id "))
+    assert lines[at + 1].split(None, 1) == ["producer_name", producer]
+    code, out, err = fupin("get", "listings", season.listing_id, "--output", "json")
+    assert "producer_name" not in out and season.producer_id in out

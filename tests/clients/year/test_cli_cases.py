@@ -19,7 +19,9 @@ def test_a_case_from_proposal_to_filing_and_its_notice(
     fupin, server, registry, tmp_path, monkeypatch
 ):
     """A village committee proposes, reviews and posts the notice; the county's key approves and
-    files; a village key may not approve; the notice is written as HTML."""
+    files; a village key may not approve; the notice is written as HTML. Case states read as
+    the procedure names them (not a run's), and the list shows the head's and the village's
+    names beside their ids, in English and in Chinese."""
     village = factories.create_village(registry)
     household = factories.create_household(registry, village.id)
     keys = {
@@ -34,14 +36,14 @@ def test_a_case_from_proposal_to_filing_and_its_notice(
     code, out, err = as_("village", "case", "propose", household.id, "--output", "json")
     assert code == 0, err
     case_id = json.loads(out)["id"]
-    assert f"case {case_id}: PROPOSED" in err
+    assert f"case {case_id}: proposed for identification" in err
     code, _, err = as_("village", "case", "review", case_id, "--approve", "--for", "30")
-    assert code == 0 and "REVIEWED" in err
+    assert code == 0 and "passed the village review" in err
     code, _, err = as_(
         "village", "case", "notice", case_id,
         "--from", "2026-01-05", "--to", "2026-01-11", "--place", "村务公开栏",
     )  # fmt: skip
-    assert code == 0 and "ON_NOTICE" in err
+    assert code == 0 and "on public notice" in err
     page = tmp_path / "notice.html"
     code, _, err = as_("county", "notice", village.id, "--format", "html", "--out", str(page))
     assert code == 0 and "1 households on notice" in err
@@ -53,13 +55,24 @@ def test_a_case_from_proposal_to_filing_and_its_notice(
     assert code != 0 and "may not approve" in err
     assert as_("county", "case", "approve", case_id)[0] == 0
     code, out, err = as_("county", "case", "file", case_id)
-    assert code == 0 and "FILED" in err and case_id in out
+    assert code == 0 and "filed: file card issued" in err and case_id in out
     code, out, err = as_("county", "case", "show", case_id)
     assert code == 0
-    steps = [line.split()[1] for line in out.splitlines()[3:]]
+    steps = [line.split()[2] for line in out.splitlines()[3:]]  # TIME is date and minute
     assert steps == ["propose", "review", "notice", "approve", "file"]
     code, out, _ = as_("county", "case", "list", "--state", "filed")
     assert code == 0 and case_id in out
+    row = next(line for line in out.splitlines() if case_id in line)
+    assert household.head_name in row and village.display_name in row
+    assert "filed: file card issued" in row and "VILLAGE NAME" in out
+    code, out, _ = as_("county", "--lang", "zh-CN", "case", "list", "--state", "filed")
+    row = next(line for line in out.splitlines() if case_id in line)
+    assert code == 0 and "已建档立卡" in row and "待提交" not in out
+    assert household.head_name in row and village.display_name in row
+    code, out, _ = as_("county", "case", "list", "--state", "filed", "--output", "csv")
+    header, line = out.splitlines()[:2]
+    assert "household_id#name" in header and "village_id#name" in header
+    assert household.head_name in line and ",FILED," in line  # CSV keeps the proto name
 
 
 def test_resurvey_dry_run_then_commit(fupin, registry, tmp_path):
@@ -101,6 +114,10 @@ def test_a_shock_from_the_cli_ranks_its_village_first(fupin, registry):
     assert code == 0, err
     first = out.splitlines()[1]
     assert first.startswith("77") and hit.id in first and "disaster" in first
+    code, out, err = fupin("risks", "--limit", "2", "--output", "csv")
+    header, first = out.splitlines()[:2]
+    assert header == "risk,household_id,village_id,status,score,reasons"
+    assert first.startswith(f"77,{hit.id},{flooded.id},")
 
 
 def test_fupin_alerts_prints_the_alert_a_shock_raises(fupin, registry, server):
