@@ -127,3 +127,15 @@ def test_fupin_alerts_prints_the_alert_a_shock_raises(fupin, registry, server):
     assert watch.returncode == 0, err
     [alert] = [json.loads(line) for line in out.splitlines()]
     assert alert["entry"]["household_id"] == hit.id and alert["entry"]["risk"] >= 60
+
+
+def test_the_card_shows_its_set_scores(fupin, registry):
+    """`fupin get households ID`: the bundled scoring's four indicator sets, each sub-score."""
+    village = factories.create_village(registry)
+    household = factories.create_household(registry, village.id)
+    code, out, err = fupin("get", "households", household.id)
+    assert code == 0, err
+    fields = dict(line.split(None, 1) for line in out.splitlines() if " " in line.strip())
+    scores = {k: v.strip() for k, v in fields.items() if k.startswith("set_scores.")}
+    assert scores == {"set_scores.income": "44", "set_scores.two_no_worries": "60",
+                      "set_scores.three_guarantees": "51", "set_scores.capacity": "67"}  # fmt: skip
