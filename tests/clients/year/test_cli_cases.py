@@ -87,7 +87,7 @@ def test_resurvey_dry_run_then_commit(fupin, registry, tmp_path):
 
 def test_a_shock_from_the_cli_ranks_its_village_first(fupin, registry):
     """`fupin shock --village` then `fupin risks`: the flooded village's household first,
-    with the flood as its reason."""
+    with the flood as its reason; in Chinese, every reason in Chinese."""
     flooded = factories.create_village(registry)
     dry = factories.create_village(registry)
     hit = factories.create_household(registry, flooded.id)
@@ -101,6 +101,12 @@ def test_a_shock_from_the_cli_ranks_its_village_first(fupin, registry):
     assert code == 0, err
     first = out.splitlines()[1]
     assert first.startswith("77") and hit.id in first and "disaster" in first
+    code, out, err = fupin("--lang", "zh-CN", "risks", "--limit", "1")
+    assert code == 0, err
+    today = date.today().isoformat()
+    reasons = ["得分 53，低于贫困线 60 共 7 分", "致贫原因 2 项",
+               f"所在村于 {today} 遭受灾害（严重程度 3）"]  # fmt: skip
+    assert out.splitlines()[1].endswith("; ".join(reasons))
 
 
 def test_fupin_alerts_prints_the_alert_a_shock_raises(fupin, registry, server):

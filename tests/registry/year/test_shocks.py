@@ -58,7 +58,7 @@ def test_an_income_fall_counts_as_the_trend():
     fell = replace(AT_LINE, income_before=1_000_000, income_after=850_000, income_year=2025)
     found = assess(fell, [], line=60, rules=RiskRules(), today=TODAY)
     assert found.risk == 50
-    assert found.reasons == ("score 60 is at the line 60", "income fell 15% from 2024 to 2025")
+    assert found.reasons == ("score 60 is at the line 60", "income 2025 was 15% below 2024")
     rose = replace(fell, income_after=1_200_000)
     assert assess(rose, [], line=60, rules=RiskRules(), today=TODAY).risk == 40
     unknown = replace(fell, income_before=-1)
@@ -131,7 +131,7 @@ def test_a_household_whose_income_fell_rises_on_the_ranking(server, county):
         )  # fmt: skip
     entries = stubs["county"].ListRisks(ypb.ListRisksRequest()).entries
     assert (entries[0].household_id, entries[0].risk) == (fell, 67)
-    assert f"income fell 50% from {last - 1} to {last}" in entries[0].reasons
+    assert f"income {last} was 50% below {last - 1}" in entries[0].reasons
     assert {e.risk for e in entries[1:]} == {47}
 
 
