@@ -79,7 +79,7 @@ def assess(
         percent = round(100 * (before - after) / before)
         trend = max(trend, min(1.0, percent / rules.income_drop_percent))
         year = facts.income_year
-        reasons.append(f"income fell {percent}% from {year - 1} to {year}")
+        reasons.append(f"income {year} was {percent}% below {year - 1}")
     causes = min(1.0, len(facts.causes) / rules.causes_full)
     if causes > 0:
         reasons.append(f"{len(facts.causes)} causes of poverty")

@@ -16,6 +16,7 @@ from typing import Any
 from clients.cli.cells import when
 from clients.cli.output import emit_csv_rows, emit_json, print_table, say, show
 from clients.cli.year.cases import year_stub
+from clients.cli.year.reasons import reason_text
 from clients.i18n import _, enum_name
 from fupin.registry.v1 import resources_pb2 as pb
 from fupin.registry.v1 import year_service_pb2 as ypb
@@ -120,5 +121,5 @@ def _row(entry: ypb.RiskEntry) -> list[str]:
         entry.village_id,
         enum_name(pb.HouseholdStatus.DESCRIPTOR, entry.status),
         str(entry.score),
-        "; ".join(entry.reasons),
+        "; ".join(reason_text(r) for r in entry.reasons),
     ]

@@ -100,7 +100,7 @@ def test_resurvey_dry_run_then_commit(fupin, registry, tmp_path):
 
 def test_a_shock_from_the_cli_ranks_its_village_first(fupin, registry):
     """`fupin shock --village` then `fupin risks`: the flooded village's household first,
-    with the flood as its reason."""
+    with the flood as its reason; in Chinese, every reason in Chinese."""
     flooded = factories.create_village(registry)
     dry = factories.create_village(registry)
     hit = factories.create_household(registry, flooded.id)
@@ -118,6 +118,12 @@ def test_a_shock_from_the_cli_ranks_its_village_first(fupin, registry):
     header, first = out.splitlines()[:2]
     assert header == "risk,household_id,village_id,status,score,reasons"
     assert first.startswith(f"77,{hit.id},{flooded.id},")
+    code, out, err = fupin("--lang", "zh-CN", "risks", "--limit", "1")
+    assert code == 0, err
+    today = date.today().isoformat()
+    reasons = ["得分 53，低于贫困线 60 共 7 分", "致贫原因 2 项",
+               f"所在村于 {today} 遭受灾害（严重程度 3）"]  # fmt: skip
+    assert out.splitlines()[1].endswith("; ".join(reasons))
 
 
 def test_fupin_alerts_prints_the_alert_a_shock_raises(fupin, registry, server):
@@ -144,3 +150,15 @@ def test_fupin_alerts_prints_the_alert_a_shock_raises(fupin, registry, server):
     assert watch.returncode == 0, err
     [alert] = [json.loads(line) for line in out.splitlines()]
     assert alert["entry"]["household_id"] == hit.id and alert["entry"]["risk"] >= 60
+
+
+def test_the_card_shows_its_set_scores(fupin, registry):
+    """`fupin get households ID`: the bundled scoring's four indicator sets, each sub-score."""
+    village = factories.create_village(registry)
+    household = factories.create_household(registry, village.id)
+    code, out, err = fupin("get", "households", household.id)
+    assert code == 0, err
+    fields = dict(line.split(None, 1) for line in out.splitlines() if " " in line.strip())
+    scores = {k: v.strip() for k, v in fields.items() if k.startswith("set_scores.")}
+    assert scores == {"set_scores.income": "44", "set_scores.two_no_worries": "60",
+                      "set_scores.three_guarantees": "51", "set_scores.capacity": "67"}  # fmt: skip

@@ -1,6 +1,7 @@
-"""Every step of a case against every sub-role and every state, through a real YearService:
-a step by a key that may not make it is PERMISSION_DENIED and moves nothing; a step out of
-order is FAILED_PRECONDITION naming the case's state (issue 16, "Done when")."""
+"""Every step of a case, identification and exit, against every sub-role and every state,
+through a real YearService: a step by a key that may not make it is PERMISSION_DENIED and
+moves nothing; a step out of order is FAILED_PRECONDITION naming the case's state (issue 16,
+"Done when")."""
 
 from __future__ import annotations
 
@@ -50,15 +51,25 @@ KEYS = {
 }
 
 
-@pytest.fixture
-def every_state(offices, registry, server):  # noqa: F811
-    """A case in each state, each of its own household of the offices' village, and the
-    stubs by key name (a platform key too)."""
+# An exit needs its conditions met: income over the line, each 两不愁三保障 sub-score ≥ 60.
+LEAVING = dict(housing_safety=90, food_security=90, children_schooling=90, health=80)
+
+
+@pytest.fixture(params=[ypb.IDENTIFICATION, ypb.EXIT], ids=["identification", "exit"])
+def every_state(request, offices, registry, server):  # noqa: F811
+    """A case of the kind in each state, each of its own household of the offices' village,
+    and the stubs by key name (a platform key too)."""
     o: Offices = offices
+    kind = request.param
+    indicators = factories.indicators(income_per_capita_fen=900_000, **LEAVING)
     ids = {}
     for state in CaseState:
-        household = factories.create_household(registry, o.village_id)
-        case = o.village.ProposeCase(ypb.ProposeCaseRequest(household_id=household.id, kind=1))
+        household = factories.create_household(
+            registry, o.village_id, **({"indicators": indicators} if kind == ypb.EXIT else {})
+        )
+        case = o.village.ProposeCase(
+            ypb.ProposeCaseRequest(household_id=household.id, kind=kind, reason="脱贫")
+        )
         if state is not CaseState.PROPOSED:
             approved = state is not CaseState.REJECTED
             o.village.ReviewCase(ypb.ReviewCaseRequest(case_id=case.id, approved=approved))

@@ -58,7 +58,7 @@ def test_an_income_fall_counts_as_the_trend():
     fell = replace(AT_LINE, income_before=1_000_000, income_after=850_000, income_year=2025)
     found = assess(fell, [], line=60, rules=RiskRules(), today=TODAY)
     assert found.risk == 50
-    assert found.reasons == ("score 60 is at the line 60", "income fell 15% from 2024 to 2025")
+    assert found.reasons == ("score 60 is at the line 60", "income 2025 was 15% below 2024")
     rose = replace(fell, income_after=1_200_000)
     assert assess(rose, [], line=60, rules=RiskRules(), today=TODAY).risk == 40
     unknown = replace(fell, income_before=-1)
@@ -131,8 +131,34 @@ def test_a_household_whose_income_fell_rises_on_the_ranking(server, county):
         )  # fmt: skip
     entries = stubs["county"].ListRisks(ypb.ListRisksRequest()).entries
     assert (entries[0].household_id, entries[0].risk) == (fell, 67)
-    assert f"income fell 50% from {last - 1} to {last}" in entries[0].reasons
+    assert f"income {last} was 50% below {last - 1}" in entries[0].reasons
     assert {e.risk for e in entries[1:]} == {47}
+
+
+def test_a_shock_on_a_household_and_one_on_its_county(county):
+    """A job loss (severity 2) on one household: 47 + 30 × 2/3 = 67 for it alone; then an
+    epidemic (severity 1) on the county: every household of both villages + 10 (57), and the
+    household with both shocks 47 + 30 = 77, each shock named where it fell."""
+    flooded, dry, households, stubs = county
+    today = dt.date.today().isoformat()
+    lost = households[dry.id][0].id
+    shock = ypb.Shock(household_id=lost, kind=ypb.JOB_LOSS, severity=2, date=today)
+    assert stubs["county"].RecordShock(ypb.RecordShockRequest(shock=shock)).alerts == 1
+    risks = {e.household_id: e for e in stubs["county"].ListRisks(ypb.ListRisksRequest()).entries}
+    assert {h: e.risk for h, e in risks.items() if e.risk != 47} == {lost: 67}
+    assert f"job loss 失业 on its household on {today} (severity 2)" in risks[lost].reasons
+    county_code = flooded.admin_code[:6]
+    epidemic = ypb.Shock(county_code=county_code, kind=ypb.EPIDEMIC, severity=1, date=today)
+    stubs["county"].RecordShock(ypb.RecordShockRequest(shock=epidemic))
+    risks = {e.household_id: e for e in stubs["county"].ListRisks(ypb.ListRisksRequest()).entries}
+    everyone = {h.id for v in (flooded, dry) for h in households[v.id]}
+    assert {h: e.risk for h, e in risks.items()} == {h: 77 if h == lost else 57 for h in everyone}
+    assert all(any("epidemic 疫情 on its county" in r for r in e.reasons) for e in risks.values())
+    refused = ypb.Shock(county_code=county_code, kind=ypb.EPIDEMIC, severity=1, date=today)
+    rpc_fails(
+        lambda: stubs["other"].RecordShock(ypb.RecordShockRequest(shock=refused)),
+        grpc.StatusCode.NOT_FOUND,
+    )
 
 
 def test_who_may_record_and_what_is_refused(county):
