@@ -14,9 +14,11 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from registry import db
 from registry.resources import models
 from registry.resources.hooks import assess, record_per_capita, was_lifted_out
 from registry.resources.scoring import ScoringConfig, Status
+from registry.resources.store import RegistryStore
 from registry.season.models import HouseholdIncome
 
 PRODUCE, DIVIDENDS, AID = "produce_fen", "dividends_fen", "aid_fen"
@@ -113,3 +115,49 @@ def rescore(
     household.previous_score, household.score = household.score, new_score
     household.status, household.update_time = new_status, now
     household.version += 1
+
+
+class Incomes:
+    """Payments' income for household growers, summed per producer and year while a step or
+    batch runs, added to the households' records once at its end: their rows locked by one
+    statement in id order (after the shipments), so concurrent batches cannot deadlock on
+    them, and each household re-scored once."""
+
+    def __init__(self, store: RegistryStore) -> None:
+        self.store = store
+        self.owed: dict[tuple[str, int], int] = {}
+
+    def owe(self, producer_id: str, year: int, amount_fen: int) -> None:
+        key = (producer_id, year)
+        self.owed[key] = self.owed.get(key, 0) + amount_fen
+
+    def add(self, session: Session, /) -> None:
+        if not self.owed:
+            return
+        producer = models.Producer
+        ids = sorted({p for p, _year in self.owed})
+        growers = {
+            pid: hh
+            for pid, hh in session.execute(
+                select(col(producer.id), col(producer.household_id)).where(
+                    db.one_of(session, col(producer.id), ids)
+                )
+            )
+            if hh
+        }
+        by_year: dict[int, dict[str, int]] = {}
+        for (pid, year), fen in sorted(self.owed.items()):
+            if pid in growers:
+                amounts = by_year.setdefault(year, {})
+                amounts[growers[pid]] = amounts.get(growers[pid], 0) + fen
+        households = sorted({hh for amounts in by_year.values() for hh in amounts})
+        if len(by_year) > 1:  # one lock order over every year's households
+            hh = models.Household
+            session.execute(
+                select(col(hh.id))
+                .where(col(hh.id).in_(households))
+                .order_by(col(hh.id))
+                .with_for_update()
+            )
+        for year, amounts in sorted(by_year.items()):
+            add_incomes(session, amounts, year, PRODUCE, self.store.scoring)

@@ -32,7 +32,7 @@ from registry.resources import models
 from registry.resources.kinds import PRODUCER
 from registry.resources.store import RegistryStore, new_ids, remember, replayed
 from registry.season import deliveries, entries, shipments
-from registry.season.income import DIVIDENDS, PRODUCE, add_income, add_incomes
+from registry.season.income import DIVIDENDS, Incomes, add_incomes
 from registry.season.models import CANCELLED, RECEIVED, Dividend, Payment, Shipment
 
 COOPERATIVE = 2  # fupin.registry.v1.ProducerKind.PRODUCER_COOPERATIVE
@@ -67,6 +67,15 @@ class Account:
     dividends_fen: int
 
 
+@dataclass(frozen=True)
+class PaymentRequest:
+    """One payment as asked for (RecordPaymentRequest): checked by `paying`."""
+
+    amount_fen: int
+    paid_on: str
+    reference: str
+
+
 def record_payment(
     store: RegistryStore,
     shipment_id: str,
@@ -79,7 +88,19 @@ def record_payment(
     fingerprint: str,
 ) -> Shipment:
     """A buyer's payment for a RECEIVED shipment, at most what is still owed."""
-    bad = _money_checks(amount_fen, reference)
+    incomes = Incomes(store)
+    change = paying(PaymentRequest(amount_fen, paid_on, reference), incomes)
+    method, finish = "RecordPayment", incomes.add
+    return shipments.step(
+        store, shipment_id, method, change, reader, request_id, fingerprint, finish=finish
+    )
+
+
+def paying(payment: PaymentRequest, incomes: Incomes) -> shipments.Change:
+    """The change of a payment, checked (InvalidArgument naming the field); a household
+    grower's income is left to `incomes`, added once for a whole batch."""
+    amount_fen, paid_on = payment.amount_fen, payment.paid_on
+    bad = _money_checks(amount_fen, payment.reference)
     if not _is_date(paid_on):
         bad.append(FieldViolation("paid_on", "must be a date, YYYY-MM-DD"))
     if bad:
@@ -91,27 +112,20 @@ def record_payment(
         if amount_fen > left:
             raise InvalidArgument.one("amount_fen", f"is above what is still owed: {left} fen")
         row.paid_fen += amount_fen
-        grower = session.scalar(
-            select(col(models.Producer.household_id)).where(
-                col(models.Producer.id) == row.producer_id
-            )
-        )
-        if grower:
-            add_income(session, grower, int(paid_on[:4]), PRODUCE, amount_fen, store.scoring)
-        payment = Payment(
+        incomes.owe(row.producer_id, int(paid_on[:4]), amount_fen)
+        payment_row = Payment(
             id=new_ids("pay", 1)[0],
             shipment_id=row.id,
             producer_id=row.producer_id,
             amount_fen=amount_fen,
             paid_on=paid_on,
-            reference=reference,
+            reference=payment.reference,
             create_time=models.utcnow(),
         )
-        session.add(payment)
+        session.add(payment_row)
         return [shipments.entry(shipments.PAYMENT_ENTRY, row, 0, amount_fen)]
 
-    method = "RecordPayment"
-    return shipments.step(store, shipment_id, method, change, reader, request_id, fingerprint)
+    return change
 
 
 def pay_dividends(

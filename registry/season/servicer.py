@@ -24,7 +24,15 @@ from registry.resources.requests import (
     fingerprint,
 )
 from registry.resources.store import RegistryStore
-from registry.season import deliveries, disbursements, holds, payments, shipments, statements
+from registry.season import (
+    batch_requests,
+    deliveries,
+    disbursements,
+    holds,
+    payments,
+    shipments,
+    statements,
+)
 from registry.season.convert import (
     buyer_statement_proto,
     producer_statement_proto,
@@ -76,6 +84,21 @@ class SeasonServicer(spb_grpc.SeasonServiceServicer):
         _ids(request, ("id",), required=("id",))
         row = shipments.cancel(self.store, request.id, request.reason, **_step(request))
         return shipment_proto(row)
+
+    def BatchDispatchShipments(self, request: Any, context: Any) -> Any:
+        items = batch_requests.dispatches(request.requests)
+        rows = shipments.batch(self.store, "DispatchShipment", items, access.current())
+        return spb.BatchDispatchShipmentsResponse(shipments=[shipment_proto(r) for r in rows])
+
+    def BatchReceiveShipments(self, request: Any, context: Any) -> Any:
+        items = batch_requests.receipts(request.requests)
+        rows = shipments.batch(self.store, "ReceiveShipment", items, access.current())
+        return spb.BatchReceiveShipmentsResponse(shipments=[shipment_proto(r) for r in rows])
+
+    def BatchRecordPayments(self, request: Any, context: Any) -> Any:
+        items, incomes = batch_requests.payments(request.requests, self.store)
+        rows = shipments.batch(self.store, "RecordPayment", items, access.current(), incomes.add)
+        return spb.BatchRecordPaymentsResponse(shipments=[shipment_proto(r) for r in rows])
 
     def GetHold(self, request: Any, context: Any) -> spb.Hold:
         _ids(request, ("id",), required=("id",))

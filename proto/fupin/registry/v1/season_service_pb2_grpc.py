@@ -85,6 +85,16 @@ class SeasonServiceStub:
                 request_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.CancelShipmentRequest.SerializeToString,
                 response_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.Shipment.FromString,
                 _registered_method=True)
+        self.BatchDispatchShipments = channel.unary_unary(
+                '/fupin.registry.v1.SeasonService/BatchDispatchShipments',
+                request_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.BatchDispatchShipmentsRequest.SerializeToString,
+                response_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.BatchDispatchShipmentsResponse.FromString,
+                _registered_method=True)
+        self.BatchReceiveShipments = channel.unary_unary(
+                '/fupin.registry.v1.SeasonService/BatchReceiveShipments',
+                request_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.BatchReceiveShipmentsRequest.SerializeToString,
+                response_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.BatchReceiveShipmentsResponse.FromString,
+                _registered_method=True)
         self.GetHold = channel.unary_unary(
                 '/fupin.registry.v1.SeasonService/GetHold',
                 request_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.GetHoldRequest.SerializeToString,
@@ -109,6 +119,11 @@ class SeasonServiceStub:
                 '/fupin.registry.v1.SeasonService/RecordPayment',
                 request_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.RecordPaymentRequest.SerializeToString,
                 response_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.Shipment.FromString,
+                _registered_method=True)
+        self.BatchRecordPayments = channel.unary_unary(
+                '/fupin.registry.v1.SeasonService/BatchRecordPayments',
+                request_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.BatchRecordPaymentsRequest.SerializeToString,
+                response_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.BatchRecordPaymentsResponse.FromString,
                 _registered_method=True)
         self.PayDividends = channel.unary_unary(
                 '/fupin.registry.v1.SeasonService/PayDividends',
@@ -230,6 +245,29 @@ class SeasonServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BatchDispatchShipments(self, request, context):
+        """Batches (AIP-235): a platform records a day's dispatches, receipts or payments at once.
+        Each takes 1-500 requests of the single call; all or nothing: the first item refused
+        refuses the batch and nothing is stored. Each item is checked as its single call would be,
+        its field named with its index (INVALID_ARGUMENT `requests[3].received_kg`; a NOT_FOUND,
+        FAILED_PRECONDITION or ALREADY_EXISTS message starts with `requests[3]: `); each is
+        idempotent by its own request_id (a replayed item changes nothing and returns its
+        shipment as it is now; the same request_id may not appear twice in one batch). The
+        shipments are locked in id order, as the single calls lock one, so batches and single
+        calls on the same shipments serialize; the batch's ledger entries are appended in one
+        extension of the chain, in request order, in the batch's transaction. Access as for the
+        single call. The response's shipments are in request order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchReceiveShipments(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetHold(self, request, context):
         """Checkout holds (fupin.matcher.v1.MatcherService.QuickSource with `hold` makes them): the
         held kilograms count in their listings' reserved_kg, so produce runs and QuickSource see
@@ -276,6 +314,15 @@ class SeasonServiceServicer:
         changed status is kept in its history naming the income. Errors:
         INVALID_ARGUMENT (amount_fen above what is still owed, naming it; paid_on; reference),
         FAILED_PRECONDITION unless SHIPMENT_RECEIVED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchRecordPayments(self, request, context):
+        """RecordPayment for 1-500 shipments at once, as the batches above; a household's income
+        from a batch is added once, the sum of its items (one history entry if its status
+        changes). Two items may pay for the same shipment: they add up.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -418,6 +465,16 @@ def add_SeasonServiceServicer_to_server(servicer, server):
                     request_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.CancelShipmentRequest.FromString,
                     response_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.Shipment.SerializeToString,
             ),
+            'BatchDispatchShipments': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchDispatchShipments,
+                    request_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.BatchDispatchShipmentsRequest.FromString,
+                    response_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.BatchDispatchShipmentsResponse.SerializeToString,
+            ),
+            'BatchReceiveShipments': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchReceiveShipments,
+                    request_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.BatchReceiveShipmentsRequest.FromString,
+                    response_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.BatchReceiveShipmentsResponse.SerializeToString,
+            ),
             'GetHold': grpc.unary_unary_rpc_method_handler(
                     servicer.GetHold,
                     request_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.GetHoldRequest.FromString,
@@ -442,6 +499,11 @@ def add_SeasonServiceServicer_to_server(servicer, server):
                     servicer.RecordPayment,
                     request_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.RecordPaymentRequest.FromString,
                     response_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.Shipment.SerializeToString,
+            ),
+            'BatchRecordPayments': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchRecordPayments,
+                    request_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.BatchRecordPaymentsRequest.FromString,
+                    response_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.BatchRecordPaymentsResponse.SerializeToString,
             ),
             'PayDividends': grpc.unary_unary_rpc_method_handler(
                     servicer.PayDividends,
@@ -666,6 +728,60 @@ class SeasonService:
             _registered_method=True)
 
     @staticmethod
+    def BatchDispatchShipments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fupin.registry.v1.SeasonService/BatchDispatchShipments',
+            fupin_dot_registry_dot_v1_dot_season__service__pb2.BatchDispatchShipmentsRequest.SerializeToString,
+            fupin_dot_registry_dot_v1_dot_season__service__pb2.BatchDispatchShipmentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchReceiveShipments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fupin.registry.v1.SeasonService/BatchReceiveShipments',
+            fupin_dot_registry_dot_v1_dot_season__service__pb2.BatchReceiveShipmentsRequest.SerializeToString,
+            fupin_dot_registry_dot_v1_dot_season__service__pb2.BatchReceiveShipmentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def GetHold(request,
             target,
             options=(),
@@ -790,6 +906,33 @@ class SeasonService:
             '/fupin.registry.v1.SeasonService/RecordPayment',
             fupin_dot_registry_dot_v1_dot_season__service__pb2.RecordPaymentRequest.SerializeToString,
             fupin_dot_registry_dot_v1_dot_season__service__pb2.Shipment.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchRecordPayments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fupin.registry.v1.SeasonService/BatchRecordPayments',
+            fupin_dot_registry_dot_v1_dot_season__service__pb2.BatchRecordPaymentsRequest.SerializeToString,
+            fupin_dot_registry_dot_v1_dot_season__service__pb2.BatchRecordPaymentsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -76,6 +76,20 @@ class SeasonServiceStub:
     """Cancel before dispatch, with a reason: the kilograms return to the listing and the order.
     Errors: INVALID_ARGUMENT (reason), FAILED_PRECONDITION unless SHIPMENT_COMMITTED.
     """
+    BatchDispatchShipments: _grpc.UnaryUnaryMultiCallable[_season_service_pb2.BatchDispatchShipmentsRequest, _season_service_pb2.BatchDispatchShipmentsResponse]
+    """Batches (AIP-235): a platform records a day's dispatches, receipts or payments at once.
+    Each takes 1-500 requests of the single call; all or nothing: the first item refused
+    refuses the batch and nothing is stored. Each item is checked as its single call would be,
+    its field named with its index (INVALID_ARGUMENT `requests[3].received_kg`; a NOT_FOUND,
+    FAILED_PRECONDITION or ALREADY_EXISTS message starts with `requests[3]: `); each is
+    idempotent by its own request_id (a replayed item changes nothing and returns its
+    shipment as it is now; the same request_id may not appear twice in one batch). The
+    shipments are locked in id order, as the single calls lock one, so batches and single
+    calls on the same shipments serialize; the batch's ledger entries are appended in one
+    extension of the chain, in request order, in the batch's transaction. Access as for the
+    single call. The response's shipments are in request order.
+    """
+    BatchReceiveShipments: _grpc.UnaryUnaryMultiCallable[_season_service_pb2.BatchReceiveShipmentsRequest, _season_service_pb2.BatchReceiveShipmentsResponse]
     GetHold: _grpc.UnaryUnaryMultiCallable[_season_service_pb2.GetHoldRequest, _season_service_pb2.Hold]
     """Checkout holds (fupin.matcher.v1.MatcherService.QuickSource with `hold` makes them): the
     held kilograms count in their listings' reserved_kg, so produce runs and QuickSource see
@@ -104,6 +118,11 @@ class SeasonServiceStub:
     changed status is kept in its history naming the income. Errors:
     INVALID_ARGUMENT (amount_fen above what is still owed, naming it; paid_on; reference),
     FAILED_PRECONDITION unless SHIPMENT_RECEIVED.
+    """
+    BatchRecordPayments: _grpc.UnaryUnaryMultiCallable[_season_service_pb2.BatchRecordPaymentsRequest, _season_service_pb2.BatchRecordPaymentsResponse]
+    """RecordPayment for 1-500 shipments at once, as the batches above; a household's income
+    from a batch is added once, the sum of its items (one history entry if its status
+    changes). Two items may pay for the same shipment: they add up.
     """
     PayDividends: _grpc.UnaryUnaryMultiCallable[_season_service_pb2.PayDividendsRequest, _season_service_pb2.PayDividendsResponse]
     """A cooperative pays amount_fen out to its member households by their shares (share_permille,
@@ -222,6 +241,20 @@ class SeasonServiceAsyncStub(SeasonServiceStub):
     """Cancel before dispatch, with a reason: the kilograms return to the listing and the order.
     Errors: INVALID_ARGUMENT (reason), FAILED_PRECONDITION unless SHIPMENT_COMMITTED.
     """
+    BatchDispatchShipments: _aio.UnaryUnaryMultiCallable[_season_service_pb2.BatchDispatchShipmentsRequest, _season_service_pb2.BatchDispatchShipmentsResponse]  # type: ignore[assignment]
+    """Batches (AIP-235): a platform records a day's dispatches, receipts or payments at once.
+    Each takes 1-500 requests of the single call; all or nothing: the first item refused
+    refuses the batch and nothing is stored. Each item is checked as its single call would be,
+    its field named with its index (INVALID_ARGUMENT `requests[3].received_kg`; a NOT_FOUND,
+    FAILED_PRECONDITION or ALREADY_EXISTS message starts with `requests[3]: `); each is
+    idempotent by its own request_id (a replayed item changes nothing and returns its
+    shipment as it is now; the same request_id may not appear twice in one batch). The
+    shipments are locked in id order, as the single calls lock one, so batches and single
+    calls on the same shipments serialize; the batch's ledger entries are appended in one
+    extension of the chain, in request order, in the batch's transaction. Access as for the
+    single call. The response's shipments are in request order.
+    """
+    BatchReceiveShipments: _aio.UnaryUnaryMultiCallable[_season_service_pb2.BatchReceiveShipmentsRequest, _season_service_pb2.BatchReceiveShipmentsResponse]  # type: ignore[assignment]
     GetHold: _aio.UnaryUnaryMultiCallable[_season_service_pb2.GetHoldRequest, _season_service_pb2.Hold]  # type: ignore[assignment]
     """Checkout holds (fupin.matcher.v1.MatcherService.QuickSource with `hold` makes them): the
     held kilograms count in their listings' reserved_kg, so produce runs and QuickSource see
@@ -250,6 +283,11 @@ class SeasonServiceAsyncStub(SeasonServiceStub):
     changed status is kept in its history naming the income. Errors:
     INVALID_ARGUMENT (amount_fen above what is still owed, naming it; paid_on; reference),
     FAILED_PRECONDITION unless SHIPMENT_RECEIVED.
+    """
+    BatchRecordPayments: _aio.UnaryUnaryMultiCallable[_season_service_pb2.BatchRecordPaymentsRequest, _season_service_pb2.BatchRecordPaymentsResponse]  # type: ignore[assignment]
+    """RecordPayment for 1-500 shipments at once, as the batches above; a household's income
+    from a batch is added once, the sum of its items (one history entry if its status
+    changes). Two items may pay for the same shipment: they add up.
     """
     PayDividends: _aio.UnaryUnaryMultiCallable[_season_service_pb2.PayDividendsRequest, _season_service_pb2.PayDividendsResponse]  # type: ignore[assignment]
     """A cooperative pays amount_fen out to its member households by their shares (share_permille,
@@ -397,6 +435,32 @@ class SeasonServiceServicer(metaclass=_abc_1.ABCMeta):
         """
 
     @_abc_1.abstractmethod
+    def BatchDispatchShipments(
+        self,
+        request: _season_service_pb2.BatchDispatchShipmentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_season_service_pb2.BatchDispatchShipmentsResponse, _abc.Awaitable[_season_service_pb2.BatchDispatchShipmentsResponse]]:
+        """Batches (AIP-235): a platform records a day's dispatches, receipts or payments at once.
+        Each takes 1-500 requests of the single call; all or nothing: the first item refused
+        refuses the batch and nothing is stored. Each item is checked as its single call would be,
+        its field named with its index (INVALID_ARGUMENT `requests[3].received_kg`; a NOT_FOUND,
+        FAILED_PRECONDITION or ALREADY_EXISTS message starts with `requests[3]: `); each is
+        idempotent by its own request_id (a replayed item changes nothing and returns its
+        shipment as it is now; the same request_id may not appear twice in one batch). The
+        shipments are locked in id order, as the single calls lock one, so batches and single
+        calls on the same shipments serialize; the batch's ledger entries are appended in one
+        extension of the chain, in request order, in the batch's transaction. Access as for the
+        single call. The response's shipments are in request order.
+        """
+
+    @_abc_1.abstractmethod
+    def BatchReceiveShipments(
+        self,
+        request: _season_service_pb2.BatchReceiveShipmentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_season_service_pb2.BatchReceiveShipmentsResponse, _abc.Awaitable[_season_service_pb2.BatchReceiveShipmentsResponse]]: ...
+
+    @_abc_1.abstractmethod
     def GetHold(
         self,
         request: _season_service_pb2.GetHoldRequest,
@@ -453,6 +517,17 @@ class SeasonServiceServicer(metaclass=_abc_1.ABCMeta):
         changed status is kept in its history naming the income. Errors:
         INVALID_ARGUMENT (amount_fen above what is still owed, naming it; paid_on; reference),
         FAILED_PRECONDITION unless SHIPMENT_RECEIVED.
+        """
+
+    @_abc_1.abstractmethod
+    def BatchRecordPayments(
+        self,
+        request: _season_service_pb2.BatchRecordPaymentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_season_service_pb2.BatchRecordPaymentsResponse, _abc.Awaitable[_season_service_pb2.BatchRecordPaymentsResponse]]:
+        """RecordPayment for 1-500 shipments at once, as the batches above; a household's income
+        from a batch is added once, the sum of its items (one history entry if its status
+        changes). Two items may pay for the same shipment: they add up.
         """
 
     @_abc_1.abstractmethod
