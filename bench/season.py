@@ -8,8 +8,9 @@ to its members by 32 concurrent gRPC clients against a real server process.
 Two concurrent phases, one after the other, on disjoint shipments: the first --single
 shipments' steps by single calls (DispatchShipment, ReceiveShipment, RecordPayment,
 PayDividends), then the rest's with the batch RPCs, --batch shipments a call
-(BatchDispatchShipments, BatchReceiveShipments, BatchRecordPayments; a cooperative's payout
-stays one PayDividends per payment). `--batch 1`: every shipment by single calls.
+(BatchDispatchShipments, BatchReceiveShipments, BatchRecordPayments, BatchPayDividends with
+one payout per cooperative's payment, as the single calls). `--batch 1`: every shipment by
+single calls.
 
 Prints one JSON line: bench, shipments, events (what the batched phase recorded: dispatches,
 receipts, payments, dividend payouts; a batch of 50 receipts is 50 events), calls (the RPCs
@@ -325,8 +326,8 @@ def _steps(stub: Any, item: Work) -> list[tuple[int, float]]:
 
 
 def _batch_steps(stub: Any, chunk: list[Work]) -> list[tuple[int, float]]:
-    """The chunk's dispatches, receipts and payments by one batch call each, then the
-    cooperatives' payouts one by one."""
+    """The chunk's dispatches, receipts, payments and cooperatives' payouts (one per payment
+    of a cooperative, as the single calls make them) by one batch call each."""
     payments = [p for p in map(_payment, chunk) if p is not None]
     calls: list[tuple[str, Any, int]] = [
         (
@@ -345,7 +346,10 @@ def _batch_steps(stub: Any, chunk: list[Work]) -> list[tuple[int, float]]:
     if payments:
         request = spb.BatchRecordPaymentsRequest(requests=payments)
         calls.append(("BatchRecordPayments", request, len(payments)))
-    calls += [("PayDividends", p, 1) for p in map(_payout, chunk) if p is not None]
+    payouts = [p for p in map(_payout, chunk) if p is not None]
+    if payouts:
+        request = spb.BatchPayDividendsRequest(requests=payouts)
+        calls.append(("BatchPayDividends", request, len(payouts)))
     out = []
     for method, request, events in calls:
         for item in getattr(request, "requests", [request]):

@@ -169,6 +169,7 @@ POLICY: Mapping[str, frozenset[Role]] = MappingProxyType({
     f"{_E}RecordPayment": frozenset({ADMIN, PLATFORM}),
     f"{_E}BatchRecordPayments": frozenset({ADMIN, PLATFORM}),
     f"{_E}PayDividends": frozenset({ADMIN, OFFICE, COOP}),
+    f"{_E}BatchPayDividends": frozenset({ADMIN, OFFICE, COOP}),
     f"{_E}RecordDeliveries": frozenset({ADMIN, OFFICE, COOP}),
     f"{_E}GetProducerAccount": frozenset({ADMIN, OFFICE, COOP, AUDITOR}),
     # Aid after the commit: the office of the household's region disburses, records the

@@ -150,14 +150,18 @@ class Incomes:
             if pid in growers:
                 amounts = by_year.setdefault(year, {})
                 amounts[growers[pid]] = amounts.get(growers[pid], 0) + fen
+        add_by_year(session, by_year, PRODUCE, self.store.scoring)
+
+
+def add_by_year(
+    session: Session, by_year: dict[int, dict[str, int]], source: str, config: ScoringConfig
+) -> None:
+    """add_incomes of a batch: per year, per household. Every year's households are locked by
+    one statement in id order first, so two batches cannot deadlock on them."""
+    if len(by_year) > 1:
         households = sorted({hh for amounts in by_year.values() for hh in amounts})
-        if len(by_year) > 1:  # one lock order over every year's households
-            hh = models.Household
-            session.execute(
-                select(col(hh.id))
-                .where(col(hh.id).in_(households))
-                .order_by(col(hh.id))
-                .with_for_update()
-            )
-        for year, amounts in sorted(by_year.items()):
-            add_incomes(session, amounts, year, PRODUCE, self.store.scoring)
+        table = models.Household
+        locked = select(col(table.id)).where(db.one_of(session, col(table.id), households))
+        session.execute(locked.order_by(col(table.id)).with_for_update())
+    for year, amounts in sorted(by_year.items()):
+        add_incomes(session, amounts, year, source, config)

@@ -28,6 +28,7 @@ from registry.season import (
     batch_requests,
     deliveries,
     disbursements,
+    dividends,
     holds,
     payments,
     shipments,
@@ -132,27 +133,15 @@ class SeasonServicer(spb_grpc.SeasonServiceServicer):
 
     def PayDividends(self, request: Any, context: Any) -> spb.PayDividendsResponse:
         _ids(request, ("producer_id",), required=("producer_id",))
-        batch, payouts = payments.pay_dividends(
-            self.store,
-            request.producer_id,
-            amount_fen=request.amount_fen,
-            reference=request.reference,
-            paid_on=request.paid_on,
-            rule=request.rule,
-            **_step(request),
-        )
-        return spb.PayDividendsResponse(
-            batch_id=batch,
-            dividends=[
-                spb.Dividend(
-                    id=p.dividend_id,
-                    household_id=p.household_id,
-                    share_permille=p.share_permille,
-                    amount_fen=p.amount_fen,
-                    delivered_kg=p.delivered_kg,
-                )
-                for p in payouts
-            ],
+        payout = batch_requests.payout(request)
+        [(batch, payouts)] = dividends.pay(self.store, [payout], access.current(), batch=False)
+        return batch_requests.payout_proto(batch, payouts)
+
+    def BatchPayDividends(self, request: Any, context: Any) -> Any:
+        items = batch_requests.payouts(request.requests)
+        paid = dividends.pay(self.store, items, access.current(), batch=True)
+        return spb.BatchPayDividendsResponse(
+            responses=[batch_requests.payout_proto(b, p) for b, p in paid]
         )
 
     def RecordDeliveries(self, request: Any, context: Any) -> spb.Deliveries:

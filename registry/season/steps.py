@@ -73,11 +73,11 @@ def run(
     try:
         with store.transaction(write=True) as session:
             rows = _locked(session, items, reader, readable, batch)
-            keys = _keys(session, [i.request_id for i in items if i.request_id])
+            keys = stored_keys(session, [i.request_id for i in items if i.request_id])
             entries: list[ledger.Entry] = []
             for index, item in enumerate(items):
                 row = rows[item.shipment_id]
-                with _naming(index if batch else None):
+                with naming(index if batch else None):
                     key = keys.get(item.request_id)
                     if key is not None:
                         replay(key, item.fingerprint)
@@ -114,12 +114,12 @@ def _locked(
     rows = {r.id: r for r in session.scalars(stmt.order_by(col(Shipment.id)).with_for_update())}
     for index, item in enumerate(items):
         if item.shipment_id not in rows:
-            with _naming(index if batch else None):
+            with naming(index if batch else None):
                 raise NotFound(f"shipment {item.shipment_id} not found", field=item.id_field)
     return rows
 
 
-def _keys(session: Session, request_ids: list[str]) -> dict[str, models.IdempotencyKey]:
+def stored_keys(session: Session, request_ids: list[str]) -> dict[str, models.IdempotencyKey]:
     if not request_ids:
         return {}
     key = models.IdempotencyKey
@@ -128,7 +128,7 @@ def _keys(session: Session, request_ids: list[str]) -> dict[str, models.Idempote
 
 
 @contextmanager
-def _naming(index: int | None) -> Iterator[None]:
+def naming(index: int | None) -> Iterator[None]:
     """Re-raise an item's error naming the item: `requests[i].` before its fields,
     `requests[i]: ` before its message. None: a single call, left as it is."""
     try:

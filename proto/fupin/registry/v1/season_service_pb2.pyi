@@ -875,6 +875,46 @@ class BatchRecordPaymentsResponse(_message.Message):
 Global___BatchRecordPaymentsResponse: _TypeAlias = BatchRecordPaymentsResponse  # noqa: Y015
 
 @_typing.final
+class BatchPayDividendsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUESTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def requests(self) -> _containers.RepeatedCompositeFieldContainer[Global___PayDividendsRequest]: ...
+    def __init__(
+        self,
+        *,
+        requests: _abc.Iterable[Global___PayDividendsRequest] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["requests", b"requests"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchPayDividendsRequest: _TypeAlias = BatchPayDividendsRequest  # noqa: Y015
+
+@_typing.final
+class BatchPayDividendsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESPONSES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def responses(self) -> _containers.RepeatedCompositeFieldContainer[Global___PayDividendsResponse]: ...
+    def __init__(
+        self,
+        *,
+        responses: _abc.Iterable[Global___PayDividendsResponse] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["responses", b"responses"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchPayDividendsResponse: _TypeAlias = BatchPayDividendsResponse  # noqa: Y015
+
+@_typing.final
 class HeldListing(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -130,6 +130,11 @@ class SeasonServiceStub:
                 request_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.PayDividendsRequest.SerializeToString,
                 response_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.PayDividendsResponse.FromString,
                 _registered_method=True)
+        self.BatchPayDividends = channel.unary_unary(
+                '/fupin.registry.v1.SeasonService/BatchPayDividends',
+                request_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.BatchPayDividendsRequest.SerializeToString,
+                response_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.BatchPayDividendsResponse.FromString,
+                _registered_method=True)
         self.RecordDeliveries = channel.unary_unary(
                 '/fupin.registry.v1.SeasonService/RecordDeliveries',
                 request_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.RecordDeliveriesRequest.SerializeToString,
@@ -342,6 +347,17 @@ class SeasonServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BatchPayDividends(self, request, context):
+        """PayDividends for 1-500 payouts at once (a cooperative's, or an office's for its region's
+        cooperatives), as the shipment batches above: all or nothing, items named `requests[i]`,
+        each idempotent by its own request_id; the cooperatives are locked in id order, two
+        payouts of one cooperative in a batch draw on what it was paid in turn, each member's
+        income is added once for the batch. Responses in request order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def RecordDeliveries(self, request, context):
         """A cooperative records how many kilograms each member household delivered into one of its
         listings (the weights of a payout PER_DELIVERED_KG), replacing what was recorded for it.
@@ -509,6 +525,11 @@ def add_SeasonServiceServicer_to_server(servicer, server):
                     servicer.PayDividends,
                     request_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.PayDividendsRequest.FromString,
                     response_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.PayDividendsResponse.SerializeToString,
+            ),
+            'BatchPayDividends': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchPayDividends,
+                    request_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.BatchPayDividendsRequest.FromString,
+                    response_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.BatchPayDividendsResponse.SerializeToString,
             ),
             'RecordDeliveries': grpc.unary_unary_rpc_method_handler(
                     servicer.RecordDeliveries,
@@ -960,6 +981,33 @@ class SeasonService:
             '/fupin.registry.v1.SeasonService/PayDividends',
             fupin_dot_registry_dot_v1_dot_season__service__pb2.PayDividendsRequest.SerializeToString,
             fupin_dot_registry_dot_v1_dot_season__service__pb2.PayDividendsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchPayDividends(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fupin.registry.v1.SeasonService/BatchPayDividends',
+            fupin_dot_registry_dot_v1_dot_season__service__pb2.BatchPayDividendsRequest.SerializeToString,
+            fupin_dot_registry_dot_v1_dot_season__service__pb2.BatchPayDividendsResponse.FromString,
             options,
             channel_credentials,
             insecure,

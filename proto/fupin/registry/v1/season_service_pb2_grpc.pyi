@@ -134,6 +134,13 @@ class SeasonServiceStub:
     cooperative's listings (RecordDeliveries; members who delivered none get nothing), and
     FAILED_PRECONDITION when none are on file.
     """
+    BatchPayDividends: _grpc.UnaryUnaryMultiCallable[_season_service_pb2.BatchPayDividendsRequest, _season_service_pb2.BatchPayDividendsResponse]
+    """PayDividends for 1-500 payouts at once (a cooperative's, or an office's for its region's
+    cooperatives), as the shipment batches above: all or nothing, items named `requests[i]`,
+    each idempotent by its own request_id; the cooperatives are locked in id order, two
+    payouts of one cooperative in a batch draw on what it was paid in turn, each member's
+    income is added once for the batch. Responses in request order.
+    """
     RecordDeliveries: _grpc.UnaryUnaryMultiCallable[_season_service_pb2.RecordDeliveriesRequest, _season_service_pb2.Deliveries]
     """A cooperative records how many kilograms each member household delivered into one of its
     listings (the weights of a payout PER_DELIVERED_KG), replacing what was recorded for it.
@@ -298,6 +305,13 @@ class SeasonServiceAsyncStub(SeasonServiceStub):
     With rule PER_DELIVERED_KG the split is by the kilograms each member delivered into the
     cooperative's listings (RecordDeliveries; members who delivered none get nothing), and
     FAILED_PRECONDITION when none are on file.
+    """
+    BatchPayDividends: _aio.UnaryUnaryMultiCallable[_season_service_pb2.BatchPayDividendsRequest, _season_service_pb2.BatchPayDividendsResponse]  # type: ignore[assignment]
+    """PayDividends for 1-500 payouts at once (a cooperative's, or an office's for its region's
+    cooperatives), as the shipment batches above: all or nothing, items named `requests[i]`,
+    each idempotent by its own request_id; the cooperatives are locked in id order, two
+    payouts of one cooperative in a batch draw on what it was paid in turn, each member's
+    income is added once for the batch. Responses in request order.
     """
     RecordDeliveries: _aio.UnaryUnaryMultiCallable[_season_service_pb2.RecordDeliveriesRequest, _season_service_pb2.Deliveries]  # type: ignore[assignment]
     """A cooperative records how many kilograms each member household delivered into one of its
@@ -544,6 +558,19 @@ class SeasonServiceServicer(metaclass=_abc_1.ABCMeta):
         With rule PER_DELIVERED_KG the split is by the kilograms each member delivered into the
         cooperative's listings (RecordDeliveries; members who delivered none get nothing), and
         FAILED_PRECONDITION when none are on file.
+        """
+
+    @_abc_1.abstractmethod
+    def BatchPayDividends(
+        self,
+        request: _season_service_pb2.BatchPayDividendsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_season_service_pb2.BatchPayDividendsResponse, _abc.Awaitable[_season_service_pb2.BatchPayDividendsResponse]]:
+        """PayDividends for 1-500 payouts at once (a cooperative's, or an office's for its region's
+        cooperatives), as the shipment batches above: all or nothing, items named `requests[i]`,
+        each idempotent by its own request_id; the cooperatives are locked in id order, two
+        payouts of one cooperative in a batch draw on what it was paid in turn, each member's
+        income is added once for the batch. Responses in request order.
         """
 
     @_abc_1.abstractmethod
