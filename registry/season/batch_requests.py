@@ -11,14 +11,12 @@ from collections.abc import Callable
 from typing import Any
 
 from fupin.registry.v1 import season_service_pb2 as spb
-from registry.errors import FieldViolation, FupinError, InvalidArgument
+from registry.errors import FupinError, InvalidArgument
 from registry.resources.requests import RESOURCE_ID, checked_request_id, fingerprint
 from registry.resources.store import RegistryStore
 from registry.season import dividends, shipments, steps
 from registry.season.income import Incomes
 from registry.season.payments import PaymentRequest, Payout, paying
-
-ID_RULE = "is not a valid id (1-40 letters, digits, - or _)"
 
 
 def dispatches(requests: Any) -> list[steps.Item]:
@@ -51,9 +49,7 @@ def payouts(requests: Any) -> list[dividends.PayoutRequest]:
     seen: dict[str, int] = {}
     for index, request in enumerate(requests):
         try:
-            if not RESOURCE_ID.fullmatch(request.producer_id):
-                rule = ID_RULE if request.producer_id else "is required"
-                raise InvalidArgument([FieldViolation("producer_id", rule)])
+            _check_id(request.producer_id, "producer_id")
             item = payout(request)
         except FupinError as exc:
             raise steps.named(exc, f"requests[{index}]") from exc
@@ -93,6 +89,13 @@ def payout_proto(batch_id: str, payouts: list[Payout]) -> spb.PayDividendsRespon
     )
 
 
+def _check_id(value: str, field: str) -> None:
+    if not value:
+        raise InvalidArgument.one(field, "is required")
+    if not RESOURCE_ID.fullmatch(value):
+        raise InvalidArgument.one(field, "is not a valid id (1-40 letters, digits, - or _)")
+
+
 def _bounded(requests: Any) -> None:
     if not 1 <= len(requests) <= steps.MAX_BATCH:
         raise InvalidArgument.one("requests", f"must hold 1-{steps.MAX_BATCH} requests")
@@ -118,9 +121,7 @@ def _items(
         path = f"requests[{index}]"
         try:
             shipment_id = getattr(request, id_field)
-            if not RESOURCE_ID.fullmatch(shipment_id):
-                rule = ID_RULE if shipment_id else "is required"
-                raise InvalidArgument([FieldViolation(id_field, rule)])
+            _check_id(shipment_id, id_field)
             request_id = checked_request_id(request.request_id)
             built = change(request)
         except FupinError as exc:
