@@ -257,28 +257,28 @@ def shipments_of(target: str, run_id: str, cooperatives: set[str]) -> list[Work]
 
 
 def season(target: str, work: list[Work], clients: int, processes: int, batch: int) -> Phase:
-    """Each shipment's steps in order, shipments spread over `clients` threads in `processes`
-    processes, `batch` shipments a call (1: the single calls)."""
+    """Each shipment's steps in order, `batch` shipments a call (1: the single calls), by
+    `clients` threads in `processes` processes. Each client works the shipments of its own
+    producers, as a cooperative (or its office) batches its own members' payouts: two clients'
+    batches never wait on one cooperative's row or one grower's household."""
     if not work:
         return Phase([], 0.0)
     processes = max(1, min(processes, clients))
-    parts = [work[i::processes] for i in range(processes)]
-    threads = [
-        clients // processes + (1 if i < clients % processes else 0) for i in range(processes)
-    ]
+    producers = sorted({w[1] for w in work})
+    slot = {p: i % clients for i, p in enumerate(producers)}
+    mine: list[list[Work]] = [[] for _ in range(clients)]
+    for item in work:
+        mine[slot[item[1]]].append(item)
+    parts = [mine[i::processes] for i in range(processes)]
     context = multiprocessing.get_context("spawn")
     started = time.perf_counter()
     with context.Pool(processes) as pool:
-        results = pool.starmap(
-            _client_process,
-            [(target, p, t, batch) for p, t in zip(parts, threads, strict=True)],
-        )
+        results = pool.starmap(_client_process, [(target, p, batch) for p in parts])
     return Phase([c for part in results for c in part], time.perf_counter() - started)
 
 
-def _client_process(
-    target: str, work: list[Work], threads: int, batch: int
-) -> list[tuple[int, float]]:
+def _client_process(target: str, work: list[list[Work]], batch: int) -> list[tuple[int, float]]:
+    """One thread per client, each with its list of shipments."""
     calls: list[tuple[int, float]] = []
     lock = threading.Lock()
     errors: list[str] = []
@@ -296,7 +296,7 @@ def _client_process(
             with lock:
                 calls.extend(own)
 
-        pool = [threading.Thread(target=worker, args=(work[i::threads],)) for i in range(threads)]
+        pool = [threading.Thread(target=worker, args=(w,)) for w in work]
         for t in pool:
             t.start()
         for t in pool:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
@@ -35,9 +35,9 @@ from registry.ledger import chain as ledger
 from registry.resources import models
 from registry.resources.kinds import PRODUCER
 from registry.resources.store import RegistryStore, new_ids, remember, replay
-from registry.season import deliveries, steps
+from registry.season import steps
 from registry.season.income import DIVIDENDS, add_by_year
-from registry.season.models import Dividend
+from registry.season.models import Dividend, MemberDelivery, Payment
 from registry.season.payments import (
     BY_SHARES,
     COOPERATIVE,
@@ -46,8 +46,6 @@ from registry.season.payments import (
     Payout,
     is_date,
     money_checks,
-    paid_in,
-    paid_out,
     split_by_shares,
 )
 
@@ -106,6 +104,7 @@ class _Payouts:
 
     def run(self, payouts: Sequence[PayoutRequest]) -> list[tuple[str, list[Payout]]]:
         producers = self._locked(payouts)
+        self._read(sorted(producers))
         keys = steps.stored_keys(self.session, [p.request_id for p in payouts if p.request_id])
         out = []
         for index, payout in enumerate(payouts):
@@ -129,11 +128,7 @@ class _Payouts:
         self, payout: PayoutRequest, members: dict[str, int], kg: dict[str, int]
     ) -> tuple[str, list[Payout]]:
         producer_id, amount_fen = payout.producer_id, payout.amount_fen
-        if producer_id not in self.available:
-            self.available[producer_id] = paid_in(self.session, producer_id) - paid_out(
-                self.session, producer_id
-            )
-        available = self.available[producer_id]
+        available = self.available.get(producer_id, 0)
         if amount_fen > available:
             raise InvalidArgument.one(
                 "amount_fen",
@@ -192,27 +187,49 @@ class _Payouts:
                     raise NotFound(message, field="producer_id")
         return found
 
+    def _read(self, ids: list[str]) -> None:
+        """The cooperatives' members, members' deliveries, and what each was paid and has
+        not paid out: one statement each for the whole batch, under the producers' locks."""
+        session, member, delivery = self.session, models.ProducerMember, MemberDelivery
+        for pid, hh, share in session.execute(
+            select(
+                col(member.producer_id), col(member.household_id), col(member.share_permille)
+            ).where(db.one_of(session, col(member.producer_id), ids))
+        ):
+            self.members.setdefault(pid, {})[hh] = share
+        for pid, hh, kg in session.execute(
+            select(col(delivery.producer_id), col(delivery.household_id), func.sum(delivery.kg))
+            .where(db.one_of(session, col(delivery.producer_id), ids))
+            .group_by(col(delivery.producer_id), col(delivery.household_id))
+        ):
+            if kg:
+                self.delivered.setdefault(pid, {})[hh] = int(kg)
+        sums = (
+            (Payment.producer_id, Payment.amount_fen, 1),
+            (
+                Dividend.producer_id,
+                Dividend.amount_fen,
+                -1,
+            ),
+        )
+        for producer, amount, sign in sums:
+            for pid, fen in session.execute(
+                select(col(producer), func.sum(amount))
+                .where(db.one_of(session, col(producer), ids))
+                .group_by(col(producer))
+            ):
+                self.available[pid] = self.available.get(pid, 0) + sign * int(fen or 0)
+
     def _members(self, producer: models.Producer) -> dict[str, int]:
-        if producer.id not in self.members:
-            if producer.kind != COOPERATIVE:
-                raise FailedPrecondition(f"producer {producer.id} is not a cooperative")
-            member = models.ProducerMember
-            rows = self.session.execute(
-                select(col(member.household_id), col(member.share_permille)).where(
-                    col(member.producer_id) == producer.id
-                )
-            )
-            found = {hh: share for hh, share in rows}
-            if not found:
-                message = f"cooperative {producer.id} has no member households on file"
-                raise FailedPrecondition(message)
-            self.members[producer.id] = found
+        if producer.kind != COOPERATIVE:
+            raise FailedPrecondition(f"producer {producer.id} is not a cooperative")
+        if not self.members.get(producer.id):
+            message = f"cooperative {producer.id} has no member households on file"
+            raise FailedPrecondition(message)
         return self.members[producer.id]
 
     def _delivered(self, producer_id: str) -> dict[str, int]:
-        if producer_id not in self.delivered:
-            self.delivered[producer_id] = deliveries.delivered_by_member(self.session, producer_id)
-        return self.delivered[producer_id]
+        return self.delivered.get(producer_id, {})
 
 
 def _stored(

@@ -61,12 +61,37 @@ def add_incomes(
         setattr(record, source, getattr(record, source) + amounts[household_id])
         record.update_time = now
     session.flush()
+    known = _known(session, sorted(households), config)
     for household_id in ids:
         if household_id in households:
             amount_fen = amounts[household_id]
             sign = "" if amount_fen >= 0 else "-"
             reason = f"{reason_prefix(year)}{LABELS[source]} {sign}¥{abs(amount_fen) / 100:,.0f}"
-            rescore(session, households[household_id], config, reason)
+            rescore(session, households[household_id], config, reason, known.get(household_id))
+
+
+def _known(session: Session, ids: list[str], config: ScoringConfig) -> dict[str, tuple[int, bool]]:
+    """What rescore reads of each household, for many at once (two statements, not two a
+    household): its latest year's income record total (0 when the scoring does not read the
+    record) and whether it was ever lifted out."""
+    latest: dict[str, int] = dict.fromkeys(ids, 0)
+    if config.income_from_record:
+        income = HouseholdIncome
+        stmt = select(income).where(db.one_of(session, col(income.household_id), ids))
+        years: dict[str, int] = {}
+        for r in session.scalars(stmt):
+            if r.year > years.get(r.household_id, 0):
+                years[r.household_id], latest[r.household_id] = r.year, r.total_fen
+    change = models.StatusChange
+    lifted = set(
+        session.scalars(
+            select(col(change.household_id)).where(
+                db.one_of(session, col(change.household_id), ids),
+                col(change.new_status) == Status.LIFTED_OUT,
+            )
+        )
+    )
+    return {hh: (latest[hh], hh in lifted) for hh in ids}
 
 
 def reason_prefix(year: int) -> str:
@@ -75,9 +100,14 @@ def reason_prefix(year: int) -> str:
 
 
 def rescore(
-    session: Session, household: models.Household, config: ScoringConfig, reason: str
+    session: Session,
+    household: models.Household,
+    config: ScoringConfig,
+    reason: str,
+    known: tuple[int, bool] | None = None,
 ) -> None:
-    """Score the household again with its record; a changed status is kept in its history."""
+    """Score the household again with its record; a changed status is kept in its history.
+    `known`: its latest record's total and whether it was ever lifted out, read already."""
     values = {
         name: getattr(household, name)
         for name in (
@@ -91,11 +121,15 @@ def rescore(
             "labour_force",
         )
     }
-    values["income_per_capita_fen"] += record_per_capita(
-        session, household.id, household.members, config
-    )
+    if known is None:
+        extra = record_per_capita(session, household.id, household.members, config)
+        lifted = household.status == Status.LIFTED_OUT or was_lifted_out(session, household.id)
+    else:
+        total, lifted = known
+        extra = total // household.members if household.members > 0 else 0
+    values["income_per_capita_fen"] += extra
     values["extra_indicators"] = household.extra_indicators
-    ever_lifted = household.status == Status.LIFTED_OUT or was_lifted_out(session, household.id)
+    ever_lifted = household.status == Status.LIFTED_OUT or lifted
     new_score, new_status, set_scores = assess(values, config, ever_lifted_out=ever_lifted)
     if new_score == household.score and new_status == household.status:
         return
