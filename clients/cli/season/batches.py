@@ -24,10 +24,12 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from clients import auth
 from clients.cli.output import emit, emit_one, print_table
 from clients.errors import UsageError
 from clients.i18n import _
 from fupin.registry.v1 import season_service_pb2 as spb
+from fupin.registry.v1 import season_service_pb2_grpc as spb_grpc
 
 MAX_ROWS = 500
 REASONS = {"": 0, "grade": spb.REJECT_GRADE, "quality": spb.REJECT_QUALITY, "late": spb.REJECT_LATE}
@@ -92,8 +94,6 @@ def run_pay(args: argparse.Namespace) -> int:
 
 
 def run_dividends(args: argparse.Namespace) -> int:
-    from clients.cli.season.shipments import season_stub
-
     rows = _rows(args.file, ("producer_id", "amount_fen"))
     requests = [
         spb.PayDividendsRequest(
@@ -128,12 +128,14 @@ def run_dividends(args: argparse.Namespace) -> int:
 def _shipments(
     args: argparse.Namespace, method: str, message: Callable[..., Any], requests: list[Any]
 ) -> int:
-    from clients.cli.season.shipments import season_stub
-
     with season_stub(args) as stub:
         done = getattr(stub, method)(message(requests=requests), timeout=args.timeout)
     emit("shipments", done.shipments, args.output)
     return 0
+
+
+def season_stub(args: argparse.Namespace) -> Any:
+    return auth.client_stub(args.target, spb_grpc.SeasonServiceStub)
 
 
 def _rows(path: str, required: tuple[str, ...]) -> list[dict[str, str]]:
