@@ -89,7 +89,15 @@ def record_payment(
     change = paying(PaymentRequest(amount_fen, paid_on, reference), incomes)
     method, finish = "RecordPayment", incomes.add
     return shipments.step(
-        store, shipment_id, method, change, reader, request_id, fingerprint, finish=finish
+        store,
+        shipment_id,
+        method,
+        change,
+        reader,
+        request_id,
+        fingerprint,
+        id_field="shipment_id",
+        finish=finish,
     )
 
 

@@ -155,6 +155,14 @@ def test_a_bad_item_refuses_the_batch_naming_it(server, stub, season):
         grpc.StatusCode.INVALID_ARGUMENT,
     )
     assert fields_of(bad) == ["requests[1].paid_on"]
+    nobody = payment("shp-nobody", 1)
+    bad = rpc_fails(lambda: stub.RecordPayment(nobody), grpc.StatusCode.NOT_FOUND)
+    assert fields_of(bad) == ["shipment_id"]
+    bad = rpc_fails(
+        lambda: stub.BatchRecordPayments(spb.BatchRecordPaymentsRequest(requests=[nobody])),
+        grpc.StatusCode.NOT_FOUND,
+    )
+    assert fields_of(bad) == ["requests[0].shipment_id"]
     assert ledger_kinds(server.store) == before
     states = [s.state for s in shipments_of(stub, season).values()]
     assert sorted(states) == sorted([spb.SHIPMENT_DISPATCHED] * 3 + [spb.SHIPMENT_COMMITTED])
