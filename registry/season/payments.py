@@ -1,12 +1,13 @@
-"""Money after the receipt: buyers' payments for shipments, cooperatives' dividends to their
-member households, and a producer's account of both.
+"""Money after the receipt: buyers' payments for shipments, the rules of cooperatives'
+dividends to their member households, and a producer's account of both.
 
-A payment is a shipment step (registry/season/shipments.py step): under the shipment's lock,
-the total paid never passes what the receipt is worth (the CHECK paid_fen <= received_kg x
-paid_price_fen stands behind it). A payout of dividends locks the cooperative's producer row,
-so two payouts of one cooperative serialize and never pay out together more than it was paid.
-A payout is split by the members' shares, or by the kilograms each delivered into the
-cooperative's listings (registry/season/deliveries.py), exactly (largest remainder, in fen).
+A payment is a shipment step (registry/season/shipments.py step; a batch of them, steps.py):
+under the shipment's lock, the total paid never passes what the receipt is worth (the CHECK
+paid_fen <= received_kg x paid_price_fen stands behind it); a household grower's income is
+added once at the end of the step or batch (income.Incomes). Payouts are made by
+registry/season/dividends.py, split here (split_by_shares): by the members' shares, or by the
+kilograms each delivered into the cooperative's listings (registry/season/deliveries.py),
+exactly (largest remainder, in fen).
 """
 
 from __future__ import annotations
