@@ -18,6 +18,8 @@ FIRST: tuple[str, ...] = (
     N_("objection {id} of case {case} not found"),
     N_("row {row}: {kind} {id} not found"),
     N_("must be between 2000-01-01 and today (UTC)"),
+    # a batch's item (registry/season/steps.py named): its own text translated in turn
+    N_("requests[{index}]: {text}"),
 )
 SPECIFIC: tuple[str, ...] = (
     # year/case workflow (registry/year)
@@ -78,6 +80,8 @@ SPECIFIC: tuple[str, ...] = (
     N_("received and rejected must add up to at least 1 kg"),
     N_("the shipment conflicts with stored data: {reason}"),
     N_("is not a RejectReason"),
+    N_("must hold 1-{limit} requests"),
+    N_("repeats the request_id of requests[{index}]"),
     N_("is required when kilograms are rejected"),
     N_("must be unset when nothing is rejected"),
     N_("is not a ShipmentState"),

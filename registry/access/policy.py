@@ -154,6 +154,9 @@ POLICY: Mapping[str, frozenset[Role]] = MappingProxyType({
     f"{_E}ListShipments": ALL,
     f"{_E}DispatchShipment": frozenset({ADMIN, PLATFORM}),
     f"{_E}ReceiveShipment": frozenset({ADMIN, PLATFORM}),
+    # Batches (AIP-235) of the single steps, allowed as the single call is.
+    f"{_E}BatchDispatchShipments": frozenset({ADMIN, PLATFORM}),
+    f"{_E}BatchReceiveShipments": frozenset({ADMIN, PLATFORM}),
     f"{_E}CancelShipment": frozenset({ADMIN, OFFICE, PLATFORM}),
     # Checkout holds: only the platform that made one sees, confirms or releases it
     # (registry/season/holds.py).
@@ -164,7 +167,9 @@ POLICY: Mapping[str, frozenset[Role]] = MappingProxyType({
     # The buyer's platform pays; a cooperative (or its office) pays out its members; a
     # producer's account: registry/access/scopes.py as for its producer.
     f"{_E}RecordPayment": frozenset({ADMIN, PLATFORM}),
+    f"{_E}BatchRecordPayments": frozenset({ADMIN, PLATFORM}),
     f"{_E}PayDividends": frozenset({ADMIN, OFFICE, COOP}),
+    f"{_E}BatchPayDividends": frozenset({ADMIN, OFFICE, COOP}),
     f"{_E}RecordDeliveries": frozenset({ADMIN, OFFICE, COOP}),
     f"{_E}GetProducerAccount": frozenset({ADMIN, OFFICE, COOP, AUDITOR}),
     # Aid after the commit: the office of the household's region disburses, records the

@@ -29,6 +29,7 @@ from registry.resources import models
 GENESIS = "0" * 64
 GRANT_ENTRY = "aid_grant"  # entry kind of an aid grant: subject household, counterpart programme
 APPEND_LOCK = 0x66757069  # "fupi": the advisory lock id of ledger appends
+HEAD_QUERY = "SELECT seq, hash FROM ledger_entry ORDER BY seq DESC LIMIT 1"
 
 
 @dataclass(frozen=True)
@@ -66,14 +67,10 @@ def entry_hash(seq: int, prev_hash: str, stamp: str, entry: Entry) -> str:
 
 def append(session: Session, entries: Iterable[Entry]) -> int:
     """Append entries in order, in the caller's transaction. Returns how many."""
-    if session.connection().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": APPEND_LOCK})
-    last = session.execute(
-        select(col(models.LedgerEntry.seq), col(models.LedgerEntry.hash))
-        .order_by(col(models.LedgerEntry.seq).desc())
-        .limit(1)
-    ).first()
-    seq, prev = (int(last[0]), str(last[1])) if last else (0, GENESIS)
+    entries = list(entries)
+    if not entries:
+        return 0  # no lock taken: nothing waits on a step that wrote nothing
+    seq, prev = _locked_head(session)
     stamp = models.utcnow()
     stamp_iso = time_iso(stamp)
     rows = []
@@ -84,9 +81,28 @@ def append(session: Session, entries: Iterable[Entry]) -> int:
             {**entry.__dict__, "seq": seq, "time": stamp, "prev_hash": prev, "hash": digest}
         )
         prev = digest
-    if rows:
-        session.execute(insert(models.LedgerEntry), rows)
+    session.execute(insert(models.LedgerEntry), rows)
     return len(rows)
+
+
+def _locked_head(session: Session) -> tuple[int, str]:
+    """Take the append lock and read the head (seq, hash) under it.
+
+    On PostgreSQL both statements go in one round trip (a psycopg pipeline): the head query
+    runs after the lock is granted, with a snapshot of its own (READ COMMITTED), so it sees the
+    entries the lock's last holder committed. Every round trip made while holding the lock is
+    time every other appender waits (docs/benchmarks.md, season)."""
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":  # SQLite: the write lock is held since BEGIN
+        last = session.execute(text(HEAD_QUERY)).first()
+        return (int(last[0]), str(last[1])) if last else (0, GENESIS)
+    raw = connection.connection.driver_connection
+    assert raw is not None  # a checked-out connection
+    with raw.pipeline():
+        raw.execute("SELECT pg_advisory_xact_lock(%s)", (APPEND_LOCK,))
+        head = raw.execute(HEAD_QUERY)
+        row = head.fetchone()
+    return (int(row[0]), str(row[1])) if row else (0, GENESIS)
 
 
 def time_iso(value: datetime) -> str:

@@ -14,9 +14,11 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from registry import db
 from registry.resources import models
 from registry.resources.hooks import assess, record_per_capita, was_lifted_out
 from registry.resources.scoring import ScoringConfig, Status
+from registry.resources.store import RegistryStore
 from registry.season.models import HouseholdIncome
 
 PRODUCE, DIVIDENDS, AID = "produce_fen", "dividends_fen", "aid_fen"
@@ -59,12 +61,37 @@ def add_incomes(
         setattr(record, source, getattr(record, source) + amounts[household_id])
         record.update_time = now
     session.flush()
+    known = _known(session, sorted(households), config)
     for household_id in ids:
         if household_id in households:
             amount_fen = amounts[household_id]
             sign = "" if amount_fen >= 0 else "-"
             reason = f"{reason_prefix(year)}{LABELS[source]} {sign}¥{abs(amount_fen) / 100:,.0f}"
-            rescore(session, households[household_id], config, reason)
+            rescore(session, households[household_id], config, reason, known.get(household_id))
+
+
+def _known(session: Session, ids: list[str], config: ScoringConfig) -> dict[str, tuple[int, bool]]:
+    """What rescore reads of each household, for many at once (two statements, not two a
+    household): its latest year's income record total (0 when the scoring does not read the
+    record) and whether it was ever lifted out."""
+    latest: dict[str, int] = dict.fromkeys(ids, 0)
+    if config.income_from_record:
+        income = HouseholdIncome
+        stmt = select(income).where(db.one_of(session, col(income.household_id), ids))
+        years: dict[str, int] = {}
+        for r in session.scalars(stmt):
+            if r.year > years.get(r.household_id, 0):
+                years[r.household_id], latest[r.household_id] = r.year, r.total_fen
+    change = models.StatusChange
+    lifted = set(
+        session.scalars(
+            select(col(change.household_id)).where(
+                db.one_of(session, col(change.household_id), ids),
+                col(change.new_status) == Status.LIFTED_OUT,
+            )
+        )
+    )
+    return {hh: (latest[hh], hh in lifted) for hh in ids}
 
 
 def reason_prefix(year: int) -> str:
@@ -73,9 +100,14 @@ def reason_prefix(year: int) -> str:
 
 
 def rescore(
-    session: Session, household: models.Household, config: ScoringConfig, reason: str
+    session: Session,
+    household: models.Household,
+    config: ScoringConfig,
+    reason: str,
+    known: tuple[int, bool] | None = None,
 ) -> None:
-    """Score the household again with its record; a changed status is kept in its history."""
+    """Score the household again with its record; a changed status is kept in its history.
+    `known`: its latest record's total and whether it was ever lifted out, read already."""
     values = {
         name: getattr(household, name)
         for name in (
@@ -89,11 +121,15 @@ def rescore(
             "labour_force",
         )
     }
-    values["income_per_capita_fen"] += record_per_capita(
-        session, household.id, household.members, config
-    )
+    if known is None:
+        extra = record_per_capita(session, household.id, household.members, config)
+        lifted = household.status == Status.LIFTED_OUT or was_lifted_out(session, household.id)
+    else:
+        total, lifted = known
+        extra = total // household.members if household.members > 0 else 0
+    values["income_per_capita_fen"] += extra
     values["extra_indicators"] = household.extra_indicators
-    ever_lifted = household.status == Status.LIFTED_OUT or was_lifted_out(session, household.id)
+    ever_lifted = household.status == Status.LIFTED_OUT or lifted
     new_score, new_status, set_scores = assess(values, config, ever_lifted_out=ever_lifted)
     if new_score == household.score and new_status == household.status:
         return
@@ -113,3 +149,53 @@ def rescore(
     household.previous_score, household.score = household.score, new_score
     household.status, household.update_time = new_status, now
     household.version += 1
+
+
+class Incomes:
+    """Payments' income for household growers, summed per producer and year while a step or
+    batch runs, added to the households' records once at its end: their rows locked by one
+    statement in id order (after the shipments), so concurrent batches cannot deadlock on
+    them, and each household re-scored once."""
+
+    def __init__(self, store: RegistryStore) -> None:
+        self.store = store
+        self.owed: dict[tuple[str, int], int] = {}
+
+    def owe(self, producer_id: str, year: int, amount_fen: int) -> None:
+        key = (producer_id, year)
+        self.owed[key] = self.owed.get(key, 0) + amount_fen
+
+    def add(self, session: Session, /) -> None:
+        if not self.owed:
+            return
+        producer = models.Producer
+        ids = sorted({p for p, _year in self.owed})
+        growers = {
+            pid: hh
+            for pid, hh in session.execute(
+                select(col(producer.id), col(producer.household_id)).where(
+                    db.one_of(session, col(producer.id), ids)
+                )
+            )
+            if hh
+        }
+        by_year: dict[int, dict[str, int]] = {}
+        for (pid, year), fen in sorted(self.owed.items()):
+            if pid in growers:
+                amounts = by_year.setdefault(year, {})
+                amounts[growers[pid]] = amounts.get(growers[pid], 0) + fen
+        add_by_year(session, by_year, PRODUCE, self.store.scoring)
+
+
+def add_by_year(
+    session: Session, by_year: dict[int, dict[str, int]], source: str, config: ScoringConfig
+) -> None:
+    """add_incomes of a batch: per year, per household. Every year's households are locked by
+    one statement in id order first, so two batches cannot deadlock on them."""
+    if len(by_year) > 1:
+        households = sorted({hh for amounts in by_year.values() for hh in amounts})
+        table = models.Household
+        locked = select(col(table.id)).where(db.one_of(session, col(table.id), households))
+        session.execute(locked.order_by(col(table.id)).with_for_update())
+    for year, amounts in sorted(by_year.items()):
+        add_incomes(session, amounts, year, source, config)

@@ -24,7 +24,16 @@ from registry.resources.requests import (
     fingerprint,
 )
 from registry.resources.store import RegistryStore
-from registry.season import deliveries, disbursements, holds, payments, shipments, statements
+from registry.season import (
+    batch_requests,
+    deliveries,
+    disbursements,
+    dividends,
+    holds,
+    payments,
+    shipments,
+    statements,
+)
 from registry.season.convert import (
     buyer_statement_proto,
     producer_statement_proto,
@@ -77,6 +86,21 @@ class SeasonServicer(spb_grpc.SeasonServiceServicer):
         row = shipments.cancel(self.store, request.id, request.reason, **_step(request))
         return shipment_proto(row)
 
+    def BatchDispatchShipments(self, request: Any, context: Any) -> Any:
+        items = batch_requests.dispatches(request.requests)
+        rows = shipments.batch(self.store, "DispatchShipment", items, access.current())
+        return spb.BatchDispatchShipmentsResponse(shipments=[shipment_proto(r) for r in rows])
+
+    def BatchReceiveShipments(self, request: Any, context: Any) -> Any:
+        items = batch_requests.receipts(request.requests)
+        rows = shipments.batch(self.store, "ReceiveShipment", items, access.current())
+        return spb.BatchReceiveShipmentsResponse(shipments=[shipment_proto(r) for r in rows])
+
+    def BatchRecordPayments(self, request: Any, context: Any) -> Any:
+        items, incomes = batch_requests.payments(request.requests, self.store)
+        rows = shipments.batch(self.store, "RecordPayment", items, access.current(), incomes.add)
+        return spb.BatchRecordPaymentsResponse(shipments=[shipment_proto(r) for r in rows])
+
     def GetHold(self, request: Any, context: Any) -> spb.Hold:
         _ids(request, ("id",), required=("id",))
         return hold_proto(holds.get_hold(self.store, request.id, access.current()))
@@ -109,27 +133,15 @@ class SeasonServicer(spb_grpc.SeasonServiceServicer):
 
     def PayDividends(self, request: Any, context: Any) -> spb.PayDividendsResponse:
         _ids(request, ("producer_id",), required=("producer_id",))
-        batch, payouts = payments.pay_dividends(
-            self.store,
-            request.producer_id,
-            amount_fen=request.amount_fen,
-            reference=request.reference,
-            paid_on=request.paid_on,
-            rule=request.rule,
-            **_step(request),
-        )
-        return spb.PayDividendsResponse(
-            batch_id=batch,
-            dividends=[
-                spb.Dividend(
-                    id=p.dividend_id,
-                    household_id=p.household_id,
-                    share_permille=p.share_permille,
-                    amount_fen=p.amount_fen,
-                    delivered_kg=p.delivered_kg,
-                )
-                for p in payouts
-            ],
+        payout = batch_requests.payout(request)
+        [(batch, payouts)] = dividends.pay(self.store, [payout], access.current(), batch=False)
+        return batch_requests.payout_proto(batch, payouts)
+
+    def BatchPayDividends(self, request: Any, context: Any) -> Any:
+        items = batch_requests.payouts(request.requests)
+        paid = dividends.pay(self.store, items, access.current(), batch=True)
+        return spb.BatchPayDividendsResponse(
+            responses=[batch_requests.payout_proto(b, p) for b, p in paid]
         )
 
     def RecordDeliveries(self, request: Any, context: Any) -> spb.Deliveries:

@@ -12,17 +12,15 @@ idempotent by request_id (the key is read under the shipment's lock).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Select, insert, select
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from registry.access import scopes
 from registry.access.policy import INTERNAL, Principal, Role
 from registry.errors import (
-    AlreadyExists,
     FailedPrecondition,
     FieldViolation,
     InvalidArgument,
@@ -32,9 +30,9 @@ from registry.ledger import chain as ledger
 from registry.resources import models
 from registry.resources.bulk import QUERY_CHUNK
 from registry.resources.query import Page, next_token
-from registry.resources.store import RegistryStore, new_ids, remember, replayed
+from registry.resources.store import RegistryStore, new_ids
 from registry.runs.commit import add_amounts, lock_rows
-from registry.season import entries
+from registry.season import entries, steps
 from registry.season.models import CANCELLED, COMMITTED, DISPATCHED, RECEIVED, Shipment
 
 STATE_NAMES = {
@@ -50,8 +48,7 @@ DISPATCH_ENTRY, RECEIPT_ENTRY, REJECTION_ENTRY = (
 )
 CANCEL_ENTRY, PAYMENT_ENTRY = entries.CANCEL, entries.PAYMENT
 
-# A step's change to a locked shipment in state it accepts: returns its ledger entries.
-Change = Callable[[Session, Shipment], list[ledger.Entry]]
+Change = steps.Change
 
 
 @dataclass(frozen=True)
@@ -159,13 +156,16 @@ def dispatch(
     store: RegistryStore, shipment_id: str, *, reader: Principal, request_id: str, fingerprint: str
 ) -> Shipment:
     """COMMITTED -> DISPATCHED."""
+    return step(
+        store, shipment_id, "DispatchShipment", dispatching, reader, request_id, fingerprint
+    )
 
-    def change(session: Session, row: Shipment) -> list[ledger.Entry]:
-        expect(row, COMMITTED, "dispatched")
-        row.state, row.dispatch_time = DISPATCHED, models.utcnow()
-        return [entry(DISPATCH_ENTRY, row, row.kg)]
 
-    return step(store, shipment_id, "DispatchShipment", change, reader, request_id, fingerprint)
+def dispatching(session: Session, row: Shipment) -> list[ledger.Entry]:
+    """The change of a dispatch."""
+    expect(row, COMMITTED, "dispatched")
+    row.state, row.dispatch_time = DISPATCHED, models.utcnow()
+    return [entry(DISPATCH_ENTRY, row, row.kg)]
 
 
 def receive(
@@ -178,6 +178,12 @@ def receive(
     fingerprint: str,
 ) -> Shipment:
     """DISPATCHED -> RECEIVED, with what was received, rejected and paid."""
+    change = receiving(receipt)
+    return step(store, shipment_id, "ReceiveShipment", change, reader, request_id, fingerprint)
+
+
+def receiving(receipt: Receipt) -> Change:
+    """The change of a receipt, checked (InvalidArgument naming the field)."""
     _check_receipt(receipt)
 
     def change(session: Session, row: Shipment) -> list[ledger.Entry]:
@@ -196,7 +202,7 @@ def receive(
             entries.append(entry(REJECTION_ENTRY, row, row.rejected_kg))
         return entries
 
-    return step(store, shipment_id, "ReceiveShipment", change, reader, request_id, fingerprint)
+    return change
 
 
 def cancel(
@@ -232,35 +238,25 @@ def step(
     reader: Principal,
     request_id: str,
     fingerprint: str,
+    *,
+    id_field: str = "id",
+    finish: steps.Finish | None = None,
 ) -> Shipment:
-    """Lock the shipment, replay a seen request_id, else change it and write the ledger."""
-    try:
-        with store.transaction(write=True) as session:
-            row = _found(
-                session.scalars(_one(shipment_id, reader).with_for_update()).first(), shipment_id
-            )
-            if request_id:
-                earlier = replayed(session, request_id, fingerprint)
-                if earlier is not None:
-                    return row
-            entries = change(session, row)
-            row.update_time, row.version = models.utcnow(), row.version + 1
-            if request_id:
-                remember(session, request_id, method, fingerprint, [row.id])
-            # Written before the ledger's append lock is taken: the update's foreign-key checks
-            # wait on the listing and order rows (and the request id's insert on a concurrent
-            # one), and no one may wait on rows while holding that lock (a cancellation holds
-            # the listing and waits for it: a deadlock). It also keeps the time every other
-            # step waits for the lock to the append and the commit (bench/season.py).
-            session.flush()
-            ledger.append(session, entries)
-            return row
-    except IntegrityError as exc:
-        # Two different steps under one request_id at once: the second insert of the key.
-        if "idempotency" in str(exc.orig).lower():
-            message = "request_id is in use by another request"
-            raise AlreadyExists(message, field="request_id") from exc
-        raise FailedPrecondition(f"the shipment conflicts with stored data: {exc.orig}") from exc
+    """One step: lock the shipment, replay a seen request_id, else change it and write the
+    ledger (registry/season/steps.py)."""
+    item = steps.Item(shipment_id, change, request_id, fingerprint, id_field)
+    return steps.run(store, method, [item], reader, readable, batch=False, finish=finish)[0]
+
+
+def batch(
+    store: RegistryStore,
+    method: str,
+    items: Sequence[steps.Item],
+    reader: Principal,
+    finish: steps.Finish | None = None,
+) -> list[Shipment]:
+    """A batch of one method's steps, all or nothing (registry/season/steps.py)."""
+    return steps.run(store, method, items, reader, readable, batch=True, finish=finish)
 
 
 def _one(shipment_id: str, reader: Principal) -> Select[Shipment]:

@@ -193,3 +193,69 @@ def test_who_may_pay(server, coop, stub):
                 assert len(theirs.PayDividends(request).dividends) == 3
             else:
                 rpc_fails(lambda s=theirs: s.PayDividends(request), code)
+
+
+def payouts(coop, *amounts: int, prefix: str = "") -> spb.BatchPayDividendsRequest:
+    return spb.BatchPayDividendsRequest(
+        requests=[
+            spb.PayDividendsRequest(
+                producer_id=coop.producer_id,
+                amount_fen=fen,
+                request_id=f"{prefix}{i}" if prefix else "",
+            )
+            for i, fen in enumerate(amounts)
+        ]
+    )
+
+
+def test_a_batch_of_payouts_draws_on_what_was_paid_in_turn(stub, coop, channel):
+    """150,000 fen paid: a batch of 60,000 and 40,000 pays both (six DIVIDEND entries); one of
+    50,000 and 1 more is refused naming requests[1].amount_fen, nothing stored; the first
+    batch sent again replays its batch ids."""
+    pay(stub, coop, 150_000)
+    before = ledger_count(channel)
+    first = stub.BatchPayDividends(payouts(coop, 60_000, 40_000, prefix="b-"))
+    assert [sum(d.amount_fen for d in r.dividends) for r in first.responses] == [60_000, 40_000]
+    assert ledger_count(channel) == before + 6
+    error = rpc_fails(
+        lambda: stub.BatchPayDividends(payouts(coop, 50_000, 1)),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
+    assert fields_of(error) == ["requests[1].amount_fen"]
+    again = stub.BatchPayDividends(payouts(coop, 60_000, 40_000, prefix="b-"))
+    assert [r.batch_id for r in again.responses] == [r.batch_id for r in first.responses]
+    assert ledger_count(channel) == before + 6
+    account = stub.GetProducerAccount(spb.GetProducerAccountRequest(producer_id=coop.producer_id))
+    assert account.dividends_fen == 100_000
+
+
+def test_batched_and_single_payouts_racing_never_pay_out_more(stub, coop):
+    """50,000 fen paid; 10 threads race single payouts of 10,000 and batches of two of 5,000:
+    what was paid out adds up to what the successful calls asked, and never above 50,000."""
+    pay(stub, coop, 50_000)
+    barrier = threading.Barrier(10)
+    paid: list[int] = []
+    errors: list[str] = []
+
+    def payout(worker: int) -> None:
+        barrier.wait()
+        try:
+            if worker % 2:
+                stub.BatchPayDividends(payouts(coop, 5_000, 5_000))
+            else:
+                stub.PayDividends(
+                    spb.PayDividendsRequest(producer_id=coop.producer_id, amount_fen=10_000)
+                )
+            paid.append(10_000)
+        except grpc.RpcError as error:
+            if error.code() != grpc.StatusCode.INVALID_ARGUMENT:
+                errors.append(f"{error.code()}: {error.details()}")
+
+    threads = [threading.Thread(target=payout, args=(i,)) for i in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    account = stub.GetProducerAccount(spb.GetProducerAccountRequest(producer_id=coop.producer_id))
+    assert account.dividends_fen == sum(paid) == 50_000

@@ -14,12 +14,16 @@ from bench.season_audit import double_counted_kg
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_a_small_season_counts_no_kilogram_twice(tmp_path, monkeypatch):
-    """300 listings x 20 orders, 8 clients in 2 processes, through a real server process."""
+    """300 listings x 20 orders, 8 clients in 2 processes, through a real server process: 100
+    shipments by single calls, the rest by batches of 10 racing each other."""
     monkeypatch.chdir(tmp_path)  # the bench's admin key file
     monkeypatch.delenv("FUPIN_API_KEY", raising=False)
-    figures = bench.run(300, 20, 8, 2, POSTGRES_ADMIN_URL, 1)
-    assert figures["shipments"] > 0
-    assert figures["events"] >= 3 * figures["shipments"]  # dispatch, receipt, payment at least
+    figures = bench.run(300, 20, 8, 2, POSTGRES_ADMIN_URL, 1, batch=10, single=100)
+    assert figures["single_shipments"] == 100 < figures["shipments"]
+    batched = figures["shipments"] - 100
+    assert figures["single_events"] >= 3 * 100  # dispatch, receipt, payment at least
+    assert figures["events"] >= 3 * batched
+    assert figures["calls"] < figures["events"]  # the batches' events, fewer calls
     assert (figures["double_counted_kg"], figures["ledger_verified"]) == (0, True)
 
 

@@ -10,6 +10,8 @@
     fupin dividends pay PRODUCER_ID --amount-fen N [--rule shares|per-kg] [--reference T]
                                     [--paid-on D] [--request-id ID]
     fupin dividends deliveries LISTING_ID HOUSEHOLD_ID=KG...   members' kg into a listing
+    fupin shipments batch-dispatch|batch-receive|batch-pay FILE, fupin dividends batch-pay
+    FILE: a CSV file's steps by one batch call (clients/cli/season/batches.py)
     fupin account PRODUCER_ID          shipped, received, owed, paid, paid out to members
 
 --output table (default), json (one object per line) or csv (a header line, then one line per
@@ -28,6 +30,7 @@ from typing import Any
 from clients import auth
 from clients.cli.output import emit, emit_one, print_table, show
 from clients.cli.printers import names_from
+from clients.cli.season import batches
 from clients.errors import UsageError
 from clients.i18n import _
 from fupin.registry.v1 import season_service_pb2 as spb
@@ -81,6 +84,7 @@ def add_commands(commands: Any, client: argparse.ArgumentParser) -> None:
     pay.add_argument("--reference", default="")
     pay.add_argument("--request-id", default="")
     pay.set_defaults(run=run_pay)
+    batches.add_shipment_verbs(verbs, client)
     dividends = commands.add_parser("dividends", help=_("a cooperative pays its members"))
     dverbs = dividends.add_subparsers(dest="dividends_verb", required=True, metavar="VERB")
     payout = dverbs.add_parser("pay", parents=[client], help=_("by the members' shares"))
@@ -93,6 +97,7 @@ def add_commands(commands: Any, client: argparse.ArgumentParser) -> None:
         "--rule", choices=list(RULES), default="shares", help=_("by shares or per delivered kg")
     )
     payout.set_defaults(run=run_dividends)
+    batches.add_dividend_verbs(dverbs, client)
     delivered = dverbs.add_parser(
         "deliveries", parents=[client], help=_("the kilograms each member delivered")
     )

@@ -167,3 +167,50 @@ def test_get_shows_the_names_of_the_ids(fupin, season, registry):  # noqa: F811
     assert lines[at + 1].split(None, 1) == ["producer_name", producer]
     code, out, err = fupin("get", "listings", season.listing_id, "--output", "json")
     assert "producer_name" not in out and season.producer_id in out
+
+
+def test_a_days_steps_from_csv_files(fupin, season, tmp_path):  # noqa: F811
+    """batch-dispatch, batch-receive (a refused row names requests[i] and stores nothing),
+    batch-pay, each one CSV file and one call; a rerun with the file's request ids replays."""
+    code, out, err = fupin("shipments", "list", "--run", season.run_id, "--output", "json")
+    rows = sorted((json.loads(line) for line in out.splitlines()), key=lambda r: int(r["kg"]))
+    ids = [r["id"] for r in rows]
+    dispatch = tmp_path / "dispatch.csv"
+    dispatch.write_text("id,request_id\n" + "".join(f"{i},d-{i}\n" for i in ids))
+    code, out, err = fupin("shipments", "batch-dispatch", str(dispatch), "--output", "csv")
+    assert code == 0, err
+    assert [r["state"] for r in csv.DictReader(io.StringIO(out))] == ["SHIPMENT_DISPATCHED"] * 4
+    assert fupin("shipments", "batch-dispatch", str(dispatch))[0] == 0  # replayed
+    receive = tmp_path / "receive.csv"
+    lines = [f"{i},{int(r['kg']) - 10},10,grade" for i, r in zip(ids, rows, strict=True)]
+    receive.write_text("id,received_kg,rejected_kg,reject_reason\n" + "\n".join(lines) + "\n")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,received_kg,rejected_kg,reject_reason\n" + lines[0] + f"\n{ids[1]},999,0,\n")
+    code, out, err = fupin("shipments", "batch-receive", str(bad))
+    assert code == 1
+    assert "requests[1].received_kg" in err
+    code, out, err = fupin("shipments", "batch-receive", str(receive), "--output", "json")
+    assert code == 0, err
+    assert {json.loads(line)["state"] for line in out.splitlines()} == {"SHIPMENT_RECEIVED"}
+    pay = tmp_path / "pay.csv"
+    pay.write_text("shipment_id,amount_fen,paid_on\n" + f"{ids[0]},9000,2020-06-15\n")
+    code, out, err = fupin("shipments", "batch-pay", str(pay), "--output", "json")
+    assert code == 0, err
+    assert json.loads(out)["paid_fen"] == "9000"
+
+
+def test_a_cooperatives_payouts_from_a_csv_file(fupin, coop, tmp_path):  # noqa: F811
+    """Two payouts of one cooperative by one batch-pay: each split 5:3:2."""
+    code, _, err = fupin(
+        "shipments", "pay", coop.shipment_id, "--amount-fen", "10000", "--paid-on", "2020-06-20"
+    )
+    assert code == 0, err
+    payouts = tmp_path / "payouts.csv"
+    payouts.write_text(
+        "producer_id,amount_fen,paid_on\n"
+        f"{coop.producer_id},6000,2020-06-20\n{coop.producer_id},4000,2020-06-20\n"
+    )
+    code, out, err = fupin("dividends", "batch-pay", str(payouts))
+    assert code == 0, err
+    yuan = [line.split()[-1] for line in out.splitlines()[1:]]
+    assert yuan == ["30.00", "18.00", "12.00", "20.00", "12.00", "8.00"]

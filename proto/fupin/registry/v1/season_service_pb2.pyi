@@ -753,6 +753,168 @@ class RecordPaymentRequest(_message.Message):
 Global___RecordPaymentRequest: _TypeAlias = RecordPaymentRequest  # noqa: Y015
 
 @_typing.final
+class BatchDispatchShipmentsRequest(_message.Message):
+    """At most 500 requests (INVALID_ARGUMENT `requests` beyond, or when empty)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUESTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def requests(self) -> _containers.RepeatedCompositeFieldContainer[Global___DispatchShipmentRequest]: ...
+    def __init__(
+        self,
+        *,
+        requests: _abc.Iterable[Global___DispatchShipmentRequest] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["requests", b"requests"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchDispatchShipmentsRequest: _TypeAlias = BatchDispatchShipmentsRequest  # noqa: Y015
+
+@_typing.final
+class BatchDispatchShipmentsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SHIPMENTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def shipments(self) -> _containers.RepeatedCompositeFieldContainer[Global___Shipment]: ...
+    def __init__(
+        self,
+        *,
+        shipments: _abc.Iterable[Global___Shipment] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["shipments", b"shipments"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchDispatchShipmentsResponse: _TypeAlias = BatchDispatchShipmentsResponse  # noqa: Y015
+
+@_typing.final
+class BatchReceiveShipmentsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUESTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def requests(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReceiveShipmentRequest]: ...
+    def __init__(
+        self,
+        *,
+        requests: _abc.Iterable[Global___ReceiveShipmentRequest] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["requests", b"requests"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchReceiveShipmentsRequest: _TypeAlias = BatchReceiveShipmentsRequest  # noqa: Y015
+
+@_typing.final
+class BatchReceiveShipmentsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SHIPMENTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def shipments(self) -> _containers.RepeatedCompositeFieldContainer[Global___Shipment]: ...
+    def __init__(
+        self,
+        *,
+        shipments: _abc.Iterable[Global___Shipment] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["shipments", b"shipments"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchReceiveShipmentsResponse: _TypeAlias = BatchReceiveShipmentsResponse  # noqa: Y015
+
+@_typing.final
+class BatchRecordPaymentsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUESTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def requests(self) -> _containers.RepeatedCompositeFieldContainer[Global___RecordPaymentRequest]: ...
+    def __init__(
+        self,
+        *,
+        requests: _abc.Iterable[Global___RecordPaymentRequest] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["requests", b"requests"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchRecordPaymentsRequest: _TypeAlias = BatchRecordPaymentsRequest  # noqa: Y015
+
+@_typing.final
+class BatchRecordPaymentsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SHIPMENTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def shipments(self) -> _containers.RepeatedCompositeFieldContainer[Global___Shipment]: ...
+    def __init__(
+        self,
+        *,
+        shipments: _abc.Iterable[Global___Shipment] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["shipments", b"shipments"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchRecordPaymentsResponse: _TypeAlias = BatchRecordPaymentsResponse  # noqa: Y015
+
+@_typing.final
+class BatchPayDividendsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUESTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def requests(self) -> _containers.RepeatedCompositeFieldContainer[Global___PayDividendsRequest]: ...
+    def __init__(
+        self,
+        *,
+        requests: _abc.Iterable[Global___PayDividendsRequest] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["requests", b"requests"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchPayDividendsRequest: _TypeAlias = BatchPayDividendsRequest  # noqa: Y015
+
+@_typing.final
+class BatchPayDividendsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESPONSES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def responses(self) -> _containers.RepeatedCompositeFieldContainer[Global___PayDividendsResponse]: ...
+    def __init__(
+        self,
+        *,
+        responses: _abc.Iterable[Global___PayDividendsResponse] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["responses", b"responses"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchPayDividendsResponse: _TypeAlias = BatchPayDividendsResponse  # noqa: Y015
+
+@_typing.final
 class HeldListing(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

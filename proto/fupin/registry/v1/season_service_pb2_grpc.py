@@ -85,6 +85,16 @@ class SeasonServiceStub:
                 request_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.CancelShipmentRequest.SerializeToString,
                 response_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.Shipment.FromString,
                 _registered_method=True)
+        self.BatchDispatchShipments = channel.unary_unary(
+                '/fupin.registry.v1.SeasonService/BatchDispatchShipments',
+                request_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.BatchDispatchShipmentsRequest.SerializeToString,
+                response_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.BatchDispatchShipmentsResponse.FromString,
+                _registered_method=True)
+        self.BatchReceiveShipments = channel.unary_unary(
+                '/fupin.registry.v1.SeasonService/BatchReceiveShipments',
+                request_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.BatchReceiveShipmentsRequest.SerializeToString,
+                response_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.BatchReceiveShipmentsResponse.FromString,
+                _registered_method=True)
         self.GetHold = channel.unary_unary(
                 '/fupin.registry.v1.SeasonService/GetHold',
                 request_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.GetHoldRequest.SerializeToString,
@@ -110,10 +120,20 @@ class SeasonServiceStub:
                 request_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.RecordPaymentRequest.SerializeToString,
                 response_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.Shipment.FromString,
                 _registered_method=True)
+        self.BatchRecordPayments = channel.unary_unary(
+                '/fupin.registry.v1.SeasonService/BatchRecordPayments',
+                request_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.BatchRecordPaymentsRequest.SerializeToString,
+                response_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.BatchRecordPaymentsResponse.FromString,
+                _registered_method=True)
         self.PayDividends = channel.unary_unary(
                 '/fupin.registry.v1.SeasonService/PayDividends',
                 request_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.PayDividendsRequest.SerializeToString,
                 response_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.PayDividendsResponse.FromString,
+                _registered_method=True)
+        self.BatchPayDividends = channel.unary_unary(
+                '/fupin.registry.v1.SeasonService/BatchPayDividends',
+                request_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.BatchPayDividendsRequest.SerializeToString,
+                response_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.BatchPayDividendsResponse.FromString,
                 _registered_method=True)
         self.RecordDeliveries = channel.unary_unary(
                 '/fupin.registry.v1.SeasonService/RecordDeliveries',
@@ -230,6 +250,29 @@ class SeasonServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BatchDispatchShipments(self, request, context):
+        """Batches (AIP-235): a platform records a day's dispatches, receipts or payments at once.
+        Each takes 1-500 requests of the single call; all or nothing: the first item refused
+        refuses the batch and nothing is stored. Each item is checked as its single call would be,
+        its field named with its index (INVALID_ARGUMENT `requests[3].received_kg`; a NOT_FOUND,
+        FAILED_PRECONDITION or ALREADY_EXISTS message starts with `requests[3]: `); each is
+        idempotent by its own request_id (a replayed item changes nothing and returns its
+        shipment as it is now; the same request_id may not appear twice in one batch). The
+        shipments are locked in id order, as the single calls lock one, so batches and single
+        calls on the same shipments serialize; the batch's ledger entries are appended in one
+        extension of the chain, in request order, in the batch's transaction. Access as for the
+        single call. The response's shipments are in request order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchReceiveShipments(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetHold(self, request, context):
         """Checkout holds (fupin.matcher.v1.MatcherService.QuickSource with `hold` makes them): the
         held kilograms count in their listings' reserved_kg, so produce runs and QuickSource see
@@ -281,6 +324,15 @@ class SeasonServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BatchRecordPayments(self, request, context):
+        """RecordPayment for 1-500 shipments at once, as the batches above; a household's income
+        from a batch is added once, the sum of its items (one history entry if its status
+        changes). Two items may pay for the same shipment: they add up.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def PayDividends(self, request, context):
         """A cooperative pays amount_fen out to its member households by their shares (share_permille,
         split so the parts add up to the amount exactly): one dividend per member, each a ledger
@@ -290,6 +342,17 @@ class SeasonServiceServicer:
         With rule PER_DELIVERED_KG the split is by the kilograms each member delivered into the
         cooperative's listings (RecordDeliveries; members who delivered none get nothing), and
         FAILED_PRECONDITION when none are on file.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchPayDividends(self, request, context):
+        """PayDividends for 1-500 payouts at once (a cooperative's, or an office's for its region's
+        cooperatives), as the shipment batches above: all or nothing, items named `requests[i]`,
+        each idempotent by its own request_id; the cooperatives are locked in id order, two
+        payouts of one cooperative in a batch draw on what it was paid in turn, each member's
+        income is added once for the batch. Responses in request order.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -418,6 +481,16 @@ def add_SeasonServiceServicer_to_server(servicer, server):
                     request_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.CancelShipmentRequest.FromString,
                     response_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.Shipment.SerializeToString,
             ),
+            'BatchDispatchShipments': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchDispatchShipments,
+                    request_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.BatchDispatchShipmentsRequest.FromString,
+                    response_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.BatchDispatchShipmentsResponse.SerializeToString,
+            ),
+            'BatchReceiveShipments': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchReceiveShipments,
+                    request_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.BatchReceiveShipmentsRequest.FromString,
+                    response_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.BatchReceiveShipmentsResponse.SerializeToString,
+            ),
             'GetHold': grpc.unary_unary_rpc_method_handler(
                     servicer.GetHold,
                     request_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.GetHoldRequest.FromString,
@@ -443,10 +516,20 @@ def add_SeasonServiceServicer_to_server(servicer, server):
                     request_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.RecordPaymentRequest.FromString,
                     response_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.Shipment.SerializeToString,
             ),
+            'BatchRecordPayments': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchRecordPayments,
+                    request_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.BatchRecordPaymentsRequest.FromString,
+                    response_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.BatchRecordPaymentsResponse.SerializeToString,
+            ),
             'PayDividends': grpc.unary_unary_rpc_method_handler(
                     servicer.PayDividends,
                     request_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.PayDividendsRequest.FromString,
                     response_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.PayDividendsResponse.SerializeToString,
+            ),
+            'BatchPayDividends': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchPayDividends,
+                    request_deserializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.BatchPayDividendsRequest.FromString,
+                    response_serializer=fupin_dot_registry_dot_v1_dot_season__service__pb2.BatchPayDividendsResponse.SerializeToString,
             ),
             'RecordDeliveries': grpc.unary_unary_rpc_method_handler(
                     servicer.RecordDeliveries,
@@ -666,6 +749,60 @@ class SeasonService:
             _registered_method=True)
 
     @staticmethod
+    def BatchDispatchShipments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fupin.registry.v1.SeasonService/BatchDispatchShipments',
+            fupin_dot_registry_dot_v1_dot_season__service__pb2.BatchDispatchShipmentsRequest.SerializeToString,
+            fupin_dot_registry_dot_v1_dot_season__service__pb2.BatchDispatchShipmentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchReceiveShipments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fupin.registry.v1.SeasonService/BatchReceiveShipments',
+            fupin_dot_registry_dot_v1_dot_season__service__pb2.BatchReceiveShipmentsRequest.SerializeToString,
+            fupin_dot_registry_dot_v1_dot_season__service__pb2.BatchReceiveShipmentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def GetHold(request,
             target,
             options=(),
@@ -801,6 +938,33 @@ class SeasonService:
             _registered_method=True)
 
     @staticmethod
+    def BatchRecordPayments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fupin.registry.v1.SeasonService/BatchRecordPayments',
+            fupin_dot_registry_dot_v1_dot_season__service__pb2.BatchRecordPaymentsRequest.SerializeToString,
+            fupin_dot_registry_dot_v1_dot_season__service__pb2.BatchRecordPaymentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def PayDividends(request,
             target,
             options=(),
@@ -817,6 +981,33 @@ class SeasonService:
             '/fupin.registry.v1.SeasonService/PayDividends',
             fupin_dot_registry_dot_v1_dot_season__service__pb2.PayDividendsRequest.SerializeToString,
             fupin_dot_registry_dot_v1_dot_season__service__pb2.PayDividendsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchPayDividends(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fupin.registry.v1.SeasonService/BatchPayDividends',
+            fupin_dot_registry_dot_v1_dot_season__service__pb2.BatchPayDividendsRequest.SerializeToString,
+            fupin_dot_registry_dot_v1_dot_season__service__pb2.BatchPayDividendsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -76,6 +76,20 @@ class SeasonServiceStub:
     """Cancel before dispatch, with a reason: the kilograms return to the listing and the order.
     Errors: INVALID_ARGUMENT (reason), FAILED_PRECONDITION unless SHIPMENT_COMMITTED.
     """
+    BatchDispatchShipments: _grpc.UnaryUnaryMultiCallable[_season_service_pb2.BatchDispatchShipmentsRequest, _season_service_pb2.BatchDispatchShipmentsResponse]
+    """Batches (AIP-235): a platform records a day's dispatches, receipts or payments at once.
+    Each takes 1-500 requests of the single call; all or nothing: the first item refused
+    refuses the batch and nothing is stored. Each item is checked as its single call would be,
+    its field named with its index (INVALID_ARGUMENT `requests[3].received_kg`; a NOT_FOUND,
+    FAILED_PRECONDITION or ALREADY_EXISTS message starts with `requests[3]: `); each is
+    idempotent by its own request_id (a replayed item changes nothing and returns its
+    shipment as it is now; the same request_id may not appear twice in one batch). The
+    shipments are locked in id order, as the single calls lock one, so batches and single
+    calls on the same shipments serialize; the batch's ledger entries are appended in one
+    extension of the chain, in request order, in the batch's transaction. Access as for the
+    single call. The response's shipments are in request order.
+    """
+    BatchReceiveShipments: _grpc.UnaryUnaryMultiCallable[_season_service_pb2.BatchReceiveShipmentsRequest, _season_service_pb2.BatchReceiveShipmentsResponse]
     GetHold: _grpc.UnaryUnaryMultiCallable[_season_service_pb2.GetHoldRequest, _season_service_pb2.Hold]
     """Checkout holds (fupin.matcher.v1.MatcherService.QuickSource with `hold` makes them): the
     held kilograms count in their listings' reserved_kg, so produce runs and QuickSource see
@@ -105,6 +119,11 @@ class SeasonServiceStub:
     INVALID_ARGUMENT (amount_fen above what is still owed, naming it; paid_on; reference),
     FAILED_PRECONDITION unless SHIPMENT_RECEIVED.
     """
+    BatchRecordPayments: _grpc.UnaryUnaryMultiCallable[_season_service_pb2.BatchRecordPaymentsRequest, _season_service_pb2.BatchRecordPaymentsResponse]
+    """RecordPayment for 1-500 shipments at once, as the batches above; a household's income
+    from a batch is added once, the sum of its items (one history entry if its status
+    changes). Two items may pay for the same shipment: they add up.
+    """
     PayDividends: _grpc.UnaryUnaryMultiCallable[_season_service_pb2.PayDividendsRequest, _season_service_pb2.PayDividendsResponse]
     """A cooperative pays amount_fen out to its member households by their shares (share_permille,
     split so the parts add up to the amount exactly): one dividend per member, each a ledger
@@ -114,6 +133,13 @@ class SeasonServiceStub:
     With rule PER_DELIVERED_KG the split is by the kilograms each member delivered into the
     cooperative's listings (RecordDeliveries; members who delivered none get nothing), and
     FAILED_PRECONDITION when none are on file.
+    """
+    BatchPayDividends: _grpc.UnaryUnaryMultiCallable[_season_service_pb2.BatchPayDividendsRequest, _season_service_pb2.BatchPayDividendsResponse]
+    """PayDividends for 1-500 payouts at once (a cooperative's, or an office's for its region's
+    cooperatives), as the shipment batches above: all or nothing, items named `requests[i]`,
+    each idempotent by its own request_id; the cooperatives are locked in id order, two
+    payouts of one cooperative in a batch draw on what it was paid in turn, each member's
+    income is added once for the batch. Responses in request order.
     """
     RecordDeliveries: _grpc.UnaryUnaryMultiCallable[_season_service_pb2.RecordDeliveriesRequest, _season_service_pb2.Deliveries]
     """A cooperative records how many kilograms each member household delivered into one of its
@@ -222,6 +248,20 @@ class SeasonServiceAsyncStub(SeasonServiceStub):
     """Cancel before dispatch, with a reason: the kilograms return to the listing and the order.
     Errors: INVALID_ARGUMENT (reason), FAILED_PRECONDITION unless SHIPMENT_COMMITTED.
     """
+    BatchDispatchShipments: _aio.UnaryUnaryMultiCallable[_season_service_pb2.BatchDispatchShipmentsRequest, _season_service_pb2.BatchDispatchShipmentsResponse]  # type: ignore[assignment]
+    """Batches (AIP-235): a platform records a day's dispatches, receipts or payments at once.
+    Each takes 1-500 requests of the single call; all or nothing: the first item refused
+    refuses the batch and nothing is stored. Each item is checked as its single call would be,
+    its field named with its index (INVALID_ARGUMENT `requests[3].received_kg`; a NOT_FOUND,
+    FAILED_PRECONDITION or ALREADY_EXISTS message starts with `requests[3]: `); each is
+    idempotent by its own request_id (a replayed item changes nothing and returns its
+    shipment as it is now; the same request_id may not appear twice in one batch). The
+    shipments are locked in id order, as the single calls lock one, so batches and single
+    calls on the same shipments serialize; the batch's ledger entries are appended in one
+    extension of the chain, in request order, in the batch's transaction. Access as for the
+    single call. The response's shipments are in request order.
+    """
+    BatchReceiveShipments: _aio.UnaryUnaryMultiCallable[_season_service_pb2.BatchReceiveShipmentsRequest, _season_service_pb2.BatchReceiveShipmentsResponse]  # type: ignore[assignment]
     GetHold: _aio.UnaryUnaryMultiCallable[_season_service_pb2.GetHoldRequest, _season_service_pb2.Hold]  # type: ignore[assignment]
     """Checkout holds (fupin.matcher.v1.MatcherService.QuickSource with `hold` makes them): the
     held kilograms count in their listings' reserved_kg, so produce runs and QuickSource see
@@ -251,6 +291,11 @@ class SeasonServiceAsyncStub(SeasonServiceStub):
     INVALID_ARGUMENT (amount_fen above what is still owed, naming it; paid_on; reference),
     FAILED_PRECONDITION unless SHIPMENT_RECEIVED.
     """
+    BatchRecordPayments: _aio.UnaryUnaryMultiCallable[_season_service_pb2.BatchRecordPaymentsRequest, _season_service_pb2.BatchRecordPaymentsResponse]  # type: ignore[assignment]
+    """RecordPayment for 1-500 shipments at once, as the batches above; a household's income
+    from a batch is added once, the sum of its items (one history entry if its status
+    changes). Two items may pay for the same shipment: they add up.
+    """
     PayDividends: _aio.UnaryUnaryMultiCallable[_season_service_pb2.PayDividendsRequest, _season_service_pb2.PayDividendsResponse]  # type: ignore[assignment]
     """A cooperative pays amount_fen out to its member households by their shares (share_permille,
     split so the parts add up to the amount exactly): one dividend per member, each a ledger
@@ -260,6 +305,13 @@ class SeasonServiceAsyncStub(SeasonServiceStub):
     With rule PER_DELIVERED_KG the split is by the kilograms each member delivered into the
     cooperative's listings (RecordDeliveries; members who delivered none get nothing), and
     FAILED_PRECONDITION when none are on file.
+    """
+    BatchPayDividends: _aio.UnaryUnaryMultiCallable[_season_service_pb2.BatchPayDividendsRequest, _season_service_pb2.BatchPayDividendsResponse]  # type: ignore[assignment]
+    """PayDividends for 1-500 payouts at once (a cooperative's, or an office's for its region's
+    cooperatives), as the shipment batches above: all or nothing, items named `requests[i]`,
+    each idempotent by its own request_id; the cooperatives are locked in id order, two
+    payouts of one cooperative in a batch draw on what it was paid in turn, each member's
+    income is added once for the batch. Responses in request order.
     """
     RecordDeliveries: _aio.UnaryUnaryMultiCallable[_season_service_pb2.RecordDeliveriesRequest, _season_service_pb2.Deliveries]  # type: ignore[assignment]
     """A cooperative records how many kilograms each member household delivered into one of its
@@ -397,6 +449,32 @@ class SeasonServiceServicer(metaclass=_abc_1.ABCMeta):
         """
 
     @_abc_1.abstractmethod
+    def BatchDispatchShipments(
+        self,
+        request: _season_service_pb2.BatchDispatchShipmentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_season_service_pb2.BatchDispatchShipmentsResponse, _abc.Awaitable[_season_service_pb2.BatchDispatchShipmentsResponse]]:
+        """Batches (AIP-235): a platform records a day's dispatches, receipts or payments at once.
+        Each takes 1-500 requests of the single call; all or nothing: the first item refused
+        refuses the batch and nothing is stored. Each item is checked as its single call would be,
+        its field named with its index (INVALID_ARGUMENT `requests[3].received_kg`; a NOT_FOUND,
+        FAILED_PRECONDITION or ALREADY_EXISTS message starts with `requests[3]: `); each is
+        idempotent by its own request_id (a replayed item changes nothing and returns its
+        shipment as it is now; the same request_id may not appear twice in one batch). The
+        shipments are locked in id order, as the single calls lock one, so batches and single
+        calls on the same shipments serialize; the batch's ledger entries are appended in one
+        extension of the chain, in request order, in the batch's transaction. Access as for the
+        single call. The response's shipments are in request order.
+        """
+
+    @_abc_1.abstractmethod
+    def BatchReceiveShipments(
+        self,
+        request: _season_service_pb2.BatchReceiveShipmentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_season_service_pb2.BatchReceiveShipmentsResponse, _abc.Awaitable[_season_service_pb2.BatchReceiveShipmentsResponse]]: ...
+
+    @_abc_1.abstractmethod
     def GetHold(
         self,
         request: _season_service_pb2.GetHoldRequest,
@@ -456,6 +534,17 @@ class SeasonServiceServicer(metaclass=_abc_1.ABCMeta):
         """
 
     @_abc_1.abstractmethod
+    def BatchRecordPayments(
+        self,
+        request: _season_service_pb2.BatchRecordPaymentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_season_service_pb2.BatchRecordPaymentsResponse, _abc.Awaitable[_season_service_pb2.BatchRecordPaymentsResponse]]:
+        """RecordPayment for 1-500 shipments at once, as the batches above; a household's income
+        from a batch is added once, the sum of its items (one history entry if its status
+        changes). Two items may pay for the same shipment: they add up.
+        """
+
+    @_abc_1.abstractmethod
     def PayDividends(
         self,
         request: _season_service_pb2.PayDividendsRequest,
@@ -469,6 +558,19 @@ class SeasonServiceServicer(metaclass=_abc_1.ABCMeta):
         With rule PER_DELIVERED_KG the split is by the kilograms each member delivered into the
         cooperative's listings (RecordDeliveries; members who delivered none get nothing), and
         FAILED_PRECONDITION when none are on file.
+        """
+
+    @_abc_1.abstractmethod
+    def BatchPayDividends(
+        self,
+        request: _season_service_pb2.BatchPayDividendsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_season_service_pb2.BatchPayDividendsResponse, _abc.Awaitable[_season_service_pb2.BatchPayDividendsResponse]]:
+        """PayDividends for 1-500 payouts at once (a cooperative's, or an office's for its region's
+        cooperatives), as the shipment batches above: all or nothing, items named `requests[i]`,
+        each idempotent by its own request_id; the cooperatives are locked in id order, two
+        payouts of one cooperative in a batch draw on what it was paid in turn, each member's
+        income is added once for the batch. Responses in request order.
         """
 
     @_abc_1.abstractmethod
