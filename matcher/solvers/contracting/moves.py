@@ -21,6 +21,7 @@ a fraction of a percent a minute on a loaded machine; a round here takes well un
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -50,16 +51,22 @@ def improve(pairs: Pairs, chosen: IntArray, seconds: float, target: int) -> IntA
     left = pairs.sites.quota.copy()
     np.subtract.at(left, pairs.cadre[chosen], pairs.effort[chosen])
     first = np.searchsorted(pairs.row, np.arange(len(pairs.needy)))
-    while time.perf_counter() < deadline and int(pairs.cost[at].sum()) > target:
-        moves = priced_moves(pairs, at, left, first)
+    last = 0.0  # the last round's duration: a round starts only if one as long still fits
+    while time.perf_counter() + last < deadline and int(pairs.cost[at].sum()) > target:
+        began = time.perf_counter()
+        moves = priced_moves(pairs, at, left, first, deadline)
         if not len(moves) or not apply_moves(pairs, at, left, moves):
             break
+        last = time.perf_counter() - began
     return np.sort(at)
 
 
-def priced_moves(pairs: Pairs, at: IntArray, left: IntArray, first: IntArray) -> Moves:
+def priced_moves(
+    pairs: Pairs, at: IntArray, left: IntArray, first: IntArray, deadline: float = math.inf
+) -> Moves:
     """The improving moves from contracts ``at`` (quota ``left``), best first. ``first`` is
-    each household row's first pair."""
+    each household row's first pair; no chunk of swaps and ejections starts after
+    ``deadline``."""
     cur = at[pairs.row]  # each pair's household's current pair
     delta = pairs.cost - pairs.cost[cur]
     other = pairs.cadre != pairs.cadre[cur]
@@ -78,6 +85,8 @@ def priced_moves(pairs: Pairs, at: IntArray, left: IntArray, first: IntArray) ->
     through = through[np.argsort(promise[through], kind="stable")]
     moves = _rows(delta[shifts], shifts, cur[shifts], -1, -1)
     for start in range(0, len(through), MAX_THROUGH):  # until some swap or ejection pays
+        if time.perf_counter() > deadline:
+            break
         chunk = through[start : start + MAX_THROUGH]
         more = _pairs_moves(pairs, left, cur, delta, chunk, on, on_first, on_count, onward)
         moves = np.concatenate([moves, more[more[:, 0] < 0]])
