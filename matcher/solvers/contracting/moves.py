@@ -44,7 +44,7 @@ def improve(pairs: Pairs, chosen: IntArray, seconds: float, target: int) -> IntA
     """``chosen`` (a full cover) after rounds of moves, for at most ``seconds`` or until its
     cost is at most ``target``; never costlier, never over a quota."""
     deadline = time.perf_counter() + seconds
-    if len(chosen) == 0:
+    if len(chosen) == 0 or len(chosen) != len(pairs.needy):  # empty, or not a full cover
         return chosen
     at = np.empty(len(pairs.needy), dtype=np.int64)  # each household's pair, by row
     at[pairs.row[chosen]] = chosen

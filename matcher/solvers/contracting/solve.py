@@ -95,14 +95,14 @@ def solve(problem: ContractingProblem, params: SolveParams | None = None) -> Con
         model = build_model(pairs, cover=False)
     with timings.measure("solve"):
         lp = contracting_flow.relaxation(pairs)
-        rounding = _rounding(pairs)
+        rounding, best = _rounding(pairs), start
         if lp is not None:  # rounded and polished here, so the bound may not be needed
-            start = _polish(pairs, lp, _better(pairs, start, rounding(lp.x)), params, started)
+            best = _polish(pairs, lp, _better(pairs, start, rounding(lp.x)), params, started)
             rounding = _no_rounding
-        lagrangian = _lagrangian(pairs, lp, start, params, started)
+        lagrangian = _lagrangian(pairs, lp, start, best, params, started)
         outcome = solve_sparse(
             model,
-            _values(pairs, start),
+            _values(pairs, best),
             rounding,
             _searching(params),
             started,
@@ -111,7 +111,7 @@ def solve(problem: ContractingProblem, params: SolveParams | None = None) -> Con
             bound=lagrangian,
             improve_share=IMPROVE_SHARE,
         )
-        values = outcome.values if outcome.values is not None else _values(pairs, start)
+        values = outcome.values if outcome.values is not None else _values(pairs, best)
         chosen = np.flatnonzero(values[: len(pairs.cadre)])
         objective = int(pairs.cost[chosen].sum())
         status = SolveStatus.OPTIMAL if outcome.bound >= objective else outcome.status
@@ -119,22 +119,34 @@ def solve(problem: ContractingProblem, params: SolveParams | None = None) -> Con
 
 
 def _lagrangian(
-    pairs: Pairs, lp: Relaxation | None, start: IntArray, params: SolveParams, started: float
+    pairs: Pairs,
+    lp: Relaxation | None,
+    start: IntArray,
+    best: IntArray,
+    params: SolveParams,
+    started: float,
 ) -> int | None:
     """The Lagrangian bound (``bound``), before the search so that the search can
     stop once it is within the caller's gap of it, in at most LAGRANGIAN_SHARE of the time
     left. None without a flow relaxation, for a reproducible solve (its iterations could
-    depend on the clock) or when the start is within the caller's gap of the LP bound."""
-    upper = int(pairs.cost[start].sum())
-    if lp is None or params.reproducible or relative_gap(upper, lp.bound) <= params.relative_gap:
+    depend on the clock) or when ``best`` is within the caller's gap of the LP bound.
+
+    Its steps aim at the greedy ``start``'s cost, not ``best``'s: aimed at a cost closer to
+    the bound they are shorter and the bound rose less in its time (40 × 400 without the
+    rank balance term: it then fell short of certifying 0.5% under load)."""
+    if lp is None or params.reproducible:
         return None
+    found = int(pairs.cost[best].sum())
+    if relative_gap(found, lp.bound) <= params.relative_gap:
+        return None
+    upper = int(pairs.cost[start].sum())
     seconds = (params.time_limit_s - (time.perf_counter() - started)) * LAGRANGIAN_SHARE
     report = None
     if params.progress is not None:
         progress = params.progress
 
         def report(bound: int) -> None:
-            progress(upper, max(bound, lp.bound), time.perf_counter() - started)
+            progress(found, max(bound, lp.bound), time.perf_counter() - started)
 
     return contracting_bound.lagrangian_bound(pairs, lp.x, upper, seconds, report)
 
