@@ -7,6 +7,7 @@ import datetime as dt
 
 import grpc
 import pytest
+from sqlalchemy import event
 
 from clients.auth import open_channel
 from fupin.registry.v1 import registry_service_pb2 as api
@@ -148,3 +149,31 @@ def test_bad_orders_and_tokens_are_refused(filed, registry):
         )
         assert fields_of(error) == ["page_token"]
     assert registry.ListWatchlist(api.ListWatchlistRequest(order_by=" RISK   desc ")).entries
+
+
+def test_the_ranking_reads_in_batches_not_per_household(filed, registry, server):
+    """A ranked page costs the same statements for 24 watched households as for 48: shocks and
+    incomes are read for all of them at once, never one query per household."""
+    village, _households, _year = filed
+
+    def statements() -> int:
+        seen = []
+
+        def count(_conn, _cursor, statement, *_args):
+            if statement.startswith("SELECT"):  # the audit log is written on its own thread
+                seen.append(statement)
+
+        event.listen(server.store.engine, "before_cursor_execute", count)
+        try:
+            registry.ListWatchlist(api.ListWatchlistRequest(page_size=10))
+        finally:
+            event.remove(server.store.engine, "before_cursor_execute", count)
+        return len(seen)
+
+    before = statements()
+    for s in WATCHED:
+        factories.create_household(
+            registry, village.id, members=100, labour_force=s, indicators=uniform(s)
+        )
+    assert len(walk(registry, 100)) == 2 * len(WATCHED) + len(WATCHED)
+    assert statements() == before == 5  # watched, shocks, incomes, the page, its history
