@@ -230,12 +230,16 @@ class RegistryClient:
         )
 
     def watchlist(
-        self, *, filter: str = "", page_size: int = 500, limit: int | None = None
+        self,
+        *,
+        filter: str = "",
+        order_by: str = "",
+        page_size: int = 500,
+        limit: int | None = None,
     ) -> Iterator[api.WatchlistEntry]:
-        """The early-warning list (返贫预警), pages hidden."""
-        return self._walk(
-            "ListWatchlist", "entries", filter=filter, page_size=page_size, limit=limit
-        )
+        """The early-warning list (返贫预警) by risk ("risk desc") or by id ("id"), pages hidden."""
+        fields = {"filter": filter, "order_by": order_by}
+        return self._walk("ListWatchlist", "entries", page_size=page_size, limit=limit, **fields)
 
     def import_rows(
         self,
@@ -281,7 +285,7 @@ class RegistryClient:
         return cast(Message, response)
 
     def _walk(
-        self, method: str, field: str, *, filter: str, page_size: int, limit: int | None
+        self, method: str, field: str, *, page_size: int, limit: int | None, **fields: str
     ) -> Iterator[Any]:
         if limit is not None and limit <= 0:
             return
@@ -289,7 +293,7 @@ class RegistryClient:
         count = 0
 
         def ask(token: str) -> Any:
-            request = _request(method, page_size=size, page_token=token, filter=filter)
+            request = _request(method, page_size=size, page_token=token, **fields)
             call = getattr(self._stub, method)
             return call.future(request, timeout=self.timeout_s, metadata=self.metadata)
 

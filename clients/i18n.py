@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import gettext
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from google.protobuf.descriptor import EnumDescriptor
@@ -66,6 +67,13 @@ def use(lang: str | None = None) -> str:
 
 def language() -> str:
     return _language
+
+
+def catalog(lang: str) -> Callable[[str], str]:
+    """Gettext of the catalog of `lang` (as `normalise` reads it), whatever the active one: the
+    web console speaks each request's language."""
+    chosen = normalise(lang) or DEFAULT
+    return gettext.translation(DOMAIN, LOCALE_DIR, languages=[chosen], fallback=True).gettext
 
 
 def _(message: str) -> str:

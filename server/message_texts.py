@@ -45,6 +45,9 @@ SPECIFIC: tuple[str, ...] = (
     N_("must be 1 (mild) to 3 (severe)"),
     N_("must be 0 (50) to 1000"),
     N_("must be 0 (the configured level) to 100"),
+    # ListWatchlist's order (registry/resources/watchlist.py)
+    N_('must be "risk desc" (the default) or "id", got {got}'),
+    N_("was issued for a different order"),
     N_("a re-survey holds at most {count} rows"),
     N_("is required: 2000-2100"),
     N_("is required: an administrative code prefix"),

@@ -32,6 +32,7 @@ from registry.resources.scoring import ScoringConfig
 from registry.resources.store import RegistryStore
 from registry.season import servicer as season_service
 from registry.year import servicer as year_service
+from registry.year import shocks
 from registry.year.rules import RiskRules, YearRules
 from server import grpc_source, health, probe
 from server.admission import Admission, Bounds
@@ -133,8 +134,11 @@ def create_server(settings: Settings, *, address: str | None = None) -> Running:
     if store is not None and keys is not None:
         engine = store.engine
         source = InProcessSource(store)
+        risk_rules = RiskRules.load(settings.scoring_file)
         names += [
-            service.add_to_server(store, server),
+            # The watchlist ranks by the year's risk rule: composed here, for the resources
+            # know nothing of the year (registry/resources/watchlist.py).
+            service.add_to_server(store, server, shocks.watch_rank(store, risk_rules)),
             users_servicer.add_to_server(keys, server, audit_writer),
             ledger_service.add_to_server(
                 store,
@@ -147,7 +151,7 @@ def create_server(settings: Settings, *, address: str | None = None) -> Running:
                 store,
                 server,
                 YearRules.load(settings.scoring_file),
-                RiskRules.load(settings.scoring_file),
+                risk_rules,
                 audit_writer,
             ),
             season_service.add_to_server(store, server, overdue_days=settings.aid_overdue_days),

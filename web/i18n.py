@@ -166,6 +166,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "history": ("History", "历史"),
     "watchlist": ("Watchlist", "返贫预警"),
     "reasons": ("Reasons", "原因"),
+    "risk": ("Risk", "风险"),
+    "risk_reasons": ("Why at risk", "风险原因"),
     "runs": ("Runs", "撮合运行"),
     "start_aid": ("Allocate aid", "分配帮扶资金"),
     "start_stationing": ("Station cadres", "选派驻村干部"),

@@ -9,7 +9,9 @@ from typing import Any
 from starlette.responses import Response
 from starlette.routing import Route
 
+from clients.cli.year.reasons import reason_text
 from clients.client import AID_PROGRAMS, HOUSEHOLDS, VILLAGES
+from clients.i18n import catalog
 from fupin.matcher.v1 import cadres_pb2 as cpb
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.registry.v1 import ledger_service_pb2 as lpb
@@ -49,8 +51,10 @@ def routes(console: Console) -> list[Route]:
         return ctx.render("household.html", h=card, village=village, pb=pb)
 
     def watchlist(ctx: Ctx) -> Response:
-        entries = list(ctx.link.registry.watchlist(limit=200))
-        return ctx.render("watchlist.html", entries=entries, api=api)
+        entries = list(ctx.link.registry.watchlist(limit=200))  # by risk, highest first
+        translate = catalog(ctx.lang)
+        why = [[reason_text(r, translate) for r in e.risk_reasons] for e in entries]
+        return ctx.render("watchlist.html", entries=zip(entries, why, strict=True), api=api)
 
     def run_list(ctx: Ctx) -> Response:
         listed = ctx.link.call("matcher", "ListMatchRuns", mpb.ListMatchRunsRequest(page_size=30))

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
+from clients.cli.year.reasons import risk_reasons
 from clients.cli.year.states import case_state
 from clients.client import BUYERS, HOUSEHOLDS, PRODUCERS, VILLAGES, Kind
 from clients.i18n import N_
@@ -169,7 +170,9 @@ COLUMNS: Mapping[str, tuple[tuple[str, str], ...]] = MappingProxyType(
             ("STATUS", "household.status"),
             ("SCORE", "household.score"),
             ("CHANGE", "score_change"),
+            ("RISK", "risk"),
             ("REASONS", "reasons"),
+            ("WHY", "risk_reasons"),
         ),
         "cases": (
             ("ID", "id"),
@@ -212,5 +215,8 @@ REFERENCES: Mapping[str, tuple[tuple[str, Kind[Any], str], ...]] = MappingProxyT
 PAGE = 1000  # rows whose names are read together: one call per kind per page
 # Cells a table shows by their own rule, not the field's type (CSV keeps the proto value).
 CELLS: Mapping[tuple[str, str], Callable[[Any], str]] = MappingProxyType(
-    {("cases", "state"): case_state}  # a case's state by its kind: 拟识别, not a run's 待提交
+    {
+        ("cases", "state"): case_state,  # a case's state by its kind: 拟识别, not a run's 待提交
+        ("watchlist", "risk_reasons"): risk_reasons,  # in the CLI's language, as fupin risks
+    }
 )

@@ -8,7 +8,7 @@
     fupin get KIND ID
     fupin create KIND [FIELD=VALUE …] [--file F.yaml]; fupin update KIND ID … [--etag E]
     fupin delete KIND ID [--etag E]
-    fupin watchlist [--filter EXPR] [--limit N]
+    fupin watchlist [--filter EXPR] [--order-by "risk desc"|id] [--limit N]
     fupin match produce --product P --today YYYY-MM-DD [--region CODE] [--commit]
     fupin runs list|get|commit|discard|cancel [RUN_ID]
     fupin aid allocate|ledger|verify|spending|chart|export (see clients/cli/aid.py)
@@ -172,6 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
             help=_("AIP-160, e.g. 'score < 60 AND causes:ILLNESS AND NOT status = LIFTED_OUT'"),
         )
         sub.add_argument("--limit", type=_positive, help=_("print at most N"))
+        if name == "watchlist":
+            sub.add_argument(
+                "--order-by",
+                default="",
+                help=_("'risk desc' (highest risk first, the default) or 'id'"),
+            )
         if name == "list":
             sub.add_argument(
                 "-q", "--quiet", action="store_true", help=_("the ids alone, one a line")
@@ -370,7 +376,8 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_watchlist(args: argparse.Namespace) -> int:
     with _connect(args) as client:
-        emit("watchlist", client.watchlist(filter=args.filter, limit=args.limit), args.output)
+        entries = client.watchlist(filter=args.filter, order_by=args.order_by, limit=args.limit)
+        emit("watchlist", entries, args.output)
     return 0
 
 

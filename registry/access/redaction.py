@@ -7,7 +7,8 @@ covered as soon as their responses carry Household or Producer messages:
   its history are masked (strings "(masked)", numbers -1); a household producer's name too.
   Causes tied to health (ILLNESS, DISABILITY) are as sensitive as the fields they stand for:
   an auditor sees each as POVERTY_CAUSE_UNSPECIFIED ("a cause withheld"), in households and in
-  aid grants' causes_matched.
+  aid grants' causes_matched. In a watchlist entry's risk reasons an illness shock on the
+  household itself tells the same: an auditor reads it as a "shock" of withheld kind.
 - every role: the households a producer names (its household, a cooperative's members), an
   aid grant (AidGrant), a ledger entry about a household (LedgerEntry of kind AID_GRANT,
   HOUSEHOLD_CONTRACT, DIVIDEND or AID_DISBURSEMENT/RECEIPT/CLAWBACK), a member's payout in a
@@ -41,6 +42,9 @@ LEDGER_ENTRY = "fupin.registry.v1.LedgerEntry"
 MEMBER_PAYOUT = "fupin.registry.v1.MemberPayout"
 CADRE_VISIT = "fupin.registry.v1.CadreVisit"
 CADRE_RECALL = "fupin.registry.v1.CadreRecall"
+WATCHLIST_ENTRY = "fupin.registry.v1.WatchlistEntry"
+# registry/year/risk.py's words for a household's own illness shock, and what an auditor reads.
+ILLNESS_ON_HOUSEHOLD, WITHHELD_SHOCK = "illness 疾病 on its household ", "shock on its household "
 PERSONAL = (HOUSEHOLD, PRODUCER, AID_GRANT, LEDGER_ENTRY, MEMBER_PAYOUT, CADRE_VISIT, CADRE_RECALL)
 SENSITIVE_CAUSES = frozenset({pb.ILLNESS, pb.DISABILITY})
 # fupin.registry.v1.LedgerEntryKind of the entries whose subject is a household: AID_GRANT,
@@ -106,6 +110,9 @@ def _walk(message: Message, role: Role, seen: Seen) -> None:
     if name == CADRE_RECALL:
         seen.household_ids.extend(message.released_household_ids)  # type: ignore[attr-defined]
         return
+    if name == WATCHLIST_ENTRY and role is Role.AUDITOR:
+        reasons = message.risk_reasons  # type: ignore[attr-defined]
+        reasons[:] = [_withhold_illness(r) for r in reasons]
     if name == LEDGER_ENTRY:
         if message.kind in LEDGER_ABOUT_HOUSEHOLDS and message.subject_id:  # type: ignore[attr-defined]
             seen.household_ids.append(message.subject_id)  # type: ignore[attr-defined]
@@ -151,6 +158,12 @@ def _household(household: Any, role: Role, seen: Seen) -> None:
 
 def _withhold_causes(causes: Any) -> None:
     causes[:] = [pb.POVERTY_CAUSE_UNSPECIFIED if c in SENSITIVE_CAUSES else c for c in causes]
+
+
+def _withhold_illness(reason: str) -> str:
+    if reason.startswith(ILLNESS_ON_HOUSEHOLD):
+        return WITHHELD_SHOCK + reason[len(ILLNESS_ON_HOUSEHOLD) :]
+    return reason
 
 
 def _producer(producer: Any, role: Role) -> None:

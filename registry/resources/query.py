@@ -34,6 +34,7 @@ DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 _TOKEN_KEY = re.compile(r"[A-Za-z0-9_\-]{1,40}")
 MAX_TOKEN_CHARS = 400
+MAX_RANK = 1_000_000
 
 
 def shared_key(path: Path) -> bytes:
@@ -81,6 +82,9 @@ class Page:
     size: int
     after: str  # keyset: rows with id > after
     filter_hash: str
+    # A List ordered by a computed rank first (ListWatchlist's risk): the last row's rank,
+    # so the next page starts after (rank, after); None in the lists ordered by id alone.
+    rank: int | None = None
 
 
 def parse_filter(
@@ -111,18 +115,24 @@ def parse_page(page_size: int, page_token: str, filter_text: str) -> Page:
         ):
             raise ValueError("unsigned")
         data = json.loads(base64.urlsafe_b64decode(payload + b"=="))
-        after, token_hash = str(data["a"]), str(data["f"])
+        after, token_hash, rank = str(data["a"]), str(data["f"]), data.get("r")
         if not _TOKEN_KEY.fullmatch(after):
             raise ValueError(after)
+        if rank is not None and (type(rank) is not int or not 0 <= rank <= MAX_RANK):
+            raise ValueError(rank)
     except (ValueError, KeyError, TypeError):
         raise InvalidArgument.one("page_token", "is not a token this server issued") from None
     if token_hash != fhash:
         raise InvalidArgument.one("page_token", "was issued for a different filter")
-    return Page(size, after, fhash)
+    return Page(size, after, fhash, rank)
 
 
-def next_token(page: Page, last_id: str) -> str:
-    raw = json.dumps({"a": last_id, "f": page.filter_hash}, separators=(",", ":"))
+def next_token(page: Page, last_id: str, rank: int | None = None) -> str:
+    """The token of the page after the row last_id (and its rank, in a ranked List)."""
+    data: dict[str, Any] = {"a": last_id, "f": page.filter_hash}
+    if rank is not None:
+        data["r"] = rank
+    raw = json.dumps(data, separators=(",", ":"))
     payload = base64.urlsafe_b64encode(raw.encode()).rstrip(b"=")
     return (payload + b"." + _signature(payload)).decode()
 

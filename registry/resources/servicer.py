@@ -53,8 +53,9 @@ def checked_mask(kind: Kind, mask: field_mask_pb2.FieldMask) -> list[str]:
 class RegistryServicer(api_grpc.RegistryServiceServicer):
     """The RegistryService RPCs; the CRUD methods are attached per kind below the class."""
 
-    def __init__(self, store: RegistryStore) -> None:
+    def __init__(self, store: RegistryStore, rank: watchlist.Rank | None = None) -> None:
         self.store = store
+        self.rank = rank  # ListWatchlist's risks (the server composes the year's rule in)
 
     def create(self, kind: Kind, request: Any) -> Message:
         values, checker = kind.to_values(getattr(request, kind.name), f"{kind.name}.")
@@ -134,17 +135,31 @@ class RegistryServicer(api_grpc.RegistryServiceServicer):
 
     def ListWatchlist(self, request: Any, context: Any) -> api.ListWatchlistResponse:
         where = filter_sql.condition(request.filter, models.Household, HOUSEHOLD.filters)
-        page = query.parse_page(request.page_size, request.page_token, request.filter)
+        order = watchlist.checked_order(request.order_by)
+        # A token is bound to the filter and the order it was issued for.
+        bound = f"{request.filter}\n{order}" if order != watchlist.BY_RISK else request.filter
+        page = query.parse_page(request.page_size, request.page_token, bound)
         entries, token = watchlist.list_watchlist(
-            self.store, page=page, where=where, scope=_scope(HOUSEHOLD)
+            self.store,
+            page=page,
+            where=where,
+            scope=_scope(HOUSEHOLD),
+            order=order,
+            rank=self.rank,
         )
         response = api.ListWatchlistResponse(next_page_token=token)
-        for record, reasons in entries:
-            household: Any = HOUSEHOLD.proto(record)
+        for entry in entries:
+            household: Any = HOUSEHOLD.proto(entry.record)
             change = (
                 household.score - household.previous_score if household.previous_score >= 0 else 0
             )
-            response.entries.add(household=household, reasons=reasons, score_change=change)
+            response.entries.add(
+                household=household,
+                reasons=entry.reasons,
+                score_change=change,
+                risk=entry.risk,
+                risk_reasons=entry.risk_reasons,
+            )
         return response
 
     def BatchGetResources(self, request: Any, context: Any) -> api.BatchGetResourcesResponse:
@@ -300,8 +315,10 @@ for _kind in KINDS:
     _attach(_kind)
 
 
-def add_to_server(store: RegistryStore, server: grpc.Server) -> str:
+def add_to_server(
+    store: RegistryStore, server: grpc.Server, rank: watchlist.Rank | None = None
+) -> str:
     # The CRUD methods are attached at import (_attach), which mypy cannot see.
-    servicer = RegistryServicer(store)  # type: ignore[abstract]
+    servicer = RegistryServicer(store, rank)  # type: ignore[abstract]
     api_grpc.add_RegistryServiceServicer_to_server(servicer, server)
     return str(api.DESCRIPTOR.services_by_name["RegistryService"].full_name)

@@ -11,19 +11,21 @@ import datetime as dt
 import queue
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import or_, select
 from sqlmodel import Session, col
 
+from registry import db
 from registry.access.policy import Principal
 from registry.errors import NotFound
 from registry.resources import models
+from registry.resources.bulk import QUERY_CHUNK
 from registry.resources.store import RegistryStore, new_id
 from registry.season.models import HouseholdIncome
-from registry.year import risk
+from registry.year import cases, risk
 from registry.year.cases import in_region
 from registry.year.models import Shock
 from registry.year.risk import HouseholdFacts, Risk, ShockFact
@@ -110,6 +112,19 @@ def ranked(store: RegistryStore, region: str, rules: RiskRules, today: dt.date) 
     return sorted(rows, key=lambda r: (-r.risk.risk, r.facts.id))
 
 
+def watch_rank(
+    store: RegistryStore, rules: RiskRules
+) -> Callable[[Session, Sequence[Sequence[Any]]], dict[str, Risk]]:
+    """RegistryService.ListWatchlist's Rank (registry/resources/watchlist.py): the risk of
+    each household row, by these rules, as of today (UTC)."""
+
+    def rank(session: Session, rows: Sequence[Sequence[Any]]) -> dict[str, Risk]:
+        line = store.scoring.impoverished_below
+        return risks_of(session, rows, line=line, rules=rules, today=cases.today())
+
+    return rank
+
+
 def _target_region(session: Session, shock: Shock, principal: Principal) -> str:
     """The administrative code the shock covers; NotFound for a target outside the key."""
     if shock.household_id:
@@ -132,29 +147,71 @@ def _rank(
 ) -> list[Ranked]:
     table = models.Household
     stmt = (
-        select(
-            col(table.id), col(table.village_id), col(table.county_code), col(table.status),
-            col(table.score), col(table.previous_score), col(table.causes),
-            col(models.Village.admin_code),
-        )
+        select(*_FACT_COLUMNS, col(models.Village.admin_code))
         .join(models.Village, col(models.Village.id) == col(table.village_id))
         .where(col(models.Village.admin_code).startswith(region, autoescape=True))
-    )  # fmt: skip
+    )
     households = session.execute(stmt).all()
     counties = {h[2] for h in households}
     in_villages = select(col(models.Village.id)).where(
         col(models.Village.admin_code).startswith(region, autoescape=True)
     )
     in_households = select(col(table.id)).where(col(table.village_id).in_(in_villages))
-    on: dict[str, list[ShockFact]] = defaultdict(list)
-    shocks = select(Shock).where(
+    on = _shocks_on(
+        session,
         or_(
             col(Shock.household_id).in_(in_households),
             col(Shock.village_id).in_(in_villages),
             col(Shock.county_code).in_(counties),
-        )
+        ),
     )
-    for s in session.scalars(shocks):
+    last = today.year - 1
+    income = _incomes(session, col(HouseholdIncome.household_id).in_(in_households), last)
+    line = store.scoring.impoverished_below
+    return _assessed(households, on, income, line=line, rules=rules, today=today)
+
+
+def risks_of(
+    session: Session, rows: Sequence[Sequence[Any]], *, line: int, rules: RiskRules, today: dt.date
+) -> dict[str, Risk]:
+    """Household id -> its risk, for rows of (id, village_id, county_code, status, score,
+    previous_score, causes) already read: their shocks and incomes in a few queries per
+    QUERY_CHUNK rows (RegistryService.ListWatchlist ranks its watched households so)."""
+    out: dict[str, Risk] = {}
+    last = today.year - 1
+    for start in range(0, len(rows), QUERY_CHUNK):
+        chunk = [(*r[:7], "") for r in rows[start : start + QUERY_CHUNK]]
+        ids = [str(r[0]) for r in chunk]
+        villages = sorted({str(r[1]) for r in chunk})
+        counties = sorted({str(r[2]) for r in chunk})
+        on = _shocks_on(
+            session,
+            or_(
+                db.one_of(session, col(Shock.household_id), ids),
+                db.one_of(session, col(Shock.village_id), villages),
+                db.one_of(session, col(Shock.county_code), counties),
+            ),
+        )
+        income = _incomes(session, db.one_of(session, col(HouseholdIncome.household_id), ids), last)
+        for r in _assessed(chunk, on, income, line=line, rules=rules, today=today):
+            out[r.facts.id] = r.risk
+    return out
+
+
+_FACT_COLUMNS = tuple(
+    col(c)
+    for c in (
+        models.Household.id, models.Household.village_id, models.Household.county_code,
+        models.Household.status, models.Household.score, models.Household.previous_score,
+        models.Household.causes,
+    )
+)  # fmt: skip
+
+
+def _shocks_on(session: Session, condition: Any) -> dict[str, list[ShockFact]]:
+    """Household, village or county id -> the shocks on it, of the shocks matching condition."""
+    on: dict[str, list[ShockFact]] = defaultdict(list)
+    for s in session.scalars(select(Shock).where(condition)):
         key, where = (
             (s.household_id, "household")
             if s.household_id
@@ -164,9 +221,21 @@ def _rank(
         )
         fact = ShockFact(s.id, s.kind, dt.date.fromisoformat(s.date), s.severity, where)
         on[str(key)].append(fact)
-    line = store.scoring.impoverished_below
+    return on
+
+
+def _assessed(
+    households: Iterable[Sequence[Any]],
+    on: dict[str, list[ShockFact]],
+    income: dict[tuple[str, int], int],
+    *,
+    line: int,
+    rules: RiskRules,
+    today: dt.date,
+) -> list[Ranked]:
+    """Each row of (id, village, county, status, score, previous, causes, admin code) with its
+    facts and risk."""
     last = today.year - 1
-    income = _incomes(session, in_households, last)
     out = []
     for hid, vid, county, status, score, previous, causes, code in households:
         facts = HouseholdFacts(
@@ -181,12 +250,12 @@ def _rank(
 
 def _incomes(session: Session, households: Any, last: int) -> dict[tuple[str, int], int]:
     """(household, year) -> its income record's total of `last` and the year before, for the
-    households of the `households` select."""
+    income records the `households` condition selects."""
     inc = HouseholdIncome
     total = col(inc.produce_fen) + col(inc.dividends_fen) + col(inc.aid_fen)
     rows = session.execute(
         select(col(inc.household_id), col(inc.year), total).where(
-            col(inc.household_id).in_(households), col(inc.year).in_([last - 1, last])
+            households, col(inc.year).in_([last - 1, last])
         )
     )
     return {(household, year): int(fen) for household, year, fen in rows}

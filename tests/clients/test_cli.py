@@ -153,7 +153,8 @@ def test_json_output(fupin, client):
 
 
 def test_watchlist(fupin, client):
-    """Households near a threshold are listed with their reasons, as a table or JSON."""
+    """Households near a threshold are listed by risk with their reasons and the risk's (in the
+    CLI's language), as a table or JSON; an order the server does not know is refused."""
     village = client.create(VILLAGES, factories.village())
 
     def filed(s: int):
@@ -169,12 +170,24 @@ def test_watchlist(fupin, client):
             ),
         )
 
-    near, _far = filed(82), filed(95)
+    near, _far, closer = filed(82), filed(95), filed(62)
     code, out, _ = fupin("watchlist")
-    assert code == 0 and len(out.splitlines()) == 2
-    assert near.card_number in out and "NEAR_UPPER_THRESHOLD" in out
-    _, out, _ = fupin("watchlist", "--output", "json")
-    assert json.loads(out)["reasons"] == ["NEAR_UPPER_THRESHOLD"]
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == 3 and "RISK" in lines[0] and "WHY" in lines[0]
+    # By risk: 62 is 2 above the line (40 × 0.9) with two causes (10 × 2/3): 43; 82 only 7.
+    assert closer.card_number in lines[1] and " 43 " in lines[1]
+    assert lines[1].endswith("score 62 is 2 above the line 60; 2 causes of poverty")
+    assert near.card_number in lines[2] and "NEAR_UPPER_THRESHOLD" in lines[2]
+    _, out, _ = fupin("--lang", "zh-CN", "watchlist", "--limit", "1")
+    assert out.splitlines()[1].endswith("得分 62，高出贫困线 60 共 2 分; 致贫原因 2 项")
+    _, out, _ = fupin("watchlist", "--output", "json", "--order-by", "id")
+    got = [json.loads(line) for line in out.splitlines()]
+    assert [e["household"]["id"] for e in got] == sorted([near.id, closer.id])
+    first = {e["household"]["id"]: e for e in got}[near.id]
+    assert first["reasons"] == ["NEAR_UPPER_THRESHOLD"] and first["risk"] == 7
+    assert first["risk_reasons"] == ["2 causes of poverty"]
+    code, _, err = fupin("watchlist", "--order-by", "score")
+    assert code != 0 and "order_by" in err
 
 
 def test_usage_errors_exit_2(cli, tmp_path):

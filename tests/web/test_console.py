@@ -369,3 +369,29 @@ def test_a_locked_account_is_refused(new_page, site):
     assert "锁定" in page.locator("#sign-in-error").inner_text()
     assert page.url.endswith("/sign-in")
     shot(page, "locked-zh")
+
+
+def test_office_reads_the_watchlist_by_risk_in_chinese(new_page, site):
+    """The watchlist page lists the office's watched households as ListWatchlist ranks them,
+    highest risk first, each risk's reasons in the page's language."""
+    from clients.cli.year.reasons import reason_text
+    from clients.i18n import catalog
+    from fupin.registry.v1 import registry_service_pb2 as api
+    from fupin.registry.v1 import registry_service_pb2_grpc as api_grpc
+
+    with open_channel(f"127.0.0.1:{site.grpc_port}", api_key=site.admin_key) as channel:
+        request = api.ListWatchlistRequest(filter='county_code = "350624"', page_size=200)
+        entries = api_grpc.RegistryServiceStub(channel).ListWatchlist(request).entries
+    assert len(entries) > 1 and entries[0].risk > entries[-1].risk
+    page = new_page(locale="zh-CN")
+    sign_in(page, site, "office")
+    page.wait_for_url("**/office/households")
+    page.goto(f"{site.url}/office/watchlist")
+    assert "风险原因" in page.inner_text("thead")
+    risks = page.locator("tbody td:nth-child(2)").all_inner_texts()
+    assert risks == [str(e.risk) for e in entries]
+    why = page.locator("tbody td:nth-child(5)").first.inner_text()
+    zh = catalog("zh-CN")
+    assert why == "; ".join(reason_text(r, zh) for r in entries[0].risk_reasons)
+    assert why and why != "; ".join(entries[0].risk_reasons)  # translated
+    shot(page, "watchlist-zh")

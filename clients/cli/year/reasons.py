@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
+from typing import Any
 
 from clients.i18n import N_, _
 
@@ -50,14 +52,19 @@ def _compiled() -> tuple[tuple[str, re.Pattern[str]], ...]:
     return tuple(out)
 
 
-def reason_text(reason: str) -> str:
-    """The reason in the active language."""
+def reason_text(reason: str, translate: Callable[[str], str] = _) -> str:
+    """The reason in the active language (or translate's: clients/i18n.py catalog)."""
     for pattern, regex in _compiled():
         found = regex.match(reason)
         if found:
             values = {
-                name: _(value) if name in TRANSLATED_HOLES else value
+                name: translate(value) if name in TRANSLATED_HOLES else value
                 for name, value in found.groupdict().items()
             }
-            return _(pattern).format(**values)
+            return translate(pattern).format(**values)
     return reason
+
+
+def risk_reasons(entry: Any) -> str:
+    """An entry's risk_reasons (a watchlist entry's), each in the active language."""
+    return "; ".join(reason_text(r) for r in entry.risk_reasons)

@@ -1387,6 +1387,7 @@ class ListWatchlistRequest(_message.Message):
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     FILTER_FIELD_NUMBER: _builtins.int
+    ORDER_BY_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     page_token: _builtins.str
     filter: _builtins.str
@@ -1397,16 +1398,21 @@ class ListWatchlistRequest(_message.Message):
     indicators.disability (integer), indicators.income_per_capita_fen (integer).
     E.g. `county_code = "350624" AND causes:ILLNESS`.
     """
+    order_by: _builtins.str
+    """AIP-132 order: "" or `risk desc` (by risk, highest first, then household id) or `id` (by
+    household id). Anything else is INVALID_ARGUMENT.
+    """
     def __init__(
         self,
         *,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
         filter: _builtins.str = ...,
+        order_by: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["filter", b"filter", "order_by", b"order_by", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1419,22 +1425,34 @@ class WatchlistEntry(_message.Message):
     HOUSEHOLD_FIELD_NUMBER: _builtins.int
     REASONS_FIELD_NUMBER: _builtins.int
     SCORE_CHANGE_FIELD_NUMBER: _builtins.int
+    RISK_FIELD_NUMBER: _builtins.int
+    RISK_REASONS_FIELD_NUMBER: _builtins.int
     score_change: _builtins.int
     """score - previous_score (0 without a previous assessment)"""
+    risk: _builtins.int
+    """0-100, as YearService.ListRisks (RiskEntry.risk)"""
     @_builtins.property
     def household(self) -> _resources_pb2.Household: ...
     @_builtins.property
     def reasons(self) -> _containers.RepeatedScalarFieldContainer[Global___WatchReason.ValueType]: ...
+    @_builtins.property
+    def risk_reasons(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Each part of the risk in words, as RiskEntry.reasons (e.g. "score 52 is 2 above the line
+        50", "disaster 灾害 on its village on 2026-07-01 (severity 3)").
+        """
+
     def __init__(
         self,
         *,
         household: _resources_pb2.Household | None = ...,
         reasons: _abc.Iterable[Global___WatchReason.ValueType] | None = ...,
         score_change: _builtins.int = ...,
+        risk: _builtins.int = ...,
+        risk_reasons: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["household", b"household"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["household", b"household", "reasons", b"reasons", "score_change", b"score_change"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["household", b"household", "reasons", b"reasons", "risk", b"risk", "risk_reasons", b"risk_reasons", "score_change", b"score_change"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -672,9 +672,16 @@ class RegistryServiceServicer:
     def ListWatchlist(self, request, context):
         """Early warning of return to poverty (返贫预警): households lifted out or at risk whose score
         is within the configured margin of a threshold, or whose score fell by more than the
-        configured drop since the previous assessment. Filterable fields: village_id, county_code.
-        A region's households ranked by risk, each explained (score margin and trend, income trend,
-        causes, shocks): YearService.ListRisks. Errors: INVALID_ARGUMENT.
+        configured drop since the previous assessment. Each entry carries the household's risk
+        (0-100) and its explanation, as YearService.ListRisks computes them (score margin and
+        trend, income trend, causes, shocks on the household, its village or its county; the
+        scoring file's [risk] section). Entries come by risk, highest first, then by household id
+        (order_by `risk desc`, the default); order_by `id` lists them by household id. Page tokens
+        carry the (risk, id) of the last entry, so paging through a ranked list returns every
+        watched household once, in order, while no risk changes. Auditors see households masked as
+        in ListHouseholds, and an illness shock on a household (not its village or county) as a
+        shock of withheld kind. Errors: INVALID_ARGUMENT (`filter`, `order_by`, `page_size`, or a
+        `page_token` not issued for this filter and order).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -235,9 +235,16 @@ class RegistryServiceStub:
     ListWatchlist: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.ListWatchlistRequest, _registry_service_pb2.ListWatchlistResponse]
     """Early warning of return to poverty (返贫预警): households lifted out or at risk whose score
     is within the configured margin of a threshold, or whose score fell by more than the
-    configured drop since the previous assessment. Filterable fields: village_id, county_code.
-    A region's households ranked by risk, each explained (score margin and trend, income trend,
-    causes, shocks): YearService.ListRisks. Errors: INVALID_ARGUMENT.
+    configured drop since the previous assessment. Each entry carries the household's risk
+    (0-100) and its explanation, as YearService.ListRisks computes them (score margin and
+    trend, income trend, causes, shocks on the household, its village or its county; the
+    scoring file's [risk] section). Entries come by risk, highest first, then by household id
+    (order_by `risk desc`, the default); order_by `id` lists them by household id. Page tokens
+    carry the (risk, id) of the last entry, so paging through a ranked list returns every
+    watched household once, in order, while no risk changes. Auditors see households masked as
+    in ListHouseholds, and an illness shock on a household (not its village or county) as a
+    shock of withheld kind. Errors: INVALID_ARGUMENT (`filter`, `order_by`, `page_size`, or a
+    `page_token` not issued for this filter and order).
     """
     BatchGetResources: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.BatchGetResourcesRequest, _registry_service_pb2.BatchGetResourcesResponse]
     """Reads up to 1,000 resources of one kind by id in one call: what a client needs to show
@@ -453,9 +460,16 @@ class RegistryServiceAsyncStub(RegistryServiceStub):
     ListWatchlist: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.ListWatchlistRequest, _registry_service_pb2.ListWatchlistResponse]  # type: ignore[assignment]
     """Early warning of return to poverty (返贫预警): households lifted out or at risk whose score
     is within the configured margin of a threshold, or whose score fell by more than the
-    configured drop since the previous assessment. Filterable fields: village_id, county_code.
-    A region's households ranked by risk, each explained (score margin and trend, income trend,
-    causes, shocks): YearService.ListRisks. Errors: INVALID_ARGUMENT.
+    configured drop since the previous assessment. Each entry carries the household's risk
+    (0-100) and its explanation, as YearService.ListRisks computes them (score margin and
+    trend, income trend, causes, shocks on the household, its village or its county; the
+    scoring file's [risk] section). Entries come by risk, highest first, then by household id
+    (order_by `risk desc`, the default); order_by `id` lists them by household id. Page tokens
+    carry the (risk, id) of the last entry, so paging through a ranked list returns every
+    watched household once, in order, while no risk changes. Auditors see households masked as
+    in ListHouseholds, and an illness shock on a household (not its village or county) as a
+    shock of withheld kind. Errors: INVALID_ARGUMENT (`filter`, `order_by`, `page_size`, or a
+    `page_token` not issued for this filter and order).
     """
     BatchGetResources: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.BatchGetResourcesRequest, _registry_service_pb2.BatchGetResourcesResponse]  # type: ignore[assignment]
     """Reads up to 1,000 resources of one kind by id in one call: what a client needs to show
@@ -932,9 +946,16 @@ class RegistryServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_registry_service_pb2.ListWatchlistResponse, _abc.Awaitable[_registry_service_pb2.ListWatchlistResponse]]:
         """Early warning of return to poverty (返贫预警): households lifted out or at risk whose score
         is within the configured margin of a threshold, or whose score fell by more than the
-        configured drop since the previous assessment. Filterable fields: village_id, county_code.
-        A region's households ranked by risk, each explained (score margin and trend, income trend,
-        causes, shocks): YearService.ListRisks. Errors: INVALID_ARGUMENT.
+        configured drop since the previous assessment. Each entry carries the household's risk
+        (0-100) and its explanation, as YearService.ListRisks computes them (score margin and
+        trend, income trend, causes, shocks on the household, its village or its county; the
+        scoring file's [risk] section). Entries come by risk, highest first, then by household id
+        (order_by `risk desc`, the default); order_by `id` lists them by household id. Page tokens
+        carry the (risk, id) of the last entry, so paging through a ranked list returns every
+        watched household once, in order, while no risk changes. Auditors see households masked as
+        in ListHouseholds, and an illness shock on a household (not its village or county) as a
+        shock of withheld kind. Errors: INVALID_ARGUMENT (`filter`, `order_by`, `page_size`, or a
+        `page_token` not issued for this filter and order).
         """
 
     @_abc_1.abstractmethod
