@@ -102,8 +102,9 @@ def test_dividends_and_the_account(fupin, coop):  # noqa: F811
     assert "amount_fen" in err
 
 
-def test_grants_disbursed_signed_and_reported(fupin, grants):  # noqa: F811
-    """disburse, sign and delivery through the CLI; a second disbursement exits 1."""
+def test_grants_disbursed_signed_and_reported(fupin, grants, registry):  # noqa: F811
+    """disburse, sign and delivery through the CLI (the programme by name); a second
+    disbursement exits 1."""
     g = grants[0]
     key = (g.run_id, g.household_id, g.programme_id)
     code, out, err = fupin("grants", "disburse", *key, "--channel", "bank-card", "--output", "json")
@@ -116,6 +117,8 @@ def test_grants_disbursed_signed_and_reported(fupin, grants):  # noqa: F811
     code, out, err = fupin("grants", "delivery")
     assert code == 0, err
     assert "4,000.00" in out and "2,000.00" in out
+    name = registry.GetAidProgram(api.GetAidProgramRequest(id=g.programme_id)).display_name
+    assert f"{g.programme_id}  {name}" in out
     code, out, err = fupin("grants", "delivery", "--output", "json")
     (programme,) = json.loads(out)["programmes"]
     assert (programme["committed_fen"], programme["received_fen"]) == ("400000", "200000")
