@@ -15,7 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = frozenset({"say", "show", "_say", "print_table", "UsageError", "CsvFormatError"})
-TRANSLATED = frozenset({"_", "ngettext", "N_"})
+TRANSLATED = frozenset({"_", "ngettext", "pgettext", "N_"})
 WORD = re.compile(r"[A-Za-z]{3,}")
 NOT_WORDS = frozenset({"fupin"})
 
