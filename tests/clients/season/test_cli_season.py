@@ -161,7 +161,8 @@ def test_shipments_and_the_ledger_name_producer_and_buyer(fupin, season, registr
 
 
 def test_get_shows_the_names_of_the_ids(fupin, season, registry):  # noqa: F811
-    """`fupin get listings ID` shows the producer's name under its id; JSON keeps the ids."""
+    """`fupin get listings ID` shows the producer's name under its id (and beside it in
+    CSV); JSON keeps the ids."""
     producer = registry.GetProducer(api.GetProducerRequest(id=season.producer_id)).display_name
     code, out, err = fupin("get", "listings", season.listing_id)
     assert code == 0, err
@@ -170,3 +171,6 @@ def test_get_shows_the_names_of_the_ids(fupin, season, registry):  # noqa: F811
     assert lines[at + 1].split(None, 1) == ["producer_name", producer]
     code, out, err = fupin("get", "listings", season.listing_id, "--output", "json")
     assert "producer_name" not in out and season.producer_id in out
+    code, out, err = fupin("get", "listings", season.listing_id, "--output", "csv")
+    (row,) = csv.DictReader(io.StringIO(out))
+    assert (row["producer_id"], row["producer_name"]) == (season.producer_id, producer)
