@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from clients.i18n import _
+from clients.matcher_client import MatcherClient
 from clients.season_client import SeasonClient
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.registry.v1 import registry_service_pb2 as api
@@ -61,7 +62,7 @@ class Season:
 def go_on(
     season: SeasonClient,
     registry: Any,
-    matcher: Any,
+    matcher: MatcherClient,
     run: mpb.MatchRun,
     on_step: Callable[[str], None] = lambda text: None,
 ) -> Season:
@@ -139,7 +140,9 @@ def _pay_members(season: SeasonClient, producer_id: str, out: Season) -> None:
     out.members_paid += len(paid.dividends)
 
 
-def _medical_grant(season: SeasonClient, registry: Any, matcher: Any, out: Season) -> None:
+def _medical_grant(
+    season: SeasonClient, registry: Any, matcher: MatcherClient, out: Season
+) -> None:
     """A medical-aid programme of one grant: allocated, committed, disbursed to the household's
     bank card (一卡通) and signed for by it."""
     programme = registry.CreateAidProgram(
@@ -152,12 +155,11 @@ def _medical_grant(season: SeasonClient, registry: Any, matcher: Any, out: Seaso
         request_id=run_id,
         run_id=run_id,
     )
-    run = matcher.AllocateAid(request, timeout=120)
+    run = matcher.allocate_aid(request)
     if not run.aid.grants:
         return
     if run.state == mpb.PROPOSED:
-        commit = mpb.CommitMatchRunRequest(id=run.id, request_id=f"commit-{run.id}")
-        matcher.CommitMatchRun(commit, timeout=60)
+        matcher.commit(run.id, request_id=f"commit-{run.id}")
     grant = run.aid.grants[0]
     key = spb.GrantKey(
         run_id=run.id, household_id=grant.household_id, programme_id=grant.programme_id

@@ -86,6 +86,11 @@ def N_(message: str) -> str:  # noqa: N802 (gettext's name for a marker)
     return message
 
 
+def pgettext(context: str, message: str) -> str:
+    """A message whose English is shared with another meaning (a key's ROLE, not a cadre's)."""
+    return _active.pgettext(context, message)
+
+
 def ngettext(singular: str, plural: str, n: int) -> str:
     return _active.ngettext(singular, plural, n)
 

@@ -27,21 +27,17 @@ import argparse
 import sys
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
-
-import grpc
 
 from clients import auth
 from clients.cli.ledger import run_ledger
 from clients.cli.output import emit_csv_rows, emit_json, print_table, say, show
-from clients.cli.runs import show_run, solve_with_progress
-from clients.errors import from_rpc_error
+from clients.cli.runs import matcher, progress_line, show_run, solve_with_progress
 from clients.i18n import _, enum_name
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
-from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
 from fupin.registry.v1 import ledger_service_pb2 as lpb
 from fupin.registry.v1 import ledger_service_pb2_grpc as lpb_grpc
 from fupin.registry.v1 import resources_pb2 as pb
@@ -103,14 +99,9 @@ def add_commands(commands: Any, client: argparse.ArgumentParser) -> None:
     export.set_defaults(run=run_export)
 
 
-@contextmanager
-def stubs(args: argparse.Namespace) -> Iterator[tuple[Any, Any]]:
-    """(matcher, ledger) stubs; gRPC errors leave as the client's typed errors."""
-    with auth.client_channel(args.target) as channel:
-        try:
-            yield mpb_grpc.MatcherServiceStub(channel), lpb_grpc.LedgerServiceStub(channel)
-        except grpc.RpcError as error:
-            raise from_rpc_error(error) from None
+def stubs(args: argparse.Namespace) -> AbstractContextManager[lpb_grpc.LedgerServiceStub]:
+    """The LedgerService stub; gRPC errors leave as the client's typed errors."""
+    return auth.client_stub(args.target, lpb_grpc.LedgerServiceStub)
 
 
 def run_allocate(args: argparse.Namespace) -> int:
@@ -129,19 +120,10 @@ def run_allocate(args: argparse.Namespace) -> int:
         run_id=run_id,
         request_id=run_id,
     )
-    with stubs(args) as (matcher, _ledger):
-        run = solve_with_progress(
-            matcher,
-            request,
-            timeout=args.time_limit + args.timeout + 30,
-            method="AllocateAid",
-            describe=_progress,
-        )
+    with matcher(args, args.time_limit + args.timeout + 30) as client:
+        run = solve_with_progress(client, "AllocateAid", request, _progress)
         if args.commit and run.state == mpb.PROPOSED:
-            run = matcher.CommitMatchRun(
-                mpb.CommitMatchRunRequest(id=run.id, request_id=f"commit-{run.id}"),
-                timeout=args.timeout,
-            )
+            run = client.commit(run.id, request_id=f"commit-{run.id}")
     show_run(run, args)
     if args.chart:
         say(_("chart: {path}").format(path=_chart(_by_cause(run), args.chart, _title(run))))
@@ -156,17 +138,12 @@ def _quota(text: str) -> mpb.AidQuota:
             programme_id=programme, region_code=region, min_share_permille=int(permille)
         )
     except ValueError:
-        raise argparse.ArgumentTypeError(f"wants PROGRAMME:REGION=PERMILLE, got {text!r}") from None
+        why = _("wants PROGRAMME:REGION=PERMILLE, got {text}").format(text=repr(text))
+        raise argparse.ArgumentTypeError(why) from None
 
 
 def _progress(event: mpb.MatchRunEvent) -> str:
-    state = mpb.RunState.Name(event.state)
-    if not event.elapsed_s:
-        return f"  {state}"
-    return (
-        f"  {state:<9} need value {event.objective:>16,.0f}  bound {event.best_bound:>16,.0f}"
-        f"  {event.elapsed_s:7.2f} s"
-    )
+    return progress_line(event, _("need value {value}"))  # a score, never yuan
 
 
 def _by_cause(run: mpb.MatchRun) -> dict[str, int]:
@@ -193,7 +170,7 @@ def run_verify(args: argparse.Namespace) -> int:
             show(_("checkpoint {file} {reason}").format(file=args.checkpoint, reason=bad))
             return 1
     request = lpb.VerifyLedgerRequest(checkpoint=document)
-    with stubs(args) as (_matcher, ledger):
+    with stubs(args) as ledger:
         result = ledger.VerifyLedger(request, timeout=args.timeout)
     if args.output == "json":
         emit_json(result)
@@ -239,7 +216,7 @@ def run_keygen(args: argparse.Namespace) -> int:
 
 def run_checkpoint(args: argparse.Namespace) -> int:
     request = lpb.CreateLedgerCheckpointRequest()
-    with stubs(args) as (_matcher, ledger):
+    with stubs(args) as ledger:
         made = ledger.CreateLedgerCheckpoint(request, timeout=args.timeout * 10)
     if args.out is not None:
         args.out.write_text(made.document + "\n")
@@ -255,7 +232,7 @@ def run_checkpoint(args: argparse.Namespace) -> int:
 
 
 def run_spending(args: argparse.Namespace) -> int:
-    with stubs(args) as (_matcher, ledger):
+    with stubs(args) as ledger:
         programmes = ledger.GetProgrammeSpending(
             lpb.GetProgrammeSpendingRequest(), timeout=args.timeout
         ).programmes
@@ -292,7 +269,7 @@ def run_spending(args: argparse.Namespace) -> int:
 
 
 def run_chart(args: argparse.Namespace) -> int:
-    with stubs(args) as (_matcher, ledger):
+    with stubs(args) as ledger:
         totals = ledger.SpendingTotals(
             lpb.SpendingTotalsRequest(region_code=args.region), timeout=args.timeout
         )
@@ -307,7 +284,7 @@ def run_chart(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     request = lpb.ExportTransparencyRequest(region_code=args.region)
-    with stubs(args) as (_matcher, ledger):
+    with stubs(args) as ledger:
         chunks = ledger.ExportTransparency(request, timeout=args.timeout * 10)
         if args.out is None:
             for chunk in chunks:

@@ -29,7 +29,7 @@ from typing import Any
 
 from clients.cli.cadrework import commands as cadre_work
 from clients.cli.output import say
-from clients.cli.runs import matcher, show_run, solve_with_progress
+from clients.cli.runs import matcher, progress_line, show_run, solve_with_progress
 from clients.client import CADRES, VILLAGES, RegistryClient
 from clients.i18n import _
 from fupin.matcher.v1 import cadres_pb2 as cpb
@@ -134,33 +134,24 @@ def run_contract(args: argparse.Namespace) -> int:
 
 
 def _quota(text: str) -> cpb.RankQuota:
-    rank, _, units = text.partition("=")
+    rank, _sep, units = text.partition("=")
     try:
         return cpb.RankQuota(rank=int(rank), quota=int(units))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"wants RANK=UNITS, got {text!r}") from None
+        why = _("wants RANK=UNITS, got {text}").format(text=repr(text))
+        raise argparse.ArgumentTypeError(why) from None
 
 
 def _solve(args: argparse.Namespace, request: Any, rpc: str) -> mpb.MatchRun:
-    with matcher(args) as stub:
-        timeout = args.time_limit + args.timeout + 30
-        run: mpb.MatchRun = solve_with_progress(stub, request, timeout, rpc, _progress)
+    with matcher(args, args.time_limit + args.timeout + 30) as client:
+        run = solve_with_progress(client, rpc, request, _progress)
         if args.commit and run.state == mpb.PROPOSED:
-            run = stub.CommitMatchRun(
-                mpb.CommitMatchRunRequest(id=run.id, request_id=f"commit-{run.id}"),
-                timeout=args.timeout,
-            )
+            run = client.commit(run.id, request_id=f"commit-{run.id}")
     return run
 
 
 def _progress(event: mpb.MatchRunEvent) -> str:
-    state = mpb.RunState.Name(event.state)
-    if not event.elapsed_s:
-        return f"  {state}"
-    return (
-        f"  {state:<9} cost {event.objective:>14,.0f}  bound {event.best_bound:>14,.0f}"
-        f"  {event.elapsed_s:7.2f} s"
-    )
+    return progress_line(event, _("cost {value}"))  # metres and penalties, not yuan
 
 
 def draw_postings(run: mpb.MatchRun, client: RegistryClient, path: Path) -> Path:

@@ -10,22 +10,19 @@ income of poor households against a first-come-first-served baseline.
 from __future__ import annotations
 
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import grpc
 
 from clients import auth, demo_charts, demo_season, scenario
 from clients.cli.cells import pad
 from clients.client import channel_options
 from clients.demo_charts import Loaded
 from clients.i18n import _, enum_name
+from clients.matcher_client import MatcherClient
 from clients.season_client import SeasonClient
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
-from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
 from fupin.registry.v1 import registry_service_pb2 as api
 from fupin.registry.v1 import registry_service_pb2_grpc as api_grpc
 from fupin.registry.v1 import resources_pb2 as pb
@@ -71,16 +68,13 @@ def run_against(
     key = auth.resolve_key(api_key)
     with (
         auth.open_channel(registry_target, api_key=key, options=options) as registry_channel,
-        auth.open_channel(matcher_target, api_key=key, options=options) as matcher_channel,
+        MatcherClient(matcher_target, api_key=key, timeout_s=60, solve_timeout_s=120) as matcher,
     ):
         registry = api_grpc.RegistryServiceStub(registry_channel)
-        matcher = mpb_grpc.MatcherServiceStub(matcher_channel)
         _say(_("fupin demo: Zhao'an green plums → Jieyang ({where})").format(where=where))
         loaded = load(registry, scenario.build())
         run = match(matcher)
-        committed = matcher.CommitMatchRun(
-            mpb.CommitMatchRunRequest(id=run.id, request_id=f"commit-{run.id}"), timeout=60
-        )
+        committed = matcher.commit(run.id, request_id=f"commit-{run.id}")
         _say(
             "\n"
             + _("committed run {id}: listings reserved, orders filled, ledger written").format(
@@ -183,29 +177,19 @@ def _latlng(point: pb.LatLng) -> tuple[float, float]:
     return point.latitude, point.longitude
 
 
-def match(matcher: Any) -> mpb.MatchRun:
-    """Run the match in the background and show its progress until it ends."""
-    run_id = f"demo-{time.time_ns() // 1_000_000:x}"
-    request = mpb.MatchProduceRequest(
+def match(matcher: MatcherClient) -> mpb.MatchRun:
+    """Run the match and show its progress (the typed client's RunProgress) until it ends."""
+    progress = matcher.match_produce(
         selection=mpb.RegistrySelection(product="green_plum", today=TODAY),
         parameters=mpb.SolveParameters(time_limit_s=30, reproducible=True, compare_baseline=True),
-        run_id=run_id,
+        request_id=f"demo-{time.time_ns() // 1_000_000:x}",
+        watch=True,
     )
-    outcome: dict[str, Any] = {}
-    worker = threading.Thread(
-        target=lambda: outcome.update(run=matcher.MatchProduce(request, timeout=120))
-    )
-    worker.start()
     _say("\n" + _("matching green plums to buyers (OR-Tools)…"))
-    time.sleep(0.2)
-    try:
-        for event in matcher.WatchMatchRun(mpb.WatchMatchRunRequest(id=run_id), timeout=120):
-            _say(_progress_line(event))
-    except grpc.RpcError as exc:
-        if exc.code() != grpc.StatusCode.NOT_FOUND:  # the run may not be created yet
-            raise
-    worker.join()
-    return outcome["run"]  # type: ignore[no-any-return]
+    for event in progress:
+        _say(_progress_line(event))
+    run: mpb.MatchRun = progress.run()
+    return run
 
 
 def _progress_line(event: mpb.MatchRunEvent) -> str:

@@ -20,7 +20,7 @@ from google.protobuf import json_format
 from clients import auth
 from clients.cli.cells import when
 from clients.cli.output import emit_csv_rows, emit_json, print_table, say, show
-from clients.i18n import _
+from clients.i18n import _, pgettext
 from fupin.registry.v1 import access_service_pb2 as apb
 from fupin.registry.v1 import access_service_pb2_grpc as apb_grpc
 
@@ -76,7 +76,8 @@ def run_list(args: argparse.Namespace) -> int:
         for row in rows:
             show(row.id)
         return 0
-    headings = [_("ID"), _("ROLE"), _("SCOPE"), _("CREATED"), _("REVOKED"), _("DESCRIPTION")]
+    role = pgettext("api key", "ROLE")  # a key's role, not a cadre's (职务)
+    headings = [_("ID"), role, _("SCOPE"), _("CREATED"), _("REVOKED"), _("DESCRIPTION")]
     fields = ["id", "role", "scope", "create_time", "revoke_time", "description"]
     emit_rows(rows, args.output, headings, _key, fields)
     return 0
@@ -117,7 +118,7 @@ def run_revoke(args: argparse.Namespace) -> int:
 
 def run_audit(args: argparse.Namespace) -> int:
     rows = list_all(args, "ListAuditEvents", apb.ListAuditEventsRequest, "events")
-    headings = [_("TIME"), _("KEY"), _("ROLE"), _("RPC"), _("HOUSEHOLDS")]
+    headings = [_("TIME"), _("KEY"), pgettext("api key", "ROLE"), _("RPC"), _("HOUSEHOLDS")]
     fields = ["time", "key_id", "role", "rpc", "household_ids"]
     emit_rows(rows, args.output, headings, _event, fields)
     return 0

@@ -151,8 +151,9 @@ def emit_csv_rows(header: list[str], rows: Iterable[list[str]]) -> None:
 
 
 def emit_one(message: Message, fmt: str, names: Names | None = None, what: str = "") -> None:
-    """One resource: JSON, or every field as `field  value` lines; with `names`, each id of
-    another resource (REFERENCES[what]) followed by a `…_name` line with its name."""
+    """One resource: JSON, every field as `field  value` lines, or CSV (a header of the field
+    paths, a line of their values); with `names`, each id of another resource
+    (REFERENCES[what]) followed by its `…_name`."""
     if fmt == "json":
         emit_json(message)
         return
@@ -168,6 +169,9 @@ def emit_one(message: Message, fmt: str, names: Names | None = None, what: str =
         rows.append([key, value])
         if key in named:
             rows.append(list(named[key]))
+    if fmt == "csv":
+        emit_csv_rows([key for key, _value in rows], [[value for _key, value in rows]])
+        return
     print_table(None, rows)
 
 

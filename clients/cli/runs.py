@@ -12,23 +12,16 @@ summary; --commit commits the proposed run.
 from __future__ import annotations
 
 import argparse
-import threading
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
-import grpc
-
-from clients import auth
 from clients.cli.cells import when
 from clients.cli.output import emit, print_table, say
 from clients.cli.printers import gap_text, names_from, objective_text, print_run
-from clients.client import channel_options
-from clients.errors import from_rpc_error
 from clients.i18n import N_, _, enum_name
+from clients.matcher_client import MatcherClient, RunProgress
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
-from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
 
 OBJECTIVES = {"welfare": mpb.WELFARE, "poverty-first": mpb.POVERTY_FIRST}
 
@@ -61,14 +54,10 @@ def add_commands(commands: Any, client: argparse.ArgumentParser) -> None:
         sub.set_defaults(run=run_runs_one, verb=verb)
 
 
-@contextmanager
-def matcher(args: argparse.Namespace) -> Iterator[Any]:
-    """A matcher stub; gRPC errors leave as the client's typed errors (with field violations)."""
-    with auth.client_channel(args.target, options=channel_options()) as channel:
-        try:
-            yield mpb_grpc.MatcherServiceStub(channel)
-        except grpc.RpcError as error:
-            raise from_rpc_error(error) from None
+def matcher(args: argparse.Namespace, solve_timeout_s: float = 120.0) -> MatcherClient:
+    """The typed matcher client (clients/matcher_client.py): the key, deadlines, safe retries,
+    and errors as FupinClientError with the field violations."""
+    return MatcherClient(args.target, timeout_s=args.timeout, solve_timeout_s=solve_timeout_s)
 
 
 def run_match_produce(args: argparse.Namespace) -> int:
@@ -83,67 +72,62 @@ def run_match_produce(args: argparse.Namespace) -> int:
         run_id=run_id,
         request_id=run_id,
     )
-    with matcher(args) as stub:
-        run = solve_with_progress(stub, request, timeout=args.time_limit + args.timeout + 30)
+    with matcher(args, args.time_limit + args.timeout + 30) as client:
+        run = solve_with_progress(client, "MatchProduce", request)
         if args.commit and run.state == mpb.PROPOSED:
-            run = stub.CommitMatchRun(
-                mpb.CommitMatchRunRequest(id=run.id, request_id=f"commit-{run.id}"),
-                timeout=args.timeout,
-            )
+            run = client.commit(run.id, request_id=f"commit-{run.id}")
     show_run(run, args)
     return 0 if run.state in (mpb.PROPOSED, mpb.COMMITTED) else 1
 
 
 def solve_with_progress(
-    stub: Any,
+    client: MatcherClient,
+    method: str,
     request: Any,
-    timeout: float,
-    method: str = "MatchProduce",
     describe: Callable[[mpb.MatchRunEvent], str] | None = None,
-) -> Any:
-    """Call `method` (a run-creating RPC) and show its WatchMatchRun events meanwhile."""
-    answer: dict[str, Any] = {}
+) -> mpb.MatchRun:
+    """Start `method` (a run-creating RPC) through the client and show its progress events
+    (WatchMatchRun) until the run is solved; the run."""
     describe = describe or _progress
-
-    def call() -> None:
-        try:
-            answer["run"] = getattr(stub, method)(request, timeout=timeout)
-        except grpc.RpcError as error:
-            answer["error"] = error
-
-    caller = threading.Thread(target=call, daemon=True)
-    caller.start()
-    shown = 0
-    while caller.is_alive():
-        try:
-            for event in stub.WatchMatchRun(mpb.WatchMatchRunRequest(id=request.run_id)):
-                say(describe(event))
-                shown += 1
-            break
-        except grpc.RpcError:  # not created yet (the registry data is still loading)
-            caller.join(0.2)
-    caller.join()
-    if "error" in answer:
-        raise answer["error"]
-    run = answer["run"]
-    if not shown:  # solved before the watch could start
-        state = enum_name(mpb.RunState.DESCRIPTOR, run.state)
-        say(
-            "  "
-            + _("{state} in {seconds} s").format(state=state, seconds=f"{run.timings.total_s:.2f}")
+    progress: RunProgress
+    if method == "MatchProduce":
+        progress = client.match_produce(
+            selection=request.selection,
+            parameters=request.parameters,
+            request_id=request.request_id or None,
+            watch=True,
         )
+    else:
+        start: dict[str, Callable[..., RunProgress]] = {
+            "AllocateAid": client.allocate_aid,
+            "AssignCadres": client.assign_cadres,
+            "ContractHouseholds": client.contract_households,
+        }
+        progress = start[method](request, watch=True)
+    for event in progress:
+        say(describe(event))
+    run: mpb.MatchRun = progress.run()
     return run
 
 
 def _progress(event: mpb.MatchRunEvent) -> str:
-    state = mpb.RunState.Name(event.state)
+    return progress_line(event, _("objective {value} yuan"), divisor=100, decimals=2)
+
+
+def progress_line(event: mpb.MatchRunEvent, what: str, divisor: int = 1, decimals: int = 0) -> str:
+    """`  RUNNING  objective 1,234.00 yuan  bound 1,300.00  2.10 s` in the active language;
+    `what` names the objective with a {value} hole (yuan, a need value, a cost)."""
+    state = enum_name(mpb.RunState.DESCRIPTOR, event.state)
     if not event.elapsed_s:
         return f"  {state}"
-    objective, bound = event.objective / 100, event.best_bound / 100
-    return (
-        f"  {state:<9} objective {objective:>14,.2f} yuan  bound {bound:>14,.2f}"
-        f"  {event.elapsed_s:7.2f} s"
+    number = f">16,.{decimals}f"
+    line = _("{state}  {what}  bound {bound}  {seconds} s").format(
+        state=state,
+        what=what.format(value=format(event.objective / divisor, number)),
+        bound=format(event.best_bound / divisor, number),
+        seconds=f"{event.elapsed_s:7.2f}",
     )
+    return "  " + line
 
 
 def show_run(run: mpb.MatchRun, args: argparse.Namespace) -> None:
@@ -153,10 +137,8 @@ def show_run(run: mpb.MatchRun, args: argparse.Namespace) -> None:
 
 
 def run_runs_list(args: argparse.Namespace) -> int:
-    with matcher(args) as stub:
-        runs = stub.ListMatchRuns(
-            mpb.ListMatchRunsRequest(filter=args.filter, page_size=100), timeout=args.timeout
-        ).runs
+    with matcher(args) as client:
+        runs = list(client.list(filter=args.filter, limit=100))
     if args.output != "table":
         emit("runs", runs, args.output)
         return 0
@@ -181,18 +163,14 @@ def run_runs_list(args: argparse.Namespace) -> int:
 
 
 def run_runs_one(args: argparse.Namespace) -> int:
-    with matcher(args) as stub:
-        run = _one(stub, args.verb, args.id, args.timeout)
+    with matcher(args) as client:
+        if args.verb == "get":
+            run = client.get(args.id)
+        elif args.verb == "commit":
+            run = client.commit(args.id, request_id=f"commit-{args.id}")
+        elif args.verb == "discard":
+            run = client.discard(args.id)
+        else:
+            run = client.cancel(args.id)
     show_run(run, args)
     return 0
-
-
-def _one(stub: Any, verb: str, run_id: str, timeout: float) -> mpb.MatchRun:
-    if verb == "get":
-        return stub.GetMatchRun(mpb.GetMatchRunRequest(id=run_id), timeout=timeout)  # type: ignore[no-any-return]
-    if verb == "commit":
-        request = mpb.CommitMatchRunRequest(id=run_id, request_id=f"commit-{run_id}")
-        return stub.CommitMatchRun(request, timeout=timeout)  # type: ignore[no-any-return]
-    if verb == "discard":
-        return stub.DiscardMatchRun(mpb.DiscardMatchRunRequest(id=run_id), timeout=timeout)  # type: ignore[no-any-return]
-    return stub.CancelMatchRun(mpb.CancelMatchRunRequest(id=run_id), timeout=timeout)  # type: ignore[no-any-return]

@@ -82,6 +82,9 @@ def test_fupin_keys_commands(server, capsys):
     zh = ["--lang", "zh-CN", "keys", "create", "--role", "auditor", "--scope", "350624"]
     assert main([*zh, *target]) == 0
     assert "其密钥仅显示这一次" in capsys.readouterr().err
+    assert main(["--lang", "zh-CN", "keys", "list", *target]) == 0
+    heading = capsys.readouterr().out.splitlines()[0]
+    assert "角色" in heading and "职务" not in heading  # a key's role, not a cadre's
 
 
 def test_keys_commands_need_an_admin(server, capsys, monkeypatch):

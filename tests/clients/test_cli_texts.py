@@ -15,7 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = frozenset({"say", "show", "_say", "print_table", "UsageError", "CsvFormatError"})
-TRANSLATED = frozenset({"_", "ngettext", "N_"})
+TRANSLATED = frozenset({"_", "ngettext", "pgettext", "N_"})
 WORD = re.compile(r"[A-Za-z]{3,}")
 NOT_WORDS = frozenset({"fupin"})
 
@@ -67,3 +67,21 @@ def test_the_walk_sees_an_english_text() -> None:
     assert isinstance(bad, ast.Expr) and isinstance(good, ast.Expr)
     assert _literal_words(bad.value.args[0]) == ["deleted"]  # type: ignore[attr-defined]
     assert _literal_words(good.value.args[0]) == []  # type: ignore[attr-defined]
+
+
+def test_no_text_is_translated_at_import() -> None:
+    """A module-level `_()` runs on import, before --lang is read: it stays English. Tables
+    of texts mark them with N_ and translate where they are shown."""
+    early = []
+    for path in sorted((ROOT / "clients").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                continue
+            early += [
+                f"{path.relative_to(ROOT)}:{call.lineno}"
+                for call in ast.walk(node)
+                if isinstance(call, ast.Call)
+                and getattr(call.func, "id", None) in TRANSLATED - {"N_"}
+            ]
+    assert not early, early

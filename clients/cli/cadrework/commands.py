@@ -24,26 +24,28 @@ from google.protobuf import json_format
 
 from clients import auth
 from clients.cli.output import emit_json, print_table, say, show
-from clients.i18n import _
+from clients.cli.printers import NONE, names_from
+from clients.client import CADRES, HOUSEHOLDS, VILLAGES
+from clients.i18n import N_, _
 from fupin.registry.v1 import cadre_work_service_pb2 as wpb
 from fupin.registry.v1 import cadre_work_service_pb2_grpc as wpb_grpc
 
 UNITS = {"county": 6, "township": 9, "village": 12}
 # Assessment columns: (heading, field of CadreAssessment); CSV headers are the fields.
 ASSESSMENT = (
-    (_("UNIT"), "unit"),
-    (_("#"), "unit_rank"),
-    (_("CADRE"), "cadre_id"),
-    (_("NAME"), "display_name"),
-    (_("RANK"), "rank"),
-    (_("HOUSEHOLDS"), "households"),
-    (_("VISITS"), "visits"),
-    (_("PER HOUSEHOLD"), "visits_per_household"),
-    (_("OVERDUE"), "overdue_households"),
-    (_("INCOME CHANGE YUAN"), "income_change_fen"),
-    (_("STATUS CHANGES"), "status_changes"),
-    (_("LIFTED OUT"), "lifted_out"),
-    (_("RETURNED"), "returned"),
+    (N_("UNIT"), "unit"),
+    (N_("#"), "unit_rank"),
+    (N_("CADRE"), "cadre_id"),
+    (N_("NAME"), "display_name"),
+    (N_("RANK"), "rank"),
+    (N_("HOUSEHOLDS"), "households"),
+    (N_("VISITS"), "visits"),
+    (N_("PER HOUSEHOLD"), "visits_per_household"),
+    (N_("OVERDUE"), "overdue_households"),
+    (N_("INCOME CHANGE YUAN"), "income_change_fen"),
+    (N_("STATUS CHANGES"), "status_changes"),
+    (N_("LIFTED OUT"), "lifted_out"),
+    (N_("RETURNED"), "returned"),
 )
 
 
@@ -115,10 +117,18 @@ def run_visits(args: argparse.Namespace) -> int:
     elif args.output == "csv":
         _csv(found, ("id", "cadre_id", "household_id", "date", "done", "follow_up"))
     elif found:
+        with names_from(args.target, args.timeout) as names:  # one call per kind
+            cadres = names.of(CADRES, (v.cadre_id for v in found))
+            heads = names.of(HOUSEHOLDS, (v.household_id for v in found))
         print_table(
-            [_("DATE"), _("CADRE"), _("HOUSEHOLD"), _("DONE"), _("FOLLOW-UP")],
-            [[v.date, v.cadre_id, v.household_id, v.done, v.follow_up] for v in found],
-        )
+            [_("DATE"), _("CADRE"), _("NAME"), _("HOUSEHOLD"), _("HEAD"), _("DONE"),
+             _("FOLLOW-UP")],
+            [
+                [v.date, v.cadre_id, cadres[v.cadre_id] or NONE, v.household_id,
+                 heads[v.household_id] or NONE, v.done, v.follow_up]
+                for v in found
+            ],
+        )  # fmt: skip
     else:
         say(_("none"))
     return 0
@@ -153,7 +163,7 @@ def print_assessment(found: wpb.AssessCadresResponse) -> None:
     if not found.cadres:
         say(_("none"))
         return
-    print_table([heading for heading, _f in ASSESSMENT], [_row(x) for x in found.cadres])
+    print_table([_(heading) for heading, _f in ASSESSMENT], [_row(x) for x in found.cadres])
 
 
 def _row(x: wpb.CadreAssessment) -> list[str]:
@@ -201,11 +211,18 @@ def run_recalls(args: argparse.Namespace) -> int:
     if args.output == "json":
         for r in found:
             emit_json(r)
+    elif args.output == "csv":
+        _csv(found, ("id", "cadre_id", "released_village_id", "reason", "time"))
     elif found:
+        with names_from(args.target, args.timeout) as names:  # one call per kind
+            cadres = names.of(CADRES, (r.cadre_id for r in found))
+            villages = names.of(VILLAGES, (r.released_village_id for r in found))
         print_table(
-            [_("RECALL"), _("CADRE"), _("VILLAGE"), _("HOUSEHOLDS"), _("REASON")],
+            [_("RECALL"), _("CADRE"), _("NAME"), _("VILLAGE"), _("VILLAGE NAME"), _("HOUSEHOLDS"),
+             _("REASON")],
             [
-                [r.id, r.cadre_id, r.released_village_id or "-",
+                [r.id, r.cadre_id, cadres[r.cadre_id] or NONE, r.released_village_id or NONE,
+                 villages.get(r.released_village_id) or NONE,
                  str(len(r.released_household_ids)), r.reason]
                 for r in found
             ],

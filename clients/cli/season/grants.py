@@ -18,8 +18,11 @@ import uuid
 from typing import Any
 
 from clients.cli.output import emit_json, emit_one, print_table, say, show
+from clients.cli.printers import NONE, names_from
 from clients.cli.season.shipments import season_stub
+from clients.client import AID_PROGRAMS, HOUSEHOLDS
 from clients.i18n import _
+from clients.names import Names
 from fupin.registry.v1 import season_service_pb2 as spb
 
 CHANNELS = {"bank-card": spb.BANK_CARD, "cash": spb.CASH, "in-kind": spb.IN_KIND}
@@ -104,15 +107,31 @@ def run_delivery(args: argparse.Namespace) -> int:
     if args.output != "table":
         emit_json(report)
         return 0
+    with names_from(args.target, args.timeout) as names:
+        _totals(report, names)
+        overdue = _overdue(report, names)
+    if overdue:
+        show(_("not disbursed after {days} days:").format(days=report.overdue_days))
+        headings = [_("RUN"), _("HOUSEHOLD"), _("HEAD"), _("PROGRAMME"), _("NAME")]
+        print_table([*headings, _("YUAN"), _("DAYS")], overdue)
+    else:
+        say(_("no grant overdue ({days} days)").format(days=report.overdue_days))
+    return 0
+
+
+def _totals(report: spb.AidDelivery, names: Names) -> None:
+    """A table per programme (with its name), village and county."""
+    programme = names.of(AID_PROGRAMS, (t.key for t in report.programmes))
     headings = [_("GRANTS"), _("COMMITTED"), _("DISBURSED"), _("RECEIVED"), _("CLAWED BACK")]
     for title, totals in (
-        (_("PROGRAMME"), report.programmes),
-        (_("VILLAGE"), report.villages),
-        (_("COUNTY"), report.counties),
+        ([_("PROGRAMME"), _("NAME")], report.programmes),
+        ([_("VILLAGE")], report.villages),
+        ([_("COUNTY")], report.counties),
     ):
         rows = [
             [
                 t.key,
+                *([programme.get(t.key) or NONE] if len(title) > 1 else []),
                 str(t.grants),
                 *(
                     f"{fen / 100:,.2f}"
@@ -123,17 +142,24 @@ def run_delivery(args: argparse.Namespace) -> int:
             for t in totals
         ]
         if rows:
-            print_table([title, *headings], rows)
+            print_table([*title, *headings], rows)
             show("")
-    overdue = [_overdue_row(o) for o in report.overdue]
-    if overdue:
-        show(_("not disbursed after {days} days:").format(days=report.overdue_days))
-        print_table([_("RUN"), _("HOUSEHOLD"), _("PROGRAMME"), _("YUAN"), _("DAYS")], overdue)
-    else:
-        say(_("no grant overdue ({days} days)").format(days=report.overdue_days))
-    return 0
 
 
-def _overdue_row(o: spb.OverdueGrant) -> list[str]:
-    amount = f"{o.amount_fen / 100:,.2f}"
-    return [o.grant.run_id, o.grant.household_id, o.grant.programme_id, amount, str(o.days)]
+def _overdue(report: spb.AidDelivery, names: Names) -> list[list[str]]:
+    """The grants not disbursed in time, with the head's and the programme's names (one
+    BatchGetResources call per kind)."""
+    heads = names.of(HOUSEHOLDS, (o.grant.household_id for o in report.overdue))
+    programmes = names.of(AID_PROGRAMS, (o.grant.programme_id for o in report.overdue))
+    return [
+        [
+            o.grant.run_id,
+            o.grant.household_id,
+            heads.get(o.grant.household_id) or NONE,
+            o.grant.programme_id,
+            programmes.get(o.grant.programme_id) or NONE,
+            f"{o.amount_fen / 100:,.2f}",
+            str(o.days),
+        ]
+        for o in report.overdue
+    ]

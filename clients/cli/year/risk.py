@@ -15,8 +15,10 @@ from typing import Any
 
 from clients.cli.cells import when
 from clients.cli.output import emit_csv_rows, emit_json, print_table, say, show
+from clients.cli.printers import NONE, names_from
 from clients.cli.year.cases import year_stub
 from clients.cli.year.reasons import reason_text
+from clients.client import HOUSEHOLDS, VILLAGES
 from clients.i18n import _, enum_name
 from fupin.registry.v1 import resources_pb2 as pb
 from fupin.registry.v1 import year_service_pb2 as ypb
@@ -86,8 +88,22 @@ def run_risks(args: argparse.Namespace) -> int:
         fields = ["risk", "household_id", "village_id", "status", "score", "reasons"]
         emit_csv_rows(fields, [_row(e) for e in entries])
     elif entries:
-        print_table([_("RISK"), _("HOUSEHOLD"), _("VILLAGE"), _("STATUS"), _("SCORE"), _("WHY")],
-                    [_row(e) for e in entries])  # fmt: skip
+        with names_from(args.target, args.timeout) as names:  # one call per kind
+            heads = names.of(HOUSEHOLDS, (e.household_id for e in entries))
+            villages = names.of(VILLAGES, (e.village_id for e in entries))
+        rows = [
+            [
+                r[0],
+                r[1],
+                heads[e.household_id] or NONE,
+                r[2],
+                villages[e.village_id] or NONE,
+                *r[3:],
+            ]
+            for e, r in ((e, _row(e)) for e in entries)
+        ]
+        headings = [_("RISK"), _("HOUSEHOLD"), _("HEAD"), _("VILLAGE"), _("VILLAGE NAME")]
+        print_table([*headings, _("STATUS"), _("SCORE"), _("WHY")], rows)
     else:
         say(_("none"))
     return 0

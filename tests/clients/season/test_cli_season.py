@@ -102,8 +102,9 @@ def test_dividends_and_the_account(fupin, coop):  # noqa: F811
     assert "amount_fen" in err
 
 
-def test_grants_disbursed_signed_and_reported(fupin, grants):  # noqa: F811
-    """disburse, sign and delivery through the CLI; a second disbursement exits 1."""
+def test_grants_disbursed_signed_and_reported(fupin, grants, registry):  # noqa: F811
+    """disburse, sign and delivery through the CLI (the programme by name); a second
+    disbursement exits 1."""
     g = grants[0]
     key = (g.run_id, g.household_id, g.programme_id)
     code, out, err = fupin("grants", "disburse", *key, "--channel", "bank-card", "--output", "json")
@@ -116,6 +117,8 @@ def test_grants_disbursed_signed_and_reported(fupin, grants):  # noqa: F811
     code, out, err = fupin("grants", "delivery")
     assert code == 0, err
     assert "4,000.00" in out and "2,000.00" in out
+    name = registry.GetAidProgram(api.GetAidProgramRequest(id=g.programme_id)).display_name
+    assert f"{g.programme_id}  {name}" in out
     code, out, err = fupin("grants", "delivery", "--output", "json")
     (programme,) = json.loads(out)["programmes"]
     assert (programme["committed_fen"], programme["received_fen"]) == ("400000", "200000")
@@ -158,7 +161,8 @@ def test_shipments_and_the_ledger_name_producer_and_buyer(fupin, season, registr
 
 
 def test_get_shows_the_names_of_the_ids(fupin, season, registry):  # noqa: F811
-    """`fupin get listings ID` shows the producer's name under its id; JSON keeps the ids."""
+    """`fupin get listings ID` shows the producer's name under its id (and beside it in
+    CSV); JSON keeps the ids."""
     producer = registry.GetProducer(api.GetProducerRequest(id=season.producer_id)).display_name
     code, out, err = fupin("get", "listings", season.listing_id)
     assert code == 0, err
@@ -167,6 +171,9 @@ def test_get_shows_the_names_of_the_ids(fupin, season, registry):  # noqa: F811
     assert lines[at + 1].split(None, 1) == ["producer_name", producer]
     code, out, err = fupin("get", "listings", season.listing_id, "--output", "json")
     assert "producer_name" not in out and season.producer_id in out
+    code, out, err = fupin("get", "listings", season.listing_id, "--output", "csv")
+    (row,) = csv.DictReader(io.StringIO(out))
+    assert (row["producer_id"], row["producer_name"]) == (season.producer_id, producer)
 
 
 def test_a_days_steps_from_csv_files(fupin, season, tmp_path):  # noqa: F811

@@ -114,6 +114,7 @@ def test_a_shock_from_the_cli_ranks_its_village_first(fupin, registry):
     assert code == 0, err
     first = out.splitlines()[1]
     assert first.startswith("77") and hit.id in first and "disaster" in first
+    assert hit.head_name in first and flooded.display_name in first  # names beside the ids
     code, out, err = fupin("risks", "--limit", "2", "--output", "csv")
     header, first = out.splitlines()[:2]
     assert header == "risk,household_id,village_id,status,score,reasons"

@@ -185,6 +185,9 @@ def cadre_work(create, village, county, as_) -> None:
             "--done", "核实收入", "--follow-up", "下月复访")  # fmt: skip
     _, out, _ = as_("county", "cadres", "visits", "--cadre", cadres["chief"], "--output", "json")
     assert sorted(json.loads(line)["household_id"] for line in out.splitlines()) == visited
+    _, out, _ = as_("county", "cadres", "visits", "--cadre", cadres["chief"])
+    rows = [line for line in out.splitlines()[1:] if line.strip()]
+    assert len(rows) == 3 and all("chief" in row for row in rows)  # the cadre by name
     period = ("--from", (today - timedelta(days=30)).isoformat(), "--to", today.isoformat())
     _, out, _ = as_("county", "cadres", "assess", *period, "--unit", "county", "--output", "csv")
     rows = {r["cadre_id"]: r for r in csv.DictReader(io.StringIO(out))}
@@ -196,10 +199,15 @@ def cadre_work(create, village, county, as_) -> None:
         assert int(rows[cadre_id]["overdue_households"]) == len(mine) - expected
     _, out, _ = as_("county", "cadres", "assess", *period, "--unit", "county")
     assert "INCOME CHANGE YUAN" in out and county in out  # the table: one unit, the county
+    _, out, _ = as_("county", "--lang", "zh-CN", "cadres", "assess", *period, "--unit", "county")
+    assert "收入变化（元）" in out  # headings translated when shown, not at import
 
     released = sorted(h for h, c in first.items() if c == cadres["chief"])
     _, out, _ = as_("county", "cadres", "recall", cadres["chief"], "--reason", "长期不在岗")
     assert f"{len(released)} households released" in out
+    _, out, _ = as_("county", "cadres", "recalls", "--cadre", cadres["chief"])
+    recall = out.splitlines()[1]
+    assert "chief" in recall and "长期不在岗" in recall  # the cadre by name
     _, out, _ = as_("county", *contract, "--output", "json")
     again = {k["household_id"]: k["cadre_id"] for k in json.loads(out)["contracting"]["contracts"]}
     assert set(again) == set(first) and cadres["chief"] not in again.values()
