@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -29,7 +29,8 @@ from registry.errors import (
     PermissionDenied,
     Unavailable,
 )
-from registry.resources import hooks, models
+from registry.resources import hooks, household_rows, models
+from registry.resources.household_rows import HouseholdRow
 from registry.resources.kinds import Kind, Record
 from registry.resources.query import Page, next_token
 from registry.resources.scoring import ScoringConfig
@@ -151,6 +152,22 @@ class RegistryStore:
             related = hooks.load_related(session, kind, [r.id for r in rows])
             records = [Record(r, tuple(related.get(r.id, ()))) for r in rows]
             return records, next_token(page, rows[-1].id) if more else ""
+
+    def list_households(
+        self, *, page: Page, where: Scope, scope: Scope = None
+    ) -> tuple[Sequence[HouseholdRow], str]:
+        """list(HOUSEHOLD, ...) as plain columns (registry/resources/household_rows.py).
+        Two statements; on PostgreSQL each sees its own snapshot, as in list's transaction
+        at READ COMMITTED, so they run without BEGIN and COMMIT."""
+        table = models.Household
+        conditions = [c for c in (scope, where) if c is not None]
+        if page.after:
+            conditions.append(col(table.id) > page.after)
+        with self.statement() as session:
+            rows = household_rows.read_page(session, conditions, page.size + 1)
+        more = len(rows) > page.size
+        rows = rows[: page.size]
+        return rows, next_token(page, rows[-1].id) if more else ""
 
     def update(
         self,
