@@ -19,6 +19,7 @@ from google.protobuf.message import Message
 
 from fupin.registry.v1 import registry_service_pb2 as api
 from fupin.registry.v1 import registry_service_pb2_grpc as api_grpc
+from fupin.registry.v1 import resources_pb2 as pb
 from registry.access import policy as access
 from registry.access import scopes
 from registry.errors import FieldViolation, InvalidArgument, PermissionDenied, ResourceExhausted
@@ -71,6 +72,9 @@ class RegistryServicer(api_grpc.RegistryServiceServicer):
         return kind.proto(record)
 
     def get(self, kind: Kind, request: Any) -> Message:
+        if kind is HOUSEHOLD:  # as the list reads them (registry/resources/household_rows.py)
+            row = self.store.get_household(_required_id(request.id), scope=_scope(kind))
+            return pb.Household(**household_fields(row))
         return kind.proto(self.store.get(kind, _required_id(request.id), scope=_scope(kind)))
 
     def list(self, kind: Kind, request: Any, response_type: type[Message]) -> Message:

@@ -153,6 +153,15 @@ class RegistryStore:
             records = [Record(r, tuple(related.get(r.id, ()))) for r in rows]
             return records, next_token(page, rows[-1].id) if more else ""
 
+    def get_household(self, household_id: str, *, scope: Scope = None) -> HouseholdRow:
+        """get(HOUSEHOLD, ...) as plain columns, in one statement (the scope a condition of
+        it): NotFound when unknown or outside the scope (the same answer)."""
+        with self.statement() as session:
+            row = household_rows.read_one(session, household_id, () if scope is None else [scope])
+        if row is None:
+            raise NotFound(f"household {household_id!r} not found", field="id")
+        return row
+
     def list_households(
         self, *, page: Page, where: Scope, scope: Scope = None
     ) -> tuple[Sequence[HouseholdRow], str]:

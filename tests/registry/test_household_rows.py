@@ -1,5 +1,6 @@
-"""ListHouseholds reads plain columns (registry/resources/household_rows.py): what it lists is
-what GetHousehold (the ORM path) shows, field for field, on SQLite and PostgreSQL."""
+"""ListHouseholds and GetHousehold read plain columns (registry/resources/household_rows.py):
+what they show is what Create and Update answer (read as ORM rows), field for field, on
+SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from tests import factories
 from tests.registry.test_households import reassess, uniform
 
 
-def test_listed_households_equal_their_gets(registry):
+def test_listed_and_got_households_equal_what_was_written(registry):
     """Households with extra indicators, several causes, a history of three changes or none
-    beyond filing, listed over two pages: each equals its Get, history and times included."""
+    beyond filing, listed over two pages: each equals its Get and the answer of its last
+    Create or Update, history and times included."""
     village = factories.create_village(registry)
     plain = factories.create_household(registry, village.id, causes=[])
     extra = factories.create_household(
@@ -37,8 +39,10 @@ def test_listed_households_equal_their_gets(registry):
         token = page.next_page_token
         if not token:
             break
-    assert [h.id for h in listed] == sorted(h.id for h in (plain, extra, moved))
+    written = {h.id: h for h in (plain, extra, moved)}
+    assert [h.id for h in listed] == sorted(written)
     for household in listed:
+        assert household == written[household.id]
         assert household == registry.GetHousehold(api.GetHouseholdRequest(id=household.id))
     by_id = {h.id: h for h in listed}
     assert dict(by_id[extra.id].indicators.extra) == {"broadband": 30, "road_access": 90}
