@@ -16,10 +16,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import BigInteger, ColumnElement, Text, bindparam, cast, select
+from sqlalchemy import BigInteger, ColumnElement, Connection, Text, bindparam, cast, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
-from sqlmodel import Session
 
 from registry import db
 from registry.resources import models
@@ -134,7 +133,7 @@ _HISTORY = (
 
 
 def read_page(
-    session: Session, conditions: Sequence[ColumnElement[bool]], limit: int
+    connection: Connection, conditions: Sequence[ColumnElement[bool]], limit: int
 ) -> list[HouseholdRow]:
     """Up to `limit` households that meet every condition, in id order, with their history.
 
@@ -142,13 +141,12 @@ def read_page(
     tried: with the statistics a fresh import leaves, PostgreSQL sorted the whole history
     table for it (160 ms against 15)."""
     stmt = select(*_COLUMNS).where(*conditions).order_by(_H.c.id).limit(limit)
-    connection = session.connection()  # Core statements: the ORM's execute adds nothing
     rows = connection.execute(stmt).all()
     if not rows:
         return []
     history: dict[str, list[Change]] = defaultdict(list)
     ids = [row[0] for row in rows]
-    changes = select(*_HISTORY).where(db.one_of(session, _S.c.household_id, ids))
+    changes = select(*_HISTORY).where(db.one_of(connection, _S.c.household_id, ids))
     for household_id, time, old, new, score, reason in connection.execute(
         changes.order_by(_S.c.time, _S.c.id)
     ).all():
@@ -167,12 +165,12 @@ _ONE = (
 
 
 def read_one(
-    session: Session, household_id: str, conditions: Sequence[ColumnElement[bool]] = ()
+    connection: Connection, household_id: str, conditions: Sequence[ColumnElement[bool]] = ()
 ) -> HouseholdRow | None:
     """The household of this id that meets every condition, with its history, or None: one
     statement (the history joined; one id leaves PostgreSQL no whole table to sort)."""
     stmt = _ONE.where(*conditions) if conditions else _ONE
-    rows = session.connection().execute(stmt, {"id": household_id}).all()
+    rows = connection.execute(stmt, {"id": household_id}).all()
     if not rows:
         return None
     width = len(_COLUMNS)
