@@ -1,4 +1,4 @@
-"""Households read as plain columns, for the reads that only read (ListHouseholds).
+"""Households read as plain columns, for the reads that only read (ListHouseholds, GetHousehold).
 
 A page of 1,000 households cost the server ~59 ms of CPU read as ORM-typed rows (py-spy and
 per-stage timing, docs/benchmarks.md): psycopg's JSON loader on three columns a row and its
