@@ -10,9 +10,11 @@ villages, a households CSV of --rows rows (bench/data.py) read with clients/csvi
 - import_rows_per_s: rows / seconds of one ImportHouseholds stream through RegistryClient
   (chunks of 2,000; the clock stops when the server has stored every row);
 - get_p50_ms, get_p99_ms: --gets sequential GetHousehold calls of random imported households;
-- bare_grpc_p50_ms, bare_grpc_p99_ms: as many calls, in the same run, to a bare gRPC echo
-  server in another process (no interceptors, no database) that returns the bytes it gets,
-  one serialized household each way: the transport's own floor;
+- bare_grpc_p50_ms, bare_grpc_p99_ms: as many bare calls, interleaved with the Gets (a Get,
+  a bare call, a Get...): a trivial unary RPC served by the same server process, on its event
+  loop and its call threads, but without its interceptors (no key, no log line, no audit) and
+  without a database; it returns the bytes it gets, one serialized household each way. The
+  floor a Get is held against (issue #18: get_p99_ms <= 2 x bare_grpc_p99_ms);
 - list_s: `fupin list households` (its table) of every imported household, run as the CLI
   (its own process, stdout to /dev/null), start to exit.
 
@@ -49,6 +51,7 @@ POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 VILLAGES = 200
 WARMUP_GETS = 100
 KEY_FILE = "var/bench/admin.key"  # the fresh database's first admin key, for the clients
+BARE = "bench.Bare"  # the bare RPC's service name
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -60,8 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
     for backend in args.db.split(","):
-        with database(backend, args.postgres_url) as url, server_process(url) as port:
-            result = measure(f"127.0.0.1:{port}", args.rows, args.gets, args.seed)
+        with database(backend, args.postgres_url) as url, _child(_serve_bench, url) as ports:
+            port, bare_port = ports
+            result = measure(f"127.0.0.1:{port}", f"127.0.0.1:{bare_port}", args)
         print(json.dumps({"bench": "registry", "db": backend, **result}), flush=True)
     return 0
 
@@ -96,8 +100,8 @@ def server_process(database_url: str, *, daemon: bool = True) -> AbstractContext
 
 
 @contextmanager
-def _child(serve: Callable[..., None], *args: Any, daemon: bool = True) -> Iterator[int]:
-    """serve(*args, ports, stop) in a spawned child that puts its port; yields the port."""
+def _child(serve: Callable[..., None], *args: Any, daemon: bool = True) -> Iterator[Any]:
+    """serve(*args, ports, stop) in a spawned child that puts its port(s); yields them."""
     context = multiprocessing.get_context("spawn")
     ports: Any = context.Queue()
     stop = context.Event()
@@ -113,6 +117,15 @@ def _child(serve: Callable[..., None], *args: Any, daemon: bool = True) -> Itera
 
 
 def _serve(database_url: str, ports: Any, stop: Event) -> None:
+    _run_server(database_url, ports, stop, bare=False)
+
+
+def _serve_bench(database_url: str, ports: Any, stop: Event) -> None:
+    """_serve, and a bare RPC on the same server's loop and threads: puts both ports."""
+    _run_server(database_url, ports, stop, bare=True)
+
+
+def _run_server(database_url: str, ports: Any, stop: Event, *, bare: bool) -> None:
     from registry.access.keys import bootstrap_admin
     from server import logs
     from server.server import create_server
@@ -129,27 +142,45 @@ def _serve(database_url: str, ports: Any, stop: Event) -> None:
     running = create_server(settings)
     bootstrap_admin(running.keys, settings.admin_key_file)
     running.start()
-    ports.put(running.port)
+    bare_server, bare_port = _bare_server(running.server) if bare else (None, 0)
+    ports.put((running.port, bare_port) if bare else running.port)
     stop.wait()
+    if bare_server is not None:
+        running.server.call(bare_server.stop(0))
     running.server.stop(1).wait()
     running.close()
 
 
-def measure(target: str, rows: int, gets: int, seed: int) -> dict[str, Any]:
+def _bare_server(loop_server: Any) -> tuple[Any, int]:
+    """A second grpc.aio server in the fupin server's process, on its event loop and its pool
+    of call threads (server/loop.py), with no interceptors: one method that returns the bytes
+    it gets. Its calls travel the path a Get travels, minus everything fupin adds."""
+    import grpc
+
+    async def make() -> Any:
+        return grpc.aio.server(migration_thread_pool=loop_server.pool)
+
+    server = loop_server.call(make())
+    echo = grpc.unary_unary_rpc_method_handler(lambda request, _: request)  # bytes as they are
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(BARE, {"Echo": echo}),))
+    port = int(server.add_insecure_port("127.0.0.1:0"))
+    loop_server.call(server.start())
+    return server, port  # the server stops when it is collected: the caller keeps it
+
+
+def measure(target: str, bare_target: str, args: argparse.Namespace) -> dict[str, Any]:
     os.environ["FUPIN_API_KEY_FILE"] = KEY_FILE  # written by the server process
+    rows = args.rows
     with RegistryClient(target, import_timeout_s=3600) as client:
-        village_ids = data.create_villages(client, VILLAGES, seed)
-        table = _households(village_ids, rows, seed)
+        village_ids = data.create_villages(client, VILLAGES, args.seed)
+        table = _households(village_ids, rows, args.seed)
         _say(f"importing {rows:,} households into {target}")
         started = time.perf_counter()
         response = client.import_rows(HOUSEHOLDS, table.rows)
         import_s = time.perf_counter() - started
         if response.imported != rows:
             raise SystemExit(f"imported {response.imported} of {rows} rows")
-        latencies = _get_latencies_ms(client, list(response.ids), gets, seed)
-        payload = client.get(HOUSEHOLDS, response.ids[0]).SerializeToString()
-    with echo_process() as echo_port:
-        bare = _echo_latencies_ms(f"127.0.0.1:{echo_port}", payload, gets)
+        latencies, bare = _interleaved_ms(client, bare_target, list(response.ids), args)
     list_s = _cli_list_s(target)
     percentiles = statistics.quantiles(latencies, n=100, method="inclusive")
     bare_percentiles = statistics.quantiles(bare, n=100, method="inclusive")
@@ -165,40 +196,37 @@ def measure(target: str, rows: int, gets: int, seed: int) -> dict[str, Any]:
     }
 
 
-def echo_process() -> AbstractContextManager[int]:
-    """A bare gRPC server in a child process that echoes bytes; yields its port."""
-    return _child(_echo)
-
-
-def _echo(ports: Any, stop: Event) -> None:
-    from concurrent import futures
-
+def _interleaved_ms(
+    client: RegistryClient, bare_target: str, ids: list[str], args: argparse.Namespace
+) -> tuple[list[float], list[float]]:
+    """Latencies of args.gets GetHousehold calls of random households and of as many bare
+    calls, alternated (which of the pair goes first alternates too), so that both see the
+    same moments of the machine's load."""
     import grpc
 
-    handler = grpc.method_handlers_generic_handler(
-        "bench.Echo", {"Echo": grpc.unary_unary_rpc_method_handler(lambda request, _: request)}
-    )
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8), handlers=[handler])
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    ports.put(port)
-    stop.wait()
-    server.stop(1).wait()
+    rng = random.Random(args.seed)
+    payload = client.get(HOUSEHOLDS, ids[0]).SerializeToString()
+    with grpc.insecure_channel(bare_target) as channel:
+        echo = channel.unary_unary(f"/{BARE}/Echo", None, None)  # bytes as they are
 
+        def get() -> None:
+            client.get(HOUSEHOLDS, rng.choice(ids))
 
-def _echo_latencies_ms(target: str, payload: bytes, calls: int) -> list[float]:
-    import grpc
+        def bare() -> None:
+            echo(payload, timeout=10)
 
-    with grpc.insecure_channel(target) as channel:
-        echo = channel.unary_unary("/bench.Echo/Echo", None, None)  # bytes as they are
         for _ in range(WARMUP_GETS):
-            echo(payload, timeout=10)
-        latencies = []
-        for _ in range(calls):
-            started = time.perf_counter()
-            echo(payload, timeout=10)
-            latencies.append((time.perf_counter() - started) * 1000)
-    return latencies
+            get()
+            bare()
+        gets: list[float] = []
+        bares: list[float] = []
+        for n in range(args.gets):
+            pair = ((get, gets), (bare, bares))
+            for call, into in pair if n % 2 == 0 else pair[::-1]:
+                started = time.perf_counter()
+                call()
+                into.append((time.perf_counter() - started) * 1000)
+    return gets, bares
 
 
 def _cli_list_s(target: str) -> float:
@@ -218,19 +246,6 @@ def _households(village_ids: list[str], rows: int, seed: int) -> csvio.Table:
         table = csvio.read_file("households", path)
     _say(f"read {rows:,} CSV rows in {time.perf_counter() - started:.1f} s")
     return table
-
-
-def _get_latencies_ms(client: RegistryClient, ids: list[str], gets: int, seed: int) -> list[float]:
-    rng = random.Random(seed)
-    for household_id in rng.sample(ids, min(WARMUP_GETS, len(ids))):
-        client.get(HOUSEHOLDS, household_id)
-    latencies = []
-    for _ in range(gets):
-        household_id = rng.choice(ids)
-        started = time.perf_counter()
-        client.get(HOUSEHOLDS, household_id)
-        latencies.append((time.perf_counter() - started) * 1000)
-    return latencies
 
 
 def _say(text: str) -> None:

@@ -9,7 +9,16 @@ from typing import Any
 import structlog
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import ColumnElement, Engine, String, any_, bindparam, create_engine, event
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    String,
+    any_,
+    bindparam,
+    create_engine,
+    event,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -43,12 +52,13 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
-def one_of(session: Session, column: Any, values: list[str]) -> ColumnElement[bool]:
+def one_of(session: Session | Connection, column: Any, values: list[str]) -> ColumnElement[bool]:
     """`column IN values`, as PostgreSQL parses it fastest: `= ANY(array)`, one parameter.
 
     An IN list of a thousand ids is a thousand placeholders: psycopg splits such a query in
     ~45 ms before sending it, longer than running it. SQLite has no arrays; it keeps IN."""
-    if session.get_bind().dialect.name == "postgresql":
+    bind = session.get_bind() if isinstance(session, Session) else session
+    if bind.dialect.name == "postgresql":
         return column == any_(bindparam(None, values, type_=ARRAY(String)))  # type: ignore[no-any-return]
     return column.in_(values)  # type: ignore[no-any-return]
 

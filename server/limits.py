@@ -69,9 +69,13 @@ def limit_of(field: d.FieldDescriptor) -> int:
 
 
 def _beyond(message: Message, path: str) -> Iterator[FieldViolation]:
-    if message.ByteSize() <= _floor(message.DESCRIPTOR):  # nothing in it can be beyond a limit
+    size = message.ByteSize()
+    if size <= _floor(message.DESCRIPTOR):  # nothing in it can be beyond a limit
         return
-    for field, value in message.ListFields():
+    for field, floor in _fields_at_risk(message.DESCRIPTOR):
+        if size <= floor:  # this field cannot be beyond its limit in so few bytes
+            continue
+        value = getattr(message, field.name)
         name = f"{path}{field.name}"
         is_message = field.type == d.FieldDescriptor.TYPE_MESSAGE
         if field.is_repeated:
@@ -95,6 +99,29 @@ def _beyond(message: Message, path: str) -> Iterator[FieldViolation]:
             yield from _beyond(value, f"{name}.")
         elif field.type in _TEXT:
             yield from _long(field, value, name, limit_of(field))
+
+
+@functools.cache
+def _fields_at_risk(message: d.Descriptor) -> tuple[tuple[d.FieldDescriptor, int], ...]:
+    """The fields that can be beyond a limit, each with the fewest bytes a message must
+    exceed for it to be (as _floor, per field), in declaration order. A row of an import
+    (a Household: 150 bytes, a causes limit of 20) is thus checked for its causes alone,
+    not walked field by field: 9% of an import's server CPU went to that walk (py-spy)."""
+    fields = []
+    for field in message.fields:
+        is_text = field.type in _TEXT
+        is_message = field.type == d.FieldDescriptor.TYPE_MESSAGE
+        floors = []
+        if field.is_repeated or is_text:  # too many elements, or too long a string
+            floors.append(limit_of(field))
+        if field.is_repeated and is_text:  # an element too long
+            is_bytes = field.type == d.FieldDescriptor.TYPE_BYTES
+            floors.append(MAX_BYTES if is_bytes else MAX_STRING_CHARS)
+        if is_message and field.message_type is not None:  # something inside beyond
+            floors.append(0 if field.message_type is message else _floor(field.message_type))
+        if floors:
+            fields.append((field, min(floors)))
+    return tuple(fields)
 
 
 _TEXT = (d.FieldDescriptor.TYPE_STRING, d.FieldDescriptor.TYPE_BYTES)

@@ -37,8 +37,12 @@ def _copy_format(rows: list[tuple[Any, ...]]) -> str:
     """Rows of str and int values in COPY's text format, built at C speed: joined, then every
     backslash escaped. Validated text holds no tab, newline or carriage return, but were one
     there it would show in the counts and the rows be escaped value by value instead."""
-    text = "".join(["\t".join(map(str, row)) + "\n" for row in rows])
-    tabs = len(rows) * (len(rows[0]) - 1) if rows else 0
+    if not rows:
+        return ""
+    # One %-format a row: half the time of joining map(str, row) (same text: %s is str()).
+    line = "\t".join(["%s"] * len(rows[0])) + "\n"
+    text = "".join([line % row for row in rows])
+    tabs = len(rows) * (len(rows[0]) - 1)
     if text.count("\n") == len(rows) and text.count("\t") == tabs and "\r" not in text:
         return text.replace("\\", "\\\\")
     return "".join(

@@ -4,15 +4,14 @@ and status history."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from fupin.registry.v1 import resources_pb2 as pb
 from registry.resources import models
 from registry.resources.checks import CONTROL, Checker, checked_extra, valid_extra
-from registry.resources.convert import (
-    CARD_NUMBER,
-    Values,
-    common_fields,
-    timestamp,
-)
+from registry.resources.convert import CARD_NUMBER, Values
+from registry.resources.household_rows import Change, HouseholdRow, micros
 
 INDICATOR_FIELDS = ("housing_safety", "food_security", "children_schooling", "health", "disability")
 KNOWN_CAUSES = frozenset(pb.PovertyCause.values()) - {0}
@@ -102,33 +101,82 @@ def _checked_household(m: pb.Household, c: Checker) -> Values:
 def household_proto(
     row: models.Household, history: list[models.StatusChange] | None = None
 ) -> pb.Household:
-    indicators = pb.HouseholdIndicators(
-        income_per_capita_fen=row.income_per_capita_fen,
-        extra=row.extra_indicators or {},
-        **{name: getattr(row, name) for name in INDICATOR_FIELDS},
+    return pb.Household(**household_fields(household_row(row, history or [])))
+
+
+def household_row(row: Any, history: Sequence[Any]) -> HouseholdRow:
+    """The columns of a household read as an ORM object or a Row, as household_rows reads
+    them for a page (one conversion to the message for both)."""
+    return HouseholdRow(
+        row.id,
+        row.village_id,
+        row.county_code,
+        row.card_number,
+        row.head_name,
+        row.members,
+        row.labour_force,
+        row.housing_safety,
+        row.food_security,
+        row.children_schooling,
+        row.health,
+        row.disability,
+        row.income_per_capita_fen,
+        list(row.causes or []),
+        row.score,
+        row.status,
+        row.previous_score,
+        dict(row.extra_indicators or {}),
+        dict(row.set_scores or {}),
+        micros(row.create_time),
+        micros(row.update_time),
+        row.version,
+        [Change(micros(h.time), h.old_status, h.new_status, h.score, h.reason) for h in history],
     )
-    return pb.Household(
-        village_id=row.village_id,
-        county_code=row.county_code,
-        card_number=row.card_number,
-        head_name=row.head_name,
-        members=row.members,
-        labour_force=row.labour_force,
-        indicators=indicators,
-        causes=row.causes,  # type: ignore[arg-type]
-        score=row.score,
-        status=row.status,  # type: ignore[arg-type]
-        previous_score=row.previous_score,
-        set_scores=row.set_scores or {},
-        history=[
-            pb.StatusChange(
-                time=timestamp(h.time),
-                old_status=h.old_status,  # type: ignore[arg-type]
-                new_status=h.new_status,  # type: ignore[arg-type]
-                score=h.score,
-                reason=h.reason,
-            )
-            for h in history or []
+
+
+def household_fields(h: HouseholdRow) -> dict[str, Any]:
+    """The Household message's fields, as keyword arguments: `pb.Household(**fields)`, or
+    `response.households.add(**fields)`, which builds it in place (extend() copies each).
+    Nested messages are given as dicts, which protobuf builds without a Python object."""
+    return {
+        "id": h.id,
+        "village_id": h.village_id,
+        "county_code": h.county_code,
+        "card_number": h.card_number,
+        "head_name": h.head_name,
+        "members": h.members,
+        "labour_force": h.labour_force,
+        "indicators": {
+            "housing_safety": h.housing_safety,
+            "food_security": h.food_security,
+            "children_schooling": h.children_schooling,
+            "health": h.health,
+            "disability": h.disability,
+            "income_per_capita_fen": h.income_per_capita_fen,
+            "extra": h.extra_indicators,
+        },
+        "causes": h.causes,
+        "score": h.score,
+        "status": h.status,
+        "previous_score": h.previous_score,
+        "set_scores": h.set_scores,
+        "history": [
+            {
+                "time": timestamp_fields(c.time_us),
+                "old_status": c.old_status,
+                "new_status": c.new_status,
+                "score": c.score,
+                "reason": c.reason,
+            }
+            for c in h.history
         ],
-        **common_fields(row),
-    )
+        "create_time": timestamp_fields(h.create_us),
+        "update_time": timestamp_fields(h.update_us),
+        "etag": f'"{h.version}"',
+    }
+
+
+def timestamp_fields(us: int) -> dict[str, int]:
+    """A google.protobuf.Timestamp's fields from microseconds since the epoch."""
+    seconds, rest = divmod(us, 1_000_000)
+    return {"seconds": seconds, "nanos": rest * 1000}

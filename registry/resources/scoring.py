@@ -99,6 +99,15 @@ class ScoringConfig:
         return flat if set(flat) <= set(INDICATORS) else None
 
     @cached_property
+    def set_terms(self) -> tuple[tuple[str, int, tuple[tuple[str, int], ...]], ...]:
+        """Each set's name, weight and (indicator, weight) pairs of non-zero weight, looked
+        up once: an import scores every row (8 µs a row before, a quarter of its CPU)."""
+        return tuple(
+            (s.name, s.weight, tuple((n, w) for n, w in s.indicators.items() if w))
+            for s in self.sets
+        )
+
+    @cached_property
     def total_weight(self) -> int:
         return sum((self.flat_weights or {}).values())
 
@@ -181,17 +190,25 @@ def assess_sets(
 ) -> tuple[int, dict[str, int]]:
     """The score (0..100) and each set's sub-score (rounded), from built-in and extra
     indicators; extra indicators the household lacks are left out of their set."""
-    values: dict[str, float] = {**sub_scores(ind, config), **extra}
+    values: dict[str, float] = sub_scores(ind, config)
+    if extra:
+        values.update(extra)
     set_scores: dict[str, int] = {}
     weighted = total = 0.0
-    for s in config.sets:
-        present = [(w, values[n]) for n, w in s.indicators.items() if n in values and w]
-        if not present:
+    for name, weight, terms in config.set_terms:
+        num: float = 0  # summed in the sets' order, as sum() did: the same floats to the bit
+        den = 0
+        for indicator, w in terms:
+            value = values.get(indicator)
+            if value is not None:
+                num += w * value
+                den += w
+        if not den:  # none of the set's indicators present (weights are positive)
             continue
-        sub = sum(w * v for w, v in present) / sum(w for w, _ in present)
-        set_scores[s.name] = round(sub)
-        weighted += s.weight * sub
-        total += s.weight
+        sub = num / den
+        set_scores[name] = round(sub)
+        weighted += weight * sub
+        total += weight
     if config.flat_weights is not None:
         return score(ind, config), set_scores
     return (max(0, min(100, round(weighted / total))) if total else 0), set_scores

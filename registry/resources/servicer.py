@@ -19,10 +19,12 @@ from google.protobuf.message import Message
 
 from fupin.registry.v1 import registry_service_pb2 as api
 from fupin.registry.v1 import registry_service_pb2_grpc as api_grpc
+from fupin.registry.v1 import resources_pb2 as pb
 from registry.access import policy as access
 from registry.access import scopes
 from registry.errors import FieldViolation, InvalidArgument, PermissionDenied, ResourceExhausted
 from registry.resources import filter_sql, imports, models, query, watchlist
+from registry.resources.convert_household import household_fields
 from registry.resources.kinds import CADRE, HOUSEHOLD, KINDS, LISTING, Kind, Record
 from registry.resources.requests import RESOURCE_ID, checked_request_id, fingerprint
 from registry.resources.store import RegistryStore
@@ -71,11 +73,21 @@ class RegistryServicer(api_grpc.RegistryServiceServicer):
         return kind.proto(record)
 
     def get(self, kind: Kind, request: Any) -> Message:
+        if kind is HOUSEHOLD:  # as the list reads them (registry/resources/household_rows.py)
+            row = self.store.get_household(_required_id(request.id), scope=_scope(kind))
+            return pb.Household(**household_fields(row))
         return kind.proto(self.store.get(kind, _required_id(request.id), scope=_scope(kind)))
 
     def list(self, kind: Kind, request: Any, response_type: type[Message]) -> Message:
         where = filter_sql.condition(request.filter, kind.table, kind.filters)
         page = query.parse_page(request.page_size, request.page_token, request.filter)
+        if kind is HOUSEHOLD:  # read and converted column-wise: the registry's largest list
+            rows, token = self.store.list_households(page=page, where=where, scope=_scope(kind))
+            households = api.ListHouseholdsResponse(next_page_token=token)
+            add = households.households.add  # built in place: extend() would copy each
+            for row in rows:
+                add(**household_fields(row))
+            return households
         records, token = self.store.list(kind, page=page, where=where, scope=_scope(kind))
         response: Any = response_type(next_page_token=token)
         getattr(response, kind.plural).extend(kind.proto(r) for r in records)

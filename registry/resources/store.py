@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import structlog
-from sqlalchemy import ColumnElement, Engine, select
+from sqlalchemy import ColumnElement, Connection, Engine, select
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlmodel import Session, col
 
@@ -29,7 +29,8 @@ from registry.errors import (
     PermissionDenied,
     Unavailable,
 )
-from registry.resources import hooks, models
+from registry.resources import hooks, household_rows, models
+from registry.resources.household_rows import HouseholdRow
 from registry.resources.kinds import Kind, Record
 from registry.resources.query import Page, next_token
 from registry.resources.scoring import ScoringConfig
@@ -83,11 +84,22 @@ class RegistryStore:
 
         PostgreSQL runs it in autocommit: BEGIN and COMMIT would be two more round trips.
         SQLite keeps its BEGIN, which costs no round trip."""
+        with (
+            self.reading() as connection,
+            Session(bind=connection, expire_on_commit=False) as session,
+            session.begin(),
+        ):
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A connection for reads of plain columns, without an ORM session (its set-up is a
+        third of a Get's database work): in autocommit on PostgreSQL, as in statement();
+        on SQLite its statements share one transaction, begun by the first."""
         with _database_errors(), self.engine.connect() as connection:
             if connection.dialect.name == "postgresql":
                 connection.execution_options(isolation_level="AUTOCOMMIT")
-            with Session(bind=connection, expire_on_commit=False) as session, session.begin():
-                yield session
+            yield connection
 
     def create(
         self,
@@ -151,6 +163,32 @@ class RegistryStore:
             related = hooks.load_related(session, kind, [r.id for r in rows])
             records = [Record(r, tuple(related.get(r.id, ()))) for r in rows]
             return records, next_token(page, rows[-1].id) if more else ""
+
+    def get_household(self, household_id: str, *, scope: Scope = None) -> HouseholdRow:
+        """get(HOUSEHOLD, ...) as plain columns, in one statement (the scope a condition of
+        it): NotFound when unknown or outside the scope (the same answer)."""
+        conditions = [] if scope is None else [scope]
+        with self.reading() as connection:
+            row = household_rows.read_one(connection, household_id, conditions)
+        if row is None:
+            raise NotFound(f"household {household_id!r} not found", field="id")
+        return row
+
+    def list_households(
+        self, *, page: Page, where: Scope, scope: Scope = None
+    ) -> tuple[Sequence[HouseholdRow], str]:
+        """list(HOUSEHOLD, ...) as plain columns (registry/resources/household_rows.py).
+        Two statements; on PostgreSQL each sees its own snapshot, as in list's transaction
+        at READ COMMITTED, so they run without BEGIN and COMMIT."""
+        table = models.Household
+        conditions = [c for c in (scope, where) if c is not None]
+        if page.after:
+            conditions.append(col(table.id) > page.after)
+        with self.reading() as connection:
+            rows = household_rows.read_page(connection, conditions, page.size + 1)
+        more = len(rows) > page.size
+        rows = rows[: page.size]
+        return rows, next_token(page, rows[-1].id) if more else ""
 
     def update(
         self,

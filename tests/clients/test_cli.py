@@ -220,3 +220,20 @@ def test_serve_only_matcher_needs_the_registry(cli):
     """--only matcher without --registry is a usage error (exit 2), before anything starts."""
     code, _, err = cli("serve", "--only", "matcher")
     assert code == 2 and "registry_target" in err
+
+
+def test_the_cli_starts_without_charts_or_workbooks():
+    """matplotlib and openpyxl are imported by the commands that draw or write a workbook,
+    not by every `fupin` command (they were 2.4 of its 3.5 s of imports under load)."""
+    import subprocess
+    import sys
+
+    heavy = "{'matplotlib', 'openpyxl'}"
+    probe = f"import sys, clients.cli.main; print(sorted({heavy} & set(sys.modules)))"
+    found = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert found.stdout.strip() == "[]"

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import grpc
+import pytest
 
 from fupin.registry.v1 import registry_service_pb2 as api
 from fupin.registry.v1 import resources_pb2 as pb
+from registry.resources import bulk
 from tests import factories
 from tests.rpcerrors import fields_of, rpc_fails
 
@@ -107,3 +109,21 @@ def test_import_listings_and_cadres(registry):
         grpc.StatusCode.NOT_FOUND,
     )
     assert fields_of(error) == ["cadres[1].current_village_id"]
+
+
+@pytest.mark.parametrize(
+    ("rows", "text"),
+    [
+        ([], ""),
+        (
+            [("hh-1", 4, -1, "[7, 1]"), ("hh-2", 0, 3, "{}")],
+            "hh-1\t4\t-1\t[7, 1]\nhh-2\t0\t3\t{}\n",
+        ),
+        ([("a\\b", 1)], "a\\\\b\t1\n"),  # a backslash doubled
+        ([("a\tb", 1), ("c\nd", 2)], "a\\tb\t1\nc\\nd\t2\n"),  # control characters escaped
+    ],
+)
+def test_copy_text_is_escaped_as_copy_reads_it(rows, text):
+    """Rows become COPY's text format: values tab-separated, backslashes and control
+    characters escaped (the fast path and the value-by-value one agree)."""
+    assert bulk._copy_format(rows) == text

@@ -1,4 +1,4 @@
-"""The registry's timestamp conversion against protobuf's own FromDatetime."""
+"""The registry's timestamp conversions against protobuf's own FromDatetime."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from registry.resources.convert import timestamp
+from registry.resources.convert_household import timestamp_fields
+from registry.resources.household_rows import micros
 
 CHINA = dt.timezone(dt.timedelta(hours=8))
-
-
-@pytest.mark.parametrize(
+VALUES = pytest.mark.parametrize(
     "value",
     [
         dt.datetime(2026, 12, 6, 13, 40, 1, 123456, tzinfo=dt.UTC),
@@ -22,7 +22,22 @@ CHINA = dt.timezone(dt.timedelta(hours=8))
         dt.datetime(1970, 1, 1, tzinfo=dt.UTC),
     ],
 )
+
+
+@VALUES
 def test_timestamp_matches_from_datetime(value: dt.datetime) -> None:
     expected = Timestamp()
     expected.FromDatetime(value if value.tzinfo else value.replace(tzinfo=dt.UTC))
     assert timestamp(value) == expected
+
+
+@VALUES
+def test_microseconds_make_the_timestamp_from_datetime_makes(value: dt.datetime) -> None:
+    """A time as microseconds (from a datetime, or SQLite's stored text: how a page of
+    households reads it) gives protobuf's own Timestamp of it."""
+    expected = Timestamp()
+    expected.FromDatetime(value if value.tzinfo else value.replace(tzinfo=dt.UTC))
+    assert Timestamp(**timestamp_fields(micros(value))) == expected
+    stored = value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo else value
+    assert micros(stored.isoformat(sep=" ")) == micros(value)
+    assert micros(micros(value)) == micros(value)

@@ -97,3 +97,20 @@ def test_small_requests_pass(size):
         inline=mpb.ProduceProblem(listings=[inline_listing(f"l{i}", 5) for i in range(size)])
     )
     limits.check(request)
+
+
+def test_each_field_is_checked_once_its_message_could_break_it():
+    """Rows of an import are checked field by field only where a row is big enough for the
+    field to be beyond its limit: a short row with 21 causes is still refused (the causes
+    limit is 20), and so is a long string in a row whose causes are within theirs."""
+    few = factories.household("vil-1", causes=[1] * 21, head_name="x")
+    long = factories.household("vil-1", head_name="x" * (limits.MAX_STRING_CHARS + 1))
+    fine = [factories.household("vil-1") for _ in range(3)]
+    request = api.ImportHouseholdsRequest(households=[*fine, few, long])
+    with pytest.raises(limits.InvalidArgument) as refused:
+        limits.check(request)
+    assert [v.field for v in refused.value.violations] == [
+        "households[3].causes",
+        "households[4].head_name",
+    ]
+    limits.check(api.ImportHouseholdsRequest(households=fine))
