@@ -6,7 +6,9 @@
     fupin runs get|commit|discard|cancel RUN_ID
 
 `match produce` shows the solver's progress (WatchMatchRun) while the run is solved, then a
-summary; --commit commits the proposed run.
+summary; --commit commits the proposed run. A run too large for one answer (a province's
+produce run) arrives as a summary, and its allocations and unsold listings are paged in
+(ListRunAllocations, ListRunUnsold) before it is shown.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from clients.cli.printers import gap_text, names_from, objective_text, print_run
 from clients.client import channel_options
 from clients.errors import from_rpc_error
 from clients.i18n import N_, _, enum_name
+from clients.matcher_client import completed
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
 
@@ -90,6 +93,7 @@ def run_match_produce(args: argparse.Namespace) -> int:
                 mpb.CommitMatchRunRequest(id=run.id, request_id=f"commit-{run.id}"),
                 timeout=args.timeout,
             )
+        run = completed(stub, run, args.timeout)  # a province's run: its lists page by page
     show_run(run, args)
     return 0 if run.state in (mpb.PROPOSED, mpb.COMMITTED) else 1
 
@@ -178,7 +182,7 @@ def run_runs_list(args: argparse.Namespace) -> int:
 
 def run_runs_one(args: argparse.Namespace) -> int:
     with matcher(args) as stub:
-        run = _one(stub, args.verb, args.id, args.timeout)
+        run = completed(stub, _one(stub, args.verb, args.id, args.timeout), args.timeout)
     show_run(run, args)
     return 0
 

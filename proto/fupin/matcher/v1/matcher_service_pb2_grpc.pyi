@@ -84,7 +84,19 @@ class MatcherServiceStub:
     Same run behaviour and errors as MatchProduce.
     """
     GetMatchRun: _grpc.UnaryUnaryMultiCallable[_matcher_service_pb2.GetMatchRunRequest, _matcher_service_pb2.MatchRun]
-    """Gets a run with its result. Errors: NOT_FOUND."""
+    """Gets a run with its result, as much of it as `view` asks (MatchRunView). Errors:
+    NOT_FOUND; FAILED_PRECONDITION for view FULL when the answer would pass the server's
+    message limit (ask for SUMMARY and page the lists with ListRunAllocations / ListRunUnsold).
+    """
+    ListRunAllocations: _grpc.UnaryUnaryMultiCallable[_matcher_service_pb2.ListRunAllocationsRequest, _matcher_service_pb2.ListRunAllocationsResponse]
+    """Lists a produce run's allocations page by page, in the order of its result: how a run too
+    large for one answer (a province's million listings) is read. A cooperative sees its own
+    producers' allocations only. Errors: NOT_FOUND; INVALID_ARGUMENT (page_size, page_token);
+    FAILED_PRECONDITION when the run is not a produce run or has no result (not PROPOSED or
+    COMMITTED).
+    """
+    ListRunUnsold: _grpc.UnaryUnaryMultiCallable[_matcher_service_pb2.ListRunUnsoldRequest, _matcher_service_pb2.ListRunUnsoldResponse]
+    """Lists a produce run's unsold listings page by page, as ListRunAllocations; same errors."""
     ListMatchRuns: _grpc.UnaryUnaryMultiCallable[_matcher_service_pb2.ListMatchRunsRequest, _matcher_service_pb2.ListMatchRunsResponse]
     """Lists runs, newest first, without their results (use GetMatchRun for those).
     Filterable fields: kind, state. Errors: INVALID_ARGUMENT.
@@ -196,7 +208,19 @@ class MatcherServiceAsyncStub(MatcherServiceStub):
     Same run behaviour and errors as MatchProduce.
     """
     GetMatchRun: _aio.UnaryUnaryMultiCallable[_matcher_service_pb2.GetMatchRunRequest, _matcher_service_pb2.MatchRun]  # type: ignore[assignment]
-    """Gets a run with its result. Errors: NOT_FOUND."""
+    """Gets a run with its result, as much of it as `view` asks (MatchRunView). Errors:
+    NOT_FOUND; FAILED_PRECONDITION for view FULL when the answer would pass the server's
+    message limit (ask for SUMMARY and page the lists with ListRunAllocations / ListRunUnsold).
+    """
+    ListRunAllocations: _aio.UnaryUnaryMultiCallable[_matcher_service_pb2.ListRunAllocationsRequest, _matcher_service_pb2.ListRunAllocationsResponse]  # type: ignore[assignment]
+    """Lists a produce run's allocations page by page, in the order of its result: how a run too
+    large for one answer (a province's million listings) is read. A cooperative sees its own
+    producers' allocations only. Errors: NOT_FOUND; INVALID_ARGUMENT (page_size, page_token);
+    FAILED_PRECONDITION when the run is not a produce run or has no result (not PROPOSED or
+    COMMITTED).
+    """
+    ListRunUnsold: _aio.UnaryUnaryMultiCallable[_matcher_service_pb2.ListRunUnsoldRequest, _matcher_service_pb2.ListRunUnsoldResponse]  # type: ignore[assignment]
+    """Lists a produce run's unsold listings page by page, as ListRunAllocations; same errors."""
     ListMatchRuns: _aio.UnaryUnaryMultiCallable[_matcher_service_pb2.ListMatchRunsRequest, _matcher_service_pb2.ListMatchRunsResponse]  # type: ignore[assignment]
     """Lists runs, newest first, without their results (use GetMatchRun for those).
     Filterable fields: kind, state. Errors: INVALID_ARGUMENT.
@@ -329,7 +353,31 @@ class MatcherServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _matcher_service_pb2.GetMatchRunRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_matcher_service_pb2.MatchRun, _abc.Awaitable[_matcher_service_pb2.MatchRun]]:
-        """Gets a run with its result. Errors: NOT_FOUND."""
+        """Gets a run with its result, as much of it as `view` asks (MatchRunView). Errors:
+        NOT_FOUND; FAILED_PRECONDITION for view FULL when the answer would pass the server's
+        message limit (ask for SUMMARY and page the lists with ListRunAllocations / ListRunUnsold).
+        """
+
+    @_abc_1.abstractmethod
+    def ListRunAllocations(
+        self,
+        request: _matcher_service_pb2.ListRunAllocationsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_matcher_service_pb2.ListRunAllocationsResponse, _abc.Awaitable[_matcher_service_pb2.ListRunAllocationsResponse]]:
+        """Lists a produce run's allocations page by page, in the order of its result: how a run too
+        large for one answer (a province's million listings) is read. A cooperative sees its own
+        producers' allocations only. Errors: NOT_FOUND; INVALID_ARGUMENT (page_size, page_token);
+        FAILED_PRECONDITION when the run is not a produce run or has no result (not PROPOSED or
+        COMMITTED).
+        """
+
+    @_abc_1.abstractmethod
+    def ListRunUnsold(
+        self,
+        request: _matcher_service_pb2.ListRunUnsoldRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_matcher_service_pb2.ListRunUnsoldResponse, _abc.Awaitable[_matcher_service_pb2.ListRunUnsoldResponse]]:
+        """Lists a produce run's unsold listings page by page, as ListRunAllocations; same errors."""
 
     @_abc_1.abstractmethod
     def ListMatchRuns(
