@@ -163,10 +163,13 @@ class MatcherServiceServicer:
         parameters.time_limit_s and the call's deadline (less a small margin to send the answer):
         a solve that runs out of time returns its best solution with status FEASIBLE and its gap.
         A caller that goes away cancels the run. A retry with the same request_id returns the same
-        run. Errors: INVALID_ARGUMENT (naming the field); RESOURCE_EXHAUSTED when the problem is
-        over the server's size limit; ALREADY_EXISTS when this caller's key already used run_id,
-        or used request_id for another request (both are scoped to the key: another key's ids
-        clash with nothing).
+        run. The answer carries as much of the run as `view` asks (MatchRunView): unset, all of it
+        when it fits in one message, else its summary. Errors: INVALID_ARGUMENT (naming the
+        field); RESOURCE_EXHAUSTED when the problem is over the server's size limit;
+        ALREADY_EXISTS when this caller's key already used run_id, or used request_id for another
+        request (both are scoped to the key: another key's ids clash with nothing);
+        FAILED_PRECONDITION for view FULL when the solved run is over the message limit (the run
+        is kept, PROPOSED: read its summary with GetMatchRun).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -66,10 +66,13 @@ class MatcherServiceStub:
     parameters.time_limit_s and the call's deadline (less a small margin to send the answer):
     a solve that runs out of time returns its best solution with status FEASIBLE and its gap.
     A caller that goes away cancels the run. A retry with the same request_id returns the same
-    run. Errors: INVALID_ARGUMENT (naming the field); RESOURCE_EXHAUSTED when the problem is
-    over the server's size limit; ALREADY_EXISTS when this caller's key already used run_id,
-    or used request_id for another request (both are scoped to the key: another key's ids
-    clash with nothing).
+    run. The answer carries as much of the run as `view` asks (MatchRunView): unset, all of it
+    when it fits in one message, else its summary. Errors: INVALID_ARGUMENT (naming the
+    field); RESOURCE_EXHAUSTED when the problem is over the server's size limit;
+    ALREADY_EXISTS when this caller's key already used run_id, or used request_id for another
+    request (both are scoped to the key: another key's ids clash with nothing);
+    FAILED_PRECONDITION for view FULL when the solved run is over the message limit (the run
+    is kept, PROPOSED: read its summary with GetMatchRun).
     """
     AssignCadres: _grpc.UnaryUnaryMultiCallable[_matcher_service_pb2.AssignCadresRequest, _matcher_service_pb2.MatchRun]
     """Starts a cadre stationing run (驻村): available cadres to poor villages, by team size,
@@ -190,10 +193,13 @@ class MatcherServiceAsyncStub(MatcherServiceStub):
     parameters.time_limit_s and the call's deadline (less a small margin to send the answer):
     a solve that runs out of time returns its best solution with status FEASIBLE and its gap.
     A caller that goes away cancels the run. A retry with the same request_id returns the same
-    run. Errors: INVALID_ARGUMENT (naming the field); RESOURCE_EXHAUSTED when the problem is
-    over the server's size limit; ALREADY_EXISTS when this caller's key already used run_id,
-    or used request_id for another request (both are scoped to the key: another key's ids
-    clash with nothing).
+    run. The answer carries as much of the run as `view` asks (MatchRunView): unset, all of it
+    when it fits in one message, else its summary. Errors: INVALID_ARGUMENT (naming the
+    field); RESOURCE_EXHAUSTED when the problem is over the server's size limit;
+    ALREADY_EXISTS when this caller's key already used run_id, or used request_id for another
+    request (both are scoped to the key: another key's ids clash with nothing);
+    FAILED_PRECONDITION for view FULL when the solved run is over the message limit (the run
+    is kept, PROPOSED: read its summary with GetMatchRun).
     """
     AssignCadres: _aio.UnaryUnaryMultiCallable[_matcher_service_pb2.AssignCadresRequest, _matcher_service_pb2.MatchRun]  # type: ignore[assignment]
     """Starts a cadre stationing run (驻村): available cadres to poor villages, by team size,
@@ -317,10 +323,13 @@ class MatcherServiceServicer(metaclass=_abc_1.ABCMeta):
         parameters.time_limit_s and the call's deadline (less a small margin to send the answer):
         a solve that runs out of time returns its best solution with status FEASIBLE and its gap.
         A caller that goes away cancels the run. A retry with the same request_id returns the same
-        run. Errors: INVALID_ARGUMENT (naming the field); RESOURCE_EXHAUSTED when the problem is
-        over the server's size limit; ALREADY_EXISTS when this caller's key already used run_id,
-        or used request_id for another request (both are scoped to the key: another key's ids
-        clash with nothing).
+        run. The answer carries as much of the run as `view` asks (MatchRunView): unset, all of it
+        when it fits in one message, else its summary. Errors: INVALID_ARGUMENT (naming the
+        field); RESOURCE_EXHAUSTED when the problem is over the server's size limit;
+        ALREADY_EXISTS when this caller's key already used run_id, or used request_id for another
+        request (both are scoped to the key: another key's ids clash with nothing);
+        FAILED_PRECONDITION for view FULL when the solved run is over the message limit (the run
+        is kept, PROPOSED: read its summary with GetMatchRun).
         """
 
     @_abc_1.abstractmethod
