@@ -45,7 +45,8 @@ MATCHER_SERVICE = "fupin.matcher.v1.MatcherService"
 # Matcher reads, and the calls keyed by request_id: a retried MatchProduce with the same
 # request_id waits for the first call's run; a retried CommitMatchRun returns the committed run
 # (without a request_id, FAILED_PRECONDITION: it is never applied twice).
-MATCHER_RETRIED = ("GetMatchRun", "ListMatchRuns", "QuickSource", "MatchProduce", "CommitMatchRun")
+MATCHER_RETRIED = ("GetMatchRun", "ListMatchRuns", "ListRunAllocations", "ListRunUnsold",
+                   "QuickSource", "MatchProduce", "CommitMatchRun")  # fmt: skip
 MAX_PAGE_SIZE = 1000
 IMPORT_ATTEMPTS = 4
 IMPORT_BACKOFF_S = 0.2  # before the 2nd attempt; doubles after each

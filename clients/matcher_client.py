@@ -16,6 +16,8 @@ registry's:
   QuickSource, and MatchProduce and CommitMatchRun, which this client always sends with a
   request_id (a uuid4 unless given), so a retry returns the first call's run.
 - Failures raise clients.errors.FupinClientError subclasses with the server's field violations.
+- A produce run too large for one answer comes as a summary (`produce.lists_omitted`):
+  `allocations(run_id)` and `unsold(run_id)` page its lists, `complete(run)` fills them in.
 """
 
 from __future__ import annotations
@@ -36,6 +38,35 @@ from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
 
 Metadata = Sequence[tuple[str, str]]
+LIST_PAGE_SIZE = 10_000  # the server's maximum for a run's lists (ListRunAllocations)
+PAGED = {  # ProduceResult's list -> the RPC that pages it, its request and response
+    "allocations": ("ListRunAllocations", mpb.ListRunAllocationsRequest),
+    "unsold": ("ListRunUnsold", mpb.ListRunUnsoldRequest),
+}
+
+
+def paged(stub: Any, run_id: str, name: str, timeout_s: float, metadata: Metadata = ()) -> Any:
+    """Every item of a produce run's list ``name`` (allocations, unsold), page by page."""
+    method, request_type = PAGED[name]
+    token = ""
+    while True:
+        request = request_type(parent=run_id, page_size=LIST_PAGE_SIZE, page_token=token)
+        page = getattr(stub, method)(request, timeout=timeout_s, metadata=metadata)
+        yield from getattr(page, name)
+        token = page.next_page_token
+        if not token:
+            return
+
+
+def completed(stub: Any, run: mpb.MatchRun, timeout_s: float, metadata: Metadata = ()) -> Any:
+    """The run with its produce lists filled in when its answer was a summary (they are read
+    with ListRunAllocations and ListRunUnsold); any other run as it is."""
+    if not run.produce.lists_omitted:
+        return run
+    for name in PAGED:
+        getattr(run.produce, name).extend(paged(stub, run.id, name, timeout_s, metadata))
+    run.produce.lists_omitted = False
+    return run
 
 
 class RunProgress:
@@ -127,12 +158,18 @@ class MatcherClient:
         parameters: mpb.SolveParameters | None = None,
         request_id: str | None = None,
         watch: bool = False,
+        view: int = mpb.MATCH_RUN_VIEW_UNSPECIFIED,
     ) -> Any:
         """MatchProduce on an inline problem or a registry selection (exactly one). Returns
-        the MatchRun, or with watch=True a RunProgress to iterate."""
+        the MatchRun, or with watch=True a RunProgress to iterate; `view` as MatchRunView."""
         if (inline is None) == (selection is None):
             raise ValueError("give inline or selection, not both or neither")
-        request = mpb.MatchProduceRequest(inline=inline, selection=selection, parameters=parameters)
+        request = mpb.MatchProduceRequest(
+            inline=inline,
+            selection=selection,
+            parameters=parameters,
+            view=view,  # type: ignore[arg-type]
+        )
         return self._solve("MatchProduce", request, request_id, watch)
 
     def allocate_aid(self, request: mpb.AllocateAidRequest, *, watch: bool = False) -> Any:
@@ -174,8 +211,31 @@ class MatcherClient:
 
     # --- runs ---------------------------------------------------------------------------
 
-    def get(self, run_id: str) -> mpb.MatchRun:
-        return cast(mpb.MatchRun, self._call("GetMatchRun", mpb.GetMatchRunRequest(id=run_id)))
+    def get(self, run_id: str, *, view: int = mpb.MATCH_RUN_VIEW_UNSPECIFIED) -> mpb.MatchRun:
+        """The run; `view` as MatchRunView (unset: in full when it fits in one answer)."""
+        request = mpb.GetMatchRunRequest(id=run_id, view=view)  # type: ignore[arg-type]
+        return cast(mpb.MatchRun, self._call("GetMatchRun", request))
+
+    def allocations(self, run_id: str) -> Iterator[mpb.ProduceAllocation]:
+        """A produce run's allocations, however many, fetched page by page as you iterate."""
+        return self._paged(run_id, "allocations")
+
+    def unsold(self, run_id: str) -> Iterator[mpb.UnsoldListing]:
+        """A produce run's unsold listings, page by page as you iterate."""
+        return self._paged(run_id, "unsold")
+
+    def complete(self, run: mpb.MatchRun) -> mpb.MatchRun:
+        """The run with every allocation and unsold listing, however large it is."""
+        try:
+            return cast(mpb.MatchRun, completed(self._stub, run, self.timeout_s, self.metadata))
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from error
+
+    def _paged(self, run_id: str, name: str) -> Iterator[Any]:
+        try:
+            yield from paged(self._stub, run_id, name, self.timeout_s, self.metadata)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from error
 
     def list(self, *, filter: str = "", limit: int | None = None) -> Iterator[mpb.MatchRun]:
         """Runs (without results) matching the filter, e.g. `kind = PRODUCE AND state =

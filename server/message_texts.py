@@ -296,6 +296,16 @@ SPECIFIC: tuple[str, ...] = (
     N_("api key"),
     N_("hold"),
     N_("bytes"),
+    # a run's answer and its lists (matcher/service/views.py)
+    N_(
+        "run {id} in full is {size} MB, over the server's message limit of {limit} MiB: ask "
+        "for view SUMMARY and page its allocations and unsold listings with ListRunAllocations "
+        "and ListRunUnsold"
+    ),
+    N_("run {id} is a {kind} run: only a produce run has {what}"),
+    N_("run {id} is {state}: it has no result to list"),
+    N_("allocations"),
+    N_("unsold listings"),
 )
 # Patterns that would match more than they mean: tried after every other.
 LAST: tuple[str, ...] = (

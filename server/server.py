@@ -179,6 +179,7 @@ def create_server(settings: Settings, *, address: str | None = None) -> Running:
             solver_nice=settings.solver_nice,
             limits=(settings.max_problem_listings, settings.max_problem_orders),
             metrics=metrics,
+            max_message_bytes=limit,
         )
         names.append(matcher_name)
     assert check is not None  # at least one of the two services runs

@@ -6,7 +6,9 @@
     fupin runs get|commit|discard|cancel RUN_ID
 
 `match produce` shows the solver's progress (WatchMatchRun) while the run is solved, then a
-summary; --commit commits the proposed run.
+summary; --commit commits the proposed run. A run too large for one answer (a province's
+produce run) arrives as a summary, and its allocations and unsold listings are paged in
+(ListRunAllocations, ListRunUnsold) before it is shown.
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ def run_match_produce(args: argparse.Namespace) -> int:
         run = solve_with_progress(client, "MatchProduce", request)
         if args.commit and run.state == mpb.PROPOSED:
             run = client.commit(run.id, request_id=f"commit-{run.id}")
+        run = client.complete(run)  # a province's run: its lists page by page
     show_run(run, args)
     return 0 if run.state in (mpb.PROPOSED, mpb.COMMITTED) else 1
 
@@ -172,5 +175,6 @@ def run_runs_one(args: argparse.Namespace) -> int:
             run = client.discard(args.id)
         else:
             run = client.cancel(args.id)
+        run = client.complete(run)  # a province's run: its lists page by page
     show_run(run, args)
     return 0

@@ -22,7 +22,7 @@ import structlog
 
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
-from matcher.service import aid, contracting, produce, stationing
+from matcher.service import aid, contracting, produce, stationing, views
 from matcher.service.convert import run_proto
 from matcher.service.kinds import Limit, RunKind, run_id_of, stored_run_ids
 from matcher.service.launch import Launcher
@@ -97,8 +97,10 @@ class MatcherServicer(mpb_grpc.MatcherServiceServicer):
         owner: str,
         kinds: dict[int, RunKind] = KINDS,
         metrics: RunMetrics | None = None,
+        max_message_bytes: int = 64 << 20,
     ) -> None:
         self.kinds = kinds
+        self.max_message_bytes = max_message_bytes
         self.source = source
         self.executor = executor
         self.owner = owner
@@ -108,10 +110,16 @@ class MatcherServicer(mpb_grpc.MatcherServiceServicer):
         self._reads: dict[str, tuple[float, asyncio.Future[RunRecord]]] = {}
 
     async def MatchProduce(self, request: mpb.MatchProduceRequest, context: Any) -> mpb.MatchRun:
-        return await self.launcher.launch(self.kinds[mpb.PRODUCE], request, context)
+        views.check(request.view)
+        run = await self.launcher.launch(self.kinds[mpb.PRODUCE], request, context)
+        return self._answer(run, request.view)
+
+    def _answer(self, run: mpb.MatchRun, view: int = 0) -> mpb.MatchRun:
+        """The run as much as ``view`` asks (0: unset) and the message limit allows (views.py)."""
+        return views.answer(run, view, self.max_message_bytes)
 
     async def AllocateAid(self, request: mpb.AllocateAidRequest, context: Any) -> mpb.MatchRun:
-        return await self.launcher.launch(self.kinds[mpb.AID], request, context)
+        return self._answer(await self.launcher.launch(self.kinds[mpb.AID], request, context))
 
     async def AssignCadres(self, request: mpb.AssignCadresRequest, context: Any) -> mpb.MatchRun:
         return await self.launcher.launch(self.kinds[mpb.CADRE_STATIONING], request, context)
@@ -139,7 +147,20 @@ class MatcherServicer(mpb_grpc.MatcherServiceServicer):
         return self.source.get_run(last, view=view)
 
     def GetMatchRun(self, request: mpb.GetMatchRunRequest, context: Any) -> mpb.MatchRun:
-        return for_caller(run_proto(self._visible(request.id)))
+        views.check(request.view)
+        return self._answer(for_caller(run_proto(self._visible(request.id))), request.view)
+
+    def ListRunAllocations(self, request: Any, context: Any) -> mpb.ListRunAllocationsResponse:
+        run = for_caller(run_proto(self._visible(request.parent)))
+        items, token, total = views.page(run, "allocations", request)
+        return mpb.ListRunAllocationsResponse(
+            allocations=items, next_page_token=token, total_size=total
+        )
+
+    def ListRunUnsold(self, request: Any, context: Any) -> mpb.ListRunUnsoldResponse:
+        run = for_caller(run_proto(self._visible(request.parent)))
+        items, token, total = views.page(run, "unsold", request)
+        return mpb.ListRunUnsoldResponse(unsold=items, next_page_token=token, total_size=total)
 
     def ListMatchRuns(self, request: Any, context: Any) -> mpb.ListMatchRunsResponse:
         where = query.parse_filter(request.filter, RUN_FILTERS)
@@ -167,7 +188,7 @@ class MatcherServicer(mpb_grpc.MatcherServiceServicer):
             objective=final.objective,
             best_bound=final.best_bound,
             elapsed_s=final.total_s,
-            run=for_caller(run_proto(final)),
+            run=self._answer(for_caller(run_proto(final))),
         )
 
     async def _follow(self, run_id: str) -> AsyncIterator[tuple[int, Progress | None]]:
@@ -224,7 +245,7 @@ class MatcherServicer(mpb_grpc.MatcherServiceServicer):
             handle.wait(30)
         elif run.owner != self.owner:
             raise FailedPrecondition(f"run {run_id} is being solved by {run.owner}")
-        return run_proto(self.source.get_run(run_id))
+        return self._answer(run_proto(self.source.get_run(run_id)))
 
     def CommitMatchRun(self, request: Any, context: Any) -> mpb.MatchRun:
         request_id = checked_request_id(request.request_id)
@@ -232,11 +253,11 @@ class MatcherServicer(mpb_grpc.MatcherServiceServicer):
         kind = self.kinds[stored.kind]
         run = kind.commit(self.source, stored, request_id, request.etag, access.current())
         log.info("run_committed", run_id=run.id, kind=kind.label)
-        return run_proto(run)
+        return self._answer(run_proto(run))
 
     def DiscardMatchRun(self, request: Any, context: Any) -> mpb.MatchRun:
         run_id = self._changeable(request.id).id
-        return run_proto(self.source.discard_run(run_id, etag=request.etag))
+        return self._answer(run_proto(self.source.discard_run(run_id, etag=request.etag)))
 
     def QuickSource(self, request: Any, context: Any) -> mpb.QuickSourceResponse:
         return self.quick.answer(request)
@@ -268,8 +289,10 @@ def add_to_server(
     solver_nice: int = 0,
     limits: tuple[int, int] | None = None,
     metrics: RunMetrics | None = None,
+    max_message_bytes: int = 64 << 20,
 ) -> tuple[str, MatcherServicer]:
-    """Serve MatcherService; ``limits`` (listings, orders) override the produce kind's."""
+    """Serve MatcherService; ``limits`` (listings, orders) override the produce kind's;
+    answers larger than ``max_message_bytes`` (the server's limit) are summaries (views.py)."""
     owner = instance_id()
     fail_abandoned(source)
     executor = Executor(max_parallel, nice=solver_nice)
@@ -282,6 +305,6 @@ def add_to_server(
             "orders": Limit(orders, "max_problem_orders"),
         }
         kinds[mpb.PRODUCE] = dataclasses.replace(produce.KIND, limits=produce_limits)
-    servicer = MatcherServicer(source, executor, owner, kinds, metrics)
+    servicer = MatcherServicer(source, executor, owner, kinds, metrics, max_message_bytes)
     mpb_grpc.add_MatcherServiceServicer_to_server(servicer, server)
     return str(mpb.DESCRIPTOR.services_by_name["MatcherService"].full_name), servicer

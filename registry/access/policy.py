@@ -128,6 +128,8 @@ POLICY: Mapping[str, frozenset[Role]] = MappingProxyType({
     # producers' produce).
     f"{_M}GetMatchRun": frozenset({ADMIN, OFFICE, COOP, PLATFORM, AUDITOR}),
     f"{_M}ListMatchRuns": frozenset({ADMIN, OFFICE, COOP, PLATFORM, AUDITOR}),
+    f"{_M}ListRunAllocations": frozenset({ADMIN, OFFICE, COOP, PLATFORM, AUDITOR}),
+    f"{_M}ListRunUnsold": frozenset({ADMIN, OFFICE, COOP, PLATFORM, AUDITOR}),
     f"{_M}WatchMatchRun": frozenset({ADMIN, OFFICE, COOP, PLATFORM, AUDITOR}),
     # A platform changes only the produce runs it made (matcher/service/servicer.py).
     f"{_M}CancelMatchRun": frozenset({ADMIN, OFFICE, PLATFORM}),

@@ -10,7 +10,15 @@ from tests.access.world import PUNING, ZHAOAN, World, call
 
 M = "/fupin.matcher.v1.MatcherService/"
 PARAMS = mpb.SolveParameters(time_limit_s=10, reproducible=True)
-RUN_RPCS = ("GetMatchRun", "WatchMatchRun", "CancelMatchRun", "CommitMatchRun", "DiscardMatchRun")
+RUN_RPCS = (
+    "GetMatchRun",
+    "WatchMatchRun",
+    "CancelMatchRun",
+    "CommitMatchRun",
+    "DiscardMatchRun",
+    "ListRunAllocations",
+    "ListRunUnsold",
+)
 
 
 def requests(world: World, tag: str, county: str, region: str | None = None) -> dict[str, Message]:
@@ -80,7 +88,9 @@ def listed(channel, world: World, key: str) -> list[str]:
 
 
 def named(rpc: str, run_id: str) -> Message:
-    return getattr(mpb, f"{rpc}Request")(id=run_id)
+    request = getattr(mpb, f"{rpc}Request")
+    field = "parent" if "parent" in request.DESCRIPTOR.fields_by_name else "id"
+    return request(**{field: run_id})
 
 
 __all__ = ["PUNING", "ZHAOAN", "listed", "make", "named", "not_found_like_unknown", "requests"]

@@ -158,13 +158,18 @@ def would_sell_floor(
     blocked pair counts at the floor that opens it, net.
     """
     n = listing_bonus.size
-    sold = np.bincount(arcs.listing, flow, n)
+    carried = np.flatnonzero(flow)
+    sold = np.bincount(arcs.listing[carried], flow[carried], n)
     best = np.full(n, -INF, np.int64)
-    a = np.flatnonzero(use & (duals.w_max[arcs.order] < INF))
+    # Only the arcs of listings that sell nothing count: the few of them, not every arc.
+    a = np.flatnonzero(sold[arcs.listing] == 0)
+    a = a[use[a] & (duals.w_max[arcs.order[a]] < INF)]
     net = arcs.price[a] - arcs.transport[a]
     li = arcs.listing[a]
     np.maximum.at(best, li, np.minimum(net + listing_bonus[li] - duals.w_max[arcs.order[a]], net))
     bl, bo, bnet = screening.blocked_listing, screening.blocked_order, screening.blocked_net
+    unsold = sold[bl] == 0
+    bl, bo, bnet = bl[unsold], bo[unsold], bnet[unsold]
     if compete_blocked:
         ok = duals.w_max[bo] < INF
         bl, bnet = (

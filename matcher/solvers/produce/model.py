@@ -40,8 +40,9 @@ def truck_size(arcs: Arcs) -> IntArray:
 
 def needs_exact(arcs: Arcs, tables: Tables) -> bool:
     """Side constraints that matter; a minimum of 1 kg is no constraint for integer kg."""
+    with_minimum = tables.orders.min_q > 1  # per order: a gather over every arc only if any
     return bool(
-        (tables.orders.min_q[arcs.order] > 1).any()
+        (with_minimum.any() and with_minimum[arcs.order].any())
         or (arcs.min_lot > 1).any()
         or (arcs.fixed_cost > 0).any()
     )

@@ -233,18 +233,26 @@ class Solution:
     priority_bound_bp: int | None = None  # POVERTY_FIRST: bound on Σ kg × priority share (bp)
 
 
-def arc_bonus(objective: Objective, arcs: Arcs, tables: Tables) -> IntArray:
-    """Bonus per kg counted in the value: the poverty tilt exists only under WELFARE."""
+def arc_bonus(
+    objective: Objective, arcs: Arcs, tables: Tables, at: IntArray | None = None
+) -> IntArray:
+    """Bonus per kg counted in the value (of the arcs ``at``, default all): the poverty tilt
+    exists only under WELFARE."""
+    listing = arcs.listing if at is None else arcs.listing[at]
     if objective is Objective.WELFARE:
-        return tables.listings.bonus[arcs.listing]
-    return np.zeros(arcs.size, np.int64)
+        return tables.listings.bonus[listing]
+    return np.zeros(listing.size, np.int64)
 
 
 def objective_value(
     objective: Objective, arcs: Arcs, tables: Tables, flow: IntArray, trucks: IntArray
 ) -> int:
-    value = (arcs.margin + arc_bonus(objective, arcs, tables)) * flow
-    return int(value.sum() - (arcs.fixed_cost * trucks).sum())
+    """The value of a flow, read on the arcs that carry some (a few per listing, of the 30
+    or 200 screened: a pass over every arc cost more than the sums themselves)."""
+    used = np.flatnonzero(flow)
+    value = (arcs.margin_at(used) + arc_bonus(objective, arcs, tables, used)) * flow[used]
+    charged = np.flatnonzero(trucks)
+    return int(value.sum() - (arcs.fixed_cost[charged] * trucks[charged]).sum())
 
 
 def assemble(
@@ -256,16 +264,17 @@ def assemble(
     arcs, _, tables = parts
     objective = objective_value(problem.objective, arcs, tables, solution.flow, solution.trucks)
     bound = solution.bound
+    used = np.flatnonzero(solution.flow)
     return ProduceResult(
         status=solution.status,
         objective=objective,
         bound=bound,
         gap=None if bound is None else relative_gap(objective, bound),
         timings=timings,
-        allocation_columns=_allocations(problem, arcs, tables, solution),
-        kpis=_kpis(arcs, tables, solution.flow),
-        unsold_columns=_unsold(problem, parts, solution),
-        order_columns=_orders(problem, arcs, solution),
+        allocation_columns=_allocations(problem, arcs, tables, solution, used),
+        kpis=_kpis(arcs, tables, solution.flow, used),
+        unsold_columns=_unsold(problem, parts, solution, used),
+        order_columns=_orders(problem, arcs, solution, used),
         method=solution.method,
         prices_from_relaxation=solution.prices_from_relaxation,
         priority_kg_bound=(
@@ -276,37 +285,38 @@ def assemble(
 
 
 def _allocations(
-    problem: ProduceColumns, arcs: Arcs, tables: Tables, solution: Solution
+    problem: ProduceColumns, arcs: Arcs, tables: Tables, solution: Solution, used: IntArray
 ) -> AllocationColumns:
-    used = np.flatnonzero(solution.flow > 0)
+    """The arcs ``used`` (flow > 0), by listing then order: every column gathered on them."""
     used = used[np.lexsort((arcs.order[used], arcs.listing[used]))]
-    bonus = arc_bonus(problem.objective, arcs, tables)
-    fixed = arcs.fixed_cost * solution.trucks
-    total = (arcs.margin + bonus) * solution.flow - fixed
+    bonus = arc_bonus(problem.objective, arcs, tables, used)
+    kg, trucks = solution.flow[used], solution.trucks[used]
+    fixed = arcs.fixed_cost[used] * trucks
     return AllocationColumns(
         listing_ids=problem.listings.id,
         order_ids=problem.orders.id,
         listing=arcs.listing[used],
         order=arcs.order[used],
-        kg=solution.flow[used],
+        kg=kg,
         price=arcs.price[used],
         transport=arcs.transport[used],
         floor=arcs.floor[used],
-        bonus=bonus[used],
-        trucks=solution.trucks[used],
-        fixed_cost=fixed[used],
-        total=total[used],
+        bonus=bonus,
+        trucks=trucks,
+        fixed_cost=fixed,
+        total=(arcs.margin_at(used) + bonus) * kg - fixed,
         road_km=arcs.road_km[used],
         transit_days=arcs.transit_days[used],
     )
 
 
-def _kpis(arcs: Arcs, tables: Tables, flow: IntArray) -> ProduceKpis:
+def _kpis(arcs: Arcs, tables: Tables, flow: IntArray, used: IntArray) -> ProduceKpis:
     lt = tables.listings
     n = lt.quantity.size
     share = lt.poor_bp / SHARE_SCALE
-    sold = np.bincount(arcs.listing, flow, n)
-    income = np.bincount(arcs.listing, flow * (arcs.price - arcs.transport), n)
+    listing, kg = arcs.listing[used], flow[used]
+    sold = np.bincount(listing, kg, n)
+    income = np.bincount(listing, kg * (arcs.price[used] - arcs.transport[used]), n)
     priority = lt.poor_bp > 0
     return ProduceKpis(
         kg_sold=int(flow.sum()),
@@ -318,11 +328,14 @@ def _kpis(arcs: Arcs, tables: Tables, flow: IntArray) -> ProduceKpis:
 
 
 def _unsold(
-    problem: ProduceColumns, parts: tuple[Arcs, Screening, Tables], solution: Solution
+    problem: ProduceColumns,
+    parts: tuple[Arcs, Screening, Tables],
+    solution: Solution,
+    used: IntArray,
 ) -> UnsoldColumns:
     arcs, screening, tables = parts
     n = len(problem.listings)
-    sold = np.bincount(arcs.listing, solution.flow, n).astype(np.int64)
+    sold = np.bincount(arcs.listing[used], solution.flow[used], n).astype(np.int64)
     has_arc = np.bincount(arcs.listing, minlength=n) > 0
     left = tables.listings.quantity - sold
     where = np.flatnonzero(left > 0)
@@ -346,9 +359,11 @@ def _unsold(
     return UnsoldColumns(problem.listings.id, where, left[where], reason, floor)
 
 
-def _orders(problem: ProduceColumns, arcs: Arcs, solution: Solution) -> OutcomeColumns:
+def _orders(
+    problem: ProduceColumns, arcs: Arcs, solution: Solution, used: IntArray
+) -> OutcomeColumns:
     m = len(problem.orders)
-    filled = np.bincount(arcs.order, solution.flow, m).astype(np.int64)
+    filled = np.bincount(arcs.order[used], solution.flow[used], m).astype(np.int64)
     prices = solution.prices
     if prices is None:
         return OutcomeColumns(

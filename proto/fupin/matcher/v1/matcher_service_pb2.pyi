@@ -183,6 +183,45 @@ OUTBID: UnsoldReason.ValueType  # 4
 """orders it could serve were filled by higher-value supply"""
 Global___UnsoldReason: _TypeAlias = UnsoldReason  # noqa: Y015
 
+class _MatchRunView:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _MatchRunViewEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_MatchRunView.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    MATCH_RUN_VIEW_UNSPECIFIED: _MatchRunView.ValueType  # 0
+    """FULL when the whole run fits in one answer, else SUMMARY (ProduceResult.lists_omitted
+    says which): small runs answer as they always did, large ones still answer.
+    """
+    SUMMARY: _MatchRunView.ValueType  # 1
+    """The run and its figures (objective, KPIs, counts, fairness, order outcomes, baseline)
+    without a produce result's allocations and unsold listings: page those with
+    ListRunAllocations and ListRunUnsold. Other kinds answer in full.
+    """
+    FULL: _MatchRunView.ValueType  # 2
+    """Everything; FAILED_PRECONDITION when that passes the server's message limit."""
+
+class MatchRunView(_MatchRunView, metaclass=_MatchRunViewEnumTypeWrapper):
+    """--- other requests ------------------------------------------------------------------------
+
+    How much of a run an answer carries (AIP-157 partial response). A produce run's lists grow
+    with its problem (a million listings answer about 70 MB, over the server's message limit,
+    64 MiB by default); its summary does not.
+    """
+
+MATCH_RUN_VIEW_UNSPECIFIED: MatchRunView.ValueType  # 0
+"""FULL when the whole run fits in one answer, else SUMMARY (ProduceResult.lists_omitted
+says which): small runs answer as they always did, large ones still answer.
+"""
+SUMMARY: MatchRunView.ValueType  # 1
+"""The run and its figures (objective, KPIs, counts, fairness, order outcomes, baseline)
+without a produce result's allocations and unsold listings: page those with
+ListRunAllocations and ListRunUnsold. Other kinds answer in full.
+"""
+FULL: MatchRunView.ValueType  # 2
+"""Everything; FAILED_PRECONDITION when that passes the server's message limit."""
+Global___MatchRunView: _TypeAlias = MatchRunView  # noqa: Y015
+
 class _AidObjective:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -732,6 +771,7 @@ class MatchProduceRequest(_message.Message):
     PARAMETERS_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     RUN_ID_FIELD_NUMBER: _builtins.int
+    VIEW_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     run_id: _builtins.str
     """Optional id for the new run (4-40 letters, digits, '-' or '_'; not of the form run-HEX,
@@ -740,6 +780,10 @@ class MatchProduceRequest(_message.Message):
     server id (MatchRun.id, a hash of the key id and run_id), and every RPC naming a run
     accepts either from this key; from any other key run_id names nothing (NOT_FOUND), and
     the same run_id from two keys is two runs.
+    """
+    view: Global___MatchRunView.ValueType
+    """How much of the run the answer carries (MatchRunView); unset: all of it when it fits
+    in one message, else its SUMMARY.
     """
     @_builtins.property
     def inline(self) -> Global___ProduceProblem: ...
@@ -755,10 +799,11 @@ class MatchProduceRequest(_message.Message):
         parameters: Global___SolveParameters | None = ...,
         request_id: _builtins.str = ...,
         run_id: _builtins.str = ...,
+        view: Global___MatchRunView.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["inline", b"inline", "parameters", b"parameters", "selection", b"selection", "source", b"source"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["inline", b"inline", "parameters", b"parameters", "request_id", b"request_id", "run_id", b"run_id", "selection", b"selection", "source", b"source"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["inline", b"inline", "parameters", b"parameters", "request_id", b"request_id", "run_id", b"run_id", "selection", b"selection", "source", b"source", "view", b"view"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_source: _TypeAlias = _typing.Literal["inline", "selection"]  # noqa: Y015
     _WhichOneofArgType_source: _TypeAlias = _typing.Literal["source", b"source"]  # noqa: Y015
@@ -1022,11 +1067,21 @@ class ProduceResult(_message.Message):
     EXACT_FIELD_NUMBER: _builtins.int
     BASELINE_KPIS_FIELD_NUMBER: _builtins.int
     BASELINE_OBJECTIVE_FIELD_NUMBER: _builtins.int
+    ALLOCATION_COUNT_FIELD_NUMBER: _builtins.int
+    UNSOLD_COUNT_FIELD_NUMBER: _builtins.int
+    LISTS_OMITTED_FIELD_NUMBER: _builtins.int
     arcs: _builtins.int
     """candidate lanes after the compatibility filters"""
     exact: _builtins.bool
     """solved by the exact path (CP-SAT) rather than min-cost flow"""
     baseline_objective: _builtins.int
+    allocation_count: _builtins.int
+    """How many allocations and unsold listings the run has, whether or not they are listed."""
+    unsold_count: _builtins.int
+    lists_omitted: _builtins.bool
+    """The answer is a SUMMARY (MatchRunView): allocations and unsold are not listed here; page
+    them with ListRunAllocations and ListRunUnsold.
+    """
     @_builtins.property
     def allocations(self) -> _containers.RepeatedCompositeFieldContainer[Global___ProduceAllocation]: ...
     @_builtins.property
@@ -1053,10 +1108,13 @@ class ProduceResult(_message.Message):
         exact: _builtins.bool = ...,
         baseline_kpis: Global___ProduceKpis | None = ...,
         baseline_objective: _builtins.int = ...,
+        allocation_count: _builtins.int = ...,
+        unsold_count: _builtins.int = ...,
+        lists_omitted: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["baseline_kpis", b"baseline_kpis", "kpis", b"kpis"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["allocations", b"allocations", "arcs", b"arcs", "baseline_kpis", b"baseline_kpis", "baseline_objective", b"baseline_objective", "exact", b"exact", "kpis", b"kpis", "orders", b"orders", "unsold", b"unsold"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allocation_count", b"allocation_count", "allocations", b"allocations", "arcs", b"arcs", "baseline_kpis", b"baseline_kpis", "baseline_objective", b"baseline_objective", "exact", b"exact", "kpis", b"kpis", "lists_omitted", b"lists_omitted", "orders", b"orders", "unsold", b"unsold", "unsold_count", b"unsold_count"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1064,24 +1122,136 @@ Global___ProduceResult: _TypeAlias = ProduceResult  # noqa: Y015
 
 @_typing.final
 class GetMatchRunRequest(_message.Message):
-    """--- other requests ------------------------------------------------------------------------"""
-
     DESCRIPTOR: _descriptor.Descriptor
 
     ID_FIELD_NUMBER: _builtins.int
+    VIEW_FIELD_NUMBER: _builtins.int
     id: _builtins.str
+    view: Global___MatchRunView.ValueType
+    """unset: MATCH_RUN_VIEW_UNSPECIFIED (FULL when it fits)"""
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
+        view: Global___MatchRunView.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "view", b"view"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetMatchRunRequest: _TypeAlias = GetMatchRunRequest  # noqa: Y015
+
+@_typing.final
+class ListRunAllocationsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARENT_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    parent: _builtins.str
+    """the run's id (MatchRun.id, or the caller's run_id)"""
+    page_size: _builtins.int
+    """default 1000, maximum 10000"""
+    page_token: _builtins.str
+    def __init__(
+        self,
+        *,
+        parent: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "parent", b"parent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRunAllocationsRequest: _TypeAlias = ListRunAllocationsRequest  # noqa: Y015
+
+@_typing.final
+class ListRunAllocationsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ALLOCATIONS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    TOTAL_SIZE_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """empty on the last page"""
+    total_size: _builtins.int
+    """allocations the caller may see in the run"""
+    @_builtins.property
+    def allocations(self) -> _containers.RepeatedCompositeFieldContainer[Global___ProduceAllocation]: ...
+    def __init__(
+        self,
+        *,
+        allocations: _abc.Iterable[Global___ProduceAllocation] | None = ...,
+        next_page_token: _builtins.str = ...,
+        total_size: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allocations", b"allocations", "next_page_token", b"next_page_token", "total_size", b"total_size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRunAllocationsResponse: _TypeAlias = ListRunAllocationsResponse  # noqa: Y015
+
+@_typing.final
+class ListRunUnsoldRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARENT_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    parent: _builtins.str
+    """the run's id (MatchRun.id, or the caller's run_id)"""
+    page_size: _builtins.int
+    """default 1000, maximum 10000"""
+    page_token: _builtins.str
+    def __init__(
+        self,
+        *,
+        parent: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "parent", b"parent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRunUnsoldRequest: _TypeAlias = ListRunUnsoldRequest  # noqa: Y015
+
+@_typing.final
+class ListRunUnsoldResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    UNSOLD_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    TOTAL_SIZE_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """empty on the last page"""
+    total_size: _builtins.int
+    """unsold listings the caller may see in the run"""
+    @_builtins.property
+    def unsold(self) -> _containers.RepeatedCompositeFieldContainer[Global___UnsoldListing]: ...
+    def __init__(
+        self,
+        *,
+        unsold: _abc.Iterable[Global___UnsoldListing] | None = ...,
+        next_page_token: _builtins.str = ...,
+        total_size: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "total_size", b"total_size", "unsold", b"unsold"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRunUnsoldResponse: _TypeAlias = ListRunUnsoldResponse  # noqa: Y015
 
 @_typing.final
 class ListMatchRunsRequest(_message.Message):

@@ -80,6 +80,16 @@ class MatcherServiceStub:
                 request_serializer=fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.GetMatchRunRequest.SerializeToString,
                 response_deserializer=fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.MatchRun.FromString,
                 _registered_method=True)
+        self.ListRunAllocations = channel.unary_unary(
+                '/fupin.matcher.v1.MatcherService/ListRunAllocations',
+                request_serializer=fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.ListRunAllocationsRequest.SerializeToString,
+                response_deserializer=fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.ListRunAllocationsResponse.FromString,
+                _registered_method=True)
+        self.ListRunUnsold = channel.unary_unary(
+                '/fupin.matcher.v1.MatcherService/ListRunUnsold',
+                request_serializer=fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.ListRunUnsoldRequest.SerializeToString,
+                response_deserializer=fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.ListRunUnsoldResponse.FromString,
+                _registered_method=True)
         self.ListMatchRuns = channel.unary_unary(
                 '/fupin.matcher.v1.MatcherService/ListMatchRuns',
                 request_serializer=fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.ListMatchRunsRequest.SerializeToString,
@@ -153,10 +163,13 @@ class MatcherServiceServicer:
         parameters.time_limit_s and the call's deadline (less a small margin to send the answer):
         a solve that runs out of time returns its best solution with status FEASIBLE and its gap.
         A caller that goes away cancels the run. A retry with the same request_id returns the same
-        run. Errors: INVALID_ARGUMENT (naming the field); RESOURCE_EXHAUSTED when the problem is
-        over the server's size limit; ALREADY_EXISTS when this caller's key already used run_id,
-        or used request_id for another request (both are scoped to the key: another key's ids
-        clash with nothing).
+        run. The answer carries as much of the run as `view` asks (MatchRunView): unset, all of it
+        when it fits in one message, else its summary. Errors: INVALID_ARGUMENT (naming the
+        field); RESOURCE_EXHAUSTED when the problem is over the server's size limit;
+        ALREADY_EXISTS when this caller's key already used run_id, or used request_id for another
+        request (both are scoped to the key: another key's ids clash with nothing);
+        FAILED_PRECONDITION for view FULL when the solved run is over the message limit (the run
+        is kept, PROPOSED: read its summary with GetMatchRun).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -183,7 +196,27 @@ class MatcherServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetMatchRun(self, request, context):
-        """Gets a run with its result. Errors: NOT_FOUND.
+        """Gets a run with its result, as much of it as `view` asks (MatchRunView). Errors:
+        NOT_FOUND; FAILED_PRECONDITION for view FULL when the answer would pass the server's
+        message limit (ask for SUMMARY and page the lists with ListRunAllocations / ListRunUnsold).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRunAllocations(self, request, context):
+        """Lists a produce run's allocations page by page, in the order of its result: how a run too
+        large for one answer (a province's million listings) is read. A cooperative sees its own
+        producers' allocations only. Errors: NOT_FOUND; INVALID_ARGUMENT (page_size, page_token);
+        FAILED_PRECONDITION when the run is not a produce run or has no result (not PROPOSED or
+        COMMITTED).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRunUnsold(self, request, context):
+        """Lists a produce run's unsold listings page by page, as ListRunAllocations; same errors.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -294,6 +327,16 @@ def add_MatcherServiceServicer_to_server(servicer, server):
                     servicer.GetMatchRun,
                     request_deserializer=fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.GetMatchRunRequest.FromString,
                     response_serializer=fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.MatchRun.SerializeToString,
+            ),
+            'ListRunAllocations': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRunAllocations,
+                    request_deserializer=fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.ListRunAllocationsRequest.FromString,
+                    response_serializer=fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.ListRunAllocationsResponse.SerializeToString,
+            ),
+            'ListRunUnsold': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRunUnsold,
+                    request_deserializer=fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.ListRunUnsoldRequest.FromString,
+                    response_serializer=fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.ListRunUnsoldResponse.SerializeToString,
             ),
             'ListMatchRuns': grpc.unary_unary_rpc_method_handler(
                     servicer.ListMatchRuns,
@@ -465,6 +508,60 @@ class MatcherService:
             '/fupin.matcher.v1.MatcherService/GetMatchRun',
             fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.GetMatchRunRequest.SerializeToString,
             fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.MatchRun.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRunAllocations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fupin.matcher.v1.MatcherService/ListRunAllocations',
+            fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.ListRunAllocationsRequest.SerializeToString,
+            fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.ListRunAllocationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRunUnsold(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fupin.matcher.v1.MatcherService/ListRunUnsold',
+            fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.ListRunUnsoldRequest.SerializeToString,
+            fupin_dot_matcher_dot_v1_dot_matcher__service__pb2.ListRunUnsoldResponse.FromString,
             options,
             channel_credentials,
             insecure,

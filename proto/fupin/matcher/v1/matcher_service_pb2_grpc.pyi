@@ -66,10 +66,13 @@ class MatcherServiceStub:
     parameters.time_limit_s and the call's deadline (less a small margin to send the answer):
     a solve that runs out of time returns its best solution with status FEASIBLE and its gap.
     A caller that goes away cancels the run. A retry with the same request_id returns the same
-    run. Errors: INVALID_ARGUMENT (naming the field); RESOURCE_EXHAUSTED when the problem is
-    over the server's size limit; ALREADY_EXISTS when this caller's key already used run_id,
-    or used request_id for another request (both are scoped to the key: another key's ids
-    clash with nothing).
+    run. The answer carries as much of the run as `view` asks (MatchRunView): unset, all of it
+    when it fits in one message, else its summary. Errors: INVALID_ARGUMENT (naming the
+    field); RESOURCE_EXHAUSTED when the problem is over the server's size limit;
+    ALREADY_EXISTS when this caller's key already used run_id, or used request_id for another
+    request (both are scoped to the key: another key's ids clash with nothing);
+    FAILED_PRECONDITION for view FULL when the solved run is over the message limit (the run
+    is kept, PROPOSED: read its summary with GetMatchRun).
     """
     AssignCadres: _grpc.UnaryUnaryMultiCallable[_matcher_service_pb2.AssignCadresRequest, _matcher_service_pb2.MatchRun]
     """Starts a cadre stationing run (驻村): available cadres to poor villages, by team size,
@@ -84,7 +87,19 @@ class MatcherServiceStub:
     Same run behaviour and errors as MatchProduce.
     """
     GetMatchRun: _grpc.UnaryUnaryMultiCallable[_matcher_service_pb2.GetMatchRunRequest, _matcher_service_pb2.MatchRun]
-    """Gets a run with its result. Errors: NOT_FOUND."""
+    """Gets a run with its result, as much of it as `view` asks (MatchRunView). Errors:
+    NOT_FOUND; FAILED_PRECONDITION for view FULL when the answer would pass the server's
+    message limit (ask for SUMMARY and page the lists with ListRunAllocations / ListRunUnsold).
+    """
+    ListRunAllocations: _grpc.UnaryUnaryMultiCallable[_matcher_service_pb2.ListRunAllocationsRequest, _matcher_service_pb2.ListRunAllocationsResponse]
+    """Lists a produce run's allocations page by page, in the order of its result: how a run too
+    large for one answer (a province's million listings) is read. A cooperative sees its own
+    producers' allocations only. Errors: NOT_FOUND; INVALID_ARGUMENT (page_size, page_token);
+    FAILED_PRECONDITION when the run is not a produce run or has no result (not PROPOSED or
+    COMMITTED).
+    """
+    ListRunUnsold: _grpc.UnaryUnaryMultiCallable[_matcher_service_pb2.ListRunUnsoldRequest, _matcher_service_pb2.ListRunUnsoldResponse]
+    """Lists a produce run's unsold listings page by page, as ListRunAllocations; same errors."""
     ListMatchRuns: _grpc.UnaryUnaryMultiCallable[_matcher_service_pb2.ListMatchRunsRequest, _matcher_service_pb2.ListMatchRunsResponse]
     """Lists runs, newest first, without their results (use GetMatchRun for those).
     Filterable fields: kind, state. Errors: INVALID_ARGUMENT.
@@ -178,10 +193,13 @@ class MatcherServiceAsyncStub(MatcherServiceStub):
     parameters.time_limit_s and the call's deadline (less a small margin to send the answer):
     a solve that runs out of time returns its best solution with status FEASIBLE and its gap.
     A caller that goes away cancels the run. A retry with the same request_id returns the same
-    run. Errors: INVALID_ARGUMENT (naming the field); RESOURCE_EXHAUSTED when the problem is
-    over the server's size limit; ALREADY_EXISTS when this caller's key already used run_id,
-    or used request_id for another request (both are scoped to the key: another key's ids
-    clash with nothing).
+    run. The answer carries as much of the run as `view` asks (MatchRunView): unset, all of it
+    when it fits in one message, else its summary. Errors: INVALID_ARGUMENT (naming the
+    field); RESOURCE_EXHAUSTED when the problem is over the server's size limit;
+    ALREADY_EXISTS when this caller's key already used run_id, or used request_id for another
+    request (both are scoped to the key: another key's ids clash with nothing);
+    FAILED_PRECONDITION for view FULL when the solved run is over the message limit (the run
+    is kept, PROPOSED: read its summary with GetMatchRun).
     """
     AssignCadres: _aio.UnaryUnaryMultiCallable[_matcher_service_pb2.AssignCadresRequest, _matcher_service_pb2.MatchRun]  # type: ignore[assignment]
     """Starts a cadre stationing run (驻村): available cadres to poor villages, by team size,
@@ -196,7 +214,19 @@ class MatcherServiceAsyncStub(MatcherServiceStub):
     Same run behaviour and errors as MatchProduce.
     """
     GetMatchRun: _aio.UnaryUnaryMultiCallable[_matcher_service_pb2.GetMatchRunRequest, _matcher_service_pb2.MatchRun]  # type: ignore[assignment]
-    """Gets a run with its result. Errors: NOT_FOUND."""
+    """Gets a run with its result, as much of it as `view` asks (MatchRunView). Errors:
+    NOT_FOUND; FAILED_PRECONDITION for view FULL when the answer would pass the server's
+    message limit (ask for SUMMARY and page the lists with ListRunAllocations / ListRunUnsold).
+    """
+    ListRunAllocations: _aio.UnaryUnaryMultiCallable[_matcher_service_pb2.ListRunAllocationsRequest, _matcher_service_pb2.ListRunAllocationsResponse]  # type: ignore[assignment]
+    """Lists a produce run's allocations page by page, in the order of its result: how a run too
+    large for one answer (a province's million listings) is read. A cooperative sees its own
+    producers' allocations only. Errors: NOT_FOUND; INVALID_ARGUMENT (page_size, page_token);
+    FAILED_PRECONDITION when the run is not a produce run or has no result (not PROPOSED or
+    COMMITTED).
+    """
+    ListRunUnsold: _aio.UnaryUnaryMultiCallable[_matcher_service_pb2.ListRunUnsoldRequest, _matcher_service_pb2.ListRunUnsoldResponse]  # type: ignore[assignment]
+    """Lists a produce run's unsold listings page by page, as ListRunAllocations; same errors."""
     ListMatchRuns: _aio.UnaryUnaryMultiCallable[_matcher_service_pb2.ListMatchRunsRequest, _matcher_service_pb2.ListMatchRunsResponse]  # type: ignore[assignment]
     """Lists runs, newest first, without their results (use GetMatchRun for those).
     Filterable fields: kind, state. Errors: INVALID_ARGUMENT.
@@ -293,10 +323,13 @@ class MatcherServiceServicer(metaclass=_abc_1.ABCMeta):
         parameters.time_limit_s and the call's deadline (less a small margin to send the answer):
         a solve that runs out of time returns its best solution with status FEASIBLE and its gap.
         A caller that goes away cancels the run. A retry with the same request_id returns the same
-        run. Errors: INVALID_ARGUMENT (naming the field); RESOURCE_EXHAUSTED when the problem is
-        over the server's size limit; ALREADY_EXISTS when this caller's key already used run_id,
-        or used request_id for another request (both are scoped to the key: another key's ids
-        clash with nothing).
+        run. The answer carries as much of the run as `view` asks (MatchRunView): unset, all of it
+        when it fits in one message, else its summary. Errors: INVALID_ARGUMENT (naming the
+        field); RESOURCE_EXHAUSTED when the problem is over the server's size limit;
+        ALREADY_EXISTS when this caller's key already used run_id, or used request_id for another
+        request (both are scoped to the key: another key's ids clash with nothing);
+        FAILED_PRECONDITION for view FULL when the solved run is over the message limit (the run
+        is kept, PROPOSED: read its summary with GetMatchRun).
         """
 
     @_abc_1.abstractmethod
@@ -329,7 +362,31 @@ class MatcherServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _matcher_service_pb2.GetMatchRunRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_matcher_service_pb2.MatchRun, _abc.Awaitable[_matcher_service_pb2.MatchRun]]:
-        """Gets a run with its result. Errors: NOT_FOUND."""
+        """Gets a run with its result, as much of it as `view` asks (MatchRunView). Errors:
+        NOT_FOUND; FAILED_PRECONDITION for view FULL when the answer would pass the server's
+        message limit (ask for SUMMARY and page the lists with ListRunAllocations / ListRunUnsold).
+        """
+
+    @_abc_1.abstractmethod
+    def ListRunAllocations(
+        self,
+        request: _matcher_service_pb2.ListRunAllocationsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_matcher_service_pb2.ListRunAllocationsResponse, _abc.Awaitable[_matcher_service_pb2.ListRunAllocationsResponse]]:
+        """Lists a produce run's allocations page by page, in the order of its result: how a run too
+        large for one answer (a province's million listings) is read. A cooperative sees its own
+        producers' allocations only. Errors: NOT_FOUND; INVALID_ARGUMENT (page_size, page_token);
+        FAILED_PRECONDITION when the run is not a produce run or has no result (not PROPOSED or
+        COMMITTED).
+        """
+
+    @_abc_1.abstractmethod
+    def ListRunUnsold(
+        self,
+        request: _matcher_service_pb2.ListRunUnsoldRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_matcher_service_pb2.ListRunUnsoldResponse, _abc.Awaitable[_matcher_service_pb2.ListRunUnsoldResponse]]:
+        """Lists a produce run's unsold listings page by page, as ListRunAllocations; same errors."""
 
     @_abc_1.abstractmethod
     def ListMatchRuns(

@@ -1,0 +1,79 @@
+"""How much of a run an answer carries (MatchRunView, AIP-157), and a produce run's lists page
+by page (ListRunAllocations, ListRunUnsold).
+
+A produce run's result grows with its problem: a province's million listings make about 70 MB
+of allocations, over the server's message limit (64 MiB by default), and the answer could not
+be sent at all. Its summary leaves out the two lists that grow with the listings (allocations
+and unsold listings) and keeps everything else, with their counts. The lists are then read a
+page at a time, by offset into the stored result (a PROPOSED run's result never changes), with
+page tokens signed like every List's (registry/resources/query.py) and bound to the run and
+the list, so a token of one run or list is INVALID_ARGUMENT for another.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fupin.matcher.v1 import matcher_service_pb2 as mpb
+from registry.errors import FailedPrecondition, InvalidArgument
+from registry.resources import query
+
+# Bytes kept back from the message limit for what travels beside the run (status, trailers).
+ANSWER_MARGIN = 64 * 1024
+DEFAULT_PAGE_SIZE = 1000
+MAX_PAGE_SIZE = 10_000  # allocations of about 100 bytes: a page of about 1 MB
+# ProduceResult's lists a summary leaves out, as an error names them
+LISTED = {"allocations": "allocations", "unsold": "unsold listings"}
+VIEWS = frozenset(mpb.MatchRunView.values())
+
+
+def check(view: int) -> None:
+    """INVALID_ARGUMENT for a view this server does not know (before a solve starts)."""
+    if view not in VIEWS:
+        raise InvalidArgument.one("view", f"unknown value {view}")
+
+
+def answer(run: mpb.MatchRun, view: int, limit_bytes: int) -> mpb.MatchRun:
+    """The run as ``view`` asks (module doc); ``limit_bytes``: the server's message limit."""
+    check(view)
+    if not run.HasField("produce"):
+        return run  # other kinds' results are bounded by their size limits: always in full
+    result = run.produce
+    result.allocation_count, result.unsold_count = len(result.allocations), len(result.unsold)
+    over = run.ByteSize() > limit_bytes - ANSWER_MARGIN
+    if view == mpb.FULL and over:
+        raise FailedPrecondition(
+            f"run {run.id} in full is {run.ByteSize() / 1e6:.1f} MB, over the server's "
+            f"message limit of {limit_bytes / 2**20:.0f} MiB: ask for view SUMMARY and page "
+            "its allocations and unsold listings with ListRunAllocations and ListRunUnsold"
+        )
+    if view == mpb.SUMMARY or over:
+        for name in LISTED:
+            del getattr(result, name)[:]
+        result.lists_omitted = True
+    return run
+
+
+def page(run: mpb.MatchRun, name: str, request: Any) -> tuple[list[Any], str, int]:
+    """One page of the produce run's list ``name``: (items, next page token, total)."""
+    if run.kind != mpb.PRODUCE:
+        raise FailedPrecondition(
+            f"run {run.id} is a {mpb.RunKind.Name(run.kind)} run: only a produce run has "
+            f"{LISTED[name]}"
+        )
+    if not run.HasField("produce"):
+        raise FailedPrecondition(
+            f"run {run.id} is {mpb.RunState.Name(run.state)}: it has no result to list"
+        )
+    if request.page_size > MAX_PAGE_SIZE:
+        raise InvalidArgument.one("page_size", f"must be at most {MAX_PAGE_SIZE} (the limit)")
+    bound_to = f"{name}:{run.id}"
+    at = query.parse_page(min(request.page_size, query.MAX_PAGE_SIZE), request.page_token, bound_to)
+    if at.after and not at.after.isdigit():
+        raise InvalidArgument.one("page_token", "is not a token this server issued")
+    start = int(at.after or 0)
+    size = request.page_size or DEFAULT_PAGE_SIZE
+    items = getattr(run.produce, name)
+    chunk = list(items[start : start + size])
+    token = query.next_token(at, str(start + size)) if start + size < len(items) else ""
+    return chunk, token, len(items)
