@@ -201,7 +201,7 @@ class _Call:
         """Admitted as a call or a wait (server/admission.py), or Overloaded."""
         if self.admission is None:
             return None
-        return self.admission.enter(self.method, self.principal, waits=self.waits)
+        return self.admission.enter(self.method, self.principal, waits=self.waits, peer=self.peer)
 
     async def admit_waiting(self) -> None:
         """admit() for a call that waits on the loop: the key is looked up on a thread (it may
