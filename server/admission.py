@@ -15,7 +15,9 @@ address (IP, not port: one client's many connections are one count), under the s
 as a key, so that one keyless client cannot use up what the others need; behind a proxy its
 address is the proxy's, and they share one count again. Health/Check (answered on the loop,
 never on a thread) and admins' calls are never refused. Beyond a bound a call ends at once with
-RESOURCE_EXHAUSTED and a RetryInfo detail; it never queues for a thread.
+RESOURCE_EXHAUSTED and a RetryInfo detail; it never queues for a thread. A call on a thread
+whose key is cached and already at its bounds is refused on the event loop (`check`, from
+server/interceptor.py), so that not even its refusal takes a thread.
 """
 
 from __future__ import annotations
@@ -104,6 +106,16 @@ class Admission:
         with self._lock:
             (self._waits if waits else self._calls).take(key)
         return Ticket(key, waits)
+
+    def check(self, method: str, principal: Principal, *, waits: bool) -> None:
+        """Raise Overloaded if `enter` would refuse this call now; take nothing. Lets a call
+        beyond its key's bounds be refused on the event loop, before it takes a thread."""
+        if method == HEALTH_CHECK or principal.role is Role.ADMIN:
+            return
+        counts = self._waits if waits else self._calls
+        with self._lock:
+            counts.take(principal.key_id)
+            counts.give_back(principal.key_id)
 
     def leave(self, ticket: Ticket | None) -> None:
         if ticket is None:

@@ -24,7 +24,7 @@ from registry.access import redaction as redact
 from registry.access.keys import bearer_key
 from registry.access.policy import Principal
 from registry.access.redaction import Seen
-from registry.errors import ResourceExhausted
+from registry.errors import FupinError, ResourceExhausted
 
 
 class RateLimiter:
@@ -57,6 +57,8 @@ class Authenticator(Protocol):
     matcher that runs apart from it)."""
 
     def authenticate(self, secret: str) -> Principal: ...
+
+    def known(self, secret: str) -> Principal | None: ...
 
 
 class AuditLog(Protocol):
@@ -118,6 +120,16 @@ class Guard:
         access.authorize(method, principal)
         self.limiter.take(principal.key_id)
         return principal
+
+    def peek(self, method: str, metadata: Any) -> Principal | None:
+        """The caller as far as it is known without a lookup (a key whose answer is cached),
+        else None; for an early refusal on the event loop only: `admit` still decides."""
+        if access.is_public(method):
+            return None
+        try:
+            return self.keys.known(bearer_key(metadata))
+        except FupinError:
+            return None
 
     def release(
         self, principal: Principal | None, method: str, response: Any, request_id: str

@@ -145,6 +145,57 @@ def test_calls_on_threads_beyond_their_bounds_are_refused_and_admins_still_answe
                 channel.close()
 
 
+def test_a_refusal_takes_no_thread(tmp_path):
+    """max_workers 3, max_calls_per_key 2: an office holds two threads with client streams
+    it never finishes and an admin the third, so no thread is free. The office's next
+    GetHousehold is refused at once, on the event loop (its refusal waited for a thread
+    before, and the caller saw DEADLINE_EXCEEDED instead)."""
+    bounds = {"max_workers": 3, "max_calls_per_key": 2, "max_calls": 2}
+    with streams.own_server(tmp_path, **bounds) as running:
+        world = streams.setup(running)
+        target = f"127.0.0.1:{running.port}"
+        assert running.keys is not None
+        admin = running.keys.create(streams.Role.ADMIN).secret
+        hold = threading.Event()
+
+        def chunks():
+            yield api.ImportHouseholdsRequest()
+            hold.wait(60)
+
+        office_channel = open_channel(target, api_key=world.office_key)
+        admin_channel = open_channel(target, api_key=admin)
+        office = api_grpc.RegistryServiceStub(office_channel)
+        root = api_grpc.RegistryServiceStub(admin_channel)
+        read = api.GetHouseholdRequest(id=world.household_id)
+        held = []
+        try:
+            for n in range(2):
+                held.append(office.ImportHouseholds.future(chunks(), timeout=60))
+                wait_for(lambda n=n: streams.in_flight(running.metrics, "calls") == n + 1)
+            held.append(root.ImportHouseholds.future(chunks(), timeout=60))
+
+            def no_thread_free() -> bool:  # an admin's read finds no thread to run on
+                try:
+                    root.GetHousehold(read, timeout=0.3)
+                except grpc.RpcError as error:
+                    return error.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+                return False
+
+            wait_for(no_thread_free)
+            started = time.perf_counter()
+            with pytest.raises(grpc.RpcError) as refused:
+                office.GetHousehold(read, timeout=GENEROUS_S)
+            checked_refusal(refused.value)
+            assert "max_calls_per_key" in refused.value.details()
+            assert time.perf_counter() - started < GENEROUS_S / 2
+        finally:
+            hold.set()
+            for call in held:
+                call.cancel()
+            office_channel.close()
+            admin_channel.close()
+
+
 def wait_for(condition, timeout_s: float = GENEROUS_S) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
