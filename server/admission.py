@@ -10,9 +10,14 @@ Two kinds of call are counted apart (server/loop.py):
   wait on the event loop and hold no thread: at most `max_streams_per_key` per key and
   `max_streams` in all.
 
-Callers without a key share one count. Health/Check (answered on the loop, never on a
-thread) and admins' calls are never refused. Beyond a bound a call ends at once with
-RESOURCE_EXHAUSTED and a RetryInfo detail; it never queues for a thread.
+Callers without a key (the PUBLIC methods: Health/Watch, reflection) are counted per peer
+address (IP, not port: one client's many connections are one count), under the same bounds
+as a key, so that one keyless client cannot use up what the others need; behind a proxy its
+address is the proxy's, and they share one count again. Health/Check (answered on the loop,
+never on a thread) and admins' calls are never refused. Beyond a bound a call ends at once with
+RESOURCE_EXHAUSTED and a RetryInfo detail; it never queues for a thread. A call on a thread
+whose key is cached and already at its bounds is refused on the event loop (`check`, from
+server/interceptor.py), so that not even its refusal takes a thread.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from registry.access.policy import Principal, Role
 from registry.errors import Overloaded
 
 HEALTH_CHECK = "/grpc.health.v1.Health/Check"
-ANONYMOUS = ""  # the count shared by callers without a key
+ANONYMOUS = "peer:"  # + the peer's address: the count of the callers without a key there
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,11 @@ class _Counts:
 
     def take(self, key: str) -> None:
         held = self.by_key.get(key, 0)
+        if held >= self.per_key and key.startswith(ANONYMOUS):
+            raise Overloaded(
+                f"this address has {held} {self.what} in flight without a key, the most it may "
+                f"(setting {self.setting}_per_key); retry when one has ended"
+            )
         if held >= self.per_key:
             raise Overloaded(
                 f"this key has {held} {self.what} in flight, the most it may (setting "
@@ -84,15 +94,28 @@ class Admission:
         self._calls = _Counts(bounds.calls_per_key, bounds.calls, "max_calls", "calls")
         self._waits = _Counts(bounds.streams_per_key, bounds.streams, "max_streams", "streams")
 
-    def enter(self, method: str, principal: Principal | None, *, waits: bool) -> Ticket | None:
+    def enter(
+        self, method: str, principal: Principal | None, *, waits: bool, peer: str = ""
+    ) -> Ticket | None:
         """Admit the call (the ticket to `leave` with), None for a priority call (nothing to
-        leave), or raise Overloaded. `waits`: a stream or waiting call (module doc)."""
+        leave), or raise Overloaded. `waits`: a stream or waiting call (module doc); `peer`:
+        the caller's address as gRPC gives it (`ipv4:127.0.0.1:50123`)."""
         if method == HEALTH_CHECK or (principal is not None and principal.role is Role.ADMIN):
             return None
-        key = principal.key_id if principal is not None else ANONYMOUS
+        key = principal.key_id if principal is not None else ANONYMOUS + peer_host(peer)
         with self._lock:
             (self._waits if waits else self._calls).take(key)
         return Ticket(key, waits)
+
+    def check(self, method: str, principal: Principal, *, waits: bool) -> None:
+        """Raise Overloaded if `enter` would refuse this call now; take nothing. Lets a call
+        beyond its key's bounds be refused on the event loop, before it takes a thread."""
+        if method == HEALTH_CHECK or principal.role is Role.ADMIN:
+            return
+        counts = self._waits if waits else self._calls
+        with self._lock:
+            counts.take(principal.key_id)
+            counts.give_back(principal.key_id)
 
     def leave(self, ticket: Ticket | None) -> None:
         if ticket is None:
@@ -104,3 +127,12 @@ class Admission:
         """(calls, waits) in flight now."""
         with self._lock:
             return self._calls.all, self._waits.all
+
+
+def peer_host(peer: str) -> str:
+    """The address of a gRPC peer without its port: `ipv4:10.0.0.7:50123` -> `ipv4:10.0.0.7`,
+    `ipv6:[::1]:50123` -> `ipv6:[::1]`; other forms (unix sockets) as they are."""
+    scheme, _, rest = peer.partition(":")
+    if scheme not in ("ipv4", "ipv6") or ":" not in rest:
+        return peer
+    return f"{scheme}:{rest.rsplit(':', 1)[0]}"

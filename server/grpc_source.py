@@ -18,6 +18,7 @@ import functools
 import inspect
 import json
 import typing
+import uuid
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -43,6 +44,11 @@ READS = frozenset({"aid_inputs", "stationing_data", "contracting_data"})
 # attempt's and leave an ended run as it is (registry/runs/records.py settle, registry/runs/aid.py
 # store_grants). Unretried, a reply lost while a run ends would leave it RUNNING.
 REPLACING = frozenset({"update_run", "store_grants", "finish_cadre_run"})
+# Writes that make something new at each call unless a request_id makes a retry a replay: a
+# call without one gets one of its own (LINK_ID) at its first attempt, which the channel's
+# retries resend, so a reply lost on the link cannot hold a listing's kilograms twice.
+KEYED_BY_THE_LINK = frozenset({"hold_listings"})
+LINK_ID = "link-"  # + 32 hex digits: no caller's id (rq- + a hash, registry/resources/requests.py)
 _ERRORS: dict[grpc.StatusCode, Callable[[str, list[errors.FieldViolation]], Exception]] = {
     grpc.StatusCode.INVALID_ARGUMENT: lambda m, v: errors.InvalidArgument(v, m),
     grpc.StatusCode.NOT_FOUND: lambda m, v: errors.NotFound(m, field=v[0].field if v else ""),
@@ -198,6 +204,8 @@ class GrpcSource:
             binding = signature.bind(None, *args, **kwargs)  # None stands for self
             binding.apply_defaults()  # a default (e.g. reader=INTERNAL) travels like any value
             bound = binding.arguments
+            if method in KEYED_BY_THE_LINK and not bound.get("request_id"):
+                bound["request_id"] = LINK_ID + uuid.uuid4().hex
             request = request_type()
             for param in params:
                 if param.name in bound:

@@ -6,7 +6,9 @@
    (PERMISSION_DENIED);
 3. the key's rate limit: a token bucket per key (RESOURCE_EXHAUSTED, with the limit named);
 4. on the way out, each response is masked for the role and, when it carried household
-   records, the read is written to the audit log (registry/access/audit.py).
+   records, the read is written to the audit log (registry/access/audit.py): by the registry's
+   own AuditWriter, or, in a matcher apart from the registry, through the registry
+   (RemoteAudit).
 """
 
 from __future__ import annotations
@@ -17,12 +19,12 @@ from typing import Any, Protocol
 
 import grpc
 
-from registry.access import audit
 from registry.access import policy as access
 from registry.access import redaction as redact
 from registry.access.keys import bearer_key
 from registry.access.policy import Principal
-from registry.errors import ResourceExhausted
+from registry.access.redaction import Seen
+from registry.errors import FupinError, ResourceExhausted
 
 
 class RateLimiter:
@@ -56,19 +58,59 @@ class Authenticator(Protocol):
 
     def authenticate(self, secret: str) -> Principal: ...
 
+    def known(self, secret: str) -> Principal | None: ...
+
+
+class AuditLog(Protocol):
+    """Where the guard records a response that named households: AuditWriter (the registry's
+    database) or RemoteAudit (a matcher apart from it). Raises Unavailable when the event
+    cannot be taken, and the response is then withheld (fail closed)."""
+
+    def record(self, principal: Principal, rpc: str, request_id: str, seen: Seen) -> None: ...
+
+
+class RegistryAudit(Protocol):
+    def record_audit(
+        self,
+        *,
+        reader: Principal,
+        rpc: str,
+        request_id: str,
+        household_ids: list[str],
+        county_codes: list[str],
+    ) -> None: ...
+
+
+class RemoteAudit:
+    """The audit log of a matcher apart from the registry: each event goes to the registry
+    (MatcherStoreService.RecordAudit, authenticated as the rest of the internal link, with the
+    matcher's admin key) before the response leaves. An aid run's grants, a contracting run's
+    households: what the matcher shows names households as much as the registry's reads do."""
+
+    def __init__(self, registry: RegistryAudit) -> None:
+        self.registry = registry
+
+    def record(self, principal: Principal, rpc: str, request_id: str, seen: Seen) -> None:
+        self.registry.record_audit(
+            reader=principal,
+            rpc=rpc,
+            request_id=request_id,
+            household_ids=list(seen.household_ids),
+            county_codes=sorted(seen.county_codes),
+        )
+
 
 class Guard:
     def __init__(
         self,
         keys: Authenticator,
         limiter: RateLimiter,
-        audit_writer: audit.AuditWriter | None = None,
+        audit_log: AuditLog | None = None,
     ) -> None:
         self.keys = keys
         self.limiter = limiter
-        # Where reads of household records are logged; None where there is no database (a
-        # matcher apart from the registry: its responses carry no household records).
-        self.audit = audit_writer
+        # Where reads of household records are logged (None only in tests of the guard alone).
+        self.audit = audit_log
 
     def admit(self, method: str, context: grpc.ServicerContext) -> Principal | None:
         """The caller, authenticated, authorized and within its rate; None on PUBLIC methods."""
@@ -78,6 +120,16 @@ class Guard:
         access.authorize(method, principal)
         self.limiter.take(principal.key_id)
         return principal
+
+    def peek(self, method: str, metadata: Any) -> Principal | None:
+        """The caller as far as it is known without a lookup (a key whose answer is cached),
+        else None; for an early refusal on the event loop only: `admit` still decides."""
+        if access.is_public(method):
+            return None
+        try:
+            return self.keys.known(bearer_key(metadata))
+        except FupinError:
+            return None
 
     def release(
         self, principal: Principal | None, method: str, response: Any, request_id: str

@@ -13,6 +13,7 @@ wait, not a call (server/admission.py).
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -56,6 +57,10 @@ class RpcInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         method = handler_call_details.method
         handler = handler._replace(request_deserializer=_lenient(handler.request_deserializer))
         call = (method, self.metrics, self.guard, self.admission)
+        if not _waits(handler):
+            refused = self._refusal(method, handler_call_details.invocation_metadata)
+            if refused is not None:
+                return _refusing(handler, call, *refused)
         if handler.unary_unary:
             behavior = handler.unary_unary
             if inspect.iscoroutinefunction(behavior):
@@ -73,6 +78,55 @@ class RpcInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         return handler._replace(
             stream_stream=_streaming(_checked_stream(handler.stream_stream), call)
         )
+
+    def _refusal(self, method: str, metadata: Any) -> tuple[Principal, FupinError] | None:
+        """(caller, Overloaded) for a call on a thread whose known key is at its bounds: it is
+        refused here, on the loop, and takes no thread only to be turned away (under a storm
+        from one key, each refusal held a thread of the pool for its authentication). Keys not
+        cached yet, keyless callers and calls the key may not make take the usual path."""
+        if self.admission is None:
+            return None
+        principal = self.guard.peek(method, metadata)
+        if principal is None or not access.allowed(method, principal.role):
+            return None
+        if not access.permits(method, principal):
+            return None
+        try:
+            self.admission.check(method, principal, waits=False)
+        except FupinError as exc:
+            return principal, exc
+        return None
+
+
+def _waits(handler: Any) -> bool:
+    """An `async` handler: it waits on the loop, not on a thread."""
+    return inspect.iscoroutinefunction(handler.unary_unary) or inspect.isasyncgenfunction(
+        handler.unary_stream
+    )
+
+
+def _refusing(handler: Any, named: Named, principal: Principal, refusal: FupinError) -> Any:
+    """The handler that answers `refusal` on the loop, logged and counted as any call."""
+
+    async def refuse(request: Any, context: Any) -> Any:
+        with _Call(*named, context, waits=False) as call:
+            call.principal = principal
+            await call.arun(functools.partial(_raise, refusal))
+
+    async def refuse_stream(request: Any, context: Any) -> AsyncIterator[Any]:
+        await refuse(request, context)
+        return
+        yield  # an async generator, as a streaming handler must be
+
+    if handler.unary_unary or handler.stream_unary:
+        kind = "unary_unary" if handler.unary_unary else "stream_unary"
+        return handler._replace(**{kind: refuse})
+    kind = "unary_stream" if handler.unary_stream else "stream_stream"
+    return handler._replace(**{kind: refuse_stream})
+
+
+def _raise(error: Exception) -> None:
+    raise error
 
 
 class _Undecodable:
@@ -201,7 +255,7 @@ class _Call:
         """Admitted as a call or a wait (server/admission.py), or Overloaded."""
         if self.admission is None:
             return None
-        return self.admission.enter(self.method, self.principal, waits=self.waits)
+        return self.admission.enter(self.method, self.principal, waits=self.waits, peer=self.peer)
 
     async def admit_waiting(self) -> None:
         """admit() for a call that waits on the loop: the key is looked up on a thread (it may

@@ -41,6 +41,11 @@ LIMITS: dict[str, int] = {
     "fupin.matcher.v1.AidProgramme.causes": 20,
     "fupin.matcher.v1.AidProgramme.eligible_statuses": 20,
     "fupin.matcher.v1.PreferenceList.ranked": 100_000,
+    # An audit event a matcher apart records (the households one aid run's response names).
+    "fupin.registry.v1.RecordAuditRequest.household_ids": 1_000_000,
+    "fupin.registry.v1.RecordAuditRequest.county_codes": 10_000,
+    "fupin.registry.v1.RecordAuditRequest.rpc": 120,
+    "fupin.registry.v1.RecordAuditRequest.request_id": 100,
     # Serialized results of large runs (the internal service): up to the message size limit.
     "fupin.registry.v1.RunRecord.result": 256 * 1024 * 1024,
     "fupin.registry.v1.RunFields.result": 256 * 1024 * 1024,

@@ -280,6 +280,10 @@ SPECIFIC: tuple[str, ...] = (
         "this key has {count} {what} in flight, the most it may (setting {setting}_per_key); "
         "retry when one has ended"
     ),
+    N_(
+        "this address has {count} {what} in flight without a key, the most it may (setting "
+        "{setting}_per_key); retry when one has ended"
+    ),
     N_("the server is at its limit of {count} {what} in flight (setting {setting}); retry shortly"),
     N_("the registry cannot be reached"),
     N_("registry too slow: {reason}"),

@@ -36,7 +36,7 @@ from registry.year import shocks
 from registry.year.rules import RiskRules, YearRules
 from server import grpc_source, health, probe
 from server.admission import Admission, Bounds
-from server.guard import Authenticator, Guard, RateLimiter
+from server.guard import AuditLog, Authenticator, Guard, RateLimiter, RemoteAudit
 from server.health import Health
 from server.interceptor import RpcInterceptor
 from server.loop import LoopServer
@@ -98,17 +98,28 @@ def create_server(settings: Settings, *, address: str | None = None) -> Running:
     keys: Credentials | None = None
     authenticator: Authenticator
     audit_writer: audit.AuditWriter | None = None
+    audit_log: AuditLog
+    source: RegistrySource | None = None
+    check: Callable[[], bool] | None = None
     if settings.only != "matcher":
         engine = db.make_engine(settings.database_url)
         db.migrate(engine)
         store = RegistryStore(engine, ScoringConfig.load(settings.scoring_file))
         authenticator = keys = Credentials(store)  # API keys and users' sessions
-        audit_writer = audit.AuditWriter(store)
+        audit_log = audit_writer = audit.AuditWriter(store)
         closers += [engine.dispose, audit_writer.close]
+        source = InProcessSource(store, audit_writer)
     else:
         remote_keys = RemoteKeys(settings.registry_target, timeout_s=settings.registry_timeout_s)
         authenticator = remote_keys
         closers.append(remote_keys.close)
+        source, remote = grpc_source.connect(
+            settings.registry_target, timeout_s=settings.registry_timeout_s
+        )
+        remote.wait_ready(settings.registry_timeout_s)
+        closers.append(remote.close)
+        audit_log = RemoteAudit(source)  # the matcher's responses name households too
+        check = remote.serving
     bounds = Bounds(
         calls_per_key=settings.max_calls_per_key,
         calls=settings.calls_bound,
@@ -120,20 +131,15 @@ def create_server(settings: Settings, *, address: str | None = None) -> Running:
     server = LoopServer(
         max_workers=settings.max_workers,
         wait_workers=settings.wait_workers,
-        interceptors=[
-            RpcInterceptor(Guard(authenticator, limiter, audit_writer), metrics, admission)
-        ],
+        interceptors=[RpcInterceptor(Guard(authenticator, limiter, audit_log), metrics, admission)],
         options=[
             ("grpc.max_receive_message_length", limit),
             ("grpc.max_send_message_length", limit),
         ],
     )
     names: list[str] = []
-    source: RegistrySource | None = None
-    check: Callable[[], bool] | None = None
-    if store is not None and keys is not None:
+    if store is not None and keys is not None and source is not None:
         engine = store.engine
-        source = InProcessSource(store)
         risk_rules = RiskRules.load(settings.scoring_file)
         names += [
             # The watchlist ranks by the year's risk rule: composed here, for the resources
@@ -165,13 +171,6 @@ def create_server(settings: Settings, *, address: str | None = None) -> Running:
         # Imported here: OR-Tools and the models take seconds a registry alone need not spend.
         from matcher.service import servicer as matcher_service
 
-        if source is None:
-            source, remote = grpc_source.connect(
-                settings.registry_target, timeout_s=settings.registry_timeout_s
-            )
-            remote.wait_ready(settings.registry_timeout_s)
-            closers.append(remote.close)
-            check = remote.serving
         matcher_name, _ = matcher_service.add_to_server(
             source,
             server,

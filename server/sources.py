@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,9 +21,13 @@ from matcher.service.source import (
     RunRecord,
     StationingData,
 )
+from registry.access import audit
 from registry.access.policy import INTERNAL, Principal
+from registry.access.redaction import Seen
+from registry.errors import InvalidArgument, Unavailable
 from registry.resources import models
 from registry.resources.query import Page
+from registry.resources.requests import RESOURCE_ID
 from registry.resources.store import RegistryStore
 from registry.runs import aid as aid_runs
 from registry.runs import cadres as cadre_runs
@@ -37,11 +42,16 @@ def record(row: models.MatchRun) -> RunRecord:
     return RunRecord(**{name: getattr(row, name) for name in RunRecord.__dataclass_fields__})
 
 
-class InProcessSource:
-    """RegistrySource over the registry store of this same process."""
+COUNTY_CODE = re.compile(r"[0-9]{6}")
 
-    def __init__(self, store: RegistryStore) -> None:
+
+class InProcessSource:
+    """RegistrySource over the registry store of this same process; `audit_writer` takes the
+    events a matcher apart from it records (record_audit), None where there is none."""
+
+    def __init__(self, store: RegistryStore, audit_writer: audit.AuditWriter | None = None) -> None:
         self.store = store
+        self.audit_writer = audit_writer
 
     def open_listings(self, *, product: str, region_code: str, today: str) -> list[OpenListing]:
         return supply.open_listings(
@@ -140,6 +150,30 @@ class InProcessSource:
 
     def commit_aid(self, run_id: str, *, request_id: str, etag: str) -> RunRecord:
         return record(aid_runs.commit_aid(self.store, run_id, request_id=request_id, etag=etag))
+
+    def record_audit(
+        self,
+        *,
+        reader: Principal,
+        rpc: str,
+        request_id: str,
+        household_ids: Sequence[str],
+        county_codes: Sequence[str],
+    ) -> None:
+        for i, household_id in enumerate(household_ids):
+            if not RESOURCE_ID.fullmatch(household_id):
+                raise InvalidArgument.one(
+                    f"household_ids[{i}]", "must be a valid id (1-40 letters, digits, - or _)"
+                )
+        for i, code in enumerate(county_codes):
+            if not COUNTY_CODE.fullmatch(code):
+                raise InvalidArgument.one(f"county_codes[{i}]", "must be 6 digits (GB/T 2260)")
+        if not household_ids:
+            raise InvalidArgument.one("household_ids", "at least one is required")
+        if self.audit_writer is None:
+            raise Unavailable("the audit log is unavailable; retry later")
+        seen = Seen(list(household_ids), set(county_codes))
+        self.audit_writer.record(reader, rpc, request_id, seen)
 
     def stationing_data(self, *, region_code: str, reader: Principal = INTERNAL) -> StationingData:
         return cadre_runs.stationing_data(self.store, region_code=region_code, reader=reader)

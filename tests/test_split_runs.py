@@ -17,6 +17,8 @@ from clients.cli import main
 from fupin.matcher.v1 import cadres_pb2 as cpb
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
+from fupin.registry.v1 import access_service_pb2 as apb
+from fupin.registry.v1 import access_service_pb2_grpc as apb_grpc
 from fupin.registry.v1 import registry_service_pb2 as api
 from fupin.registry.v1 import registry_service_pb2_grpc as api_grpc
 from fupin.registry.v1 import resources_pb2 as pb
@@ -44,6 +46,7 @@ class Split:
     matcher: mpb_grpc.MatcherServiceStub
     engine: Engine
     addresses: tuple[str, str]  # (registry, matcher) HOST:PORT
+    access: apb_grpc.AccessServiceStub
 
     def rows(self, sql: str, **params: Any) -> list[tuple[Any, ...]]:
         with self.engine.connect() as conn:
@@ -67,6 +70,7 @@ def split(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Split]:
                 mpb_grpc.MatcherServiceStub(matcher),
                 engine,
                 (topology.registry.address, topology.matcher.address),
+                apb_grpc.AccessServiceStub(registry),
             )
         engine.dispose()
         assert topology.matcher.stop() == 0 and topology.registry.stop() == 0
@@ -110,6 +114,31 @@ def test_aid_run_commits_through_the_split_matcher(split):
         (400_000,)
     ]
     assert split.rows("SELECT state FROM match_run WHERE id = :run", run=run.id) == [(4,)]
+
+
+def test_the_split_matchers_aid_run_is_audited_by_the_registry(split):
+    """The matcher apart from the registry has no audit log: its AllocateAid and GetMatchRun
+    answers, which name the granted households, leave their events in the registry's log
+    (MatcherStoreService.RecordAudit), under the caller's key (none did before)."""
+    households = poor_households(split.registry, 2)
+    village = split.registry.GetVillage(api.GetVillageRequest(id=households[0].village_id))
+    medical = programme(split.registry, budget_fen=200_000, amount_fen=200_000)
+    request = selection_request([medical.id])
+    request.selection.region_code = village.admin_code
+    run = split.matcher.AllocateAid(request, timeout=120)
+    granted = {g.household_id for g in run.aid.grants}
+    assert len(granted) == 1
+    split.matcher.GetMatchRun(mpb.GetMatchRunRequest(id=run.id), timeout=30)
+
+    def events(method: str) -> list[apb.AuditEvent]:
+        where = f'rpc = "/fupin.matcher.v1.MatcherService/{method}"'
+        listed = split.access.ListAuditEvents(apb.ListAuditEventsRequest(filter=where))
+        return [e for e in listed.events if granted <= set(e.household_ids)]
+
+    for method in ("AllocateAid", "GetMatchRun"):
+        (event,) = events(method)
+        assert (event.key_id, event.role) == (run.owner_key_id, apb.ADMIN)
+        assert list(event.county_codes) == [village.admin_code[:6]]
 
 
 def test_cadre_runs_commit_through_the_split_matcher(split):

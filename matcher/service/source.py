@@ -137,6 +137,20 @@ class RegistrySource(Protocol):
     def store_grants(self, run_id: str, grants: Sequence[GrantRecord]) -> None: ...
 
     def commit_aid(self, run_id: str, *, request_id: str, etag: str) -> RunRecord: ...
+    # An audit event (registry/access/audit.py) for a response this matcher sent that named
+    # households: reader is the caller who got it. A matcher apart from the registry has no
+    # audit log of its own (server/guard.py RemoteAudit); UNAVAILABLE when the log cannot take
+    # the event, and the response is then withheld. A retry may record it twice, never zero times.
+    def record_audit(
+        self,
+        *,
+        reader: Principal,
+        rpc: str,
+        request_id: str,
+        household_ids: Sequence[str],
+        county_codes: Sequence[str],
+    ) -> None: ...
+
     # Cadre runs (registry/runs/cadres.py): coarse calls on plain dataclasses.
     # reader: the caller; an office reads only the cadres it may post (registry/access/scopes.py).
     def stationing_data(

@@ -99,6 +99,18 @@ class CachedKeys:
             raise Unauthenticated("the API key is unknown or revoked")
         return principal
 
+    def known(self, secret: str) -> Principal | None:
+        """The cached principal of a valid key, if its answer is fresh; None otherwise (an
+        unknown, uncached or malformed key). Never looks anything up: the event loop asks
+        it (server/interceptor.py), where a database read would stall every call."""
+        if not SECRET.fullmatch(secret):
+            return None
+        with self._lock:
+            cached = self._cache.get(hash_secret(secret))
+        if cached is None or time.monotonic() - cached[0] >= CACHE_S:
+            return None
+        return cached[1]
+
     def _look_up(self, secret: str, key_hash: str, background: bool) -> Principal | None:
         """Run the lookup this call leads, cache its answer and hand it to the calls waiting
         for it. In the background a failure is logged and the cached answer stands."""

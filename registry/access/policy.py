@@ -235,7 +235,7 @@ POLICY: Mapping[str, frozenset[Role]] = MappingProxyType({
         for name in (
             *("OpenListings", "OpenOrders", "SupplyGeneration", "CreateRun", "UpdateRun"),
             *("GetRun", "ListRuns", "CommitProduce", "DiscardRun", "HoldListings"),
-            *("AidInputs", "StoreGrants", "CommitAid"),
+            *("AidInputs", "StoreGrants", "CommitAid", "RecordAudit"),
             *("StationingData", "ContractingData", "FinishCadreRun", "CommitCadres"),
         )
     },

@@ -8,8 +8,12 @@ import pytest
 from sqlalchemy import text
 
 from fupin.registry.v1 import registry_service_pb2 as api
+from registry.access.policy import Principal, Role
 from registry.runs import data, produce, records
+from registry.runs.data import HoldTerms
 from tests import factories
+
+TERMS = HoldTerms("green_plum", ("A",), 280, "2020-06-10")
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,36 @@ def column(store, table: str, column: str, row_id: str) -> int:
 def ledger_kinds(store) -> list[str]:
     with store.engine.connect() as conn:
         return list(conn.execute(text("SELECT kind FROM ledger_entry ORDER BY seq")).scalars())
+
+
+@dataclass(frozen=True)
+class Stock:
+    listing_id: str
+    order_ids: list[str]  # two registry orders of the buyer, 100 and 300 kg committed
+    buyer_id: str
+    platform: Principal
+
+
+@pytest.fixture
+def stock(registry, server) -> Stock:
+    """A listing of 1,000 kg: 400 kg committed to two orders, 600 kg free."""
+    village = factories.create_village(registry)
+    hh = factories.create_household(registry, village.id)
+    producer = registry.CreateProducer(
+        api.CreateProducerRequest(producer=factories.producer_for(hh.id))
+    )
+    buyer = registry.CreateBuyer(api.CreateBuyerRequest(buyer=factories.buyer()))
+    listing = registry.CreateListing(
+        api.CreateListingRequest(listing=factories.listing(producer.id, quantity_kg=1000))
+    ).id
+    orders = [
+        registry.CreateOrder(
+            api.CreateOrderRequest(order=factories.order(buyer.id, max_quantity_kg=1000))
+        ).id
+        for _ in range(2)
+    ]
+    commit_run(server.store, [(listing, orders[0], 100), (listing, orders[1], 300)], "run-stock")
+    return Stock(listing, orders, buyer.id, Principal("k-plat", Role.PLATFORM, buyer.id))
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import random
 import threading
-from dataclasses import dataclass
 
 import grpc
 import pytest
@@ -29,40 +28,9 @@ from registry.season import holds, models, shipments
 from tests import factories
 from tests.matcher.service.test_service import quick_until
 from tests.rpcerrors import rpc_fails
-from tests.season.conftest import column, commit_run, ledger_kinds
+from tests.season.conftest import TERMS, column, commit_run, ledger_kinds
 
 T0 = dt.datetime(2026, 12, 6, 9, 0, tzinfo=dt.UTC)
-TERMS = HoldTerms("green_plum", ("A",), 280, "2020-06-10")
-
-
-@dataclass(frozen=True)
-class Stock:
-    listing_id: str
-    order_ids: list[str]  # two registry orders of the buyer, 100 and 300 kg committed
-    buyer_id: str
-    platform: Principal
-
-
-@pytest.fixture
-def stock(registry, server) -> Stock:
-    """A listing of 1,000 kg: 400 kg committed to two orders, 600 kg free."""
-    village = factories.create_village(registry)
-    hh = factories.create_household(registry, village.id)
-    producer = registry.CreateProducer(
-        api.CreateProducerRequest(producer=factories.producer_for(hh.id))
-    )
-    buyer = registry.CreateBuyer(api.CreateBuyerRequest(buyer=factories.buyer()))
-    listing = registry.CreateListing(
-        api.CreateListingRequest(listing=factories.listing(producer.id, quantity_kg=1000))
-    ).id
-    orders = [
-        registry.CreateOrder(
-            api.CreateOrderRequest(order=factories.order(buyer.id, max_quantity_kg=1000))
-        ).id
-        for _ in range(2)
-    ]
-    commit_run(server.store, [(listing, orders[0], 100), (listing, orders[1], 300)], "run-stock")
-    return Stock(listing, orders, buyer.id, Principal("k-plat", Role.PLATFORM, buyer.id))
 
 
 def hold(store, stock, kg, *, request_id="", fingerprint="f", now=T0, minutes=10, terms=TERMS):
@@ -341,31 +309,3 @@ def test_quick_source_holds_and_the_platform_confirms_over_grpc(server, stock, r
         tea = mpb.QuickSourceRequest(order=order, today="2020-05-10", hold=hold_options)
         tea.order.product, tea.hold.request_id = "tea", "checkout-2"
         rpc_fails(lambda: matcher.QuickSource(tea, timeout=30), grpc.StatusCode.ABORTED)
-
-
-def test_a_hold_travels_over_the_split_matchers_link(server, stock):
-    """The matcher apart from the registry holds through MatcherStoreService: the record
-    (times, items) comes back as the in-process one, and a retried request_id replays it."""
-    from server import grpc_source
-
-    remote, handle = grpc_source.connect(f"127.0.0.1:{server.port}", timeout_s=30)
-    try:
-        kwargs = {
-            "items": [HeldKg(stock.listing_id, 120)],
-            "terms": TERMS,
-            "minutes": 3,
-            "reader": stock.platform,
-            "request_id": "split-1",
-            "fingerprint": "fp",
-        }
-        held = remote.hold_listings(**kwargs)
-        assert (held.state, held.kg, held.items) == (
-            models.HELD,
-            120,
-            (HeldKg(stock.listing_id, 120),),
-        )
-        assert held.expire_time - held.create_time == dt.timedelta(minutes=3)
-        assert remote.hold_listings(**kwargs) == held
-        assert holds.get_hold(server.store, held.id, stock.platform) == held
-    finally:
-        handle.close()

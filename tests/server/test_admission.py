@@ -11,7 +11,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from fupin.registry.v1 import registry_service_pb2 as api
 from registry.access.policy import Principal, Role
 from registry.errors import Overloaded
-from server.admission import HEALTH_CHECK, Admission, Bounds
+from server.admission import HEALTH_CHECK, Admission, Bounds, peer_host
+from server.server import create_server
 from server.settings import Settings
 from tests import factories
 
@@ -34,10 +35,11 @@ def test_per_key_and_total_bounds():
     admission.leave(held.pop())
     ticket = admission.enter("/m", three, waits=False)
     assert ticket is not None and ticket.key == "k2"
-    # waits: their own bounds, per key (callers without a key share one) and in all
-    waits = [admission.enter("/w", None, waits=True) for _ in range(3)]
-    with pytest.raises(Overloaded, match="max_streams_per_key"):
-        admission.enter("/w", None, waits=True)
+    # waits: their own bounds, per key (callers without a key: per address) and in all
+    here = "ipv4:10.0.0.7:50123"
+    waits = [admission.enter("/w", None, waits=True, peer=here) for _ in range(3)]
+    with pytest.raises(Overloaded, match=r"this address .* max_streams_per_key"):
+        admission.enter("/w", None, waits=True, peer="ipv4:10.0.0.7:50999")  # its other port
     waits += [admission.enter("/w", one, waits=True) for _ in range(2)]
     with pytest.raises(Overloaded, match="limit of 5 streams"):
         admission.enter("/w", two, waits=True)
@@ -85,3 +87,53 @@ def test_health_and_admin_answer_while_watch_streams_pile_up(server, registry):
         for stream in streams:
             stream.cancel()
         channel.close()
+
+
+def test_keyless_callers_are_counted_per_address():
+    """Without a key, each peer address has its own count (its ports are one address): one
+    client at its bound leaves another address its own (they shared one count before)."""
+    admission = Admission(Bounds(calls_per_key=2, calls=10, streams_per_key=2, streams=10))
+    assert peer_host("ipv6:[::1]:41000") == "ipv6:[::1]" and peer_host("unix:/s") == "unix:/s"
+    for _ in range(2):
+        admission.enter(WATCH, None, waits=True, peer="ipv4:127.0.0.1:41000")
+    with pytest.raises(Overloaded, match="without a key"):
+        admission.enter(WATCH, None, waits=True, peer="ipv4:127.0.0.1:41001")
+    other = admission.enter(WATCH, None, waits=True, peer="ipv6:[::1]:41002")
+    assert other is not None and other.key == "peer:ipv6:[::1]"
+
+
+def test_one_keyless_client_leaves_another_its_streams(tmp_path):
+    """A real server with max_streams_per_key 3, on 127.0.0.1 and on ::1 (two peer
+    addresses): a client holding 3 keyless Health/Watch streams is refused a fourth at once,
+    and a client at the other address still watches."""
+    running = create_server(
+        Settings(
+            database_url=f"sqlite:///{tmp_path / 'peers.db'}",
+            address="127.0.0.1:0",
+            max_streams_per_key=3,
+            grace_s=1,
+        )
+    )
+    v6 = running.server.add_insecure_port("[::1]:0")
+    running.start()
+    request = health_pb2.HealthCheckRequest()
+    try:
+        with (
+            grpc.insecure_channel(f"127.0.0.1:{running.port}") as one,
+            grpc.insecure_channel(f"[::1]:{v6}") as other,
+        ):
+            greedy = health_pb2_grpc.HealthStub(one)
+            held = [greedy.Watch(request, timeout=60) for _ in range(3)]
+            for stream in held:
+                assert next(stream).status == health_pb2.HealthCheckResponse.SERVING
+            with pytest.raises(grpc.RpcError) as refused:
+                next(greedy.Watch(request, timeout=60))
+            assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert "without a key" in str(refused.value.details())
+            theirs = health_pb2_grpc.HealthStub(other).Watch(request, timeout=60)
+            assert next(theirs).status == health_pb2.HealthCheckResponse.SERVING
+            for stream in [*held, theirs]:
+                stream.cancel()
+    finally:
+        running.server.stop(0).wait()
+        running.close()

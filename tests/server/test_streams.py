@@ -4,6 +4,7 @@ waits beyond their bounds are refused at once with retry info (server/admission.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 
@@ -143,6 +144,63 @@ def test_calls_on_threads_beyond_their_bounds_are_refused_and_admins_still_answe
                 call.cancel()
             for channel in channels:
                 channel.close()
+
+
+def test_a_refusal_takes_no_thread(tmp_path):
+    """max_workers 3, max_calls_per_key 2: an office holds two threads with client streams
+    it never finishes and an admin the third, so no thread is free. The office's next
+    GetHousehold is refused at once, on the event loop (its refusal waited for a thread
+    before, and the caller saw DEADLINE_EXCEEDED instead)."""
+    bounds = {"max_workers": 3, "max_calls_per_key": 2, "max_calls": 2}
+    with streams.own_server(tmp_path, **bounds) as running:
+        world = streams.setup(running)
+        target = f"127.0.0.1:{running.port}"
+        assert running.keys is not None
+        admin = running.keys.create(streams.Role.ADMIN).secret
+        hold = threading.Event()
+
+        def chunks():
+            yield api.ImportHouseholdsRequest()
+            hold.wait(60)
+
+        office_channel = open_channel(target, api_key=world.office_key)
+        admin_channel = open_channel(target, api_key=admin)
+        office = api_grpc.RegistryServiceStub(office_channel)
+        root = api_grpc.RegistryServiceStub(admin_channel)
+        read = api.GetHouseholdRequest(id=world.household_id)
+        held = []
+        try:
+            for n in range(2):
+                held.append(office.ImportHouseholds.future(chunks(), timeout=60))
+                wait_for(lambda n=n: streams.in_flight(running.metrics, "calls") == n + 1)
+            held.append(root.ImportHouseholds.future(chunks(), timeout=60))
+            wait_for(lambda: busy_rpc_threads() == 3)  # no thread free
+            started = time.perf_counter()
+            with pytest.raises(grpc.RpcError) as refused:
+                office.GetHousehold(read, timeout=GENEROUS_S)
+            checked_refusal(refused.value)
+            assert "max_calls_per_key" in refused.value.details()
+            assert time.perf_counter() - started < GENEROUS_S / 2
+        finally:
+            hold.set()
+            for call in held:
+                call.cancel()
+            office_channel.close()
+            admin_channel.close()
+
+
+def busy_rpc_threads() -> int:
+    """Threads of the calls' pool (server/loop.py) running a handler, not waiting for one.
+    Read from the threads' frames: a probe call left queued behind busy threads, once its
+    client gave up, would be read on a thread after its end (grpc.aio: a segfault)."""
+    frames = sys._current_frames()
+    return sum(
+        1
+        for thread in threading.enumerate()
+        if thread.name.startswith("rpc")
+        and thread.ident in frames
+        and frames[thread.ident].f_code.co_name != "_worker"
+    )
 
 
 def wait_for(condition, timeout_s: float = GENEROUS_S) -> None:

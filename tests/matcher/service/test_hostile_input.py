@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import grpc
 import pytest
+from sqlalchemy import text
 
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
@@ -92,3 +93,37 @@ def test_internal_create_run_refuses_garbage(channel, matcher, fields, named):
         setattr(request, name, value)
     _invalid(lambda: store.CreateRun(request), named)
     assert not matcher.ListMatchRuns(mpb.ListMatchRunsRequest()).runs
+
+
+@pytest.mark.parametrize(
+    ("fields", "named"),
+    [
+        ({"household_ids": ["hh 1"]}, "household_ids[0]"),
+        ({"household_ids": ["hh-1"], "county_codes": ["35062"]}, "county_codes[0]"),
+        ({"household_ids": []}, "household_ids"),
+        ({"household_ids": ["hh-1"], "rpc": "/m" * 61}, "rpc"),
+        (
+            {"household_ids": ["hh-1"], "reader": ipb.Principal(key_id="k", role="root")},
+            "reader.role",
+        ),
+    ],
+)
+def test_internal_record_audit_refuses_garbage(channel, server, fields, named):
+    """RecordAudit (a split matcher's audit events) names the bad field and stores nothing."""
+    store = ipb_grpc.MatcherStoreServiceStub(channel)
+    request = ipb.RecordAuditRequest(
+        reader=ipb.Principal(key_id="k-1", role="office"),
+        rpc="/fupin.matcher.v1.MatcherService/GetMatchRun",
+    )
+    for name, value in fields.items():
+        if name in ("household_ids", "county_codes"):
+            getattr(request, name).extend(value)
+        elif name == "reader":
+            request.reader.CopyFrom(value)
+        else:
+            setattr(request, name, value)
+    _invalid(lambda: store.RecordAudit(request), named)
+    server.audit_writer.flush()
+    with server.store.engine.connect() as conn:
+        stored = conn.execute(text("SELECT count(*) FROM audit_event WHERE key_id = 'k-1'"))
+        assert stored.scalar_one() == 0

@@ -1149,6 +1149,63 @@ class StoreGrantsResponse(_message.Message):
 Global___StoreGrantsResponse: _TypeAlias = StoreGrantsResponse  # noqa: Y015
 
 @_typing.final
+class RecordAuditRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    READER_FIELD_NUMBER: _builtins.int
+    RPC_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    HOUSEHOLD_IDS_FIELD_NUMBER: _builtins.int
+    COUNTY_CODES_FIELD_NUMBER: _builtins.int
+    rpc: _builtins.str
+    """the full method name, at most 120 characters"""
+    request_id: _builtins.str
+    """the call's x-request-id, at most 100 characters"""
+    @_builtins.property
+    def reader(self) -> Global___Principal:
+        """the matcher's caller: the event's key and role"""
+
+    @_builtins.property
+    def household_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """at least one, at most 1,000,000 ids"""
+
+    @_builtins.property
+    def county_codes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """six digits each (empty: found from the households)"""
+
+    def __init__(
+        self,
+        *,
+        reader: Global___Principal | None = ...,
+        rpc: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+        household_ids: _abc.Iterable[_builtins.str] | None = ...,
+        county_codes: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["reader", b"reader"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["county_codes", b"county_codes", "household_ids", b"household_ids", "reader", b"reader", "request_id", b"request_id", "rpc", b"rpc"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordAuditRequest: _TypeAlias = RecordAuditRequest  # noqa: Y015
+
+@_typing.final
+class RecordAuditResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordAuditResponse: _TypeAlias = RecordAuditResponse  # noqa: Y015
+
+@_typing.final
 class CommitAidRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -45,8 +45,9 @@ class MatcherStoreServiceStub:
     field beyond them): every string at most 1,000 characters, every bytes field at most 64 KiB
     (a run's serialized result: 256 MiB), every repeated field at most 10,000 elements (of
     messages: 1,000,000); accepted_grades, skills and needs at most 50; causes and
-    eligible_statuses at most 20; PreferenceList.ranked at most 100,000. Each field's own rule,
-    where tighter, is in its comment. Dates are YYYY-MM-DD exactly; region codes ASCII digits.
+    eligible_statuses at most 20; PreferenceList.ranked at most 100,000; RecordAuditRequest's
+    household_ids at most 1,000,000, its rpc 120 characters and request_id 100. Each field's own
+    rule, where tighter, is in its comment. Dates are YYYY-MM-DD exactly; region codes ASCII digits.
     """
 
     def __init__(self, channel):
@@ -120,6 +121,11 @@ class MatcherStoreServiceStub:
                 request_serializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.CommitAidRequest.SerializeToString,
                 response_deserializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.CommitAidResponse.FromString,
                 _registered_method=True)
+        self.RecordAudit = channel.unary_unary(
+                '/fupin.registry.v1.MatcherStoreService/RecordAudit',
+                request_serializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.RecordAuditRequest.SerializeToString,
+                response_deserializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.RecordAuditResponse.FromString,
+                _registered_method=True)
         self.StationingData = channel.unary_unary(
                 '/fupin.registry.v1.MatcherStoreService/StationingData',
                 request_serializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.StationingDataRequest.SerializeToString,
@@ -162,8 +168,9 @@ class MatcherStoreServiceServicer:
     field beyond them): every string at most 1,000 characters, every bytes field at most 64 KiB
     (a run's serialized result: 256 MiB), every repeated field at most 10,000 elements (of
     messages: 1,000,000); accepted_grades, skills and needs at most 50; causes and
-    eligible_statuses at most 20; PreferenceList.ranked at most 100,000. Each field's own rule,
-    where tighter, is in its comment. Dates are YYYY-MM-DD exactly; region codes ASCII digits.
+    eligible_statuses at most 20; PreferenceList.ranked at most 100,000; RecordAuditRequest's
+    household_ids at most 1,000,000, its rpc 120 characters and request_id 100. Each field's own
+    rule, where tighter, is in its comment. Dates are YYYY-MM-DD exactly; region codes ASCII digits.
     """
 
     def OpenListings(self, request, context):
@@ -257,6 +264,18 @@ class MatcherStoreServiceServicer:
     def CommitAid(self, request, context):
         """Grants a PROPOSED aid run's allocation, all or nothing; idempotent by request_id. ABORTED
         naming `programmes[ID]` or `households[ID]` when the grants no longer fit.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordAudit(self, request, context):
+        """Audit (registry/access/audit.py): one event for a response that named households, sent by
+        a matcher running apart from the registry (it has no audit log of its own) before the
+        response leaves; the event's key and role are the reader's. INVALID_ARGUMENT naming
+        `household_ids[i]` or `county_codes[i]` for a malformed one; UNAVAILABLE when the audit
+        log cannot take the event (the matcher then withholds the response). Retried: a retry may
+        record the event twice, never zero times.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -364,6 +383,11 @@ def add_MatcherStoreServiceServicer_to_server(servicer, server):
                     request_deserializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.CommitAidRequest.FromString,
                     response_serializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.CommitAidResponse.SerializeToString,
             ),
+            'RecordAudit': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordAudit,
+                    request_deserializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.RecordAuditRequest.FromString,
+                    response_serializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.RecordAuditResponse.SerializeToString,
+            ),
             'StationingData': grpc.unary_unary_rpc_method_handler(
                     servicer.StationingData,
                     request_deserializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.StationingDataRequest.FromString,
@@ -412,8 +436,9 @@ class MatcherStoreService:
     field beyond them): every string at most 1,000 characters, every bytes field at most 64 KiB
     (a run's serialized result: 256 MiB), every repeated field at most 10,000 elements (of
     messages: 1,000,000); accepted_grades, skills and needs at most 50; causes and
-    eligible_statuses at most 20; PreferenceList.ranked at most 100,000. Each field's own rule,
-    where tighter, is in its comment. Dates are YYYY-MM-DD exactly; region codes ASCII digits.
+    eligible_statuses at most 20; PreferenceList.ranked at most 100,000; RecordAuditRequest's
+    household_ids at most 1,000,000, its rpc 120 characters and request_id 100. Each field's own
+    rule, where tighter, is in its comment. Dates are YYYY-MM-DD exactly; region codes ASCII digits.
     """
 
     @staticmethod
@@ -757,6 +782,33 @@ class MatcherStoreService:
             '/fupin.registry.v1.MatcherStoreService/CommitAid',
             fupin_dot_registry_dot_v1_dot_internal__service__pb2.CommitAidRequest.SerializeToString,
             fupin_dot_registry_dot_v1_dot_internal__service__pb2.CommitAidResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordAudit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fupin.registry.v1.MatcherStoreService/RecordAudit',
+            fupin_dot_registry_dot_v1_dot_internal__service__pb2.RecordAuditRequest.SerializeToString,
+            fupin_dot_registry_dot_v1_dot_internal__service__pb2.RecordAuditResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -46,8 +46,9 @@ class MatcherStoreServiceStub:
     field beyond them): every string at most 1,000 characters, every bytes field at most 64 KiB
     (a run's serialized result: 256 MiB), every repeated field at most 10,000 elements (of
     messages: 1,000,000); accepted_grades, skills and needs at most 50; causes and
-    eligible_statuses at most 20; PreferenceList.ranked at most 100,000. Each field's own rule,
-    where tighter, is in its comment. Dates are YYYY-MM-DD exactly; region codes ASCII digits.
+    eligible_statuses at most 20; PreferenceList.ranked at most 100,000; RecordAuditRequest's
+    household_ids at most 1,000,000, its rpc 120 characters and request_id 100. Each field's own
+    rule, where tighter, is in its comment. Dates are YYYY-MM-DD exactly; region codes ASCII digits.
     """
 
     @_typing.overload
@@ -90,6 +91,14 @@ class MatcherStoreServiceStub:
     """Grants a PROPOSED aid run's allocation, all or nothing; idempotent by request_id. ABORTED
     naming `programmes[ID]` or `households[ID]` when the grants no longer fit.
     """
+    RecordAudit: _grpc.UnaryUnaryMultiCallable[_internal_service_pb2.RecordAuditRequest, _internal_service_pb2.RecordAuditResponse]
+    """Audit (registry/access/audit.py): one event for a response that named households, sent by
+    a matcher running apart from the registry (it has no audit log of its own) before the
+    response leaves; the event's key and role are the reader's. INVALID_ARGUMENT naming
+    `household_ids[i]` or `county_codes[i]` for a malformed one; UNAVAILABLE when the audit
+    log cannot take the event (the matcher then withholds the response). Retried: a retry may
+    record the event twice, never zero times.
+    """
     StationingData: _grpc.UnaryUnaryMultiCallable[_internal_service_pb2.StationingDataRequest, _internal_service_pb2.StationingDataResponse]
     """Cadre runs (registry/runs/cadres.py).
     Poor villages of the region with their poor households' causes, and the available cadres
@@ -129,8 +138,9 @@ class MatcherStoreServiceAsyncStub(MatcherStoreServiceStub):
     field beyond them): every string at most 1,000 characters, every bytes field at most 64 KiB
     (a run's serialized result: 256 MiB), every repeated field at most 10,000 elements (of
     messages: 1,000,000); accepted_grades, skills and needs at most 50; causes and
-    eligible_statuses at most 20; PreferenceList.ranked at most 100,000. Each field's own rule,
-    where tighter, is in its comment. Dates are YYYY-MM-DD exactly; region codes ASCII digits.
+    eligible_statuses at most 20; PreferenceList.ranked at most 100,000; RecordAuditRequest's
+    household_ids at most 1,000,000, its rpc 120 characters and request_id 100. Each field's own
+    rule, where tighter, is in its comment. Dates are YYYY-MM-DD exactly; region codes ASCII digits.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -170,6 +180,14 @@ class MatcherStoreServiceAsyncStub(MatcherStoreServiceStub):
     """Grants a PROPOSED aid run's allocation, all or nothing; idempotent by request_id. ABORTED
     naming `programmes[ID]` or `households[ID]` when the grants no longer fit.
     """
+    RecordAudit: _aio.UnaryUnaryMultiCallable[_internal_service_pb2.RecordAuditRequest, _internal_service_pb2.RecordAuditResponse]  # type: ignore[assignment]
+    """Audit (registry/access/audit.py): one event for a response that named households, sent by
+    a matcher running apart from the registry (it has no audit log of its own) before the
+    response leaves; the event's key and role are the reader's. INVALID_ARGUMENT naming
+    `household_ids[i]` or `county_codes[i]` for a malformed one; UNAVAILABLE when the audit
+    log cannot take the event (the matcher then withholds the response). Retried: a retry may
+    record the event twice, never zero times.
+    """
     StationingData: _aio.UnaryUnaryMultiCallable[_internal_service_pb2.StationingDataRequest, _internal_service_pb2.StationingDataResponse]  # type: ignore[assignment]
     """Cadre runs (registry/runs/cadres.py).
     Poor villages of the region with their poor households' causes, and the available cadres
@@ -208,8 +226,9 @@ class MatcherStoreServiceServicer(metaclass=_abc_1.ABCMeta):
     field beyond them): every string at most 1,000 characters, every bytes field at most 64 KiB
     (a run's serialized result: 256 MiB), every repeated field at most 10,000 elements (of
     messages: 1,000,000); accepted_grades, skills and needs at most 50; causes and
-    eligible_statuses at most 20; PreferenceList.ranked at most 100,000. Each field's own rule,
-    where tighter, is in its comment. Dates are YYYY-MM-DD exactly; region codes ASCII digits.
+    eligible_statuses at most 20; PreferenceList.ranked at most 100,000; RecordAuditRequest's
+    household_ids at most 1,000,000, its rpc 120 characters and request_id 100. Each field's own
+    rule, where tighter, is in its comment. Dates are YYYY-MM-DD exactly; region codes ASCII digits.
     """
 
     @_abc_1.abstractmethod
@@ -324,6 +343,20 @@ class MatcherStoreServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_internal_service_pb2.CommitAidResponse, _abc.Awaitable[_internal_service_pb2.CommitAidResponse]]:
         """Grants a PROPOSED aid run's allocation, all or nothing; idempotent by request_id. ABORTED
         naming `programmes[ID]` or `households[ID]` when the grants no longer fit.
+        """
+
+    @_abc_1.abstractmethod
+    def RecordAudit(
+        self,
+        request: _internal_service_pb2.RecordAuditRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_internal_service_pb2.RecordAuditResponse, _abc.Awaitable[_internal_service_pb2.RecordAuditResponse]]:
+        """Audit (registry/access/audit.py): one event for a response that named households, sent by
+        a matcher running apart from the registry (it has no audit log of its own) before the
+        response leaves; the event's key and role are the reader's. INVALID_ARGUMENT naming
+        `household_ids[i]` or `county_codes[i]` for a malformed one; UNAVAILABLE when the audit
+        log cannot take the event (the matcher then withholds the response). Retried: a retry may
+        record the event twice, never zero times.
         """
 
     @_abc_1.abstractmethod
