@@ -151,15 +151,17 @@ class MatcherServicer(mpb_grpc.MatcherServiceServicer):
         return self._answer(for_caller(run_proto(self._visible(request.id))), request.view)
 
     def ListRunAllocations(self, request: Any, context: Any) -> mpb.ListRunAllocationsResponse:
+        at = views.parse_page("allocations", request)
         run = for_caller(run_proto(self._visible(request.parent)))
-        items, token, total = views.page(run, "allocations", request)
+        items, token, total = views.page(run, "allocations", request, at)
         return mpb.ListRunAllocationsResponse(
             allocations=items, next_page_token=token, total_size=total
         )
 
     def ListRunUnsold(self, request: Any, context: Any) -> mpb.ListRunUnsoldResponse:
+        at = views.parse_page("unsold", request)
         run = for_caller(run_proto(self._visible(request.parent)))
-        items, token, total = views.page(run, "unsold", request)
+        items, token, total = views.page(run, "unsold", request, at)
         return mpb.ListRunUnsoldResponse(unsold=items, next_page_token=token, total_size=total)
 
     def ListMatchRuns(self, request: Any, context: Any) -> mpb.ListMatchRunsResponse:

@@ -54,7 +54,22 @@ def answer(run: mpb.MatchRun, view: int, limit_bytes: int) -> mpb.MatchRun:
     return run
 
 
-def page(run: mpb.MatchRun, name: str, request: Any) -> tuple[list[Any], str, int]:
+def parse_page(name: str, request: Any) -> query.Page:
+    """The request's page of the list ``name``, checked before the run is read: a forged token
+    or a bad size is INVALID_ARGUMENT whatever the run. Tokens are bound to the list and the
+    run as the caller named it (``parent``)."""
+    if not request.parent:
+        raise InvalidArgument.one("parent", "is required")
+    if request.page_size > MAX_PAGE_SIZE:
+        raise InvalidArgument.one("page_size", f"must be at most {MAX_PAGE_SIZE} (the limit)")
+    bound_to = f"{name}:{request.parent}"
+    at = query.parse_page(min(request.page_size, query.MAX_PAGE_SIZE), request.page_token, bound_to)
+    if at.after and not at.after.isdigit():
+        raise InvalidArgument.one("page_token", "is not a token this server issued")
+    return at
+
+
+def page(run: mpb.MatchRun, name: str, request: Any, at: query.Page) -> tuple[list[Any], str, int]:
     """One page of the produce run's list ``name``: (items, next page token, total)."""
     if run.kind != mpb.PRODUCE:
         raise FailedPrecondition(
@@ -65,12 +80,6 @@ def page(run: mpb.MatchRun, name: str, request: Any) -> tuple[list[Any], str, in
         raise FailedPrecondition(
             f"run {run.id} is {mpb.RunState.Name(run.state)}: it has no result to list"
         )
-    if request.page_size > MAX_PAGE_SIZE:
-        raise InvalidArgument.one("page_size", f"must be at most {MAX_PAGE_SIZE} (the limit)")
-    bound_to = f"{name}:{run.id}"
-    at = query.parse_page(min(request.page_size, query.MAX_PAGE_SIZE), request.page_token, bound_to)
-    if at.after and not at.after.isdigit():
-        raise InvalidArgument.one("page_token", "is not a token this server issued")
     start = int(at.after or 0)
     size = request.page_size or DEFAULT_PAGE_SIZE
     items = getattr(run.produce, name)

@@ -178,7 +178,12 @@ def _every_list() -> list[tuple[str, type]]:
 
 
 EVERY_LIST = _every_list()
-REQUIRED = {"ListVisits": {"cadre_id": "cad-none"}, "ListVillageIncome": {"year": 2020}}
+REQUIRED = {
+    "ListVisits": {"cadre_id": "cad-none"},
+    "ListVillageIncome": {"year": 2020},
+    "ListRunAllocations": {"parent": "run-none"},
+    "ListRunUnsold": {"parent": "run-none"},
+}
 
 
 @pytest.mark.parametrize(("path", "request_type"), EVERY_LIST, ids=[p for p, _ in EVERY_LIST])

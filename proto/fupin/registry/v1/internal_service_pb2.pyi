@@ -265,21 +265,27 @@ class Page(_message.Message):
     SIZE_FIELD_NUMBER: _builtins.int
     AFTER_FIELD_NUMBER: _builtins.int
     FILTER_HASH_FIELD_NUMBER: _builtins.int
+    RANK_FIELD_NUMBER: _builtins.int
     size: _builtins.int
     after: _builtins.str
     filter_hash: _builtins.str
+    rank: _builtins.int
+    """a ranked List's cursor (registry/resources/query.Page.rank)"""
     def __init__(
         self,
         *,
         size: _builtins.int = ...,
         after: _builtins.str = ...,
         filter_hash: _builtins.str = ...,
+        rank: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_rank", b"_rank", "rank", b"rank"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["after", b"after", "filter_hash", b"filter_hash", "size", b"size"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_rank", b"_rank", "after", b"after", "filter_hash", b"filter_hash", "rank", b"rank", "size", b"size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__rank: _TypeAlias = _typing.Literal["rank"]  # noqa: Y015
+    _WhichOneofArgType__rank: _TypeAlias = _typing.Literal["_rank", b"_rank"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__rank) -> _WhichOneofReturnType__rank | None: ...
 
 Global___Page: _TypeAlias = Page  # noqa: Y015
 
