@@ -13,10 +13,13 @@ wait, not a call (server/admission.py).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import inspect
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import Executor
 from typing import Any
 
 import grpc
@@ -47,6 +50,8 @@ class RpcInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         self.guard = guard
         self.metrics = metrics
         self.admission = admission
+        # The calls' thread pool (LoopServer.pool): set by the server once it is built.
+        self.pool: Executor | None = None
 
     async def intercept_service(
         self, continuation: Callable[[Any], Any], handler_call_details: Any
@@ -65,6 +70,8 @@ class RpcInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             behavior = handler.unary_unary
             if inspect.iscoroutinefunction(behavior):
                 return handler._replace(unary_unary=_waiting_unary(behavior, call))
+            if self.pool is not None:
+                return handler._replace(unary_unary=_pooled_unary(behavior, call, self.pool))
             return handler._replace(unary_unary=_unary(behavior, call))
         if handler.unary_stream:
             behavior = handler.unary_stream
@@ -172,6 +179,34 @@ def _unary(behavior: Behavior, named: Named) -> Behavior:
     return wrapped
 
 
+def _pooled_unary(behavior: Behavior, named: Named, pool: Executor) -> Behavior:
+    """A plain unary handler, run on a thread of the pool by a coroutine of our own rather
+    than by grpc: the call's peer and metadata are read on the loop while the call is alive.
+    grpc.aio hands a plain handler to a thread that may start after the client has cancelled
+    the call and its core call has been freed; reading the peer there crashed the process
+    (a segmentation fault, seen under load with callers whose deadlines expired in the
+    queue). Errors still map on the loop (arun); the admission ticket is taken and returned
+    on the thread, so a call the client left still counts until its thread is done."""
+
+    async def wrapped(request: Any, context: Any) -> Any:
+        with _Call(*named, context, waits=False) as call:
+            call.leaves_on_thread = True
+            loop = asyncio.get_running_loop()
+            on_thread = contextvars.copy_context().run  # the log's and the caller's bindings
+
+            def work() -> Any:
+                try:
+                    call.admit_unmapped()
+                    response = behavior(_check_decoded(request), context)
+                    return call.release(response)
+                finally:
+                    call.leave()
+
+            return await call.arun(lambda: loop.run_in_executor(pool, on_thread, work))
+
+    return wrapped
+
+
 def _streaming(behavior: Behavior, named: Named) -> Behavior:
     def wrapped(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
         with _Call(*named, context, waits=False) as call:
@@ -235,9 +270,11 @@ class _Call:
         self.code = grpc.StatusCode.OK
         self.request_id = request_id_of(context)
         self.accept_language = _accept_language(context)
-        # Read now: on grpc.aio, a call's peer read on a thread after the client cancelled it
-        # reads freed memory (a segmentation fault).
+        # Read now, on the loop for plain unary calls (_pooled_unary): on grpc.aio, a call's
+        # peer read on a thread after the client cancelled it reads freed memory.
         self.peer = context.peer()
+        self._leaving = threading.Lock()
+        self.leaves_on_thread = False  # a pooled call's thread returns its ticket itself
         self.start = 0.0
 
     def __enter__(self) -> _Call:
@@ -250,6 +287,19 @@ class _Call:
         self.principal = self.run(lambda: self.guard.admit(self.method, self.context))
         self.admitted = self.run(self._ticket)
         access.bind(self.principal or access.NOBODY)
+
+    def admit_unmapped(self) -> None:
+        """admit() whose errors are raised as they are, for arun() to map on the loop."""
+        self.principal = self.guard.admit(self.method, self.context)
+        self.admitted = self._ticket()
+        access.bind(self.principal or access.NOBODY)
+
+    def leave(self) -> None:
+        """Return the admission ticket, once, from whichever thread is done first."""
+        with self._leaving:
+            ticket, self.admitted = self.admitted, None
+        if self.admission is not None and ticket is not None:
+            self.admission.leave(ticket)
 
     def _ticket(self) -> Ticket | None:
         """Admitted as a call or a wait (server/admission.py), or Overloaded."""
@@ -274,8 +324,8 @@ class _Call:
         if exc[0] in (GeneratorExit, asyncio.CancelledError):  # the client went away
             self.code = grpc.StatusCode.CANCELLED
         access.unbind()
-        if self.admission is not None:
-            self.admission.leave(self.admitted)
+        if not self.leaves_on_thread:
+            self.leave()
         who = self.principal
         seconds = time.perf_counter() - self.start
         log.info(

@@ -128,15 +128,17 @@ def create_server(settings: Settings, *, address: str | None = None) -> Running:
     )
     admission = Admission(bounds)
     metrics.watch_in_flight(admission.in_flight)
+    interceptor = RpcInterceptor(Guard(authenticator, limiter, audit_log), metrics, admission)
     server = LoopServer(
         max_workers=settings.max_workers,
         wait_workers=settings.wait_workers,
-        interceptors=[RpcInterceptor(Guard(authenticator, limiter, audit_log), metrics, admission)],
+        interceptors=[interceptor],
         options=[
             ("grpc.max_receive_message_length", limit),
             ("grpc.max_send_message_length", limit),
         ],
     )
+    interceptor.pool = server.pool  # plain unary handlers run there, dispatched by it
     names: list[str] = []
     if store is not None and keys is not None and source is not None:
         engine = store.engine

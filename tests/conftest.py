@@ -17,6 +17,7 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 
+from clients import i18n
 from clients.auth import open_channel
 from fupin.registry.v1 import registry_service_pb2_grpc as api_grpc
 from registry.access.policy import Role
@@ -136,3 +137,14 @@ def registry(channel: grpc.Channel) -> api_grpc.RegistryServiceStub:
 @pytest.fixture
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _english_again() -> Iterator[None]:
+    """The clients' language is the process's (clients/i18n.py): a CLI test run in-process with
+    --lang zh-CN left it Chinese for the next test on the same worker, whose channels then
+    asked the server for Chinese (a flake of test_a_chinese_caller_gets_chinese_beside_the_
+    english). Each test starts in English, the default."""
+    i18n.use(i18n.DEFAULT)
+    yield
+    i18n.use(i18n.DEFAULT)
