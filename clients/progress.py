@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
+from clients.i18n import _
+
 WIDTH = 30
 
 
@@ -104,9 +106,10 @@ class Progress:
             fraction = min(done / total, 1.0)
             filled = int(WIDTH * fraction)
             parts.insert(0, f"[{'#' * filled}{'.' * (WIDTH - filled)}] {fraction:4.0%}")
-        parts.append(f"{rate:,.0f}/s {format_duration(self.elapsed_s)}")
+        parts.append(_("{rate}/s").format(rate=f"{rate:,.0f}"))
+        parts.append(format_duration(self.elapsed_s))
         if total and rate > 0 and done < total:
-            parts.append(f"ETA {format_duration((total - done) / rate)}")
+            parts.append(_("ETA {time}").format(time=format_duration((total - done) / rate)))
         return " ".join(parts)
 
     def _show(self) -> None:

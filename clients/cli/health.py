@@ -12,7 +12,14 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from clients.cli.output import say
-from clients.i18n import _
+from clients.i18n import N_, _
+
+WORDS = {
+    "SERVING": N_("serving"),
+    "NOT_SERVING": N_("not serving"),
+    "SERVICE_UNKNOWN": N_("unknown service"),
+    "UNKNOWN": N_("unknown"),
+}
 
 
 def add_command(commands: Any, client: argparse.ArgumentParser) -> None:
@@ -33,5 +40,7 @@ def run_health(args: argparse.Namespace) -> int:
             say(f"fupin: {args.target}: {exc.code().name}")
             return 1
     status = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
-    say(f"{args.target}: {status}")  # gRPC's health status, as probes and people read it
+    # gRPC's health status as probes read it, and in the reader's words beside it
+    said = _(WORDS[status]) if status in WORDS else ""
+    say(f"{args.target}: {status}" + (f" ({said})" if said and said != WORDS[status] else ""))
     return 0 if reply.status == health_pb2.HealthCheckResponse.SERVING else 1

@@ -209,7 +209,9 @@ def test_unreachable_server_exits_1(cli):
 def test_health_exits_0_when_serving_and_1_when_unreachable(fupin, cli):
     """`fupin health` (the container check): 0 for a SERVING server and service, 1 otherwise."""
     code, _, err = fupin("health")
-    assert code == 0 and "SERVING" in err
+    assert code == 0 and err.rstrip().endswith(": SERVING")  # the token alone, in English
+    code, _, err = fupin("--lang", "zh-CN", "health")
+    assert code == 0 and err.rstrip().endswith(": SERVING (服务中)")
     assert fupin("health", "--service", "fupin.registry.v1.MatcherStoreService")[0] == 0
     assert fupin("health", "--service", "no.such.Service")[0] == 1
     code, _, err = cli("health", "--target", "127.0.0.1:9", "--timeout", "1")

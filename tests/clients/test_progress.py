@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import time
 
+from clients import i18n
 from clients.progress import Progress, format_duration
 
 
@@ -30,6 +31,19 @@ def test_render_counts_rate_and_eta():
     assert progress.render() == (
         "[###############...............]  50% 500/1,000 households 100/s 0:05 ETA 0:05"
     )
+
+
+def test_the_bar_speaks_chinese():
+    """Under --lang zh-CN the rate and the time left are in Chinese too."""
+    clock = Clock()
+    progress = Progress(1000, label="户", stream=io.StringIO(), clock=clock)
+    clock.now += 5
+    progress.update(500)
+    i18n.use("zh-CN")
+    try:
+        assert progress.render().endswith("500/1,000 户 100/秒 0:05 预计剩余 0:05")
+    finally:
+        i18n.use("en")
 
 
 def test_plain_lines_are_throttled():
