@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from concurrent import futures
 from typing import Any, TypeVar
@@ -24,6 +25,7 @@ from typing import Any, TypeVar
 import grpc
 
 T = TypeVar("T")
+WAIT_SLICE_S = 0.2  # how soon a waiting main thread runs a signal handler
 
 
 class LoopServer(grpc.Server):
@@ -112,5 +114,18 @@ class LoopServer(grpc.Server):
         return self._stopped
 
     def wait_for_termination(self, timeout: float | None = None) -> bool:
-        """True once stopped (False if `timeout` passed first)."""
-        return self._stopped.wait(timeout)
+        """True once stopped (False if `timeout` passed first).
+
+        Waits in slices: a SIGTERM that the kernel hands to another thread (grpc's, the
+        audit writer's) only sets CPython's flag, and its Python handler runs when the main
+        thread next runs bytecode; an untimed wait here never would (`fupin serve` then
+        outlived its SIGTERM: seen twice in CI, the main thread's stack in this wait)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = (
+                WAIT_SLICE_S if deadline is None else min(WAIT_SLICE_S, deadline - time.monotonic())
+            )
+            if self._stopped.wait(max(left, 0.0)):
+                return True
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
