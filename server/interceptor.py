@@ -284,12 +284,10 @@ class _Call:
 
     def admit(self) -> None:
         """Authenticate and authorize the caller, who the servicers then see as current()."""
-        self.principal = self.run(lambda: self.guard.admit(self.method, self.context))
-        self.admitted = self.run(self._ticket)
-        access.bind(self.principal or access.NOBODY)
+        self.run(self.admit_unmapped)
 
     def admit_unmapped(self) -> None:
-        """admit() whose errors are raised as they are, for arun() to map on the loop."""
+        """admit() whose errors are raised as they are (for arun() to map on the loop)."""
         self.principal = self.guard.admit(self.method, self.context)
         self.admitted = self._ticket()
         access.bind(self.principal or access.NOBODY)
