@@ -41,6 +41,7 @@ def run_health(args: argparse.Namespace) -> int:
             return 1
     status = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
     # gRPC's health status as probes read it, and in the reader's words beside it
-    said = _(WORDS[status]) if status in WORDS else ""
-    say(f"{args.target}: {status}" + (f" ({said})" if said and said != WORDS[status] else ""))
+    word = WORDS.get(status, "")
+    said = _(word) if word else ""
+    say(f"{args.target}: {status}" + (f" ({said})" if said != word else ""))
     return 0 if reply.status == health_pb2.HealthCheckResponse.SERVING else 1
