@@ -280,13 +280,15 @@ def _link(read: str, value: Any) -> tuple[float, float]:
     made into the value again (OpenListings' one message; OpenListingColumns' chunks)."""
     from fupin.registry.v1 import internal_service_pb2 as ipb
     from registry.runs.data import OpenListing
-    from server import listing_columns, wire
+    from server import wire
 
     def records() -> Any:
         data = wire.fill_response(ipb.OpenListingsResponse(), value).SerializeToString()
         return wire.response_values(ipb.OpenListingsResponse.FromString(data), list[OpenListing])
 
     def columns() -> Any:
+        from server import listing_columns
+
         sent = [m.SerializeToString() for m in listing_columns.chunks(value)]
         return listing_columns.joined(map(listing_columns.Chunk.FromString, sent))
 

@@ -9,11 +9,9 @@ convert in a fraction of a second, where a dataclass per listing took seconds.
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import itertools
 import math
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter, itemgetter
 from typing import Any
@@ -29,6 +27,7 @@ from matcher.solvers.produce.columns import FloatArray, IntArray, accepts_matrix
 from matcher.solvers.produce.result import REASONS
 from registry.errors import InvalidArgument
 from registry.resources.checks import iso_date
+from registry.runs.bulk import no_gc
 
 # HouseholdStatus (registry) -> PovertyClass (model)
 CLASS_OF_STATUS = {
@@ -43,19 +42,6 @@ SHARE = attrgetter("poverty_class", "share_permille")
 
 def objective(value: int) -> Objective:
     return Objective.POVERTY_FIRST if value == mpb.POVERTY_FIRST else Objective.WELFARE
-
-
-@contextmanager
-def no_gc() -> Iterator[None]:
-    """No garbage collection while hundreds of thousands of values are made: each collection
-    would walk every object the process holds (it doubled the conversion's time)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _bonus(b: mpb.PovertyBonus, present: bool) -> produce.PovertyBonus:

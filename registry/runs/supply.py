@@ -24,6 +24,7 @@ from sqlmodel import Session, col
 from fupin.registry.v1 import resources_pb2 as pb
 from registry.resources import models
 from registry.resources.store import RegistryStore
+from registry.runs.bulk import no_gc
 from registry.runs.data import OpenListing, OpenListingColumns, OpenOrder, Shares
 from registry.season import holds
 
@@ -90,7 +91,7 @@ def open_listing_columns(
     numbers: list[list[Any]] = [[] for _ in NUMBERS]
     kinds: list[Any] = []
     repeated: dict[str, str] = {}  # products, grades and dates: one string object each
-    with store.transaction() as session:
+    with store.transaction() as session, no_gc():
         for rows in _chunks(session, stmt):
             chunk = list(zip(*rows, strict=True))
             for column, k in zip(strings, STRINGS, strict=True):
@@ -166,7 +167,7 @@ def _chunks(session: Session, stmt: Select[*tuple[Any, ...]]) -> Iterator[Sequen
     # Every row is read: plan for all of them, not for the first tenth as a cursor's plan is
     # (which took twice the time on PostgreSQL 15).
     driver.execute("SET LOCAL cursor_tuple_fraction = 1.0")
-    with driver.cursor(name="open_listings") as cursor:  # in the session's transaction
+    with driver.cursor(name="open_listings", binary=True) as cursor:  # in this transaction
         cursor.execute(str(compiled), compiled.params)
         while rows := cursor.fetchmany(CHUNK_ROWS):
             yield rows
