@@ -205,8 +205,8 @@ def read_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--listings", type=int, default=LISTINGS)
     parser.add_argument("--orders", type=int, default=ORDERS)
     parser.add_argument("--reads", default=",".join(READS), help="comma-separated")
-    parser.add_argument("--measure", choices=READS, help=argparse.SUPPRESS)
-    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--measure", choices=READS, help="only this read, of the database at --url")
+    parser.add_argument("--url", help="a loaded database (with --measure)")
     args = parser.parse_args(argv)
     if args.measure:
         print(json.dumps(measure(args.measure, args.url)), flush=True)
