@@ -10,12 +10,14 @@ import pytest
 from sqlalchemy import text
 
 from registry.access.policy import Role
+from registry.runs import aid as aid_runs
 from registry.runs import data, produce, records
 from server import grpc_source
+from tests.aidfixtures import poor_households, programme
 from tests.lossylink import LossyLink
 from tests.season.conftest import column
 
-LOST = {"CreateRun", "CommitProduce", "DiscardRun"}
+LOST = {"CreateRun", "CommitProduce", "CommitAid", "DiscardRun"}
 
 
 @pytest.fixture
@@ -84,6 +86,25 @@ def test_a_commit_whose_reply_is_lost_commits_once(server, stock, lossy, remote)
     sql = "SELECT count(*) FROM ledger_entry WHERE run_id = :r AND quantity = 50"
     assert count(server.store, sql, r="lnk-commit") == 1
     resent(lossy, "CommitProduce")
+
+
+def test_an_aid_commit_whose_reply_is_lost_grants_once(server, registry, lossy, remote):
+    """Two grants of 2,000 yuan committed, the reply lost: the programme's spent_fen and the
+    ledger count them once."""
+    households = poor_households(registry, 2)
+    medical = programme(registry, budget_fen=1_000_000, amount_fen=200_000)
+    grants = [data.GrantRecord(h.id, medical.id, 200_000) for h in households]
+    records.create_run(
+        server.store, run_id="lnk-aid", kind=aid_runs.AID_KIND, parameters=b"", owner="t"
+    )
+    aid_runs.store_grants(server.store, "lnk-aid", grants)
+    run = records.update_run(server.store, "lnk-aid", state=data.RunState.PROPOSED)
+    committed = remote.commit_aid("lnk-aid", request_id="", etag=f'"{run.version}"')
+    assert committed.state == data.RunState.COMMITTED
+    assert column(server.store, "aid_program", "spent_fen", medical.id) == 400_000
+    sql = "SELECT count(*) FROM ledger_entry WHERE run_id = :r AND amount_fen = 200000"
+    assert count(server.store, sql, r="lnk-aid") == 2
+    resent(lossy, "CommitAid")
 
 
 def test_a_discard_whose_reply_is_lost_answers_the_discarded_run(server, stock, lossy, remote):
