@@ -217,16 +217,20 @@ def verify_offline(args: argparse.Namespace) -> int:
 
 
 def run_export_ledger(args: argparse.Namespace) -> int:
-    """Every entry, page by page, to FILE (written beside it first, so that an export cut short
-    by an error never stands as FILE)."""
+    """Every entry, page by page, to FILE (written beside it first and removed on an error, so
+    that an export cut short never stands as FILE)."""
     from clients import ledger_file
 
     part = args.file.with_name(args.file.name + ".part")
-    with (
-        auth.client_stub(args.target, lpb_grpc.LedgerServiceStub) as ledger,
-        part.open("w", encoding="utf-8") as out,
-    ):
-        count, last = ledger_file.write(_pages(ledger, args.timeout), out)
+    try:
+        with (
+            auth.client_stub(args.target, lpb_grpc.LedgerServiceStub) as ledger,
+            part.open("w", encoding="utf-8") as out,
+        ):
+            count, last = ledger_file.write(_pages(ledger, args.timeout), out)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
     part.replace(args.file)
     message = _("{entries} ledger entries written to {file}, up to entry {seq}")
     show(message.format(entries=f"{count:,}", file=args.file, seq=last))

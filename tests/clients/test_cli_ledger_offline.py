@@ -141,3 +141,10 @@ def test_the_export_spells_each_kind_as_the_server_stores_and_hashes_it():
     }
     named = set(lpb.LedgerEntryKind.values()) - {lpb.LEDGER_ENTRY_KIND_UNSPECIFIED}
     assert set(KINDS.values()) == named
+
+
+def test_an_export_that_fails_leaves_no_file(tmp_path, capsys):
+    """No server to read from: the export fails and leaves neither FILE nor FILE.part."""
+    path = tmp_path / "ledger.jsonl"
+    assert main(["aid", "export-ledger", str(path), "--target", NOWHERE, "--timeout", "2"]) != 0
+    assert list(tmp_path.iterdir()) == []
