@@ -169,14 +169,23 @@ def list_runs(
     return rows, next_token(page, rows[-1].id) if more else ""
 
 
-def discard_run(store: RegistryStore, run_id: str, *, etag: str = "") -> models.MatchRun:
+def discard_run(
+    store: RegistryStore, run_id: str, *, etag: str = "", request_id: str = ""
+) -> models.MatchRun:
+    """Discard a PROPOSED run; idempotent by request_id (a retry returns the discarded run)."""
     with store.transaction(write=True) as session:
+        if request_id:
+            earlier = replayed(session, request_id, f"discard:{run_id}")
+            if earlier is not None:
+                return _get(session, earlier[0])
         run = _get(session, run_id, lock=True)
         _check_proposed(run, etag)
         run.state = RunState.DISCARDED
         run.version += 1
         run.update_time = models.utcnow()
         session.add(run)
+        if request_id:
+            remember(session, request_id, "discard_match_run", f"discard:{run_id}", [run_id])
         return run
 
 
