@@ -194,8 +194,10 @@ def run_verify(args: argparse.Namespace) -> int:
             message = _("ledger intact: {entries} entries checked, {checkpoints} checkpoints held")
         show(message.format(entries=f"{result.entries:,}", checkpoints=result.checkpoints))
     else:
-        where = f"entry {result.first_broken_seq}: " if result.first_broken_seq else ""
-        show(_("ledger BROKEN at {where}{reason}").format(where=where, reason=result.reason))
+        message = _("ledger BROKEN: {reason}")
+        if result.first_broken_seq:
+            message = _("ledger BROKEN at entry {seq}: {reason}")
+        show(message.format(seq=result.first_broken_seq, reason=result.reason))
     return 0 if result.intact else 1
 
 
