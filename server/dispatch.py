@@ -22,6 +22,9 @@ So every plain handler is wrapped here in an `async` one of our own (server/inte
 
 The admission ticket is taken and returned on the thread (a call whose client left still
 counts until its thread is done); errors map to their status on the loop (`Call.arun`).
+gRPC server reflection comes here too: server.py hands grpc_reflection the grpc.Server face
+of LoopServer, so it registers its plain servicer, and grpc.aio runs the interceptor for
+registered and generic handlers alike.
 """
 
 from __future__ import annotations
