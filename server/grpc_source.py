@@ -15,6 +15,7 @@ request_id and on the writes that replace what an earlier attempt stored (see `r
 from __future__ import annotations
 
 import functools
+import hashlib
 import inspect
 import json
 import typing
@@ -34,6 +35,7 @@ from clients.errors import from_rpc_error
 from fupin.registry.v1 import internal_service_pb2 as ipb
 from matcher.service.source import RegistrySource
 from registry import errors
+from registry.access import policy as access
 from server import listing_columns, wire
 
 SERVICE = ipb.DESCRIPTOR.services_by_name["MatcherStoreService"]
@@ -44,10 +46,14 @@ READS = frozenset({"aid_inputs", "stationing_data", "contracting_data"})
 # attempt's and leave an ended run as it is (registry/runs/records.py settle, registry/runs/aid.py
 # store_grants). Unretried, a reply lost while a run ends would leave it RUNNING.
 REPLACING = frozenset({"update_run", "store_grants", "finish_cadre_run"})
-# Writes that make something new at each call unless a request_id makes a retry a replay: a
-# call without one gets one of its own (LINK_ID) at its first attempt, which the channel's
-# retries resend, so a reply lost on the link cannot hold a listing's kilograms twice.
-KEYED_BY_THE_LINK = frozenset({"hold_listings"})
+# Writes that make something new at each call, or refuse a second one, unless a request_id
+# makes a retry a replay: a call without one gets one of its own (LINK_ID) at its first
+# attempt, which the channel's retries resend. So a reply lost on the link cannot hold a
+# listing's kilograms twice, leave a second run (or a retry refused ALREADY_EXISTS and the
+# first run QUEUED for ever), or answer a commit or discard that happened FAILED_PRECONDITION.
+KEYED_BY_THE_LINK = frozenset(
+    {"hold_listings", "create_run", "commit_produce", "commit_aid", "commit_cadres", "discard_run"}
+)
 # Methods whose RPC streams its value: how the registry sends it and the matcher joins it.
 STREAMED: dict[str, tuple[Callable[[Any], Iterator[Message]], Callable[[Iterator[Any]], Any]]] = {
     "open_listing_columns": (listing_columns.chunks, listing_columns.joined),
@@ -151,7 +157,10 @@ def _handler(
     call: Callable[..., Any], method: str, response_type: type[Message]
 ) -> Callable[[Message, Any], Message]:
     def handle(request: Message, context: Any) -> Message:
-        return wire.fill_response(response_type(), call(**arguments(method, request)))
+        kwargs = arguments(method, request)
+        if method in KEYED_BY_THE_LINK:
+            kwargs["request_id"] = link_scoped(kwargs["request_id"])
+        return wire.fill_response(response_type(), call(**kwargs))
 
     return handle
 
@@ -161,6 +170,16 @@ def _chunked(call: Callable[..., Any], method: str) -> Callable[[Message, Any], 
         return STREAMED[method][0](call(**arguments(method, request)))
 
     return handle
+
+
+def link_scoped(request_id: str) -> str:
+    """A link's request id as stored: scoped to the calling key, as a caller's ids are
+    (registry/resources/requests.py checked_request_id), so one matcher's id replays nothing
+    of another's. Ids the matcher passes on from its callers are scoped already."""
+    if not request_id.startswith(LINK_ID):
+        return request_id
+    key = access.current().key_id
+    return LINK_ID + hashlib.sha256(f"{key}\n{request_id}".encode()).hexdigest()[:48]
 
 
 def arguments(method: str, request: Message) -> dict[str, Any]:
@@ -220,7 +239,8 @@ class GrpcSource:
             binding = signature.bind(None, *args, **kwargs)  # None stands for self
             binding.apply_defaults()  # a default (e.g. reader=INTERNAL) travels like any value
             bound = binding.arguments
-            if method in KEYED_BY_THE_LINK and not bound.get("request_id"):
+            keyed = method in KEYED_BY_THE_LINK and not bound.get("request_id")
+            if keyed:
                 bound["request_id"] = LINK_ID + uuid.uuid4().hex
             request = request_type()
             for param in params:
@@ -233,7 +253,12 @@ class GrpcSource:
                     return STREAMED[method][1](response)
             except grpc.RpcError as error:
                 raise registry_error(error) from error
-            return wire.response_values(response, returns)
+            values = wire.response_values(response, returns)
+            if keyed and method == "create_run":
+                # A replay of the link's own id answers this same call, whose first attempt
+                # made the run (created), unlike a caller's retry, which waits for the run.
+                return values[0], True
+            return values
 
         call.__name__ = method
         return call

@@ -17,14 +17,19 @@ import threading
 import time
 from typing import Any, Protocol
 
-import grpc
-
 from registry.access import policy as access
 from registry.access import redaction as redact
 from registry.access.keys import bearer_key
 from registry.access.policy import Principal
 from registry.access.redaction import Seen
 from registry.errors import FupinError, ResourceExhausted
+
+
+class Metadata(Protocol):
+    """What admission reads of a call: a ServicerContext, or its view read on the loop
+    (server/dispatch.CallView)."""
+
+    def invocation_metadata(self) -> Any: ...
 
 
 class RateLimiter:
@@ -112,7 +117,7 @@ class Guard:
         # Where reads of household records are logged (None only in tests of the guard alone).
         self.audit = audit_log
 
-    def admit(self, method: str, context: grpc.ServicerContext) -> Principal | None:
+    def admit(self, method: str, context: Metadata) -> Principal | None:
         """The caller, authenticated, authorized and within its rate; None on PUBLIC methods."""
         if access.is_public(method):
             return None

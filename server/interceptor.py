@@ -5,20 +5,20 @@ translated for a caller whose `accept-language` asks for Chinese (server/message
 anything else becomes INTERNAL with a log entry and no traceback sent to the caller.
 
 The server runs on grpc.aio (server/loop.py): a handler that is a plain function stays one
-(it runs on a thread of the pool), an `async` handler (a stream or a call that waits) is
-wrapped by a coroutine and waits on the event loop; its caller is checked and admitted as a
-wait, not a call (server/admission.py).
+and runs on a thread of the pool, dispatched there from the loop (server/dispatch.py, for
+every shape: unary, client stream, server stream, both); an `async` handler (a stream or a
+call that waits) is wrapped by a coroutine and waits on the event loop; its caller is checked
+and admitted as a wait, not a call (server/admission.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import functools
 import inspect
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor
 from typing import Any
 
@@ -31,8 +31,9 @@ from registry.access import policy as access
 from registry.access.policy import Principal
 from registry.errors import FupinError, InvalidArgument
 from registry.resources.requests import request_id_of
-from server import limits, messages
+from server import dispatch, limits, messages
 from server.admission import Admission, Ticket
+from server.dispatch import CallView
 from server.guard import Guard
 from server.metrics import Metrics
 
@@ -66,25 +67,28 @@ class RpcInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             refused = self._refusal(method, handler_call_details.invocation_metadata)
             if refused is not None:
                 return _refusing(handler, call, *refused)
+        if inspect.iscoroutinefunction(handler.unary_unary):
+            return handler._replace(unary_unary=_waiting_unary(handler.unary_unary, call))
+        if inspect.isasyncgenfunction(handler.unary_stream):
+            return handler._replace(unary_stream=_waiting_stream(handler.unary_stream, call))
+        if self.pool is None:
+            raise RuntimeError("RpcInterceptor.pool is unset: plain handlers run on the pool")
+        opened = functools.partial(_Call, *call, waits=False)
         if handler.unary_unary:
-            behavior = handler.unary_unary
-            if inspect.iscoroutinefunction(behavior):
-                return handler._replace(unary_unary=_waiting_unary(behavior, call))
-            if self.pool is not None:
-                return handler._replace(unary_unary=_pooled_unary(behavior, call, self.pool))
-            return handler._replace(unary_unary=_unary(behavior, call))
+            behavior = _checked(handler.unary_unary)
+            return handler._replace(unary_unary=dispatch.unary(behavior, opened, self.pool))
         if handler.unary_stream:
-            behavior = handler.unary_stream
-            if inspect.isasyncgenfunction(behavior):
-                return handler._replace(unary_stream=_waiting_stream(behavior, call))
-            return handler._replace(unary_stream=_streaming(behavior, call))
-        if handler.stream_unary:
+            behavior = _checked(handler.unary_stream)
             return handler._replace(
-                stream_unary=_unary(_checked_stream(handler.stream_unary), call)
+                unary_stream=dispatch.server_stream(behavior, opened, self.pool)
             )
-        return handler._replace(
-            stream_stream=_streaming(_checked_stream(handler.stream_stream), call)
-        )
+        if handler.stream_unary:
+            behavior = _checked_stream(handler.stream_unary)
+            return handler._replace(
+                stream_unary=dispatch.client_stream(behavior, opened, self.pool)
+            )
+        behavior = _checked_stream(handler.stream_stream)
+        return handler._replace(stream_stream=dispatch.bidi_stream(behavior, opened, self.pool))
 
     def _refusal(self, method: str, metadata: Any) -> tuple[Principal, FupinError] | None:
         """(caller, Overloaded) for a call on a thread whose known key is at its bounds: it is
@@ -162,61 +166,15 @@ def _check_decoded(request: Any) -> Any:
     return request
 
 
+def _checked(behavior: Behavior) -> Behavior:
+    return lambda request, context: behavior(_check_decoded(request), context)
+
+
 def _checked_stream(behavior: Behavior) -> Behavior:
     return lambda requests, context: behavior(map(_check_decoded, requests), context)
 
 
 Named = tuple[str, Metrics | None, Guard, Admission | None]
-
-
-def _unary(behavior: Behavior, named: Named) -> Behavior:
-    def wrapped(request: Any, context: grpc.ServicerContext) -> Any:
-        with _Call(*named, context, waits=False) as call:
-            call.admit()
-            response = call.run(lambda: behavior(_check_decoded(request), context))
-            return call.run(lambda: call.release(response))
-
-    return wrapped
-
-
-def _pooled_unary(behavior: Behavior, named: Named, pool: Executor) -> Behavior:
-    """A plain unary handler, run on a thread of the pool by a coroutine of our own rather
-    than by grpc: the call's peer and metadata are read on the loop while the call is alive.
-    grpc.aio hands a plain handler to a thread that may start after the client has cancelled
-    the call and its core call has been freed; reading the peer there crashed the process
-    (a segmentation fault, seen under load with callers whose deadlines expired in the
-    queue). Errors still map on the loop (arun); the admission ticket is taken and returned
-    on the thread, so a call the client left still counts until its thread is done."""
-
-    async def wrapped(request: Any, context: Any) -> Any:
-        with _Call(*named, context, waits=False) as call:
-            call.leaves_on_thread = True
-            loop = asyncio.get_running_loop()
-            on_thread = contextvars.copy_context().run  # the log's and the caller's bindings
-
-            def work() -> Any:
-                try:
-                    call.admit_unmapped()
-                    response = behavior(_check_decoded(request), context)
-                    return call.release(response)
-                finally:
-                    call.leave()
-
-            return await call.arun(lambda: loop.run_in_executor(pool, on_thread, work))
-
-    return wrapped
-
-
-def _streaming(behavior: Behavior, named: Named) -> Behavior:
-    def wrapped(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-        with _Call(*named, context, waits=False) as call:
-            call.admit()
-            # Errors surface while iterating, so every next() runs under the mapping.
-            responses = call.run(lambda: iter(behavior(_check_decoded(request), context)))
-            while (item := call.run(lambda: next(responses, _END))) is not _END:
-                yield call.run(lambda: call.release(item))
-
-    return wrapped
 
 
 def _waiting_unary(behavior: Behavior, named: Named) -> Behavior:
@@ -268,13 +226,14 @@ class _Call:
         self.guard = guard
         self.principal: Principal | None = None
         self.code = grpc.StatusCode.OK
-        self.request_id = request_id_of(context)
-        self.accept_language = _accept_language(context)
-        # Read now, on the loop for plain unary calls (_pooled_unary): on grpc.aio, a call's
-        # peer read on a thread after the client cancelled it reads freed memory.
-        self.peer = context.peer()
+        # Read now, on the loop: on grpc.aio, a call read on a thread after its client
+        # cancelled it is freed memory (server/dispatch.py). Threads read the view.
+        self.view = CallView(context)
+        self.request_id = request_id_of(self.view)
+        self.accept_language = _accept_language(self.view)
+        self.peer = self.view.peer()
         self._leaving = threading.Lock()
-        self.leaves_on_thread = False  # a pooled call's thread returns its ticket itself
+        self.leaves_on_thread = False  # a plain handler's thread returns its ticket itself
         self.start = 0.0
 
     def __enter__(self) -> _Call:
@@ -283,12 +242,9 @@ class _Call:
         return self
 
     def admit(self) -> None:
-        """Authenticate and authorize the caller, who the servicers then see as current()."""
-        self.run(self.admit_unmapped)
-
-    def admit_unmapped(self) -> None:
-        """admit() whose errors are raised as they are (for arun() to map on the loop)."""
-        self.principal = self.guard.admit(self.method, self.context)
+        """Authenticate and authorize the caller, who the servicers then see as current()
+        (on the handler's thread); errors are raised as they are, for arun() to map."""
+        self.principal = self.guard.admit(self.method, self.view)
         self.admitted = self._ticket()
         access.bind(self.principal or access.NOBODY)
 
@@ -309,11 +265,11 @@ class _Call:
         """admit() for a call that waits on the loop: the key is looked up on a thread (it may
         read the database), unless the method needs none."""
         if access.is_public(self.method):
-            self.principal = self.guard.admit(self.method, self.context)
+            self.principal = self.guard.admit(self.method, self.view)
         else:
             admit = self.guard.admit
             self.principal = await self.arun(
-                lambda: asyncio.to_thread(admit, self.method, self.context)
+                lambda: asyncio.to_thread(admit, self.method, self.view)
             )
         self.admitted = await self.arun(self._ticket)
         access.bind(self.principal or access.NOBODY)
@@ -346,19 +302,8 @@ class _Call:
             return response
         return await asyncio.to_thread(self.release, response)
 
-    def run(self, fn: Callable[[], Any]) -> Any:
-        try:
-            return fn()
-        except FupinError as exc:
-            self.code = exc.code
-            self.context.abort(*self._status(exc))
-        except Exception:
-            self.code = grpc.StatusCode.INTERNAL
-            log.exception("rpc_internal_error")
-            self.context.abort(*self._internal())
-
     async def arun(self, fn: Callable[[], Any]) -> Any:
-        """run() for a coroutine (what fn returns is awaited when it is awaitable)."""
+        """fn() (awaited if it returns an awaitable), its errors answered as their status."""
         try:
             result = fn()
             return await result if inspect.isawaitable(result) else result

@@ -73,8 +73,11 @@ def limit_of(field: d.FieldDescriptor) -> int:
     return MAX_BYTES if field.type == d.FieldDescriptor.TYPE_BYTES else MAX_STRING_CHARS
 
 
-def _beyond(message: Message, path: str) -> Iterator[FieldViolation]:
-    size = message.ByteSize()
+def _beyond(message: Message, path: str, size: int | None = None) -> Iterator[FieldViolation]:
+    """``size``: the message's bytes, or a bound on them (its parent's), when known; each
+    ByteSize serialises the message once more (an inline problem: 8 MB, 0.02 s)."""
+    if size is None:
+        size = message.ByteSize()
     if size <= _floor(message.DESCRIPTOR):  # nothing in it can be beyond a limit
         return
     for field, floor in _fields_at_risk(message.DESCRIPTOR):
@@ -92,16 +95,16 @@ def _beyond(message: Message, path: str) -> Iterator[FieldViolation]:
             elif is_message:  # only the elements big enough to hold a violation are walked
                 floor = _floor(field.message_type)
                 sizes = map(_BYTE_SIZE, value)
-                for i in [i for i, size in enumerate(sizes) if size > floor]:
-                    yield from _beyond(value[i], f"{name}[{i}].")
+                for i, bytes_ in [(i, n) for i, n in enumerate(sizes) if n > floor]:
+                    yield from _beyond(value[i], f"{name}[{i}].", bytes_)
             elif field.type in _TEXT:  # each element has its type's default limit
                 limit = (
                     MAX_BYTES if field.type == d.FieldDescriptor.TYPE_BYTES else MAX_STRING_CHARS
                 )
                 for i, item in enumerate(value):
                     yield from _long(field, item, f"{name}[{i}]", limit)
-        elif is_message:
-            yield from _beyond(value, f"{name}.")
+        elif is_message:  # no bigger than this message: a bound enough to skip the small
+            yield from _beyond(value, f"{name}.", size)
         elif field.type in _TEXT:
             yield from _long(field, value, name, limit_of(field))
 

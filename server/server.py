@@ -138,7 +138,7 @@ def create_server(settings: Settings, *, address: str | None = None) -> Running:
             ("grpc.max_send_message_length", limit),
         ],
     )
-    interceptor.pool = server.pool  # plain unary handlers run there, dispatched by it
+    interceptor.pool = server.pool  # plain handlers run there, dispatched by it
     names: list[str] = []
     if store is not None and keys is not None and source is not None:
         engine = store.engine
@@ -190,7 +190,7 @@ def create_server(settings: Settings, *, address: str | None = None) -> Running:
         health_servicer.set(name, probe.SERVING)
     reflection.enable_server_reflection(
         [*names, health.SERVICE_NAME, reflection.SERVICE_NAME],
-        server,  # a grpc.Server to reflection: its streams run on threads
+        server,  # a grpc.Server to reflection: a plain handler, run on the pool (dispatch.py)
     )
     port = _bind(server, settings, address or settings.address)
     watcher = HealthProbe(health_servicer, names, check, settings.health_probe_s)

@@ -114,8 +114,8 @@ class InProcessSource:
     def commit_produce(self, run_id: str, *, request_id: str, etag: str) -> RunRecord:
         return record(commit_produce(self.store, run_id, request_id=request_id, etag=etag))
 
-    def discard_run(self, run_id: str, *, etag: str) -> RunRecord:
-        return record(runs.discard_run(self.store, run_id, etag=etag))
+    def discard_run(self, run_id: str, *, etag: str, request_id: str = "") -> RunRecord:
+        return record(runs.discard_run(self.store, run_id, etag=etag, request_id=request_id))
 
     def hold_listings(
         self,

@@ -5,6 +5,8 @@
                        [--time-limit S] [--commit] [--chart FILE.png]
     fupin aid ledger [--household ID] [--programme ID] [--run ID] [--limit N]
     fupin aid verify [--checkpoint FILE [--public-key FILE.pub]]
+    fupin aid verify --entries FILE [--checkpoint FILE --public-key FILE.pub]   (offline)
+    fupin aid export-ledger FILE
     fupin aid keygen FILE
     fupin aid checkpoint [--out FILE]
     fupin aid spending [--region CODE]
@@ -15,7 +17,9 @@
 --commit commits the proposed run (one ledger entry per grant). `verify` exits 1 when the
 ledger was tampered with; with --checkpoint it first checks the file's signature here, without
 the server (with --public-key: that it is this key's), then has the server hold the chain
-against it, which catches a rewrite with recomputed hashes. `keygen` writes an Ed25519
+against it, which catches a rewrite with recomputed hashes. With --entries (a file that
+`export-ledger` wrote) it checks that file with no server at all (clients/cli/ledger.py).
+`keygen` writes an Ed25519
 signing key (FILE, mode 0600) and its public key (FILE.pub) for the server's
 FUPIN_LEDGER_SIGNING_KEY_FILE; `checkpoint` has the server sign the ledger's head.
 `chart` draws committed spending by cause of poverty.
@@ -33,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from clients import auth
-from clients.cli.ledger import run_ledger
+from clients.cli.ledger import run_export_ledger, run_ledger, verify_offline
 from clients.cli.output import emit_csv_rows, emit_json, print_table, say, show
 from clients.cli.runs import matcher, progress_line, show_run, solve_with_progress
 from clients.i18n import _, enum_name
@@ -79,7 +83,15 @@ def add_commands(commands: Any, client: argparse.ArgumentParser) -> None:
     verify.add_argument(
         "--public-key", type=Path, help=_("the key the checkpoint must be signed by")
     )
+    verify.add_argument(
+        "--entries", type=Path, help=_("an export-ledger file to check here, without the server")
+    )
     verify.set_defaults(run=run_verify)
+    export_ledger = verbs.add_parser(
+        "export-ledger", parents=[client], help=_("every ledger entry to a file, to verify offline")
+    )
+    export_ledger.add_argument("file", type=Path)
+    export_ledger.set_defaults(run=run_export_ledger)
     keygen = verbs.add_parser("keygen", help=_("a new checkpoint signing key (FILE, FILE.pub)"))
     keygen.add_argument("file", type=Path)
     keygen.set_defaults(run=run_keygen)
@@ -162,6 +174,8 @@ def _title(run: mpb.MatchRun) -> str:
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    if args.entries is not None:
+        return verify_offline(args)
     document = ""
     if args.checkpoint:
         document = args.checkpoint.read_text()
@@ -180,8 +194,10 @@ def run_verify(args: argparse.Namespace) -> int:
             message = _("ledger intact: {entries} entries checked, {checkpoints} checkpoints held")
         show(message.format(entries=f"{result.entries:,}", checkpoints=result.checkpoints))
     else:
-        where = f"entry {result.first_broken_seq}: " if result.first_broken_seq else ""
-        show(_("ledger BROKEN at {where}{reason}").format(where=where, reason=result.reason))
+        message = _("ledger BROKEN: {reason}")
+        if result.first_broken_seq:
+            message = _("ledger BROKEN at entry {seq}: {reason}")
+        show(message.format(seq=result.first_broken_seq, reason=result.reason))
     return 0 if result.intact else 1
 
 

@@ -8,6 +8,13 @@ programme, a cadre and a village, a household and a cadre or a cooperative. Thei
 read in one BatchGetResources call per kind for the whole page, never one call per entry;
 what the key may not read stays an id. `--output csv` has a name column beside each id,
 `--output json` the entries as the server sends them.
+
+    fupin aid export-ledger FILE
+    fupin aid verify --entries FILE [--checkpoint FILE --public-key FILE.pub]
+
+`export-ledger` writes every entry (ListLedgerEntries, page by page: an admin's or an unscoped
+auditor's key, or the file has gaps) to FILE; `verify --entries` checks such a file here, with
+no server and no database, against a checkpoint signed with the key given (clients/ledger_file.py).
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -161,3 +168,83 @@ def _money_trail(entries: list[lpb.LedgerEntry]) -> str:
         sales=f"{sales / 100:,.2f}",
         dividends=f"{dividends / 100:,.2f}",
     )
+
+
+def verify_offline(args: argparse.Namespace) -> int:
+    """The exported entries held against the checkpoint, here alone."""
+    from clients import ledger_file  # hashes with the registry's pure code (its module doc)
+
+    checkpoint = None
+    if args.checkpoint is not None:
+        if args.public_key is None:
+            say(_("--checkpoint with --entries needs --public-key: the key you trust"))
+            return 2
+        try:
+            checkpoint = ledger_file.trusted(args.checkpoint.read_text(), args.public_key)
+        except (ValueError, OSError) as exc:
+            show(_("checkpoint {file} {reason}").format(file=args.checkpoint, reason=exc))
+            return 1
+    with args.entries.open(encoding="utf-8") as lines:
+        result = ledger_file.check(lines, checkpoint)
+    if args.output == "json":
+        emit_json(
+            lpb.VerifyLedgerResponse(
+                intact=result.intact,
+                entries=result.entries,
+                first_broken_seq=result.broken_seq,
+                reason=result.reason,
+                checkpoints=int(checkpoint is not None),
+            )
+        )
+    elif not result.intact:
+        show(_("ledger export BROKEN: {reason}").format(reason=result.reason))
+    elif checkpoint is None:
+        message = _("export intact: {entries} entries chained (no checkpoint: a rewrite of every "
+                    "hash would pass too)")  # fmt: skip
+        show(message.format(entries=f"{result.entries:,}"))
+    else:
+        message = _("export intact: {entries} entries checked; entry {seq} has the hash the "
+                    "checkpoint of {time} signed with key {key_id}")  # fmt: skip
+        show(
+            message.format(
+                entries=f"{result.entries:,}",
+                seq=checkpoint.seq,
+                time=checkpoint.time,
+                key_id=checkpoint.key_id,
+            )
+        )
+    return 0 if result.intact else 1
+
+
+def run_export_ledger(args: argparse.Namespace) -> int:
+    """Every entry, page by page, to FILE (written beside it first and removed on an error, so
+    that an export cut short never stands as FILE)."""
+    from clients import ledger_file
+
+    part = args.file.with_name(args.file.name + ".part")
+    try:
+        with (
+            auth.client_stub(args.target, lpb_grpc.LedgerServiceStub) as ledger,
+            part.open("w", encoding="utf-8") as out,
+        ):
+            count, last = ledger_file.write(_pages(ledger, args.timeout), out)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    part.replace(args.file)
+    message = _("{entries} ledger entries written to {file}, up to entry {seq}")
+    show(message.format(entries=f"{count:,}", file=args.file, seq=last))
+    return 0
+
+
+def _pages(
+    ledger: lpb_grpc.LedgerServiceStub, timeout: float
+) -> Iterator[Sequence[lpb.LedgerEntry]]:
+    token = ""
+    while True:
+        request = lpb.ListLedgerEntriesRequest(page_size=1000, page_token=token)
+        page = ledger.ListLedgerEntries(request, timeout=timeout)
+        yield page.entries
+        token = page.next_page_token
+        if not token:
+            return

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
+from matcher.service import wire
 from matcher.service.convert import date
 from matcher.service.source import OpenListing, OpenListingColumns, OpenOrder
 from matcher.solvers import produce
@@ -321,55 +322,43 @@ REASON_VALUES = [mpb.UnsoldReason.Value(r.value) for r in REASONS]
 
 
 def produce_result(result: produce.ProduceResult) -> mpb.ProduceResult:
-    """The result message, filled from the result's columns."""
+    """The result message, its lists written from the result's columns (``wire``)."""
     out = mpb.ProduceResult(arcs=result.arcs, exact=result.method == "cp_sat")
-    with no_gc():
-        a = result.allocation_columns
-        lids, oids = a.listing_ids, a.order_ids
-        value = a.price - a.transport - a.floor + a.bonus
-        add = out.allocations.add
-        for i, j, kg, price, transport, floor, bonus, fen, km in zip(
-            a.listing.tolist(),
-            a.order.tolist(),
-            *(c.tolist() for c in (a.kg, a.price, a.transport, a.floor, a.bonus, value)),
-            a.road_km.tolist(),
-            strict=True,
-        ):
-            add(
-                listing_id=lids[i],
-                order_id=oids[j],
-                kg=kg,
-                price_fen=price,
-                transport_fen=transport,
-                floor_fen=floor,
-                bonus_fen=bonus,
-                value_fen=fen,
-                distance_km=km,
-            )
-        u = result.unsold_columns
-        ids = u.listing_ids
-        would_sell = np.maximum(u.would_sell_at_floor_fen, 0)  # NO_FLOOR: 0
-        add_unsold = out.unsold.add
-        for i, kg, reason, floor in zip(
-            u.listing.tolist(),
-            u.unsold_kg.tolist(),
-            u.reason.tolist(),
-            would_sell.tolist(),
-            strict=True,
-        ):
-            add_unsold(
-                listing_id=ids[i],
-                unsold_kg=kg,
-                reason=REASON_VALUES[reason],
-                would_sell_at_floor_fen=floor,
-            )
-        o = result.order_columns
-        shadow = np.where(o.has_shadow_price, o.shadow_price_fen, 0).astype(np.float64)
-        add_order = out.orders.add
-        for order_id, filled, fen in zip(
-            o.order_ids, o.filled_kg.tolist(), shadow.tolist(), strict=True
-        ):
-            add_order(order_id=order_id, filled_kg=filled, shadow_price_fen=fen)
+    fields = mpb.ProduceResult.DESCRIPTOR.fields_by_name
+    a = result.allocation_columns
+    allocations = {
+        "listing_id": (a.listing_ids, a.listing),
+        "order_id": (a.order_ids, a.order),
+        "kg": a.kg,
+        "price_fen": a.price,
+        "transport_fen": a.transport,
+        "floor_fen": a.floor,
+        "bonus_fen": a.bonus,
+        "value_fen": a.price - a.transport - a.floor + a.bonus,
+        "distance_km": a.road_km,
+    }
+    u = result.unsold_columns
+    unsold = {
+        "listing_id": (u.listing_ids, u.listing),
+        "unsold_kg": u.unsold_kg,
+        "reason": np.asarray(REASON_VALUES, np.int64)[u.reason],
+        "would_sell_at_floor_fen": np.maximum(u.would_sell_at_floor_fen, 0),  # NO_FLOOR: 0
+    }
+    o = result.order_columns
+    orders = {
+        "order_id": o.order_ids,
+        "filled_kg": o.filled_kg,
+        "shadow_price_fen": np.where(o.has_shadow_price, o.shadow_price_fen, 0).astype(np.float64),
+    }
+    out.MergeFromString(
+        b"".join(
+            [
+                wire.repeated(fields["allocations"], a.kg.size, allocations),
+                wire.repeated(fields["unsold"], u.listing.size, unsold),
+                wire.repeated(fields["orders"], len(o.order_ids), orders),
+            ]
+        )
+    )
     out.kpis.CopyFrom(produce_kpis(result.kpis))
     return out
 

@@ -32,10 +32,16 @@ SolveFn = Callable[[Any, SolveParams], Any]
 # blocks back to the OS and fault fresh pages in on every first touch: building 2 million
 # arcs took 1.0 s in a new process against 0.2 s once warm. Keeping them in the heap brings
 # the first build to about 0.4 s. Applies to the forkserver and the solver processes only.
+# numpy asks for transparent huge pages on every array of 4 MB or more; where the kernel
+# honours that only on request (THP "madvise", as here), each first touch of such an array
+# faults in (and zeroes, compacting memory if it must) a 2 MB page: the first dense solve of
+# a worker spent 0.3 s of system time there (build 0.36 s CPU against 0.15 s without), and
+# its min-cost flow, whose own arrays get no advice, ran no faster for it.
 MALLOC_TUNING = {
     "MALLOC_MMAP_THRESHOLD_": str(1 << 32),
     "MALLOC_TRIM_THRESHOLD_": str(1 << 30),  # a worker keeps at most 1 GB of free heap
     "MALLOC_TOP_PAD_": str(1 << 28),
+    "NUMPY_MADVISE_HUGEPAGE": "0",
 }
 # Imported once by the forkserver, so each solver process starts warm (milliseconds, not seconds).
 PRELOAD = [
@@ -331,7 +337,7 @@ def _supervise(target: Callable[[], None]) -> None:
 
 
 def _start_forkserver() -> None:
-    """Start the forkserver (once per process) with the solver processes' malloc tuning."""
+    """Start the forkserver (once per process) with the solver processes' memory tuning."""
     from multiprocessing import forkserver
 
     saved = {name: os.environ.get(name) for name in MALLOC_TUNING}

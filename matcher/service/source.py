@@ -116,7 +116,8 @@ class RegistrySource(Protocol):
 
     def commit_produce(self, run_id: str, *, request_id: str, etag: str) -> RunRecord: ...
 
-    def discard_run(self, run_id: str, *, etag: str) -> RunRecord: ...
+    # Idempotent by request_id, like the commits: a retry of the same discard replays it.
+    def discard_run(self, run_id: str, *, etag: str, request_id: str = "") -> RunRecord: ...
 
     # A checkout hold (registry/season/holds.py hold_listings): reader is the caller, whose
     # buyer the hold is.

@@ -10,59 +10,28 @@ Appends are serialized (an advisory lock on PostgreSQL, the write lock on SQLite
 never forks.
 
 The hash is format "v2" (migration 0021 recomputed the chains written before with "v1", which
-covered neither seq nor a version). A new entry kind hashes the same way: kind is a string.
+covered neither seq nor a version), in registry/ledger/hashing.py, pure so that the CLI checks
+an exported ledger offline with the same code. A new entry kind hashes the same way: kind is a
+string.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from sqlalchemy import insert, select, text
 from sqlmodel import Session, col
 
+from registry.ledger.hashing import GENESIS as GENESIS
+from registry.ledger.hashing import Entry as Entry
+from registry.ledger.hashing import entry_hash as entry_hash
+from registry.ledger.hashing import time_iso as time_iso
 from registry.resources import models
 
-GENESIS = "0" * 64
 GRANT_ENTRY = "aid_grant"  # entry kind of an aid grant: subject household, counterpart programme
 APPEND_LOCK = 0x66757069  # "fupi": the advisory lock id of ledger appends
 HEAD_QUERY = "SELECT seq, hash FROM ledger_entry ORDER BY seq DESC LIMIT 1"
-
-
-@dataclass(frozen=True)
-class Entry:
-    kind: str
-    run_id: str = ""
-    subject_id: str = ""
-    counterpart_id: str = ""
-    quantity: int = 0
-    amount_fen: int = 0
-
-
-HASH_FORMAT = "v2"
-
-
-def entry_hash(seq: int, prev_hash: str, stamp: str, entry: Entry) -> str:
-    """SHA-256 of the JSON array of the format, seq, previous hash, time and every field."""
-    payload = json.dumps(
-        [
-            HASH_FORMAT,
-            seq,
-            prev_hash,
-            stamp,
-            entry.kind,
-            entry.run_id,
-            entry.subject_id,
-            entry.counterpart_id,
-            entry.quantity,
-            entry.amount_fen,
-        ],
-        separators=(",", ":"),
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()
 
 
 def append(session: Session, entries: Iterable[Entry]) -> int:
@@ -103,13 +72,6 @@ def _locked_head(session: Session) -> tuple[int, str]:
         head = raw.execute(HEAD_QUERY)
         row = head.fetchone()
     return (int(row[0]), str(row[1])) if row else (0, GENESIS)
-
-
-def time_iso(value: datetime) -> str:
-    """UTC time as hashed: SQLite hands datetimes back naive, PostgreSQL aware."""
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.isoformat(timespec="microseconds")
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from registry.errors import (
     NotFound,
 )
 from registry.resources import models
-from registry.resources.bulk import bulk_insert
+from registry.resources.bulk import bulk_insert, tuple_insert
 from registry.resources.checks import CONTROL
 from registry.resources.query import Page, next_token
 from registry.resources.requests import REGION_CODE, REQUEST_ID, RESOURCE_ID
@@ -37,6 +37,7 @@ from registry.runs.scopes import EVERY, RunView
 
 KIND_NAMES = {1: "produce", 2: "aid", 3: "cadre", 4: "cadre"}  # by RunKind, for messages
 MAX_PARAMETERS_BYTES = 4096
+ALLOCATION_COLUMNS = ("run_id", "listing_id", "order_id", "kg")
 
 
 def create_run(
@@ -123,15 +124,11 @@ def update_run(
 ) -> models.MatchRun:
     """Set fields of a run (state, status, objective, result, ...) and store its allocations;
     safe to retry (see settle)."""
+    # Tuples straight to the driver: a produce run of 100,000 listings has as many
+    # allocations, and SQLAlchemy's per-row parameter work took 0.3 s of 0.4 on SQLite.
+    rows = [(run_id, a.listing_id, a.order_id, a.kg) for a in allocations if a.kg > 0]
     with store.transaction(write=True) as session:
-        return settle(
-            session,
-            run_id,
-            fields,
-            models.RunAllocation,
-            [{"run_id": run_id, "listing_id": a.listing_id, "order_id": a.order_id, "kg": a.kg}
-             for a in allocations if a.kg > 0],
-        )  # fmt: skip
+        return settle(session, run_id, fields, models.RunAllocation, (ALLOCATION_COLUMNS, rows))
 
 
 def get_run(store: RegistryStore, run_id: str, *, view: RunView = EVERY) -> models.MatchRun:
@@ -169,19 +166,32 @@ def list_runs(
     return rows, next_token(page, rows[-1].id) if more else ""
 
 
-def discard_run(store: RegistryStore, run_id: str, *, etag: str = "") -> models.MatchRun:
+def discard_run(
+    store: RegistryStore, run_id: str, *, etag: str = "", request_id: str = ""
+) -> models.MatchRun:
+    """Discard a PROPOSED run; idempotent by request_id (a retry returns the discarded run)."""
     with store.transaction(write=True) as session:
+        if request_id:
+            earlier = replayed(session, request_id, f"discard:{run_id}")
+            if earlier is not None:
+                return _get(session, earlier[0])
         run = _get(session, run_id, lock=True)
         _check_proposed(run, etag)
         run.state = RunState.DISCARDED
         run.version += 1
         run.update_time = models.utcnow()
         session.add(run)
+        if request_id:
+            remember(session, request_id, "discard_match_run", f"discard:{run_id}", [run_id])
         return run
 
 
 def settle(
-    session: Session, run_id: str, fields: dict[str, Any], table: Any, rows: list[dict[str, Any]]
+    session: Session,
+    run_id: str,
+    fields: dict[str, Any],
+    table: Any,
+    rows: list[dict[str, Any]] | TupleRows,
 ) -> models.MatchRun:
     """Set fields of a run that has not ended (with a new version) and store its rows of
     `table` (allocations, commit items) in place of any stored before. A run ends once: one
@@ -205,11 +215,21 @@ def locked_run(session: Session, run_id: str) -> models.MatchRun:
     return _get(session, run_id, lock=True)
 
 
-def replace_rows(session: Session, table: Any, run_id: str, rows: list[dict[str, Any]]) -> None:
+# Rows as (column names, tuples of plain values the driver takes as they are).
+TupleRows = tuple[Sequence[str], list[tuple[Any, ...]]]
+
+
+def replace_rows(
+    session: Session, table: Any, run_id: str, rows: list[dict[str, Any]] | TupleRows
+) -> None:
     """Store a run's rows of `table` in place of any stored before, so that a retried store
     (its first reply lost) leaves them once."""
     session.execute(delete(table).where(table.run_id == run_id))
-    bulk_insert(session, table, rows)
+    if isinstance(rows, tuple):
+        columns, values = rows
+        tuple_insert(session, session.connection().dialect.name, table, columns, values)()
+    else:
+        bulk_insert(session, table, rows)
 
 
 def run_rows(session: Session, table: Any, run_id: str) -> list[Any]:

@@ -1,5 +1,5 @@
 """Calls whose deadline runs out while they wait for a thread of the pool: the server reads
-their peer on the event loop while the call is alive (server/interceptor._pooled_unary), so a
+their peer on the event loop while the call is alive (server/dispatch.py's unary), so a
 storm of them neither crashes the process (a segmentation fault when a thread read the peer
 of a call its client had already given up) nor leaves admission tickets behind."""
 

@@ -75,9 +75,9 @@ def _constraint_edges(
     z = m
     columns = (arcs.listing, arcs.order, weight, flow)
     li, oi, p, x = columns if use.all() else (c[use] for c in columns)
-    sold = np.bincount(li, x, n).astype(np.int64)
-    filled = np.bincount(oi, x, m).astype(np.int64)
-    f = np.flatnonzero(x > 0)
+    f = np.flatnonzero(x > 0)  # the few arcs with flow: the sums need no others
+    sold = np.bincount(li[f], x[f], n).astype(np.int64)
+    filled = np.bincount(oi[f], x[f], m).astype(np.int64)
     rep, other = _same_listing_pairs(li, f, n)
     free_f = f[~net.forced_listings[li[f]]]
     open_l = (sold < net.supply) & ~net.forced_listings
@@ -163,10 +163,12 @@ def would_sell_floor(
     best = np.full(n, -INF, np.int64)
     # Only the arcs of listings that sell nothing count: the few of them, not every arc.
     a = np.flatnonzero(sold[arcs.listing] == 0)
-    a = a[use[a] & (duals.w_max[arcs.order[a]] < INF)]
+    w = duals.w_max[arcs.order[a]]
+    keep = w < INF if use.all() else use[a] & (w < INF)
+    a, w = a[keep], w[keep]
     net = arcs.price[a] - arcs.transport[a]
     li = arcs.listing[a]
-    np.maximum.at(best, li, np.minimum(net + listing_bonus[li] - duals.w_max[arcs.order[a]], net))
+    np.maximum.at(best, li, np.minimum(net + listing_bonus[li] - w, net))
     bl, bo, bnet = screening.blocked_listing, screening.blocked_order, screening.blocked_net
     unsold = sold[bl] == 0
     bl, bo, bnet = bl[unsold], bo[unsold], bnet[unsold]

@@ -41,6 +41,12 @@ class MatcherStoreServiceStub:
     Errors are the registry's own (NOT_FOUND, ALREADY_EXISTS, ABORTED, FAILED_PRECONDITION with
     their details); UNAVAILABLE when the database cannot be reached.
 
+    Retries: a write keyed by request_id that the matcher sends without one (CreateRun, the
+    commits, DiscardRun, HoldListings) carries one of the link's own, "link-" and 32 hex digits,
+    made at its first attempt and resent by its retries, so a reply lost on the way back is
+    replayed, never applied twice or refused. The registry stores such an id scoped to the
+    calling key (server/grpc_source.py link_scoped).
+
     Input limits (server/limits.py, checked before anything else, INVALID_ARGUMENT naming the
     field beyond them): every string at most 1,000 characters, every bytes field at most 64 KiB
     (a run's serialized result: 256 MiB), every repeated field at most 10,000 elements (of
@@ -169,6 +175,12 @@ class MatcherStoreServiceServicer:
     Errors are the registry's own (NOT_FOUND, ALREADY_EXISTS, ABORTED, FAILED_PRECONDITION with
     their details); UNAVAILABLE when the database cannot be reached.
 
+    Retries: a write keyed by request_id that the matcher sends without one (CreateRun, the
+    commits, DiscardRun, HoldListings) carries one of the link's own, "link-" and 32 hex digits,
+    made at its first attempt and resent by its retries, so a reply lost on the way back is
+    replayed, never applied twice or refused. The registry stores such an id scoped to the
+    calling key (server/grpc_source.py link_scoped).
+
     Input limits (server/limits.py, checked before anything else, INVALID_ARGUMENT naming the
     field beyond them): every string at most 1,000 characters, every bytes field at most 64 KiB
     (a run's serialized result: 256 MiB), every repeated field at most 10,000 elements (of
@@ -242,7 +254,8 @@ class MatcherStoreServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def DiscardRun(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Discards a PROPOSED run; idempotent by request_id.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -449,6 +462,12 @@ class MatcherStoreService:
 
     Errors are the registry's own (NOT_FOUND, ALREADY_EXISTS, ABORTED, FAILED_PRECONDITION with
     their details); UNAVAILABLE when the database cannot be reached.
+
+    Retries: a write keyed by request_id that the matcher sends without one (CreateRun, the
+    commits, DiscardRun, HoldListings) carries one of the link's own, "link-" and 32 hex digits,
+    made at its first attempt and resent by its retries, so a reply lost on the way back is
+    replayed, never applied twice or refused. The registry stores such an id scoped to the
+    calling key (server/grpc_source.py link_scoped).
 
     Input limits (server/limits.py, checked before anything else, INVALID_ARGUMENT naming the
     field beyond them): every string at most 1,000 characters, every bytes field at most 64 KiB

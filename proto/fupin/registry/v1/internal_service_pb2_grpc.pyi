@@ -42,6 +42,12 @@ class MatcherStoreServiceStub:
     Errors are the registry's own (NOT_FOUND, ALREADY_EXISTS, ABORTED, FAILED_PRECONDITION with
     their details); UNAVAILABLE when the database cannot be reached.
 
+    Retries: a write keyed by request_id that the matcher sends without one (CreateRun, the
+    commits, DiscardRun, HoldListings) carries one of the link's own, "link-" and 32 hex digits,
+    made at its first attempt and resent by its retries, so a reply lost on the way back is
+    replayed, never applied twice or refused. The registry stores such an id scoped to the
+    calling key (server/grpc_source.py link_scoped).
+
     Input limits (server/limits.py, checked before anything else, INVALID_ARGUMENT naming the
     field beyond them): every string at most 1,000 characters, every bytes field at most 64 KiB
     (a run's serialized result: 256 MiB), every repeated field at most 10,000 elements (of
@@ -76,6 +82,7 @@ class MatcherStoreServiceStub:
     CommitProduce: _grpc.UnaryUnaryMultiCallable[_internal_service_pb2.CommitProduceRequest, _internal_service_pb2.CommitProduceResponse]
     """Applies a PROPOSED produce run, all or nothing; idempotent by request_id."""
     DiscardRun: _grpc.UnaryUnaryMultiCallable[_internal_service_pb2.DiscardRunRequest, _internal_service_pb2.DiscardRunResponse]
+    """Discards a PROPOSED run; idempotent by request_id."""
     HoldListings: _grpc.UnaryUnaryMultiCallable[_internal_service_pb2.HoldListingsRequest, _internal_service_pb2.HoldListingsResponse]
     """Holds what is still free of each item's kilograms for a checkout (registry/season/
     holds.py); idempotent by request_id. ABORTED when none is left; NOT_FOUND naming
@@ -138,6 +145,12 @@ class MatcherStoreServiceAsyncStub(MatcherStoreServiceStub):
     Errors are the registry's own (NOT_FOUND, ALREADY_EXISTS, ABORTED, FAILED_PRECONDITION with
     their details); UNAVAILABLE when the database cannot be reached.
 
+    Retries: a write keyed by request_id that the matcher sends without one (CreateRun, the
+    commits, DiscardRun, HoldListings) carries one of the link's own, "link-" and 32 hex digits,
+    made at its first attempt and resent by its retries, so a reply lost on the way back is
+    replayed, never applied twice or refused. The registry stores such an id scoped to the
+    calling key (server/grpc_source.py link_scoped).
+
     Input limits (server/limits.py, checked before anything else, INVALID_ARGUMENT naming the
     field beyond them): every string at most 1,000 characters, every bytes field at most 64 KiB
     (a run's serialized result: 256 MiB), every repeated field at most 10,000 elements (of
@@ -169,6 +182,7 @@ class MatcherStoreServiceAsyncStub(MatcherStoreServiceStub):
     CommitProduce: _aio.UnaryUnaryMultiCallable[_internal_service_pb2.CommitProduceRequest, _internal_service_pb2.CommitProduceResponse]  # type: ignore[assignment]
     """Applies a PROPOSED produce run, all or nothing; idempotent by request_id."""
     DiscardRun: _aio.UnaryUnaryMultiCallable[_internal_service_pb2.DiscardRunRequest, _internal_service_pb2.DiscardRunResponse]  # type: ignore[assignment]
+    """Discards a PROPOSED run; idempotent by request_id."""
     HoldListings: _aio.UnaryUnaryMultiCallable[_internal_service_pb2.HoldListingsRequest, _internal_service_pb2.HoldListingsResponse]  # type: ignore[assignment]
     """Holds what is still free of each item's kilograms for a checkout (registry/season/
     holds.py); idempotent by request_id. ABORTED when none is left; NOT_FOUND naming
@@ -229,6 +243,12 @@ class MatcherStoreServiceServicer(metaclass=_abc_1.ABCMeta):
 
     Errors are the registry's own (NOT_FOUND, ALREADY_EXISTS, ABORTED, FAILED_PRECONDITION with
     their details); UNAVAILABLE when the database cannot be reached.
+
+    Retries: a write keyed by request_id that the matcher sends without one (CreateRun, the
+    commits, DiscardRun, HoldListings) carries one of the link's own, "link-" and 32 hex digits,
+    made at its first attempt and resent by its retries, so a reply lost on the way back is
+    replayed, never applied twice or refused. The registry stores such an id scoped to the
+    calling key (server/grpc_source.py link_scoped).
 
     Input limits (server/limits.py, checked before anything else, INVALID_ARGUMENT naming the
     field beyond them): every string at most 1,000 characters, every bytes field at most 64 KiB
@@ -318,7 +338,8 @@ class MatcherStoreServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _internal_service_pb2.DiscardRunRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_internal_service_pb2.DiscardRunResponse, _abc.Awaitable[_internal_service_pb2.DiscardRunResponse]]: ...
+    ) -> _typing.Union[_internal_service_pb2.DiscardRunResponse, _abc.Awaitable[_internal_service_pb2.DiscardRunResponse]]:
+        """Discards a PROPOSED run; idempotent by request_id."""
 
     @_abc_1.abstractmethod
     def HoldListings(
