@@ -6,19 +6,40 @@ one enterprise producer per listing (so a listing's point is its producer's, not
 cell) and one buyer per order. The bare flow is timed on the model built from the very
 records the server reads (registry_problem of the same OpenListing and OpenOrder values), so
 both solve the same arcs.
+
+Run as a script, it measures the registry-selection read alone (python bench/province.py
+--listings 1000000; the full bench is bench/produce.py --sizes province): the registry loaded
+as `run` loads it, then open listings and orders read and made into the model's problem each
+way, in a fresh process, for CPU time, wall time and peak memory:
+
+- records: supply.open_listings (one OpenListing per listing) and registry_problem (which now
+  makes the records into columns first), as runs read a selection before the column read;
+- columns: supply.open_listing_columns (one streamed pass into arrays) and
+  registry_columns_problem, as runs read one now.
+
+Each line: read_cpu_s, read_s; problem_cpu_s, problem_s; link_cpu_s, link_s (the split
+link's encoding and decoding, the network aside); peak_rss_mb (the peak of the read and the
+problem, less the process's size before them); link_peak_rss_mb (the same with the link's
+encoding and decoding after them); load_avg.
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import json
 import os
+import resource
+import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
+
+if __package__ in {None, ""}:  # run as a script: make the repository importable
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench.registry import POSTGRES_ADMIN_URL, database
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
@@ -172,3 +193,123 @@ def _measure(target: str, n: int, m: int) -> dict[str, Any]:
         "peak_rss_mb": round(peak_mb, 1),
         "load_avg": round(os.getloadavg()[0], 2),
     }
+
+
+# --- The registry-selection read alone --------------------------------------------------------
+
+READS = ("records", "columns")
+
+
+def read_main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="the registry-selection read alone")
+    parser.add_argument("--listings", type=int, default=LISTINGS)
+    parser.add_argument("--orders", type=int, default=ORDERS)
+    parser.add_argument("--reads", default=",".join(READS), help="comma-separated")
+    parser.add_argument("--measure", choices=READS, help="only this read, of the database at --url")
+    parser.add_argument("--url", help="a loaded database (with --measure)")
+    args = parser.parse_args(argv)
+    if args.measure:
+        print(json.dumps(measure(args.measure, args.url)), flush=True)
+        return 0
+    with database("postgres", POSTGRES_ADMIN_URL) as url:
+        _load(url, args.listings, args.orders)
+        for read in args.reads.split(","):
+            child = [sys.executable, __file__, "--measure", read, "--url", url]
+            out = subprocess.run(child, check=True, stdout=subprocess.PIPE, text=True).stdout
+            line = {"bench": "supply_read", "read": read, "listings": args.listings}
+            print(json.dumps({**line, **json.loads(out)}), flush=True)
+    return 0
+
+
+def _load(url: str, listings: int, orders: int) -> None:
+    from registry import db
+
+    engine = db.make_engine(url)
+    db.migrate(engine)
+    engine.dispose()
+    started = time.perf_counter()
+    load(url, *records(listings, orders, 1))
+    sys.stderr.write(f"bench: loaded the registry in {time.perf_counter() - started:.0f} s\n")
+
+
+def measure(read: str, url: str) -> dict[str, Any]:
+    """One read and its problem in this process: CPU, wall and peak memory above the start."""
+    from registry import db
+    from registry.resources.scoring import ScoringConfig
+    from registry.resources.store import RegistryStore
+    from registry.runs import supply
+
+    store = RegistryStore(db.make_engine(url), ScoringConfig.load())
+    selection = mpb.RegistrySelection(product="green_plum", today=TODAY)
+    orders = supply.open_orders(store, product="green_plum", today=TODAY)
+    before = _rss_mb()
+    if read == "records":
+        listings, read_cpu, read_s = _timed(
+            lambda: supply.open_listings(store, product="green_plum", today=TODAY)
+        )
+        problem: Callable[[], Any] = lambda: convert.registry_problem(  # noqa: E731
+            selection, listings, orders, Objective.WELFARE
+        )
+    else:
+        columns, read_cpu, read_s = _timed(
+            lambda: supply.open_listing_columns(store, product="green_plum", today=TODAY)
+        )
+        problem = lambda: convert.registry_columns_problem(  # noqa: E731
+            selection, columns, orders, Objective.WELFARE
+        )
+    model, problem_cpu, problem_s = _timed(problem)
+    peak = _peak_mb() - before
+    link_cpu, link_s = _link(read, listings if read == "records" else columns)
+    return {
+        "listings_read": len(model.listings),
+        "read_cpu_s": round(read_cpu, 3),
+        "read_s": round(read_s, 3),
+        "problem_cpu_s": round(problem_cpu, 3),
+        "problem_s": round(problem_s, 3),
+        "link_cpu_s": round(link_cpu, 3),
+        "link_s": round(link_s, 3),
+        "peak_rss_mb": round(peak, 1),
+        "link_peak_rss_mb": round(_peak_mb() - before, 1),
+        "load_avg": round(os.getloadavg()[0], 2),
+    }
+
+
+def _link(read: str, value: Any) -> tuple[float, float]:
+    """CPU and wall seconds the split deployment's link spends on the value, both ends, the
+    network aside: the registry's messages made and serialized, the matcher's parsed and
+    made into the value again (OpenListings' one message; OpenListingColumns' chunks)."""
+    from fupin.registry.v1 import internal_service_pb2 as ipb
+    from registry.runs.data import OpenListing
+    from server import wire
+
+    def records() -> Any:
+        data = wire.fill_response(ipb.OpenListingsResponse(), value).SerializeToString()
+        return wire.response_values(ipb.OpenListingsResponse.FromString(data), list[OpenListing])
+
+    def columns() -> Any:
+        from server import listing_columns
+
+        sent = [m.SerializeToString() for m in listing_columns.chunks(value)]
+        return listing_columns.joined(map(listing_columns.Chunk.FromString, sent))
+
+    _, cpu, wall = _timed(records if read == "records" else columns)
+    return cpu, wall
+
+
+def _timed(work: Callable[[], Any]) -> tuple[Any, float, float]:
+    cpu, wall = time.process_time(), time.perf_counter()
+    out = work()
+    return out, time.process_time() - cpu, time.perf_counter() - wall
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+if __name__ == "__main__":
+    raise SystemExit(read_main())

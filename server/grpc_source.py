@@ -20,7 +20,7 @@ import inspect
 import json
 import typing
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, cast
 
 import grpc
@@ -36,7 +36,7 @@ from fupin.registry.v1 import internal_service_pb2 as ipb
 from matcher.service.source import RegistrySource
 from registry import errors
 from registry.access import policy as access
-from server import wire
+from server import listing_columns, wire
 
 SERVICE = ipb.DESCRIPTOR.services_by_name["MatcherStoreService"]
 READ_PREFIXES = ("open_", "get_", "list_", "supply_")
@@ -54,6 +54,10 @@ REPLACING = frozenset({"update_run", "store_grants", "finish_cadre_run"})
 KEYED_BY_THE_LINK = frozenset(
     {"hold_listings", "create_run", "commit_produce", "commit_aid", "commit_cadres", "discard_run"}
 )
+# Methods whose RPC streams its value: how the registry sends it and the matcher joins it.
+STREAMED: dict[str, tuple[Callable[[Any], Iterator[Message]], Callable[[Iterator[Any]], Any]]] = {
+    "open_listing_columns": (listing_columns.chunks, listing_columns.joined),
+}
 LINK_ID = "link-"  # + 32 hex digits: no caller's id (rq- + a hash, registry/resources/requests.py)
 _ERRORS: dict[grpc.StatusCode, Callable[[str, list[errors.FieldViolation]], Exception]] = {
     grpc.StatusCode.INVALID_ARGUMENT: lambda m, v: errors.InvalidArgument(v, m),
@@ -134,11 +138,15 @@ def add_to_server(source: RegistrySource, server: grpc.Server) -> str:
     handlers = {}
     for method in protocol_methods():
         request_type, response_type = _messages(method)
-        handlers[rpc(method).name] = grpc.unary_unary_rpc_method_handler(
-            _handler(getattr(source, method), method, response_type),
-            request_deserializer=request_type.FromString,
-            response_serializer=response_type.SerializeToString,
-        )
+        call = getattr(source, method)
+        serving = (request_type.FromString, response_type.SerializeToString)
+        if rpc(method).server_streaming:  # its value goes as a stream of chunks
+            handler = grpc.unary_stream_rpc_method_handler(_chunked(call, method), *serving)
+        else:
+            handler = grpc.unary_unary_rpc_method_handler(
+                _handler(call, method, response_type), *serving
+            )
+        handlers[rpc(method).name] = handler
     server.add_generic_rpc_handlers(
         (grpc.method_handlers_generic_handler(SERVICE.full_name, handlers),)
     )
@@ -153,6 +161,13 @@ def _handler(
         if method in KEYED_BY_THE_LINK:
             kwargs["request_id"] = link_scoped(kwargs["request_id"])
         return wire.fill_response(response_type(), call(**kwargs))
+
+    return handle
+
+
+def _chunked(call: Callable[..., Any], method: str) -> Callable[[Message, Any], Iterator[Message]]:
+    def handle(request: Message, context: Any) -> Iterator[Message]:
+        return STREAMED[method][0](call(**arguments(method, request)))
 
     return handle
 
@@ -211,7 +226,8 @@ class GrpcSource:
 
     def _method(self, method: str) -> Callable[..., Any]:
         request_type, response_type = _messages(method)
-        stub = self.channel.unary_unary(
+        streamed = rpc(method).server_streaming
+        stub: Any = (self.channel.unary_stream if streamed else self.channel.unary_unary)(
             f"/{SERVICE.full_name}/{rpc(method).name}",
             request_serializer=request_type.SerializeToString,
             response_deserializer=response_type.FromString,
@@ -233,6 +249,8 @@ class GrpcSource:
                     wire.put(request, field, bound[param.name])
             try:
                 response = stub(request, timeout=self.timeout_s)
+                if streamed:
+                    return STREAMED[method][1](response)
             except grpc.RpcError as error:
                 raise registry_error(error) from error
             values = wire.response_values(response, returns)

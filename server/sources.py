@@ -17,6 +17,7 @@ from matcher.service.source import (
     HoldRecord,
     HoldTerms,
     OpenListing,
+    OpenListingColumns,
     OpenOrder,
     RunRecord,
     StationingData,
@@ -55,6 +56,13 @@ class InProcessSource:
 
     def open_listings(self, *, product: str, region_code: str, today: str) -> list[OpenListing]:
         return supply.open_listings(
+            self.store, product=product, region_code=region_code, today=today
+        )
+
+    def open_listing_columns(
+        self, *, product: str, region_code: str, today: str
+    ) -> OpenListingColumns:
+        return supply.open_listing_columns(
             self.store, product=product, region_code=region_code, today=today
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,12 @@ from fupin.registry.v1 import access_service_pb2_grpc as apb_grpc
 from fupin.registry.v1 import registry_service_pb2 as api
 from fupin.registry.v1 import registry_service_pb2_grpc as api_grpc
 from fupin.registry.v1 import resources_pb2 as pb
+from matcher.service import convert_produce as convert
+from matcher.solvers import produce
+from matcher.solvers.common.solving import Objective, SolveParams
+from registry.resources.scoring import ScoringConfig
+from registry.resources.store import RegistryStore
+from registry.runs import supply
 from tests import factories
 from tests.aidfixtures import poor_households, programme, selection_request
 from tests.conftest import POSTGRES_ADMIN_URL
@@ -223,3 +230,58 @@ def test_cadre_cli_reads_the_registry_given_apart(split, tmp_path, capsys):
     out, err = capsys.readouterr()
     assert code == 0, err
     assert f"village {village.id}" in out and household.id in out
+
+
+def test_produce_run_on_a_selection_through_the_split_matcher(split):
+    """MatchProduce on a registry selection through the split matcher (the listings streamed
+    to it as columns) solves the problem of the records read from the database directly: the
+    same objective and kilograms; each allocation names its listing's producer and its order's
+    buyer. A household's point off the grid and a cooperative's shares are in it."""
+    product = f"plum_{uuid.uuid4().hex[:8]}"
+    village = factories.create_village(split.registry, admin_code=f"{COUNTY}101001")
+    hh = [factories.create_household(split.registry, village.id) for _ in range(2)]
+    at = pb.LatLng(latitude=23.72349, longitude=117.17661)
+    producers = [
+        factories.producer_for(hh[0].id, location=at),
+        factories.cooperative(village.id, {hh[0].id: 700, hh[1].id: 300}, location=at),
+        pb.Producer(kind=pb.PRODUCER_ENTERPRISE, display_name="Orchard", location=at),
+    ]
+    for producer, floor in zip(producers, (120, 150, 90), strict=True):
+        made = split.registry.CreateProducer(api.CreateProducerRequest(producer=producer))
+        split.registry.CreateListing(
+            api.CreateListingRequest(
+                listing=factories.listing(
+                    made.id, product=product, quantity_kg=1000, floor_price_fen=floor
+                )
+            )
+        )
+    buyer = split.registry.CreateBuyer(api.CreateBuyerRequest(buyer=factories.buyer()))
+    for kg, price in ((1200, 260), (900, 240)):
+        split.registry.CreateOrder(
+            api.CreateOrderRequest(
+                order=factories.order(
+                    buyer.id, product=product, max_quantity_kg=kg, price_fen=price
+                )
+            )
+        )
+    selection = mpb.RegistrySelection(product=product, today="2020-05-10")
+    params = mpb.SolveParameters(objective=mpb.POVERTY_FIRST, time_limit_s=30)
+    run = split.matcher.MatchProduce(
+        mpb.MatchProduceRequest(selection=selection, parameters=params), timeout=120
+    )
+    assert (run.state, run.status) == (mpb.PROPOSED, mpb.OPTIMAL)
+
+    store = RegistryStore(split.engine, ScoringConfig.load())
+    listings = supply.open_listings(store, product=product, today=selection.today)
+    orders = supply.open_orders(store, product=product, today=selection.today)
+    assert any(x.shares and len(x.shares) == 2 for x in listings)
+    goal = Objective.POVERTY_FIRST
+    problem = convert.registry_problem(selection, listings, orders, goal)
+    expected = produce.solve(problem, SolveParams(time_limit_s=30))
+    assert run.objective == expected.objective
+    assert sum(a.kg for a in run.produce.allocations) == int(expected.allocation_columns.kg.sum())
+    producer_of = {x.id: x.producer_id for x in listings}
+    assert run.produce.allocations and all(
+        (a.producer_id, a.buyer_id) == (producer_of[a.listing_id], buyer.id)
+        for a in run.produce.allocations
+    )

@@ -9,10 +9,9 @@ convert in a fraction of a second, where a dataclass per listing took seconds.
 from __future__ import annotations
 
 import datetime as dt
-import gc
+import itertools
 import math
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter, itemgetter
 from typing import Any
@@ -22,13 +21,14 @@ import numpy as np
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from matcher.service import wire
 from matcher.service.convert import date
-from matcher.service.source import OpenListing, OpenOrder
+from matcher.service.source import OpenListing, OpenListingColumns, OpenOrder
 from matcher.solvers import produce
 from matcher.solvers.common.solving import Objective
 from matcher.solvers.produce.columns import FloatArray, IntArray, accepts_matrix, codes
 from matcher.solvers.produce.result import REASONS
 from registry.errors import InvalidArgument
 from registry.resources.checks import iso_date
+from registry.runs.bulk import no_gc
 
 # HouseholdStatus (registry) -> PovertyClass (model)
 CLASS_OF_STATUS = {
@@ -43,19 +43,6 @@ SHARE = attrgetter("poverty_class", "share_permille")
 
 def objective(value: int) -> Objective:
     return Objective.POVERTY_FIRST if value == mpb.POVERTY_FIRST else Objective.WELFARE
-
-
-@contextmanager
-def no_gc() -> Iterator[None]:
-    """No garbage collection while hundreds of thousands of values are made: each collection
-    would walk every object the process holds (it doubled the conversion's time)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _bonus(b: mpb.PovertyBonus, present: bool) -> produce.PovertyBonus:
@@ -281,34 +268,54 @@ def registry_problem(
     orders: Sequence[OpenOrder],
     goal: Objective,
 ) -> produce.ProduceColumns:
-    """The model's problem from open registry listings and orders."""
+    """The model's problem from open registry listings (as records) and orders."""
+    return registry_columns_problem(sel, OpenListingColumns.of(listings), orders, goal)
+
+
+def registry_columns_problem(
+    sel: mpb.RegistrySelection,
+    listings: OpenListingColumns,
+    orders: Sequence[OpenOrder],
+    goal: Objective,
+) -> produce.ProduceColumns:
+    """registry_problem of the listings read as columns: their arrays are the model's, with
+    no object made per listing (the same problem as from their records)."""
     today = date("selection.today", sel.today)
     vocab = _Vocabularies()
     parse = dt.date.fromisoformat
     with no_gc():
-        ls, os_ = listings, orders
-        share_codes = codes(_column(ls, "shares"), vocab.kinds)
-        share_kinds = tuple(
-            tuple((CLASS_OF_STATUS[s], p / 1000) for s, p in kind) or NOT_POOR
-            for kind in vocab.kinds
+        ls = listings
+        vocab.kinds.update(zip(ls.share_kinds, itertools.count()))  # codes() in order
+        model_listings = produce.ListingColumns(
+            id=ls.id,
+            product=codes(ls.product, vocab.products),
+            grade=codes(ls.grade, vocab.grades),
+            quantity=ls.available_kg,
+            floor=ls.floor_price_fen,
+            lat=ls.latitude,
+            lng=ls.longitude,
+            available_from=_ordinals(ls.available_from, parse),
+            available_until=_ordinals(ls.available_until, parse),
+            shelf_life=ls.shelf_life_days,
+            shares=ls.share_kind,
         )
-        dates = (
-            _ordinals(_column(ls, "available_from"), parse),
-            _ordinals(_column(ls, "available_until"), parse),
-        )
-        model_listings = _listing_columns(ls, ls, "available_kg", dates, share_codes, vocab)
-        deliver_by = _ordinals(_column(os_, "deliver_by"), parse)
-        model_orders = _order_columns(os_, os_, "open_kg", deliver_by, vocab)
+        deliver_by = _ordinals(_column(orders, "deliver_by"), parse)
+        model_orders = _order_columns(orders, orders, "open_kg", deliver_by, vocab)
     return _problem(
         "selection.",
         listings=model_listings,
         orders=model_orders,
-        **vocab.parts(share_kinds),
+        **vocab.parts(_registry_kinds(ls.share_kinds)),
         today=today.toordinal(),
         transport=_transport(sel.transport),
         bonus=_bonus(sel.bonus, sel.HasField("bonus")),
         objective=goal,
     )
+
+
+def _registry_kinds(kinds: Sequence[Any]) -> tuple[produce.Shares, ...]:
+    """The model's shares of each kind of registry shares ((status, permille), ...)."""
+    return tuple(tuple((CLASS_OF_STATUS[s], p / 1000) for s, p in k) or NOT_POOR for k in kinds)
 
 
 REASON_VALUES = [mpb.UnsoldReason.Value(r.value) for r in REASONS]

@@ -9,6 +9,7 @@ its scope: the platform commits, discards and cancels only the runs it made.
 from __future__ import annotations
 
 import datetime
+import itertools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from matcher.solvers import produce
 from registry.access.policy import Principal, Role
 from registry.errors import InvalidArgument
 from registry.resources.requests import REGION_CODE
-from registry.runs.data import OpenListing, OpenOrder
+from registry.runs.data import OpenListingColumns, OpenOrder
 
 PRODUCT = re.compile(r"[a-z0-9][a-z0-9_\-]{0,59}")
 
@@ -74,36 +75,38 @@ def _problem(
     if not REGION_CODE.fullmatch(sel.region_code):
         raise InvalidArgument.one("selection.region_code", "must be up to 12 digits")
     date("selection.today", sel.today)
-    listings = source.open_listings(
+    listings = source.open_listing_columns(
         product=sel.product, region_code=sel.region_code, today=sel.today
     )
     orders = source.open_orders(product=sel.product, today=sel.today)
     if caller.role is Role.PLATFORM:  # its own orders: another buyer's are not its to place
         orders = [order for order in orders if order.buyer_id == caller.scope]
     check_size(limits, listings=len(listings), orders=len(orders))
-    parties = Parties({x.id: x for x in listings}, {o.id: o for o in orders}, sel.today)
-    return convert.registry_problem(sel, listings, orders, goal), parties
+    parties = Parties(listings, {o.id: o for o in orders}, sel.today)
+    return convert.registry_columns_problem(sel, listings, orders, goal), parties
 
 
 @dataclass(frozen=True)
 class Parties:
     """The registry rows a selection's run was solved on: its sellers and buyers."""
 
-    listings: Mapping[str, OpenListing]
+    listings: OpenListingColumns
     orders: Mapping[str, OpenOrder]
     today: str
 
     def name(self, message: mpb.ProduceResult, transit_days: Mapping[tuple[str, str], int]) -> None:
         """Each allocation's producer, buyer and pickup days; each unsold listing's producer."""
+        ls = self.listings
+        at = dict(zip(ls.id, itertools.count()))
         for a in message.allocations:
-            listing, order = self.listings[a.listing_id], self.orders[a.order_id]
-            a.producer_id, a.buyer_id = listing.producer_id, order.buyer_id
-            a.pickup_from = max(listing.available_from, self.today)
+            i, order = at[a.listing_id], self.orders[a.order_id]
+            a.producer_id, a.buyer_id = ls.producer_id[i], order.buyer_id
+            a.pickup_from = max(ls.available_from[i], self.today)
             transit = datetime.timedelta(days=transit_days[a.listing_id, a.order_id])
             latest = (datetime.date.fromisoformat(order.deliver_by) - transit).isoformat()
-            a.pickup_until = min(listing.available_until or latest, latest)
+            a.pickup_until = min(ls.available_until[i] or latest, latest)
         for u in message.unsold:
-            u.producer_id = self.listings[u.listing_id].producer_id
+            u.producer_id = ls.producer_id[at[u.listing_id]]
 
 
 def _ended(

@@ -25,6 +25,7 @@ from registry.runs.data import (
     HoldRecord,
     HoldTerms,
     OpenListing,
+    OpenListingColumns,
     OpenOrder,
     RunState,
     StationingData,
@@ -42,6 +43,7 @@ __all__ = [
     "HoldRecord",
     "HoldTerms",
     "OpenListing",
+    "OpenListingColumns",
     "OpenOrder",
     "RegistrySource",
     "RunRecord",
@@ -78,6 +80,11 @@ class RunRecord:
 
 class RegistrySource(Protocol):
     def open_listings(self, *, product: str, region_code: str, today: str) -> list[OpenListing]: ...
+
+    # The same listings as columns: what a produce run reads (over gRPC, a stream of chunks).
+    def open_listing_columns(
+        self, *, product: str, region_code: str, today: str
+    ) -> OpenListingColumns: ...
 
     def open_orders(self, *, product: str, today: str) -> list[OpenOrder]: ...
 

@@ -233,7 +233,8 @@ POLICY: Mapping[str, frozenset[Role]] = MappingProxyType({
     **{
         f"{_S}{name}": frozenset({ADMIN})
         for name in (
-            *("OpenListings", "OpenOrders", "SupplyGeneration", "CreateRun", "UpdateRun"),
+            *("OpenListings", "OpenListingColumns", "OpenOrders", "SupplyGeneration"),
+            *("CreateRun", "UpdateRun"),
             *("GetRun", "ListRuns", "CommitProduce", "DiscardRun", "HoldListings"),
             *("AidInputs", "StoreGrants", "CommitAid", "RecordAudit"),
             *("StationingData", "ContractingData", "FinishCadreRun", "CommitCadres"),

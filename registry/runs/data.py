@@ -7,8 +7,15 @@ name them without reaching the registry's tables.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+Shares = tuple[tuple[int, int], ...]  # (HouseholdStatus value, permille); () = not poor
 
 
 @dataclass(frozen=True)
@@ -24,7 +31,71 @@ class OpenListing:
     available_from: str
     available_until: str
     shelf_life_days: int
-    shares: tuple[tuple[int, int], ...]  # (HouseholdStatus value, permille); () = not poor
+    shares: Shares
+
+
+@dataclass(frozen=True, eq=False)
+class OpenListingColumns:
+    """Open listings as columns, element i of each being one listing (OpenListing's fields),
+    in id order: a registry selection of a million listings read with no object per listing.
+    A listing's shares are `share_kinds[share_kind[i]]`: the distinct shares, in order of first
+    appearance."""
+
+    id: list[str]
+    producer_id: list[str]
+    product: list[str]
+    grade: list[str]
+    available_kg: npt.NDArray[np.int64]
+    floor_price_fen: npt.NDArray[np.int64]
+    latitude: npt.NDArray[np.float64]
+    longitude: npt.NDArray[np.float64]
+    available_from: list[str]
+    available_until: list[str]
+    shelf_life_days: npt.NDArray[np.int64]
+    share_kind: npt.NDArray[np.int64]
+    share_kinds: tuple[Shares, ...]
+
+    def __len__(self) -> int:
+        return len(self.id)
+
+    @staticmethod
+    def of(listings: Sequence[OpenListing]) -> OpenListingColumns:
+        """The columns of records (what open_listing_columns reads, from open_listings')."""
+        kinds = {k: i for i, k in enumerate(dict.fromkeys(x.shares for x in listings))}
+
+        def column(name: str, dtype: Any = None) -> Any:
+            values = [getattr(x, name) for x in listings]
+            return values if dtype is None else np.array(values, dtype).reshape(-1)
+
+        return OpenListingColumns(
+            id=column("id"),
+            producer_id=column("producer_id"),
+            product=column("product"),
+            grade=column("grade"),
+            available_kg=column("available_kg", np.int64),
+            floor_price_fen=column("floor_price_fen", np.int64),
+            latitude=column("latitude", np.float64),
+            longitude=column("longitude", np.float64),
+            available_from=column("available_from"),
+            available_until=column("available_until"),
+            shelf_life_days=column("shelf_life_days", np.int64),
+            share_kind=np.array([kinds[x.shares] for x in listings], np.int64).reshape(-1),
+            share_kinds=tuple(kinds),
+        )
+
+    def records(self) -> list[OpenListing]:
+        """The listings as records (for a few: a test, a small selection)."""
+        numbers = (self.available_kg, self.floor_price_fen, self.latitude, self.longitude)
+        kg, floor, lat, lng = (c.tolist() for c in numbers)
+        shelf = self.shelf_life_days.tolist()
+        shares = [self.share_kinds[k] for k in self.share_kind.tolist()]
+        return list(
+            map(
+                OpenListing,
+                self.id, self.producer_id, self.product, self.grade, kg, floor, lat, lng,
+                self.available_from, self.available_until, shelf, shares,
+            )
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)

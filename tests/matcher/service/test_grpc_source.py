@@ -13,7 +13,7 @@ from matcher.service.source import Allocation, RegistrySource, RunState
 from registry import errors
 from registry.resources import query
 from registry.runs.scopes import RunView
-from server import grpc_source
+from server import grpc_source, listing_columns
 from server.sources import InProcessSource
 
 
@@ -31,6 +31,9 @@ def test_every_protocol_method_has_an_rpc():
         wanted = {name for name in params if name != "self"}
         assert {f.name for f in descriptor.input_type.fields} == wanted, method
         returns = typing.get_type_hints(getattr(RegistrySource, method))["return"]
+        if descriptor.server_streaming:  # a stream of chunks of its value
+            assert method in grpc_source.STREAMED, method
+            continue
         if returns is type(None):
             arity = 0
         elif typing.get_origin(returns) is tuple:
@@ -74,6 +77,39 @@ def test_reads_match_in_process(sources):
     orders = remote.open_orders(product="green_plum", today=cli_demo.TODAY)
     assert orders and orders == local.open_orders(product="green_plum", today=cli_demo.TODAY)
     assert remote.supply_generation() == local.supply_generation()
+
+
+def test_listing_columns_stream_as_the_records(sources):
+    """OpenListingColumns's stream brings the listings the in-process record read gives, for
+    every filter (shares, held kilograms and coarse points included)."""
+    remote, local = sources
+    for product, region, today in [
+        ("green_plum", "", cli_demo.TODAY),
+        ("", "", ""),
+        ("green_plum", "44", ""),
+        ("no_such_product", "", ""),
+    ]:
+        columns = remote.open_listing_columns(product=product, region_code=region, today=today)
+        records = local.open_listings(product=product, region_code=region, today=today)
+        assert columns.records() == records, (product, region, today)
+        if not product:
+            assert len(columns.share_kinds) > 1 and any(x.shares for x in records)
+
+
+def test_listing_columns_travel_in_bounded_chunks(sources):
+    """A selection streams as chunks of at most `size` listings, the share kinds in the first;
+    joined, they are the columns sent."""
+    _, local = sources
+    columns = local.open_listing_columns(product="", region_code="", today="")
+    assert len(columns) > 3
+    messages = list(listing_columns.chunks(columns, size=3))
+    assert len(messages) == -(-len(columns) // 3)
+    assert max(len(m.id) for m in messages) == 3
+    assert len(messages[0].share_kinds) == len(columns.share_kinds) > 1
+    assert not any(m.share_kinds for m in messages[1:])
+    assert listing_columns.joined(messages).records() == columns.records()
+    empty = local.open_listing_columns(product="no_such_product", region_code="", today="")
+    assert listing_columns.joined(listing_columns.chunks(empty)).records() == []
 
 
 def test_run_lifecycle_matches_in_process(sources):

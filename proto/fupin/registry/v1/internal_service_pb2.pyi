@@ -335,6 +335,102 @@ class OpenListingsResponse(_message.Message):
 Global___OpenListingsResponse: _TypeAlias = OpenListingsResponse  # noqa: Y015
 
 @_typing.final
+class OpenListingColumnsResponse(_message.Message):
+    """The next listings of registry.runs.data.OpenListingColumns: element i of each repeated
+    field (but share_kinds) is one listing, as in OpenListing.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class ShareKind(_message.Message):
+        """The poverty shares of a kind of listing (OpenListing.shares)."""
+
+        DESCRIPTOR: _descriptor.Descriptor
+
+        SHARES_FIELD_NUMBER: _builtins.int
+        @_builtins.property
+        def shares(self) -> _containers.RepeatedCompositeFieldContainer[Global___OpenListing.Share]: ...
+        def __init__(
+            self,
+            *,
+            shares: _abc.Iterable[Global___OpenListing.Share] | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["shares", b"shares"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    ID_FIELD_NUMBER: _builtins.int
+    PRODUCER_ID_FIELD_NUMBER: _builtins.int
+    PRODUCT_FIELD_NUMBER: _builtins.int
+    GRADE_FIELD_NUMBER: _builtins.int
+    AVAILABLE_KG_FIELD_NUMBER: _builtins.int
+    FLOOR_PRICE_FEN_FIELD_NUMBER: _builtins.int
+    LATITUDE_FIELD_NUMBER: _builtins.int
+    LONGITUDE_FIELD_NUMBER: _builtins.int
+    AVAILABLE_FROM_FIELD_NUMBER: _builtins.int
+    AVAILABLE_UNTIL_FIELD_NUMBER: _builtins.int
+    SHELF_LIFE_DAYS_FIELD_NUMBER: _builtins.int
+    SHARE_KIND_FIELD_NUMBER: _builtins.int
+    SHARE_KINDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def id(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def producer_id(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def product(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def grade(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def available_kg(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]: ...
+    @_builtins.property
+    def floor_price_fen(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]: ...
+    @_builtins.property
+    def latitude(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]: ...
+    @_builtins.property
+    def longitude(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]: ...
+    @_builtins.property
+    def available_from(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def available_until(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def shelf_life_days(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]: ...
+    @_builtins.property
+    def share_kind(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """the listing's shares: an index into share_kinds"""
+
+    @_builtins.property
+    def share_kinds(self) -> _containers.RepeatedCompositeFieldContainer[Global___OpenListingColumnsResponse.ShareKind]:
+        """in the first message only: every kind, in order"""
+
+    def __init__(
+        self,
+        *,
+        id: _abc.Iterable[_builtins.str] | None = ...,
+        producer_id: _abc.Iterable[_builtins.str] | None = ...,
+        product: _abc.Iterable[_builtins.str] | None = ...,
+        grade: _abc.Iterable[_builtins.str] | None = ...,
+        available_kg: _abc.Iterable[_builtins.int] | None = ...,
+        floor_price_fen: _abc.Iterable[_builtins.int] | None = ...,
+        latitude: _abc.Iterable[_builtins.float] | None = ...,
+        longitude: _abc.Iterable[_builtins.float] | None = ...,
+        available_from: _abc.Iterable[_builtins.str] | None = ...,
+        available_until: _abc.Iterable[_builtins.str] | None = ...,
+        shelf_life_days: _abc.Iterable[_builtins.int] | None = ...,
+        share_kind: _abc.Iterable[_builtins.int] | None = ...,
+        share_kinds: _abc.Iterable[Global___OpenListingColumnsResponse.ShareKind] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["available_from", b"available_from", "available_kg", b"available_kg", "available_until", b"available_until", "floor_price_fen", b"floor_price_fen", "grade", b"grade", "id", b"id", "latitude", b"latitude", "longitude", b"longitude", "producer_id", b"producer_id", "product", b"product", "share_kind", b"share_kind", "share_kinds", b"share_kinds", "shelf_life_days", b"shelf_life_days"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OpenListingColumnsResponse: _TypeAlias = OpenListingColumnsResponse  # noqa: Y015
+
+@_typing.final
 class OpenOrdersRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -67,6 +67,11 @@ class MatcherStoreServiceStub:
                 request_serializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.OpenListingsRequest.SerializeToString,
                 response_deserializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.OpenListingsResponse.FromString,
                 _registered_method=True)
+        self.OpenListingColumns = channel.unary_stream(
+                '/fupin.registry.v1.MatcherStoreService/OpenListingColumns',
+                request_serializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.OpenListingsRequest.SerializeToString,
+                response_deserializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.OpenListingColumnsResponse.FromString,
+                _registered_method=True)
         self.OpenOrders = channel.unary_unary(
                 '/fupin.registry.v1.MatcherStoreService/OpenOrders',
                 request_serializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.OpenOrdersRequest.SerializeToString,
@@ -187,6 +192,14 @@ class MatcherStoreServiceServicer:
 
     def OpenListings(self, request, context):
         """Open listings of a product (kilograms left, available on `today`, in the region).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def OpenListingColumns(self, request, context):
+        """The same listings as columns (what a produce run reads), streamed in messages of at most
+        50,000 listings each, in id order; the first message also carries the share kinds.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -336,6 +349,11 @@ def add_MatcherStoreServiceServicer_to_server(servicer, server):
                     request_deserializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.OpenListingsRequest.FromString,
                     response_serializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.OpenListingsResponse.SerializeToString,
             ),
+            'OpenListingColumns': grpc.unary_stream_rpc_method_handler(
+                    servicer.OpenListingColumns,
+                    request_deserializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.OpenListingsRequest.FromString,
+                    response_serializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.OpenListingColumnsResponse.SerializeToString,
+            ),
             'OpenOrders': grpc.unary_unary_rpc_method_handler(
                     servicer.OpenOrders,
                     request_deserializer=fupin_dot_registry_dot_v1_dot_internal__service__pb2.OpenOrdersRequest.FromString,
@@ -477,6 +495,33 @@ class MatcherStoreService:
             '/fupin.registry.v1.MatcherStoreService/OpenListings',
             fupin_dot_registry_dot_v1_dot_internal__service__pb2.OpenListingsRequest.SerializeToString,
             fupin_dot_registry_dot_v1_dot_internal__service__pb2.OpenListingsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def OpenListingColumns(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/fupin.registry.v1.MatcherStoreService/OpenListingColumns',
+            fupin_dot_registry_dot_v1_dot_internal__service__pb2.OpenListingsRequest.SerializeToString,
+            fupin_dot_registry_dot_v1_dot_internal__service__pb2.OpenListingColumnsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -63,6 +63,10 @@ class MatcherStoreServiceStub:
     def __new__(cls, channel: _aio.Channel) -> MatcherStoreServiceAsyncStub: ...
     OpenListings: _grpc.UnaryUnaryMultiCallable[_internal_service_pb2.OpenListingsRequest, _internal_service_pb2.OpenListingsResponse]
     """Open listings of a product (kilograms left, available on `today`, in the region)."""
+    OpenListingColumns: _grpc.UnaryStreamMultiCallable[_internal_service_pb2.OpenListingsRequest, _internal_service_pb2.OpenListingColumnsResponse]
+    """The same listings as columns (what a produce run reads), streamed in messages of at most
+    50,000 listings each, in id order; the first message also carries the share kinds.
+    """
     OpenOrders: _grpc.UnaryUnaryMultiCallable[_internal_service_pb2.OpenOrdersRequest, _internal_service_pb2.OpenOrdersResponse]
     """Open orders of a product, not past their deliver-by date."""
     SupplyGeneration: _grpc.UnaryUnaryMultiCallable[_internal_service_pb2.SupplyGenerationRequest, _internal_service_pb2.SupplyGenerationResponse]
@@ -159,6 +163,10 @@ class MatcherStoreServiceAsyncStub(MatcherStoreServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     OpenListings: _aio.UnaryUnaryMultiCallable[_internal_service_pb2.OpenListingsRequest, _internal_service_pb2.OpenListingsResponse]  # type: ignore[assignment]
     """Open listings of a product (kilograms left, available on `today`, in the region)."""
+    OpenListingColumns: _aio.UnaryStreamMultiCallable[_internal_service_pb2.OpenListingsRequest, _internal_service_pb2.OpenListingColumnsResponse]  # type: ignore[assignment]
+    """The same listings as columns (what a produce run reads), streamed in messages of at most
+    50,000 listings each, in id order; the first message also carries the share kinds.
+    """
     OpenOrders: _aio.UnaryUnaryMultiCallable[_internal_service_pb2.OpenOrdersRequest, _internal_service_pb2.OpenOrdersResponse]  # type: ignore[assignment]
     """Open orders of a product, not past their deliver-by date."""
     SupplyGeneration: _aio.UnaryUnaryMultiCallable[_internal_service_pb2.SupplyGenerationRequest, _internal_service_pb2.SupplyGenerationResponse]  # type: ignore[assignment]
@@ -258,6 +266,16 @@ class MatcherStoreServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_internal_service_pb2.OpenListingsResponse, _abc.Awaitable[_internal_service_pb2.OpenListingsResponse]]:
         """Open listings of a product (kilograms left, available on `today`, in the region)."""
+
+    @_abc_1.abstractmethod
+    def OpenListingColumns(
+        self,
+        request: _internal_service_pb2.OpenListingsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_internal_service_pb2.OpenListingColumnsResponse], _abc.AsyncIterator[_internal_service_pb2.OpenListingColumnsResponse]]:
+        """The same listings as columns (what a produce run reads), streamed in messages of at most
+        50,000 listings each, in id order; the first message also carries the share kinds.
+        """
 
     @_abc_1.abstractmethod
     def OpenOrders(
