@@ -71,15 +71,16 @@ def one_of(session: Session | Connection, column: Any, values: list[str]) -> Col
 def driver_errors(connection: Connection, statement: str) -> Iterator[None]:
     """The errors of a statement sent on the psycopg connection under `connection` (a COPY,
     a read that skips SQLAlchemy's execution), raised as SQLAlchemy's, which the stores map
-    (OperationalError: UNAVAILABLE). A connection the error broke leaves the pool, as it does
-    when SQLAlchemy runs the statement."""
+    (OperationalError: UNAVAILABLE). Outside a transaction, a connection the error broke
+    leaves the pool, as it does when SQLAlchemy runs the statement; inside one (an import's
+    COPY) the transaction's end deals with it, as before."""
     try:
         yield
     except psycopg.IntegrityError as exc:
         raise IntegrityError(statement, None, exc) from exc
     except psycopg.OperationalError as exc:
         driver: Any = connection.connection.driver_connection
-        if driver.broken:
+        if driver.broken and not connection.in_transaction():
             connection.invalidate(exc)
         raise OperationalError(statement, None, exc) from exc
 
