@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import structlog
 from alembic import command
 from alembic.config import Config
@@ -20,6 +23,7 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 log = structlog.get_logger(__name__)
@@ -61,6 +65,24 @@ def one_of(session: Session | Connection, column: Any, values: list[str]) -> Col
     if bind.dialect.name == "postgresql":
         return column == any_(bindparam(None, values, type_=ARRAY(String)))  # type: ignore[no-any-return]
     return column.in_(values)  # type: ignore[no-any-return]
+
+
+@contextmanager
+def driver_errors(connection: Connection, statement: str) -> Iterator[None]:
+    """The errors of a statement sent on the psycopg connection under `connection` (a COPY,
+    a read that skips SQLAlchemy's execution), raised as SQLAlchemy's, which the stores map
+    (OperationalError: UNAVAILABLE). Outside a transaction, a connection the error broke
+    leaves the pool, as it does when SQLAlchemy runs the statement; inside one (an import's
+    COPY) the transaction's end deals with it, as before."""
+    try:
+        yield
+    except psycopg.IntegrityError as exc:
+        raise IntegrityError(statement, None, exc) from exc
+    except psycopg.OperationalError as exc:
+        driver: Any = connection.connection.driver_connection
+        if driver.broken and not connection.in_transaction():
+            connection.invalidate(exc)
+        raise OperationalError(statement, None, exc) from exc
 
 
 def _private_file(path: Path) -> None:

@@ -76,6 +76,8 @@ class AuditWriter:
         self._queued = 0
         self._failing = False
         self._closed = False
+        self._hurry = False  # a flush waits: write what is queued without gathering more
+        self._gathering = False  # the writer waits for a batch to gather: records need not wake it
         self._lock = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._thread.start()
@@ -96,13 +98,15 @@ class AuditWriter:
                 raise Unavailable("the audit log is unavailable; retry later")
             self._pending.append(values)
             self._queued += 1
-            self._lock.notify_all()
+            if not self._gathering:  # waking it for each event wrote batches of one
+                self._lock.notify_all()
 
     def flush(self, timeout_s: float = 10.0) -> None:
         """Return once every event queued before the call is written (Unavailable if not)."""
         deadline = time.monotonic() + timeout_s
         with self._lock:
             wanted = self._queued
+            self._hurry = True
             self._lock.notify_all()
             while self._written < wanted:
                 left = deadline - time.monotonic()
@@ -127,6 +131,7 @@ class AuditWriter:
                 if not self._pending:
                     return  # closed and drained
                 batch = list(self._pending)
+                self._hurry = False
             try:
                 self._write(batch)
             except Exception as exc:  # the database is away: keep the events, retry
@@ -143,8 +148,23 @@ class AuditWriter:
                 self._written += len(batch)
                 self._failing = False
                 self._lock.notify_all()
-                if not self._closed:
-                    self._lock.wait(self.flush_s)  # let the next batch gather
+                self._gather()
+
+    def _gather(self) -> None:
+        """Wait flush_s for the next batch to gather (the lock held), unless closed or a flush
+        waits. Each event used to wake the writer (record's notify): under a stream of Gets
+        every batch was one event, an INSERT per Get, and the writer's thread had about half
+        the handlers' CPU, competing with them for the GIL and the cores."""
+        deadline = time.monotonic() + self.flush_s
+        self._gathering = True
+        try:
+            while not (self._closed or self._hurry):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                self._lock.wait(left)
+        finally:
+            self._gathering = False
 
     def _write(self, batch: list[dict[str, Any]]) -> None:
         statement = insert(models.AuditEvent)

@@ -8,10 +8,10 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
-import psycopg
 from sqlalchemy import JSON, insert
-from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
+
+from registry import db
 
 Values = dict[str, Any]
 QUERY_CHUNK = 5000  # ids per IN (...) query: well under every driver's parameter limit
@@ -83,13 +83,12 @@ def bulk_insert(session: Session, table: Any, records: list[Values]) -> None:
 def _copy(connection: Any, statement: str, send: Callable[[Any], None]) -> None:
     """Run a COPY ... FROM STDIN whose data `send` writes to the psycopg Copy object."""
     raw: Any = connection.connection.dbapi_connection  # a psycopg connection
-    try:
-        with raw.cursor() as cursor, cursor.copy(statement) as copy:
-            send(copy)
-    except psycopg.IntegrityError as exc:  # the raw driver's errors, in SQLAlchemy's terms
-        raise IntegrityError(statement, None, exc) from exc
-    except psycopg.OperationalError as exc:
-        raise OperationalError(statement, None, exc) from exc
+    with (
+        db.driver_errors(connection, statement),
+        raw.cursor() as cursor,
+        cursor.copy(statement) as copy,
+    ):
+        send(copy)
 
 
 def _fill_defaults(table: Any, records: list[Values]) -> None:

@@ -3,6 +3,7 @@ them, and reads fail closed (UNAVAILABLE) when events cannot be written."""
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
@@ -51,6 +52,23 @@ def test_close_writes_what_is_queued(server):
         writer.record(WHO, "/x/GetHousehold", f"r{i}", seen(i))
     writer.close()
     assert stored_events(server.store) == 40
+
+
+def test_events_gather_until_the_batch_is_due_or_a_flush_asks(server):
+    """Events recorded while the writer gathers wait for its batch (each used to wake the
+    writer into a batch of its own, an INSERT per read); a flush writes them at once."""
+    writer = AuditWriter(server.store, flush_s=600.0)
+    try:
+        writer.record(WHO, "/x/GetHousehold", "r0", seen(0))
+        writer.flush()  # the first batch is written: the writer now gathers for 600 s
+        for i in range(1, 30):
+            writer.record(WHO, "/x/GetHousehold", f"r{i}", seen(i))
+        time.sleep(0.3)  # long enough for an INSERT the events would wake
+        assert stored_events(server.store) == 1
+        writer.flush()
+        assert stored_events(server.store) == 30
+    finally:
+        writer.close()
 
 
 def record_many(writer: AuditWriter, count: int) -> None:

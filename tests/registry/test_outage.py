@@ -15,7 +15,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sqlalchemy import create_engine, event, make_url, select, text
 
 from bench.registry import database
-from clients.client import VILLAGES, RegistryClient
+from clients.client import HOUSEHOLDS, VILLAGES, RegistryClient
 from clients.errors import UnavailableError
 from matcher.service.source import CadreItem, GrantRecord, RunState
 from registry.access.policy import Role
@@ -123,6 +123,21 @@ def test_reads_are_retried_through_an_outage_and_updates_are_not(outage_server):
             event.remove(running.store.engine, "handle_error", on_error)
     assert failures, "the Get never met the outage"
     assert again.display_name == "Before" and again.etag == village.etag
+
+
+def test_a_household_get_meets_the_outage_as_unavailable_and_recovers(outage_server):
+    """GetHousehold reads on psycopg's own cursor: the outage is UNAVAILABLE, not INTERNAL,
+    and the Gets after it are answered (the broken connections left the pool)."""
+    running, outage = outage_server
+    with RegistryClient(f"127.0.0.1:{running.port}", timeout_s=10) as client:
+        village = client.create(VILLAGES, factories.village())
+        household = client.create(HOUSEHOLDS, factories.household(village.id))
+        assert client.get(HOUSEHOLDS, household.id) == household  # the pool holds connections
+        outage.cut()
+        with pytest.raises(UnavailableError):
+            client.get(HOUSEHOLDS, household.id)
+        outage.restore()
+        assert [client.get(HOUSEHOLDS, household.id) for _ in range(3)] == [household] * 3
 
 
 def test_a_runs_end_is_retried_through_an_outage(outage_server):
