@@ -12,9 +12,12 @@ the list, so a token of one run or list is INVALID_ARGUMENT for another.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
 from typing import Any
 
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
+from matcher.service.source import RunRecord
 from registry.errors import FailedPrecondition, InvalidArgument
 from registry.resources import query
 
@@ -69,20 +72,45 @@ def parse_page(name: str, request: Any) -> query.Page:
     return at
 
 
-def page(run: mpb.MatchRun, name: str, request: Any, at: query.Page) -> tuple[list[Any], str, int]:
-    """One page of the produce run's list ``name``: (items, next page token, total)."""
+def page(
+    run: RunRecord, name: str, rows: Sequence[Any], request: Any, at: query.Page
+) -> tuple[list[Any], str, int]:
+    """One page of ``rows``, the produce run's list ``name`` as the caller may see it: (items,
+    next page token, total)."""
     if run.kind != mpb.PRODUCE:
+        kind = mpb.RunKind.Name(run.kind)  # type: ignore[arg-type]
         raise FailedPrecondition(
-            f"run {run.id} is a {mpb.RunKind.Name(run.kind)} run: only a produce run has "
-            f"{LISTED[name]}"
+            f"run {run.id} is a {kind} run: only a produce run has {LISTED[name]}"
         )
-    if not run.HasField("produce"):
-        raise FailedPrecondition(
-            f"run {run.id} is {mpb.RunState.Name(run.state)}: it has no result to list"
-        )
+    if not run.result:
+        state = mpb.RunState.Name(run.state)  # type: ignore[arg-type]
+        raise FailedPrecondition(f"run {run.id} is {state}: it has no result to list")
     start = int(at.after or 0)
     size = request.page_size or DEFAULT_PAGE_SIZE
-    items = getattr(run.produce, name)
-    chunk = list(items[start : start + size])
-    token = query.next_token(at, str(start + size)) if start + size < len(items) else ""
-    return chunk, token, len(items)
+    chunk = list(rows[start : start + size])
+    token = query.next_token(at, str(start + size)) if start + size < len(rows) else ""
+    return chunk, token, len(rows)
+
+
+class ParsedResults:
+    """The parsed result of the produce run read last, kept for the pages that follow: paging
+    reads one run after another, and a stored version's result never changes (a new version,
+    a commit or a discard, is parsed afresh). Read-only once parsed: callers filter copies of
+    the lists, never the message. Thread-safe: list RPCs run on the pool's threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: tuple[str, int, int] | None = None
+        self._result = mpb.ProduceResult()
+
+    def rows(self, run: RunRecord, name: str) -> Sequence[Any]:
+        """The run's list ``name`` (allocations or unsold), empty if it has no produce result."""
+        if run.kind != mpb.PRODUCE or not run.result:
+            return ()
+        key = (run.id, run.version, len(run.result))
+        with self._lock:
+            if key != self._key:
+                result = mpb.ProduceResult()
+                result.ParseFromString(run.result)
+                self._key, self._result = key, result
+            return getattr(self._result, name)  # type: ignore[no-any-return]

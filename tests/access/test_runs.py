@@ -158,3 +158,51 @@ def test_a_platform_sees_only_the_produce_runs_it_made(bare, world, server):
     assert runs.not_found_like_unknown(bare, world, "platform_2", made["platform"]) == []
     assert runs.not_found_like_unknown(bare, world, "platform", made["admin"]) == []
     assert sorted(runs.listed(bare, world, "auditor")) == sorted(made.values())
+
+
+def test_a_cooperative_pages_only_its_own_rows_of_a_run(bare, world):
+    """A produce run's lists paged by an admin, then by the cooperative, then by the admin
+    again: the cooperative gets exactly its own listings' rows (the admin's, filtered by
+    producer), and the admin's second reading equals its first (the server keeps the parsed
+    result between pages; a cooperative's reading must not narrow it for the next caller)."""
+    request = mpb.MatchProduceRequest(
+        selection=mpb.RegistrySelection(
+            product="green_plum", today="2020-05-05", region_code=ZHAOAN
+        ),
+        parameters=runs.PARAMS,
+        run_id="run-lists",
+    )
+    code, (run,), details = call(bare, f"{M}MatchProduce", request, world.keys["admin"])
+    assert code.name == "OK", details
+    lists = (
+        ("ListRunAllocations", "allocations", mpb.ListRunAllocationsRequest),
+        ("ListRunUnsold", "unsold", mpb.ListRunUnsoldRequest),
+    )
+
+    def paged(key: str) -> dict[str, list]:
+        out: dict[str, list] = {}
+        for method, field, request_type in lists:
+            out[field], token = [], ""
+            while True:
+                page_request = request_type(parent=run.id, page_size=1, page_token=token)
+                code, (page,), details = call(bare, f"{M}{method}", page_request, world.keys[key])
+                assert code.name == "OK", (key, method, details)
+                out[field] += getattr(page, field)
+                token = page.next_page_token
+                if not token:
+                    break
+        return out
+
+    first = paged("admin")
+    assert first == {
+        "allocations": list(run.produce.allocations),
+        "unsold": list(run.produce.unsold),
+    }
+    coop = world.ids["coop"]
+    every = first["allocations"] + first["unsold"]
+    assert {r.producer_id for r in every} >= {coop, world.ids["producer_a"]}  # some to hide
+    mine = paged("cooperative")
+    assert mine == {
+        field: [r for r in rows if r.producer_id == coop] for field, rows in first.items()
+    }
+    assert paged("admin") == first
