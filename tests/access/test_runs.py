@@ -17,6 +17,12 @@ def ids(made):
     return [run.id for run in made]
 
 
+def produce_request(region: str, run_id: str) -> mpb.MatchProduceRequest:
+    """A produce run over the registry's plums of a county, as of 5 May 2020."""
+    selection = mpb.RegistrySelection(product="green_plum", today="2020-05-05", region_code=region)
+    return mpb.MatchProduceRequest(selection=selection, parameters=runs.PARAMS, run_id=run_id)
+
+
 def test_office_runs_are_seen_in_its_county_only(bare, world, server):
     """Zhao'an's office makes its three runs; it and Zhao'an's auditors see them, Puning's
     office and auditor and the platform get NOT_FOUND as for unknown ids and do not list them."""
@@ -98,13 +104,7 @@ def test_office_inline_run_belongs_to_its_county(bare, world):
 def test_an_office_sees_the_produce_runs_selling_its_producers_produce(bare, world):
     """A produce run on Puning's listings is Puning's office's to read (not to change), and
     Zhao'an's office sees nothing of it, as of an unknown run."""
-    request = mpb.MatchProduceRequest(
-        selection=mpb.RegistrySelection(
-            product="green_plum", today="2020-05-05", region_code=PUNING
-        ),
-        parameters=runs.PARAMS,
-        run_id="run-produce-x",
-    )
+    request = produce_request(PUNING, "run-produce-x")
     code, (run,), _ = call(bare, f"{M}MatchProduce", request, world.keys["platform"])
     assert code.name == "OK"
     assert {a.producer_id for a in run.produce.allocations} == {world.ids["producer_b"]}
@@ -143,13 +143,7 @@ def test_a_platform_sees_only_the_produce_runs_it_made(bare, world, server):
     world.keys["platform_2"] = twin.secret
     made = {}
     for key in ("platform", "admin"):
-        request = mpb.MatchProduceRequest(
-            selection=mpb.RegistrySelection(
-                product="green_plum", today="2020-05-05", region_code=ZHAOAN
-            ),
-            parameters=runs.PARAMS,
-            run_id=f"run-own-{key}",
-        )
+        request = produce_request(ZHAOAN, f"run-own-{key}")
         code, (run,), details = call(bare, f"{M}MatchProduce", request, world.keys[key])
         assert code.name == "OK", details
         made[key] = run.id
@@ -165,13 +159,7 @@ def test_a_cooperative_pages_only_its_own_rows_of_a_run(bare, world):
     again: the cooperative gets exactly its own listings' rows (the admin's, filtered by
     producer), and the admin's second reading equals its first (the server keeps the parsed
     result between pages; a cooperative's reading must not narrow it for the next caller)."""
-    request = mpb.MatchProduceRequest(
-        selection=mpb.RegistrySelection(
-            product="green_plum", today="2020-05-05", region_code=ZHAOAN
-        ),
-        parameters=runs.PARAMS,
-        run_id="run-lists",
-    )
+    request = produce_request(ZHAOAN, "run-lists")
     code, (run,), details = call(bare, f"{M}MatchProduce", request, world.keys["admin"])
     assert code.name == "OK", details
     lists = (
