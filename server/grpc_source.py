@@ -15,7 +15,6 @@ request_id and on the writes that replace what an earlier attempt stored (see `r
 from __future__ import annotations
 
 import functools
-import hashlib
 import inspect
 import json
 import typing
@@ -35,7 +34,7 @@ from clients.errors import from_rpc_error
 from fupin.registry.v1 import internal_service_pb2 as ipb
 from matcher.service.source import RegistrySource
 from registry import errors
-from registry.access import policy as access
+from registry.resources import requests
 from server import listing_columns, wire
 
 SERVICE = ipb.DESCRIPTOR.services_by_name["MatcherStoreService"]
@@ -178,8 +177,7 @@ def link_scoped(request_id: str) -> str:
     of another's. Ids the matcher passes on from its callers are scoped already."""
     if not request_id.startswith(LINK_ID):
         return request_id
-    key = access.current().key_id
-    return LINK_ID + hashlib.sha256(f"{key}\n{request_id}".encode()).hexdigest()[:48]
+    return requests.scoped(LINK_ID, request_id)
 
 
 def arguments(method: str, request: Message) -> dict[str, Any]:

@@ -38,8 +38,15 @@ def checked_request_id(request_id: str) -> str:
         raise InvalidArgument.one("request_id", "must be 1-100 letters, digits or _-.:")
     if not request_id:
         return ""
+    return scoped("rq-", request_id)
+
+
+def scoped(prefix: str, request_id: str) -> str:
+    """``request_id`` as stored for the calling key: ``prefix`` and a hash of the key and the
+    id, so the same id from two keys is two ids (callers' ids here, the split link's own in
+    server/grpc_source.py link_scoped)."""
     key = access.current().key_id
-    return "rq-" + hashlib.sha256(f"{key}\n{request_id}".encode()).hexdigest()[:48]
+    return prefix + hashlib.sha256(f"{key}\n{request_id}".encode()).hexdigest()[:48]
 
 
 def request_id_of(context: Any) -> str:
