@@ -90,30 +90,26 @@ Opener = Callable[[Any], AbstractContextManager[Call]]
 
 def unary(behavior: Handler, open_call: Opener, pool: Executor) -> Handler:
     """A plain unary-unary handler, run on the pool."""
-
-    async def wrapped(request: Any, context: Any) -> Any:
-        with open_call(context) as call:
-            call.leaves_on_thread = True
-            run = contextvars.copy_context().run  # the log's and the caller's bindings
-            work = _answering(call, behavior, request)
-            return await call.arun(lambda: _outcome(pool.submit(run, work), None))
-
-    return wrapped
+    return _answered(behavior, open_call, pool, reads=False)
 
 
 def client_stream(behavior: Handler, open_call: Opener, pool: Executor) -> Handler:
     """A plain stream-unary handler (the imports): its messages read on the loop."""
+    return _answered(behavior, open_call, pool, reads=True)
 
-    async def wrapped(requests: Any, context: Any) -> Any:
+
+def _answered(behavior: Handler, open_call: Opener, pool: Executor, *, reads: bool) -> Handler:
+    async def wrapped(request: Any, context: Any) -> Any:
         with open_call(context) as call:
             call.leaves_on_thread = True
-            run = contextvars.copy_context().run
-            feed = Requests(context, confirm_end=True)
-            work = _answering(call, behavior, feed)
+            run = contextvars.copy_context().run  # the log's and the caller's bindings
+            feed = Requests(context, confirm_end=True) if reads else None
+            work = _answering(call, behavior, request if feed is None else feed)
             try:
                 return await call.arun(lambda: _outcome(pool.submit(run, work), feed))
             finally:
-                await feed.stop()
+                if feed is not None:
+                    await feed.stop()
 
     return wrapped
 
