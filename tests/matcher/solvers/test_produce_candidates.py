@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import numpy as np
@@ -92,3 +93,42 @@ def test_small_problems_stay_dense_unless_asked():
     li, oi = sparsified(ProduceJob(problem, orders_per_listing=2)).candidates
     assert np.bincount(li, minlength=10).max() <= 2
     assert len(li) == len(oi)
+
+
+def test_pairs_screened_in_halves_give_the_arcs_of_one_block(monkeypatch):
+    """Past SPLIT_PAIRS a sparse problem's pairs are screened in two halves on two threads:
+    the arcs, their order and the screening behind the unsold reasons are those of one block
+    (two products, floors and grades that block some pairs, distance limits, short shelf lives)."""
+    from matcher.solvers.produce import arcs as arcs_module
+
+    rng = random.Random(5)
+    listings, orders = scattered(5, 900, 120)
+    listings = [
+        dataclasses.replace(
+            x,
+            grade=rng.choice("AB"),
+            floor_price_fen=rng.randint(50, 300),
+            shelf_life_days=rng.randint(0, 3),
+        )
+        for x in listings
+    ]
+    orders = [
+        dataclasses.replace(
+            o,
+            accepted_grades=frozenset(rng.sample("AB", rng.randint(1, 2))),
+            max_distance_km=rng.choice([0.0, 150.0, 400.0]),
+        )
+        for o in orders
+    ]
+    problem = ProduceProblem(listings=tuple(listings), orders=tuple(orders), today=TODAY)
+    columns = sparsified(ProduceJob(as_columns(problem), orders_per_listing=12))
+    whole = arcs_module.build_arcs(columns)
+    monkeypatch.setattr(arcs_module, "SPLIT_PAIRS", 100)
+    halves = arcs_module.build_arcs(columns)
+    assert len(arcs_module._blocks(columns, halves[2])) == 2
+    assert whole[0].size == halves[0].size > 0
+    for name in arcs_module._ARC_FIELDS:
+        assert np.array_equal(getattr(whole[0], name), getattr(halves[0], name)), name
+    for a, b in zip(dataclasses.astuple(whole[1]), dataclasses.astuple(halves[1]), strict=True):
+        assert np.array_equal(a, b)
+    assert whole[1].blocked_listing.size > 0  # floors did block pairs
