@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Any, cast
 
@@ -67,6 +67,37 @@ def completed(stub: Any, run: mpb.MatchRun, timeout_s: float, metadata: Metadata
         getattr(run.produce, name).extend(paged(stub, run.id, name, timeout_s, metadata))
     run.produce.lists_omitted = False
     return run
+
+
+def listing_columns(listings: Iterable[mpb.InlineListing]) -> mpb.InlineListingColumns:
+    """Inline listings as ProduceProblem.listing_columns: the same problem, which the server
+    reads in a tenth of the time once there are tens of thousands of listings. Each distinct
+    list of shares is sent once (share_sets), each listing names its own (share_set)."""
+    ls = list(listings)
+    sets: dict[tuple[tuple[int, int], ...], int] = {}
+    share_set = [
+        sets.setdefault(tuple((s.poverty_class, s.share_permille) for s in x.shares), len(sets))
+        for x in ls
+    ]
+    return mpb.InlineListingColumns(
+        id=[x.id for x in ls],
+        product=[x.product for x in ls],
+        grade=[x.grade for x in ls],
+        quantity_kg=[x.quantity_kg for x in ls],
+        floor_price_fen=[x.floor_price_fen for x in ls],
+        latitude=[x.location.latitude for x in ls],
+        longitude=[x.location.longitude for x in ls],
+        available_from=[x.available_from for x in ls],
+        available_until=[x.available_until for x in ls],
+        shelf_life_days=[x.shelf_life_days for x in ls],
+        share_set=share_set,
+        share_sets=[
+            mpb.PovertyShares(
+                shares=[mpb.PovertyShare(poverty_class=c, share_permille=p) for c, p in key]  # type: ignore[arg-type]
+            )
+            for key in sets
+        ],
+    )
 
 
 class RunProgress:

@@ -41,6 +41,23 @@ LIMITS: dict[str, int] = {
     "fupin.matcher.v1.AidProgramme.causes": 20,
     "fupin.matcher.v1.AidProgramme.eligible_statuses": 20,
     "fupin.matcher.v1.PreferenceList.ranked": 100_000,
+    # An inline problem's listings as columns: one entry per listing, as its messages.
+    **{
+        f"fupin.matcher.v1.InlineListingColumns.{name}": MAX_REPEATED_MESSAGES
+        for name in (
+            "id",
+            "product",
+            "grade",
+            "quantity_kg",
+            "floor_price_fen",
+            "latitude",
+            "longitude",
+            "available_from",
+            "available_until",
+            "shelf_life_days",
+            "share_set",
+        )
+    },
     # An audit event a matcher apart records (the households one aid run's response names).
     "fupin.registry.v1.RecordAuditRequest.household_ids": 1_000_000,
     "fupin.registry.v1.RecordAuditRequest.county_codes": 10_000,
@@ -101,6 +118,8 @@ def _beyond(message: Message, path: str, size: int | None = None) -> Iterator[Fi
                 limit = (
                     MAX_BYTES if field.type == d.FieldDescriptor.TYPE_BYTES else MAX_STRING_CHARS
                 )
+                if max(map(len, value), default=0) <= limit:  # one pass in C (a column)
+                    continue
                 for i, item in enumerate(value):
                     yield from _long(field, item, f"{name}[{i}]", limit)
         elif is_message:  # no bigger than this message: a bound enough to skip the small

@@ -93,6 +93,7 @@ _PATTERNS: tuple[str, ...] = (
     N_("is not a token this server issued"),
     N_("was issued for a different filter"),
     N_("set either inline or selection"),
+    N_("set either listings or listing_columns, not both"),
     N_("no longer exists"),
     N_("unknown field {path}; filterable: {fields}"),
     N_("unknown field {path}"),

@@ -83,11 +83,13 @@ def _ended(result: aid.AidResult, inline: bool) -> Ended:
     return Ended(proposed(result, result.bound, message), grants)
 
 
-def save(source: RegistrySource, run_id: str, fields: dict[str, Any], rows: Sequence[Any]) -> None:
+def save(
+    source: RegistrySource, run_id: str, fields: dict[str, Any], rows: Sequence[Any]
+) -> RunRecord:
     """The grants of a registry run first, so that once PROPOSED the run is complete."""
     if fields["state"] == RunState.PROPOSED and rows:
         source.store_grants(run_id, rows)
-    source.update_run(run_id, **fields)
+    return source.update_run(run_id, **fields)
 
 
 def commit(

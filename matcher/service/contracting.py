@@ -11,7 +11,7 @@ from typing import Any
 
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from matcher.service import convert_contracting as convert
-from matcher.service.jobs_cadres import solve_contracting
+from matcher.service.jobs import solve_contracting
 from matcher.service.kinds import Ended, Limit, Prepared, RunKind, check_size, proposed
 from matcher.service.source import RegistrySource
 from matcher.service.stationing import commit, region_of, save

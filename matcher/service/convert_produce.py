@@ -12,8 +12,6 @@ import datetime as dt
 import itertools
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from operator import attrgetter, itemgetter
 from typing import Any
 
 import numpy as np
@@ -21,10 +19,23 @@ import numpy as np
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from matcher.service import wire
 from matcher.service.convert import date
+from matcher.service.convert_listings import (
+    NOT_POOR,
+    ColumnPaths,
+    Vocabularies,
+    check_dates,
+    column,
+    float_column,
+    int_column,
+    listings_of_columns,
+    listings_of_messages,
+    message_path,
+    ordinals,
+)
 from matcher.service.source import OpenListing, OpenListingColumns, OpenOrder
 from matcher.solvers import produce
 from matcher.solvers.common.solving import Objective
-from matcher.solvers.produce.columns import FloatArray, IntArray, accepts_matrix, codes
+from matcher.solvers.produce.columns import IntArray, accepts_matrix, codes
 from matcher.solvers.produce.result import REASONS
 from registry.errors import InvalidArgument
 from registry.resources.checks import iso_date
@@ -37,8 +48,6 @@ CLASS_OF_STATUS = {
     3: produce.PovertyClass.LIFTED_OUT,
     4: produce.PovertyClass.RETURNED,
 }
-NOT_POOR = produce.household(produce.PovertyClass.NOT_POOR)
-SHARE = attrgetter("poverty_class", "share_permille")
 
 
 def objective(value: int) -> Objective:
@@ -66,153 +75,55 @@ def _transport(t: mpb.TransportConfig) -> produce.TransportConfig:
     )
 
 
-def _column(items: Sequence[Any], name: str) -> list[Any]:
-    return list(map(attrgetter(name), items))
-
-
-def _ints(items: Sequence[Any], name: str) -> IntArray:
-    return np.fromiter(map(attrgetter(name), items), np.int64, len(items))
-
-
-def _floats(items: Sequence[Any], name: str) -> FloatArray:
-    return np.fromiter(map(attrgetter(name), items), np.float64, len(items))
-
-
-def _ordinals(values: list[str], parse: Callable[[str], dt.date]) -> IntArray:
-    """Date ordinals; each distinct date is parsed once. -1 where ``parse`` fails."""
-    ordinal = {}
-    for value in set(values):
-        try:
-            ordinal[value] = parse(value).toordinal()
-        except (ValueError, InvalidArgument):
-            ordinal[value] = -1
-    return np.fromiter(map(ordinal.__getitem__, values), np.int64, len(values))
-
-
-def _check_dates(path: str, fields: list[tuple[str, list[str], IntArray]]) -> None:
-    """INVALID_ARGUMENT for the first item (then field) whose date does not parse."""
-    firsts = [(int(np.argmax(o < 0)), k) for k, (_, _, o) in enumerate(fields) if (o < 0).any()]
-    if firsts:
-        i, k = min(firsts)
-        name, values, _ = fields[k]
-        date(f"{path}[{i}].{name}", values[i])  # raises, with the usual message
-
-
-def _inline_shares(listings: Sequence[mpb.InlineListing], kinds: dict[Any, int]) -> Any:
-    """Per listing the code of its shares' kind, and the kinds as model shares."""
-    lists = _column(listings, "shares")
-    single = set(map(len, lists)) == {1}  # every producer a household: one share each
-    if single:
-        raw: list[Any] = list(map(SHARE, map(itemgetter(0), lists)))
-    else:
-        raw = [tuple(map(SHARE, s)) for s in lists]
-    code = codes(raw, kinds)
-    known = set(mpb.PovertyClass.values())
-    out = []
-    for k, key in enumerate(kinds):
-        kind = (key,) if single else key
-        for j, (cls, _) in enumerate(kind):
-            if cls not in known:
-                i = int(np.argmax(code == k))
-                raise InvalidArgument.one(
-                    f"inline.listings[{i}].shares[{j}].poverty_class", f"unknown value {cls}"
-                )
-        out.append(
-            tuple((produce.PovertyClass(max(0, c - 1)), p / 1000) for c, p in kind) or NOT_POOR
-        )
-    return code, tuple(out)
-
-
-@dataclass
-class _Vocabularies:
-    """Codes of the strings of one problem: products, grades and share kinds."""
-
-    products: dict[str, int] = field(default_factory=dict)
-    grades: dict[str, int] = field(default_factory=dict)
-    kinds: dict[Any, int] = field(default_factory=dict)
-
-    def parts(self, share_kinds: tuple[produce.Shares, ...]) -> dict[str, Any]:
-        return {
-            "products": tuple(self.products),
-            "grades": tuple(self.grades),
-            "share_kinds": share_kinds,
-        }
-
-
-def _listing_columns(
-    ls: Sequence[Any],
-    places: Sequence[Any],
-    quantity: str,
-    dates: tuple[IntArray, IntArray],
-    shares: IntArray,
-    vocab: _Vocabularies,
-) -> produce.ListingColumns:
-    """Listings' columns: ``places`` have their latitude and longitude; ``quantity`` names the
-    attribute with the kilograms on offer."""
-    return produce.ListingColumns(
-        id=_column(ls, "id"),
-        product=codes(_column(ls, "product"), vocab.products),
-        grade=codes(_column(ls, "grade"), vocab.grades),
-        quantity=_ints(ls, quantity),
-        floor=_ints(ls, "floor_price_fen"),
-        lat=_floats(places, "latitude"),
-        lng=_floats(places, "longitude"),
-        available_from=dates[0],
-        available_until=dates[1],
-        shelf_life=_ints(ls, "shelf_life_days"),
-        shares=shares,
-    )
-
-
 def _order_columns(
     os_: Sequence[Any],
     places: Sequence[Any],
     max_quantity: str,
     deliver_by: IntArray,
-    vocab: _Vocabularies,
+    vocab: Vocabularies,
 ) -> produce.OrderColumns:
-    max_km = _floats(os_, "max_distance_km")
+    max_km = float_column(os_, "max_distance_km")
     return produce.OrderColumns(
-        id=_column(os_, "id"),
-        product=codes(_column(os_, "product"), vocab.products),
-        accepts=accepts_matrix(_column(os_, "accepted_grades"), vocab.grades),
-        min_q=_ints(os_, "min_quantity_kg"),
-        max_q=_ints(os_, max_quantity),
-        price=_ints(os_, "price_fen"),
-        lat=_floats(places, "latitude"),
-        lng=_floats(places, "longitude"),
+        id=column(os_, "id"),
+        product=codes(column(os_, "product"), vocab.products),
+        accepts=accepts_matrix(column(os_, "accepted_grades"), vocab.grades),
+        min_q=int_column(os_, "min_quantity_kg"),
+        max_q=int_column(os_, max_quantity),
+        price=int_column(os_, "price_fen"),
+        lat=float_column(places, "latitude"),
+        lng=float_column(places, "longitude"),
         deliver_by=deliver_by,
         max_km=np.where(max_km == 0, math.inf, max_km),  # 0: no limit
     )
 
 
+def inline_listing_count(p: mpb.ProduceProblem) -> int:
+    """The listings an inline problem holds, as messages or as columns."""
+    return len(p.listing_columns.id) if p.HasField("listing_columns") else len(p.listings)
+
+
 def inline_problem(p: mpb.ProduceProblem, goal: Objective) -> produce.ProduceColumns:
     """The model's problem from an inline request; bad fields raise InvalidArgument."""
     today = date("inline.today", p.today)
-    vocab = _Vocabularies()
-    with no_gc():
-        ls, os_ = list(p.listings), list(p.orders)
-        froms, untils = _column(ls, "available_from"), _column(ls, "available_until")
-        dates = [
-            ("available_from", froms, _ordinals(froms, iso_date)),
-            ("available_until", untils, _ordinals(untils, iso_date)),
-        ]
-        _check_dates("inline.listings", dates)
-        share_codes, share_kinds = _inline_shares(ls, vocab.kinds)
-        listings = _listing_columns(
-            ls,
-            _column(ls, "location"),
-            "quantity_kg",
-            (dates[0][2], dates[1][2]),
-            share_codes,
-            vocab,
+    vocab = Vocabularies()
+    columnar = p.HasField("listing_columns")
+    if columnar and p.listings:
+        raise InvalidArgument.one(
+            "inline.listing_columns", "set either listings or listing_columns, not both"
         )
-        deliver = _column(os_, "deliver_by")
-        deliver_by = _ordinals(deliver, iso_date)
-        _check_dates("inline.orders", [("deliver_by", deliver, deliver_by)])
-        orders = _order_columns(os_, _column(os_, "location"), "max_quantity_kg", deliver_by, vocab)
+    with no_gc():
+        if columnar:
+            listings, share_kinds = listings_of_columns(p.listing_columns, vocab)
+        else:
+            listings, share_kinds = listings_of_messages(p.listings, vocab)
+        os_ = list(p.orders)
+        deliver = column(os_, "deliver_by")
+        deliver_by = ordinals(deliver, iso_date)
+        check_dates("inline.orders", [("deliver_by", deliver, deliver_by)])
+        orders = _order_columns(os_, column(os_, "location"), "max_quantity_kg", deliver_by, vocab)
     return _problem(
         "inline.",
+        ColumnPaths(listings.shares) if columnar else message_path,
         listings=listings,
         orders=orders,
         **vocab.parts(share_kinds),
@@ -242,23 +153,21 @@ def _inline_lanes(
     return produce.LaneColumns(
         listing=np.array([l_index[x.listing_id] for x in rows], np.int64),
         order=np.array([o_index[x.order_id] for x in rows], np.int64),
-        cost=_ints(rows, "cost_fen_per_kg"),
-        transit=_ints(rows, "transit_days"),
-        min_lot=_ints(rows, "min_lot_kg"),
-        fixed_cost=_ints(rows, "fixed_cost_fen"),
-        truck_capacity=_ints(rows, "truck_capacity_kg"),
+        cost=int_column(rows, "cost_fen_per_kg"),
+        transit=int_column(rows, "transit_days"),
+        min_lot=int_column(rows, "min_lot_kg"),
+        fixed_cost=int_column(rows, "fixed_cost_fen"),
+        truck_capacity=int_column(rows, "truck_capacity_kg"),
     )
 
 
-def _problem(prefix: str, **parts: Any) -> produce.ProduceColumns:
+def _problem(prefix: str, path: Callable[[str], str], **parts: Any) -> produce.ProduceColumns:
+    """The model's problem; its InvalidProduceProblem as InvalidArgument naming the request's
+    field (``path``: the request's name of a model's field)."""
     try:
         return produce.ProduceColumns(**parts)
     except produce.InvalidProduceProblem as exc:
-        field = exc.field.replace(".lat", ".location.latitude").replace(
-            ".lng", ".location.longitude"
-        )
-        if field.startswith("transport.lanes"):
-            field = "lanes"
+        field = "lanes" if exc.field.startswith("transport.lanes") else path(exc.field)
         raise InvalidArgument.one(prefix + field, exc.description) from None
 
 
@@ -281,7 +190,7 @@ def registry_columns_problem(
     """registry_problem of the listings read as columns: their arrays are the model's, with
     no object made per listing (the same problem as from their records)."""
     today = date("selection.today", sel.today)
-    vocab = _Vocabularies()
+    vocab = Vocabularies()
     parse = dt.date.fromisoformat
     with no_gc():
         ls = listings
@@ -294,15 +203,16 @@ def registry_columns_problem(
             floor=ls.floor_price_fen,
             lat=ls.latitude,
             lng=ls.longitude,
-            available_from=_ordinals(ls.available_from, parse),
-            available_until=_ordinals(ls.available_until, parse),
+            available_from=ordinals(ls.available_from, parse),
+            available_until=ordinals(ls.available_until, parse),
             shelf_life=ls.shelf_life_days,
             shares=ls.share_kind,
         )
-        deliver_by = _ordinals(_column(orders, "deliver_by"), parse)
+        deliver_by = ordinals(column(orders, "deliver_by"), parse)
         model_orders = _order_columns(orders, orders, "open_kg", deliver_by, vocab)
     return _problem(
         "selection.",
+        message_path,
         listings=model_listings,
         orders=model_orders,
         **vocab.parts(_registry_kinds(ls.share_kinds)),

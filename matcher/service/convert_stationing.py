@@ -15,7 +15,7 @@ from fupin.matcher.v1 import cadres_pb2 as cpb
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.registry.v1 import resources_pb2 as rpb
 from matcher.service.convert import INLINE_ID, bounded, location, rank_load_proto, unique_ids
-from matcher.service.jobs_cadres import Mode, StationingJob, StationingOutcome
+from matcher.service.jobs import Mode, StationingJob, StationingOutcome
 from matcher.service.source import CadreItem, StationingData
 from matcher.solvers import stationing
 from registry.errors import InvalidArgument

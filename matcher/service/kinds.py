@@ -59,8 +59,8 @@ class Prepared:
 
 # (request, source, caller, limits) -> the request made ready to solve
 Prepare = Callable[[Any, RegistrySource, Principal, Mapping[str, Limit]], Prepared]
-# (source, run id, run fields, rows): store how a run ended, whatever way it ended
-Save = Callable[[RegistrySource, str, dict[str, Any], Sequence[Any]], None]
+# (source, run id, run fields, rows) -> the run: store how it ended, whatever way it ended
+Save = Callable[[RegistrySource, str, dict[str, Any], Sequence[Any]], RunRecord]
 # (source, proposed run, request id, etag, caller) -> the committed run
 Commit = Callable[[RegistrySource, RunRecord, str, str, Principal], RunRecord]
 

@@ -82,12 +82,13 @@ class Launcher:
         self.live.start(run_id, kind.label, time_limit_s=params.time_limit_s, **prepared.sizes)
         loop = asyncio.get_running_loop()
         stored: asyncio.Future[None] = loop.create_future()
+        saved: list[RunRecord] = []  # the run as stored at its end: the answer, read no more
 
         resolve = from_any_thread(loop, lambda: _resolve(stored))
 
         def on_done(outcome: Outcome) -> None:  # on the executor's supervisor thread
             try:
-                self._end(kind, run_id, prepared, outcome, load_s)
+                saved.append(self._end(kind, run_id, prepared, outcome, load_s))
             finally:
                 resolve()
 
@@ -106,6 +107,8 @@ class Launcher:
             if not handle.done:
                 self.executor.cancel(run_id)
             raise
+        if saved:  # its result message is parsed off the loop, as a read's would be
+            return await asyncio.to_thread(run_proto, saved[0])
         return run_proto(await asyncio.to_thread(self.source.get_run, run_id))
 
     def _mark_running(self, run_id: str) -> None:
@@ -114,8 +117,8 @@ class Launcher:
 
     def _end(
         self, kind: RunKind, run_id: str, prepared: Prepared, outcome: Outcome, load_s: float
-    ) -> None:
-        """Store how the run ended (on the executor's supervisor thread)."""
+    ) -> RunRecord:
+        """Store how the run ended (on the executor's supervisor thread); the stored run."""
         fields: dict[str, Any] = {"total_s": outcome.wall_s + load_s, "load_s": load_s}
         rows: Any = ()
         if outcome.cancelled:
@@ -132,7 +135,7 @@ class Launcher:
                 fields.update(ended.fields)
                 rows = ended.rows
         with self.live.ending(run_id, kind.label, fields):
-            kind.save(self.source, run_id, fields, rows)
+            return kind.save(self.source, run_id, fields, rows)
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

@@ -63,7 +63,7 @@ def _problem(
     which = request.WhichOneof("source")
     if which == "inline":
         inline = request.inline
-        check_size(limits, listings=len(inline.listings), orders=len(inline.orders))
+        check_size(limits, listings=convert.inline_listing_count(inline), orders=len(inline.orders))
         return convert.inline_problem(inline, goal), None
     if which != "selection":
         raise InvalidArgument.one("source", "set either inline or selection")
@@ -128,8 +128,10 @@ def _ended(
     return Ended(proposed(result, bound, message), allocations)
 
 
-def save(source: RegistrySource, run_id: str, fields: dict[str, Any], rows: Sequence[Any]) -> None:
-    source.update_run(run_id, allocations=rows, **fields)
+def save(
+    source: RegistrySource, run_id: str, fields: dict[str, Any], rows: Sequence[Any]
+) -> RunRecord:
+    return source.update_run(run_id, allocations=rows, **fields)
 
 
 def commit(

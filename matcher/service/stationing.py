@@ -12,7 +12,7 @@ from typing import Any
 
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from matcher.service import convert_stationing as convert
-from matcher.service.jobs_cadres import StationingOutcome, solve_stationing
+from matcher.service.jobs import StationingOutcome, solve_stationing
 from matcher.service.kinds import Ended, Limit, Prepared, RunKind, check_size, proposed
 from matcher.service.source import RegistrySource, RunRecord
 from registry.access.policy import Principal
@@ -64,8 +64,10 @@ def region_of(request: Any, caller: Principal) -> str:
     return run_scopes.region_of_new_run(caller, region, "selection.region_code")
 
 
-def save(source: RegistrySource, run_id: str, fields: dict[str, Any], rows: Sequence[Any]) -> None:
-    source.finish_cadre_run(run_id, items=rows, **fields)
+def save(
+    source: RegistrySource, run_id: str, fields: dict[str, Any], rows: Sequence[Any]
+) -> RunRecord:
+    return source.finish_cadre_run(run_id, items=rows, **fields)
 
 
 def commit(

@@ -49,7 +49,7 @@ class MatcherServiceStub:
     Input limits (server/limits.py, checked before anything else, INVALID_ARGUMENT naming the
     field beyond them): every string at most 1,000 characters, every bytes field at most 64 KiB
     (a run's serialized result: 256 MiB), every repeated field at most 10,000 elements (of
-    messages: 1,000,000); accepted_grades, skills and needs at most 50; causes and
+    messages, and InlineListingColumns' columns: 1,000,000); accepted_grades, skills and needs at most 50; causes and
     eligible_statuses at most 20; PreferenceList.ranked at most 100,000. Each field's own rule,
     where tighter, is in its comment. Dates are YYYY-MM-DD exactly; region codes ASCII digits.
     """
@@ -151,7 +151,7 @@ class MatcherServiceServicer:
     Input limits (server/limits.py, checked before anything else, INVALID_ARGUMENT naming the
     field beyond them): every string at most 1,000 characters, every bytes field at most 64 KiB
     (a run's serialized result: 256 MiB), every repeated field at most 10,000 elements (of
-    messages: 1,000,000); accepted_grades, skills and needs at most 50; causes and
+    messages, and InlineListingColumns' columns: 1,000,000); accepted_grades, skills and needs at most 50; causes and
     eligible_statuses at most 20; PreferenceList.ranked at most 100,000. Each field's own rule,
     where tighter, is in its comment. Dates are YYYY-MM-DD exactly; region codes ASCII digits.
     """
@@ -405,7 +405,7 @@ class MatcherService:
     Input limits (server/limits.py, checked before anything else, INVALID_ARGUMENT naming the
     field beyond them): every string at most 1,000 characters, every bytes field at most 64 KiB
     (a run's serialized result: 256 MiB), every repeated field at most 10,000 elements (of
-    messages: 1,000,000); accepted_grades, skills and needs at most 50; causes and
+    messages, and InlineListingColumns' columns: 1,000,000); accepted_grades, skills and needs at most 50; causes and
     eligible_statuses at most 20; PreferenceList.ranked at most 100,000. Each field's own rule,
     where tighter, is in its comment. Dates are YYYY-MM-DD exactly; region codes ASCII digits.
     """
