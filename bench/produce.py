@@ -71,6 +71,7 @@ CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", 256 << 20),
 ]
 BUILD_CPU_S: list[float] = []  # bare_mcf's CPU seconds outside its timing
+FORMS = ("columns", "listings")
 CLASSES = [mpb.IMPOVERISHED, mpb.AT_RISK, mpb.RETURNED, mpb.LIFTED_OUT, mpb.NOT_POOR]
 
 
@@ -80,6 +81,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick-calls", type=int, default=2000)
     parser.add_argument("--quick-listings", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--forms",
+        default="columns,listings",
+        help="how the inline problem's listings travel, each measured in turn: "
+        "columns (ProduceProblem.listing_columns) and/or listings (a message each)",
+    )
     parser.add_argument(
         "--solver-nice",
         type=int,
@@ -96,14 +103,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps({"bench": "produce", "size": size, **line}), flush=True)
     if not inline and not args.quick_calls:
         return 0
+    forms = args.forms.split(",")
+    if set(forms) - set(FORMS):
+        parser.error(f"--forms: each of {', '.join(FORMS)}")
     with database("sqlite", "") as url, fupin_serve(url, args.solver_nice) as target:
-        measure(target, 50, 5, args.seed)  # warm up: the forkserver starts on first use
+        measure(target, 50, 5, args.seed, forms)  # warm up: the forkserver starts on first use
         for size in inline:
             n, m = SIZES[size]
-            print(
-                json.dumps({"bench": "produce", "size": size, **measure(target, n, m, args.seed)}),
-                flush=True,
-            )
+            for line in measure(target, n, m, args.seed, forms):
+                print(json.dumps({"bench": "produce", "size": size, **line}), flush=True)
         if args.quick_calls:
             from bench.quick import measure_quick
 
@@ -152,34 +160,13 @@ def fupin_serve(
         server.wait(60)
 
 
-def problem(n: int, m: int, seed: int) -> mpb.ProduceProblem:
-    """Plum growers around Zhao'an and buyers across Guangdong and Fujian; every pair fits."""
+def problem(n: int, m: int, seed: int, form: str = "listings") -> mpb.ProduceProblem:
+    """Plum growers around Zhao'an and buyers across Guangdong and Fujian; every pair fits.
+    The listings as messages (form "listings") or as columns ("columns"): the same problem."""
     rng = np.random.default_rng(seed)
     lat, lng = rng.normal(23.9, 0.15, n), rng.normal(117.1, 0.15, n)
-    listings = [
-        mpb.InlineListing(
-            id=f"L{i}",
-            product="green_plum",
-            grade="A",
-            quantity_kg=int(q),
-            floor_price_fen=int(f),
-            location={"latitude": float(a), "longitude": float(b)},
-            available_from="2020-05-01",
-            available_until="2020-06-30",
-            shelf_life_days=30,
-            shares=[mpb.PovertyShare(poverty_class=CLASSES[int(c)], share_permille=1000)],
-        )
-        for i, (q, f, a, b, c) in enumerate(
-            zip(
-                rng.integers(200, 5000, n),
-                rng.integers(80, 180, n),
-                lat,
-                lng,
-                rng.choice(5, n, p=[0.3, 0.15, 0.05, 0.2, 0.3]),
-                strict=True,
-            )
-        )
-    ]
+    quantity, floor = rng.integers(200, 5000, n), rng.integers(80, 180, n)
+    poverty = rng.choice(5, n, p=[0.3, 0.15, 0.05, 0.2, 0.3])
     orders = [
         mpb.InlineOrder(
             id=f"O{j}",
@@ -200,44 +187,90 @@ def problem(n: int, m: int, seed: int) -> mpb.ProduceProblem:
             )
         )
     ]
-    return mpb.ProduceProblem(listings=listings, orders=orders, today="2020-05-15")
-
-
-def measure(target: str, n: int, m: int, seed: int) -> dict[str, Any]:
-    request = mpb.MatchProduceRequest(
-        inline=problem(n, m, seed), parameters=mpb.SolveParameters(time_limit_s=300)
+    out = mpb.ProduceProblem(orders=orders, today="2020-05-15")
+    if form == "columns":
+        out.listing_columns.CopyFrom(
+            mpb.InlineListingColumns(
+                id=[f"L{i}" for i in range(n)],
+                product=["green_plum"] * n,
+                grade=["A"] * n,
+                quantity_kg=quantity.tolist(),
+                floor_price_fen=floor.tolist(),
+                latitude=lat.tolist(),
+                longitude=lng.tolist(),
+                available_from=["2020-05-01"] * n,
+                available_until=["2020-06-30"] * n,
+                shelf_life_days=[30] * n,
+                share_set=poverty.tolist(),
+                share_sets=[
+                    mpb.PovertyShares(shares=[{"poverty_class": c, "share_permille": 1000}])
+                    for c in CLASSES
+                ],
+            )
+        )
+        return out
+    out.listings.extend(
+        mpb.InlineListing(
+            id=f"L{i}",
+            product="green_plum",
+            grade="A",
+            quantity_kg=int(q),
+            floor_price_fen=int(f),
+            location={"latitude": float(a), "longitude": float(b)},
+            available_from="2020-05-01",
+            available_until="2020-06-30",
+            shelf_life_days=30,
+            shares=[mpb.PovertyShare(poverty_class=CLASSES[int(c)], share_permille=1000)],
+        )
+        for i, (q, f, a, b, c) in enumerate(zip(quantity, floor, lat, lng, poverty, strict=True))
     )
-    run, end_to_end, cpu, peak_mb = timed_call(target, request)
+    return out
+
+
+def measure(target: str, n: int, m: int, seed: int, forms: Sequence[str]) -> list[dict[str, Any]]:
+    """One line per form of the inline problem: the same problem, the same bare flow."""
+    calls = {}
+    for form in forms:
+        request = mpb.MatchProduceRequest(
+            inline=problem(n, m, seed, form), parameters=mpb.SolveParameters(time_limit_s=300)
+        )
+        calls[form] = timed_call(target, request)
     model = jobs.sparsified(
         jobs.ProduceJob(convert.inline_problem(request.inline, Objective.WELFARE))
     )
     arcs, bare, bare_cpu, bare_value = timed_bare_mcf(model)
     greedy = produce.greedy(model)
-    result = run.produce
-    return {
-        "listings": n,
-        "orders": m,
-        "arcs": int(result.arcs),
-        "end_to_end_s": round(end_to_end, 3),
-        "build_s": round(run.timings.build_s, 3),
-        "solve_s": round(run.timings.solve_s, 3),
-        "bare_mcf_s": round(bare, 3),
-        "ratio_to_bare": round(end_to_end / bare, 3),
-        "cpu_s": round(cpu, 3),
-        "bare_cpu_s": round(bare_cpu, 3),
-        "cpu_ratio_to_bare": round(cpu / bare_cpu, 3),
-        "objective": run.objective,
-        "bare_objective": bare_value,
-        "greedy_objective": greedy.objective,
-        "poor_kg_share": round(result.kpis.poor_kg_sold / max(result.kpis.kg_sold, 1), 4),
-        "greedy_poor_kg_share": round(
-            greedy.kpis.priority_kg_sold / max(greedy.kpis.kg_sold, 1), 4
-        ),
-        "status": mpb.SolveStatus.Name(run.status),
-        "peak_rss_mb": round(peak_mb, 1),
-        "load_avg": round(os.getloadavg()[0], 2),
-        "bare_arcs": arcs,
-    }
+    lines = []
+    for form, (run, end_to_end, cpu, peak_mb) in calls.items():
+        result = run.produce
+        lines.append(
+            {
+                "form": form,
+                "listings": n,
+                "orders": m,
+                "arcs": int(result.arcs),
+                "end_to_end_s": round(end_to_end, 3),
+                "build_s": round(run.timings.build_s, 3),
+                "solve_s": round(run.timings.solve_s, 3),
+                "bare_mcf_s": round(bare, 3),
+                "ratio_to_bare": round(end_to_end / bare, 3),
+                "cpu_s": round(cpu, 3),
+                "bare_cpu_s": round(bare_cpu, 3),
+                "cpu_ratio_to_bare": round(cpu / bare_cpu, 3),
+                "objective": run.objective,
+                "bare_objective": bare_value,
+                "greedy_objective": greedy.objective,
+                "poor_kg_share": round(result.kpis.poor_kg_sold / max(result.kpis.kg_sold, 1), 4),
+                "greedy_poor_kg_share": round(
+                    greedy.kpis.priority_kg_sold / max(greedy.kpis.kg_sold, 1), 4
+                ),
+                "status": mpb.SolveStatus.Name(run.status),
+                "peak_rss_mb": round(peak_mb, 1),
+                "load_avg": round(os.getloadavg()[0], 2),
+                "bare_arcs": arcs,
+            }
+        )
+    return lines
 
 
 def timed_call(
