@@ -20,10 +20,10 @@ from matcher.service import convert_produce as convert
 from matcher.service.convert import date
 from matcher.service.jobs import ProduceJob, solve_produce
 from matcher.service.kinds import Ended, Limit, Prepared, RunKind, check_size, proposed
-from matcher.service.source import Allocation, RegistrySource, RunRecord
+from matcher.service.source import Allocation, RegistrySource, RunRecord, RunState
 from matcher.solvers import produce
 from registry.access.policy import Principal, Role
-from registry.errors import InvalidArgument
+from registry.errors import FailedPrecondition, InvalidArgument
 from registry.resources.requests import REGION_CODE
 from registry.runs.data import OpenListingColumns, OpenOrder
 
@@ -114,16 +114,18 @@ def _ended(
 ) -> Ended:
     result, baseline = outcome
     message = convert.produce_result(result)
-    a = result.allocation_columns
-    listing_ids = [a.listing_ids[i] for i in a.listing.tolist()]
-    order_ids = [a.order_ids[j] for j in a.order.tolist()]
-    if parties is not None:
-        pairs = zip(listing_ids, order_ids, strict=True)
-        parties.name(message, dict(zip(pairs, a.transit_days.tolist(), strict=True)))
     if baseline is not None:
         message.baseline_kpis.CopyFrom(convert.produce_kpis(baseline.kpis))
         message.baseline_objective = int(baseline.objective)
     bound = result.bound if result.bound is not None else result.objective
+    if parties is None:  # inline: the ids are the caller's, there is nothing to commit
+        message.inline = True
+        return Ended(proposed(result, bound, message), [])
+    a = result.allocation_columns
+    listing_ids = [a.listing_ids[i] for i in a.listing.tolist()]
+    order_ids = [a.order_ids[j] for j in a.order.tolist()]
+    pairs = zip(listing_ids, order_ids, strict=True)
+    parties.name(message, dict(zip(pairs, a.transit_days.tolist(), strict=True)))
     allocations = list(map(Allocation, listing_ids, order_ids, a.kg.tolist()))
     return Ended(proposed(result, bound, message), allocations)
 
@@ -137,6 +139,11 @@ def save(
 def commit(
     source: RegistrySource, run: RunRecord, request_id: str, etag: str, caller: Principal
 ) -> RunRecord:
+    is_proposed = run.result and run.state == RunState.PROPOSED
+    if is_proposed and mpb.ProduceResult.FromString(run.result).inline:
+        raise FailedPrecondition(
+            f"run {run.id} solved an inline problem; only registry selections can be committed"
+        )
     return source.commit_produce(run.id, request_id=request_id, etag=etag)
 
 

@@ -132,6 +132,32 @@ def test_registry_run_commit_reserves(matcher, registry, plums):
     assert registry.GetListing(api.GetListingRequest(id=listing.id)).reserved_kg == 1500
 
 
+def test_an_inline_run_is_not_committed_even_naming_registry_rows(matcher, registry, plums):
+    """A what-if whose ids happen to be (or were copied from) a registry listing and another
+    buyer's order: FAILED_PRECONDITION, and not a kilogram reserved or filled. On the code
+    before this test the commit reserved 1,500 kg of the cooperative's listing."""
+    listing, order = plums
+    problem = mpb.ProduceProblem(
+        listings=[inline_listing(listing.id, 2000, floor=1)],
+        orders=[inline_order(order.id, 1500)],
+        today="2020-05-10",
+    )
+    run = matcher.MatchProduce(mpb.MatchProduceRequest(inline=problem), timeout=60)
+    assert [(a.listing_id, a.order_id, a.kg) for a in run.produce.allocations] == [
+        (listing.id, order.id, 1500)
+    ]
+    assert run.produce.inline
+    error = rpc_fails(
+        lambda: matcher.CommitMatchRun(mpb.CommitMatchRunRequest(id=run.id)),
+        grpc.StatusCode.FAILED_PRECONDITION,
+    )
+    assert "inline problem" in (error.details() or "")
+    assert registry.GetListing(api.GetListingRequest(id=listing.id)).reserved_kg == 0
+    assert registry.GetOrder(api.GetOrderRequest(id=order.id)).filled_kg == 0
+    discarded = matcher.DiscardMatchRun(mpb.DiscardMatchRunRequest(id=run.id))
+    assert discarded.state == mpb.DISCARDED
+
+
 def test_stale_run_commit_is_aborted(matcher, registry, plums):
     """Two runs over the same supply: the second commit no longer fits, naming what is short."""
     first = matcher.MatchProduce(selection_request(), timeout=60)

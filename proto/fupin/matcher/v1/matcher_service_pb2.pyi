@@ -1179,6 +1179,7 @@ class ProduceResult(_message.Message):
     ALLOCATION_COUNT_FIELD_NUMBER: _builtins.int
     UNSOLD_COUNT_FIELD_NUMBER: _builtins.int
     LISTS_OMITTED_FIELD_NUMBER: _builtins.int
+    INLINE_FIELD_NUMBER: _builtins.int
     arcs: _builtins.int
     """candidate lanes after the compatibility filters"""
     exact: _builtins.bool
@@ -1190,6 +1191,10 @@ class ProduceResult(_message.Message):
     lists_omitted: _builtins.bool
     """The answer is a SUMMARY (MatchRunView): allocations and unsold are not listed here; page
     them with ListRunAllocations and ListRunUnsold.
+    """
+    inline: _builtins.bool
+    """An inline (what-if) run: its listings and orders are the caller's, not the registry's;
+    nothing to commit (CommitMatchRun is FAILED_PRECONDITION).
     """
     @_builtins.property
     def allocations(self) -> _containers.RepeatedCompositeFieldContainer[Global___ProduceAllocation]: ...
@@ -1220,10 +1225,11 @@ class ProduceResult(_message.Message):
         allocation_count: _builtins.int = ...,
         unsold_count: _builtins.int = ...,
         lists_omitted: _builtins.bool = ...,
+        inline: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["baseline_kpis", b"baseline_kpis", "kpis", b"kpis"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["allocation_count", b"allocation_count", "allocations", b"allocations", "arcs", b"arcs", "baseline_kpis", b"baseline_kpis", "baseline_objective", b"baseline_objective", "exact", b"exact", "kpis", b"kpis", "lists_omitted", b"lists_omitted", "orders", b"orders", "unsold", b"unsold", "unsold_count", b"unsold_count"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allocation_count", b"allocation_count", "allocations", b"allocations", "arcs", b"arcs", "baseline_kpis", b"baseline_kpis", "baseline_objective", b"baseline_objective", "exact", b"exact", "inline", b"inline", "kpis", b"kpis", "lists_omitted", b"lists_omitted", "orders", b"orders", "unsold", b"unsold", "unsold_count", b"unsold_count"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -257,8 +257,9 @@ class MatcherServiceServicer:
         programme twice. ABORTED names each `programmes[ID]` / `households[ID]`.
         - A cadre run updates postings or household contracts; ABORTED names, as `cadres[ID]`,
         each cadre whose row changed since the run read it, so two runs never post one cadre twice.
-        Errors: NOT_FOUND; FAILED_PRECONDITION when the run is not PROPOSED, or is an inline aid or
-        cadre run (nothing in the registry to commit to); ABORTED as above (message and field
+        Errors: NOT_FOUND; FAILED_PRECONDITION when the run is not PROPOSED, or is an inline run
+        of any kind (nothing in the registry to commit to: an inline produce run's ids are the
+        caller's, even where they name registry rows); ABORTED as above (message and field
         violations).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

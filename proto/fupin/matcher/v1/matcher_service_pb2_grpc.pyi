@@ -123,8 +123,9 @@ class MatcherServiceStub:
       programme twice. ABORTED names each `programmes[ID]` / `households[ID]`.
     - A cadre run updates postings or household contracts; ABORTED names, as `cadres[ID]`,
       each cadre whose row changed since the run read it, so two runs never post one cadre twice.
-    Errors: NOT_FOUND; FAILED_PRECONDITION when the run is not PROPOSED, or is an inline aid or
-    cadre run (nothing in the registry to commit to); ABORTED as above (message and field
+    Errors: NOT_FOUND; FAILED_PRECONDITION when the run is not PROPOSED, or is an inline run
+    of any kind (nothing in the registry to commit to: an inline produce run's ids are the
+    caller's, even where they name registry rows); ABORTED as above (message and field
     violations).
     """
     DiscardMatchRun: _grpc.UnaryUnaryMultiCallable[_matcher_service_pb2.DiscardMatchRunRequest, _matcher_service_pb2.MatchRun]
@@ -250,8 +251,9 @@ class MatcherServiceAsyncStub(MatcherServiceStub):
       programme twice. ABORTED names each `programmes[ID]` / `households[ID]`.
     - A cadre run updates postings or household contracts; ABORTED names, as `cadres[ID]`,
       each cadre whose row changed since the run read it, so two runs never post one cadre twice.
-    Errors: NOT_FOUND; FAILED_PRECONDITION when the run is not PROPOSED, or is an inline aid or
-    cadre run (nothing in the registry to commit to); ABORTED as above (message and field
+    Errors: NOT_FOUND; FAILED_PRECONDITION when the run is not PROPOSED, or is an inline run
+    of any kind (nothing in the registry to commit to: an inline produce run's ids are the
+    caller's, even where they name registry rows); ABORTED as above (message and field
     violations).
     """
     DiscardMatchRun: _aio.UnaryUnaryMultiCallable[_matcher_service_pb2.DiscardMatchRunRequest, _matcher_service_pb2.MatchRun]  # type: ignore[assignment]
@@ -434,8 +436,9 @@ class MatcherServiceServicer(metaclass=_abc_1.ABCMeta):
           programme twice. ABORTED names each `programmes[ID]` / `households[ID]`.
         - A cadre run updates postings or household contracts; ABORTED names, as `cadres[ID]`,
           each cadre whose row changed since the run read it, so two runs never post one cadre twice.
-        Errors: NOT_FOUND; FAILED_PRECONDITION when the run is not PROPOSED, or is an inline aid or
-        cadre run (nothing in the registry to commit to); ABORTED as above (message and field
+        Errors: NOT_FOUND; FAILED_PRECONDITION when the run is not PROPOSED, or is an inline run
+        of any kind (nothing in the registry to commit to: an inline produce run's ids are the
+        caller's, even where they name registry rows); ABORTED as above (message and field
         violations).
         """
 
