@@ -178,6 +178,7 @@ def create_server(settings: Settings, *, address: str | None = None) -> Running:
             server,
             max_parallel=settings.max_parallel_solves,
             solver_nice=settings.solver_nice,
+            solver_heap_mb=settings.solver_heap_mb,
             limits=(settings.max_problem_listings, settings.max_problem_orders),
             metrics=metrics,
             max_message_bytes=limit,

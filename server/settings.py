@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     # Niceness of the solver processes (0-19): batch solves yield the cores to calls that
     # answer at once (quick sourcing, reads) when both want them; 0 to solve at full priority.
     solver_nice: int = Field(default=10, ge=0, le=19)
+    # MiB of heap the solver process started with the server faults in before its first solve
+    # and keeps (matcher/service/runner.py): the first large run after a start as fast as the
+    # next, for memory that worker holds after its first large run anyway; 0: none.
+    solver_heap_mb: int = Field(default=1024, ge=0, le=16384)
     # Key of the household pseudonyms in the transparency export (keep it secret and fixed,
     # so tokens stay the same between exports); empty: a random key per server start.
     transparency_salt: str = ""

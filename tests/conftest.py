@@ -34,6 +34,9 @@ if os.environ.get("FUPIN_TEST_POSTGRES") == "skip":
     BACKENDS = ["sqlite"]
 
 logs.configure("console", os.environ.get("FUPIN_TEST_LOG_LEVEL", "warning"))
+# The servers tests start (in process and as `fupin serve`) fault in no solver heap: a
+# gigabyte per start is the benches' business (tests/matcher/service/test_runner.py checks it).
+os.environ.setdefault("FUPIN_SOLVER_HEAP_MB", "0")
 # CI explores a fixed sequence of examples (no flaky reds); developers explore fresh ones.
 hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):

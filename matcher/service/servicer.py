@@ -298,6 +298,7 @@ def add_to_server(
     *,
     max_parallel: int = 2,
     solver_nice: int = 0,
+    solver_heap_mb: int = 0,
     limits: tuple[int, int] | None = None,
     metrics: RunMetrics | None = None,
     max_message_bytes: int = 64 << 20,
@@ -306,7 +307,7 @@ def add_to_server(
     answers larger than ``max_message_bytes`` (the server's limit) are summaries (views.py)."""
     owner = instance_id()
     fail_abandoned(source)
-    executor = Executor(max_parallel, nice=solver_nice)
+    executor = Executor(max_parallel, nice=solver_nice, heap_mb=solver_heap_mb)
     executor.warm_up()
     kinds = dict(KINDS)
     if limits is not None:

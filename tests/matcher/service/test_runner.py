@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -103,6 +104,33 @@ def test_solver_processes_run_at_the_given_niceness():
     outcome = executor.submit("nice", solvers.niceness, None, SolveParams()).wait(30)
     assert outcome is not None
     assert outcome.result == min(os.nice(0) + 7, 19)
+
+
+def _rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        return int(status.read().split("VmRSS:")[1].split()[0]) / 1024
+
+
+def test_the_worker_started_with_the_executor_faults_its_heap_in():
+    """warm_up's worker holds heap_mb of faulted-in heap before any solve, keeps it through
+    solves (its first solve lands on those pages), and solves as any other."""
+    warm, cold = Executor(max_parallel=1, heap_mb=200), Executor(max_parallel=1)
+    try:
+        for executor in (warm, cold):
+            executor.warm_up()
+        deadline = time.monotonic() + 60
+        while len(warm._idle) + len(cold._idle) < 2 or _rss_mb(warm._idle[0].process.pid) < 200:
+            assert time.monotonic() < deadline, "the worker never faulted its heap in"
+            time.sleep(0.05)
+        pid = warm._idle[0].process.pid
+        assert _rss_mb(cold._idle[0].process.pid) < 150
+        outcome = warm.submit("heap", solvers.echo, {"x": 2}, SolveParams()).wait(30)
+        assert outcome is not None and outcome.result["pid"] == pid
+        assert outcome.result["problem"] == {"x": 2}
+        assert _rss_mb(pid) >= 200  # kept: MALLOC_TRIM_THRESHOLD_ is above it
+    finally:
+        warm.close()
+        cold.close()
 
 
 def test_a_script_without_a_main_guard_runs_once(tmp_path, repo_root):
