@@ -114,3 +114,38 @@ def test_each_field_is_checked_once_its_message_could_break_it():
         "households[4].head_name",
     ]
     limits.check(api.ImportHouseholdsRequest(households=fine))
+
+
+def test_a_run_starting_calls_limits_are_walked_off_the_event_loop(channel, monkeypatch):
+    """An inline problem is megabytes: its input-limit walk (0.04-0.12 s at 100,000 listings)
+    ran on the event loop, holding every other call's reads and writes. It runs on a wait
+    worker now, and a request beyond a limit is still INVALID_ARGUMENT naming the field."""
+    import asyncio
+
+    from server import interceptor
+
+    where: list[str] = []
+    walk = limits.check
+
+    def check(request):
+        try:
+            asyncio.get_running_loop()
+            where.append("loop")
+        except RuntimeError:
+            where.append("thread")
+        walk(request)
+
+    monkeypatch.setattr(interceptor.limits, "check", check)
+    matcher = mpb_grpc.MatcherServiceStub(channel)
+    problem = mpb.ProduceProblem(
+        listings=[inline_listing("a", 10)], orders=[inline_order("o", 10)], today="2020-05-10"
+    )
+    run = matcher.MatchProduce(mpb.MatchProduceRequest(inline=problem), timeout=60)
+    assert run.state == mpb.PROPOSED
+    assert where == ["thread"]
+    problem.listings[0].grade = "A" * 1001
+    _invalid(
+        lambda: matcher.MatchProduce(mpb.MatchProduceRequest(inline=problem), timeout=60),
+        ["inline.listings[0].grade"],
+    )
+    assert where == ["thread", "thread"]
