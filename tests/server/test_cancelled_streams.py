@@ -228,8 +228,9 @@ def test_a_handler_waiting_for_a_chunk_is_released_when_its_client_leaves(tmp_pa
                 # Both together: the GetHousehold before may still hold its thread a moment
                 # after answering (busy 1 while the import has no thread, no ticket yet).
                 wait_for(
-                    lambda: busy_rpc_threads() == 1
-                    and streams.in_flight(running.metrics, "calls") == 1
+                    lambda: (
+                        busy_rpc_threads() == 1 and streams.in_flight(running.metrics, "calls") == 1
+                    )
                 )
                 call.cancel()
                 wait_for(lambda: busy_rpc_threads() == 0)
