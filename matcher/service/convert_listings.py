@@ -171,6 +171,8 @@ def listings_of_columns(
         values = entries(name)
         return np.fromiter(values, dtype, n) if len(values) else np.zeros(n, dtype)
 
+    if len(c.share_sets) > max(n, 1):  # a set no listing names is work for nothing
+        raise InvalidArgument.one(f"{path}.share_sets", f"must have at most {max(n, 1)} elements")
     dates = {}
     for name in ("available_from", "available_until"):
         values = strings(name)

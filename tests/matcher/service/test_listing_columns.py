@@ -157,6 +157,9 @@ def test_bad_share_sets_and_lengths_are_named():
     p = as_columns(messages_problem())
     p.listing_columns.ClearField("share_sets")
     assert violation(p)[0] == "inline.listing_columns.share_sets"
+    p = as_columns(messages_problem())  # more sets than listings: refused before any is read
+    p.listing_columns.share_sets.extend([mpb.PovertyShares()] * 41)
+    assert violation(p) == ("inline.listing_columns.share_sets", "must have at most 40 elements")
 
 
 def test_listings_and_columns_together_are_refused():
