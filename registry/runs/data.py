@@ -34,6 +34,14 @@ class OpenListing:
     shares: Shares
 
 
+def share_codes(of_listing: Sequence[Shares]) -> tuple[npt.NDArray[np.int64], tuple[Shares, ...]]:
+    """Each listing's shares as a code into the distinct shares, in order of first appearance
+    (OpenListingColumns.share_kind and share_kinds)."""
+    kinds = tuple(dict.fromkeys(of_listing))
+    code = {k: i for i, k in enumerate(kinds)}
+    return np.fromiter(map(code.__getitem__, of_listing), np.int64, len(of_listing)), kinds
+
+
 @dataclass(frozen=True, eq=False)
 class OpenListingColumns:
     """Open listings as columns, element i of each being one listing (OpenListing's fields),
@@ -61,7 +69,7 @@ class OpenListingColumns:
     @staticmethod
     def of(listings: Sequence[OpenListing]) -> OpenListingColumns:
         """The columns of records (what open_listing_columns reads, from open_listings')."""
-        kinds = {k: i for i, k in enumerate(dict.fromkeys(x.shares for x in listings))}
+        share_kind, share_kinds = share_codes([x.shares for x in listings])
 
         def column(name: str, dtype: Any = None) -> Any:
             values = [getattr(x, name) for x in listings]
@@ -79,8 +87,8 @@ class OpenListingColumns:
             available_from=column("available_from"),
             available_until=column("available_until"),
             shelf_life_days=column("shelf_life_days", np.int64),
-            share_kind=np.array([kinds[x.shares] for x in listings], np.int64).reshape(-1),
-            share_kinds=tuple(kinds),
+            share_kind=share_kind,
+            share_kinds=share_kinds,
         )
 
     def records(self) -> list[OpenListing]:

@@ -25,7 +25,7 @@ from fupin.registry.v1 import resources_pb2 as pb
 from registry.resources import models
 from registry.resources.store import RegistryStore
 from registry.runs.bulk import no_gc
-from registry.runs.data import OpenListing, OpenListingColumns, OpenOrder, Shares
+from registry.runs.data import OpenListing, OpenListingColumns, OpenOrder, Shares, share_codes
 from registry.season import holds
 
 HOME_DECIMALS = 2
@@ -105,12 +105,10 @@ def open_listing_columns(
     ids, producers = strings[0], strings[1]
     kg, floor, lat, lng, shelf = (_joined(p, d) for p, (_, d) in zip(numbers, NUMBERS, strict=True))
     _coarsen(lat, lng, np.flatnonzero(kind == pb.PRODUCER_HOUSEHOLD))
-    of_listing = list(map(shares.get, producers, itertools.repeat(())))
-    share_kinds = tuple(dict.fromkeys(of_listing))
-    code = {k: i for i, k in enumerate(share_kinds)}
+    share_kind, share_kinds = share_codes(list(map(shares.get, producers, itertools.repeat(()))))
     return OpenListingColumns(
         ids, producers, strings[2], strings[3], kg, floor, lat, lng, strings[4], strings[5],
-        shelf, np.fromiter(map(code.__getitem__, of_listing), np.int64, len(ids)), share_kinds,
+        shelf, share_kind, share_kinds,
     )  # fmt: skip
 
 
