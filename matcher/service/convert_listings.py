@@ -49,13 +49,18 @@ def ordinals(values: list[str], parse: Callable[[str], dt.date]) -> IntArray:
     return np.fromiter(map(ordinal.__getitem__, values), np.int64, len(values))
 
 
-def check_dates(path: str, fields: list[tuple[str, list[str], IntArray]]) -> None:
-    """INVALID_ARGUMENT for the first item (then field) whose date does not parse."""
+def check_dates(
+    path: str,
+    fields: list[tuple[str, list[str], IntArray]],
+    entry: str = "{path}[{i}].{name}",
+) -> None:
+    """INVALID_ARGUMENT for the first item (then field) whose date does not parse, named by
+    ``entry`` (messages: listings[3].available_from; columns: available_from[3])."""
     firsts = [(int(np.argmax(o < 0)), k) for k, (_, _, o) in enumerate(fields) if (o < 0).any()]
     if firsts:
         i, k = min(firsts)
         name, values, _ = fields[k]
-        date(f"{path}[{i}].{name}", values[i])  # raises, with the usual message
+        date(entry.format(path=path, i=i, name=name), values[i])  # raises the usual message
 
 
 def _inline_shares(listings: Sequence[mpb.InlineListing], kinds: dict[Any, int]) -> Any:
@@ -174,13 +179,10 @@ def listings_of_columns(
     if len(c.share_sets) > max(n, 1):  # a set no listing names is work for nothing
         raise InvalidArgument.one(f"{path}.share_sets", f"must have at most {max(n, 1)} elements")
     dates = {}
-    for name in ("available_from", "available_until"):
+    for name in ("available_from", "available_until"):  # a column's first bad entry
         values = strings(name)
-        days = ordinals(values, iso_date)
-        if (days < 0).any():
-            i = int(np.argmax(days < 0))
-            date(f"{path}.{name}[{i}]", values[i])  # raises, with the usual message
-        dates[name] = days
+        dates[name] = ordinals(values, iso_date)
+        check_dates(path, [(name, values, dates[name])], "{path}.{name}[{i}]")
     share_sets = tuple(
         _model_shares(list(map(SHARE, s.shares)), f"{path}.share_sets[{k}].shares")
         for k, s in enumerate(c.share_sets)
