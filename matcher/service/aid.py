@@ -12,7 +12,15 @@ from typing import Any
 
 from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from matcher.service import convert_aid
-from matcher.service.kinds import Ended, Limit, Prepared, RunKind, check_size, proposed
+from matcher.service.kinds import (
+    Ended,
+    Limit,
+    Prepared,
+    RunKind,
+    check_size,
+    proposed,
+    solved_inline,
+)
 from matcher.service.source import GrantRecord, RegistrySource, RunRecord, RunState
 from matcher.solvers import aid
 from registry.access.policy import Principal
@@ -95,12 +103,10 @@ def save(
 def commit(
     source: RegistrySource, run: RunRecord, request_id: str, etag: str, caller: Principal
 ) -> RunRecord:
-    if run.result and run.state == RunState.PROPOSED:
-        result = mpb.AidResult.FromString(run.result)
-        if result.inline:
-            raise FailedPrecondition(
-                f"run {run.id} solved an inline problem (a what-if): nothing to commit"
-            )
+    if solved_inline(run, mpb.AidResult):
+        raise FailedPrecondition(
+            f"run {run.id} solved an inline problem (a what-if): nothing to commit"
+        )
     return source.commit_aid(run.id, request_id=request_id, etag=etag)
 
 

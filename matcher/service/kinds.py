@@ -89,6 +89,13 @@ def check_size(limits: Mapping[str, Limit], **sizes: int) -> None:
             raise ResourceExhausted(f"at most {limit.most} {what} per run{setting}, got {n}")
 
 
+def solved_inline(run: RunRecord, result: type[Any]) -> bool:
+    """Whether a proposed run's stored result (a message of type ``result`` with an ``inline``
+    field) says it solved an inline problem: a what-if, nothing to commit."""
+    is_proposed = bool(run.result) and run.state == RunState.PROPOSED
+    return is_proposed and bool(result.FromString(run.result).inline)
+
+
 def proposed(result: Any, bound: float, message: Any) -> dict[str, Any]:
     """The fields of a run whose solve ended with ``result`` (any model's result: status,
     objective, gap, timings), its ``bound`` and its result ``message``."""

@@ -19,8 +19,16 @@ from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from matcher.service import convert_produce as convert
 from matcher.service.convert import date
 from matcher.service.jobs import ProduceJob, solve_produce
-from matcher.service.kinds import Ended, Limit, Prepared, RunKind, check_size, proposed
-from matcher.service.source import Allocation, RegistrySource, RunRecord, RunState
+from matcher.service.kinds import (
+    Ended,
+    Limit,
+    Prepared,
+    RunKind,
+    check_size,
+    proposed,
+    solved_inline,
+)
+from matcher.service.source import Allocation, RegistrySource, RunRecord
 from matcher.solvers import produce
 from registry.access.policy import Principal, Role
 from registry.errors import FailedPrecondition, InvalidArgument
@@ -139,8 +147,7 @@ def save(
 def commit(
     source: RegistrySource, run: RunRecord, request_id: str, etag: str, caller: Principal
 ) -> RunRecord:
-    is_proposed = run.result and run.state == RunState.PROPOSED
-    if is_proposed and mpb.ProduceResult.FromString(run.result).inline:
+    if solved_inline(run, mpb.ProduceResult):
         raise FailedPrecondition(
             f"run {run.id} solved an inline problem; only registry selections can be committed"
         )
