@@ -37,18 +37,25 @@ SolveFn = Callable[[Any, SolveParams], Any]
 # faults in (and zeroes, compacting memory if it must) a 2 MB page: the first dense solve of
 # a worker spent 0.3 s of system time there (build 0.36 s CPU against 0.15 s without), and
 # its min-cost flow, whose own arrays get no advice, ran no faster for it.
-# A worker keeps at most 1 GB of free heap (more when it faults in a larger one at start).
-MALLOC_TUNING = {
-    "MALLOC_MMAP_THRESHOLD_": str(1 << 32),
-    "MALLOC_TRIM_THRESHOLD_": str(1 << 30),
-    "MALLOC_TOP_PAD_": str(1 << 28),
-    "NUMPY_MADVISE_HUGEPAGE": "0",
-}
 # Even kept, a worker's heap is faulted in once: its first large solve after a server start
 # paid 268,000 page faults (0.35 s of system time, a 3-million-arc solve 0.33 s slower than its
 # second). The worker started with the server faults in `heap_mb` first (Executor), so that
 # solve lands on pages already in: 76,000 faults and 0.1 s left with 1 GB (the solve's heap
 # peaks at 1.3 GB).
+
+
+def malloc_tuning(heap_mb: int = 0) -> dict[str, str]:
+    """The solver processes' malloc settings (above). A worker keeps at most 1 GB of free
+    heap, or the ``heap_mb`` it faults in at start and 512 MB more (MALLOC_TOP_PAD_ above it
+    stays too)."""
+    return {
+        "MALLOC_MMAP_THRESHOLD_": str(1 << 32),
+        "MALLOC_TRIM_THRESHOLD_": str(max(1 << 30, (heap_mb << 20) + (1 << 29))),
+        "MALLOC_TOP_PAD_": str(1 << 28),
+        "NUMPY_MADVISE_HUGEPAGE": "0",
+    }
+
+
 # Imported once by the forkserver, so each solver process starts warm (milliseconds, not seconds).
 PRELOAD = [
     "numpy",
@@ -160,7 +167,7 @@ class Executor:
 
     def warm_up(self) -> None:
         """Start a solver process now (the forkserver imports OR-Tools once), not on the
-        first request, with ``heap_mb`` of heap faulted in (MALLOC_TUNING). Workers started
+        first request, with ``heap_mb`` of heap faulted in (malloc_tuning). Workers started
         on demand later (a second solve at once, or in place of a cancelled one) start
         without: a solve waiting for a worker would wait for that too."""
 
@@ -362,13 +369,10 @@ def _supervise(target: Callable[[], None]) -> None:
 
 
 def _start_forkserver(heap_mb: int = 0) -> None:
-    """Start the forkserver (once per process) with the solver processes' memory tuning: a
-    heap faulted in at start (``heap_mb``) and MALLOC_TOP_PAD_ above it are kept."""
+    """Start the forkserver (once per process) with the solver processes' memory tuning."""
     from multiprocessing import forkserver
 
-    tuning = dict(MALLOC_TUNING)
-    keep = max(1 << 30, (heap_mb << 20) + (1 << 29))
-    tuning["MALLOC_TRIM_THRESHOLD_"] = str(keep)
+    tuning = malloc_tuning(heap_mb)
     saved = {name: os.environ.get(name) for name in tuning}
     os.environ.update(tuning)
     try:
