@@ -10,8 +10,9 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 
-def fields_of(error: grpc.RpcError) -> list[str]:
-    """The field paths of the google.rpc.BadRequest violations carried by the error."""
+def violations(error: grpc.RpcError) -> list[Any]:
+    """The google.rpc.BadRequest field violations carried by the error (field, description
+    and, when the caller asked for a language, localized_message)."""
     status = rpc_status.from_call(error)  # type: ignore[arg-type]
     if status is None:
         return []
@@ -20,8 +21,13 @@ def fields_of(error: grpc.RpcError) -> list[str]:
         if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
             bad = error_details_pb2.BadRequest()
             detail.Unpack(bad)
-            out.extend(v.field for v in bad.field_violations)
+            out.extend(bad.field_violations)
     return out
+
+
+def fields_of(error: grpc.RpcError) -> list[str]:
+    """The field paths of the google.rpc.BadRequest violations carried by the error."""
+    return [v.field for v in violations(error)]
 
 
 def rpc_fails(call: Callable[[], Any], code: grpc.StatusCode) -> grpc.RpcError:

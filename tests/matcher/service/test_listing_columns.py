@@ -18,7 +18,7 @@ from matcher.service import convert_produce as convert
 from matcher.solvers.common.solving import Objective
 from matcher.solvers.produce import PovertyClass
 from registry.errors import InvalidArgument
-from tests.rpcerrors import fields_of, rpc_fails
+from tests.rpcerrors import fields_of, rpc_fails, violations
 
 ZH = [("accept-language", "zh-CN,zh;q=0.9,en;q=0.5")]
 CLASSES = [mpb.IMPOVERISHED, mpb.AT_RISK, mpb.RETURNED, mpb.LIFTED_OUT, mpb.NOT_POOR]
@@ -196,8 +196,9 @@ def test_bad_columns_over_a_server_store_nothing_and_are_said_in_chinese(matcher
         lambda: matcher.MatchProduce(mpb.MatchProduceRequest(inline=p), timeout=30, metadata=ZH),
         grpc.StatusCode.INVALID_ARGUMENT,
     )
-    assert fields_of(error) == ["inline.listing_columns"]
-    assert "listings 与 listing_columns 只能设置其一" in _localized(error)
+    (violation,) = violations(error)
+    assert violation.field == "inline.listing_columns"
+    assert violation.localized_message.message == "listings 与 listing_columns 只能设置其一"
     long = set_entry(as_columns(messages_problem()), "grade", 17, "A" * 1001)
     error = rpc_fails(
         lambda: matcher.MatchProduce(mpb.MatchProduceRequest(inline=long), timeout=30),
@@ -219,17 +220,3 @@ def test_the_size_limit_counts_the_columns(matcher):
         grpc.StatusCode.RESOURCE_EXHAUSTED,
     )
     assert (error.details() or "").endswith("listings per run (max_problem_listings), got 200001")
-
-
-def _localized(error: grpc.RpcError) -> str:
-    from google.rpc import error_details_pb2
-    from grpc_status import rpc_status
-
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
-    texts = []
-    for detail in status.details if status else []:
-        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            detail.Unpack(bad)
-            texts += [v.localized_message.message for v in bad.field_violations]
-    return " ".join(texts)
