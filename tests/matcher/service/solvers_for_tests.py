@@ -30,6 +30,24 @@ def busy(seconds: float, params: SolveParams) -> tuple[float, float, int]:
     return start, time.time(), os.getpid()
 
 
+def thread_faults(mb: int, params: SolveParams) -> list[int]:
+    """Page faults of allocating and touching ``mb`` MiB on a new thread, twice over (each
+    thread frees its block before the next starts)."""
+    import resource
+    import threading
+
+    import numpy as np
+
+    faults = []
+    for _ in range(2):
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        block = threading.Thread(target=lambda: np.ones(mb << 20, np.uint8).sum())
+        block.start()
+        block.join()
+        faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+    return faults
+
+
 def raises(problem: Any, params: SolveParams) -> None:
     raise ValueError("capacity must be positive")
 

@@ -133,6 +133,31 @@ def test_the_worker_started_with_the_executor_faults_its_heap_in():
         cold.close()
 
 
+def test_a_solver_thread_allocates_from_the_warm_heap():
+    """A thread's arrays land on the worker's faulted-in heap, not on a fresh arena: 200 MB
+    touched on a thread fault in its 51,200 pages with heap_mb 0 and about none once the
+    worker holds 300 MB."""
+    executors = [Executor(max_parallel=1, heap_mb=mb) for mb in (0, 300)]
+    try:
+        faults = []
+        for executor in executors:
+            executor.warm_up()
+            deadline = time.monotonic() + 60
+            while not executor._idle:  # the started worker has faulted its heap in
+                assert time.monotonic() < deadline, "the worker never started"
+                time.sleep(0.05)
+            outcome = executor.submit("t", solvers.thread_faults, 200, SolveParams()).wait(60)
+            assert outcome is not None and not outcome.error
+            faults.append(outcome.result)
+        cold, warm = faults
+        assert cold[0] > 40_000  # the first block is faulted in either way ...
+        assert warm[0] < 5_000 and warm[1] < 5_000  # ... except on the warm heap
+        assert cold[1] < 5_000  # and the next thread's block reuses the freed pages
+    finally:
+        for executor in executors:
+            executor.close()
+
+
 def test_a_script_without_a_main_guard_runs_once(tmp_path, repo_root):
     """A script that starts solves at import level (no `if __name__ == "__main__":`) is not
     re-run by its solver processes, and its solve succeeds."""
