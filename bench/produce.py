@@ -15,6 +15,12 @@ For each size one JSON line on stdout with
 - bare_mcf_s: OR-Tools SimpleMinCostFlow alone (add arcs, supplies, solve) on the same arcs,
   timed in this process in the same run; ratio_to_bare = end_to_end_s / bare_mcf_s;
   bare_objective: that flow's optimal value (fen), which objective must equal;
+- warm_bare_mcf_s: the same bare flow solved a second time in a fresh process started with the
+  solver processes' malloc settings (matcher.service.runner.malloc_tuning): its second solve
+  lands on memory its first faulted in, as a warm solver process's does. This process's
+  bare_mcf_s faults in OR-Tools' arrays afresh (glibc's default mmap threshold), which costs
+  little on a machine whose memory has been used and up to 10 µs a page on a freshly booted
+  VM; ratio_to_warm_bare = end_to_end_s / warm_bare_mcf_s is the overhead with that taken out;
 - objective and greedy_objective (fen), poor_kg_share and greedy_poor_kg_share (share of the
   kilograms sold that impoverished and at-risk producers sold), for fupin and for the
   first-come-first-served baseline (matcher.solvers.produce.solve.greedy, run here on the same
@@ -60,6 +66,7 @@ from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
 from matcher.service import convert_produce as convert
 from matcher.service import jobs
+from matcher.service.runner import malloc_tuning
 from matcher.solvers import produce
 from matcher.solvers.common.solving import Objective
 from matcher.solvers.produce.arcs import build_arcs
@@ -93,7 +100,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=0,
         help="the server's solver processes' niceness (the server's default is 10)",
     )
+    parser.add_argument("--warm-bare", help=argparse.SUPPRESS)  # n,m,seed: warm_bare_mcf_s
     args = parser.parse_args(argv)
+    if args.warm_bare:
+        _warm_bare(args.warm_bare)
+        return 0
     inline = [size for size in args.sizes.split(",") if size not in SELECTED]
     for size in [size for size in args.sizes.split(",") if size in SELECTED]:
         from bench import province
@@ -239,6 +250,7 @@ def measure(target: str, n: int, m: int, seed: int, forms: Sequence[str]) -> lis
         jobs.ProduceJob(convert.inline_problem(request.inline, Objective.WELFARE))
     )
     arcs, bare, bare_cpu, bare_value = timed_bare_mcf(model)
+    warm_bare = warm_bare_mcf_s(n, m, seed)
     greedy = produce.greedy(model)
     lines = []
     for form, (run, end_to_end, cpu, peak_mb) in calls.items():
@@ -254,6 +266,8 @@ def measure(target: str, n: int, m: int, seed: int, forms: Sequence[str]) -> lis
                 "solve_s": round(run.timings.solve_s, 3),
                 "bare_mcf_s": round(bare, 3),
                 "ratio_to_bare": round(end_to_end / bare, 3),
+                "warm_bare_mcf_s": round(warm_bare, 3),
+                "ratio_to_warm_bare": round(end_to_end / warm_bare, 3),
                 "cpu_s": round(cpu, 3),
                 "bare_cpu_s": round(bare_cpu, 3),
                 "cpu_ratio_to_bare": round(cpu / bare_cpu, 3),
@@ -289,6 +303,24 @@ def timed_call(
     if run.state != mpb.PROPOSED:
         raise SystemExit(f"run {run.id} ended {mpb.RunState.Name(run.state)}: {run.error}")
     return run, end_to_end, cpu, memory.peak_mb
+
+
+def warm_bare_mcf_s(n: int, m: int, seed: int) -> float:
+    """The bare flow of problem(n, m, seed), solved twice in a fresh process with the solver
+    processes' malloc settings: the second solve's seconds."""
+    env = os.environ | malloc_tuning()
+    command = [sys.executable, __file__, "--warm-bare", f"{n},{m},{seed}"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    return float(json.loads(done.stdout)["seconds"])
+
+
+def _warm_bare(spec: str) -> None:
+    """--warm-bare n,m,seed: print the second of two bare flows of that problem."""
+    n, m, seed = map(int, spec.split(","))
+    request = problem(n, m, seed, "columns")
+    model = jobs.sparsified(jobs.ProduceJob(convert.inline_problem(request, Objective.WELFARE)))
+    seconds = [bare_mcf(model)[1] for _ in range(2)]
+    print(json.dumps({"seconds": seconds[1], "first_s": seconds[0]}))
 
 
 def timed_bare_mcf(model: produce.ProduceColumns) -> tuple[int, float, float, int]:
