@@ -246,9 +246,7 @@ def measure(target: str, n: int, m: int, seed: int, forms: Sequence[str]) -> lis
             inline=problem(n, m, seed, form), parameters=mpb.SolveParameters(time_limit_s=300)
         )
         calls[form] = timed_call(target, request)
-    model = jobs.sparsified(
-        jobs.ProduceJob(convert.inline_problem(request.inline, Objective.WELFARE))
-    )
+    model = bare_model(request.inline)
     arcs, bare, bare_cpu, bare_value = timed_bare_mcf(model)
     warm_bare = warm_bare_mcf_s(n, m, seed)
     greedy = produce.greedy(model)
@@ -317,10 +315,14 @@ def warm_bare_mcf_s(n: int, m: int, seed: int) -> float:
 def _warm_bare(spec: str) -> None:
     """--warm-bare n,m,seed: print the second of two bare flows of that problem."""
     n, m, seed = map(int, spec.split(","))
-    request = problem(n, m, seed, "columns")
-    model = jobs.sparsified(jobs.ProduceJob(convert.inline_problem(request, Objective.WELFARE)))
+    model = bare_model(problem(n, m, seed, "columns"))
     seconds = [bare_mcf(model)[1] for _ in range(2)]
     print(json.dumps({"seconds": seconds[1], "first_s": seconds[0]}))
+
+
+def bare_model(inline: mpb.ProduceProblem) -> produce.ProduceColumns:
+    """The model the server solves for this inline problem (WELFARE, screened as a job is)."""
+    return jobs.sparsified(jobs.ProduceJob(convert.inline_problem(inline, Objective.WELFARE)))
 
 
 def timed_bare_mcf(model: produce.ProduceColumns) -> tuple[int, float, float, int]:
