@@ -252,37 +252,44 @@ def measure(target: str, n: int, m: int, seed: int, forms: Sequence[str]) -> lis
     greedy = produce.greedy(model)
     lines = []
     for form, (run, end_to_end, cpu, peak_mb) in calls.items():
-        result = run.produce
         lines.append(
             {
                 "form": form,
                 "listings": n,
                 "orders": m,
-                "arcs": int(result.arcs),
-                "end_to_end_s": round(end_to_end, 3),
-                "build_s": round(run.timings.build_s, 3),
-                "solve_s": round(run.timings.solve_s, 3),
+                **run_fields(run, end_to_end, cpu, peak_mb),
                 "bare_mcf_s": round(bare, 3),
                 "ratio_to_bare": round(end_to_end / bare, 3),
                 "warm_bare_mcf_s": round(warm_bare, 3),
                 "ratio_to_warm_bare": round(end_to_end / warm_bare, 3),
-                "cpu_s": round(cpu, 3),
                 "bare_cpu_s": round(bare_cpu, 3),
                 "cpu_ratio_to_bare": round(cpu / bare_cpu, 3),
-                "objective": run.objective,
                 "bare_objective": bare_value,
                 "greedy_objective": greedy.objective,
-                "poor_kg_share": round(result.kpis.poor_kg_sold / max(result.kpis.kg_sold, 1), 4),
                 "greedy_poor_kg_share": round(
                     greedy.kpis.priority_kg_sold / max(greedy.kpis.kg_sold, 1), 4
                 ),
-                "status": mpb.SolveStatus.Name(run.status),
-                "peak_rss_mb": round(peak_mb, 1),
-                "load_avg": round(os.getloadavg()[0], 2),
                 "bare_arcs": arcs,
             }
         )
     return lines
+
+
+def run_fields(run: mpb.MatchRun, end_to_end: float, cpu: float, peak_mb: float) -> dict[str, Any]:
+    """The keys every produce line has from its timed call (timed_call's figures)."""
+    result = run.produce
+    return {
+        "arcs": int(result.arcs),
+        "end_to_end_s": round(end_to_end, 3),
+        "build_s": round(run.timings.build_s, 3),
+        "solve_s": round(run.timings.solve_s, 3),
+        "cpu_s": round(cpu, 3),
+        "objective": run.objective,
+        "poor_kg_share": round(result.kpis.poor_kg_sold / max(result.kpis.kg_sold, 1), 4),
+        "status": mpb.SolveStatus.Name(run.status),
+        "peak_rss_mb": round(peak_mb, 1),
+        "load_avg": round(os.getloadavg()[0], 2),
+    }
 
 
 def timed_call(

@@ -171,28 +171,14 @@ def _selection() -> mpb.RegistrySelection:
 
 
 def _measure(target: str, n: int, m: int) -> dict[str, Any]:
-    from bench.produce import timed_call  # bench.produce imports this module lazily
+    from bench.produce import run_fields, timed_call  # bench.produce imports this lazily
 
     request = mpb.MatchProduceRequest(
         selection=_selection(), parameters=mpb.SolveParameters(time_limit_s=600)
     )
-    run, end_to_end, cpu, peak_mb = timed_call(target, request, 7200)
-    result = run.produce
-    return {
-        "listings": n,
-        "orders": m,
-        "arcs": int(result.arcs),
-        "end_to_end_s": round(end_to_end, 3),
-        "build_s": round(run.timings.build_s, 3),
-        "solve_s": round(run.timings.solve_s, 3),
-        "load_s": round(run.timings.load_s, 3),
-        "cpu_s": round(cpu, 3),
-        "objective": run.objective,
-        "poor_kg_share": round(result.kpis.poor_kg_sold / max(result.kpis.kg_sold, 1), 4),
-        "status": mpb.SolveStatus.Name(run.status),
-        "peak_rss_mb": round(peak_mb, 1),
-        "load_avg": round(os.getloadavg()[0], 2),
-    }
+    run, *figures = timed_call(target, request, 7200)
+    fields = run_fields(run, *figures)
+    return {"listings": n, "orders": m, **fields, "load_s": round(run.timings.load_s, 3)}
 
 
 # --- The registry-selection read alone --------------------------------------------------------
