@@ -161,7 +161,10 @@ def fupin_serve(
         "--database-url",
         database_url,
     ]
-    server = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
+    # Quiet: the first start prints the new admin key, and stdout here is JSON lines only.
+    server = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         with grpc.insecure_channel(address) as channel:
             grpc.channel_ready_future(channel).result(timeout=120)

@@ -35,6 +35,7 @@ def _valid_household(m: pb.Household) -> Values | None:
     reason = m.assessment_reason.strip()
     members, labour_force = m.members, m.labour_force
     causes = list(m.causes)  # iterated twice below, and a list iterates faster
+    extra = ind.extra
     valid = (
         0 < len(village_id) <= 40
         and 0 < len(head_name) <= 100
@@ -51,7 +52,7 @@ def _valid_household(m: pb.Household) -> Values | None:
         and 0 <= ind.health <= 100
         and 0 <= ind.disability <= 100
         and 0 <= ind.income_per_capita_fen <= MAX_INCOME_FEN
-        and (not ind.extra or valid_extra(ind.extra))
+        and (not extra or valid_extra(extra))
     )
     if not valid:
         return None
@@ -69,7 +70,7 @@ def _valid_household(m: pb.Household) -> Values | None:
         "health": ind.health,
         "disability": ind.disability,
         "income_per_capita_fen": ind.income_per_capita_fen,
-        "extra_indicators": dict(sorted(ind.extra.items())),
+        "extra_indicators": dict(sorted(extra.items())) if extra else {},  # most have none
     }
 
 

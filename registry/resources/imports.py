@@ -137,6 +137,7 @@ class _Import:
         self.conflict: IntegrityError | None = None
         self.counties: dict[str, str] = {}  # of the villages households refer to
         self.json_cache: dict[tuple[Any, ...], str] = {}
+        self.templates: dict[tuple[str, ...], str] = {}  # of set scores, by their names
         self.dialect = ""  # these two are known from the first batch
         self.driver_stamp: Any = None  # self.stamp as the driver takes it
 
@@ -276,7 +277,7 @@ class _Import:
             score, status, sets = hooks.assess(row, self.scoring, ever_lifted_out=False)
             county = self.counties[row["village_id"]]
             causes = _json(self.json_cache, row["causes"])
-            scored = (score, status, json.dumps(sets))
+            scored = (score, status, _json_ints(self.templates, sets))
             households.append(_household(row, row_id, stamp, county, causes, scored))
             filings.append((row_id, stamp, 0, status, score, row.get("_reason") or "imported"))
         return [
@@ -327,6 +328,18 @@ def driver_time(session: Session, stamp: datetime) -> Any:
     time_type = models.Household.__table__.c.create_time.type  # type: ignore[attr-defined]
     process = time_type.dialect_impl(dialect).bind_processor(dialect)
     return process(stamp) if process else str(stamp)
+
+
+def _json_ints(templates: dict[tuple[str, ...], str], value: dict[str, int]) -> str:
+    """json.dumps(value), the same text, for a dict of ints whose keys recur (the set
+    scores: the scoring file's set names): one %-format a row instead of the encoder's
+    2.5 µs (100,000 rows: 0.2 s of the import's one busy core)."""
+    keys = tuple(value)
+    template = templates.get(keys)
+    if template is None:
+        items = ", ".join(json.dumps(key).replace("%", "%%") + ": %d" for key in keys)
+        template = templates[keys] = "{" + items + "}"
+    return template % tuple(value.values())
 
 
 def _json(cache: dict[tuple[Any, ...], str], value: list[Any]) -> str:
