@@ -139,6 +139,16 @@ def household_fields(h: HouseholdRow) -> dict[str, Any]:
     """The Household message's fields, as keyword arguments: `pb.Household(**fields)`, or
     `response.households.add(**fields)`, which builds it in place (extend() copies each).
     Nested messages are given as dicts, which protobuf builds without a Python object."""
+    indicators: dict[str, Any] = {
+        "housing_safety": h.housing_safety,
+        "food_security": h.food_security,
+        "children_schooling": h.children_schooling,
+        "health": h.health,
+        "disability": h.disability,
+        "income_per_capita_fen": h.income_per_capita_fen,
+    }
+    if h.extra_indicators:  # a map is filled item by item in Python: not when it is empty
+        indicators["extra"] = h.extra_indicators
     return {
         "id": h.id,
         "village_id": h.village_id,
@@ -147,15 +157,7 @@ def household_fields(h: HouseholdRow) -> dict[str, Any]:
         "head_name": h.head_name,
         "members": h.members,
         "labour_force": h.labour_force,
-        "indicators": {
-            "housing_safety": h.housing_safety,
-            "food_security": h.food_security,
-            "children_schooling": h.children_schooling,
-            "health": h.health,
-            "disability": h.disability,
-            "income_per_capita_fen": h.income_per_capita_fen,
-            "extra": h.extra_indicators,
-        },
+        "indicators": indicators,
         "causes": h.causes,
         "score": h.score,
         "status": h.status,

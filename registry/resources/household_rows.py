@@ -16,7 +16,17 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import BigInteger, ColumnElement, Connection, Text, bindparam, cast, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    Text,
+    any_,
+    bindparam,
+    cast,
+    func,
+    select,
+)
 from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
@@ -97,15 +107,26 @@ def micros(value: int | str | dt.datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
+# json.loads less its two whitespace regexes: 0.65 µs of its 1.6 (100,000 set scores a list)
+_SCAN = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
 def parsed(text: str | None) -> Any:
-    """A JSON column's text as its value (None for none); empty ones without the parser."""
+    """A JSON column's text as its value (None for none); empty ones without the parser.
+
+    The text is as fupin wrote it (no space around it): the decoder's scanner reads it
+    straight; text it does not read to the end goes to json.loads, which says why."""
     if text is None or text in ("", "null"):
         return None
     if text == "{}":
         return {}
     if text == "[]":
         return []
-    return json.loads(text)
+    try:
+        value, end = _SCAN(text, 0)
+    except StopIteration:
+        end = -1
+    return value if end == len(text) else json.loads(text)
 
 
 _H: Any = models.Household.__table__  # type: ignore[attr-defined]
@@ -147,13 +168,24 @@ def read_page(
         return []
     history: dict[str, list[Change]] = defaultdict(list)
     ids = [row[0] for row in rows]
-    changes = select(*_HISTORY).where(db.one_of(connection, _S.c.household_id, ids))
+    changes = select(*_HISTORY).where(_among(connection, _S.c.household_id, ids))
     for household_id, time, old, new, score, reason in connection.execute(
         changes.order_by(_S.c.time, _S.c.id)
     ).all():
         history[household_id].append(Change(micros(time), old, new, score, reason))
     seen: dict[str | None, Any] = {}  # JSON texts of this page, parsed (causes repeat a lot)
     return [_household(row, history.get(row[0], []), seen) for row in rows]
+
+
+def _among(connection: Connection, column: Any, ids: list[str]) -> ColumnElement[bool]:
+    """`column IN ids` for a page's own ids: on PostgreSQL one text parameter that the
+    database splits (psycopg dumps an array of 1,000 strings item by item, ~2 ms a page);
+    db.one_of's array when an id holds the separator (fupin's ids never do)."""
+    joined = ",".join(ids)
+    if connection.dialect.name != "postgresql" or joined.count(",") != len(ids) - 1:
+        return db.one_of(connection, column, ids)
+    split = func.string_to_array(bindparam(None, joined, type_=Text), ",")
+    return column == any_(split)  # type: ignore[no-any-return]
 
 
 # Built once: building a statement and its cache key costs about as much as a Get's query.

@@ -4,11 +4,14 @@ SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from sqlalchemy import literal, select, union_all
 
 from fupin.registry.v1 import registry_service_pb2 as api
 from fupin.registry.v1 import resources_pb2 as pb
-from registry.resources.household_rows import parsed
+from registry.resources.household_rows import _among, parsed
 from tests import factories
 from tests.registry.test_households import reassess, uniform
 
@@ -68,8 +71,35 @@ def test_a_filtered_page_keeps_the_filter_and_the_order(registry):
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("[3, 1]", [3, 1]), ("[]", []), ('{"a": 1}', {"a": 1}), ("{}", {}), (None, None)],
+    [
+        ("[3, 1]", [3, 1]),
+        ("[]", []),
+        ('{"a": 1}', {"a": 1}),
+        ("{}", {}),
+        (None, None),
+        (' {"a": 1} ', {"a": 1}),  # spaced text: json.loads reads it
+        ('{"收入": 100, "b": [1, {"c": null}]}', {"收入": 100, "b": [1, {"c": None}]}),
+    ],
 )
 def test_json_columns_parse_as_json(text: str | None, value: object) -> None:
     """A JSON column's text is its value (the empty ones without the parser)."""
     assert parsed(text) == value
+
+
+@pytest.mark.parametrize("text", ['{"a": 1} x', "{", '{"a": 1}}'])
+def test_a_broken_json_column_is_an_error_not_a_value(text: str) -> None:
+    with pytest.raises(json.JSONDecodeError):
+        parsed(text)
+
+
+def test_a_page_history_is_read_by_its_ids_even_with_the_separator(server) -> None:
+    """The history's ids go as one text on PostgreSQL; an id holding its comma falls back to
+    an array (fupin's ids hold none), and both select exactly the ids given."""
+    with server.store.engine.connect() as connection:
+        stored = ["hh-1", "hh-2", "hh-3", "hh-1,hh-3"]
+        table = union_all(*[select(literal(v).label("v")) for v in stored]).subquery()
+        for ids in (["hh-1", "hh-3"], ["hh-1,hh-3", "hh-2"]):
+            found = connection.execute(
+                select(table.c.v).where(_among(connection, table.c.v, ids))
+            ).scalars()
+            assert sorted(found) == sorted(ids)
