@@ -12,12 +12,13 @@ import csv
 import json
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from itertools import repeat
 from typing import Any
 
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
-from clients.cli.cells import json_reader, reader, width
+from clients.cli.cells import column_reader, json_reader, reader, width
 from clients.cli.columns import CELLS, COLUMNS, PAGE, REFERENCES
 from clients.client import Kind
 from clients.errors import CsvFormatError, FupinClientError
@@ -37,25 +38,37 @@ def emit(what: str, items: Iterable[Message], fmt: str, names: Names | None = No
             count += 1
         return count
     columns = _named_columns(what, names)
-    rows = list(_rows(_paged(items, what, names), what, columns, names))
-    if rows:
-        print_table([_(heading) for heading, _path in columns], rows)
+    cells = _columns(_pages(items, what, names), what, columns, names)
+    if cells[0]:
+        print_columns([_(heading) for heading, _path in columns], cells)
     else:
         say(_("no {what}").format(what=_(what)))
-    return len(rows)
+    return len(cells[0])
 
 
-def _rows(
-    items: Iterable[Message], what: str, columns: list[tuple[str, str]], names: Names | None
-) -> Iterator[list[str]]:
-    """Each item's cells, by readers made once for the first item's type."""
-    readers: list[Callable[[Any], str]] = []
-    for item in items:
-        if not readers:
-            readers = [
-                CELLS.get((what, path)) or _reader(item, path, names) for _heading, path in columns
-            ]
-        yield [read(item) for read in readers]
+def _columns(
+    pages: Iterable[list[Message]], what: str, columns: list[tuple[str, str]], names: Names | None
+) -> list[list[str]]:
+    """Each column's cells, a page at a time, by readers made once for the first item's type
+    (column by column: 100,000 rows are a million cells)."""
+    cells: list[list[str]] = [[] for _column in columns]
+    readers: list[Callable[[list[Message]], list[str]]] = []
+    for page in pages:
+        if page and not readers:
+            readers = [_column_reader(what, page[0], path, names) for _h, path in columns]
+        for column, read in zip(cells, readers, strict=False):
+            column.extend(read(page))
+    return cells
+
+
+def _column_reader(
+    what: str, item: Message, path: str, names: Names | None
+) -> Callable[[list[Message]], list[str]]:
+    special = CELLS.get((what, path))
+    if special is None and not path.endswith("#name"):
+        return column_reader(item.DESCRIPTOR, path)
+    one = special or _reader(item, path, names)
+    return lambda page: list(map(one, page))
 
 
 def _reader(item: Message, path: str, names: Names | None) -> Callable[[Any], str]:
@@ -79,14 +92,21 @@ def _named_columns(what: str, names: Names | None) -> list[tuple[str, str]]:
 
 def _paged(items: Iterable[Message], what: str, names: Names | None) -> Iterable[Message]:
     """The items, with the names of each page's references read before the page is shown."""
+    for page in _pages(items, what, names):
+        yield from page
+
+
+def _pages(items: Iterable[Message], what: str, names: Names | None) -> Iterator[list[Message]]:
+    """The items a page at a time, each page's references' names read (the last may be
+    empty)."""
     references = REFERENCES.get(what, ()) if names is not None else ()
     page: list[Message] = []
     for item in items:
         page.append(item)
         if len(page) == PAGE:
-            yield from _with_names(page, references, names)
+            yield _with_names(page, references, names)
             page = []
-    yield from _with_names(page, references, names)
+    yield _with_names(page, references, names)
 
 
 def _with_names(page: list[Message], references: Any, names: Names | None) -> list[Message]:
@@ -183,18 +203,25 @@ def emit_json(value: Message | Mapping[str, Any]) -> None:
 
 def print_table(headings: list[str] | None, rows: list[list[str]]) -> None:
     """Left-aligned columns two spaces apart; CJK characters count double, as terminals draw."""
-    lines = [headings, *rows] if headings else rows
-    measured = [[width(text) for text in line] for line in lines]  # once a cell: 100,000 rows
-    widths = [max(line[i] for line in measured) for i in range(len(lines[0]))]
-    sys.stdout.write(
-        "".join(
-            "  ".join(
-                [t + " " * (w - n) for t, n, w in zip(line, sizes, widths, strict=True)]
-            ).rstrip()
-            + "\n"
-            for line, sizes in zip(lines, measured, strict=True)
-        )
-    )
+    count = len(headings) if headings else len(rows[0])
+    print_columns(headings, [list(column) for column in zip(*rows, strict=True)] or [[]] * count)
+
+
+def print_columns(headings: list[str] | None, columns: list[list[str]]) -> None:
+    """print_table of the cells given column by column: a column of ASCII text (most) is
+    measured and padded by C loops (len, str.ljust); only the others cell by cell."""
+    if headings:
+        columns = [[heading, *column] for heading, column in zip(headings, columns, strict=True)]
+    padded = []
+    for column in columns:
+        if "".join(column).isascii():
+            padded.append(list(map(str.ljust, column, repeat(max(map(len, column))))))
+            continue
+        sizes = [width(text) for text in column]
+        most = max(sizes)
+        padded.append([text + " " * (most - n) for text, n in zip(column, sizes, strict=True)])
+    lines = map(str.rstrip, map("  ".join, zip(*padded, strict=True)))
+    sys.stdout.write("".join([line + "\n" for line in lines]))
 
 
 def show(text: str) -> None:

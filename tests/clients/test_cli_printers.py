@@ -322,3 +322,39 @@ def test_csv_columns_read_directly_match_the_json_form(capsys):
         assert line == expected
     assert lines[2][paths.index("status")] == "99"
     assert lines[1][paths.index("causes")] == "DISABILITY;LACK_OF_LAND"
+
+
+def test_a_table_aligns_cjk_cells_by_the_columns_they_fill(capsys):
+    """Columns two spaces apart, CJK characters two terminal columns wide, no trailing
+    spaces; the same text whether the cells come row by row or column by column."""
+    from clients.cli.output import print_columns, print_table
+
+    rows = [["hh-1", "王五", "3", ""], ["hh-22", "Li", "12", "x"], ["h", "欧阳小明", "", ""]]
+    expected = (
+        "ID     HEAD      N   C\n"
+        "hh-1   王五      3\n"
+        "hh-22  Li        12  x\n"
+        "h      欧阳小明\n"
+    )
+    print_table(["ID", "HEAD", "N", "C"], rows)
+    assert capsys.readouterr().out == expected
+    print_columns(["ID", "HEAD", "N", "C"], [list(column) for column in zip(*rows, strict=True)])
+    assert capsys.readouterr().out == expected
+    print_table(["ID", "HEAD"], [])
+    assert capsys.readouterr().out == "ID  HEAD\n"
+
+
+def test_a_listed_table_reads_each_cell_as_its_reader_does(capsys):
+    """emit's page-by-page columns hold, row for row, what the per-cell readers read."""
+    from clients.cli.output import COLUMNS, emit
+
+    items = [
+        pb.Household(id=f"hh-{n}", head_name=f"王{n}", members=n, status=n % 3, causes=[1, n % 5])
+        for n in range(2_500)  # three pages, the last a part
+    ]
+    assert emit("households", items, "table") == len(items)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(items) + 1
+    readers = [reader(pb.Household.DESCRIPTOR, path) for _h, path in COLUMNS["households"]]
+    for item, line in zip(items, lines[1:], strict=True):
+        assert line.split() == [text for read in readers if (text := read(item))]
