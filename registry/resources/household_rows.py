@@ -155,20 +155,31 @@ _HISTORY = (
 
 
 def read_page(
-    connection: Connection, conditions: Sequence[ColumnElement[bool]], limit: int
+    connection: Connection,
+    conditions: Sequence[ColumnElement[bool]],
+    limit: int,
+    *,
+    every: bool = False,
 ) -> list[HouseholdRow]:
     """Up to `limit` households that meet every condition, in id order, with their history.
 
-    Two statements: the page, then the history of its ids (`= ANY(array)`). One join was
-    tried: with the statistics a fresh import leaves, PostgreSQL sorted the whole history
-    table for it (160 ms against 15)."""
+    Two statements: the page, then the history of its ids (`= ANY(array)`; with ``every``,
+    when the conditions leave out no household after the page's first, the history of the
+    ids from its first to its last: one index range, 1.4-1.8 ms a page of 1,000 against
+    2.7-3.5). One join was tried: with the statistics a fresh import leaves, PostgreSQL
+    sorted the whole history table for it (160 ms against 15)."""
     stmt = select(*_COLUMNS).where(*conditions).order_by(_H.c.id).limit(limit)
     rows = connection.execute(stmt).all()
     if not rows:
         return []
     history: dict[str, list[Change]] = defaultdict(list)
     ids = [row[0] for row in rows]
-    changes = select(*_HISTORY).where(_among(connection, _S.c.household_id, ids))
+    ours = (
+        _S.c.household_id.between(ids[0], ids[-1])  # a household added since: not looked up
+        if every
+        else _among(connection, _S.c.household_id, ids)
+    )
+    changes = select(*_HISTORY).where(ours)
     for household_id, time, old, new, score, reason in connection.execute(
         changes.order_by(_S.c.time, _S.c.id)
     ).all():

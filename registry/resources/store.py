@@ -185,7 +185,8 @@ class RegistryStore:
         if page.after:
             conditions.append(col(table.id) > page.after)
         with self.reading() as connection:
-            rows = household_rows.read_page(connection, conditions, page.size + 1)
+            every = scope is None and where is None  # only `after`: the pages are id ranges
+            rows = household_rows.read_page(connection, conditions, page.size + 1, every=every)
         more = len(rows) > page.size
         rows = rows[: page.size]
         return rows, next_token(page, rows[-1].id) if more else ""
