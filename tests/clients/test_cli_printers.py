@@ -330,12 +330,13 @@ def test_a_table_aligns_cjk_cells_by_the_columns_they_fill(capsys):
     from clients.cli.output import print_columns, print_table
 
     rows = [["hh-1", "王五", "3", ""], ["hh-22", "Li", "12", "x"], ["h", "欧阳小明", "", ""]]
-    expected = (
-        "ID     HEAD      N   C\n"
-        "hh-1   王五      3\n"
-        "hh-22  Li        12  x\n"
-        "h      欧阳小明\n"
-    )
+    lines = [
+        "ID     HEAD      N   C",
+        "hh-1   王五      3",
+        "hh-22  Li        12  x",
+        "h      欧阳小明",
+    ]
+    expected = "".join(line + "\n" for line in lines)
     print_table(["ID", "HEAD", "N", "C"], rows)
     assert capsys.readouterr().out == expected
     print_columns(["ID", "HEAD", "N", "C"], [list(column) for column in zip(*rows, strict=True)])
