@@ -150,9 +150,11 @@ def test_a_solver_thread_allocates_from_the_warm_heap():
             assert outcome is not None and not outcome.error
             faults.append(outcome.result)
         cold, warm = faults
-        assert cold[0] > 40_000  # the first block is faulted in either way ...
-        assert warm[0] < 5_000 and warm[1] < 5_000  # ... except on the warm heap
-        assert cold[1] < 5_000  # and the next thread's block reuses the freed pages
+        assert cold[0] > 40_000  # a thread's first block is faulted in on a cold worker ...
+        assert warm[0] < 5_000  # ... and lands on the faulted-in heap of a warm one
+        # The second block is glibc's business, not the worker's: it reuses the first's pages
+        # nearly always, but a CI run (7 Dec, 05:15) saw 25,605 faults for it on the warm
+        # worker (the first block 52), so it is not asserted.
     finally:
         for executor in executors:
             executor.close()
