@@ -105,13 +105,16 @@ def test_each_field_is_checked_once_its_message_could_break_it():
     limit is 20), and so is a long string in a row whose causes are within theirs."""
     few = factories.household("vil-1", causes=[1] * 21, head_name="x")
     long = factories.household("vil-1", head_name="x" * (limits.MAX_STRING_CHARS + 1))
+    both = factories.household("vil-1", causes=[1] * 21, head_name="x" * 1001)
     fine = [factories.household("vil-1") for _ in range(3)]
-    request = api.ImportHouseholdsRequest(households=[*fine, few, long])
+    request = api.ImportHouseholdsRequest(households=[*fine, few, long, both])
     with pytest.raises(limits.InvalidArgument) as refused:
         limits.check(request)
     assert [v.field for v in refused.value.violations] == [
         "households[3].causes",
         "households[4].head_name",
+        "households[5].head_name",  # both, in the order the fields are declared
+        "households[5].causes",
     ]
     limits.check(api.ImportHouseholdsRequest(households=fine))
 
