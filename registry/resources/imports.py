@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import contextvars
 import json
+import operator
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from functools import partial
 from typing import Any, Protocol
 
+import numpy as np
 import structlog
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -30,7 +32,7 @@ from registry.errors import AlreadyExists, FailedPrecondition, NotFound
 from registry.resources import hooks, models
 from registry.resources.bulk import QUERY_CHUNK, Values, bulk_insert, tuple_insert
 from registry.resources.kinds import HOUSEHOLD, Kind
-from registry.resources.scoring import ScoringConfig
+from registry.resources.scoring import PLAIN_COLUMNS, ScoringConfig, assess_plain
 from registry.resources.store import RegistryStore, id_stem, new_ids, remember, replay, replayed
 
 log = structlog.get_logger(__name__)
@@ -273,11 +275,11 @@ class _Import:
             self.counties.update(_counties(session, villages))
         stamp = self.driver_stamp
         households, filings = [], []
-        for row, row_id in zip(rows, ids, strict=True):
-            score, status, sets = hooks.assess(row, self.scoring, ever_lifted_out=False)
+        assessed = _assessed(rows, self.scoring, self.templates)
+        for row, row_id, scored in zip(rows, ids, assessed, strict=True):
+            score, status, _sets = scored
             county = self.counties[row["village_id"]]
             causes = _json(self.json_cache, row["causes"])
-            scored = (score, status, _json_ints(self.templates, sets))
             households.append(_household(row, row_id, stamp, county, causes, scored))
             filings.append((row_id, stamp, 0, status, score, row.get("_reason") or "imported"))
         return [
@@ -330,16 +332,44 @@ def driver_time(session: Session, stamp: datetime) -> Any:
     return process(stamp) if process else str(stamp)
 
 
+def _assessed(
+    rows: list[Values], config: ScoringConfig, templates: dict[tuple[str, ...], str]
+) -> list[tuple[int, int, str]]:
+    """Each row's score, status and set scores as JSON text: the rows without extra
+    indicators (nearly all) scored at once (scoring.assess_plain, 0.5 µs a row against 5.5),
+    the others one by one."""
+    plain = [row for row in rows if not row.get("extra_indicators")]
+    table = np.array([_PLAIN(row) for row in plain], dtype=np.float64)
+    scores, statuses, names, subs = assess_plain(table.reshape(len(plain), -1), config)
+    template = _template(templates, names)
+    batch = zip(scores, statuses, [template % values for values in subs], strict=True)
+    assessed = []
+    for row in rows:
+        if row.get("extra_indicators"):
+            score, status, sets = hooks.assess(row, config, ever_lifted_out=False)
+            assessed.append((score, status, _json_ints(templates, sets)))
+        else:
+            assessed.append(next(batch))
+    return assessed
+
+
+_PLAIN = operator.itemgetter(*PLAIN_COLUMNS)
+
+
 def _json_ints(templates: dict[tuple[str, ...], str], value: dict[str, int]) -> str:
     """json.dumps(value), the same text, for a dict of ints whose keys recur (the set
     scores: the scoring file's set names): one %-format a row instead of the encoder's
     2.5 µs (100,000 rows: 0.2 s of the import's one busy core)."""
-    keys = tuple(value)
+    return _template(templates, tuple(value)) % tuple(value.values())
+
+
+def _template(templates: dict[tuple[str, ...], str], keys: tuple[str, ...]) -> str:
+    """The %-format of a JSON object of ints under these keys, made once."""
     template = templates.get(keys)
     if template is None:
         items = ", ".join(json.dumps(key).replace("%", "%%") + ": %d" for key in keys)
         template = templates[keys] = "{" + items + "}"
-    return template % tuple(value.values())
+    return template
 
 
 def _json(cache: dict[tuple[Any, ...], str], value: list[Any]) -> str:

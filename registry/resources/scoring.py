@@ -23,6 +23,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
+import numpy as np
+import numpy.typing as npt
+
 DEFAULT_SCORING_FILE = Path(__file__).with_name("scoring.toml")
 INDICATORS = (
     "income",
@@ -261,3 +264,89 @@ def watch_reasons(
     if previous_score >= 0 and previous_score - new_score > config.watch_drop:
         reasons.append(WatchReason.SCORE_DROPPED)
     return reasons
+
+
+# The columns assess_plain reads, in its table's order.
+PLAIN_COLUMNS = (
+    "income_per_capita_fen",
+    "housing_safety",
+    "food_security",
+    "children_schooling",
+    "health",
+    "disability",
+    "labour_force",
+    "members",
+)
+
+
+def assess_plain(
+    table: npt.NDArray[np.float64], config: ScoringConfig
+) -> tuple[list[int], list[int], tuple[str, ...], list[tuple[int, ...]]]:
+    """Score, status (never lifted out before) and set sub-scores of many households without
+    extra indicators at once: ``table`` holds PLAIN_COLUMNS, a row a household (integers,
+    exact in float64). assess_sets, score and status_for column by column: the same float
+    operations in the same order as theirs row by row, so the same results to the bit
+    (tested); an import scores 100,000 rows (5.5 µs a row one by one).
+
+    Returns the scores, the statuses, the names of the sets scored and each row's set
+    sub-scores in that order."""
+    income_fen, housing, food, schooling, health, disability, labour_force, members = table.T
+    income = np.minimum(100.0, 100.0 * income_fen / config.income_full_score_fen)
+    with np.errstate(divide="ignore", invalid="ignore"):  # members >= 1 once validated
+        labour = np.where(members > 0, 100.0 * labour_force / members, 0.0)
+    values = {
+        "income": income,
+        "housing_safety": housing,
+        "food_security": food,
+        "children_schooling": schooling,
+        "health": health,
+        "disability": disability,
+        "labour": labour,
+    }
+    names: list[str] = []
+    subs: list[npt.NDArray[np.float64]] = []
+    weighted = np.zeros(len(table))
+    total = 0.0
+    for name, weight, terms in config.set_terms:
+        present = [(values[indicator], w) for indicator, w in terms if indicator in values]
+        if not present:  # a set of extra indicators only: left out, as assess_sets does
+            continue
+        num = np.zeros(len(table))
+        den = 0
+        for value, w in present:
+            num = num + w * value
+            den += w
+        sub = num / den
+        names.append(name)
+        subs.append(np.rint(sub))
+        weighted = weighted + weight * sub
+        total += weight
+    if config.flat_weights is not None:
+        w_income, w_housing, w_food, w_schooling, w_health, w_disability, w_labour = (
+            config.weight_row
+        )
+        flat = (
+            w_income * income
+            + w_housing * housing
+            + w_food * food
+            + w_schooling * schooling
+            + w_health * health
+            + w_disability * disability
+            + w_labour * labour
+        )
+        scores = np.clip(np.rint(flat / config.total_weight), 0, 100)
+    elif total:
+        scores = np.clip(np.rint(weighted / total), 0, 100)
+    else:
+        scores = np.zeros(len(table))
+    statuses = np.where(
+        scores >= config.lifted_out_from,
+        int(Status.LIFTED_OUT),
+        np.where(
+            scores >= config.impoverished_below, int(Status.AT_RISK), int(Status.IMPOVERISHED)
+        ),
+    )
+    per_row = list(zip(*[s.astype(np.int64).tolist() for s in subs], strict=True))
+    if not subs:
+        per_row = [()] * len(table)
+    return scores.astype(np.int64).tolist(), statuses.tolist(), tuple(names), per_row

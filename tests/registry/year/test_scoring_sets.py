@@ -146,3 +146,42 @@ def test_the_large_system_scores_a_stored_household(server):
         "medical",
         "capacity",
     }
+
+
+@pytest.mark.parametrize("which", ["bundled", "guizhou", "unequal", "extras_only"])
+def test_scoring_many_at_once_is_scoring_each_to_the_bit(which: str) -> None:
+    """assess_plain (an import's households without extra indicators, column by column) gives
+    every row the score, status and set sub-scores assess_sets, score and status_for give it
+    one by one: random households, halves and edges included, under four scoring files."""
+    import random
+
+    import numpy as np
+
+    from registry.resources import hooks
+    from registry.resources.scoring import PLAIN_COLUMNS, assess_plain
+
+    sets = (
+        IndicatorSet("a", "A", 3, MappingProxyType({"income": 2, "health": 1, "labour": 4})),
+        IndicatorSet("b", "B", 1, MappingProxyType({"housing_safety": 1, "food_security": 1})),
+    )
+    if which == "extras_only":
+        sets += (IndicatorSet("c", "C", 5, MappingProxyType({"broadband": 1})),)
+    config = {
+        "bundled": ScoringConfig.load(),
+        "guizhou": ScoringConfig.load(GUIZHOU),
+    }.get(which) or ScoringConfig(MappingProxyType({}), 500_000, sets=sets)
+    rng = random.Random(which)
+    rows = []
+    for n in range(5_000):
+        members = rng.randint(1, 12)
+        row = {name: rng.choice([0, 50, 100, rng.randint(0, 100)]) for name in PLAIN_COLUMNS}
+        row |= {"members": members, "labour_force": rng.randint(0, members)}
+        row["income_per_capita_fen"] = rng.choice([0, 250_000, 500_000, n * 137, 10**12])
+        rows.append(row)
+    table = np.array([[row[c] for c in PLAIN_COLUMNS] for row in rows], dtype=np.float64)
+    scores, statuses, names, subs = assess_plain(table, config)
+    for row, got in zip(rows, zip(scores, statuses, subs, strict=True), strict=True):
+        score_, status, sets_ = hooks.assess(row, config, ever_lifted_out=False)
+        assert got == (score_, int(status), tuple(sets_.values()))
+        assert names == tuple(sets_)
+    assert len(set(scores)) > 20  # the rows spread over the scale
