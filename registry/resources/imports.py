@@ -340,7 +340,9 @@ def _assessed(
     the others one by one."""
     plain = [row for row in rows if not row.get("extra_indicators")]
     table = np.array([_PLAIN(row) for row in plain], dtype=np.float64)
-    scores, statuses, names, subs = assess_plain(table.reshape(len(plain), -1), config)
+    scores, statuses, names, subs = assess_plain(
+        table.reshape(len(plain), len(PLAIN_COLUMNS)), config
+    )
     template = _template(templates, names)
     batch = zip(scores, statuses, [template % values for values in subs], strict=True)
     assessed = []
