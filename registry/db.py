@@ -17,10 +17,12 @@ from sqlalchemy import (
     Connection,
     Engine,
     String,
+    Text,
     any_,
     bindparam,
     create_engine,
     event,
+    func,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -57,14 +59,21 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def one_of(session: Session | Connection, column: Any, values: list[str]) -> ColumnElement[bool]:
-    """`column IN values`, as PostgreSQL parses it fastest: `= ANY(array)`, one parameter.
+    """`column IN values`, as PostgreSQL parses it fastest: one text parameter that the
+    database splits, `= ANY(string_to_array(text, ','))`; an array parameter when a value
+    holds the comma.
 
     An IN list of a thousand ids is a thousand placeholders: psycopg splits such a query in
-    ~45 ms before sending it, longer than running it. SQLite has no arrays; it keeps IN."""
+    ~45 ms before sending it, longer than running it; an array of a thousand strings it dumps
+    item by item (~2 ms, a list page's history). SQLite has no arrays; it keeps IN."""
     bind = session.get_bind() if isinstance(session, Session) else session
-    if bind.dialect.name == "postgresql":
-        return column == any_(bindparam(None, values, type_=ARRAY(String)))  # type: ignore[no-any-return]
-    return column.in_(values)  # type: ignore[no-any-return]
+    if bind.dialect.name != "postgresql":
+        return column.in_(values)  # type: ignore[no-any-return]
+    joined = ",".join(values)
+    if joined.count(",") == len(values) - 1:
+        split = func.string_to_array(bindparam(None, joined, type_=Text), ",")
+        return column == any_(split)  # type: ignore[no-any-return]
+    return column == any_(bindparam(None, values, type_=ARRAY(String)))  # type: ignore[no-any-return]
 
 
 @contextmanager

@@ -16,17 +16,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import (
-    BigInteger,
-    ColumnElement,
-    Connection,
-    Text,
-    any_,
-    bindparam,
-    cast,
-    func,
-    select,
-)
+from sqlalchemy import BigInteger, ColumnElement, Connection, Text, bindparam, cast, select
 from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
@@ -163,7 +153,7 @@ def read_page(
 ) -> list[HouseholdRow]:
     """Up to `limit` households that meet every condition, in id order, with their history.
 
-    Two statements: the page, then the history of its ids (`= ANY(array)`; with ``every``,
+    Two statements: the page, then the history of its ids (db.one_of; with ``every``,
     when the conditions leave out no household after the page's first, the history of the
     ids from its first to its last: one index range, 1.4-1.8 ms a page of 1,000 against
     2.7-3.5). One join was tried: with the statistics a fresh import leaves, PostgreSQL
@@ -177,7 +167,7 @@ def read_page(
     ours = (
         _S.c.household_id.between(ids[0], ids[-1])  # a household added since: not looked up
         if every
-        else _among(connection, _S.c.household_id, ids)
+        else db.one_of(connection, _S.c.household_id, ids)
     )
     changes = select(*_HISTORY).where(ours)
     for household_id, time, old, new, score, reason in connection.execute(
@@ -186,17 +176,6 @@ def read_page(
         history[household_id].append(Change(micros(time), old, new, score, reason))
     seen: dict[str | None, Any] = {}  # JSON texts of this page, parsed (causes repeat a lot)
     return [_household(row, history.get(row[0], []), seen) for row in rows]
-
-
-def _among(connection: Connection, column: Any, ids: list[str]) -> ColumnElement[bool]:
-    """`column IN ids` for a page's own ids: on PostgreSQL one text parameter that the
-    database splits (psycopg dumps an array of 1,000 strings item by item, ~2 ms a page);
-    db.one_of's array when an id holds the separator (fupin's ids never do)."""
-    joined = ",".join(ids)
-    if connection.dialect.name != "postgresql" or joined.count(",") != len(ids) - 1:
-        return db.one_of(connection, column, ids)
-    split = func.string_to_array(bindparam(None, joined, type_=Text), ",")
-    return column == any_(split)  # type: ignore[no-any-return]
 
 
 # Built once: building a statement and its cache key costs about as much as a Get's query.

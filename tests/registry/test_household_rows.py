@@ -11,7 +11,8 @@ from sqlalchemy import literal, select, union_all
 
 from fupin.registry.v1 import registry_service_pb2 as api
 from fupin.registry.v1 import resources_pb2 as pb
-from registry.resources.household_rows import _among, parsed
+from registry import db
+from registry.resources.household_rows import parsed
 from tests import factories
 from tests.registry.test_households import reassess, uniform
 
@@ -92,14 +93,14 @@ def test_a_broken_json_column_is_an_error_not_a_value(text: str) -> None:
         parsed(text)
 
 
-def test_a_page_history_is_read_by_its_ids_even_with_the_separator(server) -> None:
-    """The history's ids go as one text on PostgreSQL; an id holding its comma falls back to
-    an array (fupin's ids hold none), and both select exactly the ids given."""
+def test_one_of_selects_the_values_given_even_with_the_separator(server) -> None:
+    """db.one_of's values go as one text on PostgreSQL; a value holding its comma falls back
+    to an array (fupin's ids hold none), and both select exactly the values given."""
     with server.store.engine.connect() as connection:
         stored = ["hh-1", "hh-2", "hh-3", "hh-1,hh-3"]
         table = union_all(*[select(literal(v).label("v")) for v in stored]).subquery()
         for ids in (["hh-1", "hh-3"], ["hh-1,hh-3", "hh-2"]):
             found = connection.execute(
-                select(table.c.v).where(_among(connection, table.c.v, ids))
+                select(table.c.v).where(db.one_of(connection, table.c.v, ids))
             ).scalars()
             assert sorted(found) == sorted(ids)
