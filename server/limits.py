@@ -154,16 +154,14 @@ def _risk_table(
     message: d.Descriptor,
 ) -> tuple[list[int], list[tuple[d.FieldDescriptor, ...]]]:
     """_fields_at_risk by size: the distinct floors, ascending, and for each count i of them
-    the fields whose floor is among the first i, in declaration order. A message of s bytes
-    walks at_risk[bisect_left(floors, s)]: the fields it has the bytes to break, found by a
+    the fields whose floor is one of the first i, in declaration order. A message of s bytes
+    walks at_risk[bisect_left(floors, s)]: the fields with a floor below s, found by a
     bisection, not by looking at every field (a Household of an import: its causes alone;
-    half the walk's cost, 100,000 rows a second and more of it)."""
+    limits.check of 100,000 households 0.26 s against 0.30-0.40 s)."""
     fields = _fields_at_risk(message)
     floors = sorted({floor for _field, floor in fields})
-    at_risk = [
-        tuple(f for f, floor in fields if floor in floors[:i]) for i in range(len(floors) + 1)
-    ]
-    return floors, at_risk
+    below = [*floors, float("inf")]  # at_risk[i]: the floors under below[i]
+    return floors, [tuple(f for f, floor in fields if floor < below[i]) for i in range(len(below))]
 
 
 _TEXT = (d.FieldDescriptor.TYPE_STRING, d.FieldDescriptor.TYPE_BYTES)
