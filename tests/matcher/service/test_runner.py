@@ -133,6 +133,30 @@ def test_the_worker_started_with_the_executor_faults_its_heap_in():
         cold.close()
 
 
+def test_solves_go_to_the_warm_worker_first():
+    """A solve sent as the server starts waits for the warm-up worker rather than starting a
+    cold one beside it; once a cold one exists too (two solves at once), the next solve still
+    goes to the worker with the heap faulted in, whichever finished last."""
+    executor = Executor(max_parallel=2, heap_mb=200)
+    try:
+        executor.warm_up()
+        first = executor.submit("first", solvers.echo, None, SolveParams()).wait(60)
+        assert first is not None and not first.error
+        warm = first.result["pid"]
+        assert len(executor._idle) == 1  # no cold worker was started beside it
+        assert _rss_mb(warm) >= 200
+        # Two at once: the warm worker ends first, a new cold one last.
+        short = executor.submit("short", solvers.busy, 0.3, SolveParams())
+        long = executor.submit("long", solvers.busy, 1.5, SolveParams())
+        (_, _, short_pid), (_, _, long_pid) = short.wait(60).result, long.wait(60).result
+        assert short_pid == warm and long_pid != warm
+        assert [w.process.pid for w in executor._idle] == [warm, long_pid]
+        after = executor.submit("after", solvers.echo, None, SolveParams()).wait(60)
+        assert after is not None and after.result["pid"] == warm
+    finally:
+        executor.close()
+
+
 def test_a_solver_thread_allocates_from_the_warm_heap():
     """A thread's arrays land on the worker's faulted-in heap, not on a fresh arena: 200 MB
     touched on a thread fault in its 51,200 pages with heap_mb 0 and about none once the
