@@ -16,7 +16,7 @@ For each size one JSON line on stdout with
   timed in this process in the same run; ratio_to_bare = end_to_end_s / bare_mcf_s;
   bare_objective: that flow's optimal value (fen), which objective must equal;
 - warm_bare_mcf_s: the same bare flow solved a second time in a fresh process started with the
-  solver processes' malloc settings (matcher.service.runner.malloc_tuning): its second solve
+  solver processes' malloc settings (matcher.service.processes.malloc_tuning): its second solve
   lands on memory its first faulted in, as a warm solver process's does. This process's
   bare_mcf_s faults in OR-Tools' arrays afresh (glibc's default mmap threshold), which costs
   little on a machine whose memory has been used and up to 10 µs a page on a freshly booted
@@ -66,7 +66,7 @@ from fupin.matcher.v1 import matcher_service_pb2 as mpb
 from fupin.matcher.v1 import matcher_service_pb2_grpc as mpb_grpc
 from matcher.service import convert_produce as convert
 from matcher.service import jobs
-from matcher.service.runner import malloc_tuning
+from matcher.service.processes import malloc_tuning
 from matcher.solvers import produce
 from matcher.solvers.common.solving import Objective
 from matcher.solvers.produce.arcs import build_arcs
