@@ -67,6 +67,36 @@ class Arcs:
         """The margin of the arcs ``at`` only (a result's few used arcs of millions)."""
         return self.price[at] - self.transport[at] - self.floor[at]
 
+    @cached_property
+    def runs(self) -> ListingRuns:
+        """Each listing's arcs as one run (they are contiguous): found once, in one pass."""
+        return listing_runs(self.listing)
+
+
+@dataclass(frozen=True)
+class ListingRuns:
+    """The arcs of listing ``listing[r]`` are ``first[r]`` to ``first[r] + length[r]``."""
+
+    first: IntArray
+    length: IntArray
+    listing: IntArray
+
+    def arcs_of(self, runs: IntArray) -> tuple[IntArray, IntArray]:
+        """The arcs of the ``runs``, run after run, and where each run starts among them:
+        a pass over those arcs only, where a mask of their listings passes every arc."""
+        length = self.length[runs]
+        ends = np.cumsum(length)
+        starts = ends - length
+        total = int(ends[-1]) if ends.size else 0
+        return np.repeat(self.first[runs] - starts, length) + np.arange(total), starts
+
+
+def listing_runs(listing: IntArray) -> ListingRuns:
+    """The runs of equal listings in ``listing`` (arcs, whose listings' arcs are contiguous)."""
+    li = listing
+    first = np.flatnonzero(np.r_[True, li[1:] != li[:-1]]) if li.size else li[:0]
+    return ListingRuns(first, np.diff(np.r_[first, li.size]), li[first])
+
 
 @dataclass(frozen=True)
 class Screening:

@@ -245,11 +245,17 @@ def arc_bonus(
 
 
 def objective_value(
-    objective: Objective, arcs: Arcs, tables: Tables, flow: IntArray, trucks: IntArray
+    objective: Objective,
+    arcs: Arcs,
+    tables: Tables,
+    flow: IntArray,
+    trucks: IntArray,
+    used: IntArray | None = None,
 ) -> int:
-    """The value of a flow, read on the arcs that carry some (a few per listing, of the 30
-    or 200 screened: a pass over every arc cost more than the sums themselves)."""
-    used = np.flatnonzero(flow)
+    """The value of a flow, read on the arcs that carry some (``used``, found if not given:
+    a few per listing, of the 30 or 200 screened; a pass over every arc cost more than the
+    sums themselves)."""
+    used = np.flatnonzero(flow) if used is None else used
     value = (arcs.margin_at(used) + arc_bonus(objective, arcs, tables, used)) * flow[used]
     charged = np.flatnonzero(trucks)
     return int(value.sum() - (arcs.fixed_cost[charged] * trucks[charged]).sum())
@@ -262,9 +268,10 @@ def assemble(
     timings: Timings,
 ) -> ProduceResult:
     arcs, _, tables = parts
-    objective = objective_value(problem.objective, arcs, tables, solution.flow, solution.trucks)
-    bound = solution.bound
     used = np.flatnonzero(solution.flow)
+    flow, trucks = solution.flow, solution.trucks
+    objective = objective_value(problem.objective, arcs, tables, flow, trucks, used)
+    bound = solution.bound
     return ProduceResult(
         status=solution.status,
         objective=objective,

@@ -132,3 +132,27 @@ def test_pairs_screened_in_halves_give_the_arcs_of_one_block(monkeypatch):
     for a, b in zip(dataclasses.astuple(whole[1]), dataclasses.astuple(halves[1]), strict=True):
         assert np.array_equal(a, b)
     assert whole[1].blocked_listing.size > 0  # floors did block pairs
+
+
+def test_a_listings_run_of_arcs_is_all_its_arcs():
+    """Arcs.runs finds each listing's arcs as one run; arcs_of gives the arcs of the runs
+    asked for, run after run, as a mask of their listings over every arc would."""
+    from matcher.solvers.produce.arcs import build_arcs
+
+    listings, orders = scattered(7, 300, 60)
+    columns = sparsified(
+        ProduceJob(
+            as_columns(ProduceProblem(listings=tuple(listings), orders=tuple(orders), today=TODAY)),
+            orders_per_listing=9,
+        )
+    )
+    arcs = build_arcs(columns)[0]
+    runs = arcs.runs
+    assert runs.listing.size == np.unique(arcs.listing).size > 200  # one run per listing
+    assert runs.length.sum() == arcs.size
+    rng = np.random.default_rng(7)
+    for picked in (np.arange(0), np.sort(rng.choice(runs.listing.size, 50, replace=False))):
+        a, starts = runs.arcs_of(picked)
+        assert np.array_equal(a, np.flatnonzero(np.isin(arcs.listing, runs.listing[picked])))
+        assert np.array_equal(arcs.listing[a[starts]], runs.listing[picked])
+        assert np.array_equal(np.diff(np.r_[starts, a.size]), runs.length[picked])
