@@ -29,7 +29,9 @@ For each size one JSON line on stdout with
   processes) and the calling thread; bare_cpu_s: the bare flow's CPU seconds, timed as
   bare_mcf_s is; cpu_ratio_to_bare = cpu_s / bare_cpu_s. On a loaded machine the wall-clock
   ratio measures the scheduler as much as the code; the CPU ratio measures the work;
-- load_avg: the machine's one-minute load average after the call;
+- load_avg: the machine's one-minute load average after the call; python_ref_s: how fast the
+  machine runs plain Python just then (bench/machine.py: lines compare across machines and
+  hours only as ratios);
 - peak_rss_mb: the largest resident memory of this benchmark's child processes (the server,
   its forkserver and solver process) during the call.
 
@@ -59,6 +61,7 @@ import grpc
 import numpy as np
 from ortools.graph.python import min_cost_flow
 
+from bench.machine import python_ref_s
 from bench.memory import TreeMemory, free_port, tree_cpu_s
 from bench.registry import database
 from clients import auth
@@ -111,6 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         n, m = SELECTED[size]
         line = province.run(fupin_serve, timed_bare_mcf, listings=n, orders=m, seed=args.seed)
+        line["python_ref_s"] = python_ref_s()
         print(json.dumps({"bench": "produce", "size": size, **line}), flush=True)
     if not inline and not args.quick_calls:
         return 0
@@ -253,6 +257,7 @@ def measure(target: str, n: int, m: int, seed: int, forms: Sequence[str]) -> lis
     arcs, bare, bare_cpu, bare_value = timed_bare_mcf(model)
     warm_bare = warm_bare_mcf_s(n, m, seed)
     greedy = produce.greedy(model)
+    reference = python_ref_s()
     lines = []
     for form, (run, end_to_end, cpu, peak_mb) in calls.items():
         lines.append(
@@ -273,6 +278,7 @@ def measure(target: str, n: int, m: int, seed: int, forms: Sequence[str]) -> lis
                     greedy.kpis.priority_kg_sold / max(greedy.kpis.kg_sold, 1), 4
                 ),
                 "bare_arcs": arcs,
+                "python_ref_s": reference,
             }
         )
     return lines

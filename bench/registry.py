@@ -16,7 +16,9 @@ villages, a households CSV of --rows rows (bench/data.py) read with clients/csvi
   without a database; it returns the bytes it gets, one serialized household each way. The
   floor a Get is held against (issue #18: get_p99_ms <= 2 x bare_grpc_p99_ms);
 - list_s: `fupin list households` (its table) of every imported household, run as the CLI
-  (its own process, stdout to /dev/null), start to exit.
+  (its own process, stdout to /dev/null), start to exit;
+- load_avg, and python_ref_s: how fast the machine runs plain Python just then
+  (bench/machine.py: lines compare across machines and hours only as ratios).
 
 Prints one JSON line per database on stdout; progress goes to stderr.
 """
@@ -44,6 +46,7 @@ if __package__ in {None, ""}:  # run as a script: make the repository importable
     sys.path[:0] = [str(Path(__file__).resolve().parents[1])]
 
 from bench import data
+from bench.machine import python_ref_s
 from clients import csvio
 from clients.client import HOUSEHOLDS, RegistryClient
 
@@ -193,6 +196,7 @@ def measure(target: str, bare_target: str, args: argparse.Namespace) -> dict[str
         "bare_grpc_p99_ms": round(bare_percentiles[98], 3),
         "list_s": round(list_s, 2),
         "load_avg": os.getloadavg()[0],
+        "python_ref_s": python_ref_s(),
     }
 
 
