@@ -21,7 +21,7 @@ and match runs over registry selections followed by a commit. Prints one JSON li
   acknowledged commits not COMMITTED there, and listings or orders whose reserved / filled
   kilograms differ from their committed allocations; ledger_mismatch_kg likewise for the ledger;
 - load_avg: the machine's 1-minute load average at the end (2 cores, shared); python_ref_s:
-  how fast the machine runs plain Python once the load is over (bench/machine.py);
+  how fast the machine runs plain Python once the load is over (bench/memory.py);
 - quick_handler_p99_le_ms: the matcher's own QuickSource p99 (handler only), from its metrics;
 - matcher_nice: the niceness the matcher ran at.
 
@@ -55,7 +55,7 @@ import grpc
 from bench import market
 from bench.common import matcher_channel, say
 from bench.load_figures import Tally, audit_database, quick_handler_p99, summary
-from bench.machine import python_ref_s
+from bench.memory import python_ref_s
 from bench.registry import POSTGRES_ADMIN_URL, database
 from bench.topology import Topology, allowed_nice
 from clients.client import LISTINGS, ORDERS, VILLAGES, RegistryClient

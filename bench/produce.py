@@ -30,7 +30,7 @@ For each size one JSON line on stdout with
   bare_mcf_s is; cpu_ratio_to_bare = cpu_s / bare_cpu_s. On a loaded machine the wall-clock
   ratio measures the scheduler as much as the code; the CPU ratio measures the work;
 - load_avg: the machine's one-minute load average after the call; python_ref_s: how fast the
-  machine runs plain Python just then (bench/machine.py: lines compare across machines and
+  machine runs plain Python just then (bench/memory.py: lines compare across machines and
   hours only as ratios);
 - peak_rss_mb: the largest resident memory of this benchmark's child processes (the server,
   its forkserver and solver process) during the call.
@@ -61,8 +61,7 @@ import grpc
 import numpy as np
 from ortools.graph.python import min_cost_flow
 
-from bench.machine import python_ref_s
-from bench.memory import TreeMemory, free_port, tree_cpu_s
+from bench.memory import TreeMemory, free_port, python_ref_s, tree_cpu_s
 from bench.registry import database
 from clients import auth
 from fupin.matcher.v1 import matcher_service_pb2 as mpb

@@ -18,7 +18,7 @@ villages, a households CSV of --rows rows (bench/data.py) read with clients/csvi
 - list_s: `fupin list households` (its table) of every imported household, run as the CLI
   (its own process, stdout to /dev/null), start to exit;
 - load_avg, and python_ref_s: how fast the machine runs plain Python just then
-  (bench/machine.py: lines compare across machines and hours only as ratios).
+  (bench/memory.py: lines compare across machines and hours only as ratios).
 
 Prints one JSON line per database on stdout; progress goes to stderr.
 """
@@ -46,7 +46,7 @@ if __package__ in {None, ""}:  # run as a script: make the repository importable
     sys.path[:0] = [str(Path(__file__).resolve().parents[1])]
 
 from bench import data
-from bench.machine import python_ref_s
+from bench.memory import python_ref_s
 from clients import csvio
 from clients.client import HOUSEHOLDS, RegistryClient
 
