@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 SCRIPT = """
 import signal, threading, time
@@ -31,3 +32,21 @@ def test_a_sigterm_delivered_to_another_thread_stops_the_wait():
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "stopped"
+
+
+def test_a_call_for_the_loop_after_the_server_stopped_is_dropped():
+    """A thread that hands the loop work after the server stopped (a health probe ending a
+    slow check) neither raises nor runs it: the loop is closed, there is nothing to wake."""
+    from server.loop import LoopServer
+
+    server = LoopServer(max_workers=1, wait_workers=1, interceptors=[], options=[])
+    server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    ran = []
+    assert server.stop(0).wait(30)
+    deadline = time.monotonic() + 30
+    while not server.loop.is_closed():  # stop() is set just before the loop's last turn
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    server.soon(lambda: ran.append(1))
+    assert ran == []
