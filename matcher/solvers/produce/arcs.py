@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from matcher.solvers.common.geo import great_circle_km_from_chord
+from matcher.solvers.common.sparse import spans
 from matcher.solvers.produce.columns import ProduceColumns
 from matcher.solvers.produce.tables import OrderTable, Tables, build_tables
 
@@ -85,10 +86,7 @@ class ListingRuns:
         """The arcs of the ``runs``, run after run, and where each run starts among them:
         a pass over those arcs only, where a mask of their listings passes every arc."""
         length = self.length[runs]
-        ends = np.cumsum(length)
-        starts = ends - length
-        total = int(ends[-1]) if ends.size else 0
-        return np.repeat(self.first[runs] - starts, length) + np.arange(total), starts
+        return spans(self.first[runs], length), np.cumsum(length) - length
 
 
 def listing_runs(listing: IntArray) -> ListingRuns:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from matcher.solvers.common.sparse import spans
 from matcher.solvers.produce.arcs import Arcs, ListingRuns, Network, Screening, listing_runs
 
 IntArray = npt.NDArray[np.int64]
@@ -107,10 +108,7 @@ def _same_listing_pairs(
     deg[runs.listing] = runs.length
     start[runs.listing] = runs.first
     lengths = deg[li[f]]
-    rep = np.repeat(f, lengths)
-    first = np.cumsum(lengths) - lengths
-    other = np.repeat(start[li[f]] - first, lengths) + np.arange(int(lengths.sum()))
-    return rep, other
+    return np.repeat(f, lengths), spans(start[li[f]], lengths)
 
 
 def _reduce_parallel(
