@@ -164,16 +164,18 @@ def would_sell_floor(
     best = np.full(n, -INF, np.int64)
     # Only the arcs of listings that sell nothing count: their runs of arcs, taken whole, and
     # each run's best by one reduceat (an unbuffered maximum.at per arc took a quarter of it).
+    # A listing has one run (its arcs are contiguous), so each run's best is its listing's.
     runs = arcs.runs
     unsold_runs = np.flatnonzero(sold[runs.listing] == 0)
     a, starts = runs.arcs_of(unsold_runs)
     if a.size:
+        unsold_listings = runs.listing[unsold_runs]
         w = duals.w_max[arcs.order[a]]
         net = arcs.price[a] - arcs.transport[a]
-        bonus = np.repeat(listing_bonus[runs.listing[unsold_runs]], runs.length[unsold_runs])
+        bonus = np.repeat(listing_bonus[unsold_listings], runs.length[unsold_runs])
         value = np.minimum(net + bonus - w, net)
         value[(w >= INF) if use.all() else (w >= INF) | ~use[a]] = -INF
-        np.maximum.at(best, runs.listing[unsold_runs], np.maximum.reduceat(value, starts))
+        best[unsold_listings] = np.maximum.reduceat(value, starts)
     bl, bo, bnet = screening.blocked_listing, screening.blocked_order, screening.blocked_net
     unsold = sold[bl] == 0
     bl, bo, bnet = bl[unsold], bo[unsold], bnet[unsold]
