@@ -25,7 +25,7 @@ from matcher.service.convert import date
 from matcher.service.source import OpenListing, RegistrySource
 from matcher.solvers import produce
 from matcher.solvers.common.geo import great_circle_km
-from matcher.solvers.produce.arcs import (
+from matcher.solvers.produce.screen import (
     fits_dates,
     floor_covered,
     within_distance,

@@ -6,10 +6,11 @@ import dataclasses
 import random
 
 import numpy as np
+import pytest
 
 from matcher.service.jobs import ProduceJob, sparsified
 from matcher.solvers.common.geo import great_circle_km
-from matcher.solvers.produce import ProduceProblem, as_columns
+from matcher.solvers.produce import Lane, ProduceProblem, TransportConfig, as_columns
 from matcher.solvers.produce.candidates import nearest_orders
 from tests.matcher.solvers.test_produce_factories import TODAY, listing, order
 
@@ -132,6 +133,51 @@ def test_pairs_screened_in_halves_give_the_arcs_of_one_block(monkeypatch):
     for a, b in zip(dataclasses.astuple(whole[1]), dataclasses.astuple(halves[1]), strict=True):
         assert np.array_equal(a, b)
     assert whole[1].blocked_listing.size > 0  # floors did block pairs
+
+
+@pytest.mark.parametrize("sparse", [True, False])
+def test_blocks_with_and_without_lanes_give_the_arcs_of_one_block(monkeypatch, sparse):
+    """Blocks write their arcs straight into the joined columns: when only the first block
+    has lanes (minimum lots, fixed costs, trucks, a cost some pairs cannot pay), the others'
+    lane columns stay zero and every column equals the one-block build's, sparse halves
+    (SPLIT_PAIRS) and dense chunks (BLOCK_PAIRS) alike."""
+    from matcher.solvers.produce import arcs as arcs_module
+
+    listings, orders = scattered(9, 400, 60)
+    lanes = {
+        (x.id, o.id): Lane(
+            cost_fen_per_kg=5 + (i * 7 + j) % 400,
+            transit_days=1 + j % 3,
+            min_lot_kg=100 * (j % 4),
+            fixed_cost_fen=50 * j,
+            truck_capacity_kg=(1_000 if j % 2 else None),
+        )
+        for i, x in enumerate(listings[:15])
+        for j, o in enumerate(orders)
+    }
+    columns = as_columns(
+        ProduceProblem(
+            listings=tuple(listings),
+            orders=tuple(orders),
+            today=TODAY,
+            transport=TransportConfig(lanes=lanes),
+        )
+    )
+    if sparse:
+        columns = sparsified(ProduceJob(columns, orders_per_listing=10))
+    whole = arcs_module.build_arcs(columns)
+    monkeypatch.setattr(arcs_module, "SPLIT_PAIRS", 100)
+    monkeypatch.setattr(arcs_module, "BLOCK_PAIRS", 3_000)
+    parts = arcs_module.build_arcs(columns)
+    assert len(arcs_module._blocks(columns, parts[2])) > 2 - sparse
+    assert whole[0].size == parts[0].size > 0
+    for name in arcs_module._ARC_FIELDS:
+        assert np.array_equal(getattr(whole[0], name), getattr(parts[0], name)), name
+    for a, b in zip(dataclasses.astuple(whole[1]), dataclasses.astuple(parts[1]), strict=True):
+        assert np.array_equal(a, b)
+    laned = whole[0].listing < 15
+    assert whole[0].fixed_cost[laned].any() and not whole[0].fixed_cost[~laned].any()
+    assert whole[0].size < len(listings) * (10 if sparse else len(orders) / 2)  # some blocked
 
 
 def test_a_listings_run_of_arcs_is_all_its_arcs():
