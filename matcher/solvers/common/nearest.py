@@ -39,8 +39,7 @@ def k_nearest(points: FloatArray, targets: FloatArray, k: int) -> IntArray:
     """Each point's k nearest targets (rows of unit vectors, n × 3 and m × 3, k ≤ m): an
     n × k array of target indices, each row in ascending order."""
     n, m = points.shape[0], targets.shape[0]
-    if not 0 < k <= m:
-        raise ValueError(f"k must be between 1 and the {m} targets, not {k}")
+    assert 0 < k <= m, f"k = {k} of {m} targets"  # the callers' bound: never a caller's input
     out = np.empty((n, k), np.int64)
     if n == 0:
         return out
