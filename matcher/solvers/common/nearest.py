@@ -50,21 +50,22 @@ def k_nearest(points: FloatArray, targets: FloatArray, k: int) -> IntArray:
     members = points[order].reshape(groups, GROUP, 3)
     tree = cKDTree(targets)
     candidates, counts = _candidates(members, targets, tree, k)
-    width = _widths(counts, k)
+    width, scored = _widths(counts, k), counts <= WIDEST * k
+    padded = np.vstack([targets, np.zeros((1, 3))])  # row m: the padding, scored −inf
     tasks: list[Callable[[], None]] = []
-    for w in np.unique(width[counts <= WIDEST * k]).tolist():
-        same = np.flatnonzero((width == w) & (counts <= WIDEST * k))
+    for w in np.unique(width[scored]).tolist():
+        same = np.flatnonzero((width == w) & scored)
         step = max(1, CHUNK // (GROUP * w))
         for start in range(0, same.size, step):
             part = same[start : start + step]
-            tasks.append(_scorer(members, targets, candidates[part, :w], part, k, order, out))
+            tasks.append(_scorer(members, padded, candidates[part, :w], part, k, order, out))
     if len(tasks) == 1:
         tasks[0]()
     elif tasks:
         with ThreadPoolExecutor(THREADS) as pool:
             for done in [pool.submit(task) for task in tasks]:
                 done.result()
-    wide = np.flatnonzero(counts > WIDEST * k)
+    wide = np.flatnonzero(~scored)
     if wide.size:  # the tree, on its own threads
         rows = np.unique(order.reshape(groups, GROUP)[wide])
         _, found = tree.query(points[rows], k=k, workers=THREADS)
@@ -119,7 +120,7 @@ def _widths(counts: IntArray, k: int) -> IntArray:
 
 def _scorer(
     members: FloatArray,
-    targets: FloatArray,
+    padded: FloatArray,
     candidate: IntArray,
     part: IntArray,
     k: int,
@@ -127,12 +128,11 @@ def _scorer(
     out: IntArray,
 ) -> Callable[[], None]:
     """A task: the k nearest of each member of the groups ``part`` among their candidates
-    (part × w target indices, m for none: scored −inf)."""
+    (part × w indices into ``padded``, the targets and a last row m for none: scored −inf)."""
 
     def score() -> None:
-        m = targets.shape[0]
+        m = padded.shape[0] - 1
         w = candidate.shape[1]
-        padded = np.vstack([targets, np.zeros((1, 3))])
         scores = np.matmul(members[part], padded[candidate].transpose(0, 2, 1))
         scores[np.broadcast_to((candidate == m)[:, None, :], scores.shape)] = -np.inf
         if w > k:

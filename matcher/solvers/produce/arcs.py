@@ -155,8 +155,9 @@ SCREEN_THREADS = 2
 
 
 def _arc_columns(size: int, skip: Collection[str] = ()) -> dict[str, npt.NDArray[Any]]:
-    """The arc columns (but ``skip``), to be written block by block. The lane fields are
-    zeros, which the OS hands out untouched: written only where a block has lanes."""
+    """The arc columns (but ``skip``), to be written block by block. The lane fields start
+    as zeros and are written only where a block has lanes (fresh pages stay untouched; under
+    the solver processes' malloc settings calloc may clear reused heap instead)."""
     return {
         name: (np.zeros if name in LANE_FIELDS else np.empty)(
             size, np.float64 if name == "road_km" else np.int64

@@ -133,21 +133,21 @@ class ScreenedBlock:
         in pair order; the columns in ``skip`` are its own (``own_columns``)."""
         li, oi = self.li, self.oi
         picked = None if self.ok is None else np.flatnonzero(self.ok)
-        listing, order = (li, oi) if "listing" in skip else (out["listing"], out["order"])
         if "listing" in skip:  # flat pairs, every one an arc: the columns are li and oi
-            pass
-        elif li.ndim == 2:  # a dense block, row-major
-            if picked is None:
+            listing, order = li, oi
+        else:
+            listing, order = out["listing"], out["order"]
+            if li.ndim == 2 and picked is None:  # a whole dense block, row-major
                 listing.reshape(li.shape[0], oi.shape[1])[...] = li
                 order.reshape(li.shape[0], oi.shape[1])[...] = oi
-            else:
+            elif li.ndim == 2:
                 np.take(li[:, 0], picked // oi.shape[1], out=listing)
                 np.take(oi[0], picked % oi.shape[1], out=order)
-        elif picked is None:
-            listing[...], order[...] = li, oi
-        else:
-            np.take(li, picked, out=listing)
-            np.take(oi, picked, out=order)
+            elif picked is None:
+                listing[...], order[...] = li, oi
+            else:
+                np.take(li, picked, out=listing)
+                np.take(oi, picked, out=order)
         for name, value in [*self.values.items(), *self.lane_values.items()]:
             if name in skip or value.ndim == 0:  # no lanes here: the column's zeros stand
                 continue
