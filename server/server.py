@@ -104,10 +104,14 @@ def create_server(settings: Settings, *, address: str | None = None) -> Running:
     if settings.only != "matcher":
         engine = db.make_engine(settings.database_url)
         db.migrate(engine)
+        checkpoints = db.WalCheckpoints.start(engine)  # commits never checkpoint the log
         store = RegistryStore(engine, ScoringConfig.load(settings.scoring_file))
         authenticator = keys = Credentials(store)  # API keys and users' sessions
         audit_log = audit_writer = audit.AuditWriter(store)
-        closers += [engine.dispose, audit_writer.close]
+        closers.append(audit_writer.close)
+        if checkpoints is not None:
+            closers.append(checkpoints.close)
+        closers.append(engine.dispose)
         source = InProcessSource(store, audit_writer)
     else:
         remote_keys = RemoteKeys(settings.registry_target, timeout_s=settings.registry_timeout_s)

@@ -1,12 +1,14 @@
-"""The SQLite database and its WAL are the owner's only (registry/db.py)."""
+"""The SQLite database and its WAL are the owner's only, and a thread of their own
+checkpoints the WAL (registry/db.py)."""
 
 from __future__ import annotations
 
 import stat
+import time
 
 from sqlalchemy import text
 
-from registry.db import make_engine
+from registry.db import WalCheckpoints, make_engine
 
 
 def _mode(path) -> int:
@@ -34,3 +36,52 @@ def test_existing_world_readable_database_is_made_private(tmp_path):
     path.chmod(0o644)
     make_engine(f"sqlite:///{path}").dispose()
     assert _mode(path) == 0o600
+
+
+def _write_pages(engine, rows: int) -> None:
+    """Commit ``rows`` × 64 KiB: 5 MB is past SQLite's 1,000-page autocheckpoint."""
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE IF NOT EXISTS b (x BLOB)"))
+        for _ in range(rows):
+            conn.execute(text("INSERT INTO b VALUES (randomblob(65536))"))
+
+
+def test_commits_leave_the_log_to_the_checkpoint_thread(tmp_path):
+    """Without WalCheckpoints the 5 MB commit copies the log into the database file itself;
+    with it the commit leaves the file as it was and the thread's checkpoint fills it."""
+    plain = tmp_path / "plain.db"
+    engine = make_engine(f"sqlite:///{plain}")
+    _write_pages(engine, 80)
+    assert plain.stat().st_size > 5_000_000  # the commit checkpointed
+    engine.dispose()
+
+    path = tmp_path / "fupin.db"
+    engine = make_engine(f"sqlite:///{path}")
+    checkpoints = WalCheckpoints.start(engine, every_s=3600)  # no tick during the test
+    assert checkpoints is not None
+    _write_pages(engine, 80)
+    assert path.stat().st_size < 1_000_000  # still only in the log
+    checkpoints.checkpoint()
+    assert path.stat().st_size > 5_000_000
+    checkpoints.close()
+    assert not checkpoints._thread.is_alive()
+    engine.dispose()
+
+
+def test_the_checkpoint_thread_runs_on_its_own(tmp_path):
+    path = tmp_path / "fupin.db"
+    engine = make_engine(f"sqlite:///{path}")
+    checkpoints = WalCheckpoints.start(engine, every_s=0.05)
+    _write_pages(engine, 80)
+    deadline = time.monotonic() + 10
+    while path.stat().st_size < 5_000_000 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert path.stat().st_size > 5_000_000
+    checkpoints.close()
+    engine.dispose()
+
+
+def test_no_checkpoint_thread_where_there_is_no_log():
+    engine = make_engine("sqlite://")
+    assert WalCheckpoints.start(engine) is None
+    engine.dispose()
