@@ -24,6 +24,7 @@ from ortools.graph.python import min_cost_flow
 from matcher.solvers.common.solving import Objective
 from matcher.solvers.produce.arcs import Arcs, Network, Screening
 from matcher.solvers.produce.duals import order_duals, would_sell_floor
+from matcher.solvers.produce.presolve import needed_arcs
 from matcher.solvers.produce.tables import Tables
 
 IntArray = npt.NDArray[np.int64]
@@ -44,8 +45,10 @@ class FlowSolution:
 def max_value_flow(arcs: Arcs, net: Network, weight: IntArray, use: BoolArray) -> IntArray:
     """Hard: supply and demand limits as capacities; Soft: maximise Σ weight × kg.
 
-    Only arcs in ``use`` may carry flow. Returns kg per arc (zeros outside ``use``).
+    Only arcs in ``use`` may carry flow; the flow is solved on those an optimal flow may use
+    (``presolve``). Returns kg per arc (zeros outside ``use``).
     """
+    use = needed_arcs(arcs, net, weight, use)
     n, m = net.supply.size, net.demand.size
     source, sink = 0, n + m + 1
     free_l, free_o = np.flatnonzero(~net.forced_listings), np.flatnonzero(~net.forced_orders)
