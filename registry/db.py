@@ -38,7 +38,7 @@ CHECKPOINT_EVERY_S = 0.5  # WalCheckpoints' period
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for url; SQLite files get their folder, WAL, and enforced foreign keys."""
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
+        path = url.split("///", 1)[1] if "///" in url else ""  # sqlite:// is in memory
         if path and path != ":memory:":
             _private_file(Path(path.split("?", 1)[0]))
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)

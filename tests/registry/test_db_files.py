@@ -81,7 +81,10 @@ def test_the_checkpoint_thread_runs_on_its_own(tmp_path):
     engine.dispose()
 
 
-def test_no_checkpoint_thread_where_there_is_no_log():
+def test_no_checkpoint_thread_where_there_is_no_log(tmp_path, monkeypatch):
+    """An in-memory database has no log, and no file: none is created for it."""
+    monkeypatch.chdir(tmp_path)
     engine = make_engine("sqlite://")
     assert WalCheckpoints.start(engine) is None
     engine.dispose()
+    assert list(tmp_path.iterdir()) == []
