@@ -26,6 +26,7 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -38,9 +39,9 @@ CHECKPOINT_EVERY_S = 0.5  # WalCheckpoints' period
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for url; SQLite files get their folder, WAL, and enforced foreign keys."""
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[1] if "///" in url else ""  # sqlite:// is in memory
-        if path and path != ":memory:":
-            _private_file(Path(path.split("?", 1)[0]))
+        path = sqlite_file(make_url(url))
+        if path is not None:
+            _private_file(path)
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
@@ -58,6 +59,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     # connection pooled before it. Recycling old connections keeps idle-timeout kills rare.
     kwargs.setdefault("pool_recycle", 1800)
     return create_engine(url, **kwargs)
+
+
+def sqlite_file(url: URL) -> Path | None:
+    """The file of a SQLite URL; None for another database or an in-memory one
+    (``sqlite://``, ``sqlite:///:memory:``)."""
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return Path(url.database)
 
 
 def one_of(session: Session | Connection, column: Any, values: list[str]) -> ColumnElement[bool]:
@@ -146,10 +155,7 @@ class WalCheckpoints:
 
     @classmethod
     def start(cls, engine: Engine, every_s: float = CHECKPOINT_EVERY_S) -> WalCheckpoints | None:
-        database = engine.url.database
-        if engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
-            return None
-        return cls(engine, every_s)
+        return None if sqlite_file(engine.url) is None else cls(engine, every_s)
 
     def checkpoint(self) -> None:
         """Copy what the log holds into the database file now (PASSIVE)."""
