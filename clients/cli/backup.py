@@ -163,7 +163,13 @@ def is_sqlite(url: str) -> bool:
 
 
 def sqlite_path(url: str) -> str:
-    return url.split("///", 1)[-1]
+    """The SQLite file a URL names, as registry.db.make_engine reads it (no query string)."""
+    from sqlalchemy.engine import make_url
+
+    from registry.db import sqlite_file
+
+    path = sqlite_file(make_url(url))
+    return ":memory:" if path is None else str(path)
 
 
 def libpq_url(url: str) -> str:
